@@ -1,0 +1,353 @@
+//! The one event model every stage of onesec speaks.
+//!
+//! A decoder turns a raw line, JSON object or CSV row into an [`Event`]; the resolver fills
+//! [`Resolved`] (who, where, which device); the durable journal stores it; detection reads it
+//! through [`Event::lookup`], whose field names are the Sigma taxonomy documented in
+//! `docs/fields.md`; [`ocsf::to_ocsf`] writes it as OCSF JSON.
+//!
+//! The classes follow OCSF: cyber events use OCSF core classes (Authentication 3002, Process
+//! Activity 1007, Network Activity 4001); physical events follow the OCSF *physec* extension
+//! proposal (Physical Access Activity 4230001, Alarm Signal Activity 4230002); video analytics,
+//! device health and peripheral (USB) events get classes of our own in the same extension style
+//! (category 4330, see [`EventClass`]).
+//!
+//! This crate does no I/O and knows nothing of the stages around it.
+
+mod class;
+mod lookup;
+pub mod ocsf;
+
+pub use class::{Activity, Domain, EventClass, Severity, Status};
+pub use lookup::Value;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Identifier of a stored event: its sequence number in the durable journal (0 before it is
+/// journaled).
+pub type EventId = u64;
+
+/// One normalised record, physical or cyber.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Journal sequence; assigned when the event becomes durable.
+    #[serde(default)]
+    pub id: EventId,
+    /// When it happened (UTC milliseconds since the Unix epoch): detection runs on this.
+    pub time_ms: i64,
+    /// When onesec received it (UTC milliseconds).
+    #[serde(default)]
+    pub received_ms: i64,
+    /// OCSF class.
+    pub class: EventClass,
+    /// OCSF activity within the class.
+    pub activity: Activity,
+    /// Outcome.
+    #[serde(default)]
+    pub status: Status,
+    /// Severity as the source saw it.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Human-readable summary.
+    #[serde(default)]
+    pub message: String,
+    /// Which decoder and product produced it.
+    #[serde(default)]
+    pub source: SourceInfo,
+    /// Who acted: account and/or credential.
+    #[serde(default, skip_serializing_if = "Actor::is_empty")]
+    pub actor: Actor,
+    /// Where the action came from (network).
+    #[serde(default, skip_serializing_if = "Endpoint::is_empty")]
+    pub src: Endpoint,
+    /// Where the action went to (network).
+    #[serde(default, skip_serializing_if = "Endpoint::is_empty")]
+    pub dst: Endpoint,
+    /// The host or device that reported the event (hostname or device token as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Physical-world details: reader, portal, camera, direction, reason.
+    #[serde(default, skip_serializing_if = "Physical::is_empty")]
+    pub physical: Physical,
+    /// How a logon happened, for authentication events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logon: Option<LogonKind>,
+    /// Source-specific fields, visible to rules under their own names (e.g. `EventID`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// What the directory said about the entities in this event when it was ingested.
+    #[serde(default, skip_serializing_if = "Resolved::is_empty")]
+    pub resolved: Resolved,
+    /// The input exactly as received (for evidence and re-decoding).
+    #[serde(default)]
+    pub raw: String,
+}
+
+/// Which decoder read the event and which product emitted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Decoder name, e.g. `syslog`, `windows-json`, `onvif-ej`, `access-csv`.
+    pub format: String,
+    /// Emitting product (Sigma `logsource.product`), e.g. `linux`, `openvpn`, `windows`, `onvif`.
+    pub product: String,
+    /// Emitting service (Sigma `logsource.service`), e.g. `sshd`, `sudo`, `security`.
+    #[serde(default)]
+    pub service: String,
+    /// Input it arrived by, e.g. `syslog-udp`, `http`, `replay`.
+    #[serde(default)]
+    pub input: String,
+}
+
+/// The acting identity as the source named it (before resolution).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Account name (without domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Account domain, e.g. `ACME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Credential (badge / card number) as read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub badge: Option<String>,
+    /// Holder name as the access system reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_name: Option<String>,
+}
+
+impl Actor {
+    fn is_empty(&self) -> bool {
+        self == &Actor::default()
+    }
+}
+
+/// A network endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+impl Endpoint {
+    fn is_empty(&self) -> bool {
+        self == &Endpoint::default()
+    }
+}
+
+/// Which way a person passed a portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Entering the portal's zone.
+    In,
+    /// Leaving it.
+    Out,
+}
+
+impl Direction {
+    /// Lower-case name used in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// Physical-world details of an event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Physical {
+    /// Reader / access point token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
+    /// Portal (door) token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<String>,
+    /// Camera / video source token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// Passage direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// Reason given by the device (e.g. `CredentialNotActive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// State value reported (e.g. `DoorForcedOpen`, `Normal`, `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl Physical {
+    fn is_empty(&self) -> bool {
+        self == &Physical::default()
+    }
+}
+
+/// How an authentication happened: at the keyboard, remotely, over the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogonKind {
+    /// At the machine's own keyboard and screen (Windows type 2, tty login).
+    Console,
+    /// Remote interactive (RDP, Windows type 10).
+    RemoteInteractive,
+    /// Network logon (SSH, SMB, Windows type 3).
+    Network,
+    /// Remote-access VPN session.
+    Vpn,
+    /// Anything else (service, batch, unlock...).
+    Other,
+}
+
+impl LogonKind {
+    /// Lower-case name used in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogonKind::Console => "console",
+            LogonKind::RemoteInteractive => "remote_interactive",
+            LogonKind::Network => "network",
+            LogonKind::Vpn => "vpn",
+            LogonKind::Other => "other",
+        }
+    }
+}
+
+/// What the directory said about an event's entities at ingest time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The person behind the account or badge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<PersonRef>,
+    /// Site where it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// Zone where it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Tags of that zone (e.g. `restricted`, `server-room`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zone_tags: Vec<String>,
+    /// Inventory id of the device involved (host, reader, camera, controller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// Kind of that device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_kind: Option<String>,
+    /// Portal resolved from the reader, when the source named only the reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<String>,
+    /// Site of the source address, when it lies in a known segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_site: Option<String>,
+    /// Zone of the source address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_zone: Option<String>,
+    /// Where the source address is: `internal`, `remote-access` or `external`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_network: Option<String>,
+}
+
+impl Resolved {
+    fn is_empty(&self) -> bool {
+        self == &Resolved::default()
+    }
+}
+
+/// The person an event was attributed to, as the directory knew them then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRef {
+    /// Directory id (`person_id`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `active`, `leave` or `terminated`.
+    pub status: String,
+    /// Department.
+    #[serde(default)]
+    pub department: String,
+    /// Home site id.
+    #[serde(default)]
+    pub home_site: String,
+}
+
+impl Event {
+    /// A new event of `class`/`activity` at `time_ms`, everything else empty.
+    pub fn new(time_ms: i64, class: EventClass, activity: Activity) -> Event {
+        Event {
+            id: 0,
+            time_ms,
+            received_ms: 0,
+            class,
+            activity,
+            status: Status::Unknown,
+            severity: Severity::Informational,
+            message: String::new(),
+            source: SourceInfo::default(),
+            actor: Actor::default(),
+            src: Endpoint::default(),
+            dst: Endpoint::default(),
+            host: None,
+            physical: Physical::default(),
+            logon: None,
+            fields: BTreeMap::new(),
+            resolved: Resolved::default(),
+            raw: String::new(),
+        }
+    }
+
+    /// The world this event belongs to.
+    pub fn domain(&self) -> Domain {
+        self.class.domain()
+    }
+
+    /// Event time as RFC 3339 text (UTC, milliseconds).
+    pub fn time_rfc3339(&self) -> String {
+        format_time_ms(self.time_ms)
+    }
+}
+
+/// Formats UTC milliseconds as RFC 3339 with millisecond precision.
+pub fn format_time_ms(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => ms.to_string(),
+    }
+}
+
+/// Parses RFC 3339 text into UTC milliseconds.
+pub fn parse_time_rfc3339(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_round_trips_through_json() {
+        let mut event = Event::new(1_773_129_491_000, EventClass::PhysicalAccess, Activity::AccessGranted);
+        event.actor.badge = Some("0x4F21B3".into());
+        event.physical.direction = Some(Direction::In);
+        event.fields.insert("EventID".into(), "4624".into());
+        let json = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn time_formats_and_parses() {
+        let ms = parse_time_rfc3339("2026-03-10T07:58:11Z").unwrap();
+        assert_eq!(format_time_ms(ms), "2026-03-10T07:58:11.000Z");
+        assert!(parse_time_rfc3339("yesterday").is_none());
+    }
+}

@@ -1,0 +1,167 @@
+//! Field access by name: the Sigma taxonomy of onesec events (documented in `docs/fields.md`).
+
+use crate::{Activity, Event, EventClass};
+use std::borrow::Cow;
+
+/// A field value as detection sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// Text.
+    Str(Cow<'a, str>),
+    /// Whole number.
+    Int(i64),
+    /// Flag.
+    Bool(bool),
+    /// Several texts (e.g. zone tags): a rule matches when any element does.
+    List(Vec<&'a str>),
+}
+
+fn text(value: &str) -> Option<Value<'_>> {
+    Some(Value::Str(Cow::Borrowed(value)))
+}
+
+fn opt(value: &Option<String>) -> Option<Value<'_>> {
+    value.as_deref().and_then(text)
+}
+
+impl Event {
+    /// Looks a field up by its taxonomy name, falling back to source-specific `fields`.
+    pub fn lookup(&self, name: &str) -> Option<Value<'_>> {
+        if let Some(value) = self.lookup_model(name) {
+            return Some(value);
+        }
+        self.fields.get(name).and_then(|v| text(v))
+    }
+
+    fn lookup_model(&self, name: &str) -> Option<Value<'_>> {
+        let resolved = &self.resolved;
+        let person = resolved.person.as_ref();
+        match name {
+            "class" => text(self.class.as_str()),
+            "class_uid" => Some(Value::Int(i64::from(self.class.uid()))),
+            "activity" => text(self.activity.as_str()),
+            "activity_id" => Some(Value::Int(i64::from(self.activity.id()))),
+            "status" => text(self.status.as_str()),
+            "severity" => text(self.severity.as_str()),
+            "domain" => text(self.domain().as_str()),
+            "message" => text(&self.message),
+            "product" => text(&self.source.product),
+            "service" => text(&self.source.service),
+            "format" => text(&self.source.format),
+            "host" => opt(&self.host),
+            "user" => opt(&self.actor.user),
+            "user.domain" => opt(&self.actor.domain),
+            "badge" => opt(&self.actor.badge),
+            "holder_name" => opt(&self.actor.holder_name),
+            "src.ip" => self.src.ip.map(|ip| Value::Str(Cow::Owned(ip.to_string()))),
+            "src.port" => self.src.port.map(|p| Value::Int(i64::from(p))),
+            "src.hostname" => opt(&self.src.hostname),
+            "dst.ip" => self.dst.ip.map(|ip| Value::Str(Cow::Owned(ip.to_string()))),
+            "dst.port" => self.dst.port.map(|p| Value::Int(i64::from(p))),
+            "dst.hostname" => opt(&self.dst.hostname),
+            "reader" => opt(&self.physical.reader),
+            "portal" => opt(&self.physical.portal).or_else(|| opt(&resolved.portal)),
+            "camera" => opt(&self.physical.camera),
+            "direction" => self.physical.direction.and_then(|d| text(d.as_str())),
+            "reason" => opt(&self.physical.reason),
+            "state" => opt(&self.physical.state),
+            "logon.kind" => self.logon.and_then(|k| text(k.as_str())),
+            "person.id" => person.and_then(|p| text(&p.id)),
+            "person.name" => person.and_then(|p| text(&p.name)),
+            "person.status" => person.and_then(|p| text(&p.status)),
+            "person.department" => person.and_then(|p| text(&p.department)),
+            "person.home_site" => person.and_then(|p| text(&p.home_site)),
+            "site" => opt(&resolved.site),
+            "zone" => opt(&resolved.zone),
+            "zone.tags" => Some(Value::List(resolved.zone_tags.iter().map(String::as_str).collect())),
+            "device.id" => opt(&resolved.device_id),
+            "device.kind" => opt(&resolved.device_kind),
+            "src.site" => opt(&resolved.src_site),
+            "src.zone" => opt(&resolved.src_zone),
+            "src.network" => opt(&resolved.src_network),
+            _ => None,
+        }
+    }
+
+    /// Calls `visit` on every text value of the event (for keyword rules); stops at the first
+    /// `true` and returns whether there was one.
+    pub fn any_text(&self, visit: &mut dyn FnMut(&str) -> bool) -> bool {
+        if visit(&self.message) || visit(&self.raw) {
+            return true;
+        }
+        self.fields.values().any(|v| visit(v))
+    }
+
+    /// Whether the event belongs to a Sigma logsource key/value (`category`, `product`,
+    /// `service`). The physical taxonomy is documented in `docs/fields.md`.
+    pub fn in_logsource(&self, key: &str, value: &str) -> bool {
+        let eq = |a: &str| a.eq_ignore_ascii_case(value);
+        match key {
+            "product" => eq("onesec") || eq(&self.source.product),
+            "service" => eq(&self.source.service),
+            "category" => self.in_category(&value.to_ascii_lowercase()),
+            _ => false,
+        }
+    }
+
+    fn in_category(&self, category: &str) -> bool {
+        use Activity::*;
+        match category {
+            "physical_access" => self.class == EventClass::PhysicalAccess,
+            "door" => {
+                self.class == EventClass::PhysicalAccess
+                    && matches!(self.activity, PortalForced | PortalHeldOpen | PortalNormal | Tamper)
+            }
+            "intrusion_alarm" => self.class == EventClass::AlarmSignal,
+            "video_analytics" => self.class == EventClass::VideoAnalytics,
+            "device_health" => self.class == EventClass::DeviceHealth,
+            "authentication" => self.class == EventClass::Authentication,
+            "process_creation" => self.class == EventClass::ProcessActivity,
+            "usb" | "peripheral" => self.class == EventClass::PeripheralActivity,
+            "network_connection" | "vpn" => self.class == EventClass::NetworkActivity,
+            "any" => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Direction, PersonRef};
+
+    fn badge_in() -> Event {
+        let mut e = Event::new(0, EventClass::PhysicalAccess, Activity::AccessGranted);
+        e.actor.badge = Some("0x1".into());
+        e.physical.direction = Some(Direction::In);
+        e.resolved.zone_tags = vec!["restricted".into()];
+        e.resolved.person = Some(PersonRef {
+            id: "p1".into(),
+            name: "A".into(),
+            status: "active".into(),
+            department: String::new(),
+            home_site: "PAR".into(),
+        });
+        e.fields.insert("EventID".into(), "4624".into());
+        e
+    }
+
+    #[test]
+    fn model_fields_and_source_fields_are_found() {
+        let e = badge_in();
+        assert_eq!(e.lookup("activity"), text("access_granted"));
+        assert_eq!(e.lookup("direction"), text("in"));
+        assert_eq!(e.lookup("person.status"), text("active"));
+        assert_eq!(e.lookup("EventID"), text("4624"));
+        assert_eq!(e.lookup("zone.tags"), Some(Value::List(vec!["restricted"])));
+        assert_eq!(e.lookup("user"), None);
+    }
+
+    #[test]
+    fn categories_follow_the_physical_taxonomy() {
+        let e = badge_in();
+        assert!(e.in_logsource("category", "physical_access"));
+        assert!(!e.in_logsource("category", "door"));
+        assert!(e.in_logsource("product", "onesec"));
+    }
+}

@@ -1,0 +1,117 @@
+//! The alert as the rest of onesec stores and shows it.
+
+use onesec_event::{Domain, Event, EventId, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Whether an alert still stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// The rule's condition holds.
+    Active,
+    /// Late-arriving evidence contradicted it (e.g. a badge-out inside the gap).
+    Withdrawn,
+}
+
+/// The people, places and things an alert is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entities {
+    /// Person ids.
+    pub persons: BTreeSet<String>,
+    /// Site ids.
+    pub sites: BTreeSet<String>,
+    /// Zone ids.
+    pub zones: BTreeSet<String>,
+    /// Device ids from the inventory.
+    pub devices: BTreeSet<String>,
+    /// Host names as reported (when not in the inventory).
+    pub hosts: BTreeSet<String>,
+    /// Portals (doors).
+    pub portals: BTreeSet<String>,
+    /// Accounts.
+    pub accounts: BTreeSet<String>,
+    /// Badges / credentials.
+    pub badges: BTreeSet<String>,
+    /// Source addresses.
+    pub src_ips: BTreeSet<String>,
+}
+
+impl Entities {
+    /// Collects the entities named by an event.
+    pub fn add_event(&mut self, event: &Event) {
+        let r = &event.resolved;
+        insert(&mut self.persons, r.person.as_ref().map(|p| &p.id));
+        insert(&mut self.sites, r.site.as_ref());
+        insert(&mut self.zones, r.zone.as_ref());
+        insert(&mut self.devices, r.device_id.as_ref());
+        if r.device_id.is_none() {
+            insert(&mut self.hosts, event.host.as_ref());
+        }
+        insert(&mut self.portals, event.physical.portal.as_ref().or(r.portal.as_ref()));
+        insert(&mut self.accounts, event.actor.user.as_ref());
+        insert(&mut self.badges, event.actor.badge.as_ref());
+        if let Some(ip) = event.src.ip {
+            self.src_ips.insert(ip.to_string());
+        }
+    }
+
+    /// Adds every entity of `other`.
+    pub fn extend(&mut self, other: &Entities) {
+        self.persons.extend(other.persons.iter().cloned());
+        self.sites.extend(other.sites.iter().cloned());
+        self.zones.extend(other.zones.iter().cloned());
+        self.devices.extend(other.devices.iter().cloned());
+        self.hosts.extend(other.hosts.iter().cloned());
+        self.portals.extend(other.portals.iter().cloned());
+        self.accounts.extend(other.accounts.iter().cloned());
+        self.badges.extend(other.badges.iter().cloned());
+        self.src_ips.extend(other.src_ips.iter().cloned());
+    }
+}
+
+fn insert(set: &mut BTreeSet<String>, value: Option<&String>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        set.insert(v.clone());
+    }
+}
+
+/// A rule fired: the events that made it, what they are about, how bad it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic id (rule + group + first event), stable across journal replays.
+    pub id: String,
+    /// Id of the rule that fired.
+    pub rule_id: String,
+    /// Rule title.
+    pub title: String,
+    /// Rule description.
+    #[serde(default)]
+    pub description: String,
+    /// Rule author (kept for attribution, as the Detection Rule License asks).
+    #[serde(default)]
+    pub author: String,
+    /// Rule tags (ATT&CK, onesec.*).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Severity from the rule's level.
+    pub severity: Severity,
+    /// Physical, cyber or hybrid, from the rule's log sources and events.
+    pub domain: Domain,
+    /// Active or withdrawn.
+    pub status: AlertStatus,
+    /// Correlation group (field → value), empty for single-event rules.
+    #[serde(default)]
+    pub group: Vec<(String, String)>,
+    /// The events that made it, in event-time order.
+    pub event_ids: Vec<EventId>,
+    /// Event time of the first event.
+    pub first_ms: i64,
+    /// Event time of the last event.
+    pub last_ms: i64,
+    /// What it is about.
+    pub entities: Entities,
+    /// Incident it belongs to, once grouped.
+    #[serde(default)]
+    pub incident_id: Option<String>,
+}

@@ -1,0 +1,30 @@
+//! Alerts in, incidents out.
+//!
+//! Detection produces [`Alert`]s (a rule fired, with the events that made it and the entities
+//! they name). The [`Grouper`] gathers alerts about the same people — or, for alerts that name
+//! nobody, the same site — that are close in event time into one [`Incident`], whose domain
+//! (physical / cyber / hybrid) and priority follow from its alerts.
+//!
+//! **Architecture invariant:** this crate holds no I/O and no clock. It is deterministic: the
+//! same alerts in the same order give the same incidents with the same ids, which is what makes
+//! a replay of the journal after a crash converge on exactly the incidents it had before.
+
+mod alert;
+mod grouper;
+mod incident;
+
+pub use alert::{Alert, AlertStatus, Entities};
+pub use grouper::{Change, Grouper, GrouperConfig};
+pub use incident::{Incident, IncidentState, StateError};
+
+/// A short, stable, lower-case hex digest (FNV-1a 64) used to derive ids from other ids.
+pub fn stable_hash(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0xff)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}

@@ -1,0 +1,48 @@
+//! Finds the shared, read-only test data that lives beside the checkout (`../shared`).
+//!
+//! Tests never copy that data into the project. They ask this crate for a path:
+//!
+//! ```no_run
+//! let Some(log) = onesec_testdata::shared("data/loghub/OpenSSH_2k.log") else { return };
+//! ```
+//!
+//! * `ONESEC_SHARED_DIR` overrides where the shared folder is.
+//! * When the folder (or the file) is missing, the test is reported as skipped on stderr and
+//!   `None` is returned — except under CI (`CI=true`), where missing data is a failure (panic),
+//!   because a CI run that silently skips its real-data tests proves nothing.
+
+use std::path::{Path, PathBuf};
+
+/// The shared folder: `$ONESEC_SHARED_DIR`, or `../shared` next to the workspace root.
+pub fn shared_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ONESEC_SHARED_DIR") {
+        return PathBuf::from(dir);
+    }
+    workspace_root().join("..").join("shared")
+}
+
+/// The workspace root (two levels above this crate's manifest).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
+}
+
+/// True when running under CI, where missing shared data must fail the test.
+pub fn under_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Path of `relative` inside the shared folder, or `None` (test skipped) when it is absent.
+///
+/// # Panics
+/// Under CI when the path is missing.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    let path = shared_dir().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if under_ci() {
+        panic!("shared test data missing under CI: {}", path.display());
+    }
+    eprintln!("SKIPPED: shared test data not found: {}", path.display());
+    None
+}
