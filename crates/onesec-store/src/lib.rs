@@ -1,0 +1,148 @@
+//! The store: events (indexed by time, person, site), alerts, incidents and dead letters.
+//!
+//! [`Store`] is the boundary every other stage uses; [`SqliteStore`] is the embedded default
+//! (one SQLite file in WAL mode, so readers never block the detection writer). A PostgreSQL
+//! implementation can follow behind the same trait.
+//!
+//! **Architecture invariant:** a detection batch ([`DetectionBatch`]) is written in one
+//! transaction together with the journal position it reaches, so after a crash the store is
+//! exactly "everything up to `detected_upto`" and the journal replays the rest.
+//!
+//! **Architecture invariant:** writes are idempotent. Events are keyed by journal sequence,
+//! alerts and incidents by deterministic ids; replaying a batch changes nothing. An incident's
+//! human-set state (acknowledged, in progress, resolved, closed) is never overwritten by
+//! detection, except to mark it merged or withdrawn.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use onesec_event::{Event, EventId};
+use onesec_incident::{Alert, Incident, IncidentState};
+use serde::{Deserialize, Serialize};
+
+/// A store failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused an operation.
+    #[error("store: {action}: {source}")]
+    Database {
+        /// What the store was doing.
+        action: &'static str,
+        /// The database error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row could not be decoded.
+    #[error("store: row {id} in {table} is not valid JSON: {source}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// Row id.
+        id: String,
+        /// Decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Something the caller asked for does not exist.
+    #[error("store: {0}")]
+    NotFound(String),
+    /// A state change the life cycle does not allow.
+    #[error(transparent)]
+    State(#[from] onesec_incident::StateError),
+}
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Raw input that could not be decoded, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Row id (0 before it is stored).
+    #[serde(default)]
+    pub id: i64,
+    /// When it arrived (UTC ms).
+    pub received_ms: i64,
+    /// Input it came by (`http`, `syslog-udp`, `replay`...).
+    pub input: String,
+    /// Declared or detected format.
+    pub format: String,
+    /// Line (or record) number within the submitted body, 1-based; 0 when not line-based.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: String,
+    /// The input as received (lossy UTF-8).
+    pub raw: String,
+}
+
+/// Everything one detection step produced, written atomically.
+#[derive(Debug, Default)]
+pub struct DetectionBatch {
+    /// Newly durable, resolved events.
+    pub events: Vec<Event>,
+    /// Alerts fired, updated or withdrawn.
+    pub alerts: Vec<Alert>,
+    /// Incidents opened or changed.
+    pub incidents: Vec<Incident>,
+    /// Journal sequence this batch completes.
+    pub detected_upto: EventId,
+}
+
+/// Which events to return.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventFilter {
+    /// Person id.
+    pub person: Option<String>,
+    /// Site id.
+    pub site: Option<String>,
+    /// From (UTC ms, inclusive).
+    pub from_ms: Option<i64>,
+    /// To (UTC ms, inclusive).
+    pub to_ms: Option<i64>,
+    /// Starting after this id (for paging / export).
+    pub after_id: Option<EventId>,
+    /// At most this many (default 1000).
+    pub limit: Option<usize>,
+}
+
+/// Which incidents to return.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IncidentFilter {
+    /// Only this state; by default merged and withdrawn incidents are left out.
+    pub state: Option<String>,
+    /// Only this domain.
+    pub domain: Option<String>,
+    /// Include merged and withdrawn incidents.
+    #[serde(default)]
+    pub all: bool,
+    /// At most this many (default 500).
+    pub limit: Option<usize>,
+}
+
+/// The storage boundary.
+pub trait Store: Send {
+    /// Writes one detection step atomically, with its journal position.
+    fn commit(&mut self, batch: &DetectionBatch) -> Result<()>;
+    /// The journal sequence up to which detection results are stored.
+    fn detected_upto(&self) -> Result<EventId>;
+    /// Keeps undecodable input.
+    fn add_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()>;
+    /// Most recent dead letters first.
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+    /// Number of stored dead letters.
+    fn dead_letter_count(&self) -> Result<u64>;
+    /// Events matching a filter, in event-time order.
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+    /// Events by journal sequence, in event-time order.
+    fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>>;
+    /// Number of stored events.
+    fn event_count(&self) -> Result<u64>;
+    /// Incidents, most recent first.
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// One incident.
+    fn incident(&self, id: &str) -> Result<Option<Incident>>;
+    /// Alerts, most recent first (`incident`: only those of one incident).
+    fn alerts(&self, incident: Option<&str>, limit: usize) -> Result<Vec<Alert>>;
+    /// A person moves an incident along its life cycle.
+    fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident>;
+}

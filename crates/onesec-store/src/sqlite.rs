@@ -1,0 +1,506 @@
+//! The embedded default: one SQLite database in WAL mode.
+
+use crate::{DeadLetter, DetectionBatch, EventFilter, IncidentFilter, Result, Store, StoreError};
+use onesec_event::{Event, EventId};
+use onesec_incident::{Alert, Incident, IncidentState};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    class TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    person TEXT,
+    site TEXT,
+    zone TEXT,
+    host TEXT,
+    user_name TEXT,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_time ON events(time_ms);
+CREATE INDEX IF NOT EXISTS events_person ON events(person, time_ms);
+CREATE INDEX IF NOT EXISTS events_site ON events(site, time_ms);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    incident_id TEXT,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_ms INTEGER NOT NULL,
+    input TEXT NOT NULL,
+    format TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+/// The SQLite store. One instance is one connection: give the detection writer its own and
+/// let readers open theirs.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { action, source }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path).map_err(db("open database"))?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore> {
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db("set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
+        // The durable journal is the source of truth; the store can be rebuilt from it, so a
+        // store write need not be fsynced on every commit.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db("set synchronous"))?;
+        conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising our own plain data types cannot fail (no maps with non-string keys).
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"serialize_error\":\"{e}\"}}"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(table: &'static str, id: String, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|source| StoreError::Corrupt { table, id, source })
+}
+
+fn write_events(tx: &rusqlite::Transaction<'_>, events: &[Event]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (id, time_ms, class, activity, person, site, zone, host, user_name, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(db("prepare event insert"))?;
+    for e in events {
+        let id = i64::try_from(e.id).unwrap_or(i64::MAX);
+        stmt.execute(params![
+            id,
+            e.time_ms,
+            e.class.as_str(),
+            e.activity.as_str(),
+            e.resolved.person.as_ref().map(|p| p.id.as_str()),
+            e.resolved.site,
+            e.resolved.zone,
+            e.host,
+            e.actor.user,
+            to_json(e)
+        ])
+        .map_err(db("insert event"))?;
+    }
+    Ok(())
+}
+
+fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO alerts (id, rule_id, severity, status, first_ms, last_ms, incident_id, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, status = excluded.status,
+               first_ms = excluded.first_ms, last_ms = excluded.last_ms,
+               incident_id = excluded.incident_id, json = excluded.json",
+        )
+        .map_err(db("prepare alert upsert"))?;
+    for a in alerts {
+        let status = if a.status == onesec_incident::AlertStatus::Active { "active" } else { "withdrawn" };
+        stmt.execute(params![
+            a.id,
+            a.rule_id,
+            a.severity.as_str(),
+            status,
+            a.first_ms,
+            a.last_ms,
+            a.incident_id,
+            to_json(a)
+        ])
+        .map_err(db("upsert alert"))?;
+    }
+    Ok(())
+}
+
+/// Detection may set these states; anything else was set by a person and is kept.
+fn machine_state(state: IncidentState) -> bool {
+    matches!(state, IncidentState::New | IncidentState::Merged | IncidentState::Withdrawn)
+}
+
+fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Result<()> {
+    for incoming in incidents {
+        let stored: Option<String> = tx
+            .query_row("SELECT json FROM incidents WHERE id = ?1", [&incoming.id], |r| r.get(0))
+            .optional()
+            .map_err(db("read incident"))?;
+        let mut incident = incoming.clone();
+        if let Some(json) = stored {
+            let previous: Incident = from_json("incidents", incoming.id.clone(), &json)?;
+            let keep_human = !machine_state(previous.state) && incoming.state == IncidentState::New;
+            if keep_human {
+                incident.state = previous.state;
+            }
+        }
+        tx.execute(
+            "INSERT INTO incidents (id, state, domain, priority, first_ms, last_ms, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state, domain = excluded.domain,
+               priority = excluded.priority, first_ms = excluded.first_ms, last_ms = excluded.last_ms,
+               json = excluded.json",
+            params![
+                incident.id,
+                incident.state.as_str(),
+                incident.domain.as_str(),
+                incident.priority.as_str(),
+                incident.first_ms,
+                incident.last_ms,
+                to_json(&incident)
+            ],
+        )
+        .map_err(db("upsert incident"))?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn commit(&mut self, batch: &DetectionBatch) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db("begin detection batch"))?;
+        write_events(&tx, &batch.events)?;
+        write_alerts(&tx, &batch.alerts)?;
+        write_incidents(&tx, &batch.incidents)?;
+        let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('detected_upto', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+            [upto],
+        )
+        .map_err(db("record detected_upto"))?;
+        tx.commit().map_err(db("commit detection batch"))
+    }
+
+    fn detected_upto(&self) -> Result<EventId> {
+        let value: Option<i64> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'detected_upto'", [], |r| r.get(0))
+            .optional()
+            .map_err(db("read detected_upto"))?;
+        Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    }
+
+    fn add_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db("begin dead letters"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO dead_letters (received_ms, input, format, line, reason, raw)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db("prepare dead letter"))?;
+            for l in letters {
+                let line = i64::try_from(l.line).unwrap_or(i64::MAX);
+                stmt.execute(params![l.received_ms, l.input, l.format, line, l.reason, l.raw])
+                    .map_err(db("insert dead letter"))?;
+            }
+        }
+        tx.commit().map_err(db("commit dead letters"))
+    }
+
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, received_ms, input, format, line, reason, raw FROM dead_letters ORDER BY id DESC LIMIT ?1")
+            .map_err(db("prepare dead letter query"))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(DeadLetter {
+                    id: r.get(0)?,
+                    received_ms: r.get(1)?,
+                    input: r.get(2)?,
+                    format: r.get(3)?,
+                    line: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                    reason: r.get(5)?,
+                    raw: r.get(6)?,
+                })
+            })
+            .map_err(db("query dead letters"))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(db("read dead letter"))
+    }
+
+    fn dead_letter_count(&self) -> Result<u64> {
+        count(&self.conn, "SELECT count(*) FROM dead_letters")
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        let mut sql = String::from("SELECT id, json FROM events WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(p) = &filter.person {
+            sql.push_str(" AND person = ?");
+            args.push(p.clone().into());
+        }
+        if let Some(s) = &filter.site {
+            sql.push_str(" AND site = ?");
+            args.push(s.clone().into());
+        }
+        if let Some(f) = filter.from_ms {
+            sql.push_str(" AND time_ms >= ?");
+            args.push(f.into());
+        }
+        if let Some(t) = filter.to_ms {
+            sql.push_str(" AND time_ms <= ?");
+            args.push(t.into());
+        }
+        if let Some(after) = filter.after_id {
+            sql.push_str(" AND id > ?");
+            args.push(i64::try_from(after).unwrap_or(i64::MAX).into());
+        }
+        let order = if filter.after_id.is_some() { "id" } else { "time_ms, id" };
+        sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
+        args.push((filter.limit.unwrap_or(1000) as i64).into());
+        query_json(&self.conn, "events", &sql, params_from_iter(args))
+    }
+
+    fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>> {
+        let mut events = Vec::with_capacity(ids.len());
+        let mut stmt = self.conn.prepare_cached("SELECT json FROM events WHERE id = ?1").map_err(db("prepare event by id"))?;
+        for id in ids {
+            let json: Option<String> = stmt
+                .query_row([i64::try_from(*id).unwrap_or(i64::MAX)], |r| r.get(0))
+                .optional()
+                .map_err(db("read event by id"))?;
+            if let Some(json) = json {
+                events.push(from_json("events", id.to_string(), &json)?);
+            }
+        }
+        events.sort_by_key(|e: &Event| (e.time_ms, e.id));
+        Ok(events)
+    }
+
+    fn event_count(&self) -> Result<u64> {
+        count(&self.conn, "SELECT count(*) FROM events")
+    }
+
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+        let mut sql = String::from("SELECT id, json FROM incidents WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(state) = &filter.state {
+            sql.push_str(" AND state = ?");
+            args.push(state.clone().into());
+        } else if !filter.all {
+            sql.push_str(" AND state NOT IN ('merged', 'withdrawn')");
+        }
+        if let Some(domain) = &filter.domain {
+            sql.push_str(" AND domain = ?");
+            args.push(domain.clone().into());
+        }
+        sql.push_str(" ORDER BY first_ms DESC, id LIMIT ?");
+        args.push((filter.limit.unwrap_or(500) as i64).into());
+        query_json(&self.conn, "incidents", &sql, params_from_iter(args))
+    }
+
+    fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT json FROM incidents WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db("read incident"))?;
+        json.map(|j| from_json("incidents", id.to_string(), &j)).transpose()
+    }
+
+    fn alerts(&self, incident: Option<&str>, limit: usize) -> Result<Vec<Alert>> {
+        match incident {
+            Some(id) => query_json(
+                &self.conn,
+                "alerts",
+                "SELECT id, json FROM alerts WHERE incident_id = ?1 ORDER BY first_ms, id LIMIT ?2",
+                params![id, limit as i64],
+            ),
+            None => query_json(
+                &self.conn,
+                "alerts",
+                "SELECT id, json FROM alerts ORDER BY first_ms DESC, id LIMIT ?1",
+                params![limit as i64],
+            ),
+        }
+    }
+
+    fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident> {
+        let mut incident = self.incident(id)?.ok_or_else(|| StoreError::NotFound(format!("no incident {id}")))?;
+        incident.transition(state)?;
+        self.conn
+            .execute(
+                "UPDATE incidents SET state = ?2, json = ?3 WHERE id = ?1",
+                params![id, incident.state.as_str(), to_json(&incident)],
+            )
+            .map_err(db("update incident state"))?;
+        Ok(incident)
+    }
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<u64> {
+    let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(db("count rows"))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn query_json<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    table: &'static str,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql).map_err(db("prepare query"))?;
+    let rows = stmt
+        .query_map(args, |r| {
+            let id: rusqlite::types::Value = r.get(0)?;
+            Ok((id, r.get::<_, String>(1)?))
+        })
+        .map_err(db("run query"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, json) = row.map_err(db("read row"))?;
+        let id = match id {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            _ => String::new(),
+        };
+        out.push(from_json(table, id, &json)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onesec_event::{Activity, Domain, EventClass, PersonRef, Severity};
+    use onesec_incident::{AlertStatus, Entities};
+
+    fn event(id: u64, t: i64, person: &str) -> Event {
+        let mut e = Event::new(t, EventClass::PhysicalAccess, Activity::AccessGranted);
+        e.id = id;
+        e.resolved.site = Some("PAR".into());
+        e.resolved.person = Some(PersonRef {
+            id: person.into(),
+            name: "N".into(),
+            status: "active".into(),
+            department: String::new(),
+            home_site: String::new(),
+        });
+        e
+    }
+
+    fn incident(id: &str, state: IncidentState) -> Incident {
+        Incident {
+            id: id.into(),
+            title: "t".into(),
+            domain: Domain::Hybrid,
+            priority: Severity::High,
+            state,
+            alert_ids: vec!["a1".into()],
+            active_alerts: 1,
+            entities: Entities::default(),
+            first_ms: 10,
+            last_ms: 20,
+            merged_into: None,
+        }
+    }
+
+    fn alert() -> Alert {
+        Alert {
+            id: "a1".into(),
+            rule_id: "r".into(),
+            title: "t".into(),
+            description: String::new(),
+            author: String::new(),
+            tags: vec![],
+            severity: Severity::High,
+            domain: Domain::Hybrid,
+            status: AlertStatus::Active,
+            group: vec![],
+            event_ids: vec![1, 2],
+            first_ms: 10,
+            last_ms: 20,
+            entities: Entities::default(),
+            incident_id: Some("i1".into()),
+        }
+    }
+
+    #[test]
+    fn batches_are_idempotent_and_queryable() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let batch = DetectionBatch {
+            events: vec![event(1, 100, "p1"), event(2, 50, "p2")],
+            alerts: vec![alert()],
+            incidents: vec![incident("i1", IncidentState::New)],
+            detected_upto: 2,
+        };
+        store.commit(&batch).unwrap();
+        store.commit(&batch).unwrap();
+        assert_eq!(store.event_count().unwrap(), 2);
+        assert_eq!(store.detected_upto().unwrap(), 2);
+        let by_person = store.events(&EventFilter { person: Some("p1".into()), ..Default::default() }).unwrap();
+        assert_eq!(by_person.len(), 1);
+        let ordered = store.events_by_ids(&[1, 2]).unwrap();
+        assert_eq!(ordered[0].id, 2, "ordered by event time");
+        assert_eq!(store.incidents(&IncidentFilter::default()).unwrap().len(), 1);
+        assert_eq!(store.alerts(Some("i1"), 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn human_state_survives_detection_updates_but_merge_wins() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let mut batch = DetectionBatch { incidents: vec![incident("i1", IncidentState::New)], ..Default::default() };
+        store.commit(&batch).unwrap();
+        store.set_incident_state("i1", IncidentState::Acknowledged).unwrap();
+        store.commit(&batch).unwrap();
+        assert_eq!(store.incident("i1").unwrap().unwrap().state, IncidentState::Acknowledged);
+        batch.incidents = vec![incident("i1", IncidentState::Merged)];
+        store.commit(&batch).unwrap();
+        assert_eq!(store.incident("i1").unwrap().unwrap().state, IncidentState::Merged);
+        assert!(store.incidents(&IncidentFilter::default()).unwrap().is_empty());
+        assert!(store.set_incident_state("i1", IncidentState::Closed).is_err());
+    }
+
+    #[test]
+    fn dead_letters_are_kept_with_their_reason() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let letter = DeadLetter {
+            id: 0,
+            received_ms: 1,
+            input: "http".into(),
+            format: "json".into(),
+            line: 3,
+            reason: "expected a JSON object".into(),
+            raw: "{oops".into(),
+        };
+        store.add_dead_letters(&[letter]).unwrap();
+        let kept = store.dead_letters(10).unwrap();
+        assert_eq!(kept[0].line, 3);
+        assert_eq!(store.dead_letter_count().unwrap(), 1);
+    }
+}
