@@ -57,6 +57,11 @@ impl Grouper {
         self.incidents.len()
     }
 
+    /// The latest version of an alert seen by the grouper.
+    pub fn alert(&self, id: &str) -> Option<&Alert> {
+        self.alerts.get(id)
+    }
+
     /// Records a person's state change so that closed incidents stop taking alerts.
     pub fn set_state(&mut self, incident_id: &str, state: IncidentState) {
         if let Some(incident) = self.incidents.get_mut(incident_id) {
@@ -124,12 +129,14 @@ impl Grouper {
     /// Open incidents sharing a key with the alert and close to it in time, oldest first.
     fn candidates(&self, alert: &Alert) -> Vec<String> {
         let window = self.config.window_ms;
+        // Only an alert that could open an incident may bring a withdrawn one back.
+        let revives = alert.severity >= self.config.open_min;
         let mut found: Vec<&Incident> = grouping_keys(&alert.entities, &alert.id)
             .iter()
             .filter_map(|key| self.by_key.get(key))
             .flatten()
             .filter_map(|id| self.incidents.get(id))
-            .filter(|inc| inc.state.is_open() || inc.state == IncidentState::Withdrawn)
+            .filter(|inc| inc.state.is_open() || (revives && inc.state == IncidentState::Withdrawn))
             .filter(|inc| inc.first_ms - window <= alert.last_ms && alert.first_ms <= inc.last_ms + window)
             .collect();
         found.sort_by(|a, b| (a.first_ms, &a.id).cmp(&(b.first_ms, &b.id)));
@@ -222,6 +229,8 @@ impl Grouper {
             incident.alert_ids.iter().filter_map(|id| self.alerts.get(id)).collect()
         };
         let active: Vec<&Alert> = alerts.iter().copied().filter(|a| a.status == AlertStatus::Active).collect();
+        // An incident stands while at least one of its active alerts could have opened it.
+        let standing = active.iter().any(|a| a.severity >= self.config.open_min);
         let mut entities = Entities::default();
         for alert in &active {
             entities.extend(&alert.entities);
@@ -245,9 +254,9 @@ impl Grouper {
             incident.last_ms = l;
         }
         if incident.state != IncidentState::Merged {
-            if incident.active_alerts == 0 && incident.state.is_open() {
+            if !standing && incident.state.is_open() {
                 incident.state = IncidentState::Withdrawn;
-            } else if incident.active_alerts > 0 && incident.state == IncidentState::Withdrawn {
+            } else if standing && incident.state == IncidentState::Withdrawn {
                 incident.state = IncidentState::New;
             }
         }
@@ -370,5 +379,21 @@ mod tests {
         let change = g.apply(withdrawn);
         assert_eq!(change.incidents[0].state, IncidentState::Withdrawn);
         assert_eq!(change.incidents[0].active_alerts, 0);
+    }
+
+    #[test]
+    fn low_alerts_neither_keep_nor_revive_a_withdrawn_incident() {
+        let mut g = Grouper::new(GrouperConfig::default());
+        g.apply(alert("a", Severity::Medium, Domain::Hybrid, 0, Some("p1"), "PAR"));
+        let joined = g.apply(alert("low", Severity::Low, Domain::Cyber, MIN, Some("p1"), "PAR"));
+        assert!(joined.alert.unwrap().incident_id.is_some());
+        let mut withdrawn = alert("a", Severity::Medium, Domain::Hybrid, 0, Some("p1"), "PAR");
+        withdrawn.status = AlertStatus::Withdrawn;
+        let change = g.apply(withdrawn);
+        assert_eq!(change.incidents[0].state, IncidentState::Withdrawn, "a low alert alone does not hold it open");
+        let later = g.apply(alert("low2", Severity::Low, Domain::Cyber, 2 * MIN, Some("p1"), "PAR"));
+        assert!(later.alert.unwrap().incident_id.is_none(), "a low alert does not revive it");
+        let revived = g.apply(alert("b", Severity::High, Domain::Cyber, 3 * MIN, Some("p1"), "PAR"));
+        assert_eq!(revived.incidents.last().unwrap().state, IncidentState::New);
     }
 }

@@ -1,0 +1,256 @@
+//! The one configuration file (`onesec.toml`) and its defaults.
+//!
+//! Every key is optional; the defaults start everything on one machine with an embedded store
+//! in `./onesec-data` and no external service. Command-line flags override the file.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Everything that can be configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the journal and the store live.
+    pub data_dir: PathBuf,
+    /// HTTP API.
+    pub http: HttpConfig,
+    /// Syslog listeners and parsing.
+    pub syslog: SyslogConfig,
+    /// Folder with `people.csv`, `sites.yaml`, `devices.csv` (optional).
+    pub directory: Option<PathBuf>,
+    /// Detection rules.
+    pub rules: RulesConfig,
+    /// Durable journal.
+    pub journal: JournalSettings,
+    /// Event-time policy.
+    pub detection: DetectionConfig,
+    /// Incident grouping.
+    pub incidents: IncidentConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("onesec-data"),
+            http: HttpConfig::default(),
+            syslog: SyslogConfig::default(),
+            directory: None,
+            rules: RulesConfig::default(),
+            journal: JournalSettings::default(),
+            detection: DetectionConfig::default(),
+            incidents: IncidentConfig::default(),
+        }
+    }
+}
+
+/// HTTP API settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub listen: String,
+    /// Largest accepted request body, in bytes (larger bodies get 413).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:8686".into(), max_body_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+/// Syslog listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// UDP listen address (empty string disables).
+    pub udp: String,
+    /// TCP listen address (empty string disables); newline and octet-counting framing.
+    pub tcp: String,
+    /// Year for RFC 3164 messages, which carry none (default: the year they are received).
+    pub year: Option<i32>,
+    /// Time zone for RFC 3164 messages, which carry none (IANA name, default `UTC`).
+    pub timezone: String,
+    /// Largest accepted syslog message, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            udp: "127.0.0.1:5514".into(),
+            tcp: "127.0.0.1:5514".into(),
+            year: None,
+            timezone: "UTC".into(),
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Which rules are loaded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Load the converged rule pack built into the binary.
+    pub builtin: bool,
+    /// Extra folders of Sigma rules.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { builtin: true, dirs: Vec::new() }
+    }
+}
+
+/// Journal settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalSettings {
+    /// `always` (fsync before acknowledging, the default), `interval:<ms>` or `never`.
+    pub fsync: String,
+    /// Segment size in MiB.
+    pub segment_mib: u64,
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        JournalSettings { fsync: "always".into(), segment_mib: 64 }
+    }
+}
+
+/// Event-time policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// How far behind the newest event time an event may arrive and still take part in
+    /// correlation (e.g. `24h`: a whole day of files may be replayed in any order).
+    pub allowed_lateness: String,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig { allowed_lateness: "24h".into() }
+    }
+}
+
+/// Incident grouping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentConfig {
+    /// Event-time distance within which alerts about the same entity join one incident.
+    pub window: String,
+    /// Lowest alert level that opens an incident on its own.
+    pub open_min_severity: String,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        IncidentConfig { window: "30m".into(), open_min_severity: "medium".into() }
+    }
+}
+
+/// A configuration problem, with the file and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A value has the wrong shape.
+    #[error("invalid config value {key} = {value:?}: {reason}")]
+    Value {
+        /// Key.
+        key: &'static str,
+        /// Value given.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads a TOML config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Allowed lateness in milliseconds.
+    pub fn allowed_lateness_ms(&self) -> Result<i64, ConfigError> {
+        parse_duration_ms(&self.detection.allowed_lateness).ok_or_else(|| ConfigError::Value {
+            key: "detection.allowed_lateness",
+            value: self.detection.allowed_lateness.clone(),
+            reason: "expected a duration such as 90s, 30m, 24h or 2d",
+        })
+    }
+
+    /// Incident window in milliseconds.
+    pub fn incident_window_ms(&self) -> Result<i64, ConfigError> {
+        parse_duration_ms(&self.incidents.window).ok_or_else(|| ConfigError::Value {
+            key: "incidents.window",
+            value: self.incidents.window.clone(),
+            reason: "expected a duration such as 90s, 30m, 24h or 2d",
+        })
+    }
+
+    /// Time zone for RFC 3164 syslog.
+    pub fn syslog_timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.syslog.timezone.parse().map_err(|_| ConfigError::Value {
+            key: "syslog.timezone",
+            value: self.syslog.timezone.clone(),
+            reason: "expected an IANA time zone name such as UTC or Europe/Paris",
+        })
+    }
+}
+
+/// Parses `90s`, `30m`, `24h`, `2d`, `500ms` into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().ok()?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
+        assert_eq!(parse_duration_ms("24h"), Some(86_400_000));
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_duration_ms("10y"), None);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_location() {
+        let err = toml::from_str::<Config>("[http]\nlisten = \"x\"\nlistne = 1\n").unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+}

@@ -1,0 +1,241 @@
+//! Detection: the journal, in order, through the Sigma engine and the incident grouper into the
+//! store.
+//!
+//! One thread owns the engine, the grouper and the store's writer connection. It reads durable
+//! records from the journal in sequence order, so after a crash it rebuilds exactly the state it
+//! had: on start it replays the journal from its first retained record, processing records up
+//! to the store's `detected_upto` only to rebuild state (their results are already stored), and
+//! storing everything after. Alert and incident ids are deterministic, so nothing is stored
+//! twice.
+
+use crate::metrics::Metrics;
+use crate::record::EventRecord;
+use onesec_event::{Domain, Event, EventId, Severity};
+use onesec_incident::{Alert, AlertStatus, Entities, Grouper};
+use onesec_journal::Journal;
+use onesec_sigma::{Engine, LogSource, Output};
+use onesec_store::{DetectionBatch, SqliteStore, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Most journal records handled per store transaction.
+const CHUNK: usize = 4096;
+
+/// Entities gathered so far for one alert (alerts grow as correlations absorb events).
+#[derive(Default)]
+struct AlertFacts {
+    entities: Entities,
+    event_domains: Option<Domain>,
+    seen: HashSet<EventId>,
+}
+
+/// The detection stage, run on its own thread by [`Detector::run`].
+pub struct Detector {
+    pub(crate) engine: Engine,
+    pub(crate) grouper: Grouper,
+    pub(crate) journal: Journal,
+    pub(crate) store: SqliteStore,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) detected: Arc<AtomicU64>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
+    facts: HashMap<String, AlertFacts>,
+}
+
+impl Detector {
+    /// A detector; call [`Detector::run`] on a dedicated thread.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        engine: Engine,
+        grouper: Grouper,
+        journal: Journal,
+        store: SqliteStore,
+        metrics: Arc<Metrics>,
+        detected: Arc<AtomicU64>,
+        stop: Arc<AtomicBool>,
+        grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
+    ) -> Detector {
+        Detector { engine, grouper, journal, store, metrics, detected, stop, grouper_inbox, facts: HashMap::new() }
+    }
+
+    /// Follows the journal until asked to stop.
+    pub fn run(mut self) {
+        let stored_upto = match self.store.detected_upto() {
+            Ok(upto) => upto,
+            Err(error) => {
+                tracing::error!(%error, "cannot read detected_upto; detection stopped");
+                return;
+            }
+        };
+        let mut next = self.journal.first_sequence().max(1);
+        if stored_upto >= next {
+            tracing::info!(from = next, upto = stored_upto, "rebuilding detection state from the journal");
+        }
+        let subscription = self.journal.subscribe();
+        while !self.stop.load(Ordering::Relaxed) {
+            self.apply_state_changes();
+            if self.journal.last_sequence() < next {
+                self.detected.store(next - 1, Ordering::Release);
+                subscription.wait_beyond(next - 1, Duration::from_millis(200));
+                continue;
+            }
+            match self.process_chunk(next, stored_upto) {
+                Ok(last) => next = last + 1,
+                Err(error) => {
+                    Metrics::add(&self.metrics.store_errors, 1);
+                    tracing::error!(%error, "detection step failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    fn apply_state_changes(&mut self) {
+        while let Ok((id, state)) = self.grouper_inbox.try_recv() {
+            self.grouper.set_state(&id, state);
+        }
+    }
+
+    /// Processes up to [`CHUNK`] records from `from`; returns the last sequence handled.
+    fn process_chunk(&mut self, from: EventId, stored_upto: EventId) -> Result<EventId, String> {
+        let mut reader = self.journal.reader(from).map_err(|e| e.to_string())?;
+        let mut chunk: Vec<Event> = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            match reader.try_next() {
+                Ok(Some((seq, payload))) => match serde_json::from_slice::<Event>(&payload) {
+                    Ok(mut event) => {
+                        event.id = seq;
+                        chunk.push(event);
+                    }
+                    Err(error) => tracing::error!(seq, %error, "journal record is not an event; skipped"),
+                },
+                Ok(None) => break,
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        let Some(last) = chunk.last().map(|e| e.id) else {
+            return Ok(from.saturating_sub(1).max(reader.next_sequence().saturating_sub(1)));
+        };
+        let index: HashMap<EventId, usize> = chunk.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+        let mut batch = DetectionBatch { detected_upto: last, ..DetectionBatch::default() };
+        let now = crate::ingest::now_ms();
+        for event in &chunk {
+            let outputs = self.engine.process(event.id, &EventRecord(event));
+            for output in outputs {
+                if let Some(alert) = self.product_alert(output, &chunk, &index) {
+                    let change = self.grouper.apply(alert);
+                    batch.alerts.extend(change.alert);
+                    batch.incidents.extend(change.incidents);
+                }
+            }
+            if event.received_ms > 0 {
+                let latency_us = (now - event.received_ms).max(0) as u64 * 1000;
+                Metrics::add(&self.metrics.latency_us_sum, latency_us);
+            }
+        }
+        Metrics::add(&self.metrics.events_detected, chunk.len() as u64);
+        if last > stored_upto {
+            batch.events = chunk.into_iter().filter(|e| e.id > stored_upto).collect();
+            dedup_last(&mut batch.alerts, |a| a.id.clone());
+            dedup_last(&mut batch.incidents, |i| i.id.clone());
+            self.store.commit(&batch).map_err(|e| e.to_string())?;
+        }
+        self.detected.store(last, Ordering::Release);
+        Ok(last)
+    }
+
+    /// Turns an engine output into the stored alert, with entities and domain.
+    fn product_alert(&mut self, output: Output, chunk: &[Event], index: &HashMap<EventId, usize>) -> Option<Alert> {
+        let (sigma, status) = match output {
+            Output::Fired(a) | Output::Updated(a) => {
+                Metrics::add(&self.metrics.alerts, 1);
+                (a, AlertStatus::Active)
+            }
+            Output::Withdrawn { alert_id } => {
+                Metrics::add(&self.metrics.alerts_withdrawn, 1);
+                let mut previous = self.grouper.alert(&alert_id)?.clone();
+                previous.status = AlertStatus::Withdrawn;
+                return Some(previous);
+            }
+        };
+        let facts = self.facts.entry(sigma.id.clone()).or_default();
+        let missing: Vec<EventId> = sigma.event_ids.iter().copied().filter(|id| !facts.seen.contains(id)).collect();
+        let mut from_store = Vec::new();
+        let outside: Vec<EventId> = missing.iter().copied().filter(|id| !index.contains_key(id)).collect();
+        if !outside.is_empty() {
+            match self.store.events_by_ids(&outside) {
+                Ok(events) => from_store = events,
+                Err(error) => tracing::warn!(%error, "cannot read events for alert entities"),
+            }
+        }
+        let facts = self.facts.entry(sigma.id.clone()).or_default();
+        let in_chunk = missing.iter().filter_map(|id| index.get(id).map(|&i| &chunk[i]));
+        for event in in_chunk.chain(from_store.iter()) {
+            facts.entities.add_event(event);
+            let domain = event.domain();
+            facts.event_domains = Some(facts.event_domains.map_or(domain, |d| d.join(domain)));
+            facts.seen.insert(event.id);
+        }
+        let domain = rule_domain(&sigma.logsources, facts.event_domains);
+        Some(Alert {
+            id: sigma.id,
+            rule_id: sigma.rule_id,
+            title: sigma.title,
+            description: sigma.description.unwrap_or_default(),
+            author: sigma.author.unwrap_or_default(),
+            tags: sigma.tags,
+            severity: Severity::parse(sigma.level.as_str()).unwrap_or(Severity::Medium),
+            domain,
+            status,
+            group: sigma.group,
+            event_ids: sigma.event_ids,
+            first_ms: sigma.first_time_ms,
+            last_ms: sigma.last_time_ms,
+            entities: facts.entities.clone(),
+            incident_id: None,
+        })
+    }
+}
+
+/// Physical or cyber from the rule's log sources, joined with the events' own domains. A rule
+/// that looks at a physical source (even one whose events must be absent) and a cyber one is
+/// hybrid.
+fn rule_domain(logsources: &[LogSource], events: Option<Domain>) -> Domain {
+    let from_rules = logsources.iter().filter_map(logsource_domain).reduce(Domain::join);
+    match (from_rules, events) {
+        (Some(a), Some(b)) => a.join(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => Domain::Cyber,
+    }
+}
+
+/// The world a Sigma log source belongs to, when it says.
+pub fn logsource_domain(logsource: &LogSource) -> Option<Domain> {
+    const PHYSICAL_CATEGORIES: [&str; 6] =
+        ["physical_access", "door", "video_analytics", "intrusion_alarm", "device_health", "alarm"];
+    const PHYSICAL_PRODUCTS: [&str; 3] = ["onvif", "access_control", "frigate"];
+    if let Some(category) = logsource.category.as_deref() {
+        let physical = PHYSICAL_CATEGORIES.iter().any(|c| c.eq_ignore_ascii_case(category));
+        return Some(if physical { Domain::Physical } else { Domain::Cyber });
+    }
+    match logsource.product.as_deref() {
+        Some(p) if PHYSICAL_PRODUCTS.iter().any(|c| c.eq_ignore_ascii_case(p)) => Some(Domain::Physical),
+        Some(p) if !p.eq_ignore_ascii_case("onesec") => Some(Domain::Cyber),
+        _ => None,
+    }
+}
+
+/// Keeps only the last occurrence of each key, preserving order of those last occurrences.
+fn dedup_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> String) {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..).rev() {
+        if seen.insert(key(&item)) {
+            kept.push(item);
+        }
+    }
+    kept.reverse();
+    *items = kept;
+}

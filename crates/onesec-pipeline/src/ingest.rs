@@ -1,0 +1,182 @@
+//! Ingest: bytes in, durable resolved events out.
+//!
+//! Decode → resolve against the current directory → append to the journal → acknowledge.
+//! Records that cannot be decoded are kept in the dead-letter store with their reason; the good
+//! records beside them continue. The caller is answered only once the journal holds the events
+//! (per the fsync policy), which is what "acknowledged" means everywhere in onesec.
+
+use crate::metrics::Metrics;
+use onesec_decode::{DecodeContext, DecodeError, Format, SyslogSettings, decode_bytes, decode_syslog};
+use onesec_directory::SharedDirectory;
+use onesec_event::Event;
+use onesec_journal::Journal;
+use onesec_store::{DeadLetter, SqliteStore, Store};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+
+/// What happened to one submission.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// Events made durable.
+    pub accepted: usize,
+    /// Journal sequence of the first accepted event.
+    pub first_id: Option<u64>,
+    /// Journal sequence of the last accepted event.
+    pub last_id: Option<u64>,
+    /// Records refused (kept as dead letters), with line and reason.
+    pub errors: Vec<LineError>,
+    /// Set when the journal could not take the events: nothing was acknowledged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_error: Option<String>,
+}
+
+/// One refused record.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineError {
+    /// 1-based line or record number within the submission.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// Turns submissions into durable events. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingestor {
+    journal: Journal,
+    directory: SharedDirectory,
+    dead_letters: Arc<Mutex<SqliteStore>>,
+    metrics: Arc<Metrics>,
+    syslog: SyslogSettings,
+}
+
+impl Ingestor {
+    pub(crate) fn new(
+        journal: Journal,
+        directory: SharedDirectory,
+        dead_letters: Arc<Mutex<SqliteStore>>,
+        metrics: Arc<Metrics>,
+        syslog: SyslogSettings,
+    ) -> Ingestor {
+        Ingestor { journal, directory, dead_letters, metrics, syslog }
+    }
+
+    fn context(&self, input: &str) -> DecodeContext {
+        let mut ctx = DecodeContext::new(input, now_ms());
+        ctx.syslog = self.syslog;
+        ctx
+    }
+
+    /// Decodes a body or file of `format`, then journals its events.
+    pub async fn ingest_body(&self, format: &Format, body: &[u8], input: &str) -> IngestReport {
+        let ctx = self.context(input);
+        let decoded = decode_bytes(format, body, &ctx);
+        self.finish(decoded.events, decoded.errors, format.name(), &ctx).await
+    }
+
+    /// Decodes separately framed syslog messages (datagrams or TCP frames), then journals them.
+    pub async fn ingest_messages(&self, messages: Vec<Vec<u8>>, input: &str) -> IngestReport {
+        let ctx = self.context(input);
+        let mut events = Vec::with_capacity(messages.len());
+        let mut errors = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            let result = match std::str::from_utf8(message) {
+                Ok(text) => decode_syslog(text.trim_end_matches(['\r', '\n', '\0']), &ctx),
+                Err(e) => Err(DecodeError::new(
+                    1,
+                    format!("message is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                    String::from_utf8_lossy(message),
+                )),
+            };
+            match result {
+                Ok(event) => events.push(event),
+                Err(mut error) => {
+                    error.line = index + 1;
+                    errors.push(error);
+                }
+            }
+        }
+        self.finish(events, errors, "syslog", &ctx).await
+    }
+
+    /// Journals events that are already decoded (demo, tests, other stages).
+    pub async fn ingest_events(&self, events: Vec<Event>, input: &str) -> IngestReport {
+        let ctx = self.context(input);
+        self.finish(events, Vec::new(), "event", &ctx).await
+    }
+
+    /// Keeps input that was refused before decoding (e.g. an oversized frame).
+    pub fn reject(&self, input: &str, format: &str, reason: String, raw: Vec<u8>) {
+        let error = DecodeError::new(0, reason, String::from_utf8_lossy(&raw));
+        self.keep_dead_letters(&[error], format, &self.context(input));
+    }
+
+    async fn finish(&self, mut events: Vec<Event>, errors: Vec<DecodeError>, format: &str, ctx: &DecodeContext) -> IngestReport {
+        let mut report = IngestReport {
+            errors: errors.iter().map(|e| LineError { line: e.line, reason: e.reason.clone() }).collect(),
+            ..IngestReport::default()
+        };
+        if !errors.is_empty() {
+            self.keep_dead_letters(&errors, format, ctx);
+        }
+        if events.is_empty() {
+            return report;
+        }
+        let payloads = self.resolve_and_encode(&mut events, ctx.received_ms);
+        match self.journal.append_batch_async(payloads).await {
+            Ok(range) => {
+                report.accepted = events.len();
+                report.first_id = Some(*range.start());
+                report.last_id = Some(*range.end());
+                Metrics::add(&self.metrics.events_ingested, events.len() as u64);
+            }
+            Err(error) => {
+                tracing::error!(%error, "journal append failed; events not acknowledged");
+                Metrics::add(&self.metrics.journal_errors, 1);
+                report.journal_error = Some(error.to_string());
+            }
+        }
+        report
+    }
+
+    fn resolve_and_encode(&self, events: &mut [Event], received_ms: i64) -> Vec<Vec<u8>> {
+        let directory = self.directory.current();
+        events
+            .iter_mut()
+            .map(|event| {
+                if event.received_ms == 0 {
+                    event.received_ms = received_ms;
+                }
+                directory.resolve(event);
+                serde_json::to_vec(event).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    fn keep_dead_letters(&self, errors: &[DecodeError], format: &str, ctx: &DecodeContext) {
+        let letters: Vec<DeadLetter> = errors
+            .iter()
+            .map(|e| DeadLetter {
+                id: 0,
+                received_ms: ctx.received_ms,
+                input: ctx.input.clone(),
+                format: format.to_string(),
+                line: e.line,
+                reason: e.reason.clone(),
+                raw: e.raw.clone(),
+            })
+            .collect();
+        Metrics::add(&self.metrics.dead_letters, letters.len() as u64);
+        let result = match self.dead_letters.lock() {
+            Ok(mut store) => store.add_dead_letters(&letters),
+            Err(poisoned) => poisoned.into_inner().add_dead_letters(&letters),
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, count = letters.len(), "could not store dead letters");
+        }
+    }
+}
+
+/// Wall-clock time in UTC milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

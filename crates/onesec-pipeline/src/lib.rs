@@ -1,0 +1,257 @@
+//! The pipeline: every stage of onesec wired together on one machine.
+//!
+//! ```text
+//! Ingestor (async, many callers)          Detector (one thread)
+//!   decode ─► resolve ─► journal append ──► journal read ─► Sigma engine ─► grouper ─► store
+//!   refused input ─► dead-letter store
+//! ```
+//!
+//! [`Pipeline::start`] opens the journal and the store in the data folder, loads the directory
+//! and the rules, and starts the detector thread. The network edges (HTTP, syslog) live in
+//! `onesec-server` and only call [`Ingestor`] and [`Pipeline::read_store`].
+
+mod builtin;
+mod config;
+mod detect;
+mod ingest;
+mod metrics;
+mod record;
+mod rules;
+
+pub use builtin::BUILTIN_RULES;
+pub use config::{Config, ConfigError, RulesConfig, parse_duration_ms};
+pub use detect::logsource_domain;
+pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
+pub use metrics::Metrics;
+pub use record::EventRecord;
+pub use rules::{RejectedRule, RulesReport, load_rules};
+
+use detect::Detector;
+use onesec_directory::{DirectorySummary, SharedDirectory};
+use onesec_incident::{Grouper, GrouperConfig, IncidentState};
+use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
+use onesec_sigma::{Engine, EngineConfig};
+use onesec_store::{SqliteStore, Store, StoreError};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+/// The pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data folder is not usable.
+    #[error("data folder {path}: {source}")]
+    DataDir {
+        /// Folder.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal could not be opened.
+    #[error("journal: {0}")]
+    Journal(#[from] onesec_journal::JournalError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The directory files are invalid.
+    #[error("directory: {0}")]
+    Directory(#[from] onesec_directory::DirectoryError),
+    /// A rule folder could not be read.
+    #[error("rules: {0}")]
+    Rules(String),
+}
+
+/// Positions and counts, for `/api/v1/status` and for clients that wait for detection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Last durable journal sequence.
+    pub journal_seq: u64,
+    /// Last sequence detection has finished (results stored).
+    pub detected_seq: u64,
+    /// Rules running.
+    pub rules_loaded: usize,
+    /// Rules refused.
+    pub rules_rejected: usize,
+    /// Directory counts.
+    pub directory: DirectorySummary,
+}
+
+/// The running pipeline.
+pub struct Pipeline {
+    config: Config,
+    journal: Journal,
+    ingestor: Ingestor,
+    directory: SharedDirectory,
+    reader: Mutex<SqliteStore>,
+    metrics: Arc<Metrics>,
+    detected: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    detector: Mutex<Option<std::thread::JoinHandle<()>>>,
+    rules: RulesReport,
+    state_changes: Mutex<mpsc::Sender<(String, IncidentState)>>,
+}
+
+impl Pipeline {
+    /// Opens everything in `config.data_dir` and starts detection.
+    pub fn start(config: Config) -> Result<Pipeline, StartError> {
+        let data = config.data_dir.clone();
+        std::fs::create_dir_all(&data).map_err(|source| StartError::DataDir { path: data.clone(), source })?;
+        let journal_config = JournalConfig::new(data.join("journal"))
+            .segment_bytes(config.journal.segment_mib.max(1) * 1024 * 1024)
+            .fsync(fsync_policy(&config.journal.fsync)?);
+        let (journal, recovery) = Journal::open(journal_config)?;
+        tracing::info!(?recovery, "journal opened");
+        let db = data.join("onesec.db");
+        let writer = SqliteStore::open(&db)?;
+        let reader = SqliteStore::open(&db)?;
+        let dead_letters = Arc::new(Mutex::new(SqliteStore::open(&db)?));
+        let directory = match &config.directory {
+            Some(dir) => SharedDirectory::load(dir)?,
+            None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
+        };
+        let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
+        let engine = Engine::new(rule_set, EngineConfig { allowed_lateness_ms: config.allowed_lateness_ms()?, ..EngineConfig::default() });
+        let grouper = Grouper::new(GrouperConfig {
+            window_ms: config.incident_window_ms()?,
+            open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity).ok_or(ConfigError::Value {
+                key: "incidents.open_min_severity",
+                value: config.incidents.open_min_severity.clone(),
+                reason: "expected informational, low, medium, high or critical",
+            })?,
+        });
+        let metrics = Arc::new(Metrics::default());
+        let syslog = onesec_decode::SyslogSettings { year: config.syslog.year, timezone: config.syslog_timezone()? };
+        let ingestor = Ingestor::new(journal.clone(), directory.clone(), dead_letters, metrics.clone(), syslog);
+        let detected = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let detector = Detector::new(engine, grouper, journal.clone(), writer, metrics.clone(), detected.clone(), stop.clone(), rx);
+        let handle = std::thread::Builder::new()
+            .name("onesec-detect".into())
+            .spawn(move || detector.run())
+            .map_err(|source| StartError::DataDir { path: data, source })?;
+        Ok(Pipeline {
+            config,
+            journal,
+            ingestor,
+            directory,
+            reader: Mutex::new(reader),
+            metrics,
+            detected,
+            stop,
+            detector: Mutex::new(Some(handle)),
+            rules,
+            state_changes: Mutex::new(tx),
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The ingest entry point.
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.ingestor
+    }
+
+    /// Runs a query on the shared read connection.
+    pub fn read_store<T>(&self, query: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut guard = match self.reader.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        query(&mut *guard)
+    }
+
+    /// Journal and detection positions and counts.
+    pub fn status(&self) -> Status {
+        Status {
+            journal_seq: self.journal.last_sequence(),
+            detected_seq: self.detected.load(Ordering::Acquire),
+            rules_loaded: self.rules.loaded.len(),
+            rules_rejected: self.rules.rejected.len(),
+            directory: self.directory.current().summary(),
+        }
+    }
+
+    /// Loaded and refused rules.
+    pub fn rules_report(&self) -> &RulesReport {
+        &self.rules
+    }
+
+    /// Re-reads the directory files; the old directory stays in use if the new files are bad.
+    pub fn reload_directory(&self) -> Result<DirectorySummary, onesec_directory::DirectoryError> {
+        self.directory.reload()
+    }
+
+    /// Tells detection that a person changed an incident's state.
+    pub fn incident_state_changed(&self, id: &str, state: IncidentState) {
+        if let Ok(tx) = self.state_changes.lock() {
+            let _ = tx.send((id.to_string(), state));
+        }
+    }
+
+    /// Prometheus metrics text.
+    pub fn metrics_text(&self) -> String {
+        let status = self.status();
+        let dead = self.read_store(|s| s.dead_letter_count()).unwrap_or(0);
+        self.metrics.render(&[
+            ("onesec_journal_sequence", "Last durable journal sequence.", status.journal_seq),
+            ("onesec_detected_sequence", "Last journal sequence detection finished.", status.detected_seq),
+            ("onesec_rules_loaded", "Rules running.", status.rules_loaded as u64),
+            ("onesec_rules_rejected", "Rules refused.", status.rules_rejected as u64),
+            ("onesec_dead_letters_stored", "Dead letters in the store.", dead),
+        ])
+    }
+
+    /// Waits until detection has processed everything journaled so far (or the timeout).
+    pub fn wait_detected(&self, timeout: std::time::Duration) -> bool {
+        let target = self.journal.last_sequence();
+        let deadline = std::time::Instant::now() + timeout;
+        while self.detected.load(Ordering::Acquire) < target {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        true
+    }
+
+    /// Stops detection and waits for it.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.detector.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn fsync_policy(text: &str) -> Result<FsyncPolicy, ConfigError> {
+    let bad = || ConfigError::Value {
+        key: "journal.fsync",
+        value: text.to_string(),
+        reason: "expected always, never or interval:<milliseconds>",
+    };
+    match text {
+        "always" => Ok(FsyncPolicy::Always),
+        "never" => Ok(FsyncPolicy::Never),
+        other => other
+            .strip_prefix("interval:")
+            .and_then(|ms| ms.parse().ok())
+            .map(FsyncPolicy::IntervalMs)
+            .ok_or_else(bad),
+    }
+}

@@ -1,0 +1,274 @@
+//! The REST API (`/api/v1/...`), metrics and health. Documented in `docs/api.md`.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use onesec_decode::Format;
+use onesec_event::Event;
+use onesec_pipeline::{Config, Pipeline};
+use onesec_store::{EventFilter, IncidentFilter, Store};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+type AppState = Arc<Pipeline>;
+
+/// Builds the router.
+pub fn router(pipeline: Arc<Pipeline>, config: &Config) -> Router {
+    Router::new()
+        .route("/api/v1/events", post(post_events).get(get_events))
+        .route("/api/v1/incidents", get(get_incidents))
+        .route("/api/v1/incidents/{id}", get(get_incident))
+        .route("/api/v1/incidents/{id}/state", post(post_incident_state))
+        .route("/api/v1/alerts", get(get_alerts))
+        .route("/api/v1/dead-letters", get(get_dead_letters))
+        .route("/api/v1/status", get(get_status))
+        .route("/api/v1/rules", get(get_rules))
+        .route("/api/v1/directory/reload", post(post_directory_reload))
+        .route("/metrics", get(get_metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+        .with_state(pipeline)
+}
+
+/// An error answer: status and a JSON body `{ "error": ... }`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+fn bad_request(error: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, error.to_string())
+}
+
+/// Runs a store query off the async threads.
+async fn with_store<T: Send + 'static>(
+    pipeline: &AppState,
+    query: impl FnOnce(&mut dyn Store) -> Result<T, onesec_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let pipeline = pipeline.clone();
+    tokio::task::spawn_blocking(move || pipeline.read_store(query))
+        .await
+        .map_err(internal)?
+        .map_err(|e| match e {
+            onesec_store::StoreError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            onesec_store::StoreError::State(s) => ApiError(StatusCode::CONFLICT, s.to_string()),
+            other => internal(other),
+        })
+}
+
+#[derive(Deserialize)]
+struct IngestQuery {
+    format: Option<String>,
+}
+
+/// `POST /api/v1/events`: one JSON event, a JSON array, NDJSON, or raw lines of `?format=`.
+async fn post_events(
+    State(pipeline): State<AppState>,
+    Query(query): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let format = parse_format(query.format.as_deref(), &headers)?;
+    let body = single_json_as_lines(&body);
+    let report = pipeline.ingestor().ingest_body(&format, &body, "http").await;
+    let status = if report.journal_error.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if report.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, Json(serde_json::to_value(&report).map_err(internal)?)).into_response())
+}
+
+fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
+    let mapping = headers.get("x-onesec-csv-mapping");
+    let name = name.unwrap_or("auto");
+    if let Some(mapping) = mapping {
+        let encoded = mapping.to_str().map_err(|_| bad_request("X-Onesec-Csv-Mapping is not ASCII base64"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping is not valid base64: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| bad_request("X-Onesec-Csv-Mapping is not UTF-8 TOML"))?;
+        let mapping = onesec_decode::CsvMapping::from_toml(&text)
+            .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping: {e}")))?;
+        return Ok(Format::AccessCsv(mapping));
+    }
+    name.parse::<Format>().map_err(|e| bad_request(format!("format {name:?}: {e}")))
+}
+
+/// A body that is one (possibly pretty-printed) JSON object or an array of objects becomes
+/// one compact line per object, so that line-oriented decoding sees whole events.
+fn single_json_as_lines(body: &Bytes) -> Vec<u8> {
+    let trimmed = body.trim_ascii_start();
+    if !matches!(trimmed.first(), Some(b'{' | b'[')) {
+        return body.to_vec();
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Array(items)) => {
+            items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n").into_bytes()
+        }
+        Ok(value @ Value::Object(_)) => value.to_string().into_bytes(),
+        _ => body.to_vec(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    person: Option<String>,
+    site: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    onesec_event::parse_time_rfc3339(text)
+        .map(Some)
+        .ok_or_else(|| bad_request(format!("{name}={text:?}: expected RFC 3339 time or epoch milliseconds")))
+}
+
+/// `GET /api/v1/events?person=&site=&from=&to=&limit=`.
+async fn get_events(State(pipeline): State<AppState>, Query(q): Query<EventsQuery>) -> Result<Response, ApiError> {
+    let filter = EventFilter {
+        person: q.person,
+        site: q.site,
+        from_ms: parse_time("from", q.from.as_deref())?,
+        to_ms: parse_time("to", q.to.as_deref())?,
+        after_id: None,
+        limit: q.limit,
+    };
+    let events = with_store(&pipeline, move |s| s.events(&filter)).await?;
+    Ok(Json(events).into_response())
+}
+
+/// `GET /api/v1/incidents?state=&domain=&all=&limit=`.
+async fn get_incidents(
+    State(pipeline): State<AppState>,
+    Query(filter): Query<IncidentFilter>,
+) -> Result<Response, ApiError> {
+    let incidents = with_store(&pipeline, move |s| s.incidents(&filter)).await?;
+    Ok(Json(incidents).into_response())
+}
+
+/// A timeline entry: one event, in a shape meant for reading.
+fn timeline_entry(event: &Event) -> Value {
+    json!({
+        "id": event.id,
+        "time": event.time_rfc3339(),
+        "domain": event.domain().as_str(),
+        "class": event.class.as_str(),
+        "activity": event.activity.as_str(),
+        "status": event.status.as_str(),
+        "message": event.message,
+        "person": event.resolved.person.as_ref().map(|p| &p.id),
+        "user": event.actor.user,
+        "badge": event.actor.badge,
+        "host": event.host,
+        "site": event.resolved.site,
+        "zone": event.resolved.zone,
+        "portal": event.physical.portal.as_ref().or(event.resolved.portal.as_ref()),
+        "src_ip": event.src.ip.map(|ip| ip.to_string()),
+        "source": event.source.format,
+        "raw": event.raw,
+    })
+}
+
+/// `GET /api/v1/incidents/{id}`: the incident, its alerts and the timeline of their events.
+async fn get_incident(State(pipeline): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let body = with_store(&pipeline, move |s| {
+        let incident = s.incident(&id)?.ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
+        let alerts = s.alerts(Some(&id), 10_000)?;
+        let active = alerts.iter().filter(|a| a.status == onesec_incident::AlertStatus::Active);
+        let mut ids: Vec<u64> = active.flat_map(|a| a.event_ids.iter().copied()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let events = s.events_by_ids(&ids)?;
+        let timeline: Vec<Value> = events.iter().map(timeline_entry).collect();
+        Ok(json!({ "incident": incident, "alerts": alerts, "timeline": timeline }))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+struct StateChange {
+    state: String,
+}
+
+/// `POST /api/v1/incidents/{id}/state` with `{"state": "acknowledged"}`.
+async fn post_incident_state(
+    State(pipeline): State<AppState>,
+    Path(id): Path<String>,
+    Json(change): Json<StateChange>,
+) -> Result<Response, ApiError> {
+    let state = onesec_incident::IncidentState::parse(&change.state)
+        .ok_or_else(|| bad_request(format!("unknown state {:?}", change.state)))?;
+    let incident = with_store(&pipeline, move |s| s.set_incident_state(&id, state)).await?;
+    pipeline.incident_state_changed(&incident.id, incident.state);
+    Ok(Json(incident).into_response())
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts?limit=`.
+async fn get_alerts(State(pipeline): State<AppState>, Query(q): Query<LimitQuery>) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(500);
+    let alerts = with_store(&pipeline, move |s| s.alerts(None, limit)).await?;
+    Ok(Json(alerts).into_response())
+}
+
+/// `GET /api/v1/dead-letters?limit=`.
+async fn get_dead_letters(
+    State(pipeline): State<AppState>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    let letters = with_store(&pipeline, move |s| s.dead_letters(limit)).await?;
+    Ok(Json(letters).into_response())
+}
+
+/// `GET /api/v1/status`: journal and detection positions, counts.
+async fn get_status(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(pipeline.status()).into_response())
+}
+
+/// `GET /api/v1/rules`: loaded rules and the ones refused, with reasons.
+async fn get_rules(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(pipeline.rules_report()).into_response())
+}
+
+/// `POST /api/v1/directory/reload`: re-reads the directory files without a restart.
+async fn post_directory_reload(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+    let p = pipeline.clone();
+    let summary = tokio::task::spawn_blocking(move || p.reload_directory())
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    Ok(Json(summary).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn get_metrics(State(pipeline): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], pipeline.metrics_text()).into_response()
+}

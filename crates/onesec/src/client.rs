@@ -1,0 +1,125 @@
+//! Subcommands that ask a running onesec over HTTP (or read a data folder directly).
+
+use anyhow::{Context, bail};
+use clap::Args;
+use onesec_incident::Incident;
+use onesec_store::{IncidentFilter, SqliteStore, Store};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where the running onesec is.
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    /// Base URL of the onesec HTTP API.
+    #[arg(long, default_value = "http://127.0.0.1:8686", env = "ONESEC_SERVER")]
+    pub server: String,
+}
+
+/// `onesec incidents` flags.
+#[derive(Args)]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Read the store in this data folder instead of asking a server.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Include merged and withdrawn incidents.
+    #[arg(long)]
+    all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `onesec incident ID` flags.
+#[derive(Args)]
+pub struct IncidentArgs {
+    /// Incident id.
+    id: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// A blocking HTTP client with a useful error when the server is not there.
+pub fn get_json(server: &str, path: &str) -> anyhow::Result<Value> {
+    let url = format!("{}{}", server.trim_end_matches('/'), path);
+    let response = reqwest::blocking::get(&url)
+        .with_context(|| format!("cannot reach onesec at {server} (is `onesec up` running? use --server)"))?;
+    let status = response.status();
+    let body: Value = response.json().with_context(|| format!("{url}: answer is not JSON"))?;
+    if !status.is_success() {
+        bail!("{url}: {status}: {}", body["error"].as_str().unwrap_or(""));
+    }
+    Ok(body)
+}
+
+/// Lists incidents.
+pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
+    let incidents: Vec<Incident> = match &args.data_dir {
+        Some(dir) => {
+            let store = SqliteStore::open(&dir.join("onesec.db")).context("opening the store")?;
+            store.incidents(&IncidentFilter { all: args.all, ..IncidentFilter::default() })?
+        }
+        None => {
+            let path = if args.all { "/api/v1/incidents?all=true" } else { "/api/v1/incidents" };
+            serde_json::from_value(get_json(&args.server.server, path)?).context("reading incidents")?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&incidents)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<17} {:<9} {:<9} {:<13} {:<20} {:<22} TITLE", "ID", "PRIORITY", "DOMAIN", "STATE", "FIRST EVENT", "WHO / WHERE");
+    for i in &incidents {
+        let who: Vec<&str> = i.entities.persons.iter().chain(i.entities.sites.iter()).map(String::as_str).collect();
+        println!(
+            "{:<17} {:<9} {:<9} {:<13} {:<20} {:<22} {}",
+            i.id,
+            i.priority.as_str(),
+            i.domain.as_str(),
+            i.state.as_str(),
+            &onesec_event::format_time_ms(i.first_ms)[..19],
+            who.join(","),
+            i.title
+        );
+    }
+    println!("{} incident(s)", incidents.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shows one incident with its timeline.
+pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
+    let body = get_json(&args.server.server, &format!("/api/v1/incidents/{}", args.id))?;
+    let incident = &body["incident"];
+    println!(
+        "{}  {}  {}  {}\n{}",
+        incident["id"].as_str().unwrap_or(""),
+        incident["priority"].as_str().unwrap_or(""),
+        incident["domain"].as_str().unwrap_or(""),
+        incident["state"].as_str().unwrap_or(""),
+        incident["title"].as_str().unwrap_or("")
+    );
+    println!("\nalerts:");
+    for alert in body["alerts"].as_array().into_iter().flatten() {
+        println!("  [{}] {} ({})", alert["severity"].as_str().unwrap_or(""), alert["title"].as_str().unwrap_or(""), alert["status"].as_str().unwrap_or(""));
+    }
+    println!("\ntimeline:");
+    for event in body["timeline"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {:<8} {:<18} {}",
+            event["time"].as_str().unwrap_or(""),
+            event["domain"].as_str().unwrap_or(""),
+            event["activity"].as_str().unwrap_or(""),
+            event["raw"].as_str().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the server's status.
+pub fn status(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let body = get_json(&args.server, "/api/v1/status")?;
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    Ok(ExitCode::SUCCESS)
+}

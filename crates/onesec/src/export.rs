@@ -1,0 +1,55 @@
+//! `onesec export --ocsf`: stored events as OCSF JSON lines.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use onesec_store::{EventFilter, SqliteStore, Store};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `onesec export` flags.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write OCSF JSON (one event per line).
+    #[arg(long)]
+    ocsf: bool,
+    /// Data folder to read.
+    #[arg(long, default_value = "onesec-data")]
+    data_dir: PathBuf,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Streams every stored event, in journal order.
+pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if !args.ocsf {
+        bail!("choose an export format: --ocsf");
+    }
+    let db = args.data_dir.join("onesec.db");
+    if !db.exists() {
+        bail!("no store at {} (run `onesec up` first or pass --data-dir)", db.display());
+    }
+    let store = SqliteStore::open(&db).context("opening the store")?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut after = 0;
+    let mut count = 0u64;
+    loop {
+        let events = store.events(&EventFilter { after_id: Some(after), limit: Some(10_000), ..EventFilter::default() })?;
+        let Some(last) = events.last() else { break };
+        after = last.id;
+        for event in &events {
+            serde_json::to_writer(&mut out, &onesec_event::ocsf::to_ocsf(event))?;
+            out.write_all(b"\n")?;
+            count += 1;
+        }
+    }
+    out.flush()?;
+    eprintln!("exported {count} event(s) as OCSF");
+    Ok(ExitCode::SUCCESS)
+}

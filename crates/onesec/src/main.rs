@@ -1,0 +1,71 @@
+//! `onesec`: one binary, one subcommand per job. Each subcommand lives in its own module and
+//! only wires library crates together; errors get their context here, at the edge.
+
+mod client;
+mod demo;
+mod export;
+mod replay;
+mod rules_cmd;
+mod up;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// One security platform for the physical and the digital world.
+#[derive(Parser)]
+#[command(name = "onesec", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start onesec: HTTP API, syslog listeners, detection, embedded store.
+    Up(up::UpArgs),
+    /// Send a file of events to a running onesec (with a progress bar).
+    Replay(replay::ReplayArgs),
+    /// List incidents (from a running onesec, or straight from a data folder).
+    Incidents(client::IncidentsArgs),
+    /// Show one incident with its alerts and timeline.
+    Incident(client::IncidentArgs),
+    /// Journal and detection positions of a running onesec.
+    Status(client::ServerArgs),
+    /// Check Sigma rules: which load, which are refused and why.
+    Rules(rules_cmd::RulesArgs),
+    /// Export stored events (OCSF JSON lines).
+    Export(export::ExportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Incidents(args) => client::incidents(args),
+        Command::Incident(args) => client::incident(args),
+        Command::Status(args) => client::status(args),
+        Command::Rules(args) => rules_cmd::run(args),
+        Command::Export(args) => export::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONESEC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The default data folder, shared by every subcommand.
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("onesec-data")
+}

@@ -1,0 +1,110 @@
+//! `onesec up`: the whole platform in one process.
+
+use anyhow::Context;
+use clap::Args;
+use onesec_pipeline::{Config, Pipeline};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Flags of `onesec up`; each overrides the config file.
+#[derive(Args)]
+pub struct UpArgs {
+    /// TOML config file (every key optional; see docs/configuration.md).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data folder (journal + store).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address.
+    #[arg(long)]
+    http: Option<String>,
+    /// Syslog listen address for both UDP and TCP ("" disables).
+    #[arg(long)]
+    syslog: Option<String>,
+    /// Directory folder: people.csv, sites.yaml, devices.csv.
+    #[arg(long)]
+    directory: Option<PathBuf>,
+    /// Extra Sigma rule folders (repeatable).
+    #[arg(long)]
+    rules: Vec<PathBuf>,
+    /// Year for RFC 3164 syslog lines, which carry none.
+    #[arg(long)]
+    syslog_year: Option<i32>,
+    /// Load the example company and replay a short hybrid attack.
+    #[arg(long)]
+    demo: bool,
+}
+
+impl UpArgs {
+    fn into_config(self) -> anyhow::Result<(Config, bool)> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = self.data_dir {
+            config.data_dir = dir;
+        } else if self.config.is_none() {
+            config.data_dir = crate::default_data_dir();
+        }
+        if let Some(http) = self.http {
+            config.http.listen = http;
+        }
+        if let Some(syslog) = self.syslog {
+            config.syslog.udp = syslog.clone();
+            config.syslog.tcp = syslog;
+        }
+        if let Some(dir) = self.directory {
+            config.directory = Some(dir);
+        }
+        config.rules.dirs.extend(self.rules);
+        if self.syslog_year.is_some() {
+            config.syslog.year = self.syslog_year;
+        }
+        Ok((config, self.demo))
+    }
+}
+
+/// Starts everything and runs until Ctrl-C.
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let (mut config, demo) = args.into_config()?;
+    if demo {
+        let dir = crate::demo::write_directory(&config.data_dir).context("writing the demo directory")?;
+        config.directory = Some(dir);
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(config, demo))
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
+    let data_dir = config.data_dir.clone();
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config))
+        .await?
+        .with_context(|| format!("starting onesec in {}", data_dir.display()))?;
+    let pipeline = Arc::new(pipeline);
+    let report = pipeline.rules_report();
+    for rejected in &report.rejected {
+        tracing::warn!(source = %rejected.source, title = %rejected.title, reason = %rejected.reason, "rule refused");
+    }
+    let server = onesec_server::start(pipeline.clone(), pipeline.config()).await?;
+    let fmt = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "off".into());
+    println!(
+        "onesec listening http={} syslog_udp={} syslog_tcp={} data={} rules={} directory={}",
+        server.http,
+        fmt(server.syslog_udp),
+        fmt(server.syslog_tcp),
+        pipeline.config().data_dir.display(),
+        report.loaded.len(),
+        pipeline.status().directory.people,
+    );
+    if demo {
+        crate::demo::replay(&pipeline).await;
+        println!("demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`", server.http);
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    server.abort();
+    let p = pipeline.clone();
+    tokio::task::spawn_blocking(move || p.shutdown()).await?;
+    Ok(ExitCode::SUCCESS)
+}
