@@ -1,0 +1,150 @@
+//! onesec's own event JSON, and any other JSON object as a base event.
+
+use crate::{DecodeContext, new_event, scan, time};
+use onesec_event::{Activity, Event, EventClass, Resolved};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// JSON type name for error messages.
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A scalar as text (`None` for null, arrays and objects).
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Inserts every scalar inside `value` into `fields`, keyed by its dotted path below `prefix`
+/// (array elements by index: `a.0`, `a.1`); nulls are skipped.
+pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (name, inner) in map {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                flatten_into(&key, inner, fields);
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                flatten_into(&format!("{prefix}.{index}"), inner, fields);
+            }
+        }
+        Value::Null => {}
+        scalar => {
+            if let Some(text) = scalar_text(scalar) {
+                fields.insert(prefix.to_string(), text);
+            }
+        }
+    }
+}
+
+/// Decodes onesec's own `Event` JSON. The event keeps its `raw` and `source.format` when it has
+/// them (a re-ingested export stays evidence of its original input); `id` and `resolved` are
+/// cleared (the journal and the resolver set them again); `received_ms` and `source.input` come
+/// from the context.
+pub(crate) fn decode_event(value: Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
+    let mut event: Event = serde_json::from_value(value).map_err(|e| {
+        format!("expected an onesec event (time_ms, class, activity, ...), found: {e}")
+    })?;
+    event.id = 0;
+    event.resolved = Resolved::default();
+    event.received_ms = ctx.received_ms;
+    event.source.input.clone_from(&ctx.input);
+    if event.source.format.is_empty() {
+        event.source.format = "event-json".into();
+    }
+    if event.raw.is_empty() {
+        event.raw = raw.to_string();
+    }
+    Ok(event)
+}
+
+/// Decodes any JSON object as a base event: fields flattened with dots, time from
+/// `@timestamp`/`timestamp`/`time`/`UtcTime`, host from `host`/`host.name`/`hostname`, message
+/// from `message`/`msg`.
+pub(crate) fn decode_generic(value: &Value, raw: &str, ctx: &DecodeContext) -> Event {
+    let time_ms = ["@timestamp", "timestamp", "time", "UtcTime"]
+        .iter()
+        .find_map(|k| value.get(*k))
+        .and_then(time::parse_value);
+    let mut event = new_event(ctx, "json", raw, time_ms, EventClass::Base, Activity::Other);
+    flatten_into("", value, &mut event.fields);
+    let text = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| event.fields.get(*k))
+            .and_then(|t| scan::non_empty(t))
+            .map(str::to_string)
+    };
+    event.host = text(&["host", "host.name", "hostname"]);
+    event.message = text(&["message", "msg"]).unwrap_or_default();
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_flattens_and_finds_time() {
+        let v: Value = serde_json::from_str(r#"{"timestamp": 1773129491, "host": {"name": "h1"}, "a": {"b": [1, {"c": null, "d": true}]}, "msg": "hi"}"#).unwrap();
+        let e = decode_generic(&v, "raw", &DecodeContext::new("http", 7));
+        assert_eq!(e.time_ms, 1_773_129_491_000);
+        assert_eq!(e.fields["a.b.0"], "1");
+        assert_eq!(e.fields["a.b.1.d"], "true");
+        assert!(!e.fields.contains_key("a.b.1.c"));
+        assert_eq!(e.host.as_deref(), Some("h1"));
+        assert_eq!(e.message, "hi");
+        assert_eq!(e.source.format, "json");
+        let e = decode_generic(
+            &serde_json::json!({"x": 1}),
+            "raw",
+            &DecodeContext::new("http", 7),
+        );
+        assert_eq!(e.time_ms, 7);
+    }
+
+    #[test]
+    fn event_json_round_trip_clears_resolution() {
+        let mut original = Event::new(42, EventClass::PhysicalAccess, Activity::AccessGranted);
+        original.id = 9;
+        original.resolved.site = Some("PAR".into());
+        original.source.format = "access-csv".into();
+        original.raw = "a,b,c".into();
+        let value = serde_json::to_value(&original).unwrap();
+        let e = decode_event(value, "line", &DecodeContext::new("replay", 100)).unwrap();
+        assert_eq!((e.id, e.time_ms, e.received_ms), (0, 42, 100));
+        assert!(e.resolved.site.is_none());
+        assert_eq!(
+            (
+                e.source.format.as_str(),
+                e.raw.as_str(),
+                e.source.input.as_str()
+            ),
+            ("access-csv", "a,b,c", "replay")
+        );
+        let err = decode_event(
+            serde_json::json!({"class": "nope"}),
+            "x",
+            &DecodeContext::new("r", 0),
+        )
+        .unwrap_err();
+        assert!(err.contains("expected an onesec event"), "{err}");
+    }
+}

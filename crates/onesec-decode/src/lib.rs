@@ -1,0 +1,460 @@
+//! Decoders: raw input (bytes of a file, an HTTP body, a syslog datagram, an MQTT message) in,
+//! normalised [`Event`]s out.
+//!
+//! Every input format has one decoder; [`Format::Auto`] picks one per line.
+//!
+//! | [`Format`] | input | decoder |
+//! |---|---|---|
+//! | `syslog` | RFC 5424 and RFC 3164 lines, with or without `<PRI>` | [`syslog_loose`] header, then a sub-decoder chosen by program name: `sshd`, `sudo`, `login`, `kernel` (USB), `openvpn`, PAM (`pam_unix(...)`, `*(pam_unix)`); anything else becomes a base event |
+//! | `windows-json` | Winlogbeat NDJSON (`winlog.*`), EVTX rendered as JSON (`{"Event":{"System":..,"EventData":..}}`, as in the SigmaHQ regression data), flat objects with `EventID` | logon/logoff/lockout/Kerberos/NTLM, USB (6416), process creation (4688, Sysmon 1), Sysmon network (3); every `EventData` item kept under its own (Sigma) name |
+//! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
+//! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
+//! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
+//! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
+//!
+//! The full description of each format, the auto-detection rules and the mapping to the event
+//! model is in `FORMATS.md` next to this crate's manifest.
+//!
+//! # Contract
+//!
+//! * [`decode_bytes`] decodes a whole body: records are lines (`\n`, `\r\n` tolerated); JSON
+//!   formats also accept pretty-printed and concatenated objects and JSON arrays; CSV records may
+//!   span lines when quoted. Each record is decoded on its own: a bad one (invalid UTF-8, bad
+//!   JSON, unparseable) becomes a [`DecodeError`] with its line number, its reason and its raw
+//!   text, and the good records beside it are kept.
+//! * Every event gets `raw` (the record as received), `received_ms`, `source.format` and
+//!   `source.input` from the [`DecodeContext`].
+//! * Decoders never resolve entities (`resolved` stays empty), never do I/O and never panic on
+//!   bad input.
+//!
+//! ```
+//! use onesec_decode::{decode_bytes, DecodeContext, Format};
+//! let ctx = DecodeContext::new("replay", 1_773_100_000_000);
+//! let body = b"<38>Mar 10 16:40:15 gw sshd[7100]: Failed password for root from 203.0.113.77 port 40000 ssh2\n";
+//! let decoded = decode_bytes(&Format::Auto, body, &ctx);
+//! assert!(decoded.errors.is_empty());
+//! assert_eq!(decoded.events[0].fields["action"], "ssh_failed_password");
+//! ```
+
+#![deny(missing_docs)]
+
+mod access_csv;
+mod framing;
+mod json;
+mod onvif;
+mod scan;
+mod syslog;
+mod time;
+mod windows;
+
+pub use access_csv::{CsvMapping, MappingError};
+pub use onvif::decode_onvif_mqtt;
+pub use syslog::decode_syslog;
+
+use onesec_event::Event;
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest record (line, JSON document or CSV row) a decoder accepts, in bytes; longer records
+/// become a [`DecodeError`] instead of being parsed.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Which decoder reads the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    /// Guess per line: syslog, Windows JSON, onvif-ej, event JSON or generic JSON.
+    Auto,
+    /// RFC 5424 / RFC 3164 syslog lines.
+    Syslog,
+    /// Windows events as JSON (Winlogbeat, EVTX-JSON or flat).
+    WindowsJson,
+    /// ONVIF events over MQTT as JSON lines `{"topic": ..., "payload": ...}`.
+    OnvifEj,
+    /// Access-control CSV export read through a column mapping.
+    AccessCsv(CsvMapping),
+    /// onesec's own `Event` JSON.
+    EventJson,
+    /// Any JSON object, decoded as a base event with flattened fields.
+    Json,
+}
+
+impl Format {
+    /// The name used on the command line and in `source.format`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Syslog => "syslog",
+            Format::WindowsJson => "windows-json",
+            Format::OnvifEj => "onvif-ej",
+            Format::AccessCsv(_) => "access-csv",
+            Format::EventJson => "event-json",
+            Format::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown input format '{0}': expected one of auto, syslog, windows-json, onvif-ej, access-csv, event-json, json"
+)]
+pub struct UnknownFormat(
+    /// The name that was given.
+    pub String,
+);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    /// Parses `auto`, `syslog`, `windows-json`, `onvif-ej`, `access-csv` (header-synonym
+    /// mapping), `event-json` or `json`.
+    fn from_str(text: &str) -> Result<Format, UnknownFormat> {
+        Ok(match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Format::Auto,
+            "syslog" => Format::Syslog,
+            "windows-json" => Format::WindowsJson,
+            "onvif-ej" => Format::OnvifEj,
+            "access-csv" => Format::AccessCsv(CsvMapping::auto()),
+            "event-json" => Format::EventJson,
+            "json" => Format::Json,
+            _ => return Err(UnknownFormat(text.to_string())),
+        })
+    }
+}
+
+/// What a decoder knows about the input besides its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeContext {
+    /// Input the bytes arrived by (`http`, `syslog-udp`, `syslog-tcp`, `mqtt`, `replay`...),
+    /// copied to `source.input`.
+    pub input: String,
+    /// When onesec received the bytes (UTC ms); also the event time when the input has none.
+    pub received_ms: i64,
+    /// How to complete RFC 3164 time stamps.
+    pub syslog: SyslogSettings,
+}
+
+impl DecodeContext {
+    /// A context with default syslog settings (UTC, year from the received time).
+    pub fn new(input: impl Into<String>, received_ms: i64) -> DecodeContext {
+        DecodeContext {
+            input: input.into(),
+            received_ms,
+            syslog: SyslogSettings::default(),
+        }
+    }
+}
+
+/// How to complete RFC 3164 time stamps, which carry neither year nor zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyslogSettings {
+    /// Year for RFC 3164 lines without one; `None` = the year of the received time, or the
+    /// previous year when that would put the event more than one day after the received time.
+    pub year: Option<i32>,
+    /// Zone of RFC 3164 time stamps without one (default UTC).
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for SyslogSettings {
+    fn default() -> Self {
+        SyslogSettings {
+            year: None,
+            timezone: chrono_tz::Tz::UTC,
+        }
+    }
+}
+
+/// What a decode produced: the events, and an error for each record that could not be decoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    /// Decoded events, in input order.
+    pub events: Vec<Event>,
+    /// Records that could not be decoded, in input order.
+    pub errors: Vec<DecodeError>,
+}
+
+/// One record that could not be decoded: where, why, and what it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct DecodeError {
+    /// 1-based line number where the record starts (for CSV: the line of the row).
+    pub line: usize,
+    /// What was expected and what was found.
+    pub reason: String,
+    /// The raw record, lossy when it was not valid UTF-8.
+    pub raw: String,
+}
+
+impl DecodeError {
+    /// An error for the record starting at `line`.
+    pub fn new(line: usize, reason: impl Into<String>, raw: impl Into<String>) -> DecodeError {
+        DecodeError {
+            line,
+            reason: reason.into(),
+            raw: raw.into(),
+        }
+    }
+}
+
+/// Decodes a whole body or file: one event per good record, one [`DecodeError`] per bad record.
+///
+/// Records are lines (`\n`, `\r\n` tolerated; blank lines skipped); JSON formats also read
+/// pretty-printed or concatenated objects and arrays of objects; for [`Format::AccessCsv`] the
+/// first line is the header (when the mapping says so).
+pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decoded {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut out = Decoded::default();
+    // One event per line for line formats; pretty-printed JSON spends many lines per event.
+    let lines = memchr::memchr_iter(b'\n', bytes).count() + 1;
+    let bytes_per_event = if matches!(format, Format::Syslog | Format::AccessCsv(_)) {
+        16
+    } else {
+        256
+    };
+    out.events
+        .reserve(lines.min(bytes.len() / bytes_per_event + 1));
+    match format {
+        Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
+        Format::Syslog => {
+            for record in framing::Records::new(bytes, false) {
+                push_text_record(record, &mut out, |text, line| {
+                    syslog::decode_line(text, line, ctx)
+                });
+            }
+        }
+        Format::Auto => {
+            for record in framing::Records::new(bytes, true) {
+                match record.body {
+                    framing::Body::Json(value) => decode_json_record(
+                        JsonKind::Auto,
+                        value,
+                        record.line,
+                        record.raw,
+                        ctx,
+                        &mut out,
+                    ),
+                    _ => push_text_record(record, &mut out, |text, line| {
+                        syslog::decode_line(text, line, ctx)
+                            .map_err(|e| auto_not_recognised(e, text))
+                    }),
+                }
+            }
+        }
+        Format::WindowsJson | Format::OnvifEj | Format::EventJson | Format::Json => {
+            let kind = match format {
+                Format::WindowsJson => JsonKind::Windows,
+                Format::OnvifEj => JsonKind::Onvif,
+                Format::EventJson => JsonKind::Event,
+                _ => JsonKind::Generic,
+            };
+            for record in framing::Records::new(bytes, true) {
+                match record.body {
+                    framing::Body::Json(value) => {
+                        decode_json_record(kind, value, record.line, record.raw, ctx, &mut out)
+                    }
+                    framing::Body::Text(_) => out.errors.push(DecodeError::new(
+                        record.line,
+                        format!(
+                            "expected a JSON object for format {}, found text starting with '{}'",
+                            format.name(),
+                            scan::preview(&String::from_utf8_lossy(record.raw), 40)
+                        ),
+                        String::from_utf8_lossy(record.raw),
+                    )),
+                    framing::Body::Error(reason) => out.errors.push(DecodeError::new(
+                        record.line,
+                        reason,
+                        String::from_utf8_lossy(record.raw),
+                    )),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decodes a text (non-JSON) record with `decode`, turning framing problems into errors.
+fn push_text_record(
+    record: framing::Record<'_>,
+    out: &mut Decoded,
+    decode: impl FnOnce(&str, usize) -> Result<Event, DecodeError>,
+) {
+    let raw = || String::from_utf8_lossy(record.raw).into_owned();
+    match record.body {
+        framing::Body::Text(Ok(text)) => match decode(text, record.line) {
+            Ok(event) => out.events.push(event),
+            Err(error) => out.errors.push(error),
+        },
+        framing::Body::Text(Err(utf8)) => out.errors.push(DecodeError::new(
+            record.line,
+            format!(
+                "expected UTF-8 text, found an invalid byte sequence at byte {}",
+                utf8.valid_up_to()
+            ),
+            raw(),
+        )),
+        framing::Body::Error(reason) => {
+            out.errors
+                .push(DecodeError::new(record.line, reason, raw()))
+        }
+        framing::Body::Json(_) => out.errors.push(DecodeError::new(
+            record.line,
+            "expected a text line, found a JSON document",
+            raw(),
+        )),
+    }
+}
+
+/// Rewrites a syslog failure under auto-detection so that it names every format tried.
+fn auto_not_recognised(mut error: DecodeError, text: &str) -> DecodeError {
+    error.reason = format!(
+        "format not recognised: expected a syslog line ('<PRI>...' or 'Mmm dd hh:mm:ss host program: ...') or a JSON object, found '{}'",
+        scan::preview(text, 60)
+    );
+    error
+}
+
+/// Which JSON decoder a JSON record goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    Auto,
+    Windows,
+    Onvif,
+    Event,
+    Generic,
+}
+
+/// Decodes one JSON document (an object, or an array of objects) into `out`.
+fn decode_json_record(
+    kind: JsonKind,
+    value: Value,
+    line: usize,
+    raw: &[u8],
+    ctx: &DecodeContext,
+    out: &mut Decoded,
+) {
+    // Framing only yields JSON for input serde_json accepted, which is valid UTF-8.
+    let raw = String::from_utf8_lossy(raw);
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                let item_raw = item.to_string();
+                decode_json_value(kind, item, line, &item_raw, ctx, out);
+            }
+        }
+        value => decode_json_value(kind, value, line, &raw, ctx, out),
+    }
+}
+
+fn decode_json_value(
+    kind: JsonKind,
+    value: Value,
+    line: usize,
+    raw: &str,
+    ctx: &DecodeContext,
+    out: &mut Decoded,
+) {
+    if !value.is_object() {
+        out.errors.push(DecodeError::new(
+            line,
+            format!("expected a JSON object, found {}", json::type_name(&value)),
+            raw,
+        ));
+        return;
+    }
+    let kind = match kind {
+        JsonKind::Auto => detect_json(&value),
+        other => other,
+    };
+    let result = match kind {
+        JsonKind::Windows => windows::decode(&value, raw, ctx),
+        JsonKind::Onvif => onvif::decode_line(&value, raw, ctx),
+        JsonKind::Event => json::decode_event(value, raw, ctx),
+        JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(&value, raw, ctx)),
+    };
+    match result {
+        Ok(event) => out.events.push(event),
+        Err(reason) => out.errors.push(DecodeError::new(line, reason, raw)),
+    }
+}
+
+/// Auto-detection of a JSON object's format from its keys.
+fn detect_json(value: &Value) -> JsonKind {
+    let has = |key: &str| value.get(key).is_some();
+    if has("topic") && has("payload") {
+        JsonKind::Onvif
+    } else if has("winlog") || value.pointer("/Event/System").is_some() || has("EventID") {
+        JsonKind::Windows
+    } else if has("class") && has("activity") && has("time_ms") {
+        JsonKind::Event
+    } else {
+        JsonKind::Generic
+    }
+}
+
+/// A new event with the fields every decoder sets: time, raw, received time, format and input.
+pub(crate) fn new_event(
+    ctx: &DecodeContext,
+    format: &str,
+    raw: &str,
+    time_ms: Option<i64>,
+    class: onesec_event::EventClass,
+    activity: onesec_event::Activity,
+) -> Event {
+    let mut event = Event::new(time_ms.unwrap_or(ctx.received_ms), class, activity);
+    event.received_ms = ctx.received_ms;
+    event.raw = raw.to_string();
+    event.source.format = format.to_string();
+    event.source.input.clone_from(&ctx.input);
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for name in [
+            "auto",
+            "syslog",
+            "windows-json",
+            "onvif-ej",
+            "access-csv",
+            "event-json",
+            "json",
+        ] {
+            let format: Format = name.parse().unwrap();
+            assert_eq!(format.name(), name);
+        }
+        let err = "cef".parse::<Format>().unwrap_err();
+        assert!(err.to_string().contains("'cef'"));
+    }
+
+    #[test]
+    fn json_detection_follows_keys() {
+        let v = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        assert_eq!(
+            detect_json(&v(r#"{"topic":"a","payload":{}}"#)),
+            JsonKind::Onvif
+        );
+        assert_eq!(detect_json(&v(r#"{"winlog":{}}"#)), JsonKind::Windows);
+        assert_eq!(
+            detect_json(&v(r#"{"Event":{"System":{}}}"#)),
+            JsonKind::Windows
+        );
+        assert_eq!(detect_json(&v(r#"{"EventID":4624}"#)), JsonKind::Windows);
+        assert_eq!(
+            detect_json(&v(r#"{"class":"base","activity":"other","time_ms":1}"#)),
+            JsonKind::Event
+        );
+        assert_eq!(detect_json(&v(r#"{"a":1}"#)), JsonKind::Generic);
+    }
+}

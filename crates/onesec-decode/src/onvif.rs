@@ -1,0 +1,436 @@
+//! ONVIF events over MQTT ("onvif-ej"): topic `<prefix>/onvif-ej/<ONVIF topic>[/&<source
+//! values>]`, payload `{"UtcTime": .., "PropertyOperation": .., "Source": {..}, "Key": {..},
+//! "Data": {..}}`.
+
+use crate::{DecodeContext, DecodeError, json, new_event, scan, time};
+use onesec_event::{Activity, Event, EventClass, Status};
+use serde_json::Value;
+
+/// Decodes one ONVIF event received over MQTT (`topic` and its JSON `payload`; an empty
+/// payload is a deleted property). The event's `raw` is the line `{"topic": .., "payload": ..}`
+/// that format `onvif-ej` reads back.
+pub fn decode_onvif_mqtt(
+    topic: &str,
+    payload: &[u8],
+    ctx: &DecodeContext,
+) -> Result<Event, DecodeError> {
+    let text = String::from_utf8_lossy(payload);
+    let body = if text.trim().is_empty() {
+        "null"
+    } else {
+        text.trim()
+    };
+    let raw = format!(
+        "{{\"topic\": {}, \"payload\": {body}}}",
+        Value::String(topic.to_string())
+    );
+    if text.trim().is_empty() {
+        return decode(topic, None, &raw, ctx)
+            .map_err(|reason| DecodeError::new(1, reason, raw.as_str()));
+    }
+    let value: Value = serde_json::from_slice(payload).map_err(|e| {
+        DecodeError::new(
+            1,
+            format!("expected a JSON payload {{\"UtcTime\", \"Source\", \"Data\"}} for topic '{topic}', found invalid JSON ({e})"),
+            raw.as_str(),
+        )
+    })?;
+    decode(topic, Some(&value), &raw, ctx)
+        .map_err(|reason| DecodeError::new(1, reason, raw.as_str()))
+}
+
+/// Decodes a line `{"topic": "...", "payload": {...}}` (the payload may also be a JSON string).
+pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
+    let Some(topic) = value.get("topic").and_then(Value::as_str) else {
+        return Err(format!(
+            "expected an onvif-ej line with a string 'topic' and a 'payload', found 'topic' = {}",
+            value
+                .get("topic")
+                .map_or("nothing".into(), |t| scan::preview(&t.to_string(), 40))
+        ));
+    };
+    let parsed;
+    let payload = match value.get("payload") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.trim().is_empty() => None,
+        Some(Value::String(text)) => {
+            parsed = serde_json::from_str::<Value>(text).map_err(|e| {
+                format!("expected the payload string to hold ONVIF JSON, found invalid JSON ({e})")
+            })?;
+            Some(&parsed)
+        }
+        Some(other) => Some(other),
+    };
+    decode(topic, payload, raw, ctx)
+}
+
+/// The parts of an onvif-ej MQTT topic.
+struct Topic<'a> {
+    /// Last level of the prefix before `/onvif-ej/`: the device.
+    device: Option<&'a str>,
+    /// The ONVIF topic without `tns1:` (vendor aliases kept), e.g. `Door/State/DoorAlarm`.
+    path: String,
+    /// The `/&`-separated source values, e.g. `1/2/MyImportantFence1`.
+    source_values: Option<&'a str>,
+}
+
+fn parse_topic(topic: &str) -> Topic<'_> {
+    let topic = topic.trim().trim_matches('/');
+    let (prefix, rest) = match topic.find("/onvif-ej/") {
+        Some(i) => (Some(&topic[..i]), &topic[i + "/onvif-ej/".len()..]),
+        None => (None, topic.strip_prefix("onvif-ej/").unwrap_or(topic)),
+    };
+    let device = prefix
+        .and_then(|p| p.rsplit('/').next())
+        .and_then(scan::non_empty);
+    let (path, source_values) = match rest.find("/&") {
+        Some(i) => (&rest[..i], Some(&rest[i + 2..])),
+        None => (rest, None),
+    };
+    let path = path
+        .split('/')
+        .map(|level| level.strip_prefix("tns1:").unwrap_or(level))
+        .collect::<Vec<_>>()
+        .join("/");
+    Topic {
+        device,
+        path,
+        source_values,
+    }
+}
+
+fn decode(
+    topic: &str,
+    payload: Option<&Value>,
+    raw: &str,
+    ctx: &DecodeContext,
+) -> Result<Event, String> {
+    let parsed = parse_topic(topic);
+    if parsed.path.is_empty() {
+        return Err(format!(
+            "expected an MQTT topic '<prefix>/onvif-ej/<ONVIF topic>', found '{topic}'"
+        ));
+    }
+    if let Some(payload) = payload
+        && !payload.is_object()
+    {
+        return Err(format!(
+            "expected the payload to be a JSON object with UtcTime, Source and Data, found {}",
+            json::type_name(payload)
+        ));
+    }
+    let time_ms = match payload.and_then(|p| p.get("UtcTime")) {
+        None => None,
+        Some(value) => Some(time::parse_value(value).ok_or_else(|| {
+            format!(
+                "expected UtcTime as an RFC 3339 time, found {}",
+                scan::preview(&value.to_string(), 40)
+            )
+        })?),
+    };
+    let mut event = new_event(
+        ctx,
+        "onvif-ej",
+        raw,
+        time_ms,
+        EventClass::Base,
+        Activity::Other,
+    );
+    event.source.product = "onvif".into();
+    let levels: Vec<&str> = parsed.path.split('/').map(bare).collect();
+    event.source.service = levels
+        .first()
+        .map(|l| l.to_ascii_lowercase())
+        .unwrap_or_default();
+    event.host = parsed.device.map(str::to_string);
+
+    let fields = &mut event.fields;
+    fields.insert("onvif.topic".into(), parsed.path.clone());
+    if let Some(values) = parsed.source_values {
+        fields.insert("onvif.topic_source".into(), values.to_string());
+    }
+    let operation = payload.and_then(|p| {
+        p.get("PropertyOperation")
+            .or_else(|| p.get("@PropertyOperation"))
+    });
+    match (payload, operation.and_then(Value::as_str)) {
+        (None, _) => {
+            fields.insert("onvif.property_operation".into(), "Deleted".into());
+        }
+        (Some(_), Some(operation)) => {
+            fields.insert("onvif.property_operation".into(), operation.to_string());
+        }
+        _ => {}
+    }
+    for (section, prefix) in [
+        ("Source", "onvif.source"),
+        ("Key", "onvif.key"),
+        ("Data", "onvif.data"),
+    ] {
+        if let Some(Value::Object(items)) = payload.and_then(|p| p.get(section)) {
+            for (name, value) in items {
+                let key = format!("{prefix}.{}", name.trim_start_matches('@'));
+                json::flatten_into(&key, value, fields);
+            }
+        }
+    }
+
+    let item = |section: &str, names: &[&str]| -> Option<String> {
+        let items = payload?.get(section)?;
+        names
+            .iter()
+            .find_map(|name| json::scalar_text(items.get(*name)?))
+            .filter(|t| !t.trim().is_empty())
+    };
+    event.physical.reader = item("Source", &["AccessPointToken"]);
+    event.physical.portal = item("Source", &["DoorToken"]);
+    event.physical.camera = item(
+        "Source",
+        &[
+            "VideoSourceToken",
+            "VideoSource",
+            "Source",
+            "VideoSourceConfigurationToken",
+        ],
+    );
+    event.actor.badge = item("Data", &["CredentialToken", "IdentifierValue", "Card"])
+        .or_else(|| item("Source", &["CredentialToken"]));
+    event.actor.holder_name = item("Data", &["CredentialHolderName"]);
+    event.physical.reason = item("Data", &["Reason"]);
+    let state = item(
+        "Data",
+        &[
+            "State",
+            "IsMotion",
+            "IsTamper",
+            "ApbViolation",
+            "LogicalState",
+        ],
+    );
+    let flag = state.as_deref().and_then(parse_flag);
+    event.physical.state = state.clone();
+
+    classify(&mut event, &levels, state.as_deref(), flag);
+    if event.activity == Activity::DeviceAuthFailed
+        && let Some(ip) = item("Data", &["SourceIPv4", "SourceIPv6"])
+            .or_else(|| item("Source", &["SourceIPv4", "SourceIPv6"]))
+            .and_then(|t| scan::ip(&t))
+    {
+        event.src.ip = Some(ip);
+    }
+    event.message = summary(&parsed.path, payload);
+    Ok(event)
+}
+
+/// A topic level without its namespace alias (`tns1:Door` and `tnsaxis:Door` give `Door`).
+fn bare(level: &str) -> &str {
+    level.rsplit(':').next().unwrap_or(level)
+}
+
+fn parse_flag(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "active" => Some(true),
+        "false" | "0" | "inactive" => Some(false),
+        _ => None,
+    }
+}
+
+/// Class, activity and status from the topic and the state value.
+fn classify(event: &mut Event, levels: &[&str], state: Option<&str>, flag: Option<bool>) {
+    use Activity as A;
+    use EventClass as C;
+    let (class, activity, status) = match levels {
+        ["AccessControl", "AccessGranted", ..] => {
+            (C::PhysicalAccess, A::AccessGranted, Status::Success)
+        }
+        ["AccessControl", "AccessTaken", ..] => {
+            (C::PhysicalAccess, A::AccessTaken, Status::Success)
+        }
+        ["AccessControl", "AccessNotTaken", ..] => {
+            (C::PhysicalAccess, A::AccessNotTaken, Status::Unknown)
+        }
+        ["AccessControl", "Denied", rest @ ..] => {
+            if rest.first() == Some(&"CredentialNotFound") && event.physical.reason.is_none() {
+                event.physical.reason = Some("CredentialNotFound".into());
+            }
+            (C::PhysicalAccess, A::AccessDenied, Status::Failure)
+        }
+        ["AccessControl", "Duress", ..] => (C::PhysicalAccess, A::Duress, Status::Unknown),
+        ["Door", "State", "DoorAlarm", ..] => match state {
+            Some("DoorForcedOpen") => (C::PhysicalAccess, A::PortalForced, Status::Unknown),
+            Some("DoorOpenTooLong") => (C::PhysicalAccess, A::PortalHeldOpen, Status::Unknown),
+            Some("Normal") => (C::PhysicalAccess, A::PortalNormal, Status::Unknown),
+            _ => (C::PhysicalAccess, A::Other, Status::Unknown),
+        },
+        ["Door", "State", "DoorTamper", ..] => match state {
+            Some("TamperDetected") => (C::PhysicalAccess, A::Tamper, Status::Unknown),
+            Some("NotInTamper") => (C::PhysicalAccess, A::PortalNormal, Status::Unknown),
+            _ => (C::PhysicalAccess, A::Other, Status::Unknown),
+        },
+        ["Door", "State", "DoorFault", ..] => match state {
+            Some("FaultDetected") => (C::DeviceHealth, A::HardwareFailure, Status::Failure),
+            Some("NotInFault") => (C::DeviceHealth, A::Cleared, Status::Unknown),
+            _ => (C::Base, A::Other, Status::Unknown),
+        },
+        ["Credential", "State", "ApbViolation", ..] => match flag {
+            Some(false) => (C::PhysicalAccess, A::Other, Status::Unknown),
+            _ => (C::PhysicalAccess, A::AntipassbackViolation, Status::Failure),
+        },
+        [
+            "VideoSource",
+            "ImageTooDark" | "ImageTooBlurry" | "ImageTooBright" | "GlobalSceneChange"
+            | "ImpairedVisibility",
+            ..,
+        ]
+        | ["RuleEngine", "TamperDetector", "Tamper", ..] => match flag {
+            Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
+            _ => (C::VideoAnalytics, A::VideoTamper, Status::Unknown),
+        },
+        ["VideoSource", "SignalLoss", ..] => match flag {
+            Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
+            _ => (C::VideoAnalytics, A::SignalLoss, Status::Unknown),
+        },
+        ["VideoSource", "MotionAlarm", ..] => motion(flag),
+        ["RuleEngine", detector, ..] if detector.contains("Motion") => motion(flag),
+        ["Device", "SecurityPolicy", "AuthFailed", ..] => {
+            (C::DeviceHealth, A::DeviceAuthFailed, Status::Failure)
+        }
+        ["Device", "HardwareFailure", ..] => (C::DeviceHealth, A::HardwareFailure, Status::Failure),
+        ["Media", "ConfigurationChanged" | "ProfileChanged", ..] | ["Configuration", ..] => {
+            (C::DeviceHealth, A::ConfigChanged, Status::Success)
+        }
+        _ => (C::Base, A::Other, Status::Unknown),
+    };
+    event.class = class;
+    event.activity = activity;
+    event.status = status;
+}
+
+fn motion(flag: Option<bool>) -> (EventClass, Activity, Status) {
+    match flag {
+        Some(false) => (
+            EventClass::VideoAnalytics,
+            Activity::Cleared,
+            Status::Unknown,
+        ),
+        _ => (
+            EventClass::VideoAnalytics,
+            Activity::Motion,
+            Status::Unknown,
+        ),
+    }
+}
+
+/// `Door/State/DoorAlarm DoorToken=PAR-D-SRV State=DoorForcedOpen`.
+fn summary(path: &str, payload: Option<&Value>) -> String {
+    let mut text = path.to_string();
+    for section in ["Source", "Data"] {
+        if let Some(Value::Object(items)) = payload.and_then(|p| p.get(section)) {
+            for (name, value) in items {
+                let value = json::scalar_text(value).unwrap_or_else(|| value.to_string());
+                text.push(' ');
+                text.push_str(name);
+                text.push('=');
+                text.push_str(&value);
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> DecodeContext {
+        DecodeContext::new("mqtt", 5)
+    }
+
+    #[test]
+    fn topic_grammar() {
+        let t = parse_topic("acme/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-MAIN");
+        assert_eq!(
+            (t.device, t.path.as_str(), t.source_values),
+            (
+                Some("ctl-par-01"),
+                "Door/State/DoorAlarm",
+                Some("PAR-D-MAIN")
+            )
+        );
+        let t =
+            parse_topic("MyDevice/onvif-ej/RuleEngine/LineDetector/Crossed/&1/2/MyImportantFence1");
+        assert_eq!(
+            (t.device, t.path.as_str(), t.source_values),
+            (
+                Some("MyDevice"),
+                "RuleEngine/LineDetector/Crossed",
+                Some("1/2/MyImportantFence1")
+            )
+        );
+        let t = parse_topic("tns1:VideoSource/tnsaxis:DayNightVision");
+        assert_eq!(
+            (t.device, t.path.as_str()),
+            (None, "VideoSource/tnsaxis:DayNightVision")
+        );
+    }
+
+    #[test]
+    fn mqtt_payload_and_deleted_property() {
+        let e = decode_onvif_mqtt(
+            "site/cam1/onvif-ej/VideoSource/SignalLoss/&VideoSource_1",
+            br#"{"UtcTime":"2026-03-10T21:46:50Z","PropertyOperation":"Changed","Source":{"Source":"VideoSource_1"},"Data":{"State":true}}"#,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::VideoAnalytics, Activity::SignalLoss)
+        );
+        assert_eq!(e.physical.camera.as_deref(), Some("VideoSource_1"));
+        assert_eq!(e.host.as_deref(), Some("cam1"));
+        assert_eq!(e.fields["onvif.data.State"], "true");
+        let back = crate::decode_bytes(&crate::Format::OnvifEj, e.raw.as_bytes(), &ctx());
+        assert_eq!(back.events.len(), 1, "{:?}", back.errors);
+        let e =
+            decode_onvif_mqtt("site/ctl/onvif-ej/Door/State/DoorAlarm/&D1", b"", &ctx()).unwrap();
+        assert_eq!(e.fields["onvif.property_operation"], "Deleted");
+        assert_eq!(e.time_ms, 5);
+        let err = decode_onvif_mqtt(
+            "site/ctl/onvif-ej/Door/State/DoorAlarm",
+            b"{\"UtcTime\": ",
+            &ctx(),
+        )
+        .unwrap_err();
+        assert!(err.reason.contains("invalid JSON"), "{}", err.reason);
+        let err = decode_onvif_mqtt("site/ctl/onvif-ej/Door", b"{\"UtcTime\": \"noon\"}", &ctx())
+            .unwrap_err();
+        assert!(err.reason.contains("UtcTime"), "{}", err.reason);
+    }
+
+    #[test]
+    fn device_auth_failed_and_apb() {
+        let e = decode_onvif_mqtt(
+            "x/cam/onvif-ej/Device/SecurityPolicy/AuthFailed/&eth0",
+            br#"{"UtcTime":"2026-03-10T01:00:00Z","Source":{"NetworkInterface":"eth0"},"Data":{"SourceIPv4":"192.0.2.9"}}"#,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.class, e.activity, e.status),
+            (
+                EventClass::DeviceHealth,
+                Activity::DeviceAuthFailed,
+                Status::Failure
+            )
+        );
+        assert_eq!(e.src.ip, "192.0.2.9".parse().ok());
+        let e = decode_onvif_mqtt(
+            "x/ctl/onvif-ej/Credential/State/ApbViolation/&C1",
+            br#"{"UtcTime":"2026-03-10T01:00:00Z","Source":{"CredentialToken":"C1"},"Data":{"ApbViolation":"true"}}"#,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(e.activity, Activity::AntipassbackViolation);
+        assert_eq!(e.actor.badge.as_deref(), Some("C1"));
+    }
+}

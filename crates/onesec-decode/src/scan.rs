@@ -1,0 +1,141 @@
+//! Small text scanners shared by the decoders (no regular expressions on the hot path).
+
+use onesec_event::Endpoint;
+use std::net::IpAddr;
+
+/// Parses an address token, tolerating brackets, a trailing `:`/`,`/`.` and IPv4-mapped IPv6
+/// (`::ffff:10.0.0.1` becomes `10.0.0.1`).
+pub(crate) fn ip(token: &str) -> Option<IpAddr> {
+    let token = token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'));
+    let parsed = token.parse::<IpAddr>().ok().or_else(|| {
+        let trimmed = token.trim_end_matches([':', '.', ',']);
+        if trimmed.len() == token.len() {
+            None
+        } else {
+            trimmed.parse::<IpAddr>().ok()
+        }
+    })?;
+    Some(parsed.to_canonical())
+}
+
+/// The decimal digits at the start of `text` as a port (`52144:11:` gives 52144).
+pub(crate) fn leading_port(text: &str) -> Option<u16> {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text[..end].parse().ok()
+}
+
+/// The first IP address among the whitespace-separated tokens of `text`, with the port that
+/// follows it as `port N`.
+pub(crate) fn find_ip_port(text: &str) -> Option<(IpAddr, Option<u16>)> {
+    let mut tokens = text.split_ascii_whitespace();
+    while let Some(token) = tokens.next() {
+        if !token.bytes().any(|b| b == b'.' || b == b':') {
+            continue;
+        }
+        if let Some(addr) = ip(token) {
+            let port = match tokens.next() {
+                Some("port") => tokens.next().and_then(leading_port),
+                _ => None,
+            };
+            return Some((addr, port));
+        }
+    }
+    None
+}
+
+/// Sets `endpoint.ip` when `host` is an address, `endpoint.hostname` otherwise (empty skipped).
+pub(crate) fn set_host_or_ip(endpoint: &mut Endpoint, host: &str) {
+    let host = host.trim();
+    if host.is_empty() || host == "-" || host == "(null)" {
+        return;
+    }
+    match ip(host) {
+        Some(addr) => endpoint.ip = Some(addr),
+        None => endpoint.hostname = Some(host.to_string()),
+    }
+}
+
+/// The value of `key=` among the space- or `;`-separated `key=value` tokens of `text`
+/// (`None` when absent or empty).
+pub(crate) fn kv<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.split([' ', ';', ','])
+        .filter_map(|token| token.strip_prefix(key)?.strip_prefix('='))
+        .find(|value| !value.is_empty())
+}
+
+/// The non-empty `key=value` pairs among the space- or `;`-separated tokens of `text`.
+pub(crate) fn kv_pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split([' ', ';', ','])
+        .filter_map(|token| token.split_once('='))
+        .filter(|(_, value)| !value.is_empty())
+}
+
+/// The word (up to whitespace) following `marker` in `text`.
+pub(crate) fn word_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let start = text.find(marker)? + marker.len();
+    text[start..].split_ascii_whitespace().next()
+}
+
+/// `text` without surrounding quotes.
+pub(crate) fn unquote(text: &str) -> &str {
+    text.trim()
+        .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+}
+
+/// At most `max` characters of `text` (on a char boundary), for error messages.
+pub(crate) fn preview(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Some(text) unless it is empty or a placeholder (`-`, `(null)`).
+pub(crate) fn non_empty(text: &str) -> Option<&str> {
+    let text = text.trim();
+    if text.is_empty() || text == "-" || text == "(null)" {
+        None
+    } else {
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_ports() {
+        assert_eq!(ip("[10.0.0.1]"), "10.0.0.1".parse().ok());
+        assert_eq!(ip("::ffff:10.0.0.1"), "10.0.0.1".parse().ok());
+        assert_eq!(ip("1.2.3.4:"), "1.2.3.4".parse().ok());
+        assert_eq!(ip("2001:db8::1"), "2001:db8::1".parse().ok());
+        assert_eq!(ip("LabSZ"), None);
+        assert_eq!(
+            find_ip_port("Received disconnect from 1.2.3.4 port 52144:11: bye"),
+            Some(("1.2.3.4".parse().unwrap(), Some(52144)))
+        );
+        assert_eq!(
+            find_ip_port("Connection closed by 5.6.7.8 [preauth]"),
+            Some(("5.6.7.8".parse().unwrap(), None))
+        );
+    }
+
+    #[test]
+    fn key_values() {
+        let text =
+            "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root";
+        assert_eq!(kv(text, "rhost"), Some("1.2.3.4"));
+        assert_eq!(kv(text, "user"), Some("root"));
+        assert_eq!(kv(text, "ruser"), None);
+        assert_eq!(kv(text, "logname"), None);
+    }
+
+    #[test]
+    fn preview_cuts_on_char_boundaries() {
+        assert_eq!(preview("héllo", 2), "hé...");
+        assert_eq!(preview("hi", 5), "hi");
+    }
+}

@@ -1,0 +1,309 @@
+//! Syslog: the header through `syslog_loose` (RFC 5424 and RFC 3164, PRI optional), then a
+//! sub-decoder chosen by program name.
+
+mod kernel;
+mod login;
+mod openvpn;
+mod pam;
+mod sshd;
+mod sudo;
+
+use crate::{DecodeContext, DecodeError, SyslogSettings, new_event, scan};
+use chrono::{Datelike, TimeZone};
+use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
+use syslog_loose::{IncompleteDate, SyslogSeverity, Variant};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Decodes one syslog message as received on the wire (a UDP datagram or one TCP frame); a
+/// trailing line end is not kept in `raw`.
+pub fn decode_syslog(message: &str, ctx: &DecodeContext) -> Result<Event, DecodeError> {
+    decode_line(message.trim_end_matches(['\n', '\r', '\0']), 1, ctx)
+}
+
+/// Decodes one syslog line found at `line` of a body.
+pub(crate) fn decode_line(
+    line: &str,
+    line_no: usize,
+    ctx: &DecodeContext,
+) -> Result<Event, DecodeError> {
+    let settings = ctx.syslog;
+    let received = ctx.received_ms;
+    let get_year = move |date: IncompleteDate| year_for(date, settings, received);
+    match syslog_loose::parse_message_with_year_exact_tz(
+        line,
+        get_year,
+        Some(settings.timezone),
+        Variant::Either,
+    ) {
+        Ok(message) => Ok(build(message, line, ctx)),
+        Err(_) => headerless(line, line_no, ctx),
+    }
+}
+
+/// The year of an RFC 3164 time stamp (see [`SyslogSettings::year`]).
+fn year_for(
+    (month, day, hour, minute, second): IncompleteDate,
+    settings: SyslogSettings,
+    received_ms: i64,
+) -> i32 {
+    if let Some(year) = settings.year {
+        return year;
+    }
+    let zone = settings.timezone;
+    let received = chrono::DateTime::from_timestamp_millis(received_ms)
+        .unwrap_or_default()
+        .with_timezone(&zone);
+    let mut year = received.year();
+    if let Some(time) = zone
+        .with_ymd_and_hms(year, month, day, hour, minute, second)
+        .earliest()
+        && time.timestamp_millis() > received_ms.saturating_add(DAY_MS)
+    {
+        year -= 1;
+    }
+    // `Feb 29` in a year that has none: the latest leap year before.
+    let oldest = year - 8;
+    while chrono::NaiveDate::from_ymd_opt(year, month, day).is_none() && year > oldest {
+        year -= 1;
+    }
+    year
+}
+
+/// A line with a valid `<PRI>` but no parseable header: a base event carrying the rest.
+fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, DecodeError> {
+    let trimmed = line.trim();
+    let pri = trimmed
+        .strip_prefix('<')
+        .and_then(|rest| rest.split_once('>'))
+        .and_then(|(digits, rest)| Some((digits.parse::<u8>().ok().filter(|p| *p <= 191)?, rest)));
+    let Some((pri, rest)) = pri else {
+        return Err(DecodeError::new(
+            line_no,
+            format!(
+                "expected a syslog message (RFC 5424 '<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG' or RFC 3164 '[<PRI>]Mmm dd hh:mm:ss HOST TAG: MSG'), found '{}'",
+                scan::preview(trimmed, 60)
+            ),
+            line,
+        ));
+    };
+    let mut event = new_event(ctx, "syslog", line, None, EventClass::Base, Activity::Other);
+    let (facility, severity) = syslog_loose::decompose_pri(pri);
+    event.severity = severity_of(severity);
+    if let Some(facility) = facility {
+        event
+            .fields
+            .insert("syslog.facility".into(), facility.as_str().into());
+    }
+    event.source.service = "syslog".into();
+    event.message = rest.trim().to_string();
+    Ok(event)
+}
+
+fn severity_of(severity: Option<SyslogSeverity>) -> Severity {
+    match severity {
+        Some(SyslogSeverity::SEV_EMERG | SyslogSeverity::SEV_ALERT) => Severity::Critical,
+        Some(SyslogSeverity::SEV_CRIT) => Severity::High,
+        Some(SyslogSeverity::SEV_ERR) => Severity::Medium,
+        Some(SyslogSeverity::SEV_WARNING) => Severity::Low,
+        _ => Severity::Informational,
+    }
+}
+
+fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) -> Event {
+    let time_ms = message.timestamp.map(|t| t.timestamp_millis());
+    let mut event = new_event(
+        ctx,
+        "syslog",
+        line,
+        time_ms,
+        EventClass::Base,
+        Activity::Other,
+    );
+    event.severity = severity_of(message.severity);
+    event.host = message.hostname.map(str::to_string);
+    let mut program = message.appname;
+    let mut pid = message.procid.map(|p| p.to_string());
+    let mut text = message.msg.trim_start_matches('\u{feff}').trim();
+    if program.is_none()
+        && let Some((tag, tag_pid, rest)) = split_tag(text)
+    {
+        program = Some(tag);
+        pid = Some(tag_pid.to_string());
+        text = rest;
+    }
+    if let Some((count, inner)) = repeated(text) {
+        event
+            .fields
+            .insert("syslog.repeated".into(), count.to_string());
+        text = inner;
+    }
+    let fields = &mut event.fields;
+    if let Some(facility) = message.facility {
+        fields.insert("syslog.facility".into(), facility.as_str().into());
+    }
+    if let Some(program) = program {
+        fields.insert("syslog.program".into(), program.into());
+    }
+    if let Some(pid) = pid {
+        fields.insert("syslog.pid".into(), pid);
+    }
+    if let Some(msgid) = message.msgid {
+        fields.insert("syslog.msgid".into(), msgid.into());
+    }
+    for element in &message.structured_data {
+        for (name, value) in element.params() {
+            fields.insert(format!("syslog.sd.{}.{}", element.id, name), value);
+        }
+    }
+    event.message = text.to_string();
+    dispatch(program.unwrap_or(""), text, &mut event);
+    event
+}
+
+/// `tag[pid]: rest` at the start of a message whose header had no tag (e.g. the legacy
+/// `-- root[2421]: ROOT LOGIN ON tty2` of `login`).
+fn split_tag(text: &str) -> Option<(&str, &str, &str)> {
+    let (head, rest) = text.split_once("]: ")?;
+    let (tag, pid) = head.split_once('[')?;
+    if tag.is_empty()
+        || tag.len() > 48
+        || pid.is_empty()
+        || !pid.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((tag.trim(), pid, rest))
+}
+
+/// `message repeated N times: [ inner ]` (rsyslog's reduction).
+fn repeated(text: &str) -> Option<(u32, &str)> {
+    let rest = text.strip_prefix("message repeated ")?;
+    let (count, rest) = rest.split_once(" times: [")?;
+    let inner = rest.trim().strip_suffix(']').unwrap_or(rest).trim();
+    Some((count.parse().ok()?, inner))
+}
+
+/// Hands the message to the sub-decoder of its program.
+fn dispatch(program: &str, text: &str, event: &mut Event) {
+    let is = |name: &str| program.eq_ignore_ascii_case(name);
+    if is("sshd") || is("sshd-session") || is("sshd-auth") {
+        sshd::decode(text, event);
+    } else if is("sudo") {
+        sudo::decode(text, event);
+    } else if is("login") || program.starts_with("-- ") {
+        login::decode(text, event);
+    } else if is("kernel") {
+        kernel::decode(text, event);
+    } else if starts_with_ignore_case(program, "openvpn")
+        || starts_with_ignore_case(program, "ovpn-")
+    {
+        openvpn::decode(text, event);
+    } else if let Some(service) = program.strip_suffix("(pam_unix)") {
+        pam::decode(service, text, event);
+    } else if pam::decode_prefixed(text, event) || login::decode_by_content(text, event) {
+        // recognised by content
+    } else {
+        event.source.service = if program.is_empty() {
+            "syslog".into()
+        } else {
+            program.to_ascii_lowercase()
+        };
+    }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Sets the emitting product and service.
+fn set_source(event: &mut Event, product: &str, service: &str) {
+    event.source.product = product.to_string();
+    event.source.service = service.to_string();
+}
+
+/// Names what the sub-decoder recognised.
+fn set_action(event: &mut Event, action: &str) {
+    event.fields.insert("action".into(), action.to_string());
+}
+
+/// Makes the event an authentication of `kind` on the reporting host.
+fn set_logon(event: &mut Event, activity: Activity, status: Status, kind: LogonKind) {
+    event.class = EventClass::Authentication;
+    event.activity = activity;
+    event.status = status;
+    event.logon = Some(kind);
+    event.dst.hostname.clone_from(&event.host);
+}
+
+/// Sets the acting user unless empty or a placeholder.
+fn set_user(event: &mut Event, user: &str) {
+    if let Some(user) = scan::non_empty(user) {
+        event.actor.user = Some(user.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> DecodeContext {
+        // 2026-03-10T22:00:00Z
+        DecodeContext::new("test", 1_773_180_000_000)
+    }
+
+    #[test]
+    fn rfc3164_year_comes_from_received_time() {
+        let e = decode_syslog("<38>Mar 10 16:40:15 gw sshd[7100]: hello", &ctx()).unwrap();
+        assert_eq!(e.time_rfc3339(), "2026-03-10T16:40:15.000Z");
+        // A December line received in March belongs to the previous year.
+        let e = decode_syslog("Dec 10 06:55:46 LabSZ sshd[24200]: hi", &ctx()).unwrap();
+        assert_eq!(e.time_rfc3339(), "2025-12-10T06:55:46.000Z");
+        let mut c = ctx();
+        c.syslog.year = Some(2017);
+        c.syslog.timezone = "Europe/Paris".parse().unwrap();
+        let e = decode_syslog("Dec 10 06:55:46 LabSZ sshd[24200]: hi", &c).unwrap();
+        assert_eq!(e.time_rfc3339(), "2017-12-10T05:55:46.000Z");
+        // Feb 29 received in 2027 (no Feb 29): the last leap year.
+        let c = DecodeContext::new("test", 1_804_000_000_000); // 2027-03-01
+        let e = decode_syslog("Feb 29 10:00:00 h app: x", &c).unwrap();
+        assert_eq!(e.time_rfc3339(), "2024-02-29T10:00:00.000Z");
+    }
+
+    #[test]
+    fn rfc5424_keeps_zone_and_structured_data() {
+        let line = r#"<165>1 2026-03-10T11:12:05+01:00 host app 42 ID7 [ex@1 k="v"] text"#;
+        let e = decode_syslog(line, &ctx()).unwrap();
+        assert_eq!(e.time_rfc3339(), "2026-03-10T10:12:05.000Z");
+        assert_eq!(e.host.as_deref(), Some("host"));
+        assert_eq!(e.fields["syslog.sd.ex@1.k"], "v");
+        assert_eq!(e.fields["syslog.msgid"], "ID7");
+        assert_eq!(e.fields["syslog.program"], "app");
+        assert_eq!(e.source.service, "app");
+        assert_eq!(e.message, "text");
+        assert_eq!(e.class, EventClass::Base);
+    }
+
+    #[test]
+    fn pri_without_header_is_a_base_event_and_garbage_is_an_error() {
+        let e = decode_syslog("<13>just words", &ctx()).unwrap();
+        assert_eq!(e.message, "just words");
+        assert_eq!(e.time_ms, ctx().received_ms);
+        let err = decode_syslog("just words", &ctx()).unwrap_err();
+        assert!(
+            err.reason.contains("expected a syslog message"),
+            "{}",
+            err.reason
+        );
+        assert!(decode_syslog("<999>x", &ctx()).is_err());
+    }
+
+    #[test]
+    fn repeated_messages_are_unwrapped() {
+        let line = "Dec 10 09:11:21 LabSZ sshd[24650]: message repeated 5 times: [ Failed password for root from 183.62.140.253 port 49470 ssh2]";
+        let e = decode_syslog(line, &ctx()).unwrap();
+        assert_eq!(e.fields["action"], "ssh_failed_password");
+        assert_eq!(e.fields["syslog.repeated"], "5");
+    }
+}

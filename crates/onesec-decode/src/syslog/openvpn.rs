@@ -1,0 +1,211 @@
+//! OpenVPN server messages: client connections, address assignment, authentication failures,
+//! disconnections. Most lines start with the peer as `IP:PORT` or `user/IP:PORT`.
+
+use super::{set_action, set_logon, set_source, set_user};
+use crate::scan;
+use onesec_event::{Activity, Event, EventClass, LogonKind, Status};
+use std::net::IpAddr;
+
+/// Decodes one OpenVPN message.
+pub(super) fn decode(text: &str, event: &mut Event) {
+    set_source(event, "openvpn", "openvpn");
+    let (peer, rest) = match text.split_once(' ') {
+        Some((first, rest)) => match peer(first) {
+            Some(peer) => (Some(peer), rest.trim_start()),
+            None => (None, text),
+        },
+        None => (None, text),
+    };
+    let mut user = peer.and_then(|p| p.user).map(str::to_string);
+    if let Some(peer) = peer {
+        event.src.ip = Some(peer.ip);
+        event.src.port = peer.port;
+    }
+    // `[common name] Peer Connection Initiated with ...`
+    if let Some(cn) = rest
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map(|(cn, _)| cn)
+        && user.is_none()
+    {
+        user = scan::non_empty(cn).map(str::to_string);
+    }
+    if rest.contains("Peer Connection Initiated") {
+        set_logon(event, Activity::Logon, Status::Success, LogonKind::Vpn);
+        set_action(event, "vpn_connected");
+    } else if let Some(pool) = rest.find("pool returned ") {
+        event.class = EventClass::NetworkActivity;
+        event.activity = Activity::AddressAssigned;
+        event.status = Status::Success;
+        set_action(event, "vpn_address_assigned");
+        let pool = &rest[pool..];
+        for (key, name) in [("IPv4", "vpn.assigned_ip"), ("IPv6", "vpn.assigned_ipv6")] {
+            if let Some(value) = scan::kv(pool, key).and_then(scan::ip) {
+                event.fields.insert(name.into(), value.to_string());
+            }
+        }
+    } else if is_auth_failure(rest) {
+        set_logon(event, Activity::Logon, Status::Failure, LogonKind::Vpn);
+        set_action(event, "vpn_auth_failed");
+        if user.is_none() {
+            user = quoted_user(rest).map(str::to_string);
+        }
+    } else if rest.contains("client-instance exiting")
+        || rest.contains("client-instance restarting")
+        || rest.contains("Connection reset, restarting")
+        || (rest.starts_with("SIGTERM") && peer.is_some())
+        || rest.contains("Inactivity timeout")
+    {
+        if peer.is_some() || user.is_some() {
+            set_action(event, "vpn_disconnected");
+        }
+        if user.is_some() {
+            set_logon(event, Activity::Logoff, Status::Success, LogonKind::Vpn);
+        }
+    }
+    if let Some(user) = user {
+        set_user(event, &user);
+    }
+}
+
+/// A peer token: `IP:PORT`, `user/IP:PORT` or `[AF_INET]IP:PORT`.
+#[derive(Clone, Copy)]
+struct Peer<'a> {
+    user: Option<&'a str>,
+    ip: IpAddr,
+    port: Option<u16>,
+}
+
+fn peer(token: &str) -> Option<Peer<'_>> {
+    let (user, address) = match token.rsplit_once('/') {
+        Some((user, address)) => (scan::non_empty(user), address),
+        None => (None, token),
+    };
+    let address = address
+        .trim_start_matches("[AF_INET6]")
+        .trim_start_matches("[AF_INET]");
+    if let Some(ip) = scan::ip(address) {
+        return Some(Peer {
+            user,
+            ip,
+            port: None,
+        });
+    }
+    let (ip, port) = address.rsplit_once(':')?;
+    Some(Peer {
+        user,
+        ip: scan::ip(ip)?,
+        port: port.parse().ok(),
+    })
+}
+
+fn is_auth_failure(text: &str) -> bool {
+    text.contains("AUTH_FAILED")
+        || text.contains("TLS Auth Error")
+        || text.contains("Authenticate/Decrypt packet error")
+        || text.contains("Auth Username/Password verification failed")
+        || (text.contains("user '")
+            && (text.contains("authentication failed") || text.contains("failed to authenticate")))
+}
+
+/// `user 'alice'` / `username 'alice'` in a failure message.
+fn quoted_user(text: &str) -> Option<&str> {
+    let start = text.find("user '")? + "user '".len();
+    let end = text[start..].find('\'')?;
+    scan::non_empty(&text[start..start + end])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeContext, decode_syslog};
+    use onesec_event::{Activity, EventClass, LogonKind, Status};
+
+    fn decode(line: &str) -> onesec_event::Event {
+        decode_syslog(line, &DecodeContext::new("test", 1_773_180_000_000)).unwrap()
+    }
+
+    #[test]
+    fn connection_and_address() {
+        let e = decode(
+            "<86>1 2026-03-10T13:12:30Z vpn-par openvpn 911 - - 198.51.100.23:51820 [bkeller] Peer Connection Initiated with [AF_INET]198.51.100.23:51820",
+        );
+        assert_eq!(
+            (e.class, e.activity, e.status),
+            (EventClass::Authentication, Activity::Logon, Status::Success)
+        );
+        assert_eq!(e.logon, Some(LogonKind::Vpn));
+        assert_eq!(e.actor.user.as_deref(), Some("bkeller"));
+        assert_eq!(e.src.ip, "198.51.100.23".parse().ok());
+        assert_eq!(e.src.port, Some(51820));
+        assert_eq!(e.dst.hostname.as_deref(), Some("vpn-par"));
+        assert_eq!(
+            (e.source.product.as_str(), e.fields["action"].as_str()),
+            ("openvpn", "vpn_connected")
+        );
+        let e = decode(
+            "<86>1 2026-03-10T13:12:30Z vpn-par openvpn 911 - - bkeller/198.51.100.23:51820 MULTI_sva: pool returned IPv4=10.8.0.6, IPv6=(Not enabled)",
+        );
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::NetworkActivity, Activity::AddressAssigned)
+        );
+        assert_eq!(e.fields["vpn.assigned_ip"], "10.8.0.6");
+        assert!(!e.fields.contains_key("vpn.assigned_ipv6"));
+        assert_eq!(e.actor.user.as_deref(), Some("bkeller"));
+    }
+
+    #[test]
+    fn failures() {
+        for (line, user) in [
+            (
+                "Mar 10 13:00:00 vpn openvpn[911]: 1.2.3.4:5555 TLS Auth Error: Auth Username/Password verification failed for peer",
+                None,
+            ),
+            (
+                "Mar 10 13:00:00 vpn openvpn[911]: eve/1.2.3.4:5555 SENT CONTROL [eve]: 'AUTH_FAILED' (status=1)",
+                Some("eve"),
+            ),
+            (
+                "Mar 10 13:00:00 vpn openvpn[911]: 1.2.3.4:5555 Authenticate/Decrypt packet error: packet HMAC authentication failed",
+                None,
+            ),
+            (
+                "Mar 10 13:00:00 vpn openvpn[911]: AUTH-PAM: BACKGROUND: user 'mallory' failed to authenticate: Authentication failure",
+                Some("mallory"),
+            ),
+            (
+                "Mar 10 13:00:00 vpn openvpn[911]: 1.2.3.4:5555 user 'x' authentication failed",
+                Some("x"),
+            ),
+        ] {
+            let e = decode(line);
+            assert_eq!(
+                (e.status, e.logon),
+                (Status::Failure, Some(LogonKind::Vpn)),
+                "{line}"
+            );
+            assert_eq!(e.fields["action"], "vpn_auth_failed");
+            assert_eq!(e.actor.user.as_deref(), user, "{line}");
+        }
+    }
+
+    #[test]
+    fn disconnections() {
+        let e = decode(
+            "Mar 10 18:00:00 vpn openvpn[911]: bkeller/198.51.100.23:51820 SIGTERM[soft,remote-exit] received, client-instance exiting",
+        );
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::Authentication, Activity::Logoff)
+        );
+        assert_eq!(e.fields["action"], "vpn_disconnected");
+        let e = decode(
+            "Mar 10 18:00:00 vpn openvpn[911]: 198.51.100.23:51820 Connection reset, restarting [0]",
+        );
+        assert_eq!(e.class, EventClass::Base);
+        assert_eq!(e.fields["action"], "vpn_disconnected");
+        let e =
+            decode("Mar 10 18:00:00 vpn openvpn[911]: SIGTERM[hard,] received, process exiting");
+        assert!(!e.fields.contains_key("action"));
+    }
+}

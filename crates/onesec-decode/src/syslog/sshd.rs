@@ -1,0 +1,234 @@
+//! OpenSSH `sshd` messages.
+
+use super::{pam, set_action, set_logon, set_source, set_user};
+use crate::scan;
+use onesec_event::{Activity, Event, LogonKind, Status};
+
+/// Decodes one `sshd` message.
+pub(super) fn decode(text: &str, event: &mut Event) {
+    set_source(event, "linux", "sshd");
+    if pam::decode_prefixed(text, event) {
+        return;
+    }
+    if let Some(rest) = text.strip_prefix("Failed ")
+        && auth_attempt(rest, event, false)
+    {
+        return;
+    }
+    if let Some(rest) = text.strip_prefix("Accepted ")
+        && auth_attempt(rest, event, true)
+    {
+        return;
+    }
+    if let Some(rest) = text
+        .strip_prefix("Invalid user ")
+        .or_else(|| text.strip_prefix("Illegal user "))
+    {
+        invalid_user(rest, event);
+        return;
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    let action = if text.starts_with("Connection closed by ") {
+        Some("ssh_connection_closed")
+    } else if text.starts_with("Received disconnect from ")
+        || text.starts_with("Disconnected from ")
+    {
+        Some("ssh_disconnect")
+    } else if text.starts_with("Did not receive identification string from ") {
+        Some("ssh_no_identification")
+    } else if let Some(rest) = text.strip_prefix("reverse mapping checking getaddrinfo for ") {
+        if let Some(host) = rest.split_ascii_whitespace().next() {
+            event.src.hostname = Some(host.to_string());
+        }
+        Some("ssh_reverse_mapping_failed")
+    } else if text.starts_with("Disconnecting") && text.contains("Too many authentication failures")
+    {
+        if let Some(user) = scan::word_after(text, "authentication failures for ") {
+            set_user(event, user);
+        }
+        Some("ssh_too_many_failures")
+    } else if text.starts_with("maximum authentication attempts exceeded for ") {
+        if let Some(user) = scan::word_after(text, "exceeded for ").filter(|u| *u != "invalid") {
+            set_user(event, user);
+        }
+        Some("ssh_max_auth_exceeded")
+    } else if let Some(rest) = text.strip_prefix("input_userauth_request: invalid user ") {
+        set_user(event, rest.trim_end_matches("[preauth]").trim());
+        Some("ssh_userauth_invalid_user")
+    } else if text.starts_with("PAM ") && text.contains("more authentication failure") {
+        if let Some(count) = text[4..].split_ascii_whitespace().next() {
+            event.fields.insert("pam.count".into(), count.to_string());
+        }
+        if let Some(user) = scan::kv(text, "user") {
+            set_user(event, user);
+        }
+        if let Some(rhost) = scan::kv(text, "rhost") {
+            scan::set_host_or_ip(&mut event.src, rhost);
+        }
+        Some("pam_more_auth_failures")
+    } else if text.starts_with("Connection from ") {
+        Some("ssh_connection")
+    } else {
+        None
+    };
+    if let Some(action) = action {
+        set_action(event, action);
+    }
+    if event.src.ip.is_none()
+        && let Some((ip, port)) = scan::find_ip_port(text)
+    {
+        event.src.ip = Some(ip);
+        event.src.port = port;
+    }
+}
+
+/// `<method> for [invalid user ]<user> from <ip> port <n> ssh2[: <key type> <fingerprint>]`.
+fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
+    let Some((method, rest)) = rest.split_once(" for ") else {
+        return false;
+    };
+    let Some(from) = rest.rfind(" from ") else {
+        return false;
+    };
+    let (who, address) = (&rest[..from], &rest[from + " from ".len()..]);
+    let mut tokens = address.split_ascii_whitespace();
+    let Some(ip) = tokens.next().and_then(scan::ip) else {
+        return false;
+    };
+    let port = match tokens.next() {
+        Some("port") => tokens.next().and_then(scan::leading_port),
+        _ => None,
+    };
+    let (invalid, user) = match who
+        .strip_prefix("invalid user ")
+        .or_else(|| who.strip_prefix("illegal user "))
+    {
+        Some(user) => (true, user),
+        None => (false, who),
+    };
+    let status = if accepted {
+        Status::Success
+    } else {
+        Status::Failure
+    };
+    set_logon(event, Activity::Logon, status, LogonKind::Network);
+    set_user(event, user);
+    event.src.ip = Some(ip);
+    event.src.port = port;
+    event.fields.insert("ssh.method".into(), method.to_string());
+    if invalid {
+        event
+            .fields
+            .insert("ssh.invalid_user".into(), "true".into());
+    }
+    if let Some((_, key)) = address.split_once("ssh2: ") {
+        let mut parts = key.split_ascii_whitespace();
+        if let (Some(kind), Some(fingerprint)) = (parts.next(), parts.next()) {
+            event.fields.insert("ssh.key_type".into(), kind.to_string());
+            event
+                .fields
+                .insert("ssh.key_fingerprint".into(), fingerprint.to_string());
+        }
+    }
+    let action = match (accepted, method) {
+        (true, _) => "ssh_accepted",
+        (false, "password") => "ssh_failed_password",
+        (false, "publickey") => "ssh_failed_publickey",
+        (false, "none") => "ssh_failed_none",
+        (false, m) if m.starts_with("keyboard-interactive") => "ssh_failed_keyboard_interactive",
+        (false, _) => "ssh_failed_auth",
+    };
+    set_action(event, action);
+    true
+}
+
+/// `Invalid user <user> from <ip>[ port <n>]`.
+fn invalid_user(rest: &str, event: &mut Event) {
+    set_logon(event, Activity::Logon, Status::Failure, LogonKind::Network);
+    set_action(event, "ssh_invalid_user");
+    event
+        .fields
+        .insert("ssh.invalid_user".into(), "true".into());
+    let (user, address) = match rest.rfind(" from ") {
+        Some(from) => (&rest[..from], &rest[from + " from ".len()..]),
+        None => (rest, ""),
+    };
+    set_user(event, user);
+    let mut tokens = address.split_ascii_whitespace();
+    if let Some(token) = tokens.next() {
+        scan::set_host_or_ip(&mut event.src, token);
+    }
+    if let (Some("port"), Some(port)) = (tokens.next(), tokens.next()) {
+        event.src.port = scan::leading_port(port);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeContext, decode_syslog};
+    use onesec_event::{Activity, EventClass, LogonKind, Status};
+
+    fn decode(line: &str) -> onesec_event::Event {
+        decode_syslog(line, &DecodeContext::new("test", 1_773_180_000_000)).unwrap()
+    }
+
+    #[test]
+    fn failed_password_for_invalid_user() {
+        let e = decode(
+            "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2",
+        );
+        assert_eq!(
+            (e.class, e.activity, e.status),
+            (EventClass::Authentication, Activity::Logon, Status::Failure)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("webmaster"));
+        assert_eq!(e.src.ip, "173.234.31.186".parse().ok());
+        assert_eq!(e.src.port, Some(38926));
+        assert_eq!(e.logon, Some(LogonKind::Network));
+        assert_eq!(e.dst.hostname.as_deref(), Some("LabSZ"));
+        assert_eq!(e.fields["ssh.invalid_user"], "true");
+        assert_eq!(e.source.product, "linux");
+        assert_eq!(e.source.service, "sshd");
+    }
+
+    #[test]
+    fn accepted_publickey_keeps_the_key() {
+        let e = decode(
+            "<86>1 2026-03-10T10:12:05Z srv-par-db1 sshd 4122 - - Accepted publickey for alice from 10.10.20.44 port 52144 ssh2: ED25519 SHA256:Qm9v",
+        );
+        assert_eq!(e.status, Status::Success);
+        assert_eq!(e.fields["action"], "ssh_accepted");
+        assert_eq!(e.fields["ssh.method"], "publickey");
+        assert_eq!(e.fields["ssh.key_type"], "ED25519");
+        assert_eq!(e.actor.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn user_names_containing_from_are_cut_at_the_last_from() {
+        let e = decode(
+            "Dec 10 06:55:48 h sshd[1]: Failed password for invalid user a from b from 1.2.3.4 port 22 ssh2",
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("a from b"));
+        assert_eq!(e.src.ip, "1.2.3.4".parse().ok());
+    }
+
+    #[test]
+    fn base_lines_keep_their_address() {
+        let e = decode(
+            "Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!",
+        );
+        assert_eq!(e.class, EventClass::Base);
+        assert_eq!(e.fields["action"], "ssh_reverse_mapping_failed");
+        assert_eq!(e.src.ip, "173.234.31.186".parse().ok());
+        assert_eq!(e.src.hostname.as_deref(), Some("ns.example.com"));
+        let e = decode(
+            "Dec 10 06:55:46 LabSZ sshd[24200]: Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]",
+        );
+        assert_eq!(e.fields["action"], "ssh_disconnect");
+        assert_eq!(e.src.ip, "1.2.3.4".parse().ok());
+        let e =
+            decode("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user admin from 5.6.7.8 port 4444");
+        assert_eq!(e.fields["action"], "ssh_invalid_user");
+        assert_eq!(e.src.port, Some(4444));
+    }
+}

@@ -1,0 +1,659 @@
+//! Windows events as JSON: Winlogbeat (`winlog.*`), EVTX rendered as JSON
+//! (`{"Event":{"System":{..},"EventData":{..}}}`) and flat objects with a top-level `EventID`.
+
+use crate::{DecodeContext, new_event, scan, time};
+use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
+use serde_json::{Map, Value};
+
+/// The system part of a Windows event, whatever the JSON shape.
+#[derive(Default)]
+struct System {
+    event_id: Option<u32>,
+    channel: Option<String>,
+    computer: Option<String>,
+    provider: Option<String>,
+    time_ms: Option<i64>,
+    record_id: Option<String>,
+    level: Option<String>,
+    task: Option<String>,
+    opcode: Option<String>,
+    keywords: Option<String>,
+    message: Option<String>,
+}
+
+/// Decodes one Windows event object.
+pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
+    let mut fields = std::collections::BTreeMap::new();
+    let system = if let Some(event) = value.get("Event").filter(|e| e.get("System").is_some()) {
+        evtx_shape(event, &mut fields)
+    } else if let Some(winlog) = value.get("winlog").filter(|w| w.is_object()) {
+        winlogbeat_shape(value, winlog, &mut fields)
+    } else {
+        flat_shape(value, &mut fields)
+    };
+    let Some(event_id) = system.event_id else {
+        return Err(format!(
+            "expected a Windows event with winlog.event_id, Event.System.EventID or EventID, found an object with keys {}",
+            key_list(value)
+        ));
+    };
+    let mut event = new_event(
+        ctx,
+        "windows-json",
+        raw,
+        system.time_ms,
+        EventClass::Base,
+        Activity::Other,
+    );
+    event.fields = fields;
+    let channel = system.channel.unwrap_or_default();
+    event.source.product = "windows".into();
+    event.source.service = service_of(&channel);
+    event.severity = severity_of(system.level.as_deref());
+    event.host.clone_from(&system.computer);
+    event.message = system.message.unwrap_or_else(|| {
+        format!(
+            "Windows event {event_id} ({}) on {}",
+            system.provider.as_deref().unwrap_or(&channel),
+            system.computer.as_deref().unwrap_or("unknown host")
+        )
+    });
+    let sysmon = channel.contains("Sysmon")
+        || system
+            .provider
+            .as_deref()
+            .is_some_and(|p| p.contains("Sysmon"));
+    let fields = &mut event.fields;
+    fields.insert("EventID".into(), event_id.to_string());
+    fields.insert("Channel".into(), channel);
+    for (name, value) in [
+        ("Provider_Name", system.provider),
+        ("Computer", system.computer),
+        ("EventRecordID", system.record_id),
+        ("Level", system.level),
+        ("Task", system.task),
+        ("Opcode", system.opcode),
+        ("Keywords", system.keywords),
+    ] {
+        if let Some(value) = value {
+            fields.insert(name.into(), value);
+        }
+    }
+    classify(&mut event, event_id, sysmon);
+    Ok(event)
+}
+
+fn key_list(value: &Value) -> String {
+    match value.as_object() {
+        Some(map) if !map.is_empty() => map.keys().take(8).cloned().collect::<Vec<_>>().join(", "),
+        _ => "(none)".into(),
+    }
+}
+
+/// `{"Event": {"System": {...}, "EventData": {...}, "UserData": {...}}}`.
+fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, String>) -> System {
+    let sys = &event["System"];
+    if let Some(data) = event.get("EventData") {
+        event_data(data, fields);
+    }
+    if let Some(user_data) = event.get("UserData").and_then(Value::as_object) {
+        // `UserData` wraps its items in one element named after the event (e.g. `LogFileCleared`).
+        for wrapper in user_data.values() {
+            match wrapper.as_object() {
+                Some(items) => leaves(items, fields),
+                None => leaves(user_data, fields),
+            }
+        }
+    }
+    let attribute = |v: &Value, name: &str| -> Option<String> {
+        v.get("#attributes")
+            .and_then(|a| a.get(name))
+            .or_else(|| v.get(name))
+            .and_then(scalar)
+    };
+    let execution = sys.get("Execution");
+    if let Some(execution) = execution {
+        for (name, key) in [
+            ("ProcessID", "ExecutionProcessID"),
+            ("ThreadID", "ExecutionThreadID"),
+        ] {
+            if let Some(value) = attribute(execution, name) {
+                fields.entry(key.into()).or_insert(value);
+            }
+        }
+    }
+    System {
+        event_id: sys.get("EventID").and_then(event_id),
+        channel: sys.get("Channel").and_then(scalar),
+        computer: sys.get("Computer").and_then(scalar),
+        provider: sys
+            .get("Provider")
+            .and_then(|p| attribute(p, "Name").or_else(|| scalar(p))),
+        time_ms: sys
+            .get("TimeCreated")
+            .and_then(|t| attribute(t, "SystemTime").or_else(|| scalar(t)))
+            .and_then(|t| time::parse_text(&t)),
+        record_id: sys.get("EventRecordID").and_then(scalar),
+        level: sys.get("Level").and_then(scalar),
+        task: sys.get("Task").and_then(scalar),
+        opcode: sys.get("Opcode").and_then(scalar),
+        keywords: sys.get("Keywords").and_then(scalar),
+        message: None,
+    }
+}
+
+/// Winlogbeat / Elastic Agent: `@timestamp`, `winlog.{event_id, channel, computer_name,
+/// provider_name, record_id, event_data, user_data}`, `message`.
+fn winlogbeat_shape(
+    top: &Value,
+    winlog: &Value,
+    fields: &mut std::collections::BTreeMap<String, String>,
+) -> System {
+    if let Some(data) = winlog.get("event_data") {
+        event_data(data, fields);
+    }
+    if let Some(data) = winlog.get("user_data").and_then(Value::as_object) {
+        leaves(data, fields);
+    }
+    let text = |v: Option<&Value>| v.and_then(scalar);
+    System {
+        event_id: winlog
+            .get("event_id")
+            .and_then(event_id)
+            .or_else(|| top.pointer("/event/code").and_then(event_id)),
+        channel: text(winlog.get("channel")),
+        computer: text(winlog.get("computer_name")).or_else(|| text(top.pointer("/host/name"))),
+        provider: text(winlog.get("provider_name"))
+            .or_else(|| text(top.pointer("/event/provider"))),
+        time_ms: ["@timestamp", "timestamp"]
+            .iter()
+            .find_map(|k| top.get(*k))
+            .and_then(time::parse_value),
+        record_id: text(winlog.get("record_id")),
+        level: text(top.pointer("/log/level")).or_else(|| text(winlog.get("level"))),
+        task: text(winlog.get("task")),
+        opcode: text(winlog.get("opcode")),
+        keywords: text(winlog.get("keywords")),
+        message: text(top.get("message")),
+    }
+}
+
+/// A flat object: `EventID`, `Channel`, `Computer`/`Hostname`, provider, time, and the event
+/// data as the other keys.
+fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, String>) -> System {
+    const SYSTEM_KEYS: [&str; 15] = [
+        "EventID",
+        "Channel",
+        "Computer",
+        "Hostname",
+        "Provider_Name",
+        "ProviderName",
+        "SourceName",
+        "TimeCreated",
+        "SystemTime",
+        "EventTime",
+        "TimeGenerated",
+        "@timestamp",
+        "timestamp",
+        "EventRecordID",
+        "Message",
+    ];
+    if let Some(map) = top.as_object() {
+        let rest: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| !SYSTEM_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        leaves_dotted(&rest, "", fields);
+    }
+    let first = |keys: &[&str]| keys.iter().find_map(|k| top.get(*k)).and_then(scalar);
+    System {
+        event_id: top.get("EventID").and_then(event_id),
+        channel: first(&["Channel"]),
+        computer: first(&["Computer", "Hostname"]),
+        provider: first(&["Provider_Name", "ProviderName", "SourceName"]),
+        time_ms: [
+            "TimeCreated",
+            "SystemTime",
+            "EventTime",
+            "TimeGenerated",
+            "@timestamp",
+            "timestamp",
+        ]
+        .iter()
+        .find_map(|k| top.get(*k))
+        .and_then(|v| time::parse_value(v.pointer("/#attributes/SystemTime").unwrap_or(v))),
+        record_id: first(&["EventRecordID"]),
+        level: first(&["Level"]),
+        task: None,
+        opcode: None,
+        keywords: None,
+        message: first(&["Message"]),
+    }
+}
+
+/// `EventData`: an object of named items, or `{"Data": [{"#attributes": {"Name": ..}, "#text": ..}]}`.
+fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, String>) {
+    let Some(map) = data.as_object() else {
+        return;
+    };
+    for (name, value) in map {
+        if name == "#attributes" {
+            continue;
+        }
+        if name == "Data"
+            && let Value::Array(items) = value
+        {
+            for (index, item) in items.iter().enumerate() {
+                let named = item
+                    .get("#attributes")
+                    .and_then(|a| a.get("Name"))
+                    .or_else(|| item.get("@Name"));
+                match (
+                    named.and_then(Value::as_str),
+                    item.get("#text").and_then(scalar).or_else(|| scalar(item)),
+                ) {
+                    (Some(item_name), Some(text)) => {
+                        fields.insert(item_name.to_string(), text);
+                    }
+                    (None, Some(text)) => {
+                        fields.insert(format!("Data.{index}"), text);
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        match scalar(value) {
+            Some(text) => {
+                fields.insert(name.clone(), text);
+            }
+            None => {
+                if let Value::Object(inner) = value {
+                    leaves_dotted(inner, name, fields);
+                }
+            }
+        }
+    }
+}
+
+/// Every scalar leaf of `map` under its own (leaf) name, unless already present.
+fn leaves(map: &Map<String, Value>, fields: &mut std::collections::BTreeMap<String, String>) {
+    for (name, value) in map {
+        if name == "#attributes" || name.starts_with("xmlns") {
+            continue;
+        }
+        match (scalar(value), value) {
+            (Some(text), _) => {
+                fields.entry(name.clone()).or_insert(text);
+            }
+            (None, Value::Object(inner)) => leaves(inner, fields),
+            _ => {}
+        }
+    }
+}
+
+/// Every scalar leaf of `map` under its dotted path below `prefix`.
+fn leaves_dotted(
+    map: &Map<String, Value>,
+    prefix: &str,
+    fields: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (name, value) in map {
+        if name == "#attributes" {
+            continue;
+        }
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match (scalar(value), value) {
+            (Some(text), _) => {
+                fields.insert(key, text);
+            }
+            (None, Value::Object(inner)) => leaves_dotted(inner, &key, fields),
+            _ => {}
+        }
+    }
+}
+
+/// A scalar JSON value as text (`{"#text": v}` counts as `v`; arrays of scalars are joined
+/// with `,`); `None` for null and structured values.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Object(map) => map.get("#text").and_then(scalar),
+        Value::Array(items) => {
+            let texts: Option<Vec<String>> = items
+                .iter()
+                .map(|v| {
+                    if v.is_object() || v.is_array() {
+                        None
+                    } else {
+                        scalar(v)
+                    }
+                })
+                .collect();
+            texts.map(|t| t.join(","))
+        }
+        Value::Null => None,
+    }
+}
+
+fn event_id(value: &Value) -> Option<u32> {
+    match value {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Object(map) => map
+            .get("#text")
+            .or_else(|| map.get("Value"))
+            .and_then(event_id),
+        _ => None,
+    }
+}
+
+/// Sigma `logsource.service` of a channel.
+fn service_of(channel: &str) -> String {
+    let known = match channel {
+        "Security" => "security",
+        "System" => "system",
+        "Application" => "application",
+        "Windows PowerShell" => "powershell-classic",
+        "Microsoft-Windows-PowerShell/Operational" => "powershell",
+        "Microsoft-Windows-Windows Defender/Operational" => "windefend",
+        "Microsoft-Windows-TaskScheduler/Operational" => "taskscheduler",
+        "Microsoft-Windows-WMI-Activity/Operational" => "wmi",
+        "Microsoft-Windows-DNS-Client/Operational" => "dns-client",
+        "Microsoft-Windows-Bits-Client/Operational" => "bits-client",
+        "Microsoft-Windows-CodeIntegrity/Operational" => "codeintegrity-operational",
+        "Microsoft-Windows-NTLM/Operational" => "ntlm",
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational" => {
+            "terminalservices-localsessionmanager"
+        }
+        "Microsoft-Windows-DriverFrameworks-UserMode/Operational" => "driver-framework",
+        "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall" => "firewall-as",
+        "OpenSSH/Operational" => "openssh",
+        _ if channel.contains("Sysmon") => "sysmon",
+        _ if channel.starts_with("Microsoft-Windows-AppLocker/") => "applocker",
+        _ => return channel.to_ascii_lowercase(),
+    };
+    known.to_string()
+}
+
+fn severity_of(level: Option<&str>) -> Severity {
+    match level.map(str::trim) {
+        Some("1") => Severity::Critical,
+        Some("2") => Severity::High,
+        Some("3") => Severity::Medium,
+        Some(text) if text.eq_ignore_ascii_case("critical") => Severity::Critical,
+        Some(text) if text.eq_ignore_ascii_case("error") => Severity::High,
+        Some(text) if text.eq_ignore_ascii_case("warning") => Severity::Medium,
+        _ => Severity::Informational,
+    }
+}
+
+/// A field of the event data, unless empty or `-`.
+fn field<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
+    event.fields.get(name).and_then(|v| scan::non_empty(v))
+}
+
+/// Class, activity, status, actor and endpoints from the event id and data.
+fn classify(event: &mut Event, event_id: u32, sysmon: bool) {
+    let (class, activity, status, action) = match (event_id, sysmon) {
+        (1, true) => (
+            EventClass::ProcessActivity,
+            Activity::Launch,
+            Status::Success,
+            "process_created",
+        ),
+        (3, true) => (
+            EventClass::NetworkActivity,
+            Activity::Open,
+            Status::Success,
+            "network_connection",
+        ),
+        (_, true) => (EventClass::Base, Activity::Other, Status::Unknown, ""),
+        (4624, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            Status::Success,
+            "logon",
+        ),
+        (4625, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            Status::Failure,
+            "logon_failed",
+        ),
+        (4634 | 4647, _) => (
+            EventClass::Authentication,
+            Activity::Logoff,
+            Status::Success,
+            "logoff",
+        ),
+        (4648, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            Status::Unknown,
+            "explicit_credentials",
+        ),
+        (4740, _) => (
+            EventClass::Authentication,
+            Activity::Other,
+            Status::Failure,
+            "account_locked",
+        ),
+        (4768, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            result_code(event),
+            "kerberos_tgt_request",
+        ),
+        (4771, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            Status::Failure,
+            "kerberos_preauth_failed",
+        ),
+        (4776, _) => (
+            EventClass::Authentication,
+            Activity::Logon,
+            result_code(event),
+            "ntlm_validation",
+        ),
+        (6416, _) => (
+            EventClass::PeripheralActivity,
+            Activity::Connected,
+            Status::Success,
+            "external_device_recognized",
+        ),
+        (4688, _) => (
+            EventClass::ProcessActivity,
+            Activity::Launch,
+            Status::Success,
+            "process_created",
+        ),
+        _ => (EventClass::Base, Activity::Other, Status::Unknown, ""),
+    };
+    event.class = class;
+    event.activity = activity;
+    event.status = status;
+    if !action.is_empty() {
+        event.fields.insert("action".into(), action.into());
+    }
+
+    let (user_key, domain_key) = match class {
+        EventClass::ProcessActivity if !sysmon => ("SubjectUserName", "SubjectDomainName"),
+        _ if field(event, "TargetUserName").is_some() => ("TargetUserName", "TargetDomainName"),
+        _ if field(event, "SubjectUserName").is_some() => ("SubjectUserName", "SubjectDomainName"),
+        _ => ("User", ""),
+    };
+    // In 4740 `TargetDomainName` is the caller computer, not the account's domain.
+    let domain_key = if event_id == 4740 { "" } else { domain_key };
+    set_actor(event, user_key, domain_key);
+
+    if class == EventClass::NetworkActivity {
+        endpoint(event, "SourceIp", "SourcePort", "SourceHostname", true);
+        endpoint(
+            event,
+            "DestinationIp",
+            "DestinationPort",
+            "DestinationHostname",
+            false,
+        );
+    } else {
+        endpoint(event, "IpAddress", "IpPort", "", true);
+    }
+    if class == EventClass::Authentication && activity != Activity::Other {
+        event.logon = Some(match event_id {
+            4768 | 4771 | 4776 => LogonKind::Network,
+            _ => logon_kind(field(event, "LogonType")),
+        });
+        event.dst.hostname.clone_from(&event.host);
+        if let Some(workstation) =
+            field(event, "WorkstationName").or_else(|| field(event, "Workstation"))
+        {
+            event.src.hostname = Some(workstation.to_string());
+        }
+        // 4648: the credentials were used towards `TargetServerName`.
+        if event_id == 4648
+            && let Some(server) =
+                field(event, "TargetServerName").filter(|s| !s.eq_ignore_ascii_case("localhost"))
+        {
+            event.dst.hostname = Some(server.to_string());
+        }
+    }
+}
+
+/// Kerberos/NTLM `Status`: `0x0` is success, anything else a failure.
+fn result_code(event: &Event) -> Status {
+    match field(event, "Status") {
+        Some("0x0" | "0") => Status::Success,
+        Some(_) => Status::Failure,
+        None => Status::Unknown,
+    }
+}
+
+/// Windows `LogonType` to [`LogonKind`].
+fn logon_kind(logon_type: Option<&str>) -> LogonKind {
+    match logon_type.map(str::trim) {
+        Some("2" | "11") => LogonKind::Console,
+        Some("10" | "12") => LogonKind::RemoteInteractive,
+        Some("3") => LogonKind::Network,
+        _ => LogonKind::Other,
+    }
+}
+
+/// Sets the actor from `user_key` (`DOMAIN\user` split) and `domain_key`.
+fn set_actor(event: &mut Event, user_key: &str, domain_key: &str) {
+    let Some(name) = field(event, user_key) else {
+        return;
+    };
+    let (prefix, user) = match name.rsplit_once('\\') {
+        Some((domain, user)) => (scan::non_empty(domain), user),
+        None => (None, name),
+    };
+    let user = user.to_string();
+    let domain = if domain_key.is_empty() {
+        prefix
+    } else {
+        field(event, domain_key).or(prefix)
+    }
+    .map(str::to_string);
+    event.actor.user = Some(user);
+    event.actor.domain = domain;
+}
+
+/// Fills `src` (or `dst`) from address, port and host-name fields.
+fn endpoint(event: &mut Event, ip_key: &str, port_key: &str, host_key: &str, src: bool) {
+    let ip = field(event, ip_key).and_then(scan::ip);
+    let port = field(event, port_key)
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p != 0);
+    let host = if host_key.is_empty() {
+        None
+    } else {
+        field(event, host_key).map(str::to_string)
+    };
+    let target = if src { &mut event.src } else { &mut event.dst };
+    if ip.is_some() {
+        target.ip = ip;
+        target.port = port;
+    }
+    if host.is_some() {
+        target.hostname = host;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> DecodeContext {
+        DecodeContext::new("test", 0)
+    }
+
+    #[test]
+    fn winlogbeat_console_logon() {
+        let line = r#"{"@timestamp": "2026-03-10T07:52:40.000Z", "winlog": {"channel": "Security", "event_id": 4624, "computer_name": "PC-LYO-012", "provider_name": "Microsoft-Windows-Security-Auditing", "event_data": {"TargetUserName": "cdubois", "TargetDomainName": "ACME", "LogonType": "2", "IpAddress": "-", "WorkstationName": "PC-LYO-012"}}}"#;
+        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(
+            (e.class, e.activity, e.status),
+            (EventClass::Authentication, Activity::Logon, Status::Success)
+        );
+        assert_eq!(e.logon, Some(LogonKind::Console));
+        assert_eq!(e.actor.user.as_deref(), Some("cdubois"));
+        assert_eq!(e.actor.domain.as_deref(), Some("ACME"));
+        assert_eq!(e.src.ip, None);
+        assert_eq!(e.host.as_deref(), Some("PC-LYO-012"));
+        assert_eq!(e.dst.hostname.as_deref(), Some("PC-LYO-012"));
+        assert_eq!(e.fields["EventID"], "4624");
+        assert_eq!(e.fields["LogonType"], "2");
+        assert_eq!(
+            e.fields["Provider_Name"],
+            "Microsoft-Windows-Security-Auditing"
+        );
+        assert_eq!(e.source.service, "security");
+        assert_eq!(e.time_rfc3339(), "2026-03-10T07:52:40.000Z");
+    }
+
+    #[test]
+    fn evtx_json_with_named_data_array_and_mapped_ipv6() {
+        let line = r##"{"Event":{"System":{"EventID":{"#text":4625},"Channel":"Security","Computer":"DC1","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:35:05.123Z"}},"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing"}}},"EventData":{"Data":[{"#attributes":{"Name":"TargetUserName"},"#text":"CORP\\bob"},{"#attributes":{"Name":"LogonType"},"#text":"10"},{"#attributes":{"Name":"IpAddress"},"#text":"::ffff:10.1.2.3"},{"#attributes":{"Name":"IpPort"},"#text":"5050"}]}}}"##;
+        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(e.status, Status::Failure);
+        assert_eq!(e.logon, Some(LogonKind::RemoteInteractive));
+        assert_eq!(e.actor.user.as_deref(), Some("bob"));
+        assert_eq!(e.actor.domain.as_deref(), Some("CORP"));
+        assert_eq!(e.src.ip, "10.1.2.3".parse().ok());
+        assert_eq!(e.src.port, Some(5050));
+        assert_eq!(e.time_rfc3339(), "2019-03-19T23:35:05.123Z");
+    }
+
+    #[test]
+    fn lockout_process_and_flat_shapes() {
+        let line = r#"{"EventID": "4740", "Channel": "Security", "Computer": "DC1", "TargetUserName": "alice", "TargetDomainName": "PC-7", "TimeCreated": "2026-03-10 09:00:00"}"#;
+        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(
+            (e.class, e.activity, e.status),
+            (EventClass::Authentication, Activity::Other, Status::Failure)
+        );
+        assert_eq!(e.fields["action"], "account_locked");
+        assert_eq!(e.actor.domain, None);
+        assert_eq!(e.logon, None);
+        let line = r#"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws"},"EventData":{"Image":"C:\\x.exe","User":"WS\\eve","ProcessId":12}}}"#;
+        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::ProcessActivity, Activity::Launch)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("eve"));
+        assert_eq!(e.fields["ProcessId"], "12");
+        assert_eq!(e.source.service, "sysmon");
+        let err = decode(&serde_json::json!({"a": 1}), "{}", &ctx()).unwrap_err();
+        assert!(err.contains("EventID"), "{err}");
+    }
+}
