@@ -26,6 +26,30 @@ pub struct Config {
     pub detection: DetectionConfig,
     /// Incident grouping.
     pub incidents: IncidentConfig,
+    /// MQTT source (ONVIF onvif-ej and JSON topics); off unless `mqtt.url` is set.
+    pub mqtt: MqttConfig,
+}
+
+/// MQTT source settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Broker, e.g. `mqtt://127.0.0.1:1883`; empty disables the source.
+    pub url: String,
+    /// Topic filters to subscribe to (QoS 1).
+    pub topics: Vec<String>,
+    /// Client id (a persistent session keeps messages queued while onesec is down).
+    pub client_id: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: String::new(),
+            topics: vec!["+/onvif-ej/#".into(), "+/+/onvif-ej/#".into()],
+            client_id: "onesec".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -39,6 +63,7 @@ impl Default for Config {
             journal: JournalSettings::default(),
             detection: DetectionConfig::default(),
             incidents: IncidentConfig::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }

@@ -98,6 +98,18 @@ impl Ingestor {
         self.finish(events, errors, "syslog", &ctx).await
     }
 
+    /// Journals what a source decoded itself (e.g. MQTT messages): good events and refused
+    /// records, the latter kept as dead letters.
+    pub async fn ingest_decoded(&self, events: Vec<Event>, errors: Vec<DecodeError>, format: &str, input: &str) -> IngestReport {
+        let ctx = self.context(input);
+        self.finish(events, errors, format, &ctx).await
+    }
+
+    /// A decode context for `input` with the configured syslog settings and the current time.
+    pub fn decode_context(&self, input: &str) -> DecodeContext {
+        self.context(input)
+    }
+
     /// Journals events that are already decoded (demo, tests, other stages).
     pub async fn ingest_events(&self, events: Vec<Event>, input: &str) -> IngestReport {
         let ctx = self.context(input);

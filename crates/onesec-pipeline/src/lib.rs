@@ -19,7 +19,7 @@ mod record;
 mod rules;
 
 pub use builtin::BUILTIN_RULES;
-pub use config::{Config, ConfigError, RulesConfig, parse_duration_ms};
+pub use config::{Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms};
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::Metrics;

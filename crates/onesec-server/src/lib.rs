@@ -6,6 +6,7 @@
 //! reports the bound addresses.
 
 mod api;
+pub mod mqtt;
 mod syslog;
 
 use onesec_pipeline::{Config, Pipeline};
@@ -76,6 +77,9 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             tokio::net::TcpListener::bind(&config.syslog.tcp).await.map_err(bind("syslog TCP", &config.syslog.tcp))?;
         syslog_tcp = Some(listener.local_addr().map_err(bind("syslog TCP", &config.syslog.tcp))?);
         tasks.push(tokio::spawn(syslog::serve_tcp(listener, pipeline.clone(), config.syslog.max_message_bytes)));
+    }
+    if !config.mqtt.url.is_empty() {
+        tasks.push(tokio::spawn(mqtt::serve(config.mqtt.clone(), pipeline.clone())));
     }
     Ok(Server { http, syslog_udp, syslog_tcp, tasks })
 }
