@@ -26,12 +26,21 @@ pub fn write_directory(data_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Sends the demo attack through the pipeline and waits until detection has seen it.
+/// Sends the demo attack through the pipeline (once per data folder: a second `up --demo`
+/// on the same folder does not send it again) and waits until detection has seen it.
 pub async fn replay(pipeline: &std::sync::Arc<Pipeline>) {
+    let marker = pipeline.config().data_dir.join("demo-directory").join(".replayed");
+    if marker.exists() {
+        tracing::info!("demo attack already in this data folder; not sent again");
+        return;
+    }
     for (format, text) in ATTACK {
         let format: Format = format.parse().unwrap_or(Format::Auto);
         let report = pipeline.ingestor().ingest_body(&format, text.as_bytes(), "demo").await;
         tracing::info!(accepted = report.accepted, errors = report.errors.len(), "demo events sent");
+    }
+    if let Err(error) = std::fs::write(&marker, b"") {
+        tracing::warn!(%error, "cannot mark the demo as replayed");
     }
     let p = pipeline.clone();
     let _ = tokio::task::spawn_blocking(move || p.wait_detected(std::time::Duration::from_secs(10))).await;

@@ -101,10 +101,28 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         crate::demo::replay(&pipeline).await;
         println!("demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`", server.http);
     }
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    wait_for_shutdown_signal().await?;
     tracing::info!("shutting down");
     server.abort();
     let p = pipeline.clone();
     tokio::task::spawn_blocking(move || p.shutdown()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+    }
 }
