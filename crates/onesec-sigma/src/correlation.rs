@@ -1,0 +1,903 @@
+//! Correlation rules: parsing of the `correlation` section and the match computations over a
+//! time-sorted buffer (pure functions of the buffer, so results do not depend on arrival order).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde_yaml::Value as Yaml;
+
+use crate::condition::{self, Expr, RawAtom};
+use crate::error::RuleError;
+
+/// The correlation type (`correlation.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CorrelationType {
+    /// `event_count`: at least N events in the timespan.
+    EventCount,
+    /// `value_count`: at least N distinct values of a field in the timespan.
+    ValueCount,
+    /// `temporal`: the referenced rules all (or per the boolean condition) occur in the timespan.
+    Temporal,
+    /// `temporal_ordered`: the referenced rules occur in the listed order (with absence atoms).
+    TemporalOrdered,
+    /// `value_sum` (not supported yet).
+    ValueSum,
+    /// `value_avg` (not supported yet).
+    ValueAvg,
+    /// `value_percentile` (not supported yet).
+    ValuePercentile,
+}
+
+impl CorrelationType {
+    /// Parses a type name.
+    pub fn parse(s: &str) -> Option<CorrelationType> {
+        Some(match s.trim() {
+            "event_count" => CorrelationType::EventCount,
+            "value_count" => CorrelationType::ValueCount,
+            "temporal" => CorrelationType::Temporal,
+            "temporal_ordered" => CorrelationType::TemporalOrdered,
+            "value_sum" => CorrelationType::ValueSum,
+            "value_avg" => CorrelationType::ValueAvg,
+            "value_percentile" => CorrelationType::ValuePercentile,
+            _ => return None,
+        })
+    }
+
+    /// The Sigma name of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "event_count",
+            CorrelationType::ValueCount => "value_count",
+            CorrelationType::Temporal => "temporal",
+            CorrelationType::TemporalOrdered => "temporal_ordered",
+            CorrelationType::ValueSum => "value_sum",
+            CorrelationType::ValueAvg => "value_avg",
+            CorrelationType::ValuePercentile => "value_percentile",
+        }
+    }
+}
+
+impl fmt::Display for CorrelationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A count threshold (`gt` / `gte` / `eq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Threshold {
+    /// More than N.
+    Gt(u64),
+    /// At least N.
+    Gte(u64),
+    /// Exactly N (the densest timespan window of the alert holds exactly N).
+    Eq(u64),
+}
+
+impl Threshold {
+    /// The smallest count that can satisfy the threshold.
+    fn min(self) -> u64 {
+        match self {
+            Threshold::Gt(n) => n.saturating_add(1),
+            Threshold::Gte(n) | Threshold::Eq(n) => n,
+        }
+        .max(1)
+    }
+}
+
+/// One positive step of a `temporal_ordered` sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    /// Member index (position in `rules:`).
+    pub(crate) member: usize,
+    /// Members that must be absent between the previous positive step and this one
+    /// (for the first step: in the timespan before it).
+    pub(crate) absent_before: Vec<usize>,
+}
+
+/// How a correlation decides.
+#[derive(Clone, Debug)]
+pub(crate) enum Algo {
+    /// `event_count`.
+    EventCount(Threshold),
+    /// `value_count` over the field named here.
+    ValueCount(Threshold),
+    /// `temporal` with a positive boolean expression over member indexes.
+    Temporal(Expr<usize>),
+    /// `temporal_ordered`: the positive steps in order.
+    Ordered(Vec<Step>),
+}
+
+/// A parsed correlation section (rule references not yet resolved).
+#[derive(Clone, Debug)]
+pub(crate) struct CorrelationSpec {
+    pub(crate) kind: CorrelationType,
+    /// References as written (ids or names).
+    pub(crate) rules: Vec<String>,
+    pub(crate) group_by: Vec<String>,
+    pub(crate) timespan_ms: i64,
+    pub(crate) generate: bool,
+    /// alias -> (rule reference -> field).
+    pub(crate) aliases: BTreeMap<String, BTreeMap<String, String>>,
+    /// `value_count`: the field whose distinct values are counted.
+    pub(crate) value_field: Option<String>,
+    pub(crate) algo: Algo,
+}
+
+fn unsupported(msg: impl Into<String>) -> RuleError {
+    RuleError::UnsupportedCorrelation(msg.into())
+}
+
+fn invalid(msg: impl Into<String>) -> RuleError {
+    RuleError::Invalid(msg.into())
+}
+
+/// Parses `5m`, `1h`, `30s`, `2d`, `1w` into milliseconds.
+pub(crate) fn parse_timespan(s: &str) -> Result<i64, RuleError> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| invalid(format!("timespan '{s}' has no unit")))?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| invalid(format!("timespan '{s}' is not a number")))?;
+    let mult = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => {
+            return Err(invalid(format!(
+                "timespan '{s}': unit must be s, m, h, d or w"
+            )));
+        }
+    };
+    if n <= 0 {
+        return Err(invalid(format!("timespan '{s}' must be positive")));
+    }
+    n.checked_mul(mult)
+        .ok_or_else(|| invalid(format!("timespan '{s}' is too large")))
+}
+
+fn as_u64(v: &Yaml, key: &str) -> Result<u64, RuleError> {
+    match v {
+        Yaml::Number(n) => n.as_u64(),
+        Yaml::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid(format!("condition {key} must be a non-negative integer")))
+}
+
+fn parse_threshold(
+    cond: Option<&Yaml>,
+    kind: CorrelationType,
+) -> Result<(Threshold, Option<String>), RuleError> {
+    let Some(Yaml::Mapping(map)) = cond else {
+        return Err(invalid(format!(
+            "{kind} needs a condition mapping (e.g. gte: 10)"
+        )));
+    };
+    let mut found: Option<Threshold> = None;
+    let mut field = None;
+    for (k, v) in map {
+        let key = k.as_str().unwrap_or("");
+        let t = match key {
+            "gt" => Threshold::Gt(as_u64(v, key)?),
+            "gte" => Threshold::Gte(as_u64(v, key)?),
+            "eq" => Threshold::Eq(as_u64(v, key)?),
+            "lt" | "lte" | "neq" => {
+                return Err(unsupported(format!(
+                    "condition '{key}' needs window close (not supported yet)"
+                )));
+            }
+            "field" => {
+                field = match v {
+                    Yaml::String(s) => Some(s.clone()),
+                    Yaml::Sequence(items) if items.len() == 1 => {
+                        items[0].as_str().map(str::to_string)
+                    }
+                    Yaml::Sequence(_) => {
+                        return Err(unsupported("value_count over several fields"));
+                    }
+                    _ => return Err(invalid("condition field must be a string")),
+                };
+                continue;
+            }
+            other => return Err(invalid(format!("unknown condition key '{other}'"))),
+        };
+        if found.is_some() {
+            return Err(unsupported(
+                "several count conditions (ranges need window close, not supported yet)",
+            ));
+        }
+        found = Some(t);
+    }
+    let t = found.ok_or_else(|| invalid("condition has no gt/gte/eq"))?;
+    Ok((t, field))
+}
+
+/// Parses a boolean condition over rule references (the onesec extension).
+fn parse_expr(text: &str, rules: &[String]) -> Result<Expr<usize>, RuleError> {
+    let bad = |message: String| RuleError::Condition {
+        condition: text.to_string(),
+        message,
+    };
+    let e = condition::parse(text).map_err(bad)?;
+    e.try_map(&mut |a| match a {
+        RawAtom::Ident(name) => rules
+            .iter()
+            .position(|r| *r == name)
+            .ok_or_else(|| bad(format!("'{name}' is not one of the correlation's rules"))),
+        RawAtom::Of(..) => Err(bad("'of' is not allowed in a correlation condition".into())),
+    })
+}
+
+/// Builds the ordered plan from a conjunction of (possibly negated) rule atoms.
+fn ordered_plan(expr: Option<&Expr<usize>>, n_rules: usize) -> Result<Vec<Step>, RuleError> {
+    // polarity per member: None = not mentioned, Some(true) = positive, Some(false) = negated.
+    let mut polarity: Vec<Option<bool>> = vec![None; n_rules];
+    match expr {
+        None => polarity.iter_mut().for_each(|p| *p = Some(true)),
+        Some(e) => {
+            let atoms: Vec<&Expr<usize>> = match e {
+                Expr::And(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for a in atoms {
+                let (m, pos) = match a {
+                    Expr::Atom(m) => (*m, true),
+                    Expr::Not(inner) => match inner.as_ref() {
+                        Expr::Atom(m) => (*m, false),
+                        _ => {
+                            return Err(unsupported(
+                                "temporal_ordered condition must be a conjunction of rule names and 'not name'",
+                            ));
+                        }
+                    },
+                    _ => {
+                        return Err(unsupported(
+                            "temporal_ordered condition must be a conjunction of rule names and 'not name'",
+                        ));
+                    }
+                };
+                if polarity[m].is_some() {
+                    return Err(invalid("a rule appears twice in the condition"));
+                }
+                polarity[m] = Some(pos);
+            }
+        }
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let mut pending_absent: Vec<usize> = Vec::new();
+    for (m, p) in polarity.iter().enumerate() {
+        match p {
+            Some(true) => steps.push(Step {
+                member: m,
+                absent_before: std::mem::take(&mut pending_absent),
+            }),
+            Some(false) => pending_absent.push(m),
+            None => {}
+        }
+    }
+    if steps.is_empty() {
+        return Err(invalid("temporal_ordered condition has no positive rule"));
+    }
+    if !pending_absent.is_empty() {
+        return Err(unsupported(
+            "trailing absence needs window close (not supported yet)",
+        ));
+    }
+    Ok(steps)
+}
+
+/// Parses the `correlation` section (plus a top-level `generate`).
+pub(crate) fn parse_spec(
+    section: &Yaml,
+    top_generate: Option<&Yaml>,
+) -> Result<CorrelationSpec, RuleError> {
+    let Yaml::Mapping(map) = section else {
+        return Err(invalid("correlation must be a mapping"));
+    };
+    let get = |k: &str| map.get(k);
+    let kind_text = get("type")
+        .and_then(Yaml::as_str)
+        .ok_or_else(|| invalid("correlation.type is missing"))?;
+    let kind = CorrelationType::parse(kind_text)
+        .ok_or_else(|| invalid(format!("unknown correlation type '{kind_text}'")))?;
+    if matches!(
+        kind,
+        CorrelationType::ValueSum | CorrelationType::ValueAvg | CorrelationType::ValuePercentile
+    ) {
+        return Err(unsupported(format!("{kind} is not supported yet")));
+    }
+    let rules: Vec<String> = match get("rules") {
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .map(|i| match i {
+                Yaml::String(s) => Ok(s.trim().to_string()),
+                _ => Err(invalid("correlation.rules items must be strings")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(Yaml::String(s)) => vec![s.trim().to_string()],
+        _ => return Err(invalid("correlation.rules is missing")),
+    };
+    if rules.is_empty() {
+        return Err(invalid("correlation.rules is empty"));
+    }
+    if rules.len() > 64 {
+        return Err(unsupported("more than 64 referenced rules"));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if rules[..i].contains(r) {
+            return Err(invalid(format!("rule '{r}' is listed twice")));
+        }
+    }
+    let group_by: Vec<String> = match get("group-by") {
+        None | Some(Yaml::Null) => Vec::new(),
+        Some(Yaml::Sequence(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid("group-by items must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(Yaml::String(s)) => vec![s.clone()],
+        _ => return Err(invalid("group-by must be a list")),
+    };
+    let timespan_ms = match get("timespan") {
+        Some(Yaml::String(s)) => parse_timespan(s)?,
+        _ => return Err(invalid("correlation.timespan is missing")),
+    };
+    let generate = match get("generate").or(top_generate) {
+        None | Some(Yaml::Null) => false,
+        Some(Yaml::Bool(b)) => *b,
+        Some(_) => return Err(invalid("generate must be true or false")),
+    };
+    let mut aliases = BTreeMap::new();
+    if let Some(a) = get("aliases") {
+        let Yaml::Mapping(am) = a else {
+            return Err(invalid("aliases must be a mapping"));
+        };
+        for (k, v) in am {
+            let (Some(alias), Yaml::Mapping(per_rule)) = (k.as_str(), v) else {
+                return Err(invalid("aliases: alias -> {rule: field}"));
+            };
+            let mut m = BTreeMap::new();
+            for (r, f) in per_rule {
+                let (Some(r), Some(f)) = (r.as_str(), f.as_str()) else {
+                    return Err(invalid("aliases: alias -> {rule: field}"));
+                };
+                if !rules.iter().any(|x| x == r) {
+                    return Err(RuleError::Reference(format!(
+                        "alias '{alias}' maps rule '{r}', which is not in correlation.rules"
+                    )));
+                }
+                m.insert(r.to_string(), f.to_string());
+            }
+            aliases.insert(alias.to_string(), m);
+        }
+    }
+    let cond = get("condition");
+    let (algo, value_field) = match kind {
+        CorrelationType::EventCount => (Algo::EventCount(parse_threshold(cond, kind)?.0), None),
+        CorrelationType::ValueCount => {
+            let (t, field) = parse_threshold(cond, kind)?;
+            let field = field.ok_or_else(|| invalid("value_count needs condition.field"))?;
+            (Algo::ValueCount(t), Some(field))
+        }
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
+            let expr = match cond {
+                None | Some(Yaml::Null) => None,
+                Some(Yaml::String(s)) => Some(parse_expr(s, &rules)?),
+                Some(_) => {
+                    return Err(unsupported(format!(
+                        "{kind} condition must be a boolean expression over rule names"
+                    )));
+                }
+            };
+            if kind == CorrelationType::Temporal {
+                let e = match expr {
+                    Some(e) => {
+                        if e.has_not() {
+                            return Err(unsupported("absence needs temporal_ordered"));
+                        }
+                        e
+                    }
+                    None => Expr::And((0..rules.len()).map(Expr::Atom).collect()),
+                };
+                (Algo::Temporal(e), None)
+            } else {
+                (
+                    Algo::Ordered(ordered_plan(expr.as_ref(), rules.len())?),
+                    None,
+                )
+            }
+        }
+        _ => return Err(unsupported(format!("{kind} is not supported yet"))),
+    };
+    Ok(CorrelationSpec {
+        kind,
+        rules,
+        group_by,
+        timespan_ms,
+        generate,
+        aliases,
+        value_field,
+        algo,
+    })
+}
+
+/// One buffered occurrence as the match computations see it.
+pub(crate) trait Occurrence {
+    /// Event time (ms).
+    fn time(&self) -> i64;
+    /// Member index.
+    fn member(&self) -> usize;
+    /// The counted value (value_count).
+    fn value(&self) -> Option<&str>;
+}
+
+/// Which buffer entries a match uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Parts {
+    /// Entries `lo..=hi`.
+    Range(usize, usize),
+    /// These entries (ascending).
+    Chain(Vec<usize>),
+}
+
+/// One way the correlation holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Match {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    /// When the correlation first held within this match (e.g. the N-th event of a count).
+    pub(crate) trigger: i64,
+    /// The count in the window (count types), for `eq`.
+    pub(crate) weight: u64,
+    pub(crate) parts: Parts,
+}
+
+/// All matches over a buffer sorted by time.
+pub(crate) fn find_matches<O: Occurrence>(algo: &Algo, entries: &[O], span: i64) -> Vec<Match> {
+    match algo {
+        Algo::EventCount(t) => {
+            let min = t.min();
+            windows(entries, span, |lo, hi| {
+                let c = (hi - lo + 1) as u64;
+                (c >= min).then(|| (c, entries[lo + (min as usize) - 1].time()))
+            })
+        }
+        Algo::ValueCount(t) => value_windows(entries, span, *t),
+        Algo::Temporal(expr) => temporal(entries, span, expr),
+        Algo::Ordered(steps) => ordered(entries, span, steps),
+    }
+}
+
+/// Windows anchored at each entry: `[t_i, t_i + span]`; `keep(lo, hi)` decides.
+fn windows<O: Occurrence>(
+    entries: &[O],
+    span: i64,
+    mut keep: impl FnMut(usize, usize) -> Option<(u64, i64)>,
+) -> Vec<Match> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for i in 0..entries.len() {
+        let limit = entries[i].time().saturating_add(span);
+        if j < i {
+            j = i;
+        }
+        while j + 1 < entries.len() && entries[j + 1].time() <= limit {
+            j += 1;
+        }
+        if let Some((weight, trigger)) = keep(i, j) {
+            out.push(Match {
+                start: entries[i].time(),
+                end: entries[j].time(),
+                trigger,
+                weight,
+                parts: Parts::Range(i, j),
+            });
+        }
+    }
+    out
+}
+
+fn value_windows<O: Occurrence>(entries: &[O], span: i64, t: Threshold) -> Vec<Match> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut j = 0; // exclusive end of the entries added so far
+    for i in 0..entries.len() {
+        let limit = entries[i].time().saturating_add(span);
+        while j < entries.len() && entries[j].time() <= limit {
+            if let Some(v) = entries[j].value() {
+                *counts.entry(v).or_insert(0) += 1;
+            }
+            j += 1;
+        }
+        let distinct = counts.len() as u64;
+        if distinct >= t.min() {
+            out.push(Match {
+                start: entries[i].time(),
+                end: entries[j - 1].time(),
+                trigger: entries[j - 1].time(),
+                weight: distinct,
+                parts: Parts::Range(i, j - 1),
+            });
+        }
+        if let Some(v) = entries[i].value()
+            && let Some(c) = counts.get_mut(v)
+        {
+            *c -= 1;
+            if *c == 0 {
+                counts.remove(v);
+            }
+        }
+    }
+    out
+}
+
+fn temporal<O: Occurrence>(entries: &[O], span: i64, expr: &Expr<usize>) -> Vec<Match> {
+    // `present` counts members in the whole window [i, j); `early` in [i, k), the shortest
+    // prefix of the window that satisfies the (monotone) expression: its end is the trigger.
+    let mut present = [0u32; 64];
+    let mut early = [0u32; 64];
+    let mut out = Vec::new();
+    let mut j = 0;
+    let mut k = 0;
+    for i in 0..entries.len() {
+        let limit = entries[i].time().saturating_add(span);
+        while j < entries.len() && entries[j].time() <= limit {
+            present[entries[j].member() % 64] += 1;
+            j += 1;
+        }
+        if expr.eval(&mut |m| present[*m % 64] > 0) {
+            while k < j && !expr.eval(&mut |m| early[*m % 64] > 0) {
+                early[entries[k].member() % 64] += 1;
+                k += 1;
+            }
+            out.push(Match {
+                start: entries[i].time(),
+                end: entries[j - 1].time(),
+                // The expression holds on the whole window, so [i, k) is non-empty here.
+                trigger: entries[k.max(i + 1) - 1].time(),
+                weight: 0,
+                parts: Parts::Range(i, j - 1),
+            });
+        }
+        present[entries[i].member() % 64] -= 1;
+        if k > i {
+            early[entries[i].member() % 64] -= 1;
+        } else {
+            k = i + 1;
+        }
+    }
+    out
+}
+
+/// The chain plus every other occurrence that could stand in for one of its steps: an earlier
+/// occurrence of step `j`, after step `j - 1` and within the timespan, with no forbidden event
+/// between it and step `j + 1`. The alert then shows all the evidence (e.g. every badge-in
+/// since the last badge-out), not only the one occurrence the chain happened to use.
+fn supporting_evidence<O: Occurrence>(
+    entries: &[O],
+    span: i64,
+    steps: &[Step],
+    gap: &[Option<usize>],
+    lead: &[i64],
+    chain: &[usize],
+) -> Vec<usize> {
+    let end = chain.last().map_or(0, |&p| entries[p].time());
+    let mut positions = chain.to_vec();
+    for j in 0..chain.len().saturating_sub(1) {
+        let lower_pos = if j == 0 { 0 } else { chain[j - 1] + 1 };
+        for q in (lower_pos..chain[j]).rev() {
+            let e = &entries[q];
+            if e.time() < end.saturating_sub(span) {
+                break;
+            }
+            if gap[e.member()] == Some(j + 1) {
+                break; // forbidden between this occurrence and step j + 1
+            }
+            if e.member() != steps[j].member {
+                continue;
+            }
+            let leading_clear = j > 0 || {
+                let from = e.time().saturating_sub(span);
+                let first_ge = lead.partition_point(|x| *x < from);
+                lead.get(first_ge).is_none_or(|x| *x > e.time())
+            };
+            if leading_clear {
+                positions.push(q);
+            }
+        }
+    }
+    positions.sort_unstable();
+    positions
+}
+
+/// `temporal_ordered`: a left-to-right sweep keeping, per step, the best (latest) start of a
+/// valid partial chain since the last forbidden event of the gap before the next step.
+/// For every occurrence of the last step this finds the valid chain with the latest first
+/// step (exact: absence gaps are handled by resetting, not by greedy choice).
+fn ordered<O: Occurrence>(entries: &[O], span: i64, steps: &[Step]) -> Vec<Match> {
+    let k = steps.len();
+    let max_member = entries.iter().map(|e| e.member()).max().unwrap_or(0);
+    let n_members = max_member
+        .max(steps.iter().map(|s| s.member).max().unwrap_or(0))
+        .max(
+            steps
+                .iter()
+                .flat_map(|s| s.absent_before.iter().copied())
+                .max()
+                .unwrap_or(0),
+        )
+        + 1;
+    let mut role: Vec<Option<usize>> = vec![None; n_members];
+    let mut gap: Vec<Option<usize>> = vec![None; n_members];
+    for (j, s) in steps.iter().enumerate() {
+        role[s.member] = Some(j);
+        for a in &s.absent_before {
+            gap[*a] = Some(j);
+        }
+    }
+    // Times of the leading forbidden events (sorted, as entries are).
+    let lead: Vec<i64> = entries
+        .iter()
+        .filter(|e| gap[e.member()] == Some(0))
+        .map(|e| e.time())
+        .collect();
+    // nodes: (entry position, previous node)
+    let mut nodes: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut run: Vec<Option<(i64, usize)>> = vec![None; k];
+    let mut out = Vec::new();
+    for (pos, e) in entries.iter().enumerate() {
+        let m = e.member();
+        if let Some(j) = gap[m]
+            && j > 0
+        {
+            run[j] = None;
+        }
+        let Some(j) = role[m] else { continue };
+        let t = e.time();
+        let best: Option<(i64, Option<usize>)> = if j == 0 {
+            let from = t.saturating_sub(span);
+            let first_ge = lead.partition_point(|x| *x < from);
+            let clear = lead.get(first_ge).is_none_or(|x| *x > t);
+            clear.then_some((t, None))
+        } else {
+            run[j].map(|(s, node)| (s, Some(node)))
+        };
+        let Some((start, prev)) = best else { continue };
+        if start < t.saturating_sub(span) {
+            continue; // too old to complete within the timespan, and only gets older
+        }
+        nodes.push((pos, prev));
+        let node = nodes.len() - 1;
+        if j + 1 == k {
+            let mut chain = Vec::with_capacity(k);
+            let mut cur = Some(node);
+            while let Some(c) = cur {
+                chain.push(nodes[c].0);
+                cur = nodes[c].1;
+            }
+            chain.reverse();
+            let evidence = supporting_evidence(entries, span, steps, &gap, &lead, &chain);
+            out.push(Match {
+                start,
+                end: t,
+                trigger: t,
+                weight: 0,
+                parts: Parts::Chain(evidence),
+            });
+        } else if run[j + 1].is_none_or(|(s, _)| start >= s) {
+            run[j + 1] = Some((start, node));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct E(i64, usize, Option<&'static str>);
+    impl Occurrence for E {
+        fn time(&self) -> i64 {
+            self.0
+        }
+        fn member(&self) -> usize {
+            self.1
+        }
+        fn value(&self) -> Option<&str> {
+            self.2
+        }
+    }
+
+    fn spec(yaml: &str) -> Result<CorrelationSpec, RuleError> {
+        let v: Yaml = serde_yaml::from_str(yaml).unwrap_or(Yaml::Null);
+        parse_spec(&v, None)
+    }
+
+    fn steps(yaml_cond: &str, rules: &[&str]) -> Result<Vec<Step>, RuleError> {
+        let rules: Vec<String> = rules.iter().map(|s| s.to_string()).collect();
+        let e = parse_expr(yaml_cond, &rules)?;
+        ordered_plan(Some(&e), rules.len())
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("5m").ok(), Some(300_000));
+        assert_eq!(parse_timespan("1h").ok(), Some(3_600_000));
+        assert_eq!(parse_timespan("30s").ok(), Some(30_000));
+        assert_eq!(parse_timespan("2d").ok(), Some(172_800_000));
+        assert!(parse_timespan("5").is_err());
+        assert!(parse_timespan("5y").is_err());
+        assert!(parse_timespan("0m").is_err());
+    }
+
+    #[test]
+    fn plans() {
+        let r = ["badge_in", "badge_out", "remote_login"];
+        let s = steps("badge_in and not badge_out and remote_login", &r).unwrap_or_default();
+        assert_eq!(
+            s,
+            vec![
+                Step {
+                    member: 0,
+                    absent_before: vec![]
+                },
+                Step {
+                    member: 2,
+                    absent_before: vec![1]
+                }
+            ]
+        );
+        let s = steps("not badge_in and remote_login", &r).unwrap_or_default();
+        assert_eq!(
+            s,
+            vec![Step {
+                member: 2,
+                absent_before: vec![0]
+            }]
+        );
+        let e = steps("badge_in and not remote_login", &r);
+        assert!(
+            matches!(e, Err(RuleError::UnsupportedCorrelation(m)) if m.contains("trailing absence"))
+        );
+        assert!(steps("badge_in or remote_login", &r).is_err());
+        assert!(steps("not badge_in", &r).is_err());
+        assert!(steps("nobody", &r).is_err());
+    }
+
+    #[test]
+    fn specs() {
+        assert!(
+            spec("type: temporal\nrules: [a, b]\ntimespan: 5m\ncondition: a and not b")
+                .is_err_and(|e| e.to_string().contains("absence needs temporal_ordered"))
+        );
+        assert!(
+            spec("type: event_count\nrules: [a]\ntimespan: 5m\ncondition: {lt: 3}")
+                .is_err_and(|e| e.to_string().contains("window close"))
+        );
+        assert!(
+            spec("type: value_sum\nrules: [a]\ntimespan: 5m\ncondition: {gt: 3, field: x}")
+                .is_err_and(|e| e.to_string().contains("not supported"))
+        );
+        let s = spec(
+            "type: event_count\nrules: [a]\ngroup-by: [ip]\ntimespan: 5m\ncondition: {gte: 3}\ngenerate: true",
+        );
+        assert!(s.is_ok_and(|s| s.generate && s.group_by == vec!["ip".to_string()]));
+        assert!(spec("type: value_count\nrules: [a]\ntimespan: 5m\ncondition: {gte: 3}").is_err());
+    }
+
+    #[test]
+    fn ordered_absence_is_exact() {
+        // rules [a, x, b, c]; condition a and not x and b and c.
+        // a@1 b@2 x@3 b@4 c@5: greedy-latest (b@4, a@1) crosses x@3, but a@1 b@2 c@5 is valid.
+        let plan = vec![
+            Step {
+                member: 0,
+                absent_before: vec![],
+            },
+            Step {
+                member: 2,
+                absent_before: vec![1],
+            },
+            Step {
+                member: 3,
+                absent_before: vec![],
+            },
+        ];
+        let es = [
+            E(1, 0, None),
+            E(2, 2, None),
+            E(3, 1, None),
+            E(4, 2, None),
+            E(5, 3, None),
+        ];
+        let m = ordered(&es, 10, &plan);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].parts, Parts::Chain(vec![0, 1, 4]));
+        // Outside the timespan: nothing.
+        assert!(ordered(&es, 3, &plan).is_empty());
+    }
+
+    #[test]
+    fn ordered_evidence_keeps_every_occurrence_that_could_stand_in() {
+        // rules [badge_in, badge_out, remote]; condition badge_in and not badge_out and remote.
+        let plan = vec![
+            Step { member: 0, absent_before: vec![] },
+            Step { member: 2, absent_before: vec![1] },
+        ];
+        // Two badge-ins (main door, then office door) before the remote login: both are evidence.
+        let es = [E(1, 0, None), E(2, 0, None), E(5, 2, None)];
+        let m = ordered(&es, 10, &plan);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].parts, Parts::Chain(vec![0, 1, 2]));
+        // A badge-out in between cuts the earlier badge-in off; one outside the timespan too.
+        let es = [E(1, 0, None), E(2, 1, None), E(3, 0, None), E(4, 0, None), E(9, 2, None)];
+        let m = ordered(&es, 6, &plan);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].parts, Parts::Chain(vec![2, 3, 4]));
+    }
+
+    #[test]
+    fn ordered_leading_absence() {
+        let plan = vec![Step {
+            member: 1,
+            absent_before: vec![0],
+        }];
+        // badge_in at 0, login at 5 (span 10): blocked; login at 20: fine.
+        let es = [E(0, 0, None), E(5, 1, None), E(20, 1, None)];
+        let m = ordered(&es, 10, &plan);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].parts, Parts::Chain(vec![2]));
+        // Boundary: a badge-in exactly timespan before still counts.
+        let es = [E(0, 0, None), E(10, 1, None)];
+        assert!(ordered(&es, 10, &plan).is_empty());
+    }
+
+    #[test]
+    fn counting_windows() {
+        let es: Vec<E> = (0..12).map(|i| E(i * 10, 0, None)).collect();
+        let m = find_matches(&Algo::EventCount(Threshold::Gte(10)), &es, 100);
+        assert_eq!(m.len(), 3); // windows anchored at 0, 10, 20
+        assert_eq!(m[0].parts, Parts::Range(0, 10));
+        assert_eq!(m[0].trigger, 90); // the 10th event
+        assert_eq!(m[2].trigger, 110);
+        let vals = [
+            E(0, 0, Some("a")),
+            E(1, 0, Some("b")),
+            E(2, 0, Some("a")),
+            E(50, 0, Some("c")),
+        ];
+        // Windows anchored at 0 {a,b,a} and 1 {b,a} have 2 distinct values; 2 {a} and 50 {c} not.
+        let m = find_matches(&Algo::ValueCount(Threshold::Gte(2)), &vals, 10);
+        assert_eq!(m.len(), 2);
+        let m = find_matches(&Algo::ValueCount(Threshold::Gte(3)), &vals, 100);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].parts, Parts::Range(0, 3));
+        assert!(find_matches(&Algo::ValueCount(Threshold::Gt(3)), &vals, 100).is_empty());
+    }
+
+    #[test]
+    fn temporal_expression() {
+        let e = Expr::And(vec![
+            Expr::Or(vec![Expr::Atom(0), Expr::Atom(1)]),
+            Expr::Or(vec![Expr::Atom(2), Expr::Atom(3)]),
+        ]);
+        let es = [E(0, 1, None), E(5, 3, None), E(7, 0, None)];
+        let m = temporal(&es, 10, &e);
+        assert_eq!(m.len(), 2); // anchored at b@0 and at d@5
+        assert_eq!((m[0].start, m[0].trigger, m[0].end), (0, 5, 7));
+        assert_eq!((m[1].start, m[1].trigger, m[1].end), (5, 7, 7));
+        let es = [E(0, 0, None), E(5, 1, None)];
+        assert!(temporal(&es, 10, &e).is_empty());
+        let es = [E(0, 2, None), E(15, 0, None)];
+        assert!(temporal(&es, 10, &e).is_empty());
+    }
+}

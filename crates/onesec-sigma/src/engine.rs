@@ -1,0 +1,1247 @@
+//! The engine: matches records against the rule set and keeps the correlation state.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::correlation::{Algo, CorrelationType, Occurrence, Parts, Threshold, find_matches};
+use crate::ctx::Ctx;
+use crate::hash::StableHash;
+use crate::meta::{Level, LogSource};
+use crate::pattern::fold;
+use crate::record::{FieldValue, Record, float_text, int_text};
+use crate::ruleset::{Body, Rule, RuleSet};
+
+/// Engine settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// How far (event time) behind the newest event seen an event may be and still take part
+    /// in correlations. Default 24 h (a day of files may be replayed in any order).
+    pub allowed_lateness_ms: i64,
+    /// Most entries kept per correlation rule and group (oldest evicted beyond). Default 4096.
+    pub max_group_entries: usize,
+    /// Most groups kept per correlation rule (least recently touched evicted). Default 100 000.
+    pub max_groups_per_rule: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            allowed_lateness_ms: 24 * 3_600_000,
+            max_group_entries: 4096,
+            max_groups_per_rule: 100_000,
+        }
+    }
+}
+
+/// Counters of the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Records processed.
+    pub events: u64,
+    /// Detection rule matches (before `generate` suppression).
+    pub detection_matches: u64,
+    /// `Output::Fired` emitted.
+    pub fired: u64,
+    /// `Output::Updated` emitted.
+    pub updated: u64,
+    /// `Output::Withdrawn` emitted.
+    pub withdrawn: u64,
+    /// Occurrences buffered by correlation rules.
+    pub correlation_inputs: u64,
+    /// Correlation inputs older than the lateness horizon (still matched by single-event rules).
+    pub late_dropped: u64,
+    /// Buffer entries evicted because a group exceeded `max_group_entries`.
+    pub buffer_evicted: u64,
+    /// Groups evicted because a rule exceeded `max_groups_per_rule`.
+    pub groups_evicted: u64,
+    /// Correlation groups currently held.
+    pub open_groups: u64,
+    /// Correlation buffer entries currently held.
+    pub buffered_entries: u64,
+    /// Newest event time seen (the watermark), if any.
+    pub max_time_ms: Option<i64>,
+}
+
+/// Whether an alert comes from a single event or a correlation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    /// A single-event detection rule.
+    Single,
+    /// A correlation rule of this type.
+    Correlation(CorrelationType),
+}
+
+/// A detection result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    /// Stable id: derived from rule id, group key and first event id (or rule id + event id).
+    pub id: String,
+    /// The rule's `id` (else its `name`, else its title).
+    pub rule_id: String,
+    /// The rule's `name`.
+    pub rule_name: Option<String>,
+    /// The rule's title.
+    pub title: String,
+    /// The rule's level (medium when it states none).
+    pub level: Level,
+    /// The rule's tags.
+    pub tags: Vec<String>,
+    /// The rule's description.
+    pub description: Option<String>,
+    /// The rule's author (the Detection Rule License requires attribution).
+    pub author: Option<String>,
+    /// Group-by field → value (empty for single-event rules).
+    pub group: Vec<(String, String)>,
+    /// The events that made it, in event-time order.
+    pub event_ids: Vec<u64>,
+    /// Time of the first event (ms since the epoch).
+    pub first_time_ms: i64,
+    /// Time of the last event (ms since the epoch).
+    pub last_time_ms: i64,
+    /// Log sources of every base rule involved, including negated (absent) ones.
+    pub logsources: Vec<LogSource>,
+    /// Single or correlation.
+    pub kind: AlertKind,
+}
+
+/// What `process` reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// A new alert.
+    Fired(Alert),
+    /// An alert that gained (or lost) events; same id.
+    Updated(Alert),
+    /// An alert that no longer holds (e.g. a late event contradicted an absence).
+    Withdrawn {
+        /// Id of the withdrawn alert.
+        alert_id: String,
+    },
+}
+
+/// Static alert attributes of a rule.
+#[derive(Clone, Debug)]
+struct Template {
+    rule_id: String,
+    rule_name: Option<String>,
+    title: String,
+    level: Level,
+    tags: Vec<String>,
+    description: Option<String>,
+    author: Option<String>,
+    logsources: Vec<LogSource>,
+    kind: AlertKind,
+}
+
+impl Template {
+    fn alert(&self, id: String, group: &[(String, String)], events: &[(i64, u64)]) -> Alert {
+        Alert {
+            id,
+            rule_id: self.rule_id.clone(),
+            rule_name: self.rule_name.clone(),
+            title: self.title.clone(),
+            level: self.level,
+            tags: self.tags.clone(),
+            description: self.description.clone(),
+            author: self.author.clone(),
+            group: group.to_vec(),
+            event_ids: events.iter().map(|e| e.1).collect(),
+            first_time_ms: events.first().map_or(0, |e| e.0),
+            last_time_ms: events.last().map_or(0, |e| e.0),
+            logsources: self.logsources.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
+/// A correlation alert as the engine tracks it (also what chained rules receive).
+#[derive(Clone, Debug)]
+struct AlertState {
+    id: Arc<str>,
+    /// (time, event id), time-sorted, unique ids.
+    events: Arc<Vec<(i64, u64)>>,
+    /// When the correlation first held (end of its earliest match): the time chained rules use.
+    trigger: i64,
+    group: Arc<Vec<(String, String)>>,
+}
+
+/// A change of a correlation's alerts.
+enum Change {
+    Fired(AlertState),
+    Updated {
+        state: AlertState,
+        events_changed: bool,
+    },
+    Withdrawn(Arc<str>),
+}
+
+/// Where a buffered occurrence comes from.
+#[derive(Clone, Debug)]
+enum Src {
+    Event(u64),
+    Alert {
+        id: Arc<str>,
+        events: Arc<Vec<(i64, u64)>>,
+    },
+}
+
+/// One buffered occurrence.
+#[derive(Clone, Debug)]
+struct Entry {
+    time: i64,
+    /// Tie-break: the event id (first event id for chained alerts).
+    tie: u64,
+    member: u32,
+    src: Src,
+    value: Option<Box<str>>,
+}
+
+impl Occurrence for Entry {
+    fn time(&self) -> i64 {
+        self.time
+    }
+    fn member(&self) -> usize {
+        self.member as usize
+    }
+    fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+}
+
+impl Entry {
+    fn alert_id(&self) -> &str {
+        match &self.src {
+            Src::Alert { id, .. } => id,
+            Src::Event(_) => "",
+        }
+    }
+
+    fn cmp_key(&self, other: &Entry, by_event: bool) -> Ordering {
+        self.time
+            .cmp(&other.time)
+            .then(self.tie.cmp(&other.tie))
+            .then(if by_event {
+                Ordering::Equal
+            } else {
+                self.member.cmp(&other.member)
+            })
+            .then_with(|| self.alert_id().cmp(other.alert_id()))
+    }
+
+    fn push_events(&self, out: &mut Vec<(i64, u64)>) {
+        match &self.src {
+            Src::Event(id) => out.push((self.time, *id)),
+            Src::Alert { events, .. } => out.extend(events.iter().copied()),
+        }
+    }
+}
+
+/// An alert of a group that can still change.
+#[derive(Clone, Debug)]
+struct LiveAlert {
+    id: Arc<str>,
+    /// Time span of its matches (entry times).
+    span: (i64, i64),
+    trigger: i64,
+    events: Arc<Vec<(i64, u64)>>,
+}
+
+/// State of one correlation rule for one group key.
+#[derive(Debug, Default)]
+struct Group {
+    values: Arc<Vec<(String, String)>>,
+    entries: Vec<Entry>,
+    alerts: Vec<LiveAlert>,
+    touched: i64,
+}
+
+/// A group-by (or counted) field as seen through each member (aliases applied).
+#[derive(Clone, Debug)]
+struct FieldSpec {
+    name: String,
+    per_member: Vec<String>,
+}
+
+/// Runtime of one correlation rule.
+#[derive(Debug)]
+struct Corr {
+    rule: usize,
+    algo: Algo,
+    span: i64,
+    by_event: bool,
+    group_by: Vec<FieldSpec>,
+    value_field: Option<FieldSpec>,
+    emit: bool,
+    /// Correlations fed by this one: (slot, member index there).
+    feeds: Vec<(usize, usize)>,
+    groups: BTreeMap<String, Group>,
+    /// Chained input alert id -> group key where its entry sits.
+    chained_group: HashMap<Arc<str>, String>,
+}
+
+/// A chained or direct input to a correlation.
+enum Input<'a> {
+    Event { time: i64, id: u64 },
+    Alert(&'a AlertState),
+    Withdraw(&'a str),
+}
+
+/// Detection rules sharing one log source.
+#[derive(Debug)]
+struct LsGroup {
+    pairs: Vec<usize>,
+    /// Rules without a literal prefilter: always evaluated.
+    always: Vec<usize>,
+    /// Prefilter fields (indexes into `Engine::prefilter`) the rules of this group need.
+    fields: Vec<usize>,
+}
+
+/// Prefilter of one field (`""`: keywords, any string value): a rule is evaluated only when
+/// the field contains one of the literals it needs (derived from its condition at load time).
+#[derive(Debug)]
+struct PfField {
+    name: String,
+    slot: usize,
+    ac: AhoCorasick,
+    /// Global index of pattern 0 (for the per-event pattern marks).
+    base: usize,
+    /// Rules per pattern.
+    rules: Vec<Vec<usize>>,
+}
+
+impl PfField {
+    /// Marks the rules whose literals occur in the value.
+    fn scan(
+        &self,
+        v: &FieldValue<'_>,
+        epoch: u32,
+        pat_seen: &mut [u32],
+        cand: &mut [u32],
+        out: &mut Vec<usize>,
+    ) {
+        let mut buf = [0u8; 24];
+        let float;
+        let text: &str = match v {
+            FieldValue::Str(s) => s,
+            FieldValue::Int(i) => int_text(*i, &mut buf),
+            FieldValue::Float(f) => {
+                float = float_text(*f);
+                &float
+            }
+            FieldValue::Bool(b) => {
+                if *b {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            FieldValue::Null => return,
+            FieldValue::List(items) => {
+                for x in items {
+                    self.scan(x, epoch, pat_seen, cand, out);
+                }
+                return;
+            }
+        };
+        self.scan_str(text, epoch, pat_seen, cand, out);
+    }
+
+    /// Marks the rules whose literals occur in `text`.
+    fn scan_str(
+        &self,
+        text: &str,
+        epoch: u32,
+        pat_seen: &mut [u32],
+        cand: &mut [u32],
+        out: &mut Vec<usize>,
+    ) {
+        let folded = fold(text);
+        for m in self.ac.find_overlapping_iter(folded.as_bytes()) {
+            let p = m.pattern().as_usize();
+            let seen = &mut pat_seen[self.base + p];
+            if *seen == epoch {
+                continue;
+            }
+            *seen = epoch;
+            for &r in &self.rules[p] {
+                if cand[r] != epoch {
+                    cand[r] = epoch;
+                    out.push(r);
+                }
+            }
+        }
+    }
+}
+
+/// The detection engine. See the crate docs for the semantics.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    cfg: EngineConfig,
+    templates: Vec<Template>,
+    emit: Vec<bool>,
+    /// Per rule: correlations it feeds (slot, member).
+    feeds: Vec<Vec<(usize, usize)>>,
+    ls_pairs: Vec<(String, String)>,
+    ls_groups: Vec<LsGroup>,
+    corrs: Vec<Corr>,
+    max_time: Option<i64>,
+    next_sweep: i64,
+    stats: EngineStats,
+    ls_state: Vec<u8>,
+    scratch: Vec<usize>,
+    /// One prefilter automaton per field, over all groups.
+    prefilter: Vec<PfField>,
+    /// Log-source group of each detection rule.
+    rule_group: Vec<usize>,
+    /// Per event: which groups apply, which prefilter fields to scan (epoch marks).
+    group_on: Vec<u32>,
+    field_on: Vec<u32>,
+    /// Interned field slots for the per-event field cache.
+    slots: usize,
+    epoch: u32,
+    cand: Vec<u32>,
+    pat_seen: Vec<u32>,
+}
+
+fn collect_logsources(rules: &[Rule], r: usize, out: &mut Vec<LogSource>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match &rules[r].body {
+        Body::Correlation { members, .. } => {
+            for &m in members {
+                collect_logsources(rules, m, out, depth + 1);
+            }
+        }
+        _ => {
+            let ls = &rules[r].meta.logsource;
+            if !out.contains(ls) {
+                out.push(ls.clone());
+            }
+        }
+    }
+}
+
+fn field_spec(name: &str, spec: &crate::correlation::CorrelationSpec) -> FieldSpec {
+    let per_member = spec
+        .rules
+        .iter()
+        .map(|r| {
+            spec.aliases
+                .get(name)
+                .and_then(|m| m.get(r))
+                .cloned()
+                .unwrap_or_else(|| name.to_string())
+        })
+        .collect();
+    FieldSpec {
+        name: name.to_string(),
+        per_member,
+    }
+}
+
+impl Engine {
+    /// Builds an engine over a rule set.
+    pub fn new(rules: RuleSet, cfg: EngineConfig) -> Engine {
+        let mut rules: Vec<Rule> = rules.rules().to_vec();
+        // Intern field names: each distinct field is looked up once per event.
+        let mut slot_ids: HashMap<String, usize> = HashMap::new();
+        for r in rules.iter_mut() {
+            if let Body::Detection { detection, filters } = &mut r.body {
+                let dets = std::iter::once(detection).chain(filters.iter_mut().map(Arc::make_mut));
+                for d in dets {
+                    for m in d.field_matchers_mut() {
+                        if let Some(f) = m.field() {
+                            let next = slot_ids.len();
+                            m.slot = *slot_ids.entry(f.to_string()).or_insert(next);
+                        }
+                    }
+                }
+            }
+        }
+        let n = rules.len();
+        let mut slot_of = vec![usize::MAX; n];
+        let mut corrs = Vec::new();
+        let mut referenced = vec![false; n];
+        let mut generate = vec![false; n];
+        for (i, r) in rules.iter().enumerate() {
+            if let Body::Correlation { spec, members } = &r.body {
+                slot_of[i] = corrs.len();
+                for &m in members {
+                    referenced[m] = true;
+                    if spec.generate {
+                        generate[m] = true;
+                    }
+                }
+                corrs.push(Corr {
+                    rule: i,
+                    algo: spec.algo.clone(),
+                    span: spec.timespan_ms,
+                    by_event: matches!(
+                        spec.kind,
+                        CorrelationType::EventCount | CorrelationType::ValueCount
+                    ),
+                    group_by: spec.group_by.iter().map(|g| field_spec(g, spec)).collect(),
+                    value_field: spec.value_field.as_deref().map(|f| field_spec(f, spec)),
+                    emit: true,
+                    feeds: Vec::new(),
+                    groups: BTreeMap::new(),
+                    chained_group: HashMap::new(),
+                });
+            }
+        }
+        let emit: Vec<bool> = (0..n).map(|i| !referenced[i] || generate[i]).collect();
+        let mut feeds = vec![Vec::new(); n];
+        for (slot, c) in corrs.iter_mut().enumerate() {
+            c.emit = emit[c.rule];
+            if let Body::Correlation { members, .. } = &rules[c.rule].body {
+                for (mi, &m) in members.iter().enumerate() {
+                    feeds[m].push((slot, mi));
+                }
+            }
+        }
+        for c in corrs.iter_mut() {
+            c.feeds = feeds[c.rule].clone();
+        }
+        let templates = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut logsources = Vec::new();
+                collect_logsources(&rules, i, &mut logsources, 0);
+                Template {
+                    rule_id: r.meta.key().to_string(),
+                    rule_name: r.meta.name.clone(),
+                    title: r.meta.title.clone(),
+                    level: r.meta.level.unwrap_or(Level::Medium),
+                    tags: r.meta.tags.clone(),
+                    description: r.meta.description.clone(),
+                    author: r.meta.author.clone(),
+                    logsources,
+                    kind: match &r.body {
+                        Body::Correlation { spec, .. } => AlertKind::Correlation(spec.kind),
+                        _ => AlertKind::Single,
+                    },
+                }
+            })
+            .collect();
+        // Detection rules grouped by log source.
+        let mut ls_pairs: Vec<(String, String)> = Vec::new();
+        let mut ls_groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if !matches!(r.body, Body::Detection { .. }) {
+                continue;
+            }
+            let mut pairs = Vec::new();
+            for (k, v) in r.meta.logsource.pairs() {
+                let key = (k.to_string(), v.to_ascii_lowercase());
+                let idx = match ls_pairs.iter().position(|p| *p == key) {
+                    Some(p) => p,
+                    None => {
+                        ls_pairs.push(key);
+                        ls_pairs.len() - 1
+                    }
+                };
+                pairs.push(idx);
+            }
+            pairs.sort_unstable();
+            match ls_groups.iter_mut().find(|g| g.0 == pairs) {
+                Some(g) => g.1.push(i),
+                None => ls_groups.push((pairs, vec![i])),
+            }
+        }
+        let (ls_groups, prefilter, pattern_count) = build_prefilter(&rules, ls_groups, &slot_ids);
+        let mut rule_group = vec![usize::MAX; n];
+        for (gi, (members, _)) in ls_groups.iter().enumerate() {
+            for &r in members {
+                rule_group[r] = gi;
+            }
+        }
+        let ls_groups: Vec<LsGroup> = ls_groups.into_iter().map(|(_, g)| g).collect();
+        let ls_state = vec![0; ls_pairs.len()];
+        let ls_groups_len = ls_groups.len();
+        Engine {
+            rules,
+            cfg,
+            templates,
+            emit,
+            feeds,
+            ls_pairs,
+            ls_groups,
+            corrs,
+            max_time: None,
+            next_sweep: i64::MIN,
+            stats: EngineStats::default(),
+            ls_state,
+            scratch: Vec::new(),
+            group_on: vec![0; ls_groups_len],
+            field_on: vec![0; prefilter.len()],
+            prefilter,
+            rule_group,
+            slots: slot_ids.len(),
+            epoch: 0,
+            cand: vec![0; n],
+            pat_seen: vec![0; pattern_count],
+        }
+    }
+
+    /// The rules the engine runs.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Counters (and the current watermark).
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats;
+        for c in &self.corrs {
+            s.open_groups += c.groups.len() as u64;
+            s.buffered_entries += c
+                .groups
+                .values()
+                .map(|g| g.entries.len() as u64)
+                .sum::<u64>();
+        }
+        s.max_time_ms = self.max_time;
+        s
+    }
+
+    /// Matches one event (`event_id` = its journal sequence) and returns the alerts fired,
+    /// updated or withdrawn.
+    pub fn process<R: Record + ?Sized>(&mut self, event_id: u64, record: &R) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.process_into(event_id, record, &mut out);
+        out
+    }
+
+    /// Like [`Engine::process`], appending to `out` (no allocation when nothing matches).
+    pub fn process_into<R: Record + ?Sized>(
+        &mut self,
+        event_id: u64,
+        record: &R,
+        out: &mut Vec<Output>,
+    ) {
+        let rec: &dyn Record = &record;
+        self.stats.events += 1;
+        let time = rec.time_ms();
+        self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+
+        // Single-event matching, log sources checked once per event, fields looked up once,
+        // and only rules whose needed literals occur (or that have none) evaluated.
+        self.ls_state.iter_mut().for_each(|s| *s = 0);
+        let ctx = Ctx::new(rec, self.slots);
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.cand.iter_mut().for_each(|c| *c = 0);
+            self.pat_seen.iter_mut().for_each(|c| *c = 0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        let mut matched = std::mem::take(&mut self.scratch);
+        matched.clear();
+        if self.epoch == 1 {
+            self.group_on.iter_mut().for_each(|c| *c = 0);
+            self.field_on.iter_mut().for_each(|c| *c = 0);
+        }
+        let mut candidates = Vec::new();
+        // Which groups apply, and which fields their prefilters need.
+        for (gi, g) in self.ls_groups.iter().enumerate() {
+            let mut ok = true;
+            for &p in &g.pairs {
+                if self.ls_state[p] == 0 {
+                    let (k, v) = &self.ls_pairs[p];
+                    self.ls_state[p] = if rec.in_logsource(k, v) { 1 } else { 2 };
+                }
+                if self.ls_state[p] != 1 {
+                    ok = false;
+                    break;
+                }
+            }
+            if !ok {
+                continue;
+            }
+            self.group_on[gi] = epoch;
+            for &f in &g.fields {
+                self.field_on[f] = epoch;
+            }
+            for &r in &g.always {
+                if self.rules[r].matches_ctx(&ctx) == Some(true) {
+                    matched.push(r);
+                }
+            }
+        }
+        // Each needed field scanned once; candidates are rules whose literals occur.
+        for (fi, pf) in self.prefilter.iter().enumerate() {
+            if self.field_on[fi] != epoch {
+                continue;
+            }
+            if pf.name.is_empty() {
+                // Keyword literals: every string value of the record.
+                rec.any_value(&mut |s| {
+                    pf.scan_str(
+                        s,
+                        epoch,
+                        &mut self.pat_seen,
+                        &mut self.cand,
+                        &mut candidates,
+                    );
+                    false
+                });
+                continue;
+            }
+            ctx.with_field(pf.slot, &pf.name, |v| {
+                if let Some(v) = v {
+                    pf.scan(
+                        v,
+                        epoch,
+                        &mut self.pat_seen,
+                        &mut self.cand,
+                        &mut candidates,
+                    );
+                }
+            });
+        }
+        for &r in &candidates {
+            if self.group_on.get(self.rule_group[r]) == Some(&epoch)
+                && self.rules[r].matches_ctx(&ctx) == Some(true)
+            {
+                matched.push(r);
+            }
+        }
+        matched.sort_unstable();
+        for &r in &matched {
+            self.stats.detection_matches += 1;
+            if self.emit[r] {
+                let id = StableHash::new()
+                    .str("single")
+                    .str(&self.templates[r].rule_id)
+                    .u64(event_id)
+                    .hex();
+                self.stats.fired += 1;
+                out.push(Output::Fired(self.templates[r].alert(
+                    id,
+                    &[],
+                    &[(time, event_id)],
+                )));
+            }
+            for fi in 0..self.feeds[r].len() {
+                let (slot, member) = self.feeds[r][fi];
+                self.feed(slot, member, Input::Event { time, id: event_id }, rec, out);
+            }
+        }
+        self.scratch = matched;
+
+        if let Some(m) = self.max_time
+            && m >= self.next_sweep
+        {
+            self.sweep();
+            self.next_sweep = m.saturating_add(60_000);
+        }
+    }
+
+    /// The event time before which correlation `c` no longer accepts inputs.
+    fn horizon(&self, span: i64) -> i64 {
+        match self.max_time {
+            Some(m) => m
+                .saturating_sub(self.cfg.allowed_lateness_ms)
+                .saturating_sub(span),
+            None => i64::MIN,
+        }
+    }
+
+    /// Evicts old state everywhere (entries, finished alerts, empty groups).
+    fn sweep(&mut self) {
+        for ci in 0..self.corrs.len() {
+            let span = self.corrs[ci].span;
+            let horizon = self.horizon(span);
+            let evict_before = horizon.saturating_sub(span.saturating_mul(2));
+            let c = &mut self.corrs[ci];
+            c.groups.retain(|_, g| {
+                let cut = g.entries.partition_point(|e| e.time < evict_before);
+                g.entries.drain(..cut);
+                g.alerts.retain(|a| a.span.1 >= horizon);
+                !(g.entries.is_empty() && g.alerts.is_empty())
+            });
+            let groups = &c.groups;
+            c.chained_group.retain(|_, k| groups.contains_key(k));
+        }
+    }
+
+    /// Group values of an input for correlation `c`, member `member` (None: does not take part).
+    fn group_values(
+        c: &Corr,
+        member: usize,
+        rec: &dyn Record,
+        inner: Option<&AlertState>,
+    ) -> Option<Vec<(String, String)>> {
+        c.group_by
+            .iter()
+            .map(|g| lookup(g, member, rec, inner).map(|v| (g.name.clone(), v)))
+            .collect()
+    }
+
+    fn feed(
+        &mut self,
+        slot: usize,
+        member: usize,
+        input: Input<'_>,
+        rec: &dyn Record,
+        out: &mut Vec<Output>,
+    ) {
+        let span = self.corrs[slot].span;
+        let horizon = self.horizon(span);
+        let cfg = self.cfg;
+        let rule_key = self.templates[self.corrs[slot].rule].rule_id.clone();
+        let mut changes = Vec::new();
+        {
+            let stats = &mut self.stats;
+            let c = &mut self.corrs[slot];
+            match input {
+                Input::Withdraw(id) => {
+                    if let Some(key) = c.chained_group.remove(id) {
+                        if let Some(g) = c.groups.get_mut(&key) {
+                            g.entries.retain(|e| e.alert_id() != id);
+                        }
+                        changes.extend(recompute(c, &key, horizon, &rule_key));
+                    }
+                }
+                Input::Event { .. } | Input::Alert(_) => {
+                    let (time, tie, src, inner) = match &input {
+                        Input::Event { time, id } => (*time, *id, Src::Event(*id), None),
+                        Input::Alert(st) => (
+                            st.trigger,
+                            st.events.first().map_or(0, |e| e.1),
+                            Src::Alert {
+                                id: st.id.clone(),
+                                events: st.events.clone(),
+                            },
+                            Some(*st),
+                        ),
+                        Input::Withdraw(_) => return,
+                    };
+                    // A chained alert that changed: drop its previous entry first.
+                    let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
+                    if let (Some(k), Some(st)) = (&old_key, inner)
+                        && let Some(g) = c.groups.get_mut(k)
+                    {
+                        g.entries.retain(|e| e.alert_id() != &*st.id);
+                    }
+                    let values = Self::group_values(c, member, rec, inner);
+                    let value = match &c.value_field {
+                        Some(f) => lookup(f, member, rec, inner).map(String::into_boxed_str),
+                        None => None,
+                    };
+                    let takes_part =
+                        values.is_some() && (c.value_field.is_none() || value.is_some());
+                    let new_key = values.as_ref().map(|v| group_key(v));
+                    if takes_part && time < horizon {
+                        stats.late_dropped += 1;
+                    }
+                    if let (true, Some(values), Some(key)) =
+                        (takes_part && time >= horizon, values, new_key.clone())
+                    {
+                        if !c.groups.contains_key(&key)
+                            && c.groups.len() >= cfg.max_groups_per_rule.max(1)
+                        {
+                            evict_stalest_group(c, stats);
+                        }
+                        let g = c.groups.entry(key.clone()).or_insert_with(|| Group {
+                            values: Arc::new(values),
+                            ..Group::default()
+                        });
+                        let entry = Entry {
+                            time,
+                            tie,
+                            member: member as u32,
+                            src,
+                            value,
+                        };
+                        let by_event = c.by_event;
+                        let pos = g
+                            .entries
+                            .partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
+                        let duplicate = g
+                            .entries
+                            .get(pos)
+                            .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
+                        if !duplicate {
+                            g.entries.insert(pos, entry);
+                            g.touched = g.touched.max(time);
+                            stats.correlation_inputs += 1;
+                            let evict_before = horizon.saturating_sub(span.saturating_mul(2));
+                            let cut = g.entries.partition_point(|e| e.time < evict_before);
+                            g.entries.drain(..cut);
+                            if g.entries.len() > cfg.max_group_entries.max(1) {
+                                let extra = g.entries.len() - cfg.max_group_entries.max(1);
+                                g.entries.drain(..extra);
+                                stats.buffer_evicted += extra as u64;
+                            }
+                        }
+                        if let Some(st) = inner {
+                            c.chained_group.insert(st.id.clone(), key.clone());
+                        }
+                        if !duplicate || old_key.is_some() {
+                            changes.extend(recompute(c, &key, horizon, &rule_key));
+                        }
+                    }
+                    if let Some(k) = old_key
+                        && Some(&k) != new_key.as_ref()
+                    {
+                        changes.extend(recompute(c, &k, horizon, &rule_key));
+                    }
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let emit = self.corrs[slot].emit;
+        let rule = self.corrs[slot].rule;
+        for ch in changes {
+            if emit {
+                match &ch {
+                    Change::Fired(st) => {
+                        self.stats.fired += 1;
+                        out.push(Output::Fired(self.templates[rule].alert(
+                            st.id.to_string(),
+                            &st.group,
+                            &st.events,
+                        )));
+                    }
+                    Change::Updated {
+                        state,
+                        events_changed: true,
+                    } => {
+                        self.stats.updated += 1;
+                        out.push(Output::Updated(self.templates[rule].alert(
+                            state.id.to_string(),
+                            &state.group,
+                            &state.events,
+                        )));
+                    }
+                    Change::Updated { .. } => {}
+                    Change::Withdrawn(id) => {
+                        self.stats.withdrawn += 1;
+                        out.push(Output::Withdrawn {
+                            alert_id: id.to_string(),
+                        });
+                    }
+                }
+            }
+            for fi in 0..self.corrs[slot].feeds.len() {
+                let (s2, m2) = self.corrs[slot].feeds[fi];
+                match &ch {
+                    Change::Fired(st) | Change::Updated { state: st, .. } => {
+                        self.feed(s2, m2, Input::Alert(st), rec, out)
+                    }
+                    Change::Withdrawn(id) => self.feed(s2, m2, Input::Withdraw(id), rec, out),
+                }
+            }
+        }
+    }
+}
+
+/// Builds the log-source groups and the per-field prefilter automata.
+#[allow(clippy::type_complexity)]
+fn build_prefilter(
+    rules: &[Rule],
+    groups: Vec<(Vec<usize>, Vec<usize>)>,
+    slot_ids: &HashMap<String, usize>,
+) -> (Vec<(Vec<usize>, LsGroup)>, Vec<PfField>, usize) {
+    // field -> (needle -> rules)
+    let mut by_field: BTreeMap<String, BTreeMap<Vec<u8>, Vec<usize>>> = BTreeMap::new();
+    let mut out_groups = Vec::with_capacity(groups.len());
+    let mut group_fields: Vec<Vec<String>> = Vec::with_capacity(groups.len());
+    for (pairs, members) in groups {
+        let mut always = Vec::new();
+        let mut fields: Vec<String> = Vec::new();
+        for &r in &members {
+            let needles = match &rules[r].body {
+                Body::Detection { detection, .. } => detection.necessary(),
+                _ => None,
+            };
+            match needles {
+                Some(n) if !n.is_empty() => {
+                    for (field, needle) in n {
+                        if !fields.contains(&field) {
+                            fields.push(field.clone());
+                        }
+                        let list = by_field
+                            .entry(field)
+                            .or_default()
+                            .entry(needle)
+                            .or_default();
+                        if list.last() != Some(&r) {
+                            list.push(r);
+                        }
+                    }
+                }
+                // No literal is necessary (or an empty set: can never match): evaluate always.
+                _ => always.push(r),
+            }
+        }
+        group_fields.push(fields);
+        out_groups.push((
+            members,
+            LsGroup {
+                pairs,
+                always,
+                fields: Vec::new(),
+            },
+        ));
+    }
+    let mut prefilter: Vec<PfField> = Vec::new();
+    let mut pattern_count = 0;
+    for (name, needles) in by_field {
+        let (pats, rule_lists): (Vec<Vec<u8>>, Vec<Vec<usize>>) = needles.into_iter().unzip();
+        let built = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&pats);
+        match built {
+            Ok(ac) => {
+                prefilter.push(PfField {
+                    slot: slot_ids.get(&name).copied().unwrap_or(usize::MAX),
+                    name,
+                    ac,
+                    base: pattern_count,
+                    rules: rule_lists,
+                });
+                pattern_count += pats.len();
+            }
+            Err(_) => {
+                // Cannot build (too large): evaluate these rules without prefilter.
+                for (_, g) in out_groups.iter_mut() {
+                    for l in &rule_lists {
+                        g.always.extend(l.iter().copied());
+                    }
+                }
+            }
+        }
+    }
+    for ((members, g), fields) in out_groups.iter_mut().zip(group_fields) {
+        g.fields = fields
+            .iter()
+            .filter_map(|f| prefilter.iter().position(|p| p.name == *f))
+            .collect();
+        // Only this group's rules belong in its always-list.
+        g.always.retain(|r| members.contains(r));
+        g.always.sort_unstable();
+        g.always.dedup();
+    }
+    (out_groups, prefilter, pattern_count)
+}
+
+/// A field value for an input: from the chained alert's group when it has it, else from the
+/// record being processed.
+fn lookup(
+    f: &FieldSpec,
+    member: usize,
+    rec: &dyn Record,
+    inner: Option<&AlertState>,
+) -> Option<String> {
+    let field = f
+        .per_member
+        .get(member)
+        .map_or(f.name.as_str(), String::as_str);
+    if let Some(st) = inner
+        && let Some((_, v)) = st.group.iter().find(|(k, _)| k == &f.name || k == field)
+    {
+        return Some(v.clone());
+    }
+    rec.field(field).and_then(|v| v.to_text())
+}
+
+fn group_key(values: &[(String, String)]) -> String {
+    let mut k = String::new();
+    for (i, (_, v)) in values.iter().enumerate() {
+        if i > 0 {
+            k.push('\u{1f}');
+        }
+        k.push_str(v);
+    }
+    k
+}
+
+fn evict_stalest_group(c: &mut Corr, stats: &mut EngineStats) {
+    let Some(key) = c
+        .groups
+        .iter()
+        .min_by_key(|(_, g)| g.touched)
+        .map(|(k, _)| k.clone())
+    else {
+        return;
+    };
+    c.groups.remove(&key);
+    c.chained_group.retain(|_, k| *k != key);
+    stats.groups_evicted += 1;
+}
+
+/// A cluster of overlapping matches being built.
+struct Cluster {
+    start: i64,
+    end: i64,
+    trigger: i64,
+    max_weight: u64,
+    events: Vec<(i64, u64)>,
+}
+
+/// Recomputes the alerts of one group from its buffer and returns the changes.
+fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Change> {
+    let span = c.span;
+    let eq = match c.algo {
+        Algo::EventCount(Threshold::Eq(n)) | Algo::ValueCount(Threshold::Eq(n)) => Some(n),
+        _ => None,
+    };
+    let Some(g) = c.groups.get_mut(key) else {
+        return Vec::new();
+    };
+    let mut matches = find_matches(&c.algo, &g.entries, span);
+    matches.retain(|m| m.end >= horizon);
+    if matches.is_empty() && g.alerts.is_empty() {
+        return Vec::new();
+    }
+    matches.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+
+    // Cluster overlapping matches; mark the entries each cluster uses.
+    let mut owner = vec![usize::MAX; g.entries.len()];
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut marked_upto = 0usize;
+    for m in &matches {
+        let extend = clusters.last().is_some_and(|c| m.start <= c.end);
+        if !extend {
+            clusters.push(Cluster {
+                start: m.start,
+                end: m.end,
+                trigger: m.trigger,
+                max_weight: m.weight,
+                events: Vec::new(),
+            });
+        }
+        let ci = clusters.len() - 1;
+        if let Some(cl) = clusters.last_mut() {
+            cl.end = cl.end.max(m.end);
+            cl.trigger = cl.trigger.min(m.trigger);
+            cl.max_weight = cl.max_weight.max(m.weight);
+        }
+        match &m.parts {
+            Parts::Range(lo, hi) => {
+                for o in owner.iter_mut().take(hi + 1).skip((*lo).max(marked_upto)) {
+                    *o = ci;
+                }
+                marked_upto = marked_upto.max(hi + 1);
+            }
+            Parts::Chain(positions) => {
+                for &p in positions {
+                    owner[p] = ci;
+                }
+            }
+        }
+    }
+    for (pos, e) in g.entries.iter().enumerate() {
+        if let Some(cl) = clusters.get_mut(owner[pos]) {
+            e.push_events(&mut cl.events);
+        }
+    }
+    if let Some(n) = eq {
+        clusters.retain(|c| c.max_weight == n);
+    }
+
+    // Alerts that ended before the horizon are final: forget them (no output).
+    g.alerts.retain(|a| a.span.1 >= horizon);
+    let old = std::mem::take(&mut g.alerts);
+    let mut claimed = vec![false; old.len()];
+    let mut changes = Vec::new();
+    let mut next: Vec<LiveAlert> = Vec::with_capacity(clusters.len());
+    for mut cl in clusters {
+        let idx = old
+            .iter()
+            .enumerate()
+            .position(|(i, a)| !claimed[i] && a.span.0 <= cl.end && cl.start <= a.span.1);
+        match idx {
+            Some(i) => {
+                claimed[i] = true;
+                let a = &old[i];
+                // Events before the horizon can no longer be recomputed: keep them.
+                cl.events
+                    .extend(a.events.iter().filter(|e| e.0 < horizon).copied());
+                normalize(&mut cl.events);
+                let events_changed = cl.events != *a.events;
+                let changed =
+                    events_changed || a.span != (cl.start, cl.end) || a.trigger != cl.trigger;
+                let events = if events_changed {
+                    Arc::new(cl.events)
+                } else {
+                    a.events.clone()
+                };
+                let live = LiveAlert {
+                    id: a.id.clone(),
+                    span: (cl.start, cl.end),
+                    trigger: cl.trigger,
+                    events,
+                };
+                if changed {
+                    changes.push(Change::Updated {
+                        state: AlertState {
+                            id: live.id.clone(),
+                            events: live.events.clone(),
+                            trigger: live.trigger,
+                            group: g.values.clone(),
+                        },
+                        events_changed,
+                    });
+                }
+                next.push(live);
+            }
+            None => {
+                normalize(&mut cl.events);
+                let first = cl.events.first().map_or(0, |e| e.1);
+                let mut salt = 0u64;
+                let id: Arc<str> = loop {
+                    let mut h = StableHash::new()
+                        .str("corr")
+                        .str(rule_key)
+                        .str(key)
+                        .u64(first);
+                    if salt > 0 {
+                        h = h.u64(salt);
+                    }
+                    let id = h.hex();
+                    if !old.iter().chain(next.iter()).any(|a| *a.id == *id) {
+                        break Arc::from(id);
+                    }
+                    salt += 1;
+                };
+                let live = LiveAlert {
+                    id,
+                    span: (cl.start, cl.end),
+                    trigger: cl.trigger,
+                    events: Arc::new(cl.events),
+                };
+                changes.push(Change::Fired(AlertState {
+                    id: live.id.clone(),
+                    events: live.events.clone(),
+                    trigger: live.trigger,
+                    group: g.values.clone(),
+                }));
+                next.push(live);
+            }
+        }
+    }
+    for (i, a) in old.into_iter().enumerate() {
+        if !claimed[i] {
+            changes.push(Change::Withdrawn(a.id));
+        }
+    }
+    next.sort_by_key(|a| a.span);
+    g.alerts = next;
+    changes
+}
+
+/// Sorts events by time then id and removes duplicate ids.
+fn normalize(events: &mut Vec<(i64, u64)>) {
+    events.sort_unstable();
+    events.dedup();
+}

@@ -1,0 +1,163 @@
+//! # onesec-sigma — onesec's own Sigma detection engine
+//!
+//! Loads [Sigma](https://sigmahq.io) rules (specification 2.x: detection rules, correlation
+//! rules 2.1, filters), compiles them once, and matches records against them. The engine does
+//! not know onesec's event type: it matches anything that implements [`Record`]
+//! (`serde_json::Value` and [`EvtxJson`] implementations are included for tests and replays).
+//!
+//! ```
+//! use onesec_sigma::{Engine, EngineConfig, LoadOptions, Output, RuleSet};
+//! let yaml = r"
+//! title: Door forced
+//! id: 6b1c7a52-0000-4000-8000-000000000001
+//! author: onesec
+//! logsource: {category: physical_access}
+//! detection:
+//!     sel: {event: door_forced}
+//!     condition: sel
+//! level: high
+//! ";
+//! let (rules, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+//! assert!(report.rejected.is_empty());
+//! let mut engine = Engine::new(rules, EngineConfig::default());
+//! let event = serde_json::json!({"event": "door_forced", "time_ms": 1000});
+//! let out = engine.process(1, &event);
+//! assert!(matches!(&out[..], [Output::Fired(a)] if a.event_ids == vec![1]));
+//! ```
+//!
+//! ## Loading
+//!
+//! [`RuleSet::load_dir`] / [`RuleSet::load_paths`] / [`RuleSet::from_yaml_str`] return the
+//! rule set and a [`LoadReport`]. A rule the engine cannot run (unknown modifier, bad regex,
+//! bad condition, unresolved placeholder, unsupported correlation feature, dangling
+//! reference, duplicate id, cycle) is **reported** with its file, title and reason — never
+//! silently dropped. A file may hold several documents separated by `---`.
+//! Unknown top-level keys are kept in [`RuleMeta::custom`].
+//!
+//! ## Detection rules: supported features
+//!
+//! * Plain values: case-insensitive equality with `*` / `?` wildcards; `\*`, `\?`, `\\` escape
+//!   (a backslash before any other character is literal). `null` = field absent or null.
+//!   A list of values is OR (AND with `|all`); a map is AND of its fields; a list of maps is OR.
+//! * Keyword searches (a list of strings without field): case-insensitive substring search over
+//!   every string value of the record ([`Record::any_value`]).
+//! * Numbers: an integer in a rule compares numerically with numeric fields and as text with
+//!   string fields (`EventID: 4624` matches `"4624"`, `EventID: '4624'` matches `4624`).
+//! * Modifiers: `contains`, `startswith`, `endswith`, `all`, `re` (with `i`, `m`, `s`), `cidr`
+//!   (v4 and v6), `exists`, `gt`, `gte`, `lt`, `lte`, `windash` (`-`, `/`, en dash, em dash,
+//!   horizontal bar), `cased`, `base64`, `base64offset`, `wide`/`utf16le`, `utf16be`, `utf16`,
+//!   `fieldref` (optionally with `contains`/`startswith`/`endswith`), `expand` (`%name%`
+//!   placeholders from [`LoadOptions::placeholders`]; unresolved → rejected).
+//!   Regular expressions use the `regex` crate (no look-around or back-references: such a rule
+//!   is rejected with the compiler's message). `re` searches (unanchored), case-sensitively
+//!   unless `|i`.
+//! * Conditions: `and`, `or`, `not`, parentheses, `1 of x*`, `N of x*`, `all of x*`,
+//!   `1 of them`, `all of them` (`them` skips identifiers starting with `_`), precedence
+//!   `not` > `and` > `or`, a list of conditions = their OR. Compiled to an AST at load time.
+//!   Sigma 1.x aggregations (`| count() > 5`) are rejected: use correlation rules.
+//! * Filters (`filter:` documents): their condition is ANDed to the target rules (write
+//!   `condition: not selection` to exclude), for targets whose log source is the filter's or
+//!   narrower; `rules: any` or no `rules` targets every rule.
+//! * Everything is compiled at load: folded needles, regexes, one Aho-Corasick automaton per
+//!   list of `contains` needles. ASCII values are matched without allocation; non-ASCII values
+//!   are lowercased once per comparison.
+//!
+//! ## Correlation rules
+//!
+//! `event_count` (`gt`, `gte`, `eq`), `value_count` (`gt`, `gte`, `eq` over `condition.field`),
+//! `temporal`, `temporal_ordered`. `lt`/`lte`/`neq` need a closed window and are rejected
+//! ("needs window close (not supported yet)"); `value_sum`, `value_avg`, `value_percentile` are
+//! rejected as not supported yet. `rules` reference rules by `id` or `name`, including other
+//! correlation rules (chaining); `group-by` (a record lacking a group-by field does not take
+//! part); `timespan` (`s`, `m`, `h`, `d`, `w`); `aliases` (alias → {rule: field}) for
+//! group-by and the counted field; `generate` (top level or in `correlation`): rules referenced
+//! by a correlation do **not** alert on their own unless some referencing correlation says
+//! `generate: true`. The same applies to correlation rules referenced by other correlations.
+//!
+//! A window is `[t, t + timespan]` (both ends included). `event_count`/`value_count` hold when a
+//! window holds enough events (values); `eq N` holds when the densest window of the alert holds
+//! exactly N. One event matched by several referenced rules counts once.
+//!
+//! ### Extension: boolean conditions for temporal correlations
+//!
+//! This is the onesec reading of the Sigma 2.2 boolean-condition proposal. For `temporal` and
+//! `temporal_ordered`, `condition` may be a string boolean expression over the referenced rule
+//! names as written in `rules:` (`and`, `or`, `not`, parentheses):
+//!
+//! * `temporal`: positive only (`not` → rejected, "absence needs temporal_ordered"). Holds when,
+//!   within some window of length ≤ timespan, the set of rules that occurred makes the
+//!   expression true. No condition = all rules.
+//! * `temporal_ordered`: a conjunction of atoms, each a rule name or `not name`; the order of
+//!   `rules:` is the sequence. Positive atoms must occur in that order, first to last within the
+//!   timespan. A negated atom forbids any event of that rule between its neighbouring positive
+//!   atoms (strictly between them in event-time order); a **leading** negated atom forbids it in
+//!   `[first − timespan, first]`; a **trailing** negated atom is rejected ("trailing absence
+//!   needs window close (not supported yet)"). Rules not mentioned are ignored.
+//!   Example: `rules: [badge_in, badge_out, remote_login]`,
+//!   `condition: badge_in and not badge_out and remote_login` = remote login while badged in.
+//!
+//! ## Event time, arrival order and lateness
+//!
+//! Events may arrive in any order (whole files replayed one after another); conclusions do not
+//! depend on arrival order:
+//!
+//! * Per correlation rule and group key the engine keeps a time-sorted buffer of matches
+//!   (time, event id, which referenced rule; for chained rules the inner alert). Events are
+//!   inserted at their event-time position (ties broken by event id).
+//! * After every insert the group's alerts are **recomputed from the buffer** (a pure function
+//!   of its content) and diffed with the alerts already reported: a match that overlaps an
+//!   existing alert of the same rule and group (in time) extends it (`Output::Updated`, same
+//!   id), otherwise a new alert fires (`Output::Fired`); an alert that no longer holds — e.g. a
+//!   late `badge_out` inside an absence gap — is withdrawn (`Output::Withdrawn`).
+//!   `temporal_ordered` matching is exact (a sweep keeping, per step, the latest valid partial
+//!   chain since the last forbidden event), not greedy.
+//! * Alert ids are a stable 128-bit FNV-1a hash of rule id + group key + first event id
+//!   (single-event alerts: rule id + event id), so the same sequence of `process` calls gives
+//!   the same ids (journal replay after a crash upserts by id). An alert keeps its id when it is
+//!   extended.
+//! * **Watermark and lateness**: the engine tracks the newest event time seen, `max_time`.
+//!   For a correlation with timespan `T`, an input older than
+//!   `max_time − allowed_lateness − T` is not buffered and is counted in
+//!   [`EngineStats::late_dropped`] (the event still runs through single-event rules).
+//!   Alerts that ended before that horizon are final (forgotten, never withdrawn); buffer
+//!   entries older than `horizon − 2T` are evicted. `allowed_lateness_ms` defaults to 24 h.
+//!   Within the lateness window, results are independent of arrival order; at the horizon they
+//!   are best effort. One event far in the future moves the watermark for everyone: feed
+//!   sane times.
+//! * Caps: `max_group_entries` (default 4096, oldest evicted, counted in
+//!   [`EngineStats::buffer_evicted`]) and `max_groups_per_rule` (least recently touched group
+//!   evicted, [`EngineStats::groups_evicted`]). Under eviction, order independence is lost.
+//! * **Chaining**: when a correlation alert fires or is updated it is fed, as one occurrence, to
+//!   the correlations that reference it. Its time is the moment the correlation first held (the
+//!   end of its earliest match) — not its last event, so that later events extending, e.g., a
+//!   brute-force alert do not push it after what follows it. Its events are all the inner
+//!   alert's events. Its group-by values are taken from the inner alert's group when it has the
+//!   field (by group-by name or field), otherwise from the record being processed at that
+//!   moment. A withdrawn inner alert is removed from the outer buffers, which withdraws the outer
+//!   alerts that no longer hold.
+//! * Every alert carries the log sources of every base rule involved, including negated ones,
+//!   and the rule's `author` (Detection Rule License attribution).
+
+#![warn(missing_docs)]
+
+mod condition;
+mod correlation;
+mod ctx;
+mod detection;
+mod engine;
+mod error;
+mod hash;
+mod json;
+mod meta;
+mod pattern;
+mod record;
+mod ruleset;
+mod value;
+
+pub use correlation::CorrelationType;
+pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output};
+pub use error::RuleError;
+pub use json::{EvtxJson, parse_json_stream, parse_rfc3339_ms};
+pub use meta::{Level, LogSource, Related, RuleMeta, Status};
+pub use record::{FieldValue, Record};
+pub use ruleset::{LoadOptions, LoadReport, LoadedRule, RejectedRule, Rule, RuleKind, RuleSet};

@@ -1,0 +1,566 @@
+//! Sigma string values: wildcard/escape parsing, the value transformations of modifiers
+//! (windash, base64, base64offset, wide/utf16) and the compiled string matchers.
+
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::RuleError;
+
+/// One piece of a Sigma string after escape processing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Tok {
+    /// Literal bytes (UTF-8 unless a utf16 transformation was applied).
+    Lit(Vec<u8>),
+    /// `*`: any run of characters, possibly empty.
+    Star,
+    /// `?`: exactly one character.
+    One,
+    /// A Windows command-line switch character (`-`, `/`, en dash, em dash, horizontal bar).
+    Dash,
+}
+
+/// The switch characters `windash` allows in place of `-` or `/`.
+pub(crate) const WINDASH: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+
+/// A Sigma string: literals and wildcards.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SigmaStr(pub(crate) Vec<Tok>);
+
+impl SigmaStr {
+    /// Parses a rule string: `*` and `?` are wildcards; `\*`, `\?` and `\\` are the literal
+    /// characters; a backslash before anything else is a literal backslash.
+    pub(crate) fn parse(s: &str) -> SigmaStr {
+        let mut out = SigmaStr::default();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.peek() {
+                    Some(&n @ ('*' | '?' | '\\')) => {
+                        chars.next();
+                        out.push_char(n);
+                    }
+                    _ => out.push_char('\\'),
+                },
+                '*' => out.0.push(Tok::Star),
+                '?' => out.0.push(Tok::One),
+                c => out.push_char(c),
+            }
+        }
+        out
+    }
+
+    /// A string taken literally (no wildcards), e.g. a number rendered as text.
+    pub(crate) fn literal(s: &str) -> SigmaStr {
+        SigmaStr(vec![Tok::Lit(s.as_bytes().to_vec())])
+    }
+
+    fn push_char(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.push_bytes(c.encode_utf8(&mut buf).as_bytes());
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) {
+        if let Some(Tok::Lit(v)) = self.0.last_mut() {
+            v.extend_from_slice(b);
+        } else {
+            self.0.push(Tok::Lit(b.to_vec()));
+        }
+    }
+
+    fn push(&mut self, t: Tok) {
+        match t {
+            Tok::Lit(b) => self.push_bytes(&b),
+            Tok::Star => {
+                if self.0.last() != Some(&Tok::Star) {
+                    self.0.push(Tok::Star);
+                }
+            }
+            other => self.0.push(other),
+        }
+    }
+
+    /// Merges adjacent literals, drops empty ones and collapses runs of `*`.
+    pub(crate) fn normalized(self) -> SigmaStr {
+        let mut out = SigmaStr::default();
+        for t in self.0 {
+            if let Tok::Lit(b) = &t
+                && b.is_empty()
+            {
+                continue;
+            }
+            out.push(t);
+        }
+        out
+    }
+
+    /// The literal bytes when the string holds no wildcard.
+    fn plain_bytes(&self, modifier: &str) -> Result<Vec<u8>, RuleError> {
+        let mut out = Vec::new();
+        for t in &self.0 {
+            match t {
+                Tok::Lit(b) => out.extend_from_slice(b),
+                _ => {
+                    return Err(RuleError::Modifier(format!(
+                        "{modifier} cannot be applied to a value with wildcards"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `contains`/`startswith`/`endswith`: wraps the value in `*`.
+    pub(crate) fn wrap(mut self, before: bool, after: bool) -> SigmaStr {
+        if before {
+            self.0.insert(0, Tok::Star);
+        }
+        if after {
+            self.0.push(Tok::Star);
+        }
+        self.normalized()
+    }
+
+    /// `wide` / `utf16le` / `utf16be` / `utf16`: re-encodes the literal parts.
+    pub(crate) fn utf16(&self, big_endian: bool, bom: bool) -> Result<SigmaStr, RuleError> {
+        let mut out = SigmaStr::default();
+        if bom {
+            out.push_bytes(if big_endian {
+                &[0xfe, 0xff]
+            } else {
+                &[0xff, 0xfe]
+            });
+        }
+        for t in &self.0 {
+            match t {
+                Tok::Lit(b) => {
+                    let s = std::str::from_utf8(b).map_err(|_| {
+                        RuleError::Modifier("utf16 applied twice or to non-text".into())
+                    })?;
+                    let mut bytes = Vec::with_capacity(b.len() * 2);
+                    for u in s.encode_utf16() {
+                        if big_endian {
+                            bytes.extend_from_slice(&u.to_be_bytes());
+                        } else {
+                            bytes.extend_from_slice(&u.to_le_bytes());
+                        }
+                    }
+                    out.push_bytes(&bytes);
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `base64`: the base64 encoding of the value.
+    pub(crate) fn base64(&self) -> Result<SigmaStr, RuleError> {
+        let raw = self.plain_bytes("base64")?;
+        Ok(SigmaStr::literal(&STANDARD.encode(raw)))
+    }
+
+    /// `base64offset`: the three encodings of the value at byte offsets 0, 1 and 2 of a
+    /// longer base64 text, with the unstable leading/trailing characters cut off.
+    pub(crate) fn base64offset(&self) -> Result<Vec<SigmaStr>, RuleError> {
+        let raw = self.plain_bytes("base64offset")?;
+        const START: [usize; 3] = [0, 2, 3];
+        const END_CUT: [usize; 3] = [0, 3, 2];
+        let mut out = Vec::with_capacity(3);
+        for i in 0..3 {
+            let mut data = vec![b' '; i];
+            data.extend_from_slice(&raw);
+            let enc = STANDARD.encode(&data);
+            let cut = END_CUT[(raw.len() + i) % 3];
+            let end = enc.len().saturating_sub(cut);
+            let start = START[i].min(end);
+            out.push(SigmaStr::literal(&enc[start..end]));
+        }
+        Ok(out)
+    }
+
+    /// `windash`: every `-` or `/` that starts a word (preceded by a non-word character or the
+    /// start, followed by a word character) may be any of [`WINDASH`]. Up to three such
+    /// positions are expanded into alternatives; beyond that they become [`Tok::Dash`].
+    pub(crate) fn windash(&self) -> Vec<SigmaStr> {
+        // Positions: (token index, byte offset in the literal).
+        let mut positions = Vec::new();
+        let mut prev_word = false;
+        for (ti, t) in self.0.iter().enumerate() {
+            match t {
+                Tok::Lit(b) => {
+                    let Ok(s) = std::str::from_utf8(b) else {
+                        prev_word = false;
+                        continue;
+                    };
+                    let mut it = s.char_indices().peekable();
+                    while let Some((off, c)) = it.next() {
+                        let next_word = it.peek().is_some_and(|&(_, n)| is_word(n));
+                        if (c == '-' || c == '/') && !prev_word && next_word {
+                            positions.push((ti, off));
+                        }
+                        prev_word = is_word(c);
+                    }
+                }
+                _ => prev_word = false,
+            }
+        }
+        if positions.is_empty() {
+            return vec![self.clone()];
+        }
+        if positions.len() > 3 {
+            return vec![self.replace_dashes(&positions, None)];
+        }
+        let combos = WINDASH.len().pow(positions.len() as u32);
+        (0..combos)
+            .map(|mut n| {
+                let mut choice = Vec::with_capacity(positions.len());
+                for _ in 0..positions.len() {
+                    choice.push(WINDASH[n % WINDASH.len()]);
+                    n /= WINDASH.len();
+                }
+                self.replace_dashes(&positions, Some(&choice))
+            })
+            .collect()
+    }
+
+    fn replace_dashes(&self, positions: &[(usize, usize)], choice: Option<&[char]>) -> SigmaStr {
+        let mut out = SigmaStr::default();
+        let mut k = 0;
+        for (ti, t) in self.0.iter().enumerate() {
+            match t {
+                Tok::Lit(b) => {
+                    let mut last = 0;
+                    while k < positions.len() && positions[k].0 == ti {
+                        let off = positions[k].1;
+                        out.push_bytes(&b[last..off]);
+                        match choice {
+                            Some(c) => out.push_char(c[k]),
+                            None => out.push(Tok::Dash),
+                        }
+                        last = off + 1; // '-' and '/' are one byte
+                        k += 1;
+                    }
+                    out.push_bytes(&b[last..]);
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        out.normalized()
+    }
+
+    /// The value as text (None when it has wildcards or is not UTF-8).
+    #[cfg(test)]
+    pub(crate) fn as_text(&self) -> Option<String> {
+        let b = self.plain_bytes("").ok()?;
+        String::from_utf8(b).ok()
+    }
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Case-folds a haystack for case-insensitive matching: ASCII text is used as is (matchers
+/// compare ASCII-case-insensitively); other text is lowercased (one allocation).
+pub(crate) fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// Lowercases a needle the way [`fold`] treats haystacks.
+pub(crate) fn fold_needle(b: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_lowercase().into_bytes(),
+        Err(_) => b.to_ascii_lowercase(),
+    }
+}
+
+fn eq_bytes(a: &[u8], b: &[u8], ci: bool) -> bool {
+    if ci {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+/// Builds a (possibly multi-pattern) substring searcher.
+pub(crate) fn searcher(needles: &[Vec<u8>], ci: bool) -> Result<AhoCorasick, RuleError> {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(ci)
+        .match_kind(MatchKind::LeftmostFirst)
+        // A contiguous NFA builds much faster than a DFA (thousands of rules are compiled at
+        // load) and searches nearly as fast; the prefilters do most of the work anyway.
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(needles)
+        .map_err(|e| RuleError::Modifier(format!("cannot build substring searcher: {e}")))
+}
+
+/// How a compiled string pattern matches.
+#[derive(Clone, Debug)]
+enum Shape {
+    /// Whole string equals.
+    Exact(Vec<u8>),
+    /// Starts with.
+    Prefix(Vec<u8>),
+    /// Ends with.
+    Suffix(Vec<u8>),
+    /// Contains (the searcher holds the one needle).
+    Contains(AhoCorasick),
+    /// `*` alone: any value.
+    Any,
+    /// `first*mid*...*last` (only `*` wildcards).
+    Glob {
+        first: Vec<u8>,
+        mids: Vec<AhoCorasick>,
+        last: Vec<u8>,
+        min_len: usize,
+    },
+    /// Anything with `?` or switch-character classes.
+    Regex(regex::Regex),
+}
+
+/// A compiled string pattern (case-insensitive unless `cased`).
+#[derive(Clone, Debug)]
+pub(crate) struct StrMatcher {
+    shape: Shape,
+    /// Case-insensitive: needles are folded and the haystack must be passed through [`fold`].
+    pub(crate) ci: bool,
+    /// The longest literal part, folded: every matching value contains it (case-insensitively).
+    pub(crate) needle: Option<Vec<u8>>,
+}
+
+/// What a simple pattern is, for grouping many `contains` needles into one automaton.
+pub(crate) enum Simple {
+    /// `*lit*` with the folded needle.
+    Contains(Vec<u8>),
+    /// Anything else.
+    Other,
+}
+
+impl StrMatcher {
+    /// Compiles a Sigma string.
+    pub(crate) fn new(s: &SigmaStr, cased: bool) -> Result<StrMatcher, RuleError> {
+        let ci = !cased;
+        let s = s.clone().normalized();
+        let lit = |b: &Vec<u8>| if ci { fold_needle(b) } else { b.clone() };
+        let toks = &s.0;
+        let needs_regex = toks.iter().any(|t| matches!(t, Tok::One | Tok::Dash));
+        let shape = if needs_regex {
+            Shape::Regex(to_regex(&s, ci)?)
+        } else {
+            match toks.as_slice() {
+                [] => Shape::Exact(Vec::new()),
+                [Tok::Lit(a)] => Shape::Exact(lit(a)),
+                [Tok::Star] => Shape::Any,
+                [Tok::Lit(a), Tok::Star] => Shape::Prefix(lit(a)),
+                [Tok::Star, Tok::Lit(a)] => Shape::Suffix(lit(a)),
+                [Tok::Star, Tok::Lit(a), Tok::Star] => Shape::Contains(searcher(&[lit(a)], ci)?),
+                _ => {
+                    let mut first = Vec::new();
+                    let mut last = Vec::new();
+                    let mut parts: &[Tok] = toks;
+                    if let [Tok::Lit(a), rest @ ..] = parts {
+                        first = lit(a);
+                        parts = rest;
+                    }
+                    if let [rest @ .., Tok::Lit(z)] = parts {
+                        last = lit(z);
+                        parts = rest;
+                    }
+                    let mut mids = Vec::new();
+                    let mut min_len = first.len() + last.len();
+                    for t in parts {
+                        if let Tok::Lit(m) = t {
+                            let m = lit(m);
+                            min_len += m.len();
+                            mids.push(searcher(&[m], ci)?);
+                        }
+                    }
+                    Shape::Glob {
+                        first,
+                        mids,
+                        last,
+                        min_len,
+                    }
+                }
+            }
+        };
+        let needle = toks
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Lit(b) if !b.is_empty() => Some(b),
+                _ => None,
+            })
+            .max_by_key(|b| b.len())
+            .map(|b| fold_needle(b));
+        Ok(StrMatcher { shape, ci, needle })
+    }
+
+    /// The folded needle when this is a plain `contains` (for multi-needle grouping).
+    pub(crate) fn simple(s: &SigmaStr, cased: bool) -> Simple {
+        let s = s.clone().normalized();
+        match s.0.as_slice() {
+            [Tok::Star, Tok::Lit(a), Tok::Star] => {
+                Simple::Contains(if cased { a.clone() } else { fold_needle(a) })
+            }
+            _ => Simple::Other,
+        }
+    }
+
+    /// Matches `hay`, which must already be folded when the matcher is case-insensitive.
+    pub(crate) fn is_match(&self, hay: &str) -> bool {
+        let h = hay.as_bytes();
+        let ci = self.ci;
+        match &self.shape {
+            Shape::Exact(n) => h.len() == n.len() && eq_bytes(h, n, ci),
+            Shape::Prefix(n) => h.len() >= n.len() && eq_bytes(&h[..n.len()], n, ci),
+            Shape::Suffix(n) => h.len() >= n.len() && eq_bytes(&h[h.len() - n.len()..], n, ci),
+            Shape::Contains(ac) => ac.is_match(h),
+            Shape::Any => true,
+            Shape::Glob {
+                first,
+                mids,
+                last,
+                min_len,
+            } => {
+                if h.len() < *min_len
+                    || !eq_bytes(&h[..first.len()], first, ci)
+                    || !eq_bytes(&h[h.len() - last.len()..], last, ci)
+                {
+                    return false;
+                }
+                let mut pos = first.len();
+                let end = h.len() - last.len();
+                for m in mids {
+                    if pos > end {
+                        return false;
+                    }
+                    match m.find(Input::new(h).range(pos..end)) {
+                        Some(found) => pos = found.end(),
+                        None => return false,
+                    }
+                }
+                pos <= end
+            }
+            Shape::Regex(re) => re.is_match(hay),
+        }
+    }
+}
+
+/// Translates a wildcard pattern into an anchored regular expression.
+fn to_regex(s: &SigmaStr, ci: bool) -> Result<regex::Regex, RuleError> {
+    let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
+    for t in &s.0 {
+        match t {
+            Tok::Lit(b) => {
+                let text = String::from_utf8_lossy(b);
+                re.push_str(&regex::escape(&text));
+            }
+            Tok::Star => re.push_str(".*"),
+            Tok::One => re.push('.'),
+            Tok::Dash => {
+                re.push('[');
+                for c in WINDASH {
+                    re.push_str(&regex::escape(&c.to_string()));
+                }
+                re.push(']');
+            }
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).map_err(|e| RuleError::Regex {
+        pattern: re.clone(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pat: &str, hay: &str) -> bool {
+        let s = SigmaStr::parse(pat);
+        let Ok(matcher) = StrMatcher::new(&s, false) else {
+            panic!("compile {pat}")
+        };
+        matcher.is_match(&fold(hay))
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(SigmaStr::parse(r"a\*b").0, vec![Tok::Lit(b"a*b".to_vec())]);
+        assert_eq!(SigmaStr::parse(r"a\\b").0, vec![Tok::Lit(b"a\\b".to_vec())]);
+        assert_eq!(
+            SigmaStr::parse(r"C:\Windows\").0,
+            vec![Tok::Lit(b"C:\\Windows\\".to_vec())]
+        );
+        assert_eq!(
+            SigmaStr::parse(r"a\\*").0,
+            vec![Tok::Lit(b"a\\".to_vec()), Tok::Star]
+        );
+        assert!(m(r"what\?", "WHAT?"));
+        assert!(!m(r"what\?", "whatx"));
+        assert!(m(r"star\*", "star*"));
+        assert!(!m(r"star\*", "starry"));
+        assert!(m(r"C:\\Windows\\*", r"c:\windows\system32"));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("abc", "ABC"));
+        assert!(!m("abc", "abcd"));
+        assert!(m("ab*", "ABcdef"));
+        assert!(m("*ef", "abcdEF"));
+        assert!(m("*cd*", "abCDef"));
+        assert!(m("a*c*e", "abcde"));
+        assert!(m("a*c*e", "ace"));
+        assert!(!m("a*c*e", "ae"));
+        assert!(!m("ab*ba", "aba"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "abbc"));
+        assert!(m("*", ""));
+        assert!(m("", ""));
+        assert!(!m("", "x"));
+        assert!(m("ÄBC*", "äbcdef"));
+        assert!(m("*straße*", "DIE STRAßE"));
+    }
+
+    #[test]
+    fn windash_expansion() {
+        let s = SigmaStr::parse(" -enc ");
+        let variants = s.windash();
+        assert_eq!(variants.len(), 5);
+        assert!(variants.contains(&SigmaStr::literal(" /enc ")));
+        assert!(variants.contains(&SigmaStr::literal(" \u{2013}enc ")));
+        // A dash inside a word is not a switch.
+        assert_eq!(SigmaStr::parse("foo-bar").windash().len(), 1);
+    }
+
+    #[test]
+    fn base64offset_matches_pysigma() {
+        let s = SigmaStr::parse("/bin/bash");
+        let v = s.base64offset().unwrap_or_default();
+        let texts: Vec<String> = v.iter().filter_map(|x| x.as_text()).collect();
+        assert_eq!(texts, vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]);
+        assert_eq!(
+            SigmaStr::parse("abc")
+                .base64()
+                .ok()
+                .and_then(|x| x.as_text()),
+            Some("YWJj".to_string())
+        );
+    }
+
+    #[test]
+    fn wide() {
+        let s = SigmaStr::parse("ab").utf16(false, false).ok();
+        assert_eq!(s, Some(SigmaStr(vec![Tok::Lit(b"a\0b\0".to_vec())])));
+        let s = SigmaStr::parse("a").utf16(false, true).ok();
+        assert_eq!(s, Some(SigmaStr(vec![Tok::Lit(vec![0xff, 0xfe, b'a', 0])])));
+    }
+}

@@ -1,0 +1,435 @@
+//! Correlation scenarios (rule files + JSON event lists under tests/data/correlation), each fed
+//! in its written order and in many shuffled orders: the final set of live alerts must not
+//! depend on the arrival order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use onesec_sigma::{
+    Alert, AlertKind, CorrelationType, Engine, EngineConfig, LoadOptions, LogSource, Output,
+    RuleSet,
+};
+use serde_json::Value;
+
+/// A live alert reduced to what must not depend on arrival order.
+type Key = (String, Vec<(String, String)>, Vec<u64>);
+
+/// Group and event ids of an alert.
+type GroupEvents = (Vec<(String, String)>, Vec<u64>);
+
+fn data_dir(scenario: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/correlation")
+        .join(scenario)
+}
+
+fn load(scenario: &str) -> (RuleSet, Vec<Value>) {
+    let dir = data_dir(scenario);
+    let (rules, report) = RuleSet::load_dir(&dir, &LoadOptions::default());
+    assert!(
+        report.rejected.is_empty(),
+        "{scenario}: {:?}",
+        report.rejected
+    );
+    let text = std::fs::read_to_string(dir.join("events.json")).unwrap_or_default();
+    let events: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    assert!(!events.is_empty(), "{scenario}: no events");
+    (rules, events)
+}
+
+/// A small fixed-seed PRNG (xorshift64*), so shuffles are reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Feeds `events` in `order` (event id = position in the file + 1) and returns the live
+/// alerts at the end, checking the output protocol along the way.
+fn run(
+    rules: &RuleSet,
+    events: &[Value],
+    order: &[usize],
+) -> (BTreeMap<String, Alert>, Vec<Output>) {
+    let mut engine = Engine::new(rules.clone(), EngineConfig::default());
+    let mut live: BTreeMap<String, Alert> = BTreeMap::new();
+    let mut all = Vec::new();
+    for &i in order {
+        for out in engine.process(i as u64 + 1, &events[i]) {
+            match &out {
+                Output::Fired(a) => {
+                    assert!(
+                        live.insert(a.id.clone(), a.clone()).is_none(),
+                        "fired twice: {}",
+                        a.id
+                    );
+                }
+                Output::Updated(a) => {
+                    assert!(
+                        live.insert(a.id.clone(), a.clone()).is_some(),
+                        "updated an unknown alert: {}",
+                        a.id
+                    );
+                }
+                Output::Withdrawn { alert_id } => {
+                    assert!(
+                        live.remove(alert_id).is_some(),
+                        "withdrew an unknown alert: {alert_id}"
+                    );
+                }
+            }
+            all.push(out);
+        }
+    }
+    (live, all)
+}
+
+fn keys(live: &BTreeMap<String, Alert>) -> BTreeSet<Key> {
+    live.values()
+        .map(|a| (a.rule_id.clone(), a.group.clone(), a.event_ids.clone()))
+        .collect()
+}
+
+/// Runs the written order, its reverse and 300 shuffles; all must end with the same alerts.
+fn order_independent(scenario: &str) -> BTreeMap<String, Alert> {
+    let (rules, events) = load(scenario);
+    let written: Vec<usize> = (0..events.len()).collect();
+    let (live, _) = run(&rules, &events, &written);
+    let expected = keys(&live);
+    let mut reversed = written.clone();
+    reversed.reverse();
+    assert_eq!(
+        keys(&run(&rules, &events, &reversed).0),
+        expected,
+        "{scenario}: reversed"
+    );
+    let mut rng = Rng(0x5eed_0000_0000_0001 ^ scenario.len() as u64);
+    for round in 0..300 {
+        let mut order = written.clone();
+        rng.shuffle(&mut order);
+        let got = keys(&run(&rules, &events, &order).0);
+        assert_eq!(
+            got, expected,
+            "{scenario}: shuffle {round}: order {order:?}"
+        );
+    }
+    live
+}
+
+fn ids_where(events: &[Value], pred: impl Fn(&Value) -> bool) -> Vec<u64> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| pred(e))
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
+fn only_alert(live: &BTreeMap<String, Alert>) -> &Alert {
+    assert_eq!(live.len(), 1, "expected exactly one alert: {live:#?}");
+    match live.values().next() {
+        Some(a) => a,
+        None => unreachable!(),
+    }
+}
+
+fn group(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn brute_force_is_one_alert_with_all_events() {
+    let live = order_independent("brute_force");
+    let (_, events) = load("brute_force");
+    let first_burst = ids_where(&events, |e| {
+        e["src_ip"] == "203.0.113.7"
+            && e["outcome"] == "failure"
+            && e["time"].as_str().is_some_and(|t| t < "2026-03-02T11")
+    });
+    let second_burst = ids_where(&events, |e| {
+        e["src_ip"] == "203.0.113.7" && e["time"].as_str().is_some_and(|t| t >= "2026-03-02T11")
+    });
+    assert_eq!(first_burst.len(), 12);
+    assert_eq!(second_burst.len(), 10);
+    let got: BTreeSet<Vec<u64>> = live.values().map(|a| a.event_ids.clone()).collect();
+    assert_eq!(got, BTreeSet::from([first_burst, second_burst]));
+    for a in live.values() {
+        assert_eq!(a.group, group(&[("src_ip", "203.0.113.7")]));
+        assert_eq!(a.kind, AlertKind::Correlation(CorrelationType::EventCount));
+        assert_eq!(a.rule_id, "5d1c1e0a-0000-4000-8000-000000000102");
+        assert_eq!(a.author.as_deref(), Some("onesec tests"));
+        assert!(a.tags.contains(&"attack.t1110".to_string()));
+    }
+}
+
+#[test]
+fn brute_force_in_written_order_fires_once_then_updates() {
+    let (rules, events) = load("brute_force");
+    let order: Vec<usize> = (0..events.len()).collect();
+    let (_, outputs) = run(&rules, &events, &order);
+    let fired = outputs
+        .iter()
+        .filter(|o| matches!(o, Output::Fired(_)))
+        .count();
+    let updated = outputs
+        .iter()
+        .filter(|o| matches!(o, Output::Updated(_)))
+        .count();
+    let withdrawn = outputs
+        .iter()
+        .filter(|o| matches!(o, Output::Withdrawn { .. }))
+        .count();
+    // Two bursts: fired at the 10th failure of each, updated by the 11th and 12th of the first.
+    assert_eq!((fired, updated, withdrawn), (2, 2, 0));
+    // The base rule is referenced with generate: false, so no single-event alerts.
+    assert!(outputs.iter().all(|o| match o {
+        Output::Fired(a) | Output::Updated(a) => a.kind != AlertKind::Single,
+        Output::Withdrawn { .. } => true,
+    }));
+}
+
+#[test]
+fn remote_login_while_badged_in() {
+    let live = order_independent("presence");
+    let a = only_alert(&live);
+    assert_eq!(a.group, group(&[("user", "bruno")]));
+    assert_eq!(a.event_ids, vec![1, 2]); // badge_in 07:58, remote_login 13:12
+    assert_eq!(a.title, "Remote login while badged in on site");
+    assert_eq!(
+        a.kind,
+        AlertKind::Correlation(CorrelationType::TemporalOrdered)
+    );
+    // Log sources of every base rule, the negated badge_out included (same as badge_in here).
+    assert_eq!(
+        a.logsources,
+        vec![
+            LogSource {
+                category: Some("physical_access".into()),
+                ..LogSource::default()
+            },
+            LogSource {
+                category: Some("authentication".into()),
+                product: Some("vpn".into()),
+                ..LogSource::default()
+            },
+        ]
+    );
+}
+
+#[test]
+fn late_badge_out_withdraws_the_alert() {
+    let (rules, events) = load("presence");
+    // Alice: badge_in, remote_login (fires: no badge_out seen yet), then the badge_out of
+    // 17:45 arrives late: the absence is contradicted.
+    let (live, outputs) = run(&rules, &events, &[3, 5, 4]);
+    assert!(live.is_empty());
+    let fired: Vec<&Alert> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Fired(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].group, group(&[("user", "alice")]));
+    assert_eq!(
+        outputs.last(),
+        Some(&Output::Withdrawn {
+            alert_id: fired[0].id.clone()
+        })
+    );
+    // A badge_out after the login (Bruno at 18:30) does not withdraw anything.
+    let (live, outputs) = run(&rules, &events, &[0, 1, 2]);
+    assert_eq!(live.len(), 1);
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| matches!(o, Output::Withdrawn { .. }))
+    );
+}
+
+#[test]
+fn console_login_without_badge_in() {
+    let live = order_independent("leading_absence");
+    let got: BTreeSet<GroupEvents> = live
+        .values()
+        .map(|a| (a.group.clone(), a.event_ids.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            (group(&[("user", "carol")]), vec![1]),
+            (group(&[("user", "erin")]), vec![5]), // badge-in 13 h before: outside 12 h
+        ])
+    );
+    // Dave badged in 10 minutes before: nothing, even if the badge-in arrives late.
+    let (rules, events) = load("leading_absence");
+    let (live, outputs) = run(&rules, &events, &[2, 1]);
+    assert!(live.is_empty());
+    assert!(matches!(
+        outputs.as_slice(),
+        [Output::Fired(_), Output::Withdrawn { .. }]
+    ));
+}
+
+#[test]
+fn grant_after_repeated_denials_chained() {
+    let live = order_independent("chained");
+    let a = only_alert(&live);
+    assert_eq!(a.group, group(&[("door", "D1")]));
+    // Denials 10:00:00, :20, :40, the grant at 10:01:10 and the later denial at 10:01:30
+    // (which extends the inner event_count alert).
+    assert_eq!(a.event_ids, vec![1, 2, 3, 4, 5]);
+    assert_eq!(a.level, onesec_sigma::Level::Critical);
+    assert_eq!(
+        a.kind,
+        AlertKind::Correlation(CorrelationType::TemporalOrdered)
+    );
+    // The inner event_count rule is referenced (generate: false): it never alerts on its own.
+    let (rules, events) = load("chained");
+    let order: Vec<usize> = (0..events.len()).collect();
+    let (_, outputs) = run(&rules, &events, &order);
+    for o in &outputs {
+        if let Output::Fired(a) | Output::Updated(a) = o {
+            assert_eq!(a.rule_id, "5d1c1e0a-0000-4000-8000-000000000404");
+        }
+    }
+}
+
+#[test]
+fn withdrawn_inner_alert_withdraws_the_chained_alert() {
+    let live = order_independent("chained_withdraw");
+    let a = only_alert(&live);
+    assert_eq!(a.group, group(&[("user", "gina")]));
+    assert_eq!(a.event_ids, vec![1, 2, 3]);
+    assert_eq!(a.logsources.len(), 3); // physical_access, vpn/authentication, fileshare
+    // In written order Hugo's export fires the outer alert, then his late badge_out (11:30,
+    // between badge-in and login) withdraws the inner alert and with it the outer one.
+    let (rules, events) = load("chained_withdraw");
+    let order: Vec<usize> = (0..events.len()).collect();
+    let (_, outputs) = run(&rules, &events, &order);
+    let hugo_fired: Vec<&Alert> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Fired(a) if a.group == group(&[("user", "hugo")]) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hugo_fired.len(), 1);
+    assert_eq!(
+        outputs.last(),
+        Some(&Output::Withdrawn {
+            alert_id: hugo_fired[0].id.clone()
+        })
+    );
+}
+
+#[test]
+fn temporal_boolean_expression() {
+    let live = order_independent("temporal_expr");
+    let got: BTreeSet<GroupEvents> = live
+        .values()
+        .map(|a| (a.group.clone(), a.event_ids.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            (group(&[("site", "S1")]), vec![1, 2]),
+            (group(&[("site", "S4")]), vec![7, 8, 9]),
+        ])
+    );
+}
+
+#[test]
+fn same_sequence_same_ids() {
+    for scenario in [
+        "brute_force",
+        "presence",
+        "chained",
+        "chained_withdraw",
+        "temporal_expr",
+    ] {
+        let (rules, events) = load(scenario);
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        Rng(42).shuffle(&mut order);
+        let (_, a) = run(&rules, &events, &order);
+        let (_, b) = run(&rules, &events, &order);
+        assert_eq!(a, b, "{scenario}");
+    }
+}
+
+/// Random event streams over the scenario rule sets: many users/doors, random times within a
+/// few hours; every shuffle must end with the same alerts as the written order.
+#[test]
+fn random_streams_are_order_independent() {
+    let mut rng = Rng(0x0dd5_eed5_1234_5678);
+    // (scenario, spread of the random times in seconds, most events per stream)
+    let setups = [
+        ("presence", 6 * 3600, 30),
+        ("leading_absence", 16 * 3600, 30),
+        ("chained", 300, 30),
+        ("chained_withdraw", 4 * 3600, 30),
+        ("temporal_expr", 3600, 30),
+        ("brute_force", 900, 60),
+    ];
+    for (scenario, spread, most) in setups {
+        let (rules, templates) = load(scenario);
+        let mut alerts = 0;
+        for stream in 0..6 {
+            // Take random template events, re-key them onto 3 groups and random times.
+            let n = 12 + (rng.next() % (most - 11)) as usize;
+            let mut events = Vec::with_capacity(n);
+            for _ in 0..n {
+                let mut e = templates[(rng.next() % templates.len() as u64) as usize].clone();
+                let at = rng.next() % spread;
+                e["time"] = Value::from(format!(
+                    "2026-03-02T{:02}:{:02}:{:02}Z",
+                    6 + at / 3600,
+                    at / 60 % 60,
+                    at % 60
+                ));
+                let g = ["g1", "g2", "g3"][(rng.next() % 3) as usize];
+                for key in ["user", "door", "site", "src_ip"] {
+                    if e.get(key).is_some() {
+                        e[key] = Value::from(g);
+                    }
+                }
+                events.push(e);
+            }
+            let written: Vec<usize> = (0..events.len()).collect();
+            let expected = keys(&run(&rules, &events, &written).0);
+            alerts += expected.len();
+            for round in 0..40 {
+                let mut order = written.clone();
+                rng.shuffle(&mut order);
+                assert_eq!(
+                    keys(&run(&rules, &events, &order).0),
+                    expected,
+                    "{scenario} stream {stream} round {round}: events {events:?} order {order:?}"
+                );
+            }
+        }
+        println!("{scenario}: {alerts} alerts over the random streams");
+        assert!(
+            alerts > 0,
+            "{scenario}: the random streams never fire, the test proves little"
+        );
+    }
+}
