@@ -145,10 +145,10 @@ impl Grouper {
     }
 
     fn attach(&mut self, incident_id: &str, alert: &Alert) {
-        if let Some(incident) = self.incidents.get_mut(incident_id) {
-            if !incident.alert_ids.contains(&alert.id) {
-                incident.alert_ids.push(alert.id.clone());
-            }
+        if let Some(incident) = self.incidents.get_mut(incident_id)
+            && !incident.alert_ids.contains(&alert.id)
+        {
+            incident.alert_ids.push(alert.id.clone());
         }
         for key in grouping_keys(&alert.entities, &alert.id) {
             let ids = self.by_key.entry(key).or_default();

@@ -101,6 +101,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         crate::demo::replay(&pipeline).await;
         println!("demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`", server.http);
     }
+    reload_directory_on_sighup(pipeline.clone());
     wait_for_shutdown_signal().await?;
     tracing::info!("shutting down");
     server.abort();
@@ -125,4 +126,25 @@ async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
     {
         tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
     }
+}
+
+/// `kill -HUP <pid>` re-reads the directory files (as `POST /api/v1/directory/reload` does).
+fn reload_directory_on_sighup(pipeline: Arc<Pipeline>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload the directory over HTTP");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let p = pipeline.clone();
+            match tokio::task::spawn_blocking(move || p.reload_directory()).await {
+                Ok(Ok(summary)) => tracing::info!(%summary, "directory reloaded"),
+                Ok(Err(error)) => tracing::error!(%error, "directory reload refused; the previous one stays"),
+                Err(error) => tracing::error!(%error, "directory reload failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = pipeline;
 }
