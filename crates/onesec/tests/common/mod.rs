@@ -258,6 +258,17 @@ impl Onesec {
         answer(response)
     }
 
+    /// `POST base+path` with an empty body.
+    pub fn post_json(&self, path: &str) -> Answer {
+        let url = format!("{}{}", self.base, path);
+        let response = self
+            .client
+            .post(&url)
+            .send()
+            .unwrap_or_else(|e| panic!("POST {url}: {e}\nlog:\n{}", self.log_tail()));
+        answer(response)
+    }
+
     /// Posts one acme record on its own and returns the acknowledged event ids.
     pub fn post_record(&self, record: &Record, acme: &Acme) -> Vec<u64> {
         let mapping = record.is_csv().then_some(acme.mapping.as_str());
