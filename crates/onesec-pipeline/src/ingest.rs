@@ -12,6 +12,8 @@ use onesec_event::Event;
 use onesec_journal::Journal;
 use onesec_store::{DeadLetter, SqliteStore, Store};
 use serde::Serialize;
+use chrono::Datelike;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What happened to one submission.
@@ -47,6 +49,9 @@ pub struct Ingestor {
     dead_letters: Arc<Mutex<SqliteStore>>,
     metrics: Arc<Metrics>,
     syslog: SyslogSettings,
+    /// Year of the newest fully dated input seen (0: none yet), used to complete RFC 3164
+    /// time stamps when `syslog.year` is not configured.
+    year_hint: Arc<AtomicI32>,
 }
 
 impl Ingestor {
@@ -57,7 +62,7 @@ impl Ingestor {
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
     ) -> Ingestor {
-        Ingestor { journal, directory, dead_letters, metrics, syslog }
+        Ingestor { journal, directory, dead_letters, metrics, syslog, year_hint: Arc::new(AtomicI32::new(0)) }
     }
 
     fn context(&self, input: &str) -> DecodeContext {
@@ -67,15 +72,33 @@ impl Ingestor {
     }
 
     /// Decodes a body or file of `format`, then journals its events.
+    ///
+    /// RFC 3164 syslog lines carry no year. Unless `syslog.year` is configured, they take the
+    /// year of the fully dated events in the same body, else of the newest fully dated input seen
+    /// before, else the year of receipt.
     pub async fn ingest_body(&self, format: &Format, body: &[u8], input: &str) -> IngestReport {
-        let ctx = self.context(input);
-        let decoded = decode_bytes(format, body, &ctx);
+        let mut ctx = self.context(input);
+        let mut decoded = decode_bytes(format, body, &ctx);
+        if self.syslog.year.is_none() {
+            let hint = dated_year(&decoded.events).or_else(|| self.remembered_year());
+            if let Some(year) = hint.filter(|y| undated_year_differs(&decoded.events, *y)) {
+                ctx.syslog.year = Some(year);
+                decoded = decode_bytes(format, body, &ctx);
+            }
+        }
         self.finish(decoded.events, decoded.errors, format.name(), &ctx).await
+    }
+
+    fn remembered_year(&self) -> Option<i32> {
+        Some(self.year_hint.load(Ordering::Relaxed)).filter(|y| *y != 0)
     }
 
     /// Decodes separately framed syslog messages (datagrams or TCP frames), then journals them.
     pub async fn ingest_messages(&self, messages: Vec<Vec<u8>>, input: &str) -> IngestReport {
-        let ctx = self.context(input);
+        let mut ctx = self.context(input);
+        if self.syslog.year.is_none() {
+            ctx.syslog.year = self.remembered_year();
+        }
         let mut events = Vec::with_capacity(messages.len());
         let mut errors = Vec::new();
         for (index, message) in messages.iter().enumerate() {
@@ -132,6 +155,9 @@ impl Ingestor {
         }
         if events.is_empty() {
             return report;
+        }
+        if let Some(year) = dated_year(&events) {
+            self.year_hint.store(year, Ordering::Relaxed);
         }
         let payloads = self.resolve_and_encode(&mut events, ctx.received_ms);
         match self.journal.append_batch_async(payloads).await {
@@ -191,4 +217,22 @@ impl Ingestor {
 /// Wall-clock time in UTC milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Whether an event's time stamp lacked the year (RFC 3164 syslog).
+fn undated(event: &Event) -> bool {
+    event.fields.get("syslog.protocol").is_some_and(|p| p == "rfc3164")
+}
+
+fn year_of(event: &Event) -> Option<i32> {
+    chrono::DateTime::from_timestamp_millis(event.time_ms).map(|t| t.year())
+}
+
+/// Year of the newest fully dated event among `events`.
+fn dated_year(events: &[Event]) -> Option<i32> {
+    events.iter().filter(|e| !undated(e) && e.time_ms > 0).max_by_key(|e| e.time_ms).and_then(year_of)
+}
+
+fn undated_year_differs(events: &[Event], year: i32) -> bool {
+    events.iter().filter(|e| undated(e)).any(|e| year_of(e) != Some(year))
 }

@@ -121,6 +121,12 @@ fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) 
         Activity::Other,
     );
     event.severity = severity_of(message.severity);
+    // RFC 3164 time stamps carry no year: ingest uses this to complete them from other events.
+    let protocol = match message.protocol {
+        syslog_loose::Protocol::RFC3164 => "rfc3164",
+        syslog_loose::Protocol::RFC5424(_) => "rfc5424",
+    };
+    event.fields.insert("syslog.protocol".into(), protocol.into());
     event.host = message.hostname.map(str::to_string);
     let mut program = message.appname;
     let mut pid = message.procid.map(|p| p.to_string());
