@@ -77,7 +77,9 @@ impl EventClass {
             EventClass::ProcessActivity => 1,
             EventClass::NetworkActivity => 4,
             EventClass::PhysicalAccess | EventClass::AlarmSignal => 4230,
-            EventClass::VideoAnalytics | EventClass::DeviceHealth | EventClass::PeripheralActivity => 4330,
+            EventClass::VideoAnalytics
+            | EventClass::DeviceHealth
+            | EventClass::PeripheralActivity => 4330,
             EventClass::Base => 0,
         }
     }
@@ -204,8 +206,10 @@ impl Activity {
     pub fn id(self) -> u32 {
         use Activity::*;
         match self {
-            Logon | Launch | Open | AccessGranted | Intrusion | Motion | DeviceAuthFailed | Connected => 1,
-            Logoff | Close | AccessDenied | Perimeter | ObjectDetected | HardwareFailure | Disconnected => 2,
+            Logon | Launch | Open | AccessGranted | Intrusion | Motion | DeviceAuthFailed
+            | Connected => 1,
+            Logoff | Close | AccessDenied | Perimeter | ObjectDetected | HardwareFailure
+            | Disconnected => 2,
             AccessTaken | VideoTamper | ConfigChanged | Panic => 3,
             AccessNotTaken | SignalLoss | FirmwareChanged => 4,
             PortalForced | Cleared | Connectivity => 5,
@@ -296,7 +300,9 @@ impl Status {
 }
 
 /// Severity (OCSF `severity_id`; also used for alerts and incidents).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Informational.

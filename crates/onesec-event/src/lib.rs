@@ -335,7 +335,11 @@ mod tests {
 
     #[test]
     fn event_round_trips_through_json() {
-        let mut event = Event::new(1_773_129_491_000, EventClass::PhysicalAccess, Activity::AccessGranted);
+        let mut event = Event::new(
+            1_773_129_491_000,
+            EventClass::PhysicalAccess,
+            Activity::AccessGranted,
+        );
         event.actor.badge = Some("0x4F21B3".into());
         event.physical.direction = Some(Direction::In);
         event.fields.insert("EventID".into(), "4624".into());

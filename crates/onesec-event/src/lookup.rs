@@ -73,7 +73,9 @@ impl Event {
             "person.home_site" => person.and_then(|p| text(&p.home_site)),
             "site" => opt(&resolved.site),
             "zone" => opt(&resolved.zone),
-            "zone.tags" => Some(Value::List(resolved.zone_tags.iter().map(String::as_str).collect())),
+            "zone.tags" => Some(Value::List(
+                resolved.zone_tags.iter().map(String::as_str).collect(),
+            )),
             "device.id" => opt(&resolved.device_id),
             "device.kind" => opt(&resolved.device_kind),
             "src.site" => opt(&resolved.src_site),
@@ -110,7 +112,10 @@ impl Event {
             "physical_access" => self.class == EventClass::PhysicalAccess,
             "door" => {
                 self.class == EventClass::PhysicalAccess
-                    && matches!(self.activity, PortalForced | PortalHeldOpen | PortalNormal | Tamper)
+                    && matches!(
+                        self.activity,
+                        PortalForced | PortalHeldOpen | PortalNormal | Tamper
+                    )
             }
             "intrusion_alarm" => self.class == EventClass::AlarmSignal,
             "video_analytics" => self.class == EventClass::VideoAnalytics,

@@ -36,9 +36,15 @@ pub fn to_ocsf(event: &Event) -> Value {
         }),
     );
     if let Some(user) = &event.actor.user {
-        out.insert("actor".into(), json!({ "user": { "name": user, "domain": event.actor.domain } }));
+        out.insert(
+            "actor".into(),
+            json!({ "user": { "name": user, "domain": event.actor.domain } }),
+        );
         if event.class == EventClass::Authentication {
-            out.insert("user".into(), json!({ "name": user, "domain": event.actor.domain }));
+            out.insert(
+                "user".into(),
+                json!({ "name": user, "domain": event.actor.domain }),
+            );
         }
     }
     insert_endpoint(&mut out, "src_endpoint", &event.src);
@@ -58,7 +64,10 @@ pub fn to_ocsf(event: &Event) -> Value {
     for (k, v) in &event.fields {
         unmapped.insert(k.clone(), json!(v));
     }
-    unmapped.insert("onesec".into(), serde_json::to_value(&event.resolved).unwrap_or(Value::Null));
+    unmapped.insert(
+        "onesec".into(),
+        serde_json::to_value(&event.resolved).unwrap_or(Value::Null),
+    );
     out.insert("unmapped".into(), Value::Object(unmapped));
     Value::Object(out)
 }
@@ -97,10 +106,16 @@ fn insert_physical(out: &mut Map<String, Value>, event: &Event) {
         );
     }
     if let Some(zone) = &event.resolved.zone {
-        out.insert("zone".into(), json!({ "uid": zone, "tags": event.resolved.zone_tags }));
+        out.insert(
+            "zone".into(),
+            json!({ "uid": zone, "tags": event.resolved.zone_tags }),
+        );
     }
     if physical.reason.is_some() || physical.state.is_some() {
-        out.insert("status_detail".into(), json!(physical.reason.as_ref().or(physical.state.as_ref())));
+        out.insert(
+            "status_detail".into(),
+            json!(physical.reason.as_ref().or(physical.state.as_ref())),
+        );
     }
 }
 

@@ -48,7 +48,10 @@ impl Entities {
         if r.device_id.is_none() {
             insert(&mut self.hosts, event.host.as_ref());
         }
-        insert(&mut self.portals, event.physical.portal.as_ref().or(r.portal.as_ref()));
+        insert(
+            &mut self.portals,
+            event.physical.portal.as_ref().or(r.portal.as_ref()),
+        );
         insert(&mut self.accounts, event.actor.user.as_ref());
         insert(&mut self.badges, event.actor.badge.as_ref());
         if let Some(ip) = event.src.ip {

@@ -22,7 +22,10 @@ pub struct GrouperConfig {
 
 impl Default for GrouperConfig {
     fn default() -> Self {
-        GrouperConfig { window_ms: 30 * 60 * 1000, open_min: Severity::Medium }
+        GrouperConfig {
+            window_ms: 30 * 60 * 1000,
+            open_min: Severity::Medium,
+        }
     }
 }
 
@@ -49,7 +52,10 @@ pub struct Grouper {
 impl Grouper {
     /// A grouper with no incidents yet.
     pub fn new(config: GrouperConfig) -> Grouper {
-        Grouper { config, ..Grouper::default() }
+        Grouper {
+            config,
+            ..Grouper::default()
+        }
     }
 
     /// Number of incidents known (any state).
@@ -90,7 +96,10 @@ impl Grouper {
         let mut seen = std::collections::HashSet::new();
         touched.retain(|id| seen.insert(id.clone()));
         let incidents = touched.iter().filter_map(|id| self.recompute(id)).collect();
-        Change { alert: Some(alert), incidents }
+        Change {
+            alert: Some(alert),
+            incidents,
+        }
     }
 
     /// Finds or opens the incident for a new alert; returns its id.
@@ -137,7 +146,9 @@ impl Grouper {
             .flatten()
             .filter_map(|id| self.incidents.get(id))
             .filter(|inc| inc.state.is_open() || (revives && inc.state == IncidentState::Withdrawn))
-            .filter(|inc| inc.first_ms - window <= alert.last_ms && alert.first_ms <= inc.last_ms + window)
+            .filter(|inc| {
+                inc.first_ms - window <= alert.last_ms && alert.first_ms <= inc.last_ms + window
+            })
             .collect();
         found.sort_by(|a, b| (a.first_ms, &a.id).cmp(&(b.first_ms, &b.id)));
         found.dedup_by(|a, b| a.id == b.id);
@@ -160,7 +171,9 @@ impl Grouper {
 
     /// After an incident grew, joins other open incidents it now overlaps.
     fn absorb_overlapping(&mut self, incident_id: &str) {
-        let Some(incident) = self.incidents.get(incident_id) else { return };
+        let Some(incident) = self.incidents.get(incident_id) else {
+            return;
+        };
         if !incident.state.is_open() {
             return;
         }
@@ -181,7 +194,11 @@ impl Grouper {
             entities: self.active_entities(incident_id),
             incident_id: None,
         };
-        let others: Vec<String> = self.candidates(&probe).into_iter().filter(|id| id != incident_id).collect();
+        let others: Vec<String> = self
+            .candidates(&probe)
+            .into_iter()
+            .filter(|id| id != incident_id)
+            .collect();
         for other in others {
             let (into, from) = self.older_first(incident_id, &other);
             self.merge(&from, &into);
@@ -190,11 +207,17 @@ impl Grouper {
 
     fn older_first(&self, a: &str, b: &str) -> (String, String) {
         let key = |id: &str| self.incidents.get(id).map(|i| (i.first_ms, i.id.clone()));
-        if key(a) <= key(b) { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) }
+        if key(a) <= key(b) {
+            (a.to_string(), b.to_string())
+        } else {
+            (b.to_string(), a.to_string())
+        }
     }
 
     fn merge(&mut self, from: &str, into: &str) {
-        let Some(source) = self.incidents.get_mut(from) else { return };
+        let Some(source) = self.incidents.get_mut(from) else {
+            return;
+        };
         source.state = IncidentState::Merged;
         source.merged_into = Some(into.to_string());
         self.touched.push(from.to_string());
@@ -213,7 +236,11 @@ impl Grouper {
     fn active_entities(&self, incident_id: &str) -> Entities {
         let mut entities = Entities::default();
         if let Some(incident) = self.incidents.get(incident_id) {
-            for alert in incident.alert_ids.iter().filter_map(|id| self.alerts.get(id)) {
+            for alert in incident
+                .alert_ids
+                .iter()
+                .filter_map(|id| self.alerts.get(id))
+            {
                 if alert.status == AlertStatus::Active {
                     entities.extend(&alert.entities);
                 }
@@ -226,27 +253,44 @@ impl Grouper {
     fn recompute(&mut self, incident_id: &str) -> Option<Incident> {
         let alerts: Vec<&Alert> = {
             let incident = self.incidents.get(incident_id)?;
-            incident.alert_ids.iter().filter_map(|id| self.alerts.get(id)).collect()
+            incident
+                .alert_ids
+                .iter()
+                .filter_map(|id| self.alerts.get(id))
+                .collect()
         };
-        let active: Vec<&Alert> = alerts.iter().copied().filter(|a| a.status == AlertStatus::Active).collect();
+        let active: Vec<&Alert> = alerts
+            .iter()
+            .copied()
+            .filter(|a| a.status == AlertStatus::Active)
+            .collect();
         // An incident stands while at least one of its active alerts could have opened it.
         let standing = active.iter().any(|a| a.severity >= self.config.open_min);
         let mut entities = Entities::default();
         for alert in &active {
             entities.extend(&alert.entities);
         }
-        let top = active.iter().max_by(|a, b| (a.severity, b.first_ms).cmp(&(b.severity, a.first_ms))).copied();
+        let top = active
+            .iter()
+            .max_by(|a, b| (a.severity, b.first_ms).cmp(&(b.severity, a.first_ms)))
+            .copied();
         let domain = active.iter().map(|a| a.domain).reduce(|a, b| a.join(b));
         let first = active.iter().map(|a| a.first_ms).min();
         let last = active.iter().map(|a| a.last_ms).max();
         let title = top.map(|a| {
-            if active.len() > 1 { format!("{} (+{} more)", a.title, active.len() - 1) } else { a.title.clone() }
+            if active.len() > 1 {
+                format!("{} (+{} more)", a.title, active.len() - 1)
+            } else {
+                a.title.clone()
+            }
         });
         let priority = top.map(|a| a.severity);
         let incident = self.incidents.get_mut(incident_id)?;
         incident.active_alerts = active.len();
         incident.entities = entities;
-        if let (Some(t), Some(p), Some(d), Some(f), Some(l)) = (title, priority, domain, first, last) {
+        if let (Some(t), Some(p), Some(d), Some(f), Some(l)) =
+            (title, priority, domain, first, last)
+        {
             incident.title = t;
             incident.priority = p;
             incident.domain = d;
@@ -280,7 +324,11 @@ fn grouping_keys(entities: &Entities, alert_id: &str) -> Vec<String> {
         .chain(entities.hosts.iter().map(|v| format!("host:{v}")))
         .chain(entities.src_ips.iter().map(|v| format!("ip:{v}")))
         .collect();
-    if rest.is_empty() { vec![format!("alert:{alert_id}")] } else { rest }
+    if rest.is_empty() {
+        vec![format!("alert:{alert_id}")]
+    } else {
+        rest
+    }
 }
 
 #[cfg(test)]
@@ -288,7 +336,14 @@ mod tests {
     use super::*;
     use onesec_event::Domain;
 
-    fn alert(id: &str, severity: Severity, domain: Domain, t: i64, person: Option<&str>, site: &str) -> Alert {
+    fn alert(
+        id: &str,
+        severity: Severity,
+        domain: Domain,
+        t: i64,
+        person: Option<&str>,
+        site: &str,
+    ) -> Alert {
         let mut entities = Entities::default();
         if let Some(p) = person {
             entities.persons.insert(p.into());
@@ -318,8 +373,22 @@ mod tests {
     #[test]
     fn same_person_close_in_time_is_one_hybrid_incident() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let a = g.apply(alert("a", Severity::Medium, Domain::Physical, 0, Some("p4"), "PAR"));
-        let b = g.apply(alert("b", Severity::Medium, Domain::Cyber, 6 * MIN, Some("p4"), "PAR"));
+        let a = g.apply(alert(
+            "a",
+            Severity::Medium,
+            Domain::Physical,
+            0,
+            Some("p4"),
+            "PAR",
+        ));
+        let b = g.apply(alert(
+            "b",
+            Severity::Medium,
+            Domain::Cyber,
+            6 * MIN,
+            Some("p4"),
+            "PAR",
+        ));
         let inc_a = a.alert.unwrap().incident_id.unwrap();
         assert_eq!(b.alert.unwrap().incident_id.unwrap(), inc_a);
         let last = b.incidents.last().unwrap();
@@ -330,10 +399,34 @@ mod tests {
     #[test]
     fn different_people_or_far_apart_stay_apart() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let a = g.apply(alert("a", Severity::High, Domain::Cyber, 0, Some("p1"), "PAR"));
-        let b = g.apply(alert("b", Severity::High, Domain::Cyber, MIN, Some("p2"), "PAR"));
-        let c = g.apply(alert("c", Severity::High, Domain::Cyber, 120 * MIN, Some("p1"), "PAR"));
-        let ids: Vec<String> = [a, b, c].into_iter().map(|c| c.alert.unwrap().incident_id.unwrap()).collect();
+        let a = g.apply(alert(
+            "a",
+            Severity::High,
+            Domain::Cyber,
+            0,
+            Some("p1"),
+            "PAR",
+        ));
+        let b = g.apply(alert(
+            "b",
+            Severity::High,
+            Domain::Cyber,
+            MIN,
+            Some("p2"),
+            "PAR",
+        ));
+        let c = g.apply(alert(
+            "c",
+            Severity::High,
+            Domain::Cyber,
+            120 * MIN,
+            Some("p1"),
+            "PAR",
+        ));
+        let ids: Vec<String> = [a, b, c]
+            .into_iter()
+            .map(|c| c.alert.unwrap().incident_id.unwrap())
+            .collect();
         assert_ne!(ids[0], ids[1]);
         assert_ne!(ids[0], ids[2]);
         assert_eq!(g.incident_count(), 3);
@@ -342,20 +435,62 @@ mod tests {
     #[test]
     fn low_alert_does_not_open_but_joins() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let low = g.apply(alert("low", Severity::Low, Domain::Physical, 0, None, "PAR"));
+        let low = g.apply(alert(
+            "low",
+            Severity::Low,
+            Domain::Physical,
+            0,
+            None,
+            "PAR",
+        ));
         assert!(low.alert.unwrap().incident_id.is_none());
         assert_eq!(g.incident_count(), 0);
-        g.apply(alert("med", Severity::Medium, Domain::Cyber, MIN, None, "LYO"));
-        let joined = g.apply(alert("low2", Severity::Low, Domain::Physical, 2 * MIN, None, "LYO"));
+        g.apply(alert(
+            "med",
+            Severity::Medium,
+            Domain::Cyber,
+            MIN,
+            None,
+            "LYO",
+        ));
+        let joined = g.apply(alert(
+            "low2",
+            Severity::Low,
+            Domain::Physical,
+            2 * MIN,
+            None,
+            "LYO",
+        ));
         assert!(joined.alert.unwrap().incident_id.is_some());
     }
 
     #[test]
     fn a_bridging_alert_merges_two_incidents_into_the_older() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let a = g.apply(alert("a", Severity::Medium, Domain::Cyber, 0, Some("p1"), "X"));
-        let b = g.apply(alert("b", Severity::Medium, Domain::Physical, MIN, Some("p2"), "X"));
-        let mut bridge = alert("c", Severity::High, Domain::Hybrid, 2 * MIN, Some("p1"), "X");
+        let a = g.apply(alert(
+            "a",
+            Severity::Medium,
+            Domain::Cyber,
+            0,
+            Some("p1"),
+            "X",
+        ));
+        let b = g.apply(alert(
+            "b",
+            Severity::Medium,
+            Domain::Physical,
+            MIN,
+            Some("p2"),
+            "X",
+        ));
+        let mut bridge = alert(
+            "c",
+            Severity::High,
+            Domain::Hybrid,
+            2 * MIN,
+            Some("p1"),
+            "X",
+        );
         bridge.entities.persons.insert("p2".into());
         let change = g.apply(bridge);
         let older = a.alert.unwrap().incident_id.unwrap();
@@ -363,7 +498,12 @@ mod tests {
         assert_eq!(change.alert.unwrap().incident_id.unwrap(), older);
         let merged = change.incidents.iter().find(|i| i.id == younger).unwrap();
         assert_eq!(merged.state, IncidentState::Merged);
-        let target = change.incidents.iter().rev().find(|i| i.id == older).unwrap();
+        let target = change
+            .incidents
+            .iter()
+            .rev()
+            .find(|i| i.id == older)
+            .unwrap();
         assert_eq!(target.alert_ids.len(), 3);
         assert_eq!(target.priority, Severity::High);
     }
@@ -371,7 +511,14 @@ mod tests {
     #[test]
     fn withdrawing_the_only_alert_withdraws_the_incident_and_ids_are_stable() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let first = g.apply(alert("a", Severity::High, Domain::Hybrid, 0, Some("p2"), "PAR"));
+        let first = g.apply(alert(
+            "a",
+            Severity::High,
+            Domain::Hybrid,
+            0,
+            Some("p2"),
+            "PAR",
+        ));
         let id = first.alert.unwrap().incident_id.unwrap();
         assert_eq!(id, format!("inc-{}", &stable_hash(&["a"])[..12]));
         let mut withdrawn = alert("a", Severity::High, Domain::Hybrid, 0, Some("p2"), "PAR");
@@ -384,16 +531,51 @@ mod tests {
     #[test]
     fn low_alerts_neither_keep_nor_revive_a_withdrawn_incident() {
         let mut g = Grouper::new(GrouperConfig::default());
-        g.apply(alert("a", Severity::Medium, Domain::Hybrid, 0, Some("p1"), "PAR"));
-        let joined = g.apply(alert("low", Severity::Low, Domain::Cyber, MIN, Some("p1"), "PAR"));
+        g.apply(alert(
+            "a",
+            Severity::Medium,
+            Domain::Hybrid,
+            0,
+            Some("p1"),
+            "PAR",
+        ));
+        let joined = g.apply(alert(
+            "low",
+            Severity::Low,
+            Domain::Cyber,
+            MIN,
+            Some("p1"),
+            "PAR",
+        ));
         assert!(joined.alert.unwrap().incident_id.is_some());
         let mut withdrawn = alert("a", Severity::Medium, Domain::Hybrid, 0, Some("p1"), "PAR");
         withdrawn.status = AlertStatus::Withdrawn;
         let change = g.apply(withdrawn);
-        assert_eq!(change.incidents[0].state, IncidentState::Withdrawn, "a low alert alone does not hold it open");
-        let later = g.apply(alert("low2", Severity::Low, Domain::Cyber, 2 * MIN, Some("p1"), "PAR"));
-        assert!(later.alert.unwrap().incident_id.is_none(), "a low alert does not revive it");
-        let revived = g.apply(alert("b", Severity::High, Domain::Cyber, 3 * MIN, Some("p1"), "PAR"));
+        assert_eq!(
+            change.incidents[0].state,
+            IncidentState::Withdrawn,
+            "a low alert alone does not hold it open"
+        );
+        let later = g.apply(alert(
+            "low2",
+            Severity::Low,
+            Domain::Cyber,
+            2 * MIN,
+            Some("p1"),
+            "PAR",
+        ));
+        assert!(
+            later.alert.unwrap().incident_id.is_none(),
+            "a low alert does not revive it"
+        );
+        let revived = g.apply(alert(
+            "b",
+            Severity::High,
+            Domain::Cyber,
+            3 * MIN,
+            Some("p1"),
+            "PAR",
+        ));
         assert_eq!(revived.incidents.last().unwrap().state, IncidentState::New);
     }
 }

@@ -54,7 +54,10 @@ impl IncidentState {
 
     /// Whether alerts may still join an incident in this state.
     pub fn is_open(self) -> bool {
-        matches!(self, IncidentState::New | IncidentState::Acknowledged | IncidentState::InProgress)
+        matches!(
+            self,
+            IncidentState::New | IncidentState::Acknowledged | IncidentState::InProgress
+        )
     }
 
     /// Whether a person may move an incident from `self` to `next`.
@@ -114,7 +117,11 @@ impl Incident {
     /// Moves the incident to `next` if the life cycle allows it.
     pub fn transition(&mut self, next: IncidentState) -> Result<(), StateError> {
         if !self.state.can_move_to(next) {
-            return Err(StateError { id: self.id.clone(), from: self.state.as_str(), to: next.as_str() });
+            return Err(StateError {
+                id: self.id.clone(),
+                from: self.state.as_str(),
+                to: next.as_str(),
+            });
         }
         self.state = next;
         Ok(())

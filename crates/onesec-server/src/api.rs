@@ -83,7 +83,10 @@ async fn post_events(
 ) -> Result<Response, ApiError> {
     let format = parse_format(query.format.as_deref(), &headers)?;
     let body = single_json_as_lines(&body);
-    let report = pipeline.ingestor().ingest_body(&format, &body, "http").await;
+    let report = pipeline
+        .ingestor()
+        .ingest_body(&format, &body, "http")
+        .await;
     let status = if report.journal_error.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
     } else if report.errors.is_empty() {
@@ -91,23 +94,31 @@ async fn post_events(
     } else {
         StatusCode::BAD_REQUEST
     };
-    Ok((status, Json(serde_json::to_value(&report).map_err(internal)?)).into_response())
+    Ok((
+        status,
+        Json(serde_json::to_value(&report).map_err(internal)?),
+    )
+        .into_response())
 }
 
 fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
     let mapping = headers.get("x-onesec-csv-mapping");
     let name = name.unwrap_or("auto");
     if let Some(mapping) = mapping {
-        let encoded = mapping.to_str().map_err(|_| bad_request("X-Onesec-Csv-Mapping is not ASCII base64"))?;
+        let encoded = mapping
+            .to_str()
+            .map_err(|_| bad_request("X-Onesec-Csv-Mapping is not ASCII base64"))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping is not valid base64: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| bad_request("X-Onesec-Csv-Mapping is not UTF-8 TOML"))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| bad_request("X-Onesec-Csv-Mapping is not UTF-8 TOML"))?;
         let mapping = onesec_decode::CsvMapping::from_toml(&text)
             .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping: {e}")))?;
         return Ok(Format::AccessCsv(mapping));
     }
-    name.parse::<Format>().map_err(|e| bad_request(format!("format {name:?}: {e}")))
+    name.parse::<Format>()
+        .map_err(|e| bad_request(format!("format {name:?}: {e}")))
 }
 
 /// A body that is one (possibly pretty-printed) JSON object or an array of objects becomes
@@ -118,9 +129,12 @@ fn single_json_as_lines(body: &Bytes) -> Vec<u8> {
         return body.to_vec();
     }
     match serde_json::from_slice::<Value>(trimmed) {
-        Ok(Value::Array(items)) => {
-            items.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n").into_bytes()
-        }
+        Ok(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
         Ok(value @ Value::Object(_)) => value.to_string().into_bytes(),
         _ => body.to_vec(),
     }
@@ -142,11 +156,18 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
     onesec_event::parse_time_rfc3339(text)
         .map(Some)
-        .ok_or_else(|| bad_request(format!("{name}={text:?}: expected RFC 3339 time or epoch milliseconds")))
+        .ok_or_else(|| {
+            bad_request(format!(
+                "{name}={text:?}: expected RFC 3339 time or epoch milliseconds"
+            ))
+        })
 }
 
 /// `GET /api/v1/events?person=&site=&from=&to=&limit=`.
-async fn get_events(State(pipeline): State<AppState>, Query(q): Query<EventsQuery>) -> Result<Response, ApiError> {
+async fn get_events(
+    State(pipeline): State<AppState>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
     let filter = EventFilter {
         person: q.person,
         site: q.site,
@@ -192,11 +213,18 @@ fn timeline_entry(event: &Event) -> Value {
 }
 
 /// `GET /api/v1/incidents/{id}`: the incident, its alerts and the timeline of their events.
-async fn get_incident(State(pipeline): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_incident(
+    State(pipeline): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let body = with_store(&pipeline, move |s| {
-        let incident = s.incident(&id)?.ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
+        let incident = s
+            .incident(&id)?
+            .ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
         let alerts = s.alerts(Some(&id), 10_000)?;
-        let active = alerts.iter().filter(|a| a.status == onesec_incident::AlertStatus::Active);
+        let active = alerts
+            .iter()
+            .filter(|a| a.status == onesec_incident::AlertStatus::Active);
         let mut ids: Vec<u64> = active.flat_map(|a| a.event_ids.iter().copied()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -232,7 +260,10 @@ struct LimitQuery {
 }
 
 /// `GET /api/v1/alerts?limit=`.
-async fn get_alerts(State(pipeline): State<AppState>, Query(q): Query<LimitQuery>) -> Result<Response, ApiError> {
+async fn get_alerts(
+    State(pipeline): State<AppState>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(500);
     let alerts = with_store(&pipeline, move |s| s.alerts(None, limit)).await?;
     Ok(Json(alerts).into_response())
@@ -270,5 +301,9 @@ async fn post_directory_reload(State(pipeline): State<AppState>) -> Result<Respo
 
 /// `GET /metrics`: Prometheus text format.
 async fn get_metrics(State(pipeline): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], pipeline.metrics_text()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        pipeline.metrics_text(),
+    )
+        .into_response()
 }

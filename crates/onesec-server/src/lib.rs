@@ -55,9 +55,12 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         let addr = addr.to_string();
         move |source| ServerError::Bind { what, addr, source }
     };
-    let http_listener =
-        tokio::net::TcpListener::bind(&config.http.listen).await.map_err(bind("HTTP", &config.http.listen))?;
-    let http = http_listener.local_addr().map_err(bind("HTTP", &config.http.listen))?;
+    let http_listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .map_err(bind("HTTP", &config.http.listen))?;
+    let http = http_listener
+        .local_addr()
+        .map_err(bind("HTTP", &config.http.listen))?;
     let router = api::router(pipeline.clone(), config);
     let mut tasks = vec![tokio::spawn(async move {
         if let Err(error) = axum::serve(http_listener, router).await {
@@ -66,20 +69,46 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     })];
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {
-        let socket =
-            tokio::net::UdpSocket::bind(&config.syslog.udp).await.map_err(bind("syslog UDP", &config.syslog.udp))?;
-        syslog_udp = Some(socket.local_addr().map_err(bind("syslog UDP", &config.syslog.udp))?);
-        tasks.push(tokio::spawn(syslog::serve_udp(socket, pipeline.clone(), config.syslog.max_message_bytes)));
+        let socket = tokio::net::UdpSocket::bind(&config.syslog.udp)
+            .await
+            .map_err(bind("syslog UDP", &config.syslog.udp))?;
+        syslog_udp = Some(
+            socket
+                .local_addr()
+                .map_err(bind("syslog UDP", &config.syslog.udp))?,
+        );
+        tasks.push(tokio::spawn(syslog::serve_udp(
+            socket,
+            pipeline.clone(),
+            config.syslog.max_message_bytes,
+        )));
     }
     let mut syslog_tcp = None;
     if !config.syslog.tcp.is_empty() {
-        let listener =
-            tokio::net::TcpListener::bind(&config.syslog.tcp).await.map_err(bind("syslog TCP", &config.syslog.tcp))?;
-        syslog_tcp = Some(listener.local_addr().map_err(bind("syslog TCP", &config.syslog.tcp))?);
-        tasks.push(tokio::spawn(syslog::serve_tcp(listener, pipeline.clone(), config.syslog.max_message_bytes)));
+        let listener = tokio::net::TcpListener::bind(&config.syslog.tcp)
+            .await
+            .map_err(bind("syslog TCP", &config.syslog.tcp))?;
+        syslog_tcp = Some(
+            listener
+                .local_addr()
+                .map_err(bind("syslog TCP", &config.syslog.tcp))?,
+        );
+        tasks.push(tokio::spawn(syslog::serve_tcp(
+            listener,
+            pipeline.clone(),
+            config.syslog.max_message_bytes,
+        )));
     }
     if !config.mqtt.url.is_empty() {
-        tasks.push(tokio::spawn(mqtt::serve(config.mqtt.clone(), pipeline.clone())));
+        tasks.push(tokio::spawn(mqtt::serve(
+            config.mqtt.clone(),
+            pipeline.clone(),
+        )));
     }
-    Ok(Server { http, syslog_udp, syslog_tcp, tasks })
+    Ok(Server {
+        http,
+        syslog_udp,
+        syslog_tcp,
+        tasks,
+    })
 }

@@ -17,7 +17,10 @@ const BATCH: usize = 1024;
 
 /// Where the broker is, from `mqtt://host:port` (port 1883 by default).
 pub fn broker_address(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .unwrap_or(url);
     let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {
         Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
@@ -64,7 +67,11 @@ pub async fn serve(config: MqttConfig, pipeline: Arc<Pipeline>) {
 }
 
 /// Drains received messages in batches: decode, journal, then acknowledge to the broker.
-async fn journal_messages(mut rx: mpsc::Receiver<Publish>, client: AsyncClient, pipeline: Arc<Pipeline>) {
+async fn journal_messages(
+    mut rx: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    pipeline: Arc<Pipeline>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -80,7 +87,9 @@ async fn journal_messages(mut rx: mpsc::Receiver<Publish>, client: AsyncClient, 
         for (index, publish) in batch.iter().enumerate() {
             decode_message(publish, &ctx, index + 1, &mut events, &mut errors);
         }
-        let report = ingestor.ingest_decoded(events, errors, "mqtt", "mqtt").await;
+        let report = ingestor
+            .ingest_decoded(events, errors, "mqtt", "mqtt")
+            .await;
         if report.journal_error.is_some() {
             // Not acknowledged: the broker redelivers after reconnecting.
             continue;
@@ -132,8 +141,14 @@ mod tests {
 
     #[test]
     fn broker_urls_parse() {
-        assert_eq!(broker_address("mqtt://127.0.0.1:1883"), Some(("127.0.0.1".into(), 1883)));
-        assert_eq!(broker_address("broker.local"), Some(("broker.local".into(), 1883)));
+        assert_eq!(
+            broker_address("mqtt://127.0.0.1:1883"),
+            Some(("127.0.0.1".into(), 1883))
+        );
+        assert_eq!(
+            broker_address("broker.local"),
+            Some(("broker.local".into(), 1883))
+        );
         assert_eq!(broker_address("mqtt://h:notaport"), None);
         assert_eq!(broker_address(""), None);
     }

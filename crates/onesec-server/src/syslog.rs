@@ -28,7 +28,10 @@ pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: us
                 Err(_) => break,
             }
         }
-        pipeline.ingestor().ingest_messages(batch, "syslog-udp").await;
+        pipeline
+            .ingestor()
+            .ingest_messages(batch, "syslog-udp")
+            .await;
     }
 }
 
@@ -56,7 +59,11 @@ enum Frame {
     End,
 }
 
-async fn read_connection(stream: TcpStream, pipeline: &Pipeline, max_bytes: usize) -> std::io::Result<()> {
+async fn read_connection(
+    stream: TcpStream,
+    pipeline: &Pipeline,
+    max_bytes: usize,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
         let mut batch = Vec::new();
@@ -85,7 +92,10 @@ async fn read_connection(stream: TcpStream, pipeline: &Pipeline, max_bytes: usiz
             );
         }
         if !batch.is_empty() {
-            pipeline.ingestor().ingest_messages(batch, "syslog-tcp").await;
+            pipeline
+                .ingestor()
+                .ingest_messages(batch, "syslog-tcp")
+                .await;
         }
         if ended {
             return Ok(());
@@ -115,7 +125,10 @@ async fn read_frame(reader: &mut BufReader<TcpStream>, max_bytes: usize) -> std:
         return Ok(Frame::Message(message));
     }
     let mut line = Vec::new();
-    let n = (&mut *reader).take(max_bytes as u64 + 1).read_until(b'\n', &mut line).await?;
+    let n = (&mut *reader)
+        .take(max_bytes as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .await?;
     if n == 0 {
         return Ok(Frame::End);
     }

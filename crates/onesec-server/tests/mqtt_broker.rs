@@ -10,10 +10,16 @@ use std::time::{Duration, Instant};
 fn broker() -> Option<(String, u16)> {
     let url = std::env::var("ONESEC_TEST_MQTT").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
     let (host, port) = onesec_server::mqtt::broker_address(&url)?;
-    match std::net::TcpStream::connect_timeout(&format!("{host}:{port}").parse().ok()?, Duration::from_secs(2)) {
+    match std::net::TcpStream::connect_timeout(
+        &format!("{host}:{port}").parse().ok()?,
+        Duration::from_secs(2),
+    ) {
         Ok(_) => Some((host, port)),
         Err(error) => {
-            assert!(!onesec_testdata::under_ci(), "MQTT broker {url} unreachable under CI: {error}");
+            assert!(
+                !onesec_testdata::under_ci(),
+                "MQTT broker {url} unreachable under CI: {error}"
+            );
             eprintln!("SKIPPED: no MQTT broker at {url}: {error}");
             None
         }
@@ -24,9 +30,16 @@ fn broker() -> Option<(String, u16)> {
 async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     let Some((host, port)) = broker() else { return };
     let data = tempfile::tempdir().unwrap();
-    let unique = format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos());
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
     let prefix = format!("onesec-test-{unique}");
-    let mut config = Config { data_dir: data.path().to_path_buf(), ..Config::default() };
+    let mut config = Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    };
     config.http.listen = "127.0.0.1:0".into();
     config.syslog.udp = String::new();
     config.syslog.tcp = String::new();
@@ -34,7 +47,9 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     config.mqtt.topics = vec![format!("{prefix}/+/onvif-ej/#"), format!("{prefix}/json/#")];
     config.mqtt.client_id = format!("onesec-{unique}");
     let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config).await.unwrap();
+    let server = onesec_server::start(pipeline.clone(), &config)
+        .await
+        .unwrap();
 
     let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
     options.set_keep_alive(Duration::from_secs(10));
@@ -44,31 +59,65 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let door = format!("{prefix}/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-SRV");
     let door_payload = r#"{"UtcTime": "2026-03-10T21:47:12Z", "Source": {"DoorToken": "PAR-D-SRV"}, "Data": {"State": "DoorForcedOpen"}}"#;
-    let denied = format!("{prefix}/ctl-lyo-01/onvif-ej/AccessControl/Denied/CredentialNotFound/Card/&RDR-LYO-07");
+    let denied = format!(
+        "{prefix}/ctl-lyo-01/onvif-ej/AccessControl/Denied/CredentialNotFound/Card/&RDR-LYO-07"
+    );
     let denied_payload = r#"{"UtcTime": "2026-03-10T15:20:01Z", "Source": {"AccessPointToken": "RDR-LYO-07"}, "Data": {"Card": "0x99AA01"}}"#;
     let bad = format!("{prefix}/json/broken");
     let mut stored = Vec::new();
     while Instant::now() < deadline && stored.len() < 2 {
-        client.publish(&door, QoS::AtLeastOnce, false, door_payload).await.unwrap();
-        client.publish(&denied, QoS::AtLeastOnce, false, denied_payload).await.unwrap();
-        client.publish(&bad, QoS::AtLeastOnce, false, "{not json").await.unwrap();
+        client
+            .publish(&door, QoS::AtLeastOnce, false, door_payload)
+            .await
+            .unwrap();
+        client
+            .publish(&denied, QoS::AtLeastOnce, false, denied_payload)
+            .await
+            .unwrap();
+        client
+            .publish(&bad, QoS::AtLeastOnce, false, "{not json")
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         let p = pipeline.clone();
         stored = tokio::task::spawn_blocking(move || {
             p.wait_detected(Duration::from_secs(5));
-            p.read_store(|s| s.events(&EventFilter { limit: Some(100), ..EventFilter::default() })).unwrap()
+            p.read_store(|s| {
+                s.events(&EventFilter {
+                    limit: Some(100),
+                    ..EventFilter::default()
+                })
+            })
+            .unwrap()
         })
         .await
         .unwrap();
     }
     let activities: Vec<&str> = stored.iter().map(|e| e.activity.as_str()).collect();
-    assert!(activities.contains(&"portal_forced"), "stored: {activities:?}");
-    assert!(activities.contains(&"access_denied"), "stored: {activities:?}");
-    let forced = stored.iter().find(|e| e.activity.as_str() == "portal_forced").unwrap();
+    assert!(
+        activities.contains(&"portal_forced"),
+        "stored: {activities:?}"
+    );
+    assert!(
+        activities.contains(&"access_denied"),
+        "stored: {activities:?}"
+    );
+    let forced = stored
+        .iter()
+        .find(|e| e.activity.as_str() == "portal_forced")
+        .unwrap();
     assert_eq!(forced.host.as_deref(), Some("ctl-par-01"));
     assert_eq!(forced.source.input, "mqtt");
     let p = pipeline.clone();
-    let letters = tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap()).await.unwrap();
-    assert!(letters.iter().any(|l| l.input == "mqtt" && l.reason.contains("json/broken")), "dead letters: {letters:?}");
+    let letters =
+        tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())
+            .await
+            .unwrap();
+    assert!(
+        letters
+            .iter()
+            .any(|l| l.input == "mqtt" && l.reason.contains("json/broken")),
+        "dead letters: {letters:?}"
+    );
     server.abort();
 }

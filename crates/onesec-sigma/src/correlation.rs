@@ -830,8 +830,14 @@ mod tests {
     fn ordered_evidence_keeps_every_occurrence_that_could_stand_in() {
         // rules [badge_in, badge_out, remote]; condition badge_in and not badge_out and remote.
         let plan = vec![
-            Step { member: 0, absent_before: vec![] },
-            Step { member: 2, absent_before: vec![1] },
+            Step {
+                member: 0,
+                absent_before: vec![],
+            },
+            Step {
+                member: 2,
+                absent_before: vec![1],
+            },
         ];
         // Two badge-ins (main door, then office door) before the remote login: both are evidence.
         let es = [E(1, 0, None), E(2, 0, None), E(5, 2, None)];
@@ -839,7 +845,13 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].parts, Parts::Chain(vec![0, 1, 2]));
         // A badge-out in between cuts the earlier badge-in off; one outside the timespan too.
-        let es = [E(1, 0, None), E(2, 1, None), E(3, 0, None), E(4, 0, None), E(9, 2, None)];
+        let es = [
+            E(1, 0, None),
+            E(2, 1, None),
+            E(3, 0, None),
+            E(4, 0, None),
+            E(9, 2, None),
+        ];
         let m = ordered(&es, 6, &plan);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].parts, Parts::Chain(vec![2, 3, 4]));

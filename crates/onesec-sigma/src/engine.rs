@@ -392,6 +392,7 @@ pub struct Engine {
     stats: EngineStats,
     ls_state: Vec<u8>,
     scratch: Vec<usize>,
+    scratch_candidates: Vec<usize>,
     /// One prefilter automaton per field, over all groups.
     prefilter: Vec<PfField>,
     /// Log-source group of each detection rule.
@@ -577,6 +578,7 @@ impl Engine {
             stats: EngineStats::default(),
             ls_state,
             scratch: Vec::new(),
+            scratch_candidates: Vec::new(),
             group_on: vec![0; ls_groups_len],
             field_on: vec![0; prefilter.len()],
             prefilter,
@@ -645,7 +647,8 @@ impl Engine {
             self.group_on.iter_mut().for_each(|c| *c = 0);
             self.field_on.iter_mut().for_each(|c| *c = 0);
         }
-        let mut candidates = Vec::new();
+        let mut candidates = std::mem::take(&mut self.scratch_candidates);
+        candidates.clear();
         // Which groups apply, and which fields their prefilters need.
         for (gi, g) in self.ls_groups.iter().enumerate() {
             let mut ok = true;
@@ -710,6 +713,7 @@ impl Engine {
                 matched.push(r);
             }
         }
+        self.scratch_candidates = candidates;
         matched.sort_unstable();
         for &r in &matched {
             self.stats.detection_matches += 1;
@@ -836,6 +840,7 @@ impl Engine {
                     let takes_part =
                         values.is_some() && (c.value_field.is_none() || value.is_some());
                     let new_key = values.as_ref().map(|v| group_key(v));
+                    let mut recomputed: Option<String> = None;
                     if takes_part && time < horizon {
                         stats.late_dropped += 1;
                     }
@@ -884,10 +889,12 @@ impl Engine {
                         }
                         if !duplicate || old_key.is_some() {
                             changes.extend(recompute(c, &key, horizon, &rule_key));
+                            recomputed = Some(key);
                         }
                     }
+                    // The group that lost the previous entry of a chained alert, if not done.
                     if let Some(k) = old_key
-                        && Some(&k) != new_key.as_ref()
+                        && recomputed.as_ref() != Some(&k)
                     {
                         changes.extend(recompute(c, &k, horizon, &rule_key));
                     }

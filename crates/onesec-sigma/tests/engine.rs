@@ -371,3 +371,132 @@ correlation: {{type: event_count, rules: [failed], group-by: [user], timespan: 1
         1
     );
 }
+
+#[test]
+fn prefilter_never_hides_matches() {
+    let yaml = r"
+title: numbers
+logsource: {product: x}
+detection: {sel: {EventID: [4624, 4625], LogonType: 2}, condition: sel}
+---
+title: negation only
+logsource: {product: x}
+detection: {filter: {User|startswith: adm_}, condition: not filter}
+---
+title: null or value
+logsource: {product: x}
+detection: {sel: {Parent: [null, 'explorer.exe']}, condition: sel}
+---
+title: keywords
+logsource: {product: x}
+detection: {kw: ['mimikatz', 'sekurlsa::'], condition: kw}
+---
+title: keyword all
+logsource: {product: x}
+detection: {kw: {'|all': [alpha, beta]}, condition: kw}
+---
+title: cased
+logsource: {product: x}
+detection: {sel: {Cmd|contains|cased: [Invoke-Mimikatz, DumpCreds]}, condition: sel}
+---
+title: windash
+logsource: {product: x}
+detection: {sel: {Cmd|contains|windash: [' -enc ', ' -e ', ' -a -b -c -d']}, condition: sel}
+---
+title: all of and 1 of
+logsource: {product: x}
+detection:
+    selection_img: {Image|endswith: ['\powershell.exe', '\pwsh.exe']}
+    selection_cli: {Cmd|contains|all: [Net.WebClient, DownloadString]}
+    filter_a: {User: SYSTEM}
+    condition: all of selection_* and not 1 of filter_*
+---
+title: or of maps with regex
+logsource: {product: x}
+detection:
+    a: {Cmd|re: 'evil[0-9]+'}
+    b: {Image|endswith: '\evil.exe'}
+    condition: a or b
+---
+title: bool and float
+logsource: {product: x}
+detection: {sel: {Elevated: true, Ratio: 0.5}, condition: sel}
+---
+title: list field
+logsource: {product: x}
+detection: {sel: {Tags: [beta]}, condition: sel}
+---
+title: non ascii
+logsource: {product: x}
+detection: {sel: {Path|contains: 'ÜBER'}, condition: sel}
+---
+title: base64offset
+logsource: {product: x}
+detection: {sel: {Cmd|base64offset|contains: 'IEX ('}, condition: sel}
+";
+    let (rules, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let records = [
+        json!({"EventID": 4624, "LogonType": 2, "User": "bob"}),
+        json!({"EventID": "4625", "LogonType": "2", "User": "adm_x"}),
+        json!({"EventID": 4624.0, "LogonType": 3}),
+        json!({"Parent": null, "User": "adm_y"}),
+        json!({"Parent": "EXPLORER.EXE"}),
+        json!({"msg": "Running MIMIKATZ now", "User": "adm_z"}),
+        json!({"a": "alpha", "b": ["beta"], "User": "adm_1"}),
+        json!({"Cmd": "powershell Invoke-Mimikatz", "User": "adm_2"}),
+        json!({"Cmd": "powershell invoke-mimikatz", "User": "adm_3"}),
+        json!({"Cmd": "powershell /enc AAA", "User": "adm_4"}),
+        json!({"Cmd": "x \u{2013}e y", "User": "adm_5"}),
+        json!({"Cmd": "x /a -b \u{2014}c /d", "User": "adm_6"}),
+        json!({"Image": "C:\\pwsh.exe", "Cmd": "(New-Object Net.WebClient).DownloadString('x')", "User": "bob"}),
+        json!({"Image": "C:\\pwsh.exe", "Cmd": "(New-Object Net.WebClient).DownloadString('x')", "User": "SYSTEM"}),
+        json!({"Cmd": "run evil42", "User": "adm_7"}),
+        json!({"Image": "D:\\EVIL.EXE", "User": "adm_8"}),
+        json!({"Elevated": true, "Ratio": 0.5, "User": "adm_9"}),
+        json!({"Elevated": "true", "Ratio": "0.5", "User": "adm_10"}),
+        json!({"Tags": ["alpha", "BETA"], "User": "adm_11"}),
+        json!({"Path": "c:\\über\\x", "User": "adm_12"}),
+        json!({"Cmd": "powershell -e SUVYICgoTmV3", "User": "adm_13"}),
+        json!({}),
+    ];
+    let mut engine = Engine::new(rules.clone(), EngineConfig::default());
+    for (i, r) in records.iter().enumerate() {
+        let mut by_engine: Vec<String> = fired(&engine.process(i as u64, r))
+            .iter()
+            .map(|a| a.title.clone())
+            .collect();
+        let mut direct: Vec<String> = rules
+            .rules()
+            .iter()
+            .filter(|x| x.is_match(r) == Some(true))
+            .map(|x| x.meta.title.clone())
+            .collect();
+        by_engine.sort();
+        direct.sort();
+        assert_eq!(by_engine, direct, "record {i}: {r}");
+    }
+    // And the expected matches are there at all (the comparison is not vacuous).
+    let hits = |r: &Value| -> Vec<String> {
+        rules
+            .rules()
+            .iter()
+            .filter(|x| x.is_match(r) == Some(true))
+            .map(|x| x.meta.title.clone())
+            .collect()
+    };
+    assert!(hits(&records[1]).contains(&"numbers".to_string()));
+    assert!(!hits(&records[2]).contains(&"numbers".to_string()));
+    assert!(hits(&records[4]).contains(&"null or value".to_string()));
+    assert!(hits(&records[5]).contains(&"keywords".to_string()));
+    assert!(hits(&records[6]).contains(&"keyword all".to_string()));
+    assert!(hits(&records[7]).contains(&"cased".to_string()));
+    assert!(!hits(&records[8]).contains(&"cased".to_string()));
+    assert!(hits(&records[11]).contains(&"windash".to_string()));
+    assert!(hits(&records[12]).contains(&"all of and 1 of".to_string()));
+    assert!(!hits(&records[13]).contains(&"all of and 1 of".to_string()));
+    assert!(hits(&records[17]).contains(&"bool and float".to_string()));
+    assert!(hits(&records[18]).contains(&"list field".to_string()));
+    assert!(hits(&records[19]).contains(&"non ascii".to_string()));
+    assert!(hits(&records[20]).contains(&"base64offset".to_string()));
+}

@@ -77,11 +77,14 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<SqliteStore> {
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db("set busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db("enable WAL"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db("set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db("enable WAL"))?;
         // The durable journal is the source of truth; the store can be rebuilt from it, so a
         // store write need not be fsynced on every commit.
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db("set synchronous"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db("set synchronous"))?;
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
         Ok(SqliteStore { conn })
     }
@@ -92,7 +95,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"serialize_error\":\"{e}\"}}"))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(table: &'static str, id: String, json: &str) -> Result<T> {
+fn from_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: String,
+    json: &str,
+) -> Result<T> {
     serde_json::from_str(json).map_err(|source| StoreError::Corrupt { table, id, source })
 }
 
@@ -133,7 +140,11 @@ fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> 
         )
         .map_err(db("prepare alert upsert"))?;
     for a in alerts {
-        let status = if a.status == onesec_incident::AlertStatus::Active { "active" } else { "withdrawn" };
+        let status = if a.status == onesec_incident::AlertStatus::Active {
+            "active"
+        } else {
+            "withdrawn"
+        };
         stmt.execute(params![
             a.id,
             a.rule_id,
@@ -151,13 +162,20 @@ fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> 
 
 /// Detection may set these states; anything else was set by a person and is kept.
 fn machine_state(state: IncidentState) -> bool {
-    matches!(state, IncidentState::New | IncidentState::Merged | IncidentState::Withdrawn)
+    matches!(
+        state,
+        IncidentState::New | IncidentState::Merged | IncidentState::Withdrawn
+    )
 }
 
 fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Result<()> {
     for incoming in incidents {
         let stored: Option<String> = tx
-            .query_row("SELECT json FROM incidents WHERE id = ?1", [&incoming.id], |r| r.get(0))
+            .query_row(
+                "SELECT json FROM incidents WHERE id = ?1",
+                [&incoming.id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(db("read incident"))?;
         let mut incident = incoming.clone();
@@ -191,7 +209,10 @@ fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Re
 
 impl Store for SqliteStore {
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db("begin detection batch"))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(db("begin detection batch"))?;
         write_events(&tx, &batch.events)?;
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
@@ -208,7 +229,11 @@ impl Store for SqliteStore {
     fn detected_upto(&self) -> Result<EventId> {
         let value: Option<i64> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'detected_upto'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'detected_upto'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(db("read detected_upto"))?;
         Ok(value.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
@@ -225,8 +250,15 @@ impl Store for SqliteStore {
                 .map_err(db("prepare dead letter"))?;
             for l in letters {
                 let line = i64::try_from(l.line).unwrap_or(i64::MAX);
-                stmt.execute(params![l.received_ms, l.input, l.format, line, l.reason, l.raw])
-                    .map_err(db("insert dead letter"))?;
+                stmt.execute(params![
+                    l.received_ms,
+                    l.input,
+                    l.format,
+                    line,
+                    l.reason,
+                    l.raw
+                ])
+                .map_err(db("insert dead letter"))?;
             }
         }
         tx.commit().map_err(db("commit dead letters"))
@@ -250,7 +282,8 @@ impl Store for SqliteStore {
                 })
             })
             .map_err(db("query dead letters"))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db("read dead letter"))
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(db("read dead letter"))
     }
 
     fn dead_letter_count(&self) -> Result<u64> {
@@ -280,7 +313,11 @@ impl Store for SqliteStore {
             sql.push_str(" AND id > ?");
             args.push(i64::try_from(after).unwrap_or(i64::MAX).into());
         }
-        let order = if filter.after_id.is_some() { "id" } else { "time_ms, id" };
+        let order = if filter.after_id.is_some() {
+            "id"
+        } else {
+            "time_ms, id"
+        };
         sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
         args.push((filter.limit.unwrap_or(1000) as i64).into());
         query_json(&self.conn, "events", &sql, params_from_iter(args))
@@ -288,7 +325,10 @@ impl Store for SqliteStore {
 
     fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>> {
         let mut events = Vec::with_capacity(ids.len());
-        let mut stmt = self.conn.prepare_cached("SELECT json FROM events WHERE id = ?1").map_err(db("prepare event by id"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT json FROM events WHERE id = ?1")
+            .map_err(db("prepare event by id"))?;
         for id in ids {
             let json: Option<String> = stmt
                 .query_row([i64::try_from(*id).unwrap_or(i64::MAX)], |r| r.get(0))
@@ -327,10 +367,13 @@ impl Store for SqliteStore {
     fn incident(&self, id: &str) -> Result<Option<Incident>> {
         let json: Option<String> = self
             .conn
-            .query_row("SELECT json FROM incidents WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT json FROM incidents WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(db("read incident"))?;
-        json.map(|j| from_json("incidents", id.to_string(), &j)).transpose()
+        json.map(|j| from_json("incidents", id.to_string(), &j))
+            .transpose()
     }
 
     fn alerts(&self, incident: Option<&str>, limit: usize) -> Result<Vec<Alert>> {
@@ -351,7 +394,9 @@ impl Store for SqliteStore {
     }
 
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident> {
-        let mut incident = self.incident(id)?.ok_or_else(|| StoreError::NotFound(format!("no incident {id}")))?;
+        let mut incident = self
+            .incident(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no incident {id}")))?;
         incident.transition(state)?;
         self.conn
             .execute(
@@ -364,7 +409,9 @@ impl Store for SqliteStore {
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
-    let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(db("count rows"))?;
+    let n: i64 = conn
+        .query_row(sql, [], |r| r.get(0))
+        .map_err(db("count rows"))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -463,27 +510,55 @@ mod tests {
         store.commit(&batch).unwrap();
         assert_eq!(store.event_count().unwrap(), 2);
         assert_eq!(store.detected_upto().unwrap(), 2);
-        let by_person = store.events(&EventFilter { person: Some("p1".into()), ..Default::default() }).unwrap();
+        let by_person = store
+            .events(&EventFilter {
+                person: Some("p1".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(by_person.len(), 1);
         let ordered = store.events_by_ids(&[1, 2]).unwrap();
         assert_eq!(ordered[0].id, 2, "ordered by event time");
-        assert_eq!(store.incidents(&IncidentFilter::default()).unwrap().len(), 1);
+        assert_eq!(
+            store.incidents(&IncidentFilter::default()).unwrap().len(),
+            1
+        );
         assert_eq!(store.alerts(Some("i1"), 10).unwrap().len(), 1);
     }
 
     #[test]
     fn human_state_survives_detection_updates_but_merge_wins() {
         let mut store = SqliteStore::in_memory().unwrap();
-        let mut batch = DetectionBatch { incidents: vec![incident("i1", IncidentState::New)], ..Default::default() };
+        let mut batch = DetectionBatch {
+            incidents: vec![incident("i1", IncidentState::New)],
+            ..Default::default()
+        };
         store.commit(&batch).unwrap();
-        store.set_incident_state("i1", IncidentState::Acknowledged).unwrap();
+        store
+            .set_incident_state("i1", IncidentState::Acknowledged)
+            .unwrap();
         store.commit(&batch).unwrap();
-        assert_eq!(store.incident("i1").unwrap().unwrap().state, IncidentState::Acknowledged);
+        assert_eq!(
+            store.incident("i1").unwrap().unwrap().state,
+            IncidentState::Acknowledged
+        );
         batch.incidents = vec![incident("i1", IncidentState::Merged)];
         store.commit(&batch).unwrap();
-        assert_eq!(store.incident("i1").unwrap().unwrap().state, IncidentState::Merged);
-        assert!(store.incidents(&IncidentFilter::default()).unwrap().is_empty());
-        assert!(store.set_incident_state("i1", IncidentState::Closed).is_err());
+        assert_eq!(
+            store.incident("i1").unwrap().unwrap().state,
+            IncidentState::Merged
+        );
+        assert!(
+            store
+                .incidents(&IncidentFilter::default())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .set_incident_state("i1", IncidentState::Closed)
+                .is_err()
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub fn workspace_root() -> PathBuf {
 
 /// True when running under CI, where missing shared data must fail the test.
 pub fn under_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Path of `relative` inside the shared folder, or `None` (test skipped) when it is absent.

@@ -44,10 +44,13 @@ pub struct IncidentArgs {
 /// A blocking HTTP client with a useful error when the server is not there.
 pub fn get_json(server: &str, path: &str) -> anyhow::Result<Value> {
     let url = format!("{}{}", server.trim_end_matches('/'), path);
-    let response = reqwest::blocking::get(&url)
-        .with_context(|| format!("cannot reach onesec at {server} (is `onesec up` running? use --server)"))?;
+    let response = reqwest::blocking::get(&url).with_context(|| {
+        format!("cannot reach onesec at {server} (is `onesec up` running? use --server)")
+    })?;
     let status = response.status();
-    let body: Value = response.json().with_context(|| format!("{url}: answer is not JSON"))?;
+    let body: Value = response
+        .json()
+        .with_context(|| format!("{url}: answer is not JSON"))?;
     if !status.is_success() {
         bail!("{url}: {status}: {}", body["error"].as_str().unwrap_or(""));
     }
@@ -59,20 +62,37 @@ pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
     let incidents: Vec<Incident> = match &args.data_dir {
         Some(dir) => {
             let store = SqliteStore::open(&dir.join("onesec.db")).context("opening the store")?;
-            store.incidents(&IncidentFilter { all: args.all, ..IncidentFilter::default() })?
+            store.incidents(&IncidentFilter {
+                all: args.all,
+                ..IncidentFilter::default()
+            })?
         }
         None => {
-            let path = if args.all { "/api/v1/incidents?all=true" } else { "/api/v1/incidents" };
-            serde_json::from_value(get_json(&args.server.server, path)?).context("reading incidents")?
+            let path = if args.all {
+                "/api/v1/incidents?all=true"
+            } else {
+                "/api/v1/incidents"
+            };
+            serde_json::from_value(get_json(&args.server.server, path)?)
+                .context("reading incidents")?
         }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&incidents)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<17} {:<9} {:<9} {:<13} {:<20} {:<22} TITLE", "ID", "PRIORITY", "DOMAIN", "STATE", "FIRST EVENT", "WHO / WHERE");
+    println!(
+        "{:<17} {:<9} {:<9} {:<13} {:<20} {:<22} TITLE",
+        "ID", "PRIORITY", "DOMAIN", "STATE", "FIRST EVENT", "WHO / WHERE"
+    );
     for i in &incidents {
-        let who: Vec<&str> = i.entities.persons.iter().chain(i.entities.sites.iter()).map(String::as_str).collect();
+        let who: Vec<&str> = i
+            .entities
+            .persons
+            .iter()
+            .chain(i.entities.sites.iter())
+            .map(String::as_str)
+            .collect();
         println!(
             "{:<17} {:<9} {:<9} {:<13} {:<20} {:<22} {}",
             i.id,
@@ -90,7 +110,10 @@ pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
 
 /// Shows one incident with its timeline.
 pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
-    let body = get_json(&args.server.server, &format!("/api/v1/incidents/{}", args.id))?;
+    let body = get_json(
+        &args.server.server,
+        &format!("/api/v1/incidents/{}", args.id),
+    )?;
     let incident = &body["incident"];
     println!(
         "{}  {}  {}  {}\n{}",
@@ -102,7 +125,12 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
     );
     println!("\nalerts:");
     for alert in body["alerts"].as_array().into_iter().flatten() {
-        println!("  [{}] {} ({})", alert["severity"].as_str().unwrap_or(""), alert["title"].as_str().unwrap_or(""), alert["status"].as_str().unwrap_or(""));
+        println!(
+            "  [{}] {} ({})",
+            alert["severity"].as_str().unwrap_or(""),
+            alert["title"].as_str().unwrap_or(""),
+            alert["status"].as_str().unwrap_or("")
+        );
     }
     println!("\ntimeline:");
     for event in body["timeline"].as_array().into_iter().flatten() {

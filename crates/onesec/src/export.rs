@@ -28,7 +28,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let db = args.data_dir.join("onesec.db");
     if !db.exists() {
-        bail!("no store at {} (run `onesec up` first or pass --data-dir)", db.display());
+        bail!(
+            "no store at {} (run `onesec up` first or pass --data-dir)",
+            db.display()
+        );
     }
     let store = SqliteStore::open(&db).context("opening the store")?;
     let mut out: Box<dyn Write> = match &args.out {
@@ -40,7 +43,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let mut after = 0;
     let mut count = 0u64;
     loop {
-        let events = store.events(&EventFilter { after_id: Some(after), limit: Some(10_000), ..EventFilter::default() })?;
+        let events = store.events(&EventFilter {
+            after_id: Some(after),
+            limit: Some(10_000),
+            ..EventFilter::default()
+        })?;
         let Some(last) = events.last() else { break };
         after = last.id;
         for event in &events {

@@ -43,16 +43,26 @@ struct Totals {
 
 /// Sends every file.
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build()?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()?;
     let mapping = match &args.mapping {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading mapping {}", path.display()))?),
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading mapping {}", path.display()))?,
+        ),
         None => None,
     };
     let mut failed = false;
     let mut last_id = 0;
     for file in &args.files {
         let totals = send_file(&client, &args, file, mapping.as_deref())?;
-        println!("{}: {} event(s) accepted, {} refused", file.display(), totals.accepted, totals.refused.len());
+        println!(
+            "{}: {} event(s) accepted, {} refused",
+            file.display(),
+            totals.accepted,
+            totals.refused.len()
+        );
         for (line, reason) in totals.refused.iter().take(20) {
             println!("  line {line}: {reason}");
         }
@@ -62,15 +72,25 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if !args.no_wait && last_id > 0 {
         wait_for_detection(&args.server.server, last_id)?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn format_for(args: &ReplayArgs, file: &std::path::Path) -> String {
     if let Some(f) = &args.format {
         return f.clone();
     }
-    let is_csv = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if is_csv || args.mapping.is_some() { "access-csv".into() } else { "auto".into() }
+    let is_csv = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv || args.mapping.is_some() {
+        "access-csv".into()
+    } else {
+        "auto".into()
+    }
 }
 
 fn send_file(
@@ -83,14 +103,21 @@ fn send_file(
     let format = format_for(args, file);
     let csv = format == "access-csv";
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let (header, body_lines, first_line) = if csv && !lines.is_empty() { (Some(lines[0]), &lines[1..], 2) } else { (None, &lines[..], 1) };
+    let (header, body_lines, first_line) = if csv && !lines.is_empty() {
+        (Some(lines[0]), &lines[1..], 2)
+    } else {
+        (None, &lines[..], 1)
+    };
     let bar = ProgressBar::new(bytes.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(file.display().to_string());
-    let url = format!("{}/api/v1/events?format={format}", args.server.server.trim_end_matches('/'));
+    let url = format!(
+        "{}/api/v1/events?format={format}",
+        args.server.server.trim_end_matches('/')
+    );
     let mut totals = Totals::default();
     for (index, chunk) in body_lines.chunks(args.batch_lines.max(1)).enumerate() {
         let chunk_first_line = first_line + index * args.batch_lines.max(1);
@@ -105,11 +132,18 @@ fn send_file(
         }
         let mut request = client.post(&url).body(body.clone());
         if let Some(m) = mapping {
-            request = request.header("X-Onesec-Csv-Mapping", base64::engine::general_purpose::STANDARD.encode(m));
+            request = request.header(
+                "X-Onesec-Csv-Mapping",
+                base64::engine::general_purpose::STANDARD.encode(m),
+            );
         }
-        let response = request.send().with_context(|| format!("cannot reach onesec at {}", args.server.server))?;
+        let response = request
+            .send()
+            .with_context(|| format!("cannot reach onesec at {}", args.server.server))?;
         let status = response.status();
-        let report: Value = response.json().context("onesec answered with something that is not JSON")?;
+        let report: Value = response
+            .json()
+            .context("onesec answered with something that is not JSON")?;
         if status.is_server_error() || report.get("error").is_some() {
             bail!("onesec refused the batch ({status}): {report}");
         }
@@ -117,8 +151,15 @@ fn send_file(
         totals.last_id = totals.last_id.max(report["last_id"].as_u64().unwrap_or(0));
         for error in report["errors"].as_array().into_iter().flatten() {
             let line = error["line"].as_u64().unwrap_or(0) as usize;
-            let offset = if csv { line.saturating_sub(2) } else { line.saturating_sub(1) };
-            totals.refused.push((chunk_first_line + offset, error["reason"].as_str().unwrap_or("").to_string()));
+            let offset = if csv {
+                line.saturating_sub(2)
+            } else {
+                line.saturating_sub(1)
+            };
+            totals.refused.push((
+                chunk_first_line + offset,
+                error["reason"].as_str().unwrap_or("").to_string(),
+            ));
         }
         bar.inc((body.len() - header.map_or(0, |h| h.len() + 1)) as u64);
     }

@@ -29,8 +29,15 @@ enum RulesCommand {
 
 /// Runs the subcommand; exit code 1 when a rule was refused.
 pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
-    let RulesCommand::Check { paths, no_builtin, verbose } = args.command;
-    let config = onesec_pipeline::RulesConfig { builtin: !no_builtin, dirs: paths };
+    let RulesCommand::Check {
+        paths,
+        no_builtin,
+        verbose,
+    } = args.command;
+    let config = onesec_pipeline::RulesConfig {
+        builtin: !no_builtin,
+        dirs: paths,
+    };
     let (_, report) = load_rules(&config).map_err(anyhow::Error::msg)?;
     if verbose {
         for rule in &report.loaded {
@@ -38,8 +45,19 @@ pub fn run(args: RulesArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for rejected in &report.rejected {
-        println!("REFUSED  {}: {}: {}", rejected.source, rejected.title, rejected.reason);
+        println!(
+            "REFUSED  {}: {}: {}",
+            rejected.source, rejected.title, rejected.reason
+        );
     }
-    println!("{} rule(s) loaded, {} refused", report.loaded.len(), report.rejected.len());
-    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    println!(
+        "{} rule(s) loaded, {} refused",
+        report.loaded.len(),
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

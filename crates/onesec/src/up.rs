@@ -69,7 +69,8 @@ impl UpArgs {
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let (mut config, demo) = args.into_config()?;
     if demo {
-        let dir = crate::demo::write_directory(&config.data_dir).context("writing the demo directory")?;
+        let dir =
+            crate::demo::write_directory(&config.data_dir).context("writing the demo directory")?;
         config.directory = Some(dir);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -87,7 +88,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         tracing::warn!(source = %rejected.source, title = %rejected.title, reason = %rejected.reason, "rule refused");
     }
     let server = onesec_server::start(pipeline.clone(), pipeline.config()).await?;
-    let fmt = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "off".into());
+    let fmt =
+        |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "off".into());
     println!(
         "onesec listening http={} syslog_udp={} syslog_tcp={} data={} rules={} directory={}",
         server.http,
@@ -99,7 +101,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     );
     if demo {
         crate::demo::replay(&pipeline).await;
-        println!("demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`", server.http);
+        println!(
+            "demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`",
+            server.http
+        );
     }
     reload_directory_on_sighup(pipeline.clone());
     wait_for_shutdown_signal().await?;
@@ -132,7 +137,8 @@ async fn wait_for_shutdown_signal() -> anyhow::Result<()> {
 fn reload_directory_on_sighup(pipeline: Arc<Pipeline>) {
     #[cfg(unix)]
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             tracing::warn!("cannot install the SIGHUP handler; reload the directory over HTTP");
             return;
         };
@@ -140,7 +146,9 @@ fn reload_directory_on_sighup(pipeline: Arc<Pipeline>) {
             let p = pipeline.clone();
             match tokio::task::spawn_blocking(move || p.reload_directory()).await {
                 Ok(Ok(summary)) => tracing::info!(%summary, "directory reloaded"),
-                Ok(Err(error)) => tracing::error!(%error, "directory reload refused; the previous one stays"),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "directory reload refused; the previous one stays")
+                }
                 Err(error) => tracing::error!(%error, "directory reload failed"),
             }
         }

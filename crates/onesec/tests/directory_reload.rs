@@ -24,7 +24,9 @@ fn grant(time: &str, badge: &str) -> String {
 fn person_of_last_event(onesec: &Onesec) -> Option<String> {
     let events = onesec.events();
     let last = events.last().expect("an event is stored");
-    last["resolved"]["person"]["id"].as_str().map(str::to_string)
+    last["resolved"]["person"]["id"]
+        .as_str()
+        .map(str::to_string)
 }
 
 #[test]
@@ -38,9 +40,18 @@ fn a_reloaded_directory_resolves_new_badges_and_a_broken_one_is_refused() {
         ..Options::default()
     });
 
-    assert_eq!(onesec.post_events("onvif-ej", grant("2026-05-05T08:00:00Z", "0x7A9999"), None).status, 200);
+    assert_eq!(
+        onesec
+            .post_events("onvif-ej", grant("2026-05-05T08:00:00Z", "0x7A9999"), None)
+            .status,
+        200
+    );
     onesec.wait_for_detection(1);
-    assert_eq!(person_of_last_event(&onesec), None, "the badge is unknown at first");
+    assert_eq!(
+        person_of_last_event(&onesec),
+        None,
+        "the badge is unknown at first"
+    );
 
     let people = std::fs::read_to_string(directory.join("people.csv")).unwrap();
     let extended = format!("{people}n010,New Starter,IT,active,nstarter,0x7A9999,EDI,,Graduate\n");
@@ -49,13 +60,29 @@ fn a_reloaded_directory_resolves_new_badges_and_a_broken_one_is_refused() {
     assert_eq!(reload.status, 200, "{}", reload.body);
     assert_eq!(reload.body["people"], 10);
 
-    assert_eq!(onesec.post_events("onvif-ej", grant("2026-05-05T08:01:00Z", "0x7A9999"), None).status, 200);
+    assert_eq!(
+        onesec
+            .post_events("onvif-ej", grant("2026-05-05T08:01:00Z", "0x7A9999"), None)
+            .status,
+        200
+    );
     onesec.wait_for_detection(2);
     assert_eq!(person_of_last_event(&onesec).as_deref(), Some("n010"));
 
     std::fs::write(directory.join("people.csv"), "person_id,name\nbroken,row\n").unwrap();
     let refused = onesec.post_json("/api/v1/directory/reload");
     assert_eq!(refused.status, 422, "{}", refused.body);
-    assert!(refused.body["error"].as_str().unwrap_or("").contains("people.csv"), "{}", refused.body);
-    assert_eq!(onesec.status()["directory"]["people"], 10, "the previous directory stays");
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("people.csv"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        onesec.status()["directory"]["people"],
+        10,
+        "the previous directory stays"
+    );
 }

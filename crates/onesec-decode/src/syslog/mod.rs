@@ -126,7 +126,9 @@ fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) 
         syslog_loose::Protocol::RFC3164 => "rfc3164",
         syslog_loose::Protocol::RFC5424(_) => "rfc5424",
     };
-    event.fields.insert("syslog.protocol".into(), protocol.into());
+    event
+        .fields
+        .insert("syslog.protocol".into(), protocol.into());
     event.host = message.hostname.map(str::to_string);
     let mut program = message.appname;
     let mut pid = message.procid.map(|p| p.to_string());
