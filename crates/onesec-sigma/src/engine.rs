@@ -618,7 +618,8 @@ impl Engine {
         out
     }
 
-    /// Like [`Engine::process`], appending to `out` (no allocation when nothing matches).
+    /// Like [`Engine::process`], appending to `out` (which can be reused across calls; the
+    /// per-event field cache is the only allocation when nothing matches).
     pub fn process_into<R: Record + ?Sized>(
         &mut self,
         event_id: u64,

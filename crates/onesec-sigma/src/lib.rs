@@ -61,6 +61,15 @@
 //! * Everything is compiled at load: folded needles, regexes, one Aho-Corasick automaton per
 //!   list of `contains` needles. ASCII values are matched without allocation; non-ASCII values
 //!   are lowercased once per comparison.
+//! * Per event, the [`Engine`] checks each distinct log source once ([`Record::in_logsource`]
+//!   receives the rule's value ASCII-lowercased), looks each field up once, and evaluates only
+//!   the rules that can match: at load, every rule's condition yields (where possible) a set of
+//!   literals of which a matching record must contain one (in a given field, or in any value
+//!   for keywords); one automaton per field over all those literals selects the candidate
+//!   rules. Rules without such literals (e.g. `not` only, regex only, `null`) are always
+//!   evaluated. A differential test checks that this never hides a match. On the SigmaHQ set
+//!   (3,752 rules, every log source applying) this gives roughly 8,000 Windows events/s on one
+//!   core of the build machine (release build).
 //!
 //! ## Correlation rules
 //!

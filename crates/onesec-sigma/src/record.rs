@@ -67,7 +67,8 @@ pub trait Record {
     fn any_value(&self, f: &mut dyn FnMut(&str) -> bool) -> bool;
     /// Whether this record belongs to the rule's logsource key/value, e.g.
     /// `("category", "physical_access")`, `("product", "windows")`, `("service", "security")`.
-    /// Case-insensitive comparison is the implementor's job.
+    /// Case-insensitive comparison is the implementor's job (the engine passes the rule's value
+    /// ASCII-lowercased and asks once per distinct pair and event).
     fn in_logsource(&self, key: &str, value: &str) -> bool;
     /// Event time, milliseconds since the Unix epoch (UTC).
     fn time_ms(&self) -> i64;

@@ -500,3 +500,11 @@ detection: {sel: {Cmd|base64offset|contains: 'IEX ('}, condition: sel}
     assert!(hits(&records[19]).contains(&"non ascii".to_string()));
     assert!(hits(&records[20]).contains(&"base64offset".to_string()));
 }
+
+#[test]
+fn engine_and_rules_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<RuleSet>();
+    assert_send_sync::<Alert>();
+}

@@ -324,51 +324,6 @@ fn sigmahq_regression_cases() {
     );
 }
 
-/// Throughput over the whole SigmaHQ set (run with `--release -- --ignored --nocapture`).
-#[test]
-#[ignore]
-fn throughput_all_rules() {
-    let t0 = std::time::Instant::now();
-    let Some((root, all, report)) = sigmahq() else {
-        return;
-    };
-    let all = all.clone();
-    println!(
-        "loaded {} rules in {:?} ({} rejected)",
-        all.len(),
-        t0.elapsed(),
-        report.rejected.len()
-    );
-    let mut events = Vec::new();
-    for case in read_cases(root) {
-        if let Ok(text) = std::fs::read_to_string(&case.json) {
-            events.extend(parse_json_stream(&text).unwrap_or_default());
-        }
-    }
-    let mut engine = Engine::new(all, EngineConfig::default());
-    let rounds: usize = std::env::var("THROUGHPUT_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    let t1 = std::time::Instant::now();
-    let mut alerts = 0;
-    let mut out = Vec::new();
-    for r in 0..rounds {
-        for (i, e) in events.iter().enumerate() {
-            out.clear();
-            engine.process_into((r * events.len() + i) as u64, &EvtxJson::new(e), &mut out);
-            alerts += out.len();
-        }
-    }
-    let n = rounds * events.len();
-    let dt = t1.elapsed();
-    println!(
-        "{n} events x {} rules in {dt:?}: {:.0} events/s, {alerts} alerts",
-        engine.rules().len(),
-        n as f64 / dt.as_secs_f64()
-    );
-}
-
 /// The engine's literal prefilter must never hide a match: over every regression event and
 /// every SigmaHQ rule, the engine fires exactly for the rules that match when evaluated
 /// directly.
