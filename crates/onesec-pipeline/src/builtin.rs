@@ -5,31 +5,106 @@
 
 /// `(file name, YAML text)` of every built-in rule.
 pub const BUILTIN_RULES: &[(&str, &str)] = &[
-    ("absent_account_used.yml", include_str!("../../../rules/converged/absent_account_used.yml")),
-    ("absent_badge_used.yml", include_str!("../../../rules/converged/absent_badge_used.yml")),
-    ("bb_access_denied.yml", include_str!("../../../rules/converged/bb_access_denied.yml")),
-    ("bb_access_granted.yml", include_str!("../../../rules/converged/bb_access_granted.yml")),
-    ("bb_badge_in.yml", include_str!("../../../rules/converged/bb_badge_in.yml")),
-    ("bb_badge_out.yml", include_str!("../../../rules/converged/bb_badge_out.yml")),
-    ("bb_console_login.yml", include_str!("../../../rules/converged/bb_console_login.yml")),
-    ("bb_host_access.yml", include_str!("../../../rules/converged/bb_host_access.yml")),
-    ("bb_network_auth_failure.yml", include_str!("../../../rules/converged/bb_network_auth_failure.yml")),
-    ("bb_remote_login.yml", include_str!("../../../rules/converged/bb_remote_login.yml")),
-    ("camera_tamper.yml", include_str!("../../../rules/converged/camera_tamper.yml")),
-    ("console_login_without_badge.yml", include_str!("../../../rules/converged/console_login_without_badge.yml")),
-    ("denials_then_grant.yml", include_str!("../../../rules/converged/denials_then_grant.yml")),
-    ("door_alarm_restricted.yml", include_str!("../../../rules/converged/door_alarm_restricted.yml")),
-    ("door_forced_open.yml", include_str!("../../../rules/converged/door_forced_open.yml")),
-    ("door_held_open.yml", include_str!("../../../rules/converged/door_held_open.yml")),
-    ("intrusion_alarm.yml", include_str!("../../../rules/converged/intrusion_alarm.yml")),
-    ("physical_and_cyber_same_site.yml", include_str!("../../../rules/converged/physical_and_cyber_same_site.yml")),
-    ("remote_login_while_on_site.yml", include_str!("../../../rules/converged/remote_login_while_on_site.yml")),
-    ("repeated_denials.yml", include_str!("../../../rules/converged/repeated_denials.yml")),
-    ("restricted_door_then_host_access.yml", include_str!("../../../rules/converged/restricted_door_then_host_access.yml")),
-    ("ssh_brute_force.yml", include_str!("../../../rules/converged/ssh_brute_force.yml")),
-    ("terminated_account_used.yml", include_str!("../../../rules/converged/terminated_account_used.yml")),
-    ("terminated_badge_used.yml", include_str!("../../../rules/converged/terminated_badge_used.yml")),
-    ("usb_storage_on_server.yml", include_str!("../../../rules/converged/usb_storage_on_server.yml")),
+    (
+        "absent_account_used.yml",
+        include_str!("../../../rules/converged/absent_account_used.yml"),
+    ),
+    (
+        "absent_badge_used.yml",
+        include_str!("../../../rules/converged/absent_badge_used.yml"),
+    ),
+    (
+        "bb_access_denied.yml",
+        include_str!("../../../rules/converged/bb_access_denied.yml"),
+    ),
+    (
+        "bb_access_granted.yml",
+        include_str!("../../../rules/converged/bb_access_granted.yml"),
+    ),
+    (
+        "bb_badge_in.yml",
+        include_str!("../../../rules/converged/bb_badge_in.yml"),
+    ),
+    (
+        "bb_badge_out.yml",
+        include_str!("../../../rules/converged/bb_badge_out.yml"),
+    ),
+    (
+        "bb_console_login.yml",
+        include_str!("../../../rules/converged/bb_console_login.yml"),
+    ),
+    (
+        "bb_host_access.yml",
+        include_str!("../../../rules/converged/bb_host_access.yml"),
+    ),
+    (
+        "bb_network_auth_failure.yml",
+        include_str!("../../../rules/converged/bb_network_auth_failure.yml"),
+    ),
+    (
+        "bb_remote_login.yml",
+        include_str!("../../../rules/converged/bb_remote_login.yml"),
+    ),
+    (
+        "camera_tamper.yml",
+        include_str!("../../../rules/converged/camera_tamper.yml"),
+    ),
+    (
+        "console_login_without_badge.yml",
+        include_str!("../../../rules/converged/console_login_without_badge.yml"),
+    ),
+    (
+        "denials_then_grant.yml",
+        include_str!("../../../rules/converged/denials_then_grant.yml"),
+    ),
+    (
+        "door_alarm_restricted.yml",
+        include_str!("../../../rules/converged/door_alarm_restricted.yml"),
+    ),
+    (
+        "door_forced_open.yml",
+        include_str!("../../../rules/converged/door_forced_open.yml"),
+    ),
+    (
+        "door_held_open.yml",
+        include_str!("../../../rules/converged/door_held_open.yml"),
+    ),
+    (
+        "intrusion_alarm.yml",
+        include_str!("../../../rules/converged/intrusion_alarm.yml"),
+    ),
+    (
+        "physical_and_cyber_same_site.yml",
+        include_str!("../../../rules/converged/physical_and_cyber_same_site.yml"),
+    ),
+    (
+        "remote_login_while_on_site.yml",
+        include_str!("../../../rules/converged/remote_login_while_on_site.yml"),
+    ),
+    (
+        "repeated_denials.yml",
+        include_str!("../../../rules/converged/repeated_denials.yml"),
+    ),
+    (
+        "restricted_door_then_host_access.yml",
+        include_str!("../../../rules/converged/restricted_door_then_host_access.yml"),
+    ),
+    (
+        "ssh_brute_force.yml",
+        include_str!("../../../rules/converged/ssh_brute_force.yml"),
+    ),
+    (
+        "terminated_account_used.yml",
+        include_str!("../../../rules/converged/terminated_account_used.yml"),
+    ),
+    (
+        "terminated_badge_used.yml",
+        include_str!("../../../rules/converged/terminated_badge_used.yml"),
+    ),
+    (
+        "usb_storage_on_server.yml",
+        include_str!("../../../rules/converged/usb_storage_on_server.yml"),
+    ),
 ];
 
 #[cfg(test)]
@@ -47,6 +122,9 @@ mod tests {
             .collect();
         on_disk.sort();
         let built_in: Vec<String> = BUILTIN_RULES.iter().map(|(n, _)| n.to_string()).collect();
-        assert_eq!(on_disk, built_in, "rules/converged and BUILTIN_RULES differ: update src/builtin.rs");
+        assert_eq!(
+            on_disk, built_in,
+            "rules/converged and BUILTIN_RULES differ: update src/builtin.rs"
+        );
     }
 }

@@ -80,7 +80,10 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8686".into(), max_body_bytes: 16 * 1024 * 1024 }
+        HttpConfig {
+            listen: "127.0.0.1:8686".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -124,7 +127,10 @@ pub struct RulesConfig {
 
 impl Default for RulesConfig {
     fn default() -> Self {
-        RulesConfig { builtin: true, dirs: Vec::new() }
+        RulesConfig {
+            builtin: true,
+            dirs: Vec::new(),
+        }
     }
 }
 
@@ -140,7 +146,10 @@ pub struct JournalSettings {
 
 impl Default for JournalSettings {
     fn default() -> Self {
-        JournalSettings { fsync: "always".into(), segment_mib: 64 }
+        JournalSettings {
+            fsync: "always".into(),
+            segment_mib: 64,
+        }
     }
 }
 
@@ -155,7 +164,9 @@ pub struct DetectionConfig {
 
 impl Default for DetectionConfig {
     fn default() -> Self {
-        DetectionConfig { allowed_lateness: "24h".into() }
+        DetectionConfig {
+            allowed_lateness: "24h".into(),
+        }
     }
 }
 
@@ -171,7 +182,10 @@ pub struct IncidentConfig {
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        IncidentConfig { window: "30m".into(), open_min_severity: "medium".into() }
+        IncidentConfig {
+            window: "30m".into(),
+            open_min_severity: "medium".into(),
+        }
     }
 }
 
@@ -210,9 +224,14 @@ pub enum ConfigError {
 impl Config {
     /// Reads a TOML config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     /// Allowed lateness in milliseconds.
@@ -235,11 +254,14 @@ impl Config {
 
     /// Time zone for RFC 3164 syslog.
     pub fn syslog_timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
-        self.syslog.timezone.parse().map_err(|_| ConfigError::Value {
-            key: "syslog.timezone",
-            value: self.syslog.timezone.clone(),
-            reason: "expected an IANA time zone name such as UTC or Europe/Paris",
-        })
+        self.syslog
+            .timezone
+            .parse()
+            .map_err(|_| ConfigError::Value {
+                key: "syslog.timezone",
+                value: self.syslog.timezone.clone(),
+                reason: "expected an IANA time zone name such as UTC or Europe/Paris",
+            })
     }
 }
 

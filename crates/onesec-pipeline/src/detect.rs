@@ -57,7 +57,17 @@ impl Detector {
         stop: Arc<AtomicBool>,
         grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
     ) -> Detector {
-        Detector { engine, grouper, journal, store, metrics, detected, stop, grouper_inbox, facts: HashMap::new() }
+        Detector {
+            engine,
+            grouper,
+            journal,
+            store,
+            metrics,
+            detected,
+            stop,
+            grouper_inbox,
+            facts: HashMap::new(),
+        }
     }
 
     /// Follows the journal until asked to stop.
@@ -71,7 +81,11 @@ impl Detector {
         };
         let mut next = self.journal.first_sequence().max(1);
         if stored_upto >= next {
-            tracing::info!(from = next, upto = stored_upto, "rebuilding detection state from the journal");
+            tracing::info!(
+                from = next,
+                upto = stored_upto,
+                "rebuilding detection state from the journal"
+            );
         }
         let subscription = self.journal.subscribe();
         while !self.stop.load(Ordering::Relaxed) {
@@ -109,17 +123,25 @@ impl Detector {
                         event.id = seq;
                         chunk.push(event);
                     }
-                    Err(error) => tracing::error!(seq, %error, "journal record is not an event; skipped"),
+                    Err(error) => {
+                        tracing::error!(seq, %error, "journal record is not an event; skipped")
+                    }
                 },
                 Ok(None) => break,
                 Err(error) => return Err(error.to_string()),
             }
         }
         let Some(last) = chunk.last().map(|e| e.id) else {
-            return Ok(from.saturating_sub(1).max(reader.next_sequence().saturating_sub(1)));
+            return Ok(from
+                .saturating_sub(1)
+                .max(reader.next_sequence().saturating_sub(1)));
         };
-        let index: HashMap<EventId, usize> = chunk.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-        let mut batch = DetectionBatch { detected_upto: last, ..DetectionBatch::default() };
+        let index: HashMap<EventId, usize> =
+            chunk.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+        let mut batch = DetectionBatch {
+            detected_upto: last,
+            ..DetectionBatch::default()
+        };
         let now = crate::ingest::now_ms();
         for event in &chunk {
             let outputs = self.engine.process(event.id, &EventRecord(event));
@@ -147,7 +169,12 @@ impl Detector {
     }
 
     /// Turns an engine output into the stored alert, with entities and domain.
-    fn product_alert(&mut self, output: Output, chunk: &[Event], index: &HashMap<EventId, usize>) -> Option<Alert> {
+    fn product_alert(
+        &mut self,
+        output: Output,
+        chunk: &[Event],
+        index: &HashMap<EventId, usize>,
+    ) -> Option<Alert> {
         let (sigma, status) = match output {
             Output::Fired(a) | Output::Updated(a) => {
                 Metrics::add(&self.metrics.alerts, 1);
@@ -161,9 +188,18 @@ impl Detector {
             }
         };
         let facts = self.facts.entry(sigma.id.clone()).or_default();
-        let missing: Vec<EventId> = sigma.event_ids.iter().copied().filter(|id| !facts.seen.contains(id)).collect();
+        let missing: Vec<EventId> = sigma
+            .event_ids
+            .iter()
+            .copied()
+            .filter(|id| !facts.seen.contains(id))
+            .collect();
         let mut from_store = Vec::new();
-        let outside: Vec<EventId> = missing.iter().copied().filter(|id| !index.contains_key(id)).collect();
+        let outside: Vec<EventId> = missing
+            .iter()
+            .copied()
+            .filter(|id| !index.contains_key(id))
+            .collect();
         if !outside.is_empty() {
             match self.store.events_by_ids(&outside) {
                 Ok(events) => from_store = events,
@@ -171,7 +207,9 @@ impl Detector {
             }
         }
         let facts = self.facts.entry(sigma.id.clone()).or_default();
-        let in_chunk = missing.iter().filter_map(|id| index.get(id).map(|&i| &chunk[i]));
+        let in_chunk = missing
+            .iter()
+            .filter_map(|id| index.get(id).map(|&i| &chunk[i]));
         for event in in_chunk.chain(from_store.iter()) {
             facts.entities.add_event(event);
             let domain = event.domain();
@@ -203,7 +241,10 @@ impl Detector {
 /// that looks at a physical source (even one whose events must be absent) and a cyber one is
 /// hybrid.
 fn rule_domain(logsources: &[LogSource], events: Option<Domain>) -> Domain {
-    let from_rules = logsources.iter().filter_map(logsource_domain).reduce(Domain::join);
+    let from_rules = logsources
+        .iter()
+        .filter_map(logsource_domain)
+        .reduce(Domain::join);
     match (from_rules, events) {
         (Some(a), Some(b)) => a.join(b),
         (Some(a), None) | (None, Some(a)) => a,
@@ -213,15 +254,29 @@ fn rule_domain(logsources: &[LogSource], events: Option<Domain>) -> Domain {
 
 /// The world a Sigma log source belongs to, when it says.
 pub fn logsource_domain(logsource: &LogSource) -> Option<Domain> {
-    const PHYSICAL_CATEGORIES: [&str; 6] =
-        ["physical_access", "door", "video_analytics", "intrusion_alarm", "device_health", "alarm"];
+    const PHYSICAL_CATEGORIES: [&str; 6] = [
+        "physical_access",
+        "door",
+        "video_analytics",
+        "intrusion_alarm",
+        "device_health",
+        "alarm",
+    ];
     const PHYSICAL_PRODUCTS: [&str; 3] = ["onvif", "access_control", "frigate"];
     if let Some(category) = logsource.category.as_deref() {
-        let physical = PHYSICAL_CATEGORIES.iter().any(|c| c.eq_ignore_ascii_case(category));
-        return Some(if physical { Domain::Physical } else { Domain::Cyber });
+        let physical = PHYSICAL_CATEGORIES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(category));
+        return Some(if physical {
+            Domain::Physical
+        } else {
+            Domain::Cyber
+        });
     }
     match logsource.product.as_deref() {
-        Some(p) if PHYSICAL_PRODUCTS.iter().any(|c| c.eq_ignore_ascii_case(p)) => Some(Domain::Physical),
+        Some(p) if PHYSICAL_PRODUCTS.iter().any(|c| c.eq_ignore_ascii_case(p)) => {
+            Some(Domain::Physical)
+        }
         Some(p) if !p.eq_ignore_ascii_case("onesec") => Some(Domain::Cyber),
         _ => None,
     }

@@ -6,13 +6,15 @@
 //! (per the fsync policy), which is what "acknowledged" means everywhere in onesec.
 
 use crate::metrics::Metrics;
-use onesec_decode::{DecodeContext, DecodeError, Format, SyslogSettings, decode_bytes, decode_syslog};
+use chrono::Datelike;
+use onesec_decode::{
+    DecodeContext, DecodeError, Format, SyslogSettings, decode_bytes, decode_syslog,
+};
 use onesec_directory::SharedDirectory;
 use onesec_event::Event;
 use onesec_journal::Journal;
 use onesec_store::{DeadLetter, SqliteStore, Store};
 use serde::Serialize;
-use chrono::Datelike;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -62,7 +64,14 @@ impl Ingestor {
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
     ) -> Ingestor {
-        Ingestor { journal, directory, dead_letters, metrics, syslog, year_hint: Arc::new(AtomicI32::new(0)) }
+        Ingestor {
+            journal,
+            directory,
+            dead_letters,
+            metrics,
+            syslog,
+            year_hint: Arc::new(AtomicI32::new(0)),
+        }
     }
 
     fn context(&self, input: &str) -> DecodeContext {
@@ -86,7 +95,8 @@ impl Ingestor {
                 decoded = decode_bytes(format, body, &ctx);
             }
         }
-        self.finish(decoded.events, decoded.errors, format.name(), &ctx).await
+        self.finish(decoded.events, decoded.errors, format.name(), &ctx)
+            .await
     }
 
     fn remembered_year(&self) -> Option<i32> {
@@ -106,7 +116,10 @@ impl Ingestor {
                 Ok(text) => decode_syslog(text.trim_end_matches(['\r', '\n', '\0']), &ctx),
                 Err(e) => Err(DecodeError::new(
                     1,
-                    format!("message is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                    format!(
+                        "message is not valid UTF-8 (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
                     String::from_utf8_lossy(message),
                 )),
             };
@@ -123,7 +136,13 @@ impl Ingestor {
 
     /// Journals what a source decoded itself (e.g. MQTT messages): good events and refused
     /// records, the latter kept as dead letters.
-    pub async fn ingest_decoded(&self, events: Vec<Event>, errors: Vec<DecodeError>, format: &str, input: &str) -> IngestReport {
+    pub async fn ingest_decoded(
+        &self,
+        events: Vec<Event>,
+        errors: Vec<DecodeError>,
+        format: &str,
+        input: &str,
+    ) -> IngestReport {
         let ctx = self.context(input);
         self.finish(events, errors, format, &ctx).await
     }
@@ -145,9 +164,21 @@ impl Ingestor {
         self.keep_dead_letters(&[error], format, &self.context(input));
     }
 
-    async fn finish(&self, mut events: Vec<Event>, errors: Vec<DecodeError>, format: &str, ctx: &DecodeContext) -> IngestReport {
+    async fn finish(
+        &self,
+        mut events: Vec<Event>,
+        errors: Vec<DecodeError>,
+        format: &str,
+        ctx: &DecodeContext,
+    ) -> IngestReport {
         let mut report = IngestReport {
-            errors: errors.iter().map(|e| LineError { line: e.line, reason: e.reason.clone() }).collect(),
+            errors: errors
+                .iter()
+                .map(|e| LineError {
+                    line: e.line,
+                    reason: e.reason.clone(),
+                })
+                .collect(),
             ..IngestReport::default()
         };
         if !errors.is_empty() {
@@ -221,7 +252,10 @@ pub fn now_ms() -> i64 {
 
 /// Whether an event's time stamp lacked the year (RFC 3164 syslog).
 fn undated(event: &Event) -> bool {
-    event.fields.get("syslog.protocol").is_some_and(|p| p == "rfc3164")
+    event
+        .fields
+        .get("syslog.protocol")
+        .is_some_and(|p| p == "rfc3164")
 }
 
 fn year_of(event: &Event) -> Option<i32> {
@@ -230,9 +264,16 @@ fn year_of(event: &Event) -> Option<i32> {
 
 /// Year of the newest fully dated event among `events`.
 fn dated_year(events: &[Event]) -> Option<i32> {
-    events.iter().filter(|e| !undated(e) && e.time_ms > 0).max_by_key(|e| e.time_ms).and_then(year_of)
+    events
+        .iter()
+        .filter(|e| !undated(e) && e.time_ms > 0)
+        .max_by_key(|e| e.time_ms)
+        .and_then(year_of)
 }
 
 fn undated_year_differs(events: &[Event], year: i32) -> bool {
-    events.iter().filter(|e| undated(e)).any(|e| year_of(e) != Some(year))
+    events
+        .iter()
+        .filter(|e| undated(e))
+        .any(|e| year_of(e) != Some(year))
 }

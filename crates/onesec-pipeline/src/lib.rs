@@ -100,7 +100,10 @@ impl Pipeline {
     /// Opens everything in `config.data_dir` and starts detection.
     pub fn start(config: Config) -> Result<Pipeline, StartError> {
         let data = config.data_dir.clone();
-        std::fs::create_dir_all(&data).map_err(|source| StartError::DataDir { path: data.clone(), source })?;
+        std::fs::create_dir_all(&data).map_err(|source| StartError::DataDir {
+            path: data.clone(),
+            source,
+        })?;
         let journal_config = JournalConfig::new(data.join("journal"))
             .segment_bytes(config.journal.segment_mib.max(1) * 1024 * 1024)
             .fsync(fsync_policy(&config.journal.fsync)?);
@@ -115,22 +118,48 @@ impl Pipeline {
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
-        let engine = Engine::new(rule_set, EngineConfig { allowed_lateness_ms: config.allowed_lateness_ms()?, ..EngineConfig::default() });
+        let engine = Engine::new(
+            rule_set,
+            EngineConfig {
+                allowed_lateness_ms: config.allowed_lateness_ms()?,
+                ..EngineConfig::default()
+            },
+        );
         let grouper = Grouper::new(GrouperConfig {
             window_ms: config.incident_window_ms()?,
-            open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity).ok_or(ConfigError::Value {
-                key: "incidents.open_min_severity",
-                value: config.incidents.open_min_severity.clone(),
-                reason: "expected informational, low, medium, high or critical",
-            })?,
+            open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity).ok_or(
+                ConfigError::Value {
+                    key: "incidents.open_min_severity",
+                    value: config.incidents.open_min_severity.clone(),
+                    reason: "expected informational, low, medium, high or critical",
+                },
+            )?,
         });
         let metrics = Arc::new(Metrics::default());
-        let syslog = onesec_decode::SyslogSettings { year: config.syslog.year, timezone: config.syslog_timezone()? };
-        let ingestor = Ingestor::new(journal.clone(), directory.clone(), dead_letters, metrics.clone(), syslog);
+        let syslog = onesec_decode::SyslogSettings {
+            year: config.syslog.year,
+            timezone: config.syslog_timezone()?,
+        };
+        let ingestor = Ingestor::new(
+            journal.clone(),
+            directory.clone(),
+            dead_letters,
+            metrics.clone(),
+            syslog,
+        );
         let detected = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let detector = Detector::new(engine, grouper, journal.clone(), writer, metrics.clone(), detected.clone(), stop.clone(), rx);
+        let detector = Detector::new(
+            engine,
+            grouper,
+            journal.clone(),
+            writer,
+            metrics.clone(),
+            detected.clone(),
+            stop.clone(),
+            rx,
+        );
         let handle = std::thread::Builder::new()
             .name("onesec-detect".into())
             .spawn(move || detector.run())
@@ -161,7 +190,10 @@ impl Pipeline {
     }
 
     /// Runs a query on the shared read connection.
-    pub fn read_store<T>(&self, query: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn read_store<T>(
+        &self,
+        query: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut guard = match self.reader.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -202,11 +234,31 @@ impl Pipeline {
         let status = self.status();
         let dead = self.read_store(|s| s.dead_letter_count()).unwrap_or(0);
         self.metrics.render(&[
-            ("onesec_journal_sequence", "Last durable journal sequence.", status.journal_seq),
-            ("onesec_detected_sequence", "Last journal sequence detection finished.", status.detected_seq),
-            ("onesec_rules_loaded", "Rules running.", status.rules_loaded as u64),
-            ("onesec_rules_rejected", "Rules refused.", status.rules_rejected as u64),
-            ("onesec_dead_letters_stored", "Dead letters in the store.", dead),
+            (
+                "onesec_journal_sequence",
+                "Last durable journal sequence.",
+                status.journal_seq,
+            ),
+            (
+                "onesec_detected_sequence",
+                "Last journal sequence detection finished.",
+                status.detected_seq,
+            ),
+            (
+                "onesec_rules_loaded",
+                "Rules running.",
+                status.rules_loaded as u64,
+            ),
+            (
+                "onesec_rules_rejected",
+                "Rules refused.",
+                status.rules_rejected as u64,
+            ),
+            (
+                "onesec_dead_letters_stored",
+                "Dead letters in the store.",
+                dead,
+            ),
         ])
     }
 

@@ -35,22 +35,65 @@ impl Metrics {
     /// Renders every counter plus the gauges given.
     pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
         let counters: [(&str, &str, &AtomicU64); 9] = [
-            ("onesec_events_ingested_total", "Events accepted into the durable journal.", &self.events_ingested),
-            ("onesec_dead_letters_total", "Inputs refused and kept in the dead-letter store.", &self.dead_letters),
-            ("onesec_journal_errors_total", "Journal appends that failed.", &self.journal_errors),
-            ("onesec_events_detected_total", "Events run through detection.", &self.events_detected),
-            ("onesec_alert_outputs_total", "Alerts fired or updated.", &self.alerts),
-            ("onesec_alerts_withdrawn_total", "Alerts withdrawn by late evidence.", &self.alerts_withdrawn),
-            ("onesec_late_events_total", "Events beyond the allowed lateness for correlation.", &self.late_events),
-            ("onesec_store_errors_total", "Store commits that failed.", &self.store_errors),
-            ("onesec_detection_latency_us_sum", "Sum of receipt-to-detection latency in microseconds.", &self.latency_us_sum),
+            (
+                "onesec_events_ingested_total",
+                "Events accepted into the durable journal.",
+                &self.events_ingested,
+            ),
+            (
+                "onesec_dead_letters_total",
+                "Inputs refused and kept in the dead-letter store.",
+                &self.dead_letters,
+            ),
+            (
+                "onesec_journal_errors_total",
+                "Journal appends that failed.",
+                &self.journal_errors,
+            ),
+            (
+                "onesec_events_detected_total",
+                "Events run through detection.",
+                &self.events_detected,
+            ),
+            (
+                "onesec_alert_outputs_total",
+                "Alerts fired or updated.",
+                &self.alerts,
+            ),
+            (
+                "onesec_alerts_withdrawn_total",
+                "Alerts withdrawn by late evidence.",
+                &self.alerts_withdrawn,
+            ),
+            (
+                "onesec_late_events_total",
+                "Events beyond the allowed lateness for correlation.",
+                &self.late_events,
+            ),
+            (
+                "onesec_store_errors_total",
+                "Store commits that failed.",
+                &self.store_errors,
+            ),
+            (
+                "onesec_detection_latency_us_sum",
+                "Sum of receipt-to-detection latency in microseconds.",
+                &self.latency_us_sum,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }

@@ -11,9 +11,12 @@ fn convert(value: Value<'_>) -> FieldValue<'_> {
         Value::Str(s) => FieldValue::Str(s),
         Value::Int(i) => FieldValue::Int(i),
         Value::Bool(b) => FieldValue::Bool(b),
-        Value::List(items) => {
-            FieldValue::List(items.into_iter().map(|s| FieldValue::Str(std::borrow::Cow::Borrowed(s))).collect())
-        }
+        Value::List(items) => FieldValue::List(
+            items
+                .into_iter()
+                .map(|s| FieldValue::Str(std::borrow::Cow::Borrowed(s)))
+                .collect(),
+        ),
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::builtin::BUILTIN_RULES;
 use crate::config::RulesConfig;
 use onesec_sigma::{LoadOptions, RuleSet};
-use std::path::PathBuf;
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// What was loaded and what was refused (with the reason), for `onesec rules check` and the API.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,21 +30,39 @@ pub struct RejectedRule {
 pub fn load_rules(config: &RulesConfig) -> Result<(RuleSet, RulesReport), String> {
     let mut sources: Vec<(PathBuf, String)> = Vec::new();
     if config.builtin {
-        sources.extend(BUILTIN_RULES.iter().map(|(name, text)| (PathBuf::from(format!("builtin:{name}")), text.to_string())));
+        sources.extend(
+            BUILTIN_RULES
+                .iter()
+                .map(|(name, text)| (PathBuf::from(format!("builtin:{name}")), text.to_string())),
+        );
     }
     for dir in &config.dirs {
         collect_yaml(dir, &mut sources).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let borrowed: Vec<(Option<&std::path::Path>, &str)> =
-        sources.iter().map(|(path, text)| (Some(path.as_path()), text.as_str())).collect();
+    let borrowed: Vec<(Option<&std::path::Path>, &str)> = sources
+        .iter()
+        .map(|(path, text)| (Some(path.as_path()), text.as_str()))
+        .collect();
     let (rules, report) = RuleSet::from_sources(&borrowed, &LoadOptions::default());
-    let source = |path: &Option<PathBuf>| path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let source = |path: &Option<PathBuf>| {
+        path.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
     let summary = RulesReport {
-        loaded: report.loaded.iter().map(|r| format!("{}: {}", source(&r.path), r.title)).collect(),
+        loaded: report
+            .loaded
+            .iter()
+            .map(|r| format!("{}: {}", source(&r.path), r.title))
+            .collect(),
         rejected: report
             .rejected
             .iter()
-            .map(|r| RejectedRule { source: source(&r.path), title: r.title.clone().unwrap_or_default(), reason: r.reason.clone() })
+            .map(|r| RejectedRule {
+                source: source(&r.path),
+                title: r.title.clone().unwrap_or_default(),
+                reason: r.reason.clone(),
+            })
             .collect(),
     };
     Ok((rules, summary))
@@ -55,7 +73,10 @@ fn collect_yaml(path: &std::path::Path, out: &mut Vec<(PathBuf, String)>) -> std
         out.push((path.to_path_buf(), std::fs::read_to_string(path)?));
         return Ok(());
     }
-    let mut entries: Vec<_> = std::fs::read_dir(path)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for entry in entries {
         let is_yaml = entry.extension().is_some_and(|e| e == "yml" || e == "yaml");

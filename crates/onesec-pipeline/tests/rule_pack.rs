@@ -40,21 +40,38 @@ fn test_files() -> Vec<PathBuf> {
 
 /// Runs one case; returns the active alerts per rule name at the end.
 fn run_case(directory: &Directory, case: &Case) -> BTreeMap<String, usize> {
-    let (rules, report) = load_rules(&RulesConfig { builtin: true, dirs: vec![] }).unwrap();
-    assert!(report.rejected.is_empty(), "built-in rules refused: {:?}", report.rejected);
+    let (rules, report) = load_rules(&RulesConfig {
+        builtin: true,
+        dirs: vec![],
+    })
+    .unwrap();
+    assert!(
+        report.rejected.is_empty(),
+        "built-in rules refused: {:?}",
+        report.rejected
+    );
     let mut engine = Engine::new(rules, EngineConfig::default());
     let ctx = DecodeContext::new("test", 0);
     let mut active: BTreeMap<String, String> = BTreeMap::new();
     for (index, line) in case.events.iter().enumerate() {
         let decoded = decode_bytes(&Format::Auto, line.as_bytes(), &ctx);
-        assert!(decoded.errors.is_empty(), "{}: line {} refused: {:?}", case.name, index + 1, decoded.errors);
+        assert!(
+            decoded.errors.is_empty(),
+            "{}: line {} refused: {:?}",
+            case.name,
+            index + 1,
+            decoded.errors
+        );
         for mut event in decoded.events {
             event.id = index as u64 + 1;
             directory.resolve(&mut event);
             for output in engine.process(event.id, &EventRecord(&event)) {
                 match output {
                     Output::Fired(a) | Output::Updated(a) => {
-                        active.insert(a.id.clone(), a.rule_name.clone().unwrap_or(a.rule_id.clone()));
+                        active.insert(
+                            a.id.clone(),
+                            a.rule_name.clone().unwrap_or(a.rule_id.clone()),
+                        );
                     }
                     Output::Withdrawn { alert_id } => {
                         active.remove(&alert_id);
@@ -91,14 +108,19 @@ fn every_case_of_every_rule_holds() {
             }
         }
     }
-    assert!(failures.is_empty(), "rule pack cases failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "rule pack cases failed:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_alerting_rule_has_a_positive_and_a_negative_case() {
     let mut covered: BTreeMap<String, (bool, bool)> = BTreeMap::new();
     for file in test_files() {
-        let tests: RuleTests = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let tests: RuleTests =
+            serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let entry = covered.entry(tests.rule.clone()).or_default();
         for case in &tests.cases {
             if case.expect_alerts > 0 {
@@ -112,9 +134,10 @@ fn every_alerting_rule_has_a_positive_and_a_negative_case() {
     for (name, text) in BUILTIN_RULES {
         let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
         let rule = doc["name"].as_str().unwrap_or(name).to_string();
-        let building_block = doc["tags"]
-            .as_sequence()
-            .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some("onesec.building_block")));
+        let building_block = doc["tags"].as_sequence().is_some_and(|tags| {
+            tags.iter()
+                .any(|t| t.as_str() == Some("onesec.building_block"))
+        });
         if building_block {
             continue;
         }
@@ -122,5 +145,8 @@ fn every_alerting_rule_has_a_positive_and_a_negative_case() {
             missing.insert(rule);
         }
     }
-    assert!(missing.is_empty(), "rules without both a positive and a negative case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without both a positive and a negative case: {missing:?}"
+    );
 }
