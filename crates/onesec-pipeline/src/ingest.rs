@@ -216,7 +216,13 @@ impl Ingestor {
                     event.received_ms = received_ms;
                 }
                 directory.resolve(event);
-                serde_json::to_vec(event).unwrap_or_default()
+                // Sized for the escaped raw record plus the other fields, so the buffer is not
+                // regrown several times per event.
+                let mut payload = Vec::with_capacity(event.raw.len() * 2 + 640);
+                match serde_json::to_writer(&mut payload, event) {
+                    Ok(()) => payload,
+                    Err(_) => Vec::new(),
+                }
             })
             .collect()
     }

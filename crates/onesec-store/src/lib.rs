@@ -80,6 +80,10 @@ pub struct DeadLetter {
 pub struct DetectionBatch {
     /// Newly durable, resolved events.
     pub events: Vec<Event>,
+    /// The JSON to store for each of `events` (same order), when the caller already holds it
+    /// (detection has the journal payloads); empty: the store serialises the events itself.
+    /// Each entry must deserialise to its event, `id` included.
+    pub events_json: Vec<String>,
     /// Alerts fired, updated or withdrawn.
     pub alerts: Vec<Alert>,
     /// Incidents opened or changed.

@@ -79,6 +79,13 @@ impl SqliteStore {
     fn init(conn: Connection) -> Result<SqliteStore> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db("set busy timeout"))?;
+        // Event rows hold ~1 KiB of JSON: with the default 4 KiB pages every commit writes
+        // (and every checkpoint copies) about one page per three events and splits leaves
+        // constantly; 32 KiB pages cut the store's cost per event roughly in half
+        // (docs/benchmarks.md). Only takes effect when the file is created; an existing
+        // database keeps its page size.
+        conn.pragma_update(None, "page_size", 32768)
+            .map_err(db("set page size"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db("enable WAL"))?;
         // The durable journal is the source of truth; the store can be rebuilt from it, so a
@@ -103,15 +110,21 @@ fn from_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(json).map_err(|source| StoreError::Corrupt { table, id, source })
 }
 
-fn write_events(tx: &rusqlite::Transaction<'_>, events: &[Event]) -> Result<()> {
+/// Writes events; `json[i]`, when given, is the stored JSON of `events[i]` (else serialised here).
+fn write_events(tx: &rusqlite::Transaction<'_>, events: &[Event], json: &[String]) -> Result<()> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO events (id, time_ms, class, activity, person, site, zone, host, user_name, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(db("prepare event insert"))?;
-    for e in events {
+    let given = json.len() == events.len();
+    for (i, e) in events.iter().enumerate() {
         let id = i64::try_from(e.id).unwrap_or(i64::MAX);
+        let text = match json.get(i) {
+            Some(text) if given => std::borrow::Cow::Borrowed(text.as_str()),
+            _ => std::borrow::Cow::Owned(to_json(e)),
+        };
         stmt.execute(params![
             id,
             e.time_ms,
@@ -122,7 +135,7 @@ fn write_events(tx: &rusqlite::Transaction<'_>, events: &[Event]) -> Result<()> 
             e.resolved.zone,
             e.host,
             e.actor.user,
-            to_json(e)
+            text.as_ref()
         ])
         .map_err(db("insert event"))?;
     }
@@ -213,7 +226,7 @@ impl Store for SqliteStore {
             .conn
             .transaction()
             .map_err(db("begin detection batch"))?;
-        write_events(&tx, &batch.events)?;
+        write_events(&tx, &batch.events, &batch.events_json)?;
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
         let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
@@ -505,6 +518,7 @@ mod tests {
             alerts: vec![alert()],
             incidents: vec![incident("i1", IncidentState::New)],
             detected_upto: 2,
+            ..Default::default()
         };
         store.commit(&batch).unwrap();
         store.commit(&batch).unwrap();
@@ -559,6 +573,43 @@ mod tests {
                 .set_incident_state("i1", IncidentState::Closed)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn given_event_json_is_stored_as_is_and_a_missing_one_is_serialised() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let (one, two) = (event(1, 100, "p1"), event(2, 50, "p2"));
+        let mut json = serde_json::to_string(&one).unwrap();
+        json = json.replace("\"name\":\"N\"", "\"name\":\"Given\"");
+        let batch = DetectionBatch {
+            events: vec![one],
+            events_json: vec![json],
+            detected_upto: 1,
+            ..Default::default()
+        };
+        store.commit(&batch).unwrap();
+        let stored = store.events_by_ids(&[1]).unwrap();
+        let person = stored[0].resolved.person.as_ref().unwrap();
+        assert_eq!(person.name, "Given", "the given JSON is what is stored");
+        // A length mismatch means "not given": the store serialises.
+        let batch = DetectionBatch {
+            events: vec![two.clone()],
+            events_json: vec![],
+            detected_upto: 2,
+            ..Default::default()
+        };
+        store.commit(&batch).unwrap();
+        assert_eq!(store.events_by_ids(&[2]).unwrap(), vec![two]);
+    }
+
+    #[test]
+    fn new_databases_use_large_pages() {
+        let store = SqliteStore::in_memory().unwrap();
+        let size: i64 = store
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, 32768);
     }
 
     #[test]

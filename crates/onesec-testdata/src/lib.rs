@@ -13,12 +13,23 @@
 
 use std::path::{Path, PathBuf};
 
-/// The shared folder: `$ONESEC_SHARED_DIR`, or `../shared` next to the workspace root.
+/// The shared folder: `$ONESEC_SHARED_DIR`, else the first `shared` folder beside the workspace
+/// root or one of its parents (`../shared` for a checkout next to it).
 pub fn shared_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ONESEC_SHARED_DIR") {
         return PathBuf::from(dir);
     }
-    workspace_root().join("..").join("shared")
+    let root = workspace_root();
+    let beside = root.join("..").join("shared");
+    root.canonicalize()
+        .ok()
+        .and_then(|root| {
+            root.ancestors()
+                .skip(1)
+                .map(|dir| dir.join("shared"))
+                .find(|dir| dir.join("data").is_dir())
+        })
+        .unwrap_or(beside)
 }
 
 /// The workspace root (two levels above this crate's manifest).
