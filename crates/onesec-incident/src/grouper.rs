@@ -140,7 +140,7 @@ impl Grouper {
         let window = self.config.window_ms;
         // Only an alert that could open an incident may bring a withdrawn one back.
         let revives = alert.severity >= self.config.open_min;
-        let mut found: Vec<&Incident> = grouping_keys(&alert.entities, &alert.id)
+        let mut found: Vec<&Incident> = grouping_keys(alert)
             .iter()
             .filter_map(|key| self.by_key.get(key))
             .flatten()
@@ -161,7 +161,7 @@ impl Grouper {
         {
             incident.alert_ids.push(alert.id.clone());
         }
-        for key in grouping_keys(&alert.entities, &alert.id) {
+        for key in grouping_keys(alert) {
             let ids = self.by_key.entry(key).or_default();
             if !ids.iter().any(|id| id == incident_id) {
                 ids.push(incident_id.to_string());
@@ -309,13 +309,28 @@ impl Grouper {
 }
 
 /// The keys an alert groups by: its people; else its sites; else devices, hosts, addresses.
-fn grouping_keys(entities: &Entities, alert_id: &str) -> Vec<String> {
-    let tiers: [(&str, &std::collections::BTreeSet<String>); 2] =
-        [("person", &entities.persons), ("site", &entities.sites)];
-    for (kind, set) in tiers {
-        if !set.is_empty() {
-            return set.iter().map(|v| format!("{kind}:{v}")).collect();
+/// A correlation grouped by place (`site` or `zone`) also keys by its sites, even when it names
+/// people: it is the link between what happened to them and what happened at that place.
+fn grouping_keys(alert: &Alert) -> Vec<String> {
+    let entities = &alert.entities;
+    let site_keys = || entities.sites.iter().map(|v| format!("site:{v}"));
+    let place_grouped = alert
+        .group
+        .iter()
+        .any(|(field, _)| field == "site" || field == "zone");
+    if !entities.persons.is_empty() {
+        let mut keys: Vec<String> = entities
+            .persons
+            .iter()
+            .map(|v| format!("person:{v}"))
+            .collect();
+        if place_grouped {
+            keys.extend(site_keys());
         }
+        return keys;
+    }
+    if !entities.sites.is_empty() {
+        return site_keys().collect();
     }
     let rest: Vec<String> = entities
         .devices
@@ -325,7 +340,7 @@ fn grouping_keys(entities: &Entities, alert_id: &str) -> Vec<String> {
         .chain(entities.src_ips.iter().map(|v| format!("ip:{v}")))
         .collect();
     if rest.is_empty() {
-        vec![format!("alert:{alert_id}")]
+        vec![format!("alert:{}", alert.id)]
     } else {
         rest
     }
@@ -526,6 +541,48 @@ mod tests {
         let change = g.apply(withdrawn);
         assert_eq!(change.incidents[0].state, IncidentState::Withdrawn);
         assert_eq!(change.incidents[0].active_alerts, 0);
+    }
+
+    #[test]
+    fn a_site_grouped_correlation_naming_a_person_joins_the_site_incident_too() {
+        let mut g = Grouper::new(GrouperConfig::default());
+        let door = g.apply(alert(
+            "door",
+            Severity::Medium,
+            Domain::Physical,
+            0,
+            None,
+            "LYO",
+        ));
+        let login = g.apply(alert(
+            "login",
+            Severity::High,
+            Domain::Cyber,
+            MIN,
+            Some("p4"),
+            "LYO",
+        ));
+        let (door_inc, login_inc) = (
+            door.alert.unwrap().incident_id.unwrap(),
+            login.alert.unwrap().incident_id.unwrap(),
+        );
+        assert_ne!(
+            door_inc, login_inc,
+            "a person's alert alone does not join a site incident"
+        );
+        let mut link = alert(
+            "link",
+            Severity::High,
+            Domain::Hybrid,
+            2 * MIN,
+            Some("p4"),
+            "LYO",
+        );
+        link.group = vec![("site".into(), "LYO".into())];
+        let change = g.apply(link);
+        assert_eq!(change.alert.unwrap().incident_id.unwrap(), door_inc);
+        let merged = change.incidents.iter().find(|i| i.id == login_inc).unwrap();
+        assert_eq!(merged.state, IncidentState::Merged);
     }
 
     #[test]
