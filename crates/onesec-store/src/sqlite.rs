@@ -84,8 +84,12 @@ impl SqliteStore {
         // constantly; 32 KiB pages cut the store's cost per event roughly in half
         // (docs/benchmarks.md). Only takes effect when the file is created; an existing
         // database keeps its page size.
-        conn.pragma_update(None, "page_size", 32768)
+        let dbg_page: i64 = std::env::var("ONESEC_DBG_PAGE").ok().and_then(|v| v.parse().ok()).unwrap_or(32768);
+        conn.pragma_update(None, "page_size", dbg_page)
             .map_err(db("set page size"))?;
+        if let Some(n) = std::env::var("ONESEC_DBG_CKPT").ok().and_then(|v| v.parse::<i64>().ok()) {
+            conn.pragma_update(None, "wal_autocheckpoint", n).map_err(db("dbg"))?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db("enable WAL"))?;
         // The durable journal is the source of truth; the store can be rebuilt from it, so a
