@@ -123,7 +123,6 @@ impl Detector {
             Some(reader) if reader.next_sequence() == from => reader,
             slot => slot.insert(self.journal.reader(from).map_err(|e| e.to_string())?),
         };
-        let t_dbg0 = std::time::Instant::now();
         let mut chunk: Vec<Event> = Vec::with_capacity(CHUNK);
         // The payloads, kept to be stored as the events' JSON instead of serialising again.
         let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
@@ -156,9 +155,6 @@ impl Detector {
             detected_upto: last,
             ..DetectionBatch::default()
         };
-        if std::env::var_os("ONESEC_DEBUG_COMMIT").is_some() {
-            eprintln!("DBG read {} events {:.2} ms", chunk.len(), t_dbg0.elapsed().as_secs_f64() * 1e3);
-        }
         let now = crate::ingest::now_ms();
         for event in &chunk {
             let outputs = self.engine.process(event.id, &EventRecord(event));
@@ -185,11 +181,7 @@ impl Detector {
             batch.events = chunk.split_off(keep);
             dedup_last(&mut batch.alerts, |a| a.id.clone());
             dedup_last(&mut batch.incidents, |i| i.id.clone());
-            let t_dbg = std::time::Instant::now();
             self.store.commit(&batch).map_err(|e| e.to_string())?;
-            if std::env::var_os("ONESEC_DEBUG_COMMIT").is_some() {
-                eprintln!("DBG commit {} events {:.2} ms", batch.events.len(), t_dbg.elapsed().as_secs_f64() * 1e3);
-            }
         }
         self.detected.store(last, Ordering::Release);
         Ok(last)
@@ -318,7 +310,9 @@ fn stored_json(event: &Event, payload: Vec<u8>) -> String {
     let digits = payload
         .get(PREFIX.len()..)
         .filter(|_| payload.starts_with(PREFIX))
-        .map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
+        .map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_digit()).count()
+        });
     let rest = PREFIX.len() + digits;
     if digits > 0
         && payload.get(rest) == Some(&b',')

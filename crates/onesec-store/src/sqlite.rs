@@ -79,17 +79,12 @@ impl SqliteStore {
     fn init(conn: Connection) -> Result<SqliteStore> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db("set busy timeout"))?;
-        // Event rows hold ~1 KiB of JSON: with the default 4 KiB pages every commit writes
-        // (and every checkpoint copies) about one page per three events and splits leaves
-        // constantly; 32 KiB pages cut the store's cost per event roughly in half
-        // (docs/benchmarks.md). Only takes effect when the file is created; an existing
-        // database keeps its page size.
-        let dbg_page: i64 = std::env::var("ONESEC_DBG_PAGE").ok().and_then(|v| v.parse().ok()).unwrap_or(32768);
-        conn.pragma_update(None, "page_size", dbg_page)
+        // Event rows hold ~1 KiB of JSON: with the default 4 KiB pages every commit writes (and
+        // every checkpoint copies) about one page per three events and leaves split constantly;
+        // 16 KiB pages cut the store's cost per event by about a third (docs/benchmarks.md).
+        // Only takes effect when the file is created: an existing database keeps its page size.
+        conn.pragma_update(None, "page_size", 16384)
             .map_err(db("set page size"))?;
-        if let Some(n) = std::env::var("ONESEC_DBG_CKPT").ok().and_then(|v| v.parse::<i64>().ok()) {
-            conn.pragma_update(None, "wal_autocheckpoint", n).map_err(db("dbg"))?;
-        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db("enable WAL"))?;
         // The durable journal is the source of truth; the store can be rebuilt from it, so a
@@ -607,13 +602,37 @@ mod tests {
     }
 
     #[test]
-    fn new_databases_use_large_pages() {
+    fn new_databases_use_16_kib_pages() {
         let store = SqliteStore::in_memory().unwrap();
         let size: i64 = store
             .conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(size, 32768);
+        assert_eq!(size, 16384);
+    }
+
+    #[test]
+    fn an_existing_database_keeps_its_page_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let batch = DetectionBatch {
+            events: vec![event(1, 100, "p1")],
+            detected_upto: 1,
+            ..Default::default()
+        };
+        store.commit(&batch).unwrap();
+        let size: i64 = store
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, 4096);
+        assert_eq!(store.event_count().unwrap(), 1);
     }
 
     #[test]
