@@ -34,6 +34,18 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/bb_console_login.yml"),
     ),
     (
+        "bb_device_auth_failure.yml",
+        include_str!("../../../rules/converged/bb_device_auth_failure.yml"),
+    ),
+    (
+        "bb_device_brute_force.yml",
+        include_str!("../../../rules/converged/bb_device_brute_force.yml"),
+    ),
+    (
+        "bb_device_change.yml",
+        include_str!("../../../rules/converged/bb_device_change.yml"),
+    ),
+    (
         "bb_host_access.yml",
         include_str!("../../../rules/converged/bb_host_access.yml"),
     ),
@@ -46,8 +58,16 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/bb_remote_login.yml"),
     ),
     (
+        "bb_zone_access.yml",
+        include_str!("../../../rules/converged/bb_zone_access.yml"),
+    ),
+    (
         "camera_tamper.yml",
         include_str!("../../../rules/converged/camera_tamper.yml"),
+    ),
+    (
+        "camera_tamper_then_access.yml",
+        include_str!("../../../rules/converged/camera_tamper_then_access.yml"),
     ),
     (
         "console_login_without_badge.yml",
@@ -56,6 +76,14 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "denials_then_grant.yml",
         include_str!("../../../rules/converged/denials_then_grant.yml"),
+    ),
+    (
+        "device_brute_force.yml",
+        include_str!("../../../rules/converged/device_brute_force.yml"),
+    ),
+    (
+        "device_brute_force_then_change.yml",
+        include_str!("../../../rules/converged/device_brute_force_then_change.yml"),
     ),
     (
         "door_alarm_restricted.yml",
@@ -92,6 +120,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "ssh_brute_force.yml",
         include_str!("../../../rules/converged/ssh_brute_force.yml"),
+    ),
+    (
+        "tailgate_or_antipassback.yml",
+        include_str!("../../../rules/converged/tailgate_or_antipassback.yml"),
     ),
     (
         "terminated_account_used.yml",
