@@ -254,7 +254,7 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
                     item.get("#text").and_then(scalar).or_else(|| scalar(item)),
                 ) {
                     (Some(item_name), Some(text)) => {
-                        fields.insert(item_name.to_string(), text);
+                        insert_data_item(fields, item_name, text);
                     }
                     (None, Some(text)) => {
                         fields.insert(format!("Data.{index}"), text);
@@ -266,7 +266,7 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
         }
         match scalar(value) {
             Some(text) => {
-                fields.insert(name.clone(), text);
+                insert_data_item(fields, name, text);
             }
             None => {
                 if let Value::Object(inner) = value {
@@ -353,6 +353,19 @@ fn event_id(value: &Value) -> Option<u32> {
             .and_then(event_id),
         _ => None,
     }
+}
+
+/// Keeps an event data item under its own name and, when the name has spaces (Defender's
+/// `Threat Name`), also under the name without them, which is how Sigma rules spell it.
+fn insert_data_item(
+    fields: &mut std::collections::BTreeMap<String, String>,
+    name: &str,
+    text: String,
+) {
+    if name.contains(' ') {
+        fields.insert(name.replace(' ', ""), text.clone());
+    }
+    fields.insert(name.to_string(), text);
 }
 
 /// Sigma `logsource.service` of a channel.

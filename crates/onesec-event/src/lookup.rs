@@ -125,7 +125,52 @@ impl Event {
             "usb" | "peripheral" => self.class == EventClass::PeripheralActivity,
             "network_connection" | "vpn" => self.class == EventClass::NetworkActivity,
             "any" => true,
-            _ => false,
+            other => self.windows_categories().contains(&other),
+        }
+    }
+
+    /// SigmaHQ's Windows categories, derived from the channel and event id (Sysmon, Security,
+    /// PowerShell), so that community rules written for them apply to decoded Windows events.
+    fn windows_categories(&self) -> &'static [&'static str] {
+        let (Some(channel), Some(id)) = (self.fields.get("Channel"), self.fields.get("EventID"))
+        else {
+            return &[];
+        };
+        let id: u32 = id.trim().parse().unwrap_or(0);
+        let channel = channel.to_ascii_lowercase();
+        if channel.contains("sysmon") {
+            return match id {
+                1 => &["process_creation"],
+                2 => &["file_change"],
+                3 => &["network_connection"],
+                5 => &["process_termination"],
+                6 => &["driver_load"],
+                7 => &["image_load"],
+                8 => &["create_remote_thread"],
+                9 => &["raw_access_thread"],
+                10 => &["process_access"],
+                11 => &["file_event"],
+                12 => &["registry_event", "registry_add", "registry_delete"],
+                13 => &["registry_event", "registry_set"],
+                14 => &["registry_event", "registry_rename"],
+                15 => &["create_stream_hash"],
+                17 | 18 => &["pipe_created"],
+                19..=21 => &["wmi_event"],
+                22 => &["dns_query"],
+                23 | 26 => &["file_delete"],
+                24 => &["clipboard_change"],
+                25 => &["process_tampering"],
+                29 => &["file_executable_detected"],
+                _ => &[],
+            };
+        }
+        match (channel.as_str(), id) {
+            ("security", 4688) => &["process_creation"],
+            ("microsoft-windows-powershell/operational", 4104) => &["ps_script"],
+            ("microsoft-windows-powershell/operational", 4103) => &["ps_module"],
+            ("windows powershell", 400) => &["ps_classic_start"],
+            ("windows powershell", 800) => &["ps_classic_script"],
+            _ => &[],
         }
     }
 }
@@ -160,6 +205,27 @@ mod tests {
         assert_eq!(e.lookup("EventID"), text("4624"));
         assert_eq!(e.lookup("zone.tags"), Some(Value::List(vec!["restricted"])));
         assert_eq!(e.lookup("user"), None);
+    }
+
+    #[test]
+    fn windows_events_get_sigmahq_categories_from_channel_and_id() {
+        let mut e = Event::new(0, EventClass::Base, Activity::Other);
+        e.fields.insert(
+            "Channel".into(),
+            "Microsoft-Windows-Sysmon/Operational".into(),
+        );
+        e.fields.insert("EventID".into(), "13".into());
+        assert!(e.in_logsource("category", "registry_set"));
+        assert!(e.in_logsource("category", "registry_event"));
+        assert!(!e.in_logsource("category", "file_event"));
+        e.fields.insert(
+            "Channel".into(),
+            "Microsoft-Windows-PowerShell/Operational".into(),
+        );
+        e.fields.insert("EventID".into(), "4104".into());
+        assert!(e.in_logsource("category", "ps_script"));
+        e.fields.remove("Channel");
+        assert!(!e.in_logsource("category", "ps_script"));
     }
 
     #[test]
