@@ -8,6 +8,7 @@
 //! storing everything after. Alert and incident ids are deterministic, so nothing is stored
 //! twice.
 
+use crate::handoff::ParsedEvents;
 use crate::metrics::Metrics;
 use crate::record::EventRecord;
 use onesec_event::{Domain, Event, EventId, Severity};
@@ -44,6 +45,10 @@ pub struct Detector {
     facts: HashMap<String, AlertFacts>,
     /// Kept between chunks: opening a reader scans its segment from the start.
     reader: Option<JournalReader>,
+    /// Parsed events the ingestor handed over, so most records need no JSON parse.
+    parsed: Arc<ParsedEvents>,
+    /// The handed-over events from the next sequence on.
+    ready: std::collections::VecDeque<Event>,
 }
 
 impl Detector {
@@ -58,6 +63,7 @@ impl Detector {
         detected: Arc<AtomicU64>,
         stop: Arc<AtomicBool>,
         grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
+        parsed: Arc<ParsedEvents>,
     ) -> Detector {
         Detector {
             engine,
@@ -70,6 +76,8 @@ impl Detector {
             grouper_inbox,
             facts: HashMap::new(),
             reader: None,
+            parsed,
+            ready: std::collections::VecDeque::new(),
         }
     }
 
@@ -128,16 +136,23 @@ impl Detector {
         let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
             match reader.try_next() {
-                Ok(Some((seq, payload))) => match serde_json::from_slice::<Event>(&payload) {
-                    Ok(mut event) => {
-                        event.id = seq;
+                Ok(Some((seq, payload))) => {
+                    if let Some(event) = handed_over(&mut self.ready, &self.parsed, seq) {
                         chunk.push(event);
                         payloads.push(payload);
+                        continue;
                     }
-                    Err(error) => {
-                        tracing::error!(seq, %error, "journal record is not an event; skipped")
+                    match serde_json::from_slice::<Event>(&payload) {
+                        Ok(mut event) => {
+                            event.id = seq;
+                            chunk.push(event);
+                            payloads.push(payload);
+                        }
+                        Err(error) => {
+                            tracing::error!(seq, %error, "journal record is not an event; skipped")
+                        }
                     }
-                },
+                }
                 Ok(None) => break,
                 Err(error) => {
                     self.reader = None;
@@ -254,6 +269,19 @@ impl Detector {
             incident_id: None,
         })
     }
+}
+
+/// The parsed event the ingestor handed over for journal record `seq`, if it did.
+fn handed_over(
+    ready: &mut std::collections::VecDeque<Event>,
+    parsed: &ParsedEvents,
+    seq: EventId,
+) -> Option<Event> {
+    if ready.front().is_none_or(|e| e.id != seq) {
+        *ready = parsed.take_from(seq);
+    }
+    ready.front().filter(|e| e.id == seq)?;
+    ready.pop_front()
 }
 
 /// Physical or cyber from the rule's log sources, joined with the events' own domains. A rule

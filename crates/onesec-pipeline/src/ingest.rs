@@ -5,6 +5,7 @@
 //! records beside them continue. The caller is answered only once the journal holds the events
 //! (per the fsync policy), which is what "acknowledged" means everywhere in onesec.
 
+use crate::handoff::ParsedEvents;
 use crate::metrics::Metrics;
 use chrono::Datelike;
 use onesec_decode::{
@@ -54,6 +55,8 @@ pub struct Ingestor {
     /// Year of the newest fully dated input seen (0: none yet), used to complete RFC 3164
     /// time stamps when `syslog.year` is not configured.
     year_hint: Arc<AtomicI32>,
+    /// Journaled events handed to detection already parsed.
+    parsed: Arc<ParsedEvents>,
 }
 
 impl Ingestor {
@@ -63,6 +66,7 @@ impl Ingestor {
         dead_letters: Arc<Mutex<SqliteStore>>,
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
+        parsed: Arc<ParsedEvents>,
     ) -> Ingestor {
         Ingestor {
             journal,
@@ -71,6 +75,7 @@ impl Ingestor {
             metrics,
             syslog,
             year_hint: Arc::new(AtomicI32::new(0)),
+            parsed,
         }
     }
 
@@ -197,6 +202,10 @@ impl Ingestor {
                 report.first_id = Some(*range.start());
                 report.last_id = Some(*range.end());
                 Metrics::add(&self.metrics.events_ingested, events.len() as u64);
+                for (event, id) in events.iter_mut().zip(range.clone()) {
+                    event.id = id;
+                }
+                self.parsed.offer(*range.start(), events);
             }
             Err(error) => {
                 tracing::error!(%error, "journal append failed; events not acknowledged");

@@ -13,6 +13,7 @@
 mod builtin;
 mod config;
 mod detect;
+mod handoff;
 mod ingest;
 mod metrics;
 mod record;
@@ -140,12 +141,14 @@ impl Pipeline {
             year: config.syslog.year,
             timezone: config.syslog_timezone()?,
         };
+        let parsed = Arc::new(handoff::ParsedEvents::default());
         let ingestor = Ingestor::new(
             journal.clone(),
             directory.clone(),
             dead_letters,
             metrics.clone(),
             syslog,
+            parsed.clone(),
         );
         let detected = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -159,6 +162,7 @@ impl Pipeline {
             detected.clone(),
             stop.clone(),
             rx,
+            parsed,
         );
         let handle = std::thread::Builder::new()
             .name("onesec-detect".into())
