@@ -1473,6 +1473,13 @@ fn throughput(args: &Args, input: &Arc<Input>, runtime: &tokio::runtime::Runtime
     let cpu = cpu_by_name(&cpu_before, &thread_cpu());
     let peak_rss_kb = if reset { proc_status("VmHWM:") } else { None };
     let outcome = outcome(&pipeline);
+    if let Some(line) = pipeline
+        .metrics_text()
+        .lines()
+        .find(|l| l.starts_with("onesec_events_reparsed_total "))
+    {
+        eprintln!("{line} (of {} events)", outcome.stored_events);
+    }
     pipeline.shutdown();
     drop(pipeline);
     Throughput {

@@ -142,6 +142,7 @@ impl Detector {
                         payloads.push(payload);
                         continue;
                     }
+                    Metrics::add(&self.metrics.events_reparsed, 1);
                     match serde_json::from_slice::<Event>(&payload) {
                         Ok(mut event) => {
                             event.id = seq;

@@ -19,6 +19,9 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// How far (in events) detection may fall behind the journal before submissions wait.
+const MAX_BACKLOG: u64 = 32_768;
+
 /// What happened to one submission.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestReport {
@@ -57,6 +60,8 @@ pub struct Ingestor {
     year_hint: Arc<AtomicI32>,
     /// Journaled events handed to detection already parsed.
     parsed: Arc<ParsedEvents>,
+    /// Last journal sequence detection has finished, for backpressure.
+    detected: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Ingestor {
@@ -67,6 +72,7 @@ impl Ingestor {
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
         parsed: Arc<ParsedEvents>,
+        detected: Arc<std::sync::atomic::AtomicU64>,
     ) -> Ingestor {
         Ingestor {
             journal,
@@ -76,6 +82,7 @@ impl Ingestor {
             syslog,
             year_hint: Arc::new(AtomicI32::new(0)),
             parsed,
+            detected,
         }
     }
 
@@ -195,6 +202,7 @@ impl Ingestor {
         if let Some(year) = dated_year(&events) {
             self.year_hint.store(year, Ordering::Relaxed);
         }
+        self.wait_for_detection_to_catch_up().await;
         let payloads = self.resolve_and_encode(&mut events, ctx.received_ms);
         match self.journal.append_batch_async(payloads).await {
             Ok(range) => {
@@ -214,6 +222,22 @@ impl Ingestor {
             }
         }
         report
+    }
+
+    /// Backpressure: while detection is more than [`MAX_BACKLOG`] events behind the journal,
+    /// new submissions wait (up to a second each), so detection can take the events the ingestor
+    /// hands over already parsed instead of falling ever further behind. Nothing is refused.
+    async fn wait_for_detection_to_catch_up(&self) {
+        for _ in 0..1000 {
+            let backlog = self
+                .journal
+                .last_sequence()
+                .saturating_sub(self.detected.load(Ordering::Acquire));
+            if backlog <= MAX_BACKLOG {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     fn resolve_and_encode(&self, events: &mut [Event], received_ms: i64) -> Vec<Vec<u8>> {

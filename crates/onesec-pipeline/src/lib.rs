@@ -142,6 +142,7 @@ impl Pipeline {
             timezone: config.syslog_timezone()?,
         };
         let parsed = Arc::new(handoff::ParsedEvents::default());
+        let detected = Arc::new(AtomicU64::new(0));
         let ingestor = Ingestor::new(
             journal.clone(),
             directory.clone(),
@@ -149,8 +150,8 @@ impl Pipeline {
             metrics.clone(),
             syslog,
             parsed.clone(),
+            detected.clone(),
         );
-        let detected = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let detector = Detector::new(

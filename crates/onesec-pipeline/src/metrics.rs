@@ -22,6 +22,8 @@ pub struct Metrics {
     pub late_events: AtomicU64,
     /// Store commit failures (detection retries them).
     pub store_errors: AtomicU64,
+    /// Journal records detection had to parse again (the ingestor's parsed event was not there).
+    pub events_reparsed: AtomicU64,
     /// Sum of (detection time − receipt time) in microseconds, for the mean latency.
     pub latency_us_sum: AtomicU64,
 }
@@ -34,7 +36,7 @@ impl Metrics {
 
     /// Renders every counter plus the gauges given.
     pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
-        let counters: [(&str, &str, &AtomicU64); 9] = [
+        let counters: [(&str, &str, &AtomicU64); 10] = [
             (
                 "onesec_events_ingested_total",
                 "Events accepted into the durable journal.",
@@ -69,6 +71,11 @@ impl Metrics {
                 "onesec_late_events_total",
                 "Events beyond the allowed lateness for correlation.",
                 &self.late_events,
+            ),
+            (
+                "onesec_events_reparsed_total",
+                "Journal records detection parsed again instead of taking the ingestor's parsed event.",
+                &self.events_reparsed,
             ),
             (
                 "onesec_store_errors_total",
