@@ -40,6 +40,14 @@ pub struct Change {
     pub incidents: Vec<Incident>,
 }
 
+/// Where and when to look for incidents to join.
+struct Probe {
+    keys: Vec<String>,
+    first_ms: i64,
+    last_ms: i64,
+    revives: bool,
+}
+
 /// Deterministic, in-memory grouping state (rebuilt by replaying the journal).
 #[derive(Debug, Default)]
 pub struct Grouper {
@@ -106,7 +114,7 @@ impl Grouper {
 
     /// Finds or opens the incident for a new alert; returns its id.
     fn place(&mut self, alert: &Alert) -> Option<String> {
-        let candidates = self.candidates(alert);
+        let candidates = self.candidates(&self.probe_for(alert));
         if let Some(first) = candidates.first() {
             let target = first.clone();
             self.attach(&target, alert);
@@ -137,24 +145,36 @@ impl Grouper {
         Some(id)
     }
 
-    /// Open incidents sharing a key with the alert and close to it in time, oldest first.
-    fn candidates(&self, alert: &Alert) -> Vec<String> {
+    /// Open incidents sharing a key with the probe and close to it in time, oldest first.
+    fn candidates(&self, probe: &Probe) -> Vec<String> {
         let window = self.config.window_ms;
-        // Only an alert that could open an incident may bring a withdrawn one back.
-        let revives = alert.severity >= self.config.open_min;
-        let mut found: Vec<&Incident> = grouping_keys(alert)
+        let mut found: Vec<&Incident> = probe
+            .keys
             .iter()
             .filter_map(|key| self.by_key.get(key))
             .flatten()
             .filter_map(|id| self.incidents.get(id))
-            .filter(|inc| inc.state.is_open() || (revives && inc.state == IncidentState::Withdrawn))
             .filter(|inc| {
-                inc.first_ms - window <= alert.last_ms && alert.first_ms <= inc.last_ms + window
+                inc.state.is_open() || (probe.revives && inc.state == IncidentState::Withdrawn)
+            })
+            .filter(|inc| {
+                inc.first_ms - window <= probe.last_ms && probe.first_ms <= inc.last_ms + window
             })
             .collect();
         found.sort_by(|a, b| (a.first_ms, &a.id).cmp(&(b.first_ms, &b.id)));
         found.dedup_by(|a, b| a.id == b.id);
         found.into_iter().map(|inc| inc.id.clone()).collect()
+    }
+
+    /// What a new alert looks for: its keys and times. Only an alert that could open an
+    /// incident may bring a withdrawn one back.
+    fn probe_for(&self, alert: &Alert) -> Probe {
+        Probe {
+            keys: grouping_keys(alert),
+            first_ms: alert.first_ms,
+            last_ms: alert.last_ms,
+            revives: alert.severity >= self.config.open_min,
+        }
     }
 
     fn attach(&mut self, incident_id: &str, alert: &Alert) {
@@ -179,22 +199,21 @@ impl Grouper {
         if !incident.state.is_open() {
             return;
         }
-        let probe = Alert {
-            id: incident.id.clone(),
-            rule_id: String::new(),
-            title: String::new(),
-            description: String::new(),
-            author: String::new(),
-            tags: Vec::new(),
-            severity: incident.priority,
-            domain: incident.domain,
-            status: AlertStatus::Active,
-            group: Vec::new(),
-            event_ids: Vec::new(),
+        let active = incident
+            .alert_ids
+            .iter()
+            .filter_map(|id| self.alerts.get(id));
+        let mut keys: Vec<String> = active
+            .filter(|a| a.status == AlertStatus::Active)
+            .flat_map(grouping_keys)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let probe = Probe {
+            keys,
             first_ms: incident.first_ms,
             last_ms: incident.last_ms,
-            entities: self.active_entities(incident_id),
-            incident_id: None,
+            revives: incident.priority >= self.config.open_min,
         };
         let others: Vec<String> = self
             .candidates(&probe)
@@ -226,29 +245,13 @@ impl Grouper {
         self.touched.push(into.to_string());
         let moved = std::mem::take(&mut source.alert_ids);
         for alert_id in moved {
-            if let Some(alert) = self.alerts.get_mut(&alert_id) {
-                alert.incident_id = Some(into.to_string());
-            }
-            if let Some(alert) = self.alerts.get(&alert_id).cloned() {
-                self.attach(into, &alert);
-            }
+            let Some(alert) = self.alerts.get_mut(&alert_id) else {
+                continue;
+            };
+            alert.incident_id = Some(into.to_string());
+            let alert = alert.clone();
+            self.attach(into, &alert);
         }
-    }
-
-    fn active_entities(&self, incident_id: &str) -> Entities {
-        let mut entities = Entities::default();
-        if let Some(incident) = self.incidents.get(incident_id) {
-            for alert in incident
-                .alert_ids
-                .iter()
-                .filter_map(|id| self.alerts.get(id))
-            {
-                if alert.status == AlertStatus::Active {
-                    entities.extend(&alert.entities);
-                }
-            }
-        }
-        entities
     }
 
     /// Derives domain, priority, title, entities and times from the incident's alerts.

@@ -222,25 +222,26 @@ impl Detector {
                 return Some(previous);
             }
         };
-        let facts = self.facts.entry(sigma.id.clone()).or_default();
+        let known = self.facts.get(&sigma.id);
         let missing: Vec<EventId> = sigma
             .event_ids
             .iter()
             .copied()
-            .filter(|id| !facts.seen.contains(id))
+            .filter(|id| known.is_none_or(|f| !f.seen.contains(id)))
             .collect();
-        let mut from_store = Vec::new();
         let outside: Vec<EventId> = missing
             .iter()
             .copied()
             .filter(|id| !index.contains_key(id))
             .collect();
-        if !outside.is_empty() {
-            match self.store.events_by_ids(&outside) {
-                Ok(events) => from_store = events,
-                Err(error) => tracing::warn!(%error, "cannot read events for alert entities"),
-            }
-        }
+        let from_store = if outside.is_empty() {
+            Vec::new()
+        } else {
+            self.store.events_by_ids(&outside).unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot read events for alert entities");
+                Vec::new()
+            })
+        };
         let facts = self.facts.entry(sigma.id.clone()).or_default();
         let in_chunk = missing
             .iter()

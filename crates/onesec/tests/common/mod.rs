@@ -205,15 +205,21 @@ impl Onesec {
         read_tail(&self.log_path)
     }
 
+    /// Sends a request; a connection failure fails the test with onesec's log.
+    fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        what: &str,
+    ) -> reqwest::blocking::Response {
+        request
+            .send()
+            .unwrap_or_else(|e| panic!("{what}: {e}\nlog:\n{}", self.log_tail()))
+    }
+
     /// `GET base+path`.
     pub fn get(&self, path: &str) -> Answer {
         let url = format!("{}{}", self.base, path);
-        let response = self
-            .client
-            .get(&url)
-            .send()
-            .unwrap_or_else(|e| panic!("GET {url}: {e}\nlog:\n{}", self.log_tail()));
-        answer(response)
+        answer(self.send(self.client.get(&url), &format!("GET {url}")))
     }
 
     /// `GET base+path`, which must answer 2xx with JSON.
@@ -231,11 +237,7 @@ impl Onesec {
     /// `GET base+path` as text (e.g. /metrics).
     pub fn get_text(&self, path: &str) -> (u16, String) {
         let url = format!("{}{}", self.base, path);
-        let response = self
-            .client
-            .get(&url)
-            .send()
-            .unwrap_or_else(|e| panic!("GET {url}: {e}\nlog:\n{}", self.log_tail()));
+        let response = self.send(self.client.get(&url), &format!("GET {url}"));
         let status = response.status().as_u16();
         (status, response.text().unwrap_or_default())
     }
@@ -252,21 +254,13 @@ impl Onesec {
         if let Some(mapping) = mapping {
             request = request.header("X-Onesec-Csv-Mapping", base64(mapping.as_bytes()));
         }
-        let response = request
-            .send()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}\nlog:\n{}", self.log_tail()));
-        answer(response)
+        answer(self.send(request, &format!("POST {url}")))
     }
 
     /// `POST base+path` with an empty body.
     pub fn post_json(&self, path: &str) -> Answer {
         let url = format!("{}{}", self.base, path);
-        let response = self
-            .client
-            .post(&url)
-            .send()
-            .unwrap_or_else(|e| panic!("POST {url}: {e}\nlog:\n{}", self.log_tail()));
-        answer(response)
+        answer(self.send(self.client.post(&url), &format!("POST {url}")))
     }
 
     /// Posts one acme record on its own and returns the acknowledged event ids.
