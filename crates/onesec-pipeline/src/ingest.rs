@@ -194,7 +194,15 @@ impl Ingestor {
             ..IngestReport::default()
         };
         if !errors.is_empty() {
-            self.keep_dead_letters(&errors, format, ctx);
+            // SQLite writes block: keep them off the async workers, but finish them before the
+            // sender is answered, so a refused line is kept once it is reported.
+            let (this, format, ctx) = (self.clone(), format.to_string(), ctx.clone());
+            let kept =
+                tokio::task::spawn_blocking(move || this.keep_dead_letters(&errors, &format, &ctx))
+                    .await;
+            if let Err(error) = kept {
+                tracing::error!(%error, "dead-letter task failed");
+            }
         }
         if events.is_empty() {
             return report;
