@@ -13,7 +13,9 @@
 //! human-set state (acknowledged, in progress, resolved, closed) is never overwritten by
 //! detection, except to mark it merged or withdrawn.
 
+mod blocks;
 mod sqlite;
+mod sqlite_events;
 
 pub use sqlite::SqliteStore;
 

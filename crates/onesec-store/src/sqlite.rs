@@ -1,5 +1,6 @@
 //! The embedded default: one SQLite database in WAL mode.
 
+use crate::sqlite_events;
 use crate::{DeadLetter, DetectionBatch, EventFilter, IncidentFilter, Result, Store, StoreError};
 use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, Incident, IncidentState};
@@ -7,21 +8,22 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::path::Path;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    time_ms INTEGER NOT NULL,
-    class TEXT NOT NULL,
-    activity TEXT NOT NULL,
-    person TEXT,
-    site TEXT,
-    zone TEXT,
-    host TEXT,
-    user_name TEXT,
-    json TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS event_blocks (
+    first_id INTEGER PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    min_time_ms INTEGER NOT NULL,
+    max_time_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_time ON events(time_ms);
-CREATE INDEX IF NOT EXISTS events_person ON events(person, time_ms);
-CREATE INDEX IF NOT EXISTS events_site ON events(site, time_ms);
+CREATE INDEX IF NOT EXISTS event_blocks_time ON event_blocks(min_time_ms);
+CREATE TABLE IF NOT EXISTS event_keys (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (kind, key, time_ms, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
     rule_id TEXT NOT NULL,
@@ -76,7 +78,7 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore> {
+    fn init(mut conn: Connection) -> Result<SqliteStore> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db("set busy timeout"))?;
         // Event rows hold ~1 KiB of JSON: with the default 4 KiB pages every commit writes (and
@@ -92,11 +94,12 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("set synchronous"))?;
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        sqlite_events::migrate_event_rows(&mut conn)?;
         Ok(SqliteStore { conn })
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Serialising our own plain data types cannot fail (no maps with non-string keys).
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"serialize_error\":\"{e}\"}}"))
 }
@@ -107,38 +110,6 @@ fn from_json<T: serde::de::DeserializeOwned>(
     json: &str,
 ) -> Result<T> {
     serde_json::from_str(json).map_err(|source| StoreError::Corrupt { table, id, source })
-}
-
-/// Writes events; `json[i]`, when given, is the stored JSON of `events[i]` (else serialised here).
-fn write_events(tx: &rusqlite::Transaction<'_>, events: &[Event], json: &[String]) -> Result<()> {
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO events (id, time_ms, class, activity, person, site, zone, host, user_name, json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .map_err(db("prepare event insert"))?;
-    let given = json.len() == events.len();
-    for (i, e) in events.iter().enumerate() {
-        let id = i64::try_from(e.id).unwrap_or(i64::MAX);
-        let text = match json.get(i) {
-            Some(text) if given => std::borrow::Cow::Borrowed(text.as_str()),
-            _ => std::borrow::Cow::Owned(to_json(e)),
-        };
-        stmt.execute(params![
-            id,
-            e.time_ms,
-            e.class.as_str(),
-            e.activity.as_str(),
-            e.resolved.person.as_ref().map(|p| p.id.as_str()),
-            e.resolved.site,
-            e.resolved.zone,
-            e.host,
-            e.actor.user,
-            text.as_ref()
-        ])
-        .map_err(db("insert event"))?;
-    }
-    Ok(())
 }
 
 fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> {
@@ -225,7 +196,7 @@ impl Store for SqliteStore {
             .conn
             .transaction()
             .map_err(db("begin detection batch"))?;
-        write_events(&tx, &batch.events, &batch.events_json)?;
+        sqlite_events::write_events(&tx, &batch.events, &batch.events_json)?;
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
         let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
@@ -303,59 +274,15 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        let mut sql = String::from("SELECT id, json FROM events WHERE 1=1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(p) = &filter.person {
-            sql.push_str(" AND person = ?");
-            args.push(p.clone().into());
-        }
-        if let Some(s) = &filter.site {
-            sql.push_str(" AND site = ?");
-            args.push(s.clone().into());
-        }
-        if let Some(f) = filter.from_ms {
-            sql.push_str(" AND time_ms >= ?");
-            args.push(f.into());
-        }
-        if let Some(t) = filter.to_ms {
-            sql.push_str(" AND time_ms <= ?");
-            args.push(t.into());
-        }
-        if let Some(after) = filter.after_id {
-            sql.push_str(" AND id > ?");
-            args.push(i64::try_from(after).unwrap_or(i64::MAX).into());
-        }
-        let order = if filter.after_id.is_some() {
-            "id"
-        } else {
-            "time_ms, id"
-        };
-        sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
-        args.push((filter.limit.unwrap_or(1000) as i64).into());
-        query_json(&self.conn, "events", &sql, params_from_iter(args))
+        sqlite_events::query_events(&self.conn, filter)
     }
 
     fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>> {
-        let mut events = Vec::with_capacity(ids.len());
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT json FROM events WHERE id = ?1")
-            .map_err(db("prepare event by id"))?;
-        for id in ids {
-            let json: Option<String> = stmt
-                .query_row([i64::try_from(*id).unwrap_or(i64::MAX)], |r| r.get(0))
-                .optional()
-                .map_err(db("read event by id"))?;
-            if let Some(json) = json {
-                events.push(from_json("events", id.to_string(), &json)?);
-            }
-        }
-        events.sort_by_key(|e: &Event| (e.time_ms, e.id));
-        Ok(events)
+        sqlite_events::events_by_ids(&self.conn, ids)
     }
 
     fn event_count(&self) -> Result<u64> {
-        count(&self.conn, "SELECT count(*) FROM events")
+        sqlite_events::event_count(&self.conn)
     }
 
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {

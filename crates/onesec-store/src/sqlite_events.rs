@@ -1,0 +1,555 @@
+//! Events in SQLite: blocks of event JSON ([`crate::blocks`]) plus a small index of the events
+//! that name a person or a site.
+//!
+//! Tables (created by the store's schema):
+//! * `event_blocks(first_id PK, last_id, min_time_ms, max_time_ms, count, data)`: consecutive
+//!   events by journal sequence, at most [`BLOCK_EVENTS`] per row; indexed by `min_time_ms`.
+//! * `event_keys(kind, key, time_ms, id)` (`WITHOUT ROWID`): one row per event and resolved
+//!   person (`kind = 'person'`) or site (`kind = 'site'`), so timelines need no block scan.
+//!
+//! Events are written in ascending id order (the journal order detection follows); an event at
+//! or below the highest stored id is already stored and is skipped, which keeps commits
+//! idempotent.
+
+use crate::blocks::{self, BLOCK_EVENTS, Block};
+use crate::{EventFilter, Result, StoreError};
+use onesec_event::{Event, EventId};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use std::borrow::Cow;
+use std::collections::BinaryHeap;
+
+fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { action, source }
+}
+
+fn sql_id(id: EventId) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Default page of the events query.
+const DEFAULT_LIMIT: usize = 1000;
+
+/// Writes events; `json[i]`, when given for every event, is the stored JSON of `events[i]`.
+pub(crate) fn write_events(conn: &Connection, events: &[Event], json: &[String]) -> Result<()> {
+    let stored_upto: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(last_id), 0) FROM event_blocks",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("read highest stored event"))?;
+    let given = json.len() == events.len();
+    let mut pairs: Vec<(&Event, Cow<'_, str>)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| sql_id(e.id) > stored_upto)
+        .map(|(i, e)| {
+            let text = match json.get(i) {
+                Some(text) if given => Cow::Borrowed(text.as_str()),
+                _ => Cow::Owned(crate::sqlite::to_json(e)),
+            };
+            (e, text)
+        })
+        .collect();
+    pairs.sort_by_key(|(e, _)| e.id);
+    pairs.dedup_by_key(|(e, _)| e.id);
+    let borrowed: Vec<(&Event, &str)> = pairs.iter().map(|(e, t)| (*e, t.as_ref())).collect();
+    for block in blocks::build_blocks(&borrowed) {
+        insert_block(conn, &block)?;
+    }
+    insert_keys(conn, pairs.iter().map(|(e, _)| *e))
+}
+
+fn insert_block(conn: &Connection, block: &Block) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_blocks
+               (first_id, last_id, min_time_ms, max_time_ms, count, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(db("prepare event block insert"))?;
+    let head = &block.head;
+    stmt.execute(params![
+        sql_id(head.first_id),
+        sql_id(head.last_id),
+        head.min_time_ms,
+        head.max_time_ms,
+        head.count as i64,
+        block.data
+    ])
+    .map_err(db("insert event block"))?;
+    Ok(())
+}
+
+fn insert_keys<'a>(conn: &Connection, events: impl Iterator<Item = &'a Event>) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_keys (kind, key, time_ms, id) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db("prepare event key insert"))?;
+    for e in events {
+        let person = e.resolved.person.as_ref().map(|p| p.id.as_str());
+        let keys = [("person", person), ("site", e.resolved.site.as_deref())];
+        for (kind, key) in keys {
+            if let Some(key) = key {
+                stmt.execute(params![kind, key, e.time_ms, sql_id(e.id)])
+                    .map_err(db("insert event key"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many events are stored.
+pub(crate) fn event_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT coalesce(sum(count), 0) FROM event_blocks",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("count events"))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The events with these ids, ordered by event time then id; unknown ids are left out.
+pub(crate) fn events_by_ids(conn: &Connection, ids: &[EventId]) -> Result<Vec<Event>> {
+    let mut wanted = ids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut events = Vec::with_capacity(wanted.len());
+    let mut block: Option<(EventId, EventId, Vec<u8>)> = None;
+    for id in wanted {
+        if !block
+            .as_ref()
+            .is_some_and(|(f, l, _)| (*f..=*l).contains(&id))
+        {
+            block = block_holding(conn, id)?;
+        }
+        let line = block
+            .as_ref()
+            .and_then(|(_, _, d)| blocks::find_line(d, id));
+        if let Some(line) = line {
+            events.push(parse_line(id, line)?);
+        }
+    }
+    events.sort_by_key(|e: &Event| (e.time_ms, e.id));
+    Ok(events)
+}
+
+/// The block whose id range contains `id`: `(first_id, last_id, data)`.
+fn block_holding(conn: &Connection, id: EventId) -> Result<Option<(EventId, EventId, Vec<u8>)>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT first_id, last_id, data FROM event_blocks
+             WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1",
+        )
+        .map_err(db("prepare block lookup"))?;
+    let row = stmt
+        .query_row([sql_id(id)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .optional()
+        .map_err(db("read event block"))?;
+    let Some((first, last, stored)) = row else {
+        return Ok(None);
+    };
+    let (Ok(first), Ok(last)) = (u64::try_from(first), u64::try_from(last)) else {
+        return Ok(None);
+    };
+    if id > last {
+        return Ok(None);
+    }
+    Ok(Some((first, last, stored)))
+}
+
+fn parse_line(id: EventId, line: &[u8]) -> Result<Event> {
+    serde_json::from_slice(line).map_err(|source| StoreError::Corrupt {
+        table: "event_blocks",
+        id: id.to_string(),
+        source,
+    })
+}
+
+/// Events matching the filter: ordered by id when paging with `after_id`, else by event time
+/// then id; at most `limit` (default 1000).
+pub(crate) fn query_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<Event>> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    if filter.person.is_some() || filter.site.is_some() {
+        let ids = keyed_ids(conn, filter, limit)?;
+        let mut events = events_by_ids(conn, &ids)?;
+        if filter.after_id.is_some() {
+            events.sort_by_key(|e| e.id);
+        }
+        return Ok(events);
+    }
+    match filter.after_id {
+        Some(after) => events_after(conn, filter, after, limit),
+        None => earliest_events(conn, filter, limit),
+    }
+}
+
+/// Ids of events about the filter's person and/or site, in the filter's order.
+fn keyed_ids(conn: &Connection, filter: &EventFilter, limit: usize) -> Result<Vec<EventId>> {
+    let (kind, key, other) = match (&filter.person, &filter.site) {
+        (Some(person), site) => ("person", person, site.as_ref().map(|s| ("site", s))),
+        (None, Some(site)) => ("site", site, None),
+        (None, None) => return Ok(Vec::new()),
+    };
+    let mut sql = String::from("SELECT k.id FROM event_keys k WHERE k.kind = ? AND k.key = ?");
+    let mut args: Vec<rusqlite::types::Value> = vec![kind.to_string().into(), key.clone().into()];
+    if let Some((other_kind, other_key)) = other {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM event_keys o WHERE o.kind = ? AND o.key = ?
+               AND o.time_ms = k.time_ms AND o.id = k.id)",
+        );
+        args.push(other_kind.to_string().into());
+        args.push(other_key.clone().into());
+    }
+    push_range(&mut sql, &mut args, filter, "k.");
+    let order = if filter.after_id.is_some() {
+        "k.id"
+    } else {
+        "k.time_ms, k.id"
+    };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?"));
+    args.push((limit as i64).into());
+    let mut stmt = conn.prepare(&sql).map_err(db("prepare event key query"))?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| r.get::<_, i64>(0))
+        .map_err(db("query event keys"))?;
+    let mut ids = Vec::new();
+    for row in rows {
+        ids.extend(u64::try_from(row.map_err(db("read event key"))?).ok());
+    }
+    Ok(ids)
+}
+
+fn push_range(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    filter: &EventFilter,
+    prefix: &str,
+) {
+    if let Some(from) = filter.from_ms {
+        sql.push_str(&format!(" AND {prefix}time_ms >= ?"));
+        args.push(from.into());
+    }
+    if let Some(to) = filter.to_ms {
+        sql.push_str(&format!(" AND {prefix}time_ms <= ?"));
+        args.push(to.into());
+    }
+    if let Some(after) = filter.after_id {
+        sql.push_str(&format!(" AND {prefix}id > ?"));
+        args.push(sql_id(after).into());
+    }
+}
+
+/// The lines of a block row selected as `(first_id, data, ..)`.
+fn stored_block(row: &rusqlite::Row<'_>) -> Result<Vec<u8>> {
+    row.get(1).map_err(db("read event block"))
+}
+
+fn in_time_range(filter: &EventFilter, time_ms: i64) -> bool {
+    filter.from_ms.is_none_or(|f| time_ms >= f) && filter.to_ms.is_none_or(|t| time_ms <= t)
+}
+
+/// Paging by id: blocks in id order from the one holding `after + 1`.
+fn events_after(
+    conn: &Connection,
+    filter: &EventFilter,
+    after: EventId,
+    limit: usize,
+) -> Result<Vec<Event>> {
+    let mut stmt = conn
+        .prepare("SELECT first_id, data FROM event_blocks WHERE last_id > ?1 ORDER BY first_id")
+        .map_err(db("prepare event page"))?;
+    let mut rows = stmt
+        .query([sql_id(after)])
+        .map_err(db("query event page"))?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next().map_err(db("read event block"))? {
+        let data = stored_block(row)?;
+        for line in blocks::lines(&data) {
+            let Some((id, time)) = blocks::line_head(line) else {
+                continue;
+            };
+            if id > after && in_time_range(filter, time) {
+                events.push(parse_line(id, line)?);
+                if events.len() == limit {
+                    return Ok(events);
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// The `limit` earliest events in the time range, by (time, id). Blocks are read in order of
+/// their earliest event; once `limit` events are held and the next block starts after the
+/// latest of them, no later block can contribute.
+fn earliest_events(conn: &Connection, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
+    let mut sql = String::from("SELECT first_id, data, min_time_ms FROM event_blocks WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(from) = filter.from_ms {
+        sql.push_str(" AND max_time_ms >= ?");
+        args.push(from.into());
+    }
+    if let Some(to) = filter.to_ms {
+        sql.push_str(" AND min_time_ms <= ?");
+        args.push(to.into());
+    }
+    sql.push_str(" ORDER BY min_time_ms");
+    let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
+    let mut rows = stmt
+        .query(params_from_iter(args))
+        .map_err(db("query event blocks"))?;
+    // Max-heap of the best (time, id) so far, with the line to parse at the end.
+    let mut best: BinaryHeap<((i64, EventId), Vec<u8>)> = BinaryHeap::with_capacity(limit + 1);
+    while let Some(row) = rows.next().map_err(db("read event block"))? {
+        let block_min: i64 = row.get(2).map_err(db("read event block"))?;
+        let full = best.len() >= limit;
+        if full && best.peek().is_some_and(|((t, _), _)| block_min > *t) {
+            break;
+        }
+        let data = stored_block(row)?;
+        for line in blocks::lines(&data) {
+            let Some((id, time)) = blocks::line_head(line) else {
+                continue;
+            };
+            if !in_time_range(filter, time) {
+                continue;
+            }
+            if best.len() < limit || best.peek().is_some_and(|(k, _)| (time, id) < *k) {
+                best.push(((time, id), line.to_vec()));
+                if best.len() > limit {
+                    best.pop();
+                }
+            }
+        }
+    }
+    let mut events = best
+        .into_sorted_vec()
+        .into_iter()
+        .map(|((_, id), line)| parse_line(id, &line))
+        .collect::<Result<Vec<_>>>()?;
+    events.sort_by_key(|e| (e.time_ms, e.id));
+    Ok(events)
+}
+
+/// Moves events from the one-row-per-event table of earlier versions into blocks, once.
+pub(crate) fn migrate_event_rows(conn: &mut Connection) -> Result<()> {
+    let old: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db("look for the old events table"))?;
+    if old.is_none() {
+        return Ok(());
+    }
+    let tx = conn.transaction().map_err(db("begin event migration"))?;
+    let mut last = 0i64;
+    loop {
+        let page: Vec<(i64, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, json FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(db("prepare event migration"))?;
+            let rows = stmt
+                .query_map(params![last, (BLOCK_EVENTS * 64) as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db("read old events"))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(db("read old event"))?
+        };
+        let Some(&(page_last, _)) = page.last() else {
+            break;
+        };
+        let mut events = Vec::with_capacity(page.len());
+        for (id, json) in &page {
+            events.push(parse_line(
+                u64::try_from(*id).unwrap_or(0),
+                json.as_bytes(),
+            )?);
+        }
+        let json: Vec<String> = page.into_iter().map(|(_, json)| json).collect();
+        write_events(&tx, &events, &json)?;
+        last = page_last;
+    }
+    tx.execute_batch("DROP TABLE events")
+        .map_err(db("drop the old events table"))?;
+    tx.commit().map_err(db("commit event migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DetectionBatch, EventFilter, SqliteStore, Store};
+    use onesec_event::{Activity, Event, EventClass, EventId, PersonRef};
+
+    fn event(id: EventId, time_ms: i64, person: Option<&str>, site: Option<&str>) -> Event {
+        let mut e = Event::new(time_ms, EventClass::PhysicalAccess, Activity::AccessGranted);
+        e.id = id;
+        e.resolved.site = site.map(str::to_string);
+        e.resolved.person = person.map(|p| PersonRef {
+            id: p.into(),
+            name: "N".into(),
+            status: "active".into(),
+            department: String::new(),
+            home_site: String::new(),
+        });
+        e
+    }
+
+    /// 1000 events in two commits, event time running backwards within each block so block
+    /// order and time order differ; every 10th about p1, every 3rd at site PAR.
+    fn store_with_events() -> (SqliteStore, Vec<Event>) {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let events: Vec<Event> = (1..=1000u64)
+            .map(|id| {
+                let time = (id as i64 / 100) * 1000 + (100 - id as i64 % 100);
+                let person = (id % 10 == 0).then_some("p1");
+                let site = (id % 3 == 0).then_some("PAR");
+                event(id, time, person, site)
+            })
+            .collect();
+        for part in events.chunks(600) {
+            let batch = DetectionBatch {
+                events: part.to_vec(),
+                detected_upto: part.last().unwrap().id,
+                ..Default::default()
+            };
+            store.commit(&batch).unwrap();
+        }
+        (store, events)
+    }
+
+    fn expected(events: &[Event], keep: impl Fn(&Event) -> bool, limit: usize) -> Vec<EventId> {
+        let mut kept: Vec<&Event> = events.iter().filter(|e| keep(e)).collect();
+        kept.sort_by_key(|e| (e.time_ms, e.id));
+        kept.iter().take(limit).map(|e| e.id).collect()
+    }
+
+    fn ids(events: Vec<Event>) -> Vec<EventId> {
+        events.into_iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn time_queries_return_the_earliest_events_in_time_order() {
+        let (store, events) = store_with_events();
+        assert_eq!(store.event_count().unwrap(), 1000);
+        let filter = EventFilter {
+            from_ms: Some(2050),
+            to_ms: Some(7000),
+            limit: Some(150),
+            ..Default::default()
+        };
+        let got = ids(store.events(&filter).unwrap());
+        let want = expected(&events, |e| (2050..=7000).contains(&e.time_ms), 150);
+        assert_eq!(got, want);
+        let all = ids(store.events(&EventFilter::default()).unwrap());
+        assert_eq!(all, expected(&events, |_| true, 1000));
+    }
+
+    #[test]
+    fn person_and_site_queries_use_the_key_index() {
+        let (store, events) = store_with_events();
+        let person = EventFilter {
+            person: Some("p1".into()),
+            from_ms: Some(3000),
+            ..Default::default()
+        };
+        let want = expected(&events, |e| e.id % 10 == 0 && e.time_ms >= 3000, 1000);
+        assert_eq!(ids(store.events(&person).unwrap()), want);
+        let both = EventFilter {
+            person: Some("p1".into()),
+            site: Some("PAR".into()),
+            limit: Some(20),
+            ..Default::default()
+        };
+        let want = expected(&events, |e| e.id % 30 == 0, 20);
+        assert_eq!(ids(store.events(&both).unwrap()), want);
+    }
+
+    #[test]
+    fn paging_by_id_walks_every_event_once() {
+        let (store, _) = store_with_events();
+        let mut after = 0;
+        let mut seen = Vec::new();
+        loop {
+            let page = store
+                .events(&EventFilter {
+                    after_id: Some(after),
+                    limit: Some(97),
+                    ..Default::default()
+                })
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            seen.extend(ids(page));
+        }
+        assert_eq!(seen, (1..=1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn events_at_or_below_the_stored_ones_are_not_stored_twice() {
+        let (mut store, events) = store_with_events();
+        let again = DetectionBatch {
+            events: events[500..700].to_vec(),
+            detected_upto: 700,
+            ..Default::default()
+        };
+        store.commit(&again).unwrap();
+        assert_eq!(store.event_count().unwrap(), 1000);
+        let got = store.events_by_ids(&[1000, 5, 77, 5000]).unwrap();
+        let mut got_ids = ids(got);
+        got_ids.sort();
+        assert_eq!(got_ids, vec![5, 77, 1000]);
+    }
+
+    #[test]
+    fn rows_of_the_old_events_table_move_into_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let kept = event(41, 5000, Some("p1"), Some("PAR"));
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,
+                   person TEXT, site TEXT, json TEXT NOT NULL);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO events (id, time_ms, person, site, json) VALUES (41, 5000, 'p1', 'PAR', ?1)",
+                [serde_json::to_string(&kept).unwrap()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.events_by_ids(&[41]).unwrap(), vec![kept]);
+        let person = EventFilter {
+            person: Some("p1".into()),
+            ..Default::default()
+        };
+        assert_eq!(store.events(&person).unwrap().len(), 1);
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the old table is gone");
+    }
+}
