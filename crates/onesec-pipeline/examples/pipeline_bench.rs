@@ -42,6 +42,11 @@
 //! committed to the SQLite store together with any alerts and incidents.
 
 use clap::{Parser, ValueEnum};
+
+// mimalloc, as in the `onesec` binary: the pipeline allocates and frees many small strings per
+// event, and glibc malloc's free-list work was about a tenth of the ingest workers' samples.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use onesec_decode::{DecodeContext, Format, decode_bytes};
 use onesec_directory::Directory;
 use onesec_event::Event;

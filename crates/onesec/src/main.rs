@@ -9,6 +9,11 @@ mod rules_cmd;
 mod up;
 
 use clap::{Parser, Subcommand};
+
+// The pipeline allocates and frees many small strings per event; glibc malloc's free-list work
+// was about a tenth of the ingest workers' samples (docs/benchmarks.md), mimalloc avoids most.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
