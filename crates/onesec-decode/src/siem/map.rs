@@ -178,7 +178,8 @@ fn keep_attributes(record: &Record, event: &mut Event) {
             fields.insert(format!("{prefix}.{name}"), value.clone());
         }
     }
-    for (key, value) in &record.attrs {
+    // Empty values are absent values, as in the other decoders.
+    for (key, value) in record.attrs.iter().filter(|(_, v)| !v.is_empty()) {
         fields.insert(format!("{prefix}.{key}"), value.clone());
     }
     for (key, label) in &record.attrs {
