@@ -469,3 +469,28 @@ fn su_and_pam_modules() {
     );
     assert_eq!(locked.actor.user.as_deref(), Some("bkeller"));
 }
+
+/// Every prefix of every sample line (a record cut anywhere, as a torn datagram would be) is
+/// one event or one error in every line format, and nothing panics. The fuzz target
+/// (`fuzz/`) checks the same on arbitrary bytes.
+#[test]
+fn truncated_records_never_panic_and_are_never_lost() {
+    let context = ctx(ACME_RECEIVED_MS);
+    for name in ["cef.log", "leef.log", "asa.log", "su-pam.log"] {
+        let bytes = local_bytes(name);
+        let text = String::from_utf8(bytes).expect("sample files are UTF-8");
+        for line in text.lines() {
+            let cuts = line.char_indices().map(|(i, _)| i).skip(1);
+            for cut in cuts {
+                let record = &line[..cut];
+                if record.trim().is_empty() {
+                    continue;
+                }
+                for format in [Format::Auto, Format::Syslog, Format::Cef, Format::Leef] {
+                    let out = decode_bytes(&format, record.as_bytes(), &context);
+                    assert_eq!(out.events.len() + out.errors.len(), 1, "{format}: {record}");
+                }
+            }
+        }
+    }
+}
