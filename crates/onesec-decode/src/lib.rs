@@ -5,7 +5,9 @@
 //!
 //! | [`Format`] | input | decoder |
 //! |---|---|---|
-//! | `syslog` | RFC 5424 and RFC 3164 lines, with or without `<PRI>` | [`syslog_loose`] header, then a sub-decoder chosen by program name: `sshd`, `sudo`, `login`, `kernel` (USB), `openvpn`, PAM (`pam_unix(...)`, `*(pam_unix)`); anything else becomes a base event |
+//! | `syslog` | RFC 5424 and RFC 3164 lines, with or without `<PRI>` | [`syslog_loose`] header, then a sub-decoder chosen by program name: `sshd`, `sudo`, `su`, `login`, `kernel` (USB), `openvpn`, PAM (`pam_<module>(...)`, `*(pam_unix)`), Cisco ASA (`%ASA-6-113019`); a CEF or LEEF payload goes to those decoders; anything else becomes a base event |
+//! | `cef` | ArcSight CEF records, bare or after a syslog header | firewall flows → network activity, logons → authentication, others → base; every extension key kept |
+//! | `leef` | IBM QRadar LEEF 1.0 / 2.0 records, bare or after a syslog header | as `cef` |
 //! | `windows-json` | Winlogbeat NDJSON (`winlog.*`), EVTX rendered as JSON (`{"Event":{"System":..,"EventData":..}}`, as in the SigmaHQ regression data), flat objects with `EventID` | logon/logoff/lockout/Kerberos/NTLM, USB (6416), process creation (4688, Sysmon 1), Sysmon network (3); every `EventData` item kept under its own (Sigma) name |
 //! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
@@ -43,6 +45,7 @@ mod framing;
 mod json;
 mod onvif;
 mod scan;
+mod siem;
 mod syslog;
 mod time;
 mod windows;
@@ -63,10 +66,15 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// Which decoder reads the input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Format {
-    /// Guess per line: syslog, Windows JSON, onvif-ej, event JSON or generic JSON.
+    /// Guess per line: syslog (with CEF, LEEF and Cisco ASA), Windows JSON, onvif-ej, event
+    /// JSON or generic JSON.
     Auto,
     /// RFC 5424 / RFC 3164 syslog lines.
     Syslog,
+    /// ArcSight Common Event Format records, bare or after a syslog header.
+    Cef,
+    /// IBM Log Event Extended Format (1.0, 2.0) records, bare or after a syslog header.
+    Leef,
     /// Windows events as JSON (Winlogbeat, EVTX-JSON or flat).
     WindowsJson,
     /// ONVIF events over MQTT as JSON lines `{"topic": ..., "payload": ...}`.
@@ -85,6 +93,8 @@ impl Format {
         match self {
             Format::Auto => "auto",
             Format::Syslog => "syslog",
+            Format::Cef => "cef",
+            Format::Leef => "leef",
             Format::WindowsJson => "windows-json",
             Format::OnvifEj => "onvif-ej",
             Format::AccessCsv(_) => "access-csv",
@@ -103,7 +113,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, windows-json, onvif-ej, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, onvif-ej, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -113,12 +123,14 @@ pub struct UnknownFormat(
 impl FromStr for Format {
     type Err = UnknownFormat;
 
-    /// Parses `auto`, `syslog`, `windows-json`, `onvif-ej`, `access-csv` (header-synonym
+    /// Parses `auto`, `syslog`, `cef`, `leef`, `windows-json`, `onvif-ej`, `access-csv` (header-synonym
     /// mapping), `event-json` or `json`.
     fn from_str(text: &str) -> Result<Format, UnknownFormat> {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
             "auto" => Format::Auto,
             "syslog" => Format::Syslog,
+            "cef" => Format::Cef,
+            "leef" => Format::Leef,
             "windows-json" => Format::WindowsJson,
             "onvif-ej" => Format::OnvifEj,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
@@ -213,7 +225,10 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
     let mut out = Decoded::default();
     // One event per line for line formats; pretty-printed JSON spends many lines per event.
     let lines = memchr::memchr_iter(b'\n', bytes).count() + 1;
-    let bytes_per_event = if matches!(format, Format::Syslog | Format::AccessCsv(_)) {
+    let bytes_per_event = if matches!(
+        format,
+        Format::Syslog | Format::Cef | Format::Leef | Format::AccessCsv(_)
+    ) {
         16
     } else {
         256
@@ -226,6 +241,18 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
             for record in framing::Records::new(bytes, false) {
                 push_text_record(record, &mut out, |text, line| {
                     syslog::decode_line(text, line, ctx)
+                });
+            }
+        }
+        Format::Cef | Format::Leef => {
+            let syntax = if *format == Format::Cef {
+                siem::Syntax::Cef
+            } else {
+                siem::Syntax::Leef
+            };
+            for record in framing::Records::new(bytes, false) {
+                push_text_record(record, &mut out, |text, line| {
+                    siem::decode_line(syntax, text, line, ctx)
                 });
             }
         }
@@ -312,10 +339,14 @@ fn push_text_record(
     }
 }
 
-/// Rewrites a syslog failure under auto-detection so that it names every format tried.
+/// Rewrites a syslog header failure under auto-detection so that it names every format tried.
+/// Errors inside a recognised record (a CEF record with a bad escape) keep their reason.
 fn auto_not_recognised(mut error: DecodeError, text: &str) -> DecodeError {
+    if !error.reason.starts_with(syslog::NOT_SYSLOG) {
+        return error;
+    }
     error.reason = format!(
-        "format not recognised: expected a syslog line ('<PRI>...' or 'Mmm dd hh:mm:ss host program: ...') or a JSON object, found '{}'",
+        "format not recognised: expected a syslog line ('<PRI>...' or 'Mmm dd hh:mm:ss host program: ...'), a CEF or LEEF record ('CEF:0|...', 'LEEF:2.0|...'), a Cisco ASA message ('%ASA-6-113019: ...') or a JSON object, found '{}'",
         scan::preview(text, 60)
     );
     error
@@ -425,6 +456,8 @@ mod tests {
         for name in [
             "auto",
             "syslog",
+            "cef",
+            "leef",
             "windows-json",
             "onvif-ej",
             "access-csv",
@@ -434,8 +467,10 @@ mod tests {
             let format: Format = name.parse().unwrap();
             assert_eq!(format.name(), name);
         }
-        let err = "cef".parse::<Format>().unwrap_err();
-        assert!(err.to_string().contains("'cef'"));
+        let err = "arcsight".parse::<Format>().unwrap_err();
+        assert!(err.to_string().contains("'arcsight'"));
+        assert!(err.to_string().contains("cef, leef"));
+        assert_eq!(" CEF ".parse::<Format>().unwrap(), Format::Cef);
     }
 
     #[test]

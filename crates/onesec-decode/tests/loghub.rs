@@ -56,6 +56,14 @@ fn openssh_expected_action(template: &str) -> &'static str {
     }
 }
 
+/// Lines of `text` containing any of `needles`: a grep over the raw file, independent of the
+/// decoder, for the counts the decoder must match exactly.
+fn raw_count(text: &str, needles: &[&str]) -> usize {
+    text.lines()
+        .filter(|line| needles.iter().any(|n| line.contains(n)))
+        .count()
+}
+
 #[test]
 fn openssh_2k_matches_the_structured_golden_file() {
     let Some(log) = shared_bytes("data/loghub/OpenSSH/OpenSSH_2k.log") else {
@@ -117,10 +125,7 @@ fn openssh_2k_counts_match_source_md() {
         .iter()
         .filter(|e| action(e) == "ssh_failed_password")
         .collect();
-    let lines_with_failed = text
-        .lines()
-        .filter(|l| l.contains("Failed password"))
-        .count();
+    let lines_with_failed = raw_count(&text, &["Failed password"]);
     assert_eq!(failed.len(), lines_with_failed);
     assert_eq!(failed.len(), 520, "SOURCE.md: 520 Failed password lines");
     for e in &failed {
@@ -175,12 +180,21 @@ fn openssh_2k_counts_match_source_md() {
     );
 
     assert_eq!(
-        events
-            .iter()
-            .filter(|e| action(e) == "ssh_invalid_user")
-            .count(),
-        113
+        accepted.len(),
+        raw_count(&text, &[": Accepted "]),
+        "accepted logins, counted on the raw file"
     );
+
+    let invalid = events
+        .iter()
+        .filter(|e| action(e) == "ssh_invalid_user")
+        .count();
+    assert_eq!(
+        invalid,
+        raw_count(&text, &[": Invalid user ", ": Illegal user "]),
+        "invalid users, counted on the raw file"
+    );
+    assert_eq!(invalid, 113);
     assert_eq!(
         events
             .iter()
@@ -200,6 +214,23 @@ fn linux_2k_decodes_and_counts_pam_failures() {
     let events = decode_clean(&Format::Syslog, &log, &ctx);
     assert_eq!(events.len(), 2000);
     assert!(events.iter().all(|e| e.host.as_deref() == Some("combo")));
+    let text = String::from_utf8_lossy(&log);
+    assert_eq!(text.lines().count(), 2000);
+    // Counted on the raw file, independently of the decoder.
+    for (act, needles) in [
+        ("pam_auth_failure", &[": authentication failure;"][..]),
+        ("session_opened", &[": session opened for user "][..]),
+        ("pam_user_unknown", &[": check pass; user unknown"][..]),
+        ("ssh_failed_password", &[": Failed password for "][..]),
+        ("ssh_accepted", &[": Accepted "][..]),
+        (
+            "ssh_invalid_user",
+            &[": Invalid user ", ": Illegal user "][..],
+        ),
+    ] {
+        let decoded = events.iter().filter(|e| action(e) == act).count();
+        assert_eq!(decoded, raw_count(&text, needles), "{act}");
+    }
 
     if let Some(rows) = structured("data/loghub/Linux/Linux_2k.log_structured.csv") {
         for (event, row) in events.iter().zip(&rows) {

@@ -16,7 +16,7 @@ pub struct ReplayArgs {
     /// Files to send (each line one record; CSV files start with their header).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Input format: auto, syslog, windows-json, onvif-ej, access-csv, event-json, json.
+    /// Input format: auto, syslog, cef, leef, windows-json, onvif-ej, access-csv, event-json, json.
     /// `.csv` files default to access-csv.
     #[arg(long)]
     format: Option<String>,

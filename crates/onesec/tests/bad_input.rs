@@ -173,12 +173,20 @@ fn an_oversized_body_gets_413_and_the_server_keeps_answering() {
 fn an_unknown_format_is_refused_naming_the_valid_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let onesec = plain_onesec(&tmp);
-    let answer = onesec.post_events("cef", GOOD_SYSLOG, None);
+    let answer = onesec.post_events("arcsight", GOOD_SYSLOG, None);
     assert_eq!(answer.status, 400, "{}", answer.body);
     let message = answer.body["error"]
         .as_str()
         .unwrap_or_else(|| panic!("no error message: {}", answer.body));
-    for format in ["auto", "syslog", "windows-json", "onvif-ej", "access-csv"] {
+    for format in [
+        "auto",
+        "syslog",
+        "cef",
+        "leef",
+        "windows-json",
+        "onvif-ej",
+        "access-csv",
+    ] {
         assert!(
             message.contains(format),
             "the error names the valid format {format}: {message}"

@@ -1,19 +1,24 @@
 //! Syslog: the header through `syslog_loose` (RFC 5424 and RFC 3164, PRI optional), then a
 //! sub-decoder chosen by program name.
 
+pub(crate) mod asa;
 mod kernel;
 mod login;
 mod openvpn;
 mod pam;
 mod sshd;
+mod su;
 mod sudo;
 
-use crate::{DecodeContext, DecodeError, SyslogSettings, new_event, scan};
+use crate::{DecodeContext, DecodeError, SyslogSettings, new_event, scan, siem};
 use chrono::{Datelike, TimeZone};
 use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
 use syslog_loose::{IncompleteDate, SyslogSeverity, Variant};
 
 const DAY_MS: i64 = 86_400_000;
+
+/// How the error for a line that is no syslog message starts (auto-detection rewrites it).
+pub(crate) const NOT_SYSLOG: &str = "expected a syslog message";
 
 /// Decodes one syslog message as received on the wire (a UDP datagram or one TCP frame); a
 /// trailing line end is not kept in `raw`.
@@ -27,6 +32,17 @@ pub(crate) fn decode_line(
     line_no: usize,
     ctx: &DecodeContext,
 ) -> Result<Event, DecodeError> {
+    // Relays and SIEM exports also carry records without any syslog header.
+    let bare = line.trim_start();
+    if let Some(syntax) = siem::Syntax::of(bare) {
+        return siem::decode_bare(syntax, line, line_no, ctx);
+    }
+    if let Some((tag, text)) = asa::split(bare) {
+        let mut event = new_event(ctx, "syslog", line, None, EventClass::Base, Activity::Other);
+        event.message = text.to_string();
+        asa::decode(tag, text, &mut event);
+        return Ok(event);
+    }
     let settings = ctx.syslog;
     let received = ctx.received_ms;
     let get_year = move |date: IncompleteDate| year_for(date, settings, received);
@@ -36,13 +52,13 @@ pub(crate) fn decode_line(
         Some(settings.timezone),
         Variant::Either,
     ) {
-        Ok(message) => Ok(build(message, line, ctx)),
+        Ok(message) => build(message, line, line_no, ctx),
         Err(_) => headerless(line, line_no, ctx),
     }
 }
 
 /// The year of an RFC 3164 time stamp (see [`SyslogSettings::year`]).
-fn year_for(
+pub(crate) fn year_for(
     (month, day, hour, minute, second): IncompleteDate,
     settings: SyslogSettings,
     received_ms: i64,
@@ -81,7 +97,7 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
         return Err(DecodeError::new(
             line_no,
             format!(
-                "expected a syslog message (RFC 5424 '<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG' or RFC 3164 '[<PRI>]Mmm dd hh:mm:ss HOST TAG: MSG'), found '{}'",
+                "{NOT_SYSLOG} (RFC 5424 '<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG' or RFC 3164 '[<PRI>]Mmm dd hh:mm:ss HOST TAG: MSG'), found '{}'",
                 scan::preview(trimmed, 60)
             ),
             line,
@@ -96,7 +112,16 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
             .insert("syslog.facility".into(), facility.as_str().into());
     }
     event.source.service = "syslog".into();
-    event.message = rest.trim().to_string();
+    let rest = rest.trim();
+    event.message = rest.to_string();
+    // Devices without a time stamp or host name send `<PRI>CEF:...` or `<PRI>%ASA-...`.
+    if let Some(syntax) = siem::Syntax::of(rest) {
+        return siem::complete(syntax, rest, event, line_no, ctx);
+    }
+    if let Some((tag, text)) = asa::split(rest) {
+        event.message = text.to_string();
+        asa::decode(tag, text, &mut event);
+    }
     Ok(event)
 }
 
@@ -110,7 +135,12 @@ fn severity_of(severity: Option<SyslogSeverity>) -> Severity {
     }
 }
 
-fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) -> Event {
+fn build(
+    message: syslog_loose::Message<&str>,
+    line: &str,
+    line_no: usize,
+    ctx: &DecodeContext,
+) -> Result<Event, DecodeError> {
     let time_ms = message.timestamp.map(|t| t.timestamp_millis());
     let mut event = new_event(
         ctx,
@@ -129,11 +159,14 @@ fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) 
     event
         .fields
         .insert("syslog.protocol".into(), protocol.into());
-    event.host = message.hostname.map(str::to_string);
+    let mut host = message.hostname;
     let mut program = message.appname;
     let mut pid = message.procid.map(|p| p.to_string());
     let mut text = message.msg.trim_start_matches('\u{feff}').trim();
+    let asa = asa_tag(&mut host, &mut program, &mut text);
+    event.host = host.map(str::to_string);
     if program.is_none()
+        && asa.is_none()
         && let Some((tag, tag_pid, rest)) = split_tag(text)
     {
         program = Some(tag);
@@ -150,12 +183,6 @@ fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) 
     if let Some(facility) = message.facility {
         fields.insert("syslog.facility".into(), facility.as_str().into());
     }
-    if let Some(program) = program {
-        fields.insert("syslog.program".into(), program.into());
-    }
-    if let Some(pid) = pid {
-        fields.insert("syslog.pid".into(), pid);
-    }
     if let Some(msgid) = message.msgid {
         fields.insert("syslog.msgid".into(), msgid.into());
     }
@@ -164,9 +191,45 @@ fn build(message: syslog_loose::Message<&str>, line: &str, ctx: &DecodeContext) 
             fields.insert(format!("syslog.sd.{}.{}", element.id, name), value);
         }
     }
+    if let Some((syntax, payload)) = siem::syslog_payload(line, program, text) {
+        event.message = payload.to_string();
+        return siem::complete(syntax, payload, event, line_no, ctx);
+    }
+    let fields = &mut event.fields;
+    if let Some(program) = program {
+        fields.insert("syslog.program".into(), program.into());
+    }
+    if let Some(pid) = pid {
+        fields.insert("syslog.pid".into(), pid);
+    }
     event.message = text.to_string();
-    dispatch(program.unwrap_or(""), text, &mut event);
-    event
+    match asa {
+        Some(tag) => asa::decode(tag, text, &mut event),
+        None => dispatch(program.unwrap_or(""), text, &mut event),
+    }
+    Ok(event)
+}
+
+/// Finds the `%ASA-6-113019` tag of a Cisco ASA message, which lands in a different header
+/// slot depending on the device's `logging timestamp` and `logging device-id` settings: the
+/// program (`host %ASA-6-...: text`), the host (`Mar 10 2026 13:12:30: %ASA-6-...: text`) or
+/// the message (`host : %ASA-6-...: text`, RFC 5424). The slot it occupied is cleared.
+fn asa_tag(
+    host: &mut Option<&str>,
+    program: &mut Option<&str>,
+    text: &mut &str,
+) -> Option<asa::Tag> {
+    if let Some(tag) = program.and_then(asa::tag) {
+        *program = None;
+        return Some(tag);
+    }
+    if let Some(tag) = host.and_then(asa::tag) {
+        *host = None;
+        return Some(tag);
+    }
+    let (tag, rest) = asa::split(text)?;
+    *text = rest;
+    Some(tag)
 }
 
 /// `tag[pid]: rest` at the start of a message whose header had no tag (e.g. the legacy
@@ -199,6 +262,8 @@ fn dispatch(program: &str, text: &str, event: &mut Event) {
         sshd::decode(text, event);
     } else if is("sudo") {
         sudo::decode(text, event);
+    } else if is("su") || is("runuser") {
+        su::decode(program, text, event);
     } else if is("login") || program.starts_with("-- ") {
         login::decode(text, event);
     } else if is("kernel") {

@@ -1,24 +1,69 @@
-//! PAM `pam_unix` messages, in both forms: `pam_unix(<service>:<type>): <text>` inside any
-//! program's message, and the legacy program name `<service>(pam_unix)`.
+//! PAM messages, in both forms: `pam_<module>(<service>:<type>): <text>` inside any program's
+//! message (`pam_unix`, and the other modules that word their results the same way:
+//! `pam_sss`, `pam_ldap`, `pam_winbind`, ...), and the legacy program name
+//! `<service>(pam_unix)`.
 
 use super::{set_action, set_logon, set_user};
 use crate::scan;
 use onesec_event::{Activity, Event, LogonKind, Status};
 
-/// Decodes `pam_unix(<service>:<type>): <text>`; false when `text` is not of that form.
+/// Decodes `pam_<module>(<service>:<type>): <text>`; false when `text` is not of that form.
 pub(super) fn decode_prefixed(text: &str, event: &mut Event) -> bool {
-    let Some(rest) = text.strip_prefix("pam_unix(") else {
+    let Some((module, rest)) = text.split_once('(') else {
         return false;
     };
+    let is_module = module.len() > "pam_".len()
+        && module.starts_with("pam_")
+        && module
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !is_module {
+        return false;
+    }
     let Some((head, body)) = rest.split_once("):") else {
         return false;
     };
     let service = head.split(':').next().unwrap_or(head);
+    event.fields.insert("pam.module".into(), module.to_string());
     decode(service, body.trim(), event);
+    if module == "pam_faillock" {
+        faillock(body.trim(), event);
+    } else if module == "pam_sss" {
+        sss(body.trim(), event);
+    }
     true
 }
 
-/// Decodes the text of a `pam_unix` message for PAM service `service`.
+/// `pam_faillock`: `Consecutive login failures for user X account temporarily locked`.
+fn faillock(text: &str, event: &mut Event) {
+    let Some(rest) = text.strip_prefix("Consecutive login failures for user ") else {
+        return;
+    };
+    event.class = onesec_event::EventClass::Authentication;
+    event.activity = Activity::Other;
+    event.status = Status::Failure;
+    set_action(event, "pam_account_locked");
+    set_user(event, rest.split_whitespace().next().unwrap_or(""));
+}
+
+/// `pam_sss`: `received for user X: 7 (Authentication failure)`, SSSD's word for a refused
+/// password.
+fn sss(text: &str, event: &mut Event) {
+    let Some((user, result)) = text
+        .strip_prefix("received for user ")
+        .and_then(|rest| rest.split_once(':'))
+    else {
+        return;
+    };
+    if result.contains("(Authentication failure)") {
+        let kind = logon_kind(&event.source.service);
+        set_logon(event, Activity::Logon, Status::Failure, kind);
+        set_action(event, "pam_auth_failure");
+        set_user(event, user);
+    }
+}
+
+/// Decodes the text of a PAM message for PAM service `service`.
 pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
     let service = service.trim();
     event.source.product = "linux".into();

@@ -1,0 +1,537 @@
+//! A CEF/LEEF record → the event: every attribute kept under `cef.`/`leef.`, the standard
+//! attributes on the event model, and a class chosen from what the record says it is.
+
+use super::{Record, RecordError, Syntax, stamp};
+use crate::{DecodeContext, scan};
+use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
+
+/// The attribute names that carry each role, per syntax, in order of preference.
+struct Keys {
+    src_ip: &'static [&'static str],
+    src_port: &'static [&'static str],
+    src_host: &'static [&'static str],
+    dst_ip: &'static [&'static str],
+    dst_port: &'static [&'static str],
+    dst_host: &'static [&'static str],
+    src_user: &'static [&'static str],
+    dst_user: &'static [&'static str],
+    src_domain: &'static [&'static str],
+    dst_domain: &'static [&'static str],
+    protocol: &'static [&'static str],
+    bytes_in: &'static [&'static str],
+    bytes_out: &'static [&'static str],
+    action: &'static [&'static str],
+    outcome: &'static [&'static str],
+    category: &'static [&'static str],
+    message: &'static [&'static str],
+    time: &'static [&'static str],
+    device_host: &'static [&'static str],
+    login: &'static [&'static str],
+    logout: &'static [&'static str],
+}
+
+/// CEF short names (the standard), then the long names some producers write instead.
+const CEF: Keys = Keys {
+    src_ip: &["src", "sourceAddress", "c6a2"],
+    src_port: &["spt", "sourcePort"],
+    src_host: &["shost", "sourceHostName"],
+    dst_ip: &["dst", "destinationAddress", "c6a3"],
+    dst_port: &["dpt", "destinationPort"],
+    dst_host: &["dhost", "destinationHostName"],
+    src_user: &["suser", "sourceUserName"],
+    dst_user: &["duser", "destinationUserName"],
+    src_domain: &["sntdom", "sourceNtDomain"],
+    dst_domain: &["dntdom", "destinationNtDomain"],
+    protocol: &["proto", "transportProtocol"],
+    bytes_in: &["in", "bytesIn"],
+    bytes_out: &["out", "bytesOut"],
+    action: &["act", "deviceAction"],
+    outcome: &["outcome", "eventOutcome"],
+    category: &["cat", "deviceEventCategory"],
+    message: &["msg", "message"],
+    time: &["rt", "receiptTime", "end", "endTime", "start", "startTime"],
+    device_host: &["dvchost", "deviceHostName", "dvc", "deviceAddress"],
+    login: &[],
+    logout: &[],
+};
+
+/// LEEF predefined attributes; `action` and `msg` are not predefined but widely sent.
+const LEEF: Keys = Keys {
+    src_ip: &["src", "srcPreNAT"],
+    src_port: &["srcPort", "srcPreNATPort"],
+    src_host: &["srcHostName", "identHostName"],
+    dst_ip: &["dst", "dstPreNAT"],
+    dst_port: &["dstPort", "dstPreNATPort"],
+    dst_host: &["dstHostName"],
+    src_user: &["usrName", "accountName", "identUserName"],
+    dst_user: &[],
+    src_domain: &["domain"],
+    dst_domain: &[],
+    protocol: &["proto"],
+    bytes_in: &["srcBytes"],
+    bytes_out: &["dstBytes"],
+    action: &["action", "act"],
+    outcome: &["outcome", "result"],
+    category: &["cat"],
+    message: &["msg", "message"],
+    time: &["devTime"],
+    device_host: &[],
+    login: &["isLoginEvent"],
+    logout: &["isLogoutEvent"],
+};
+
+/// A record with its role names.
+struct View<'a> {
+    record: &'a Record,
+    keys: &'a Keys,
+}
+
+impl<'a> View<'a> {
+    /// The first non-empty value among `names`.
+    fn get(&self, names: &[&str]) -> Option<&'a str> {
+        names.iter().find_map(|name| {
+            self.record
+                .attrs
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| scan::non_empty(value))
+        })
+    }
+
+    fn flag(&self, names: &[&str]) -> bool {
+        self.get(names)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    }
+
+    /// Lower-case words of what the record says it is: category, name and event id.
+    fn kind_words(&self) -> String {
+        let mut text = String::new();
+        for part in [
+            self.get(self.keys.category),
+            self.record.name.as_deref(),
+            Some(self.record.event_id.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text.push_str(&part.to_ascii_lowercase());
+            text.push(' ');
+        }
+        text
+    }
+}
+
+/// Fills `event` from `record`.
+pub(super) fn apply(
+    record: &Record,
+    event: &mut Event,
+    ctx: &DecodeContext,
+) -> Result<(), RecordError> {
+    let view = View {
+        record,
+        keys: match record.syntax {
+            Syntax::Cef => &CEF,
+            Syntax::Leef => &LEEF,
+        },
+    };
+    keep_attributes(record, event);
+    event.source.product = slug(&record.vendor);
+    event.source.service = slug(&record.product);
+    event.severity = severity(&view)?;
+    if let Some(ms) = time(&view, ctx)? {
+        event.time_ms = ms;
+    }
+    if event.host.is_none() {
+        event.host = view.get(view.keys.device_host).map(str::to_string);
+    }
+    event.message = view
+        .get(view.keys.message)
+        .or(record.name.as_deref())
+        .unwrap_or(&record.event_id)
+        .to_string();
+    set_endpoints(&view, event);
+    set_network_fields(&view, event);
+    classify(&view, event);
+    Ok(())
+}
+
+/// Every attribute under `<format>.<key>`, the header under fixed names, and custom CEF
+/// fields under their labels (`cs1Label=Policy cs1=Allow-Web` → `cef.label.Policy`).
+fn keep_attributes(record: &Record, event: &mut Event) {
+    let prefix = record.syntax.name();
+    let fields = &mut event.fields;
+    let id_name = match record.syntax {
+        Syntax::Cef => "signature_id",
+        Syntax::Leef => "event_id",
+    };
+    for (name, value) in [
+        ("version", Some(&record.version)),
+        ("vendor", Some(&record.vendor)),
+        ("product", Some(&record.product)),
+        ("device_version", Some(&record.device_version)),
+        (id_name, Some(&record.event_id)),
+        ("name", record.name.as_ref()),
+        ("severity", record.severity.as_ref()),
+    ] {
+        if let Some(value) = value {
+            fields.insert(format!("{prefix}.{name}"), value.clone());
+        }
+    }
+    // Empty values are absent values, as in the other decoders.
+    for (key, value) in record.attrs.iter().filter(|(_, v)| !v.is_empty()) {
+        fields.insert(format!("{prefix}.{key}"), value.clone());
+    }
+    for (key, label) in &record.attrs {
+        let Some(base) = key.strip_suffix("Label") else {
+            continue;
+        };
+        let value = record.attrs.iter().rev().find(|(k, _)| k == base);
+        if let (Some((_, value)), Some(label)) = (value, scan::non_empty(label)) {
+            fields.insert(format!("{prefix}.label.{label}"), value.clone());
+        }
+    }
+}
+
+/// `Palo Alto Networks` → `palo_alto_networks`.
+fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// CEF header Severity (0–10 or Unknown/Low/Medium/High/Very-High; a bad one is an error, as
+/// the header is the record's structure) or LEEF `sev` (1–10; a bad one is ignored).
+fn severity(view: &View<'_>) -> Result<Severity, RecordError> {
+    match &view.record.severity {
+        Some(text) => severity_of(text).ok_or_else(|| RecordError::BadValue {
+            format: view.record.syntax,
+            what: "header field 7 (Severity)".into(),
+            reason: format!(
+                "expected 0-10 or Unknown/Low/Medium/High/Very-High, found '{}'",
+                scan::preview(text, 20)
+            ),
+        }),
+        None => Ok(view
+            .get(&["sev"])
+            .and_then(severity_of)
+            .unwrap_or(Severity::Informational)),
+    }
+}
+
+/// CEF's scale: 0–3 low, 4–6 medium, 7–8 high, 9–10 very high.
+fn severity_of(text: &str) -> Option<Severity> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<u8>() {
+        return match n {
+            0..=3 => Some(Severity::Low),
+            4..=6 => Some(Severity::Medium),
+            7..=8 => Some(Severity::High),
+            9..=10 => Some(Severity::Critical),
+            _ => None,
+        };
+    }
+    match text.to_ascii_lowercase().as_str() {
+        "unknown" => Some(Severity::Informational),
+        "low" => Some(Severity::Low),
+        "medium" => Some(Severity::Medium),
+        "high" => Some(Severity::High),
+        "very-high" | "very high" | "veryhigh" => Some(Severity::Critical),
+        _ => None,
+    }
+}
+
+/// The record's own time (CEF `rt`, else `end`, else `start`; LEEF `devTime`); an unreadable
+/// one is an error rather than a silently wrong event time.
+fn time(view: &View<'_>, ctx: &DecodeContext) -> Result<Option<i64>, RecordError> {
+    let Some((key, text)) = view
+        .keys
+        .time
+        .iter()
+        .find_map(|key| view.get(&[key]).map(|v| (*key, v)))
+    else {
+        return Ok(None);
+    };
+    let pattern = match view.record.syntax {
+        Syntax::Leef => view.get(&["devTimeFormat"]),
+        Syntax::Cef => None,
+    };
+    stamp::parse(text, pattern, ctx)
+        .map(Some)
+        .map_err(|reason| RecordError::BadValue {
+            format: view.record.syntax,
+            what: format!("time '{key}'"),
+            reason,
+        })
+}
+
+/// Source and destination addresses, ports and host names. An address attribute holding a
+/// name (some producers do) becomes the host name; an unreadable port is left out (the
+/// attribute stays in `fields`).
+fn set_endpoints(view: &View<'_>, event: &mut Event) {
+    let keys = view.keys;
+    if let Some(ip) = view.get(keys.src_ip) {
+        scan::set_host_or_ip(&mut event.src, ip);
+    }
+    if let Some(ip) = view.get(keys.dst_ip) {
+        scan::set_host_or_ip(&mut event.dst, ip);
+    }
+    event.src.port = view.get(keys.src_port).and_then(|p| p.parse().ok());
+    event.dst.port = view.get(keys.dst_port).and_then(|p| p.parse().ok());
+    if let Some(host) = view.get(keys.src_host) {
+        event.src.hostname = Some(host.to_string());
+    }
+    if let Some(host) = view.get(keys.dst_host) {
+        event.dst.hostname = Some(host.to_string());
+    }
+}
+
+/// `network.protocol`, `network.bytes_in`, `network.bytes_out`.
+fn set_network_fields(view: &View<'_>, event: &mut Event) {
+    if let Some(protocol) = view.get(view.keys.protocol) {
+        event
+            .fields
+            .insert("network.protocol".into(), protocol_name(protocol));
+    }
+    for (keys, name) in [
+        (view.keys.bytes_in, "network.bytes_in"),
+        (view.keys.bytes_out, "network.bytes_out"),
+    ] {
+        if let Some(bytes) = view.get(keys).filter(|b| b.parse::<u64>().is_ok()) {
+            event.fields.insert(name.into(), bytes.to_string());
+        }
+    }
+}
+
+/// `TCP` → `tcp`, IANA numbers 6/17/1/58 → `tcp`/`udp`/`icmp`/`ipv6-icmp`.
+fn protocol_name(text: &str) -> String {
+    match text.trim() {
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        "58" => "ipv6-icmp".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// Authentication first (what the record says it is), then network flow (what it carries),
+/// else a base event.
+fn classify(view: &View<'_>, event: &mut Event) {
+    let words = view.kind_words();
+    if is_authentication(view, &words) {
+        set_authentication(view, &words, event);
+    } else if is_network(view, &words, event) {
+        set_network(view, &words, event);
+    }
+}
+
+const AUTH_WORDS: &[&str] = &[
+    "authenticat",
+    "logon",
+    "login",
+    "log on",
+    "logoff",
+    "logout",
+    "log off",
+    "sign-in",
+    "signin",
+    "sign in",
+    "sign-out",
+    "signout",
+    "sign out",
+];
+
+const LOGOUT_WORDS: &[&str] = &[
+    "logoff", "logout", "log off", "sign-out", "signout", "sign out",
+];
+
+fn is_authentication(view: &View<'_>, words: &str) -> bool {
+    view.flag(view.keys.login)
+        || view.flag(view.keys.logout)
+        || AUTH_WORDS.iter().any(|w| words.contains(w))
+}
+
+fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
+    let logoff = view.flag(view.keys.logout) || LOGOUT_WORDS.iter().any(|w| words.contains(w));
+    let success = [view.keys.outcome, view.keys.action]
+        .iter()
+        .find_map(|keys| view.get(keys).and_then(|v| verdict(v, false)))
+        .or_else(|| verdict(words, false));
+    event.class = EventClass::Authentication;
+    event.activity = if logoff {
+        Activity::Logoff
+    } else {
+        Activity::Logon
+    };
+    event.status = status(success);
+    let vpn = words.contains("vpn") || event.source.service.contains("vpn");
+    let remote = event.src.ip.is_some() || event.src.hostname.is_some();
+    event.logon = Some(match (vpn, remote) {
+        (true, _) => LogonKind::Vpn,
+        (false, true) => LogonKind::Network,
+        (false, false) => LogonKind::Other,
+    });
+    // The account logged on to is the destination user; the source user is who asked.
+    let keys = view.keys;
+    let user = view.get(keys.dst_user).or(view.get(keys.src_user));
+    let domain = view.get(keys.dst_domain).or(view.get(keys.src_domain));
+    event.actor.user = user.map(str::to_string);
+    event.actor.domain = domain.map(str::to_string);
+    if event.dst.hostname.is_none() && event.dst.ip.is_none() {
+        event.dst.hostname.clone_from(&event.host);
+    }
+    let action = match (logoff, success) {
+        (true, _) => "logoff",
+        (false, Some(true)) => "logon",
+        (false, Some(false)) => "logon_failed",
+        (false, None) => "logon_attempt",
+    };
+    event.fields.insert("action".into(), action.into());
+}
+
+const FLOW_WORDS: &[&str] = &[
+    "traffic",
+    "firewall",
+    "flow",
+    "connection",
+    "netflow",
+    "packet",
+];
+
+fn is_network(view: &View<'_>, words: &str, event: &Event) -> bool {
+    let endpoints = [&event.src, &event.dst]
+        .iter()
+        .any(|e| e.ip.is_some() || e.hostname.is_some());
+    let flow = event.src.port.is_some()
+        || event.dst.port.is_some()
+        || event.fields.contains_key("network.protocol")
+        || event.fields.contains_key("network.bytes_in")
+        || event.fields.contains_key("network.bytes_out");
+    let decided = view
+        .get(view.keys.action)
+        .and_then(|a| verdict(a, true))
+        .is_some();
+    endpoints && (flow || decided || FLOW_WORDS.iter().any(|w| words.contains(w)))
+}
+
+fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
+    let keys = view.keys;
+    let allowed = [keys.action, keys.outcome]
+        .iter()
+        .find_map(|k| view.get(k).and_then(|v| verdict(v, true)));
+    let action_words = view.get(keys.action).unwrap_or("").to_ascii_lowercase();
+    let closing = [
+        "end",
+        "close",
+        "closed",
+        "teardown",
+        "terminated",
+        "stop",
+        "stopped",
+    ];
+    let closed = words
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .chain(action_words.split(|c: char| !c.is_ascii_alphanumeric()))
+        .any(|w| closing.contains(&w));
+    event.class = EventClass::NetworkActivity;
+    event.activity = if closed {
+        Activity::Close
+    } else {
+        Activity::Open
+    };
+    event.status = status(allowed);
+    event.actor.user = view
+        .get(keys.src_user)
+        .or(view.get(keys.dst_user))
+        .map(str::to_string);
+    let (verdict_name, action) = match allowed {
+        Some(true) => (Some("allowed"), "network_allowed"),
+        Some(false) => (Some("denied"), "network_denied"),
+        None => (None, "network_connection"),
+    };
+    if let Some(name) = verdict_name {
+        event.fields.insert("network.action".into(), name.into());
+    }
+    event.fields.insert("action".into(), action.into());
+}
+
+fn status(verdict: Option<bool>) -> Status {
+    match verdict {
+        Some(true) => Status::Success,
+        Some(false) => Status::Failure,
+        None => Status::Unknown,
+    }
+}
+
+/// Whether `text` says yes (`Some(true)`: success, allowed) or no (`Some(false)`: failure,
+/// denied); a "no" word wins. `network` adds the firewall words (a reset ends a flow, but a
+/// "password reset" is no failed logon).
+fn verdict(text: &str, network: bool) -> Option<bool> {
+    const NO: &[&str] = &[
+        "fail",
+        "deni",
+        "deny",
+        "reject",
+        "invalid",
+        "block",
+        "drop",
+        "refus",
+        "unsuccess",
+        "prevent",
+        "wrong",
+    ];
+    const NO_EXACT: &[&str] = &["bad"];
+    const YES: &[&str] = &["success", "succeed", "allow", "accept", "permit", "grant"];
+    const YES_EXACT: &[&str] = &["ok", "pass", "passed", "built"];
+    let lower = text.to_ascii_lowercase();
+    let tokens = || lower.split(|c: char| !c.is_ascii_alphanumeric());
+    let no = |t: &str| {
+        NO.iter().any(|w| t.starts_with(w))
+            || NO_EXACT.contains(&t)
+            || (network && t.starts_with("reset"))
+    };
+    if tokens().any(no) {
+        return Some(false);
+    }
+    let yes = |t: &str| YES.iter().any(|w| t.starts_with(w)) || YES_EXACT.contains(&t);
+    tokens().any(yes).then_some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_words() {
+        assert_eq!(verdict("Failed password", false), Some(false));
+        assert_eq!(verdict("/Success", false), Some(true));
+        assert_eq!(verdict("Password changed", false), None);
+        assert_eq!(verdict("reset-both", true), Some(false));
+        assert_eq!(verdict("reset-both", false), None);
+        assert_eq!(verdict("Accept", true), Some(true));
+        assert_eq!(verdict("blocked", true), Some(false));
+    }
+
+    #[test]
+    fn slugs_and_protocols() {
+        assert_eq!(slug(" Palo Alto Networks "), "palo_alto_networks");
+        assert_eq!(slug("PAN-OS"), "pan_os");
+        assert_eq!(protocol_name("17"), "udp");
+        assert_eq!(protocol_name("TCP"), "tcp");
+    }
+
+    #[test]
+    fn severities() {
+        assert_eq!(severity_of("0"), Some(Severity::Low));
+        assert_eq!(severity_of("10"), Some(Severity::Critical));
+        assert_eq!(severity_of("Very-High"), Some(Severity::Critical));
+        assert_eq!(severity_of("11"), None);
+        assert_eq!(severity_of("urgent"), None);
+    }
+}
