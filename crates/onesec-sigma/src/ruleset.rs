@@ -653,8 +653,8 @@ detection:
     sel: {x|expand: '%missing%'}
     condition: sel
 ---
-title: Sum
-correlation: {type: value_sum, rules: [r1], timespan: 1h, condition: {gt: 1, field: x}}
+title: Trailing absence
+correlation: {type: temporal_ordered, rules: [r1, r2], timespan: 1h, condition: r1 and not r2}
 ---
 title: Dangling
 correlation: {type: event_count, rules: [nope], timespan: 1h, condition: {gte: 2}}
@@ -685,7 +685,7 @@ detection:
         assert!(find("Bad regex").contains("bad regular expression"));
         assert!(find("Bad condition").contains("bad condition"));
         assert!(find("Placeholder").contains("unresolved placeholder %missing%"));
-        assert!(find("Sum").contains("value_sum is not supported yet"));
+        assert!(find("Trailing absence").contains("trailing absence needs window close"));
         assert!(find("Dangling").contains("not loaded"));
         assert!(find("Duplicate").contains("duplicate"));
     }
