@@ -201,6 +201,7 @@ mod ruleset;
 mod value;
 
 pub use correlation::CorrelationType;
+pub use detection::SearchHit;
 pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output};
 pub use error::RuleError;
 pub use json::{EvtxJson, parse_json_stream, parse_rfc3339_ms};
