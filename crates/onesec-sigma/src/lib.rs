@@ -198,6 +198,7 @@ mod meta;
 mod pattern;
 mod record;
 mod ruleset;
+pub mod support;
 mod value;
 
 pub use correlation::CorrelationType;
