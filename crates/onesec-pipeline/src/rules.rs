@@ -24,6 +24,10 @@ pub struct RejectedRule {
     pub title: String,
     /// Why it cannot run.
     pub reason: String,
+    /// Line (1-based) in the file of the problem, when known.
+    pub line: Option<usize>,
+    /// Column (1-based) on that line, when known.
+    pub column: Option<usize>,
 }
 
 /// Loads the configured rules into one set.
@@ -62,6 +66,8 @@ pub fn load_rules(config: &RulesConfig) -> Result<(RuleSet, RulesReport), String
                 source: source(&r.path),
                 title: r.title.clone().unwrap_or_default(),
                 reason: r.reason.clone(),
+                line: r.line,
+                column: r.column,
             })
             .collect(),
     };

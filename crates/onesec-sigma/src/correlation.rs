@@ -20,11 +20,12 @@ pub enum CorrelationType {
     Temporal,
     /// `temporal_ordered`: the referenced rules occur in the listed order (with absence atoms).
     TemporalOrdered,
-    /// `value_sum` (not supported yet).
+    /// `value_sum`: the sum of a numeric field in the timespan.
     ValueSum,
-    /// `value_avg` (not supported yet).
+    /// `value_avg`: the average of a numeric field over a closed fixed window.
     ValueAvg,
-    /// `value_percentile` (not supported yet).
+    /// `value_percentile`: the share (in percent) of each value of a field in a closed fixed
+    /// window.
     ValuePercentile,
 }
 
@@ -85,6 +86,88 @@ impl Threshold {
     }
 }
 
+/// A comparison operator of a correlation condition (`gt`, `gte`, `lt`, `lte`, `eq`, `neq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+impl Op {
+    fn parse(key: &str) -> Option<Op> {
+        Some(match key {
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "eq" => Op::Eq,
+            "neq" => Op::Neq,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, x: f64, n: f64) -> bool {
+        match self {
+            Op::Gt => x > n,
+            Op::Gte => x >= n,
+            Op::Lt => x < n,
+            Op::Lte => x <= n,
+            Op::Eq => x == n,
+            Op::Neq => x != n,
+        }
+    }
+}
+
+/// The comparisons of a condition; all must hold (`gt: 100, lte: 200` is a range).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Bounds(pub(crate) Vec<(Op, f64)>);
+
+impl Bounds {
+    pub(crate) fn holds(&self, x: f64) -> bool {
+        self.0.iter().all(|(op, n)| op.holds(x, *n))
+    }
+}
+
+/// What a fixed window measures (the quantity its condition compares).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Measure {
+    /// Number of events (`event_count`).
+    Events,
+    /// Number of distinct values of the field (`value_count`).
+    Distinct,
+    /// Sum of the numeric field (`value_sum`).
+    Sum,
+    /// Average of the numeric field (`value_avg`).
+    Avg,
+    /// Share in percent of each value of the field (`value_percentile`).
+    Share,
+    /// Number of distinct referenced rules (`temporal` with a count condition).
+    Rules,
+}
+
+/// When a `temporal` correlation holds over the rules present in a window.
+#[derive(Clone, Debug)]
+pub(crate) enum Presence {
+    /// A positive boolean expression over member indexes (the onesec extension).
+    Expr(Expr<usize>),
+    /// At least this many distinct referenced rules (`condition: {gte: N}`).
+    AtLeast(usize),
+}
+
+impl Presence {
+    /// Evaluates over per-member presence counts; monotone (adding events never falsifies).
+    fn holds(&self, present: &[u32; 64]) -> bool {
+        match self {
+            Presence::Expr(e) => e.eval(&mut |m| present[*m % 64] > 0),
+            Presence::AtLeast(n) => present.iter().filter(|c| **c > 0).count() >= *n,
+        }
+    }
+}
+
 /// One positive step of a `temporal_ordered` sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Step {
@@ -102,8 +185,18 @@ pub(crate) enum Algo {
     EventCount(Threshold),
     /// `value_count` over the field named here.
     ValueCount(Threshold),
-    /// `temporal` with a positive boolean expression over member indexes.
-    Temporal(Expr<usize>),
+    /// `value_sum` with a lower bound only: sliding windows, like `event_count`.
+    ValueSum {
+        /// The bound.
+        min: f64,
+        /// `gte` (true) or `gt` (false).
+        inclusive: bool,
+    },
+    /// Any other condition: fixed windows `[kT, (k+1)T)`, evaluated once they are closed
+    /// (an upper bound, an average or a share can only be decided when nothing can be added).
+    Closed { measure: Measure, bounds: Bounds },
+    /// `temporal` with a monotone presence condition.
+    Temporal(Presence),
     /// `temporal_ordered`: the positive steps in order.
     Ordered(Vec<Step>),
 }
@@ -161,61 +254,137 @@ pub(crate) fn parse_timespan(s: &str) -> Result<i64, RuleError> {
         .ok_or_else(|| invalid(format!("timespan '{s}' is too large")))
 }
 
-fn as_u64(v: &Yaml, key: &str) -> Result<u64, RuleError> {
-    match v {
-        Yaml::Number(n) => n.as_u64(),
+/// A condition value: a non-negative integer for counts, any finite number otherwise.
+fn number(v: &Yaml, key: &str, integer: bool) -> Result<f64, RuleError> {
+    if integer {
+        let n = match v {
+            Yaml::Number(n) => n.as_u64(),
+            Yaml::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        return n
+            .map(|n| n as f64)
+            .ok_or_else(|| invalid(format!("condition {key} must be a non-negative integer")));
+    }
+    let n = match v {
+        Yaml::Number(n) => n.as_f64(),
         Yaml::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
-    .ok_or_else(|| invalid(format!("condition {key} must be a non-negative integer")))
+    };
+    n.filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| invalid(format!("condition {key} must be a number")))
 }
 
-fn parse_threshold(
+/// The `field` of a condition (one field; several are refused).
+fn condition_field(v: &Yaml, kind: CorrelationType) -> Result<String, RuleError> {
+    match v {
+        Yaml::String(s) => Ok(s.clone()),
+        Yaml::Sequence(items) if items.len() == 1 => items[0]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| invalid("condition field must be a string")),
+        Yaml::Sequence(_) => Err(unsupported(format!("{kind} over several fields"))),
+        _ => Err(invalid("condition field must be a string")),
+    }
+}
+
+/// Parses a condition mapping: its comparisons (all must hold) and its `field`.
+fn parse_condition(
     cond: Option<&Yaml>,
     kind: CorrelationType,
-) -> Result<(Threshold, Option<String>), RuleError> {
+) -> Result<(Bounds, Option<String>), RuleError> {
     let Some(Yaml::Mapping(map)) = cond else {
         return Err(invalid(format!(
             "{kind} needs a condition mapping (e.g. gte: 10)"
         )));
     };
-    let mut found: Option<Threshold> = None;
+    // Counts compare with integers; sums, averages and shares with any number.
+    let integer = matches!(
+        kind,
+        CorrelationType::EventCount | CorrelationType::ValueCount | CorrelationType::Temporal
+    );
+    let mut terms = Vec::new();
     let mut field = None;
     for (k, v) in map {
         let key = k.as_str().unwrap_or("");
-        let t = match key {
-            "gt" => Threshold::Gt(as_u64(v, key)?),
-            "gte" => Threshold::Gte(as_u64(v, key)?),
-            "eq" => Threshold::Eq(as_u64(v, key)?),
-            "lt" | "lte" | "neq" => {
-                return Err(unsupported(format!(
-                    "condition '{key}' needs window close (not supported yet)"
-                )));
-            }
-            "field" => {
-                field = match v {
-                    Yaml::String(s) => Some(s.clone()),
-                    Yaml::Sequence(items) if items.len() == 1 => {
-                        items[0].as_str().map(str::to_string)
-                    }
-                    Yaml::Sequence(_) => {
-                        return Err(unsupported("value_count over several fields"));
-                    }
-                    _ => return Err(invalid("condition field must be a string")),
-                };
-                continue;
-            }
-            other => return Err(invalid(format!("unknown condition key '{other}'"))),
-        };
-        if found.is_some() {
-            return Err(unsupported(
-                "several count conditions (ranges need window close, not supported yet)",
+        if key == "field" {
+            field = Some(condition_field(v, kind)?);
+        } else if let Some(op) = Op::parse(key) {
+            terms.push((op, number(v, key, integer)?));
+        } else if key == "percentile" && kind == CorrelationType::ValuePercentile {
+            return Err(invalid(
+                "value_percentile compares the share (in percent) of each value of condition.field; \
+                 a 'percentile' key is not part of Sigma",
             ));
+        } else {
+            return Err(invalid(format!("unknown condition key '{key}'")));
         }
-        found = Some(t);
     }
-    let t = found.ok_or_else(|| invalid("condition has no gt/gte/eq"))?;
-    Ok((t, field))
+    if terms.is_empty() {
+        return Err(invalid("condition has no gt/gte/lt/lte/eq/neq"));
+    }
+    if kind == CorrelationType::ValuePercentile
+        && terms.iter().any(|(_, n)| !(0.0..=100.0).contains(n))
+    {
+        return Err(invalid(
+            "value_percentile thresholds are percentages (0 to 100)",
+        ));
+    }
+    Ok((Bounds(terms), field))
+}
+
+/// A single lower bound (`gt` or `gte`), which sliding windows can decide early.
+fn lower_bound(b: &Bounds) -> Option<(Op, f64)> {
+    match b.0.as_slice() {
+        [(op @ (Op::Gt | Op::Gte), n)] => Some((*op, *n)),
+        _ => None,
+    }
+}
+
+/// The algorithm for a count, sum, average or share condition. Only a single `gt`/`gte`
+/// (and `eq` on counts, decided on the densest window) runs on sliding windows; anything with
+/// an upper bound, an average or a share cannot be decided before the window closes.
+fn measure_algo(kind: CorrelationType, bounds: Bounds) -> Algo {
+    let single = match bounds.0.as_slice() {
+        [(op, n)] => Some((*op, *n as u64)),
+        _ => None,
+    };
+    let count = match single {
+        Some((Op::Gt, n)) => Some(Threshold::Gt(n)),
+        Some((Op::Gte, n)) => Some(Threshold::Gte(n)),
+        Some((Op::Eq, n)) => Some(Threshold::Eq(n)),
+        _ => None,
+    };
+    let closed = |measure| Algo::Closed {
+        measure,
+        bounds: bounds.clone(),
+    };
+    match kind {
+        CorrelationType::EventCount => {
+            count.map_or_else(|| closed(Measure::Events), Algo::EventCount)
+        }
+        CorrelationType::ValueCount => {
+            count.map_or_else(|| closed(Measure::Distinct), Algo::ValueCount)
+        }
+        CorrelationType::ValueSum => match lower_bound(&bounds) {
+            Some((op, min)) => Algo::ValueSum {
+                min,
+                inclusive: op == Op::Gte,
+            },
+            None => closed(Measure::Sum),
+        },
+        CorrelationType::ValueAvg => closed(Measure::Avg),
+        CorrelationType::ValuePercentile => closed(Measure::Share),
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
+            match lower_bound(&bounds) {
+                Some((op, n)) => {
+                    let n = n as usize + usize::from(op == Op::Gt);
+                    Algo::Temporal(Presence::AtLeast(n.max(1)))
+                }
+                None => closed(Measure::Rules),
+            }
+        }
+    }
 }
 
 /// Parses a boolean condition over rule references (the onesec extension).
@@ -292,6 +461,67 @@ fn ordered_plan(expr: Option<&Expr<usize>>, n_rules: usize) -> Result<Vec<Step>,
     Ok(steps)
 }
 
+/// The algorithm and counted field from `type` and `condition`.
+fn parse_algo(
+    kind: CorrelationType,
+    cond: Option<&Yaml>,
+    rules: &[String],
+) -> Result<(Algo, Option<String>), RuleError> {
+    let temporal = matches!(
+        kind,
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered
+    );
+    if temporal && !matches!(cond, Some(Yaml::Mapping(_))) {
+        return Ok((temporal_algo(kind, cond, rules)?, None));
+    }
+    if kind == CorrelationType::TemporalOrdered {
+        return Err(unsupported(
+            "temporal_ordered takes a boolean expression over rule names, not a count condition",
+        ));
+    }
+    let (bounds, field) = parse_condition(cond, kind)?;
+    let needs_field = !matches!(
+        kind,
+        CorrelationType::EventCount | CorrelationType::Temporal
+    );
+    if needs_field && field.is_none() {
+        return Err(invalid(format!("{kind} needs condition.field")));
+    }
+    if kind == CorrelationType::Temporal && field.is_some() {
+        return Err(invalid(
+            "temporal counts rules, it takes no condition.field",
+        ));
+    }
+    let field = if needs_field { field } else { None };
+    Ok((measure_algo(kind, bounds), field))
+}
+
+/// `temporal` / `temporal_ordered` with no condition or a boolean expression.
+fn temporal_algo(
+    kind: CorrelationType,
+    cond: Option<&Yaml>,
+    rules: &[String],
+) -> Result<Algo, RuleError> {
+    let expr = match cond {
+        None | Some(Yaml::Null) => None,
+        Some(Yaml::String(s)) => Some(parse_expr(s, rules)?),
+        Some(_) => {
+            return Err(unsupported(format!(
+                "{kind} condition must be a boolean expression over rule names or a count mapping"
+            )));
+        }
+    };
+    if kind == CorrelationType::TemporalOrdered {
+        return Ok(Algo::Ordered(ordered_plan(expr.as_ref(), rules.len())?));
+    }
+    let e = match expr {
+        Some(e) if e.has_not() => return Err(unsupported("absence needs temporal_ordered")),
+        Some(e) => e,
+        None => Expr::And((0..rules.len()).map(Expr::Atom).collect()),
+    };
+    Ok(Algo::Temporal(Presence::Expr(e)))
+}
+
 /// Parses the `correlation` section (plus a top-level `generate`).
 pub(crate) fn parse_spec(
     section: &Yaml,
@@ -306,12 +536,6 @@ pub(crate) fn parse_spec(
         .ok_or_else(|| invalid("correlation.type is missing"))?;
     let kind = CorrelationType::parse(kind_text)
         .ok_or_else(|| invalid(format!("unknown correlation type '{kind_text}'")))?;
-    if matches!(
-        kind,
-        CorrelationType::ValueSum | CorrelationType::ValueAvg | CorrelationType::ValuePercentile
-    ) {
-        return Err(unsupported(format!("{kind} is not supported yet")));
-    }
     let rules: Vec<String> = match get("rules") {
         Some(Yaml::Sequence(items)) => items
             .iter()
@@ -380,44 +604,7 @@ pub(crate) fn parse_spec(
             aliases.insert(alias.to_string(), m);
         }
     }
-    let cond = get("condition");
-    let (algo, value_field) = match kind {
-        CorrelationType::EventCount => (Algo::EventCount(parse_threshold(cond, kind)?.0), None),
-        CorrelationType::ValueCount => {
-            let (t, field) = parse_threshold(cond, kind)?;
-            let field = field.ok_or_else(|| invalid("value_count needs condition.field"))?;
-            (Algo::ValueCount(t), Some(field))
-        }
-        CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
-            let expr = match cond {
-                None | Some(Yaml::Null) => None,
-                Some(Yaml::String(s)) => Some(parse_expr(s, &rules)?),
-                Some(_) => {
-                    return Err(unsupported(format!(
-                        "{kind} condition must be a boolean expression over rule names"
-                    )));
-                }
-            };
-            if kind == CorrelationType::Temporal {
-                let e = match expr {
-                    Some(e) => {
-                        if e.has_not() {
-                            return Err(unsupported("absence needs temporal_ordered"));
-                        }
-                        e
-                    }
-                    None => Expr::And((0..rules.len()).map(Expr::Atom).collect()),
-                };
-                (Algo::Temporal(e), None)
-            } else {
-                (
-                    Algo::Ordered(ordered_plan(expr.as_ref(), rules.len())?),
-                    None,
-                )
-            }
-        }
-        _ => return Err(unsupported(format!("{kind} is not supported yet"))),
-    };
+    let (algo, value_field) = parse_algo(kind, get("condition"), &rules)?;
     Ok(CorrelationSpec {
         kind,
         rules,
@@ -436,8 +623,12 @@ pub(crate) trait Occurrence {
     fn time(&self) -> i64;
     /// Member index.
     fn member(&self) -> usize;
-    /// The counted value (value_count).
+    /// The counted value (value_count, value_percentile).
     fn value(&self) -> Option<&str>;
+    /// The numeric value (value_sum, value_avg); entries without one are never buffered.
+    fn num(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Which buffer entries a match uses.
@@ -461,8 +652,14 @@ pub(crate) struct Match {
     pub(crate) parts: Parts,
 }
 
-/// All matches over a buffer sorted by time.
-pub(crate) fn find_matches<O: Occurrence>(algo: &Algo, entries: &[O], span: i64) -> Vec<Match> {
+/// All matches over a buffer sorted by time. Fixed windows ending after `closed_before` are
+/// still open and yield nothing.
+pub(crate) fn find_matches<O: Occurrence>(
+    algo: &Algo,
+    entries: &[O],
+    span: i64,
+    closed_before: i64,
+) -> Vec<Match> {
     match algo {
         Algo::EventCount(t) => {
             let min = t.min();
@@ -472,9 +669,122 @@ pub(crate) fn find_matches<O: Occurrence>(algo: &Algo, entries: &[O], span: i64)
             })
         }
         Algo::ValueCount(t) => value_windows(entries, span, *t),
-        Algo::Temporal(expr) => temporal(entries, span, expr),
+        Algo::ValueSum { min, inclusive } => sum_windows(entries, span, *min, *inclusive),
+        Algo::Closed { measure, bounds } => {
+            closed_windows(entries, span, closed_before, *measure, bounds)
+        }
+        Algo::Temporal(p) => temporal(entries, span, p),
         Algo::Ordered(steps) => ordered(entries, span, steps),
     }
+}
+
+/// End (exclusive) of the fixed window `[kT, (k+1)T)` holding time `t`.
+pub(crate) fn window_end(t: i64, span: i64) -> i64 {
+    t.div_euclid(span).saturating_add(1).saturating_mul(span)
+}
+
+/// `value_sum` with a lower bound: windows `[t_i, t_i + span]` whose sum passes; the trigger
+/// is the first entry at which the running sum from `t_i` passes.
+fn sum_windows<O: Occurrence>(entries: &[O], span: i64, min: f64, inclusive: bool) -> Vec<Match> {
+    let passes = |x: f64| if inclusive { x >= min } else { x > min };
+    // Prefix sums, summed left to right so the result is the same on every run.
+    let mut prefix = Vec::with_capacity(entries.len() + 1);
+    prefix.push(0.0f64);
+    for e in entries {
+        prefix.push(prefix[prefix.len() - 1] + e.num());
+    }
+    let monotone = entries.iter().all(|e| e.num() >= 0.0);
+    windows(entries, span, |lo, hi| {
+        if !passes(prefix[hi + 1] - prefix[lo]) {
+            return None;
+        }
+        // With no negative values the running sum only grows: binary search; else scan.
+        let first = if monotone {
+            lo + prefix[lo + 1..=hi + 1].partition_point(|p| !passes(p - prefix[lo]))
+        } else {
+            (lo..=hi)
+                .find(|&k| passes(prefix[k + 1] - prefix[lo]))
+                .unwrap_or(hi)
+        };
+        Some((0, entries[first.min(hi)].time()))
+    })
+}
+
+/// Fixed windows `[kT, (k+1)T)` that are closed (end ≤ `closed_before`) and whose measure
+/// satisfies the bounds. A match spans its whole window, so windows never merge into one alert.
+fn closed_windows<O: Occurrence>(
+    entries: &[O],
+    span: i64,
+    closed_before: i64,
+    measure: Measure,
+    bounds: &Bounds,
+) -> Vec<Match> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < entries.len() {
+        let end = window_end(entries[i].time(), span);
+        let j = i + entries[i..].partition_point(|e| e.time() < end);
+        if end > closed_before {
+            break; // later windows end later still
+        }
+        if let Some(parts) = window_holds(&entries[i..j], i, measure, bounds) {
+            out.push(Match {
+                start: end.saturating_sub(span),
+                end: end - 1,
+                trigger: entries[j - 1].time(),
+                weight: 0,
+                parts,
+            });
+        }
+        i = j;
+    }
+    out
+}
+
+/// Whether one closed window's measure satisfies the bounds; `base` is its first position.
+fn window_holds<O: Occurrence>(
+    window: &[O],
+    base: usize,
+    measure: Measure,
+    bounds: &Bounds,
+) -> Option<Parts> {
+    let all = Parts::Range(base, base + window.len() - 1);
+    let n = window.len() as f64;
+    let x = match measure {
+        Measure::Events => n,
+        Measure::Distinct => distinct(window.iter().filter_map(|e| e.value())) as f64,
+        Measure::Sum => window.iter().map(|e| e.num()).sum(),
+        Measure::Avg => window.iter().map(|e| e.num()).sum::<f64>() / n,
+        Measure::Rules => distinct(window.iter().map(|e| e.member())) as f64,
+        Measure::Share => return rare_values(window, base, bounds),
+    };
+    bounds.holds(x).then_some(all)
+}
+
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> usize {
+    items.collect::<std::collections::BTreeSet<T>>().len()
+}
+
+/// `value_percentile`: the entries whose value's share of the window (in percent) satisfies
+/// the bounds, or None when no value does.
+fn rare_values<O: Occurrence>(window: &[O], base: usize, bounds: &Bounds) -> Option<Parts> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in window.iter().filter_map(|e| e.value()) {
+        *counts.entry(v).or_insert(0) += 1;
+    }
+    let total: usize = counts.values().sum();
+    let chosen = |v: &str| {
+        counts
+            .get(v)
+            .is_some_and(|c| bounds.holds(100.0 * *c as f64 / total as f64))
+    };
+    let positions: Vec<usize> = window
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.value().is_some_and(chosen))
+        .map(|(k, _)| base + k)
+        .collect();
+    (!positions.is_empty()).then_some(Parts::Chain(positions))
 }
 
 /// Windows anchored at each entry: `[t_i, t_i + span]`; `keep(lo, hi)` decides.
@@ -540,7 +850,7 @@ fn value_windows<O: Occurrence>(entries: &[O], span: i64, t: Threshold) -> Vec<M
     out
 }
 
-fn temporal<O: Occurrence>(entries: &[O], span: i64, expr: &Expr<usize>) -> Vec<Match> {
+fn temporal<O: Occurrence>(entries: &[O], span: i64, cond: &Presence) -> Vec<Match> {
     // `present` counts members in the whole window [i, j); `early` in [i, k), the shortest
     // prefix of the window that satisfies the (monotone) expression: its end is the trigger.
     let mut present = [0u32; 64];
@@ -554,8 +864,8 @@ fn temporal<O: Occurrence>(entries: &[O], span: i64, expr: &Expr<usize>) -> Vec<
             present[entries[j].member() % 64] += 1;
             j += 1;
         }
-        if expr.eval(&mut |m| present[*m % 64] > 0) {
-            while k < j && !expr.eval(&mut |m| early[*m % 64] > 0) {
+        if cond.holds(&present) {
+            while k < j && !cond.holds(&early) {
                 early[entries[k].member() % 64] += 1;
                 k += 1;
             }
@@ -705,6 +1015,34 @@ mod tests {
     use super::*;
 
     struct E(i64, usize, Option<&'static str>);
+
+    /// A numeric occurrence (value_sum / value_avg).
+    struct N(i64, f64);
+    impl Occurrence for N {
+        fn time(&self) -> i64 {
+            self.0
+        }
+        fn member(&self) -> usize {
+            0
+        }
+        fn value(&self) -> Option<&str> {
+            None
+        }
+        fn num(&self) -> f64 {
+            self.1
+        }
+    }
+
+    fn algo(yaml: &str) -> Algo {
+        match spec(yaml) {
+            Ok(s) => s.algo,
+            Err(e) => panic!("{yaml}: {e}"),
+        }
+    }
+
+    fn starts(m: &[Match]) -> Vec<i64> {
+        m.iter().map(|m| m.start).collect()
+    }
     impl Occurrence for E {
         fn time(&self) -> i64 {
             self.0
@@ -778,14 +1116,6 @@ mod tests {
         assert!(
             spec("type: temporal\nrules: [a, b]\ntimespan: 5m\ncondition: a and not b")
                 .is_err_and(|e| e.to_string().contains("absence needs temporal_ordered"))
-        );
-        assert!(
-            spec("type: event_count\nrules: [a]\ntimespan: 5m\ncondition: {lt: 3}")
-                .is_err_and(|e| e.to_string().contains("window close"))
-        );
-        assert!(
-            spec("type: value_sum\nrules: [a]\ntimespan: 5m\ncondition: {gt: 3, field: x}")
-                .is_err_and(|e| e.to_string().contains("not supported"))
         );
         let s = spec(
             "type: event_count\nrules: [a]\ngroup-by: [ip]\ntimespan: 5m\ncondition: {gte: 3}\ngenerate: true",
@@ -876,7 +1206,7 @@ mod tests {
     #[test]
     fn counting_windows() {
         let es: Vec<E> = (0..12).map(|i| E(i * 10, 0, None)).collect();
-        let m = find_matches(&Algo::EventCount(Threshold::Gte(10)), &es, 100);
+        let m = find_matches(&Algo::EventCount(Threshold::Gte(10)), &es, 100, i64::MAX);
         assert_eq!(m.len(), 3); // windows anchored at 0, 10, 20
         assert_eq!(m[0].parts, Parts::Range(0, 10));
         assert_eq!(m[0].trigger, 90); // the 10th event
@@ -888,20 +1218,20 @@ mod tests {
             E(50, 0, Some("c")),
         ];
         // Windows anchored at 0 {a,b,a} and 1 {b,a} have 2 distinct values; 2 {a} and 50 {c} not.
-        let m = find_matches(&Algo::ValueCount(Threshold::Gte(2)), &vals, 10);
+        let m = find_matches(&Algo::ValueCount(Threshold::Gte(2)), &vals, 10, i64::MAX);
         assert_eq!(m.len(), 2);
-        let m = find_matches(&Algo::ValueCount(Threshold::Gte(3)), &vals, 100);
+        let m = find_matches(&Algo::ValueCount(Threshold::Gte(3)), &vals, 100, i64::MAX);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].parts, Parts::Range(0, 3));
-        assert!(find_matches(&Algo::ValueCount(Threshold::Gt(3)), &vals, 100).is_empty());
+        assert!(find_matches(&Algo::ValueCount(Threshold::Gt(3)), &vals, 100, i64::MAX).is_empty());
     }
 
     #[test]
     fn temporal_expression() {
-        let e = Expr::And(vec![
+        let e = Presence::Expr(Expr::And(vec![
             Expr::Or(vec![Expr::Atom(0), Expr::Atom(1)]),
             Expr::Or(vec![Expr::Atom(2), Expr::Atom(3)]),
-        ]);
+        ]));
         let es = [E(0, 1, None), E(5, 3, None), E(7, 0, None)];
         let m = temporal(&es, 10, &e);
         assert_eq!(m.len(), 2); // anchored at b@0 and at d@5
@@ -911,5 +1241,228 @@ mod tests {
         assert!(temporal(&es, 10, &e).is_empty());
         let es = [E(0, 2, None), E(15, 0, None)];
         assert!(temporal(&es, 10, &e).is_empty());
+    }
+
+    #[test]
+    fn condition_maps_choose_the_algorithm() {
+        let a = algo("type: event_count\nrules: [a]\ntimespan: 10s\ncondition: {gte: 3}");
+        assert!(matches!(a, Algo::EventCount(Threshold::Gte(3))));
+        let a = algo("type: event_count\nrules: [a]\ntimespan: 10s\ncondition: {lt: 3}");
+        assert!(matches!(
+            a,
+            Algo::Closed {
+                measure: Measure::Events,
+                ..
+            }
+        ));
+        let a = algo(
+            "type: value_count\nrules: [a]\ntimespan: 10s\ncondition: {field: u, gt: 1, lte: 4}",
+        );
+        assert!(
+            matches!(a, Algo::Closed { measure: Measure::Distinct, bounds } if bounds.0 == vec![(Op::Gt, 1.0), (Op::Lte, 4.0)])
+        );
+        let a = algo("type: value_sum\nrules: [a]\ntimespan: 10s\ncondition: {field: b, gte: 2.5}");
+        assert!(matches!(a, Algo::ValueSum { min, inclusive: true } if min == 2.5));
+        let a = algo("type: value_sum\nrules: [a]\ntimespan: 10s\ncondition: {field: b, neq: 0}");
+        assert!(matches!(
+            a,
+            Algo::Closed {
+                measure: Measure::Sum,
+                ..
+            }
+        ));
+        let a = algo("type: value_avg\nrules: [a]\ntimespan: 10s\ncondition: {field: b, gt: 500}");
+        assert!(matches!(
+            a,
+            Algo::Closed {
+                measure: Measure::Avg,
+                ..
+            }
+        ));
+        let a = algo(
+            "type: value_percentile\nrules: [a]\ntimespan: 1d\ncondition: {field: Image, lte: 1}",
+        );
+        assert!(matches!(
+            a,
+            Algo::Closed {
+                measure: Measure::Share,
+                ..
+            }
+        ));
+        let a = algo("type: temporal\nrules: [a, b, c]\ntimespan: 10s\ncondition: {gte: 2}");
+        assert!(matches!(a, Algo::Temporal(Presence::AtLeast(2))));
+        let a = algo("type: temporal\nrules: [a, b, c]\ntimespan: 10s\ncondition: {lt: 2}");
+        assert!(matches!(
+            a,
+            Algo::Closed {
+                measure: Measure::Rules,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_conditions_say_why() {
+        let err = |yaml: &str| match spec(yaml) {
+            Ok(_) => panic!("accepted: {yaml}"),
+            Err(e) => e.to_string(),
+        };
+        let base = "rules: [a]\ntimespan: 10s\ncondition: ";
+        assert!(
+            err(&format!("type: value_sum\n{base}{{gt: 3}}")).contains("needs condition.field")
+        );
+        assert!(
+            err(&format!("type: value_avg\n{base}{{field: b, gt: x}}"))
+                .contains("must be a number")
+        );
+        assert!(
+            err(&format!("type: event_count\n{base}{{gt: 2.5}}")).contains("non-negative integer")
+        );
+        assert!(err(&format!("type: event_count\n{base}{{field: b}}")).contains("no gt/gte"));
+        assert!(
+            err(&format!("type: event_count\n{base}{{over: 3}}")).contains("unknown condition key")
+        );
+        assert!(
+            err(&format!(
+                "type: value_percentile\n{base}{{field: b, percentile: 95, gt: 3}}"
+            ))
+            .contains("not part of Sigma")
+        );
+        assert!(
+            err(&format!(
+                "type: value_percentile\n{base}{{field: b, gt: 300}}"
+            ))
+            .contains("0 to 100")
+        );
+        assert!(
+            err(&format!("type: temporal_ordered\n{base}{{gte: 2}}"))
+                .contains("boolean expression")
+        );
+        assert!(
+            err(&format!("type: temporal\n{base}{{field: b, gte: 2}}"))
+                .contains("no condition.field")
+        );
+        assert!(
+            err(&format!("type: value_sum\n{base}{{field: [a, b], gt: 1}}"))
+                .contains("several fields")
+        );
+    }
+
+    #[test]
+    fn sums_on_sliding_windows() {
+        let es = [N(0, 400.0), N(5, 400.0), N(8, 300.0), N(30, 2000.0)];
+        let sum = Algo::ValueSum {
+            min: 1000.0,
+            inclusive: true,
+        };
+        let m = find_matches(&sum, &es, 10, i64::MAX);
+        // [0, 10] sums 1100 (passes at the third entry); [30, 40] sums 2000.
+        assert_eq!(starts(&m), vec![0, 30]);
+        assert_eq!((m[0].trigger, m[0].parts.clone()), (8, Parts::Range(0, 2)));
+        let gt = Algo::ValueSum {
+            min: 2000.0,
+            inclusive: false,
+        };
+        assert!(find_matches(&gt, &es, 10, i64::MAX).is_empty());
+        // A negative value inside the window lowers the sum; the trigger is still the first
+        // prefix that passes.
+        let es = [N(0, 900.0), N(1, 200.0), N(2, -500.0)];
+        let m = find_matches(&sum, &es, 10, i64::MAX);
+        assert!(m.is_empty());
+        let es = [N(0, 900.0), N(1, 200.0), N(2, -50.0)];
+        let m = find_matches(&sum, &es, 10, i64::MAX);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].trigger, 1);
+    }
+
+    #[test]
+    fn fixed_windows_wait_until_closed() {
+        let lt = algo("type: event_count\nrules: [a]\ntimespan: 10s\ncondition: {lt: 3}");
+        // Windows [0, 10 s): 2 events; [10 s, 20 s): 3 events; [20 s, 30 s): 1 event.
+        let es = [
+            E(1_000, 0, None),
+            E(9_999, 0, None),
+            E(10_000, 0, None),
+            E(12_000, 0, None),
+            E(19_000, 0, None),
+            E(25_000, 0, None),
+        ];
+        let m = find_matches(&lt, &es, 10_000, 20_000);
+        assert_eq!(starts(&m), vec![0]); // [20 s, 30 s) is not closed yet
+        assert_eq!((m[0].end, m[0].trigger), (9_999, 9_999));
+        assert_eq!(m[0].parts, Parts::Range(0, 1));
+        assert_eq!(
+            starts(&find_matches(&lt, &es, 10_000, 30_000)),
+            vec![0, 20_000]
+        );
+        assert!(find_matches(&lt, &es, 10_000, 9_999).is_empty());
+        let range =
+            algo("type: event_count\nrules: [a]\ntimespan: 10s\ncondition: {gt: 2, lte: 3}");
+        assert_eq!(
+            starts(&find_matches(&range, &es, 10_000, i64::MAX)),
+            vec![10_000]
+        );
+        let neq = algo("type: event_count\nrules: [a]\ntimespan: 10s\ncondition: {neq: 3}");
+        assert_eq!(
+            starts(&find_matches(&neq, &es, 10_000, i64::MAX)),
+            vec![0, 20_000]
+        );
+        // Negative times fall into the window below zero, not into [0, T).
+        let es = [E(-1, 0, None), E(0, 0, None)];
+        assert_eq!(
+            starts(&find_matches(&lt, &es, 10_000, i64::MAX)),
+            vec![-10_000, 0]
+        );
+    }
+
+    #[test]
+    fn averages_and_distinct_values_on_fixed_windows() {
+        let avg =
+            algo("type: value_avg\nrules: [a]\ntimespan: 10s\ncondition: {field: b, gt: 500}");
+        let es = [N(0, 400.0), N(1, 700.0), N(10_000, 100.0), N(10_001, 200.0)];
+        let m = find_matches(&avg, &es, 10_000, i64::MAX);
+        assert_eq!(starts(&m), vec![0]); // avg 550, then 150
+        let lte =
+            algo("type: value_avg\nrules: [a]\ntimespan: 10s\ncondition: {field: b, lte: 150}");
+        assert_eq!(
+            starts(&find_matches(&lte, &es, 10_000, i64::MAX)),
+            vec![10_000]
+        );
+        let few =
+            algo("type: value_count\nrules: [a]\ntimespan: 10s\ncondition: {field: u, lt: 2}");
+        let es = [
+            E(0, 0, Some("x")),
+            E(1, 0, Some("x")),
+            E(10_000, 0, Some("x")),
+            E(10_001, 0, Some("y")),
+        ];
+        assert_eq!(starts(&find_matches(&few, &es, 10_000, i64::MAX)), vec![0]);
+    }
+
+    #[test]
+    fn shares_pick_the_rare_values() {
+        let rare = algo(
+            "type: value_percentile\nrules: [a]\ntimespan: 10s\ncondition: {field: Image, lte: 10}",
+        );
+        // 10 events: svchost 9 times (90 %), evil.exe once (10 %).
+        let mut es: Vec<E> = (0..9).map(|i| E(i, 0, Some("svchost.exe"))).collect();
+        es.insert(4, E(4, 0, Some("evil.exe")));
+        let m = find_matches(&rare, &es, 10_000, i64::MAX);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].parts, Parts::Chain(vec![4]));
+        let rarer = algo(
+            "type: value_percentile\nrules: [a]\ntimespan: 10s\ncondition: {field: Image, lt: 10}",
+        );
+        assert!(find_matches(&rarer, &es, 10_000, i64::MAX).is_empty());
+    }
+
+    #[test]
+    fn temporal_counts_distinct_rules() {
+        let two = Presence::AtLeast(2);
+        let es = [E(0, 0, None), E(1, 0, None), E(5, 2, None), E(30, 1, None)];
+        let m = temporal(&es, 10, &two);
+        assert_eq!(starts(&m), vec![0, 1]);
+        assert_eq!(m[0].trigger, 5);
+        assert!(temporal(&es, 10, &Presence::AtLeast(3)).is_empty());
     }
 }

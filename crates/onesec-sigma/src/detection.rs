@@ -265,6 +265,45 @@ impl Detection {
     pub(crate) fn names(&self) -> &[String] {
         &self.names
     }
+
+    /// The searches that hold for the record, each with the fields of its first matching
+    /// alternative (empty for a keyword search). Evaluates every search: for explaining a
+    /// match, not for the hot path.
+    pub(crate) fn explain(&self, ctx: &Ctx<'_>) -> Vec<SearchHit> {
+        self.names
+            .iter()
+            .zip(&self.searches)
+            .filter_map(|(name, alts)| {
+                let alt = alts.iter().find(|a| a.matches(ctx))?;
+                let (fields, keywords) = match alt {
+                    Alt::Map(items) => (
+                        items
+                            .iter()
+                            .filter_map(|m| m.field().map(str::to_string))
+                            .collect(),
+                        false,
+                    ),
+                    Alt::Keywords(_) => (Vec::new(), true),
+                };
+                Some(SearchHit {
+                    name: name.clone(),
+                    fields,
+                    keywords,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A search identifier of a detection that holds for a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The identifier (`selection`, `filter_main`, ...).
+    pub name: String,
+    /// The fields of the alternative that matched (a map's keys).
+    pub fields: Vec<String>,
+    /// True when it is a keyword search (matched anywhere in the record).
+    pub keywords: bool,
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The engine: matches records against the rule set and keeps the correlation state.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::correlation::{Algo, CorrelationType, Occurrence, Parts, Threshold, find_matches};
+use crate::correlation::{
+    Algo, CorrelationType, Occurrence, Parts, Threshold, find_matches, window_end,
+};
 use crate::ctx::Ctx;
 use crate::hash::StableHash;
 use crate::meta::{Level, LogSource};
@@ -57,6 +59,8 @@ pub struct EngineStats {
     pub buffer_evicted: u64,
     /// Groups evicted because a rule exceeded `max_groups_per_rule`.
     pub groups_evicted: u64,
+    /// Inputs of `value_sum` / `value_avg` whose field was missing or not a number (skipped).
+    pub non_numeric_skipped: u64,
     /// Correlation groups currently held.
     pub open_groups: u64,
     /// Correlation buffer entries currently held.
@@ -196,6 +200,8 @@ struct Entry {
     member: u32,
     src: Src,
     value: Option<Box<str>>,
+    /// The numeric value (`value_sum`, `value_avg`), else 0.
+    num: f64,
 }
 
 impl Occurrence for Entry {
@@ -207,6 +213,9 @@ impl Occurrence for Entry {
     }
     fn value(&self) -> Option<&str> {
         self.value.as_deref()
+    }
+    fn num(&self) -> f64 {
+        self.num
     }
 }
 
@@ -273,6 +282,15 @@ struct Corr {
     by_event: bool,
     group_by: Vec<FieldSpec>,
     value_field: Option<FieldSpec>,
+    /// The field must be a number (`value_sum`, `value_avg`).
+    numeric: bool,
+    /// Decided on fixed windows once they close (`Algo::Closed`).
+    closes: bool,
+    /// Fixed windows ending at or before this time are closed (monotone).
+    closed_before: i64,
+    /// (window end, group key) of windows not yet closed, so that they are decided when the
+    /// watermark passes them even if their group receives nothing more.
+    pending: BTreeSet<(i64, String)>,
     emit: bool,
     /// Correlations fed by this one: (slot, member index there).
     feeds: Vec<(usize, usize)>,
@@ -481,12 +499,19 @@ impl Engine {
                     rule: i,
                     algo: spec.algo.clone(),
                     span: spec.timespan_ms,
-                    by_event: matches!(
+                    by_event: !matches!(
                         spec.kind,
-                        CorrelationType::EventCount | CorrelationType::ValueCount
+                        CorrelationType::Temporal | CorrelationType::TemporalOrdered
                     ),
                     group_by: spec.group_by.iter().map(|g| field_spec(g, spec)).collect(),
                     value_field: spec.value_field.as_deref().map(|f| field_spec(f, spec)),
+                    numeric: matches!(
+                        spec.kind,
+                        CorrelationType::ValueSum | CorrelationType::ValueAvg
+                    ),
+                    closes: matches!(spec.algo, Algo::Closed { .. }),
+                    closed_before: i64::MIN,
+                    pending: BTreeSet::new(),
                     emit: true,
                     feeds: Vec::new(),
                     groups: BTreeMap::new(),
@@ -630,6 +655,8 @@ impl Engine {
         self.stats.events += 1;
         let time = rec.time_ms();
         self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        // Windows this event's time closed are decided before the event itself is matched.
+        self.close_due(out);
 
         // Single-event matching, log sources checked once per event, fields looked up once,
         // and only rules whose needed literals occur (or that have none) evaluated.
@@ -761,7 +788,7 @@ impl Engine {
         for ci in 0..self.corrs.len() {
             let span = self.corrs[ci].span;
             let horizon = self.horizon(span);
-            let evict_before = horizon.saturating_sub(span.saturating_mul(2));
+            let evict_before = evict_before(&self.corrs[ci], horizon);
             let c = &mut self.corrs[ci];
             c.groups.retain(|_, g| {
                 let cut = g.entries.partition_point(|e| e.time < evict_before);
@@ -772,6 +799,67 @@ impl Engine {
             let groups = &c.groups;
             c.chained_group.retain(|_, k| groups.contains_key(k));
         }
+    }
+
+    /// Decides the fixed windows the watermark has closed (`lt`, `lte`, ranges, averages,
+    /// shares): a window `[kT, (k+1)T)` is closed once `(k+1)T <= max_time - allowed_lateness`,
+    /// i.e. when no event within the allowed lateness can fall into it any more.
+    fn close_due(&mut self, out: &mut Vec<Output>) {
+        let Some(max) = self.max_time else { return };
+        let bound = max.saturating_sub(self.cfg.allowed_lateness_ms);
+        for slot in 0..self.corrs.len() {
+            if self.corrs[slot].closes {
+                let c = &mut self.corrs[slot];
+                c.closed_before = c.closed_before.max(bound);
+                self.decide_closed(slot, out);
+            }
+        }
+    }
+
+    /// Declares the input complete up to the newest event seen: every fixed window holding an
+    /// event is closed and decided now (for `onesec rules test`, tests, the end of a replay).
+    /// Later events are still processed; one that falls into a window closed here revises
+    /// that window's alert (`Updated` / `Withdrawn`).
+    pub fn flush(&mut self) -> Vec<Output> {
+        let mut out = Vec::new();
+        let Some(max) = self.max_time else {
+            return out;
+        };
+        for slot in 0..self.corrs.len() {
+            if self.corrs[slot].closes {
+                let c = &mut self.corrs[slot];
+                c.closed_before = c.closed_before.max(window_end(max, c.span));
+                self.decide_closed(slot, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Recomputes the groups of correlation `slot` that have a window closed by now.
+    fn decide_closed(&mut self, slot: usize, out: &mut Vec<Output>) {
+        let c = &mut self.corrs[slot];
+        let mut keys = Vec::new();
+        while let Some(first) = c.pending.first() {
+            if first.0 > c.closed_before {
+                break;
+            }
+            if let Some((_, key)) = c.pending.pop_first()
+                && keys.last() != Some(&key)
+            {
+                keys.push(key);
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let horizon = self.horizon(self.corrs[slot].span);
+        let rule_key = self.templates[self.corrs[slot].rule].rule_id.clone();
+        let mut changes = Vec::new();
+        for key in keys {
+            changes.extend(recompute(&mut self.corrs[slot], &key, horizon, &rule_key));
+        }
+        // No event is being processed: chained correlations take group values from the
+        // inner alert only.
+        self.emit_changes(slot, changes, &NoFields, out);
     }
 
     /// Group values of an input for correlation `c`, member `member` (None: does not take part).
@@ -787,6 +875,26 @@ impl Engine {
             .collect()
     }
 
+    /// The counted value of an input: text, and for numeric correlations its number
+    /// (None: the input does not take part).
+    fn input_value(
+        c: &Corr,
+        member: usize,
+        rec: &dyn Record,
+        inner: Option<&AlertState>,
+    ) -> Option<(Option<Box<str>>, f64)> {
+        let Some(f) = &c.value_field else {
+            return Some((None, 0.0));
+        };
+        let text = lookup(f, member, rec, inner)?;
+        if !c.numeric {
+            return Some((Some(text.into_boxed_str()), 0.0));
+        }
+        // Non-numeric values (text, lists, booleans) are skipped, not read as 0.
+        let n: f64 = text.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
+        Some((None, n))
+    }
+
     fn feed(
         &mut self,
         slot: usize,
@@ -797,111 +905,117 @@ impl Engine {
     ) {
         let span = self.corrs[slot].span;
         let horizon = self.horizon(span);
-        let cfg = self.cfg;
         let rule_key = self.templates[self.corrs[slot].rule].rule_id.clone();
-        let mut changes = Vec::new();
-        {
-            let stats = &mut self.stats;
-            let c = &mut self.corrs[slot];
-            match input {
-                Input::Withdraw(id) => {
-                    if let Some(key) = c.chained_group.remove(id) {
-                        if let Some(g) = c.groups.get_mut(&key) {
-                            g.entries.retain(|e| e.alert_id() != id);
-                        }
-                        changes.extend(recompute(c, &key, horizon, &rule_key));
+        let changes = match input {
+            Input::Withdraw(id) => {
+                let c = &mut self.corrs[slot];
+                let mut changes = Vec::new();
+                if let Some(key) = c.chained_group.remove(id) {
+                    if let Some(g) = c.groups.get_mut(&key) {
+                        g.entries.retain(|e| e.alert_id() != id);
                     }
+                    changes.extend(recompute(c, &key, horizon, &rule_key));
                 }
-                Input::Event { .. } | Input::Alert(_) => {
-                    let (time, tie, src, inner) = match &input {
-                        Input::Event { time, id } => (*time, *id, Src::Event(*id), None),
-                        Input::Alert(st) => (
-                            st.trigger,
-                            st.events.first().map_or(0, |e| e.1),
-                            Src::Alert {
-                                id: st.id.clone(),
-                                events: st.events.clone(),
-                            },
-                            Some(*st),
-                        ),
-                        Input::Withdraw(_) => return,
-                    };
-                    // A chained alert that changed: drop its previous entry first.
-                    let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
-                    if let (Some(k), Some(st)) = (&old_key, inner)
-                        && let Some(g) = c.groups.get_mut(k)
-                    {
-                        g.entries.retain(|e| e.alert_id() != &*st.id);
-                    }
-                    let values = Self::group_values(c, member, rec, inner);
-                    let value = match &c.value_field {
-                        Some(f) => lookup(f, member, rec, inner).map(String::into_boxed_str),
-                        None => None,
-                    };
-                    let takes_part =
-                        values.is_some() && (c.value_field.is_none() || value.is_some());
-                    let new_key = values.as_ref().map(|v| group_key(v));
-                    let mut recomputed: Option<String> = None;
-                    if takes_part && time < horizon {
-                        stats.late_dropped += 1;
-                    }
-                    if let (true, Some(values), Some(key)) =
-                        (takes_part && time >= horizon, values, new_key.clone())
-                    {
-                        if !c.groups.contains_key(&key)
-                            && c.groups.len() >= cfg.max_groups_per_rule.max(1)
-                        {
-                            evict_stalest_group(c, stats);
-                        }
-                        let g = c.groups.entry(key.clone()).or_insert_with(|| Group {
-                            values: Arc::new(values),
-                            ..Group::default()
-                        });
-                        let entry = Entry {
-                            time,
-                            tie,
-                            member: member as u32,
-                            src,
-                            value,
-                        };
-                        let by_event = c.by_event;
-                        let pos = g
-                            .entries
-                            .partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
-                        let duplicate = g
-                            .entries
-                            .get(pos)
-                            .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
-                        if !duplicate {
-                            g.entries.insert(pos, entry);
-                            g.touched = g.touched.max(time);
-                            stats.correlation_inputs += 1;
-                            let evict_before = horizon.saturating_sub(span.saturating_mul(2));
-                            let cut = g.entries.partition_point(|e| e.time < evict_before);
-                            g.entries.drain(..cut);
-                            if g.entries.len() > cfg.max_group_entries.max(1) {
-                                let extra = g.entries.len() - cfg.max_group_entries.max(1);
-                                g.entries.drain(..extra);
-                                stats.buffer_evicted += extra as u64;
-                            }
-                        }
-                        if let Some(st) = inner {
-                            c.chained_group.insert(st.id.clone(), key.clone());
-                        }
-                        if !duplicate || old_key.is_some() {
-                            changes.extend(recompute(c, &key, horizon, &rule_key));
-                            recomputed = Some(key);
-                        }
-                    }
-                    // The group that lost the previous entry of a chained alert, if not done.
-                    if let Some(k) = old_key
-                        && recomputed.as_ref() != Some(&k)
-                    {
-                        changes.extend(recompute(c, &k, horizon, &rule_key));
-                    }
+                changes
+            }
+            Input::Event { time, id } => {
+                let src = Src::Event(id);
+                self.insert(slot, member, (time, id, src), None, rec, horizon, &rule_key)
+            }
+            Input::Alert(st) => {
+                let tie = st.events.first().map_or(0, |e| e.1);
+                let src = Src::Alert {
+                    id: st.id.clone(),
+                    events: st.events.clone(),
+                };
+                self.insert(
+                    slot,
+                    member,
+                    (st.trigger, tie, src),
+                    Some(st),
+                    rec,
+                    horizon,
+                    &rule_key,
+                )
+            }
+        };
+        self.emit_changes(slot, changes, rec, out);
+    }
+
+    /// Buffers one occurrence (time, tie-break, source) and recomputes the groups it touched.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        slot: usize,
+        member: usize,
+        (time, tie, src): (i64, u64, Src),
+        inner: Option<&AlertState>,
+        rec: &dyn Record,
+        horizon: i64,
+        rule_key: &str,
+    ) -> Vec<Change> {
+        let cfg = self.cfg;
+        let stats = &mut self.stats;
+        let c = &mut self.corrs[slot];
+        let mut changes = Vec::new();
+        // A chained alert that changed: drop its previous entry first.
+        let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
+        if let (Some(k), Some(st)) = (&old_key, inner)
+            && let Some(g) = c.groups.get_mut(k)
+        {
+            g.entries.retain(|e| e.alert_id() != &*st.id);
+        }
+        let values = Self::group_values(c, member, rec, inner);
+        let value = Self::input_value(c, member, rec, inner);
+        if values.is_some() && value.is_none() && c.numeric {
+            stats.non_numeric_skipped += 1;
+        }
+        let mut recomputed: Option<String> = None;
+        if let (Some(values), Some((value, num))) = (values, value) {
+            let key = group_key(&values);
+            if time < horizon {
+                stats.late_dropped += 1;
+            } else {
+                if !c.groups.contains_key(&key) && c.groups.len() >= cfg.max_groups_per_rule.max(1)
+                {
+                    evict_stalest_group(c, stats);
+                }
+                let entry = Entry {
+                    time,
+                    tie,
+                    member: member as u32,
+                    src,
+                    value,
+                    num,
+                };
+                let inserted = insert_entry(c, &key, values, entry, horizon, &cfg, stats);
+                if let Some(st) = inner {
+                    c.chained_group.insert(st.id.clone(), key.clone());
+                }
+                if inserted || old_key.is_some() {
+                    changes.extend(recompute(c, &key, horizon, rule_key));
+                    recomputed = Some(key);
                 }
             }
         }
+        // The group that lost the previous entry of a chained alert, if not done.
+        if let Some(k) = old_key
+            && recomputed.as_ref() != Some(&k)
+        {
+            changes.extend(recompute(c, &k, horizon, rule_key));
+        }
+        changes
+    }
+
+    /// Reports a correlation's changes (when it emits) and feeds them to the correlations
+    /// that reference it.
+    fn emit_changes(
+        &mut self,
+        slot: usize,
+        changes: Vec<Change>,
+        rec: &dyn Record,
+        out: &mut Vec<Output>,
+    ) {
         if changes.is_empty() {
             return;
         }
@@ -909,34 +1023,7 @@ impl Engine {
         let rule = self.corrs[slot].rule;
         for ch in changes {
             if emit {
-                match &ch {
-                    Change::Fired(st) => {
-                        self.stats.fired += 1;
-                        out.push(Output::Fired(self.templates[rule].alert(
-                            st.id.to_string(),
-                            &st.group,
-                            &st.events,
-                        )));
-                    }
-                    Change::Updated {
-                        state,
-                        events_changed: true,
-                    } => {
-                        self.stats.updated += 1;
-                        out.push(Output::Updated(self.templates[rule].alert(
-                            state.id.to_string(),
-                            &state.group,
-                            &state.events,
-                        )));
-                    }
-                    Change::Updated { .. } => {}
-                    Change::Withdrawn(id) => {
-                        self.stats.withdrawn += 1;
-                        out.push(Output::Withdrawn {
-                            alert_id: id.to_string(),
-                        });
-                    }
-                }
+                self.report(rule, &ch, out);
             }
             for fi in 0..self.corrs[slot].feeds.len() {
                 let (s2, m2) = self.corrs[slot].feeds[fi];
@@ -949,6 +1036,114 @@ impl Engine {
             }
         }
     }
+
+    /// One change as an output of rule `rule`.
+    fn report(&mut self, rule: usize, ch: &Change, out: &mut Vec<Output>) {
+        match ch {
+            Change::Fired(st) => {
+                self.stats.fired += 1;
+                out.push(Output::Fired(self.templates[rule].alert(
+                    st.id.to_string(),
+                    &st.group,
+                    &st.events,
+                )));
+            }
+            Change::Updated {
+                state,
+                events_changed: true,
+            } => {
+                self.stats.updated += 1;
+                out.push(Output::Updated(self.templates[rule].alert(
+                    state.id.to_string(),
+                    &state.group,
+                    &state.events,
+                )));
+            }
+            Change::Updated { .. } => {}
+            Change::Withdrawn(id) => {
+                self.stats.withdrawn += 1;
+                out.push(Output::Withdrawn {
+                    alert_id: id.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// A record with no fields: what chained correlations see when a closing window, not an
+/// event, produced the alert.
+struct NoFields;
+
+impl Record for NoFields {
+    fn field(&self, _: &str) -> Option<FieldValue<'_>> {
+        None
+    }
+    fn any_value(&self, _: &mut dyn FnMut(&str) -> bool) -> bool {
+        false
+    }
+    fn in_logsource(&self, _: &str, _: &str) -> bool {
+        false
+    }
+    fn time_ms(&self) -> i64 {
+        0
+    }
+}
+
+/// Entries older than this are evicted. Sliding windows keep two timespans before the
+/// horizon; fixed windows keep every window that can still change (it was decided when it
+/// closed, which always comes before it stops accepting inputs).
+fn evict_before(c: &Corr, horizon: i64) -> i64 {
+    if c.closes {
+        horizon.div_euclid(c.span).saturating_mul(c.span)
+    } else {
+        horizon.saturating_sub(c.span.saturating_mul(2))
+    }
+}
+
+/// Inserts an entry at its event-time position (returns false for a duplicate) and applies
+/// the eviction rules and caps.
+fn insert_entry(
+    c: &mut Corr,
+    key: &str,
+    values: Vec<(String, String)>,
+    entry: Entry,
+    horizon: i64,
+    cfg: &EngineConfig,
+    stats: &mut EngineStats,
+) -> bool {
+    let by_event = c.by_event;
+    let evict = evict_before(c, horizon);
+    let time = entry.time;
+    if c.closes {
+        c.pending
+            .insert((window_end(time, c.span), key.to_string()));
+    }
+    let g = c.groups.entry(key.to_string()).or_insert_with(|| Group {
+        values: Arc::new(values),
+        ..Group::default()
+    });
+    let pos = g
+        .entries
+        .partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
+    let duplicate = g
+        .entries
+        .get(pos)
+        .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
+    if duplicate {
+        return false;
+    }
+    g.entries.insert(pos, entry);
+    g.touched = g.touched.max(time);
+    stats.correlation_inputs += 1;
+    let cut = g.entries.partition_point(|e| e.time < evict);
+    g.entries.drain(..cut);
+    let cap = cfg.max_group_entries.max(1);
+    if g.entries.len() > cap {
+        let extra = g.entries.len() - cap;
+        g.entries.drain(..extra);
+        stats.buffer_evicted += extra as u64;
+    }
+    true
 }
 
 /// Builds the log-source groups and the per-field prefilter automata.
@@ -1103,11 +1298,18 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
         Algo::EventCount(Threshold::Eq(n)) | Algo::ValueCount(Threshold::Eq(n)) => Some(n),
         _ => None,
     };
+    let closes = c.closes;
+    let evict = evict_before(c, horizon);
     let Some(g) = c.groups.get_mut(key) else {
         return Vec::new();
     };
-    let mut matches = find_matches(&c.algo, &g.entries, span);
-    matches.retain(|m| m.end >= horizon);
+    let mut matches = find_matches(&c.algo, &g.entries, span, c.closed_before);
+    if !closes {
+        // Matches that ended before the horizon were found (and reported) earlier.
+        matches.retain(|m| m.end >= horizon);
+    }
+    // A fixed window is found only once it closes, possibly after the horizon passed it (one
+    // event far ahead): it is decided here first, and its entries and alert dropped after.
     if matches.is_empty() && g.alerts.is_empty() {
         return Vec::new();
     }
@@ -1158,7 +1360,9 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     }
 
     // Alerts that ended before the horizon are final: forget them (no output).
-    g.alerts.retain(|a| a.span.1 >= horizon);
+    if !closes {
+        g.alerts.retain(|a| a.span.1 >= horizon);
+    }
     let old = std::mem::take(&mut g.alerts);
     let mut claimed = vec![false; old.len()];
     let mut changes = Vec::new();
@@ -1245,6 +1449,11 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     }
     next.sort_by_key(|a| a.span);
     g.alerts = next;
+    if closes {
+        let cut = g.entries.partition_point(|e| e.time < evict);
+        g.entries.drain(..cut);
+        g.alerts.retain(|a| a.span.1 >= horizon);
+    }
     changes
 }
 

@@ -73,19 +73,55 @@
 //!
 //! ## Correlation rules
 //!
-//! `event_count` (`gt`, `gte`, `eq`), `value_count` (`gt`, `gte`, `eq` over `condition.field`),
-//! `temporal`, `temporal_ordered`. `lt`/`lte`/`neq` need a closed window and are rejected
-//! ("needs window close (not supported yet)"); `value_sum`, `value_avg`, `value_percentile` are
-//! rejected as not supported yet. `rules` reference rules by `id` or `name`, including other
+//! All seven types: `event_count`, `value_count`, `value_sum`, `value_avg`,
+//! `value_percentile`, `temporal`, `temporal_ordered`. `rules` reference rules by `id` or
+//! `name`, including other
 //! correlation rules (chaining); `group-by` (a record lacking a group-by field does not take
 //! part); `timespan` (`s`, `m`, `h`, `d`, `w`); `aliases` (alias → {rule: field}) for
 //! group-by and the counted field; `generate` (top level or in `correlation`): rules referenced
 //! by a correlation do **not** alert on their own unless some referencing correlation says
 //! `generate: true`. The same applies to correlation rules referenced by other correlations.
 //!
-//! A window is `[t, t + timespan]` (both ends included). `event_count`/`value_count` hold when a
-//! window holds enough events (values); `eq N` holds when the densest window of the alert holds
-//! exactly N. One event matched by several referenced rules counts once.
+//! ### Conditions and windows
+//!
+//! A `condition` mapping holds one or more of `gt`, `gte`, `lt`, `lte`, `eq`, `neq`; all must
+//! hold (`gt: 100, lte: 200` is a range). Counts (`event_count`, `value_count`, `temporal`)
+//! take non-negative integers; `value_sum` / `value_avg` any number; `value_percentile` a
+//! percentage (0–100). `field` names the counted, summed or averaged field (one field). Two
+//! kinds of window:
+//!
+//! * **Sliding** (decided as soon as they hold): a single `gt` / `gte` on `event_count`,
+//!   `value_count`, `value_sum` and `temporal` (`temporal` with a count = that many distinct
+//!   referenced rules), and `eq` on `event_count` / `value_count` (the densest window of the
+//!   alert holds exactly N).
+//! * **Fixed, decided when closed**: everything else — any upper bound (`lt`, `lte`), `neq`,
+//!   ranges, every `value_avg` and `value_percentile`, `value_sum` with anything but a single
+//!   lower bound, and `temporal` with a count other than a single lower bound. A count can only
+//!   grow while its window is open, and an average or a share can move either way, so these
+//!   are decided once nothing more can fall into the window. Windows are `[kT, (k+1)T)` for
+//!   timespan `T`, aligned on the Unix epoch (UTC; `1d` windows are calendar days, `1w` windows
+//!   start on Thursdays), per group. A window **closes** when the watermark passes its end:
+//!   `(k+1)T <= max_time − allowed_lateness`, or at [`Engine::flush`] (end of input). Only
+//!   windows that hold at least one event exist, so `lt` means "seen, but fewer than N"; a
+//!   group that sends nothing at all is not detected (that is absence, not a count).
+//!   An event that arrives later than the allowed lateness into a closed window still revises
+//!   it (the alert is updated or withdrawn) while it is within the horizon below.
+//!
+//! `value_sum` and `value_avg` read the field as a number (integers, floats, and strings that
+//! parse as one, e.g. Windows `EventData` values); an input whose value is missing, null,
+//! non-numeric or a list is **skipped** — not counted as 0 — and counted in
+//! [`EngineStats::non_numeric_skipped`]. `value_percentile` follows the specification's
+//! example (`field: Image`, `lte: 1`: "a process name that makes up 1 % or less of the
+//! processes of a computer in the timespan"): per closed window and group, the share in percent
+//! of each value of `field` among the inputs that have the field; the alert holds the events
+//! of every value whose share satisfies the condition (one alert per group and window). There
+//! is no `percentile:` key in Sigma; one is refused with that reason.
+//!
+//! A sliding window is `[t, t + timespan]` (both ends included) for every buffered `t`.
+//! `event_count`/`value_count`/`value_sum` hold when such a window holds enough events (values,
+//! sum); `eq N` holds when the densest window of the alert holds exactly N. One event matched by
+//! several referenced rules counts once. Memory per window: one compact buffer entry per
+//! input (time, event id, referenced rule, and the value or number), capped as below.
 //!
 //! ### Extension: boolean conditions for temporal correlations
 //!
@@ -129,7 +165,8 @@
 //!   `max_time − allowed_lateness − T` is not buffered and is counted in
 //!   [`EngineStats::late_dropped`] (the event still runs through single-event rules).
 //!   Alerts that ended before that horizon are final (forgotten, never withdrawn); buffer
-//!   entries older than `horizon − 2T` are evicted. `allowed_lateness_ms` defaults to 24 h.
+//!   entries older than `horizon − 2T` are evicted (for fixed windows: entries of windows that
+//!   ended before the horizon, after they were decided). `allowed_lateness_ms` defaults to 24 h.
 //!   Within the lateness window, results are independent of arrival order; at the horizon they
 //!   are best effort. One event far in the future moves the watermark for everyone: feed
 //!   sane times.
@@ -142,8 +179,8 @@
 //!   brute-force alert do not push it after what follows it. Its events are all the inner
 //!   alert's events. Its group-by values are taken from the inner alert's group when it has the
 //!   field (by group-by name or field), otherwise from the record being processed at that
-//!   moment. A withdrawn inner alert is removed from the outer buffers, which withdraws the outer
-//!   alerts that no longer hold.
+//!   moment (none when a closing fixed window produced the alert). A withdrawn inner alert is
+//!   removed from the outer buffers, which withdraws the outer alerts that no longer hold.
 //! * Every alert carries the log sources of every base rule involved, including negated ones,
 //!   and the rule's `author` (Detection Rule License attribution).
 
@@ -161,9 +198,11 @@ mod meta;
 mod pattern;
 mod record;
 mod ruleset;
+pub mod support;
 mod value;
 
 pub use correlation::CorrelationType;
+pub use detection::SearchHit;
 pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output};
 pub use error::RuleError;
 pub use json::{EvtxJson, parse_json_stream, parse_rfc3339_ms};

@@ -132,6 +132,8 @@ pub struct Related {
 pub struct RuleMeta {
     /// File the rule came from (None for rules loaded from a string).
     pub path: Option<PathBuf>,
+    /// The line (1-based) where the rule's YAML document starts in that file, when known.
+    pub line: Option<usize>,
     /// `title`.
     pub title: String,
     /// `id`.

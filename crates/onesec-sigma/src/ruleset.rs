@@ -8,7 +8,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use crate::correlation::{CorrelationSpec, CorrelationType, parse_spec};
 use crate::ctx::Ctx;
-use crate::detection::Detection;
+use crate::detection::{Detection, SearchHit};
 use crate::error::RuleError;
 use crate::meta::{Level, LogSource, Related, RuleMeta, Status};
 use crate::record::Record;
@@ -54,6 +54,29 @@ pub struct RejectedRule {
     pub title: Option<String>,
     /// Why the engine cannot run it.
     pub reason: String,
+    /// Line (1-based) of the problem in the file, when known: the YAML error's position, the
+    /// offending text (condition, modifier, regex, placeholder), else the document's start.
+    pub line: Option<usize>,
+    /// Column (1-based) on that line, when known.
+    pub column: Option<usize>,
+}
+
+impl RejectedRule {
+    /// `path:line:column` (as much of it as is known).
+    pub fn location(&self) -> String {
+        let mut s = self
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<text>".to_string());
+        if let Some(l) = self.line {
+            s.push_str(&format!(":{l}"));
+            if let Some(c) = self.column {
+                s.push_str(&format!(":{c}"));
+            }
+        }
+        s
+    }
 }
 
 /// The outcome of a load: every rule is either loaded or rejected with a reason.
@@ -137,6 +160,16 @@ impl Rule {
         }
     }
 
+    /// For a detection rule: the search identifiers that hold for the record and the fields
+    /// that made them hold (whether or not the whole condition holds: with `not`, a true
+    /// search can be the reason a rule does *not* match). Empty for other rules.
+    pub fn explain(&self, record: &dyn Record) -> Vec<SearchHit> {
+        match &self.body {
+            Body::Detection { detection, .. } => detection.explain(&Ctx::new(record, 0)),
+            _ => Vec::new(),
+        }
+    }
+
     /// For a correlation rule: the references in `rules:` as written.
     pub fn correlation_rules(&self) -> Option<&[String]> {
         match &self.body {
@@ -155,6 +188,8 @@ pub struct RuleSet {
 /// A document before linking.
 struct Parsed {
     path: Option<PathBuf>,
+    /// (line, column) of a rejection, when known.
+    at: Option<(usize, Option<usize>)>,
     result: Result<Rule, (Option<String>, RuleError)>,
 }
 
@@ -302,12 +337,15 @@ fn parse_document(doc: &Yaml, path: Option<&Path>, opts: &LoadOptions) -> Result
 
 fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec<Parsed>) {
     use serde::Deserialize;
-    for doc in serde_yaml::Deserializer::from_str(text) {
+    let starts = document_starts(text);
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value = match Yaml::deserialize(doc) {
             Ok(v) => v,
             Err(e) => {
+                let at = e.location().map(|l| (l.line(), Some(l.column())));
                 out.push(Parsed {
                     path: path.map(Path::to_path_buf),
+                    at,
                     result: Err((None, RuleError::Yaml(e.to_string()))),
                 });
                 return;
@@ -316,13 +354,94 @@ fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec
         if value.is_null() {
             continue;
         }
+        let start = starts.get(i).copied();
         let title = value.get("title").and_then(yaml_string);
-        let result = parse_document(&value, path, opts).map_err(|e| (title, e));
+        let result = parse_document(&value, path, opts)
+            .map(|mut r| {
+                r.meta.line = start.map(|s| s.0);
+                r
+            })
+            .map_err(|e| (title, e));
+        let at = match (&result, start) {
+            (Err((_, e)), Some((line, end))) => Some(locate(text, line, end, e)),
+            _ => None,
+        };
         out.push(Parsed {
             path: path.map(Path::to_path_buf),
+            at,
             result,
         });
     }
+}
+
+/// Whether a line separates YAML documents (`---`, possibly followed by a comment).
+fn is_separator(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+}
+
+/// (first line, last line) of each YAML document, 1-based, in the order the parser yields
+/// them. A text may start with `---` (and comments) without that making an empty document.
+fn document_starts(text: &str) -> Vec<(usize, usize)> {
+    let mut docs: Vec<(usize, usize)> = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    let mut seen_separator = false;
+    let mut last = 0;
+    for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
+        last = n;
+        if is_separator(line) {
+            if let Some(d) = current.take() {
+                docs.push(d);
+            } else if seen_separator {
+                docs.push((n, n)); // an empty document between two separators
+            }
+            seen_separator = true;
+            continue;
+        }
+        let content = !line.trim().is_empty() && !line.trim_start().starts_with('#');
+        match &mut current {
+            Some(d) => d.1 = n,
+            None if content => current = Some((n, n)),
+            None => {}
+        }
+    }
+    if let Some(d) = current {
+        docs.push((d.0, last.max(d.1)));
+    }
+    docs
+}
+
+/// Where in the document (lines `first..=last`) the error points: the offending text when the
+/// error names one, else the document's first line.
+fn locate(text: &str, first: usize, last: usize, e: &RuleError) -> (usize, Option<usize>) {
+    let needles: Vec<String> = match e {
+        RuleError::Condition { condition, .. } => vec![condition.clone()],
+        RuleError::UnknownModifier(m) => vec![format!("|{m}")],
+        RuleError::Modifier(_) => vec!["|".to_string()],
+        RuleError::Regex { pattern, .. } => vec![pattern.clone()],
+        RuleError::Placeholder(p) => vec![format!("%{p}%")],
+        RuleError::UnsupportedCorrelation(_) => {
+            vec!["condition:".to_string(), "correlation:".to_string()]
+        }
+        _ => Vec::new(),
+    };
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let found = text
+            .lines()
+            .enumerate()
+            .skip(first - 1)
+            .take(last + 1 - first)
+            .find_map(|(n, line)| line.find(needle.as_str()).map(|c| (n + 1, c)));
+        if let Some((line, byte)) = found {
+            let column = text
+                .lines()
+                .nth(line - 1)
+                .map_or(1, |l| l[..byte].chars().count() + 1);
+            return (line, Some(column));
+        }
+    }
+    (first, None)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
@@ -370,6 +489,7 @@ impl RuleSet {
         for (p, e) in errors {
             parsed.push(Parsed {
                 path: Some(p),
+                at: None,
                 result: Err((None, RuleError::Io(e))),
             });
         }
@@ -378,6 +498,7 @@ impl RuleSet {
                 Ok(text) => parse_text(&text, Some(&f), opts, &mut parsed),
                 Err(e) => parsed.push(Parsed {
                     path: Some(f),
+                    at: None,
                     result: Err((None, RuleError::Io(e.to_string()))),
                 }),
             }
@@ -436,6 +557,8 @@ impl RuleSet {
                     path: p.path,
                     title,
                     reason: e.to_string(),
+                    line: p.at.map(|a| a.0),
+                    column: p.at.and_then(|a| a.1),
                 }),
             }
         }
@@ -451,6 +574,8 @@ impl RuleSet {
                     path: rules[i].0.clone(),
                     title: Some(r.meta.title.clone()),
                     reason: RuleError::Duplicate(format!("id/name '{dup}'")).to_string(),
+                    line: r.meta.line,
+                    column: None,
                 });
                 continue;
             }
@@ -541,6 +666,8 @@ impl RuleSet {
                     path: rules[i].0.clone(),
                     title: Some(rules[i].1.meta.title.clone()),
                     reason: RuleError::Reference(reason).to_string(),
+                    line: rules[i].1.meta.line,
+                    column: None,
                 });
             }
         }
@@ -653,8 +780,8 @@ detection:
     sel: {x|expand: '%missing%'}
     condition: sel
 ---
-title: Sum
-correlation: {type: value_sum, rules: [r1], timespan: 1h, condition: {gt: 1, field: x}}
+title: Trailing absence
+correlation: {type: temporal_ordered, rules: [r1, r2], timespan: 1h, condition: r1 and not r2}
 ---
 title: Dangling
 correlation: {type: event_count, rules: [nope], timespan: 1h, condition: {gte: 2}}
@@ -685,7 +812,7 @@ detection:
         assert!(find("Bad regex").contains("bad regular expression"));
         assert!(find("Bad condition").contains("bad condition"));
         assert!(find("Placeholder").contains("unresolved placeholder %missing%"));
-        assert!(find("Sum").contains("value_sum is not supported yet"));
+        assert!(find("Trailing absence").contains("trailing absence needs window close"));
         assert!(find("Dangling").contains("not loaded"));
         assert!(find("Duplicate").contains("duplicate"));
     }
@@ -737,5 +864,45 @@ correlation: {type: event_count, rules: [a], timespan: 1h, condition: {gte: 2}}
         assert!(set.is_empty());
         assert_eq!(report.rejected.len(), 2);
         assert!(report.rejected.iter().all(|r| r.reason.contains("cycle")));
+    }
+
+    #[test]
+    fn rejections_say_where() {
+        let yaml = "# a comment\n---\ntitle: Fine\nid: ok1\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel\n---\ntitle: Bad modifier\nlogsource: {product: windows}\ndetection:\n    sel:\n        CommandLine|bogus: 1\n    condition: sel\n---\ntitle: Bad condition\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel and\n---\ntitle: Dangling\ncorrelation: {type: event_count, rules: [nope], timespan: 1h, condition: {gte: 2}}\n";
+        let (_, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+        let at = |t: &str| {
+            report
+                .rejected
+                .iter()
+                .find(|r| r.title.as_deref() == Some(t))
+                .map(|r| (r.line, r.column))
+        };
+        assert_eq!(at("Bad modifier"), Some((Some(14), Some(20))));
+        assert_eq!(at("Bad condition"), Some((Some(21), Some(16))));
+        assert_eq!(at("Dangling"), Some((Some(23), None)));
+        let (_, report) =
+            RuleSet::from_yaml_str("title: x\ndetection: [a\n", &LoadOptions::default());
+        assert!(report.rejected[0].line.is_some() && report.rejected[0].column.is_some());
+        assert!(report.rejected[0].location().starts_with("<text>:"));
+    }
+
+    #[test]
+    fn explain_names_the_true_searches_and_their_fields() {
+        let yaml = "title: X\nlogsource: {product: windows}\ndetection:\n    sel: {Image|endswith: '\\\\x.exe', User: bob}\n    kw: [evil]\n    other: {Image: nope}\n    condition: sel or kw or other\n";
+        let (set, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let rule = &set.rules()[0];
+        let hits = rule.explain(&json!({"Image": "C:\\x.exe", "User": "bob", "note": "evil"}));
+        let names: Vec<(&str, Vec<String>, bool)> = hits
+            .iter()
+            .map(|h| (h.name.as_str(), h.fields.clone(), h.keywords))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("sel", vec!["Image".to_string(), "User".to_string()], false),
+                ("kw", vec![], true)
+            ]
+        );
     }
 }

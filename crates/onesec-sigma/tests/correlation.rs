@@ -1,6 +1,7 @@
 //! Correlation scenarios (rule files + JSON event lists under tests/data/correlation), each fed
 //! in its written order and in many shuffled orders: the final set of live alerts must not
-//! depend on the arrival order.
+//! depend on the arrival order. Every run ends with [`Engine::flush`], which decides the fixed
+//! windows (`lt`, ranges, `value_avg`, `value_percentile`) that the watermark has not closed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -65,11 +66,29 @@ fn run(
     events: &[Value],
     order: &[usize],
 ) -> (BTreeMap<String, Alert>, Vec<Output>) {
-    let mut engine = Engine::new(rules.clone(), EngineConfig::default());
+    run_with(rules, events, order, EngineConfig::default(), true)
+}
+
+/// [`run`] with a configuration, flushing at the end or not.
+fn run_with(
+    rules: &RuleSet,
+    events: &[Value],
+    order: &[usize],
+    cfg: EngineConfig,
+    flush: bool,
+) -> (BTreeMap<String, Alert>, Vec<Output>) {
+    let mut engine = Engine::new(rules.clone(), cfg);
     let mut live: BTreeMap<String, Alert> = BTreeMap::new();
     let mut all = Vec::new();
-    for &i in order {
-        for out in engine.process(i as u64 + 1, &events[i]) {
+    let mut batches: Vec<Vec<Output>> = order
+        .iter()
+        .map(|&i| engine.process(i as u64 + 1, &events[i]))
+        .collect();
+    if flush {
+        batches.push(engine.flush());
+    }
+    for batch in batches {
+        for out in batch {
             match &out {
                 Output::Fired(a) => {
                     assert!(
@@ -96,6 +115,17 @@ fn run(
         }
     }
     (live, all)
+}
+
+/// Rule id → event ids of its live alerts.
+fn by_rule(live: &BTreeMap<String, Alert>) -> BTreeSet<(String, Vec<u64>)> {
+    live.values()
+        .map(|a| (a.rule_id.clone(), a.event_ids.clone()))
+        .collect()
+}
+
+fn rule_events(rule: &str, ids: &[u64]) -> (String, Vec<u64>) {
+    (rule.to_string(), ids.to_vec())
 }
 
 fn keys(live: &BTreeMap<String, Alert>) -> BTreeSet<Key> {
@@ -388,6 +418,10 @@ fn random_streams_are_order_independent() {
         ("chained_withdraw", 4 * 3600, 30),
         ("temporal_expr", 3600, 30),
         ("brute_force", 900, 60),
+        ("exfil_sum", 3 * 3600, 30),
+        ("avg_traffic", 3 * 3600, 30),
+        ("rare_process", 20 * 3600, 40),
+        ("quiet_reader", 3 * 3600, 40),
     ];
     for (scenario, spread, most) in setups {
         let (rules, templates) = load(scenario);
@@ -406,7 +440,15 @@ fn random_streams_are_order_independent() {
                     at % 60
                 ));
                 let g = ["g1", "g2", "g3"][(rng.next() % 3) as usize];
-                for key in ["user", "door", "site", "src_ip"] {
+                for key in [
+                    "user",
+                    "door",
+                    "site",
+                    "src_ip",
+                    "host",
+                    "reader",
+                    "ComputerName",
+                ] {
                     if e.get(key).is_some() {
                         e[key] = Value::from(g);
                     }
@@ -431,5 +473,131 @@ fn random_streams_are_order_independent() {
             alerts > 0,
             "{scenario}: the random streams never fire, the test proves little"
         );
+    }
+}
+
+#[test]
+fn value_sum_over_a_sliding_hour() {
+    let live = order_independent("exfil_sum");
+    // Ivan: 400 000 + "350 000" + 300 000 within 09:00–10:00 (the text "lots" is skipped, the
+    // GET is not an upload). Judy: 600 000 twice, but one second more than an hour apart; later
+    // 999 999.5 + 0.5 is not more than 1 MB, + 0.25 is.
+    assert_eq!(
+        live.values()
+            .map(|a| (a.group.clone(), a.event_ids.clone()))
+            .collect::<BTreeSet<GroupEvents>>(),
+        BTreeSet::from([
+            (group(&[("user", "ivan")]), vec![1, 2, 4]),
+            (group(&[("user", "judy")]), vec![9, 10, 11]),
+        ])
+    );
+    for a in live.values() {
+        assert_eq!(a.kind, AlertKind::Correlation(CorrelationType::ValueSum));
+    }
+    // A lower bound on a sum is decided as soon as it passes: no flush needed.
+    let (rules, events) = load("exfil_sum");
+    let order: Vec<usize> = (0..events.len()).collect();
+    let (unflushed, _) = run_with(&rules, &events, &order, EngineConfig::default(), false);
+    assert_eq!(keys(&unflushed), keys(&live));
+    let mut engine = Engine::new(rules, EngineConfig::default());
+    for (i, e) in events.iter().enumerate() {
+        engine.process(i as u64 + 1, e);
+    }
+    assert_eq!(engine.stats().non_numeric_skipped, 1);
+}
+
+#[test]
+fn value_avg_over_closed_hours() {
+    let live = order_independent("avg_traffic");
+    // ws1 08:00–09:00: (900 + 300 + 450) / 3 = 550 (the null is skipped); 09:00–10:00: 150.
+    // ws2: exactly 500 (the inbound connection is not counted). ws3: "7000" (the list is skipped).
+    assert_eq!(
+        live.values()
+            .map(|a| (a.group.clone(), a.event_ids.clone()))
+            .collect::<BTreeSet<GroupEvents>>(),
+        BTreeSet::from([
+            (group(&[("host", "ws1")]), vec![1, 2, 3]),
+            (group(&[("host", "ws3")]), vec![10]),
+        ])
+    );
+    // Without the flush (and with a day of allowed lateness) no hour is closed yet.
+    let (rules, events) = load("avg_traffic");
+    let order: Vec<usize> = (0..events.len()).collect();
+    let (unflushed, _) = run_with(&rules, &events, &order, EngineConfig::default(), false);
+    assert!(unflushed.is_empty());
+}
+
+#[test]
+fn value_percentile_finds_the_rare_process() {
+    let live = order_independent("rare_process");
+    let a = only_alert(&live);
+    // rare.exe is 1 of PC1's 10 processes that day (10 %); PC2's two images are 50 % each;
+    // rare.exe alone the next day is 100 %; event id 3 is not a process creation.
+    assert_eq!(a.group, group(&[("ComputerName", "PC1")]));
+    assert_eq!(a.event_ids, vec![4]);
+    assert_eq!(
+        a.kind,
+        AlertKind::Correlation(CorrelationType::ValuePercentile)
+    );
+}
+
+#[test]
+fn fewer_than_and_ranges_on_closed_hours() {
+    let live = order_independent("quiet_reader");
+    assert_eq!(
+        by_rule(&live),
+        BTreeSet::from([
+            // R2 sent 2 heartbeats between 09:00 and 10:00 (R1 4 each hour, R3 4).
+            rule_events("5d1c1e0a-0000-4000-8000-000000000732", &[13, 14]),
+            // R2 named 2 zones in that hour (R1 one, R3 four: outside 1 < n <= 3).
+            rule_events("5d1c1e0a-0000-4000-8000-000000000733", &[13, 14]),
+        ])
+    );
+}
+
+/// Without a flush, a fixed window is decided when the watermark (newest event time minus the
+/// allowed lateness) passes its end, whichever group the event belongs to; an event that
+/// arrives later than that into the closed window revises the decision.
+#[test]
+fn the_watermark_closes_windows() {
+    let (rules, mut events) = load("quiet_reader");
+    let quiet = "5d1c1e0a-0000-4000-8000-000000000732";
+    let cfg = EngineConfig {
+        allowed_lateness_ms: 0,
+        ..EngineConfig::default()
+    };
+    let heartbeat = |time: &str, reader: &str| serde_json::json!({"time": time, "event": "heartbeat", "reader": reader, "zone": "lobby"});
+    // R2's two heartbeats of 09:xx, then another reader at 09:59:59 (not yet closed) and at
+    // 10:00 (closes 09:00–10:00), then a third R2 heartbeat of 09:30 arriving late.
+    events.push(heartbeat("2026-03-02T09:59:59Z", "R9"));
+    events.push(heartbeat("2026-03-02T10:00:00Z", "R9"));
+    events.push(heartbeat("2026-03-02T09:30:00Z", "R2"));
+    let n = events.len();
+    let mut engine = Engine::new(rules, cfg);
+    let mut fired_at = Vec::new();
+    let mut withdrawn_at = Vec::new();
+    for (step, i) in [12, 13, n - 3, n - 2, n - 1].into_iter().enumerate() {
+        for o in engine.process(i as u64 + 1, &events[i]) {
+            match o {
+                Output::Fired(a) if a.rule_id == quiet => fired_at.push((step, a.event_ids)),
+                Output::Withdrawn { .. } => withdrawn_at.push(step),
+                _ => {}
+            }
+        }
+    }
+    // R9's lone 09:59:59 heartbeat is a quiet hour too; its 10:00 one opens the next hour.
+    assert_eq!(fired_at, vec![(3, vec![13, 14]), (3, vec![20])]);
+    assert_eq!(withdrawn_at, vec![4]); // now 3 heartbeats in that hour: no longer fewer than 3
+}
+
+#[test]
+fn new_types_same_sequence_same_ids() {
+    for scenario in ["exfil_sum", "avg_traffic", "rare_process", "quiet_reader"] {
+        let (rules, events) = load(scenario);
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        Rng(7).shuffle(&mut order);
+        let (_, a) = run(&rules, &events, &order);
+        let (_, b) = run(&rules, &events, &order);
+        assert_eq!(a, b, "{scenario}");
     }
 }

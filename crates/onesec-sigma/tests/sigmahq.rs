@@ -130,30 +130,20 @@ fn spec_examples_parse() {
             &LoadOptions::default(),
         );
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // value_sum / value_avg / value_percentile parse but are reported as not supported yet.
-        let unsupported_yet = ["value_sum.yml", "value_avg.yml", "value_percentile.yml"];
+        // Every example (value_sum, value_avg and value_percentile included) loads.
         let mine: Vec<_> = report
             .rejected
             .iter()
             .filter(|r| r.path.as_deref() == Some(f.as_path()))
             .collect();
-        if unsupported_yet.contains(&name) {
-            assert_eq!(mine.len(), 1, "{name}");
-            assert!(
-                mine[0].reason.contains("not supported yet"),
-                "{name}: {}",
-                mine[0].reason
-            );
-        } else {
-            assert!(mine.is_empty(), "{name}: {mine:?}");
-            assert!(
-                report
-                    .loaded
-                    .iter()
-                    .any(|l| l.path.as_deref() == Some(f.as_path())),
-                "{name} not loaded"
-            );
-        }
+        assert!(mine.is_empty(), "{name}: {mine:?}");
+        assert!(
+            report
+                .loaded
+                .iter()
+                .any(|l| l.path.as_deref() == Some(f.as_path())),
+            "{name} not loaded"
+        );
         println!("{name}: ok");
     }
 }

@@ -37,7 +37,7 @@ enum Command {
     Incident(client::IncidentArgs),
     /// Journal and detection positions of a running onesec.
     Status(client::ServerArgs),
-    /// Check Sigma rules: which load, which are refused and why.
+    /// Check Sigma rules (which load, which are refused and why) or test them on events.
     Rules(rules_cmd::RulesArgs),
     /// Export stored events (OCSF JSON lines).
     Export(export::ExportArgs),
