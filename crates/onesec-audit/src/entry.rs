@@ -64,9 +64,10 @@ impl Entry {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// The batch facts, for `ingest.batch` entries.
+    /// The batch facts, for `ingest.batch` entries and `journal.recovered` ones (journaled
+    /// events a crash left without an entry, recorded on the next start).
     pub fn ingest_batch(&self) -> Option<IngestBatch> {
-        if self.action != "ingest.batch" {
+        if self.action != "ingest.batch" && self.action != "journal.recovered" {
             return None;
         }
         serde_json::from_value(self.detail.clone()).ok()

@@ -208,21 +208,21 @@ impl AuditLog {
         Ok(cp)
     }
 
+    /// Appends to the witness file and POSTs to the witness URL. The POST runs on its own
+    /// thread, so a slow witness neither holds the log nor blocks an async caller.
     fn send_to_witness(&self, cp: &Checkpoint) {
         if let Some(path) = &self.witness.file
             && let Err(error) = append_line(path, cp, true)
         {
             tracing::error!(%error, "audit witness file not written");
         }
-        if let Some(url) = &self.witness.url {
-            let result = reqwest::blocking::Client::new()
-                .post(url)
-                .json(cp)
-                .timeout(std::time::Duration::from_secs(5))
-                .send()
-                .and_then(|r| r.error_for_status());
-            if let Err(error) = result {
-                tracing::error!(%error, %url, "audit witness not reached");
+        if let Some(url) = self.witness.url.clone() {
+            let cp = cp.clone();
+            let posted = std::thread::Builder::new()
+                .name("onesec-witness".into())
+                .spawn(move || post_to_witness(&url, &cp));
+            if let Err(error) = posted {
+                tracing::error!(%error, "audit witness thread not started");
             }
         }
     }
@@ -301,6 +301,18 @@ fn cut_torn_tail(path: &Path, bytes: &[u8], offset: u64) -> Result<u64, AuditErr
         "audit log: cut an incomplete last record"
     );
     Ok(torn.len() as u64)
+}
+
+fn post_to_witness(url: &str, cp: &Checkpoint) {
+    let result = reqwest::blocking::Client::new()
+        .post(url)
+        .json(cp)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .and_then(|r| r.error_for_status());
+    if let Err(error) = result {
+        tracing::error!(%error, %url, "audit witness not reached");
+    }
 }
 
 fn append_line(path: &Path, cp: &Checkpoint, sync: bool) -> Result<(), AuditError> {

@@ -28,6 +28,34 @@ pub struct Config {
     pub incidents: IncidentConfig,
     /// MQTT source (ONVIF onvif-ej and JSON topics); off unless `mqtt.url` is set.
     pub mqtt: MqttConfig,
+    /// Tamper-evident audit log (docs/audit-format.md).
+    pub audit: AuditConfig,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Keep the audit log (`<data_dir>/audit`).
+    pub enabled: bool,
+    /// Seconds between signed checkpoints (entries after the last checkpoint are the ones an
+    /// attacker could drop unnoticed, so keep it short).
+    pub checkpoint_secs: u64,
+    /// Also append each checkpoint to this file (put it outside the data folder); empty: no.
+    pub witness_file: String,
+    /// Also POST each checkpoint as JSON to this URL; empty: no.
+    pub witness_url: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            checkpoint_secs: 60,
+            witness_file: String::new(),
+            witness_url: String::new(),
+        }
+    }
 }
 
 /// MQTT source settings.
@@ -64,6 +92,7 @@ impl Default for Config {
             detection: DetectionConfig::default(),
             incidents: IncidentConfig::default(),
             mqtt: MqttConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

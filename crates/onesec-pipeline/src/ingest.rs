@@ -5,9 +5,11 @@
 //! records beside them continue. The caller is answered only once the journal holds the events
 //! (per the fsync policy), which is what "acknowledged" means everywhere in onesec.
 
+use crate::audit::Audit;
 use crate::handoff::ParsedEvents;
 use crate::metrics::Metrics;
 use chrono::Datelike;
+use onesec_audit::IngestBatch;
 use onesec_decode::{
     DecodeContext, DecodeError, Format, SyslogSettings, decode_bytes, decode_syslog,
 };
@@ -62,6 +64,15 @@ pub struct Ingestor {
     parsed: Arc<ParsedEvents>,
     /// Last journal sequence detection has finished, for backpressure.
     detected: Arc<std::sync::atomic::AtomicU64>,
+    /// Where each journaled batch is recorded, unless the audit log is off.
+    audit: Option<Arc<Audit>>,
+}
+
+/// What ingest shares with detection: the parsed-event handoff and detection's position (for
+/// backpressure).
+pub(crate) struct DetectionLink {
+    pub parsed: Arc<ParsedEvents>,
+    pub detected: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Ingestor {
@@ -71,8 +82,8 @@ impl Ingestor {
         dead_letters: Arc<Mutex<SqliteStore>>,
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
-        parsed: Arc<ParsedEvents>,
-        detected: Arc<std::sync::atomic::AtomicU64>,
+        detection: DetectionLink,
+        audit: Option<Arc<Audit>>,
     ) -> Ingestor {
         Ingestor {
             journal,
@@ -81,8 +92,9 @@ impl Ingestor {
             metrics,
             syslog,
             year_hint: Arc::new(AtomicI32::new(0)),
-            parsed,
-            detected,
+            parsed: detection.parsed,
+            detected: detection.detected,
+            audit,
         }
     }
 
@@ -107,8 +119,15 @@ impl Ingestor {
                 decoded = decode_bytes(format, body, &ctx);
             }
         }
-        self.finish(decoded.events, decoded.errors, format.name(), &ctx)
-            .await
+        let raw_sha256 = self.raw_digest(&[body]);
+        self.finish(
+            decoded.events,
+            decoded.errors,
+            format.name(),
+            &ctx,
+            raw_sha256,
+        )
+        .await
     }
 
     fn remembered_year(&self) -> Option<i32> {
@@ -143,7 +162,13 @@ impl Ingestor {
                 }
             }
         }
-        self.finish(events, errors, "syslog", &ctx).await
+        let parts: Vec<&[u8]> = messages
+            .iter()
+            .flat_map(|m| [m.as_slice(), b"\n"])
+            .collect();
+        let raw_sha256 = self.raw_digest(&parts);
+        self.finish(events, errors, "syslog", &ctx, raw_sha256)
+            .await
     }
 
     /// Journals what a source decoded itself (e.g. MQTT messages): good events and refused
@@ -156,7 +181,8 @@ impl Ingestor {
         input: &str,
     ) -> IngestReport {
         let ctx = self.context(input);
-        self.finish(events, errors, format, &ctx).await
+        let raw_sha256 = self.raw_digest_of_records(&events, &errors);
+        self.finish(events, errors, format, &ctx, raw_sha256).await
     }
 
     /// A decode context for `input` with the configured syslog settings and the current time.
@@ -167,7 +193,9 @@ impl Ingestor {
     /// Journals events that are already decoded (demo, tests, other stages).
     pub async fn ingest_events(&self, events: Vec<Event>, input: &str) -> IngestReport {
         let ctx = self.context(input);
-        self.finish(events, Vec::new(), "event", &ctx).await
+        let raw_sha256 = self.raw_digest_of_records(&events, &[]);
+        self.finish(events, Vec::new(), "event", &ctx, raw_sha256)
+            .await
     }
 
     /// Keeps input that was refused before decoding (e.g. an oversized frame).
@@ -182,6 +210,7 @@ impl Ingestor {
         errors: Vec<DecodeError>,
         format: &str,
         ctx: &DecodeContext,
+        raw_sha256: String,
     ) -> IngestReport {
         let mut report = IngestReport {
             errors: errors
@@ -212,8 +241,22 @@ impl Ingestor {
         }
         self.wait_for_detection_to_catch_up().await;
         let payloads = self.resolve_and_encode(&mut events, ctx.received_ms);
+        let events_root = self
+            .audit
+            .as_ref()
+            .map(|_| hex::encode(onesec_audit::events_root(&payloads)));
         match self.journal.append_batch_async(payloads).await {
             Ok(range) => {
+                if let (Some(audit), Some(events_root)) = (&self.audit, events_root) {
+                    audit.record_batch(IngestBatch {
+                        input: ctx.input.clone(),
+                        format: format.to_string(),
+                        raw_sha256,
+                        first_id: *range.start(),
+                        last_id: *range.end(),
+                        events_root,
+                    });
+                }
                 report.accepted = events.len();
                 report.first_id = Some(*range.start());
                 report.last_id = Some(*range.end());
@@ -235,6 +278,26 @@ impl Ingestor {
     /// Backpressure: while detection is more than [`MAX_BACKLOG`] events behind the journal,
     /// new submissions wait (up to a second each), so detection can take the events the ingestor
     /// hands over already parsed instead of falling ever further behind. Nothing is refused.
+    /// SHA-256 (hex) of the bytes as received, when the audit log wants it.
+    fn raw_digest(&self, parts: &[&[u8]]) -> String {
+        match self.audit {
+            Some(_) => crate::audit::sha256_hex(parts),
+            None => String::new(),
+        }
+    }
+
+    /// For input decoded before it reached the ingestor (MQTT, JSON events): the digest of the
+    /// records' raw text, each followed by a newline, refused ones included.
+    fn raw_digest_of_records(&self, events: &[Event], errors: &[DecodeError]) -> String {
+        if self.audit.is_none() {
+            return String::new();
+        }
+        let raws = events.iter().map(|e| e.raw.as_bytes());
+        let refused = errors.iter().map(|e| e.raw.as_bytes());
+        let parts: Vec<&[u8]> = raws.chain(refused).flat_map(|r| [r, b"\n"]).collect();
+        crate::audit::sha256_hex(&parts)
+    }
+
     async fn wait_for_detection_to_catch_up(&self) {
         for _ in 0..1000 {
             let backlog = self

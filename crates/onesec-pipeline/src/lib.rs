@@ -10,6 +10,7 @@
 //! and the rules, and starts the detector thread. The network edges (HTTP, syslog) live in
 //! `onesec-server` and only call [`Ingestor`] and [`Pipeline::read_store`].
 
+mod audit;
 mod builtin;
 mod config;
 mod detect;
@@ -19,8 +20,9 @@ mod metrics;
 mod record;
 mod rules;
 
+pub use audit::{Audit, read_payloads};
 pub use builtin::BUILTIN_RULES;
-pub use config::{Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms};
+pub use config::{AuditConfig, Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms};
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::Metrics;
@@ -65,6 +67,8 @@ pub enum StartError {
     /// A rule folder could not be read.
     #[error("rules: {0}")]
     Rules(String),
+    #[error(transparent)]
+    Audit(#[from] onesec_audit::AuditError),
 }
 
 /// Positions and counts, for `/api/v1/status` and for clients that wait for detection.
@@ -95,6 +99,7 @@ pub struct Pipeline {
     detector: Mutex<Option<std::thread::JoinHandle<()>>>,
     rules: RulesReport,
     state_changes: Mutex<mpsc::Sender<(String, IncidentState)>>,
+    audit: Option<Arc<Audit>>,
 }
 
 impl Pipeline {
@@ -119,6 +124,7 @@ impl Pipeline {
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
+        let audit = open_audit(&config, &journal, &rules)?;
         let engine = Engine::new(
             rule_set,
             EngineConfig {
@@ -149,8 +155,11 @@ impl Pipeline {
             dead_letters,
             metrics.clone(),
             syslog,
-            parsed.clone(),
-            detected.clone(),
+            ingest::DetectionLink {
+                parsed: parsed.clone(),
+                detected: detected.clone(),
+            },
+            audit.clone(),
         );
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -181,7 +190,18 @@ impl Pipeline {
             detector: Mutex::new(Some(handle)),
             rules,
             state_changes: Mutex::new(tx),
+            audit,
         })
+    }
+
+    /// The audit log, unless `[audit] enabled = false`.
+    pub fn audit(&self) -> Option<&Arc<Audit>> {
+        self.audit.as_ref()
+    }
+
+    /// The journal (read access for proofs).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// The configuration it runs with.
@@ -282,6 +302,9 @@ impl Pipeline {
 
     /// Stops detection and waits for it.
     pub fn shutdown(&self) {
+        if let Some(audit) = &self.audit {
+            audit.stop();
+        }
         self.stop.store(true, Ordering::Relaxed);
         let handle = self.detector.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
@@ -294,6 +317,32 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Opens the audit log, covers journal records a crash left without an entry, and records the
+/// start with what is running.
+fn open_audit(
+    config: &Config,
+    journal: &Journal,
+    rules: &RulesReport,
+) -> Result<Option<Arc<Audit>>, StartError> {
+    if !config.audit.enabled {
+        return Ok(None);
+    }
+    let audit = Audit::open(&config.audit, &config.data_dir)?;
+    audit.reconcile(journal).map_err(StartError::Rules)?;
+    let detail = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules_loaded": rules.loaded.len(),
+        "rules_rejected": rules.rejected.len(),
+        "directory": config.directory,
+        "journal_fsync": config.journal.fsync,
+    });
+    audit.record("onesec", "service.start", "", detail);
+    audit.start_checkpoints(std::time::Duration::from_secs(
+        config.audit.checkpoint_secs.max(1),
+    ));
+    Ok(Some(audit))
 }
 
 fn fsync_policy(text: &str) -> Result<FsyncPolicy, ConfigError> {

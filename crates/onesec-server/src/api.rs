@@ -30,6 +30,14 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config) -> Router {
         .route("/api/v1/status", get(get_status))
         .route("/api/v1/rules", get(get_rules))
         .route("/api/v1/directory/reload", post(post_directory_reload))
+        .route(
+            "/api/v1/audit/proof/{event_id}",
+            get(crate::audit_api::get_proof),
+        )
+        .route(
+            "/api/v1/audit/checkpoint",
+            get(crate::audit_api::get_checkpoint),
+        )
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
@@ -37,7 +45,7 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config) -> Router {
 }
 
 /// An error answer: status and a JSON body `{ "error": ... }`.
-struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -45,7 +53,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
@@ -251,6 +259,10 @@ async fn post_incident_state(
         .ok_or_else(|| bad_request(format!("unknown state {:?}", change.state)))?;
     let incident = with_store(&pipeline, move |s| s.set_incident_state(&id, state)).await?;
     pipeline.incident_state_changed(&incident.id, incident.state);
+    if let Some(audit) = pipeline.audit() {
+        let detail = json!({ "to": incident.state.as_str() });
+        audit.record("api", "incident.state", &incident.id, detail);
+    }
     Ok(Json(incident).into_response())
 }
 
@@ -296,6 +308,10 @@ async fn post_directory_reload(State(pipeline): State<AppState>) -> Result<Respo
         .await
         .map_err(internal)?
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    if let Some(audit) = pipeline.audit() {
+        let detail = serde_json::to_value(summary).unwrap_or_default();
+        audit.record("api", "directory.reload", "", detail);
+    }
     Ok(Json(summary).into_response())
 }
 

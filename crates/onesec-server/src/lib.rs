@@ -6,6 +6,7 @@
 //! reports the bound addresses.
 
 mod api;
+mod audit_api;
 pub mod mqtt;
 mod syslog;
 

@@ -1,6 +1,7 @@
 //! `onesec`: one binary, one subcommand per job. Each subcommand lives in its own module and
 //! only wires library crates together; errors get their context here, at the edge.
 
+mod audit_cmd;
 mod client;
 mod demo;
 mod export;
@@ -41,6 +42,8 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Export stored events (OCSF JSON lines).
     Export(export::ExportArgs),
+    /// The tamper-evident audit log: verify, prove an event, check a proof, export a bundle.
+    Audit(audit_cmd::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Status(args) => client::status(args),
         Command::Rules(args) => rules_cmd::run(args),
         Command::Export(args) => export::run(args),
+        Command::Audit(args) => audit_cmd::run(args),
     };
     match result {
         Ok(code) => code,

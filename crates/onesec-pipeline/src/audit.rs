@@ -1,0 +1,200 @@
+//! The pipeline's side of the audit log: what it records, when it signs, and how it catches up
+//! with the journal after a crash.
+//!
+//! Ingest appends one `ingest.batch` entry per journaled batch, after the journal append (so an
+//! entry never names events that are not durable). A crash between the two leaves journaled
+//! events without an entry; on start, [`Audit::reconcile`] appends a `journal.recovered` entry
+//! for them, with the Merkle root of their journal payloads, so every event id stays covered.
+
+use crate::config::AuditConfig;
+use onesec_audit::{AuditError, AuditLog, Checkpoint, Entry, EventProof, IngestBatch, Witness};
+use onesec_journal::Journal;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The audit log, shared by ingest, the API and the checkpoint thread.
+pub struct Audit {
+    log: Mutex<AuditLog>,
+    stop: AtomicBool,
+}
+
+/// SHA-256 in hex.
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+impl Audit {
+    /// Opens `<data>/audit`.
+    pub(crate) fn open(config: &AuditConfig, data: &Path) -> Result<Arc<Audit>, AuditError> {
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let witness = Witness {
+            file: non_empty(&config.witness_file).map(PathBuf::from),
+            url: non_empty(&config.witness_url),
+        };
+        let (log, report) = AuditLog::open(&data.join("audit"), witness)?;
+        tracing::info!(
+            leaves = report.leaves,
+            torn_bytes = report.torn_bytes,
+            "audit log opened"
+        );
+        Ok(Arc::new(Audit {
+            log: Mutex::new(log),
+            stop: AtomicBool::new(false),
+        }))
+    }
+
+    fn with_log<T>(&self, f: impl FnOnce(&mut AuditLog) -> T) -> T {
+        match self.log.lock() {
+            Ok(mut log) => f(&mut log),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Appends an entry; a failure is logged (the action itself has happened).
+    pub fn record(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
+        let entry = Entry {
+            time_ms: crate::ingest::now_ms(),
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            detail,
+        };
+        if let Err(error) = self.with_log(|log| log.append(&entry)) {
+            tracing::error!(%error, action, "audit entry not written");
+        }
+    }
+
+    /// Records a journaled batch.
+    pub(crate) fn record_batch(&self, batch: IngestBatch) {
+        let detail = serde_json::to_value(&batch).unwrap_or_default();
+        self.record("onesec", "ingest.batch", &batch.input, detail);
+    }
+
+    /// Signs a checkpoint now.
+    pub fn checkpoint(&self) -> Result<Checkpoint, AuditError> {
+        self.with_log(|log| log.checkpoint(crate::ingest::now_ms()))
+    }
+
+    /// The audit folder.
+    pub fn dir(&self) -> PathBuf {
+        self.with_log(|log| log.dir().to_path_buf())
+    }
+
+    /// The public key, hex.
+    pub fn public_key_hex(&self) -> String {
+        self.with_log(|log| hex::encode(log.public_key().to_bytes()))
+    }
+
+    /// The proof that event `id` was ingested as it is stored, under a checkpoint signed now
+    /// if the last one does not cover its batch yet.
+    pub fn prove_event(&self, journal: &Journal, id: u64) -> Result<EventProof, AuditError> {
+        let dir = self.dir();
+        let mut contents = onesec_audit::read_contents(&dir)?;
+        let (index, batch) = contents
+            .batch_of(id)
+            .ok_or_else(|| AuditError::NotFound(format!("no audited batch holds event {id}")))?;
+        if contents
+            .checkpoint
+            .as_ref()
+            .is_none_or(|c| c.size <= index as u64)
+        {
+            self.checkpoint()?;
+            contents = onesec_audit::read_contents(&dir)?;
+        }
+        let payloads =
+            read_payloads(journal, batch.first_id, batch.last_id).map_err(AuditError::NotFound)?;
+        contents.prove_event(id, &payloads)
+    }
+
+    /// Covers journal records no entry names (a crash between journal and audit append).
+    pub(crate) fn reconcile(&self, journal: &Journal) -> Result<(), String> {
+        let covered = covered_upto(&self.dir()).map_err(|e| e.to_string())?;
+        let last = journal.last_sequence();
+        let first = (covered + 1).max(journal.first_sequence());
+        if first > last {
+            return Ok(());
+        }
+        let payloads = read_payloads(journal, first, last)?;
+        let batch = IngestBatch {
+            input: "journal".into(),
+            format: "journal".into(),
+            raw_sha256: sha256_hex(&payloads.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+            first_id: first,
+            last_id: last,
+            events_root: hex::encode(onesec_audit::events_root(&payloads)),
+        };
+        tracing::warn!(
+            first,
+            last,
+            "audit: journaled events without an entry; recorded now"
+        );
+        let detail = serde_json::to_value(&batch).unwrap_or_default();
+        self.record("onesec", "journal.recovered", "journal", detail);
+        Ok(())
+    }
+
+    /// Signs a checkpoint every `interval` until [`Audit::stop`].
+    pub(crate) fn start_checkpoints(self: &Arc<Self>, interval: Duration) {
+        let audit = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("onesec-audit".into())
+            .spawn(move || {
+                let step = Duration::from_millis(100);
+                let mut waited = Duration::ZERO;
+                while !audit.stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(step);
+                    waited += step;
+                    if waited >= interval {
+                        waited = Duration::ZERO;
+                        if let Err(error) = audit.checkpoint() {
+                            tracing::error!(%error, "audit checkpoint failed");
+                        }
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "audit checkpoint thread not started");
+        }
+    }
+
+    /// Stops the checkpoint thread and signs a last checkpoint.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Err(error) = self.checkpoint() {
+            tracing::error!(%error, "final audit checkpoint failed");
+        }
+    }
+}
+
+/// The highest event id an `ingest.batch` or `journal.recovered` entry covers.
+fn covered_upto(dir: &Path) -> Result<u64, AuditError> {
+    let contents = onesec_audit::read_contents(dir)?;
+    Ok(contents
+        .entries
+        .iter()
+        .filter_map(|bytes| serde_json::from_slice::<Entry>(bytes).ok())
+        .filter_map(|entry| entry.ingest_batch())
+        .map(|batch| batch.last_id)
+        .max()
+        .unwrap_or(0))
+}
+
+/// The journal payloads of records `first..=last`.
+pub fn read_payloads(journal: &Journal, first: u64, last: u64) -> Result<Vec<Vec<u8>>, String> {
+    let mut reader = journal.reader(first).map_err(|e| e.to_string())?;
+    let mut payloads = Vec::new();
+    while reader.next_sequence() <= last {
+        match reader.try_next().map_err(|e| e.to_string())? {
+            Some((_, payload)) => payloads.push(payload),
+            None => return Err(format!("journal ends before record {last}")),
+        }
+    }
+    Ok(payloads)
+}

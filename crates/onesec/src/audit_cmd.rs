@@ -1,0 +1,249 @@
+//! `onesec audit`: verify the audit log offline, prove an event, check a proof, export a bundle.
+
+use crate::client::{ServerArgs, get_json};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use onesec_audit::{AuditLog, Entry, EventProof, VerifyReport, Witness};
+use onesec_journal::{Journal, JournalConfig, JournalError};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `onesec audit` subcommands.
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every leaf, checkpoint and (offline) the journal against the audit log.
+    Verify {
+        /// Data folder (its `audit/` and `journal/`).
+        #[arg(long, default_value_os_t = crate::default_data_dir())]
+        data_dir: PathBuf,
+        /// Verify an exported bundle (an audit folder) instead of a data folder.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Trust this public key (hex file) instead of the folder's own `signing.pub`.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// Compare with the checkpoints a witness received (JSON lines).
+        #[arg(long)]
+        witness: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the inclusion proof of an event (from a running onesec, or a stopped data folder).
+    Prove {
+        /// Event id (journal sequence).
+        event_id: u64,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Build it from this data folder instead of asking a server (onesec must be stopped).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Check a proof (JSON file from `prove` or the API) with a public key alone.
+    CheckProof {
+        /// The proof file.
+        proof: PathBuf,
+        /// The public key (hex file, e.g. `audit/signing.pub` or an exported copy).
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Copy the audit log without its secret key, for verification elsewhere.
+    Export {
+        /// Target folder (created).
+        out: PathBuf,
+        /// Data folder.
+        #[arg(long, default_value_os_t = crate::default_data_dir())]
+        data_dir: PathBuf,
+    },
+}
+
+/// Runs the subcommand; exit code 1 when verification finds a problem.
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        AuditCommand::Verify {
+            data_dir,
+            bundle,
+            public_key,
+            witness,
+            json,
+        } => verify(&data_dir, bundle, public_key, witness, json),
+        AuditCommand::Prove {
+            event_id,
+            server,
+            data_dir,
+        } => prove(event_id, &server, data_dir),
+        AuditCommand::CheckProof { proof, public_key } => check_proof(&proof, &public_key),
+        AuditCommand::Export { out, data_dir } => export(&data_dir, &out),
+    }
+}
+
+fn verify(
+    data_dir: &Path,
+    bundle: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+    witness: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let audit_dir = bundle.clone().unwrap_or_else(|| data_dir.join("audit"));
+    let key = public_key
+        .map(|p| onesec_audit::load_public_key(&p))
+        .transpose()?;
+    let mut report = onesec_audit::verify_dir(&audit_dir, key.as_ref(), witness.as_deref())
+        .with_context(|| format!("verifying {}", audit_dir.display()))?;
+    let journal_note = if bundle.is_some() {
+        "journal not checked (a bundle holds the audit log only)".to_string()
+    } else {
+        check_journal(data_dir, &audit_dir, &mut report)?
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&audit_dir, &report, &journal_note);
+    }
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_report(dir: &Path, report: &VerifyReport, journal_note: &str) {
+    println!("audit log {}", dir.display());
+    println!(
+        "  {} leaves, {} checkpoints ({} verified), {} witness checkpoints compared",
+        report.leaves, report.checkpoints, report.checkpoints_ok, report.witnessed
+    );
+    println!("  {journal_note}");
+    for problem in &report.problems {
+        println!("  PROBLEM  {}: {}", problem.position, problem.what);
+    }
+    if report.is_ok() {
+        println!("  OK: nothing was changed, removed, reordered or truncated");
+    }
+}
+
+/// Recomputes each audited batch's `events_root` from the journal; a stored event that was
+/// changed, removed or reordered shows as a mismatch at its batch.
+fn check_journal(
+    data: &Path,
+    audit_dir: &Path,
+    report: &mut VerifyReport,
+) -> anyhow::Result<String> {
+    let config = JournalConfig::new(data.join("journal"));
+    let journal = match Journal::open(config) {
+        Ok((journal, _)) => journal,
+        Err(JournalError::Locked { .. }) => {
+            return Ok("journal not checked: onesec is running on this data folder".into());
+        }
+        Err(error) => return Err(error).context("opening the journal"),
+    };
+    let contents = onesec_audit::read_contents(audit_dir)?;
+    let mut batches = 0;
+    for (leaf, bytes) in contents.entries.iter().enumerate() {
+        let Some(batch) = serde_json::from_slice::<Entry>(bytes)
+            .ok()
+            .and_then(|e| e.ingest_batch())
+        else {
+            continue;
+        };
+        batches += 1;
+        let position = format!(
+            "journal records {}..={} (batch in leaf {leaf})",
+            batch.first_id, batch.last_id
+        );
+        let what = match onesec_pipeline::read_payloads(&journal, batch.first_id, batch.last_id) {
+            Ok(payloads) => {
+                let root = hex::encode(onesec_audit::events_root(&payloads));
+                if root == batch.events_root {
+                    continue;
+                }
+                "the events no longer hash to the audited events_root: an event was changed, removed or reordered".to_string()
+            }
+            Err(reason) => format!("cannot be read: {reason}"),
+        };
+        report
+            .problems
+            .push(onesec_audit::Problem { position, what });
+    }
+    Ok(format!(
+        "journal checked: {batches} batches against their audited events_root"
+    ))
+}
+
+fn prove(
+    event_id: u64,
+    server: &ServerArgs,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let proof: EventProof = match data_dir {
+        None => serde_json::from_value(get_json(
+            &server.server,
+            &format!("/api/v1/audit/proof/{event_id}"),
+        )?)
+        .context("reading the proof")?,
+        Some(dir) => prove_offline(&dir, event_id)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&proof)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prove_offline(data: &Path, event_id: u64) -> anyhow::Result<EventProof> {
+    let (journal, _) = Journal::open(JournalConfig::new(data.join("journal")))
+        .context("opening the journal (is onesec running? then leave out --data-dir)")?;
+    let audit_dir = data.join("audit");
+    let (mut log, _) = AuditLog::open(&audit_dir, Witness::default())?;
+    log.checkpoint(onesec_pipeline::now_ms())?;
+    let contents = onesec_audit::read_contents(&audit_dir)?;
+    let Some((_, batch)) = contents.batch_of(event_id) else {
+        bail!("no audited batch holds event {event_id}");
+    };
+    let payloads = onesec_pipeline::read_payloads(&journal, batch.first_id, batch.last_id)
+        .map_err(anyhow::Error::msg)?;
+    Ok(contents.prove_event(event_id, &payloads)?)
+}
+
+fn check_proof(path: &Path, public_key: &Path) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let proof: EventProof = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a proof", path.display()))?;
+    let key = onesec_audit::load_public_key(public_key)?;
+    match proof.verify(&key) {
+        Ok(()) => {
+            println!(
+                "OK: event {} is in leaf {} of the log signed at size {}",
+                proof.event_id, proof.batch.leaf_index, proof.batch.checkpoint.size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            println!("INVALID: {reason}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn export(data: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    let from = data.join("audit");
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for name in [
+        onesec_audit::LEAVES_FILE,
+        onesec_audit::CHECKPOINTS_FILE,
+        onesec_audit::checkpoint::PUBLIC_KEY_FILE,
+    ] {
+        std::fs::copy(from.join(name), out.join(name))
+            .with_context(|| format!("copying {name} from {}", from.display()))?;
+    }
+    println!(
+        "exported {} to {} (without the signing key)",
+        from.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
