@@ -30,6 +30,34 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Tamper-evident audit log (docs/audit-format.md).
     pub audit: AuditConfig,
+    /// Users, roles and tokens for the HTTP API (docs/permissions.md).
+    pub auth: AuthSettings,
+}
+
+/// HTTP API authentication settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Require a token on every API route except login and setup. Turn off only on a machine
+    /// nobody else can reach.
+    pub enabled: bool,
+    /// Hours a login session lasts.
+    pub session_hours: u64,
+    /// Failed logins allowed per user and per client address within `lockout_secs`.
+    pub max_failed_logins: usize,
+    /// Window and lockout for failed logins, seconds.
+    pub lockout_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            enabled: true,
+            session_hours: 8,
+            max_failed_logins: 5,
+            lockout_secs: 300,
+        }
+    }
 }
 
 /// Audit log settings.
@@ -93,6 +121,7 @@ impl Default for Config {
             incidents: IncidentConfig::default(),
             mqtt: MqttConfig::default(),
             audit: AuditConfig::default(),
+            auth: AuthSettings::default(),
         }
     }
 }

@@ -22,7 +22,9 @@ mod rules;
 
 pub use audit::{Audit, read_payloads};
 pub use builtin::BUILTIN_RULES;
-pub use config::{AuditConfig, Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms};
+pub use config::{
+    AuditConfig, AuthSettings, Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms,
+};
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::Metrics;

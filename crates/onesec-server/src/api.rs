@@ -1,13 +1,17 @@
 //! The REST API (`/api/v1/...`), metrics and health. Documented in `docs/api.md`.
 
+use crate::auth_api;
+use crate::gate::{self, Gate};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Extension;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use base64::Engine as _;
+use onesec_auth::Principal;
 use onesec_decode::Format;
 use onesec_event::Event;
 use onesec_pipeline::{Config, Pipeline};
@@ -18,8 +22,21 @@ use std::sync::Arc;
 
 type AppState = Arc<Pipeline>;
 
-/// Builds the router.
-pub fn router(pipeline: Arc<Pipeline>, config: &Config) -> Router {
+/// Builds the router: every route, behind the gate of `crate::gate` (the route table there
+/// must list each one).
+pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Router {
+    let auth = Router::new()
+        .route("/api/v1/auth/setup", post(auth_api::post_setup))
+        .route("/api/v1/auth/login", post(auth_api::post_login))
+        .route("/api/v1/auth/logout", post(auth_api::post_logout))
+        .route("/api/v1/auth/whoami", get(auth_api::get_whoami))
+        .route(
+            "/api/v1/users",
+            get(auth_api::get_users).post(auth_api::post_user),
+        )
+        .route("/api/v1/tokens", post(auth_api::post_token))
+        .route("/api/v1/tokens/{name}", delete(auth_api::delete_token))
+        .with_state(gate.clone());
     Router::new()
         .route("/api/v1/events", post(post_events).get(get_events))
         .route("/api/v1/incidents", get(get_incidents))
@@ -40,8 +57,10 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config) -> Router {
         )
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .with_state(pipeline)
+        .merge(auth)
+        .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
+        .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
 }
 
 /// An error answer: status and a JSON body `{ "error": ... }`.
@@ -172,8 +191,10 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 /// `GET /api/v1/events?person=&site=&from=&to=&limit=`.
+/// A caller limited to some sites gets the events of those sites only.
 async fn get_events(
     State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let filter = EventFilter {
@@ -184,16 +205,62 @@ async fn get_events(
         after_id: None,
         limit: q.limit,
     };
-    let events = with_store(&pipeline, move |s| s.events(&filter)).await?;
+    if let Some(site) = &filter.site
+        && !principal.sees_site(Some(site))
+    {
+        return Err(forbidden_site(site));
+    }
+    let sites = match (&filter.site, principal.sites.is_empty()) {
+        (None, false) => principal.sites.clone(),
+        _ => vec![],
+    };
+    let events = with_store(&pipeline, move |s| events_in_sites(s, filter, &sites)).await?;
     Ok(Json(events).into_response())
+}
+
+fn forbidden_site(site: &str) -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        format!("you are not allowed to see site {site}"),
+    )
+}
+
+/// The events of `filter`, or, when `sites` is not empty, of each of those sites merged in
+/// event-time order (a scoped caller asking without a site).
+fn events_in_sites(
+    store: &mut dyn Store,
+    filter: EventFilter,
+    sites: &[String],
+) -> Result<Vec<Event>, onesec_store::StoreError> {
+    if sites.is_empty() {
+        return store.events(&filter);
+    }
+    let mut merged = Vec::new();
+    for site in sites {
+        let one = EventFilter {
+            site: Some(site.clone()),
+            ..filter.clone()
+        };
+        merged.extend(store.events(&one)?);
+    }
+    merged.sort_by_key(|e| (e.time_ms, e.id));
+    merged.truncate(filter.limit.unwrap_or(1000));
+    Ok(merged)
+}
+
+/// Whether a scoped caller sees an incident or alert with these entities.
+fn sees(principal: &Principal, entities: &onesec_incident::Entities) -> bool {
+    principal.sees_any_site(entities.sites.iter().map(String::as_str))
 }
 
 /// `GET /api/v1/incidents?state=&domain=&all=&limit=`.
 async fn get_incidents(
     State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(filter): Query<IncidentFilter>,
 ) -> Result<Response, ApiError> {
-    let incidents = with_store(&pipeline, move |s| s.incidents(&filter)).await?;
+    let mut incidents = with_store(&pipeline, move |s| s.incidents(&filter)).await?;
+    incidents.retain(|i| sees(&principal, &i.entities));
     Ok(Json(incidents).into_response())
 }
 
@@ -223,11 +290,13 @@ fn timeline_entry(event: &Event) -> Value {
 /// `GET /api/v1/incidents/{id}`: the incident, its alerts and the timeline of their events.
 async fn get_incident(
     State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let body = with_store(&pipeline, move |s| {
         let incident = s
             .incident(&id)?
+            .filter(|i| sees(&principal, &i.entities))
             .ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
         let alerts = s.alerts(Some(&id), 10_000)?;
         let active = alerts
@@ -252,16 +321,27 @@ struct StateChange {
 /// `POST /api/v1/incidents/{id}/state` with `{"state": "acknowledged"}`.
 async fn post_incident_state(
     State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Json(change): Json<StateChange>,
 ) -> Result<Response, ApiError> {
     let state = onesec_incident::IncidentState::parse(&change.state)
         .ok_or_else(|| bad_request(format!("unknown state {:?}", change.state)))?;
-    let incident = with_store(&pipeline, move |s| s.set_incident_state(&id, state)).await?;
+    let who = principal.clone();
+    let incident = with_store(&pipeline, move |s| {
+        let visible = s.incident(&id)?.is_some_and(|i| sees(&who, &i.entities));
+        if !visible {
+            return Err(onesec_store::StoreError::NotFound(format!(
+                "no incident {id}"
+            )));
+        }
+        s.set_incident_state(&id, state)
+    })
+    .await?;
     pipeline.incident_state_changed(&incident.id, incident.state);
     if let Some(audit) = pipeline.audit() {
         let detail = json!({ "to": incident.state.as_str() });
-        audit.record("api", "incident.state", &incident.id, detail);
+        audit.record(&principal.name, "incident.state", &incident.id, detail);
     }
     Ok(Json(incident).into_response())
 }
@@ -274,10 +354,12 @@ struct LimitQuery {
 /// `GET /api/v1/alerts?limit=`.
 async fn get_alerts(
     State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(500);
-    let alerts = with_store(&pipeline, move |s| s.alerts(None, limit)).await?;
+    let mut alerts = with_store(&pipeline, move |s| s.alerts(None, limit)).await?;
+    alerts.retain(|a| sees(&principal, &a.entities));
     Ok(Json(alerts).into_response())
 }
 
@@ -302,7 +384,10 @@ async fn get_rules(State(pipeline): State<AppState>) -> Result<Response, ApiErro
 }
 
 /// `POST /api/v1/directory/reload`: re-reads the directory files without a restart.
-async fn post_directory_reload(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+async fn post_directory_reload(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
     let p = pipeline.clone();
     let summary = tokio::task::spawn_blocking(move || p.reload_directory())
         .await
@@ -310,7 +395,7 @@ async fn post_directory_reload(State(pipeline): State<AppState>) -> Result<Respo
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     if let Some(audit) = pipeline.audit() {
         let detail = serde_json::to_value(summary).unwrap_or_default();
-        audit.record("api", "directory.reload", "", detail);
+        audit.record(&principal.name, "directory.reload", "", detail);
     }
     Ok(Json(summary).into_response())
 }

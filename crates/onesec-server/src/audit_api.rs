@@ -3,10 +3,11 @@
 
 use crate::api::{ApiError, internal};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use onesec_audit::AuditError;
+use onesec_auth::Principal;
 use onesec_pipeline::{Audit, Pipeline};
 use serde_json::json;
 use std::sync::Arc;
@@ -29,8 +30,14 @@ fn audit_error(error: AuditError) -> ApiError {
 /// `events_root`, and the batch entry's inclusion proof under a signed checkpoint.
 pub(crate) async fn get_proof(
     State(pipeline): State<Arc<Pipeline>>,
+    Extension(principal): Extension<Principal>,
     Path(event_id): Path<u64>,
 ) -> Result<Response, ApiError> {
+    // A proof carries the event itself; callers limited to some sites do not get them.
+    if !principal.sites.is_empty() {
+        let reason = "proofs are for callers not limited to sites";
+        return Err(ApiError(StatusCode::FORBIDDEN, reason.into()));
+    }
     let audit = audit_of(&pipeline)?;
     let proof =
         tokio::task::spawn_blocking(move || audit.prove_event(pipeline.journal(), event_id))

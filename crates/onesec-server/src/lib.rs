@@ -7,6 +7,8 @@
 
 mod api;
 mod audit_api;
+mod auth_api;
+pub mod gate;
 pub mod mqtt;
 mod syslog;
 
@@ -17,6 +19,8 @@ use std::sync::Arc;
 /// A listener could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error(transparent)]
+    Auth(#[from] onesec_auth::AuthError),
     /// Binding a socket failed.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -34,6 +38,8 @@ pub enum ServerError {
 pub struct Server {
     /// HTTP API address.
     pub http: SocketAddr,
+    /// The one-time setup token of a first start (no user yet), to print for the operator.
+    pub setup_token: Option<String>,
     /// Syslog UDP address, when enabled.
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog TCP address, when enabled.
@@ -62,7 +68,9 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     let http = http_listener
         .local_addr()
         .map_err(bind("HTTP", &config.http.listen))?;
-    let router = api::router(pipeline.clone(), config);
+    let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
+    let router = api::router(pipeline.clone(), config, Arc::new(gate))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let mut tasks = vec![tokio::spawn(async move {
         if let Err(error) = axum::serve(http_listener, router).await {
             tracing::error!(%error, "HTTP server stopped");
@@ -108,8 +116,31 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     }
     Ok(Server {
         http,
+        setup_token,
         syslog_udp,
         syslog_tcp,
         tasks,
     })
+}
+
+/// The auth store in `<data>/auth` (unless `[auth] enabled = false`) and, on a first start, the
+/// one-time setup token.
+fn open_gate(
+    pipeline: Arc<Pipeline>,
+    config: &Config,
+) -> Result<(gate::Gate, Option<String>), ServerError> {
+    if !config.auth.enabled {
+        tracing::warn!("authentication is off: every API caller is an administrator");
+        return Ok((gate::Gate::new(None, pipeline), None));
+    }
+    let settings = onesec_auth::AuthConfig {
+        session_ms: i64::try_from(config.auth.session_hours.saturating_mul(3_600_000))
+            .unwrap_or(i64::MAX),
+        max_failures: config.auth.max_failed_logins.max(1),
+        lockout_ms: i64::try_from(config.auth.lockout_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+    };
+    let dir = config.data_dir.join("auth");
+    let (store, setup) = onesec_auth::AuthStore::open(&dir, settings, onesec_pipeline::now_ms())?;
+    Ok((gate::Gate::new(Some(store), pipeline), setup))
 }

@@ -183,7 +183,7 @@ fn prove(
 ) -> anyhow::Result<ExitCode> {
     let proof: EventProof = match data_dir {
         None => serde_json::from_value(get_json(
-            &server.server,
+            server,
             &format!("/api/v1/audit/proof/{event_id}"),
         )?)
         .context("reading the proof")?,

@@ -14,6 +14,22 @@ pub struct ServerArgs {
     /// Base URL of the onesec HTTP API.
     #[arg(long, default_value = "http://127.0.0.1:8686", env = "ONESEC_SERVER")]
     pub server: String,
+    /// API token or session token (`POST /api/v1/tokens`, `POST /api/v1/auth/login`).
+    #[arg(long, env = "ONESEC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ServerArgs {
+    /// A request with the caller's token, if any.
+    pub fn authorize(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
 }
 
 /// `onesec incidents` flags.
@@ -42,9 +58,11 @@ pub struct IncidentArgs {
 }
 
 /// A blocking HTTP client with a useful error when the server is not there.
-pub fn get_json(server: &str, path: &str) -> anyhow::Result<Value> {
+pub fn get_json(server_args: &ServerArgs, path: &str) -> anyhow::Result<Value> {
+    let server = &server_args.server;
     let url = format!("{}{}", server.trim_end_matches('/'), path);
-    let response = reqwest::blocking::get(&url).with_context(|| {
+    let request = server_args.authorize(reqwest::blocking::Client::new().get(&url));
+    let response = request.send().with_context(|| {
         format!("cannot reach onesec at {server} (is `onesec up` running? use --server)")
     })?;
     let status = response.status();
@@ -73,8 +91,7 @@ pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "/api/v1/incidents"
             };
-            serde_json::from_value(get_json(&args.server.server, path)?)
-                .context("reading incidents")?
+            serde_json::from_value(get_json(&args.server, path)?).context("reading incidents")?
         }
     };
     if args.json {
@@ -110,10 +127,7 @@ pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
 
 /// Shows one incident with its timeline.
 pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
-    let body = get_json(
-        &args.server.server,
-        &format!("/api/v1/incidents/{}", args.id),
-    )?;
+    let body = get_json(&args.server, &format!("/api/v1/incidents/{}", args.id))?;
     let incident = &body["incident"];
     println!(
         "{}  {}  {}  {}\n{}",
@@ -147,7 +161,7 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
 
 /// Prints the server's status.
 pub fn status(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let body = get_json(&args.server, "/api/v1/status")?;
+    let body = get_json(&args, "/api/v1/status")?;
     println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(ExitCode::SUCCESS)
 }

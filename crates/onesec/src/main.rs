@@ -2,6 +2,7 @@
 //! only wires library crates together; errors get their context here, at the edge.
 
 mod audit_cmd;
+mod auth_cmd;
 mod client;
 mod demo;
 mod export;
@@ -44,6 +45,8 @@ enum Command {
     Export(export::ExportArgs),
     /// The tamper-evident audit log: verify, prove an event, check a proof, export a bundle.
     Audit(audit_cmd::AuditArgs),
+    /// Users and tokens: create the first administrator, log in, issue API tokens.
+    Auth(auth_cmd::AuthArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules_cmd::run(args),
         Command::Export(args) => export::run(args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::Auth(args) => auth_cmd::run(args),
     };
     match result {
         Ok(code) => code,

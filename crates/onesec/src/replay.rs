@@ -70,7 +70,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         last_id = last_id.max(totals.last_id);
     }
     if !args.no_wait && last_id > 0 {
-        wait_for_detection(&args.server.server, last_id)?;
+        wait_for_detection(&args.server, last_id)?;
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -130,7 +130,7 @@ fn send_file(
             body.extend_from_slice(line);
             body.push(b'\n');
         }
-        let mut request = client.post(&url).body(body.clone());
+        let mut request = args.server.authorize(client.post(&url).body(body.clone()));
         if let Some(m) = mapping {
             request = request.header(
                 "X-Onesec-Csv-Mapping",
@@ -168,7 +168,7 @@ fn send_file(
 }
 
 /// Polls `/api/v1/status` until detection has passed `last_id`.
-fn wait_for_detection(server: &str, last_id: u64) -> anyhow::Result<()> {
+fn wait_for_detection(server: &crate::client::ServerArgs, last_id: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let status = crate::client::get_json(server, "/api/v1/status")?;

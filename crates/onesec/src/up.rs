@@ -99,11 +99,19 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
         report.loaded.len(),
         pipeline.status().directory.people,
     );
+    if let Some(token) = &server.setup_token {
+        println!(
+            "first start: no user yet. Create the administrator with this one-time setup token \
+             (also in {}/auth/setup-token): POST /api/v1/auth/setup \
+             {{\"setup_token\": \"{token}\", \"user\": \"admin\", \"password\": \"...\"}}",
+            pipeline.config().data_dir.display()
+        );
+    }
     if demo {
         crate::demo::replay(&pipeline).await;
         println!(
-            "demo: attack replayed; see http://{}/api/v1/incidents or `onesec incidents`",
-            server.http
+            "demo: attack replayed; see `onesec incidents --data-dir {}`",
+            pipeline.config().data_dir.display()
         );
     }
     reload_directory_on_sighup(pipeline.clone());

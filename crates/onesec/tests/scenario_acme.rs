@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Acme, Onesec, Options, check_acme, cli};
+use common::{Acme, Onesec, Options, check_acme, cli_as};
 use std::collections::BTreeSet;
 
 /// Syslog over TCP (half newline-framed, half octet-counted) and UDP (the sudo line), Windows and
@@ -85,7 +85,10 @@ fn acme_day_over_syslog_and_http_opens_the_expected_incidents() {
 
     // The CLI, asking the same server, lists the same incidents as the API.
     let ids: BTreeSet<String> = onesec.incidents().into_iter().map(|i| i.id).collect();
-    let output = cli(&["incidents", "--server", &onesec.base, "--json"]);
+    let output = cli_as(
+        &["incidents", "--server", &onesec.base, "--json"],
+        onesec.token(),
+    );
     assert!(
         output.status.success(),
         "onesec incidents failed: {}",
@@ -144,7 +147,7 @@ fn acme_day_through_replay_opens_the_expected_incidents() {
             &mapping,
         ],
     ] {
-        let output = cli(&args);
+        let output = cli_as(&args, onesec.token());
         assert!(
             output.status.success(),
             "{args:?} failed ({}):\nstdout: {}\nstderr: {}",

@@ -71,7 +71,14 @@ pub struct Onesec {
     /// Stdout lines after the listening line.
     pub stdout: Arc<Mutex<Vec<String>>>,
     client: reqwest::blocking::Client,
+    /// The admin session, sent with every request.
+    token: Option<String>,
 }
+
+/// The administrator the helpers create on a first start.
+pub const ADMIN: &str = "admin";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Answer of an HTTP request: status code and body (JSON when it parses, else a string).
 #[derive(Debug)]
@@ -145,7 +152,7 @@ impl Onesec {
         let http = listening
             .http
             .unwrap_or_else(|| panic!("no http= in {line:?}"));
-        Onesec {
+        let mut onesec = Onesec {
             child: Some(child),
             base: format!("http://{http}"),
             syslog_udp: listening.syslog_udp,
@@ -157,7 +164,56 @@ impl Onesec {
                 .timeout(Duration::from_secs(120))
                 .build()
                 .expect("HTTP client"),
+            token: None,
+        };
+        onesec.token = onesec.sign_in();
+        onesec
+    }
+
+    /// Creates the administrator on a first start (with the setup token onesec wrote) and logs
+    /// in as them; `None` when authentication is off.
+    fn sign_in(&self) -> Option<String> {
+        let setup_file = self.data_dir.join("auth/setup-token");
+        if let Ok(setup_token) = std::fs::read_to_string(&setup_file) {
+            let body = serde_json::json!({
+                "setup_token": setup_token.trim(), "user": ADMIN, "password": ADMIN_PASSWORD,
+            });
+            // Refused when this data folder already has its admin (a restart): fine.
+            let _ = self.send(
+                self.client
+                    .post(format!("{}/api/v1/auth/setup", self.base))
+                    .json(&body),
+                "setup",
+            );
         }
+        let body = serde_json::json!({ "user": ADMIN, "password": ADMIN_PASSWORD });
+        let url = format!("{}/api/v1/auth/login", self.base);
+        let login = answer(self.send(self.client.post(&url).json(&body), "login"));
+        match login.status {
+            200 => Some(
+                login.body["token"]
+                    .as_str()
+                    .expect("a session token")
+                    .to_string(),
+            ),
+            404 => None,
+            other => panic!("login answered {other}: {}", login.body),
+        }
+    }
+
+    /// The admin session token (`None` when authentication is off).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// A request as the given bearer (or none).
+    pub fn request_as(&self, method: reqwest::Method, path: &str, bearer: Option<&str>) -> Answer {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.client.request(method, &url);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        answer(self.send_raw(request, &url))
     }
 
     /// Kills the process with SIGKILL (no clean shutdown) and reaps it.
@@ -207,6 +263,19 @@ impl Onesec {
 
     /// Sends a request; a connection failure fails the test with onesec's log.
     fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        what: &str,
+    ) -> reqwest::blocking::Response {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        self.send_raw(request, what)
+    }
+
+    /// Sends a request as it is (no token added).
+    fn send_raw(
         &self,
         request: reqwest::blocking::RequestBuilder,
         what: &str,
@@ -337,7 +406,16 @@ impl Drop for Onesec {
 
 /// Runs the binary with `args` (stdin closed) and returns its output.
 pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
-    Command::new(BIN)
+    cli_as(args, None)
+}
+
+/// Runs `onesec ARGS` with `ONESEC_TOKEN` set (for commands that ask a running onesec).
+pub fn cli_as<S: AsRef<std::ffi::OsStr>>(args: &[S], token: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    if let Some(token) = token {
+        command.env("ONESEC_TOKEN", token);
+    }
+    command
         .args(args)
         .env("ONESEC_LOG", "warn")
         .stdin(Stdio::null())

@@ -1,0 +1,167 @@
+//! Who may do what, tried on a running onesec: every route of the route table (the same table
+//! the server enforces, so a new route cannot be left out) without a token, with a bad token
+//! and with a token of each role; per-site scope; the login limit; denials in the audit log.
+
+mod common;
+
+use common::{Onesec, Options};
+use onesec_auth::{Role, permission_table};
+use onesec_server::gate::{Access, ROUTES};
+use reqwest::Method;
+use serde_json::json;
+
+/// A concrete path for a route pattern.
+fn concrete(pattern: &str) -> String {
+    pattern
+        .replace("{id}", "no-such-incident")
+        .replace("{event_id}", "1")
+        .replace("{name}", "no-such-token")
+}
+
+fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
+    let url = format!("{}/api/v1/tokens", onesec.base);
+    let body = json!({ "name": name, "role": role.as_str(), "sites": sites });
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .bearer_auth(onesec.token().expect("auth is on"))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: serde_json::Value = response.json().unwrap();
+    answer["token"].as_str().unwrap().to_string()
+}
+
+fn method(m: &axum::http::Method) -> Method {
+    Method::from_bytes(m.as_str().as_bytes()).unwrap()
+}
+
+#[test]
+fn every_route_refuses_callers_without_the_permission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        ..Options::default()
+    });
+    let tokens: Vec<(Role, String)> = Role::ALL
+        .iter()
+        .map(|role| (*role, token_for(&onesec, role.as_str(), *role, &[])))
+        .collect();
+    for (m, pattern, access) in ROUTES {
+        let path = concrete(pattern);
+        let anonymous = onesec.request_as(method(m), &path, None);
+        let forged = onesec.request_as(method(m), &path, Some("00ff"));
+        if *access == Access::Public {
+            assert_ne!(anonymous.status, 401, "{m} {pattern} is public");
+            continue;
+        }
+        assert_eq!(anonymous.status, 401, "{m} {pattern} without a token");
+        assert_eq!(forged.status, 401, "{m} {pattern} with a made-up token");
+        for (role, token) in &tokens {
+            let answer = onesec.request_as(method(m), &path, Some(token));
+            let allowed = match access {
+                Access::Needs(p) => role.may(*p),
+                _ => true,
+            };
+            if allowed {
+                assert!(
+                    answer.status != 401 && answer.status != 403,
+                    "{m} {pattern} as {}: {} {}",
+                    role.as_str(),
+                    answer.status,
+                    answer.body
+                );
+            } else {
+                assert_eq!(answer.status, 403, "{m} {pattern} as {}", role.as_str());
+            }
+        }
+    }
+    let leaves = std::fs::read(tmp.path().join("data/audit/leaves.bin")).unwrap();
+    let text = String::from_utf8_lossy(&leaves);
+    assert!(text.contains("auth.denied") && text.contains("token.create"));
+}
+
+#[test]
+fn a_caller_limited_to_a_site_sees_only_that_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        demo: true,
+        ..Options::default()
+    });
+    onesec.wait_for_stdout("demo: attack replayed");
+    onesec.wait_for_detection(1);
+    let all = onesec.get_json("/api/v1/incidents");
+    assert!(
+        !all.as_array().unwrap().is_empty(),
+        "the demo opens incidents at EDI"
+    );
+    let edi = token_for(&onesec, "edi-guard", Role::PhysicalOperator, &["EDI"]);
+    let mtl = token_for(&onesec, "mtl-guard", Role::PhysicalOperator, &["MTL"]);
+    let seen = |token: &str, path: &str| onesec.request_as(Method::GET, path, Some(token));
+    assert_eq!(seen(&edi, "/api/v1/incidents").body, all);
+    assert_eq!(seen(&mtl, "/api/v1/incidents").body, json!([]));
+    let first = all[0]["id"].as_str().unwrap();
+    assert_eq!(
+        seen(&mtl, &format!("/api/v1/incidents/{first}")).status,
+        404
+    );
+    assert_eq!(
+        seen(&edi, &format!("/api/v1/incidents/{first}")).status,
+        200
+    );
+    assert_eq!(seen(&mtl, "/api/v1/events?site=EDI").status, 403);
+    let events = seen(&edi, "/api/v1/events").body;
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["resolved"]["site"] == "EDI"));
+    assert_eq!(seen(&mtl, "/api/v1/alerts").body, json!([]));
+}
+
+#[test]
+fn failed_logins_are_limited_and_the_limit_holds_for_the_right_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        ..Options::default()
+    });
+    let client = reqwest::blocking::Client::new();
+    let login = |password: &str| {
+        client
+            .post(format!("{}/api/v1/auth/login", onesec.base))
+            .json(&json!({ "user": common::ADMIN, "password": password }))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for _ in 0..5 {
+        assert_eq!(login("not the password"), 401);
+    }
+    assert_eq!(login(common::ADMIN_PASSWORD), 429);
+}
+
+#[test]
+fn the_permission_table_in_the_docs_is_the_one_enforced() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/permissions.md"),
+    )
+    .unwrap();
+    assert!(
+        doc.contains(&permission_table()),
+        "docs/permissions.md is out of date; its table must read:\n{}",
+        permission_table()
+    );
+    for (m, pattern, access) in ROUTES {
+        let need = match access {
+            Access::Public => "public".to_string(),
+            Access::Authenticated => "any signed-in caller".to_string(),
+            Access::Needs(p) => format!("`{}`", p.as_str()),
+        };
+        let row = format!("| `{m} {pattern}` | {need} |");
+        assert!(
+            doc.contains(&row),
+            "docs/permissions.md lacks the row {row}"
+        );
+    }
+}
