@@ -10,6 +10,7 @@
 //! | `leef` | IBM QRadar LEEF 1.0 / 2.0 records, bare or after a syslog header | as `cef` |
 //! | `windows-json` | Winlogbeat NDJSON (`winlog.*`), EVTX rendered as JSON (`{"Event":{"System":..,"EventData":..}}`, as in the SigmaHQ regression data), flat objects with `EventID` | logon/logoff/lockout/Kerberos/NTLM, USB (6416), process creation (4688, Sysmon 1), Sysmon network (3); every `EventData` item kept under its own (Sigma) name |
 //! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
+//! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
 //! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
 //! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
@@ -44,6 +45,7 @@ mod access_csv;
 mod framing;
 mod json;
 mod onvif;
+mod onvif_xml;
 mod scan;
 mod siem;
 mod syslog;
@@ -67,7 +69,7 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Format {
     /// Guess per line: syslog (with CEF, LEEF and Cisco ASA), Windows JSON, onvif-ej, event
-    /// JSON or generic JSON.
+    /// JSON or generic JSON; a body that is an XML document is read as onvif-xml.
     Auto,
     /// RFC 5424 / RFC 3164 syslog lines.
     Syslog,
@@ -79,6 +81,9 @@ pub enum Format {
     WindowsJson,
     /// ONVIF events over MQTT as JSON lines `{"topic": ..., "payload": ...}`.
     OnvifEj,
+    /// ONVIF events as SOAP/XML: `wsnt:Notify`, `tev:PullMessagesResponse` or
+    /// `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s.
+    OnvifXml,
     /// Access-control CSV export read through a column mapping.
     AccessCsv(CsvMapping),
     /// onesec's own `Event` JSON.
@@ -97,6 +102,7 @@ impl Format {
             Format::Leef => "leef",
             Format::WindowsJson => "windows-json",
             Format::OnvifEj => "onvif-ej",
+            Format::OnvifXml => "onvif-xml",
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
             Format::Json => "json",
@@ -113,7 +119,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, onvif-ej, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, onvif-ej, onvif-xml, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -123,7 +129,7 @@ pub struct UnknownFormat(
 impl FromStr for Format {
     type Err = UnknownFormat;
 
-    /// Parses `auto`, `syslog`, `cef`, `leef`, `windows-json`, `onvif-ej`, `access-csv` (header-synonym
+    /// Parses `auto`, `syslog`, `cef`, `leef`, `windows-json`, `onvif-ej`, `onvif-xml`, `access-csv` (header-synonym
     /// mapping), `event-json` or `json`.
     fn from_str(text: &str) -> Result<Format, UnknownFormat> {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
@@ -133,6 +139,7 @@ impl FromStr for Format {
             "leef" => Format::Leef,
             "windows-json" => Format::WindowsJson,
             "onvif-ej" => Format::OnvifEj,
+            "onvif-xml" => Format::OnvifXml,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
             "event-json" => Format::EventJson,
             "json" => Format::Json,
@@ -237,6 +244,10 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         .reserve(lines.min(bytes.len() / bytes_per_event + 1));
     match format {
         Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
+        Format::OnvifXml => onvif_xml::decode(bytes, ctx, &mut out),
+        Format::Auto if body_kind(bytes) == BodyKind::Xml => {
+            onvif_xml::decode(bytes, ctx, &mut out)
+        }
         Format::Syslog => {
             for record in framing::Records::new(bytes, false) {
                 push_text_record(record, &mut out, |text, line| {
@@ -305,6 +316,28 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         }
     }
     out
+}
+
+/// What a whole body is, for [`Format::Auto`], when the body as a whole says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// An XML document (`<?xml` or `<name`): the only XML we read is ONVIF events.
+    Xml,
+    /// Anything else: decided per line.
+    Lines,
+}
+
+fn body_kind(bytes: &[u8]) -> BodyKind {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    match &bytes[start..] {
+        // `<38>` is a syslog priority, `<tt:MetadataStream` or `<?xml` an XML document.
+        [b'<', b'?' | b'!', ..] => BodyKind::Xml,
+        [b'<', c, ..] if c.is_ascii_alphabetic() || *c == b'_' => BodyKind::Xml,
+        _ => BodyKind::Lines,
+    }
 }
 
 /// Decodes a text (non-JSON) record with `decode`, turning framing problems into errors.
@@ -460,6 +493,7 @@ mod tests {
             "leef",
             "windows-json",
             "onvif-ej",
+            "onvif-xml",
             "access-csv",
             "event-json",
             "json",

@@ -115,6 +115,13 @@ fn decode_message(
             Ok(mut event) => {
                 if publish.retain {
                     event.fields.insert("mqtt.retained".into(), "true".into());
+                    // onvif-ej publishes properties retained and without PropertyOperation;
+                    // a retained copy arrives on subscribing: the device's current state,
+                    // which the rules must not take for a new alarm.
+                    event
+                        .fields
+                        .entry("onvif.property_operation".into())
+                        .or_insert_with(|| "Initialized".into());
                 }
                 events.push(event);
             }
