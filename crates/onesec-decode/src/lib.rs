@@ -9,6 +9,7 @@
 //! | `cef` | ArcSight CEF records, bare or after a syslog header | firewall flows → network activity, logons → authentication, others → base; every extension key kept |
 //! | `leef` | IBM QRadar LEEF 1.0 / 2.0 records, bare or after a syslog header | as `cef` |
 //! | `windows-json` | Winlogbeat NDJSON (`winlog.*`), EVTX rendered as JSON (`{"Event":{"System":..,"EventData":..}}`, as in the SigmaHQ regression data), flat objects with `EventID` | logon/logoff/lockout/Kerberos/NTLM, USB (6416), process creation (4688, Sysmon 1), Sysmon network (3); every `EventData` item kept under its own (Sigma) name |
+//! | `evtx` | binary EVTX files (magic `ElfFile\0`, auto-detected), read with the `evtx` crate | each record rendered to EVTX-JSON and decoded as `windows-json`; a damaged chunk is one error, the other chunks are kept |
 //! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
 //! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
@@ -42,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod access_csv;
+mod evtx;
 mod framing;
 mod json;
 mod onvif;
@@ -53,6 +55,7 @@ mod time;
 mod windows;
 
 pub use access_csv::{CsvMapping, MappingError};
+pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
 pub use onvif::decode_onvif_mqtt;
 pub use syslog::decode_syslog;
 
@@ -79,6 +82,9 @@ pub enum Format {
     Leef,
     /// Windows events as JSON (Winlogbeat, EVTX-JSON or flat).
     WindowsJson,
+    /// A binary EVTX file (magic `ElfFile\0`): each record rendered to EVTX-JSON, then read as
+    /// `windows-json`.
+    Evtx,
     /// ONVIF events over MQTT as JSON lines `{"topic": ..., "payload": ...}`.
     OnvifEj,
     /// ONVIF events as SOAP/XML: `wsnt:Notify`, `tev:PullMessagesResponse` or
@@ -101,6 +107,7 @@ impl Format {
             Format::Cef => "cef",
             Format::Leef => "leef",
             Format::WindowsJson => "windows-json",
+            Format::Evtx => "evtx",
             Format::OnvifEj => "onvif-ej",
             Format::OnvifXml => "onvif-xml",
             Format::AccessCsv(_) => "access-csv",
@@ -119,7 +126,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, onvif-ej, onvif-xml, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -138,6 +145,7 @@ impl FromStr for Format {
             "cef" => Format::Cef,
             "leef" => Format::Leef,
             "windows-json" => Format::WindowsJson,
+            "evtx" => Format::Evtx,
             "onvif-ej" => Format::OnvifEj,
             "onvif-xml" => Format::OnvifXml,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
@@ -245,6 +253,8 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
     match format {
         Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
         Format::OnvifXml => onvif_xml::decode(bytes, ctx, &mut out),
+        Format::Evtx => decode_evtx(bytes, ctx, &mut out),
+        Format::Auto if bytes.starts_with(EVTX_MAGIC) => decode_evtx(bytes, ctx, &mut out),
         Format::Auto if body_kind(bytes) == BodyKind::Xml => {
             onvif_xml::decode(bytes, ctx, &mut out)
         }
@@ -316,6 +326,43 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         }
     }
     out
+}
+
+/// An EVTX file: every readable record through the Windows JSON decoder. An error's `line` is
+/// the 1-based position of the record (or damaged chunk) in the file's record order.
+fn decode_evtx(bytes: &[u8], ctx: &DecodeContext, out: &mut Decoded) {
+    let records = match read_evtx(bytes.to_vec()) {
+        Ok(records) => records,
+        Err(error) => {
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).into_owned();
+            out.errors
+                .push(DecodeError::new(1, error.to_string(), head));
+            return;
+        }
+    };
+    for (index, record) in records.into_iter().enumerate() {
+        let line = index + 1;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                out.errors
+                    .push(DecodeError::new(line, error.to_string(), String::new()));
+                continue;
+            }
+        };
+        let result = serde_json::from_str::<Value>(&record.json)
+            .map_err(|e| {
+                format!(
+                    "EVTX record {} rendered to invalid JSON: {e}",
+                    record.record_id
+                )
+            })
+            .and_then(|value| windows::decode(&value, &record.json, ctx));
+        match result {
+            Ok(event) => out.events.push(event),
+            Err(reason) => out.errors.push(DecodeError::new(line, reason, record.json)),
+        }
+    }
 }
 
 /// What a whole body is, for [`Format::Auto`], when the body as a whole says so.
@@ -492,6 +539,7 @@ mod tests {
             "cef",
             "leef",
             "windows-json",
+            "evtx",
             "onvif-ej",
             "onvif-xml",
             "access-csv",
