@@ -12,6 +12,7 @@
 //! | `evtx` | binary EVTX files (magic `ElfFile\0`, auto-detected), read with the `evtx` crate | each record rendered to EVTX-JSON and decoded as `windows-json`; a damaged chunk is one error, the other chunks are kept |
 //! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
 //! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
+//! | `frigate` | Frigate NVR MQTT: `{"topic", "payload"}` lines or bare `frigate/events`, `frigate/reviews`, `tracked_object_update` payloads; [`decode_frigate_mqtt`] | tracked objects and reviews → video analytics (camera, label, score, zones, start/end, has_snapshot); availability and camera role status → device health; motion, review status, object counts |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
 //! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
 //! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
@@ -45,6 +46,7 @@
 mod access_csv;
 mod evtx;
 mod framing;
+mod frigate;
 mod json;
 mod onvif;
 mod onvif_xml;
@@ -56,6 +58,7 @@ mod windows;
 
 pub use access_csv::{CsvMapping, MappingError};
 pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
+pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
 pub use syslog::decode_syslog;
 
@@ -92,6 +95,9 @@ pub enum Format {
     OnvifXml,
     /// Access-control CSV export read through a column mapping.
     AccessCsv(CsvMapping),
+    /// Frigate NVR MQTT messages as `{"topic": ..., "payload": ...}` lines or bare
+    /// `frigate/events` / `frigate/reviews` / `tracked_object_update` payloads.
+    Frigate,
     /// onesec's own `Event` JSON.
     EventJson,
     /// Any JSON object, decoded as a base event with flattened fields.
@@ -110,6 +116,7 @@ impl Format {
             Format::Evtx => "evtx",
             Format::OnvifEj => "onvif-ej",
             Format::OnvifXml => "onvif-xml",
+            Format::Frigate => "frigate",
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
             Format::Json => "json",
@@ -126,7 +133,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -148,6 +155,7 @@ impl FromStr for Format {
             "evtx" => Format::Evtx,
             "onvif-ej" => Format::OnvifEj,
             "onvif-xml" => Format::OnvifXml,
+            "frigate" => Format::Frigate,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
             "event-json" => Format::EventJson,
             "json" => Format::Json,
@@ -295,10 +303,15 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
                 }
             }
         }
-        Format::WindowsJson | Format::OnvifEj | Format::EventJson | Format::Json => {
+        Format::WindowsJson
+        | Format::OnvifEj
+        | Format::Frigate
+        | Format::EventJson
+        | Format::Json => {
             let kind = match format {
                 Format::WindowsJson => JsonKind::Windows,
                 Format::OnvifEj => JsonKind::Onvif,
+                Format::Frigate => JsonKind::Frigate,
                 Format::EventJson => JsonKind::Event,
                 _ => JsonKind::Generic,
             };
@@ -438,6 +451,7 @@ enum JsonKind {
     Auto,
     Windows,
     Onvif,
+    Frigate,
     Event,
     Generic,
 }
@@ -487,6 +501,7 @@ fn decode_json_value(
     let result = match kind {
         JsonKind::Windows => windows::decode(&value, raw, ctx),
         JsonKind::Onvif => onvif::decode_line(&value, raw, ctx),
+        JsonKind::Frigate => frigate::decode_line(&value, raw, ctx),
         JsonKind::Event => json::decode_event(value, raw, ctx),
         JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(&value, raw, ctx)),
     };
@@ -499,7 +514,13 @@ fn decode_json_value(
 /// Auto-detection of a JSON object's format from its keys.
 fn detect_json(value: &Value) -> JsonKind {
     let has = |key: &str| value.get(key).is_some();
-    if has("topic") && has("payload") {
+    let frigate_topic = value
+        .get("topic")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("frigate/"));
+    if frigate_topic && has("payload") {
+        JsonKind::Frigate
+    } else if has("topic") && has("payload") {
         JsonKind::Onvif
     } else if has("winlog") || value.pointer("/Event/System").is_some() || has("EventID") {
         JsonKind::Windows
@@ -542,6 +563,7 @@ mod tests {
             "evtx",
             "onvif-ej",
             "onvif-xml",
+            "frigate",
             "access-csv",
             "event-json",
             "json",
