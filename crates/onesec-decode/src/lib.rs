@@ -9,7 +9,10 @@
 //! | `cef` | ArcSight CEF records, bare or after a syslog header | firewall flows → network activity, logons → authentication, others → base; every extension key kept |
 //! | `leef` | IBM QRadar LEEF 1.0 / 2.0 records, bare or after a syslog header | as `cef` |
 //! | `windows-json` | Winlogbeat NDJSON (`winlog.*`), EVTX rendered as JSON (`{"Event":{"System":..,"EventData":..}}`, as in the SigmaHQ regression data), flat objects with `EventID` | logon/logoff/lockout/Kerberos/NTLM, USB (6416), process creation (4688, Sysmon 1), Sysmon network (3); every `EventData` item kept under its own (Sigma) name |
+//! | `evtx` | binary EVTX files (magic `ElfFile\0`, auto-detected), read with the `evtx` crate | each record rendered to EVTX-JSON and decoded as `windows-json`; a damaged chunk is one error, the other chunks are kept |
 //! | `onvif-ej` | ONVIF event-over-MQTT JSON: `{"topic": "...", "payload": {...}}` per line, or [`decode_onvif_mqtt`] | access granted/denied/taken, door alarms, anti-passback, video tamper, motion, device auth failures, hardware failures, configuration changes |
+//! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
+//! | `frigate` | Frigate NVR MQTT: `{"topic", "payload"}` lines or bare `frigate/events`, `frigate/reviews`, `tracked_object_update` payloads; [`decode_frigate_mqtt`] | tracked objects and reviews → video analytics (camera, label, score, zones, start/end, has_snapshot); availability and camera role status → device health; motion, review status, object counts |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
 //! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
 //! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
@@ -41,9 +44,12 @@
 #![deny(missing_docs)]
 
 mod access_csv;
+mod evtx;
 mod framing;
+mod frigate;
 mod json;
 mod onvif;
+mod onvif_xml;
 mod scan;
 mod siem;
 mod syslog;
@@ -51,6 +57,8 @@ mod time;
 mod windows;
 
 pub use access_csv::{CsvMapping, MappingError};
+pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
+pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
 pub use syslog::decode_syslog;
 
@@ -67,7 +75,7 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Format {
     /// Guess per line: syslog (with CEF, LEEF and Cisco ASA), Windows JSON, onvif-ej, event
-    /// JSON or generic JSON.
+    /// JSON or generic JSON; a body that is an XML document is read as onvif-xml.
     Auto,
     /// RFC 5424 / RFC 3164 syslog lines.
     Syslog,
@@ -77,10 +85,19 @@ pub enum Format {
     Leef,
     /// Windows events as JSON (Winlogbeat, EVTX-JSON or flat).
     WindowsJson,
+    /// A binary EVTX file (magic `ElfFile\0`): each record rendered to EVTX-JSON, then read as
+    /// `windows-json`.
+    Evtx,
     /// ONVIF events over MQTT as JSON lines `{"topic": ..., "payload": ...}`.
     OnvifEj,
+    /// ONVIF events as SOAP/XML: `wsnt:Notify`, `tev:PullMessagesResponse` or
+    /// `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s.
+    OnvifXml,
     /// Access-control CSV export read through a column mapping.
     AccessCsv(CsvMapping),
+    /// Frigate NVR MQTT messages as `{"topic": ..., "payload": ...}` lines or bare
+    /// `frigate/events` / `frigate/reviews` / `tracked_object_update` payloads.
+    Frigate,
     /// onesec's own `Event` JSON.
     EventJson,
     /// Any JSON object, decoded as a base event with flattened fields.
@@ -96,7 +113,10 @@ impl Format {
             Format::Cef => "cef",
             Format::Leef => "leef",
             Format::WindowsJson => "windows-json",
+            Format::Evtx => "evtx",
             Format::OnvifEj => "onvif-ej",
+            Format::OnvifXml => "onvif-xml",
+            Format::Frigate => "frigate",
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
             Format::Json => "json",
@@ -113,7 +133,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, onvif-ej, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -123,7 +143,7 @@ pub struct UnknownFormat(
 impl FromStr for Format {
     type Err = UnknownFormat;
 
-    /// Parses `auto`, `syslog`, `cef`, `leef`, `windows-json`, `onvif-ej`, `access-csv` (header-synonym
+    /// Parses `auto`, `syslog`, `cef`, `leef`, `windows-json`, `onvif-ej`, `onvif-xml`, `access-csv` (header-synonym
     /// mapping), `event-json` or `json`.
     fn from_str(text: &str) -> Result<Format, UnknownFormat> {
         Ok(match text.trim().to_ascii_lowercase().as_str() {
@@ -132,7 +152,10 @@ impl FromStr for Format {
             "cef" => Format::Cef,
             "leef" => Format::Leef,
             "windows-json" => Format::WindowsJson,
+            "evtx" => Format::Evtx,
             "onvif-ej" => Format::OnvifEj,
+            "onvif-xml" => Format::OnvifXml,
+            "frigate" => Format::Frigate,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
             "event-json" => Format::EventJson,
             "json" => Format::Json,
@@ -237,6 +260,12 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         .reserve(lines.min(bytes.len() / bytes_per_event + 1));
     match format {
         Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
+        Format::OnvifXml => onvif_xml::decode(bytes, ctx, &mut out),
+        Format::Evtx => decode_evtx(bytes, ctx, &mut out),
+        Format::Auto if bytes.starts_with(EVTX_MAGIC) => decode_evtx(bytes, ctx, &mut out),
+        Format::Auto if body_kind(bytes) == BodyKind::Xml => {
+            onvif_xml::decode(bytes, ctx, &mut out)
+        }
         Format::Syslog => {
             for record in framing::Records::new(bytes, false) {
                 push_text_record(record, &mut out, |text, line| {
@@ -274,10 +303,15 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
                 }
             }
         }
-        Format::WindowsJson | Format::OnvifEj | Format::EventJson | Format::Json => {
+        Format::WindowsJson
+        | Format::OnvifEj
+        | Format::Frigate
+        | Format::EventJson
+        | Format::Json => {
             let kind = match format {
                 Format::WindowsJson => JsonKind::Windows,
                 Format::OnvifEj => JsonKind::Onvif,
+                Format::Frigate => JsonKind::Frigate,
                 Format::EventJson => JsonKind::Event,
                 _ => JsonKind::Generic,
             };
@@ -305,6 +339,65 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         }
     }
     out
+}
+
+/// An EVTX file: every readable record through the Windows JSON decoder. An error's `line` is
+/// the 1-based position of the record (or damaged chunk) in the file's record order.
+fn decode_evtx(bytes: &[u8], ctx: &DecodeContext, out: &mut Decoded) {
+    let records = match read_evtx(bytes.to_vec()) {
+        Ok(records) => records,
+        Err(error) => {
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).into_owned();
+            out.errors
+                .push(DecodeError::new(1, error.to_string(), head));
+            return;
+        }
+    };
+    for (index, record) in records.into_iter().enumerate() {
+        let line = index + 1;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                out.errors
+                    .push(DecodeError::new(line, error.to_string(), String::new()));
+                continue;
+            }
+        };
+        let result = serde_json::from_str::<Value>(&record.json)
+            .map_err(|e| {
+                format!(
+                    "EVTX record {} rendered to invalid JSON: {e}",
+                    record.record_id
+                )
+            })
+            .and_then(|value| windows::decode(&value, &record.json, ctx));
+        match result {
+            Ok(event) => out.events.push(event),
+            Err(reason) => out.errors.push(DecodeError::new(line, reason, record.json)),
+        }
+    }
+}
+
+/// What a whole body is, for [`Format::Auto`], when the body as a whole says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// An XML document (`<?xml` or `<name`): the only XML we read is ONVIF events.
+    Xml,
+    /// Anything else: decided per line.
+    Lines,
+}
+
+fn body_kind(bytes: &[u8]) -> BodyKind {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    match &bytes[start..] {
+        // `<38>` is a syslog priority, `<tt:MetadataStream` or `<?xml` an XML document.
+        [b'<', b'?' | b'!', ..] => BodyKind::Xml,
+        [b'<', c, ..] if c.is_ascii_alphabetic() || *c == b'_' => BodyKind::Xml,
+        _ => BodyKind::Lines,
+    }
 }
 
 /// Decodes a text (non-JSON) record with `decode`, turning framing problems into errors.
@@ -358,6 +451,7 @@ enum JsonKind {
     Auto,
     Windows,
     Onvif,
+    Frigate,
     Event,
     Generic,
 }
@@ -407,6 +501,7 @@ fn decode_json_value(
     let result = match kind {
         JsonKind::Windows => windows::decode(&value, raw, ctx),
         JsonKind::Onvif => onvif::decode_line(&value, raw, ctx),
+        JsonKind::Frigate => frigate::decode_line(&value, raw, ctx),
         JsonKind::Event => json::decode_event(value, raw, ctx),
         JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(&value, raw, ctx)),
     };
@@ -419,7 +514,13 @@ fn decode_json_value(
 /// Auto-detection of a JSON object's format from its keys.
 fn detect_json(value: &Value) -> JsonKind {
     let has = |key: &str| value.get(key).is_some();
-    if has("topic") && has("payload") {
+    let frigate_topic = value
+        .get("topic")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("frigate/"));
+    if frigate_topic && has("payload") {
+        JsonKind::Frigate
+    } else if has("topic") && has("payload") {
         JsonKind::Onvif
     } else if has("winlog") || value.pointer("/Event/System").is_some() || has("EventID") {
         JsonKind::Windows
@@ -459,7 +560,10 @@ mod tests {
             "cef",
             "leef",
             "windows-json",
+            "evtx",
             "onvif-ej",
+            "onvif-xml",
+            "frigate",
             "access-csv",
             "event-json",
             "json",

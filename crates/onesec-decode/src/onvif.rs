@@ -64,14 +64,26 @@ pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Resu
     decode(topic, payload, raw, ctx)
 }
 
-/// The parts of an onvif-ej MQTT topic.
-struct Topic<'a> {
+/// The parts of an ONVIF topic, as both framings (onvif-ej MQTT, SOAP XML) give them.
+pub(crate) struct Topic<'a> {
     /// Last level of the prefix before `/onvif-ej/`: the device.
-    device: Option<&'a str>,
+    pub(crate) device: Option<&'a str>,
     /// The ONVIF topic without `tns1:` (vendor aliases kept), e.g. `Door/State/DoorAlarm`.
-    path: String,
-    /// The `/&`-separated source values, e.g. `1/2/MyImportantFence1`.
-    source_values: Option<&'a str>,
+    pub(crate) path: String,
+    /// The `/`-separated source values, e.g. `1/2/MyImportantFence1`.
+    pub(crate) source_values: Option<String>,
+}
+
+/// An XML topic expression (`tns1:Door/State/DoorAlarm`) in the onvif-ej path form the
+/// mapping reads: `tns1:` dropped per level, vendor aliases kept (Core, "event broker").
+pub(crate) fn topic_path(expression: &str) -> String {
+    expression
+        .trim()
+        .trim_matches('/')
+        .split('/')
+        .map(|level| level.strip_prefix("tns1:").unwrap_or(level))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn parse_topic(topic: &str) -> Topic<'_> {
@@ -87,15 +99,10 @@ fn parse_topic(topic: &str) -> Topic<'_> {
         Some(i) => (&rest[..i], Some(&rest[i + 2..])),
         None => (rest, None),
     };
-    let path = path
-        .split('/')
-        .map(|level| level.strip_prefix("tns1:").unwrap_or(level))
-        .collect::<Vec<_>>()
-        .join("/");
     Topic {
         device,
-        path,
-        source_values,
+        path: topic_path(path),
+        source_values: source_values.map(str::to_string),
     }
 }
 
@@ -111,6 +118,19 @@ fn decode(
             "expected an MQTT topic '<prefix>/onvif-ej/<ONVIF topic>', found '{topic}'"
         ));
     }
+    decode_message(&parsed, payload, raw, ctx, "onvif-ej")
+}
+
+/// The mapping both framings share: one ONVIF message (topic, and the payload in onvif-ej JSON
+/// form, `None` for a deleted property) to an event. The SOAP XML decoder builds the same JSON
+/// payload from the `SimpleItem`s, so the same message gives the same event either way.
+pub(crate) fn decode_message(
+    parsed: &Topic<'_>,
+    payload: Option<&Value>,
+    raw: &str,
+    ctx: &DecodeContext,
+    format: &str,
+) -> Result<Event, String> {
     if let Some(payload) = payload
         && !payload.is_object()
     {
@@ -128,14 +148,7 @@ fn decode(
             )
         })?),
     };
-    let mut event = new_event(
-        ctx,
-        "onvif-ej",
-        raw,
-        time_ms,
-        EventClass::Base,
-        Activity::Other,
-    );
+    let mut event = new_event(ctx, format, raw, time_ms, EventClass::Base, Activity::Other);
     event.source.product = "onvif".into();
     let levels: Vec<&str> = parsed.path.split('/').map(bare).collect();
     event.source.service = levels
@@ -146,8 +159,8 @@ fn decode(
 
     let fields = &mut event.fields;
     fields.insert("onvif.topic".into(), parsed.path.clone());
-    if let Some(values) = parsed.source_values {
-        fields.insert("onvif.topic_source".into(), values.to_string());
+    if let Some(values) = &parsed.source_values {
+        fields.insert("onvif.topic_source".into(), values.clone());
     }
     let operation = payload.and_then(|p| {
         p.get("PropertyOperation")
@@ -205,6 +218,9 @@ fn decode(
             "IsTamper",
             "ApbViolation",
             "LogicalState",
+            // Axis application and I/O topics name their state items in lower case.
+            "active",
+            "state",
         ],
     );
     let flag = state.as_deref().and_then(parse_flag);
@@ -267,6 +283,16 @@ fn classify(event: &mut Event, levels: &[&str], state: Option<&str>, flag: Optio
             Some("NotInTamper") => (C::PhysicalAccess, A::PortalNormal, Status::Unknown),
             _ => (C::PhysicalAccess, A::Other, Status::Unknown),
         },
+        // Door and lock states are reported in `state`; only a fault needs attention.
+        [
+            "Door",
+            "State",
+            "DoorMode" | "DoorPhysicalState" | "LockPhysicalState" | "DoubleLockPhysicalState",
+            ..,
+        ] => match state {
+            Some("Fault") => (C::DeviceHealth, A::HardwareFailure, Status::Failure),
+            _ => (C::PhysicalAccess, A::Other, Status::Unknown),
+        },
         ["Door", "State", "DoorFault", ..] => match state {
             Some("FaultDetected") => (C::DeviceHealth, A::HardwareFailure, Status::Failure),
             Some("NotInFault") => (C::DeviceHealth, A::Cleared, Status::Unknown),
@@ -290,8 +316,25 @@ fn classify(event: &mut Event, levels: &[&str], state: Option<&str>, flag: Optio
             Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
             _ => (C::VideoAnalytics, A::SignalLoss, Status::Unknown),
         },
-        ["VideoSource", "MotionAlarm", ..] => motion(flag),
+        ["VideoSource", "MotionAlarm", ..]
+        | ["Device", "Sensor", "PIR", ..]
+        | ["RuleEngine", "VMD3", ..]
+        | ["CameraApplicationPlatform", "VMD" | "MotionGuard", ..] => motion(flag),
         ["RuleEngine", detector, ..] if detector.contains("Motion") => motion(flag),
+        [
+            "CameraApplicationPlatform",
+            "ObjectAnalytics" | "FenceGuard" | "LoiteringGuard",
+            ..,
+        ] => match flag {
+            Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
+            _ => (C::VideoAnalytics, A::ObjectDetected, Status::Unknown),
+        },
+        // What a contact input means (door contact, alarm panel zone) is wiring the device does
+        // not know: an alarm signal whose state rules can read.
+        ["Device", "Trigger", "DigitalInput", ..]
+        | ["Device", "IO", "Port" | "VirtualInput", ..] => {
+            (C::AlarmSignal, A::Other, Status::Unknown)
+        }
         ["Device", "SecurityPolicy", "AuthFailed", ..] => {
             (C::DeviceHealth, A::DeviceAuthFailed, Status::Failure)
         }
@@ -350,7 +393,7 @@ mod tests {
     fn topic_grammar() {
         let t = parse_topic("acme/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-MAIN");
         assert_eq!(
-            (t.device, t.path.as_str(), t.source_values),
+            (t.device, t.path.as_str(), t.source_values.as_deref()),
             (
                 Some("ctl-par-01"),
                 "Door/State/DoorAlarm",
@@ -360,7 +403,7 @@ mod tests {
         let t =
             parse_topic("MyDevice/onvif-ej/RuleEngine/LineDetector/Crossed/&1/2/MyImportantFence1");
         assert_eq!(
-            (t.device, t.path.as_str(), t.source_values),
+            (t.device, t.path.as_str(), t.source_values.as_deref()),
             (
                 Some("MyDevice"),
                 "RuleEngine/LineDetector/Crossed",

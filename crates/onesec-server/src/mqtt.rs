@@ -3,9 +3,10 @@
 //! Messages are acknowledged to the broker (QoS 1, manual acks) only after the journal holds
 //! their events, so a crash between receipt and journal makes the broker deliver them again.
 //! A message on an `onvif-ej` topic is decoded with the topic (which names device and event);
-//! any other topic's payload is decoded per line in `auto` format.
+//! a message on a `frigate/...` topic goes to the Frigate decoder with its topic; any other
+//! topic's payload is decoded per line in `auto` format.
 
-use onesec_decode::{DecodeError, Format, decode_bytes, decode_onvif_mqtt};
+use onesec_decode::{DecodeError, Format, decode_bytes, decode_frigate_mqtt, decode_onvif_mqtt};
 use onesec_pipeline::{MqttConfig, Pipeline};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use std::sync::Arc;
@@ -115,9 +116,28 @@ fn decode_message(
             Ok(mut event) => {
                 if publish.retain {
                     event.fields.insert("mqtt.retained".into(), "true".into());
+                    // onvif-ej publishes properties retained and without PropertyOperation;
+                    // a retained copy arrives on subscribing: the device's current state,
+                    // which the rules must not take for a new alarm.
+                    event
+                        .fields
+                        .entry("onvif.property_operation".into())
+                        .or_insert_with(|| "Initialized".into());
                 }
                 events.push(event);
             }
+            Err(mut error) => {
+                error.line = number;
+                error.reason = format!("topic {topic}: {}", error.reason);
+                errors.push(error);
+            }
+        }
+        return;
+    }
+    // Frigate's topic says what the payload is (status topics carry bare words like `ON`).
+    if topic.starts_with("frigate/") {
+        match decode_frigate_mqtt(topic, &publish.payload, ctx) {
+            Ok(event) => events.push(event),
             Err(mut error) => {
                 error.line = number;
                 error.reason = format!("topic {topic}: {}", error.reason);

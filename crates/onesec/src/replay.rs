@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use onesec_decode::{EVTX_MAGIC, read_evtx};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,8 +17,9 @@ pub struct ReplayArgs {
     /// Files to send (each line one record; CSV files start with their header).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Input format: auto, syslog, cef, leef, windows-json, onvif-ej, access-csv, event-json, json.
-    /// `.csv` files default to access-csv.
+    /// Input format: auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate,
+    /// access-csv, event-json, json. `.csv` files default to access-csv; EVTX files (by their
+    /// magic) are read here and sent as windows-json lines.
     #[arg(long)]
     format: Option<String>,
     /// Column mapping (TOML) for access-control CSV exports.
@@ -100,7 +102,16 @@ fn send_file(
     mapping: Option<&str>,
 ) -> anyhow::Result<Totals> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let format = format_for(args, file);
+    let mut format = format_for(args, file);
+    let mut totals = Totals::default();
+    // EVTX is binary and cannot be cut into lines: render its records to EVTX-JSON here and
+    // send those lines as windows-json, the decoder the server would use for them anyway.
+    let bytes = if format == "evtx" || (format == "auto" && bytes.starts_with(EVTX_MAGIC)) {
+        format = "windows-json".into();
+        evtx_to_lines(bytes, file, &mut totals)?
+    } else {
+        bytes
+    };
     let csv = format == "access-csv";
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let (header, body_lines, first_line) = if csv && !lines.is_empty() {
@@ -118,9 +129,19 @@ fn send_file(
         "{}/api/v1/events?format={format}",
         args.server.server.trim_end_matches('/')
     );
-    let mut totals = Totals::default();
-    for (index, chunk) in body_lines.chunks(args.batch_lines.max(1)).enumerate() {
-        let chunk_first_line = first_line + index * args.batch_lines.max(1);
+    // An XML document cannot be split at lines: it goes in one request.
+    let xml = format == "onvif-xml"
+        || (format == "auto"
+            && file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xml")));
+    let batch_lines = if xml {
+        body_lines.len().max(1)
+    } else {
+        args.batch_lines.max(1)
+    };
+    for (index, chunk) in body_lines.chunks(batch_lines).enumerate() {
+        let chunk_first_line = first_line + index * batch_lines;
         let mut body = Vec::new();
         if let Some(h) = header {
             body.extend_from_slice(h);
@@ -167,6 +188,27 @@ fn send_file(
     Ok(totals)
 }
 
+/// The records of an EVTX file as JSON lines; unreadable chunks and records become refusals
+/// numbered by their position in the file's record order.
+fn evtx_to_lines(
+    bytes: Vec<u8>,
+    file: &std::path::Path,
+    totals: &mut Totals,
+) -> anyhow::Result<Vec<u8>> {
+    let records = read_evtx(bytes).with_context(|| format!("reading {}", file.display()))?;
+    let mut lines = Vec::new();
+    for (index, record) in records.into_iter().enumerate() {
+        match record {
+            Ok(record) => {
+                lines.extend_from_slice(record.json.as_bytes());
+                lines.push(b'\n');
+            }
+            Err(error) => totals.refused.push((index + 1, error.to_string())),
+        }
+    }
+    Ok(lines)
+}
+
 /// Polls `/api/v1/status` until detection has passed `last_id`.
 fn wait_for_detection(server: &crate::client::ServerArgs, last_id: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -179,5 +221,31 @@ fn wait_for_detection(server: &crate::client::ServerArgs, last_id: u64) -> anyho
             bail!("detection has not caught up with event {last_id} after 120 s");
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cut-off EVTX file: the records before the cut become lines, the cut chunk one refusal.
+    #[test]
+    fn evtx_records_become_lines_and_a_cut_chunk_a_refusal() {
+        let Some(path) = onesec_testdata::shared("data/evtx/password_spray_4648.evtx") else {
+            return;
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        let mut totals = Totals::default();
+        let lines = evtx_to_lines(bytes.clone(), &path, &mut totals).unwrap();
+        assert_eq!(lines.iter().filter(|b| **b == b'\n').count(), 295);
+        assert!(totals.refused.is_empty());
+        let cut = &bytes[..4096 + 2 * 65536 + 100];
+        let mut totals = Totals::default();
+        let lines = evtx_to_lines(cut.to_vec(), &path, &mut totals).unwrap();
+        let kept = lines.iter().filter(|b| **b == b'\n').count();
+        assert!(kept > 0 && kept < 295, "{kept}");
+        assert_eq!(totals.refused.len(), 1);
+        assert_eq!(totals.refused[0].0, kept + 1);
+        assert!(totals.refused[0].1.contains("EVTX chunk 2"));
     }
 }
