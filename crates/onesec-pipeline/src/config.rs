@@ -134,6 +134,13 @@ pub struct HttpConfig {
     pub listen: String,
     /// Largest accepted request body, in bytes (larger bodies get 413).
     pub max_body_bytes: usize,
+    /// `off` (plain HTTP), `self-signed` (a certificate for localhost generated once into
+    /// `<data_dir>/tls/`) or `files` (`tls_cert` and `tls_key`, PEM).
+    pub tls: String,
+    /// Certificate chain (PEM) for `tls = "files"`.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for `tls = "files"`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -141,6 +148,9 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:8686".into(),
             max_body_bytes: 16 * 1024 * 1024,
+            tls: "off".into(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod auth_api;
 pub mod gate;
 pub mod mqtt;
 mod syslog;
+pub mod tls;
 
 use onesec_pipeline::{Config, Pipeline};
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use std::sync::Arc;
 pub enum ServerError {
     #[error(transparent)]
     Auth(#[from] onesec_auth::AuthError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Binding a socket failed.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -38,6 +41,8 @@ pub enum ServerError {
 pub struct Server {
     /// HTTP API address.
     pub http: SocketAddr,
+    /// Whether the API speaks HTTPS (`[http] tls`).
+    pub https: bool,
     /// The one-time setup token of a first start (no user yet), to print for the operator.
     pub setup_token: Option<String>,
     /// Syslog UDP address, when enabled.
@@ -71,11 +76,9 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
     let router = api::router(pipeline.clone(), config, Arc::new(gate))
         .into_make_service_with_connect_info::<SocketAddr>();
-    let mut tasks = vec![tokio::spawn(async move {
-        if let Err(error) = axum::serve(http_listener, router).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    })];
+    let tls = tls::server_config(config)?;
+    let https = tls.is_some();
+    let mut tasks = vec![serve_http(http_listener, router, tls)?];
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {
         let socket = tokio::net::UdpSocket::bind(&config.syslog.udp)
@@ -116,6 +119,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     }
     Ok(Server {
         http,
+        https,
         setup_token,
         syslog_udp,
         syslog_tcp,
@@ -143,4 +147,35 @@ fn open_gate(
     let dir = config.data_dir.join("auth");
     let (store, setup) = onesec_auth::AuthStore::open(&dir, settings, onesec_pipeline::now_ms())?;
     Ok((gate::Gate::new(Some(store), pipeline), setup))
+}
+
+type MakeService =
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// Serves the API on the bound listener, over TLS when configured.
+fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: MakeService,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    let Some(tls) = tls else {
+        return Ok(tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        }));
+    };
+    let addr = listener.local_addr().ok();
+    let std_listener = listener.into_std().map_err(|source| ServerError::Bind {
+        what: "HTTPS",
+        addr: format!("{addr:?}"),
+        source,
+    })?;
+    let tls = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    let server = axum_server::from_tcp_rustls(std_listener, tls);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = server.serve(router).await {
+            tracing::error!(%error, "HTTPS server stopped");
+        }
+    }))
 }

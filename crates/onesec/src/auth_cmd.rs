@@ -116,7 +116,8 @@ fn password_from_stdin() -> anyhow::Result<String> {
 
 fn post(server: &ServerArgs, path: &str, body: &Value) -> anyhow::Result<Value> {
     let url = format!("{}{}", server.server.trim_end_matches('/'), path);
-    let request = server.authorize(reqwest::blocking::Client::new().post(&url).json(body));
+    let client = server.client_builder()?.build()?;
+    let request = server.authorize(client.post(&url).json(body));
     let response = request.send().with_context(|| {
         format!(
             "cannot reach onesec at {} (is `onesec up` running?)",

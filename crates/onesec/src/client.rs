@@ -17,9 +17,25 @@ pub struct ServerArgs {
     /// API token or session token (`POST /api/v1/tokens`, `POST /api/v1/auth/login`).
     #[arg(long, env = "ONESEC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust this CA or self-signed certificate (PEM) for an `https://` server, e.g.
+    /// `onesec-data/tls/cert.pem` of `[http] tls = "self-signed"`.
+    #[arg(long, env = "ONESEC_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ServerArgs {
+    /// An HTTP client for the server (trusting `--ca-cert` when given).
+    pub fn client_builder(&self) -> anyhow::Result<reqwest::blocking::ClientBuilder> {
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(builder)
+    }
+
     /// A request with the caller's token, if any.
     pub fn authorize(
         &self,
@@ -61,7 +77,8 @@ pub struct IncidentArgs {
 pub fn get_json(server_args: &ServerArgs, path: &str) -> anyhow::Result<Value> {
     let server = &server_args.server;
     let url = format!("{}{}", server.trim_end_matches('/'), path);
-    let request = server_args.authorize(reqwest::blocking::Client::new().get(&url));
+    let client = server_args.client_builder()?.build()?;
+    let request = server_args.authorize(client.get(&url));
     let response = request.send().with_context(|| {
         format!("cannot reach onesec at {server} (is `onesec up` running? use --server)")
     })?;

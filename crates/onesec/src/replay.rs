@@ -45,7 +45,9 @@ struct Totals {
 
 /// Sends every file.
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::blocking::Client::builder()
+    let client = args
+        .server
+        .client_builder()?
         .timeout(Duration::from_secs(300))
         .build()?;
     let mapping = match &args.mapping {

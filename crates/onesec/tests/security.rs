@@ -165,3 +165,54 @@ fn the_permission_table_in_the_docs_is_the_one_enforced() {
         );
     }
 }
+
+#[test]
+fn the_api_speaks_tls_with_a_generated_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("tls.toml");
+    std::fs::write(&config, "[http]\ntls = \"self-signed\"\n").unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: data.clone(),
+        config: Some(config),
+        ..Options::default()
+    });
+    assert!(onesec.base.starts_with("https://"), "{}", onesec.base);
+    // The helpers trust data/tls/cert.pem: signing in and reading went over TLS.
+    assert!(onesec.token().is_some());
+    assert_eq!(onesec.get("/api/v1/status").status, 200);
+    let plain = onesec.base.replacen("https://", "http://", 1);
+    assert!(
+        reqwest::blocking::get(format!("{plain}/healthz")).is_err(),
+        "no plain HTTP on the TLS port"
+    );
+    let untrusting = reqwest::blocking::get(format!("{}/healthz", onesec.base));
+    assert!(
+        untrusting.is_err(),
+        "the certificate is not publicly trusted"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let status = common::cli_as(
+        &[
+            "status",
+            "--server",
+            &onesec.base,
+            "--ca-cert",
+            data.join("tls/cert.pem").to_str().unwrap(),
+        ],
+        onesec.token(),
+    );
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}

@@ -152,18 +152,16 @@ impl Onesec {
         let http = listening
             .http
             .unwrap_or_else(|| panic!("no http= in {line:?}"));
+        let scheme = if listening.tls { "https" } else { "http" };
         let mut onesec = Onesec {
             child: Some(child),
-            base: format!("http://{http}"),
+            base: format!("{scheme}://{http}"),
             syslog_udp: listening.syslog_udp,
             syslog_tcp: listening.syslog_tcp,
             data_dir: options.data_dir.clone(),
             log_path,
             stdout: rest,
-            client: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(120))
-                .build()
-                .expect("HTTP client"),
+            client: http_client(listening.tls.then(|| options.data_dir.join("tls/cert.pem"))),
             token: None,
         };
         onesec.token = onesec.sign_in();
@@ -472,8 +470,21 @@ fn read_tail(path: &Path) -> String {
 #[derive(Debug, Default)]
 pub struct Listening {
     pub http: Option<SocketAddr>,
+    /// `tls=on`: the API speaks HTTPS.
+    pub tls: bool,
     pub syslog_udp: Option<SocketAddr>,
     pub syslog_tcp: Option<SocketAddr>,
+}
+
+/// A client; with `ca`, one that trusts that certificate (onesec's self-signed one).
+fn http_client(ca: Option<PathBuf>) -> reqwest::blocking::Client {
+    let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120));
+    if let Some(ca) = ca {
+        let pem = std::fs::read(&ca).expect("read onesec's certificate");
+        let cert = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().expect("HTTP client")
 }
 
 /// Parses `onesec listening http=ADDR syslog_udp=ADDR syslog_tcp=ADDR data=... rules=N directory=N`.
@@ -486,6 +497,7 @@ pub fn parse_listening_line(line: &str) -> Listening {
         let addr = value.parse::<SocketAddr>().ok();
         match key {
             "http" => listening.http = addr,
+            "tls" => listening.tls = value == "on",
             "syslog_udp" => listening.syslog_udp = addr,
             "syslog_tcp" => listening.syslog_tcp = addr,
             _ => {}
