@@ -426,3 +426,43 @@ fn random_bytes_never_panic() {
         let _ = decode_onvif_mqtt(&text, &bytes, &ctx(0));
     }
 }
+
+/// "Billion laughs" and an external entity in an ONVIF notification: nothing is expanded or
+/// fetched; the document is refused or yields no event carrying the entities' text.
+#[test]
+fn xml_entities_are_never_expanded_or_fetched() {
+    let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY xxe SYSTEM "file:///etc/passwd">
+]>
+<wsnt:Notify xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
+ <wsnt:NotificationMessage>
+  <wsnt:Topic>tns1:Device/Trigger/DigitalInput</wsnt:Topic>
+  <wsnt:Message><tt:Message UtcTime="2026-03-10T21:47:12Z">
+   <tt:Source><tt:SimpleItem Name="InputToken" Value="&lol9;"/></tt:Source>
+   <tt:Data><tt:SimpleItem Name="LogicalState" Value="&xxe;"/></tt:Data>
+  </tt:Message></wsnt:Message>
+ </wsnt:NotificationMessage>
+</wsnt:Notify>"#;
+    let out = decode_bytes(&Format::OnvifXml, bomb.as_bytes(), &ctx(ACME_RECEIVED_MS));
+    for event in &out.events {
+        let text = serde_json::to_string(event).unwrap();
+        assert!(
+            !text.contains("lollol") && !text.contains("root:"),
+            "{text}"
+        );
+        assert!(
+            text.len() < 8 * bomb.len(),
+            "no expansion: {} bytes",
+            text.len()
+        );
+    }
+    assert!(
+        !out.errors.is_empty() || !out.events.is_empty(),
+        "the document is either refused with a reason or read without its entities"
+    );
+}

@@ -473,10 +473,13 @@ fn to_regex(s: &SigmaStr, ci: bool) -> Result<regex::Regex, RuleError> {
         }
     }
     re.push('$');
-    regex::Regex::new(&re).map_err(|e| RuleError::Regex {
-        pattern: re.clone(),
-        message: e.to_string(),
-    })
+    regex::RegexBuilder::new(&re)
+        .size_limit(crate::value::REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| RuleError::Regex {
+            pattern: re.clone(),
+            message: e.to_string(),
+        })
 }
 
 #[cfg(test)]

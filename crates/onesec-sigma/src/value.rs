@@ -13,6 +13,13 @@ use crate::error::RuleError;
 use crate::pattern::{SigmaStr, Simple, StrMatcher, fold, fold_needle, searcher};
 use crate::record::{FieldValue, Record, float_text, int_text};
 
+/// Largest compiled program of a rule's `re` value (bytes), stated rather than left to the
+/// regex crate's default. Not lower: SigmaHQ's `-k\s\w{1,64}` (Unicode word characters,
+/// case-insensitive) alone compiles to more than 1 MiB.
+pub(crate) const REGEX_SIZE_LIMIT: usize = 10 << 20;
+/// Deepest nesting of groups and repetitions in a rule's `re` value.
+pub(crate) const REGEX_NEST_LIMIT: u32 = 64;
+
 /// A YAML scalar from a rule.
 #[derive(Clone, Debug)]
 pub(crate) enum Scalar {
@@ -703,10 +710,14 @@ pub(crate) fn compile_item(
         }
         if m.re {
             let pat = v.text().unwrap_or_default();
+            // Matching is linear in the input (the regex crate has no backtracking); what a
+            // hostile rule could blow up is the compiled program, so it is bounded.
             let re = regex::RegexBuilder::new(&pat)
                 .case_insensitive(m.re_i)
                 .multi_line(m.re_m)
                 .dot_matches_new_line(m.re_s)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .nest_limit(REGEX_NEST_LIMIT)
                 .build()
                 .map_err(|e| RuleError::Regex {
                     pattern: pat.clone(),
@@ -807,6 +818,22 @@ pub(crate) fn compile_item(
         slot: usize::MAX,
         test: Test::Values(set),
     })
+}
+
+#[cfg(test)]
+mod regex_limit_tests {
+    #[test]
+    fn an_exploding_regex_is_refused_with_the_reason() {
+        let huge = regex::RegexBuilder::new("(?:\\w{1000}){100}")
+            .size_limit(super::REGEX_SIZE_LIMIT)
+            .build();
+        assert!(huge.unwrap_err().to_string().contains("size limit"));
+        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        let nested = regex::RegexBuilder::new(&deep)
+            .nest_limit(super::REGEX_NEST_LIMIT)
+            .build();
+        assert!(nested.is_err());
+    }
 }
 
 #[cfg(test)]
