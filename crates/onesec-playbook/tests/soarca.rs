@@ -1,7 +1,9 @@
 //! Every playbook of the SOARCA corpus (`../shared/data/cacao/soarca`) is either loaded or
 //! refused for the reason the corpus was written to show (see its SOURCE.md).
 
-use onesec_playbook::{Issue, LoadError, Playbook, RecordingConnector, Run, RunOptions, RunStatus, Severity};
+use onesec_playbook::{
+    Issue, LoadError, Playbook, RecordingConnector, Run, RunOptions, RunStatus, Severity,
+};
 
 fn read(rel: &str) -> Option<String> {
     let path = onesec_testdata::shared(&format!("data/cacao/soarca/{rel}"))?;
@@ -17,9 +19,9 @@ fn refused(rel: &str) -> Option<Vec<Issue>> {
 }
 
 fn has_error(issues: &[Issue], pointer: &str, needle: &str) -> bool {
-    issues
-        .iter()
-        .any(|i| i.severity == Severity::Error && i.pointer == pointer && i.message.contains(needle))
+    issues.iter().any(|i| {
+        i.severity == Severity::Error && i.pointer == pointer && i.message.contains(needle)
+    })
 }
 
 #[test]
@@ -47,17 +49,32 @@ fn soarca_test_playbooks_start_at_an_action_with_a_warning() {
     // CACAO says workflow_start MUST name a start step; SOARCA's test corpus starts at an
     // action and names an exception step that does not exist. Both run unambiguously, so we
     // warn, precisely, instead of refusing.
-    let Some(text) = read("test-playbooks/playbook.json") else { return };
+    let Some(text) = read("test-playbooks/playbook.json") else {
+        return;
+    };
     let issues = onesec_playbook::validate_json(&text).expect("json");
-    assert!(issues.iter().all(|i| i.severity == Severity::Warning), "{issues:?}");
-    assert!(issues.iter().any(|i| i.pointer == "/workflow_start" && i.message.contains("not a start step")));
-    assert!(issues.iter().any(|i| i.pointer == "/workflow_exception" && i.message.contains("no step")));
+    assert!(
+        issues.iter().all(|i| i.severity == Severity::Warning),
+        "{issues:?}"
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.pointer == "/workflow_start" && i.message.contains("not a start step"))
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.pointer == "/workflow_exception" && i.message.contains("no step"))
+    );
 }
 
 #[test]
 fn missing_step_is_refused_at_the_dangling_reference() {
     // deliberately unsafe: the last action goes on to an end step that does not exist
-    let Some(issues) = refused("test-playbooks/missing_step_playbook.json") else { return };
+    let Some(issues) = refused("test-playbooks/missing_step_playbook.json") else {
+        return;
+    };
     assert!(has_error(
         &issues,
         "/workflow/action--2190f685-1857-44ac-ad0e-0ded6c6ef3ce/on_completion",
@@ -68,7 +85,9 @@ fn missing_step_is_refused_at_the_dangling_reference() {
 #[test]
 fn infinite_loop_is_refused() {
     // deliberately unsafe: the last action is its own on_completion and there is no end step
-    let Some(issues) = refused("test-playbooks/infinite_playbook.json") else { return };
+    let Some(issues) = refused("test-playbooks/infinite_playbook.json") else {
+        return;
+    };
     assert!(has_error(&issues, "/workflow", "no end step"));
     assert!(has_error(
         &issues,
@@ -80,7 +99,9 @@ fn infinite_loop_is_refused() {
 #[test]
 fn agent_of_the_wrong_type_is_refused() {
     // deliberately invalid: an http-api--… agent whose type is `invalid`
-    let Some(issues) = refused("test-playbooks/invalid_playbook.json") else { return };
+    let Some(issues) = refused("test-playbooks/invalid_playbook.json") else {
+        return;
+    };
     assert!(has_error(
         &issues,
         "/agent_definitions/http-api--7e9174ec-a293-43df-a72d-471c79e276bf/type",
@@ -91,7 +112,9 @@ fn agent_of_the_wrong_type_is_refused() {
 #[test]
 fn email_with_a_shell_command_is_refused() {
     // deliberately unsafe: a backtick command hidden in an agent's e-mail address
-    let Some(issues) = refused("test-playbooks/invalid_email_playbook.json") else { return };
+    let Some(issues) = refused("test-playbooks/invalid_email_playbook.json") else {
+        return;
+    };
     assert!(has_error(
         &issues,
         "/agent_definitions/individual--6b23a237-ade8-4d00-9aa1-75999732d557/contact/email/work",
@@ -102,7 +125,9 @@ fn email_with_a_shell_command_is_refused() {
 #[test]
 fn cacao_1_layout_is_refused() {
     // `workflow` is an array of steps, as in CACAO 1.x
-    let Some(issues) = refused("test-playbooks/changed-playbook.json") else { return };
+    let Some(issues) = refused("test-playbooks/changed-playbook.json") else {
+        return;
+    };
     assert!(has_error(&issues, "/workflow", "CACAO 1.x"));
 }
 
@@ -110,9 +135,15 @@ fn cacao_1_layout_is_refused() {
 fn fin_example_is_refused_for_its_agent_id() {
     // SOARCA's "fin" extension example keys its agent `soarca-fin-pong-<uuid>`, which is not an
     // identifier (`<type>--<uuid>`); it also says it was modified before it was created
-    let Some(issues) = refused("examples/fin-playbook.json") else { return };
+    let Some(issues) = refused("examples/fin-playbook.json") else {
+        return;
+    };
     let agent = "soarca-fin-pong-f896bb3b-bb37-429e-8ece-2d4286cf326d";
-    assert!(has_error(&issues, &format!("/agent_definitions/{agent}"), "not an identifier"));
+    assert!(has_error(
+        &issues,
+        &format!("/agent_definitions/{agent}"),
+        "not an identifier"
+    ));
     assert!(has_error(&issues, "/modified", "earlier than created"));
 }
 
@@ -120,11 +151,22 @@ fn fin_example_is_refused_for_its_agent_id() {
 fn parallels_playbook_runs_both_branches() {
     // SOARCA's parallels test only checks the workflow is safe; its engine does not run
     // parallel steps. Ours does: one branch is an action, the other an end step.
-    let Some(text) = read("test-playbooks/parallels_playbook.json") else { return };
+    let Some(text) = read("test-playbooks/parallels_playbook.json") else {
+        return;
+    };
     let playbook = Playbook::from_json(&text).expect("loads");
-    let mut run = Run::start(&playbook, &Default::default(), &Default::default(), RunOptions::default(), 0)
-        .expect("starts");
+    let mut run = Run::start(
+        &playbook,
+        &Default::default(),
+        &Default::default(),
+        RunOptions::default(),
+        0,
+    )
+    .expect("starts");
     let mut connector = RecordingConnector::new();
     assert_eq!(run.advance(0, &mut connector), RunStatus::Completed);
-    assert_eq!(connector.commands(), vec!["GET http://__bia_address__/analysisreport/__cve__"]);
+    assert_eq!(
+        connector.commands(),
+        vec!["GET http://__bia_address__/analysisreport/__cve__"]
+    );
 }
