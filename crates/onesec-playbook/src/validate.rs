@@ -255,7 +255,7 @@ impl Playbook {
             .playbook_variables
             .keys()
             .chain(step.step_variables.keys());
-        for name in declared {
+        for name in declared.filter(|n| is_variable_name(n)) {
             let bare = text
                 .match_indices(name.as_str())
                 .any(|(i, _)| !text[i + name.len()..].starts_with(":value"));
