@@ -71,6 +71,7 @@ pub fn verify_dir(
     check_leaves(&bytes, &scan, &mut report);
     let checkpoints = log::read_checkpoints(dir)?;
     report.checkpoints = checkpoints.len();
+    let mut roots = TreeRoots::new(&scan.leaves);
     let mut previous: Option<Checkpoint> = None;
     for (i, cp) in checkpoints.into_iter().enumerate() {
         let cp = match cp {
@@ -82,7 +83,7 @@ pub fn verify_dir(
             }
         };
         let position = format!("checkpoint {} (size {})", i + 1, cp.size);
-        if check_checkpoint(&cp, &key, &scan.leaves, &position, &mut report) {
+        if check_checkpoint(&cp, &key, &mut roots, &position, &mut report) {
             report.checkpoints_ok += 1;
         }
         if let Some(prev) = &previous {
@@ -91,7 +92,7 @@ pub fn verify_dir(
         previous = Some(cp);
     }
     if let Some(witness) = witness {
-        check_witness(witness, &key, &scan.leaves, &mut report)?;
+        check_witness(witness, &key, &mut roots, &mut report)?;
     }
     Ok(report)
 }
@@ -120,10 +121,11 @@ fn check_leaves(bytes: &[u8], scan: &log::Scan, report: &mut VerifyReport) {
 fn check_checkpoint(
     cp: &Checkpoint,
     key: &VerifyingKey,
-    leaves: &[Hash],
+    roots: &mut TreeRoots<'_>,
     position: &str,
     report: &mut VerifyReport,
 ) -> bool {
+    let leaves = roots.leaves;
     if let Err(reason) = cp.verify(key) {
         report.problem(position, reason);
         return false;
@@ -137,7 +139,7 @@ fn check_checkpoint(
         report.problem(position, what);
         return false;
     };
-    if Some(merkle::root(&leaves[..size])) != cp.root_hash() {
+    if Some(roots.root_at(size)) != cp.root_hash() {
         let what = format!(
             "the first {size} leaves do not hash to its root: a leaf was changed, removed, inserted or reordered{}",
             first_divergence_hint(report)
@@ -180,7 +182,7 @@ fn check_consistency(
 fn check_witness(
     path: &Path,
     key: &VerifyingKey,
-    leaves: &[Hash],
+    roots: &mut TreeRoots<'_>,
     report: &mut VerifyReport,
 ) -> Result<(), AuditError> {
     let text = fs::read_to_string(path).map_err(AuditError::io("read", path))?;
@@ -193,12 +195,41 @@ fn check_witness(
         match serde_json::from_str::<Checkpoint>(line) {
             Ok(cp) => {
                 report.witnessed += 1;
-                check_checkpoint(&cp, key, leaves, &position, report);
+                check_checkpoint(&cp, key, roots, &position, report);
             }
             Err(e) => report.problem(position, format!("not a checkpoint: {e}")),
         }
     }
     Ok(())
+}
+
+/// Roots of the tree at growing sizes in one pass over the leaves, so checking every
+/// checkpoint of a log costs O(leaves), not O(leaves × checkpoints).
+struct TreeRoots<'a> {
+    leaves: &'a [Hash],
+    frontier: merkle::Frontier,
+}
+
+impl<'a> TreeRoots<'a> {
+    fn new(leaves: &'a [Hash]) -> Self {
+        TreeRoots {
+            leaves,
+            frontier: merkle::Frontier::default(),
+        }
+    }
+
+    /// The root of the first `size` leaves (`size <= leaves.len()`); a smaller size than the
+    /// last one asked for starts the pass again.
+    fn root_at(&mut self, size: usize) -> Hash {
+        if (size as u64) < self.frontier.size() {
+            self.frontier = merkle::Frontier::default();
+        }
+        let from = self.frontier.size() as usize;
+        for leaf in &self.leaves[from..size] {
+            self.frontier.push(*leaf);
+        }
+        self.frontier.root()
+    }
 }
 
 /// Proof that an entry is leaf `leaf_index` of the tree a signed checkpoint commits to.

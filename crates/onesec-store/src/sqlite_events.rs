@@ -31,13 +31,17 @@ const DEFAULT_LIMIT: usize = 1000;
 
 /// Writes events; `json[i]`, when given for every event, is the stored JSON of `events[i]`.
 pub(crate) fn write_events(conn: &Connection, events: &[Event], json: &[String]) -> Result<()> {
+    // Blocks hold consecutive ids in order, so the block with the highest first id holds the
+    // highest id: a primary-key lookup (max(last_id) would scan every block row).
     let stored_upto: i64 = conn
         .query_row(
-            "SELECT coalesce(max(last_id), 0) FROM event_blocks",
+            "SELECT last_id FROM event_blocks ORDER BY first_id DESC LIMIT 1",
             [],
             |r| r.get(0),
         )
-        .map_err(db("read highest stored event"))?;
+        .optional()
+        .map_err(db("read highest stored event"))?
+        .unwrap_or(0);
     let given = json.len() == events.len();
     let mut pairs: Vec<(&Event, Cow<'_, str>)> = events
         .iter()
