@@ -91,6 +91,9 @@ struct Args {
     /// Journal fsync policy: always, never or interval:<ms>.
     #[arg(long, default_value = "always")]
     fsync: String,
+    /// Run without the audit log (`[audit] enabled = false`), to measure what auditing costs.
+    #[arg(long)]
+    no_audit: bool,
     /// Offered load in latency mode, events per second.
     #[arg(long, default_value_t = 50_000)]
     rate: u64,
@@ -1133,6 +1136,7 @@ fn pipeline_config(args: &Args, data: &Path) -> Config {
         ..Config::default()
     };
     config.journal.fsync = args.fsync.clone();
+    config.audit.enabled = !args.no_audit;
     config.syslog.year = Some(2026);
     config
 }
