@@ -141,6 +141,10 @@ pub struct HttpConfig {
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM) for `tls = "files"`.
     pub tls_key: Option<PathBuf>,
+    /// A request (body included) taking longer than this gets 408, seconds.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more wait their turn.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -151,6 +155,8 @@ impl Default for HttpConfig {
             tls: "off".into(),
             tls_cert: None,
             tls_key: None,
+            request_timeout_secs: 60,
+            max_concurrent_requests: 256,
         }
     }
 }
@@ -169,6 +175,10 @@ pub struct SyslogConfig {
     pub timezone: String,
     /// Largest accepted syslog message, in bytes.
     pub max_message_bytes: usize,
+    /// Open syslog TCP connections at most; more are closed at once.
+    pub max_tcp_connections: usize,
+    /// A syslog TCP connection silent this long is closed, seconds.
+    pub tcp_idle_secs: u64,
 }
 
 impl Default for SyslogConfig {
@@ -179,6 +189,8 @@ impl Default for SyslogConfig {
             year: None,
             timezone: "UTC".into(),
             max_message_bytes: 64 * 1024,
+            max_tcp_connections: 1024,
+            tcp_idle_secs: 300,
         }
     }
 }

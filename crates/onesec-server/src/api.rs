@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use base64::Engine as _;
@@ -19,6 +19,10 @@ use onesec_store::{EventFilter, IncidentFilter, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 type AppState = Arc<Pipeline>;
 
@@ -37,7 +41,7 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Rout
         .route("/api/v1/tokens", post(auth_api::post_token))
         .route("/api/v1/tokens/{name}", delete(auth_api::delete_token))
         .with_state(gate.clone());
-    Router::new()
+    let router = Router::new()
         .route("/api/v1/events", post(post_events).get(get_events))
         .route("/api/v1/incidents", get(get_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
@@ -61,6 +65,35 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Rout
         .merge(auth)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.http.request_timeout_secs.max(1)),
+        ))
+        .layer(ConcurrencyLimitLayer::new(
+            config.http.max_concurrent_requests.max(1),
+        ));
+    with_security_headers(router)
+}
+
+/// Headers every answer carries: the API serves JSON and text only, never to be sniffed,
+/// framed, cached or sent along as a referrer.
+fn with_security_headers(router: Router) -> Router {
+    const HEADERS: [(header::HeaderName, &str); 5] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    HEADERS.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
 }
 
 /// An error answer: status and a JSON body `{ "error": ... }`.

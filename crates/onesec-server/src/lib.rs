@@ -108,7 +108,11 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         tasks.push(tokio::spawn(syslog::serve_tcp(
             listener,
             pipeline.clone(),
-            config.syslog.max_message_bytes,
+            syslog::TcpLimits {
+                max_bytes: config.syslog.max_message_bytes,
+                max_connections: config.syslog.max_tcp_connections,
+                idle: std::time::Duration::from_secs(config.syslog.tcp_idle_secs.max(1)),
+            },
         )));
     }
     if !config.mqtt.url.is_empty() {

@@ -36,18 +36,59 @@ pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: us
 }
 
 /// Accepts TCP connections; one task per connection.
-pub async fn serve_tcp(listener: TcpListener, pipeline: Arc<Pipeline>, max_bytes: usize) {
+pub async fn serve_tcp(listener: TcpListener, pipeline: Arc<Pipeline>, limits: TcpLimits) {
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // Over the limit the connection is closed at once: a flood of idle connections
+                // must not exhaust memory or file descriptors.
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, limit = limits.max_connections, "syslog TCP connection refused: too many open");
+                    continue;
+                };
                 let pipeline = pipeline.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = read_connection(stream, &pipeline, max_bytes).await {
+                    if let Err(error) = read_connection(stream, &pipeline, limits).await {
                         tracing::debug!(%peer, %error, "syslog TCP connection ended");
                     }
+                    drop(permit);
                 });
             }
             Err(error) => tracing::warn!(%error, "syslog TCP accept failed"),
+        }
+    }
+}
+
+/// Bounds on syslog TCP senders.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Largest message.
+    pub max_bytes: usize,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle: std::time::Duration,
+}
+
+/// Skips to the end of the current line without keeping it; returns the bytes skipped.
+async fn discard_line(reader: &mut BufReader<TcpStream>) -> std::io::Result<usize> {
+    let mut skipped = 0;
+    loop {
+        let buffer = reader.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(skipped);
+        }
+        match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(skipped + end + 1);
+            }
+            None => {
+                let n = buffer.len();
+                reader.consume(n);
+                skipped += n;
+            }
         }
     }
 }
@@ -62,15 +103,19 @@ enum Frame {
 async fn read_connection(
     stream: TcpStream,
     pipeline: &Pipeline,
-    max_bytes: usize,
+    limits: TcpLimits,
 ) -> std::io::Result<()> {
+    let max_bytes = limits.max_bytes;
     let mut reader = BufReader::new(stream);
     loop {
         let mut batch = Vec::new();
         let mut oversized = Vec::new();
         let mut ended = false;
         loop {
-            match read_frame(&mut reader, max_bytes).await? {
+            let frame = tokio::time::timeout(limits.idle, read_frame(&mut reader, max_bytes))
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "idle"))?;
+            match frame? {
                 Frame::Message(m) if !m.is_empty() => batch.push(m),
                 Frame::Message(_) => {}
                 Frame::TooLarge(n) => oversized.push(n),
@@ -110,7 +155,11 @@ async fn read_frame(reader: &mut BufReader<TcpStream>, max_bytes: usize) -> std:
     };
     if first.is_ascii_digit() {
         let mut length = Vec::new();
-        reader.read_until(b' ', &mut length).await?;
+        // A length has at most 20 digits; a digit run without a space is not read unbounded.
+        (&mut *reader)
+            .take(21)
+            .read_until(b' ', &mut length)
+            .await?;
         let digits = String::from_utf8_lossy(&length).trim().to_string();
         let Ok(size) = digits.parse::<usize>() else {
             return Ok(Frame::Message(length));
@@ -133,9 +182,8 @@ async fn read_frame(reader: &mut BufReader<TcpStream>, max_bytes: usize) -> std:
         return Ok(Frame::End);
     }
     if line.len() > max_bytes && line.last() != Some(&b'\n') {
-        let mut rest = Vec::new();
-        reader.read_until(b'\n', &mut rest).await?;
-        return Ok(Frame::TooLarge(line.len() + rest.len()));
+        let rest = discard_line(reader).await?;
+        return Ok(Frame::TooLarge(line.len() + rest));
     }
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();

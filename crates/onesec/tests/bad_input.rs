@@ -247,3 +247,62 @@ fn garbage_on_the_syslog_tcp_port_does_not_stop_the_server() {
         "the 200 KB line is a dead letter naming syslog.max_message_bytes: {reasons:?}"
     );
 }
+
+/// Senders that hold connections or never end a frame: connections beyond
+/// `syslog.max_tcp_connections` are closed at once, a silent connection is closed after
+/// `syslog.tcp_idle_secs`, and a digit run or a line without end is never buffered whole.
+#[test]
+fn syslog_tcp_senders_cannot_hold_the_listener() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("limits.toml");
+    std::fs::write(
+        &config,
+        "[syslog]\nmax_tcp_connections = 2\ntcp_idle_secs = 1\nmax_message_bytes = 1024\n",
+    )
+    .unwrap();
+    let mut onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        config: Some(config),
+        ..Options::default()
+    });
+    let tcp = onesec.syslog_tcp.expect("syslog TCP listener");
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(tcp).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(tcp).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        third.read(&mut byte).unwrap_or(0),
+        0,
+        "the third connection is closed"
+    );
+    for mut stream in held {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(
+            stream.read(&mut byte).unwrap_or(0),
+            0,
+            "an idle connection is closed"
+        );
+    }
+
+    // 5 MB of digits (looks octet-counted, never a space) and 5 MB of one endless line.
+    let mut digits = std::net::TcpStream::connect(tcp).unwrap();
+    let _ = digits.write_all(&vec![b'7'; 5_000_000]);
+    drop(digits);
+    let mut endless = std::net::TcpStream::connect(tcp).unwrap();
+    let _ = endless.write_all(&vec![b'x'; 5_000_000]);
+    drop(endless);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(onesec.is_running(), "{}", onesec.log_tail());
+    let before = onesec.status()["journal_seq"].as_u64().unwrap();
+    common::send_syslog_tcp_newline(tcp, &[GOOD_SYSLOG.to_string()]);
+    onesec.wait_for_detection(before + 1);
+    assert!(stored_raws(&onesec).iter().any(|r| r == GOOD_SYSLOG));
+}

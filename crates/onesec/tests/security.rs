@@ -216,3 +216,20 @@ fn the_api_speaks_tls_with_a_generated_certificate() {
         String::from_utf8_lossy(&status.stderr)
     );
 }
+
+#[test]
+fn answers_carry_the_security_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        ..Options::default()
+    });
+    for path in ["/healthz", "/api/v1/status"] {
+        let response = reqwest::blocking::get(format!("{}{path}", onesec.base)).unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+    }
+}
