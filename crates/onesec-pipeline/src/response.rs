@@ -11,6 +11,7 @@ use onesec_playbook::{
     RunOptions, RunStatus, Task, TaskId, TaskState, Team, Vars, builtin,
 };
 use serde::Serialize;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
@@ -156,14 +157,10 @@ impl Responses {
         now: Millis,
     ) -> Result<(RunView, bool), ResponseError> {
         let mut runs = self.lock();
-        let started = !runs.contains_key(&incident.id);
-        if started {
-            let run = start_run(incident, now)?;
-            runs.insert(incident.id.clone(), run);
-        }
-        let entry = runs
-            .get_mut(&incident.id)
-            .ok_or_else(|| ResponseError::UnknownTask(incident.id.clone()))?;
+        let (entry, started) = match runs.entry(incident.id.clone()) {
+            Entry::Occupied(kept) => (kept.into_mut(), false),
+            Entry::Vacant(slot) => (slot.insert(start_run(incident, now)?), true),
+        };
         entry.advance(now);
         Ok((view(&incident.id, entry), started))
     }
