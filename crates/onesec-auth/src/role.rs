@@ -13,9 +13,9 @@ pub enum Role {
     SocAnalyst,
     /// Physical security control room: works incidents, reads events; reloads the directory.
     PhysicalOperator,
-    /// Compliance: reads incidents, alerts, the audit log and reports.
+    /// Compliance: reads incidents, alerts, the audit log and reports; works compliance tasks.
     ComplianceOfficer,
-    /// Management: reads incidents and status.
+    /// Management: reads incidents and status; decides management tasks.
     Manager,
     /// Read-only: incidents, alerts, events, the audit log and reports.
     Auditor,
@@ -35,6 +35,8 @@ pub enum Permission {
     ReadIncidents,
     /// Change an incident's state.
     WorkIncidents,
+    /// Start incident playbooks and approve or reject their tasks.
+    WorkTasks,
     /// Read alerts.
     ReadAlerts,
     /// Read refused input.
@@ -92,6 +94,7 @@ impl Role {
                 ReadEvents,
                 ReadIncidents,
                 WorkIncidents,
+                WorkTasks,
                 ReadAlerts,
                 ReadDeadLetters,
                 ReadRules,
@@ -102,12 +105,15 @@ impl Role {
                 ReadEvents,
                 ReadIncidents,
                 WorkIncidents,
+                WorkTasks,
                 ReadAlerts,
                 ReloadDirectory,
                 ReadStatus,
             ],
-            Role::ComplianceOfficer => &[ReadIncidents, ReadAlerts, ReadAudit, ReadStatus],
-            Role::Manager => &[ReadIncidents, ReadStatus],
+            Role::ComplianceOfficer => {
+                &[ReadIncidents, WorkTasks, ReadAlerts, ReadAudit, ReadStatus]
+            }
+            Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus],
             Role::Auditor => &[
                 ReadEvents,
                 ReadIncidents,
@@ -129,11 +135,12 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
         Permission::WorkIncidents,
+        Permission::WorkTasks,
         Permission::ReadAlerts,
         Permission::ReadDeadLetters,
         Permission::ReadRules,
@@ -151,6 +158,7 @@ impl Permission {
             Permission::ReadEvents => "read_events",
             Permission::ReadIncidents => "read_incidents",
             Permission::WorkIncidents => "work_incidents",
+            Permission::WorkTasks => "work_tasks",
             Permission::ReadAlerts => "read_alerts",
             Permission::ReadDeadLetters => "read_dead_letters",
             Permission::ReadRules => "read_rules",

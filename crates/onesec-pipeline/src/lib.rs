@@ -18,6 +18,7 @@ mod handoff;
 mod ingest;
 mod metrics;
 mod record;
+pub mod response;
 mod rules;
 
 pub use audit::{Audit, read_payloads};
@@ -102,6 +103,7 @@ pub struct Pipeline {
     rules: RulesReport,
     state_changes: Mutex<mpsc::Sender<(String, IncidentState)>>,
     audit: Option<Arc<Audit>>,
+    responses: response::Responses,
 }
 
 impl Pipeline {
@@ -193,12 +195,18 @@ impl Pipeline {
             rules,
             state_changes: Mutex::new(tx),
             audit,
+            responses: response::Responses::default(),
         })
     }
 
     /// The audit log, unless `[audit] enabled = false`.
     pub fn audit(&self) -> Option<&Arc<Audit>> {
         self.audit.as_ref()
+    }
+
+    /// The playbook runs of the incidents (in memory; a restart forgets them).
+    pub fn responses(&self) -> &response::Responses {
+        &self.responses
     }
 
     /// The journal (read access for proofs).

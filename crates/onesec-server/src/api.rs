@@ -2,6 +2,7 @@
 
 use crate::auth_api;
 use crate::gate::{self, Gate};
+use crate::playbook_api;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -46,6 +47,19 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Rout
         .route("/api/v1/incidents", get(get_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/state", post(post_incident_state))
+        .route(
+            "/api/v1/incidents/{id}/playbook",
+            get(playbook_api::get_playbook).post(playbook_api::post_playbook),
+        )
+        .route("/api/v1/tasks", get(playbook_api::get_tasks))
+        .route(
+            "/api/v1/tasks/{task_id}/approve",
+            post(playbook_api::post_approve),
+        )
+        .route(
+            "/api/v1/tasks/{task_id}/reject",
+            post(playbook_api::post_reject),
+        )
         .route("/api/v1/alerts", get(get_alerts))
         .route("/api/v1/dead-letters", get(get_dead_letters))
         .route("/api/v1/status", get(get_status))
@@ -114,7 +128,7 @@ fn bad_request(error: impl std::fmt::Display) -> ApiError {
 }
 
 /// Runs a store query off the async threads.
-async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static>(
     pipeline: &AppState,
     query: impl FnOnce(&mut dyn Store) -> Result<T, onesec_store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -282,7 +296,7 @@ fn events_in_sites(
 }
 
 /// Whether a scoped caller sees an incident or alert with these entities.
-fn sees(principal: &Principal, entities: &onesec_incident::Entities) -> bool {
+pub(crate) fn sees(principal: &Principal, entities: &onesec_incident::Entities) -> bool {
     principal.sees_any_site(entities.sites.iter().map(String::as_str))
 }
 

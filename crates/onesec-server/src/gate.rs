@@ -80,6 +80,31 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/incidents/{id}/playbook",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/playbook",
+        Access::Needs(Permission::WorkTasks),
+    ),
+    (
+        Method::GET,
+        "/api/v1/tasks",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/tasks/{task_id}/approve",
+        Access::Needs(Permission::WorkTasks),
+    ),
+    (
+        Method::POST,
+        "/api/v1/tasks/{task_id}/reject",
+        Access::Needs(Permission::WorkTasks),
+    ),
+    (
+        Method::GET,
         "/api/v1/alerts",
         Access::Needs(Permission::ReadAlerts),
     ),

@@ -10,6 +10,7 @@ mod audit_api;
 mod auth_api;
 pub mod gate;
 pub mod mqtt;
+mod playbook_api;
 mod syslog;
 pub mod tls;
 

@@ -16,6 +16,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{id}", "no-such-incident")
         .replace("{event_id}", "1")
         .replace("{name}", "no-such-token")
+        .replace("{task_id}", "no-such-task")
 }
 
 fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
