@@ -10,10 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
-    let body = json!({ "name": name, "role": role.as_str(), "sites": sites });
-    let answer = post_as(onesec, "/api/v1/tokens", &body, onesec.token());
-    assert_eq!(answer.0, 201, "{}", answer.1);
-    answer.1["token"].as_str().expect("a token").to_string()
+    onesec.issue_token(name, role.as_str(), sites)
 }
 
 /// `POST base+path` with a JSON body as `bearer`: (status, body).

@@ -20,17 +20,7 @@ fn concrete(pattern: &str) -> String {
 }
 
 fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
-    let url = format!("{}/api/v1/tokens", onesec.base);
-    let body = json!({ "name": name, "role": role.as_str(), "sites": sites });
-    let response = reqwest::blocking::Client::new()
-        .post(url)
-        .bearer_auth(onesec.token().expect("auth is on"))
-        .json(&body)
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let answer: serde_json::Value = response.json().unwrap();
-    answer["token"].as_str().unwrap().to_string()
+    onesec.issue_token(name, role.as_str(), sites)
 }
 
 fn method(m: &axum::http::Method) -> Method {

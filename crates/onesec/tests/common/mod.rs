@@ -199,6 +199,15 @@ impl Onesec {
         }
     }
 
+    /// An API token with this role, limited to `sites` (none: every site), issued by the admin.
+    pub fn issue_token(&self, name: &str, role: &str, sites: &[&str]) -> String {
+        let body = serde_json::json!({ "name": name, "role": role, "sites": sites });
+        let url = format!("{}/api/v1/tokens", self.base);
+        let answer = answer(self.send(self.client.post(&url).json(&body), "POST /api/v1/tokens"));
+        assert_eq!(answer.status, 201, "issuing a token: {}", answer.body);
+        answer.body["token"].as_str().expect("a token").to_string()
+    }
+
     /// The admin session token (`None` when authentication is off).
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
