@@ -303,21 +303,7 @@ impl Run {
         outputs: Outputs,
         now: Millis,
     ) -> Result<(), RunError> {
-        let tid = self.decide(task)?;
-        self.tasks[task.0].state = TaskState::Approved {
-            by: by.to_string(),
-            comment: comment.to_string(),
-            at: now,
-        };
-        let who = format!("{by} ({})", self.tasks[task.0].team);
-        self.record(
-            now,
-            &who,
-            Some(tid),
-            LogKind::TaskApproved,
-            Outcome::Ok,
-            comment.to_string(),
-        );
+        let tid = self.settle(task, by, comment, now, true)?;
         if let Err(reason) = self.assign_outputs(tid, outputs) {
             self.fail(tid, now, reason);
             return Ok(());
@@ -336,24 +322,42 @@ impl Run {
         comment: &str,
         now: Millis,
     ) -> Result<(), RunError> {
-        let tid = self.decide(task)?;
-        self.tasks[task.0].state = TaskState::Rejected {
-            by: by.to_string(),
-            comment: comment.to_string(),
-            at: now,
-        };
-        let who = format!("{by} ({})", self.tasks[task.0].team);
-        self.record(
-            now,
-            &who,
-            Some(tid),
-            LogKind::TaskRejected,
-            Outcome::Failed,
-            comment.to_string(),
-        );
+        let tid = self.settle(task, by, comment, now, false)?;
         self.threads[tid].wait = Wait::Ready;
         self.fail(tid, now, format!("rejected by {by}: {comment}"));
         Ok(())
+    }
+
+    /// Records a decision on an open task; returns the thread that waited on it.
+    fn settle(
+        &mut self,
+        task: TaskId,
+        by: &str,
+        comment: &str,
+        now: Millis,
+        approved: bool,
+    ) -> Result<usize, RunError> {
+        let tid = self.decide(task)?;
+        let (by, comment) = (by.to_string(), comment.to_string());
+        let who = format!("{by} ({})", self.tasks[task.0].team);
+        let (state, kind, outcome) = if approved {
+            let state = TaskState::Approved {
+                by,
+                comment: comment.clone(),
+                at: now,
+            };
+            (state, LogKind::TaskApproved, Outcome::Ok)
+        } else {
+            let state = TaskState::Rejected {
+                by,
+                comment: comment.clone(),
+                at: now,
+            };
+            (state, LogKind::TaskRejected, Outcome::Failed)
+        };
+        self.tasks[task.0].state = state;
+        self.record(now, &who, Some(tid), kind, outcome, comment);
+        Ok(tid)
     }
 
     /// The thread waiting on an open task.
