@@ -114,6 +114,9 @@ pub struct OpenReport {
     pub leaves: u64,
     /// Bytes of an incomplete last record that were cut (a crash during a write).
     pub torn_bytes: u64,
+    /// The highest event id an ingested-batch entry covers (0: none), found from the end of
+    /// the log, so the caller can cover journaled events a crash left without an entry.
+    pub covered_upto: u64,
 }
 
 impl AuditLog {
@@ -132,6 +135,7 @@ impl AuditLog {
         let mut report = OpenReport {
             leaves: scan.leaves.len() as u64,
             torn_bytes: 0,
+            covered_upto: last_covered_event(&bytes, &scan.offsets),
         };
         match &scan.stop {
             None => {}
@@ -253,6 +257,24 @@ impl AuditLog {
     }
 }
 
+/// Walks the entries back from the newest to the first batch entry: usually a few entries, not
+/// the whole log.
+fn last_covered_event(bytes: &[u8], offsets: &[u64]) -> u64 {
+    offsets
+        .iter()
+        .rev()
+        .find_map(
+            |offset| match entry::read_frame(&bytes[*offset as usize..]) {
+                Framed::Record { payload, .. } => serde_json::from_slice::<Entry>(payload)
+                    .ok()?
+                    .ingest_batch()
+                    .map(|batch| batch.last_id),
+                _ => None,
+            },
+        )
+        .unwrap_or(0)
+}
+
 fn tampered(dir: &Path, position: String, reason: String) -> AuditError {
     AuditError::Tampered {
         dir: dir.to_path_buf(),
@@ -329,4 +351,35 @@ fn append_line(path: &Path, cp: &Checkpoint, sync: bool) -> Result<(), AuditErro
         file.sync_data().map_err(AuditError::io("sync", path))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(action: &str, last_id: u64) -> Entry {
+        Entry {
+            time_ms: 1,
+            actor: "onesec".into(),
+            action: action.into(),
+            target: String::new(),
+            detail: serde_json::json!({
+                "input": "http", "format": "auto", "raw_sha256": "", "first_id": 1,
+                "last_id": last_id, "events_root": "",
+            }),
+        }
+    }
+
+    #[test]
+    fn reopening_finds_the_last_covered_event_behind_later_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, report) = AuditLog::open(dir.path(), Witness::default()).unwrap();
+        assert_eq!(report.covered_upto, 0);
+        log.append(&entry("ingest.batch", 10)).unwrap();
+        log.append(&entry("journal.recovered", 30)).unwrap();
+        log.append(&entry("incident.state", 99)).unwrap();
+        drop(log);
+        let (_, report) = AuditLog::open(dir.path(), Witness::default()).unwrap();
+        assert_eq!((report.leaves, report.covered_upto), (3, 30));
+    }
 }

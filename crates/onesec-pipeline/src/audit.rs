@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct Audit {
     log: Mutex<AuditLog>,
     stop: AtomicBool,
+    /// The highest event id an entry covered when the log was opened.
+    covered_at_open: u64,
 }
 
 /// SHA-256 in hex.
@@ -47,6 +49,7 @@ impl Audit {
         Ok(Arc::new(Audit {
             log: Mutex::new(log),
             stop: AtomicBool::new(false),
+            covered_at_open: report.covered_upto,
         }))
     }
 
@@ -115,7 +118,7 @@ impl Audit {
 
     /// Covers journal records no entry names (a crash between journal and audit append).
     pub(crate) fn reconcile(&self, journal: &Journal) -> Result<(), String> {
-        let covered = covered_upto(&self.dir()).map_err(|e| e.to_string())?;
+        let covered = self.covered_at_open;
         let last = journal.last_sequence();
         let first = (covered + 1).max(journal.first_sequence());
         if first > last {
@@ -171,19 +174,6 @@ impl Audit {
             tracing::error!(%error, "final audit checkpoint failed");
         }
     }
-}
-
-/// The highest event id an `ingest.batch` or `journal.recovered` entry covers.
-fn covered_upto(dir: &Path) -> Result<u64, AuditError> {
-    let contents = onesec_audit::read_contents(dir)?;
-    Ok(contents
-        .entries
-        .iter()
-        .filter_map(|bytes| serde_json::from_slice::<Entry>(bytes).ok())
-        .filter_map(|entry| entry.ingest_batch())
-        .map(|batch| batch.last_id)
-        .max()
-        .unwrap_or(0))
 }
 
 /// The journal payloads of records `first..=last`.
