@@ -8,7 +8,7 @@
 
 use crate::config::AuditConfig;
 use onesec_audit::{AuditError, AuditLog, Checkpoint, Entry, EventProof, IngestBatch, Witness};
-use onesec_journal::Journal;
+use onesec_journal::{Journal, JournalReader};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,22 +95,16 @@ impl Audit {
         self.with_log(|log| hex::encode(log.public_key().to_bytes()))
     }
 
-    /// The proof that event `id` was ingested as it is stored, under a checkpoint signed now
-    /// if the last one does not cover its batch yet.
+    /// The proof that event `id` was ingested as it is stored, under the newest checkpoint
+    /// (signed now if entries were added since the last one).
     pub fn prove_event(&self, journal: &Journal, id: u64) -> Result<EventProof, AuditError> {
-        let dir = self.dir();
-        let mut contents = onesec_audit::read_contents(&dir)?;
-        let (index, batch) = contents
+        // Signing first (a no-op when nothing was added since the last checkpoint) lets the
+        // log be read once.
+        self.checkpoint()?;
+        let contents = onesec_audit::read_contents(&self.dir())?;
+        let (_, batch) = contents
             .batch_of(id)
             .ok_or_else(|| AuditError::NotFound(format!("no audited batch holds event {id}")))?;
-        if contents
-            .checkpoint
-            .as_ref()
-            .is_none_or(|c| c.size <= index as u64)
-        {
-            self.checkpoint()?;
-            contents = onesec_audit::read_contents(&dir)?;
-        }
         let payloads =
             read_payloads(journal, batch.first_id, batch.last_id).map_err(AuditError::NotFound)?;
         contents.prove_event(id, &payloads)
@@ -178,13 +172,95 @@ impl Audit {
 
 /// The journal payloads of records `first..=last`.
 pub fn read_payloads(journal: &Journal, first: u64, last: u64) -> Result<Vec<Vec<u8>>, String> {
-    let mut reader = journal.reader(first).map_err(|e| e.to_string())?;
+    read_range(journal, &mut None, first, last)
+}
+
+/// The journal payloads of each range `first..=last`, in the order given. Ranges are read in
+/// ascending order with one reader, reopened only for a range that starts behind it: opening
+/// a reader scans its segment from the start, so a reader per range (one per audited batch)
+/// would cost O(ranges × segment size).
+pub fn read_payload_ranges(
+    journal: &Journal,
+    ranges: &[(u64, u64)],
+) -> Vec<Result<Vec<Vec<u8>>, String>> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| ranges[i]);
+    let mut results: Vec<Result<Vec<Vec<u8>>, String>> = vec![Ok(Vec::new()); ranges.len()];
+    let mut reader = None;
+    for i in order {
+        let (first, last) = ranges[i];
+        results[i] = read_range(journal, &mut reader, first, last);
+    }
+    results
+}
+
+/// Reads `first..=last` with `reader` (opened or reopened as needed; dropped after an error).
+fn read_range(
+    journal: &Journal,
+    reader: &mut Option<JournalReader>,
+    first: u64,
+    last: u64,
+) -> Result<Vec<Vec<u8>>, String> {
+    let result = read_range_with(journal, reader, first, last);
+    if result.is_err() {
+        *reader = None;
+    }
+    result
+}
+
+fn read_range_with(
+    journal: &Journal,
+    slot: &mut Option<JournalReader>,
+    first: u64,
+    last: u64,
+) -> Result<Vec<Vec<u8>>, String> {
+    let reader = match slot {
+        Some(reader) if reader.next_sequence() <= first => reader,
+        _ => slot.insert(journal.reader(first).map_err(|e| e.to_string())?),
+    };
     let mut payloads = Vec::new();
     while reader.next_sequence() <= last {
         match reader.try_next().map_err(|e| e.to_string())? {
-            Some((_, payload)) => payloads.push(payload),
+            Some((seq, payload)) if seq >= first => payloads.push(payload),
+            Some(_) => {}
             None => return Err(format!("journal ends before record {last}")),
         }
     }
     Ok(payloads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onesec_journal::JournalConfig;
+
+    #[test]
+    fn ranges_in_any_order_read_their_own_payloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(JournalConfig::new(dir.path())).unwrap();
+        let payloads: Vec<Vec<u8>> = (1..=10).map(|i| format!("p{i}").into_bytes()).collect();
+        journal.append_batch(payloads).unwrap();
+        let ranges = [(7, 9), (1, 2), (2, 4), (10, 11)];
+        let read = read_payload_ranges(&journal, &ranges);
+        let text = |r: &Result<Vec<Vec<u8>>, String>| -> Vec<String> {
+            r.as_ref()
+                .unwrap()
+                .iter()
+                .map(|p| String::from_utf8(p.clone()).unwrap())
+                .collect()
+        };
+        assert_eq!(text(&read[0]), ["p7", "p8", "p9"]);
+        assert_eq!(text(&read[1]), ["p1", "p2"]);
+        assert_eq!(
+            text(&read[2]),
+            ["p2", "p3", "p4"],
+            "a range behind the reader reopens it"
+        );
+        assert!(
+            read[3]
+                .as_ref()
+                .unwrap_err()
+                .contains("ends before record 11")
+        );
+    }
 }

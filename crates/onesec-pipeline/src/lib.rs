@@ -21,7 +21,7 @@ mod record;
 pub mod response;
 mod rules;
 
-pub use audit::{Audit, read_payloads};
+pub use audit::{Audit, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
     AuditConfig, AuthSettings, Config, ConfigError, MqttConfig, RulesConfig, parse_duration_ms,

@@ -144,33 +144,37 @@ fn check_journal(
         Err(error) => return Err(error).context("opening the journal"),
     };
     let contents = onesec_audit::read_contents(audit_dir)?;
-    let mut batches = 0;
-    for (leaf, bytes) in contents.entries.iter().enumerate() {
-        let Some(batch) = serde_json::from_slice::<Entry>(bytes)
-            .ok()
-            .and_then(|e| e.ingest_batch())
-        else {
-            continue;
+    let batches: Vec<(usize, onesec_audit::IngestBatch)> = contents
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(leaf, bytes)| {
+            let entry = serde_json::from_slice::<Entry>(bytes).ok()?;
+            Some((leaf, entry.ingest_batch()?))
+        })
+        .collect();
+    let ranges: Vec<(u64, u64)> = batches
+        .iter()
+        .map(|(_, b)| (b.first_id, b.last_id))
+        .collect();
+    let read = onesec_pipeline::read_payload_ranges(&journal, &ranges);
+    for ((leaf, batch), payloads) in batches.iter().zip(read) {
+        let what = match payloads {
+            Ok(payloads) if hex::encode(onesec_audit::events_root(&payloads)) == batch.events_root => {
+                continue;
+            }
+            Ok(_) => "the events no longer hash to the audited events_root: an event was changed, removed or reordered".to_string(),
+            Err(reason) => format!("cannot be read: {reason}"),
         };
-        batches += 1;
         let position = format!(
             "journal records {}..={} (batch in leaf {leaf})",
             batch.first_id, batch.last_id
         );
-        let what = match onesec_pipeline::read_payloads(&journal, batch.first_id, batch.last_id) {
-            Ok(payloads) => {
-                let root = hex::encode(onesec_audit::events_root(&payloads));
-                if root == batch.events_root {
-                    continue;
-                }
-                "the events no longer hash to the audited events_root: an event was changed, removed or reordered".to_string()
-            }
-            Err(reason) => format!("cannot be read: {reason}"),
-        };
         report
             .problems
             .push(onesec_audit::Problem { position, what });
     }
+    let batches = batches.len();
     Ok(format!(
         "journal checked: {batches} batches against their audited events_root"
     ))
