@@ -1849,22 +1849,7 @@ fn main() {
             median(&mut ing)
         );
         if let Some(last) = results.last() {
-            let _ = writeln!(
-                report,
-                "CPU seconds by thread (last run, {:.1} s wall):\n",
-                last.end_to_end_s
-            );
-            let _ = writeln!(
-                report,
-                "| thread | CPU s | busy % of wall |\n|---|---:|---:|"
-            );
-            for (name, secs) in &last.cpu {
-                let _ = writeln!(
-                    report,
-                    "| {name} | {secs:.1} | {:.0} |",
-                    100.0 * secs / last.end_to_end_s
-                );
-            }
+            write_cpu_table(&mut report, &last.cpu, last.end_to_end_s);
             let o = &last.outcome;
             let _ = writeln!(
                 report,
@@ -1964,22 +1949,7 @@ fn main() {
             m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8]
         );
         if let Some(last) = results.last() {
-            let _ = writeln!(
-                report,
-                "CPU seconds by thread (last run, {:.1} s wall):\n",
-                last.wall_s
-            );
-            let _ = writeln!(
-                report,
-                "| thread | CPU s | busy % of wall |\n|---|---:|---:|"
-            );
-            for (name, secs) in &last.cpu {
-                let _ = writeln!(
-                    report,
-                    "| {name} | {secs:.1} | {:.0} |",
-                    100.0 * secs / last.wall_s
-                );
-            }
+            write_cpu_table(&mut report, &last.cpu, last.wall_s);
             let _ = writeln!(report);
         }
     }
@@ -1996,4 +1966,23 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let _ = writeln!(report, "Load average at end: `{}`", load.trim());
     println!("{report}");
+}
+
+/// CPU seconds per thread of a run, and how busy each was over its wall time.
+fn write_cpu_table(report: &mut String, cpu: &BTreeMap<String, f64>, wall_s: f64) {
+    let _ = writeln!(
+        report,
+        "CPU seconds by thread (last run, {wall_s:.1} s wall):\n"
+    );
+    let _ = writeln!(
+        report,
+        "| thread | CPU s | busy % of wall |\n|---|---:|---:|"
+    );
+    for (name, secs) in cpu {
+        let _ = writeln!(
+            report,
+            "| {name} | {secs:.1} | {:.0} |",
+            100.0 * secs / wall_s
+        );
+    }
 }

@@ -810,12 +810,15 @@ impl Run {
         self.threads[tid].delayed = true;
     }
 
+    /// Who a step's outcome is logged under (the engine when the thread is at no step).
+    fn actor(&self, tid: usize, step: Option<&Step>) -> String {
+        step.map(|s| self.who(tid, s))
+            .unwrap_or_else(|| "engine".into())
+    }
+
     fn succeed(&mut self, tid: usize, now: Millis) {
         let step = self.current_step(tid);
-        let who = step
-            .as_ref()
-            .map(|s| self.who(tid, s))
-            .unwrap_or_else(|| "engine".into());
+        let who = self.actor(tid, step.as_ref());
         self.record(
             now,
             &who,
@@ -832,10 +835,7 @@ impl Run {
 
     fn fail(&mut self, tid: usize, now: Millis, reason: String) {
         let step = self.current_step(tid);
-        let who = step
-            .as_ref()
-            .map(|s| self.who(tid, s))
-            .unwrap_or_else(|| "engine".into());
+        let who = self.actor(tid, step.as_ref());
         self.record(
             now,
             &who,
