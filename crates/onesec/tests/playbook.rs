@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Onesec, Options};
+use common::Onesec;
 use onesec_auth::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -35,13 +35,7 @@ fn open_tasks(onesec: &Onesec, team: &str, bearer: Option<&str>) -> Vec<Value> {
 
 fn demo() -> (tempfile::TempDir, Onesec, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let onesec = Onesec::start(&Options {
-        data_dir: tmp.path().join("data"),
-        demo: true,
-        ..Options::default()
-    });
-    onesec.wait_for_stdout("demo: attack replayed");
-    onesec.wait_for_detection(1);
+    let onesec = Onesec::start_demo(&tmp.path().join("data"));
     let incidents = onesec.get_json("/api/v1/incidents");
     let hybrid = incidents
         .as_array()

@@ -75,13 +75,7 @@ fn every_route_refuses_callers_without_the_permission() {
 #[test]
 fn a_caller_limited_to_a_site_sees_only_that_site() {
     let tmp = tempfile::tempdir().unwrap();
-    let onesec = Onesec::start(&Options {
-        data_dir: tmp.path().join("data"),
-        demo: true,
-        ..Options::default()
-    });
-    onesec.wait_for_stdout("demo: attack replayed");
-    onesec.wait_for_detection(1);
+    let onesec = Onesec::start_demo(&tmp.path().join("data"));
     let all = onesec.get_json("/api/v1/incidents");
     assert!(
         !all.as_array().unwrap().is_empty(),

@@ -168,6 +168,18 @@ impl Onesec {
         onesec
     }
 
+    /// `onesec up --demo` in `data_dir`, once its attack is replayed and detected.
+    pub fn start_demo(data_dir: &Path) -> Onesec {
+        let onesec = Onesec::start(&Options {
+            data_dir: data_dir.to_path_buf(),
+            demo: true,
+            ..Options::default()
+        });
+        onesec.wait_for_stdout("demo: attack replayed");
+        onesec.wait_for_detection(1);
+        onesec
+    }
+
     /// Creates the administrator on a first start (with the setup token onesec wrote) and logs
     /// in as them; `None` when authentication is off.
     fn sign_in(&self) -> Option<String> {
