@@ -14,6 +14,7 @@
 //! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
 //! | `frigate` | Frigate NVR MQTT: `{"topic", "payload"}` lines or bare `frigate/events`, `frigate/reviews`, `tracked_object_update` payloads; [`decode_frigate_mqtt`] | tracked objects and reviews → video analytics (camera, label, score, zones, start/end, has_snapshot); availability and camera role status → device health; motion, review status, object counts |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
+//! | `sia-dc09` | SIA DC-09 intrusion-panel frames (SIA-DCS / DC-03 codes, ADM-CID / Contact ID, NULL link tests), one per line in a file; the live TCP receiver answers ACK / NAK / DUH | burglary, perimeter, panic, duress, hold-up, fire, medical, tamper, door forced / held, access granted / denied, arm / disarm by user, troubles, tests; restores as cleared |
 //! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
 //! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
 //!
@@ -51,6 +52,7 @@ mod json;
 mod onvif;
 mod onvif_xml;
 mod scan;
+mod sia;
 mod siem;
 mod syslog;
 mod time;
@@ -60,6 +62,12 @@ pub use access_csv::{CsvMapping, MappingError};
 pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
 pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
+pub use sia::{
+    FrameError as SiaFrameError, Header as SiaHeader, Message as SiaMessage,
+    Protocol as SiaProtocol, Reply as SiaReply, answer as sia_answer,
+    encrypt_for_panel as sia_encrypt_for_panel, events as sia_events, frame as sia_frame,
+    parse_frame as parse_sia_frame,
+};
 pub use syslog::decode_syslog;
 
 use onesec_event::Event;
@@ -98,6 +106,9 @@ pub enum Format {
     /// Frigate NVR MQTT messages as `{"topic": ..., "payload": ...}` lines or bare
     /// `frigate/events` / `frigate/reviews` / `tracked_object_update` payloads.
     Frigate,
+    /// SIA DC-09 alarm panel frames (`LF CRC 0LLL "SIA-DCS"|"ADM-CID"... CR`), one per line in a
+    /// file; the live receiver (TCP, with ACK/NAK/DUH and AES) is in onesec-server.
+    SiaDc09,
     /// onesec's own `Event` JSON.
     EventJson,
     /// Any JSON object, decoded as a base event with flattened fields.
@@ -117,6 +128,7 @@ impl Format {
             Format::OnvifEj => "onvif-ej",
             Format::OnvifXml => "onvif-xml",
             Format::Frigate => "frigate",
+            Format::SiaDc09 => "sia-dc09",
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
             Format::Json => "json",
@@ -133,7 +145,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, sia-dc09, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -156,6 +168,7 @@ impl FromStr for Format {
             "onvif-ej" => Format::OnvifEj,
             "onvif-xml" => Format::OnvifXml,
             "frigate" => Format::Frigate,
+            "sia-dc09" | "sia" => Format::SiaDc09,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
             "event-json" => Format::EventJson,
             "json" => Format::Json,
@@ -261,6 +274,7 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
     match format {
         Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
         Format::OnvifXml => onvif_xml::decode(bytes, ctx, &mut out),
+        Format::SiaDc09 => sia::decode(bytes, ctx, &mut out),
         Format::Evtx => decode_evtx(bytes, ctx, &mut out),
         Format::Auto if bytes.starts_with(EVTX_MAGIC) => decode_evtx(bytes, ctx, &mut out),
         Format::Auto if body_kind(bytes) == BodyKind::Xml => {
@@ -564,6 +578,7 @@ mod tests {
             "onvif-ej",
             "onvif-xml",
             "frigate",
+            "sia-dc09",
             "access-csv",
             "event-json",
             "json",
