@@ -63,7 +63,8 @@ pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
 pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
 pub use sia::{
-    FrameError as SiaFrameError, Header as SiaHeader, Message as SiaMessage,
+    FRAME_END as SIA_FRAME_END, FRAME_START as SIA_FRAME_START, FrameError as SiaFrameError,
+    Header as SiaHeader, MAX_FRAME_BYTES as SIA_MAX_FRAME_BYTES, Message as SiaMessage,
     Protocol as SiaProtocol, Reply as SiaReply, answer as sia_answer,
     encrypt_for_panel as sia_encrypt_for_panel, events as sia_events, frame as sia_frame,
     parse_frame as parse_sia_frame,

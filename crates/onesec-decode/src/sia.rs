@@ -106,22 +106,25 @@ pub enum FrameError {
         actual: usize,
     },
     /// Encrypted, but no key is configured for the account: answered with DUH.
-    #[error("encrypted message for account {0}, but no AES key is configured for it")]
-    NoKey(String),
+    #[error("encrypted message for account {}, but no AES key is configured for it", .0.account)]
+    NoKey(Box<Header>),
     /// Encrypted, but the key does not decrypt it: answered with DUH.
-    #[error("encrypted content of account {account} does not decrypt: {reason}")]
+    #[error("encrypted content of account {} does not decrypt: {reason}", header.account)]
     Decrypt {
-        /// Account of the frame.
-        account: String,
+        /// The frame's routing part (for the DUH).
+        header: Box<Header>,
         /// What went wrong.
         reason: String,
     },
 }
 
 impl FrameError {
-    /// Whether the sender gets a DUH (well-formed but unreadable) rather than silence.
-    pub fn answered_with_duh(&self) -> bool {
-        matches!(self, FrameError::NoKey(_) | FrameError::Decrypt { .. })
+    /// The header to answer with DUH (well-formed but unreadable); `None`: no answer.
+    pub fn duh_header(&self) -> Option<&Header> {
+        match self {
+            FrameError::NoKey(header) | FrameError::Decrypt { header, .. } => Some(header),
+            _ => None,
+        }
     }
 }
 
@@ -226,12 +229,18 @@ fn parse_body(
     };
     let content = &rest[account_end..];
     let content = if encrypted && content != "[]" {
-        let key =
-            key_for(&header.account).ok_or_else(|| FrameError::NoKey(header.account.clone()))?;
-        decrypt_content(&key, &content[1..]).map_err(|reason| FrameError::Decrypt {
-            account: header.account.clone(),
-            reason,
-        })?
+        let Some(key) = key_for(&header.account) else {
+            return Err(FrameError::NoKey(Box::new(header)));
+        };
+        match decrypt_content(&key, &content[1..]) {
+            Ok(plain) => plain,
+            Err(reason) => {
+                return Err(FrameError::Decrypt {
+                    header: Box::new(header),
+                    reason,
+                });
+            }
+        }
     } else {
         content.to_string()
     };
@@ -1033,9 +1042,11 @@ mod tests {
         assert!(message.header.encrypted);
         assert_eq!(message.content, "[#1234|Nri1/BA15]_14:12:04,09-25-2026");
         assert!(message.time_ms.is_some());
+        let no_key = parse_frame(&frame(&body), &no_keys).unwrap_err();
+        assert!(matches!(no_key, FrameError::NoKey(_)));
         assert_eq!(
-            parse_frame(&frame(&body), &no_keys),
-            Err(FrameError::NoKey("1234".into()))
+            no_key.duh_header().map(|h| h.sequence.as_str()),
+            Some("0005")
         );
         let wrong = |_: &str| Some(b"FEDCBA9876543210".to_vec());
         assert!(matches!(

@@ -28,6 +28,8 @@ pub struct Config {
     pub incidents: IncidentConfig,
     /// MQTT source (ONVIF onvif-ej and JSON topics); off unless `mqtt.url` is set.
     pub mqtt: MqttConfig,
+    /// SIA DC-09 alarm receiver (intrusion panels); off unless `sia.listen` is set.
+    pub sia: SiaConfig,
     /// Tamper-evident audit log (docs/audit-format.md).
     pub audit: AuditConfig,
     /// Users, roles and tokens for the HTTP API (docs/permissions.md).
@@ -108,6 +110,75 @@ impl Default for MqttConfig {
     }
 }
 
+/// SIA DC-09 receiver settings (docs/configuration.md, crates/onesec-decode/FORMATS.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiaConfig {
+    /// TCP listen address, e.g. `0.0.0.0:5516` (the usual DC-09 port); empty disables.
+    pub listen: String,
+    /// Panels: account number, optional AES key, optional device id for resolution.
+    pub accounts: Vec<SiaAccount>,
+    /// Encrypted frames whose time stamp is further than this from the receiver's clock are
+    /// answered NAK (replay protection), seconds.
+    pub max_skew_secs: u64,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// A connection silent this long is closed, seconds.
+    pub idle_secs: u64,
+}
+
+impl Default for SiaConfig {
+    fn default() -> Self {
+        SiaConfig {
+            listen: String::new(),
+            accounts: Vec::new(),
+            max_skew_secs: 60,
+            max_connections: 256,
+            idle_secs: 600,
+        }
+    }
+}
+
+/// One alarm panel known to the receiver.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiaAccount {
+    /// Account number as the panel sends it after `#` (hex digits).
+    pub account: String,
+    /// AES key as text of 16, 24 or 32 characters (what most panels call the "AES password").
+    pub key: String,
+    /// AES key as 32, 48 or 64 hex digits (for panels that show the key in hex).
+    pub key_hex: String,
+    /// `devices.csv` id of the panel: its events are reported by this device (site, zone).
+    pub device: String,
+}
+
+impl SiaAccount {
+    /// The AES key bytes, if one is configured; an error names what is wrong with it.
+    pub fn key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        let key = match (self.key.is_empty(), self.key_hex.is_empty()) {
+            (true, true) => return Ok(None),
+            (false, true) => self.key.as_bytes().to_vec(),
+            (true, false) => hex::decode(self.key_hex.trim())
+                .map_err(|e| format!("sia account {}: key_hex is not hex: {e}", self.account))?,
+            (false, false) => {
+                return Err(format!(
+                    "sia account {}: give key or key_hex, not both",
+                    self.account
+                ));
+            }
+        };
+        if ![16, 24, 32].contains(&key.len()) {
+            return Err(format!(
+                "sia account {}: an AES key has 16, 24 or 32 bytes, this one has {}",
+                self.account,
+                key.len()
+            ));
+        }
+        Ok(Some(key))
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -120,6 +191,7 @@ impl Default for Config {
             detection: DetectionConfig::default(),
             incidents: IncidentConfig::default(),
             mqtt: MqttConfig::default(),
+            sia: SiaConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthSettings::default(),
         }

@@ -1,4 +1,5 @@
-//! The network edges of onesec: the HTTP API and the syslog listeners.
+//! The network edges of onesec: the HTTP API, the syslog listeners, the MQTT source and the
+//! SIA DC-09 alarm receiver.
 //!
 //! Both only turn bytes from the network into calls on the pipeline's
 //! [`Ingestor`](onesec_pipeline::Ingestor) and answers from its store; they hold no state of
@@ -11,6 +12,7 @@ mod auth_api;
 pub mod gate;
 pub mod mqtt;
 mod playbook_api;
+pub mod sia;
 mod syslog;
 pub mod tls;
 
@@ -25,6 +27,9 @@ pub enum ServerError {
     Auth(#[from] onesec_auth::AuthError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The `[sia]` section cannot be used.
+    #[error("invalid [sia] configuration: {0}")]
+    Sia(String),
     /// Binding a socket failed.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -50,6 +55,8 @@ pub struct Server {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog TCP address, when enabled.
     pub syslog_tcp: Option<SocketAddr>,
+    /// SIA DC-09 receiver address, when enabled.
+    pub sia: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -116,6 +123,24 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             },
         )));
     }
+    let mut sia = None;
+    if !config.sia.listen.is_empty() {
+        let panels = sia::Panels::from_config(&config.sia).map_err(ServerError::Sia)?;
+        let listener = tokio::net::TcpListener::bind(&config.sia.listen)
+            .await
+            .map_err(bind("SIA DC-09", &config.sia.listen))?;
+        sia = Some(
+            listener
+                .local_addr()
+                .map_err(bind("SIA DC-09", &config.sia.listen))?,
+        );
+        tasks.push(tokio::spawn(sia::serve(
+            listener,
+            pipeline.clone(),
+            config.sia.clone(),
+            panels,
+        )));
+    }
     if !config.mqtt.url.is_empty() {
         tasks.push(tokio::spawn(mqtt::serve(
             config.mqtt.clone(),
@@ -128,6 +153,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         setup_token,
         syslog_udp,
         syslog_tcp,
+        sia,
         tasks,
     })
 }

@@ -64,6 +64,8 @@ pub struct Onesec {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog TCP address.
     pub syslog_tcp: Option<SocketAddr>,
+    /// SIA DC-09 receiver address, when `[sia] listen` is set.
+    pub sia: Option<SocketAddr>,
     /// The data folder it runs on.
     pub data_dir: PathBuf,
     /// Where its stderr (logs) goes.
@@ -158,6 +160,7 @@ impl Onesec {
             base: format!("{scheme}://{http}"),
             syslog_udp: listening.syslog_udp,
             syslog_tcp: listening.syslog_tcp,
+            sia: listening.sia,
             data_dir: options.data_dir.clone(),
             log_path,
             stdout: rest,
@@ -495,6 +498,8 @@ pub struct Listening {
     pub tls: bool,
     pub syslog_udp: Option<SocketAddr>,
     pub syslog_tcp: Option<SocketAddr>,
+    /// SIA DC-09 receiver (`sia=`).
+    pub sia: Option<SocketAddr>,
 }
 
 /// A client; with `ca`, one that trusts that certificate (onesec's self-signed one).
@@ -508,7 +513,7 @@ fn http_client(ca: Option<PathBuf>) -> reqwest::blocking::Client {
     builder.build().expect("HTTP client")
 }
 
-/// Parses `onesec listening http=ADDR syslog_udp=ADDR syslog_tcp=ADDR data=... rules=N directory=N`.
+/// Parses `onesec listening http=ADDR syslog_udp=ADDR syslog_tcp=ADDR sia=ADDR data=... rules=N directory=N`.
 pub fn parse_listening_line(line: &str) -> Listening {
     let mut listening = Listening::default();
     for word in line.split_whitespace() {
@@ -521,6 +526,7 @@ pub fn parse_listening_line(line: &str) -> Listening {
             "tls" => listening.tls = value == "on",
             "syslog_udp" => listening.syslog_udp = addr,
             "syslog_tcp" => listening.syslog_tcp = addr,
+            "sia" => listening.sia = addr,
             _ => {}
         }
     }
