@@ -171,6 +171,9 @@ pub struct Inventory {
     pub devices: Vec<Device>,
     /// Refused rows, each with its line and reason.
     pub errors: Vec<RowError>,
+    /// Lower-case ids of `devices` (duplicate check).
+    #[serde(skip)]
+    ids: std::collections::HashSet<String>,
 }
 
 /// Cell lookup for one row: the value and its 1-based column, by canonical column name.
@@ -582,11 +585,7 @@ impl Inventory {
     fn push(&mut self, name: &str, result: Result<Device, Bad>, line: u64) {
         match result {
             Ok(device) => {
-                if self
-                    .devices
-                    .iter()
-                    .any(|d| d.id.eq_ignore_ascii_case(&device.id))
-                {
+                if !self.ids.insert(device.id.to_lowercase()) {
                     self.errors.push(RowError {
                         file: name.into(),
                         line,

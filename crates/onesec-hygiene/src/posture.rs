@@ -63,12 +63,14 @@ pub struct Posture {
 
 /// A device's score from its findings (see the module comment).
 pub fn device_score(findings: &[&Finding]) -> u32 {
-    let mut worst: HashMap<&str, Severity> = HashMap::new();
+    let mut worst: Vec<(&str, Severity)> = Vec::with_capacity(findings.len());
     for f in findings {
-        let w = worst.entry(f.check).or_insert(f.severity);
-        *w = (*w).max(f.severity);
+        match worst.iter_mut().find(|(c, _)| *c == f.check) {
+            Some((_, w)) => *w = (*w).max(f.severity),
+            None => worst.push((f.check, f.severity)),
+        }
     }
-    let lost: u32 = worst.values().map(|s| s.weight()).sum();
+    let lost: u32 = worst.iter().map(|(_, s)| s.weight()).sum();
     100u32.saturating_sub(lost)
 }
 
