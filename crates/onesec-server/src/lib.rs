@@ -8,6 +8,7 @@
 mod api;
 mod audit_api;
 mod auth_api;
+mod devices_api;
 pub mod gate;
 pub mod mqtt;
 mod playbook_api;
@@ -25,6 +26,9 @@ pub enum ServerError {
     Auth(#[from] onesec_auth::AuthError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// A `[hygiene]` file could not be loaded.
+    #[error("hygiene: {0}")]
+    Hygiene(#[from] onesec_hygiene::HygieneError),
     /// Binding a socket failed.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -75,7 +79,8 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         .local_addr()
         .map_err(bind("HTTP", &config.http.listen))?;
     let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
-    let router = api::router(pipeline.clone(), config, Arc::new(gate))
+    let devices = Arc::new(devices_api::Devices::load(pipeline.clone(), config)?);
+    let router = api::router(pipeline.clone(), config, Arc::new(gate), devices)
         .into_make_service_with_connect_info::<SocketAddr>();
     let tls = tls::server_config(config)?;
     let https = tls.is_some();
