@@ -428,17 +428,6 @@ impl Policy {
     }
 }
 
-impl Default for RawPolicy {
-    fn default() -> Self {
-        RawPolicy {
-            credentials: RawCredentials::default(),
-            heartbeat: BTreeMap::new(),
-            segments: Vec::new(),
-            connections: Vec::new(),
-        }
-    }
-}
-
 impl Default for Policy {
     fn default() -> Self {
         Policy {

@@ -176,7 +176,7 @@ fn list(assessment: &Assessment, input: &Input) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<16} {:<11} {:<5} {:<12} {:<14} {:<18} {:<22} {:>5}  findings",
+        "{:<16} {:<11} {:<5} {:<14} {:<14} {:<18} {:<22} {:>5}  findings",
         "DEVICE", "KIND", "SITE", "ZONE", "VENDOR", "MODEL", "FIRMWARE", "SCORE"
     );
     for r in &selected {
@@ -187,7 +187,7 @@ fn list(assessment: &Assessment, input: &Input) -> anyhow::Result<ExitCode> {
             Some(w) => format!("{} (worst {w})", r.findings.len()),
         };
         println!(
-            "{:<16} {:<11} {:<5} {:<12} {:<14} {:<18} {:<22} {:>5}  {summary}",
+            "{:<16} {:<11} {:<5} {:<14} {:<14} {:<18} {:<22} {:>5}  {summary}",
             d.id,
             d.kind,
             d.site.as_deref().unwrap_or("-"),
