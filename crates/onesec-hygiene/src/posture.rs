@@ -77,15 +77,29 @@ pub fn device_score(findings: &[&Finding]) -> u32 {
 impl Posture {
     /// Scores `devices` given every finding about them.
     pub fn new(devices: &[Device], findings: &[Finding]) -> Posture {
-        let mut by_device: HashMap<&str, Vec<&Finding>> = HashMap::new();
+        let index: HashMap<&str, usize> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i))
+            .collect();
+        let mut by_device: Vec<Vec<&Finding>> = vec![Vec::new(); devices.len()];
+        let mut last: Option<(&str, usize)> = None;
         for f in findings {
-            by_device.entry(f.device.as_str()).or_default().push(f);
+            // findings usually come device by device: skip the lookup for the same device
+            let i = match last {
+                Some((id, i)) if id == f.device => Some(i),
+                _ => index.get(f.device.as_str()).copied(),
+            };
+            if let Some(i) = i {
+                by_device[i].push(f);
+                last = Some((f.device.as_str(), i));
+            }
         }
         let mut posture = Posture::default();
-        let mut zones: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut sites: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut zones: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut sites: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, d) in devices.iter().enumerate() {
-            let own = by_device.get(d.id.as_str()).map_or(&[][..], Vec::as_slice);
+            let own = by_device[i].as_slice();
             posture.devices.push(DevicePosture {
                 device: d.id.clone(),
                 kind: d.kind.clone(),
@@ -96,25 +110,24 @@ impl Posture {
                 findings: own.len(),
             });
             if let Some(zone) = &d.zone {
-                zones.entry(zone.clone()).or_default().push(i);
+                zones.entry(zone).or_default().push(i);
             }
-            let site = d.site.clone().unwrap_or_else(|| "(none)".into());
-            sites.entry(site).or_default().push(i);
+            sites
+                .entry(d.site.as_deref().unwrap_or("(none)"))
+                .or_default()
+                .push(i);
         }
-        let group = |id: String, members: Vec<usize>, posture: &Posture| {
+        let group = |id: &str, members: Vec<usize>, posture: &Posture| {
             let scores: Vec<u32> = members.iter().map(|&i| posture.devices[i].score).collect();
             let mut counts = BTreeMap::new();
             for &i in &members {
-                for f in by_device
-                    .get(devices[i].id.as_str())
-                    .map_or(&[][..], Vec::as_slice)
-                {
+                for f in &by_device[i] {
                     *counts.entry(f.severity).or_insert(0) += 1;
                 }
             }
             let mean = f64::from(scores.iter().sum::<u32>()) / scores.len().max(1) as f64;
             GroupPosture {
-                id,
+                id: id.to_string(),
                 devices: members.len(),
                 score: (mean * 10.0).round() / 10.0,
                 min: scores.iter().copied().min().unwrap_or(100),
