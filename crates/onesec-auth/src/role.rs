@@ -39,6 +39,8 @@ pub enum Permission {
     WorkTasks,
     /// Read alerts.
     ReadAlerts,
+    /// Read the device inventory, its hygiene findings and posture.
+    ReadDevices,
     /// Read refused input.
     ReadDeadLetters,
     /// Read the loaded and refused rules.
@@ -96,6 +98,7 @@ impl Role {
                 WorkIncidents,
                 WorkTasks,
                 ReadAlerts,
+                ReadDevices,
                 ReadDeadLetters,
                 ReadRules,
                 ReadStatus,
@@ -107,17 +110,24 @@ impl Role {
                 WorkIncidents,
                 WorkTasks,
                 ReadAlerts,
+                ReadDevices,
                 ReloadDirectory,
                 ReadStatus,
             ],
-            Role::ComplianceOfficer => {
-                &[ReadIncidents, WorkTasks, ReadAlerts, ReadAudit, ReadStatus]
-            }
+            Role::ComplianceOfficer => &[
+                ReadIncidents,
+                WorkTasks,
+                ReadAlerts,
+                ReadDevices,
+                ReadAudit,
+                ReadStatus,
+            ],
             Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus],
             Role::Auditor => &[
                 ReadEvents,
                 ReadIncidents,
                 ReadAlerts,
+                ReadDevices,
                 ReadDeadLetters,
                 ReadRules,
                 ReadAudit,
@@ -135,13 +145,14 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
         Permission::WorkIncidents,
         Permission::WorkTasks,
         Permission::ReadAlerts,
+        Permission::ReadDevices,
         Permission::ReadDeadLetters,
         Permission::ReadRules,
         Permission::ReloadDirectory,
@@ -160,6 +171,7 @@ impl Permission {
             Permission::WorkIncidents => "work_incidents",
             Permission::WorkTasks => "work_tasks",
             Permission::ReadAlerts => "read_alerts",
+            Permission::ReadDevices => "read_devices",
             Permission::ReadDeadLetters => "read_dead_letters",
             Permission::ReadRules => "read_rules",
             Permission::ReloadDirectory => "reload_directory",

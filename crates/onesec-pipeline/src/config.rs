@@ -34,6 +34,23 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Users, roles and tokens for the HTTP API (docs/permissions.md).
     pub auth: AuthSettings,
+    /// Device hygiene (docs/hygiene.md): the files the checks compare the directory's
+    /// `devices.csv` against.
+    pub hygiene: HygieneSettings,
+}
+
+/// Device hygiene knowledge and policy files; every one is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HygieneSettings {
+    /// CISA KEV catalogue (JSON).
+    pub kev: Option<PathBuf>,
+    /// Advisory files: the simple TOML/JSON format or CSAF 2.0 JSON.
+    pub advisories: Vec<PathBuf>,
+    /// Vendor default logins (`productvendor,username,password` CSV).
+    pub default_creds: Option<PathBuf>,
+    /// Segments, connection allow-lists, heartbeats, credential age (TOML).
+    pub policy: Option<PathBuf>,
 }
 
 /// HTTP API authentication settings.
@@ -194,6 +211,7 @@ impl Default for Config {
             sia: SiaConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthSettings::default(),
+            hygiene: HygieneSettings::default(),
         }
     }
 }
@@ -445,6 +463,17 @@ mod tests {
         assert_eq!(parse_duration_ms("500ms"), Some(500));
         assert_eq!(parse_duration_ms("soon"), None);
         assert_eq!(parse_duration_ms("10y"), None);
+    }
+
+    #[test]
+    fn the_hygiene_section_names_files() {
+        let c: Config = toml::from_str(
+            "[hygiene]\nkev = \"kev.json\"\nadvisories = [\"a.toml\", \"csaf.json\"]\npolicy = \"p.toml\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.hygiene.advisories.len(), 2);
+        assert!(c.hygiene.default_creds.is_none());
+        assert!(toml::from_str::<Config>("[hygiene]\nkevv = 1\n").is_err());
     }
 
     #[test]

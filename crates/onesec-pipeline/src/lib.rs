@@ -24,8 +24,8 @@ mod rules;
 pub use audit::{Audit, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
-    AuditConfig, AuthSettings, Config, ConfigError, MqttConfig, RulesConfig, SiaAccount, SiaConfig,
-    parse_duration_ms,
+    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, RulesConfig,
+    SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
@@ -251,6 +251,11 @@ impl Pipeline {
     /// Loaded and refused rules.
     pub fn rules_report(&self) -> &RulesReport {
         &self.rules
+    }
+
+    /// The directory in use now (the device hygiene API reads its devices).
+    pub fn directory(&self) -> std::sync::Arc<onesec_directory::Directory> {
+        self.directory.current()
     }
 
     /// Re-reads the directory files; the old directory stays in use if the new files are bad.

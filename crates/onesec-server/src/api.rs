@@ -29,7 +29,12 @@ type AppState = Arc<Pipeline>;
 
 /// Builds the router: every route, behind the gate of `crate::gate` (the route table there
 /// must list each one).
-pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Router {
+pub fn router(
+    pipeline: Arc<Pipeline>,
+    config: &Config,
+    gate: Arc<Gate>,
+    devices: Arc<crate::devices_api::Devices>,
+) -> Router {
     let auth = Router::new()
         .route("/api/v1/auth/setup", post(auth_api::post_setup))
         .route("/api/v1/auth/login", post(auth_api::post_login))
@@ -42,6 +47,10 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Rout
         .route("/api/v1/tokens", post(auth_api::post_token))
         .route("/api/v1/tokens/{name}", delete(auth_api::delete_token))
         .with_state(gate.clone());
+    let devices = Router::new()
+        .route("/api/v1/devices", get(crate::devices_api::get_devices))
+        .route("/api/v1/devices/{id}", get(crate::devices_api::get_device))
+        .with_state(devices);
     let router = Router::new()
         .route("/api/v1/events", post(post_events).get(get_events))
         .route("/api/v1/incidents", get(get_incidents))
@@ -77,6 +86,7 @@ pub fn router(pipeline: Arc<Pipeline>, config: &Config, gate: Arc<Gate>) -> Rout
         .route("/healthz", get(|| async { "ok" }))
         .with_state(pipeline)
         .merge(auth)
+        .merge(devices)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

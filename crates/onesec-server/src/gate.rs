@@ -110,6 +110,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/devices",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
+        "/api/v1/devices/{id}",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
         "/api/v1/dead-letters",
         Access::Needs(Permission::ReadDeadLetters),
     ),

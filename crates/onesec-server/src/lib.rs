@@ -9,6 +9,7 @@
 mod api;
 mod audit_api;
 mod auth_api;
+mod devices_api;
 pub mod gate;
 pub mod mqtt;
 mod playbook_api;
@@ -30,6 +31,9 @@ pub enum ServerError {
     /// The `[sia]` section cannot be used.
     #[error("invalid [sia] configuration: {0}")]
     Sia(String),
+    /// A `[hygiene]` file could not be loaded.
+    #[error("hygiene: {0}")]
+    Hygiene(#[from] onesec_hygiene::HygieneError),
     /// Binding a socket failed.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -82,7 +86,8 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         .local_addr()
         .map_err(bind("HTTP", &config.http.listen))?;
     let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
-    let router = api::router(pipeline.clone(), config, Arc::new(gate))
+    let devices = Arc::new(devices_api::Devices::load(pipeline.clone(), config)?);
+    let router = api::router(pipeline.clone(), config, Arc::new(gate), devices)
         .into_make_service_with_connect_info::<SocketAddr>();
     let tls = tls::server_config(config)?;
     let https = tls.is_some();

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod auth_cmd;
 mod client;
 mod demo;
+mod devices_cmd;
 mod export;
 mod replay;
 mod rules_cmd;
@@ -47,6 +48,9 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Users and tokens: create the first administrator, log in, issue API tokens.
     Auth(auth_cmd::AuthArgs),
+    /// Device inventory and hygiene: list devices, check them (KEV, advisories, default
+    /// logins, exposure, segments, connections, liveness), offline.
+    Devices(devices_cmd::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Audit(args) => audit_cmd::run(args),
         Command::Auth(args) => auth_cmd::run(args),
+        Command::Devices(args) => devices_cmd::run(args),
     };
     match result {
         Ok(code) => code,
