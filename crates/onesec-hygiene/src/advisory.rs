@@ -22,6 +22,7 @@
 use crate::error::{HygieneError, read_text};
 use crate::finding::Severity;
 use crate::inventory::Device;
+use crate::read::OneOrMany;
 use crate::vendor::{squash, vendor_key};
 use crate::version::{Range, Version};
 use serde::Deserialize;
@@ -137,22 +138,6 @@ impl Advisory {
         match ranges.iter().find(|r| r.contains(&version)) {
             Some(r) => Verdict::Affected(r.to_string()),
             None => Verdict::NotAffected,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
         }
     }
 }

@@ -50,16 +50,7 @@ impl DefaultCreds {
 
     /// Reads cheat-sheet CSV text.
     pub fn from_csv(name: &str, text: &str) -> Result<DefaultCreds, HygieneError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| HygieneError::format(name, format!("not readable as CSV: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_lowercase())
-            .collect();
+        let (mut reader, headers) = crate::read::csv_with_header(name, text, false)?;
         let col = |n: &str| headers.iter().position(|h| h == n);
         let (Some(pv), Some(us), Some(pw)) =
             (col("productvendor"), col("username"), col("password"))

@@ -462,17 +462,7 @@ impl FlowFile {
             }
             return Ok(out);
         }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .comment(Some(b'#'))
-            .from_reader(text.as_bytes());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| HygieneError::format(name, format!("not readable as CSV: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_lowercase())
-            .collect();
+        let (mut reader, headers) = crate::read::csv_with_header(name, text, true)?;
         for required in ["src_ip", "dst_ip", "time"] {
             let aliases = FLOW_COLUMNS
                 .iter()

@@ -459,17 +459,7 @@ impl Inventory {
     /// `device_id` (or `id`) and `kind` is refused as a whole.
     pub fn from_csv(name: &str, text: &str) -> Result<Inventory, HygieneError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .comment(Some(b'#'))
-            .from_reader(text.as_bytes());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| HygieneError::format(name, format!("not readable as CSV: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_lowercase())
-            .collect();
+        let (mut reader, headers) = crate::read::csv_with_header(name, text, true)?;
         let mut index = BTreeMap::new();
         for (i, h) in headers.iter().enumerate() {
             index.entry(h.clone()).or_insert(i);

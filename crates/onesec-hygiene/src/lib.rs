@@ -44,6 +44,7 @@ mod inventory;
 pub mod kev;
 pub mod policy;
 mod posture;
+mod read;
 pub mod vendor;
 pub mod version;
 

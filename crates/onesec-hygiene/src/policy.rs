@@ -27,6 +27,7 @@
 //! ranges are joined. A device no entry matches is not checked.
 
 use crate::error::{HygieneError, read_text};
+use crate::read::OneOrMany;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -206,22 +207,6 @@ impl Default for RawCredentials {
 
 fn default_max_age() -> i64 {
     365
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }
-    }
 }
 
 #[derive(Deserialize)]
