@@ -5,7 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use onesec_decode::{CsvMapping, DecodeContext, Format, decode_bytes, decode_syslog};
+use onesec_decode::{
+    CsvMapping, DecodeContext, Format, SiaReply, decode_bytes, decode_syslog, parse_sia_frame,
+    sia_answer, sia_events,
+};
 
 fuzz_target!(|data: &[u8]| {
     let ctx = DecodeContext::new("fuzz", 1_773_180_000_000);
@@ -13,6 +16,9 @@ fuzz_target!(|data: &[u8]| {
         Format::Auto,
         Format::WindowsJson,
         Format::OnvifEj,
+        Format::OnvifXml,
+        Format::Frigate,
+        Format::SiaDc09,
         Format::AccessCsv(CsvMapping::auto()),
         Format::EventJson,
         Format::Json,
@@ -30,6 +36,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = decode_syslog(text, &ctx);
+    }
+    // The SIA receiver's path: one frame, with a key for every account (so that arbitrary
+    // ciphertext reaches the decryption), then the events and an answer.
+    let key = |_: &str| Some(b"0123456789abcdef".to_vec());
+    if let Ok(message) = parse_sia_frame(data, &key) {
+        let _ = sia_events(&message, "", &ctx);
+        let _ = sia_answer(SiaReply::Ack, &message.header, Some(b"0123456789abcdef"), 0);
     }
 });
 
