@@ -143,6 +143,64 @@ enum ColumnRef {
     Index(usize),
 }
 
+/// A piece of a value template: text as written, or the cell of a named column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TemplatePart {
+    Text(String),
+    Column(String),
+}
+
+/// `"F{floor}-Z{zone}"` → text and column parts; `{{` and `}}` are literal braces.
+fn parse_template(template: &str) -> Result<Vec<TemplatePart>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed {
+                    return Err(format!("unclosed '{{' in '{template}'"));
+                }
+                if name.trim().is_empty() {
+                    return Err(format!(
+                        "expected a column name between braces in '{template}'"
+                    ));
+                }
+                if !text.is_empty() {
+                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(TemplatePart::Column(name.trim().to_string()));
+            }
+            '}' => return Err(format!("unmatched '}}' in '{template}'")),
+            c => text.push(c),
+        }
+    }
+    if !text.is_empty() {
+        parts.push(TemplatePart::Text(text));
+    }
+    if !parts.iter().any(|p| matches!(p, TemplatePart::Column(_))) {
+        return Err(format!("expected at least one {{column}} in '{template}'"));
+    }
+    Ok(parts)
+}
+
 /// How the time column is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TimeFormat {
@@ -166,6 +224,8 @@ pub struct CsvMapping {
     header: bool,
     /// `None` = find the columns from header synonyms.
     columns: Option<Vec<(Role, ColumnRef)>>,
+    /// Roles whose value is composed from several cells (`template = "F{floor}-Z{zone}"`).
+    templates: Vec<(Role, Vec<TemplatePart>)>,
     time_format: TimeFormat,
     timezone: chrono_tz::Tz,
     granted: Vec<String>,
@@ -185,6 +245,7 @@ impl CsvMapping {
             delimiter: b',',
             header: true,
             columns: None,
+            templates: Vec::new(),
             time_format: TimeFormat::Auto,
             timezone: chrono_tz::Tz::UTC,
             granted: words(&[
@@ -350,6 +411,18 @@ impl CsvMapping {
                 }
             }
         }
+        for (role, parts) in &self.templates {
+            for part in parts {
+                if let TemplatePart::Column(name) = part {
+                    let found = header.is_some_and(|h| {
+                        h.iter().any(|cell| cell.trim().eq_ignore_ascii_case(name))
+                    });
+                    if !found {
+                        missing.push(format!("'{name}' ({} template)", role.key()));
+                    }
+                }
+            }
+        }
         if missing.is_empty() {
             Ok(resolved)
         } else {
@@ -425,13 +498,43 @@ fn column_spec(
     let toml::Value::Table(table) = spec else {
         return reference(spec, &key);
     };
-    let column = table
-        .get("column")
-        .ok_or_else(|| invalid(&key, "expected a 'column' entry"))?;
-    let column = reference(column, &format!("{key}.column"))?;
+    let template = match table.get("template") {
+        None => None,
+        Some(_) if role == Role::Time => {
+            return Err(invalid(
+                &format!("{key}.template"),
+                "a time is read from one column: use column and format",
+            ));
+        }
+        Some(value) => {
+            let text = value
+                .as_str()
+                .ok_or_else(|| invalid(&format!("{key}.template"), "expected a string"))?;
+            Some(
+                parse_template(text)
+                    .map_err(|reason| invalid(&format!("{key}.template"), reason))?,
+            )
+        }
+    };
+    // With a template, `column` may be left out: the first column the template names stands
+    // for the role (its emptiness decides whether the role has a value).
+    let first_in_template = template.as_ref().and_then(|parts| {
+        parts.iter().find_map(|p| match p {
+            TemplatePart::Column(name) => Some(ColumnRef::Name(name.clone())),
+            TemplatePart::Text(_) => None,
+        })
+    });
+    let column = match (table.get("column"), first_in_template) {
+        (Some(column), _) => reference(column, &format!("{key}.column"))?,
+        (None, Some(first)) => first,
+        (None, None) => return Err(invalid(&key, "expected a 'column' (or 'template') entry")),
+    };
+    if let Some(parts) = template {
+        mapping.templates.push((role, parts));
+    }
     for (name, value) in table {
         match (name.as_str(), role) {
-            ("column", _) => {}
+            ("column" | "template", _) => {}
             ("format", Role::Time) => {
                 let text = value
                     .as_str()
@@ -452,7 +555,7 @@ fn column_spec(
                 let expected = if role == Role::Time {
                     "column, format or timezone"
                 } else {
-                    "column"
+                    "column or template"
                 };
                 return Err(invalid(
                     &format!("{key}.{other}"),
@@ -622,6 +725,31 @@ fn column_name(header: Option<&[String]>, index: usize) -> String {
     }
 }
 
+/// A template's value for this row: its text with each `{column}` replaced by the cell.
+fn fill_template(
+    parts: &[TemplatePart],
+    record: &csv::ByteRecord,
+    header: Option<&[String]>,
+    role: Role,
+) -> Result<String, String> {
+    let mut value = String::new();
+    for part in parts {
+        match part {
+            TemplatePart::Text(text) => value.push_str(text),
+            TemplatePart::Column(name) => {
+                let index = header
+                    .and_then(|h| {
+                        h.iter()
+                            .position(|cell| cell.trim().eq_ignore_ascii_case(name))
+                    })
+                    .ok_or_else(|| format!("{} template: no column '{name}'", role.key()))?;
+                value.push_str(cell(record, index, role, header)?.unwrap_or_default());
+            }
+        }
+    }
+    Ok(value)
+}
+
 fn decode_row(
     mapping: &CsvMapping,
     columns: &[(Role, usize)],
@@ -699,6 +827,29 @@ fn decode_row(
             Role::Portal => event.physical.portal = Some(text.to_string()),
             Role::User => event.actor.user = Some(text.to_string()),
             Role::HolderName => event.actor.holder_name = Some(text.to_string()),
+        }
+    }
+    for (role, parts) in &mapping.templates {
+        let has_value = match role {
+            Role::Reader => event.physical.reader.is_some(),
+            Role::Badge => event.actor.badge.is_some(),
+            Role::Reason => event.physical.reason.is_some(),
+            Role::Portal => event.physical.portal.is_some(),
+            Role::User => event.actor.user.is_some(),
+            Role::HolderName => event.actor.holder_name.is_some(),
+            Role::Time | Role::Result | Role::Direction => false,
+        };
+        if has_value {
+            let value = Some(fill_template(parts, record, header, *role)?);
+            match role {
+                Role::Reader => event.physical.reader = value,
+                Role::Badge => event.actor.badge = value,
+                Role::Reason => event.physical.reason = value,
+                Role::Portal => event.physical.portal = value,
+                Role::User => event.actor.user = value,
+                Role::HolderName => event.actor.holder_name = value,
+                Role::Time | Role::Result | Role::Direction => {}
+            }
         }
     }
     for (index, bytes) in record.iter().enumerate() {
@@ -926,5 +1077,44 @@ direction = "direction"  # in | out (may be empty)
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.events[0].actor.badge.as_deref(), Some("0x9"));
         assert_eq!(out.events[0].activity, Activity::AccessDenied);
+    }
+
+    #[test]
+    fn a_template_names_the_reader_from_several_cells() {
+        let mapping = CsvMapping::from_toml(
+            "[columns]\ntime = \"ts\"\nbadge = \"card\"\nreader = { template = \"F{floor}-Z{zone}\" }\n",
+        )
+        .unwrap();
+        let body = b"ts,card,floor,zone\n2026-03-10T08:00:00Z,42,2,7\n2026-03-10T08:00:01Z,43,,\n";
+        let mut out = crate::Decoded::default();
+        decode(&mapping, body, &crate::DecodeContext::new("t", 0), &mut out);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.events[0].physical.reader.as_deref(), Some("F2-Z7"));
+        // The template's first column is empty: no reader at all, not "F-Z".
+        assert_eq!(out.events[1].physical.reader, None);
+        for (bad, says) in [
+            ("reader = { template = \"F{floor\" }", "template"),
+            ("reader = { template = \"plain\" }", "at least one"),
+            ("time = { template = \"{ts}\" }", "one column"),
+        ] {
+            let error = CsvMapping::from_toml(&format!("[columns]\n{bad}\n")).unwrap_err();
+            assert!(error.to_string().contains(says), "{bad}: {error}");
+        }
+        let missing = CsvMapping::from_toml(
+            "[columns]\ntime = \"ts\"\nreader = { template = \"{door}-{side}\" }\n",
+        )
+        .unwrap();
+        let mut out = crate::Decoded::default();
+        decode(
+            &missing,
+            b"ts,door\n2026-03-10T08:00:00Z,D1\n",
+            &crate::DecodeContext::new("t", 0),
+            &mut out,
+        );
+        assert!(
+            out.errors[0].reason.contains("'side' (reader template)"),
+            "{:?}",
+            out.errors
+        );
     }
 }
