@@ -57,7 +57,7 @@ pub struct RejectedRule {
     /// Line (1-based) of the problem in the file, when known: the YAML error's position, the
     /// offending text (condition, modifier, regex, placeholder), else the document's start.
     pub line: Option<usize>,
-    /// Column (1-based) on that line, when known.
+    /// Column (1-based) on that line, when known (1 when the line is the document's start).
     pub column: Option<usize>,
 }
 
@@ -424,6 +424,7 @@ fn locate(text: &str, first: usize, last: usize, e: &RuleError) -> (usize, Optio
         RuleError::UnsupportedCorrelation(_) => {
             vec!["condition:".to_string(), "correlation:".to_string()]
         }
+        RuleError::Invalid(message) => invalid_needles(message),
         _ => Vec::new(),
     };
     for needle in needles.iter().filter(|n| !n.is_empty()) {
@@ -441,7 +442,25 @@ fn locate(text: &str, first: usize, last: usize, e: &RuleError) -> (usize, Optio
             return (line, Some(column));
         }
     }
-    (first, None)
+    // Nothing more precise: the document itself, which starts at column 1 of its first line.
+    (first, Some(1))
+}
+
+/// What to look for in the document for an [`RuleError::Invalid`] message: the text it quotes
+/// (`unknown level 'hgih'`, `search 'sel' is empty`), or the section it is about.
+fn invalid_needles(message: &str) -> Vec<String> {
+    let mut needles = Vec::new();
+    if let (Some(a), Some(b)) = (message.find('\''), message.rfind('\''))
+        && b > a + 1
+    {
+        needles.push(message[a + 1..b].to_string());
+    }
+    for section in ["detection", "logsource", "filter", "correlation", "level"] {
+        if message.starts_with(section) {
+            needles.push(format!("{section}:"));
+        }
+    }
+    needles
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
@@ -575,7 +594,7 @@ impl RuleSet {
                     title: Some(r.meta.title.clone()),
                     reason: RuleError::Duplicate(format!("id/name '{dup}'")).to_string(),
                     line: r.meta.line,
-                    column: None,
+                    column: r.meta.line.map(|_| 1),
                 });
                 continue;
             }
@@ -667,7 +686,7 @@ impl RuleSet {
                     title: Some(rules[i].1.meta.title.clone()),
                     reason: RuleError::Reference(reason).to_string(),
                     line: rules[i].1.meta.line,
-                    column: None,
+                    column: rules[i].1.meta.line.map(|_| 1),
                 });
             }
         }
@@ -879,7 +898,8 @@ correlation: {type: event_count, rules: [a], timespan: 1h, condition: {gte: 2}}
         };
         assert_eq!(at("Bad modifier"), Some((Some(14), Some(20))));
         assert_eq!(at("Bad condition"), Some((Some(21), Some(16))));
-        assert_eq!(at("Dangling"), Some((Some(23), None)));
+        // Errors found while linking rules point at the document's start.
+        assert_eq!(at("Dangling"), Some((Some(23), Some(1))));
         let (_, report) =
             RuleSet::from_yaml_str("title: x\ndetection: [a\n", &LoadOptions::default());
         assert!(report.rejected[0].line.is_some() && report.rejected[0].column.is_some());
