@@ -364,6 +364,8 @@ fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec
             .map_err(|e| (title, e));
         let at = match (&result, start) {
             (Err((_, e)), Some((line, end))) => Some(locate(text, line, end, e)),
+            // The documents were not all found by line (should not happen): the last one seen.
+            (Err(_), None) => Some((starts.last().map_or(1, |s| s.0), Some(1))),
             _ => None,
         };
         out.push(Parsed {
@@ -374,10 +376,15 @@ fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec
     }
 }
 
-/// Whether a line separates YAML documents (`---`, possibly followed by a comment).
-fn is_separator(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+/// Whether a line separates YAML documents: `None` if not; `Some(true)` when the next document
+/// starts on the same line (`--- text`), `Some(false)` for `---` alone or with a comment.
+fn separator(line: &str) -> Option<bool> {
+    let rest = line.strip_prefix("---")?;
+    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim();
+    Some(!rest.is_empty() && !rest.starts_with('#'))
 }
 
 /// (first line, last line) of each YAML document, 1-based, in the order the parser yields
@@ -390,13 +397,16 @@ fn document_starts(text: &str) -> Vec<(usize, usize)> {
     for (n, line) in text.lines().enumerate() {
         let n = n + 1;
         last = n;
-        if is_separator(line) {
+        if let Some(inline) = separator(line) {
             if let Some(d) = current.take() {
                 docs.push(d);
             } else if seen_separator {
                 docs.push((n, n)); // an empty document between two separators
             }
             seen_separator = true;
+            if inline {
+                current = Some((n, n));
+            }
             continue;
         }
         let content = !line.trim().is_empty() && !line.trim_start().starts_with('#');
@@ -883,6 +893,18 @@ correlation: {type: event_count, rules: [a], timespan: 1h, condition: {gte: 2}}
         assert!(set.is_empty());
         assert_eq!(report.rejected.len(), 2);
         assert!(report.rejected.iter().all(|r| r.reason.contains("cycle")));
+    }
+
+    /// Found by the `parse_rule` fuzz target: `--- text` starts a document on its own line.
+    #[test]
+    fn a_document_starting_on_its_separator_line_is_located() {
+        let yaml = "title: A\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel\n--- selecti on\n";
+        let (set, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+        assert_eq!(set.len(), 1);
+        assert_eq!(report.rejected.len(), 1);
+        let r = &report.rejected[0];
+        assert_eq!((r.line, r.column), (Some(6), Some(1)), "{r:?}");
+        assert!(r.reason.contains("must be a mapping"), "{}", r.reason);
     }
 
     #[test]

@@ -102,6 +102,8 @@ const SNIPPETS: &[&str] = &[
     "condition:",
     "detection:",
     "title:",
+    "\n--- x: 1\n",
+    "--- ",
 ];
 
 /// One random edit of `text`.
