@@ -111,9 +111,8 @@ correlation:
     type: value_count
     rules: [failed]
     group-by: [IpAddress]
-    field: TargetUserName
     timespan: 10m
-    condition: {gte: 2}
+    condition: {field: TargetUserName, gte: 2}
 ---
 title: average logon type out of range
 id: 00000000-0000-4000-8000-00000000000a
@@ -121,9 +120,8 @@ correlation:
     type: value_avg
     rules: [success]
     group-by: [Computer]
-    field: LogonType
     timespan: 1h
-    condition: {gt: 5, lte: 10}
+    condition: {field: LogonType, gt: 5, lte: 10}
 ---
 title: brute force then success, no logoff between
 id: 00000000-0000-4000-8000-00000000000b
