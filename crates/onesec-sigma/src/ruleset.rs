@@ -57,7 +57,7 @@ pub struct RejectedRule {
     /// Line (1-based) of the problem in the file, when known: the YAML error's position, the
     /// offending text (condition, modifier, regex, placeholder), else the document's start.
     pub line: Option<usize>,
-    /// Column (1-based) on that line, when known.
+    /// Column (1-based) on that line, when known (1 when the line is the document's start).
     pub column: Option<usize>,
 }
 
@@ -364,6 +364,8 @@ fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec
             .map_err(|e| (title, e));
         let at = match (&result, start) {
             (Err((_, e)), Some((line, end))) => Some(locate(text, line, end, e)),
+            // The documents were not all found by line (should not happen): the last one seen.
+            (Err(_), None) => Some((starts.last().map_or(1, |s| s.0), Some(1))),
             _ => None,
         };
         out.push(Parsed {
@@ -374,10 +376,15 @@ fn parse_text(text: &str, path: Option<&Path>, opts: &LoadOptions, out: &mut Vec
     }
 }
 
-/// Whether a line separates YAML documents (`---`, possibly followed by a comment).
-fn is_separator(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+/// Whether a line separates YAML documents: `None` if not; `Some(true)` when the next document
+/// starts on the same line (`--- text`), `Some(false)` for `---` alone or with a comment.
+fn separator(line: &str) -> Option<bool> {
+    let rest = line.strip_prefix("---")?;
+    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim();
+    Some(!rest.is_empty() && !rest.starts_with('#'))
 }
 
 /// (first line, last line) of each YAML document, 1-based, in the order the parser yields
@@ -390,13 +397,16 @@ fn document_starts(text: &str) -> Vec<(usize, usize)> {
     for (n, line) in text.lines().enumerate() {
         let n = n + 1;
         last = n;
-        if is_separator(line) {
+        if let Some(inline) = separator(line) {
             if let Some(d) = current.take() {
                 docs.push(d);
             } else if seen_separator {
                 docs.push((n, n)); // an empty document between two separators
             }
             seen_separator = true;
+            if inline {
+                current = Some((n, n));
+            }
             continue;
         }
         let content = !line.trim().is_empty() && !line.trim_start().starts_with('#');
@@ -424,6 +434,7 @@ fn locate(text: &str, first: usize, last: usize, e: &RuleError) -> (usize, Optio
         RuleError::UnsupportedCorrelation(_) => {
             vec!["condition:".to_string(), "correlation:".to_string()]
         }
+        RuleError::Invalid(message) => invalid_needles(message),
         _ => Vec::new(),
     };
     for needle in needles.iter().filter(|n| !n.is_empty()) {
@@ -441,7 +452,25 @@ fn locate(text: &str, first: usize, last: usize, e: &RuleError) -> (usize, Optio
             return (line, Some(column));
         }
     }
-    (first, None)
+    // Nothing more precise: the document itself, which starts at column 1 of its first line.
+    (first, Some(1))
+}
+
+/// What to look for in the document for an [`RuleError::Invalid`] message: the text it quotes
+/// (`unknown level 'hgih'`, `search 'sel' is empty`), or the section it is about.
+fn invalid_needles(message: &str) -> Vec<String> {
+    let mut needles = Vec::new();
+    if let (Some(a), Some(b)) = (message.find('\''), message.rfind('\''))
+        && b > a + 1
+    {
+        needles.push(message[a + 1..b].to_string());
+    }
+    for section in ["detection", "logsource", "filter", "correlation", "level"] {
+        if message.starts_with(section) {
+            needles.push(format!("{section}:"));
+        }
+    }
+    needles
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<(PathBuf, String)>) {
@@ -575,7 +604,7 @@ impl RuleSet {
                     title: Some(r.meta.title.clone()),
                     reason: RuleError::Duplicate(format!("id/name '{dup}'")).to_string(),
                     line: r.meta.line,
-                    column: None,
+                    column: r.meta.line.map(|_| 1),
                 });
                 continue;
             }
@@ -667,7 +696,7 @@ impl RuleSet {
                     title: Some(rules[i].1.meta.title.clone()),
                     reason: RuleError::Reference(reason).to_string(),
                     line: rules[i].1.meta.line,
-                    column: None,
+                    column: rules[i].1.meta.line.map(|_| 1),
                 });
             }
         }
@@ -866,6 +895,18 @@ correlation: {type: event_count, rules: [a], timespan: 1h, condition: {gte: 2}}
         assert!(report.rejected.iter().all(|r| r.reason.contains("cycle")));
     }
 
+    /// Found by the `parse_rule` fuzz target: `--- text` starts a document on its own line.
+    #[test]
+    fn a_document_starting_on_its_separator_line_is_located() {
+        let yaml = "title: A\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel\n--- selecti on\n";
+        let (set, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+        assert_eq!(set.len(), 1);
+        assert_eq!(report.rejected.len(), 1);
+        let r = &report.rejected[0];
+        assert_eq!((r.line, r.column), (Some(6), Some(1)), "{r:?}");
+        assert!(r.reason.contains("must be a mapping"), "{}", r.reason);
+    }
+
     #[test]
     fn rejections_say_where() {
         let yaml = "# a comment\n---\ntitle: Fine\nid: ok1\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel\n---\ntitle: Bad modifier\nlogsource: {product: windows}\ndetection:\n    sel:\n        CommandLine|bogus: 1\n    condition: sel\n---\ntitle: Bad condition\nlogsource: {product: windows}\ndetection:\n    sel: {x: 1}\n    condition: sel and\n---\ntitle: Dangling\ncorrelation: {type: event_count, rules: [nope], timespan: 1h, condition: {gte: 2}}\n";
@@ -879,7 +920,8 @@ correlation: {type: event_count, rules: [a], timespan: 1h, condition: {gte: 2}}
         };
         assert_eq!(at("Bad modifier"), Some((Some(14), Some(20))));
         assert_eq!(at("Bad condition"), Some((Some(21), Some(16))));
-        assert_eq!(at("Dangling"), Some((Some(23), None)));
+        // Errors found while linking rules point at the document's start.
+        assert_eq!(at("Dangling"), Some((Some(23), Some(1))));
         let (_, report) =
             RuleSet::from_yaml_str("title: x\ndetection: [a\n", &LoadOptions::default());
         assert!(report.rejected[0].line.is_some() && report.rejected[0].column.is_some());
