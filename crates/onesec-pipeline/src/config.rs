@@ -32,6 +32,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Users, roles and tokens for the HTTP API (docs/permissions.md).
     pub auth: AuthSettings,
+    /// `[response]`: incident handling and playbooks (`response::config`).
+    pub response: crate::response::config::ResponseConfig,
 }
 
 /// HTTP API authentication settings.
@@ -122,6 +124,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthSettings::default(),
+            response: crate::response::config::ResponseConfig::default(),
         }
     }
 }
