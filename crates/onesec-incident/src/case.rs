@@ -327,6 +327,43 @@ impl Case {
         case
     }
 
+    /// Follows an incident that detection changed (new alerts made it hybrid, or more
+    /// severe): the derived priority and the routed owner are updated unless a person set
+    /// them (a priority set by hand, a team assigned by hand, an acknowledged case). Returns
+    /// what changed as (field, from, to).
+    pub fn follow(
+        &mut self,
+        incident: &Incident,
+        rules: &[RouteRule],
+        sla: &SlaPolicy,
+    ) -> Vec<(&'static str, String, String)> {
+        let mut changed = Vec::new();
+        if self.priority_set_by.is_none() {
+            let derived = Priority::derive(incident.priority, incident.domain);
+            if derived != self.priority {
+                changed.push((
+                    "priority",
+                    self.priority.get().to_string(),
+                    derived.get().to_string(),
+                ));
+                self.priority = derived;
+                self.reschedule(sla);
+            }
+        }
+        let routed = !self.routed_by.starts_with("assigned by");
+        if routed && self.acknowledged.is_none() {
+            let route = Route::pick(rules, incident, self.category);
+            if route.team != self.owner_team {
+                changed.push(("route", self.owner_team.clone(), route.team.clone()));
+                self.owner_team = route.team;
+                self.escalation = route.escalation;
+                self.routed_by = route.reason;
+                self.reschedule(sla);
+            }
+        }
+        changed
+    }
+
     /// Recomputes the due dates from the opening time and the current priority (after a
     /// priority change); escalation restarts from the new acknowledgement deadline.
     pub fn reschedule(&mut self, sla: &SlaPolicy) {
@@ -527,6 +564,36 @@ mod tests {
         case.state_changed(IncidentState::Acknowledged, "mia", 3_000);
         assert_eq!(case.acknowledged, Some((3_000, "mia".into())));
         assert_eq!(case.breaches(20_000), vec!["ack", "resolve"]);
+    }
+
+    #[test]
+    fn a_case_follows_its_incident_until_a_person_decides() {
+        let sla = SlaPolicy::default();
+        let mut grown = incident(Domain::Physical, Severity::Medium, "EDI");
+        let mut case = Case::open(&grown, &[], &sla, 0);
+        assert_eq!(
+            (case.owner_team.as_str(), case.priority.get()),
+            ("physical_security", 3)
+        );
+        grown.domain = Domain::Hybrid;
+        grown.priority = Severity::High;
+        let changed = case.follow(&grown, &[], &sla);
+        assert_eq!(
+            changed,
+            vec![
+                ("priority", "3".into(), "1".into()),
+                ("route", "physical_security".into(), "it_soc".into())
+            ]
+        );
+        assert_eq!(case.ack_due_ms, 300_000, "due dates of priority 1");
+        case.routed_by = "assigned by sam".into();
+        case.owner_team = "compliance".into();
+        case.priority_set_by = Some("sam".into());
+        case.priority = Priority::new(5).unwrap_or(Priority::HIGHEST);
+        assert!(
+            case.follow(&grown, &[], &sla).is_empty(),
+            "a person's choices stand"
+        );
     }
 
     #[test]

@@ -373,7 +373,34 @@ impl Responses {
         let incident = self
             .incident(&incident.id)
             .unwrap_or_else(|_| incident.clone());
-        let case = self.ensure_case(&incident, now)?;
+        let mut case = self.ensure_case(&incident, now)?;
+        let changed = case.follow(&incident, &self.settings.routes, &self.settings.sla);
+        if !changed.is_empty() {
+            let entries: Vec<HistoryEntry> = changed
+                .iter()
+                .map(|(field, from, to)| {
+                    let why = format!(
+                        "{} {} incident",
+                        incident.priority.as_str(),
+                        incident.domain.as_str()
+                    );
+                    entry(
+                        &incident.id,
+                        now,
+                        SYSTEM,
+                        field,
+                        Some(from.clone()),
+                        Some(to.clone()),
+                        &why,
+                    )
+                })
+                .collect();
+            self.with_store(|s| s.put_case(&case, &entries))?;
+            self.audit(SYSTEM, "incident.route", &incident.id, serde_json::json!({
+                "team": case.owner_team, "priority": case.priority.get(), "routed_by": case.routed_by,
+                "changed": changed,
+            }));
+        }
         if self.settings.auto_start && incident.state.is_open() {
             self.start_selected(&incident, &case, SYSTEM, now)?;
         }
