@@ -194,9 +194,12 @@ fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Re
 
 impl Store for SqliteStore {
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()> {
+        // Immediate: the batch reads incidents before writing them, and a deferred transaction
+        // would fail at once (SQLITE_BUSY_SNAPSHOT) when the response side wrote in between;
+        // taking the write lock first waits for it instead (busy timeout).
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin detection batch"))?;
         sqlite_events::write_events(&tx, &batch.events, &batch.events_json)?;
         write_alerts(&tx, &batch.alerts)?;

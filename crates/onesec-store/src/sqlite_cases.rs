@@ -7,7 +7,7 @@
 use crate::sqlite::{SqliteStore, to_json};
 use crate::{Result, StoreError};
 use onesec_incident::{Case, HistoryEntry, Incident, IncidentState};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 pub(crate) const SCHEMA: &str = "
@@ -216,7 +216,10 @@ impl Cases for SqliteStore {
     }
 
     fn put_case(&mut self, case: &Case, history: &[HistoryEntry]) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db("begin case write"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("begin case write"))?;
         write_case(&tx, case)?;
         append_history(&tx, history)?;
         tx.commit().map_err(db("commit case write"))
@@ -229,7 +232,10 @@ impl Cases for SqliteStore {
         case: &Case,
         entry: &HistoryEntry,
     ) -> Result<Incident> {
-        let tx = self.conn.transaction().map_err(db("begin state change"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("begin state change"))?;
         let json: Option<String> = tx
             .query_row("SELECT json FROM incidents WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -304,7 +310,10 @@ impl Cases for SqliteStore {
         tasks: &[StoredTask],
         actions: &[StoredAction],
     ) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db("begin run write"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("begin run write"))?;
         tx.execute(
             "INSERT INTO playbook_runs (incident_id, playbook_id, status, next_wakeup_ms, updated_ms, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
