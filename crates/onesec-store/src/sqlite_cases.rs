@@ -578,7 +578,9 @@ mod tests {
             json: "{\"a\":1}".into(),
         };
         let tasks: Vec<StoredTask> = (0..11).map(|n| task(n, "it_soc", "open")).collect();
-        store.save_run(&run, &tasks, &[action.clone()]).unwrap();
+        store
+            .save_run(&run, &tasks, std::slice::from_ref(&action))
+            .unwrap();
         store
             .save_run(
                 &run,
@@ -586,7 +588,7 @@ mod tests {
                     task(0, "it_soc", "approved"),
                     task(11, "management", "open"),
                 ],
-                &[action.clone()],
+                std::slice::from_ref(&action),
             )
             .unwrap();
         assert_eq!(store.run("i1").unwrap(), Some(run));
