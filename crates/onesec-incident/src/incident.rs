@@ -14,6 +14,9 @@ pub enum IncidentState {
     Acknowledged,
     /// Being worked on.
     InProgress,
+    /// Paused: waiting for someone outside the control room (a vendor, the police, a guard's
+    /// round); still open, alerts still join it.
+    OnHold,
     /// Handled; can be reopened by new alerts.
     Resolved,
     /// Finished.
@@ -31,6 +34,7 @@ impl IncidentState {
             IncidentState::New => "new",
             IncidentState::Acknowledged => "acknowledged",
             IncidentState::InProgress => "in_progress",
+            IncidentState::OnHold => "on_hold",
             IncidentState::Resolved => "resolved",
             IncidentState::Closed => "closed",
             IncidentState::Withdrawn => "withdrawn",
@@ -44,6 +48,7 @@ impl IncidentState {
             "new" => IncidentState::New,
             "acknowledged" => IncidentState::Acknowledged,
             "in_progress" => IncidentState::InProgress,
+            "on_hold" => IncidentState::OnHold,
             "resolved" => IncidentState::Resolved,
             "closed" => IncidentState::Closed,
             "withdrawn" => IncidentState::Withdrawn,
@@ -56,26 +61,54 @@ impl IncidentState {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            IncidentState::New | IncidentState::Acknowledged | IncidentState::InProgress
+            IncidentState::New
+                | IncidentState::Acknowledged
+                | IncidentState::InProgress
+                | IncidentState::OnHold
         )
     }
 
-    /// Whether a person may move an incident from `self` to `next`.
+    /// Whether a person may move an incident from `self` to `next`: forward along
+    /// new → acknowledged → in progress ⇄ on hold → resolved → closed, skipping ahead allowed
+    /// (a false alarm is closed straight from new), a resolved incident reopened to in progress.
+    /// Closed, merged and withdrawn incidents do not move.
     pub fn can_move_to(self, next: IncidentState) -> bool {
         use IncidentState::*;
         matches!(
             (self, next),
-            (New, Acknowledged | InProgress | Resolved | Closed)
-                | (Acknowledged, InProgress | Resolved | Closed)
-                | (InProgress, Resolved | Closed)
+            (New, Acknowledged | InProgress | OnHold | Resolved | Closed)
+                | (Acknowledged, InProgress | OnHold | Resolved | Closed)
+                | (InProgress, OnHold | Resolved | Closed)
+                | (OnHold, InProgress | Resolved | Closed)
                 | (Resolved, Closed | InProgress)
+        )
+    }
+
+    /// The states a person may set, in life-cycle order (for error messages and docs).
+    pub const HUMAN: [IncidentState; 6] = [
+        IncidentState::New,
+        IncidentState::Acknowledged,
+        IncidentState::InProgress,
+        IncidentState::OnHold,
+        IncidentState::Resolved,
+        IncidentState::Closed,
+    ];
+
+    /// Whether only detection sets this state (new, merged, withdrawn); any other state was
+    /// set by a person and detection must keep it.
+    pub fn is_machine_set(self) -> bool {
+        matches!(
+            self,
+            IncidentState::New | IncidentState::Merged | IncidentState::Withdrawn
         )
     }
 }
 
 /// A refused state change.
 #[derive(Debug, thiserror::Error)]
-#[error("incident {id} cannot go from {from} to {to}")]
+#[error(
+    "incident {id} cannot go from {from} to {to} (allowed: new → acknowledged → in_progress ⇄ on_hold → resolved → closed, resolved → in_progress)"
+)]
 pub struct StateError {
     /// Incident id.
     pub id: String,
@@ -125,5 +158,49 @@ impl Incident {
         }
         self.state = next;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IncidentState::{self, *};
+
+    #[test]
+    fn the_life_cycle_moves_forward_and_reopens_only_from_resolved() {
+        let path = [
+            New,
+            Acknowledged,
+            InProgress,
+            OnHold,
+            InProgress,
+            Resolved,
+            Closed,
+        ];
+        for pair in path.windows(2) {
+            assert!(
+                pair[0].can_move_to(pair[1]),
+                "{:?} → {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        assert!(New.can_move_to(Closed), "a false alarm closes at once");
+        assert!(Resolved.can_move_to(InProgress), "reopen");
+        for from in [Closed, Merged, Withdrawn] {
+            for to in IncidentState::HUMAN {
+                assert!(!from.can_move_to(to), "{from:?} → {to:?}");
+            }
+        }
+        assert!(!InProgress.can_move_to(Acknowledged));
+        assert!(!OnHold.can_move_to(New));
+        assert!(OnHold.is_open() && !Resolved.is_open());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for state in IncidentState::HUMAN.into_iter().chain([Merged, Withdrawn]) {
+            assert_eq!(IncidentState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(IncidentState::parse("paused"), None);
     }
 }

@@ -3,17 +3,23 @@
 //! Detection produces [`Alert`]s (a rule fired, with the events that made it and the entities
 //! they name). The [`Grouper`] gathers alerts about the same people — or, for alerts that name
 //! nobody, the same site — that are close in event time into one [`Incident`], whose domain
-//! (physical / cyber / hybrid) and priority follow from its alerts.
+//! (physical / cyber / hybrid) and priority follow from its alerts. The [`Case`] beside each
+//! incident is what people add (priority 1–5, category, owner team, assignee, SLA due dates,
+//! escalation); [`HistoryEntry`] records who changed what and when.
 //!
 //! **Architecture invariant:** this crate holds no I/O and no clock. It is deterministic: the
 //! same alerts in the same order give the same incidents with the same ids, which is what makes
 //! a replay of the journal after a crash converge on exactly the incidents it had before.
 
 mod alert;
+mod case;
 mod grouper;
 mod incident;
 
 pub use alert::{Alert, AlertStatus, Entities};
+pub use case::{
+    Case, Category, HistoryEntry, Priority, PriorityError, Route, RouteRule, SlaPolicy,
+};
 pub use grouper::{Change, Grouper, GrouperConfig};
 pub use incident::{Incident, IncidentState, StateError};
 

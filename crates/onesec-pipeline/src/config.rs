@@ -34,6 +34,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Users, roles and tokens for the HTTP API (docs/permissions.md).
     pub auth: AuthSettings,
+    /// `[response]`: incident handling and playbooks (`response::config`).
+    pub response: crate::response::config::ResponseConfig,
     /// Device hygiene (docs/hygiene.md): the files the checks compare the directory's
     /// `devices.csv` against.
     pub hygiene: HygieneSettings,
@@ -212,6 +214,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             auth: AuthSettings::default(),
             hygiene: HygieneSettings::default(),
+            response: crate::response::config::ResponseConfig::default(),
         }
     }
 }

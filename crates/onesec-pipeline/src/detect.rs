@@ -49,6 +49,8 @@ pub struct Detector {
     parsed: Arc<ParsedEvents>,
     /// The handed-over events from the next sequence on.
     ready: std::collections::VecDeque<Event>,
+    /// Incidents opened or changed by each stored batch go here (the response worker).
+    pub(crate) incidents_out: Option<std::sync::mpsc::Sender<Vec<onesec_incident::Incident>>>,
 }
 
 impl Detector {
@@ -78,6 +80,7 @@ impl Detector {
             reader: None,
             parsed,
             ready: std::collections::VecDeque::new(),
+            incidents_out: None,
         }
     }
 
@@ -198,6 +201,13 @@ impl Detector {
             dedup_last(&mut batch.alerts, |a| a.id.clone());
             dedup_last(&mut batch.incidents, |i| i.id.clone());
             self.store.commit(&batch).map_err(|e| e.to_string())?;
+            if let Some(out) = self
+                .incidents_out
+                .as_ref()
+                .filter(|_| !batch.incidents.is_empty())
+            {
+                let _ = out.send(batch.incidents);
+            }
         }
         self.detected.store(last, Ordering::Release);
         Ok(last)

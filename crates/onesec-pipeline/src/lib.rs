@@ -73,6 +73,9 @@ pub enum StartError {
     Rules(String),
     #[error(transparent)]
     Audit(#[from] onesec_audit::AuditError),
+    /// `[response]` is invalid (a playbook, a rule, a connector).
+    #[error(transparent)]
+    Response(#[from] response::ResponseError),
 }
 
 /// Positions and counts, for `/api/v1/status` and for clients that wait for detection.
@@ -104,12 +107,21 @@ pub struct Pipeline {
     rules: RulesReport,
     state_changes: Mutex<mpsc::Sender<(String, IncidentState)>>,
     audit: Option<Arc<Audit>>,
-    responses: response::Responses,
+    responses: Arc<response::Responses>,
+    responder: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Pipeline {
     /// Opens everything in `config.data_dir` and starts detection.
     pub fn start(config: Config) -> Result<Pipeline, StartError> {
+        Pipeline::start_with_clock(config, Arc::new(response::SystemClock))
+    }
+
+    /// [`Pipeline::start`] with the clock the response side reads (SLA, deadlines).
+    pub fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn response::Clock>,
+    ) -> Result<Pipeline, StartError> {
         let data = config.data_dir.clone();
         std::fs::create_dir_all(&data).map_err(|source| StartError::DataDir {
             path: data.clone(),
@@ -124,6 +136,7 @@ impl Pipeline {
         let writer = SqliteStore::open(&db)?;
         let reader = SqliteStore::open(&db)?;
         let dead_letters = Arc::new(Mutex::new(SqliteStore::open(&db)?));
+        let response_store = SqliteStore::open(&db)?;
         let directory = match &config.directory {
             Some(dir) => SharedDirectory::load(dir)?,
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
@@ -166,9 +179,16 @@ impl Pipeline {
             },
             audit.clone(),
         );
+        let responses = Arc::new(response::Responses::new(
+            &config.response,
+            response_store,
+            clock,
+            audit.clone(),
+        )?);
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let detector = Detector::new(
+        let (incidents_tx, incidents_rx) = mpsc::channel();
+        let mut detector = Detector::new(
             engine,
             grouper,
             journal.clone(),
@@ -179,6 +199,17 @@ impl Pipeline {
             rx,
             parsed,
         );
+        detector.incidents_out = Some(incidents_tx);
+        let responder = response::spawn_worker(
+            responses.clone(),
+            incidents_rx,
+            stop.clone(),
+            std::time::Duration::from_millis(250),
+        )
+        .map_err(|source| StartError::DataDir {
+            path: data.clone(),
+            source,
+        })?;
         let handle = std::thread::Builder::new()
             .name("onesec-detect".into())
             .spawn(move || detector.run())
@@ -196,7 +227,8 @@ impl Pipeline {
             rules,
             state_changes: Mutex::new(tx),
             audit,
-            responses: response::Responses::default(),
+            responses,
+            responder: Mutex::new(Some(responder)),
         })
     }
 
@@ -205,8 +237,8 @@ impl Pipeline {
         self.audit.as_ref()
     }
 
-    /// The playbook runs of the incidents (in memory; a restart forgets them).
-    pub fn responses(&self) -> &response::Responses {
+    /// Cases, playbook runs and tasks of the incidents (kept in the store).
+    pub fn responses(&self) -> &Arc<response::Responses> {
         &self.responses
     }
 
@@ -324,6 +356,10 @@ impl Pipeline {
         self.stop.store(true, Ordering::Relaxed);
         let handle = self.detector.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        let responder = self.responder.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = responder {
             let _ = handle.join();
         }
     }

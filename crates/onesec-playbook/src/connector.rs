@@ -39,6 +39,13 @@ pub trait Connector {
         targets: &[Party],
         vars: &Vars,
     ) -> Result<Outputs, String>;
+
+    /// Whether a person should carry this command out instead (a `manual` connector): the
+    /// engine then opens a task for the step's team, as for a `manual` command, and the step
+    /// goes on when the task is approved. By default every command is executed.
+    fn by_hand(&self, _command: &CommandRequest, _agent: Option<&Party>) -> bool {
+        false
+    }
 }
 
 /// A call as a [`RecordingConnector`] saw it.

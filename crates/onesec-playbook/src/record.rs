@@ -7,11 +7,13 @@ use crate::team::{Assignment, Team};
 pub type Millis = u64;
 
 /// Identifies a task within its run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TaskId(pub usize);
 
 /// Where a task stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TaskState {
     Open,
     Approved {
@@ -35,7 +37,7 @@ pub enum TaskState {
 }
 
 /// A manual command waiting for a team's decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub id: TaskId,
     pub team: Team,
@@ -58,7 +60,7 @@ impl Task {
 }
 
 /// What happened in one log entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogKind {
     RunStarted,
     StepStarted,
@@ -83,7 +85,7 @@ pub enum LogKind {
 }
 
 /// The result of what the entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     Info,
     Ok,
@@ -91,7 +93,7 @@ pub enum Outcome {
 }
 
 /// One transition: who, what, when, with what result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     /// Position in the log (0-based).
     pub seq: usize,

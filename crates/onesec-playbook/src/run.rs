@@ -38,7 +38,7 @@ impl Library {
 }
 
 /// Limits and mappings of a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunOptions {
     /// Steps processed before the run stops (an endless while-loop stops here, reported).
     pub step_budget: usize,
@@ -58,7 +58,7 @@ impl Default for RunOptions {
 }
 
 /// Where a run stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunStatus {
     /// Waiting for tasks, timers or the next `advance`.
     Running,
@@ -92,14 +92,14 @@ pub enum RunError {
 }
 
 /// One call of a playbook (the main one, or one per playbook-action): its variables.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Invocation {
     playbook: usize,
     vars: Vars,
     in_exception: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Wait {
     Ready,
     Sleep(Millis),
@@ -113,7 +113,7 @@ enum Wait {
 }
 
 /// A return point on a thread's stack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Frame {
     /// A branch of a condition or switch step; `looping` for while (re-evaluate on return).
     Branch { step: String, looping: bool },
@@ -121,7 +121,7 @@ enum Frame {
     Call { caller: usize, step: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Thread {
     inv: usize,
     cursor: String,
@@ -152,8 +152,9 @@ impl Thread {
 }
 
 /// A running playbook. Drive it with [`Run::advance`]; decide its tasks with [`Run::approve`]
-/// and [`Run::reject`].
-#[derive(Debug, Clone)]
+/// and [`Run::reject`]. A run is plain data: [`Run::to_json`] and [`Run::from_json`] keep it
+/// across restarts, and a restored run goes on exactly as the original would have.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Run {
     playbooks: Vec<Playbook>,
     invocations: Vec<Invocation>,
@@ -212,6 +213,22 @@ impl Run {
 
     pub fn status(&self) -> &RunStatus {
         &self.status
+    }
+
+    /// The whole run (playbooks, variables, threads, tasks, log) as JSON, to be kept.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys only: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A run kept with [`Run::to_json`]; it goes on as the original would have.
+    pub fn from_json(text: &str) -> Result<Run, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The main playbook the run started with.
+    pub fn playbook(&self) -> &Playbook {
+        &self.playbooks[0]
     }
 
     pub fn tasks(&self) -> &[Task] {
@@ -531,6 +548,15 @@ impl Run {
                 team,
             };
             let (agent, targets) = self.parties(tid, step);
+            if connector.by_hand(&request, agent.as_ref()) {
+                let by = agent
+                    .as_ref()
+                    .map_or_else(|| team.key().to_string(), party_name);
+                let what = text.unwrap_or_else(|| command.command_type.clone());
+                let instruction = format!("By hand, for {by}: {what}");
+                self.open_task(tid, step, team, assignment, instruction, now);
+                return;
+            }
             let result = connector.execute(&request, agent.as_ref(), &targets, &vars);
             let who = agent
                 .map(|a| party_name(&a))

@@ -7,7 +7,10 @@ use std::fmt;
 use crate::model::{Playbook, Step};
 
 /// The teams a task can be assigned to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Team {
     ItSoc,
     PhysicalSecurity,
@@ -52,7 +55,7 @@ impl fmt::Display for Team {
 }
 
 /// How a step was assigned to its team (kept in the run log so the assignment can be checked).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Assignment {
     /// The step's `owner` identity is in the team map.
     Owner(String),
@@ -65,7 +68,7 @@ pub enum Assignment {
 }
 
 /// Identity or agent ids → teams, plus the team that gets what nobody claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TeamMap {
     ids: BTreeMap<String, Team>,
     pub default_team: Team,

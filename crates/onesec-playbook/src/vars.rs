@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 pub type Outputs = BTreeMap<String, String>;
 
 /// One variable slot: its value (`None` = unknown, JSON null) and whether it may change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
     pub value: Option<String>,
     pub constant: bool,
 }
 
 /// A scope of variables, ordered by name so logs and iteration are deterministic.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vars {
     slots: BTreeMap<String, Slot>,
 }

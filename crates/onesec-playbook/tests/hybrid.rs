@@ -237,3 +237,85 @@ fn every_transition_is_logged_with_who_what_when() {
         ("physical_security", 5)
     );
 }
+
+/// A run kept as JSON mid-way (a restart) goes on exactly as the original: same calls, tasks
+/// and log.
+#[test]
+fn a_run_restored_from_json_goes_on_as_the_original() {
+    let (_, mut run, mut c) = start("management");
+    run.advance(0, &mut c);
+    let approval = run.open_tasks(Team::Management)[0].id;
+    run.approve(approval, "mia", "go", 1_000).expect("open");
+    let kept = run.to_json();
+    let mut restored = Run::from_json(&kept).expect("restores");
+    assert_eq!(restored.to_json(), kept, "restoring loses nothing");
+
+    let mut c_restored = RecordingConnector::new();
+    let mut c_original = RecordingConnector::new();
+    run.advance(2_000, &mut c_original);
+    restored.advance(2_000, &mut c_restored);
+    assert_eq!(c_restored.commands(), c_original.commands());
+    assert!(!c_restored.commands().is_empty(), "containment ran");
+    // the guard's task times out on both at the same time
+    run.advance(10 * 3_600_000, &mut c_original);
+    restored.advance(10 * 3_600_000, &mut c_restored);
+    assert_eq!(restored.tasks(), run.tasks());
+    assert_eq!(restored.log(), run.log());
+    assert_eq!(restored.status(), run.status());
+    assert!(Run::from_json("{\"playbooks\": 3}").is_err());
+}
+
+/// A connector that hands everything to people: each automated command becomes a task for
+/// the step's team, and approving it goes on as a successful command would.
+struct ByHand;
+
+impl onesec_playbook::Connector for ByHand {
+    fn execute(
+        &mut self,
+        command: &onesec_playbook::CommandRequest,
+        _: Option<&onesec_playbook::Party>,
+        _: &[onesec_playbook::Party],
+        _: &onesec_playbook::Vars,
+    ) -> Result<onesec_playbook::Outputs, String> {
+        Err(format!("{} must not be executed", command.step))
+    }
+
+    fn by_hand(
+        &self,
+        _: &onesec_playbook::CommandRequest,
+        _: Option<&onesec_playbook::Party>,
+    ) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_manual_connector_turns_automated_commands_into_tasks() {
+    let (_, mut run, _) = start("management");
+    run.advance(0, &mut ByHand);
+    let footage = run.open_tasks(Team::PhysicalSecurity);
+    assert_eq!(footage.len(), 1, "{:?}", run.tasks());
+    assert!(
+        footage[0]
+            .instruction
+            .starts_with("By hand, for Video management system: POST /exports camera=cam-rnd-1"),
+        "{}",
+        footage[0].instruction
+    );
+    let id = footage[0].id;
+    run.approve(id, "gus", "exported", 10).expect("open");
+    run.advance(10, &mut ByHand);
+    assert_eq!(
+        run.open_tasks(Team::Management).len(),
+        1,
+        "on to the approval"
+    );
+    assert!(
+        run.log().iter().all(|l| !(l.kind == LogKind::StepFailed
+            && l.step
+                .as_deref()
+                .is_some_and(|s| s.starts_with("action--f32d")))),
+        "the footage step did not fail"
+    );
+    assert!(matches!(run.tasks()[0].state, TaskState::Approved { .. }));
+}

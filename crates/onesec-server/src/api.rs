@@ -55,7 +55,23 @@ pub fn router(
         .route("/api/v1/events", post(post_events).get(get_events))
         .route("/api/v1/incidents", get(get_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
-        .route("/api/v1/incidents/{id}/state", post(post_incident_state))
+        .route(
+            "/api/v1/incidents/{id}/state",
+            post(playbook_api::post_state),
+        )
+        .route("/api/v1/incidents/{id}/ack", post(playbook_api::post_ack))
+        .route(
+            "/api/v1/incidents/{id}/assign",
+            post(playbook_api::post_assign),
+        )
+        .route(
+            "/api/v1/incidents/{id}/classify",
+            post(playbook_api::post_classify),
+        )
+        .route(
+            "/api/v1/incidents/{id}/comment",
+            post(playbook_api::post_comment),
+        )
         .route(
             "/api/v1/incidents/{id}/playbook",
             get(playbook_api::get_playbook).post(playbook_api::post_playbook),
@@ -367,40 +383,15 @@ async fn get_incident(
         Ok(json!({ "incident": incident, "alerts": alerts, "timeline": timeline }))
     })
     .await?;
+    let mut body = body;
+    let id = body["incident"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let case = playbook_api::case_of(&pipeline, id).await;
+    body["case"] = case["case"].clone();
+    body["history"] = case["history"].clone();
     Ok(Json(body).into_response())
-}
-
-#[derive(Deserialize)]
-struct StateChange {
-    state: String,
-}
-
-/// `POST /api/v1/incidents/{id}/state` with `{"state": "acknowledged"}`.
-async fn post_incident_state(
-    State(pipeline): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    Json(change): Json<StateChange>,
-) -> Result<Response, ApiError> {
-    let state = onesec_incident::IncidentState::parse(&change.state)
-        .ok_or_else(|| bad_request(format!("unknown state {:?}", change.state)))?;
-    let who = principal.clone();
-    let incident = with_store(&pipeline, move |s| {
-        let visible = s.incident(&id)?.is_some_and(|i| sees(&who, &i.entities));
-        if !visible {
-            return Err(onesec_store::StoreError::NotFound(format!(
-                "no incident {id}"
-            )));
-        }
-        s.set_incident_state(&id, state)
-    })
-    .await?;
-    pipeline.incident_state_changed(&incident.id, incident.state);
-    if let Some(audit) = pipeline.audit() {
-        let detail = json!({ "to": incident.state.as_str() });
-        audit.record(&principal.name, "incident.state", &incident.id, detail);
-    }
-    Ok(Json(incident).into_response())
 }
 
 #[derive(Deserialize)]

@@ -79,6 +79,26 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Permission::WorkIncidents),
     ),
     (
+        Method::POST,
+        "/api/v1/incidents/{id}/ack",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/assign",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/classify",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/comment",
+        Access::Needs(Permission::WorkTasks),
+    ),
+    (
         Method::GET,
         "/api/v1/incidents/{id}/playbook",
         Access::Needs(Permission::ReadIncidents),

@@ -1,5 +1,7 @@
-//! Incident playbooks and their tasks (`docs/api.md`, "Playbooks"). The runs live in the
-//! pipeline ([`onesec_pipeline::response`]); these handlers check who asks and audit decisions.
+//! Working incidents (`docs/api.md`, "Working an incident" and "Playbooks"): the life cycle,
+//! assignment, classification and comments, playbook runs and team tasks. Everything is done
+//! by [`onesec_pipeline::response::Responses`] (which keeps it in the store and audits it);
+//! these handlers check who asks and what they may see.
 
 use crate::api::{ApiError, internal, sees, with_store};
 use axum::Json;
@@ -7,26 +9,38 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use onesec_auth::{Principal, Role};
-use onesec_incident::Incident;
+use onesec_incident::{Incident, IncidentState};
 use onesec_pipeline::Pipeline;
-use onesec_pipeline::response::{ResponseError, RunView};
-use onesec_playbook::{Millis, Team};
+use onesec_pipeline::response::{ResponseError, Responses};
+use onesec_playbook::Team;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 type AppState = Arc<Pipeline>;
 
-fn now() -> Millis {
-    Millis::try_from(onesec_pipeline::now_ms()).unwrap_or(0)
+fn response_error(error: ResponseError) -> ApiError {
+    let status = match &error {
+        ResponseError::UnknownIncident(_)
+        | ResponseError::UnknownTask(_)
+        | ResponseError::NoRun(_) => StatusCode::NOT_FOUND,
+        ResponseError::TaskClosed(_) | ResponseError::State(_) => StatusCode::CONFLICT,
+        ResponseError::UnknownPlaybook(..) | ResponseError::Invalid(_) => StatusCode::BAD_REQUEST,
+        _ => return internal(error),
+    };
+    ApiError(status, error.to_string())
 }
 
-fn response_error(error: ResponseError) -> ApiError {
-    match error {
-        ResponseError::UnknownTask(_) => ApiError(StatusCode::NOT_FOUND, error.to_string()),
-        ResponseError::TaskClosed(_) => ApiError(StatusCode::CONFLICT, error.to_string()),
-        other => internal(other),
-    }
+/// Runs a response call off the async threads (it reads the store and may call connectors).
+async fn respond<T: Send + 'static>(
+    pipeline: &AppState,
+    call: impl FnOnce(&Responses) -> Result<T, ResponseError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let pipeline = pipeline.clone();
+    tokio::task::spawn_blocking(move || call(pipeline.responses()))
+        .await
+        .map_err(internal)?
+        .map_err(response_error)
 }
 
 /// The incident, if it exists and the caller sees it; 404 otherwise.
@@ -44,48 +58,66 @@ async fn visible_incident(
     .await
 }
 
-/// The incident's run (started now if it had none), advanced to the wall clock.
-async fn run_of(
-    pipeline: &AppState,
-    principal: &Principal,
-    id: String,
-) -> Result<RunView, ApiError> {
-    let incident = visible_incident(pipeline, principal, id).await?;
-    let (view, started) = pipeline
-        .responses()
-        .ensure(&incident, now())
-        .map_err(response_error)?;
-    if started && let Some(audit) = pipeline.audit() {
-        let detail = json!({ "playbook": view.playbook_id, "connector": view.connector });
-        audit.record(&principal.name, "playbook.start", &incident.id, detail);
-    }
-    Ok(view)
-}
-
-/// `GET /api/v1/incidents/{id}/playbook`: the run, its steps, tasks and log.
+/// `GET /api/v1/incidents/{id}/playbook`: the run, its steps, tasks, actions and log (404 when
+/// the incident has none: a GET never starts one).
 pub(crate) async fn get_playbook(
     State(pipeline): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(run_of(&pipeline, &principal, id).await?).into_response())
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let view = respond(&pipeline, move |r| r.run_view(&incident.id)).await?;
+    Ok(Json(view).into_response())
 }
 
-/// `POST /api/v1/incidents/{id}/playbook`: starts the run if the incident has none.
+#[derive(Deserialize, Default)]
+pub(crate) struct StartRequest {
+    /// A playbook id or name; the selected one when absent.
+    #[serde(default)]
+    playbook: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/playbook` `{"playbook": ...}`: starts the run if the incident
+/// has none (201), else answers with the run it has (200).
 pub(crate) async fn post_playbook(
     State(pipeline): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
+    body: Option<Json<StartRequest>>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(run_of(&pipeline, &principal, id).await?).into_response())
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let playbook = body.map(|Json(b)| b).unwrap_or_default().playbook;
+    let by = principal.name.clone();
+    let (view, started) = respond(&pipeline, move |r| {
+        r.start(&incident.id, playbook.as_deref(), &by)
+    })
+    .await?;
+    let status = if started {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
 }
 
 #[derive(Deserialize)]
 pub(crate) struct TasksQuery {
     team: Option<String>,
+    /// Decided, timed-out and cancelled tasks too.
+    #[serde(default)]
+    all: bool,
 }
 
-/// `GET /api/v1/tasks?team=`: open tasks of the runs of incidents the caller sees.
+fn parse_team(name: &str) -> Result<Team, ApiError> {
+    Team::from_name(name).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("unknown team {name:?} (it_soc, physical_security, compliance, management)"),
+        )
+    })
+}
+
+/// `GET /api/v1/tasks?team=&all=`: tasks of the runs of incidents the caller sees.
 pub(crate) async fn get_tasks(
     State(pipeline): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -93,19 +125,10 @@ pub(crate) async fn get_tasks(
 ) -> Result<Response, ApiError> {
     let team = match q.team.as_deref() {
         None | Some("") => None,
-        Some(name) => Some(Team::from_name(name).ok_or_else(|| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "unknown team {name:?} (it_soc, physical_security, compliance, management)"
-                ),
-            )
-        })?),
+        Some(name) => Some(parse_team(name)?),
     };
-    let visible = |sites: &std::collections::BTreeSet<String>| {
-        principal.sees_any_site(sites.iter().map(String::as_str))
-    };
-    let tasks = pipeline.responses().open_tasks(team, visible, now());
+    let mut tasks = respond(&pipeline, move |r| r.tasks(team, q.all)).await?;
+    tasks.retain(|t| principal.sees_any_site(t.sites.iter().map(String::as_str)));
     Ok(Json(tasks).into_response())
 }
 
@@ -128,39 +151,30 @@ fn decides_for(role: Role, team: Team) -> bool {
 }
 
 /// Approves or rejects a task the caller sees and whose team the caller's role works for.
-fn decide(
-    pipeline: &Pipeline,
-    principal: &Principal,
-    task_id: &str,
+async fn decide(
+    pipeline: AppState,
+    principal: Principal,
+    task_id: String,
     approve: bool,
-    comment: &str,
-) -> Result<RunView, ApiError> {
-    let responses = pipeline.responses();
-    let (team, sites) = responses.task_owner(task_id).map_err(response_error)?;
-    if !principal.sees_any_site(sites.iter().map(String::as_str)) {
-        return Err(response_error(ResponseError::UnknownTask(task_id.into())));
-    }
-    if !decides_for(principal.role, team) {
-        let reason = format!(
-            "role {} does not decide tasks of team {team}",
-            principal.role.as_str()
-        );
-        return Err(ApiError(StatusCode::FORBIDDEN, reason));
-    }
-    let view = responses
-        .decide(task_id, approve, &principal.name, comment, now())
-        .map_err(response_error)?;
-    if let Some(audit) = pipeline.audit() {
-        let action = if approve {
-            "task.approve"
-        } else {
-            "task.reject"
-        };
-        let detail =
-            json!({ "incident": view.incident_id, "team": team.key(), "comment": comment });
-        audit.record(&principal.name, action, task_id, detail);
-    }
-    Ok(view)
+    comment: String,
+) -> Result<Response, ApiError> {
+    let view = respond(&pipeline, move |r| {
+        let (team, sites) = r.task_owner(&task_id)?;
+        if !principal.sees_any_site(sites.iter().map(String::as_str)) {
+            return Err(ResponseError::UnknownTask(task_id));
+        }
+        if !decides_for(principal.role, team) {
+            return Ok(Err(format!(
+                "role {} does not decide tasks of team {team}",
+                principal.role.as_str()
+            )));
+        }
+        r.decide(&task_id, approve, &principal.name, &comment)
+            .map(Ok)
+    })
+    .await?
+    .map_err(|reason| ApiError(StatusCode::FORBIDDEN, reason))?;
+    Ok(Json(view).into_response())
 }
 
 /// `POST /api/v1/tasks/{task_id}/approve` with `{"comment": ...}`.
@@ -170,8 +184,7 @@ pub(crate) async fn post_approve(
     Path(task_id): Path<String>,
     Json(decision): Json<Decision>,
 ) -> Result<Response, ApiError> {
-    let view = decide(&pipeline, &principal, &task_id, true, &decision.comment)?;
-    Ok(Json(view).into_response())
+    decide(pipeline, principal, task_id, true, decision.comment).await
 }
 
 /// `POST /api/v1/tasks/{task_id}/reject` with `{"comment": ...}`.
@@ -181,6 +194,161 @@ pub(crate) async fn post_reject(
     Path(task_id): Path<String>,
     Json(decision): Json<Decision>,
 ) -> Result<Response, ApiError> {
-    let view = decide(&pipeline, &principal, &task_id, false, &decision.comment)?;
-    Ok(Json(view).into_response())
+    decide(pipeline, principal, task_id, false, decision.comment).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StateChange {
+    state: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/incidents/{id}/state` with `{"state": "on_hold", "comment": ...}`.
+pub(crate) async fn post_state(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(change): Json<StateChange>,
+) -> Result<Response, ApiError> {
+    let state = IncidentState::parse(&change.state)
+        .filter(|s| IncidentState::HUMAN.contains(s))
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unknown state {:?} (new, acknowledged, in_progress, on_hold, resolved, closed)",
+                    change.state
+                ),
+            )
+        })?;
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let by = principal.name.clone();
+    let (incident, case) = respond(&pipeline, move |r| {
+        r.change_state(&incident.id, state, &by, &change.comment)
+    })
+    .await?;
+    pipeline.incident_state_changed(&incident.id, incident.state);
+    let mut body = serde_json::to_value(&incident).map_err(internal)?;
+    body["case"] = serde_json::to_value(&case).map_err(internal)?;
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct Note {
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/incidents/{id}/ack` `{"comment": ...}`: acknowledges; the caller becomes the
+/// assignee if there is none.
+pub(crate) async fn post_ack(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Option<Json<Note>>,
+) -> Result<Response, ApiError> {
+    let comment = body.map(|Json(n)| n.comment).unwrap_or_default();
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let by = principal.name.clone();
+    let (incident, case) = respond(&pipeline, move |r| {
+        r.acknowledge(&incident.id, &by, &comment)
+    })
+    .await?;
+    pipeline.incident_state_changed(&incident.id, incident.state);
+    let mut body = serde_json::to_value(&incident).map_err(internal)?;
+    body["case"] = serde_json::to_value(&case).map_err(internal)?;
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Assignment {
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/incidents/{id}/assign` `{"team", "assignee", "comment"}`.
+pub(crate) async fn post_assign(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(a): Json<Assignment>,
+) -> Result<Response, ApiError> {
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let by = principal.name.clone();
+    let case = respond(&pipeline, move |r| {
+        r.assign(
+            &incident.id,
+            a.team.as_deref(),
+            a.assignee.as_deref(),
+            &by,
+            &a.comment,
+        )
+    })
+    .await?;
+    Ok(Json(case).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Classification {
+    #[serde(default)]
+    priority: Option<i64>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/incidents/{id}/classify` `{"priority": 1-5, "category", "comment"}`.
+pub(crate) async fn post_classify(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(c): Json<Classification>,
+) -> Result<Response, ApiError> {
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let by = principal.name.clone();
+    let case = respond(&pipeline, move |r| {
+        r.classify(
+            &incident.id,
+            c.priority,
+            c.category.as_deref(),
+            &by,
+            &c.comment,
+        )
+    })
+    .await?;
+    Ok(Json(case).into_response())
+}
+
+/// `POST /api/v1/incidents/{id}/comment` `{"comment"}`: a note in the incident's history.
+pub(crate) async fn post_comment(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(note): Json<Note>,
+) -> Result<Response, ApiError> {
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let by = principal.name.clone();
+    let entry = respond(&pipeline, move |r| {
+        r.comment(&incident.id, &by, &note.comment)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+/// The case and history of an incident for `GET /api/v1/incidents/{id}` (`null`s when the
+/// case cannot be read, so the incident itself still shows).
+pub(crate) async fn case_of(pipeline: &AppState, id: String) -> serde_json::Value {
+    match respond(pipeline, move |r| r.case(&id)).await {
+        Ok((case, history)) => json!({ "case": case, "history": history }),
+        Err(error) => {
+            tracing::warn!(error = %error.1, "case not available");
+            json!({ "case": null, "history": null })
+        }
+    }
 }

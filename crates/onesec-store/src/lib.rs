@@ -12,12 +12,19 @@
 //! alerts and incidents by deterministic ids; replaying a batch changes nothing. An incident's
 //! human-set state (acknowledged, in progress, resolved, closed) is never overwritten by
 //! detection, except to mark it merged or withdrawn.
+//!
+//! [`Cases`] holds what detection never writes: each incident's case (priority, category,
+//! owner, SLA, escalation) and its history of who did what, playbook runs with their tasks,
+//! and the record of response actions (`sqlite_cases.rs`; tables added to older databases on
+//! open).
 
 mod blocks;
 mod sqlite;
+mod sqlite_cases;
 mod sqlite_events;
 
 pub use sqlite::SqliteStore;
+pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
 
 use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, Incident, IncidentState};
@@ -125,8 +132,8 @@ pub struct IncidentFilter {
     pub limit: Option<usize>,
 }
 
-/// The storage boundary.
-pub trait Store: Send {
+/// The storage boundary (with [`Cases`], what the response side keeps about incidents).
+pub trait Store: Send + Cases {
     /// Writes one detection step atomically, with its journal position.
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()>;
     /// The journal sequence up to which detection results are stored.

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 /// The SQLite store. One instance is one connection: give the detection writer its own and
 /// let readers open theirs.
 pub struct SqliteStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -94,6 +94,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("set synchronous"))?;
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
+        conn.execute_batch(crate::sqlite_cases::SCHEMA)
+            .map_err(db("create response schema"))?;
         sqlite_events::migrate_event_rows(&mut conn)?;
         Ok(SqliteStore { conn })
     }
@@ -192,9 +194,12 @@ fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Re
 
 impl Store for SqliteStore {
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()> {
+        // Immediate: the batch reads incidents before writing them, and a deferred transaction
+        // would fail at once (SQLITE_BUSY_SNAPSHOT) when the response side wrote in between;
+        // taking the write lock first waits for it instead (busy timeout).
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin detection batch"))?;
         sqlite_events::write_events(&tx, &batch.events, &batch.events_json)?;
         write_alerts(&tx, &batch.alerts)?;

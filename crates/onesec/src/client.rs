@@ -64,11 +64,14 @@ pub struct IncidentsArgs {
     json: bool,
 }
 
-/// `onesec incident ID` flags.
+/// `onesec incident ID` (show) or `onesec incident <action> ID ...` flags.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct IncidentArgs {
-    /// Incident id.
-    id: String,
+    #[command(subcommand)]
+    action: Option<crate::work_cmd::IncidentAction>,
+    /// Incident id (to show it).
+    id: Option<String>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -144,7 +147,13 @@ pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
 
 /// Shows one incident with its timeline.
 pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
-    let body = get_json(&args.server, &format!("/api/v1/incidents/{}", args.id))?;
+    if let Some(action) = args.action {
+        return crate::work_cmd::incident(action);
+    }
+    let Some(id) = args.id else {
+        bail!("give an incident id to show, or an action (onesec incident --help)");
+    };
+    let body = get_json(&args.server, &format!("/api/v1/incidents/{id}"))?;
     let incident = &body["incident"];
     println!(
         "{}  {}  {}  {}\n{}",
@@ -154,6 +163,7 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
         incident["state"].as_str().unwrap_or(""),
         incident["title"].as_str().unwrap_or("")
     );
+    crate::work_cmd::print_case(&body["case"]);
     println!("\nalerts:");
     for alert in body["alerts"].as_array().into_iter().flatten() {
         println!(
@@ -161,6 +171,18 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
             alert["severity"].as_str().unwrap_or(""),
             alert["title"].as_str().unwrap_or(""),
             alert["status"].as_str().unwrap_or("")
+        );
+    }
+    println!("\nhistory:");
+    for entry in body["history"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {:<10} {:<12} {} → {}  {}",
+            onesec_event::format_time_ms(entry["at_ms"].as_i64().unwrap_or(0)),
+            entry["actor"].as_str().unwrap_or(""),
+            entry["action"].as_str().unwrap_or(""),
+            entry["from"].as_str().unwrap_or("-"),
+            entry["to"].as_str().unwrap_or("-"),
+            entry["comment"].as_str().unwrap_or("")
         );
     }
     println!("\ntimeline:");

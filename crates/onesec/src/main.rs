@@ -10,6 +10,7 @@ mod export;
 mod replay;
 mod rules_cmd;
 mod up;
+mod work_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -36,8 +37,11 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// List incidents (from a running onesec, or straight from a data folder).
     Incidents(client::IncidentsArgs),
-    /// Show one incident with its alerts and timeline.
+    /// Show one incident (alerts, timeline, case, history), or work it: ack, state, assign,
+    /// classify, comment, playbook.
     Incident(client::IncidentArgs),
+    /// Team tasks of the playbook runs: list, approve, reject.
+    Tasks(work_cmd::TasksArgs),
     /// Journal and detection positions of a running onesec.
     Status(client::ServerArgs),
     /// Check Sigma rules (which load, which are refused and why) or test them on events.
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Incidents(args) => client::incidents(args),
         Command::Incident(args) => client::incident(args),
+        Command::Tasks(args) => work_cmd::tasks(args),
         Command::Status(args) => client::status(args),
         Command::Rules(args) => rules_cmd::run(args),
         Command::Export(args) => export::run(args),

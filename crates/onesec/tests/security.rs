@@ -218,3 +218,44 @@ fn answers_carry_the_security_headers() {
         assert!(headers.contains_key("content-security-policy"), "{path}");
     }
 }
+
+#[test]
+fn working_an_incident_needs_the_permission_and_sight_of_its_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start_demo(&tmp.path().join("data"));
+    let incidents = onesec.get_json("/api/v1/incidents");
+    let id = incidents[0]["id"].as_str().unwrap().to_string();
+    let post = |path: &str, body: serde_json::Value, token: &str| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/incidents/{id}/{path}", onesec.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .unwrap();
+        response.status().as_u16()
+    };
+    let auditor = token_for(&onesec, "auditor", Role::Auditor, &[]);
+    let compliance = token_for(&onesec, "dpo", Role::ComplianceOfficer, &[]);
+    let mtl = token_for(&onesec, "mtl-soc", Role::SocAnalyst, &["MTL"]);
+    let edi = token_for(&onesec, "edi-soc", Role::SocAnalyst, &["EDI"]);
+    let comment = json!({"comment": "seen"});
+    let full = json!({"comment": "seen", "state": "acknowledged", "team": "it_soc", "priority": 2});
+    for path in ["ack", "assign", "classify", "state", "comment"] {
+        assert_eq!(post(path, full.clone(), &auditor), 403, "auditor {path}");
+        assert_eq!(post(path, full.clone(), &mtl), 404, "other site {path}");
+    }
+    assert_eq!(
+        post("ack", comment.clone(), &compliance),
+        403,
+        "compliance reads, does not ack"
+    );
+    assert_eq!(
+        post("comment", comment.clone(), &compliance),
+        201,
+        "but comments"
+    );
+    assert_eq!(post("ack", comment.clone(), &edi), 200);
+    let leaves = std::fs::read(tmp.path().join("data/audit/leaves.bin")).unwrap();
+    let text = String::from_utf8_lossy(&leaves);
+    assert!(text.contains("incident.comment") && text.contains("dpo") && text.contains("edi-soc"));
+}
