@@ -1119,25 +1119,31 @@ fn sla_policy(config: &config::SlaConfig) -> Result<SlaPolicy> {
     })
 }
 
-fn check_rules(settings: &Settings) -> Result<()> {
+/// Why a rule's `domain` or `category` filter names nothing that exists, if it does.
+fn check_domain_and_category(domain: &Option<String>, category: &Option<String>) -> Option<String> {
     const DOMAINS: [&str; 3] = ["physical", "cyber", "hybrid"];
-    let domain_ok = |d: &Option<String>| d.as_deref().is_none_or(|d| DOMAINS.contains(&d));
-    let category_ok =
-        |c: &Option<String>| c.as_deref().is_none_or(|c| Category::parse(c).is_some());
+    if domain.as_deref().is_some_and(|d| !DOMAINS.contains(&d)) {
+        return Some(format!(
+            "domain {domain:?} is not physical, cyber or hybrid"
+        ));
+    }
+    if category
+        .as_deref()
+        .is_some_and(|c| Category::parse(c).is_none())
+    {
+        return Some(format!(
+            "category {category:?} is not one of {}",
+            Category::names()
+        ));
+    }
+    None
+}
+
+fn check_rules(settings: &Settings) -> Result<()> {
     for (i, rule) in settings.select.iter().enumerate() {
         let bad = |why: String| ResponseError::Config(format!("select[{i}]: {why}"));
-        if !domain_ok(&rule.domain) {
-            return Err(bad(format!(
-                "domain {:?} is not physical, cyber or hybrid",
-                rule.domain
-            )));
-        }
-        if !category_ok(&rule.category) {
-            return Err(bad(format!(
-                "category {:?} is not one of {}",
-                rule.category,
-                Category::names()
-            )));
+        if let Some(why) = check_domain_and_category(&rule.domain, &rule.category) {
+            return Err(bad(why));
         }
         if rule.max_priority.is_some_and(|p| !(1..=5).contains(&p)) {
             return Err(bad("max_priority must be 1 to 5".into()));
@@ -1155,18 +1161,8 @@ fn check_rules(settings: &Settings) -> Result<()> {
     }
     for (i, rule) in settings.routes.iter().enumerate() {
         let bad = |why: String| ResponseError::Config(format!("route[{i}]: {why}"));
-        if !domain_ok(&rule.domain) {
-            return Err(bad(format!(
-                "domain {:?} is not physical, cyber or hybrid",
-                rule.domain
-            )));
-        }
-        if !category_ok(&rule.category) {
-            return Err(bad(format!(
-                "category {:?} is not one of {}",
-                rule.category,
-                Category::names()
-            )));
+        if let Some(why) = check_domain_and_category(&rule.domain, &rule.category) {
+            return Err(bad(why));
         }
         if Team::from_name(&rule.team).is_none() {
             return Err(bad(format!(
