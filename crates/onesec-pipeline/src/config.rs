@@ -262,6 +262,14 @@ pub struct SyslogConfig {
     pub udp: String,
     /// TCP listen address (empty string disables); newline and octet-counting framing.
     pub tcp: String,
+    /// TLS listen address (RFC 5425; the usual port is 6514; empty string disables): the TCP
+    /// framings inside TLS.
+    pub tls: String,
+    /// Certificate chain (PEM) for `tls`; with `tls_key`. Neither: `<data_dir>/tls`
+    /// self-signed.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for `tls`.
+    pub tls_key: Option<PathBuf>,
     /// Year for RFC 3164 messages, which carry none (default: the year they are received).
     pub year: Option<i32>,
     /// Time zone for RFC 3164 messages, which carry none (IANA name, default `UTC`).
@@ -279,6 +287,9 @@ impl Default for SyslogConfig {
         SyslogConfig {
             udp: "127.0.0.1:5514".into(),
             tcp: "127.0.0.1:5514".into(),
+            tls: String::new(),
+            tls_cert: None,
+            tls_key: None,
             year: None,
             timezone: "UTC".into(),
             max_message_bytes: 64 * 1024,

@@ -59,6 +59,8 @@ pub struct Server {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog TCP address, when enabled.
     pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog TLS address, when enabled.
+    pub syslog_tls: Option<SocketAddr>,
     /// SIA DC-09 receiver address, when enabled.
     pub sia: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -121,11 +123,25 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         tasks.push(tokio::spawn(syslog::serve_tcp(
             listener,
             pipeline.clone(),
-            syslog::TcpLimits {
-                max_bytes: config.syslog.max_message_bytes,
-                max_connections: config.syslog.max_tcp_connections,
-                idle: std::time::Duration::from_secs(config.syslog.tcp_idle_secs.max(1)),
-            },
+            syslog_limits(config),
+        )));
+    }
+    let mut syslog_tls = None;
+    if !config.syslog.tls.is_empty() {
+        let tls = tls::syslog_config(config)?;
+        let listener = tokio::net::TcpListener::bind(&config.syslog.tls)
+            .await
+            .map_err(bind("syslog TLS", &config.syslog.tls))?;
+        syslog_tls = Some(
+            listener
+                .local_addr()
+                .map_err(bind("syslog TLS", &config.syslog.tls))?,
+        );
+        tasks.push(tokio::spawn(syslog::serve_tls(
+            listener,
+            tls,
+            pipeline.clone(),
+            syslog_limits(config),
         )));
     }
     let mut sia = None;
@@ -158,9 +174,19 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         setup_token,
         syslog_udp,
         syslog_tcp,
+        syslog_tls,
         sia,
         tasks,
     })
+}
+
+/// Bounds on syslog TCP and TLS senders, from `[syslog]`.
+fn syslog_limits(config: &Config) -> syslog::TcpLimits {
+    syslog::TcpLimits {
+        max_bytes: config.syslog.max_message_bytes,
+        max_connections: config.syslog.max_tcp_connections,
+        idle: std::time::Duration::from_secs(config.syslog.tcp_idle_secs.max(1)),
+    }
 }
 
 /// The auth store in `<data>/auth` (unless `[auth] enabled = false`) and, on a first start, the

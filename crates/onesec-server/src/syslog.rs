@@ -1,11 +1,11 @@
-//! Syslog over UDP (one message per datagram) and TCP (RFC 6587: octet counting or newline
+//! Syslog over UDP (one message per datagram), TCP (RFC 6587: octet counting or newline
 //! framing, detected frame by frame: a frame that starts with a digit is octet-counted, one that
-//! starts with `<` runs to the next newline).
+//! starts with `<` runs to the next newline) and TLS (RFC 5425: the same framings inside TLS).
 
 use onesec_pipeline::Pipeline;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::net::{TcpListener, UdpSocket};
 
 /// Most messages gathered into one journal append.
 const BATCH: usize = 2048;
@@ -49,13 +49,55 @@ pub async fn serve_tcp(listener: TcpListener, pipeline: Arc<Pipeline>, limits: T
                 };
                 let pipeline = pipeline.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = read_connection(stream, &pipeline, limits).await {
+                    if let Err(error) =
+                        read_connection(stream, &pipeline, limits, "syslog-tcp").await
+                    {
                         tracing::debug!(%peer, %error, "syslog TCP connection ended");
                     }
                     drop(permit);
                 });
             }
             Err(error) => tracing::warn!(%error, "syslog TCP accept failed"),
+        }
+    }
+}
+
+/// Accepts TLS connections (RFC 5425); after the handshake, the same framings as TCP.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: std::sync::Arc<rustls::ServerConfig>,
+    pipeline: Arc<Pipeline>,
+    limits: TcpLimits,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, limit = limits.max_connections, "syslog TLS connection refused: too many open");
+                    continue;
+                };
+                let (pipeline, acceptor) = (pipeline.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    // A client that never finishes the handshake is dropped like an idle one.
+                    match tokio::time::timeout(limits.idle, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            if let Err(error) =
+                                read_connection(stream, &pipeline, limits, "syslog-tls").await
+                            {
+                                tracing::debug!(%peer, %error, "syslog TLS connection ended");
+                            }
+                        }
+                        Ok(Err(error)) => {
+                            tracing::warn!(%peer, %error, "syslog TLS handshake failed")
+                        }
+                        Err(_) => tracing::warn!(%peer, "syslog TLS handshake timed out"),
+                    }
+                    drop(permit);
+                });
+            }
+            Err(error) => tracing::warn!(%error, "syslog TLS accept failed"),
         }
     }
 }
@@ -72,7 +114,7 @@ pub struct TcpLimits {
 }
 
 /// Skips to the end of the current line without keeping it; returns the bytes skipped.
-async fn discard_line(reader: &mut BufReader<TcpStream>) -> std::io::Result<usize> {
+async fn discard_line<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> std::io::Result<usize> {
     let mut skipped = 0;
     loop {
         let buffer = reader.fill_buf().await?;
@@ -100,10 +142,11 @@ enum Frame {
     End,
 }
 
-async fn read_connection(
-    stream: TcpStream,
+async fn read_connection<S: AsyncRead + Unpin>(
+    stream: S,
     pipeline: &Pipeline,
     limits: TcpLimits,
+    input: &str,
 ) -> std::io::Result<()> {
     let max_bytes = limits.max_bytes;
     let mut reader = BufReader::new(stream);
@@ -130,17 +173,14 @@ async fn read_connection(
         }
         for size in oversized {
             pipeline.ingestor().reject(
-                "syslog-tcp",
+                input,
                 "syslog",
                 format!("syslog frame of {size} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped"),
                 Vec::new(),
             );
         }
         if !batch.is_empty() {
-            pipeline
-                .ingestor()
-                .ingest_messages(batch, "syslog-tcp")
-                .await;
+            pipeline.ingestor().ingest_messages(batch, input).await;
         }
         if ended {
             return Ok(());
@@ -148,7 +188,10 @@ async fn read_connection(
     }
 }
 
-async fn read_frame(reader: &mut BufReader<TcpStream>, max_bytes: usize) -> std::io::Result<Frame> {
+async fn read_frame<S: AsyncRead + Unpin>(
+    reader: &mut BufReader<S>,
+    max_bytes: usize,
+) -> std::io::Result<Frame> {
     let first = match reader.fill_buf().await?.first() {
         Some(b) => *b,
         None => return Ok(Frame::End),

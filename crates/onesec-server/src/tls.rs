@@ -50,9 +50,28 @@ pub fn server_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>
             )));
         }
     };
-    let chain = read_chain(&cert)?;
-    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| TlsError::Pem {
-        path: key.clone(),
+    rustls_config(&cert, &key).map(Some)
+}
+
+/// The rustls server settings for syslog over TLS: `[syslog] tls_cert` and `tls_key` when
+/// both are given, else the self-signed pair of `<data_dir>/tls` (the one HTTPS uses too).
+pub fn syslog_config(config: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let (cert, key) = match (&config.syslog.tls_cert, &config.syslog.tls_key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        (None, None) => self_signed(&config.data_dir.join("tls"))?,
+        _ => {
+            return Err(TlsError::Config(
+                "syslog: give both tls_cert and tls_key, or neither (self-signed)".into(),
+            ));
+        }
+    };
+    rustls_config(&cert, &key)
+}
+
+fn rustls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = read_chain(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Pem {
+        path: key.to_path_buf(),
         reason: e.to_string(),
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -60,7 +79,7 @@ pub fn server_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
-    Ok(Some(Arc::new(server)))
+    Ok(Arc::new(server))
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -91,11 +91,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     let fmt =
         |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "off".into());
     println!(
-        "onesec listening http={} tls={} syslog_udp={} syslog_tcp={} sia={} data={} rules={} directory={}",
+        "onesec listening http={} tls={} syslog_udp={} syslog_tcp={} syslog_tls={} sia={} data={} rules={} directory={}",
         server.http,
         if server.https { "on" } else { "off" },
         fmt(server.syslog_udp),
         fmt(server.syslog_tcp),
+        fmt(server.syslog_tls),
         fmt(server.sia),
         pipeline.config().data_dir.display(),
         report.loaded.len(),

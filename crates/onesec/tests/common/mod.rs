@@ -64,6 +64,8 @@ pub struct Onesec {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog TCP address.
     pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog TLS address, when `[syslog] tls` is set.
+    pub syslog_tls: Option<SocketAddr>,
     /// SIA DC-09 receiver address, when `[sia] listen` is set.
     pub sia: Option<SocketAddr>,
     /// The data folder it runs on.
@@ -160,6 +162,7 @@ impl Onesec {
             base: format!("{scheme}://{http}"),
             syslog_udp: listening.syslog_udp,
             syslog_tcp: listening.syslog_tcp,
+            syslog_tls: listening.syslog_tls,
             sia: listening.sia,
             data_dir: options.data_dir.clone(),
             log_path,
@@ -498,6 +501,8 @@ pub struct Listening {
     pub tls: bool,
     pub syslog_udp: Option<SocketAddr>,
     pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog over TLS (`syslog_tls=`).
+    pub syslog_tls: Option<SocketAddr>,
     /// SIA DC-09 receiver (`sia=`).
     pub sia: Option<SocketAddr>,
 }
@@ -526,6 +531,7 @@ pub fn parse_listening_line(line: &str) -> Listening {
             "tls" => listening.tls = value == "on",
             "syslog_udp" => listening.syslog_udp = addr,
             "syslog_tcp" => listening.syslog_tcp = addr,
+            "syslog_tls" => listening.syslog_tls = addr,
             "sia" => listening.sia = addr,
             _ => {}
         }
