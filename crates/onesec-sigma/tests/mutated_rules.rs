@@ -27,18 +27,9 @@ impl Rng {
 }
 
 fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            rule_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yml") {
-            out.push(p);
-        }
-    }
+    out.extend(onesec_testdata::files_under(dir, &|p: &Path| {
+        p.extension().is_some_and(|e| e == "yml")
+    }));
 }
 
 /// Nearest char boundary at or below `i`.

@@ -149,33 +149,15 @@ fn spec_examples_parse() {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yml") {
-            out.push(p);
-        }
-    }
+    out.extend(onesec_testdata::files_under(dir, &|p: &Path| {
+        p.extension().is_some_and(|e| e == "yml")
+    }));
 }
 
 fn find_info_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            find_info_files(&p, out);
-        } else if p.file_name().is_some_and(|n| n == "info.yml") {
-            out.push(p);
-        }
-    }
+    out.extend(onesec_testdata::files_under(dir, &|p: &Path| {
+        p.file_name().is_some_and(|n| n == "info.yml")
+    }));
 }
 
 /// One regression case: the rule under test, the JSON events, the expected count.

@@ -59,3 +59,26 @@ pub fn shared(relative: &str) -> Option<PathBuf> {
     eprintln!("SKIPPED: shared test data not found: {}", path.display());
     None
 }
+
+/// The files below `dir` (recursively, in sorted path order) that `keep` accepts; an unreadable
+/// folder contributes nothing.
+pub fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, keep, &mut out);
+    out
+}
+
+fn walk(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(&path, keep, out);
+        } else if keep(&path) {
+            out.push(path);
+        }
+    }
+}
