@@ -16,19 +16,9 @@ use tokio::sync::mpsc;
 /// Most messages journaled together.
 const BATCH: usize = 1024;
 
-/// Where the broker is, from `mqtt://host:port` (port 1883 by default).
-pub fn broker_address(url: &str) -> Option<(String, u16)> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .unwrap_or(url);
-    let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once(':') {
-        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
-        None if !rest.is_empty() => Some((rest.to_string(), 1883)),
-        None => None,
-    }
-}
+/// Where the broker is, from `mqtt://host:port` (port 1883 by default); one parser for the
+/// source and the response side's MQTT connector.
+pub use onesec_pipeline::response::connectors::broker_address;
 
 /// Runs the source until the task is aborted.
 pub async fn serve(config: MqttConfig, pipeline: Arc<Pipeline>) {
@@ -153,23 +143,4 @@ fn decode_message(
         e.reason = format!("topic {topic}: {}", e.reason);
         e
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_urls_parse() {
-        assert_eq!(
-            broker_address("mqtt://127.0.0.1:1883"),
-            Some(("127.0.0.1".into(), 1883))
-        );
-        assert_eq!(
-            broker_address("broker.local"),
-            Some(("broker.local".into(), 1883))
-        );
-        assert_eq!(broker_address("mqtt://h:notaport"), None);
-        assert_eq!(broker_address(""), None);
-    }
 }

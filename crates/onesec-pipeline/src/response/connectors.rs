@@ -900,7 +900,12 @@ mod tests {
             broker_address("mqtt://broker"),
             Some(("broker".into(), 1883))
         );
+        assert_eq!(
+            broker_address("broker.local"),
+            Some(("broker.local".into(), 1883))
+        );
         assert_eq!(broker_address("mqtt://broker:x"), None);
+        assert_eq!(broker_address("mqtt://h:notaport"), None);
         assert_eq!(broker_address("mqtt://a/b"), None);
         assert_eq!(broker_address(""), None);
     }
