@@ -13,25 +13,12 @@ use onesec_hygiene::{
     Advisories, Clock, DefaultCreds, Flow, FlowMonitor, FlowVerdict, Inventory, KevCatalog,
     Knowledge, Policy,
 };
+/// xorshift64*, so runs are comparable.
+use onesec_testdata::XorShift64Star as Rng;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const MODELS: &[(&str, &str, &str, &str)] = &[
     (
@@ -115,7 +102,7 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(5_000_000);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
 
     let t = Instant::now();
     let kev = onesec_testdata::shared("data/kev/known_exploited_vulnerabilities.json")

@@ -3,6 +3,8 @@
 //! depend on the arrival order. Every run ends with [`Engine::flush`], which decides the fixed
 //! windows (`lt`, ranges, `value_avg`, `value_percentile`) that the watermark has not closed.
 
+/// xorshift64*, so shuffles are reproducible.
+use onesec_testdata::XorShift64Star as Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -36,27 +38,6 @@ fn load(scenario: &str) -> (RuleSet, Vec<Value>) {
     let events: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
     assert!(!events.is_empty(), "{scenario}: no events");
     (rules, events)
-}
-
-/// A small fixed-seed PRNG (xorshift64*), so shuffles are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 /// Feeds `events` in `order` (event id = position in the file + 1) and returns the live
@@ -147,7 +128,7 @@ fn order_independent(scenario: &str) -> BTreeMap<String, Alert> {
         expected,
         "{scenario}: reversed"
     );
-    let mut rng = Rng(0x5eed_0000_0000_0001 ^ scenario.len() as u64);
+    let mut rng = Rng::new(0x5eed_0000_0000_0001 ^ scenario.len() as u64);
     for round in 0..300 {
         let mut order = written.clone();
         rng.shuffle(&mut order);
@@ -398,7 +379,7 @@ fn same_sequence_same_ids() {
     ] {
         let (rules, events) = load(scenario);
         let mut order: Vec<usize> = (0..events.len()).collect();
-        Rng(42).shuffle(&mut order);
+        Rng::new(42).shuffle(&mut order);
         let (_, a) = run(&rules, &events, &order);
         let (_, b) = run(&rules, &events, &order);
         assert_eq!(a, b, "{scenario}");
@@ -409,7 +390,7 @@ fn same_sequence_same_ids() {
 /// few hours; every shuffle must end with the same alerts as the written order.
 #[test]
 fn random_streams_are_order_independent() {
-    let mut rng = Rng(0x0dd5_eed5_1234_5678);
+    let mut rng = Rng::new(0x0dd5_eed5_1234_5678);
     // (scenario, spread of the random times in seconds, most events per stream)
     let setups = [
         ("presence", 6 * 3600, 30),
@@ -428,18 +409,18 @@ fn random_streams_are_order_independent() {
         let mut alerts = 0;
         for stream in 0..6 {
             // Take random template events, re-key them onto 3 groups and random times.
-            let n = 12 + (rng.next() % (most - 11)) as usize;
+            let n = 12 + (rng.next_u64() % (most - 11)) as usize;
             let mut events = Vec::with_capacity(n);
             for _ in 0..n {
-                let mut e = templates[(rng.next() % templates.len() as u64) as usize].clone();
-                let at = rng.next() % spread;
+                let mut e = templates[(rng.next_u64() % templates.len() as u64) as usize].clone();
+                let at = rng.next_u64() % spread;
                 e["time"] = Value::from(format!(
                     "2026-03-02T{:02}:{:02}:{:02}Z",
                     6 + at / 3600,
                     at / 60 % 60,
                     at % 60
                 ));
-                let g = ["g1", "g2", "g3"][(rng.next() % 3) as usize];
+                let g = ["g1", "g2", "g3"][(rng.next_u64() % 3) as usize];
                 for key in [
                     "user",
                     "door",
@@ -595,7 +576,7 @@ fn new_types_same_sequence_same_ids() {
     for scenario in ["exfil_sum", "avg_traffic", "rare_process", "quiet_reader"] {
         let (rules, events) = load(scenario);
         let mut order: Vec<usize> = (0..events.len()).collect();
-        Rng(7).shuffle(&mut order);
+        Rng::new(7).shuffle(&mut order);
         let (_, a) = run(&rules, &events, &order);
         let (_, b) = run(&rules, &events, &order);
         assert_eq!(a, b, "{scenario}");

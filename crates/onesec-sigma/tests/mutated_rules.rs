@@ -2,6 +2,8 @@
 //! rejected document names its file, line, column and reason. (The cargo-fuzz targets in
 //! `fuzz/` do the same with coverage guidance; this test runs on stable, in CI.)
 
+/// SplitMix64, so a failure names a reproducible case.
+use onesec_testdata::SplitMix64 as Rng;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -9,22 +11,6 @@ use onesec_sigma::{Engine, EngineConfig, LoadOptions, RuleSet};
 
 /// Mutated files per run.
 const CASES: usize = 3000;
-
-/// SplitMix64: a deterministic generator, so a failure names a reproducible case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
     out.extend(onesec_testdata::files_under(dir, &|p: &Path| {

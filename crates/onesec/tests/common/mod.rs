@@ -1039,31 +1039,10 @@ pub fn check_acme(onesec: &Onesec, acme: &Acme) -> Vec<String> {
 // Small utilities
 // ---------------------------------------------------------------------------------------------
 
-/// xorshift64*: a tiny deterministic generator for reproducible shuffles.
-pub struct XorShift(u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> XorShift {
-        XorShift(seed.max(1))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
+/// xorshift64* for reproducible shuffles (`new`, `next_u64`, `shuffle`).
+// Every test binary includes this module; only some shuffle.
+#[allow(unused_imports)]
+pub use onesec_testdata::XorShift64Star as XorShift;
 
 /// Standard base64 with padding (for the `X-Onesec-Csv-Mapping` header).
 pub fn base64(bytes: &[u8]) -> String {
