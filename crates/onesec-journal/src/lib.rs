@@ -82,7 +82,7 @@ use tracing::{error, info};
 pub use error::JournalError;
 pub use format::{FORMAT_VERSION, MAX_PAYLOAD_LEN};
 pub use notify::{Changed, Subscription};
-pub use reader::JournalReader;
+pub use reader::{JournalReader, Position, read_at};
 pub use recovery::{Recovery, TornTail};
 
 use notify::Durable;

@@ -15,6 +15,8 @@ const READ_BUFFER: usize = 256 << 10;
 
 struct Cursor {
     path: PathBuf,
+    /// First sequence of the segment `path` holds (its file name).
+    segment: u64,
     file: BufReader<File>,
     /// Byte offset of the next record in `path`.
     offset: u64,
@@ -59,6 +61,14 @@ impl JournalReader {
 
     /// Reads the next durable record, or `Ok(None)` when caught up.
     pub fn try_next(&mut self) -> Result<Option<(u64, Vec<u8>)>, JournalError> {
+        Ok(self
+            .try_next_located()?
+            .map(|(seq, payload, _)| (seq, payload)))
+    }
+
+    /// Like [`JournalReader::try_next`], with where the record lies, so that it can be read
+    /// again later without a scan ([`read_at`]).
+    pub fn try_next_located(&mut self) -> Result<Option<(u64, Vec<u8>, Position)>, JournalError> {
         if self.next_seq > self.shared.durable.get() {
             return Ok(None);
         }
@@ -113,7 +123,7 @@ impl JournalReader {
     }
 
     /// Reads the record `self.next_seq`, which is known to be durable.
-    fn read_record(&mut self) -> Result<(u64, Vec<u8>), JournalError> {
+    fn read_record(&mut self) -> Result<(u64, Vec<u8>, Position), JournalError> {
         let seq = self.next_seq;
         loop {
             let cursor = match &mut self.cursor {
@@ -178,8 +188,12 @@ impl JournalReader {
             })?;
             h.check(&payload, seq)
                 .map_err(|r| JournalError::corrupt(&cursor.path, cursor.offset, r))?;
+            let position = Position {
+                segment: cursor.segment,
+                offset: cursor.offset,
+            };
             cursor.offset += h.total_len();
-            return Ok((seq, payload));
+            return Ok((seq, payload, position));
         }
     }
 
@@ -283,9 +297,87 @@ fn open_segment(
     }
     Ok(Cursor {
         path,
+        segment: first,
         file,
         offset: HEADER_LEN as u64,
     })
+}
+
+/// Where a record lies: the segment (named by its first sequence) and the byte offset of the
+/// record's prefix within the segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// First sequence of the segment holding the record.
+    pub segment: u64,
+    /// Byte offset of the record within the segment file.
+    pub offset: u64,
+}
+
+/// Reads `count` consecutive records starting with sequence `first` at `position`, without a
+/// [`crate::Journal`] handle and without taking its lock, so another process (an offline
+/// command, a reader of the store) can read records a running writer made durable. Every
+/// record's length, CRC and sequence are checked; a record that is missing or damaged is an
+/// error naming the file and offset.
+pub fn read_at(
+    dir: &std::path::Path,
+    position: Position,
+    first: u64,
+    count: usize,
+) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
+    let path = crate::format::segment_path(dir, position.segment);
+    let file = File::open(&path).map_err(|e| JournalError::io("open segment", &path, e))?;
+    let mut file = BufReader::with_capacity(READ_BUFFER.min(count.max(1) * 2048), file);
+    let mut h = [0u8; HEADER_LEN];
+    let n = read_full(&mut file, &mut h)
+        .map_err(|e| JournalError::io("read segment header", &path, e))?;
+    let header_first = decode_header(&h[..n]).map_err(|r| JournalError::corrupt(&path, 0, r))?;
+    if header_first != position.segment {
+        return Err(JournalError::corrupt(
+            &path,
+            16,
+            format!(
+                "header says the segment starts at sequence {header_first}, expected {}",
+                position.segment
+            ),
+        ));
+    }
+    if position.offset < HEADER_LEN as u64 {
+        return Err(JournalError::corrupt(
+            &path,
+            position.offset,
+            "a record cannot start inside the segment header".to_owned(),
+        ));
+    }
+    file.seek_relative((position.offset - HEADER_LEN as u64) as i64)
+        .map_err(|e| JournalError::io("seek in segment", &path, e))?;
+    let mut offset = position.offset;
+    let mut records = Vec::with_capacity(count);
+    for seq in (first..).take(count) {
+        let mut hb = [0u8; RECORD_HEADER_LEN];
+        let n = read_full(&mut file, &mut hb)
+            .map_err(|e| JournalError::io("read segment", &path, e))?;
+        if n < RECORD_HEADER_LEN {
+            return Err(JournalError::corrupt(
+                &path,
+                offset,
+                format!("record {seq} is missing: the segment ends here"),
+            ));
+        }
+        let header = RecordHeader::decode(&hb);
+        header
+            .check_len()
+            .map_err(|r| JournalError::corrupt(&path, offset, r))?;
+        let mut payload = vec![0u8; header.len as usize];
+        file.read_exact(&mut payload).map_err(|e| {
+            JournalError::corrupt(&path, offset, format!("record {seq} is cut short: {e}"))
+        })?;
+        header
+            .check(&payload, seq)
+            .map_err(|r| JournalError::corrupt(&path, offset, r))?;
+        offset += header.total_len();
+        records.push((seq, payload));
+    }
+    Ok(records)
 }
 
 /// Reads until `buf` is full or end of file; returns the bytes read.

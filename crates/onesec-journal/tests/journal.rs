@@ -408,3 +408,64 @@ fn stray_files_in_directory_are_ignored() {
     assert!(rec.is_clean());
     assert_eq!(j.append(b"x".to_vec()).unwrap(), 1);
 }
+
+#[test]
+fn records_are_read_again_at_their_positions_without_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = open(dir.path(), 4096, FsyncPolicy::Always);
+    let payloads: Vec<Vec<u8>> = (1..=60).map(payload_for).collect();
+    j.append_batch(payloads).unwrap();
+    let mut reader = j.reader(1).unwrap();
+    let mut located = Vec::new();
+    while let Some(record) = reader.try_next_located().unwrap() {
+        located.push(record);
+    }
+    assert_eq!(located.len(), 60);
+    let segments: std::collections::BTreeSet<u64> =
+        located.iter().map(|(_, _, at)| at.segment).collect();
+    assert!(segments.len() > 1, "the records span several segments");
+    for (seq, payload, at) in &located {
+        let again = onesec_journal::read_at(dir.path(), *at, *seq, 1).unwrap();
+        assert_eq!(again, vec![(*seq, payload.clone())]);
+    }
+    // A run of consecutive records in one segment reads in one call.
+    let (seq, _, at) = &located[0];
+    let run = located
+        .iter()
+        .take_while(|(_, _, p)| p.segment == at.segment)
+        .count();
+    let again = onesec_journal::read_at(dir.path(), *at, *seq, run).unwrap();
+    assert_eq!(again.len(), run);
+    assert_eq!(again.last().unwrap().0, *seq + run as u64 - 1);
+    // Asking past the segment's end, for the wrong sequence, or at a wrong offset is an error.
+    assert!(onesec_journal::read_at(dir.path(), *at, *seq, run + 1).is_err());
+    assert!(onesec_journal::read_at(dir.path(), *at, *seq + 1, 1).is_err());
+    let shifted = onesec_journal::Position {
+        offset: at.offset + 1,
+        ..*at
+    };
+    let error = onesec_journal::read_at(dir.path(), shifted, *seq, 1).unwrap_err();
+    assert!(error.to_string().contains(".seg"), "{error}");
+}
+
+#[test]
+fn a_damaged_record_read_at_its_position_is_reported_not_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = open(dir.path(), 1 << 20, FsyncPolicy::Always);
+    j.append_batch((1..=3).map(payload_for).collect()).unwrap();
+    let mut reader = j.reader(1).unwrap();
+    let (_, _, first) = reader.try_next_located().unwrap().unwrap();
+    let (_, payload, second) = reader.try_next_located().unwrap().unwrap();
+    drop(reader);
+    drop(j);
+    let path = segment_files(dir.path())[0].clone();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let flip = second.offset as usize + 16 + payload.len() / 2;
+    bytes[flip] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    assert!(onesec_journal::read_at(dir.path(), first, 1, 1).is_ok());
+    let error = onesec_journal::read_at(dir.path(), first, 1, 2).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("CRC"), "{text}");
+    assert!(text.contains(&second.offset.to_string()), "{text}");
+}
