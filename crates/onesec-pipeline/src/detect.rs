@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::record::EventRecord;
 use onesec_event::{Domain, Event, EventId, Severity};
 use onesec_incident::{Alert, AlertStatus, Entities, Grouper};
-use onesec_journal::{Journal, JournalReader};
+use onesec_journal::{Journal, JournalReader, Position};
 use onesec_sigma::{Engine, LogSource, Output};
 use onesec_store::{DetectionBatch, SqliteStore, Store};
 use std::collections::{HashMap, HashSet};
@@ -135,14 +135,14 @@ impl Detector {
             slot => slot.insert(self.journal.reader(from).map_err(|e| e.to_string())?),
         };
         let mut chunk: Vec<Event> = Vec::with_capacity(CHUNK);
-        // The payloads, kept to be stored as the events' JSON instead of serialising again.
-        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
+        // Where each event's record lies: the store keeps these instead of a second copy.
+        let mut positions: Vec<Position> = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
-            match reader.try_next() {
-                Ok(Some((seq, payload))) => {
+            match reader.try_next_located() {
+                Ok(Some((seq, payload, at))) => {
                     if let Some(event) = handed_over(&mut self.ready, &self.parsed, seq) {
                         chunk.push(event);
-                        payloads.push(payload);
+                        positions.push(at);
                         continue;
                     }
                     Metrics::add(&self.metrics.events_reparsed, 1);
@@ -150,7 +150,7 @@ impl Detector {
                         Ok(mut event) => {
                             event.id = seq;
                             chunk.push(event);
-                            payloads.push(payload);
+                            positions.push(at);
                         }
                         Err(error) => {
                             tracing::error!(seq, %error, "journal record is not an event; skipped")
@@ -192,11 +192,7 @@ impl Detector {
         Metrics::add(&self.metrics.events_detected, chunk.len() as u64);
         if last > stored_upto {
             let keep = chunk.iter().position(|e| e.id > stored_upto).unwrap_or(0);
-            batch.events_json = chunk[keep..]
-                .iter()
-                .zip(payloads.drain(keep..))
-                .map(|(event, payload)| stored_json(event, payload))
-                .collect();
+            batch.journal_positions = positions.split_off(keep);
             batch.events = chunk.split_off(keep);
             dedup_last(&mut batch.alerts, |a| a.id.clone());
             dedup_last(&mut batch.incidents, |i| i.id.clone());
@@ -341,32 +337,6 @@ pub fn logsource_domain(logsource: &LogSource) -> Option<Domain> {
     }
 }
 
-/// The JSON stored for an event read from the journal: its payload with `"id"` set to the
-/// journal sequence (the payload deserialised to exactly this event, so the stored row reads
-/// back as the same event without serialising it again), or a fresh serialisation when the
-/// payload does not start with the id as the ingestor writes it.
-fn stored_json(event: &Event, payload: Vec<u8>) -> String {
-    const PREFIX: &[u8] = b"{\"id\":";
-    let digits = payload
-        .get(PREFIX.len()..)
-        .filter(|_| payload.starts_with(PREFIX))
-        .map_or(0, |rest| {
-            rest.iter().take_while(|b| b.is_ascii_digit()).count()
-        });
-    let rest = PREFIX.len() + digits;
-    if digits > 0
-        && payload.get(rest) == Some(&b',')
-        && let Ok(text) = std::str::from_utf8(&payload[rest..])
-    {
-        let mut json = String::with_capacity(payload.len() + 20);
-        json.push_str("{\"id\":");
-        json.push_str(&event.id.to_string());
-        json.push_str(text);
-        return json;
-    }
-    serde_json::to_string(event).unwrap_or_default()
-}
-
 /// Keeps only the last occurrence of each key, preserving order of those last occurrences.
 fn dedup_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> String) {
     let mut seen = HashSet::new();
@@ -378,46 +348,4 @@ fn dedup_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> String) {
     }
     kept.reverse();
     *items = kept;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use onesec_event::{Activity, EventClass};
-
-    fn event() -> Event {
-        let mut e = Event::new(
-            1_776_326_400_000,
-            EventClass::Authentication,
-            Activity::Logon,
-        );
-        e.raw = "<86>1 2026-04-16T08:00:00Z h sshd 1 - - \"quoted\" \\ é".into();
-        e.fields.insert("syslog.program".into(), "sshd".into());
-        e
-    }
-
-    #[test]
-    fn stored_json_is_the_payload_with_the_sequence_as_id() {
-        let payload = serde_json::to_vec(&event()).unwrap();
-        let mut journaled = event();
-        journaled.id = 4242;
-        let json = stored_json(&journaled, payload);
-        assert_eq!(json, serde_json::to_string(&journaled).unwrap());
-        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), journaled);
-    }
-
-    #[test]
-    fn stored_json_serialises_when_the_payload_has_another_shape() {
-        let mut journaled = event();
-        journaled.id = 7;
-        for payload in [
-            b"{\"time_ms\":1}".to_vec(),
-            b"{\"id\":,\"x\":1}".to_vec(),
-            b" {\"id\":0,".to_vec(),
-            Vec::new(),
-        ] {
-            let json = stored_json(&journaled, payload);
-            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), journaled);
-        }
-    }
 }

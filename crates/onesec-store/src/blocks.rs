@@ -6,6 +6,9 @@
 //! with `{"id":N,"time_ms":T,` as serde writes an [`Event`]; [`line_head`] reads those two numbers
 //! without parsing the rest, and falls back to a JSON parse for a line of another shape.
 //!
+//! A block that refers to the journal (see `sqlite_events.rs`) holds no data; its lines are made
+//! when it is read, from the journal records, with [`lines_of_records`].
+//!
 //! Why blocks: one SQLite row per event cost about 11 µs per event on the detection thread (the
 //! B-tree insert of a ~1.1 KiB row plus three index entries); one row per block amortises that
 //! over the block, and only events that name a person or a site get (small) index rows.
@@ -13,6 +16,7 @@
 //! thread's time in a profile of the whole pipeline, and detection is the serial stage.
 
 use onesec_event::{Event, EventId};
+use onesec_journal::Position;
 
 /// Most events in one block. Small enough that reading one event out of a block (an alert's
 /// evidence, a person's timeline) scans little, large enough to amortise the row cost.
@@ -31,7 +35,86 @@ pub(crate) struct BlockHead {
 /// A block ready to store.
 pub(crate) struct Block {
     pub head: BlockHead,
+    /// The events' JSON lines; empty when the block refers to the journal.
     pub data: Vec<u8>,
+    /// Where the journal record of the block's first event lies, when the block refers to the
+    /// journal (its events are then consecutive records of one segment).
+    pub at: Option<Position>,
+}
+
+fn head_of<'a>(events: impl Iterator<Item = &'a Event> + Clone) -> Option<BlockHead> {
+    let first = events.clone().next()?;
+    let last = events.clone().last()?;
+    let times = events.clone().map(|e| e.time_ms);
+    Some(BlockHead {
+        first_id: first.id,
+        last_id: last.id,
+        min_time_ms: times.clone().min().unwrap_or(first.time_ms),
+        max_time_ms: times.max().unwrap_or(first.time_ms),
+        count: events.count(),
+    })
+}
+
+/// Splits events (ascending ids) with the positions of their journal records into blocks
+/// that refer to the journal. A block holds consecutive records of one segment, so it is read
+/// back with one sequential read: it ends at [`BLOCK_EVENTS`] events, at a gap in the ids and
+/// where the records cross into another segment.
+pub(crate) fn build_references(events: &[(&Event, Position)]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for end in 1..=events.len() {
+        let split = end == events.len()
+            || end - start == BLOCK_EVENTS
+            || events[end].0.id != events[end - 1].0.id + 1
+            || events[end].1.segment != events[start].1.segment;
+        if !split {
+            continue;
+        }
+        let part = &events[start..end];
+        if let Some(head) = head_of(part.iter().map(|(e, _)| *e)) {
+            blocks.push(Block {
+                head,
+                data: Vec::new(),
+                at: Some(part[0].1),
+            });
+        }
+        start = end;
+    }
+    blocks
+}
+
+/// The JSON lines of journal records (`(sequence, payload)`), each with its sequence as id.
+pub(crate) fn lines_of_records(records: &[(EventId, Vec<u8>)]) -> Vec<u8> {
+    let len = records.iter().map(|(_, p)| p.len() + 24).sum();
+    let mut data = Vec::with_capacity(len);
+    for (seq, payload) in records {
+        push_with_id(&mut data, *seq, payload);
+        data.push(b'\n');
+    }
+    data
+}
+
+/// Appends `payload` (an event's JSON as the ingestor journals it, `{"id":0,...}`) with `id`
+/// set to `seq`; a payload of another shape is parsed and written again.
+fn push_with_id(out: &mut Vec<u8>, seq: EventId, payload: &[u8]) {
+    const PREFIX: &[u8] = b"{\"id\":";
+    if let Some(rest) = payload.strip_prefix(PREFIX) {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && rest.get(digits) == Some(&b',') {
+            out.extend_from_slice(PREFIX);
+            out.extend_from_slice(seq.to_string().as_bytes());
+            out.extend_from_slice(&rest[digits..]);
+            return;
+        }
+    }
+    match serde_json::from_slice::<Event>(payload) {
+        Ok(mut event) => {
+            event.id = seq;
+            out.extend_from_slice(crate::sqlite::to_json(&event).as_bytes());
+        }
+        // Kept as it is: reading it reports the record as corrupt.
+        Err(_) => out.extend(payload.iter().map(|&b| if b == b'\n' { b' ' } else { b })),
+    }
 }
 
 /// Splits events (ascending ids) and their JSON lines into blocks.
@@ -39,22 +122,18 @@ pub(crate) fn build_blocks<'a>(events: &[(&'a Event, &'a str)]) -> Vec<Block> {
     events
         .chunks(BLOCK_EVENTS)
         .filter_map(|part| {
-            let (first, last) = (part.first()?.0, part.last()?.0);
+            let head = head_of(part.iter().map(|(e, _)| *e))?;
             let len = part.iter().map(|(_, json)| json.len() + 1).sum();
             let mut data = Vec::with_capacity(len);
             for (_, json) in part {
                 data.extend_from_slice(json.as_bytes());
                 data.push(b'\n');
             }
-            let times = part.iter().map(|(e, _)| e.time_ms);
-            let head = BlockHead {
-                first_id: first.id,
-                last_id: last.id,
-                min_time_ms: times.clone().min().unwrap_or(first.time_ms),
-                max_time_ms: times.max().unwrap_or(first.time_ms),
-                count: part.len(),
-            };
-            Some(Block { head, data })
+            Some(Block {
+                head,
+                data,
+                at: None,
+            })
         })
         .collect()
 }
@@ -171,5 +250,48 @@ mod tests {
             None,
             "an overlong number is not read fast"
         );
+    }
+
+    #[test]
+    fn journal_records_become_lines_with_their_sequence_as_id() {
+        let mut unjournaled = event(0, 5);
+        unjournaled
+            .fields
+            .insert("syslog.program".into(), "sshd é".into());
+        let payload = serde_json::to_vec(&unjournaled).unwrap();
+        let odd_shapes = [
+            b"{\"time_ms\":1,\"class\":\"base\",\"activity\":\"other\"}".to_vec(),
+            serde_json::to_vec(&unjournaled)
+                .unwrap()
+                .splitn(2, |&b| b == b',')
+                .nth(1)
+                .map(|rest| [b"{".as_slice(), rest].concat())
+                .unwrap(),
+        ];
+        let mut records = vec![(4242, payload)];
+        records.extend(
+            odd_shapes
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, p)| (7 + i as u64, p)),
+        );
+        let data = lines_of_records(&records);
+        let back: Vec<Event> = lines(&data)
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        assert_eq!(back.len(), 3);
+        let mut expected = unjournaled.clone();
+        expected.id = 4242;
+        assert_eq!(back[0], expected);
+        assert_eq!(
+            lines(&data).next().unwrap(),
+            serde_json::to_vec(&expected).unwrap(),
+            "the common shape is copied, not serialised again"
+        );
+        assert_eq!((back[1].id, back[1].time_ms), (7, 1));
+        expected.id = 8;
+        assert_eq!(back[2], expected, "a payload without a leading id gets one");
+        assert_eq!(line_head(lines(&data).nth(2).unwrap()), Some((8, 5)));
     }
 }

@@ -56,6 +56,17 @@ pub enum StoreError {
     /// Something the caller asked for does not exist.
     #[error("store: {0}")]
     NotFound(String),
+    /// An event body the store refers to could not be read back from the journal.
+    #[error("store: reading events {first}..={last} from the journal: {source}")]
+    Journal {
+        /// First event id of the block being read.
+        first: EventId,
+        /// Last event id of the block being read.
+        last: EventId,
+        /// What the journal said.
+        #[source]
+        source: onesec_journal::JournalError,
+    },
     /// A state change the life cycle does not allow.
     #[error(transparent)]
     State(#[from] onesec_incident::StateError),
@@ -89,10 +100,11 @@ pub struct DeadLetter {
 pub struct DetectionBatch {
     /// Newly durable, resolved events.
     pub events: Vec<Event>,
-    /// The JSON to store for each of `events` (same order), when the caller already holds it
-    /// (detection has the journal payloads); empty: the store serialises the events itself.
-    /// Each entry must deserialise to its event, `id` included.
-    pub events_json: Vec<String>,
+    /// Where the journal record of each of `events` lies (same order), when the caller read
+    /// them from the journal: the store then keeps these positions instead of a second copy of
+    /// the events, and reads the bodies back from the journal. Empty (or of another length):
+    /// the store keeps the events' JSON itself.
+    pub journal_positions: Vec<onesec_journal::Position>,
     /// Alerts fired, updated or withdrawn.
     pub alerts: Vec<Alert>,
     /// Incidents opened or changed.

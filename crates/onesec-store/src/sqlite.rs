@@ -14,7 +14,9 @@ CREATE TABLE IF NOT EXISTS event_blocks (
     min_time_ms INTEGER NOT NULL,
     max_time_ms INTEGER NOT NULL,
     count INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    segment INTEGER,
+    offset INTEGER
 );
 CREATE INDEX IF NOT EXISTS event_blocks_time ON event_blocks(min_time_ms);
 CREATE TABLE IF NOT EXISTS event_keys (
@@ -60,6 +62,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 /// let readers open theirs.
 pub struct SqliteStore {
     pub(crate) conn: Connection,
+    /// The journal folder whose records event blocks may refer to (`journal` beside the
+    /// database file, as a data folder lays them out); `None` for an in-memory store.
+    pub(crate) journal: Option<std::path::PathBuf>,
 }
 
 fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -68,9 +73,27 @@ fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file.
+    ///
+    /// Event blocks that refer to journal records are read from the `journal` folder beside
+    /// the file (the layout of a data folder: `onesec.db` and `journal/`).
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = Connection::open(path).map_err(db("open database"))?;
-        Self::init(conn)
+        let mut store = Self::init(conn)?;
+        store.journal = path.parent().map(|folder| folder.join("journal"));
+        Ok(store)
+    }
+
+    /// Reads journal-backed event blocks from `dir` instead of the folder beside the database.
+    pub fn with_journal_dir(mut self, dir: impl Into<std::path::PathBuf>) -> SqliteStore {
+        self.journal = Some(dir.into());
+        self
+    }
+
+    fn reader(&self) -> sqlite_events::EventRows<'_> {
+        sqlite_events::EventRows {
+            conn: &self.conn,
+            journal: self.journal.as_deref(),
+        }
     }
 
     /// A private in-memory database (tests).
@@ -96,8 +119,12 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
         conn.execute_batch(crate::sqlite_cases::SCHEMA)
             .map_err(db("create response schema"))?;
+        sqlite_events::add_journal_columns(&conn)?;
         sqlite_events::migrate_event_rows(&mut conn)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            journal: None,
+        })
     }
 }
 
@@ -201,7 +228,12 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin detection batch"))?;
-        sqlite_events::write_events(&tx, &batch.events, &batch.events_json)?;
+        let bodies = if batch.journal_positions.len() == batch.events.len() {
+            sqlite_events::Bodies::InJournal(&batch.journal_positions)
+        } else {
+            sqlite_events::Bodies::Serialise
+        };
+        sqlite_events::write_events(&tx, &batch.events, bodies)?;
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
         let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
@@ -279,11 +311,11 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        sqlite_events::query_events(&self.conn, filter)
+        sqlite_events::query_events(&self.reader(), filter)
     }
 
     fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<Event>> {
-        sqlite_events::events_by_ids(&self.conn, ids)
+        sqlite_events::events_by_ids(&self.reader(), ids)
     }
 
     fn event_count(&self) -> Result<u64> {
@@ -507,25 +539,13 @@ mod tests {
     }
 
     #[test]
-    fn given_event_json_is_stored_as_is_and_a_missing_one_is_serialised() {
+    fn events_without_journal_positions_are_serialised_into_the_blocks() {
         let mut store = SqliteStore::in_memory().unwrap();
-        let (one, two) = (event(1, 100, "p1"), event(2, 50, "p2"));
-        let mut json = serde_json::to_string(&one).unwrap();
-        json = json.replace("\"name\":\"N\"", "\"name\":\"Given\"");
-        let batch = DetectionBatch {
-            events: vec![one],
-            events_json: vec![json],
-            detected_upto: 1,
-            ..Default::default()
-        };
-        store.commit(&batch).unwrap();
-        let stored = store.events_by_ids(&[1]).unwrap();
-        let person = stored[0].resolved.person.as_ref().unwrap();
-        assert_eq!(person.name, "Given", "the given JSON is what is stored");
-        // A length mismatch means "not given": the store serialises.
+        let two = event(2, 50, "p2");
+        // Positions of another length than the events mean "not given".
         let batch = DetectionBatch {
             events: vec![two.clone()],
-            events_json: vec![],
+            journal_positions: vec![],
             detected_upto: 2,
             ..Default::default()
         };

@@ -1,9 +1,14 @@
-//! Events in SQLite: blocks of event JSON ([`crate::blocks`]) plus a small index of the events
+//! Events in SQLite: blocks of events ([`crate::blocks`]) plus a small index of the events
 //! that name a person or a site.
 //!
 //! Tables (created by the store's schema):
-//! * `event_blocks(first_id PK, last_id, min_time_ms, max_time_ms, count, data)`: consecutive
-//!   events by journal sequence, at most [`BLOCK_EVENTS`] per row; indexed by `min_time_ms`.
+//! * `event_blocks(first_id PK, last_id, min_time_ms, max_time_ms, count, data, segment,
+//!   offset)`: consecutive events by journal sequence, at most [`BLOCK_EVENTS`] per row; indexed
+//!   by `min_time_ms`. A block either holds its events' JSON lines in `data`, or (when
+//!   `segment` is set, `data` empty) refers to their journal records: `count` consecutive
+//!   records from sequence `first_id`, the first at byte `offset` of the segment file named by
+//!   `segment`. Detection writes references, so an event body is kept once, in the journal;
+//!   blocks with data come from stores without a journal and from older versions.
 //! * `event_keys(kind, key, time_ms, id)` (`WITHOUT ROWID`): one row per event and resolved
 //!   person (`kind = 'person'`) or site (`kind = 'site'`), so timelines need no block scan.
 //!
@@ -14,9 +19,10 @@
 use crate::blocks::{self, BLOCK_EVENTS, Block};
 use crate::{EventFilter, Result, StoreError};
 use onesec_event::{Event, EventId};
+use onesec_journal::Position;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use std::borrow::Cow;
 use std::collections::BinaryHeap;
+use std::path::Path;
 
 fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { action, source }
@@ -29,8 +35,45 @@ fn sql_id(id: EventId) -> i64 {
 /// Default page of the events query.
 const DEFAULT_LIMIT: usize = 1000;
 
-/// Writes events; `json[i]`, when given for every event, is the stored JSON of `events[i]`.
-pub(crate) fn write_events(conn: &Connection, events: &[Event], json: &[String]) -> Result<()> {
+/// A connection to read events through, with the journal folder that blocks may refer to.
+pub(crate) struct EventRows<'a> {
+    pub conn: &'a Connection,
+    pub journal: Option<&'a Path>,
+}
+
+/// Where the bodies of events being written are kept.
+pub(crate) enum Bodies<'a> {
+    /// In the journal, at these positions (one per event): blocks refer to them.
+    InJournal(&'a [Position]),
+    /// Nowhere yet: the store writes the events' JSON into the blocks.
+    Serialise,
+    /// This JSON, one per event (rows moved from an older table).
+    Json(&'a [String]),
+}
+
+/// Adds the journal reference columns to an `event_blocks` table created before they existed.
+pub(crate) fn add_journal_columns(conn: &Connection) -> Result<()> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info('event_blocks')")
+        .map_err(db("read the event block columns"))?;
+    let columns: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(db("read the event block columns"))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(db("read the event block columns"))?;
+    for column in ["segment", "offset"] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE event_blocks ADD COLUMN {column} INTEGER"
+            ))
+            .map_err(db("add a journal column to event blocks"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes events (ascending ids) with their bodies kept as `bodies` says.
+pub(crate) fn write_events(conn: &Connection, events: &[Event], bodies: Bodies<'_>) -> Result<()> {
     // Blocks hold consecutive ids in order, so the block with the highest first id holds the
     // highest id: a primary-key lookup (max(last_id) would scan every block row).
     let stored_upto: i64 = conn
@@ -42,49 +85,73 @@ pub(crate) fn write_events(conn: &Connection, events: &[Event], json: &[String])
         .optional()
         .map_err(db("read highest stored event"))?
         .unwrap_or(0);
-    let given = json.len() == events.len();
-    let mut pairs: Vec<(&Event, Cow<'_, str>)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| sql_id(e.id) > stored_upto)
-        .map(|(i, e)| {
-            let text = match json.get(i) {
-                Some(text) if given => Cow::Borrowed(text.as_str()),
-                _ => Cow::Owned(crate::sqlite::to_json(e)),
+    let new = |e: &&Event| sql_id(e.id) > stored_upto;
+    match bodies {
+        Bodies::InJournal(positions) => {
+            let mut located: Vec<(&Event, Position)> = events
+                .iter()
+                .zip(positions.iter().copied())
+                .filter(|(e, _)| new(e))
+                .collect();
+            located.sort_by_key(|(e, _)| e.id);
+            located.dedup_by_key(|(e, _)| e.id);
+            for block in blocks::build_references(&located) {
+                insert_block(conn, &block)?;
+            }
+            insert_keys(conn, located.iter().map(|(e, _)| *e))
+        }
+        Bodies::Serialise | Bodies::Json(_) => {
+            let given = match bodies {
+                Bodies::Json(json) if json.len() == events.len() => Some(json),
+                _ => None,
             };
-            (e, text)
-        })
-        .collect();
-    pairs.sort_by_key(|(e, _)| e.id);
-    pairs.dedup_by_key(|(e, _)| e.id);
-    let borrowed: Vec<(&Event, &str)> = pairs.iter().map(|(e, t)| (*e, t.as_ref())).collect();
-    for block in blocks::build_blocks(&borrowed) {
-        insert_block(conn, &block)?;
+            let mut pairs: Vec<(&Event, std::borrow::Cow<'_, str>)> = events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| new(e))
+                .map(|(i, e)| {
+                    let text = match given.and_then(|json| json.get(i)) {
+                        Some(text) => std::borrow::Cow::Borrowed(text.as_str()),
+                        None => std::borrow::Cow::Owned(crate::sqlite::to_json(e)),
+                    };
+                    (e, text)
+                })
+                .collect();
+            pairs.sort_by_key(|(e, _)| e.id);
+            pairs.dedup_by_key(|(e, _)| e.id);
+            let borrowed: Vec<(&Event, &str)> =
+                pairs.iter().map(|(e, t)| (*e, t.as_ref())).collect();
+            for block in blocks::build_blocks(&borrowed) {
+                insert_block(conn, &block)?;
+            }
+            insert_keys(conn, pairs.iter().map(|(e, _)| *e))
+        }
     }
-    insert_keys(conn, pairs.iter().map(|(e, _)| *e))
 }
 
 fn insert_block(conn: &Connection, block: &Block) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO event_blocks
-               (first_id, last_id, min_time_ms, max_time_ms, count, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+               (first_id, last_id, min_time_ms, max_time_ms, count, data, segment, offset)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(db("prepare event block insert"))?;
     let head = &block.head;
+    let sql_u64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     stmt.execute(params![
         sql_id(head.first_id),
         sql_id(head.last_id),
         head.min_time_ms,
         head.max_time_ms,
         head.count as i64,
-        block.data
+        block.data,
+        block.at.map(|p| sql_u64(p.segment)),
+        block.at.map(|p| sql_u64(p.offset)),
     ])
     .map_err(db("insert event block"))?;
     Ok(())
 }
-
 fn insert_keys<'a>(conn: &Connection, events: impl Iterator<Item = &'a Event>) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
@@ -117,7 +184,7 @@ pub(crate) fn event_count(conn: &Connection) -> Result<u64> {
 }
 
 /// The events with these ids, ordered by event time then id; unknown ids are left out.
-pub(crate) fn events_by_ids(conn: &Connection, ids: &[EventId]) -> Result<Vec<Event>> {
+pub(crate) fn events_by_ids(rows: &EventRows<'_>, ids: &[EventId]) -> Result<Vec<Event>> {
     let mut wanted = ids.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
@@ -128,7 +195,7 @@ pub(crate) fn events_by_ids(conn: &Connection, ids: &[EventId]) -> Result<Vec<Ev
             .as_ref()
             .is_some_and(|(f, l, _)| (*f..=*l).contains(&id))
         {
-            block = block_holding(conn, id)?;
+            block = block_holding(rows, id)?;
         }
         let line = block
             .as_ref()
@@ -142,33 +209,81 @@ pub(crate) fn events_by_ids(conn: &Connection, ids: &[EventId]) -> Result<Vec<Ev
 }
 
 /// The block whose id range contains `id`: `(first_id, last_id, data)`.
-fn block_holding(conn: &Connection, id: EventId) -> Result<Option<(EventId, EventId, Vec<u8>)>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT first_id, last_id, data FROM event_blocks
-             WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1",
-        )
+fn block_holding(rows: &EventRows<'_>, id: EventId) -> Result<Option<(EventId, EventId, Vec<u8>)>> {
+    let mut stmt = rows
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM event_blocks
+             WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1"
+        ))
         .map_err(db("prepare block lookup"))?;
     let row = stmt
-        .query_row([sql_id(id)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })
+        .query_row([sql_id(id)], StoredBlock::from_row)
         .optional()
         .map_err(db("read event block"))?;
-    let Some((first, last, stored)) = row else {
+    let Some(block) = row else {
         return Ok(None);
     };
-    let (Ok(first), Ok(last)) = (u64::try_from(first), u64::try_from(last)) else {
-        return Ok(None);
-    };
-    if id > last {
+    if id > block.last_id {
         return Ok(None);
     }
-    Ok(Some((first, last, stored)))
+    let (first, last) = (block.first_id, block.last_id);
+    Ok(Some((first, last, block.lines(rows.journal)?)))
+}
+
+/// The columns [`StoredBlock::from_row`] reads, in its order.
+const BLOCK_COLUMNS: &str = "first_id, last_id, min_time_ms, count, data, segment, offset";
+
+/// One `event_blocks` row as read.
+struct StoredBlock {
+    first_id: EventId,
+    last_id: EventId,
+    min_time_ms: i64,
+    count: usize,
+    data: Vec<u8>,
+    at: Option<Position>,
+}
+
+impl StoredBlock {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBlock> {
+        let id = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+        let segment: Option<i64> = r.get(5)?;
+        let offset: Option<i64> = r.get(6)?;
+        Ok(StoredBlock {
+            first_id: id(0)?,
+            last_id: id(1)?,
+            min_time_ms: r.get(2)?,
+            count: id(3)? as usize,
+            data: r.get(4)?,
+            at: segment.zip(offset).map(|(segment, offset)| Position {
+                segment: segment.max(0) as u64,
+                offset: offset.max(0) as u64,
+            }),
+        })
+    }
+
+    /// The block's events as JSON lines (see [`crate::blocks`]): the stored data, or the
+    /// journal records it refers to with their sequence as id.
+    fn lines(self, journal: Option<&Path>) -> Result<Vec<u8>> {
+        let Some(at) = self.at else {
+            return Ok(self.data);
+        };
+        let (first, last) = (self.first_id, self.last_id);
+        let missing = || {
+            StoreError::NotFound(format!(
+                "events {first}..={last} are kept in the journal, and this store has no journal folder"
+            ))
+        };
+        let folder = journal.ok_or_else(missing)?;
+        let records = onesec_journal::read_at(folder, at, first, self.count).map_err(|source| {
+            StoreError::Journal {
+                first,
+                last,
+                source,
+            }
+        })?;
+        Ok(blocks::lines_of_records(&records))
+    }
 }
 
 fn parse_line(id: EventId, line: &[u8]) -> Result<Event> {
@@ -181,22 +296,22 @@ fn parse_line(id: EventId, line: &[u8]) -> Result<Event> {
 
 /// Events matching the filter: ordered by id when paging with `after_id`, else by event time
 /// then id; at most `limit` (default 1000).
-pub(crate) fn query_events(conn: &Connection, filter: &EventFilter) -> Result<Vec<Event>> {
+pub(crate) fn query_events(rows: &EventRows<'_>, filter: &EventFilter) -> Result<Vec<Event>> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 {
         return Ok(Vec::new());
     }
     if filter.person.is_some() || filter.site.is_some() {
-        let ids = keyed_ids(conn, filter, limit)?;
-        let mut events = events_by_ids(conn, &ids)?;
+        let ids = keyed_ids(rows.conn, filter, limit)?;
+        let mut events = events_by_ids(rows, &ids)?;
         if filter.after_id.is_some() {
             events.sort_by_key(|e| e.id);
         }
         return Ok(events);
     }
     match filter.after_id {
-        Some(after) => events_after(conn, filter, after, limit),
-        None => earliest_events(conn, filter, limit),
+        Some(after) => events_after(rows, filter, after, limit),
+        None => earliest_events(rows, filter, limit),
     }
 }
 
@@ -256,31 +371,30 @@ fn push_range(
     }
 }
 
-/// The lines of a block row selected as `(first_id, data, ..)`.
-fn stored_block(row: &rusqlite::Row<'_>) -> Result<Vec<u8>> {
-    row.get(1).map_err(db("read event block"))
-}
-
 fn in_time_range(filter: &EventFilter, time_ms: i64) -> bool {
     filter.from_ms.is_none_or(|f| time_ms >= f) && filter.to_ms.is_none_or(|t| time_ms <= t)
 }
 
 /// Paging by id: blocks in id order from the one holding `after + 1`.
 fn events_after(
-    conn: &Connection,
+    rows: &EventRows<'_>,
     filter: &EventFilter,
     after: EventId,
     limit: usize,
 ) -> Result<Vec<Event>> {
-    let mut stmt = conn
-        .prepare("SELECT first_id, data FROM event_blocks WHERE last_id > ?1 ORDER BY first_id")
+    let mut stmt = rows
+        .conn
+        .prepare(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM event_blocks WHERE last_id > ?1 ORDER BY first_id"
+        ))
         .map_err(db("prepare event page"))?;
-    let mut rows = stmt
+    let mut found = stmt
         .query([sql_id(after)])
         .map_err(db("query event page"))?;
     let mut events = Vec::new();
-    while let Some(row) = rows.next().map_err(db("read event block"))? {
-        let data = stored_block(row)?;
+    while let Some(row) = found.next().map_err(db("read event block"))? {
+        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
+        let data = block.lines(rows.journal)?;
         for line in blocks::lines(&data) {
             let Some((id, time)) = blocks::line_head(line) else {
                 continue;
@@ -299,8 +413,8 @@ fn events_after(
 /// The `limit` earliest events in the time range, by (time, id). Blocks are read in order of
 /// their earliest event; once `limit` events are held and the next block starts after the
 /// latest of them, no later block can contribute.
-fn earliest_events(conn: &Connection, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
-    let mut sql = String::from("SELECT first_id, data, min_time_ms FROM event_blocks WHERE 1=1");
+fn earliest_events(rows: &EventRows<'_>, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
+    let mut sql = format!("SELECT {BLOCK_COLUMNS} FROM event_blocks WHERE 1=1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(from) = filter.from_ms {
         sql.push_str(" AND max_time_ms >= ?");
@@ -311,19 +425,23 @@ fn earliest_events(conn: &Connection, filter: &EventFilter, limit: usize) -> Res
         args.push(to.into());
     }
     sql.push_str(" ORDER BY min_time_ms");
-    let mut stmt = conn.prepare(&sql).map_err(db("prepare event query"))?;
-    let mut rows = stmt
+    let mut stmt = rows.conn.prepare(&sql).map_err(db("prepare event query"))?;
+    let mut found = stmt
         .query(params_from_iter(args))
         .map_err(db("query event blocks"))?;
     // Max-heap of the best (time, id) so far, with the line to parse at the end.
     let mut best: BinaryHeap<((i64, EventId), Vec<u8>)> = BinaryHeap::with_capacity(limit + 1);
-    while let Some(row) = rows.next().map_err(db("read event block"))? {
-        let block_min: i64 = row.get(2).map_err(db("read event block"))?;
+    while let Some(row) = found.next().map_err(db("read event block"))? {
+        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
         let full = best.len() >= limit;
-        if full && best.peek().is_some_and(|((t, _), _)| block_min > *t) {
+        if full
+            && best
+                .peek()
+                .is_some_and(|((t, _), _)| block.min_time_ms > *t)
+        {
             break;
         }
-        let data = stored_block(row)?;
+        let data = block.lines(rows.journal)?;
         for line in blocks::lines(&data) {
             let Some((id, time)) = blocks::line_head(line) else {
                 continue;
@@ -387,7 +505,7 @@ pub(crate) fn migrate_event_rows(conn: &mut Connection) -> Result<()> {
             )?);
         }
         let json: Vec<String> = page.into_iter().map(|(_, json)| json).collect();
-        write_events(&tx, &events, &json)?;
+        write_events(&tx, &events, Bodies::Json(&json))?;
         last = page_last;
     }
     tx.execute_batch("DROP TABLE events")
@@ -414,18 +532,23 @@ mod tests {
         e
     }
 
-    /// 1000 events in two commits, event time running backwards within each block so block
-    /// order and time order differ; every 10th about p1, every 3rd at site PAR.
-    fn store_with_events() -> (SqliteStore, Vec<Event>) {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let events: Vec<Event> = (1..=1000u64)
+    /// 1000 events, event time running backwards within each block so block order and time
+    /// order differ; every 10th about p1, every 3rd at site PAR.
+    fn thousand_events() -> Vec<Event> {
+        (1..=1000u64)
             .map(|id| {
                 let time = (id as i64 / 100) * 1000 + (100 - id as i64 % 100);
                 let person = (id % 10 == 0).then_some("p1");
                 let site = (id % 3 == 0).then_some("PAR");
                 event(id, time, person, site)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The thousand events in two commits, their JSON kept in the blocks.
+    fn store_with_events() -> (SqliteStore, Vec<Event>) {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let events = thousand_events();
         for part in events.chunks(600) {
             let batch = DetectionBatch {
                 events: part.to_vec(),
@@ -435,6 +558,59 @@ mod tests {
             store.commit(&batch).unwrap();
         }
         (store, events)
+    }
+
+    /// The thousand events journaled as the ingestor does (JSON, id 0) in small segments, then
+    /// committed in two batches with their journal positions, as detection does.
+    fn journal_store_with_events() -> (SqliteStore, Vec<Event>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let events = thousand_events();
+        let config = onesec_journal::JournalConfig::new(dir.path().join("journal"))
+            .segment_bytes(64 << 10)
+            .fsync(onesec_journal::FsyncPolicy::Never);
+        let (journal, _) = onesec_journal::Journal::open(config).unwrap();
+        let payloads = events
+            .iter()
+            .map(|e| {
+                let mut unjournaled = e.clone();
+                unjournaled.id = 0;
+                serde_json::to_vec(&unjournaled).unwrap()
+            })
+            .collect();
+        assert_eq!(journal.append_batch(payloads).unwrap(), 1..=1000);
+        let mut reader = journal.reader(1).unwrap();
+        let mut positions = Vec::new();
+        while let Some((_, _, at)) = reader.try_next_located().unwrap() {
+            positions.push(at);
+        }
+        let segments: std::collections::BTreeSet<u64> =
+            positions.iter().map(|p| p.segment).collect();
+        assert!(segments.len() > 2, "blocks must split at segment ends");
+        let mut store = SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
+        for (part, at) in events.chunks(600).zip(positions.chunks(600)) {
+            let batch = DetectionBatch {
+                events: part.to_vec(),
+                journal_positions: at.to_vec(),
+                detected_upto: part.last().unwrap().id,
+                ..Default::default()
+            };
+            store.commit(&batch).unwrap();
+        }
+        let copied: i64 = store
+            .conn
+            .query_row("SELECT sum(length(data)) FROM event_blocks", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(copied, 0, "no event body is copied into the database");
+        (store, events, dir)
+    }
+
+    /// Both kinds of store holding the thousand events (the folder keeps the journal alive).
+    fn stores_with_events() -> Vec<(SqliteStore, Vec<Event>, Option<tempfile::TempDir>)> {
+        let (inline, events) = store_with_events();
+        let (journaled, same, dir) = journal_store_with_events();
+        vec![(inline, events, None), (journaled, same, Some(dir))]
     }
 
     fn expected(events: &[Event], keep: impl Fn(&Event) -> bool, limit: usize) -> Vec<EventId> {
@@ -449,7 +625,12 @@ mod tests {
 
     #[test]
     fn time_queries_return_the_earliest_events_in_time_order() {
-        let (store, events) = store_with_events();
+        for (store, events, _dir) in stores_with_events() {
+            time_queries(&store, &events);
+        }
+    }
+
+    fn time_queries(store: &SqliteStore, events: &[Event]) {
         assert_eq!(store.event_count().unwrap(), 1000);
         let filter = EventFilter {
             from_ms: Some(2050),
@@ -458,21 +639,29 @@ mod tests {
             ..Default::default()
         };
         let got = ids(store.events(&filter).unwrap());
-        let want = expected(&events, |e| (2050..=7000).contains(&e.time_ms), 150);
+        let want = expected(events, |e| (2050..=7000).contains(&e.time_ms), 150);
         assert_eq!(got, want);
-        let all = ids(store.events(&EventFilter::default()).unwrap());
-        assert_eq!(all, expected(&events, |_| true, 1000));
+        let all = store.events(&EventFilter::default()).unwrap();
+        assert_eq!(ids(all.clone()), expected(events, |_| true, 1000));
+        let mut by_id = all;
+        by_id.sort_by_key(|e| e.id);
+        assert_eq!(by_id, events, "events read back whole, with their ids");
     }
 
     #[test]
     fn person_and_site_queries_use_the_key_index() {
-        let (store, events) = store_with_events();
+        for (store, events, _dir) in stores_with_events() {
+            person_and_site_queries(&store, &events);
+        }
+    }
+
+    fn person_and_site_queries(store: &SqliteStore, events: &[Event]) {
         let person = EventFilter {
             person: Some("p1".into()),
             from_ms: Some(3000),
             ..Default::default()
         };
-        let want = expected(&events, |e| e.id % 10 == 0 && e.time_ms >= 3000, 1000);
+        let want = expected(events, |e| e.id % 10 == 0 && e.time_ms >= 3000, 1000);
         assert_eq!(ids(store.events(&person).unwrap()), want);
         let both = EventFilter {
             person: Some("p1".into()),
@@ -480,13 +669,18 @@ mod tests {
             limit: Some(20),
             ..Default::default()
         };
-        let want = expected(&events, |e| e.id % 30 == 0, 20);
+        let want = expected(events, |e| e.id % 30 == 0, 20);
         assert_eq!(ids(store.events(&both).unwrap()), want);
     }
 
     #[test]
     fn paging_by_id_walks_every_event_once() {
-        let (store, _) = store_with_events();
+        for (store, _, _dir) in stores_with_events() {
+            paging_by_id(&store);
+        }
+    }
+
+    fn paging_by_id(store: &SqliteStore) {
         let mut after = 0;
         let mut seen = Vec::new();
         loop {
@@ -506,7 +700,12 @@ mod tests {
 
     #[test]
     fn events_at_or_below_the_stored_ones_are_not_stored_twice() {
-        let (mut store, events) = store_with_events();
+        for (mut store, events, _dir) in stores_with_events() {
+            not_stored_twice(&mut store, &events);
+        }
+    }
+
+    fn not_stored_twice(store: &mut SqliteStore, events: &[Event]) {
         let again = DetectionBatch {
             events: events[500..700].to_vec(),
             detected_upto: 700,
@@ -518,6 +717,32 @@ mod tests {
         let mut got_ids = ids(got);
         got_ids.sort();
         assert_eq!(got_ids, vec![5, 77, 1000]);
+    }
+
+    #[test]
+    fn a_lost_journal_segment_is_an_error_naming_the_events() {
+        let (store, _, dir) = journal_store_with_events();
+        let first_segment = dir.path().join("journal").join("00000000000000000001.seg");
+        std::fs::remove_file(first_segment).unwrap();
+        let error = store.events_by_ids(&[1]).unwrap_err().to_string();
+        assert!(error.contains("events 1..="), "{error}");
+        assert!(error.contains("00000000000000000001.seg"), "{error}");
+        assert_eq!(
+            store.events_by_ids(&[1000]).unwrap().len(),
+            1,
+            "later segments still read"
+        );
+    }
+
+    #[test]
+    fn an_in_memory_store_cannot_read_journal_blocks_and_says_why() {
+        let (journaled, _, dir) = journal_store_with_events();
+        drop(journaled);
+        let store = SqliteStore::open(&dir.path().join("onesec.db"))
+            .unwrap()
+            .with_journal_dir(dir.path().join("elsewhere"));
+        let error = store.events_by_ids(&[3]).unwrap_err().to_string();
+        assert!(error.contains("elsewhere"), "{error}");
     }
 
     #[test]
