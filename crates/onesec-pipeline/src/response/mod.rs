@@ -1311,6 +1311,7 @@ fn status_label(status: &RunStatus) -> (&'static str, Option<String>) {
         RunStatus::BudgetExhausted { budget } => {
             ("budget_exhausted", Some(format!("{budget} steps")))
         }
+        RunStatus::Cancelled { by, reason } => ("cancelled", Some(format!("{by}: {reason}"))),
     }
 }
 
