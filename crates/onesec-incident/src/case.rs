@@ -471,6 +471,7 @@ mod tests {
             first_ms: 0,
             last_ms: 0,
             merged_into: None,
+            repeats: 0,
         }
     }
 

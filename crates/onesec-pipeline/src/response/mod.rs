@@ -13,6 +13,7 @@
 //! thread ([`spawn_worker`]) takes detection's incidents and fires the timers: task deadlines,
 //! delays and escalations, on the [`Clock`] it is given (tests pass a [`ManualClock`]).
 
+mod casework;
 pub mod config;
 pub mod connectors;
 
@@ -50,6 +51,9 @@ pub enum ResponseError {
         "incident {0} has no playbook run (none was selected for it; POST .../playbook starts one)"
     )]
     NoRun(String),
+    /// No such piece of evidence on the incident.
+    #[error("no evidence {0}")]
+    UnknownEvidence(String),
     /// A playbook id or name that is not loaded.
     #[error("no playbook {0:?} (loaded: {1})")]
     UnknownPlaybook(String, String),
@@ -409,7 +413,9 @@ impl Responses {
 
     /// Starts the selected playbook unless the incident has a run.
     fn start_selected(&self, incident: &Incident, case: &Case, by: &str, now: i64) -> Result<()> {
-        if self.with_store(|s| s.run(&incident.id))?.is_some() {
+        if Self::stops_response(case.category)
+            || self.with_store(|s| s.run(&incident.id))?.is_some()
+        {
             return Ok(());
         }
         if let Some(playbook) = self.select(incident, case) {
@@ -846,6 +852,10 @@ impl Responses {
                 "from": incident.state.as_str(), "to": state.as_str(), "comment": comment,
             }),
         );
+        if state == IncidentState::Closed {
+            self.cancel_run(incident_id, by, "the incident was closed", now)?;
+        }
+        let case = self.with_store(|s| s.case(incident_id))?.unwrap_or(case);
         Ok((changed, case_view(case, now)))
     }
 
@@ -1018,6 +1028,10 @@ impl Responses {
         self.audit(by, "incident.classify", incident_id, serde_json::json!({
             "priority": view.case.priority.get(), "category": view.case.category.as_str(), "comment": comment,
         }));
+        if let Some(c) = category.filter(|c| Self::stops_response(*c)) {
+            let reason = format!("the incident was classified {}", c.as_str());
+            self.cancel_run(incident_id, by, &reason, self.now_ms())?;
+        }
         if category.is_some() && self.settings.auto_start {
             let incident = self.incident(incident_id)?;
             if incident.state.is_open() {
