@@ -20,7 +20,7 @@ mod incident;
 
 pub use alert::{Alert, AlertStatus, Entities};
 pub use case::{
-    Case, Category, HistoryEntry, Priority, PriorityError, Route, RouteRule, SlaPolicy,
+    Case, Category, HistoryEntry, Priority, PriorityError, Risk, Route, RouteRule, SlaPolicy,
 };
 pub use grouper::{Change, GroupError, Grouper, GrouperConfig, ManualOp};
 pub use incident::{Incident, IncidentState, StateError};

@@ -218,12 +218,10 @@ impl Pipeline {
             },
             audit.clone(),
         );
-        let responses = Arc::new(response::Responses::new(
-            &config.response,
-            response_store,
-            clock,
-            audit.clone(),
-        )?);
+        let responses = Arc::new(
+            response::Responses::new(&config.response, response_store, clock, audit.clone())?
+                .with_directory(directory.clone()),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let (incidents_tx, incidents_rx) = mpsc::channel();

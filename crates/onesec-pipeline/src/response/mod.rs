@@ -21,7 +21,8 @@ use crate::Audit;
 use config::{Mode, ResponseConfig, SelectRule};
 use connectors::{ActionRecord, ConnectorError, Connectors, Dispatch, Effective};
 use onesec_incident::{
-    Case, Category, Entities, HistoryEntry, Incident, IncidentState, Priority, RouteRule, SlaPolicy,
+    Case, Category, Entities, HistoryEntry, Incident, IncidentState, Priority, Risk, RouteRule,
+    SlaPolicy,
 };
 use onesec_playbook::{
     Library, LogEntry, Millis, Playbook, Run, RunError, RunOptions, RunStatus, Task, TaskId,
@@ -232,6 +233,8 @@ pub struct Responses {
     /// One lock per incident, so a run is advanced by one caller at a time while connector
     /// I/O of other incidents goes on.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Where zone tags and people's status are looked up (the priority's risks).
+    directory: Option<onesec_directory::SharedDirectory>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -290,7 +293,40 @@ impl Responses {
             clock,
             audit,
             locks: Mutex::new(HashMap::new()),
+            directory: None,
         })
+    }
+
+    /// Reads the risks that make an incident more urgent (a zone tagged `restricted` or
+    /// `critical`, a person terminated or on leave) from this directory.
+    pub fn with_directory(mut self, directory: onesec_directory::SharedDirectory) -> Responses {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The risks the incident carries, as the directory in use says.
+    fn risk(&self, incident: &Incident) -> Risk {
+        let Some(shared) = &self.directory else {
+            return Risk::default();
+        };
+        let directory = shared.current();
+        let entities = &incident.entities;
+        Risk {
+            critical_asset: entities.zones.iter().any(|z| {
+                directory
+                    .zone(z)
+                    .is_some_and(|z| z.has_tag("restricted") || z.has_tag("critical"))
+            }),
+            person_at_risk: entities.persons.iter().any(|p| {
+                directory.person(p).is_some_and(|p| {
+                    matches!(
+                        p.status,
+                        onesec_directory::PersonStatus::Terminated
+                            | onesec_directory::PersonStatus::Leave
+                    )
+                })
+            }),
+        }
     }
 
     /// The current time on the response clock.
@@ -325,7 +361,18 @@ impl Responses {
         if let Some(case) = self.with_store(|s| s.case(&incident.id))? {
             return Ok(case);
         }
-        let case = Case::open(incident, &self.settings.routes, &self.settings.sla, now);
+        let risk = self.risk(incident);
+        let case = Case::open_with(
+            incident,
+            risk,
+            &self.settings.routes,
+            &self.settings.sla,
+            now,
+        );
+        let risks = match risk.describe() {
+            r if r.is_empty() => String::new(),
+            r => format!(" ({r})"),
+        };
         let entry = HistoryEntry {
             seq: 0,
             incident_id: incident.id.clone(),
@@ -335,7 +382,7 @@ impl Responses {
             from: None,
             to: Some(case.owner_team.clone()),
             comment: format!(
-                "priority {}, routed by {}; acknowledge by {}, resolve by {}",
+                "priority {}{risks}, routed by {}; acknowledge by {}, resolve by {}",
                 case.priority.get(),
                 case.routed_by,
                 onesec_event::format_time_ms(case.ack_due_ms),
@@ -378,7 +425,8 @@ impl Responses {
             .incident(&incident.id)
             .unwrap_or_else(|_| incident.clone());
         let mut case = self.ensure_case(&incident, now)?;
-        let changed = case.follow(&incident, &self.settings.routes, &self.settings.sla);
+        let risk = self.risk(&incident);
+        let changed = case.follow_with(&incident, risk, &self.settings.routes, &self.settings.sla);
         if !changed.is_empty() {
             let entries: Vec<HistoryEntry> = changed
                 .iter()

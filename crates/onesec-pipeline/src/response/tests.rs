@@ -718,3 +718,44 @@ fn a_merge_is_in_both_histories_and_cancels_the_merged_run() {
     assert_eq!(r.run_view("inc-b").unwrap().status, "cancelled");
     assert_eq!(r.run_view("inc-a").unwrap().status, "running");
 }
+
+#[test]
+fn a_restricted_zone_and_a_terminated_person_make_the_case_more_urgent() {
+    let directory = |status: &str, tags: &str| {
+        let people = format!(
+            "person_id,name,department,status,accounts,badges,home_site,email\n\
+             p-1,Callum Reid,IT,{status},creid,B-1,EDI,c@example.org\n"
+        );
+        let sites = format!(
+            "sites:\n  - id: EDI\n    name: Edinburgh\n    timezone: Europe/London\n    zones:\n      - {{ id: rnd, name: R&D, tags: [{tags}] }}\n"
+        );
+        let dir = onesec_directory::Directory::from_texts(Some(&people), Some(&sites), None)
+            .expect("a valid directory");
+        onesec_directory::SharedDirectory::new(std::path::PathBuf::new(), dir)
+    };
+    for (status, tags, expected, why) in [
+        ("active", "office", 2, "high physical"),
+        ("active", "restricted", 1, "restricted zone"),
+        ("terminated", "office", 1, "terminated person"),
+        ("leave", "office", 1, "person on leave"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onesec.db");
+        let incident = incident("inc-1", Domain::Physical);
+        store_with(&path, std::slice::from_ref(&incident));
+        let clock = Arc::new(ManualClock::new(0));
+        let r = responses(&path, &ResponseConfig::default(), clock)
+            .with_directory(directory(status, tags));
+        r.incidents_changed(std::slice::from_ref(&incident));
+        let (case, history) = r.case("inc-1").unwrap();
+        assert_eq!(case.case.priority.get(), expected, "{why}");
+        if expected == 1 {
+            assert!(
+                history[0].comment.contains("at risk")
+                    || history[0].comment.contains("critical asset"),
+                "{why}: {}",
+                history[0].comment
+            );
+        }
+    }
+}
