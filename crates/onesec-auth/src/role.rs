@@ -54,7 +54,7 @@ pub enum Permission {
     /// Read audit proofs and checkpoints.
     ReadAudit,
     /// Export an incident: the signed bundle (with its audit proofs) and the report.
-    ExportIncidents,
+    ReadExports,
     /// Create users and tokens.
     ManageUsers,
 }
@@ -105,7 +105,7 @@ impl Role {
                 ReadRules,
                 ReadStatus,
                 ReadMetrics,
-                ExportIncidents,
+                ReadExports,
             ],
             Role::PhysicalOperator => &[
                 ReadEvents,
@@ -116,7 +116,7 @@ impl Role {
                 ReadDevices,
                 ReloadDirectory,
                 ReadStatus,
-                ExportIncidents,
+                ReadExports,
             ],
             Role::ComplianceOfficer => &[
                 ReadIncidents,
@@ -125,7 +125,7 @@ impl Role {
                 ReadDevices,
                 ReadAudit,
                 ReadStatus,
-                ExportIncidents,
+                ReadExports,
             ],
             Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus],
             Role::Auditor => &[
@@ -137,7 +137,7 @@ impl Role {
                 ReadRules,
                 ReadAudit,
                 ReadStatus,
-                ExportIncidents,
+                ReadExports,
             ],
             Role::Ingest => &[IngestEvents],
         }
@@ -165,7 +165,7 @@ impl Permission {
         Permission::ReadStatus,
         Permission::ReadMetrics,
         Permission::ReadAudit,
-        Permission::ExportIncidents,
+        Permission::ReadExports,
         Permission::ManageUsers,
     ];
 
@@ -185,7 +185,7 @@ impl Permission {
             Permission::ReadStatus => "read_status",
             Permission::ReadMetrics => "read_metrics",
             Permission::ReadAudit => "read_audit",
-            Permission::ExportIncidents => "export_incidents",
+            Permission::ReadExports => "read_exports",
             Permission::ManageUsers => "manage_users",
         }
     }

@@ -770,26 +770,37 @@ impl Grouper {
     }
 }
 
-/// The keys an alert groups by: its people, zones and inventory devices; its sites too when
-/// it names no person; hosts and addresses when it names none of these. A correlation grouped
-/// by place (`site` or `zone`) also keys by its sites, even when it names people: it is the
-/// link between what happened to them and what happened at that place.
+/// The keys an alert groups by: its people; a cyber alert naming people also its inventory
+/// devices; an alert naming no person its sites, zones and devices; hosts and addresses when
+/// it names none of these. A correlation grouped by place (`site` or `zone`) also keys by its
+/// sites, even when it names people: it is the link between what happened to them and what
+/// happened at that place.
+///
+/// A physical or hybrid alert about a person is not keyed by its zones or devices: those are
+/// the doors, readers and corridors everybody passes, and a correlation over a person's day
+/// (badged in at 08:00, VPN login at 13:00) would join every other person who used the main
+/// door in between (the acme day's S2 and S3 would become one incident).
 fn grouping_keys(alert: &Alert) -> Vec<String> {
     let entities = &alert.entities;
     let place_grouped = alert
         .group
         .iter()
         .any(|(field, _)| field == "site" || field == "zone");
+    let nobody = entities.persons.is_empty();
     let mut keys: Vec<String> = entities
         .persons
         .iter()
         .map(|v| format!("person:{v}"))
         .collect();
-    if entities.persons.is_empty() || place_grouped {
+    if nobody || place_grouped {
         keys.extend(entities.sites.iter().map(|v| format!("site:{v}")));
     }
-    keys.extend(entities.zones.iter().map(|v| format!("zone:{v}")));
-    keys.extend(entities.devices.iter().map(|v| format!("device:{v}")));
+    if nobody {
+        keys.extend(entities.zones.iter().map(|v| format!("zone:{v}")));
+    }
+    if nobody || alert.domain == onesec_event::Domain::Cyber {
+        keys.extend(entities.devices.iter().map(|v| format!("device:{v}")));
+    }
     if keys.is_empty() {
         keys.extend(entities.hosts.iter().map(|v| format!("host:{v}")));
         keys.extend(entities.src_ips.iter().map(|v| format!("ip:{v}")));
@@ -1199,23 +1210,42 @@ mod tests {
     }
 
     #[test]
-    fn alerts_about_the_same_zone_or_device_join_one_incident() {
+    fn a_device_joins_people_and_places_but_a_shared_door_does_not() {
         let mut g = Grouper::new(GrouperConfig::default());
-        let a = g.apply(person_alert("a", 0, "p1", Some("LYO-CTRL"), None));
-        let b = g.apply(person_alert("b", MIN, "p2", Some("LYO-CTRL"), None));
-        assert_eq!(a.alert.unwrap().incident_id, b.alert.unwrap().incident_id);
-        let c = g.apply(person_alert("c", 0, "p3", None, Some("PC-1")));
-        let d = g.apply(person_alert("d", MIN, "p4", None, Some("PC-1")));
-        assert_eq!(c.alert.unwrap().incident_id, d.alert.unwrap().incident_id);
-        let e = g.apply(person_alert(
-            "e",
-            MIN,
-            "p5",
-            Some("LYO-OFFICE"),
-            Some("PC-2"),
-        ));
+        // A device alarm naming nobody (at another site than the people) and a cyber alert of
+        // a person on that device: one incident.
+        let mut usb = alert("usb", Severity::High, Domain::Cyber, 0, None, "PAR");
+        usb.entities.devices.insert("PC-1".into());
+        let usb = g.apply(usb);
+        let login = g.apply(person_alert("login", MIN, "p3", None, Some("PC-1")));
+        assert_eq!(
+            usb.alert.unwrap().incident_id,
+            login.alert.unwrap().incident_id
+        );
+        // Two people's physical alerts at the same door and zone stay apart.
+        let mut a = person_alert("a", 0, "p1", Some("LYO-CTRL"), Some("RDR-7"));
+        a.domain = Domain::Physical;
+        let mut b = person_alert("b", MIN, "p2", Some("LYO-CTRL"), Some("RDR-7"));
+        b.domain = Domain::Physical;
+        let (a, b) = (g.apply(a), g.apply(b));
+        assert_ne!(a.alert.unwrap().incident_id, b.alert.unwrap().incident_id);
+        // A door alarm naming nobody joins by zone and site.
+        let door = g.apply(door_alarm("door", "forced", 2 * MIN, "D9"));
+        let mut camera = alert(
+            "cam",
+            Severity::High,
+            Domain::Physical,
+            3 * MIN,
+            None,
+            "PAR",
+        );
+        camera.entities.zones.insert("PAR-SRV".into());
+        let camera = g.apply(camera);
+        assert_eq!(
+            door.alert.unwrap().incident_id,
+            camera.alert.unwrap().incident_id
+        );
         assert_eq!(g.incident_count(), 3);
-        assert!(e.alert.unwrap().incident_id.is_some());
     }
 
     #[test]

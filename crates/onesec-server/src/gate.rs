@@ -141,12 +141,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::GET,
         "/api/v1/incidents/{id}/export",
-        Access::Needs(Permission::ExportIncidents),
+        Access::Needs(Permission::ReadExports),
     ),
     (
         Method::GET,
         "/api/v1/incidents/{id}/report",
-        Access::Needs(Permission::ExportIncidents),
+        Access::Needs(Permission::ReadExports),
     ),
     (
         Method::GET,

@@ -257,7 +257,7 @@ fn working_an_incident_needs_the_permission_and_sight_of_its_site() {
     );
     assert_eq!(post("ack", comment.clone(), &edi), 200);
     // Casework: merge, split and attach need work_incidents and sight of the site; the
-    // context needs read_events, the export and the report export_incidents.
+    // context needs read_events, the export and the report read_exports.
     let casework = json!({"into": id, "alerts": ["x"], "event_id": 1, "comment": "seen"});
     for path in ["merge", "split", "evidence"] {
         assert_eq!(
