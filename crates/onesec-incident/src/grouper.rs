@@ -1,10 +1,11 @@
 //! Grouping alerts into incidents.
 //!
 //! An alert joins an open incident when they share a grouping key and their event times are
-//! within `window_ms` of each other. The keys are the alert's people, zones and inventory
-//! devices; an alert that names no person is keyed by its sites as well, and one that names
-//! none of these by its hosts or source addresses; a correlation grouped by site or zone keys
-//! by its sites as well, so it links the incidents of the people and of the place it joins.
+//! within `window_ms` of each other. The keys are the alert's people (and, for a cyber alert,
+//! its inventory devices); an alert that names no person is keyed by its sites, zones and
+//! devices, and one that names none of these by its hosts or source addresses; a correlation
+//! grouped by site or zone keys by its sites as well, so it links the incidents of the people
+//! and of the place it joins.
 //! When an alert matches several incidents they are merged into the oldest one. An alert below
 //! `open_min` severity joins an existing incident but never opens one on its own, so a door
 //! held open in a lobby stays a low alert instead of becoming a case.

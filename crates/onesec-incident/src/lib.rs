@@ -1,8 +1,8 @@
 //! Alerts in, incidents out.
 //!
 //! Detection produces [`Alert`]s (a rule fired, with the events that made it and the entities
-//! they name). The [`Grouper`] gathers alerts about the same people, zones or devices — or,
-//! for alerts that name nobody, the same site — that are close in event time into one
+//! they name). The [`Grouper`] gathers alerts about the same people or devices — or, for
+//! alerts that name nobody, the same site or zone — that are close in event time into one
 //! [`Incident`], whose domain (physical / cyber / hybrid) and priority follow from its alerts;
 //! a repeating alarm is counted instead of grouped again (flood control), and people merge
 //! and split incidents by hand ([`ManualOp`]). The [`Case`] beside each
