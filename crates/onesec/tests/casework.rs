@@ -75,6 +75,20 @@ fn open_incidents(onesec: &Onesec) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Runs `onesec ARGS --server <base>` as the admin; its standard output (it must succeed).
+fn cli_ok(onesec: &Onesec, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--server", &onesec.base]);
+    let out = common::cli_as(&all, onesec.token());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "onesec {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn audit_text(tmp: &tempfile::TempDir) -> String {
     let leaves = std::fs::read(tmp.path().join("data/audit/leaves.bin")).unwrap();
     String::from_utf8_lossy(&leaves).into_owned()
@@ -195,7 +209,8 @@ fn incidents_are_merged_and_split_by_hand_and_that_survives_a_restart() {
     );
 
     // Split the lab alert off again, with the CLI.
-    let split = common::cli_as(
+    let out = cli_ok(
+        &onesec,
         &[
             "incident",
             "split",
@@ -204,16 +219,7 @@ fn incidents_are_merged_and_split_by_hand_and_that_survives_a_restart() {
             &lab_alert,
             "--comment",
             "different intruders after all",
-            "--server",
-            &onesec.base,
         ],
-        onesec.token(),
-    );
-    let out = String::from_utf8_lossy(&split.stdout);
-    assert!(
-        split.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&split.stderr)
     );
     let new_id = out
         .trim()
@@ -337,7 +343,8 @@ fn evidence_context_and_a_signed_export_that_verifies_offline() {
     // Evidence: a file with the CLI, an event reference with the API.
     let note = tmp.path().join("guard-report.txt");
     std::fs::write(&note, "Door found open at 23:50, cable ties on the rack.\n").unwrap();
-    let attach = common::cli_as(
+    cli_ok(
+        &onesec,
         &[
             "incident",
             "attach",
@@ -346,15 +353,7 @@ fn evidence_context_and_a_signed_export_that_verifies_offline() {
             note.to_str().unwrap(),
             "--note",
             "guard's report",
-            "--server",
-            &onesec.base,
         ],
-        onesec.token(),
-    );
-    assert!(
-        attach.status.success(),
-        "{}",
-        String::from_utf8_lossy(&attach.stderr)
     );
     let door_event = door["events"][0]["id"].as_u64().unwrap();
     let (status, reference) = post(
@@ -395,22 +394,15 @@ fn evidence_context_and_a_signed_export_that_verifies_offline() {
 
     // Export: the signed bundle verifies offline with the audit key, and fails once changed.
     let bundle = tmp.path().join("bundle.json");
-    let export = common::cli_as(
+    cli_ok(
+        &onesec,
         &[
             "incident",
             "export",
             &demo_id,
             "--out",
             bundle.to_str().unwrap(),
-            "--server",
-            &onesec.base,
         ],
-        onesec.token(),
-    );
-    assert!(
-        export.status.success(),
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
     );
     let key = tmp.path().join("data/audit/signing.pub");
     let verify = |file: &std::path::Path| {
