@@ -17,6 +17,7 @@
 //! interval bounds what an attacker can silently drop.
 
 pub mod checkpoint;
+mod document;
 pub mod entry;
 mod error;
 mod log;
@@ -24,6 +25,7 @@ pub mod merkle;
 mod verify;
 
 pub use checkpoint::{Checkpoint, load_public_key, parse_public_key};
+pub use document::{document_signed_bytes, sign_document, verify_document};
 pub use entry::{Entry, IngestBatch};
 pub use error::AuditError;
 pub use log::{AuditLog, CHECKPOINTS_FILE, LEAVES_FILE, OpenReport, Witness};

@@ -246,6 +246,12 @@ impl AuditLog {
         self.last.as_ref()
     }
 
+    /// Signs a document (an exported incident bundle) with the checkpoint key
+    /// ([`crate::sign_document`]).
+    pub fn sign_document(&self, document: &[u8]) -> String {
+        crate::sign_document(&self.key, document)
+    }
+
     /// The public key that checks this log's checkpoints.
     pub fn public_key(&self) -> VerifyingKey {
         self.key.verifying_key()

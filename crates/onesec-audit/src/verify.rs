@@ -402,6 +402,37 @@ impl LogContents {
         let (index, batch) = self
             .batch_of(id)
             .ok_or_else(|| AuditError::NotFound(format!("no audited batch holds event {id}")))?;
+        self.prove_event_in(index, &batch, id, batch_payloads)
+    }
+
+    /// Every ingest batch with its leaf index, in leaf order (to find many events' batches
+    /// with one pass over the log instead of one per event).
+    pub fn batches(&self) -> Vec<(usize, crate::entry::IngestBatch)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, bytes)| {
+                let entry: Entry = serde_json::from_slice(bytes).ok()?;
+                Some((i, entry.ingest_batch()?))
+            })
+            .collect()
+    }
+
+    /// The proof for event `id` of the batch entry at leaf `index` (from [`Self::batches`]),
+    /// given the journal payloads of the whole batch in order.
+    pub fn prove_event_in(
+        &self,
+        index: usize,
+        batch: &crate::entry::IngestBatch,
+        id: u64,
+        batch_payloads: &[Vec<u8>],
+    ) -> Result<EventProof, AuditError> {
+        if !(batch.first_id..=batch.last_id).contains(&id) {
+            return Err(AuditError::NotFound(format!(
+                "event {id} is not in the batch {}..={}",
+                batch.first_id, batch.last_id
+            )));
+        }
         let hashes: Vec<Hash> = batch_payloads
             .iter()
             .map(|p| merkle::leaf_hash(p))
@@ -413,6 +444,9 @@ impl LogContents {
             )));
         }
         let position = (id - batch.first_id) as usize;
+        if position >= batch_payloads.len() {
+            return Err(AuditError::NotFound(format!("no payload for event {id}")));
+        }
         Ok(EventProof {
             event_id: id,
             payload: String::from_utf8_lossy(&batch_payloads[position]).into_owned(),

@@ -53,6 +53,8 @@ pub enum Permission {
     ReadMetrics,
     /// Read audit proofs and checkpoints.
     ReadAudit,
+    /// Export an incident: the signed bundle (with its audit proofs) and the report.
+    ReadExports,
     /// Create users and tokens.
     ManageUsers,
 }
@@ -103,6 +105,7 @@ impl Role {
                 ReadRules,
                 ReadStatus,
                 ReadMetrics,
+                ReadExports,
             ],
             Role::PhysicalOperator => &[
                 ReadEvents,
@@ -113,6 +116,7 @@ impl Role {
                 ReadDevices,
                 ReloadDirectory,
                 ReadStatus,
+                ReadExports,
             ],
             Role::ComplianceOfficer => &[
                 ReadIncidents,
@@ -121,6 +125,7 @@ impl Role {
                 ReadDevices,
                 ReadAudit,
                 ReadStatus,
+                ReadExports,
             ],
             Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus],
             Role::Auditor => &[
@@ -132,6 +137,7 @@ impl Role {
                 ReadRules,
                 ReadAudit,
                 ReadStatus,
+                ReadExports,
             ],
             Role::Ingest => &[IngestEvents],
         }
@@ -145,7 +151,7 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
@@ -159,6 +165,7 @@ impl Permission {
         Permission::ReadStatus,
         Permission::ReadMetrics,
         Permission::ReadAudit,
+        Permission::ReadExports,
         Permission::ManageUsers,
     ];
 
@@ -178,6 +185,7 @@ impl Permission {
             Permission::ReadStatus => "read_status",
             Permission::ReadMetrics => "read_metrics",
             Permission::ReadAudit => "read_audit",
+            Permission::ReadExports => "read_exports",
             Permission::ManageUsers => "manage_users",
         }
     }

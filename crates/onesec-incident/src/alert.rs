@@ -117,4 +117,15 @@ pub struct Alert {
     /// Incident it belongs to, once grouped.
     #[serde(default)]
     pub incident_id: Option<String>,
+    /// Flood control: when this alert repeats an earlier alert of an open incident (same
+    /// rule, same people, devices, doors and places), that alert's id. A repeat is counted on
+    /// the alert it repeats instead of being grouped again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_of: Option<String>,
+    /// Flood control: how many later alerts repeated this one.
+    #[serde(default)]
+    pub repeats: u64,
+    /// Event time of the last repeat's last event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_repeat_ms: Option<i64>,
 }

@@ -60,6 +60,38 @@ impl Priority {
         let bump = u8::from(domain == Domain::Hybrid);
         Priority(base.saturating_sub(bump).max(1))
     }
+
+    /// [`Priority::derive`], then one step more urgent for each risk the incident carries (a
+    /// critical asset, a person at risk); never above 1.
+    pub fn derive_with(severity: Severity, domain: Domain, risk: Risk) -> Priority {
+        let base = Priority::derive(severity, domain).0;
+        let bump = u8::from(risk.critical_asset) + u8::from(risk.person_at_risk);
+        Priority(base.saturating_sub(bump).max(1))
+    }
+}
+
+/// What besides severity and domain makes an incident more urgent, as the directory says
+/// (the caller looks it up: this crate does no I/O).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Risk {
+    /// It concerns a critical asset: a zone tagged `restricted` or `critical`.
+    pub critical_asset: bool,
+    /// It concerns a person at risk: terminated, or on leave.
+    pub person_at_risk: bool,
+}
+
+impl Risk {
+    /// The risks, for a history entry (`""` when none).
+    pub fn describe(self) -> String {
+        let mut parts = Vec::new();
+        if self.critical_asset {
+            parts.push("critical asset");
+        }
+        if self.person_at_risk {
+            parts.push("person at risk");
+        }
+        parts.join(", ")
+    }
 }
 
 impl TryFrom<u8> for Priority {
@@ -302,9 +334,20 @@ pub struct Case {
 impl Case {
     /// Opens the case of an incident: derived priority, routed owner, due dates from now.
     pub fn open(incident: &Incident, rules: &[RouteRule], sla: &SlaPolicy, now_ms: i64) -> Case {
+        Case::open_with(incident, Risk::default(), rules, sla, now_ms)
+    }
+
+    /// [`Case::open`] for an incident carrying `risk` (the priority is more urgent for it).
+    pub fn open_with(
+        incident: &Incident,
+        risk: Risk,
+        rules: &[RouteRule],
+        sla: &SlaPolicy,
+        now_ms: i64,
+    ) -> Case {
         let category = Category::Unclassified;
         let route = Route::pick(rules, incident, category);
-        let priority = Priority::derive(incident.priority, incident.domain);
+        let priority = Priority::derive_with(incident.priority, incident.domain, risk);
         let mut case = Case {
             incident_id: incident.id.clone(),
             priority,
@@ -337,9 +380,20 @@ impl Case {
         rules: &[RouteRule],
         sla: &SlaPolicy,
     ) -> Vec<(&'static str, String, String)> {
+        self.follow_with(incident, Risk::default(), rules, sla)
+    }
+
+    /// [`Case::follow`] for an incident carrying `risk`.
+    pub fn follow_with(
+        &mut self,
+        incident: &Incident,
+        risk: Risk,
+        rules: &[RouteRule],
+        sla: &SlaPolicy,
+    ) -> Vec<(&'static str, String, String)> {
         let mut changed = Vec::new();
         if self.priority_set_by.is_none() {
-            let derived = Priority::derive(incident.priority, incident.domain);
+            let derived = Priority::derive_with(incident.priority, incident.domain, risk);
             if derived != self.priority {
                 changed.push((
                     "priority",
@@ -471,6 +525,7 @@ mod tests {
             first_ms: 0,
             last_ms: 0,
             merged_into: None,
+            repeats: 0,
         }
     }
 
@@ -615,5 +670,35 @@ mod tests {
         assert_eq!(case.next_escalation_ms, None);
         assert_eq!(case.escalate(&sla, 10_000_000), None);
         assert!(case.breaches(1_000).is_empty());
+    }
+
+    #[test]
+    fn a_critical_asset_and_a_person_at_risk_make_it_more_urgent() {
+        let none = Risk::default();
+        let asset = Risk {
+            critical_asset: true,
+            ..Risk::default()
+        };
+        let both = Risk {
+            critical_asset: true,
+            person_at_risk: true,
+        };
+        let p = |s, d, r| Priority::derive_with(s, d, r).get();
+        assert_eq!(p(Severity::Medium, Domain::Physical, none), 3);
+        assert_eq!(p(Severity::Medium, Domain::Physical, asset), 2);
+        assert_eq!(p(Severity::Medium, Domain::Physical, both), 1);
+        assert_eq!(p(Severity::High, Domain::Hybrid, both), 1, "never above 1");
+        assert_eq!(p(Severity::Low, Domain::Cyber, none), 4);
+        assert_eq!(both.describe(), "critical asset, person at risk");
+        assert_eq!(none.describe(), "");
+        let incident = incident(Domain::Physical, Severity::Medium, "EDI");
+        let sla = SlaPolicy::default();
+        let mut case = Case::open_with(&incident, asset, &[], &sla, 0);
+        assert_eq!(case.priority.get(), 2);
+        let changed = case.follow_with(&incident, both, &[], &sla);
+        assert_eq!(
+            changed,
+            vec![("priority", "2".to_string(), "1".to_string())]
+        );
     }
 }

@@ -144,6 +144,10 @@ pub struct Incident {
     /// When it was merged into another incident, that incident's id.
     #[serde(default)]
     pub merged_into: Option<String>,
+    /// Flood control: repeats counted on its active alerts (a repeating alarm adds one here
+    /// instead of opening or growing an incident).
+    #[serde(default)]
+    pub repeats: u64,
 }
 
 impl Incident {

@@ -1,9 +1,11 @@
 //! Alerts in, incidents out.
 //!
 //! Detection produces [`Alert`]s (a rule fired, with the events that made it and the entities
-//! they name). The [`Grouper`] gathers alerts about the same people — or, for alerts that name
-//! nobody, the same site — that are close in event time into one [`Incident`], whose domain
-//! (physical / cyber / hybrid) and priority follow from its alerts. The [`Case`] beside each
+//! they name). The [`Grouper`] gathers alerts about the same people or devices — or, for
+//! alerts that name nobody, the same site or zone — that are close in event time into one
+//! [`Incident`], whose domain (physical / cyber / hybrid) and priority follow from its alerts;
+//! a repeating alarm is counted instead of grouped again (flood control), and people merge
+//! and split incidents by hand ([`ManualOp`]). The [`Case`] beside each
 //! incident is what people add (priority 1–5, category, owner team, assignee, SLA due dates,
 //! escalation); [`HistoryEntry`] records who changed what and when.
 //!
@@ -18,9 +20,9 @@ mod incident;
 
 pub use alert::{Alert, AlertStatus, Entities};
 pub use case::{
-    Case, Category, HistoryEntry, Priority, PriorityError, Route, RouteRule, SlaPolicy,
+    Case, Category, HistoryEntry, Priority, PriorityError, Risk, Route, RouteRule, SlaPolicy,
 };
-pub use grouper::{Change, Grouper, GrouperConfig};
+pub use grouper::{Change, GroupError, Grouper, GrouperConfig, ManualOp};
 pub use incident::{Incident, IncidentState, StateError};
 
 /// A short, stable, lower-case hex digest (FNV-1a 64) used to derive ids from other ids.

@@ -30,9 +30,11 @@ fn main() {
         .collect();
     let incidents = args.first().copied().unwrap_or(300);
     let alerts = args.get(1).copied().unwrap_or(20_000);
-    // Repeats of one person all land in one incident, which the grouper recomputes from all its
-    // alerts each time: quadratic, so fewer of them.
+    // Alerts of one person that are not repeats (a different rule each) all land in one
+    // incident, which the grouper recomputes from all its alerts each time: quadratic, so
+    // fewer of them. Repeats (same rule, same entities) are counted in constant time.
     let repeats = args.get(3).copied().unwrap_or(2_000);
+    let floods = args.get(4).copied().unwrap_or(200_000);
     let rounds = args.get(2).copied().unwrap_or(3);
     println!("alert → first automatic action, {incidents} incidents, {rounds} rounds");
     let mut p99s = Vec::new();
@@ -55,23 +57,30 @@ fn main() {
     println!("grouping, {alerts} alerts, {rounds} rounds");
     let mut opened_rates = Vec::new();
     let mut joined_rates = Vec::new();
+    let mut flood_rates = Vec::new();
     for round in 1..=rounds {
-        let (opened, opened_s) = group(alerts, false);
-        let (_, joined_s) = group(repeats, true);
+        let (opened, opened_s) = group(alerts, Alerts::Distinct);
+        let (_, joined_s) = group(repeats, Alerts::SamePerson);
+        let (flood_incidents, flood_s) = group(floods, Alerts::Flood);
+        assert_eq!(flood_incidents, 1, "a flood is one incident");
         let o = opened as f64 / opened_s;
         let j = repeats as f64 / joined_s;
+        let f = floods as f64 / flood_s;
         println!(
-            "  round {round}: {opened} incidents opened at {o:.0} incidents/s; {repeats} repeats joining one incident at {j:.0} alerts/s"
+            "  round {round}: {opened} incidents opened at {o:.0} incidents/s; {repeats} other alerts joining one incident at {j:.0} alerts/s; {floods} repeats of one alarm counted at {f:.0} alerts/s"
         );
         opened_rates.push(o);
         joined_rates.push(j);
+        flood_rates.push(f);
     }
-    opened_rates.sort_by(|a, b| a.total_cmp(b));
-    joined_rates.sort_by(|a, b| a.total_cmp(b));
+    for rates in [&mut opened_rates, &mut joined_rates, &mut flood_rates] {
+        rates.sort_by(|a, b| a.total_cmp(b));
+    }
     println!(
-        "  median: {:.0} incidents/s opened, {:.0} alerts/s joined",
+        "  median: {:.0} incidents/s opened, {:.0} alerts/s joined, {:.0} repeats/s counted",
         opened_rates[rounds / 2],
-        joined_rates[rounds / 2]
+        joined_rates[rounds / 2],
+        flood_rates[rounds / 2]
     );
 }
 
@@ -93,6 +102,7 @@ fn incident(n: usize) -> Incident {
         first_ms: 0,
         last_ms: 0,
         merged_into: None,
+        repeats: 0,
     }
 }
 
@@ -174,23 +184,39 @@ fn first_action_latencies(count: usize) -> Vec<f64> {
     out
 }
 
-/// Alerts through the grouper: distinct people (`repeat == false`, each opens an incident) or
-/// the same person again and again (each joins the one incident). (incidents, seconds).
-fn group(count: usize, repeat: bool) -> (usize, f64) {
+/// What the alerts of a grouping run are.
+#[derive(Clone, Copy, PartialEq)]
+enum Alerts {
+    /// A different person each: each opens an incident.
+    Distinct,
+    /// The same person, a different rule each: each joins the one incident.
+    SamePerson,
+    /// The same alarm again and again (same rule, same entities): counted as repeats.
+    Flood,
+}
+
+/// Alerts through the grouper. (incidents, seconds).
+fn group(count: usize, mode: Alerts) -> (usize, f64) {
     let mut grouper = Grouper::new(GrouperConfig {
         window_ms: 30 * 60 * 1000,
         open_min: Severity::Medium,
     });
     let alerts: Vec<Alert> = (0..count)
         .map(|n| {
-            let person = if repeat { 0 } else { n };
+            let person = if mode == Alerts::Distinct { n } else { 0 };
             let mut e = Entities::default();
             e.persons.insert(format!("p-{person}"));
-            e.sites.insert(format!("S{}", n % 16));
-            let t = i64::try_from(n).unwrap_or(0) * 1000;
+            let site = if mode == Alerts::Flood { 0 } else { n % 16 };
+            e.sites.insert(format!("S{site}"));
+            // A flood arrives faster than the window closes: 100 alarms a second.
+            let t = i64::try_from(n).unwrap_or(0) * if mode == Alerts::Flood { 10 } else { 1000 };
+            let rule = match mode {
+                Alerts::SamePerson => format!("r-{n}"),
+                _ => "r".to_string(),
+            };
             Alert {
                 id: format!("a-{n}"),
-                rule_id: "r".into(),
+                rule_id: rule,
                 title: "badge of a terminated person used".into(),
                 description: String::new(),
                 author: String::new(),
@@ -204,6 +230,9 @@ fn group(count: usize, repeat: bool) -> (usize, f64) {
                 last_ms: t,
                 entities: e,
                 incident_id: None,
+                repeat_of: None,
+                repeats: 0,
+                last_repeat_ms: None,
             }
         })
         .collect();

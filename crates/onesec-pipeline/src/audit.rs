@@ -15,6 +15,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What [`Audit::incident_proofs`] found.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IncidentProofs {
+    /// The signed tree head every proof leads to.
+    pub checkpoint: Checkpoint,
+    /// The audit public key (hex) that checks the checkpoint and the bundle's signature.
+    pub public_key: String,
+    /// One inclusion proof per event.
+    pub events: Vec<EventProof>,
+    /// Events without a proof, with the reason.
+    pub unproven: Vec<(u64, String)>,
+    /// Inclusion proofs of the audit entries about the incident (who did what, when).
+    pub entries: Vec<onesec_audit::InclusionProof>,
+}
+
 /// The audit log, shared by ingest, the API and the checkpoint thread.
 pub struct Audit {
     log: Mutex<AuditLog>,
@@ -108,6 +123,74 @@ impl Audit {
         let payloads =
             read_payloads(journal, batch.first_id, batch.last_id).map_err(AuditError::NotFound)?;
         contents.prove_event(id, &payloads)
+    }
+
+    /// Signs a document (an incident bundle) with the audit key (`onesec_audit::sign_document`).
+    pub fn sign_document(&self, document: &[u8]) -> String {
+        self.with_log(|log| log.sign_document(document))
+    }
+
+    /// The proofs an incident export carries, under one checkpoint (signed now if entries
+    /// were added since the last one): the inclusion proof of every event in `event_ids` that
+    /// an audited batch holds, and of every audit entry `about` selects (the actions on the
+    /// incident). The log is read once; events it cannot prove are listed with the reason.
+    pub fn incident_proofs(
+        &self,
+        journal: &Journal,
+        event_ids: &[u64],
+        about: impl Fn(&Entry) -> bool,
+    ) -> Result<IncidentProofs, AuditError> {
+        let checkpoint = self.checkpoint()?;
+        let contents = onesec_audit::read_contents(&self.dir())?;
+        let batches = contents.batches();
+        let mut proofs = IncidentProofs {
+            checkpoint,
+            public_key: self.public_key_hex(),
+            events: Vec::new(),
+            unproven: Vec::new(),
+            entries: Vec::new(),
+        };
+        let mut payloads: Option<(u64, Vec<Vec<u8>>)> = None;
+        for &id in event_ids {
+            let found = batches
+                .iter()
+                .rev()
+                .find(|(_, b)| (b.first_id..=b.last_id).contains(&id));
+            let Some((index, batch)) = found else {
+                proofs
+                    .unproven
+                    .push((id, "no audited batch holds it".into()));
+                continue;
+            };
+            if payloads
+                .as_ref()
+                .is_none_or(|(first, _)| *first != batch.first_id)
+            {
+                match read_payloads(journal, batch.first_id, batch.last_id) {
+                    Ok(read) => payloads = Some((batch.first_id, read)),
+                    Err(reason) => {
+                        proofs.unproven.push((id, reason));
+                        continue;
+                    }
+                }
+            }
+            let batch_payloads = payloads.as_ref().map_or(&[][..], |(_, p)| p.as_slice());
+            match contents.prove_event_in(*index, batch, id, batch_payloads) {
+                Ok(proof) => proofs.events.push(proof),
+                Err(error) => proofs.unproven.push((id, error.to_string())),
+            }
+        }
+        for (index, bytes) in contents.entries.iter().enumerate() {
+            let Ok(entry) = serde_json::from_slice::<Entry>(bytes) else {
+                continue;
+            };
+            if about(&entry)
+                && let Ok(proof) = contents.prove_leaf(index)
+            {
+                proofs.entries.push(proof);
+            }
+        }
+        Ok(proofs)
     }
 
     /// Covers journal records no entry names (a crash between journal and audit append).

@@ -12,10 +12,10 @@ use crate::handoff::ParsedEvents;
 use crate::metrics::Metrics;
 use crate::record::EventRecord;
 use onesec_event::{Domain, Event, EventId, Severity};
-use onesec_incident::{Alert, AlertStatus, Entities, Grouper};
+use onesec_incident::{Alert, AlertStatus, Entities, Grouper, Incident, IncidentState};
 use onesec_journal::{Journal, JournalReader, Position};
 use onesec_sigma::{Engine, LogSource, Output};
-use onesec_store::{DetectionBatch, SqliteStore, Store};
+use onesec_store::{DetectionBatch, ManualRecord, SqliteStore, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +32,18 @@ struct AlertFacts {
     seen: HashSet<EventId>,
 }
 
+/// What the rest of onesec asks of the grouper, which only the detection thread touches.
+pub(crate) enum GrouperMsg {
+    /// A person changed an incident's state (closed incidents stop taking alerts).
+    State(String, IncidentState),
+    /// A merge or split by hand: applied, stored with the incidents it changed in one
+    /// transaction, and answered with those incidents (or why it was refused).
+    Manual {
+        record: ManualRecord,
+        reply: std::sync::mpsc::Sender<Result<Vec<Incident>, crate::RegroupError>>,
+    },
+}
+
 /// The detection stage, run on its own thread by [`Detector::run`].
 pub struct Detector {
     pub(crate) engine: Engine,
@@ -41,7 +53,10 @@ pub struct Detector {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) detected: Arc<AtomicU64>,
     pub(crate) stop: Arc<AtomicBool>,
-    pub(crate) grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
+    pub(crate) grouper_inbox: std::sync::mpsc::Receiver<GrouperMsg>,
+    /// Operations by hand kept from before are retried until the rebuild has passed the
+    /// stored position; after that, whatever never applied is dropped.
+    rebuilding: bool,
     facts: HashMap<String, AlertFacts>,
     /// Kept between chunks: opening a reader scans its segment from the start.
     reader: Option<JournalReader>,
@@ -64,7 +79,7 @@ impl Detector {
         metrics: Arc<Metrics>,
         detected: Arc<AtomicU64>,
         stop: Arc<AtomicBool>,
-        grouper_inbox: std::sync::mpsc::Receiver<(String, onesec_incident::IncidentState)>,
+        grouper_inbox: std::sync::mpsc::Receiver<GrouperMsg>,
         parsed: Arc<ParsedEvents>,
     ) -> Detector {
         Detector {
@@ -76,6 +91,7 @@ impl Detector {
             detected,
             stop,
             grouper_inbox,
+            rebuilding: true,
             facts: HashMap::new(),
             reader: None,
             parsed,
@@ -105,6 +121,9 @@ impl Detector {
         while !self.stop.load(Ordering::Relaxed) {
             self.apply_state_changes();
             if self.journal.last_sequence() < next {
+                if self.rebuilding && next > stored_upto {
+                    self.finish_rebuild();
+                }
                 self.detected.store(next - 1, Ordering::Release);
                 subscription.wait_beyond(next - 1, Duration::from_millis(200));
                 continue;
@@ -120,10 +139,49 @@ impl Detector {
         }
     }
 
-    fn apply_state_changes(&mut self) {
-        while let Ok((id, state)) = self.grouper_inbox.try_recv() {
-            self.grouper.set_state(&id, state);
+    /// Detection has caught up with what was stored before the start.
+    fn finish_rebuild(&mut self) {
+        self.rebuilding = false;
+        let dropped = self.grouper.rebuilt();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "merges or splits by hand whose incidents the journal no longer holds were not applied again"
+            );
         }
+    }
+
+    fn apply_state_changes(&mut self) {
+        while let Ok(message) = self.grouper_inbox.try_recv() {
+            match message {
+                GrouperMsg::State(id, state) => self.grouper.set_state(&id, state),
+                GrouperMsg::Manual { record, reply } => {
+                    let _ = reply.send(self.apply_manual(record));
+                }
+            }
+        }
+    }
+
+    /// Applies a merge or split by hand and stores what it changed with the operation.
+    fn apply_manual(&mut self, record: ManualRecord) -> Result<Vec<Incident>, crate::RegroupError> {
+        let change = self.grouper.manual(&record.op)?;
+        let mut batch = DetectionBatch {
+            alerts: change.alert.into_iter().chain(change.also).collect(),
+            incidents: change.incidents,
+            manual_ops: vec![record],
+            ..DetectionBatch::default()
+        };
+        dedup_last(&mut batch.alerts, |a| a.id.clone());
+        dedup_last(&mut batch.incidents, |i| i.id.clone());
+        if let Err(error) = self.store.commit(&batch) {
+            Metrics::add(&self.metrics.store_errors, 1);
+            tracing::error!(%error, "an operation by hand was applied but not stored");
+            return Err(crate::RegroupError::Store(error.to_string()));
+        }
+        if let Some(out) = &self.incidents_out {
+            let _ = out.send(batch.incidents.clone());
+        }
+        Ok(batch.incidents)
     }
 
     /// Processes up to [`CHUNK`] records from `from`; returns the last sequence handled.
@@ -176,11 +234,15 @@ impl Detector {
         };
         let now = crate::ingest::now_ms();
         for event in &chunk {
+            if self.rebuilding && event.id > stored_upto {
+                self.finish_rebuild();
+            }
             let outputs = self.engine.process(event.id, &EventRecord(event));
             for output in outputs {
                 if let Some(alert) = self.product_alert(output, &chunk, &index) {
                     let change = self.grouper.apply(alert);
                     batch.alerts.extend(change.alert);
+                    batch.alerts.extend(change.also);
                     batch.incidents.extend(change.incidents);
                 }
             }
@@ -275,6 +337,9 @@ impl Detector {
             last_ms: sigma.last_time_ms,
             entities: facts.entities.clone(),
             incident_id: None,
+            repeat_of: None,
+            repeats: 0,
+            last_repeat_ms: None,
         })
     }
 }

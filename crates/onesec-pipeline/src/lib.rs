@@ -14,6 +14,7 @@ mod audit;
 mod builtin;
 mod config;
 mod detect;
+pub mod export;
 mod handoff;
 mod ingest;
 mod metrics;
@@ -21,7 +22,7 @@ mod record;
 pub mod response;
 mod rules;
 
-pub use audit::{Audit, read_payload_ranges, read_payloads};
+pub use audit::{Audit, IncidentProofs, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
     AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, RulesConfig,
@@ -34,8 +35,9 @@ pub use record::EventRecord;
 pub use rules::{RejectedRule, RulesReport, load_rules};
 
 use detect::Detector;
+use detect::GrouperMsg;
 use onesec_directory::{DirectorySummary, SharedDirectory};
-use onesec_incident::{Grouper, GrouperConfig, IncidentState};
+use onesec_incident::{GroupError, Grouper, GrouperConfig, Incident, IncidentState, ManualOp};
 use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
 use onesec_sigma::{Engine, EngineConfig};
 use onesec_store::{SqliteStore, Store, StoreError};
@@ -78,6 +80,23 @@ pub enum StartError {
     Response(#[from] response::ResponseError),
 }
 
+/// A merge or split by hand that was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum RegroupError {
+    /// The grouper refused it (unknown or closed incident, an alert not in it...).
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    /// Detection did not take it in time (a long backlog, or it stopped).
+    #[error("detection did not take the change in time; try again")]
+    Busy,
+    /// It was applied but could not be stored.
+    #[error("the change could not be stored: {0}")]
+    Store(String),
+    /// The response side failed to record it (history, audit, the merged incident's run).
+    #[error(transparent)]
+    Response(#[from] response::ResponseError),
+}
+
 /// Positions and counts, for `/api/v1/status` and for clients that wait for detection.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -105,7 +124,7 @@ pub struct Pipeline {
     stop: Arc<AtomicBool>,
     detector: Mutex<Option<std::thread::JoinHandle<()>>>,
     rules: RulesReport,
-    state_changes: Mutex<mpsc::Sender<(String, IncidentState)>>,
+    state_changes: Mutex<mpsc::Sender<GrouperMsg>>,
     audit: Option<Arc<Audit>>,
     responses: Arc<response::Responses>,
     responder: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -150,7 +169,7 @@ impl Pipeline {
                 ..EngineConfig::default()
             },
         );
-        let grouper = Grouper::new(GrouperConfig {
+        let mut grouper = Grouper::new(GrouperConfig {
             window_ms: config.incident_window_ms()?,
             open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity).ok_or(
                 ConfigError::Value {
@@ -160,6 +179,26 @@ impl Pipeline {
                 },
             )?,
         });
+        // What people did to incidents, applied again as the journal rebuilds them.
+        for state in [
+            IncidentState::Acknowledged,
+            IncidentState::InProgress,
+            IncidentState::OnHold,
+            IncidentState::Resolved,
+            IncidentState::Closed,
+        ] {
+            let filter = onesec_store::IncidentFilter {
+                state: Some(state.as_str().into()),
+                limit: Some(usize::MAX >> 2),
+                ..onesec_store::IncidentFilter::default()
+            };
+            for incident in writer.incidents(&filter)? {
+                grouper.set_state(&incident.id, state);
+            }
+        }
+        for record in writer.manual_ops()? {
+            grouper.replay_manual(record.op);
+        }
         let metrics = Arc::new(Metrics::default());
         let syslog = onesec_decode::SyslogSettings {
             year: config.syslog.year,
@@ -179,12 +218,10 @@ impl Pipeline {
             },
             audit.clone(),
         );
-        let responses = Arc::new(response::Responses::new(
-            &config.response,
-            response_store,
-            clock,
-            audit.clone(),
-        )?);
+        let responses = Arc::new(
+            response::Responses::new(&config.response, response_store, clock, audit.clone())?
+                .with_directory(directory.clone()),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let (incidents_tx, incidents_rx) = mpsc::channel();
@@ -298,8 +335,67 @@ impl Pipeline {
     /// Tells detection that a person changed an incident's state.
     pub fn incident_state_changed(&self, id: &str, state: IncidentState) {
         if let Ok(tx) = self.state_changes.lock() {
-            let _ = tx.send((id.to_string(), state));
+            let _ = tx.send(GrouperMsg::State(id.to_string(), state));
         }
+    }
+
+    /// A person merges incident `from` into `into`: detection regroups and stores it, then
+    /// both incidents get a history entry, the audit log an `incident.merge` entry, and the
+    /// run of the merged-away incident is cancelled. The incidents it changed.
+    pub fn merge_incidents(
+        &self,
+        from: &str,
+        into: &str,
+        by: &str,
+        comment: &str,
+    ) -> Result<Vec<Incident>, RegroupError> {
+        let op = ManualOp::Merge {
+            from: from.to_string(),
+            into: into.to_string(),
+        };
+        self.regroup(op, by, comment)
+    }
+
+    /// A person moves `alerts` out of `incident` into a new incident (kept apart from it from
+    /// then on); recorded like a merge (`incident.split`). The incidents it changed, the new
+    /// one last.
+    pub fn split_incident(
+        &self,
+        incident: &str,
+        alerts: &[String],
+        by: &str,
+        comment: &str,
+    ) -> Result<Vec<Incident>, RegroupError> {
+        self.regroup(ManualOp::split(incident, alerts), by, comment)
+    }
+
+    fn regroup(
+        &self,
+        op: ManualOp,
+        by: &str,
+        comment: &str,
+    ) -> Result<Vec<Incident>, RegroupError> {
+        let at_ms = self.responses.now_ms();
+        let record = onesec_store::ManualRecord {
+            seq: 0,
+            at_ms,
+            actor: by.to_string(),
+            comment: comment.to_string(),
+            op: op.clone(),
+        };
+        let (reply, answer) = mpsc::channel();
+        {
+            let tx = self.state_changes.lock().map_err(|_| RegroupError::Busy)?;
+            tx.send(GrouperMsg::Manual { record, reply })
+                .map_err(|_| RegroupError::Busy)?;
+        }
+        let mut incidents = answer
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .map_err(|_| RegroupError::Busy)??;
+        self.responses.regrouped(&op, &incidents, by, comment)?;
+        let order = |i: &Incident| op.incidents().iter().position(|id| *id == i.id);
+        incidents.sort_by_key(order);
+        Ok(incidents)
     }
 
     /// Prometheus metrics text.

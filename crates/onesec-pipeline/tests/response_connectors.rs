@@ -99,6 +99,7 @@ fn incident() -> Incident {
         first_ms: 0,
         last_ms: 0,
         merged_into: None,
+        repeats: 0,
     }
 }
 

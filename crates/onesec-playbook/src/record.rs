@@ -82,6 +82,8 @@ pub enum LogKind {
     RunCompleted,
     RunFailed,
     BudgetExhausted,
+    /// The run was stopped from outside ([`crate::Run::cancel`]).
+    RunCancelled,
 }
 
 /// The result of what the entry records.

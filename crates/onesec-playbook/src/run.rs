@@ -72,6 +72,12 @@ pub enum RunStatus {
     BudgetExhausted {
         budget: usize,
     },
+    /// Stopped from outside (its incident was closed or called a false alarm): nothing that
+    /// was still to come ran, open tasks were cancelled.
+    Cancelled {
+        by: String,
+        reason: String,
+    },
 }
 
 /// Why a run could not start or a decision was refused.
@@ -270,6 +276,20 @@ impl Run {
                 Wait::Ready | Wait::Done => None,
             })
             .min()
+    }
+
+    /// Stops a running run from outside (`by` and `reason` go into the log): open tasks are
+    /// cancelled, delayed or pending steps never run. False when it was no longer running.
+    pub fn cancel(&mut self, by: &str, reason: &str, now: Millis) -> bool {
+        if self.status != RunStatus::Running {
+            return false;
+        }
+        let status = RunStatus::Cancelled {
+            by: by.to_string(),
+            reason: reason.to_string(),
+        };
+        self.finish(now, status);
+        true
     }
 
     /// Processes every step that can go ahead at `now`, until all threads wait (for a task, a
@@ -1099,10 +1119,17 @@ impl Run {
                 Outcome::Failed,
                 format!("stopped after {budget} steps"),
             ),
+            RunStatus::Cancelled { reason, .. } => {
+                (LogKind::RunCancelled, Outcome::Info, reason.clone())
+            }
             RunStatus::Running => return,
         };
         let playbook = self.playbooks[0].id.clone();
-        self.push_log(now, "engine", playbook, None, kind, outcome, detail);
+        let who = match &status {
+            RunStatus::Cancelled { by, .. } => by.clone(),
+            _ => "engine".to_string(),
+        };
+        self.push_log(now, &who, playbook, None, kind, outcome, detail);
         self.status = status;
         let open: Vec<TaskId> = self
             .tasks

@@ -319,3 +319,50 @@ fn a_manual_connector_turns_automated_commands_into_tasks() {
     );
     assert!(matches!(run.tasks()[0].state, TaskState::Approved { .. }));
 }
+
+#[test]
+fn a_cancelled_run_performs_nothing_more_and_cancels_its_tasks() {
+    let (_, mut run, mut c) = start("management");
+    run.advance(0, &mut c);
+    let before = c.commands().len();
+    let approval = run.open_tasks(Team::Management)[0].id;
+    assert!(run.cancel("alice", "incident closed as false_alarm", 5_000));
+    assert!(
+        !run.cancel("bob", "again", 6_000),
+        "a run is cancelled once"
+    );
+    assert_eq!(
+        run.status(),
+        &RunStatus::Cancelled {
+            by: "alice".into(),
+            reason: "incident closed as false_alarm".into()
+        }
+    );
+    assert!(matches!(
+        run.tasks()[approval.0].state,
+        TaskState::Cancelled { .. }
+    ));
+    assert!(run.approve(approval, "cfo", "too late", 7_000).is_err());
+    // Far past every timer: nothing more runs, no command goes out.
+    assert_eq!(
+        run.advance(APPROVAL_TIMEOUT * 10, &mut c),
+        run.status().clone()
+    );
+    assert_eq!(c.commands().len(), before);
+    assert!(disruptive_calls(&c).is_empty());
+    assert_eq!(run.next_wakeup(), None);
+    let cancelled = run
+        .log()
+        .iter()
+        .find(|e| e.kind == LogKind::RunCancelled)
+        .expect("logged");
+    assert_eq!(cancelled.who, "alice");
+    assert_eq!(cancelled.detail, "incident closed as false_alarm");
+    assert_eq!(
+        run.log().last().map(|e| e.kind),
+        Some(LogKind::TaskCancelled),
+        "then its open task"
+    );
+    let kept = Run::from_json(&run.to_json()).expect("round trip");
+    assert_eq!(kept.status(), run.status());
+}

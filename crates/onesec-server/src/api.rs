@@ -2,6 +2,7 @@
 
 use crate::auth_api;
 use crate::gate::{self, Gate};
+use crate::incident_api;
 use crate::playbook_api;
 use axum::Json;
 use axum::Router;
@@ -50,6 +51,18 @@ pub fn router(
     let devices = Router::new()
         .route("/api/v1/devices", get(crate::devices_api::get_devices))
         .route("/api/v1/devices/{id}", get(crate::devices_api::get_device))
+        .route(
+            "/api/v1/incidents/{id}/context",
+            get(incident_api::get_context),
+        )
+        .route(
+            "/api/v1/incidents/{id}/export",
+            get(incident_api::get_export),
+        )
+        .route(
+            "/api/v1/incidents/{id}/report",
+            get(incident_api::get_report),
+        )
         .with_state(devices);
     let router = Router::new()
         .route("/api/v1/events", post(post_events).get(get_events))
@@ -75,6 +88,22 @@ pub fn router(
         .route(
             "/api/v1/incidents/{id}/playbook",
             get(playbook_api::get_playbook).post(playbook_api::post_playbook),
+        )
+        .route(
+            "/api/v1/incidents/{id}/merge",
+            post(incident_api::post_merge),
+        )
+        .route(
+            "/api/v1/incidents/{id}/split",
+            post(incident_api::post_split),
+        )
+        .route(
+            "/api/v1/incidents/{id}/evidence",
+            get(incident_api::get_evidence).post(incident_api::post_evidence),
+        )
+        .route(
+            "/api/v1/incidents/{id}/evidence/{seq}",
+            get(incident_api::get_evidence_file),
         )
         .route("/api/v1/tasks", get(playbook_api::get_tasks))
         .route(
@@ -149,7 +178,7 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
-fn bad_request(error: impl std::fmt::Display) -> ApiError {
+pub(crate) fn bad_request(error: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, error.to_string())
 }
 
@@ -338,7 +367,7 @@ async fn get_incidents(
 }
 
 /// A timeline entry: one event, in a shape meant for reading.
-fn timeline_entry(event: &Event) -> Value {
+pub(crate) fn timeline_entry(event: &Event) -> Value {
     json!({
         "id": event.id,
         "time": event.time_rfc3339(),
@@ -360,30 +389,40 @@ fn timeline_entry(event: &Event) -> Value {
     })
 }
 
-/// `GET /api/v1/incidents/{id}`: the incident, its alerts and the timeline of their events.
+/// The incident (if the caller sees it), its alerts and the timeline of their active events,
+/// as `GET /api/v1/incidents/{id}` shows them (and an export carries them).
+pub(crate) fn incident_detail(
+    s: &mut dyn Store,
+    id: &str,
+    principal: &Principal,
+) -> Result<Value, onesec_store::StoreError> {
+    let incident = s
+        .incident(id)?
+        .filter(|i| sees(principal, &i.entities))
+        .ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
+    let alerts = s.alerts(Some(id), 10_000)?;
+    let active = alerts
+        .iter()
+        .filter(|a| a.status == onesec_incident::AlertStatus::Active);
+    let mut ids: Vec<u64> = active.flat_map(|a| a.event_ids.iter().copied()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let events = s.events_by_ids(&ids)?;
+    let timeline: Vec<Value> = events.iter().map(timeline_entry).collect();
+    let evidence = s.evidence(id)?;
+    Ok(
+        json!({ "incident": incident, "alerts": alerts, "timeline": timeline, "evidence": evidence }),
+    )
+}
+
+/// `GET /api/v1/incidents/{id}`: the incident, its alerts, the timeline of their events, its
+/// evidence, case and history.
 async fn get_incident(
     State(pipeline): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let body = with_store(&pipeline, move |s| {
-        let incident = s
-            .incident(&id)?
-            .filter(|i| sees(&principal, &i.entities))
-            .ok_or_else(|| onesec_store::StoreError::NotFound(format!("no incident {id}")))?;
-        let alerts = s.alerts(Some(&id), 10_000)?;
-        let active = alerts
-            .iter()
-            .filter(|a| a.status == onesec_incident::AlertStatus::Active);
-        let mut ids: Vec<u64> = active.flat_map(|a| a.event_ids.iter().copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let events = s.events_by_ids(&ids)?;
-        let timeline: Vec<Value> = events.iter().map(timeline_entry).collect();
-        Ok(json!({ "incident": incident, "alerts": alerts, "timeline": timeline }))
-    })
-    .await?;
-    let mut body = body;
+    let mut body = with_store(&pipeline, move |s| incident_detail(s, &id, &principal)).await?;
     let id = body["incident"]["id"]
         .as_str()
         .unwrap_or_default()

@@ -50,6 +50,18 @@ impl Devices {
         })
     }
 
+    /// The pipeline the devices come from.
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// One device's posture (`{"device", "score", "findings"}`), if the directory has it.
+    pub(crate) fn posture(&self, id: &str) -> Option<serde_json::Value> {
+        let assessment = self.assessment();
+        let report = assessment.device(id)?;
+        serde_json::to_value(report).ok()
+    }
+
     fn assessment(&self) -> Arc<Assessment> {
         let directory = self.pipeline.directory();
         let clock = Clock {

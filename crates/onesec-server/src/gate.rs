@@ -109,6 +109,46 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Permission::WorkTasks),
     ),
     (
+        Method::POST,
+        "/api/v1/incidents/{id}/merge",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/split",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/evidence",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/evidence",
+        Access::Needs(Permission::WorkIncidents),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/evidence/{seq}",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/context",
+        Access::Needs(Permission::ReadEvents),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/export",
+        Access::Needs(Permission::ReadExports),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/report",
+        Access::Needs(Permission::ReadExports),
+    ),
+    (
         Method::GET,
         "/api/v1/tasks",
         Access::Needs(Permission::ReadIncidents),

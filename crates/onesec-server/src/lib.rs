@@ -11,6 +11,7 @@ mod audit_api;
 mod auth_api;
 mod devices_api;
 pub mod gate;
+mod incident_api;
 pub mod mqtt;
 mod playbook_api;
 pub mod sia;

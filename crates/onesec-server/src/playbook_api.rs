@@ -19,10 +19,11 @@ use std::sync::Arc;
 
 type AppState = Arc<Pipeline>;
 
-fn response_error(error: ResponseError) -> ApiError {
+pub(crate) fn response_error(error: ResponseError) -> ApiError {
     let status = match &error {
         ResponseError::UnknownIncident(_)
         | ResponseError::UnknownTask(_)
+        | ResponseError::UnknownEvidence(_)
         | ResponseError::NoRun(_) => StatusCode::NOT_FOUND,
         ResponseError::TaskClosed(_) | ResponseError::State(_) => StatusCode::CONFLICT,
         ResponseError::UnknownPlaybook(..) | ResponseError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -44,7 +45,7 @@ async fn respond<T: Send + 'static>(
 }
 
 /// The incident, if it exists and the caller sees it; 404 otherwise.
-async fn visible_incident(
+pub(crate) async fn visible_incident(
     pipeline: &AppState,
     principal: &Principal,
     id: String,

@@ -16,15 +16,18 @@
 //! [`Cases`] holds what detection never writes: each incident's case (priority, category,
 //! owner, SLA, escalation) and its history of who did what, playbook runs with their tasks,
 //! and the record of response actions (`sqlite_cases.rs`; tables added to older databases on
-//! open).
+//! open). [`Evidence`] keeps the files and event references attached to incidents, and
+//! [`ManualRecord`]s the merges and splits people did (`sqlite_evidence.rs`).
 
 mod blocks;
 mod sqlite;
 mod sqlite_cases;
 mod sqlite_events;
+mod sqlite_evidence;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
+pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
 
 use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, Incident, IncidentState};
@@ -111,6 +114,8 @@ pub struct DetectionBatch {
     pub incidents: Vec<Incident>,
     /// Journal sequence this batch completes.
     pub detected_upto: EventId,
+    /// Merges and splits done by hand that produced `alerts` and `incidents`.
+    pub manual_ops: Vec<ManualRecord>,
 }
 
 /// Which events to return.
@@ -145,9 +150,11 @@ pub struct IncidentFilter {
 }
 
 /// The storage boundary (with [`Cases`], what the response side keeps about incidents).
-pub trait Store: Send + Cases {
+pub trait Store: Send + Cases + Evidence {
     /// Writes one detection step atomically, with its journal position.
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()>;
+    /// Every merge and split done by hand, in order (to apply again on a rebuild).
+    fn manual_ops(&self) -> Result<Vec<ManualRecord>>;
     /// The journal sequence up to which detection results are stored.
     fn detected_upto(&self) -> Result<EventId>;
     /// Keeps undecodable input.

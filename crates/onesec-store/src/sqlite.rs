@@ -67,7 +67,7 @@ pub struct SqliteStore {
     pub(crate) journal: Option<std::path::PathBuf>,
 }
 
-fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { action, source }
 }
 
@@ -119,6 +119,8 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
         conn.execute_batch(crate::sqlite_cases::SCHEMA)
             .map_err(db("create response schema"))?;
+        conn.execute_batch(crate::sqlite_evidence::SCHEMA)
+            .map_err(db("create evidence schema"))?;
         sqlite_events::add_journal_columns(&conn)?;
         sqlite_events::migrate_event_rows(&mut conn)?;
         Ok(SqliteStore {
@@ -236,6 +238,7 @@ impl Store for SqliteStore {
         sqlite_events::write_events(&tx, &batch.events, bodies)?;
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
+        crate::sqlite_evidence::write_ops(&tx, &batch.manual_ops)?;
         let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('detected_upto', ?1)
@@ -244,6 +247,10 @@ impl Store for SqliteStore {
         )
         .map_err(db("record detected_upto"))?;
         tx.commit().map_err(db("commit detection batch"))
+    }
+
+    fn manual_ops(&self) -> Result<Vec<crate::ManualRecord>> {
+        crate::sqlite_evidence::read_ops(self)
     }
 
     fn detected_upto(&self) -> Result<EventId> {
@@ -450,6 +457,7 @@ mod tests {
             first_ms: 10,
             last_ms: 20,
             merged_into: None,
+            repeats: 0,
         }
     }
 
@@ -470,6 +478,9 @@ mod tests {
             last_ms: 20,
             entities: Entities::default(),
             incident_id: Some("i1".into()),
+            repeat_of: None,
+            repeats: 0,
+            last_repeat_ms: None,
         }
     }
 

@@ -463,6 +463,7 @@ mod tests {
             first_ms: 10,
             last_ms: 20,
             merged_into: None,
+            repeats: 0,
         }
     }
 

@@ -163,12 +163,23 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
         incident["state"].as_str().unwrap_or(""),
         incident["title"].as_str().unwrap_or("")
     );
+    if let Some(repeats) = incident["repeats"].as_u64().filter(|r| *r > 0) {
+        println!("repeating alarms counted: {repeats}");
+    }
     crate::work_cmd::print_case(&body["case"]);
     println!("\nalerts:");
     for alert in body["alerts"].as_array().into_iter().flatten() {
+        if alert["repeat_of"].is_string() {
+            continue;
+        }
+        let repeated = match alert["repeats"].as_u64() {
+            Some(n) if n > 0 => format!(" repeated {n}×"),
+            _ => String::new(),
+        };
         println!(
-            "  [{}] {} ({})",
+            "  [{}] {} {} ({}){repeated}",
             alert["severity"].as_str().unwrap_or(""),
+            alert["id"].as_str().unwrap_or(""),
             alert["title"].as_str().unwrap_or(""),
             alert["status"].as_str().unwrap_or("")
         );
@@ -184,6 +195,18 @@ pub fn incident(args: IncidentArgs) -> anyhow::Result<ExitCode> {
             entry["to"].as_str().unwrap_or("-"),
             entry["comment"].as_str().unwrap_or("")
         );
+    }
+    if body["evidence"].as_array().is_some_and(|e| !e.is_empty()) {
+        println!("\nevidence:");
+        for item in body["evidence"].as_array().into_iter().flatten() {
+            println!(
+                "  {:>4} {:<6} {}  {}",
+                item["seq"],
+                item["kind"].as_str().unwrap_or(""),
+                item["name"].as_str().unwrap_or(""),
+                item["note"].as_str().unwrap_or("")
+            );
+        }
     }
     println!("\ntimeline:");
     for event in body["timeline"].as_array().into_iter().flatten() {

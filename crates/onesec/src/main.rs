@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod auth_cmd;
+mod casework_cmd;
 mod client;
 mod demo;
 mod devices_cmd;

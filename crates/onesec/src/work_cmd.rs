@@ -78,10 +78,16 @@ pub enum IncidentAction {
         #[arg(long, requires = "start")]
         playbook: Option<String>,
     },
+    #[command(flatten)]
+    Casework(crate::casework_cmd::CaseworkAction),
 }
 
 /// `POST` a JSON body; the answer, or an error with the server's reason.
-fn post_json(server_args: &ServerArgs, path: &str, body: &Value) -> anyhow::Result<Value> {
+pub(crate) fn post_json(
+    server_args: &ServerArgs,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
     let server = &server_args.server;
     let url = format!("{}{}", server.trim_end_matches('/'), path);
     let client = server_args.client_builder()?.build()?;
@@ -249,6 +255,7 @@ pub fn incident(action: IncidentAction) -> anyhow::Result<ExitCode> {
             };
             print_run(&run);
         }
+        IncidentAction::Casework(action) => return crate::casework_cmd::run(action),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -319,6 +319,10 @@ fn an_incident_is_worked_from_acknowledgement_to_closure_and_a_restart_keeps_eve
         assert!(text.contains(action), "{action} is audited");
     }
 
+    // Closing the incident cancelled its run: nothing more of it runs.
+    let run_closed = onesec.get_json(&format!("/api/v1/incidents/{id}/playbook"));
+    assert_eq!(run_closed["status"], "cancelled", "{run_closed}");
+
     // A restart on the same data: detection replays the journal; the human state, the case,
     // the history and the run with its tasks are all still there.
     onesec.kill();
@@ -341,8 +345,9 @@ fn an_incident_is_worked_from_acknowledgement_to_closure_and_a_restart_keeps_eve
     let run_after = onesec.get_json(&format!("/api/v1/incidents/{id}/playbook"));
     assert_eq!(run_after["playbook_id"], run_before["playbook_id"]);
     assert_eq!(run_after["tasks"][0]["id"], run_before["tasks"][0]["id"]);
+    assert_eq!(run_after["status"], "cancelled");
     assert_eq!(
         run_after["log"].as_array().unwrap().len(),
-        run_before["log"].as_array().unwrap().len()
+        run_closed["log"].as_array().unwrap().len()
     );
 }

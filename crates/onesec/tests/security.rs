@@ -17,6 +17,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{event_id}", "1")
         .replace("{name}", "no-such-token")
         .replace("{task_id}", "no-such-task")
+        .replace("{seq}", "1")
 }
 
 fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
@@ -255,6 +256,41 @@ fn working_an_incident_needs_the_permission_and_sight_of_its_site() {
         "but comments"
     );
     assert_eq!(post("ack", comment.clone(), &edi), 200);
+    // Casework: merge, split and attach need work_incidents and sight of the site; the
+    // context needs read_events, the export and the report read_exports.
+    let casework = json!({"into": id, "alerts": ["x"], "event_id": 1, "comment": "seen"});
+    for path in ["merge", "split", "evidence"] {
+        assert_eq!(
+            post(path, casework.clone(), &auditor),
+            403,
+            "auditor {path}"
+        );
+        assert_eq!(
+            post(path, casework.clone(), &compliance),
+            403,
+            "compliance {path}"
+        );
+        assert_eq!(post(path, casework.clone(), &mtl), 404, "other site {path}");
+    }
+    let manager = token_for(&onesec, "boss", Role::Manager, &[]);
+    let get = |path: &str, token: &str| {
+        let path = format!("/api/v1/incidents/{id}/{path}");
+        onesec.request_as(Method::GET, &path, Some(token)).status
+    };
+    for path in ["context", "export", "report", "evidence"] {
+        assert_eq!(get(path, &mtl), 404, "other site {path}");
+    }
+    assert_eq!(
+        get("context", &compliance),
+        403,
+        "compliance reads no events"
+    );
+    assert_eq!(get("export", &manager), 403, "managers do not export");
+    assert_eq!(get("report", &manager), 403);
+    assert_eq!(get("evidence", &manager), 200, "but read the evidence list");
+    assert_eq!(get("export", &auditor), 200, "auditors export");
+    assert_eq!(get("report", &compliance), 200);
+    assert_eq!(get("context", &edi), 200);
     let leaves = std::fs::read(tmp.path().join("data/audit/leaves.bin")).unwrap();
     let text = String::from_utf8_lossy(&leaves);
     assert!(text.contains("incident.comment") && text.contains("dpo") && text.contains("edi-soc"));

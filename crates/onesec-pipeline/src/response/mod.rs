@@ -13,6 +13,7 @@
 //! thread ([`spawn_worker`]) takes detection's incidents and fires the timers: task deadlines,
 //! delays and escalations, on the [`Clock`] it is given (tests pass a [`ManualClock`]).
 
+mod casework;
 pub mod config;
 pub mod connectors;
 
@@ -20,7 +21,8 @@ use crate::Audit;
 use config::{Mode, ResponseConfig, SelectRule};
 use connectors::{ActionRecord, ConnectorError, Connectors, Dispatch, Effective};
 use onesec_incident::{
-    Case, Category, Entities, HistoryEntry, Incident, IncidentState, Priority, RouteRule, SlaPolicy,
+    Case, Category, Entities, HistoryEntry, Incident, IncidentState, Priority, Risk, RouteRule,
+    SlaPolicy,
 };
 use onesec_playbook::{
     Library, LogEntry, Millis, Playbook, Run, RunError, RunOptions, RunStatus, Task, TaskId,
@@ -50,6 +52,9 @@ pub enum ResponseError {
         "incident {0} has no playbook run (none was selected for it; POST .../playbook starts one)"
     )]
     NoRun(String),
+    /// No such piece of evidence on the incident.
+    #[error("no evidence {0}")]
+    UnknownEvidence(String),
     /// A playbook id or name that is not loaded.
     #[error("no playbook {0:?} (loaded: {1})")]
     UnknownPlaybook(String, String),
@@ -228,6 +233,8 @@ pub struct Responses {
     /// One lock per incident, so a run is advanced by one caller at a time while connector
     /// I/O of other incidents goes on.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Where zone tags and people's status are looked up (the priority's risks).
+    directory: Option<onesec_directory::SharedDirectory>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -286,7 +293,40 @@ impl Responses {
             clock,
             audit,
             locks: Mutex::new(HashMap::new()),
+            directory: None,
         })
+    }
+
+    /// Reads the risks that make an incident more urgent (a zone tagged `restricted` or
+    /// `critical`, a person terminated or on leave) from this directory.
+    pub fn with_directory(mut self, directory: onesec_directory::SharedDirectory) -> Responses {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The risks the incident carries, as the directory in use says.
+    fn risk(&self, incident: &Incident) -> Risk {
+        let Some(shared) = &self.directory else {
+            return Risk::default();
+        };
+        let directory = shared.current();
+        let entities = &incident.entities;
+        Risk {
+            critical_asset: entities.zones.iter().any(|z| {
+                directory
+                    .zone(z)
+                    .is_some_and(|z| z.has_tag("restricted") || z.has_tag("critical"))
+            }),
+            person_at_risk: entities.persons.iter().any(|p| {
+                directory.person(p).is_some_and(|p| {
+                    matches!(
+                        p.status,
+                        onesec_directory::PersonStatus::Terminated
+                            | onesec_directory::PersonStatus::Leave
+                    )
+                })
+            }),
+        }
     }
 
     /// The current time on the response clock.
@@ -321,7 +361,18 @@ impl Responses {
         if let Some(case) = self.with_store(|s| s.case(&incident.id))? {
             return Ok(case);
         }
-        let case = Case::open(incident, &self.settings.routes, &self.settings.sla, now);
+        let risk = self.risk(incident);
+        let case = Case::open_with(
+            incident,
+            risk,
+            &self.settings.routes,
+            &self.settings.sla,
+            now,
+        );
+        let risks = match risk.describe() {
+            r if r.is_empty() => String::new(),
+            r => format!(" ({r})"),
+        };
         let entry = HistoryEntry {
             seq: 0,
             incident_id: incident.id.clone(),
@@ -331,7 +382,7 @@ impl Responses {
             from: None,
             to: Some(case.owner_team.clone()),
             comment: format!(
-                "priority {}, routed by {}; acknowledge by {}, resolve by {}",
+                "priority {}{risks}, routed by {}; acknowledge by {}, resolve by {}",
                 case.priority.get(),
                 case.routed_by,
                 onesec_event::format_time_ms(case.ack_due_ms),
@@ -374,7 +425,8 @@ impl Responses {
             .incident(&incident.id)
             .unwrap_or_else(|_| incident.clone());
         let mut case = self.ensure_case(&incident, now)?;
-        let changed = case.follow(&incident, &self.settings.routes, &self.settings.sla);
+        let risk = self.risk(&incident);
+        let changed = case.follow_with(&incident, risk, &self.settings.routes, &self.settings.sla);
         if !changed.is_empty() {
             let entries: Vec<HistoryEntry> = changed
                 .iter()
@@ -409,7 +461,9 @@ impl Responses {
 
     /// Starts the selected playbook unless the incident has a run.
     fn start_selected(&self, incident: &Incident, case: &Case, by: &str, now: i64) -> Result<()> {
-        if self.with_store(|s| s.run(&incident.id))?.is_some() {
+        if Self::stops_response(case.category)
+            || self.with_store(|s| s.run(&incident.id))?.is_some()
+        {
             return Ok(());
         }
         if let Some(playbook) = self.select(incident, case) {
@@ -846,6 +900,10 @@ impl Responses {
                 "from": incident.state.as_str(), "to": state.as_str(), "comment": comment,
             }),
         );
+        if state == IncidentState::Closed {
+            self.cancel_run(incident_id, by, "the incident was closed", now)?;
+        }
+        let case = self.with_store(|s| s.case(incident_id))?.unwrap_or(case);
         Ok((changed, case_view(case, now)))
     }
 
@@ -1018,6 +1076,10 @@ impl Responses {
         self.audit(by, "incident.classify", incident_id, serde_json::json!({
             "priority": view.case.priority.get(), "category": view.case.category.as_str(), "comment": comment,
         }));
+        if let Some(c) = category.filter(|c| Self::stops_response(*c)) {
+            let reason = format!("the incident was classified {}", c.as_str());
+            self.cancel_run(incident_id, by, &reason, self.now_ms())?;
+        }
         if category.is_some() && self.settings.auto_start {
             let incident = self.incident(incident_id)?;
             if incident.state.is_open() {
@@ -1311,6 +1373,7 @@ fn status_label(status: &RunStatus) -> (&'static str, Option<String>) {
         RunStatus::BudgetExhausted { budget } => {
             ("budget_exhausted", Some(format!("{budget} steps")))
         }
+        RunStatus::Cancelled { by, reason } => ("cancelled", Some(format!("{by}: {reason}"))),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use onesec_event::{Domain, Severity};
+use onesec_incident::ManualOp;
 use onesec_store::DetectionBatch;
 use std::path::Path;
 
@@ -28,6 +29,7 @@ fn incident(id: &str, domain: Domain) -> Incident {
         first_ms: 0,
         last_ms: 0,
         merged_into: None,
+        repeats: 0,
     }
 }
 
@@ -531,4 +533,229 @@ fn inputs_carry_the_incident_facts() {
 fn snake_case_names() {
     assert_eq!(snake("TaskCreated"), "task_created");
     assert_eq!(snake("Ok"), "ok");
+}
+
+#[test]
+fn closing_or_calling_it_a_false_alarm_cancels_the_run_and_nothing_more_is_done() {
+    for (how, category) in [("closed", None), ("false alarm", Some("false_alarm"))] {
+        let s = setup(ResponseConfig::default(), Domain::Hybrid);
+        let r = &s.responses;
+        r.incidents_changed(std::slice::from_ref(&s.incident));
+        let before = r.run_view("inc-1").unwrap();
+        assert_eq!(before.status, "running");
+        let actions = before.actions.len();
+        assert_eq!(open_tasks(r, Team::Management).len(), 1, "{how}");
+        match category {
+            None => {
+                r.change_state("inc-1", IncidentState::Closed, "ann", "handled on site")
+                    .unwrap();
+            }
+            Some(c) => {
+                r.classify("inc-1", None, Some(c), "ann", "test badge")
+                    .unwrap();
+            }
+        }
+        let after = r.run_view("inc-1").unwrap();
+        assert_eq!(after.status, "cancelled", "{how}");
+        assert!(
+            after
+                .status_detail
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("ann: "),
+            "{how}: {:?}",
+            after.status_detail
+        );
+        assert!(open_tasks(r, Team::Management).is_empty(), "{how}");
+        assert!(after.tasks.iter().all(|t| t.state == "cancelled"), "{how}");
+        // Hours later the worker ticks: the approval deadline passed, yet nothing runs.
+        s.clock.advance(24 * 60 * MIN);
+        r.tick();
+        let later = r.run_view("inc-1").unwrap();
+        assert_eq!(
+            later.actions.len(),
+            actions,
+            "{how}: no action after cancel"
+        );
+        assert_eq!(later.status, "cancelled");
+        assert!(matches!(
+            r.decide(&before.tasks[0].id, true, "mia", "too late"),
+            Err(ResponseError::TaskClosed(_))
+        ));
+        let (_, history) = r.case("inc-1").unwrap();
+        let cancel = history.iter().find(|h| h.action == "playbook").unwrap();
+        assert_eq!(cancel.actor, "ann");
+        assert_eq!(cancel.to.as_deref(), Some("cancelled"));
+        // Detection reporting it again starts nothing new.
+        r.incidents_changed(std::slice::from_ref(&s.incident));
+        assert_eq!(r.run_view("inc-1").unwrap().status, "cancelled");
+    }
+}
+
+#[test]
+fn a_false_alarm_without_a_run_gets_none() {
+    let s = setup(ResponseConfig::default(), Domain::Hybrid);
+    let r = &s.responses;
+    r.classify("inc-1", None, Some("false_alarm"), "ann", "")
+        .unwrap();
+    r.incidents_changed(std::slice::from_ref(&s.incident));
+    assert!(matches!(r.run_view("inc-1"), Err(ResponseError::NoRun(_))));
+}
+
+#[test]
+fn evidence_is_attached_with_its_hash_and_recorded_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("onesec.db");
+    let incident = incident("inc-1", Domain::Physical);
+    let mut store = store_with(&path, std::slice::from_ref(&incident));
+    let mut event = onesec_event::Event::new(
+        1_776_326_400_000,
+        onesec_event::EventClass::PhysicalAccess,
+        onesec_event::Activity::Logon,
+    );
+    event.id = 7;
+    event.message = "door forced".into();
+    store
+        .commit(&DetectionBatch {
+            events: vec![event],
+            detected_upto: 7,
+            ..Default::default()
+        })
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(5_000));
+    let r = responses(&path, &ResponseConfig::default(), clock);
+    let file = r
+        .attach_file(
+            "inc-1",
+            "guard.txt",
+            Some("text/plain"),
+            b"door was open",
+            "guard's note",
+            "gus",
+        )
+        .unwrap();
+    assert_eq!(file.kind, "file");
+    assert_eq!(file.size, 13);
+    assert_eq!(
+        file.sha256.as_deref(),
+        Some(crate::audit::sha256_hex(&[b"door was open"]).as_str())
+    );
+    let reference = r
+        .attach_event("inc-1", 7, "the forced door", "gus")
+        .unwrap();
+    assert_eq!(reference.event_id, Some(7));
+    assert!(reference.name.contains("door forced"), "{}", reference.name);
+    for bad in ["", "../etc/passwd", "a\"b", "x\ny"] {
+        assert!(
+            matches!(
+                r.attach_file("inc-1", bad, None, b"x", "", "gus"),
+                Err(ResponseError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        r.attach_file("inc-1", "empty.bin", None, b"", "", "gus"),
+        Err(ResponseError::Invalid(_))
+    ));
+    assert!(matches!(
+        r.attach_event("inc-1", 99, "", "gus"),
+        Err(ResponseError::Invalid(_))
+    ));
+    assert!(matches!(
+        r.attach_event("inc-nope", 7, "", "gus"),
+        Err(ResponseError::UnknownIncident(_))
+    ));
+    let listed = r.evidence("inc-1").unwrap();
+    assert_eq!(listed, vec![file.clone(), reference]);
+    let (_, bytes) = r.evidence_file("inc-1", file.seq).unwrap();
+    assert_eq!(bytes, b"door was open");
+    assert!(matches!(
+        r.evidence_file("inc-1", 999),
+        Err(ResponseError::UnknownEvidence(_))
+    ));
+    let (_, history) = r.case("inc-1").unwrap();
+    let added: Vec<&str> = history
+        .iter()
+        .filter(|h| h.action == "evidence")
+        .filter_map(|h| h.to.as_deref())
+        .collect();
+    assert_eq!(added, ["file guard.txt (13 bytes)", "event 7"]);
+}
+
+#[test]
+fn a_merge_is_in_both_histories_and_cancels_the_merged_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("onesec.db");
+    let (a, b) = (
+        incident("inc-a", Domain::Hybrid),
+        incident("inc-b", Domain::Hybrid),
+    );
+    store_with(&path, &[a.clone(), b.clone()]);
+    let r = responses(
+        &path,
+        &ResponseConfig::default(),
+        Arc::new(ManualClock::new(0)),
+    );
+    r.incidents_changed(&[a, b]);
+    let op = ManualOp::Merge {
+        from: "inc-b".into(),
+        into: "inc-a".into(),
+    };
+    r.regrouped(&op, &[], "ann", "same intruder").unwrap();
+    for id in ["inc-a", "inc-b"] {
+        let (_, history) = r.case(id).unwrap();
+        let merge = history.iter().find(|h| h.action == "merge").unwrap();
+        assert_eq!(
+            (
+                merge.from.as_deref(),
+                merge.to.as_deref(),
+                merge.actor.as_str()
+            ),
+            (Some("inc-b"), Some("inc-a"), "ann")
+        );
+    }
+    assert_eq!(r.run_view("inc-b").unwrap().status, "cancelled");
+    assert_eq!(r.run_view("inc-a").unwrap().status, "running");
+}
+
+#[test]
+fn a_restricted_zone_and_a_terminated_person_make_the_case_more_urgent() {
+    let directory = |status: &str, tags: &str| {
+        let people = format!(
+            "person_id,name,department,status,accounts,badges,home_site,email\n\
+             p-1,Callum Reid,IT,{status},creid,B-1,EDI,c@example.org\n"
+        );
+        let sites = format!(
+            "sites:\n  - id: EDI\n    name: Edinburgh\n    timezone: Europe/London\n    zones:\n      - {{ id: rnd, name: R&D, tags: [{tags}] }}\n"
+        );
+        let dir = onesec_directory::Directory::from_texts(Some(&people), Some(&sites), None)
+            .expect("a valid directory");
+        onesec_directory::SharedDirectory::new(std::path::PathBuf::new(), dir)
+    };
+    for (status, tags, expected, why) in [
+        ("active", "office", 2, "high physical"),
+        ("active", "restricted", 1, "restricted zone"),
+        ("terminated", "office", 1, "terminated person"),
+        ("leave", "office", 1, "person on leave"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onesec.db");
+        let incident = incident("inc-1", Domain::Physical);
+        store_with(&path, std::slice::from_ref(&incident));
+        let clock = Arc::new(ManualClock::new(0));
+        let r = responses(&path, &ResponseConfig::default(), clock)
+            .with_directory(directory(status, tags));
+        r.incidents_changed(std::slice::from_ref(&incident));
+        let (case, history) = r.case("inc-1").unwrap();
+        assert_eq!(case.case.priority.get(), expected, "{why}");
+        if expected == 1 {
+            assert!(
+                history[0].comment.contains("at risk")
+                    || history[0].comment.contains("critical asset"),
+                "{why}: {}",
+                history[0].comment
+            );
+        }
+    }
 }
