@@ -88,6 +88,7 @@ pub fn router(
         .route("/api/v1/alerts", get(get_alerts))
         .route("/api/v1/dead-letters", get(get_dead_letters))
         .route("/api/v1/status", get(get_status))
+        .route("/api/v1/sources", get(get_sources))
         .route("/api/v1/rules", get(get_rules))
         .route("/api/v1/directory/reload", post(post_directory_reload))
         .route(
@@ -424,6 +425,11 @@ async fn get_dead_letters(
 /// `GET /api/v1/status`: journal and detection positions, counts.
 async fn get_status(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(pipeline.status()).into_response())
+}
+
+/// `GET /api/v1/sources`: every configured or delivering source with its counters.
+async fn get_sources(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(serde_json::json!({ "sources": pipeline.sources() })).into_response())
 }
 
 /// `GET /api/v1/rules`: loaded rules and the ones refused, with reasons.

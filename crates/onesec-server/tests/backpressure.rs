@@ -1,0 +1,165 @@
+//! Overload: a syslog TCP sender that writes far faster than the pipeline journals is slowed
+//! (its socket stops taking bytes) and loses nothing; a UDP flood into a tiny queue loses
+//! datagrams, but every one of them is counted as dropped for the source. No timing is
+//! asserted: only that the counts add up.
+
+use onesec_pipeline::{Config, Pipeline, SourceSnapshot};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn config(data: &std::path::Path) -> Config {
+    let mut config = Config {
+        data_dir: data.to_path_buf(),
+        ..Config::default()
+    };
+    config.http.listen = "127.0.0.1:0".into();
+    config.syslog.udp = String::new();
+    config.syslog.tcp = String::new();
+    config
+}
+
+fn line(i: usize) -> String {
+    format!(
+        "<38>Mar 10 16:40:15 gw sshd[7100]: Failed password for root from 203.0.113.{} port {} ssh2",
+        i % 250 + 1,
+        i % 60_000 + 1024
+    )
+}
+
+fn source(pipeline: &Pipeline, name: &str) -> SourceSnapshot {
+    pipeline
+        .sources()
+        .into_iter()
+        .find(|s| s.source == name)
+        .unwrap_or_default()
+}
+
+/// Polls `done` on the source's counters until it holds or 60 s pass.
+async fn wait_for(
+    pipeline: &Pipeline,
+    name: &str,
+    done: impl Fn(&SourceSnapshot) -> bool,
+) -> SourceSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counters = source(pipeline, name);
+        if done(&counters) {
+            return counters;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never settled: {counters:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_tcp_sender_is_slowed_and_nothing_it_sent_is_lost() {
+    const LINES: usize = 30_000;
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(data.path());
+    config.syslog.tcp = "127.0.0.1:0".into();
+    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
+    let server = onesec_server::start(pipeline.clone(), &config)
+        .await
+        .unwrap();
+    let addr = server.syslog_tcp.unwrap();
+
+    let body: String = (0..LINES).map(|i| line(i) + "\n").collect();
+    // A small send buffer, so that what is in flight is mostly the server's to take.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(8192).unwrap();
+    let stream = socket.connect(addr).await.unwrap().into_std().unwrap();
+    let blocked = tokio::task::spawn_blocking(move || {
+        let mut stream = stream;
+        stream.set_nonblocking(true).unwrap();
+        let mut rest = body.as_bytes();
+        let mut blocked = 0usize;
+        while !rest.is_empty() {
+            match stream.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The server reads no further than it journals: the socket is full.
+                    blocked += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        blocked
+    })
+    .await
+    .unwrap();
+
+    let counters = wait_for(&pipeline, "syslog-tcp", |c| {
+        c.decoded + c.dead_lettered >= LINES as u64
+    })
+    .await;
+    assert_eq!(counters.received, LINES as u64, "{counters:?}");
+    assert_eq!(counters.decoded, LINES as u64, "{counters:?}");
+    assert_eq!(counters.dead_lettered, 0);
+    assert_eq!(counters.dropped, 0, "TCP never drops: it slows the sender");
+    assert!(
+        blocked > 0,
+        "the sender was never held back: the server buffered {} bytes",
+        LINES * 100
+    );
+    assert_eq!(pipeline.journal().last_sequence(), LINES as u64);
+    let metrics = pipeline.metrics_text();
+    assert!(
+        metrics.contains(&format!(
+            "onesec_source_decoded_total{{source=\"syslog-tcp\"}} {LINES}"
+        )),
+        "{metrics}"
+    );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_flood_drops_datagrams_and_counts_every_drop() {
+    const DATAGRAMS: usize = 30_000;
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(data.path());
+    config.syslog.udp = "127.0.0.1:0".into();
+    config.syslog.udp_queue = 4;
+    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
+    let server = onesec_server::start(pipeline.clone(), &config)
+        .await
+        .unwrap();
+    let addr = server.syslog_udp.unwrap();
+
+    tokio::task::spawn_blocking(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..DATAGRAMS {
+            socket.send_to(line(i).as_bytes(), addr).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+
+    wait_for(&pipeline, "syslog-udp", |c| {
+        c.received + c.dropped >= DATAGRAMS as u64
+    })
+    .await;
+    // Let a late kernel-drop reading and the queued batches land, then the sum must be exact.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let counters = wait_for(&pipeline, "syslog-udp", |c| {
+        c.received == c.decoded + c.dead_lettered
+    })
+    .await;
+    assert_eq!(
+        counters.received + counters.dropped,
+        DATAGRAMS as u64,
+        "every datagram is either received or counted as dropped: {counters:?}"
+    );
+    assert!(
+        counters.dropped > 0,
+        "a 4-datagram queue under a flood drops: {counters:?}"
+    );
+    assert_eq!(counters.decoded, counters.received);
+    assert_eq!(pipeline.journal().last_sequence(), counters.decoded);
+    server.abort();
+}
