@@ -639,6 +639,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sources_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sources/onesec.toml");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.onvif.camera.len(), 2);
+        assert_eq!(config.onvif.camera[1].subscription_secs, 120);
+        for camera in &config.onvif.camera {
+            camera.device_service_url().unwrap();
+        }
+        assert_eq!(config.sia.accounts[0].device, "PANEL-PAR-01");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_location() {
         let err = toml::from_str::<Config>("[http]\nlisten = \"x\"\nlistne = 1\n").unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
