@@ -352,6 +352,9 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Requests handled at once; more wait their turn.
     pub max_concurrent_requests: usize,
+    /// `POST /api/v1/events` requests in progress at most; one more is answered 503 with
+    /// `Retry-After` at once (senders retry) instead of queueing without bound.
+    pub max_ingest_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -364,6 +367,7 @@ impl Default for HttpConfig {
             tls_key: None,
             request_timeout_secs: 60,
             max_concurrent_requests: 256,
+            max_ingest_requests: 64,
         }
     }
 }

@@ -52,7 +52,12 @@ pub struct SourceCounters {
 }
 
 /// One per-source metric: name, Prometheus type, help, and how to read it from a snapshot.
-type Series = (&'static str, &'static str, &'static str, fn(&SourceSnapshot) -> i64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SourceSnapshot) -> i64,
+);
 
 /// The per-source counters, created on first use.
 #[derive(Debug, Default)]

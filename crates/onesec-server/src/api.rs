@@ -51,8 +51,18 @@ pub fn router(
         .route("/api/v1/devices", get(crate::devices_api::get_devices))
         .route("/api/v1/devices/{id}", get(crate::devices_api::get_device))
         .with_state(devices);
+    let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
+        config.http.max_ingest_requests.max(1),
+    ));
     let router = Router::new()
-        .route("/api/v1/events", post(post_events).get(get_events))
+        .route(
+            "/api/v1/events",
+            post(post_events)
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    shed_ingest(ingest_slots.clone(), request, next)
+                }))
+                .get(get_events),
+        )
         .route("/api/v1/incidents", get(get_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route(
@@ -200,6 +210,25 @@ async fn post_events(
         Json(serde_json::to_value(&report).map_err(internal)?),
     )
         .into_response())
+}
+
+/// Ingest beyond `[http] max_ingest_requests` in progress: 503 with `Retry-After` at once,
+/// so a sender that outruns the pipeline backs off instead of piling up waiting requests.
+async fn shed_ingest(
+    slots: Arc<tokio::sync::Semaphore>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = slots.try_acquire_owned() else {
+        tracing::debug!("ingest busy: request answered 503");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({ "error": "ingest busy: too many requests in progress; retry after 1 s" })),
+        )
+            .into_response();
+    };
+    next.run(request).await
 }
 
 fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {

@@ -1,7 +1,8 @@
 //! Overload: a syslog TCP sender that writes far faster than the pipeline journals is slowed
 //! (its socket stops taking bytes) and loses nothing; a UDP flood into a tiny queue loses
-//! datagrams, but every one of them is counted as dropped for the source. No timing is
-//! asserted: only that the counts add up.
+//! datagrams, but every one of them is counted as dropped for the source; HTTP ingest beyond
+//! its limit is answered 503 with Retry-After at once. No timing is asserted: only that the
+//! counts add up and the answers are the documented ones.
 
 use onesec_pipeline::{Config, Pipeline, SourceSnapshot};
 use std::io::Write;
@@ -57,7 +58,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_tcp_sender_is_slowed_and_nothing_it_sent_is_lost() {
-    const LINES: usize = 30_000;
+    const LINES: usize = 20_000;
     let data = tempfile::tempdir().unwrap();
     let mut config = config(data.path());
     config.syslog.tcp = "127.0.0.1:0".into();
@@ -161,5 +162,59 @@ async fn a_udp_flood_drops_datagrams_and_counts_every_drop() {
     );
     assert_eq!(counters.decoded, counters.received);
     assert_eq!(pipeline.journal().last_sequence(), counters.decoded);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_beyond_the_limit_is_answered_503_with_retry_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(data.path());
+    config.auth.enabled = false;
+    config.http.max_ingest_requests = 1;
+    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
+    let server = onesec_server::start(pipeline.clone(), &config)
+        .await
+        .unwrap();
+    let url = format!("http://{}/api/v1/events?format=syslog", server.http);
+
+    // A sender whose body is still on its way holds the one ingest slot.
+    let first = line(1) + "\n";
+    let declared = first.len() * 2;
+    let mut slow = tokio::net::TcpStream::connect(server.http).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /api/v1/events?format=syslog HTTP/1.1\r\nHost: onesec\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n{first}"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let busy = loop {
+        let answer = client.post(&url).body(line(2)).send().await.unwrap();
+        if answer.status() == 503 {
+            break answer;
+        }
+        assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+        assert!(
+            Instant::now() < deadline,
+            "never refused while the slot was held"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(busy.text().await.unwrap().contains("ingest busy"));
+
+    // The slow sender finishes: it is answered, and the slot is free again.
+    slow.write_all((line(3) + "\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"accepted\":2"), "{answer}");
+    let after = client.post(&url).body(line(4)).send().await.unwrap();
+    assert_eq!(after.status(), 200);
     server.abort();
 }
