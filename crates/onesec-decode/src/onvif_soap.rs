@@ -388,15 +388,7 @@ impl Document {
                     doc.push_text(&stack, &text, was_text);
                 }
                 Xml::GeneralRef(reference) => {
-                    let resolved = match reference.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => reference
-                            .decode()
-                            .ok()
-                            .and_then(|n| quick_xml::escape::resolve_predefined_entity(&n))
-                            .unwrap_or_default()
-                            .to_string(),
-                    };
+                    let resolved = crate::onvif_xml::resolve_reference(&reference);
                     doc.push_text(&stack, &resolved, was_text);
                 }
                 Xml::Eof => break,

@@ -4,21 +4,12 @@
 //! its limit is answered 503 with Retry-After at once. No timing is asserted: only that the
 //! counts add up and the answers are the documented ones.
 
-use onesec_pipeline::{Config, Pipeline, SourceSnapshot};
-use std::io::Write;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-fn config(data: &std::path::Path) -> Config {
-    let mut config = Config {
-        data_dir: data.to_path_buf(),
-        ..Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".into();
-    config.syslog.udp = String::new();
-    config.syslog.tcp = String::new();
-    config
-}
+use common::config;
+use onesec_pipeline::{Pipeline, SourceSnapshot};
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 fn line(i: usize) -> String {
     format!(
@@ -62,10 +53,7 @@ async fn a_fast_tcp_sender_is_slowed_and_nothing_it_sent_is_lost() {
     let data = tempfile::tempdir().unwrap();
     let mut config = config(data.path());
     config.syslog.tcp = "127.0.0.1:0".into();
-    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config)
-        .await
-        .unwrap();
+    let (pipeline, server) = common::start(&config).await;
     let addr = server.syslog_tcp.unwrap();
 
     let body: String = (0..LINES).map(|i| line(i) + "\n").collect();
@@ -126,10 +114,7 @@ async fn a_udp_flood_drops_datagrams_and_counts_every_drop() {
     let mut config = config(data.path());
     config.syslog.udp = "127.0.0.1:0".into();
     config.syslog.udp_queue = 4;
-    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config)
-        .await
-        .unwrap();
+    let (pipeline, server) = common::start(&config).await;
     let addr = server.syslog_udp.unwrap();
 
     tokio::task::spawn_blocking(move || {
@@ -172,10 +157,7 @@ async fn ingest_beyond_the_limit_is_answered_503_with_retry_after() {
     let mut config = config(data.path());
     config.auth.enabled = false;
     config.http.max_ingest_requests = 1;
-    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config)
-        .await
-        .unwrap();
+    let (_pipeline, server) = common::start(&config).await;
     let url = format!("http://{}/api/v1/events?format=syslog", server.http);
 
     // A sender whose body is still on its way holds the one ingest slot.

@@ -6,12 +6,13 @@
 //! message must be journaled exactly once, reported by the configured device, and a second
 //! device with a wrong password must give nothing.
 
+mod common;
+
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use onesec_decode::{UsernameToken, parse_request};
-use onesec_pipeline::{Config, OnvifCamera, Pipeline};
-use onesec_store::EventFilter;
+use onesec_pipeline::OnvifCamera;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -245,13 +246,7 @@ async fn pulled_axis_messages_are_journaled_once_across_a_reboot_and_renewals() 
     let (wrong_addr, wrong_camera) = fake_device(vec![notifications[0].1.clone()]).await;
 
     let data = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: data.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".into();
-    config.syslog.udp = String::new();
-    config.syslog.tcp = String::new();
+    let mut config = common::config(data.path());
     config.onvif.camera = vec![
         OnvifCamera {
             address: format!("http://{addr}"),
@@ -273,10 +268,7 @@ async fn pulled_axis_messages_are_journaled_once_across_a_reboot_and_renewals() 
             ..OnvifCamera::default()
         },
     ];
-    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config)
-        .await
-        .unwrap();
+    let (pipeline, server) = common::start(&config).await;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut stored = Vec::new();
@@ -286,19 +278,7 @@ async fn pulled_axis_messages_are_journaled_once_across_a_reboot_and_renewals() 
             (cam.queue.is_empty(), cam.renews >= 1)
         };
         if done && renewed {
-            let p = pipeline.clone();
-            stored = tokio::task::spawn_blocking(move || {
-                p.wait_detected(Duration::from_secs(5));
-                p.read_store(|s| {
-                    s.events(&EventFilter {
-                        limit: Some(1000),
-                        ..EventFilter::default()
-                    })
-                })
-                .unwrap()
-            })
-            .await
-            .unwrap();
+            stored = common::stored_events(&pipeline, 1000).await;
             if stored.len() >= notifications.len() {
                 break;
             }
