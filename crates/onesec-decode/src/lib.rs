@@ -14,6 +14,7 @@
 //! | `onvif-xml` | ONVIF SOAP/XML events: `wsnt:Notify`, `tev:PullMessagesResponse`, `tt:MetadataStream`, each with any number of `wsnt:NotificationMessage`s; auto-detected when the body is XML | the onvif-ej mapping (same message, same event); `onvif.property_operation` marks the `Initialized` state dump |
 //! | `frigate` | Frigate NVR MQTT: `{"topic", "payload"}` lines or bare `frigate/events`, `frigate/reviews`, `tracked_object_update` payloads; [`decode_frigate_mqtt`] | tracked objects and reviews → video analytics (camera, label, score, zones, start/end, has_snapshot); availability and camera role status → device health; motion, review status, object counts |
 //! | `access-csv` | CSV exports of access-control systems, read through a [`CsvMapping`] (TOML file or header synonyms) | access granted/denied with badge, reader, direction, reason |
+//! | `gallagher` | Gallagher Command Centre REST events: `EventSummary` objects (`GET /api/events`), one per line or a whole `{"events": [...]}` page; auto-detected by `eventType` + `source` | access granted / denied (with reason), forced door, door open too long, duress, tamper, anti-passback, tailgating; card number as badge, cardholder as holder name, door as portal, access zones, priority → severity, alarm state |
 //! | `sia-dc09` | SIA DC-09 intrusion-panel frames (SIA-DCS / DC-03 codes, ADM-CID / Contact ID, NULL link tests), one per line in a file; the live TCP receiver answers ACK / NAK / DUH | burglary, perimeter, panic, duress, hold-up, fire, medical, tamper, door forced / held, access granted / denied, arm / disarm by user, troubles, tests; restores as cleared |
 //! | `event-json` | onesec's own [`Event`] JSON | round trip (replay of exported events) |
 //! | `json` | any JSON object | base event, nested keys flattened with dots into `fields` |
@@ -48,8 +49,10 @@ mod access_csv;
 mod evtx;
 mod framing;
 mod frigate;
+mod gallagher;
 mod json;
 mod onvif;
+mod onvif_soap;
 mod onvif_xml;
 mod scan;
 mod sia;
@@ -62,6 +65,11 @@ pub use access_csv::{CsvMapping, MappingError};
 pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
 pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
+pub use onvif_soap::{
+    MAX_SOAP_BYTES, PullPoint, RequestParts, SoapAction, SoapError, UsernameToken,
+    parse_device_time_ms, parse_events_address, parse_pull_point, parse_request, soap_fault,
+    soap_request,
+};
 pub use sia::{
     FRAME_END as SIA_FRAME_END, FRAME_START as SIA_FRAME_START, FrameError as SiaFrameError,
     Header as SiaHeader, MAX_FRAME_BYTES as SIA_MAX_FRAME_BYTES, Message as SiaMessage,
@@ -107,6 +115,9 @@ pub enum Format {
     /// Frigate NVR MQTT messages as `{"topic": ..., "payload": ...}` lines or bare
     /// `frigate/events` / `frigate/reviews` / `tracked_object_update` payloads.
     Frigate,
+    /// Gallagher Command Centre REST events (`EventSummary` objects, one per line, or a whole
+    /// `{"events": [...]}` page).
+    Gallagher,
     /// SIA DC-09 alarm panel frames (`LF CRC 0LLL "SIA-DCS"|"ADM-CID"... CR`), one per line in a
     /// file; the live receiver (TCP, with ACK/NAK/DUH and AES) is in onesec-server.
     SiaDc09,
@@ -129,6 +140,7 @@ impl Format {
             Format::OnvifEj => "onvif-ej",
             Format::OnvifXml => "onvif-xml",
             Format::Frigate => "frigate",
+            Format::Gallagher => "gallagher",
             Format::SiaDc09 => "sia-dc09",
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
@@ -146,7 +158,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, sia-dc09, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, gallagher, sia-dc09, access-csv, event-json, json"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -169,6 +181,7 @@ impl FromStr for Format {
             "onvif-ej" => Format::OnvifEj,
             "onvif-xml" => Format::OnvifXml,
             "frigate" => Format::Frigate,
+            "gallagher" => Format::Gallagher,
             "sia-dc09" | "sia" => Format::SiaDc09,
             "access-csv" => Format::AccessCsv(CsvMapping::auto()),
             "event-json" => Format::EventJson,
@@ -321,12 +334,14 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         Format::WindowsJson
         | Format::OnvifEj
         | Format::Frigate
+        | Format::Gallagher
         | Format::EventJson
         | Format::Json => {
             let kind = match format {
                 Format::WindowsJson => JsonKind::Windows,
                 Format::OnvifEj => JsonKind::Onvif,
                 Format::Frigate => JsonKind::Frigate,
+                Format::Gallagher => JsonKind::Gallagher,
                 Format::EventJson => JsonKind::Event,
                 _ => JsonKind::Generic,
             };
@@ -467,6 +482,7 @@ enum JsonKind {
     Windows,
     Onvif,
     Frigate,
+    Gallagher,
     Event,
     Generic,
 }
@@ -482,6 +498,20 @@ fn decode_json_record(
 ) {
     // Framing only yields JSON for input serde_json accepted, which is valid UTF-8.
     let raw = String::from_utf8_lossy(raw);
+    // A Command Centre page: each of its events on its own.
+    let page = matches!(kind, JsonKind::Gallagher | JsonKind::Auto)
+        .then(|| gallagher::page_events(&value))
+        .flatten()
+        .filter(|events| {
+            kind == JsonKind::Gallagher || events.first().is_some_and(gallagher::looks_like)
+        });
+    if let Some(events) = page {
+        for item in events {
+            let item_raw = item.to_string();
+            decode_json_value(JsonKind::Gallagher, item.clone(), line, &item_raw, ctx, out);
+        }
+        return;
+    }
     match value {
         Value::Array(items) => {
             for item in items {
@@ -517,6 +547,7 @@ fn decode_json_value(
         JsonKind::Windows => windows::decode(&value, raw, ctx),
         JsonKind::Onvif => onvif::decode_line(&value, raw, ctx),
         JsonKind::Frigate => frigate::decode_line(&value, raw, ctx),
+        JsonKind::Gallagher => gallagher::decode(&value, raw, ctx),
         JsonKind::Event => json::decode_event(value, raw, ctx),
         JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(&value, raw, ctx)),
     };
@@ -541,6 +572,8 @@ fn detect_json(value: &Value) -> JsonKind {
         JsonKind::Windows
     } else if has("class") && has("activity") && has("time_ms") {
         JsonKind::Event
+    } else if gallagher::looks_like(value) {
+        JsonKind::Gallagher
     } else {
         JsonKind::Generic
     }
@@ -579,6 +612,7 @@ mod tests {
             "onvif-ej",
             "onvif-xml",
             "frigate",
+            "gallagher",
             "sia-dc09",
             "access-csv",
             "event-json",

@@ -245,16 +245,7 @@ impl<'a> Scanner<'a> {
                 None
             }
             Xml::GeneralRef(reference) => {
-                let resolved = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => reference
-                        .decode()
-                        .ok()
-                        .and_then(|name| quick_xml::escape::resolve_predefined_entity(&name))
-                        .unwrap_or_default()
-                        .to_string(),
-                };
-                self.text(&resolved);
+                self.text(&resolve_reference(&reference));
                 None
             }
             _ => None,
@@ -415,6 +406,20 @@ fn section_of(stack: &[String]) -> Option<&'static str> {
         "Data" => Some("Data"),
         _ => None,
     })
+}
+
+/// The text an entity or character reference stands for (`&amp;` → `&`, `&#x41;` → `A`);
+/// an unknown entity stands for nothing.
+pub(crate) fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> String {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => c.to_string(),
+        _ => reference
+            .decode()
+            .ok()
+            .and_then(|name| quick_xml::escape::resolve_predefined_entity(&name))
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// An element's name without its namespace prefix (`wsnt:Topic` → `Topic`).

@@ -30,6 +30,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// SIA DC-09 alarm receiver (intrusion panels); off unless `sia.listen` is set.
     pub sia: SiaConfig,
+    /// ONVIF PullPoint client: `[[onvif.camera]]`, one subscription per device.
+    pub onvif: OnvifConfig,
     /// Tamper-evident audit log (docs/audit-format.md).
     pub audit: AuditConfig,
     /// Users, roles and tokens for the HTTP API (docs/permissions.md).
@@ -158,6 +160,117 @@ impl Default for SiaConfig {
     }
 }
 
+/// ONVIF devices polled through a PullPoint subscription (docs/configuration.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnvifConfig {
+    /// One entry per camera or door controller.
+    pub camera: Vec<OnvifCamera>,
+}
+
+/// One ONVIF device the PullPoint client subscribes to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnvifCamera {
+    /// The device: `http://host[:port]` (its device service is then
+    /// `/onvif/device_service`) or the full device service URL.
+    pub address: String,
+    /// User for the WS-UsernameToken (empty: no authentication).
+    pub user: String,
+    /// Password, in the file.
+    pub password: String,
+    /// Name of an environment variable holding the password instead.
+    pub password_env: String,
+    /// `devices.csv` id of the device: its events are reported by it (`host`), which places
+    /// them at its site and zone.
+    pub device: String,
+    /// The event service URL, when the device's `GetCapabilities` does not give a usable one
+    /// (empty: ask the device).
+    pub events_url: String,
+    /// Long-poll timeout of one `PullMessages`, seconds.
+    pub pull_timeout_secs: u64,
+    /// Most messages one `PullMessages` returns.
+    pub message_limit: u32,
+    /// Subscription lifetime asked for; renewed at half of it, seconds.
+    pub subscription_secs: u64,
+    /// Longest wait between two attempts to subscribe again after a failure, seconds (the
+    /// wait doubles from one second up to this).
+    pub retry_max_secs: u64,
+}
+
+impl Default for OnvifCamera {
+    fn default() -> Self {
+        OnvifCamera {
+            address: String::new(),
+            user: String::new(),
+            password: String::new(),
+            password_env: String::new(),
+            device: String::new(),
+            events_url: String::new(),
+            pull_timeout_secs: 10,
+            message_limit: 100,
+            subscription_secs: 60,
+            retry_max_secs: 60,
+        }
+    }
+}
+
+impl OnvifCamera {
+    /// The device service URL: `address` as given when it has a path, else with
+    /// `/onvif/device_service`; `http://` is added when no scheme is given.
+    pub fn device_service_url(&self) -> Result<String, String> {
+        let address = self.address.trim();
+        if address.is_empty() {
+            return Err("[[onvif.camera]]: address is empty".into());
+        }
+        let with_scheme = if address.contains("://") {
+            address.to_string()
+        } else {
+            format!("http://{address}")
+        };
+        let Some((scheme, rest)) = with_scheme.split_once("://") else {
+            return Err(format!("[[onvif.camera]] {address}: not a URL"));
+        };
+        if scheme != "http" && scheme != "https" {
+            return Err(format!(
+                "[[onvif.camera]] {address}: expected an http:// or https:// address"
+            ));
+        }
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if host_end == 0 {
+            return Err(format!("[[onvif.camera]] {address}: no host"));
+        }
+        let path = &rest[host_end..];
+        Ok(if path.is_empty() || path == "/" {
+            format!("{scheme}://{}/onvif/device_service", &rest[..host_end])
+        } else {
+            with_scheme
+        })
+    }
+
+    /// The password from `password` or `password_env`.
+    pub fn password(&self) -> Result<String, String> {
+        if self.password_env.is_empty() {
+            return Ok(self.password.clone());
+        }
+        std::env::var(&self.password_env).map_err(|_| {
+            format!(
+                "[[onvif.camera]] {}: environment variable {} is not set",
+                self.address, self.password_env
+            )
+        })
+    }
+
+    /// A name for logs and the source list: the device id, else the address.
+    pub fn name(&self) -> &str {
+        if self.device.is_empty() {
+            &self.address
+        } else {
+            &self.device
+        }
+    }
+}
+
 /// One alarm panel known to the receiver.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -211,6 +324,7 @@ impl Default for Config {
             incidents: IncidentConfig::default(),
             mqtt: MqttConfig::default(),
             sia: SiaConfig::default(),
+            onvif: OnvifConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthSettings::default(),
             hygiene: HygieneSettings::default(),
@@ -238,6 +352,9 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Requests handled at once; more wait their turn.
     pub max_concurrent_requests: usize,
+    /// `POST /api/v1/events` requests in progress at most; one more is answered 503 with
+    /// `Retry-After` at once (senders retry) instead of queueing without bound.
+    pub max_ingest_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -250,6 +367,7 @@ impl Default for HttpConfig {
             tls_key: None,
             request_timeout_secs: 60,
             max_concurrent_requests: 256,
+            max_ingest_requests: 64,
         }
     }
 }
@@ -280,6 +398,10 @@ pub struct SyslogConfig {
     pub max_tcp_connections: usize,
     /// A syslog TCP connection silent this long is closed, seconds.
     pub tcp_idle_secs: u64,
+    /// UDP datagrams received but not yet decoded, at most; beyond, datagrams are dropped and
+    /// counted (`onesec_source_dropped_total{source="syslog-udp"}`), as are the kernel's own
+    /// drops when its socket buffer overflows.
+    pub udp_queue: usize,
 }
 
 impl Default for SyslogConfig {
@@ -295,6 +417,7 @@ impl Default for SyslogConfig {
             max_message_bytes: 64 * 1024,
             max_tcp_connections: 1024,
             tcp_idle_secs: 300,
+            udp_queue: 8192,
         }
     }
 }
@@ -488,6 +611,47 @@ mod tests {
         assert_eq!(c.hygiene.advisories.len(), 2);
         assert!(c.hygiene.default_creds.is_none());
         assert!(toml::from_str::<Config>("[hygiene]\nkevv = 1\n").is_err());
+    }
+
+    #[test]
+    fn onvif_cameras_have_a_device_service() {
+        let c: Config = toml::from_str(
+            "[[onvif.camera]]\naddress = \"192.0.2.7:8080\"\nuser = \"onesec\"\ndevice = \"CAM-1\"\n\
+             [[onvif.camera]]\naddress = \"https://cam.example/onvif/services\"\npull_timeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.onvif.camera.len(), 2);
+        assert_eq!(
+            c.onvif.camera[0].device_service_url().unwrap(),
+            "http://192.0.2.7:8080/onvif/device_service"
+        );
+        assert_eq!(c.onvif.camera[0].message_limit, 100);
+        assert_eq!(
+            c.onvif.camera[1].device_service_url().unwrap(),
+            "https://cam.example/onvif/services"
+        );
+        assert_eq!(
+            c.onvif.camera[1].name(),
+            "https://cam.example/onvif/services"
+        );
+        let bad = OnvifCamera {
+            address: "rtsp://cam".into(),
+            ..OnvifCamera::default()
+        };
+        assert!(bad.device_service_url().unwrap_err().contains("http://"));
+        assert!(toml::from_str::<Config>("[[onvif.camera]]\nadress = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn the_sources_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sources/onesec.toml");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.onvif.camera.len(), 2);
+        assert_eq!(config.onvif.camera[1].subscription_secs, 120);
+        for camera in &config.onvif.camera {
+            camera.device_service_url().unwrap();
+        }
+        assert_eq!(config.sia.accounts[0].device, "PANEL-PAR-01");
     }
 
     #[test]

@@ -66,9 +66,25 @@ pub struct Detector {
     ready: std::collections::VecDeque<Event>,
     /// Incidents opened or changed by each stored batch go here (the response worker).
     pub(crate) incidents_out: Option<std::sync::mpsc::Sender<Vec<onesec_incident::Incident>>>,
+    /// Events older than the newest event time seen minus this are late (counted).
+    pub(crate) allowed_lateness_ms: i64,
+    /// Newest event time seen.
+    watermark_ms: i64,
 }
 
 impl Detector {
+    /// Counts an event that arrives later than the allowed lateness behind the newest event
+    /// time seen, in total and for its source.
+    fn count_if_late(&mut self, event: &Event) {
+        if event.time_ms > self.watermark_ms {
+            self.watermark_ms = event.time_ms;
+        } else if event.time_ms < self.watermark_ms.saturating_sub(self.allowed_lateness_ms) {
+            Metrics::add(&self.metrics.late_events, 1);
+            let source = self.metrics.sources.get(&event.source.input);
+            Metrics::add(&source.late, 1);
+        }
+    }
+
     /// A detector; call [`Detector::run`] on a dedicated thread.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -97,6 +113,8 @@ impl Detector {
             parsed,
             ready: std::collections::VecDeque::new(),
             incidents_out: None,
+            allowed_lateness_ms: i64::MAX,
+            watermark_ms: i64::MIN,
         }
     }
 
@@ -246,6 +264,7 @@ impl Detector {
                     batch.incidents.extend(change.incidents);
                 }
             }
+            self.count_if_late(event);
             if event.received_ms > 0 {
                 let latency_us = (now - event.received_ms).max(0) as u64 * 1000;
                 Metrics::add(&self.metrics.latency_us_sum, latency_us);

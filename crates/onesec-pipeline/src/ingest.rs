@@ -201,7 +201,24 @@ impl Ingestor {
     /// Keeps input that was refused before decoding (e.g. an oversized frame).
     pub fn reject(&self, input: &str, format: &str, reason: String, raw: Vec<u8>) {
         let error = DecodeError::new(0, reason, String::from_utf8_lossy(&raw));
-        self.keep_dead_letters(&[error], format, &self.context(input));
+        let ctx = self.context(input);
+        self.count_received(&ctx, 1, 1);
+        self.keep_dead_letters(&[error], format, &ctx);
+    }
+
+    /// Records dropped before decoding because `input` was overloaded (UDP), counted for it.
+    pub fn dropped(&self, input: &str, count: u64) {
+        Metrics::add(&self.metrics.sources.get(input).dropped, count);
+    }
+
+    /// Bumps the source's received and dead-lettered counters and its last-seen time.
+    fn count_received(&self, ctx: &DecodeContext, received: usize, refused: usize) {
+        let source = self.metrics.sources.get(&ctx.input);
+        Metrics::add(&source.received, received as u64);
+        Metrics::add(&source.dead_lettered, refused as u64);
+        source
+            .last_seen_ms
+            .fetch_max(ctx.received_ms, Ordering::Relaxed);
     }
 
     async fn finish(
@@ -222,6 +239,7 @@ impl Ingestor {
                 .collect(),
             ..IngestReport::default()
         };
+        self.count_received(ctx, events.len() + errors.len(), errors.len());
         if !errors.is_empty() {
             // SQLite writes block: keep them off the async workers, but finish them before the
             // sender is answered, so a refused line is kept once it is reported.
@@ -261,6 +279,10 @@ impl Ingestor {
                 report.first_id = Some(*range.start());
                 report.last_id = Some(*range.end());
                 Metrics::add(&self.metrics.events_ingested, events.len() as u64);
+                Metrics::add(
+                    &self.metrics.sources.get(&ctx.input).decoded,
+                    events.len() as u64,
+                );
                 for (event, id) in events.iter_mut().zip(range.clone()) {
                     event.id = id;
                 }

@@ -25,12 +25,12 @@ mod rules;
 pub use audit::{Audit, IncidentProofs, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
-    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, RulesConfig,
-    SiaAccount, SiaConfig, parse_duration_ms,
+    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, OnvifCamera,
+    OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
 pub use record::EventRecord;
 pub use rules::{RejectedRule, RulesReport, load_rules};
 
@@ -236,6 +236,7 @@ impl Pipeline {
             rx,
             parsed,
         );
+        detector.allowed_lateness_ms = config.allowed_lateness_ms()?;
         detector.incidents_out = Some(incidents_tx);
         let responder = response::spawn_worker(
             responses.clone(),
@@ -396,6 +397,16 @@ impl Pipeline {
         let order = |i: &Incident| op.incidents().iter().position(|id| *id == i.id);
         incidents.sort_by_key(order);
         Ok(incidents)
+    }
+
+    /// The counters of every source that delivered or was declared, by name.
+    pub fn sources(&self) -> Vec<SourceSnapshot> {
+        self.metrics.sources.snapshot()
+    }
+
+    /// Declares a configured source (listener or client), listed before it delivers anything.
+    pub fn declare_source(&self, source: &str) {
+        self.metrics.sources.declare(source);
     }
 
     /// Prometheus metrics text.

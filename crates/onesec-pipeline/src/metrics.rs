@@ -1,7 +1,10 @@
 //! Counters every stage bumps, rendered in the Prometheus text format.
 
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// Process-wide counters (monotonic unless noted).
 #[derive(Debug, Default)]
@@ -26,6 +29,152 @@ pub struct Metrics {
     pub events_reparsed: AtomicU64,
     /// Sum of (detection time − receipt time) in microseconds, for the mean latency.
     pub latency_us_sum: AtomicU64,
+    /// Per source (listener or client: `syslog-udp`, `mqtt`, `onvif-pull:CAM-1`, ...).
+    pub sources: Sources,
+}
+
+/// Counters of one source, by its input name.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    /// Records received (decoded or not).
+    pub received: AtomicU64,
+    /// Events decoded and journaled.
+    pub decoded: AtomicU64,
+    /// Records refused and kept as dead letters.
+    pub dead_lettered: AtomicU64,
+    /// Events later than the allowed lateness when detection saw them.
+    pub late: AtomicU64,
+    /// Records dropped before decoding because the source was overloaded (UDP only: the
+    /// other sources slow their sender instead).
+    pub dropped: AtomicU64,
+    /// When the source last delivered anything (UTC ms, 0: never).
+    pub last_seen_ms: AtomicI64,
+}
+
+/// One per-source metric: name, Prometheus type, help, and how to read it from a snapshot.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SourceSnapshot) -> i64,
+);
+
+/// The per-source counters, created on first use.
+#[derive(Debug, Default)]
+pub struct Sources {
+    map: RwLock<BTreeMap<String, Arc<SourceCounters>>>,
+}
+
+/// One source's counters at one moment (for `onesec sources` and `/api/v1/sources`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SourceSnapshot {
+    /// Input name.
+    pub source: String,
+    /// Records received.
+    pub received: u64,
+    /// Events journaled.
+    pub decoded: u64,
+    /// Records kept as dead letters.
+    pub dead_lettered: u64,
+    /// Events beyond the allowed lateness.
+    pub late: u64,
+    /// Records dropped under overload (UDP).
+    pub dropped: u64,
+    /// Last delivery, UTC ms (0: never).
+    pub last_seen_ms: i64,
+}
+
+impl Sources {
+    /// The counters of `source`, created when new.
+    pub fn get(&self, source: &str) -> Arc<SourceCounters> {
+        if let Ok(map) = self.map.read()
+            && let Some(counters) = map.get(source)
+        {
+            return counters.clone();
+        }
+        let mut map = match self.map.write() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(source.to_string()).or_default().clone()
+    }
+
+    /// Declares a configured source, so that it is listed before it delivers anything.
+    pub fn declare(&self, source: &str) {
+        self.get(source);
+    }
+
+    /// Every source's counters, by name.
+    pub fn snapshot(&self) -> Vec<SourceSnapshot> {
+        let map = match self.map.read() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.iter()
+            .map(|(name, c)| SourceSnapshot {
+                source: name.clone(),
+                received: c.received.load(Ordering::Relaxed),
+                decoded: c.decoded.load(Ordering::Relaxed),
+                dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
+                late: c.late.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+                last_seen_ms: c.last_seen_ms.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    fn render(&self, out: &mut String) {
+        let sources = self.snapshot();
+        let series: [Series; 6] = [
+            (
+                "onesec_source_received_total",
+                "counter",
+                "Records received per source.",
+                |s| s.received as i64,
+            ),
+            (
+                "onesec_source_decoded_total",
+                "counter",
+                "Events decoded and journaled per source.",
+                |s| s.decoded as i64,
+            ),
+            (
+                "onesec_source_dead_lettered_total",
+                "counter",
+                "Records refused and kept as dead letters per source.",
+                |s| s.dead_lettered as i64,
+            ),
+            (
+                "onesec_source_late_total",
+                "counter",
+                "Events beyond the allowed lateness per source.",
+                |s| s.late as i64,
+            ),
+            (
+                "onesec_source_dropped_total",
+                "counter",
+                "Records dropped under overload per source (UDP; other sources slow the sender).",
+                |s| s.dropped as i64,
+            ),
+            (
+                "onesec_source_last_seen_ms",
+                "gauge",
+                "When the source last delivered, UTC ms (0: never).",
+                |s| s.last_seen_ms,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for source in &sources {
+                let label = source
+                    .source
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = writeln!(out, "{name}{{source=\"{label}\"}} {}", value(source));
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -102,6 +251,43 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        self.sources.render(&mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_rendered_with_a_label_each() {
+        let metrics = Metrics::default();
+        metrics.sources.declare("mqtt");
+        let udp = metrics.sources.get("syslog-udp");
+        Metrics::add(&udp.received, 3);
+        Metrics::add(&udp.dropped, 2);
+        udp.last_seen_ms.store(1_773_183_600_000, Ordering::Relaxed);
+        metrics.sources.get("onvif-pull:CAM \"1\"");
+        let text = metrics.render(&[]);
+        assert!(
+            text.contains("onesec_source_received_total{source=\"syslog-udp\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("onesec_source_dropped_total{source=\"syslog-udp\"} 2"));
+        assert!(text.contains("onesec_source_received_total{source=\"mqtt\"} 0"));
+        assert!(text.contains("onesec_source_last_seen_ms{source=\"syslog-udp\"} 1773183600000"));
+        assert!(
+            text.contains("source=\"onvif-pull:CAM \\\"1\\\"\""),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE onesec_source_late_total counter")
+                .count(),
+            1
+        );
+        let snapshot = metrics.sources.snapshot();
+        assert_eq!(snapshot.len(), 3);
+        assert_eq!(snapshot[0].source, "mqtt");
     }
 }

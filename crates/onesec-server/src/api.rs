@@ -64,8 +64,18 @@ pub fn router(
             get(incident_api::get_report),
         )
         .with_state(devices);
+    let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
+        config.http.max_ingest_requests.max(1),
+    ));
     let router = Router::new()
-        .route("/api/v1/events", post(post_events).get(get_events))
+        .route(
+            "/api/v1/events",
+            post(post_events)
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    shed_ingest(ingest_slots.clone(), request, next)
+                }))
+                .get(get_events),
+        )
         .route("/api/v1/incidents", get(get_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route(
@@ -117,6 +127,7 @@ pub fn router(
         .route("/api/v1/alerts", get(get_alerts))
         .route("/api/v1/dead-letters", get(get_dead_letters))
         .route("/api/v1/status", get(get_status))
+        .route("/api/v1/sources", get(get_sources))
         .route("/api/v1/rules", get(get_rules))
         .route("/api/v1/directory/reload", post(post_directory_reload))
         .route(
@@ -228,6 +239,25 @@ async fn post_events(
         Json(serde_json::to_value(&report).map_err(internal)?),
     )
         .into_response())
+}
+
+/// Ingest beyond `[http] max_ingest_requests` in progress: 503 with `Retry-After` at once,
+/// so a sender that outruns the pipeline backs off instead of piling up waiting requests.
+async fn shed_ingest(
+    slots: Arc<tokio::sync::Semaphore>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = slots.try_acquire_owned() else {
+        tracing::debug!("ingest busy: request answered 503");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({ "error": "ingest busy: too many requests in progress; retry after 1 s" })),
+        )
+            .into_response();
+    };
+    next.run(request).await
 }
 
 fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
@@ -463,6 +493,11 @@ async fn get_dead_letters(
 /// `GET /api/v1/status`: journal and detection positions, counts.
 async fn get_status(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(pipeline.status()).into_response())
+}
+
+/// `GET /api/v1/sources`: every configured or delivering source with its counters.
+async fn get_sources(State(pipeline): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(serde_json::json!({ "sources": pipeline.sources() })).into_response())
 }
 
 /// `GET /api/v1/rules`: loaded rules and the ones refused, with reasons.

@@ -190,6 +190,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/sources",
+        Access::Needs(Permission::ReadStatus),
+    ),
+    (
+        Method::GET,
         "/api/v1/rules",
         Access::Needs(Permission::ReadRules),
     ),

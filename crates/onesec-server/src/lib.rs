@@ -1,5 +1,5 @@
-//! The network edges of onesec: the HTTP API, the syslog listeners, the MQTT source and the
-//! SIA DC-09 alarm receiver.
+//! The network edges of onesec: the HTTP API, the syslog listeners, the MQTT source, the
+//! SIA DC-09 alarm receiver and the ONVIF PullPoint client.
 //!
 //! Both only turn bytes from the network into calls on the pipeline's
 //! [`Ingestor`](onesec_pipeline::Ingestor) and answers from its store; they hold no state of
@@ -13,6 +13,7 @@ mod devices_api;
 pub mod gate;
 mod incident_api;
 pub mod mqtt;
+pub mod onvif_pull;
 mod playbook_api;
 pub mod sia;
 mod syslog;
@@ -32,6 +33,9 @@ pub enum ServerError {
     /// The `[sia]` section cannot be used.
     #[error("invalid [sia] configuration: {0}")]
     Sia(String),
+    /// An `[[onvif.camera]]` entry cannot be used.
+    #[error("invalid [[onvif.camera]] configuration: {0}")]
+    Onvif(String),
     /// A `[hygiene]` file could not be loaded.
     #[error("hygiene: {0}")]
     Hygiene(#[from] onesec_hygiene::HygieneError),
@@ -95,6 +99,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
     let tls = tls::server_config(config)?;
     let https = tls.is_some();
     let mut tasks = vec![serve_http(http_listener, router, tls)?];
+    pipeline.declare_source("http");
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {
         let socket = tokio::net::UdpSocket::bind(&config.syslog.udp)
@@ -109,7 +114,9 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             socket,
             pipeline.clone(),
             config.syslog.max_message_bytes,
+            config.syslog.udp_queue,
         )));
+        pipeline.declare_source(syslog::UDP_INPUT);
     }
     let mut syslog_tcp = None;
     if !config.syslog.tcp.is_empty() {
@@ -126,6 +133,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             pipeline.clone(),
             syslog_limits(config),
         )));
+        pipeline.declare_source("syslog-tcp");
     }
     let mut syslog_tls = None;
     if !config.syslog.tls.is_empty() {
@@ -144,6 +152,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             pipeline.clone(),
             syslog_limits(config),
         )));
+        pipeline.declare_source("syslog-tls");
     }
     let mut sia = None;
     if !config.sia.listen.is_empty() {
@@ -162,8 +171,19 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
             config.sia.clone(),
             panels,
         )));
+        pipeline.declare_source(sia::INPUT);
+    }
+    for camera in &config.onvif.camera {
+        camera.device_service_url().map_err(ServerError::Onvif)?;
+        camera.password().map_err(ServerError::Onvif)?;
+        pipeline.declare_source(&onvif_pull::input_name(camera));
+        tasks.push(tokio::spawn(onvif_pull::serve(
+            camera.clone(),
+            pipeline.clone(),
+        )));
     }
     if !config.mqtt.url.is_empty() {
+        pipeline.declare_source("mqtt");
         tasks.push(tokio::spawn(mqtt::serve(
             config.mqtt.clone(),
             pipeline.clone(),

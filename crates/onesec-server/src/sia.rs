@@ -12,7 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Input name of events received here (`source.input`).
-const INPUT: &str = "sia-tcp";
+/// Input name of the receiver's events (dead letters, per-source counters).
+pub const INPUT: &str = "sia-tcp";
 /// Format name of dead letters.
 const FORMAT: &str = "sia-dc09";
 

@@ -10,28 +10,99 @@ use tokio::net::{TcpListener, UdpSocket};
 /// Most messages gathered into one journal append.
 const BATCH: usize = 2048;
 
-/// Receives datagrams; each is one message. Datagrams already queued are batched together.
-pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: usize) {
+/// Input name of the UDP listener's events.
+pub const UDP_INPUT: &str = "syslog-udp";
+
+/// Receives datagrams; each is one message.
+///
+/// Receiving and journaling are two tasks joined by a queue of at most `queue` datagrams, so
+/// the socket is read while a batch is journaled. When the queue is full (the pipeline is
+/// slower than the senders), new datagrams are dropped and counted, and so are the datagrams
+/// the kernel drops when its socket buffer overflows (read from `/proc/self/net/udp`): UDP
+/// cannot slow its sender, so the policy is "drop the newest, count every drop". Memory stays
+/// bounded by `queue` × `max_bytes`.
+pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: usize, queue: usize) {
+    let socket = Arc::new(socket);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(queue.max(1));
+    let journaling = tokio::spawn(journal_datagrams(rx, pipeline.clone()));
+    let kernel = tokio::spawn(count_kernel_drops(socket.clone(), pipeline.clone()));
     let mut buf = vec![0u8; max_bytes.max(1024)];
     loop {
-        let mut batch = Vec::new();
         match socket.recv_from(&mut buf).await {
-            Ok((n, _)) => batch.push(buf[..n].to_vec()),
-            Err(error) => {
-                tracing::warn!(%error, "syslog UDP receive failed");
-                continue;
-            }
+            Ok((n, _)) => match tx.try_send(buf[..n].to_vec()) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    pipeline.ingestor().dropped(UDP_INPUT, 1);
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => break,
+            },
+            Err(error) => tracing::warn!(%error, "syslog UDP receive failed"),
         }
+    }
+    journaling.abort();
+    kernel.abort();
+}
+
+/// Drains the datagram queue in batches into the journal.
+async fn journal_datagrams(mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>, pipeline: Arc<Pipeline>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
         while batch.len() < BATCH {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, _)) => batch.push(buf[..n].to_vec()),
+            match rx.try_recv() {
+                Ok(message) => batch.push(message),
                 Err(_) => break,
             }
         }
-        pipeline
-            .ingestor()
-            .ingest_messages(batch, "syslog-udp")
-            .await;
+        pipeline.ingestor().ingest_messages(batch, UDP_INPUT).await;
+    }
+}
+
+/// Adds the kernel's drops on this socket to the listener's dropped count, every 250 ms.
+async fn count_kernel_drops(socket: Arc<UdpSocket>, pipeline: Arc<Pipeline>) {
+    let mut counted = kernel_drops(&socket).unwrap_or(0);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if let Some(now) = kernel_drops(&socket)
+            && now > counted
+        {
+            pipeline.ingestor().dropped(UDP_INPUT, now - counted);
+            tracing::warn!(
+                dropped = now - counted,
+                "syslog UDP: the kernel dropped datagrams (socket buffer full)"
+            );
+            counted = now;
+        }
+    }
+}
+
+/// The kernel's count of datagrams dropped on `socket` (Linux: the `drops` column of
+/// `/proc/self/net/udp` or `udp6` for the socket's inode); `None` elsewhere.
+fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+        let link = link.to_string_lossy();
+        let inode = link.strip_prefix("socket:[")?.strip_suffix(']')?;
+        for table in ["/proc/self/net/udp", "/proc/self/net/udp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            // sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops
+            for line in text.lines().skip(1) {
+                let columns: Vec<&str> = line.split_whitespace().collect();
+                if columns.get(9) == Some(&inode) {
+                    return columns.get(12)?.parse().ok();
+                }
+            }
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
     }
 }
 

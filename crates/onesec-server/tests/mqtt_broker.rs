@@ -1,10 +1,9 @@
 //! The MQTT source against the real Mosquitto broker on 127.0.0.1:1883 (override with
 //! `ONESEC_TEST_MQTT`). Without a broker the test is skipped, except under CI where it fails.
 
-use onesec_pipeline::{Config, Pipeline};
-use onesec_store::EventFilter;
+mod common;
+
 use rumqttc::{AsyncClient, MqttOptions, QoS};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn broker() -> Option<(String, u16)> {
@@ -36,20 +35,11 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
         Instant::now().elapsed().as_nanos()
     );
     let prefix = format!("onesec-test-{unique}");
-    let mut config = Config {
-        data_dir: data.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".into();
-    config.syslog.udp = String::new();
-    config.syslog.tcp = String::new();
+    let mut config = common::config(data.path());
     config.mqtt.url = format!("mqtt://{host}:{port}");
     config.mqtt.topics = vec![format!("{prefix}/+/onvif-ej/#"), format!("{prefix}/json/#")];
     config.mqtt.client_id = format!("onesec-{unique}");
-    let pipeline = Arc::new(Pipeline::start(config.clone()).unwrap());
-    let server = onesec_server::start(pipeline.clone(), &config)
-        .await
-        .unwrap();
+    let (pipeline, server) = common::start(&config).await;
 
     let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
     options.set_keep_alive(Duration::from_secs(10));
@@ -87,19 +77,7 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let p = pipeline.clone();
-        stored = tokio::task::spawn_blocking(move || {
-            p.wait_detected(Duration::from_secs(5));
-            p.read_store(|s| {
-                s.events(&EventFilter {
-                    limit: Some(100),
-                    ..EventFilter::default()
-                })
-            })
-            .unwrap()
-        })
-        .await
-        .unwrap();
+        stored = common::stored_events(&pipeline, 100).await;
         let p = pipeline.clone();
         letters =
             tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())

@@ -227,3 +227,81 @@ pub fn status(args: ServerArgs) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// `onesec sources`: the running server's sources and their counters.
+#[derive(Args, Clone)]
+pub struct SourcesArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Print the JSON as the API returns it instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Lists every source (listener or client) with received, decoded, dead-lettered, late and
+/// dropped records and when it last delivered.
+pub fn sources(args: SourcesArgs) -> anyhow::Result<ExitCode> {
+    let body = get_json(&args.server, "/api/v1/sources")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", sources_table(&body));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `/api/v1/sources` answer as a table, one source a line.
+fn sources_table(body: &Value) -> String {
+    let mut out = format!(
+        "{:<28} {:>10} {:>10} {:>10} {:>8} {:>8}  {}\n",
+        "SOURCE", "RECEIVED", "DECODED", "DEAD", "LATE", "DROPPED", "LAST SEEN"
+    );
+    for source in body["sources"].as_array().into_iter().flatten() {
+        let count = |key: &str| source[key].as_u64().unwrap_or(0);
+        let last = source["last_seen_ms"].as_i64().unwrap_or(0);
+        let last = if last > 0 {
+            onesec_event::format_time_ms(last)
+        } else {
+            "never".into()
+        };
+        out.push_str(&format!(
+            "{:<28} {:>10} {:>10} {:>10} {:>8} {:>8}  {}\n",
+            source["source"].as_str().unwrap_or("?"),
+            count("received"),
+            count("decoded"),
+            count("dead_lettered"),
+            count("late"),
+            count("dropped"),
+            last
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod sources_tests {
+    #[test]
+    fn the_sources_table_has_a_line_per_source() {
+        let body = serde_json::json!({"sources": [
+            {"source": "mqtt", "received": 0, "decoded": 0, "dead_lettered": 0, "late": 0, "dropped": 0, "last_seen_ms": 0},
+            {"source": "syslog-udp", "received": 12, "decoded": 10, "dead_lettered": 2, "late": 1, "dropped": 5, "last_seen_ms": 1773183600000i64}
+        ]});
+        let table = super::sources_table(&body);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[1].starts_with("mqtt") && lines[1].ends_with("never"));
+        let udp: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            &udp[..7],
+            [
+                "syslog-udp",
+                "12",
+                "10",
+                "2",
+                "1",
+                "5",
+                "2026-03-10T23:00:00.000Z"
+            ]
+        );
+    }
+}

@@ -45,6 +45,9 @@ enum Command {
     Tasks(work_cmd::TasksArgs),
     /// Journal and detection positions of a running onesec.
     Status(client::ServerArgs),
+    /// Sources of a running onesec (syslog listeners, MQTT, SIA, ONVIF cameras, HTTP) with
+    /// their counters: received, decoded, dead-lettered, late, dropped, last seen.
+    Sources(client::SourcesArgs),
     /// Check Sigma rules (which load, which are refused and why) or test them on events.
     Rules(rules_cmd::RulesArgs),
     /// Export stored events (OCSF JSON lines).
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Incident(args) => client::incident(args),
         Command::Tasks(args) => work_cmd::tasks(args),
         Command::Status(args) => client::status(args),
+        Command::Sources(args) => client::sources(args),
         Command::Rules(args) => rules_cmd::run(args),
         Command::Export(args) => export::run(args),
         Command::Audit(args) => audit_cmd::run(args),

@@ -18,7 +18,7 @@ pub struct ReplayArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Input format: auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate,
-    /// access-csv, event-json, json. `.csv` files default to access-csv; EVTX files (by their
+    /// gallagher, sia-dc09, access-csv, event-json, json. `.csv` files default to access-csv; EVTX files (by their
     /// magic) are read here and sent as windows-json lines.
     #[arg(long)]
     format: Option<String>,

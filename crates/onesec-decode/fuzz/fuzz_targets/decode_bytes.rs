@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         Format::OnvifEj,
         Format::OnvifXml,
         Format::Frigate,
+        Format::Gallagher,
         Format::SiaDc09,
         Format::AccessCsv(CsvMapping::auto()),
         Format::EventJson,

@@ -1,0 +1,67 @@
+//! Per-source counters: what each input delivered, decoded, refused and delivered late (beyond
+//! `detection.allowed_lateness` behind the newest event time), in `Pipeline::sources` and on
+//! the metrics text.
+
+use onesec_decode::Format;
+use onesec_pipeline::{Config, Pipeline};
+
+#[test]
+fn each_source_counts_its_own_records_and_late_events() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.detection.allowed_lateness = "1h".into();
+    let pipeline = Pipeline::start(config).unwrap();
+    pipeline.declare_source("mqtt");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = "<86>1 2026-03-10T12:00:00Z srv sshd 41 - - Accepted publickey for alice from 10.0.0.1 port 5 ssh2\n\
+               <999>Mar 10 16:40:17 host app: bad pri\n";
+    runtime.block_on(
+        pipeline
+            .ingestor()
+            .ingest_body(&Format::Syslog, now.as_bytes(), "first"),
+    );
+    // Three hours behind the newest event: late; twenty minutes behind: not.
+    let late = "<86>1 2026-03-10T09:00:00Z srv sshd 41 - - Accepted publickey for bob from 10.0.0.2 port 5 ssh2\n\
+                <86>1 2026-03-10T11:40:00Z srv sshd 41 - - Accepted publickey for carol from 10.0.0.3 port 5 ssh2\n";
+    runtime.block_on(
+        pipeline
+            .ingestor()
+            .ingest_body(&Format::Syslog, late.as_bytes(), "second"),
+    );
+    assert!(pipeline.wait_detected(std::time::Duration::from_secs(10)));
+    let sources = pipeline.sources();
+    let names: Vec<&str> = sources.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(names, ["first", "mqtt", "second"]);
+    let (first, mqtt, second) = (&sources[0], &sources[1], &sources[2]);
+    assert_eq!(
+        (
+            first.received,
+            first.decoded,
+            first.dead_lettered,
+            first.late
+        ),
+        (2, 1, 1, 0)
+    );
+    assert!(first.last_seen_ms > 0);
+    assert_eq!((mqtt.received, mqtt.last_seen_ms), (0, 0));
+    assert_eq!(
+        (
+            second.received,
+            second.decoded,
+            second.dead_lettered,
+            second.late
+        ),
+        (2, 2, 0, 1)
+    );
+    let metrics = pipeline.metrics_text();
+    assert!(metrics.contains("onesec_late_events_total 1"), "{metrics}");
+    assert!(metrics.contains("onesec_source_late_total{source=\"second\"} 1"));
+    assert!(metrics.contains("onesec_source_dead_lettered_total{source=\"first\"} 1"));
+    pipeline.shutdown();
+}
