@@ -249,5 +249,36 @@ fn export(data: &Path, out: &Path) -> anyhow::Result<ExitCode> {
         from.display(),
         out.display()
     );
+    let detail = serde_json::json!({ "data_dir": data });
+    record_offline(data, "export.audit", &out.display().to_string(), detail)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records an action of a command that works on the data folder on its own: the entry goes to
+/// the audit spool (`<data>/audit/spool/`) and the log (a running or the next `onesec up`)
+/// appends it. The actor is `cli:` and the login name of the user who ran the command. A data
+/// folder without an audit log (`[audit] enabled = false`) records nothing.
+pub(crate) fn record_offline(
+    data: &Path,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let dir = data.join("audit");
+    if !dir.join(onesec_audit::LEAVES_FILE).exists() {
+        return Ok(());
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let entry = Entry {
+        time_ms: onesec_pipeline::now_ms(),
+        actor: format!("cli:{user}"),
+        action: action.into(),
+        target: target.into(),
+        detail,
+    };
+    onesec_audit::spool_entry(&dir, &entry)
+        .with_context(|| format!("{action} done but not recorded in the audit log"))?;
+    Ok(())
 }

@@ -213,3 +213,208 @@ fn events_journaled_without_an_entry_are_covered_on_the_next_start() {
     parsed.verify(&key).unwrap();
     assert!(parsed.batch.entry.contains("journal.recovered"));
 }
+
+/// The entries of an audit folder, parsed.
+fn entries(data: &Path) -> Vec<onesec_audit::Entry> {
+    onesec_audit::read_contents(&data.join("audit"))
+        .unwrap()
+        .entries
+        .iter()
+        .map(|bytes| serde_json::from_slice(bytes).unwrap())
+        .collect()
+}
+
+fn find<'a>(
+    entries: &'a [onesec_audit::Entry],
+    action: &str,
+    what: impl Fn(&onesec_audit::Entry) -> bool,
+) -> &'a onesec_audit::Entry {
+    entries
+        .iter()
+        .find(|e| e.action == action && what(e))
+        .unwrap_or_else(|| {
+            let seen: Vec<String> = entries
+                .iter()
+                .map(|e| format!("{} {} {}", e.actor, e.action, e.target))
+                .collect();
+            panic!("no matching {action} entry among {seen:#?}")
+        })
+}
+
+/// Each kind of action issue 6 names, done the way a person or onesec does it, is a leaf of
+/// the audit log with who did it: login (good and bad), acknowledgement, the rules and the
+/// configuration in effect, playbook steps, connector calls, an export, a directory reload.
+#[test]
+fn every_kind_of_action_is_in_the_audit_log_with_its_actor() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let onesec = Onesec::start_demo(&data);
+    let client = reqwest::blocking::Client::new();
+    let login = |password: &str| {
+        client
+            .post(format!("{}/api/v1/auth/login", onesec.base))
+            .json(&serde_json::json!({"user": common::ADMIN, "password": password}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(login("not the password at all"), 401);
+    assert_eq!(login(common::ADMIN_PASSWORD), 200);
+    let incidents = onesec.get_json("/api/v1/incidents");
+    let id = incidents[0]["id"].as_str().unwrap().to_string();
+    let ack = client
+        .post(format!("{}/api/v1/incidents/{id}/ack", onesec.base))
+        .bearer_auth(onesec.token().unwrap())
+        .json(&serde_json::json!({"comment": "on it"}))
+        .send()
+        .unwrap();
+    assert_eq!(ack.status(), 200);
+    assert_eq!(onesec.post_json("/api/v1/directory/reload").status, 200);
+    // Detection starts the hybrid incident's playbook: wait for its run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !entries(&data).iter().any(|e| e.action == "response.action") {
+        assert!(std::time::Instant::now() < deadline, "no response action");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = temp.path().join("export.jsonl");
+    let export = cli(&[
+        "export",
+        "--ocsf",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(export.status.success(), "{export:?}");
+    // The running onesec takes the export's spooled entry at its next checkpoint.
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    let all = entries(&data);
+
+    let failed = find(&all, "auth.login", |e| e.detail["outcome"] != "success");
+    assert_eq!(failed.target, common::ADMIN);
+    find(&all, "auth.login", |e| {
+        e.actor == common::ADMIN && e.detail["outcome"] == "success"
+    });
+    let ack = find(&all, "incident.state", |e| e.target == id);
+    assert_eq!(
+        (ack.actor.as_str(), &ack.detail["to"]),
+        (common::ADMIN, &Value::from("acknowledged"))
+    );
+    let rules = find(&all, "rules.load", |_| true);
+    assert!(rules.detail["loaded"].as_u64().unwrap() > 10, "{rules:?}");
+    assert_eq!(rules.detail["digest"].as_str().unwrap().len(), 64);
+    assert!(
+        rules.detail["files"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("builtin:")),
+        "{rules:?}"
+    );
+    let config = find(&all, "config.load", |_| true);
+    assert_eq!(
+        config.detail["effective_sha256"].as_str().unwrap().len(),
+        64
+    );
+    let step = find(&all, "playbook.step", |_| true);
+    assert!(step.detail["kind"].is_string(), "{step:?}");
+    find(&all, "playbook.start", |_| true);
+    let call = find(&all, "response.action", |_| true);
+    assert!(call.detail["outcome"].is_string(), "{call:?}");
+    find(&all, "directory.reload", |e| e.actor == common::ADMIN);
+    let exported = find(&all, "export.ocsf", |e| e.actor.starts_with("cli:"));
+    let bytes = fs::read(&out).unwrap();
+    assert_eq!(
+        exported.detail["sha256"].as_str().unwrap(),
+        hex_sha256(&bytes),
+        "the entry names the exported bytes"
+    );
+    assert_eq!(
+        exported.detail["events"].as_u64().unwrap() as usize,
+        bytes.iter().filter(|b| **b == b'\n').count()
+    );
+    assert!(
+        !data.join("audit/spool").exists()
+            || fs::read_dir(data.join("audit/spool")).unwrap().count() == 0,
+        "the spool was emptied"
+    );
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A rule or a setting changed between two starts shows in the audit log: the `rules.load`
+/// entries name the changed file with a new hash, the `config.load` entries differ. An export
+/// while onesec is stopped is taken at the next start.
+#[test]
+fn a_changed_rule_or_setting_shows_between_two_starts() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let rules = temp.path().join("rules");
+    fs::create_dir_all(&rules).unwrap();
+    let rule = |level: &str| {
+        format!(
+            "title: Local rule\nid: 5d2c8e57-6f0a-4c43-9a3a-1f2b3c4d5e6f\nlogsource:\n  product: linux\ndetection:\n  sel:\n    message|contains: 'oops'\n  condition: sel\nlevel: {level}\n"
+        )
+    };
+    fs::write(rules.join("local.yml"), rule("low")).unwrap();
+    let config = temp.path().join("onesec.toml");
+    let settings = |minutes: u32| {
+        format!(
+            "[rules]\ndirs = [\"{}\"]\n[incidents]\nwindow = \"{minutes}m\"\n",
+            rules.display()
+        )
+    };
+    fs::write(&config, settings(30)).unwrap();
+    let options = Options {
+        data_dir: data.clone(),
+        config: Some(config.clone()),
+        ..Options::default()
+    };
+    let mut first = Onesec::start(&options);
+    first.kill();
+    fs::write(rules.join("local.yml"), rule("high")).unwrap();
+    fs::write(&config, settings(45)).unwrap();
+    let export = cli(&["export", "--ocsf", "--data-dir", data.to_str().unwrap()]);
+    assert!(export.status.success(), "{export:?}");
+    let second = Onesec::start(&options);
+    assert_eq!(second.get("/api/v1/audit/checkpoint").status, 200);
+    let all = entries(&data);
+
+    let loads: Vec<&onesec_audit::Entry> =
+        all.iter().filter(|e| e.action == "rules.load").collect();
+    assert_eq!(loads.len(), 2);
+    let key = rules.join("local.yml").display().to_string();
+    let (before, after) = (&loads[0].detail, &loads[1].detail);
+    assert!(before["files"][&key].is_string(), "{before}");
+    assert_ne!(
+        before["files"][&key], after["files"][&key],
+        "the file's hash"
+    );
+    assert_ne!(before["digest"], after["digest"]);
+    let configs: Vec<&onesec_audit::Entry> =
+        all.iter().filter(|e| e.action == "config.load").collect();
+    assert_eq!(configs.len(), 2);
+    assert_eq!(configs[0].target, config.display().to_string());
+    assert_ne!(
+        configs[0].detail["file_sha256"],
+        configs[1].detail["file_sha256"]
+    );
+    assert_ne!(
+        configs[0].detail["effective_sha256"],
+        configs[1].detail["effective_sha256"]
+    );
+    let export = find(&all, "export.ocsf", |_| true);
+    assert_eq!(export.target, "stdout");
+    let position = |action: &str| all.iter().position(|e| e.action == action).unwrap();
+    assert!(
+        all.iter()
+            .rposition(|e| e.action == "service.start")
+            .unwrap()
+            > position("export.ocsf"),
+        "the export is taken when the log opens, before the second start's entry"
+    );
+}
