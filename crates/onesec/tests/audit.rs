@@ -183,6 +183,35 @@ fn batches_and_actions_are_audited_proved_and_verified() {
     let (ok, report) = verify(&changed_leaf);
     assert!(!ok);
     assert!(report.contains("PROBLEM  leaf "), "{report}");
+
+    // The store (what the API shows): one event's JSON rewritten, then a block deleted.
+    assert!(report.contains("store checked: 6 events"), "{report}");
+    let tamper_store = |name: &str, sql: &str| {
+        let copy = temp.path().join(name);
+        copy_dir(&data, &copy);
+        let conn = rusqlite::Connection::open(copy.join("onesec.db")).unwrap();
+        assert!(conn.execute(sql, []).unwrap() > 0, "{sql}");
+        drop(conn);
+        verify(&copy)
+    };
+    let (ok, report) = tamper_store(
+        "changed-store",
+        "UPDATE event_blocks SET data = CAST(replace(CAST(data AS TEXT), 'amacleod', 'nobody00') AS BLOB)",
+    );
+    assert!(!ok);
+    for id in &batches[1] {
+        assert!(
+            report.contains(&format!("PROBLEM  store event {id}: differs")),
+            "{report}"
+        );
+    }
+    assert!(!report.contains(&format!("store event {}:", batches[0][0])));
+    let (ok, report) = tamper_store("removed-store", "DELETE FROM event_blocks");
+    assert!(!ok);
+    assert!(
+        report.contains("PROBLEM  store events 1..=6: journaled and detected, but missing"),
+        "{report}"
+    );
 }
 
 #[test]
