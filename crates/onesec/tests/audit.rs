@@ -212,6 +212,50 @@ fn batches_and_actions_are_audited_proved_and_verified() {
         report.contains("PROBLEM  store events 1..=6: journaled and detected, but missing"),
         "{report}"
     );
+
+    // An exported bundle: no signing key, verifies offline with its public key alone, and a
+    // changed byte in it is found.
+    let bundle = temp.path().join("bundle");
+    let exported = cli(&[
+        "audit",
+        "export",
+        bundle.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{exported:?}");
+    assert!(!bundle.join("signing.key").exists());
+    assert_eq!(
+        fs::read(bundle.join("signing.pub")).unwrap(),
+        fs::read(data.join("audit/signing.pub")).unwrap()
+    );
+    let verify_bundle = || {
+        let out = cli(&[
+            "audit",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            bundle.join("signing.pub").to_str().unwrap(),
+        ]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, report) = verify_bundle();
+    assert!(ok, "{report}");
+    let leaves = bundle.join("leaves.bin");
+    let mut bytes = fs::read(&leaves).unwrap();
+    bytes[20] ^= 0x01;
+    fs::write(&leaves, bytes).unwrap();
+    let (ok, report) = verify_bundle();
+    assert!(!ok && report.contains("PROBLEM  leaf 0"), "{report}");
+    let spooled = fs::read_dir(data.join("audit/spool")).unwrap().count();
+    assert_eq!(
+        spooled, 1,
+        "the bundle export waits in the spool for the next start"
+    );
 }
 
 #[test]

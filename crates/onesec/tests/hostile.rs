@@ -223,6 +223,48 @@ fn slow_http_senders_are_cut_and_cannot_hold_the_server() {
     still_serving(&mut onesec);
 }
 
+/// A request whose header came at once but whose body trickles in is answered 408 after
+/// `http.request_timeout_secs`, and the service goes on.
+#[test]
+fn a_trickled_request_body_times_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut onesec = Onesec::start(&with_config(&tmp, "[http]\nrequest_timeout_secs = 1\n"));
+    let addr: SocketAddr = onesec.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let token = onesec.token().unwrap().to_string();
+    write!(
+        stream,
+        "POST /api/v1/events?format=syslog HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while start.elapsed() < Duration::from_secs(15) {
+        if stream.write_all(b"x").is_err() {
+            break;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buffer[..n]);
+                if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert_eq!(onesec.status()["journal_seq"].as_u64(), Some(0));
+    still_serving(&mut onesec);
+}
+
 /// Over TLS, a client that connects and never finishes the handshake is cut as well.
 #[test]
 fn a_stalled_tls_handshake_is_cut() {
