@@ -135,36 +135,58 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
     None
 }
 
-/// Sends `bytes` one at a time, `every` apart, until the peer closes or `limit` passes;
-/// returns whether the peer closed the connection, and not before `at_least`: the cut comes
-/// from the time limit, not from the bytes themselves.
-fn trickle(addr: SocketAddr, bytes: &[u8], every: Duration, limit: Duration) -> bool {
-    let at_least = Duration::from_millis(800);
-    let mut stream = TcpStream::connect(addr).unwrap();
+/// What a trickling sender saw: whether and when the peer closed, and what it answered.
+struct Trickled {
+    closed: bool,
+    after: Duration,
+    answer: Vec<u8>,
+}
+
+/// Sends `bytes` (over and over) one byte every 100 ms until the peer closes the connection or
+/// 15 s pass, reading whatever the peer answers meanwhile.
+fn trickle_on(mut stream: TcpStream, bytes: &[u8]) -> Trickled {
     stream
         .set_read_timeout(Some(Duration::from_millis(1)))
         .unwrap();
     let start = Instant::now();
-    let mut sent = 0;
+    let mut answer = Vec::new();
     let mut buffer = [0u8; 1024];
-    while start.elapsed() < limit {
-        if stream.write_all(&bytes[sent % bytes.len()..][..1]).is_err() {
-            return start.elapsed() >= at_least;
+    for byte in bytes.iter().cycle() {
+        let closed = |answer| Trickled {
+            closed: true,
+            after: start.elapsed(),
+            answer,
+        };
+        if start.elapsed() > Duration::from_secs(15) {
+            break;
         }
-        sent += 1;
+        if stream.write_all(std::slice::from_ref(byte)).is_err() {
+            return closed(answer);
+        }
         match stream.read(&mut buffer) {
-            Ok(0) => return start.elapsed() >= at_least,
-            Ok(_) => {}
+            Ok(0) => return closed(answer),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(_) => return start.elapsed() >= at_least,
+            Err(_) => return closed(answer),
         }
-        std::thread::sleep(every);
+        std::thread::sleep(Duration::from_millis(100));
     }
-    false
+    Trickled {
+        closed: false,
+        after: start.elapsed(),
+        answer,
+    }
+}
+
+/// Trickles `bytes` to a new connection: true when the peer cut it, and not before 0.8 s (the
+/// cut comes from the time limit, not from the bytes themselves).
+fn trickle(addr: SocketAddr, bytes: &[u8]) -> bool {
+    let seen = trickle_on(TcpStream::connect(addr).unwrap(), bytes);
+    seen.closed && seen.after >= Duration::from_millis(800)
 }
 
 /// Slowloris on HTTP: a request header trickled a byte at a time, a connection that says
@@ -180,28 +202,14 @@ fn slow_http_senders_are_cut_and_cannot_hold_the_server() {
     let addr: SocketAddr = onesec.base.trim_start_matches("http://").parse().unwrap();
     let header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     assert!(
-        trickle(
-            addr,
-            header,
-            Duration::from_millis(100),
-            Duration::from_secs(15)
-        ),
+        trickle(addr, header),
         "a header trickled a byte every 100 ms is cut"
     );
 
     // Four connections fill http.max_connections: two silent, two trickling.
     let mut silent: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
     let trickling: Vec<_> = (0..2)
-        .map(|_| {
-            std::thread::spawn(move || {
-                trickle(
-                    addr,
-                    header,
-                    Duration::from_millis(100),
-                    Duration::from_secs(15),
-                )
-            })
-        })
+        .map(|_| std::thread::spawn(move || trickle(addr, header)))
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let mut extra = TcpStream::connect(addr).unwrap();
@@ -237,30 +245,10 @@ fn a_trickled_request_body_times_out() {
         "POST /api/v1/events?format=syslog HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n"
     )
     .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let start = Instant::now();
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 1024];
-    while start.elapsed() < Duration::from_secs(15) {
-        if stream.write_all(b"x").is_err() {
-            break;
-        }
-        match stream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                answer.extend_from_slice(&buffer[..n]);
-                if answer.windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    let answer = String::from_utf8_lossy(&answer);
+    let seen = trickle_on(stream, b"x");
+    let answer = String::from_utf8_lossy(&seen.answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
-    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert!(seen.after >= Duration::from_millis(800));
     assert_eq!(onesec.status()["journal_seq"].as_u64(), Some(0));
     still_serving(&mut onesec);
 }
@@ -290,22 +278,12 @@ fn a_trickled_syslog_frame_is_cut() {
     let tcp = onesec.syslog_tcp.expect("syslog TCP");
     let line = format!("{GOOD_SYSLOG} and it goes on and on");
     assert!(
-        trickle(
-            tcp,
-            line.as_bytes(),
-            Duration::from_millis(100),
-            Duration::from_secs(15)
-        ),
+        trickle(tcp, line.as_bytes()),
         "a line trickled a byte every 100 ms is cut"
     );
     let octets = format!("400 {GOOD_SYSLOG}");
     assert!(
-        trickle(
-            tcp,
-            octets.as_bytes(),
-            Duration::from_millis(100),
-            Duration::from_secs(15)
-        ),
+        trickle(tcp, octets.as_bytes()),
         "an octet-counted frame trickled a byte every 100 ms is cut"
     );
     still_serving(&mut onesec);
@@ -322,12 +300,7 @@ fn a_trickled_sia_frame_is_cut() {
     let sia = onesec.sia.expect("SIA listener");
     let frame = b"\n C4E30025\"SIA-DCS\"0001L0#1234[#1234|Nri1/BA01]_13:14:15,03-10-2026";
     assert!(
-        trickle(
-            sia,
-            frame,
-            Duration::from_millis(100),
-            Duration::from_secs(15)
-        ),
+        trickle(sia, frame),
         "an SIA frame trickled a byte every 100 ms is cut"
     );
     still_serving(&mut onesec);
