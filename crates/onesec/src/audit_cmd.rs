@@ -96,11 +96,17 @@ fn verify(
         .transpose()?;
     let mut report = onesec_audit::verify_dir(&audit_dir, key.as_ref(), witness.as_deref())
         .with_context(|| format!("verifying {}", audit_dir.display()))?;
-    let journal_note = if bundle.is_some() {
+    let mut journal_note = if bundle.is_some() {
         "journal not checked (a bundle holds the audit log only)".to_string()
     } else {
         check_journal(data_dir, &audit_dir, &mut report)?
     };
+    let spooled = spooled_entries(&audit_dir);
+    if spooled > 0 {
+        journal_note.push_str(&format!(
+            "\n  {spooled} entries wait in spool/ to be appended (at the next checkpoint or start)"
+        ));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -111,6 +117,22 @@ fn verify(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Entries other commands left in `<audit>/spool/` that the log has not taken yet.
+fn spooled_entries(audit_dir: &Path) -> usize {
+    std::fs::read_dir(audit_dir.join(onesec_audit::SPOOL_DIR))
+        .map(|listing| {
+            listing
+                .filter_map(Result::ok)
+                .filter(|item| {
+                    let name = item.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".json") && !name.starts_with('.')
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn print_report(dir: &Path, report: &VerifyReport, journal_note: &str) {

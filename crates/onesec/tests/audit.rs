@@ -159,6 +159,22 @@ fn batches_and_actions_are_audited_proved_and_verified() {
     let (ok, report) = verify(&data);
     assert!(ok, "{report}");
     assert!(report.contains("journal checked: 3 batches"), "{report}");
+
+    // `onesec audit prove` offline, from the data folder: the same proof, checked with the
+    // public key alone.
+    let offline = cli(&[
+        "audit",
+        "prove",
+        &batches[0][1].to_string(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(offline.status.success(), "{offline:?}");
+    let offline: onesec_audit::EventProof = serde_json::from_slice(&offline.stdout).unwrap();
+    offline.verify(&key).expect("the offline proof checks");
+    assert_eq!(offline.event_id, batches[0][1]);
+    let (ok, report) = verify(&data);
+    assert!(ok, "{report}");
     let leaves = fs::read(data.join("audit/leaves.bin")).unwrap();
     let text = String::from_utf8_lossy(&leaves);
     for action in ["service.start", "ingest.batch", "directory.reload"] {
@@ -256,6 +272,9 @@ fn batches_and_actions_are_audited_proved_and_verified() {
         spooled, 1,
         "the bundle export waits in the spool for the next start"
     );
+    let (ok, report) = verify(&data);
+    assert!(ok, "{report}");
+    assert!(report.contains("1 entries wait in spool/"), "{report}");
 }
 
 #[test]
@@ -490,4 +509,41 @@ fn a_changed_rule_or_setting_shows_between_two_starts() {
             > position("export.ocsf"),
         "the export is taken when the log opens, before the second start's entry"
     );
+}
+
+/// Checkpoints are signed on their own at `[audit] checkpoint_secs`, without anyone asking.
+#[test]
+fn checkpoints_are_signed_at_the_configured_interval() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("fast.toml");
+    fs::write(&config, "[audit]\ncheckpoint_secs = 1\n").unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: data.clone(),
+        config: Some(config),
+        ..Options::default()
+    });
+    let checkpoints = || {
+        fs::read_to_string(data.join("audit/checkpoints.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = checkpoints();
+    for minute in 1..=3 {
+        let answer = onesec.post_events("syslog", sshd(minute, "amacleod"), None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        while checkpoints() <= seen {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint after batch {minute}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        seen = checkpoints();
+    }
+    let report = onesec_audit::verify_dir(&data.join("audit"), None, None).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert!(report.checkpoints >= 3);
 }
