@@ -431,23 +431,7 @@ fn random_bytes_never_panic() {
 /// fetched; the document is refused or yields no event carrying the entities' text.
 #[test]
 fn xml_entities_are_never_expanded_or_fetched() {
-    let bomb = r#"<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY xxe SYSTEM "file:///etc/passwd">
-]>
-<wsnt:Notify xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
- <wsnt:NotificationMessage>
-  <wsnt:Topic>tns1:Device/Trigger/DigitalInput</wsnt:Topic>
-  <wsnt:Message><tt:Message UtcTime="2026-03-10T21:47:12Z">
-   <tt:Source><tt:SimpleItem Name="InputToken" Value="&lol9;"/></tt:Source>
-   <tt:Data><tt:SimpleItem Name="LogicalState" Value="&xxe;"/></tt:Data>
-  </tt:Message></wsnt:Message>
- </wsnt:NotificationMessage>
-</wsnt:Notify>"#;
+    let bomb = include_str!("data/onvif-entity-bomb.xml");
     let out = decode_bytes(&Format::OnvifXml, bomb.as_bytes(), &ctx(ACME_RECEIVED_MS));
     for event in &out.events {
         let text = serde_json::to_string(event).unwrap();

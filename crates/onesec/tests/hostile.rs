@@ -73,21 +73,7 @@ fn malicious_bodies_are_refused_with_a_reason_and_the_service_goes_on() {
     assert_eq!(answer.status, 400, "{}", answer.body);
 
     // An entity bomb with an external entity, and an external DTD: refused for the DTD.
-    let bomb = r#"<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol9 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY xxe SYSTEM "file:///etc/passwd">
-]>
-<wsnt:Notify xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
- <wsnt:NotificationMessage><wsnt:Topic>tns1:Device/Trigger/DigitalInput</wsnt:Topic>
-  <wsnt:Message><tt:Message UtcTime="2026-03-10T21:47:12Z">
-   <tt:Source><tt:SimpleItem Name="InputToken" Value="&lol9;"/></tt:Source>
-   <tt:Data><tt:SimpleItem Name="LogicalState" Value="&xxe;"/></tt:Data>
-  </tt:Message></wsnt:Message>
- </wsnt:NotificationMessage>
-</wsnt:Notify>"#;
+    let bomb = include_str!("../../onesec-decode/tests/data/onvif-entity-bomb.xml");
     let external = r#"<?xml version="1.0"?><!DOCTYPE n SYSTEM "http://127.0.0.1:9/n.dtd"><n/>"#;
     for body in [bomb, external] {
         let answer = onesec.post_events("onvif-xml", body, None);
