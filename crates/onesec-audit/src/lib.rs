@@ -22,6 +22,7 @@ pub mod entry;
 mod error;
 mod log;
 pub mod merkle;
+mod spool;
 mod verify;
 
 pub use checkpoint::{Checkpoint, load_public_key, parse_public_key};
@@ -29,6 +30,7 @@ pub use document::{document_signed_bytes, sign_document, verify_document};
 pub use entry::{Entry, IngestBatch};
 pub use error::AuditError;
 pub use log::{AuditLog, CHECKPOINTS_FILE, LEAVES_FILE, OpenReport, Witness};
+pub use spool::{SPOOL_DIR, spool_entry};
 pub use verify::{
     EventProof, InclusionProof, LogContents, Problem, VerifyReport, events_root, read_contents,
     verify_dir,

@@ -447,3 +447,67 @@ fn proofs_check_with_the_public_key_and_an_independent_hash_implementation() {
     changed[0].push(b' ');
     assert!(contents.prove_event(122, &changed).is_err());
 }
+
+/// Reads one HTTP request from `stream` (header and a `Content-Length` body), answers 200 and
+/// returns the request line and the body.
+fn read_request(stream: &mut std::net::TcpStream) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).unwrap();
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    (request_line, String::from_utf8(body).unwrap())
+}
+
+/// The witness URL: each checkpoint is POSTed as JSON, and what the witness receives verifies
+/// with the log's public key and matches the checkpoint the log kept.
+#[test]
+fn checkpoints_are_posted_to_the_witness_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/witness", listener.local_addr().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut log, _) = AuditLog::open(
+        &tmp.path().join("audit"),
+        Witness {
+            file: None,
+            url: Some(url),
+        },
+    )
+    .unwrap();
+    let received = std::thread::spawn(move || {
+        (0..2)
+            .map(|_| read_request(&mut listener.accept().unwrap().0))
+            .collect::<Vec<_>>()
+    });
+    let mut signed = Vec::new();
+    for i in 0..2 {
+        log.append(&entry(i)).unwrap();
+        signed.push(log.checkpoint(1_776_326_400_000 + i as i64).unwrap());
+    }
+    let mut received = received.join().unwrap();
+    received.sort_by_key(|(_, body)| body.contains("\"size\":2"));
+    let key = log.public_key();
+    for ((request_line, body), kept) in received.iter().zip(&signed) {
+        assert!(request_line.starts_with("POST /witness "), "{request_line}");
+        let posted: onesec_audit::Checkpoint = serde_json::from_str(body).unwrap();
+        posted.verify(&key).unwrap();
+        assert_eq!(&posted, kept);
+    }
+}

@@ -161,6 +161,8 @@ pub struct AuthStore {
     failures: HashMap<String, Vec<i64>>,
     /// Verified against when the user does not exist, so timing does not tell.
     dummy_hash: String,
+    /// The folder (`<data>/auth`), whose `setup-token` file goes once it is used.
+    dir: std::path::PathBuf,
 }
 
 /// A fresh 256-bit secret, hex.
@@ -203,6 +205,7 @@ impl AuthStore {
             sessions: HashMap::new(),
             failures: HashMap::new(),
             dummy_hash: hash_password(&new_secret())?,
+            dir: dir.to_path_buf(),
         };
         let setup = if store.user_count()? == 0 {
             Some(store.new_setup_token(dir, now_ms)?)
@@ -258,6 +261,13 @@ impl AuthStore {
         self.conn
             .execute("DELETE FROM setup", [])
             .map_err(db("consume setup token"))?;
+        // The token no longer works; its file goes too, so no copy of it lingers.
+        let file = self.dir.join("setup-token");
+        if let Err(error) = std::fs::remove_file(&file)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, file = %file.display(), "used setup token file not removed");
+        }
         Ok(admin)
     }
 

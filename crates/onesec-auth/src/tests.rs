@@ -18,6 +18,10 @@ fn the_setup_token_creates_one_admin_once() {
     auth.setup(&setup, "admin", "correct horse battery", 2)
         .unwrap();
     assert!(
+        !dir.path().join("setup-token").exists(),
+        "the used token's file is removed"
+    );
+    assert!(
         auth.setup(&setup, "admin2", "correct horse battery", 3)
             .is_err()
     );

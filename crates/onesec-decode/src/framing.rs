@@ -200,6 +200,26 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// A body that is one (possibly pretty-printed) JSON object or an array of objects becomes
+/// one compact line per object, so that line-oriented decoding sees whole events; any other
+/// body is returned as it is. The HTTP API applies this to every ingest body.
+pub fn json_body_as_lines(body: &[u8]) -> Vec<u8> {
+    let trimmed = body.trim_ascii_start();
+    if !matches!(trimmed.first(), Some(b'{' | b'[')) {
+        return body.to_vec();
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+        Ok(value @ Value::Object(_)) => value.to_string().into_bytes(),
+        _ => body.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

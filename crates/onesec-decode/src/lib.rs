@@ -63,6 +63,7 @@ mod windows;
 
 pub use access_csv::{CsvMapping, MappingError};
 pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
+pub use framing::json_body_as_lines;
 pub use frigate::decode_frigate_mqtt;
 pub use onvif::decode_onvif_mqtt;
 pub use onvif_soap::{

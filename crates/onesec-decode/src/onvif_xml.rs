@@ -40,7 +40,21 @@ pub(crate) enum OnvifXmlError {
     /// The mapping refused the message (e.g. a `UtcTime` that is not a time).
     #[error("ONVIF topic {topic}: {reason}")]
     Mapping { topic: String, reason: String },
+    /// A document type declaration. SOAP 1.2 forbids them and ONVIF devices never send one;
+    /// refusing it means no entity (internal, external or "billion laughs") is ever declared.
+    #[error(
+        "a document type declaration (<!DOCTYPE>) at byte {offset}: SOAP messages must not carry one; refused, nothing after it was read"
+    )]
+    Doctype { offset: usize },
+    /// Elements nested deeper than any ONVIF message needs.
+    #[error(
+        "elements nested deeper than {MAX_DEPTH} at byte {offset}; refused, nothing after it was read"
+    )]
+    TooDeep { offset: usize },
 }
+
+/// Deepest element nesting read (ONVIF notifications need about a dozen levels).
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// One `wsnt:NotificationMessage` as read from the XML.
 #[derive(Default)]
@@ -211,6 +225,14 @@ impl<'a> Scanner<'a> {
                     .as_ref()
                     .map_or(self.document_start, |n| n.start);
                 Some(Err((start, error)))
+            }
+            Xml::DocType(_) => {
+                self.done = true;
+                Some(Err((before, OnvifXmlError::Doctype { offset: before })))
+            }
+            Xml::Start(_) if self.stack.len() >= MAX_DEPTH => {
+                self.done = true;
+                Some(Err((before, OnvifXmlError::TooDeep { offset: before })))
             }
             Xml::Start(element) => {
                 let name = local_name(&element);

@@ -431,23 +431,7 @@ fn random_bytes_never_panic() {
 /// fetched; the document is refused or yields no event carrying the entities' text.
 #[test]
 fn xml_entities_are_never_expanded_or_fetched() {
-    let bomb = r#"<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY xxe SYSTEM "file:///etc/passwd">
-]>
-<wsnt:Notify xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
- <wsnt:NotificationMessage>
-  <wsnt:Topic>tns1:Device/Trigger/DigitalInput</wsnt:Topic>
-  <wsnt:Message><tt:Message UtcTime="2026-03-10T21:47:12Z">
-   <tt:Source><tt:SimpleItem Name="InputToken" Value="&lol9;"/></tt:Source>
-   <tt:Data><tt:SimpleItem Name="LogicalState" Value="&xxe;"/></tt:Data>
-  </tt:Message></wsnt:Message>
- </wsnt:NotificationMessage>
-</wsnt:Notify>"#;
+    let bomb = include_str!("data/onvif-entity-bomb.xml");
     let out = decode_bytes(&Format::OnvifXml, bomb.as_bytes(), &ctx(ACME_RECEIVED_MS));
     for event in &out.events {
         let text = serde_json::to_string(event).unwrap();
@@ -464,5 +448,35 @@ fn xml_entities_are_never_expanded_or_fetched() {
     assert!(
         !out.errors.is_empty() || !out.events.is_empty(),
         "the document is either refused with a reason or read without its entities"
+    );
+    // Stricter: SOAP forbids a DTD, so the document is refused for it, and nothing is read.
+    assert!(out.events.is_empty(), "{:?}", out.events);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert!(
+        out.errors[0].reason.contains("<!DOCTYPE>"),
+        "{}",
+        out.errors[0].reason
+    );
+    let external = r#"<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://127.0.0.1:9/evil.dtd"><wsnt:Notify xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"/>"#;
+    let out = decode_bytes(&Format::OnvifXml, external.as_bytes(), &ctx(0));
+    assert!(out.events.is_empty() && out.errors[0].reason.contains("<!DOCTYPE>"));
+}
+
+/// Elements nested 100 000 deep: refused at the depth limit with the position, in bounded
+/// memory, and the body's earlier documents are kept.
+#[test]
+fn deeply_nested_xml_is_refused_at_the_depth_limit() {
+    let deep = format!(
+        "<wsnt:Notify xmlns:wsnt=\"http://docs.oasis-open.org/wsn/b-2\">{}{}</wsnt:Notify>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
+    let out = decode_bytes(&Format::OnvifXml, deep.as_bytes(), &ctx(0));
+    assert!(out.events.is_empty());
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors.len());
+    assert!(
+        out.errors[0].reason.contains("nested deeper than 256"),
+        "{}",
+        out.errors[0].reason
     );
 }

@@ -55,10 +55,12 @@ impl Audit {
             file: non_empty(&config.witness_file).map(PathBuf::from),
             url: non_empty(&config.witness_url),
         };
-        let (log, report) = AuditLog::open(&data.join("audit"), witness)?;
+        let (mut log, report) = AuditLog::open(&data.join("audit"), witness)?;
+        let spooled = log.absorb_spool()?;
         tracing::info!(
             leaves = report.leaves,
             torn_bytes = report.torn_bytes,
+            spooled,
             "audit log opened"
         );
         Ok(Arc::new(Audit {
@@ -95,9 +97,15 @@ impl Audit {
         self.record("onesec", "ingest.batch", &batch.input, detail);
     }
 
-    /// Signs a checkpoint now.
+    /// Takes the entries other processes spooled (`onesec export`...), then signs a
+    /// checkpoint now.
     pub fn checkpoint(&self) -> Result<Checkpoint, AuditError> {
-        self.with_log(|log| log.checkpoint(crate::ingest::now_ms()))
+        self.with_log(|log| {
+            if let Err(error) = log.absorb_spool() {
+                tracing::error!(%error, "spooled audit entries not taken");
+            }
+            log.checkpoint(crate::ingest::now_ms())
+        })
     }
 
     /// The audit folder.

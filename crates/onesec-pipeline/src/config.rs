@@ -41,6 +41,10 @@ pub struct Config {
     /// Device hygiene (docs/hygiene.md): the files the checks compare the directory's
     /// `devices.csv` against.
     pub hygiene: HygieneSettings,
+    /// The file this was read from and the SHA-256 of its bytes (hex), for the audit log's
+    /// `config.load` entry; `None` for the defaults.
+    #[serde(skip)]
+    pub source: Option<(PathBuf, String)>,
 }
 
 /// Device hygiene knowledge and policy files; every one is optional.
@@ -329,6 +333,7 @@ impl Default for Config {
             auth: AuthSettings::default(),
             hygiene: HygieneSettings::default(),
             response: crate::response::config::ResponseConfig::default(),
+            source: None,
         }
     }
 }
@@ -355,6 +360,11 @@ pub struct HttpConfig {
     /// `POST /api/v1/events` requests in progress at most; one more is answered 503 with
     /// `Retry-After` at once (senders retry) instead of queueing without bound.
     pub max_ingest_requests: usize,
+    /// Open connections at most (TLS or not); one more is closed at once.
+    pub max_connections: usize,
+    /// A connection must finish its TLS handshake, and each request its header, within this
+    /// many seconds (slow senders, "slowloris", are closed).
+    pub header_timeout_secs: u64,
 }
 
 impl Default for HttpConfig {
@@ -368,6 +378,8 @@ impl Default for HttpConfig {
             request_timeout_secs: 60,
             max_concurrent_requests: 256,
             max_ingest_requests: 64,
+            max_connections: 1024,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -535,10 +547,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })
+        })?;
+        let sha256 = crate::audit::sha256_hex(&[text.as_bytes()]);
+        config.source = Some((path.to_path_buf(), sha256));
+        Ok(config)
     }
 
     /// Allowed lateness in milliseconds.

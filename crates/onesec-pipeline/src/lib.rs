@@ -498,10 +498,67 @@ fn open_audit(
         "journal_fsync": config.journal.fsync,
     });
     audit.record("onesec", "service.start", "", detail);
+    audit.record(
+        "onesec",
+        "config.load",
+        &config_target(config),
+        config_detail(config),
+    );
+    audit.record("onesec", "rules.load", "", rules_detail(rules));
     audit.start_checkpoints(std::time::Duration::from_secs(
         config.audit.checkpoint_secs.max(1),
     ));
     Ok(Some(audit))
+}
+
+/// The configuration file, or empty for the defaults.
+fn config_target(config: &Config) -> String {
+    config
+        .source
+        .as_ref()
+        .map(|(path, _)| path.display().to_string())
+        .unwrap_or_default()
+}
+
+/// What the `config.load` entry says: the file's hash and the hash of the configuration in
+/// effect (flags included), so a changed setting shows between two starts; never the values,
+/// which may hold secrets (MQTT password, SIA keys, connector credentials).
+fn config_detail(config: &Config) -> serde_json::Value {
+    let effective = format!("{config:?}");
+    serde_json::json!({
+        "file_sha256": config.source.as_ref().map(|(_, sha)| sha.as_str()),
+        "effective_sha256": audit::sha256_hex(&[effective.as_bytes()]),
+        "data_dir": config.data_dir,
+        "auth_enabled": config.auth.enabled,
+        "http_tls": config.http.tls,
+        "response_mode": format!("{:?}", config.response.mode),
+    })
+}
+
+/// The largest list of rule files a `rules.load` entry holds (an entry is at most 1 MiB).
+const RULE_FILES_IN_ENTRY: usize = 4000;
+
+/// What the `rules.load` entry says: counts, a digest over every rule file and each file with
+/// its SHA-256 (up to [`RULE_FILES_IN_ENTRY`]).
+fn rules_detail(rules: &RulesReport) -> serde_json::Value {
+    let digest_input: Vec<u8> = rules
+        .files
+        .iter()
+        .flat_map(|(name, sha)| [name.as_bytes(), b"\0", sha.as_bytes(), b"\n"].concat())
+        .collect();
+    let files: serde_json::Map<String, serde_json::Value> = rules
+        .files
+        .iter()
+        .take(RULE_FILES_IN_ENTRY)
+        .map(|(name, sha)| (name.clone(), serde_json::Value::String(sha.clone())))
+        .collect();
+    serde_json::json!({
+        "loaded": rules.loaded.len(),
+        "rejected": rules.rejected.len(),
+        "digest": audit::sha256_hex(&[&digest_input]),
+        "files": files,
+        "files_omitted": rules.files.len().saturating_sub(RULE_FILES_IN_ENTRY),
+    })
 }
 
 fn fsync_policy(text: &str) -> Result<FsyncPolicy, ConfigError> {

@@ -13,6 +13,11 @@ pub struct RulesReport {
     pub loaded: Vec<String>,
     /// Each refused rule with its reason.
     pub rejected: Vec<RejectedRule>,
+    /// Each rule file read (built-in ones as `builtin:<name>`) with the SHA-256 of its text
+    /// (hex), in load order: the audit log's `rules.load` entry, so a changed, added or
+    /// removed rule shows between two starts.
+    #[serde(skip)]
+    pub files: Vec<(String, String)>,
 }
 
 /// A rule the engine cannot run.
@@ -68,6 +73,13 @@ pub fn load_rules(config: &RulesConfig) -> Result<(RuleSet, RulesReport), String
                 reason: r.reason.clone(),
                 line: r.line,
                 column: r.column,
+            })
+            .collect(),
+        files: sources
+            .iter()
+            .map(|(path, text)| {
+                let sha256 = crate::audit::sha256_hex(&[text.as_bytes()]);
+                (path.display().to_string(), sha256)
             })
             .collect(),
     };

@@ -9,9 +9,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use base64::Engine as _;
 use onesec_auth::Principal;
 use onesec_decode::Format;
@@ -28,6 +29,211 @@ use tower_http::timeout::TimeoutLayer;
 
 type AppState = Arc<Pipeline>;
 
+/// One route: method, path pattern and handler. The handler is mounted for exactly the method
+/// named, so the list is what the router serves.
+pub(crate) struct Route<S> {
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<S>,
+}
+
+/// A route for `method` only.
+pub(crate) fn at<S, H, T>(method: Method, path: &'static str, handler: H) -> Route<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+{
+    // The methods named below are all standard ones, which always have a filter.
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Route {
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// The routes of the authentication state (`auth_api`).
+fn auth_routes() -> Vec<Route<Arc<Gate>>> {
+    vec![
+        at(Method::POST, "/api/v1/auth/setup", auth_api::post_setup),
+        at(Method::POST, "/api/v1/auth/login", auth_api::post_login),
+        at(Method::POST, "/api/v1/auth/logout", auth_api::post_logout),
+        at(Method::GET, "/api/v1/auth/whoami", auth_api::get_whoami),
+        at(Method::GET, "/api/v1/users", auth_api::get_users),
+        at(Method::POST, "/api/v1/users", auth_api::post_user),
+        at(Method::POST, "/api/v1/tokens", auth_api::post_token),
+        at(
+            Method::DELETE,
+            "/api/v1/tokens/{name}",
+            auth_api::delete_token,
+        ),
+    ]
+}
+
+/// The device hygiene routes (`devices_api`).
+fn device_routes() -> Vec<Route<Arc<crate::devices_api::Devices>>> {
+    vec![
+        at(
+            Method::GET,
+            "/api/v1/devices",
+            crate::devices_api::get_devices,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/devices/{id}",
+            crate::devices_api::get_device,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/context",
+            incident_api::get_context,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/export",
+            incident_api::get_export,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/report",
+            incident_api::get_report,
+        ),
+    ]
+}
+
+/// The routes on the pipeline: ingest, queries, working incidents, audit, metrics, health.
+/// The pipeline's routes; `POST /api/v1/events` takes one of `ingest_slots` or is answered 503.
+fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppState>> {
+    let mut ingest = at(Method::POST, "/api/v1/events", post_events);
+    ingest.handler = ingest
+        .handler
+        .layer(axum::middleware::from_fn(move |request, next| {
+            shed_ingest(ingest_slots.clone(), request, next)
+        }));
+    vec![
+        ingest,
+        at(Method::GET, "/api/v1/events", get_events),
+        at(Method::GET, "/api/v1/incidents", get_incidents),
+        at(Method::GET, "/api/v1/incidents/{id}", get_incident),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/state",
+            playbook_api::post_state,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/ack",
+            playbook_api::post_ack,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/assign",
+            playbook_api::post_assign,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/classify",
+            playbook_api::post_classify,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/comment",
+            playbook_api::post_comment,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/playbook",
+            playbook_api::get_playbook,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/playbook",
+            playbook_api::post_playbook,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/merge",
+            incident_api::post_merge,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/split",
+            incident_api::post_split,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/evidence",
+            incident_api::get_evidence,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/evidence",
+            incident_api::post_evidence,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/evidence/{seq}",
+            incident_api::get_evidence_file,
+        ),
+        at(Method::GET, "/api/v1/tasks", playbook_api::get_tasks),
+        at(
+            Method::POST,
+            "/api/v1/tasks/{task_id}/approve",
+            playbook_api::post_approve,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/tasks/{task_id}/reject",
+            playbook_api::post_reject,
+        ),
+        at(Method::GET, "/api/v1/alerts", get_alerts),
+        at(Method::GET, "/api/v1/dead-letters", get_dead_letters),
+        at(Method::GET, "/api/v1/status", get_status),
+        at(Method::GET, "/api/v1/sources", get_sources),
+        at(Method::GET, "/api/v1/rules", get_rules),
+        at(
+            Method::POST,
+            "/api/v1/directory/reload",
+            post_directory_reload,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/audit/proof/{event_id}",
+            crate::audit_api::get_proof,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/audit/checkpoint",
+            crate::audit_api::get_checkpoint,
+        ),
+        at(Method::GET, "/metrics", get_metrics),
+        at(Method::GET, "/healthz", || async { "ok" }),
+    ]
+}
+
+/// A router serving `routes`.
+fn mount<S: Clone + Send + Sync + 'static>(routes: Vec<Route<S>>) -> Router<S> {
+    routes.into_iter().fold(Router::new(), |router, route| {
+        router.route(route.path, route.handler)
+    })
+}
+
+/// Every (method, path pattern) the router serves: the lists [`router`] mounts, so a route
+/// cannot be served without appearing here. The security tests walk this list, check that each
+/// entry is in the gate's table (and the table has nothing else), and try each one without a
+/// token and with every role.
+pub fn served_routes() -> Vec<(Method, &'static str)> {
+    fn names<S>(routes: Vec<Route<S>>) -> impl Iterator<Item = (Method, &'static str)> {
+        routes.into_iter().map(|r| (r.method, r.path))
+    }
+    let slots = Arc::new(tokio::sync::Semaphore::new(1));
+    names(pipeline_routes(slots))
+        .chain(names(auth_routes()))
+        .chain(names(device_routes()))
+        .collect()
+}
+
 /// Builds the router: every route, behind the gate of `crate::gate` (the route table there
 /// must list each one).
 pub fn router(
@@ -36,110 +242,12 @@ pub fn router(
     gate: Arc<Gate>,
     devices: Arc<crate::devices_api::Devices>,
 ) -> Router {
-    let auth = Router::new()
-        .route("/api/v1/auth/setup", post(auth_api::post_setup))
-        .route("/api/v1/auth/login", post(auth_api::post_login))
-        .route("/api/v1/auth/logout", post(auth_api::post_logout))
-        .route("/api/v1/auth/whoami", get(auth_api::get_whoami))
-        .route(
-            "/api/v1/users",
-            get(auth_api::get_users).post(auth_api::post_user),
-        )
-        .route("/api/v1/tokens", post(auth_api::post_token))
-        .route("/api/v1/tokens/{name}", delete(auth_api::delete_token))
-        .with_state(gate.clone());
-    let devices = Router::new()
-        .route("/api/v1/devices", get(crate::devices_api::get_devices))
-        .route("/api/v1/devices/{id}", get(crate::devices_api::get_device))
-        .route(
-            "/api/v1/incidents/{id}/context",
-            get(incident_api::get_context),
-        )
-        .route(
-            "/api/v1/incidents/{id}/export",
-            get(incident_api::get_export),
-        )
-        .route(
-            "/api/v1/incidents/{id}/report",
-            get(incident_api::get_report),
-        )
-        .with_state(devices);
+    let auth = mount(auth_routes()).with_state(gate.clone());
+    let devices = mount(device_routes()).with_state(devices);
     let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
         config.http.max_ingest_requests.max(1),
     ));
-    let router = Router::new()
-        .route(
-            "/api/v1/events",
-            post(post_events)
-                .layer(axum::middleware::from_fn(move |request, next| {
-                    shed_ingest(ingest_slots.clone(), request, next)
-                }))
-                .get(get_events),
-        )
-        .route("/api/v1/incidents", get(get_incidents))
-        .route("/api/v1/incidents/{id}", get(get_incident))
-        .route(
-            "/api/v1/incidents/{id}/state",
-            post(playbook_api::post_state),
-        )
-        .route("/api/v1/incidents/{id}/ack", post(playbook_api::post_ack))
-        .route(
-            "/api/v1/incidents/{id}/assign",
-            post(playbook_api::post_assign),
-        )
-        .route(
-            "/api/v1/incidents/{id}/classify",
-            post(playbook_api::post_classify),
-        )
-        .route(
-            "/api/v1/incidents/{id}/comment",
-            post(playbook_api::post_comment),
-        )
-        .route(
-            "/api/v1/incidents/{id}/playbook",
-            get(playbook_api::get_playbook).post(playbook_api::post_playbook),
-        )
-        .route(
-            "/api/v1/incidents/{id}/merge",
-            post(incident_api::post_merge),
-        )
-        .route(
-            "/api/v1/incidents/{id}/split",
-            post(incident_api::post_split),
-        )
-        .route(
-            "/api/v1/incidents/{id}/evidence",
-            get(incident_api::get_evidence).post(incident_api::post_evidence),
-        )
-        .route(
-            "/api/v1/incidents/{id}/evidence/{seq}",
-            get(incident_api::get_evidence_file),
-        )
-        .route("/api/v1/tasks", get(playbook_api::get_tasks))
-        .route(
-            "/api/v1/tasks/{task_id}/approve",
-            post(playbook_api::post_approve),
-        )
-        .route(
-            "/api/v1/tasks/{task_id}/reject",
-            post(playbook_api::post_reject),
-        )
-        .route("/api/v1/alerts", get(get_alerts))
-        .route("/api/v1/dead-letters", get(get_dead_letters))
-        .route("/api/v1/status", get(get_status))
-        .route("/api/v1/sources", get(get_sources))
-        .route("/api/v1/rules", get(get_rules))
-        .route("/api/v1/directory/reload", post(post_directory_reload))
-        .route(
-            "/api/v1/audit/proof/{event_id}",
-            get(crate::audit_api::get_proof),
-        )
-        .route(
-            "/api/v1/audit/checkpoint",
-            get(crate::audit_api::get_checkpoint),
-        )
-        .route("/metrics", get(get_metrics))
-        .route("/healthz", get(|| async { "ok" }))
+    let router = mount(pipeline_routes(ingest_slots))
         .with_state(pipeline)
         .merge(auth)
         .merge(devices)
@@ -222,7 +330,7 @@ async fn post_events(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let format = parse_format(query.format.as_deref(), &headers)?;
-    let body = single_json_as_lines(&body);
+    let body = onesec_decode::json_body_as_lines(&body);
     let report = pipeline
         .ingestor()
         .ingest_body(&format, &body, "http")
@@ -278,25 +386,6 @@ fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiEr
     }
     name.parse::<Format>()
         .map_err(|e| bad_request(format!("format {name:?}: {e}")))
-}
-
-/// A body that is one (possibly pretty-printed) JSON object or an array of objects becomes
-/// one compact line per object, so that line-oriented decoding sees whole events.
-fn single_json_as_lines(body: &Bytes) -> Vec<u8> {
-    let trimmed = body.trim_ascii_start();
-    if !matches!(trimmed.first(), Some(b'{' | b'[')) {
-        return body.to_vec();
-    }
-    match serde_json::from_slice::<Value>(trimmed) {
-        Ok(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .into_bytes(),
-        Ok(value @ Value::Object(_)) => value.to_string().into_bytes(),
-        _ => body.to_vec(),
-    }
 }
 
 #[derive(Deserialize)]
@@ -529,4 +618,33 @@ async fn get_metrics(State(pipeline): State<AppState>) -> Response {
         pipeline.metrics_text(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The router serves exactly the gate's table: each served route once, each listed there,
+    /// and nothing listed there that is not served.
+    #[test]
+    fn the_router_serves_exactly_the_gates_table() {
+        let served = served_routes();
+        for (i, (method, path)) in served.iter().enumerate() {
+            assert!(
+                gate::access(method, path).is_some(),
+                "{method} {path} is served but not in gate::ROUTES"
+            );
+            assert!(
+                !served[..i].contains(&(method.clone(), path)),
+                "{method} {path} is mounted twice"
+            );
+        }
+        for (method, path, _) in gate::ROUTES {
+            assert!(
+                served.contains(&(method.clone(), path)),
+                "{method} {path} is in gate::ROUTES but not served"
+            );
+        }
+        assert_eq!(served.len(), gate::ROUTES.len());
+    }
 }

@@ -7,6 +7,7 @@
 //! reports the bound addresses.
 
 mod api;
+pub use api::served_routes;
 mod audit_api;
 mod auth_api;
 mod devices_api;
@@ -17,6 +18,8 @@ pub mod onvif_pull;
 mod playbook_api;
 pub mod sia;
 mod syslog;
+#[doc(hidden)]
+pub use syslog::frames_of as syslog_frames_of;
 pub mod tls;
 
 use onesec_pipeline::{Config, Pipeline};
@@ -94,11 +97,14 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         .map_err(bind("HTTP", &config.http.listen))?;
     let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
     let devices = Arc::new(devices_api::Devices::load(pipeline.clone(), config)?);
-    let router = api::router(pipeline.clone(), config, Arc::new(gate), devices)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let router = api::router(pipeline.clone(), config, Arc::new(gate), devices);
     let tls = tls::server_config(config)?;
     let https = tls.is_some();
-    let mut tasks = vec![serve_http(http_listener, router, tls)?];
+    let limits = HttpLimits {
+        max_connections: config.http.max_connections,
+        header_timeout: std::time::Duration::from_secs(config.http.header_timeout_secs.max(1)),
+    };
+    let mut tasks = vec![serve_http(http_listener, router, tls, limits)];
     pipeline.declare_source("http");
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {
@@ -232,33 +238,87 @@ fn open_gate(
     Ok((gate::Gate::new(Some(store), pipeline), setup))
 }
 
-type MakeService =
-    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+/// Bounds on HTTP connections, from `[http]`.
+#[derive(Debug, Clone, Copy)]
+struct HttpLimits {
+    /// Open connections at most; one more is closed at once.
+    max_connections: usize,
+    /// The TLS handshake and each request header must arrive within this.
+    header_timeout: std::time::Duration,
+}
 
-/// Serves the API on the bound listener, over TLS when configured.
+/// Serves the API on the bound listener, over TLS when configured: at most
+/// `max_connections` connections, each closed when its TLS handshake or a request header takes
+/// longer than `header_timeout` (a slow sender cannot hold a connection open by trickling
+/// bytes; the request timeout of the router bounds the body after that).
 fn serve_http(
     listener: tokio::net::TcpListener,
-    router: MakeService,
+    router: axum::Router,
     tls: Option<Arc<rustls::ServerConfig>>,
-) -> Result<tokio::task::JoinHandle<()>, ServerError> {
-    let Some(tls) = tls else {
-        return Ok(tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "HTTP server stopped");
-            }
-        }));
-    };
-    let addr = listener.local_addr().ok();
-    let std_listener = listener.into_std().map_err(|source| ServerError::Bind {
-        what: "HTTPS",
-        addr: format!("{addr:?}"),
-        source,
-    })?;
-    let tls = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    let server = axum_server::from_tcp_rustls(std_listener, tls);
-    Ok(tokio::spawn(async move {
-        if let Err(error) = server.serve(router).await {
-            tracing::error!(%error, "HTTPS server stopped");
+    limits: HttpLimits,
+) -> tokio::task::JoinHandle<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "HTTP accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "HTTP connection closed: http.max_connections reached");
+                drop(stream);
+                continue;
+            };
+            let router = router.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let Some(acceptor) = acceptor else {
+                    return serve_connection(stream, peer, router, limits).await;
+                };
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, peer, router, limits).await,
+                    Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
         }
-    }))
+    })
+}
+
+/// One HTTP/1.1 connection, with the peer address for the handlers (`ConnectInfo`).
+async fn serve_connection<S>(stream: S, peer: SocketAddr, router: axum::Router, limits: HttpLimits)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let service = router.map_request(
+        move |request: axum::extract::Request<hyper::body::Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            request
+        },
+    );
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    // HTTP/1.1 only (no ALPN is offered over TLS either): hyper's header timeout runs from the
+    // moment the connection waits for a request, so a connection that sends nothing, or sits
+    // idle between requests, is closed like a slow one. (Version detection for HTTP/2 would
+    // wait for the first bytes without a limit.)
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, %peer, "HTTP connection ended");
+    }
 }

@@ -304,3 +304,73 @@ async fn read_frame<S: AsyncRead + Unpin>(
     }
     Ok(Frame::Message(line))
 }
+
+/// What a syslog TCP stream of `bytes` is cut into, by the listener's own framing code:
+/// `Ok(message)` or `Err(size)` for a frame over `max_bytes` (skipped). For the fuzz target
+/// (`crates/onesec-server/fuzz`) and the seeded test below; not an API.
+#[doc(hidden)]
+pub fn frames_of(bytes: &[u8], max_bytes: usize) -> Vec<Result<Vec<u8>, usize>> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        let mut reader = BufReader::new(bytes);
+        let mut frames = Vec::new();
+        loop {
+            match read_frame(&mut reader, max_bytes).await {
+                Ok(Frame::Message(message)) => frames.push(Ok(message)),
+                Ok(Frame::TooLarge(size)) => frames.push(Err(size)),
+                Ok(Frame::End) | Err(_) => return frames,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frames_of;
+
+    #[test]
+    fn both_framings_and_their_limits() {
+        let frames = frames_of(b"<13>a\n11 <13>octets\n<13>b\r\n5000 xyz", 100);
+        assert_eq!(
+            frames,
+            [
+                Ok(b"<13>a".to_vec()),
+                Ok(b"<13>octets\n".to_vec()),
+                Ok(b"<13>b".to_vec()),
+                Err(5000),
+            ]
+        );
+        let long = [b"<13>".as_slice(), &[b'x'; 300], b"\n<13>after\n"].concat();
+        assert_eq!(frames_of(&long, 100), [Err(305), Ok(b"<13>after".to_vec())]);
+    }
+
+    /// Seeded random streams (digits, spaces and newlines over-represented so that both
+    /// framings and bad counts come up): the framing ends, never yields a message over the
+    /// limit, and never yields more message bytes than it was given.
+    #[test]
+    fn random_streams_are_cut_within_the_limits() {
+        let mut rng = onesec_testdata::SplitMix64(0x5_1570_9F4A);
+        let alphabet = b"0123456789 \n<>13abc\r";
+        for _ in 0..2000 {
+            let len = rng.below(600);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.chance(0.7) {
+                        alphabet[rng.below(alphabet.len())]
+                    } else {
+                        (rng.next_u64() >> 56) as u8
+                    }
+                })
+                .collect();
+            let max = 1 + rng.below(64);
+            let frames = frames_of(&bytes, max);
+            let total: usize = frames.iter().flatten().map(Vec::len).sum();
+            assert!(total <= bytes.len(), "{bytes:?}");
+            for frame in frames.iter().flatten() {
+                assert!(frame.len() <= max.max(21), "{bytes:?} max {max}: {frame:?}");
+            }
+        }
+    }
+}

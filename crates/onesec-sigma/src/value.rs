@@ -834,6 +834,35 @@ mod regex_limit_tests {
             .build();
         assert!(nested.is_err());
     }
+
+    /// The same limits on the engine's own path: a rule whose regex would compile to a huge
+    /// program, or nests too deep, is refused with the reason and nothing of it is loaded.
+    #[test]
+    fn a_rule_with_an_exploding_regex_is_refused_by_the_loader() {
+        let rule = |re: &str| {
+            format!(
+                "title: t\nlogsource:\n  product: x\ndetection:\n  sel:\n    f|re: '{re}'\n  condition: sel\n"
+            )
+        };
+        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        for (re, reason) in [
+            ("(?:\\w{1000}){100}", "size limit"),
+            (deep.as_str(), "nest"),
+        ] {
+            let text = rule(re);
+            let (set, report) = crate::RuleSet::from_sources(
+                &[(None, text.as_str())],
+                &crate::LoadOptions::default(),
+            );
+            assert!(report.loaded.is_empty(), "{re}");
+            assert_eq!(set.len(), 0);
+            assert!(
+                report.rejected[0].reason.to_lowercase().contains(reason),
+                "{re}: {}",
+                report.rejected[0].reason
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -96,11 +96,17 @@ fn verify(
         .transpose()?;
     let mut report = onesec_audit::verify_dir(&audit_dir, key.as_ref(), witness.as_deref())
         .with_context(|| format!("verifying {}", audit_dir.display()))?;
-    let journal_note = if bundle.is_some() {
+    let mut journal_note = if bundle.is_some() {
         "journal not checked (a bundle holds the audit log only)".to_string()
     } else {
         check_journal(data_dir, &audit_dir, &mut report)?
     };
+    let spooled = spooled_entries(&audit_dir);
+    if spooled > 0 {
+        journal_note.push_str(&format!(
+            "\n  {spooled} entries wait in spool/ to be appended (at the next checkpoint or start)"
+        ));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -111,6 +117,22 @@ fn verify(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Entries other commands left in `<audit>/spool/` that the log has not taken yet.
+fn spooled_entries(audit_dir: &Path) -> usize {
+    std::fs::read_dir(audit_dir.join(onesec_audit::SPOOL_DIR))
+        .map(|listing| {
+            listing
+                .filter_map(Result::ok)
+                .filter(|item| {
+                    let name = item.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".json") && !name.starts_with('.')
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn print_report(dir: &Path, report: &VerifyReport, journal_note: &str) {
@@ -175,9 +197,83 @@ fn check_journal(
             .push(onesec_audit::Problem { position, what });
     }
     let batches = batches.len();
+    let stored = check_store(data, &journal, report)?;
     Ok(format!(
-        "journal checked: {batches} batches against their audited events_root"
+        "journal checked: {batches} batches against their audited events_root; store checked: {stored} events against the journal"
     ))
+}
+
+/// Compares the events the store holds (what the API, incidents and exports show) with the
+/// journal, which the check above ties to the audit log: a stored event that differs from its
+/// journal record, or a journaled and detected event missing from the store, is a problem at
+/// its id. Returns how many stored events were compared.
+fn check_store(data: &Path, journal: &Journal, report: &mut VerifyReport) -> anyhow::Result<u64> {
+    use onesec_store::{EventFilter, SqliteStore, Store};
+    let db = data.join("onesec.db");
+    if !db.exists() {
+        return Ok(0);
+    }
+    let store = SqliteStore::open(&db).context("opening the store")?;
+    let detected = store.detected_upto()?.min(journal.last_sequence());
+    let mut problem = |position: String, what: String| {
+        report
+            .problems
+            .push(onesec_audit::Problem { position, what });
+    };
+    let mut expected = journal.first_sequence().max(1);
+    let mut compared = 0u64;
+    loop {
+        let events = store.events(&EventFilter {
+            after_id: Some(expected.saturating_sub(1)),
+            limit: Some(10_000),
+            ..EventFilter::default()
+        })?;
+        let Some(last) = events.last().map(|e| e.id) else {
+            break;
+        };
+        let start = expected;
+        let payloads = match onesec_pipeline::read_payloads(journal, start, last) {
+            Ok(payloads) => payloads,
+            Err(reason) => {
+                problem(
+                    format!("store events {start}..={last}"),
+                    format!("their journal records cannot be read: {reason}"),
+                );
+                break;
+            }
+        };
+        for event in &events {
+            if event.id > expected {
+                problem(
+                    format!("store events {expected}..={}", event.id - 1),
+                    "journaled and detected, but missing from the store".into(),
+                );
+            }
+            let journaled = usize::try_from(event.id - start)
+                .ok()
+                .and_then(|i| payloads.get(i))
+                .and_then(|p| serde_json::from_slice::<onesec_event::Event>(p).ok())
+                .map(|mut e| {
+                    e.id = event.id;
+                    e
+                });
+            if journaled.as_ref() != Some(event) {
+                problem(
+                    format!("store event {}", event.id),
+                    "differs from its journal record: the stored event was changed".into(),
+                );
+            }
+            expected = event.id + 1;
+            compared += 1;
+        }
+    }
+    if expected <= detected {
+        problem(
+            format!("store events {expected}..={detected}"),
+            "journaled and detected, but missing from the store".into(),
+        );
+    }
+    Ok(compared)
 }
 
 fn prove(
@@ -249,5 +345,36 @@ fn export(data: &Path, out: &Path) -> anyhow::Result<ExitCode> {
         from.display(),
         out.display()
     );
+    let detail = serde_json::json!({ "data_dir": data });
+    record_offline(data, "export.audit", &out.display().to_string(), detail)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records an action of a command that works on the data folder on its own: the entry goes to
+/// the audit spool (`<data>/audit/spool/`) and the log (a running or the next `onesec up`)
+/// appends it. The actor is `cli:` and the login name of the user who ran the command. A data
+/// folder without an audit log (`[audit] enabled = false`) records nothing.
+pub(crate) fn record_offline(
+    data: &Path,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let dir = data.join("audit");
+    if !dir.join(onesec_audit::LEAVES_FILE).exists() {
+        return Ok(());
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let entry = Entry {
+        time_ms: onesec_pipeline::now_ms(),
+        actor: format!("cli:{user}"),
+        action: action.into(),
+        target: target.into(),
+        detail,
+    };
+    onesec_audit::spool_entry(&dir, &entry)
+        .with_context(|| format!("{action} done but not recorded in the audit log"))?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use onesec_store::{EventFilter, SqliteStore, Store};
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,11 +35,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = SqliteStore::open(&db).context("opening the store")?;
-    let mut out: Box<dyn Write> = match &args.out {
+    let sink: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut out = Hashing {
+        inner: sink,
+        hasher: Sha256::new(),
     };
     let mut after = 0;
     let mut count = 0u64;
@@ -58,5 +63,34 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     eprintln!("exported {count} event(s) as OCSF");
+    let target = args
+        .out
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string());
+    let detail = serde_json::json!({
+        "events": count,
+        "last_id": after,
+        "sha256": hex::encode(out.hasher.finalize()),
+        "data_dir": args.data_dir,
+    });
+    crate::audit_cmd::record_offline(&args.data_dir, "export.ocsf", &target, detail)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A writer that hashes what it writes (the export's SHA-256 goes into the audit log).
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -133,6 +133,7 @@ fn the_demo_incident_runs_its_playbook_and_teams_decide_tasks() {
     let text = audit_text(&tmp);
     for action in [
         "playbook.start",
+        "playbook.step",
         "task.approve",
         "task.reject",
         "response.action",

@@ -1,12 +1,15 @@
-//! Who may do what, tried on a running onesec: every route of the route table (the same table
-//! the server enforces, so a new route cannot be left out) without a token, with a bad token
-//! and with a token of each role; per-site scope; the login limit; denials in the audit log.
+//! Who may do what, tried on a running onesec: every route the router serves
+//! (`onesec_server::served_routes`, the very lists the router is built from, so a new route
+//! cannot be left out) without a token, with a bad token and with a token of each role, against
+//! what the gate's table says it needs; per-site scope; the login limit; denials in the audit
+//! log.
 
 mod common;
 
 use common::{Onesec, Options};
 use onesec_auth::{Role, permission_table};
-use onesec_server::gate::{Access, ROUTES};
+use onesec_server::gate::{self, Access, ROUTES};
+use onesec_server::served_routes;
 use reqwest::Method;
 use serde_json::json;
 
@@ -39,7 +42,18 @@ fn every_route_refuses_callers_without_the_permission() {
         .iter()
         .map(|role| (*role, token_for(&onesec, role.as_str(), *role, &[])))
         .collect();
-    for (m, pattern, access) in ROUTES {
+    let served = served_routes();
+    for (m, pattern, _) in ROUTES {
+        assert!(
+            served.iter().any(|(sm, sp)| sm == m && sp == pattern),
+            "{m} {pattern} is in the gate's table but not served"
+        );
+    }
+    assert!(served.len() >= ROUTES.len());
+    for (m, pattern) in &served {
+        let access = gate::access(m, pattern)
+            .unwrap_or_else(|| panic!("{m} {pattern} is served but not in the gate's table"));
+        let access = &access;
         let path = concrete(pattern);
         let anonymous = onesec.request_as(method(m), &path, None);
         let forged = onesec.request_as(method(m), &path, Some("00ff"));

@@ -85,12 +85,13 @@ impl Responses {
         let mut run = Run::from_json(&stored.json)
             .map_err(|e| ResponseError::Corrupt(incident_id.to_string(), e))?;
         let open_before = run.tasks().iter().filter(|t| t.is_open()).count();
+        let audited = run.log().len();
         if !run.cancel(by, reason, ms(now)) {
             return Ok(false);
         }
         let incident = self.incident(incident_id)?;
         let case = self.ensure_case(&incident, now)?;
-        self.save(&run, &incident, &[], now)?;
+        self.save(&run, &incident, &[], now, audited)?;
         let note = entry(
             incident_id,
             now,

@@ -569,7 +569,8 @@ impl Responses {
         let guard = self.incident_lock(incident_id);
         let _held = lock(&guard);
         let (mut run, incident, case) = self.load_run(incident_id)?;
-        self.advance_and_save(&mut run, &incident, &case, SYSTEM, now)?;
+        let audited = run.log().len();
+        self.advance_and_save(&mut run, &incident, &case, SYSTEM, now, audited)?;
         Ok(())
     }
 
@@ -637,7 +638,7 @@ impl Responses {
                 "playbook": playbook.id, "name": playbook.name, "connector": mode.as_str(),
             }),
         );
-        self.advance_and_save(&mut run, incident, case, by, now)
+        self.advance_and_save(&mut run, incident, case, by, now, 0)
     }
 
     /// The kept run of an incident, with the incident and its case.
@@ -653,7 +654,8 @@ impl Responses {
     }
 
     /// Advances a run to `now` with the connectors (no store lock is held meanwhile), then
-    /// keeps it with its tasks and the actions it took, and audits each action.
+    /// keeps it with its tasks and the actions it took, and audits each action and each step
+    /// of its log from `audited` on.
     fn advance_and_save(
         &self,
         run: &mut Run,
@@ -661,12 +663,13 @@ impl Responses {
         case: &Case,
         by: &str,
         now: i64,
+        audited: usize,
     ) -> Result<RunView> {
         let mode = Effective::of(self.settings.mode, self.is_exercise(case));
         let mut dispatch = Dispatch::new(&self.settings.connectors, mode, &incident.id, by, now);
         run.advance(ms(now), &mut dispatch);
         let records = dispatch.records;
-        self.save(run, incident, &records, now)?;
+        self.save(run, incident, &records, now, audited)?;
         for record in &records {
             let detail = serde_json::to_value(record).unwrap_or_default();
             self.audit(&record.by, "response.action", &incident.id, detail);
@@ -675,12 +678,17 @@ impl Responses {
         Ok(view(incident, run, mode, &actions))
     }
 
+    /// Keeps the run, its tasks and `records`, then audits the entries of the run's log from
+    /// `audited` on (each step transition, task and decision: `playbook.step`). Every run is
+    /// kept through here, and each caller passes the log length of the run as it was loaded
+    /// (0 for a new run), so each log entry is audited once.
     fn save(
         &self,
         run: &Run,
         incident: &Incident,
         records: &[ActionRecord],
         now: i64,
+        audited: usize,
     ) -> Result<()> {
         let (status, _) = status_label(run.status());
         let stored = StoredRun {
@@ -716,7 +724,12 @@ impl Responses {
                 json: serde_json::to_string(r).unwrap_or_default(),
             })
             .collect();
-        self.with_store(|s| s.save_run(&stored, &tasks, &actions))
+        self.with_store(|s| s.save_run(&stored, &tasks, &actions))?;
+        for step in run.log().iter().skip(audited) {
+            let detail = serde_json::to_value(step).unwrap_or_default();
+            self.audit(&step.who, "playbook.step", &incident.id, detail);
+        }
+        Ok(())
     }
 
     /// The incident's run as it stands (a read: nothing starts or advances).
@@ -804,6 +817,7 @@ impl Responses {
             }
             other => other,
         })?;
+        let audited = run.log().len();
         // Timers first: a task past its deadline has timed out, whatever arrives now.
         let mode = Effective::of(self.settings.mode, self.is_exercise(&case));
         let mut dispatch = Dispatch::new(&self.settings.connectors, mode, incident_id, SYSTEM, now);
@@ -814,7 +828,7 @@ impl Responses {
             run.reject(task, by, comment, ms(now))
         };
         if let Err(e) = decided {
-            self.save(&run, &incident, &dispatch.records, now)?;
+            self.save(&run, &incident, &dispatch.records, now, audited)?;
             return Err(match e {
                 RunError::UnknownTask(_) => ResponseError::UnknownTask(task_id.to_string()),
                 RunError::TaskClosed(_) => ResponseError::TaskClosed(task_id.to_string()),
@@ -836,12 +850,13 @@ impl Responses {
             }),
         );
         let earlier = dispatch.records;
-        self.save(&run, &incident, &earlier, now)?;
+        self.save(&run, &incident, &earlier, now, audited)?;
         for record in &earlier {
             let detail = serde_json::to_value(record).unwrap_or_default();
             self.audit(&record.by, "response.action", incident_id, detail);
         }
-        self.advance_and_save(&mut run, &incident, &case, by, now)
+        let audited = run.log().len();
+        self.advance_and_save(&mut run, &incident, &case, by, now, audited)
     }
 
     // ---- the case: people's changes -------------------------------------------------------

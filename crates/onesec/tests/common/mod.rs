@@ -41,6 +41,8 @@ pub struct Options {
     pub syslog_year: Option<i32>,
     /// `--demo`.
     pub demo: bool,
+    /// `ONESEC_LOG` (default `info`).
+    pub log: Option<String>,
 }
 
 impl Options {
@@ -104,7 +106,7 @@ impl Onesec {
             .arg("--data-dir")
             .arg(&options.data_dir)
             .args(["--http", "127.0.0.1:0", "--syslog", "127.0.0.1:0"])
-            .env("ONESEC_LOG", "info")
+            .env("ONESEC_LOG", options.log.as_deref().unwrap_or("info"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
