@@ -200,20 +200,62 @@ fn batches_and_actions_are_audited_proved_and_verified() {
     assert!(!ok);
     assert!(report.contains("PROBLEM  leaf "), "{report}");
 
-    // The store (what the API shows): one event's JSON rewritten, then a block deleted.
+    // The store (what the API shows). Its blocks name where their events lie in the journal:
+    // a block pointed elsewhere, or relabelled with other ids, cannot be read; a block
+    // rewritten to hold its own (changed) JSON, as blocks written without a journal do, is
+    // compared event by event; deleted blocks leave detected events missing.
     assert!(report.contains("store checked: 6 events"), "{report}");
-    let tamper_store = |name: &str, sql: &str| {
+    let tamper_store = |name: &str, tamper: &dyn Fn(&rusqlite::Connection) -> usize| {
         let copy = temp.path().join(name);
         copy_dir(&data, &copy);
         let conn = rusqlite::Connection::open(copy.join("onesec.db")).unwrap();
-        assert!(conn.execute(sql, []).unwrap() > 0, "{sql}");
+        assert!(tamper(&conn) > 0, "{name} changed nothing");
         drop(conn);
         verify(&copy)
     };
-    let (ok, report) = tamper_store(
-        "changed-store",
-        "UPDATE event_blocks SET data = CAST(replace(CAST(data AS TEXT), 'amacleod', 'nobody00') AS BLOB)",
-    );
+    let sql = |sql: &'static str| move |conn: &rusqlite::Connection| conn.execute(sql, []).unwrap();
+    for (name, change) in [
+        ("moved-store", "UPDATE event_blocks SET offset = offset + 1"),
+        (
+            "relabelled-store",
+            "UPDATE event_blocks SET first_id = first_id + 1, last_id = last_id + 1",
+        ),
+    ] {
+        let (ok, report) = tamper_store(name, &sql(change));
+        assert!(!ok, "{name}");
+        assert!(
+            report.contains("PROBLEM  store events from 1: cannot be read"),
+            "{name}: {report}"
+        );
+    }
+    let inline_changed_json = |conn: &rusqlite::Connection| {
+        let copy_store = conn.path().map(std::path::PathBuf::from).unwrap();
+        let store = onesec_store::SqliteStore::open(&copy_store).unwrap();
+        let events = onesec_store::Store::events(&store, &Default::default()).unwrap();
+        let lines: String = events
+            .iter()
+            .map(|e| {
+                serde_json::to_string(e)
+                    .unwrap()
+                    .replace("amacleod", "nobody00")
+                    + "\n"
+            })
+            .collect();
+        let first = events.iter().map(|e| e.id).min().unwrap() as i64;
+        conn.execute("DELETE FROM event_blocks WHERE first_id <> ?1", [first])
+            .unwrap();
+        conn.execute(
+            "UPDATE event_blocks SET data = ?1, segment = NULL, offset = NULL,
+               last_id = ?2, count = ?3",
+            rusqlite::params![
+                lines.into_bytes(),
+                events.iter().map(|e| e.id).max().unwrap() as i64,
+                events.len() as i64
+            ],
+        )
+        .unwrap()
+    };
+    let (ok, report) = tamper_store("changed-store", &inline_changed_json);
     assert!(!ok);
     for id in &batches[1] {
         assert!(
@@ -222,7 +264,7 @@ fn batches_and_actions_are_audited_proved_and_verified() {
         );
     }
     assert!(!report.contains(&format!("store event {}:", batches[0][0])));
-    let (ok, report) = tamper_store("removed-store", "DELETE FROM event_blocks");
+    let (ok, report) = tamper_store("removed-store", &sql("DELETE FROM event_blocks"));
     assert!(!ok);
     assert!(
         report.contains("PROBLEM  store events 1..=6: journaled and detected, but missing"),
