@@ -96,6 +96,13 @@ impl SqliteStore {
         }
     }
 
+    /// Checks the event indexes (blocks and person/site timeline rows) against the events
+    /// they index; each problem is `(where, what)`. Reads every stored event: for `onesec
+    /// audit verify`, not for a running service.
+    pub fn event_index_problems(&self) -> Result<Vec<(String, String)>> {
+        sqlite_events::index_problems(&self.reader())
+    }
+
     /// A private in-memory database (tests).
     pub fn in_memory() -> Result<SqliteStore> {
         Self::init(Connection::open_in_memory().map_err(db("open in-memory database"))?)

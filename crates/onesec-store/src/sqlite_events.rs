@@ -466,6 +466,156 @@ fn earliest_events(rows: &EventRows<'_>, filter: &EventFilter, limit: usize) -> 
     Ok(events)
 }
 
+/// Checks the store's event indexes against the events they index, block by block in id
+/// order: each block's id range, count and time range against its events (a block whose
+/// events cannot be read is one problem, and the check goes on), and the `event_keys` rows
+/// (person and site timelines) against the events' resolved person and site — a missing row
+/// hides an event from a timeline, an extra one puts it in another's. Each problem is
+/// `(where, what)`.
+pub(crate) fn index_problems(rows: &EventRows<'_>) -> Result<Vec<(String, String)>> {
+    let mut problems = Vec::new();
+    let mut keys = rows
+        .conn
+        .prepare("SELECT id, kind, key, time_ms FROM event_keys ORDER BY id, kind, key, time_ms")
+        .map_err(db("prepare event key check"))?;
+    let mut keys = keys
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?.max(0) as u64,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(db("read event keys"))?
+        .peekable();
+    let mut blocks = rows
+        .conn
+        .prepare(&format!(
+            "SELECT {BLOCK_COLUMNS}, max_time_ms FROM event_blocks ORDER BY first_id"
+        ))
+        .map_err(db("prepare event block check"))?;
+    let mut found = blocks.query([]).map_err(db("read event blocks"))?;
+    while let Some(row) = found.next().map_err(db("read event block"))? {
+        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
+        let max_time_ms: i64 = row.get(7).map_err(db("read event block"))?;
+        let (first, last, count, min_time_ms) = (
+            block.first_id,
+            block.last_id,
+            block.count,
+            block.min_time_ms,
+        );
+        let place = format!("store block {first}..={last}");
+        let events = match block.lines(rows.journal) {
+            Ok(data) => blocks::lines(&data)
+                .map(|line| {
+                    let id = blocks::line_head(line).map_or(0, |(id, _)| id);
+                    parse_line(id, line)
+                })
+                .collect::<Result<Vec<Event>>>(),
+            Err(error) => Err(error),
+        };
+        let events = match events {
+            Ok(events) => events,
+            Err(error) => {
+                problems.push((place, format!("its events cannot be read: {error}")));
+                // Its events' timeline rows cannot be checked either.
+                while keys
+                    .next_if(|row| row.as_ref().is_ok_and(|(id, ..)| *id <= last))
+                    .is_some()
+                {}
+                continue;
+            }
+        };
+        let times = events.iter().map(|e| e.time_ms);
+        let described = (
+            events.first().map(|e| e.id),
+            events.last().map(|e| e.id),
+            events.len(),
+            times.clone().min(),
+            times.max(),
+        );
+        let said = (
+            Some(first),
+            Some(last),
+            count,
+            Some(min_time_ms),
+            Some(max_time_ms),
+        );
+        if described != said {
+            problems.push((
+                place,
+                format!(
+                    "says ids {first}..={last}, {count} events, times {min_time_ms}..={max_time_ms}, \
+                     but holds {described:?} (first, last, count, earliest, latest)"
+                ),
+            ));
+        }
+        for event in &events {
+            check_event_keys(event, &mut keys, &mut problems)?;
+        }
+    }
+    for row in keys {
+        let (id, kind, key, _) = row.map_err(db("read event key"))?;
+        problems.push((
+            format!("store event {id}"),
+            format!("the {kind} index names '{key}' for an event the store does not hold"),
+        ));
+    }
+    Ok(problems)
+}
+
+/// Compares the `event_keys` rows of `event` (taken from the front of `keys`, sorted by id)
+/// with the person and site the event names.
+fn check_event_keys(
+    event: &Event,
+    keys: &mut std::iter::Peekable<
+        impl Iterator<Item = rusqlite::Result<(u64, String, String, i64)>>,
+    >,
+    problems: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let mut indexed = Vec::new();
+    while let Some(Ok((id, ..))) = keys.peek() {
+        if *id > event.id {
+            break;
+        }
+        if let Some(row) = keys.next() {
+            indexed.push(row.map_err(db("read event key"))?);
+        }
+    }
+    if let Some(Err(_)) = keys.peek()
+        && let Some(Err(error)) = keys.next()
+    {
+        return Err(db("read event key")(error));
+    }
+    let person = event.resolved.person.as_ref().map(|p| p.id.as_str());
+    let mut expected: Vec<(u64, String, String, i64)> =
+        [("person", person), ("site", event.resolved.site.as_deref())]
+            .into_iter()
+            .filter_map(|(kind, key)| {
+                Some((event.id, kind.to_string(), key?.to_string(), event.time_ms))
+            })
+            .collect();
+    expected.sort();
+    if indexed != expected {
+        let show = |rows: &[(u64, String, String, i64)]| {
+            rows.iter()
+                .map(|(id, kind, key, time)| format!("{kind} '{key}' at {time} for {id}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        problems.push((
+            format!("store event {}", event.id),
+            format!(
+                "its timeline index rows are [{}], where the event calls for [{}]",
+                show(&indexed),
+                show(&expected)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Moves events from the one-row-per-event table of earlier versions into blocks, once.
 pub(crate) fn migrate_event_rows(conn: &mut Connection) -> Result<()> {
     let old: Option<String> = conn
@@ -717,6 +867,56 @@ mod tests {
         let mut got_ids = ids(got);
         got_ids.sort();
         assert_eq!(got_ids, vec![5, 77, 1000]);
+    }
+
+    #[test]
+    fn the_indexes_are_checked_against_the_events_they_index() {
+        for (store, _, _dir) in stores_with_events() {
+            assert_eq!(store.event_index_problems().unwrap(), vec![]);
+            let tamper = |sql: &str| assert!(store.conn.execute(sql, []).unwrap() > 0, "{sql}");
+            // Event 30 (p1 at PAR) drops out of p1's timeline; event 31 joins it.
+            tamper("DELETE FROM event_keys WHERE id = 30 AND kind = 'person'");
+            tamper(
+                "INSERT INTO event_keys (kind, key, time_ms, id)
+                 SELECT 'person', 'p1', time_ms, 31 FROM event_keys WHERE id = 33",
+            );
+            // The first block claims an earlier latest time (time queries would skip it).
+            tamper("UPDATE event_blocks SET max_time_ms = 0 WHERE first_id = 1");
+            // A key for an event the store does not hold.
+            tamper(
+                "INSERT INTO event_keys (kind, key, time_ms, id) VALUES ('site', 'PAR', 1, 5000)",
+            );
+            let problems = store.event_index_problems().unwrap();
+            let at = |place: &str| problems.iter().filter(|(p, _)| p == place).count();
+            assert_eq!(at("store event 30"), 1, "{problems:?}");
+            assert_eq!(at("store event 31"), 1, "{problems:?}");
+            assert_eq!(at("store event 5000"), 1, "{problems:?}");
+            assert_eq!(
+                problems
+                    .iter()
+                    .filter(|(p, _)| p.starts_with("store block 1..="))
+                    .count(),
+                1,
+                "{problems:?}"
+            );
+            assert_eq!(problems.len(), 4, "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_read_is_one_problem_and_the_check_goes_on() {
+        let (store, _, _dir) = journal_store_with_events();
+        store
+            .conn
+            .execute(
+                "UPDATE event_blocks SET offset = offset + 3
+                 WHERE first_id = (SELECT min(first_id) FROM event_blocks WHERE first_id > 1)",
+                [],
+            )
+            .unwrap();
+        let problems = store.event_index_problems().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].1.contains("cannot be read"), "{problems:?}");
     }
 
     #[test]

@@ -287,6 +287,11 @@ fn check_store(data: &Path, journal: &Journal, report: &mut VerifyReport) -> any
             "journaled and detected, but missing from the store".into(),
         );
     }
+    // The indexes the API's queries go through (block time ranges, person and site
+    // timelines) against the events: a changed index hides events without changing one.
+    for (position, what) in store.event_index_problems()? {
+        problem(position, what);
+    }
     Ok(compared)
 }
 

@@ -264,6 +264,18 @@ fn batches_and_actions_are_audited_proved_and_verified() {
         );
     }
     assert!(!report.contains(&format!("store event {}:", batches[0][0])));
+    let (ok, report) = tamper_store(
+        "unindexed-store",
+        &sql("DELETE FROM event_keys WHERE id = (SELECT min(id) FROM event_keys)"),
+    );
+    assert!(!ok);
+    assert!(report.contains("its timeline index rows are"), "{report}");
+    let (ok, report) = tamper_store(
+        "retimed-store",
+        &sql("UPDATE event_blocks SET min_time_ms = min_time_ms + 1"),
+    );
+    assert!(!ok);
+    assert!(report.contains("PROBLEM  store block 1..="), "{report}");
     let (ok, report) = tamper_store("removed-store", &sql("DELETE FROM event_blocks"));
     assert!(!ok);
     assert!(
