@@ -111,10 +111,12 @@ impl SqliteStore {
     fn init(mut conn: Connection) -> Result<SqliteStore> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db("set busy timeout"))?;
-        // Event rows hold ~1 KiB of JSON: with the default 4 KiB pages every commit writes (and
-        // every checkpoint copies) about one page per three events and leaves split constantly;
+        // Chosen when every event's ~1 KiB of JSON was stored here: with the default 4 KiB pages
+        // every commit wrote (and every checkpoint copied) about one page per three events, and
         // 16 KiB pages cut the store's cost per event by about a third (docs/benchmarks.md).
-        // Only takes effect when the file is created: an existing database keeps its page size.
+        // Detection's blocks now name journal positions instead, but blocks that hold JSON and
+        // evidence files still profit. Only takes effect when the file is created: an existing
+        // database keeps its page size.
         conn.pragma_update(None, "page_size", 16384)
             .map_err(db("set page size"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
