@@ -171,23 +171,8 @@ impl JournalReader {
                     ),
                 ));
             }
-            let h = RecordHeader::decode(&hb);
-            h.check_len()
-                .map_err(|r| JournalError::corrupt(&cursor.path, cursor.offset, r))?;
-            let mut payload = vec![0u8; h.len as usize];
-            cursor.file.read_exact(&mut payload).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    JournalError::corrupt(
-                        &cursor.path,
-                        cursor.offset,
-                        format!("durable record {seq} is cut short: its payload runs past the end of the file"),
-                    )
-                } else {
-                    JournalError::io("read segment", &cursor.path, e)
-                }
-            })?;
-            h.check(&payload, seq)
-                .map_err(|r| JournalError::corrupt(&cursor.path, cursor.offset, r))?;
+            let (h, payload) =
+                read_checked_payload(&mut cursor.file, &cursor.path, cursor.offset, &hb, seq)?;
             let position = Position {
                 segment: cursor.segment,
                 offset: cursor.offset,
@@ -363,21 +348,44 @@ pub fn read_at(
                 format!("record {seq} is missing: the segment ends here"),
             ));
         }
-        let header = RecordHeader::decode(&hb);
-        header
-            .check_len()
-            .map_err(|r| JournalError::corrupt(&path, offset, r))?;
-        let mut payload = vec![0u8; header.len as usize];
-        file.read_exact(&mut payload).map_err(|e| {
-            JournalError::corrupt(&path, offset, format!("record {seq} is cut short: {e}"))
-        })?;
-        header
-            .check(&payload, seq)
-            .map_err(|r| JournalError::corrupt(&path, offset, r))?;
+        let (header, payload) = read_checked_payload(&mut file, &path, offset, &hb, seq)?;
         offset += header.total_len();
         records.push((seq, payload));
     }
     Ok(records)
+}
+
+/// Reads the payload of the record whose 16-byte prefix `prefix` was just read at `offset` of
+/// `path`, and checks its length field, CRC and sequence (`seq` expected).
+fn read_checked_payload(
+    file: &mut impl Read,
+    path: &std::path::Path,
+    offset: u64,
+    prefix: &[u8; RECORD_HEADER_LEN],
+    seq: u64,
+) -> Result<(RecordHeader, Vec<u8>), JournalError> {
+    let header = RecordHeader::decode(prefix);
+    header
+        .check_len()
+        .map_err(|r| JournalError::corrupt(path, offset, r))?;
+    let mut payload = vec![0u8; header.len as usize];
+    file.read_exact(&mut payload).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            JournalError::corrupt(
+                path,
+                offset,
+                format!(
+                    "durable record {seq} is cut short: its payload runs past the end of the file"
+                ),
+            )
+        } else {
+            JournalError::io("read segment", path, e)
+        }
+    })?;
+    header
+        .check(&payload, seq)
+        .map_err(|r| JournalError::corrupt(path, offset, r))?;
+    Ok((header, payload))
 }
 
 /// Reads until `buf` is full or end of file; returns the bytes read.
