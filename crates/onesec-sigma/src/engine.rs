@@ -181,27 +181,29 @@ enum Change {
     Withdrawn(Arc<str>),
 }
 
-/// Where a buffered occurrence comes from.
-#[derive(Clone, Debug)]
-enum Src {
-    Event(u64),
-    Alert {
-        id: Arc<str>,
-        events: Arc<Vec<(i64, u64)>>,
-    },
+/// (time, event id) of an alert's events, time-sorted, shared.
+type EventRefs = Arc<Vec<(i64, u64)>>;
+
+/// What few entries carry: a chained alert as the source, a counted value, a number. Kept
+/// behind one pointer so that the common entry (one event of an `event_count` or `temporal`
+/// correlation) stays 32 bytes.
+#[derive(Clone, Debug, Default)]
+struct EntryExtra {
+    /// The chained alert this entry stands for: (alert id, its events).
+    alert: Option<(Arc<str>, EventRefs)>,
+    value: Option<Box<str>>,
+    /// The numeric value (`value_sum`, `value_avg`), else 0.
+    num: f64,
 }
 
 /// One buffered occurrence.
 #[derive(Clone, Debug)]
 struct Entry {
     time: i64,
-    /// Tie-break: the event id (first event id for chained alerts).
+    /// Tie-break: the event id (first event id for chained alerts); for an event, its id.
     tie: u64,
     member: u32,
-    src: Src,
-    value: Option<Box<str>>,
-    /// The numeric value (`value_sum`, `value_avg`), else 0.
-    num: f64,
+    extra: Option<Box<EntryExtra>>,
 }
 
 impl Occurrence for Entry {
@@ -212,18 +214,21 @@ impl Occurrence for Entry {
         self.member as usize
     }
     fn value(&self) -> Option<&str> {
-        self.value.as_deref()
+        self.extra.as_ref().and_then(|x| x.value.as_deref())
     }
     fn num(&self) -> f64 {
-        self.num
+        self.extra.as_ref().map_or(0.0, |x| x.num)
     }
 }
 
 impl Entry {
     fn alert_id(&self) -> &str {
-        match &self.src {
-            Src::Alert { id, .. } => id,
-            Src::Event(_) => "",
+        match self.extra.as_deref() {
+            Some(EntryExtra {
+                alert: Some((id, _)),
+                ..
+            }) => id,
+            _ => "",
         }
     }
 
@@ -240,9 +245,12 @@ impl Entry {
     }
 
     fn push_events(&self, out: &mut Vec<(i64, u64)>) {
-        match &self.src {
-            Src::Event(id) => out.push((self.time, *id)),
-            Src::Alert { events, .. } => out.extend(events.iter().copied()),
+        match self.extra.as_deref() {
+            Some(EntryExtra {
+                alert: Some((_, events)),
+                ..
+            }) => out.extend(events.iter().copied()),
+            _ => out.push((self.time, self.tie)),
         }
     }
 }
@@ -257,13 +265,85 @@ struct LiveAlert {
     events: Arc<Vec<(i64, u64)>>,
 }
 
-/// State of one correlation rule for one group key.
+/// State of one correlation rule for one group key (the key is the map's). Most groups hold a
+/// few entries and never alert: what only alerting or multi-field groups need is boxed.
 #[derive(Debug, Default)]
 struct Group {
-    values: Arc<Vec<(String, String)>>,
     entries: Vec<Entry>,
-    alerts: Vec<LiveAlert>,
     touched: i64,
+    more: Option<Box<GroupMore>>,
+}
+
+/// The rarer part of a group.
+#[derive(Debug, Default)]
+struct GroupMore {
+    alerts: Vec<LiveAlert>,
+    /// Group-by values when there are several fields (one field: the key is the value).
+    values: Option<Arc<Vec<(String, String)>>>,
+}
+
+impl Group {
+    fn alerts(&self) -> &[LiveAlert] {
+        self.more.as_ref().map_or(&[], |m| &m.alerts)
+    }
+
+    fn take_alerts(&mut self) -> Vec<LiveAlert> {
+        self.more
+            .as_mut()
+            .map(|m| std::mem::take(&mut m.alerts))
+            .unwrap_or_default()
+    }
+
+    /// Stores the group's alerts, dropping the boxed part when nothing is left in it.
+    fn set_alerts(&mut self, alerts: Vec<LiveAlert>) {
+        match &mut self.more {
+            Some(m) => m.alerts = alerts,
+            None if alerts.is_empty() => {}
+            None => {
+                self.more = Some(Box::new(GroupMore {
+                    alerts,
+                    values: None,
+                }))
+            }
+        }
+        if self
+            .more
+            .as_ref()
+            .is_some_and(|m| m.alerts.is_empty() && m.values.is_none())
+        {
+            self.more = None;
+        }
+    }
+
+    fn retain_alerts(&mut self, horizon: i64) {
+        if self.more.is_some() {
+            let mut alerts = self.take_alerts();
+            alerts.retain(|a| a.span.1 >= horizon);
+            self.set_alerts(alerts);
+        }
+    }
+
+    /// Drops entries before `evict`, giving back memory a burst left behind.
+    fn evict_entries(&mut self, evict: i64) {
+        let cut = self.entries.partition_point(|e| e.time < evict);
+        self.entries.drain(..cut);
+        if self.entries.capacity() > 8 && self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to(self.entries.len() * 2);
+        }
+    }
+
+    /// The group-by values as alerts carry them.
+    fn values(&self, key: &str, group_by: &[FieldSpec]) -> Arc<Vec<(String, String)>> {
+        if let Some(v) = self.more.as_ref().and_then(|m| m.values.clone()) {
+            return v;
+        }
+        Arc::new(
+            group_by
+                .first()
+                .map(|f| vec![(f.name.clone(), key.to_string())])
+                .unwrap_or_default(),
+        )
+    }
 }
 
 /// A group-by (or counted) field as seen through each member (aliases applied).
@@ -272,6 +352,9 @@ struct FieldSpec {
     name: String,
     per_member: Vec<String>,
 }
+
+/// Correlation groups by key.
+type GroupMap = hashbrown::HashMap<Box<str>, Group, foldhash::fast::RandomState>;
 
 /// Runtime of one correlation rule.
 #[derive(Debug)]
@@ -294,7 +377,10 @@ struct Corr {
     emit: bool,
     /// Correlations fed by this one: (slot, member index there).
     feeds: Vec<(usize, usize)>,
-    groups: BTreeMap<String, Group>,
+    /// Group key → state. Hashed with a per-process random seed: keys come from events, so
+    /// an attacker must not be able to choose colliding ones; nothing observable depends on
+    /// the map's order (eviction breaks ties by key).
+    groups: GroupMap,
     /// Chained input alert id -> group key where its entry sits.
     chained_group: HashMap<Arc<str>, String>,
 }
@@ -423,6 +509,10 @@ pub struct Engine {
     epoch: u32,
     cand: Vec<u32>,
     pat_seen: Vec<u32>,
+    /// Correlation group key being built, its values, and where they end (reused buffers).
+    key_buf: String,
+    key_raw: String,
+    key_cuts: Vec<usize>,
 }
 
 fn collect_logsources(rules: &[Rule], r: usize, out: &mut Vec<LogSource>, depth: usize) {
@@ -514,7 +604,7 @@ impl Engine {
                     pending: BTreeSet::new(),
                     emit: true,
                     feeds: Vec::new(),
-                    groups: BTreeMap::new(),
+                    groups: GroupMap::default(),
                     chained_group: HashMap::new(),
                 });
             }
@@ -612,6 +702,9 @@ impl Engine {
             epoch: 0,
             cand: vec![0; n],
             pat_seen: vec![0; pattern_count],
+            key_buf: String::new(),
+            key_raw: String::new(),
+            key_cuts: Vec::new(),
         }
     }
 
@@ -791,13 +884,13 @@ impl Engine {
             let evict_before = evict_before(&self.corrs[ci], horizon);
             let c = &mut self.corrs[ci];
             c.groups.retain(|_, g| {
-                let cut = g.entries.partition_point(|e| e.time < evict_before);
-                g.entries.drain(..cut);
-                g.alerts.retain(|a| a.span.1 >= horizon);
-                !(g.entries.is_empty() && g.alerts.is_empty())
+                g.evict_entries(evict_before);
+                g.retain_alerts(horizon);
+                !(g.entries.is_empty() && g.alerts().is_empty())
             });
             let groups = &c.groups;
-            c.chained_group.retain(|_, k| groups.contains_key(k));
+            c.chained_group
+                .retain(|_, k| groups.contains_key(k.as_str()));
         }
     }
 
@@ -862,39 +955,6 @@ impl Engine {
         self.emit_changes(slot, changes, &NoFields, out);
     }
 
-    /// Group values of an input for correlation `c`, member `member` (None: does not take part).
-    fn group_values(
-        c: &Corr,
-        member: usize,
-        rec: &dyn Record,
-        inner: Option<&AlertState>,
-    ) -> Option<Vec<(String, String)>> {
-        c.group_by
-            .iter()
-            .map(|g| lookup(g, member, rec, inner).map(|v| (g.name.clone(), v)))
-            .collect()
-    }
-
-    /// The counted value of an input: text, and for numeric correlations its number
-    /// (None: the input does not take part).
-    fn input_value(
-        c: &Corr,
-        member: usize,
-        rec: &dyn Record,
-        inner: Option<&AlertState>,
-    ) -> Option<(Option<Box<str>>, f64)> {
-        let Some(f) = &c.value_field else {
-            return Some((None, 0.0));
-        };
-        let text = lookup(f, member, rec, inner)?;
-        if !c.numeric {
-            return Some((Some(text.into_boxed_str()), 0.0));
-        }
-        // Non-numeric values (text, lists, booleans) are skipped, not read as 0.
-        let n: f64 = text.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
-        Some((None, n))
-    }
-
     fn feed(
         &mut self,
         slot: usize,
@@ -903,108 +963,35 @@ impl Engine {
         rec: &dyn Record,
         out: &mut Vec<Output>,
     ) {
-        let span = self.corrs[slot].span;
-        let horizon = self.horizon(span);
-        let rule_key = self.templates[self.corrs[slot].rule].rule_id.clone();
+        let horizon = self.horizon(self.corrs[slot].span);
+        let c = &mut self.corrs[slot];
+        let mut cx = InsertCtx {
+            stats: &mut self.stats,
+            cfg: &self.cfg,
+            key: &mut self.key_buf,
+            raw: &mut self.key_raw,
+            cuts: &mut self.key_cuts,
+            horizon,
+            rule_key: &self.templates[c.rule].rule_id,
+        };
         let changes = match input {
             Input::Withdraw(id) => {
-                let c = &mut self.corrs[slot];
                 let mut changes = Vec::new();
                 if let Some(key) = c.chained_group.remove(id) {
-                    if let Some(g) = c.groups.get_mut(&key) {
+                    if let Some(g) = c.groups.get_mut(key.as_str()) {
                         g.entries.retain(|e| e.alert_id() != id);
                     }
-                    changes.extend(recompute(c, &key, horizon, &rule_key));
+                    changes.extend(recompute(c, &key, horizon, cx.rule_key));
                 }
                 changes
             }
-            Input::Event { time, id } => {
-                let src = Src::Event(id);
-                self.insert(slot, member, (time, id, src), None, rec, horizon, &rule_key)
-            }
+            Input::Event { time, id } => insert(c, &mut cx, member, (time, id), None, rec),
             Input::Alert(st) => {
                 let tie = st.events.first().map_or(0, |e| e.1);
-                let src = Src::Alert {
-                    id: st.id.clone(),
-                    events: st.events.clone(),
-                };
-                self.insert(
-                    slot,
-                    member,
-                    (st.trigger, tie, src),
-                    Some(st),
-                    rec,
-                    horizon,
-                    &rule_key,
-                )
+                insert(c, &mut cx, member, (st.trigger, tie), Some(st), rec)
             }
         };
         self.emit_changes(slot, changes, rec, out);
-    }
-
-    /// Buffers one occurrence (time, tie-break, source) and recomputes the groups it touched.
-    #[allow(clippy::too_many_arguments)]
-    fn insert(
-        &mut self,
-        slot: usize,
-        member: usize,
-        (time, tie, src): (i64, u64, Src),
-        inner: Option<&AlertState>,
-        rec: &dyn Record,
-        horizon: i64,
-        rule_key: &str,
-    ) -> Vec<Change> {
-        let cfg = self.cfg;
-        let stats = &mut self.stats;
-        let c = &mut self.corrs[slot];
-        let mut changes = Vec::new();
-        // A chained alert that changed: drop its previous entry first.
-        let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
-        if let (Some(k), Some(st)) = (&old_key, inner)
-            && let Some(g) = c.groups.get_mut(k)
-        {
-            g.entries.retain(|e| e.alert_id() != &*st.id);
-        }
-        let values = Self::group_values(c, member, rec, inner);
-        let value = Self::input_value(c, member, rec, inner);
-        if values.is_some() && value.is_none() && c.numeric {
-            stats.non_numeric_skipped += 1;
-        }
-        let mut recomputed: Option<String> = None;
-        if let (Some(values), Some((value, num))) = (values, value) {
-            let key = group_key(&values);
-            if time < horizon {
-                stats.late_dropped += 1;
-            } else {
-                if !c.groups.contains_key(&key) && c.groups.len() >= cfg.max_groups_per_rule.max(1)
-                {
-                    evict_stalest_group(c, stats);
-                }
-                let entry = Entry {
-                    time,
-                    tie,
-                    member: member as u32,
-                    src,
-                    value,
-                    num,
-                };
-                let inserted = insert_entry(c, &key, values, entry, horizon, &cfg, stats);
-                if let Some(st) = inner {
-                    c.chained_group.insert(st.id.clone(), key.clone());
-                }
-                if inserted || old_key.is_some() {
-                    changes.extend(recompute(c, &key, horizon, rule_key));
-                    recomputed = Some(key);
-                }
-            }
-        }
-        // The group that lost the previous entry of a chained alert, if not done.
-        if let Some(k) = old_key
-            && recomputed.as_ref() != Some(&k)
-        {
-            changes.extend(recompute(c, &k, horizon, rule_key));
-        }
-        changes
     }
 
     /// Reports a correlation's changes (when it emits) and feeds them to the correlations
@@ -1100,28 +1087,201 @@ fn evict_before(c: &Corr, horizon: i64) -> i64 {
     }
 }
 
-/// Inserts an entry at its event-time position (returns false for a duplicate) and applies
-/// the eviction rules and caps.
-fn insert_entry(
-    c: &mut Corr,
-    key: &str,
-    values: Vec<(String, String)>,
-    entry: Entry,
+/// What inserting into one correlation needs besides the correlation: the engine's counters,
+/// configuration and key buffers (reused, so that an update allocates nothing).
+struct InsertCtx<'a> {
+    stats: &'a mut EngineStats,
+    cfg: &'a EngineConfig,
+    /// The group key being built (values joined by U+001F).
+    key: &'a mut String,
+    /// The group-by values as read, and where each ends.
+    raw: &'a mut String,
+    cuts: &'a mut Vec<usize>,
     horizon: i64,
-    cfg: &EngineConfig,
-    stats: &mut EngineStats,
+    rule_key: &'a str,
+}
+
+/// Buffers one occurrence ((time, tie-break), chained alert if any) and recomputes the groups
+/// it touched.
+fn insert(
+    c: &mut Corr,
+    cx: &mut InsertCtx<'_>,
+    member: usize,
+    (time, tie): (i64, u64),
+    inner: Option<&AlertState>,
+    rec: &dyn Record,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    // A chained alert that changed: drop its previous entry first.
+    let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
+    if let (Some(k), Some(st)) = (&old_key, inner)
+        && let Some(g) = c.groups.get_mut(k.as_str())
+    {
+        g.entries.retain(|e| e.alert_id() != &*st.id);
+    }
+    let keyed = build_group_key(c, member, rec, inner, (cx.key, cx.raw, cx.cuts));
+    let value = input_value(c, member, rec, inner);
+    if keyed && value.is_none() && c.numeric {
+        cx.stats.non_numeric_skipped += 1;
+    }
+    let mut recomputed = false;
+    if let (true, Some((value, num))) = (keyed, value) {
+        if time < cx.horizon {
+            cx.stats.late_dropped += 1;
+        } else {
+            let extra = (inner.is_some() || value.is_some() || num != 0.0).then(|| {
+                Box::new(EntryExtra {
+                    alert: inner.map(|st| (st.id.clone(), st.events.clone())),
+                    value,
+                    num,
+                })
+            });
+            let entry = Entry {
+                time,
+                tie,
+                member: member as u32,
+                extra,
+            };
+            let key = std::mem::take(cx.key);
+            if let Some(st) = inner {
+                c.chained_group.insert(st.id.clone(), key.clone());
+            }
+            if insert_entry(c, cx, &key, entry) || old_key.is_some() {
+                changes.extend(recompute(c, &key, cx.horizon, cx.rule_key));
+                recomputed = old_key.as_deref() == Some(key.as_str());
+            }
+            *cx.key = key;
+        }
+    }
+    // The group that lost the previous entry of a chained alert, if not done.
+    if let Some(k) = old_key
+        && !recomputed
+    {
+        changes.extend(recompute(c, &k, cx.horizon, cx.rule_key));
+    }
+    changes
+}
+
+/// Writes the group key of an input into `key` (false: a group-by field is missing, the input
+/// does not take part): one field's value as it is; several fields' values joined by U+001F,
+/// with U+001E and U+001F inside a value escaped by a U+001E, so that different value lists
+/// never share a key. The values themselves go to `raw`, each ending where `cuts` says.
+fn build_group_key(
+    c: &Corr,
+    member: usize,
+    rec: &dyn Record,
+    inner: Option<&AlertState>,
+    (key, raw, cuts): (&mut String, &mut String, &mut Vec<usize>),
 ) -> bool {
+    key.clear();
+    raw.clear();
+    cuts.clear();
+    let several = c.group_by.len() > 1;
+    for (i, g) in c.group_by.iter().enumerate() {
+        let start = raw.len();
+        if !push_value(g, member, rec, inner, raw) {
+            return false;
+        }
+        cuts.push(raw.len());
+        let value = raw.get(start..).unwrap_or_default();
+        if !several {
+            key.push_str(value);
+            continue;
+        }
+        if i > 0 {
+            key.push(KEY_SEPARATOR);
+        }
+        for ch in value.chars() {
+            if ch == KEY_SEPARATOR || ch == KEY_ESCAPE {
+                key.push(KEY_ESCAPE);
+            }
+            key.push(ch);
+        }
+    }
+    true
+}
+
+/// Separates the values of a multi-field group key.
+const KEY_SEPARATOR: char = '\u{1f}';
+/// Escapes a separator (or itself) inside a value of a multi-field group key.
+const KEY_ESCAPE: char = '\u{1e}';
+
+/// The counted value of an input: text, and for numeric correlations its number
+/// (None: the input does not take part).
+fn input_value(
+    c: &Corr,
+    member: usize,
+    rec: &dyn Record,
+    inner: Option<&AlertState>,
+) -> Option<(Option<Box<str>>, f64)> {
+    let Some(f) = &c.value_field else {
+        return Some((None, 0.0));
+    };
+    let mut text = String::new();
+    if !push_value(f, member, rec, inner, &mut text) {
+        return None;
+    }
+    if !c.numeric {
+        return Some((Some(text.into_boxed_str()), 0.0));
+    }
+    // Non-numeric values (text, lists, booleans) are skipped, not read as 0.
+    let n: f64 = text.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
+    Some((None, n))
+}
+
+/// The group-by values of the key just built, from the raw values and where each ends
+/// (several fields only: one field's value is the key itself).
+fn key_values(c: &Corr, raw: &str, cuts: &[usize]) -> Option<Arc<Vec<(String, String)>>> {
+    if c.group_by.len() < 2 {
+        return None;
+    }
+    let mut start = 0;
+    let values = c
+        .group_by
+        .iter()
+        .zip(cuts)
+        .map(|(f, &end)| {
+            let v = raw.get(start..end).unwrap_or_default().to_string();
+            start = end;
+            (f.name.clone(), v)
+        })
+        .collect();
+    Some(Arc::new(values))
+}
+
+/// Inserts an entry at its event-time position in its group (created if new; returns false
+/// for a duplicate) and applies the eviction rules and caps.
+fn insert_entry(c: &mut Corr, cx: &mut InsertCtx<'_>, key: &str, entry: Entry) -> bool {
     let by_event = c.by_event;
-    let evict = evict_before(c, horizon);
+    let evict = evict_before(c, cx.horizon);
     let time = entry.time;
     if c.closes {
         c.pending
             .insert((window_end(time, c.span), key.to_string()));
     }
-    let g = c.groups.entry(key.to_string()).or_insert_with(|| Group {
-        values: Arc::new(values),
-        ..Group::default()
-    });
+    if !c.groups.contains_key(key) {
+        if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) {
+            evict_stalest_groups(c, cx.stats);
+        }
+        let values = key_values(c, cx.raw, cx.cuts);
+        c.groups.insert(
+            Box::from(key),
+            Group {
+                // Most groups never see a second entry: no room for four.
+                entries: Vec::with_capacity(1),
+                touched: time,
+                more: values.map(|values| {
+                    Box::new(GroupMore {
+                        alerts: Vec::new(),
+                        values: Some(values),
+                    })
+                }),
+            },
+        );
+    }
+    let Some(g) = c.groups.get_mut(key) else {
+        return false;
+    };
     let pos = g
         .entries
         .partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
@@ -1132,16 +1292,19 @@ fn insert_entry(
     if duplicate {
         return false;
     }
+    if g.entries.len() == g.entries.capacity() && g.entries.len() < 4 {
+        // Small groups grow one entry at a time (a Vec would jump to four).
+        g.entries.reserve_exact(1);
+    }
     g.entries.insert(pos, entry);
     g.touched = g.touched.max(time);
-    stats.correlation_inputs += 1;
-    let cut = g.entries.partition_point(|e| e.time < evict);
-    g.entries.drain(..cut);
-    let cap = cfg.max_group_entries.max(1);
+    cx.stats.correlation_inputs += 1;
+    g.evict_entries(evict);
+    let cap = cx.cfg.max_group_entries.max(1);
     if g.entries.len() > cap {
         let extra = g.entries.len() - cap;
         g.entries.drain(..extra);
-        stats.buffer_evicted += extra as u64;
+        cx.stats.buffer_evicted += extra as u64;
     }
     true
 }
@@ -1237,14 +1400,15 @@ fn build_prefilter(
     (out_groups, prefilter, pattern_count)
 }
 
-/// A field value for an input: from the chained alert's group when it has it, else from the
-/// record being processed.
-fn lookup(
+/// Appends a field value of an input to `out`: from the chained alert's group when it has it,
+/// else from the record being processed (false: the field is missing or null).
+fn push_value(
     f: &FieldSpec,
     member: usize,
     rec: &dyn Record,
     inner: Option<&AlertState>,
-) -> Option<String> {
+    out: &mut String,
+) -> bool {
     let field = f
         .per_member
         .get(member)
@@ -1252,34 +1416,37 @@ fn lookup(
     if let Some(st) = inner
         && let Some((_, v)) = st.group.iter().find(|(k, _)| k == &f.name || k == field)
     {
-        return Some(v.clone());
+        out.push_str(v);
+        return true;
     }
-    rec.field(field).and_then(|v| v.to_text())
-}
-
-fn group_key(values: &[(String, String)]) -> String {
-    let mut k = String::new();
-    for (i, (_, v)) in values.iter().enumerate() {
-        if i > 0 {
-            k.push('\u{1f}');
+    match rec.field(field) {
+        Some(FieldValue::Str(s)) => {
+            out.push_str(&s);
+            true
         }
-        k.push_str(v);
+        Some(v) => v.to_text().map(|t| out.push_str(&t)).is_some(),
+        None => false,
     }
-    k
 }
 
-fn evict_stalest_group(c: &mut Corr, stats: &mut EngineStats) {
-    let Some(key) = c
-        .groups
-        .iter()
-        .min_by_key(|(_, g)| g.touched)
-        .map(|(k, _)| k.clone())
-    else {
-        return;
-    };
-    c.groups.remove(&key);
-    c.chained_group.retain(|_, k| *k != key);
-    stats.groups_evicted += 1;
+/// Evicts the least recently touched groups of a correlation that reached its group cap: a
+/// sixty-fourth of the cap at once (at least one), so that a stream of new keys at the cap costs
+/// one scan per many groups instead of one per group. Ties go by key: the map's order is
+/// random.
+fn evict_stalest_groups(c: &mut Corr, stats: &mut EngineStats) {
+    let n = (c.groups.len() / 64).max(1);
+    let mut by_age: Vec<(i64, &str)> = c.groups.iter().map(|(k, g)| (g.touched, &**k)).collect();
+    if n < by_age.len() {
+        by_age.select_nth_unstable(n - 1);
+        by_age.truncate(n);
+    }
+    let victims: Vec<Box<str>> = by_age.into_iter().map(|(_, k)| Box::from(k)).collect();
+    for key in &victims {
+        c.groups.remove(key);
+    }
+    c.chained_group
+        .retain(|_, k| !victims.iter().any(|v| **v == **k));
+    stats.groups_evicted += victims.len() as u64;
 }
 
 /// A cluster of overlapping matches being built.
@@ -1310,7 +1477,7 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     }
     // A fixed window is found only once it closes, possibly after the horizon passed it (one
     // event far ahead): it is decided here first, and its entries and alert dropped after.
-    if matches.is_empty() && g.alerts.is_empty() {
+    if matches.is_empty() && g.alerts().is_empty() {
         return Vec::new();
     }
     matches.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
@@ -1360,10 +1527,11 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     }
 
     // Alerts that ended before the horizon are final: forget them (no output).
+    let mut old = g.take_alerts();
     if !closes {
-        g.alerts.retain(|a| a.span.1 >= horizon);
+        old.retain(|a| a.span.1 >= horizon);
     }
-    let old = std::mem::take(&mut g.alerts);
+    let values = g.values(key, &c.group_by);
     let mut claimed = vec![false; old.len()];
     let mut changes = Vec::new();
     let mut next: Vec<LiveAlert> = Vec::with_capacity(clusters.len());
@@ -1400,7 +1568,7 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
                             id: live.id.clone(),
                             events: live.events.clone(),
                             trigger: live.trigger,
-                            group: g.values.clone(),
+                            group: values.clone(),
                         },
                         events_changed,
                     });
@@ -1436,7 +1604,7 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
                     id: live.id.clone(),
                     events: live.events.clone(),
                     trigger: live.trigger,
-                    group: g.values.clone(),
+                    group: values.clone(),
                 }));
                 next.push(live);
             }
@@ -1448,12 +1616,11 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
         }
     }
     next.sort_by_key(|a| a.span);
-    g.alerts = next;
     if closes {
-        let cut = g.entries.partition_point(|e| e.time < evict);
-        g.entries.drain(..cut);
-        g.alerts.retain(|a| a.span.1 >= horizon);
+        g.evict_entries(evict);
+        next.retain(|a| a.span.1 >= horizon);
     }
+    g.set_alerts(next);
     changes
 }
 

@@ -171,8 +171,10 @@
 //!   are best effort. One event far in the future moves the watermark for everyone: feed
 //!   sane times.
 //! * Caps: `max_group_entries` (default 4096, oldest evicted, counted in
-//!   [`EngineStats::buffer_evicted`]) and `max_groups_per_rule` (least recently touched group
-//!   evicted, [`EngineStats::groups_evicted`]). Under eviction, order independence is lost.
+//!   [`EngineStats::buffer_evicted`]) and `max_groups_per_rule` (when a new group would pass
+//!   it, the least recently touched 1/64 of the rule's groups — at least one — are evicted at
+//!   once, so a flood of new keys costs one scan per many groups; counted in
+//!   [`EngineStats::groups_evicted`]). Under eviction, order independence is lost.
 //! * **Chaining**: when a correlation alert fires or is updated it is fed, as one occurrence, to
 //!   the correlations that reference it. Its time is the moment the correlation first held (the
 //!   end of its earliest match) — not its last event, so that later events extending, e.g., a

@@ -352,6 +352,90 @@ correlation: {{type: event_count, rules: [failed], group-by: [user], timespan: 1
 }
 
 #[test]
+fn several_group_by_fields_keep_values_apart() {
+    let yaml = format!(
+        "{BASE}---
+title: Many failures
+correlation: {{type: event_count, rules: [failed], group-by: [user, host], timespan: 10m, condition: {{gte: 2}}}}
+"
+    );
+    let mut e = engine(&yaml, EngineConfig::default());
+    // Joined naively, ("a\u{1f}b", "c") and ("a", "b\u{1f}c") would share one group.
+    let first = ev(
+        0,
+        json!({"outcome": "failure", "user": "a\u{1f}b", "host": "c"}),
+    );
+    let second = ev(
+        1,
+        json!({"outcome": "failure", "user": "a", "host": "b\u{1f}c"}),
+    );
+    let third = ev(
+        2,
+        json!({"outcome": "failure", "user": "a", "host": "b\u{1f}c"}),
+    );
+    assert!(e.process(1, &first).is_empty());
+    assert!(
+        e.process(2, &second).is_empty(),
+        "a second group, not a count of two"
+    );
+    assert_eq!(e.stats().open_groups, 2);
+    let out = e.process(3, &third);
+    let corr: Vec<&Alert> = fired(&out)
+        .into_iter()
+        .filter(|a| a.rule_id == "Many failures")
+        .collect();
+    assert_eq!(corr.len(), 1);
+    assert_eq!(
+        corr[0].group,
+        vec![
+            ("user".to_string(), "a".to_string()),
+            ("host".to_string(), "b\u{1f}c".to_string())
+        ]
+    );
+    assert_eq!(corr[0].event_ids, vec![2, 3]);
+}
+
+#[test]
+fn a_flood_of_new_groups_evicts_the_stalest_in_batches() {
+    let yaml = format!(
+        "{BASE}---
+title: Many failures
+correlation: {{type: event_count, rules: [failed], group-by: [user], timespan: 1h, condition: {{gte: 3}}}}
+"
+    );
+    let cfg = EngineConfig {
+        max_groups_per_rule: 128,
+        ..EngineConfig::default()
+    };
+    let mut e = engine(&yaml, cfg);
+    // One busy user touched throughout, then 200 one-off users.
+    e.process(1, &ev(0, json!({"outcome": "failure", "user": "busy"})));
+    for i in 0..200u64 {
+        let user = format!("u{i}");
+        e.process(10 + i, &ev(1, json!({"outcome": "failure", "user": user})));
+        if i % 50 == 0 {
+            e.process(
+                1000 + i,
+                &ev(2, json!({"outcome": "failure", "user": "busy"})),
+            );
+        }
+    }
+    let s = e.stats();
+    assert!(s.open_groups <= 128, "{} groups kept", s.open_groups);
+    // 201 groups offered, at most 128 kept: at least 73 evicted, two at a time (128 / 64).
+    assert_eq!(s.groups_evicted, 201 - s.open_groups);
+    assert_eq!(s.groups_evicted % 2, 0);
+    // The busy user was touched last of all: never the stalest, its alert (fired at its
+    // third event) still grows.
+    let out = e.process(5000, &ev(3, json!({"outcome": "failure", "user": "busy"})));
+    let grown = out.iter().any(|o| match o {
+        Output::Updated(a) => a.rule_id == "Many failures" && a.event_ids.len() == 6,
+        _ => false,
+    });
+    assert!(grown, "busy's group survived the evictions: {out:?}");
+}
+
+#[test]
 fn duplicate_event_is_idempotent() {
     let yaml = format!(
         "{BASE}---
