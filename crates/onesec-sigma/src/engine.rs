@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use hashbrown::hash_map::EntryRef;
 
 use crate::correlation::{
     Algo, CorrelationType, Occurrence, Parts, Threshold, find_matches, window_end,
@@ -493,6 +494,8 @@ pub struct Engine {
     corrs: Vec<Corr>,
     max_time: Option<i64>,
     next_sweep: i64,
+    /// Event time between two sweeps (see [`sweep_interval`]).
+    sweep_every_ms: i64,
     stats: EngineStats,
     ls_state: Vec<u8>,
     scratch: Vec<usize>,
@@ -679,6 +682,7 @@ impl Engine {
         let ls_groups: Vec<LsGroup> = ls_groups.into_iter().map(|(_, g)| g).collect();
         let ls_state = vec![0; ls_pairs.len()];
         let ls_groups_len = ls_groups.len();
+        let sweep_every_ms = sweep_interval(&cfg, &corrs);
         Engine {
             rules,
             cfg,
@@ -690,6 +694,7 @@ impl Engine {
             corrs,
             max_time: None,
             next_sweep: i64::MIN,
+            sweep_every_ms,
             stats: EngineStats::default(),
             ls_state,
             scratch: Vec::new(),
@@ -862,7 +867,7 @@ impl Engine {
             && m >= self.next_sweep
         {
             self.sweep();
-            self.next_sweep = m.saturating_add(60_000);
+            self.next_sweep = m.saturating_add(self.sweep_every_ms);
         }
     }
 
@@ -1057,6 +1062,16 @@ impl Engine {
     }
 }
 
+/// How often (in event time) the engine sweeps every group for expired state. Each sweep
+/// visits every group, so it should not run much more often than state can expire: nothing
+/// expires before the allowed lateness plus a timespan has passed. A sixteenth of that, but at
+/// least a minute and at most an hour. Groups that receive inputs are trimmed on insert anyway.
+fn sweep_interval(cfg: &EngineConfig, corrs: &[Corr]) -> i64 {
+    const MINUTE: i64 = 60_000;
+    let shortest_span = corrs.iter().map(|c| c.span).min().unwrap_or(0);
+    (cfg.allowed_lateness_ms.max(0).saturating_add(shortest_span) / 16).clamp(MINUTE, 60 * MINUTE)
+}
+
 /// A record with no fields: what chained correlations see when a closing window, not an
 /// event, produced the alert.
 struct NoFields;
@@ -1080,10 +1095,14 @@ impl Record for NoFields {
 /// horizon; fixed windows keep every window that can still change (it was decided when it
 /// closed, which always comes before it stops accepting inputs).
 fn evict_before(c: &Corr, horizon: i64) -> i64 {
-    if c.closes {
-        horizon.div_euclid(c.span).saturating_mul(c.span)
+    evict_before_of(c.closes, c.span, horizon)
+}
+
+fn evict_before_of(closes: bool, span: i64, horizon: i64) -> i64 {
+    if closes {
+        horizon.div_euclid(span).saturating_mul(span)
     } else {
-        horizon.saturating_sub(c.span.saturating_mul(2))
+        horizon.saturating_sub(span.saturating_mul(2))
     }
 }
 
@@ -1146,8 +1165,8 @@ fn insert(
             if let Some(st) = inner {
                 c.chained_group.insert(st.id.clone(), key.clone());
             }
-            if insert_entry(c, cx, &key, entry) || old_key.is_some() {
-                changes.extend(recompute(c, &key, cx.horizon, cx.rule_key));
+            if let Some(ch) = insert_entry(c, cx, &key, entry, old_key.is_some()) {
+                changes.extend(ch);
                 recomputed = old_key.as_deref() == Some(key.as_str());
             }
             *cx.key = key;
@@ -1231,13 +1250,16 @@ fn input_value(
 
 /// The group-by values of the key just built, from the raw values and where each ends
 /// (several fields only: one field's value is the key itself).
-fn key_values(c: &Corr, raw: &str, cuts: &[usize]) -> Option<Arc<Vec<(String, String)>>> {
-    if c.group_by.len() < 2 {
+fn key_values(
+    group_by: &[FieldSpec],
+    raw: &str,
+    cuts: &[usize],
+) -> Option<Arc<Vec<(String, String)>>> {
+    if group_by.len() < 2 {
         return None;
     }
     let mut start = 0;
-    let values = c
-        .group_by
+    let values = group_by
         .iter()
         .zip(cuts)
         .map(|(f, &end)| {
@@ -1249,38 +1271,42 @@ fn key_values(c: &Corr, raw: &str, cuts: &[usize]) -> Option<Arc<Vec<(String, St
     Some(Arc::new(values))
 }
 
-/// Inserts an entry at its event-time position in its group (created if new; returns false
-/// for a duplicate) and applies the eviction rules and caps.
-fn insert_entry(c: &mut Corr, cx: &mut InsertCtx<'_>, key: &str, entry: Entry) -> bool {
-    let by_event = c.by_event;
-    let evict = evict_before(c, cx.horizon);
+/// Inserts an entry at its event-time position in its group (created if new), applies the
+/// eviction rules and caps, and recomputes the group if the entry was new or `force` says
+/// (None: a duplicate, nothing recomputed). The group is looked up once.
+fn insert_entry(
+    c: &mut Corr,
+    cx: &mut InsertCtx<'_>,
+    key: &str,
+    entry: Entry,
+    force: bool,
+) -> Option<Vec<Change>> {
     let time = entry.time;
     if c.closes {
         c.pending
             .insert((window_end(time, c.span), key.to_string()));
     }
-    if !c.groups.contains_key(key) {
-        if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) {
-            evict_stalest_groups(c, cx.stats);
-        }
-        let values = key_values(c, cx.raw, cx.cuts);
-        c.groups.insert(
+    if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) && !c.groups.contains_key(key) {
+        evict_stalest_groups(c, cx.stats);
+    }
+    let evict = evict_before(c, cx.horizon);
+    let by_event = c.by_event;
+    let g = match c.groups.entry_ref(key) {
+        EntryRef::Occupied(o) => o.into_mut(),
+        EntryRef::Vacant(v) => v.insert_with_key(
             Box::from(key),
             Group {
                 // Most groups never see a second entry: no room for four.
                 entries: Vec::with_capacity(1),
                 touched: time,
-                more: values.map(|values| {
+                more: key_values(&c.group_by, cx.raw, cx.cuts).map(|values| {
                     Box::new(GroupMore {
                         alerts: Vec::new(),
                         values: Some(values),
                     })
                 }),
             },
-        );
-    }
-    let Some(g) = c.groups.get_mut(key) else {
-        return false;
+        ),
     };
     let pos = g
         .entries
@@ -1289,24 +1315,32 @@ fn insert_entry(c: &mut Corr, cx: &mut InsertCtx<'_>, key: &str, entry: Entry) -
         .entries
         .get(pos)
         .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
-    if duplicate {
-        return false;
+    if !duplicate {
+        if g.entries.len() == g.entries.capacity() && g.entries.len() < 4 {
+            // Small groups grow one entry at a time (a Vec would jump to four).
+            g.entries.reserve_exact(1);
+        }
+        g.entries.insert(pos, entry);
+        g.touched = g.touched.max(time);
+        cx.stats.correlation_inputs += 1;
+        g.evict_entries(evict);
+        let cap = cx.cfg.max_group_entries.max(1);
+        if g.entries.len() > cap {
+            let extra = g.entries.len() - cap;
+            g.entries.drain(..extra);
+            cx.stats.buffer_evicted += extra as u64;
+        }
+    } else if !force {
+        return None;
     }
-    if g.entries.len() == g.entries.capacity() && g.entries.len() < 4 {
-        // Small groups grow one entry at a time (a Vec would jump to four).
-        g.entries.reserve_exact(1);
-    }
-    g.entries.insert(pos, entry);
-    g.touched = g.touched.max(time);
-    cx.stats.correlation_inputs += 1;
-    g.evict_entries(evict);
-    let cap = cx.cfg.max_group_entries.max(1);
-    if g.entries.len() > cap {
-        let extra = g.entries.len() - cap;
-        g.entries.drain(..extra);
-        cx.stats.buffer_evicted += extra as u64;
-    }
-    true
+    let shape = Shape {
+        algo: &c.algo,
+        span: c.span,
+        closes: c.closes,
+        closed_before: c.closed_before,
+        group_by: &c.group_by,
+    };
+    Some(recompute_group(&shape, g, key, cx.horizon, cx.rule_key))
 }
 
 /// Builds the log-source groups and the per-field prefilter automata.
@@ -1460,17 +1494,44 @@ struct Cluster {
 
 /// Recomputes the alerts of one group from its buffer and returns the changes.
 fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Change> {
-    let span = c.span;
-    let eq = match c.algo {
-        Algo::EventCount(Threshold::Eq(n)) | Algo::ValueCount(Threshold::Eq(n)) => Some(n),
-        _ => None,
-    };
-    let closes = c.closes;
-    let evict = evict_before(c, horizon);
     let Some(g) = c.groups.get_mut(key) else {
         return Vec::new();
     };
-    let mut matches = find_matches(&c.algo, &g.entries, span, c.closed_before);
+    let shape = Shape {
+        algo: &c.algo,
+        span: c.span,
+        closes: c.closes,
+        closed_before: c.closed_before,
+        group_by: &c.group_by,
+    };
+    recompute_group(&shape, g, key, horizon, rule_key)
+}
+
+/// What recomputing a group needs of its correlation (borrowed beside the group itself).
+struct Shape<'a> {
+    algo: &'a Algo,
+    span: i64,
+    closes: bool,
+    closed_before: i64,
+    group_by: &'a [FieldSpec],
+}
+
+/// Recomputes the alerts of group `g` (key `key`) from its buffer and returns the changes.
+fn recompute_group(
+    c: &Shape<'_>,
+    g: &mut Group,
+    key: &str,
+    horizon: i64,
+    rule_key: &str,
+) -> Vec<Change> {
+    let span = c.span;
+    let eq = match c.algo {
+        Algo::EventCount(Threshold::Eq(n)) | Algo::ValueCount(Threshold::Eq(n)) => Some(*n),
+        _ => None,
+    };
+    let closes = c.closes;
+    let evict = evict_before_of(closes, span, horizon);
+    let mut matches = find_matches(c.algo, &g.entries, span, c.closed_before);
     if !closes {
         // Matches that ended before the horizon were found (and reported) earlier.
         matches.retain(|m| m.end >= horizon);
