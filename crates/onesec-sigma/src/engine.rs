@@ -1592,7 +1592,7 @@ fn recompute_group(
     if !closes {
         old.retain(|a| a.span.1 >= horizon);
     }
-    let values = g.values(key, &c.group_by);
+    let values = g.values(key, c.group_by);
     let mut claimed = vec![false; old.len()];
     let mut changes = Vec::new();
     let mut next: Vec<LiveAlert> = Vec::with_capacity(clusters.len());

@@ -86,7 +86,7 @@ fn modifiers() -> Vec<Probe> {
             "neq",
             "a",
             json!({"f": "b"}),
-            "Sigma 2.1: field differs from the value",
+            "Sigma 2.1: the field is present and none of the values matches it (the whole item negated, so it combines with contains, startswith, endswith, re, cidr, gt/gte/lt/lte and the time parts; a missing or null field does not match)",
         ),
         modifier(
             "windash",
@@ -158,37 +158,37 @@ fn modifiers() -> Vec<Probe> {
             "minute",
             "30",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "hour",
             "10",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "day",
             "2",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "week",
             "10",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "month",
             "3",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "year",
             "2026",
             json!({"f": "2026-03-02T10:30:00Z"}),
-            "Sigma 2.1 time modifier",
+            "Sigma 2.1 time modifier: the field read as a UTC timestamp (RFC 3339 / ISO 8601 text, epoch seconds or milliseconds), this part compared with whole numbers; combines with gt/gte/lt/lte and neq",
         ),
         modifier(
             "fieldref",
@@ -530,10 +530,13 @@ mod tests {
             "value_percentile",
             "event_count `lt`",
             "contains",
+            "neq",
+            "minute",
+            "week",
         ] {
             assert!(get(name), "{name}");
         }
-        for name in ["neq", "minute", "trailing absence", "temporal_ordered `gt`"] {
+        for name in ["trailing absence", "temporal_ordered `gt`"] {
             assert!(!get(name), "{name}");
         }
     }

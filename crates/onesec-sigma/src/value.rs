@@ -404,6 +404,70 @@ enum Test {
     Exists(bool),
     /// Value predicates.
     Values(ValueSet),
+    /// `|neq`: the field is present and none of the values (as the item's other modifiers
+    /// read them) matches it.
+    Differs(ValueSet),
+}
+
+/// A date-part modifier (`minute`, `hour`, `day`, `week`, `month`, `year`): the field is read
+/// as a timestamp in UTC (RFC 3339 or ISO 8601 text, or epoch seconds or milliseconds) and
+/// reduced to that part, which the values (numbers) are compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DatePart {
+    Minute,
+    Hour,
+    /// Day of the month, 1–31.
+    Day,
+    /// ISO 8601 week of the year, 1–53.
+    Week,
+    Month,
+    Year,
+}
+
+/// Epoch numbers at or above this magnitude are milliseconds, below it seconds (1e11 s is in
+/// the year 5138; 1e11 ms is in 1973).
+const EPOCH_MS_FROM: i64 = 100_000_000_000;
+
+impl DatePart {
+    fn parse(name: &str) -> Option<DatePart> {
+        Some(match name {
+            "minute" => DatePart::Minute,
+            "hour" => DatePart::Hour,
+            "day" => DatePart::Day,
+            "week" => DatePart::Week,
+            "month" => DatePart::Month,
+            "year" => DatePart::Year,
+            _ => return None,
+        })
+    }
+
+    /// The part of a scalar field value read as a timestamp (None: not a timestamp).
+    fn of(self, v: &FieldValue<'_>) -> Option<i64> {
+        use chrono::{Datelike, Timelike};
+        let ms = match v {
+            FieldValue::Str(s) => crate::json::parse_rfc3339_ms(s.trim())?,
+            FieldValue::Int(n) if n.abs() >= EPOCH_MS_FROM => *n,
+            FieldValue::Int(n) => n.checked_mul(1000)?,
+            FieldValue::Float(f) if f.is_finite() => {
+                let n = *f as i64;
+                if n.abs() >= EPOCH_MS_FROM {
+                    n
+                } else {
+                    n.checked_mul(1000)?
+                }
+            }
+            _ => return None,
+        };
+        let t = chrono::DateTime::from_timestamp_millis(ms)?;
+        Some(match self {
+            DatePart::Minute => i64::from(t.minute()),
+            DatePart::Hour => i64::from(t.hour()),
+            DatePart::Day => i64::from(t.day()),
+            DatePart::Week => i64::from(t.iso_week().week()),
+            DatePart::Month => i64::from(t.month()),
+            DatePart::Year => i64::from(t.year()),
+        })
+    }
 }
 
 /// A compiled detection item: `Field|modifiers: values` (field None = keywords).
@@ -413,6 +477,8 @@ pub(crate) struct FieldMatcher {
     /// Interned field slot for the per-event cache (`usize::MAX`: not interned).
     pub(crate) slot: usize,
     test: Test,
+    /// The values are compared with this part of the field read as a timestamp.
+    part: Option<DatePart>,
 }
 
 /// How selective a set of needles is for the prefilter: the shortest needle counts most.
@@ -424,6 +490,20 @@ pub(crate) fn selectivity(needles: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usiz
 }
 
 impl FieldMatcher {
+    /// Whether the values match a present field value, through the date part if there is one
+    /// (a list: any of its items).
+    fn value_matches(&self, set: &ValueSet, v: &FieldValue<'_>, rec: &dyn Record) -> bool {
+        let Some(part) = self.part else {
+            return set.matches_value(v, rec);
+        };
+        match v {
+            FieldValue::List(items) => items.iter().any(|x| self.value_matches(set, x, rec)),
+            other => part
+                .of(other)
+                .is_some_and(|n| set.matches_value(&FieldValue::Int(n), rec)),
+        }
+    }
+
     /// The field name (None for keywords).
     pub(crate) fn field(&self) -> Option<&str> {
         self.field.as_deref()
@@ -432,6 +512,10 @@ impl FieldMatcher {
     /// Literals of which a matching record's field value contains one, with the field
     /// (`""` for keywords: one of the record's string values).
     pub(crate) fn necessary(&self) -> Option<(&str, Vec<Vec<u8>>)> {
+        if self.part.is_some() {
+            // The values are numbers compared with a part of the time, not text in it.
+            return None;
+        }
         match (&self.field, &self.test) {
             (Some(f), Test::Values(set)) => set.necessary().map(|n| (f.as_str(), n)),
             // Keywords: "" stands for "any string value of the record".
@@ -450,8 +534,13 @@ impl FieldMatcher {
             (None, Test::Exists(_)) => false,
             (Some(f), Test::Values(set)) => ctx.with_field(self.slot, f, |v| match v {
                 None => set.null_matches(),
-                Some(v) => set.matches_value(v, rec),
+                Some(v) => self.value_matches(set, v, rec),
             }),
+            (Some(f), Test::Differs(set)) => ctx.with_field(self.slot, f, |v| match v {
+                Some(v) if !v.is_null() => !self.value_matches(set, v, rec),
+                _ => false,
+            }),
+            (None, Test::Differs(_)) => false,
             (None, Test::Values(set)) => {
                 if set.all {
                     !set.groups.is_empty()
@@ -483,6 +572,8 @@ struct Mods {
     exists: bool,
     fieldref: bool,
     cmp: Option<CmpOp>,
+    neq: bool,
+    part: Option<DatePart>,
     /// Transformations in the order written.
     transforms: Vec<Transform>,
     /// A position modifier (contains/startswith/endswith) was given.
@@ -531,6 +622,15 @@ fn parse_mods(mods: &[&str]) -> Result<Mods, RuleError> {
             "gte" => m.cmp = Some(CmpOp::Gte),
             "lt" => m.cmp = Some(CmpOp::Lt),
             "lte" => m.cmp = Some(CmpOp::Lte),
+            "neq" => m.neq = true,
+            part @ ("minute" | "hour" | "day" | "week" | "month" | "year") => {
+                if m.part.is_some() {
+                    return Err(RuleError::Modifier(
+                        "only one of minute, hour, day, week, month, year".into(),
+                    ));
+                }
+                m.part = DatePart::parse(part);
+            }
             "windash" => m.transforms.push(Transform::Windash),
             "base64" => m.transforms.push(Transform::Base64),
             "base64offset" => m.transforms.push(Transform::Base64Offset),
@@ -564,6 +664,21 @@ fn parse_mods(mods: &[&str]) -> Result<Mods, RuleError> {
     if (m.re || m.cidr || m.exists || m.cmp.is_some()) && !m.transforms.is_empty() {
         return Err(RuleError::Modifier(
             "re, cidr, exists and gt/gte/lt/lte take no string transformation".into(),
+        ));
+    }
+    if m.part.is_some() && (m.re || m.cidr || m.exists || m.fieldref || m.expand) {
+        return Err(RuleError::Modifier(
+            "minute/hour/day/week/month/year combine only with gt/gte/lt/lte, neq and all".into(),
+        ));
+    }
+    if m.part.is_some() && !m.transforms.is_empty() {
+        return Err(RuleError::Modifier(
+            "minute/hour/day/week/month/year take no string transformation".into(),
+        ));
+    }
+    if m.neq && m.exists {
+        return Err(RuleError::Modifier(
+            "neq does not combine with exists (use exists: false)".into(),
         ));
     }
     if m.fieldref
@@ -687,7 +802,13 @@ pub(crate) fn compile_item(
             field,
             slot: usize::MAX,
             test: Test::Exists(want),
+            part: None,
         });
+    }
+    if keyword && (m.neq || m.part.is_some()) {
+        return Err(RuleError::Modifier(
+            "neq and minute/hour/day/week/month/year need a field".into(),
+        ));
     }
 
     if keyword && !m.positional && !m.re && !m.cidr && m.cmp.is_none() && !m.fieldref {
@@ -698,7 +819,7 @@ pub(crate) fn compile_item(
 
     let mut groups: Vec<Vec<Pred>> = Vec::with_capacity(values.len());
     let mut variants_per_group: Vec<Vec<SigmaStr>> = Vec::with_capacity(values.len());
-    let plain_strings = !m.re && !m.cidr && m.cmp.is_none() && !m.fieldref;
+    let plain_strings = !m.re && !m.cidr && m.cmp.is_none() && !m.fieldref && m.part.is_none();
     for v in values {
         let mut group = Vec::new();
         let mut variants = Vec::new();
@@ -708,7 +829,9 @@ pub(crate) fn compile_item(
             variants_per_group.push(variants);
             continue;
         }
-        if m.re {
+        if m.part.is_some() {
+            group.push(date_part_pred(v, m.cmp)?);
+        } else if m.re {
             let pat = v.text().unwrap_or_default();
             // Matching is linear in the input (the regex crate has no backtracking); what a
             // hostile rule could blow up is the compiled program, so it is bounded.
@@ -816,7 +939,37 @@ pub(crate) fn compile_item(
     Ok(FieldMatcher {
         field,
         slot: usize::MAX,
-        test: Test::Values(set),
+        test: if m.neq {
+            Test::Differs(set)
+        } else {
+            Test::Values(set)
+        },
+        part: m.part,
+    })
+}
+
+/// The predicate of one value of a date-part item: a whole number, compared for equality or
+/// with the item's comparison modifier.
+fn date_part_pred(v: &Scalar, cmp: Option<CmpOp>) -> Result<Pred, RuleError> {
+    let n = match v {
+        Scalar::Int(i) => *i,
+        Scalar::Str(s) => s.trim().parse::<i64>().map_err(|_| {
+            RuleError::Modifier(format!(
+                "minute/hour/day/week/month/year: '{s}' is not a whole number"
+            ))
+        })?,
+        _ => {
+            return Err(RuleError::Modifier(
+                "minute/hour/day/week/month/year need whole numbers".into(),
+            ));
+        }
+    };
+    Ok(match cmp {
+        Some(op) => Pred::Cmp(op, n as f64),
+        None => Pred::Int {
+            n,
+            text: n.to_string(),
+        },
     })
 }
 
@@ -902,6 +1055,84 @@ mod tests {
             Ok(_) => panic!("{key} should fail"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn neq_negates_the_whole_item_and_needs_the_field() {
+        let one = item("User|neq", "bob");
+        assert!(one.hit(&json!({"User": "alice"})));
+        assert!(
+            !one.hit(&json!({"User": "BOB"})),
+            "case-insensitive like equality"
+        );
+        assert!(!one.hit(&json!({})), "a missing field is not 'different'");
+        assert!(!one.hit(&json!({"User": null})));
+        let list = item("User|neq", "[bob, carol]");
+        assert!(list.hit(&json!({"User": "alice"})));
+        assert!(
+            !list.hit(&json!({"User": "carol"})),
+            "neither bob nor carol"
+        );
+        let contains = item("CommandLine|contains|neq", "-enc");
+        assert!(contains.hit(&json!({"CommandLine": "whoami"})));
+        assert!(!contains.hit(&json!({"CommandLine": "powershell -ENC abc"})));
+        let cased = item("User|cased|neq", "Bob");
+        assert!(cased.hit(&json!({"User": "bob"})));
+        let number = item("Port|neq", "22");
+        assert!(number.hit(&json!({"Port": 2222})));
+        assert!(!number.hit(&json!({"Port": 22})));
+        let cidr = item("Ip|cidr|neq", "10.0.0.0/8");
+        assert!(cidr.hit(&json!({"Ip": "192.0.2.1"})));
+        assert!(!cidr.hit(&json!({"Ip": "10.1.2.3"})));
+        // A negated item gives the prefilter nothing to require.
+        assert!(one.necessary().is_none());
+        assert!(matches!(
+            err("User|neq|exists", "true"),
+            RuleError::Modifier(_)
+        ));
+    }
+
+    #[test]
+    fn date_parts_read_the_field_as_a_utc_timestamp() {
+        let t = json!({"t": "2026-03-01T22:45:10+01:00"}); // 21:45 UTC, a Sunday
+        assert!(item("t|hour", "21").hit(&t));
+        assert!(
+            !item("t|hour", "22").hit(&t),
+            "the offset is applied: UTC hour"
+        );
+        assert!(item("t|minute", "45").hit(&t));
+        assert!(item("t|day", "1").hit(&t));
+        assert!(item("t|month", "3").hit(&t));
+        assert!(item("t|year", "2026").hit(&t));
+        assert!(
+            item("t|week", "9").hit(&t),
+            "ISO week 9 ends on Sunday 1 March 2026"
+        );
+        assert!(item("t|hour|gte", "20").hit(&t));
+        assert!(!item("t|hour|lt", "8").hit(&t));
+        assert!(item("t|hour", "[8, 21]").hit(&t));
+        assert!(item("t|hour|neq", "9").hit(&t));
+        assert!(!item("t|hour|neq", "21").hit(&t));
+        // Epoch seconds and milliseconds, naive ISO text (UTC), lists of times.
+        assert!(item("t|hour", "21").hit(&json!({"t": 1_772_401_510})));
+        assert!(item("t|hour", "21").hit(&json!({"t": 1_772_401_510_000i64})));
+        assert!(item("t|hour", "21").hit(&json!({"t": "2026-03-01 21:45:10"})));
+        assert!(
+            item("t|hour", "21")
+                .hit(&json!({"t": ["2026-03-01T01:00:00Z", "2026-03-01T21:00:00Z"]}))
+        );
+        // Not a time: no match, never an error.
+        assert!(!item("t|hour", "21").hit(&json!({"t": "yesterday"})));
+        assert!(!item("t|hour", "21").hit(&json!({})));
+        // The prefilter must not look for "21" in the timestamp's text.
+        assert!(item("t|hour", "21").necessary().is_none());
+        assert!(matches!(err("t|hour", "evening"), RuleError::Modifier(_)));
+        assert!(matches!(
+            err("t|hour|contains", "2"),
+            RuleError::Modifier(_)
+        ));
+        assert!(matches!(err("t|hour|minute", "2"), RuleError::Modifier(_)));
+        assert!(matches!(err("t|hour|re", "2"), RuleError::Modifier(_)));
     }
 
     #[test]

@@ -352,6 +352,37 @@ correlation: {{type: event_count, rules: [failed], group-by: [user], timespan: 1
 }
 
 #[test]
+fn neq_and_time_parts_run_through_the_engine() {
+    // After-hours badge use by anyone but the night guard: no literal the prefilter could
+    // require, so the rule must always be evaluated.
+    let yaml = r"
+title: After hours
+logsource: {category: physical_access}
+detection:
+    late:
+        when|hour|gte: 20
+    early:
+        when|hour|lt: 6
+    not_guard:
+        badge|neq: [G-001, G-002]
+    condition: (late or early) and not_guard
+";
+    let mut e = engine(yaml, EngineConfig::default());
+    let at = |t: &str, badge: &str| json!({"when": t, "badge": badge, "time_ms": 1_772_000_000_000i64, "logsource": {"category": "physical_access"}});
+    let hit = |e: &mut Engine, id: u64, v: Value| !fired(&e.process(id, &v)).is_empty();
+    assert!(hit(&mut e, 1, at("2026-03-02T22:10:00Z", "B-123")));
+    assert!(hit(&mut e, 2, at("2026-03-02T05:59:59Z", "B-123")));
+    assert!(
+        !hit(&mut e, 3, at("2026-03-02T12:00:00Z", "B-123")),
+        "office hours"
+    );
+    assert!(
+        !hit(&mut e, 4, at("2026-03-02T23:00:00Z", "g-002")),
+        "the guard"
+    );
+}
+
+#[test]
 fn several_group_by_fields_keep_values_apart() {
     let yaml = format!(
         "{BASE}---
