@@ -51,6 +51,7 @@ mod framing;
 mod frigate;
 mod gallagher;
 mod json;
+mod json_map;
 mod onvif;
 mod onvif_soap;
 mod onvif_xml;
@@ -65,6 +66,7 @@ pub use access_csv::{CsvMapping, MappingError};
 pub use evtx::{EVTX_MAGIC, EvtxReadError, EvtxRecord, read_evtx};
 pub use framing::json_body_as_lines;
 pub use frigate::decode_frigate_mqtt;
+pub use json_map::{JsonMapping, JsonMappingError};
 pub use onvif::decode_onvif_mqtt;
 pub use onvif_soap::{
     MAX_SOAP_BYTES, PullPoint, RequestParts, SoapAction, SoapError, UsernameToken,
@@ -126,6 +128,9 @@ pub enum Format {
     EventJson,
     /// Any JSON object, decoded as a base event with flattened fields.
     Json,
+    /// Any JSON object read through a field mapping (which path holds the time, user, badge,
+    /// reader, addresses...; `FORMATS.md`).
+    JsonMap(JsonMapping),
 }
 
 impl Format {
@@ -146,6 +151,7 @@ impl Format {
             Format::AccessCsv(_) => "access-csv",
             Format::EventJson => "event-json",
             Format::Json => "json",
+            Format::JsonMap(_) => "json-map",
         }
     }
 }
@@ -159,7 +165,7 @@ impl fmt::Display for Format {
 /// A format name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, gallagher, sia-dc09, access-csv, event-json, json"
+    "unknown input format '{0}': expected one of auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate, gallagher, sia-dc09, access-csv, event-json, json (json-map needs a field mapping)"
 )]
 pub struct UnknownFormat(
     /// The name that was given.
@@ -288,6 +294,7 @@ pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decod
         .reserve(lines.min(bytes.len() / bytes_per_event + 1));
     match format {
         Format::AccessCsv(mapping) => access_csv::decode(mapping, bytes, ctx, &mut out),
+        Format::JsonMap(mapping) => decode_mapped_json(mapping, bytes, ctx, &mut out),
         Format::OnvifXml => onvif_xml::decode(bytes, ctx, &mut out),
         Format::SiaDc09 => sia::decode(bytes, ctx, &mut out),
         Format::Evtx => decode_evtx(bytes, ctx, &mut out),
@@ -486,6 +493,54 @@ enum JsonKind {
     Gallagher,
     Event,
     Generic,
+}
+
+/// `json-map`: each JSON object (one per line or pretty-printed, or arrays of them) through
+/// the mapping; anything else is a located error.
+fn decode_mapped_json(mapping: &JsonMapping, bytes: &[u8], ctx: &DecodeContext, out: &mut Decoded) {
+    for record in framing::Records::new(bytes, true) {
+        let raw = String::from_utf8_lossy(record.raw);
+        let value = match record.body {
+            framing::Body::Json(value) => value,
+            framing::Body::Text(_) => {
+                let reason = format!(
+                    "expected a JSON object for format json-map, found text starting with '{}'",
+                    scan::preview(&raw, 40)
+                );
+                out.errors.push(DecodeError::new(record.line, reason, raw));
+                continue;
+            }
+            framing::Body::Error(reason) => {
+                out.errors.push(DecodeError::new(record.line, reason, raw));
+                continue;
+            }
+        };
+        let items = match value {
+            Value::Array(items) => items,
+            object => vec![object],
+        };
+        for item in items {
+            let item_raw = if item.is_object() && raw.trim_start().starts_with('{') {
+                raw.to_string()
+            } else {
+                item.to_string()
+            };
+            let decoded = if item.is_object() {
+                mapping.decode(&item, &item_raw, ctx)
+            } else {
+                Err(format!(
+                    "expected a JSON object for format json-map, found {}",
+                    json::type_name(&item)
+                ))
+            };
+            match decoded {
+                Ok(event) => out.events.push(event),
+                Err(reason) => out
+                    .errors
+                    .push(DecodeError::new(record.line, reason, item_raw)),
+            }
+        }
+    }
 }
 
 /// Decodes one JSON document (an object, or an array of objects) into `out`.

@@ -123,6 +123,24 @@ pub struct MqttConfig {
     pub topics: Vec<String>,
     /// Client id (a persistent session keeps messages queued while onesec is down).
     pub client_id: String,
+    /// `[[mqtt.route]]`: topics with a decoder of their own (first match wins; also
+    /// subscribed to). Topics no route matches follow the built-in choice (onvif-ej, frigate,
+    /// else auto).
+    #[serde(rename = "route")]
+    pub routes: Vec<MqttRoute>,
+}
+
+/// One `[[mqtt.route]]`: which decoder reads the messages of the topics a filter matches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttRoute {
+    /// Topic filter with MQTT wildcards (`+` one level, `#` the rest).
+    pub topic: String,
+    /// Decoder: any input format name (`json-map`, `frigate`, `onvif-ej`, `gallagher`,
+    /// `windows-json`, `syslog`, `cef`, `json`, `auto`...).
+    pub format: String,
+    /// Field mapping file (TOML) for `json-map`, or column mapping for `access-csv`.
+    pub mapping: Option<PathBuf>,
 }
 
 impl Default for MqttConfig {
@@ -131,6 +149,7 @@ impl Default for MqttConfig {
             url: String::new(),
             topics: vec!["+/onvif-ej/#".into(), "+/+/onvif-ej/#".into()],
             client_id: "onesec".into(),
+            routes: Vec::new(),
         }
     }
 }
@@ -667,6 +686,16 @@ mod tests {
             camera.device_service_url().unwrap();
         }
         assert_eq!(config.sia.accounts[0].device, "PANEL-PAR-01");
+        let route = &config.mqtt.routes[0];
+        assert_eq!(route.format, "json-map");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mapping = route
+            .mapping
+            .as_ref()
+            .map(|m| root.join(m))
+            .expect("mapping");
+        let text = std::fs::read_to_string(&mapping).expect("mapping file");
+        onesec_decode::JsonMapping::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]

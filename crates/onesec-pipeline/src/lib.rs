@@ -25,8 +25,8 @@ mod rules;
 pub use audit::{Audit, IncidentProofs, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
-    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, OnvifCamera,
-    OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
+    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, MqttRoute,
+    OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};

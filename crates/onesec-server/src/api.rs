@@ -369,23 +369,40 @@ async fn shed_ingest(
 }
 
 fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
-    let mapping = headers.get("x-onesec-csv-mapping");
     let name = name.unwrap_or("auto");
-    if let Some(mapping) = mapping {
-        let encoded = mapping
-            .to_str()
-            .map_err(|_| bad_request("X-Onesec-Csv-Mapping is not ASCII base64"))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping is not valid base64: {e}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| bad_request("X-Onesec-Csv-Mapping is not UTF-8 TOML"))?;
+    if let Some(text) = mapping_header(headers, "X-Onesec-Json-Mapping")? {
+        let mapping = onesec_decode::JsonMapping::from_toml(&text)
+            .map_err(|e| bad_request(format!("X-Onesec-Json-Mapping: {e}")))?;
+        return Ok(Format::JsonMap(mapping));
+    }
+    if let Some(text) = mapping_header(headers, "X-Onesec-Csv-Mapping")? {
         let mapping = onesec_decode::CsvMapping::from_toml(&text)
             .map_err(|e| bad_request(format!("X-Onesec-Csv-Mapping: {e}")))?;
         return Ok(Format::AccessCsv(mapping));
     }
+    if name.trim().eq_ignore_ascii_case("json-map") {
+        return Err(bad_request(
+            "format json-map needs its field mapping (TOML, base64) in X-Onesec-Json-Mapping",
+        ));
+    }
     name.parse::<Format>()
         .map_err(|e| bad_request(format!("format {name:?}: {e}")))
+}
+
+/// A mapping file sent base64-encoded in a header (None: no such header).
+fn mapping_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let encoded = value
+        .to_str()
+        .map_err(|_| bad_request(format!("{name} is not ASCII base64")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| bad_request(format!("{name} is not valid base64: {e}")))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| bad_request(format!("{name} is not UTF-8 TOML")))
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,9 @@ pub enum ServerError {
     /// An `[[onvif.camera]]` entry cannot be used.
     #[error("invalid [[onvif.camera]] configuration: {0}")]
     Onvif(String),
+    /// An `[[mqtt.route]]` entry cannot be used.
+    #[error("invalid [[mqtt.route]] configuration: {0}")]
+    MqttRoute(String),
     /// A `[hygiene]` file could not be loaded.
     #[error("hygiene: {0}")]
     Hygiene(#[from] onesec_hygiene::HygieneError),
@@ -189,9 +192,11 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         )));
     }
     if !config.mqtt.url.is_empty() {
+        let routes = mqtt::Routes::from_config(&config.mqtt).map_err(ServerError::MqttRoute)?;
         pipeline.declare_source("mqtt");
         tasks.push(tokio::spawn(mqtt::serve(
             config.mqtt.clone(),
+            routes,
             pipeline.clone(),
         )));
     }

@@ -2,12 +2,17 @@
 //!
 //! Messages are acknowledged to the broker (QoS 1, manual acks) only after the journal holds
 //! their events, so a crash between receipt and journal makes the broker deliver them again.
-//! A message on an `onvif-ej` topic is decoded with the topic (which names device and event);
-//! a message on a `frigate/...` topic goes to the Frigate decoder with its topic; any other
-//! topic's payload is decoded per line in `auto` format.
+//! A topic matched by a `[[mqtt.route]]` is decoded as the route says (any input format,
+//! `json-map` with its field mapping). Otherwise a message on an `onvif-ej` topic is decoded
+//! with the topic (which names device and event); a message on a `frigate/...` topic goes to the
+//! Frigate decoder with its topic; any other topic's payload is decoded per line in `auto`
+//! format.
 
-use onesec_decode::{DecodeError, Format, decode_bytes, decode_frigate_mqtt, decode_onvif_mqtt};
-use onesec_pipeline::{MqttConfig, Pipeline};
+use onesec_decode::{
+    CsvMapping, DecodeError, Format, JsonMapping, decode_bytes, decode_frigate_mqtt,
+    decode_onvif_mqtt,
+};
+use onesec_pipeline::{MqttConfig, MqttRoute, Pipeline};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +26,7 @@ const BATCH: usize = 1024;
 pub use onesec_pipeline::response::connectors::broker_address;
 
 /// Runs the source until the task is aborted.
-pub async fn serve(config: MqttConfig, pipeline: Arc<Pipeline>) {
+pub async fn serve(config: MqttConfig, routes: Routes, pipeline: Arc<Pipeline>) {
     let Some((host, port)) = broker_address(&config.url) else {
         tracing::error!(url = %config.url, "mqtt.url is not mqtt://host[:port]; MQTT source off");
         return;
@@ -32,12 +37,13 @@ pub async fn serve(config: MqttConfig, pipeline: Arc<Pipeline>) {
     options.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(options, BATCH);
     let (tx, rx) = mpsc::channel::<Publish>(BATCH * 4);
-    tokio::spawn(journal_messages(rx, client.clone(), pipeline));
+    tokio::spawn(journal_messages(rx, client.clone(), routes, pipeline));
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 tracing::info!(url = %config.url, "MQTT connected");
-                for topic in &config.topics {
+                let routed = config.routes.iter().map(|r| &r.topic);
+                for topic in config.topics.iter().chain(routed) {
                     if let Err(error) = client.subscribe(topic.clone(), QoS::AtLeastOnce).await {
                         tracing::error!(%topic, %error, "MQTT subscribe failed");
                     }
@@ -61,6 +67,7 @@ pub async fn serve(config: MqttConfig, pipeline: Arc<Pipeline>) {
 async fn journal_messages(
     mut rx: mpsc::Receiver<Publish>,
     client: AsyncClient,
+    routes: Routes,
     pipeline: Arc<Pipeline>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -76,7 +83,7 @@ async fn journal_messages(
         let mut events = Vec::with_capacity(batch.len());
         let mut errors = Vec::new();
         for (index, publish) in batch.iter().enumerate() {
-            decode_message(publish, &ctx, index + 1, &mut events, &mut errors);
+            decode_message(publish, &routes, &ctx, index + 1, &mut events, &mut errors);
         }
         let report = ingestor
             .ingest_decoded(events, errors, "mqtt", "mqtt")
@@ -93,7 +100,126 @@ async fn journal_messages(
     }
 }
 
+/// The `[[mqtt.route]]`s, their decoders ready (mapping files read once, at start).
+#[derive(Debug, Default)]
+pub struct Routes(Vec<(String, Decoder)>);
+
+/// How a routed topic's messages are decoded.
+#[derive(Debug)]
+enum Decoder {
+    /// With the topic, as the built-in onvif-ej choice does.
+    OnvifEj,
+    /// With the topic, as the built-in frigate choice does.
+    Frigate,
+    /// The payload alone, in this format.
+    Payload(Format),
+}
+
+impl Routes {
+    /// Reads the routes of `[mqtt]`: each format name known, each mapping file read and valid.
+    pub fn from_config(config: &MqttConfig) -> Result<Routes, String> {
+        config
+            .routes
+            .iter()
+            .map(|r| Ok((r.topic.clone(), decoder(r)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map(Routes)
+    }
+
+    fn find(&self, topic: &str) -> Option<&Decoder> {
+        self.0
+            .iter()
+            .find(|(filter, _)| topic_matches(filter, topic))
+            .map(|(_, d)| d)
+    }
+}
+
+fn decoder(route: &MqttRoute) -> Result<Decoder, String> {
+    let topic = &route.topic;
+    if topic.trim().is_empty() {
+        return Err("a route has an empty topic".into());
+    }
+    let read_mapping = || -> Result<String, String> {
+        let path = route.mapping.as_ref().ok_or_else(|| {
+            format!(
+                "topic {topic}: format {} needs mapping = \"FILE\"",
+                route.format
+            )
+        })?;
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("topic {topic}: reading mapping {}: {e}", path.display()))
+    };
+    let name = route.format.trim().to_ascii_lowercase();
+    Ok(match name.as_str() {
+        "json-map" => Decoder::Payload(Format::JsonMap(
+            JsonMapping::from_toml(&read_mapping()?).map_err(|e| format!("topic {topic}: {e}"))?,
+        )),
+        "access-csv" if route.mapping.is_some() => Decoder::Payload(Format::AccessCsv(
+            CsvMapping::from_toml(&read_mapping()?).map_err(|e| format!("topic {topic}: {e}"))?,
+        )),
+        "onvif-ej" => Decoder::OnvifEj,
+        "frigate" => Decoder::Frigate,
+        other => {
+            if route.mapping.is_some() {
+                return Err(format!(
+                    "topic {topic}: format {other} takes no mapping (json-map and access-csv do)"
+                ));
+            }
+            Decoder::Payload(other.parse().map_err(|e| format!("topic {topic}: {e}"))?)
+        }
+    })
+}
+
+/// Whether an MQTT topic filter (`+`: one level, `#`: this level and all below) matches a
+/// topic name.
+fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut levels = topic.split('/');
+    for part in filter.split('/') {
+        match (part, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (want, Some(got)) if want == got => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
 fn decode_message(
+    publish: &Publish,
+    routes: &Routes,
+    ctx: &onesec_decode::DecodeContext,
+    number: usize,
+    events: &mut Vec<onesec_event::Event>,
+    errors: &mut Vec<DecodeError>,
+) {
+    let topic = publish.topic.as_str();
+    match routes.find(topic) {
+        Some(Decoder::Payload(format)) => {
+            return decode_payload(format, publish, ctx, number, events, errors);
+        }
+        Some(Decoder::Frigate) => return decode_frigate(publish, ctx, number, events, errors),
+        Some(Decoder::OnvifEj) => return decode_onvif(publish, ctx, number, events, errors),
+        None => {}
+    }
+    if topic.contains("/onvif-ej/") || topic.starts_with("onvif-ej/") {
+        decode_onvif(publish, ctx, number, events, errors);
+    } else if topic.starts_with("frigate/") {
+        // Frigate's topic says what the payload is (status topics carry bare words like `ON`).
+        decode_frigate(publish, ctx, number, events, errors);
+    } else {
+        decode_payload(&Format::Auto, publish, ctx, number, events, errors);
+    }
+}
+
+/// A decode error of message `number`, its reason prefixed with the topic.
+fn located(mut error: DecodeError, number: usize, topic: &str) -> DecodeError {
+    error.line = number;
+    error.reason = format!("topic {topic}: {}", error.reason);
+    error
+}
+
+fn decode_onvif(
     publish: &Publish,
     ctx: &onesec_decode::DecodeContext,
     number: usize,
@@ -101,46 +227,168 @@ fn decode_message(
     errors: &mut Vec<DecodeError>,
 ) {
     let topic = publish.topic.as_str();
-    if topic.contains("/onvif-ej/") || topic.starts_with("onvif-ej/") {
-        match decode_onvif_mqtt(topic, &publish.payload, ctx) {
-            Ok(mut event) => {
-                if publish.retain {
-                    event.fields.insert("mqtt.retained".into(), "true".into());
-                    // onvif-ej publishes properties retained and without PropertyOperation;
-                    // a retained copy arrives on subscribing: the device's current state,
-                    // which the rules must not take for a new alarm.
-                    event
-                        .fields
-                        .entry("onvif.property_operation".into())
-                        .or_insert_with(|| "Initialized".into());
-                }
-                events.push(event);
+    match decode_onvif_mqtt(topic, &publish.payload, ctx) {
+        Ok(mut event) => {
+            if publish.retain {
+                event.fields.insert("mqtt.retained".into(), "true".into());
+                // onvif-ej publishes properties retained and without PropertyOperation;
+                // a retained copy arrives on subscribing: the device's current state,
+                // which the rules must not take for a new alarm.
+                event
+                    .fields
+                    .entry("onvif.property_operation".into())
+                    .or_insert_with(|| "Initialized".into());
             }
-            Err(mut error) => {
-                error.line = number;
-                error.reason = format!("topic {topic}: {}", error.reason);
-                errors.push(error);
-            }
+            events.push(event);
         }
-        return;
+        Err(error) => errors.push(located(error, number, topic)),
     }
-    // Frigate's topic says what the payload is (status topics carry bare words like `ON`).
-    if topic.starts_with("frigate/") {
-        match decode_frigate_mqtt(topic, &publish.payload, ctx) {
-            Ok(event) => events.push(event),
-            Err(mut error) => {
-                error.line = number;
-                error.reason = format!("topic {topic}: {}", error.reason);
-                errors.push(error);
-            }
-        }
-        return;
+}
+
+fn decode_frigate(
+    publish: &Publish,
+    ctx: &onesec_decode::DecodeContext,
+    number: usize,
+    events: &mut Vec<onesec_event::Event>,
+    errors: &mut Vec<DecodeError>,
+) {
+    let topic = publish.topic.as_str();
+    match decode_frigate_mqtt(topic, &publish.payload, ctx) {
+        Ok(event) => events.push(event),
+        Err(error) => errors.push(located(error, number, topic)),
     }
-    let decoded = decode_bytes(&Format::Auto, &publish.payload, ctx);
-    events.extend(decoded.events);
-    errors.extend(decoded.errors.into_iter().map(|mut e| {
-        e.line = number;
-        e.reason = format!("topic {topic}: {}", e.reason);
+}
+
+fn decode_payload(
+    format: &Format,
+    publish: &Publish,
+    ctx: &onesec_decode::DecodeContext,
+    number: usize,
+    events: &mut Vec<onesec_event::Event>,
+    errors: &mut Vec<DecodeError>,
+) {
+    let topic = publish.topic.as_str();
+    let decoded = decode_bytes(format, &publish.payload, ctx);
+    events.extend(decoded.events.into_iter().map(|mut e| {
+        e.fields.insert("mqtt.topic".into(), topic.to_string());
         e
     }));
+    errors.extend(
+        decoded
+            .errors
+            .into_iter()
+            .map(|e| located(e, number, topic)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters_follow_mqtt_wildcards() {
+        assert!(topic_matches("sensors/+/state", "sensors/door-1/state"));
+        assert!(!topic_matches("sensors/+/state", "sensors/door-1/battery"));
+        assert!(!topic_matches("sensors/+/state", "sensors/a/b/state"));
+        assert!(topic_matches("sensors/#", "sensors"));
+        assert!(topic_matches("sensors/#", "sensors/a/b"));
+        assert!(topic_matches("#", "anything/at/all"));
+        assert!(!topic_matches("sensors/state", "sensors/state/x"));
+        assert!(topic_matches("a/b", "a/b"));
+    }
+
+    fn route(topic: &str, format: &str, mapping: Option<&str>) -> MqttRoute {
+        MqttRoute {
+            topic: topic.into(),
+            format: format.into(),
+            mapping: mapping.map(Into::into),
+        }
+    }
+
+    fn routes(list: Vec<MqttRoute>) -> Result<Routes, String> {
+        Routes::from_config(&MqttConfig {
+            routes: list,
+            ..MqttConfig::default()
+        })
+    }
+
+    #[test]
+    fn bad_routes_are_refused_with_the_topic_and_reason() {
+        let e = routes(vec![route("s/#", "jsonmap", None)]).unwrap_err();
+        assert!(
+            e.contains("topic s/#") && e.contains("unknown input format 'jsonmap'"),
+            "{e}"
+        );
+        let e = routes(vec![route("s/#", "json-map", None)]).unwrap_err();
+        assert!(e.contains("needs mapping"), "{e}");
+        let e = routes(vec![route("s/#", "json-map", Some("/no/such/file.toml"))]).unwrap_err();
+        assert!(e.contains("reading mapping /no/such/file.toml"), "{e}");
+        let e = routes(vec![route("s/#", "syslog", Some("x.toml"))]).unwrap_err();
+        assert!(e.contains("takes no mapping"), "{e}");
+        assert!(routes(vec![route("s/#", "cef", None)]).is_ok());
+    }
+
+    #[test]
+    fn the_first_matching_route_decides() {
+        let dir = std::env::temp_dir().join(format!("onesec-mqtt-route-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mapping = dir.join("map.toml");
+        std::fs::write(
+            &mapping,
+            "[event]\nclass = \"device_health\"\n[fields]\nhost = \"id\"\n",
+        )
+        .expect("mapping file");
+        let r = routes(vec![
+            route("hub/+/health", "json-map", mapping.to_str()),
+            route("hub/#", "syslog", None),
+        ])
+        .expect("routes");
+        let ctx = onesec_decode::DecodeContext::new("mqtt", 5);
+        let publish = |topic: &str, payload: &str| {
+            Publish::new(topic, QoS::AtLeastOnce, payload.as_bytes().to_vec())
+        };
+        let (mut events, mut errors) = (Vec::new(), Vec::new());
+        decode_message(
+            &publish("hub/gw1/health", r#"{"id": "gw1"}"#),
+            &r,
+            &ctx,
+            1,
+            &mut events,
+            &mut errors,
+        );
+        decode_message(
+            &publish("hub/gw1/log", "<13>Mar  2 10:00:00 gw1 app: started"),
+            &r,
+            &ctx,
+            2,
+            &mut events,
+            &mut errors,
+        );
+        decode_message(
+            &publish("hub/gw1/health", "not json"),
+            &r,
+            &ctx,
+            3,
+            &mut events,
+            &mut errors,
+        );
+        assert_eq!(events.len(), 2, "{errors:?}");
+        assert_eq!(events[0].class, onesec_event::EventClass::DeviceHealth);
+        assert_eq!(events[0].host.as_deref(), Some("gw1"));
+        assert_eq!(
+            events[0].fields.get("mqtt.topic").map(String::as_str),
+            Some("hub/gw1/health")
+        );
+        assert_eq!(events[1].source.format, "syslog");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 3);
+        assert!(
+            errors[0]
+                .reason
+                .starts_with("topic hub/gw1/health: expected a JSON object"),
+            "{}",
+            errors[0].reason
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

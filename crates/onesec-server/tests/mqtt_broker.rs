@@ -102,3 +102,59 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     assert!(broken_kept(&letters), "dead letters: {letters:?}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_topic_is_read_through_its_field_mapping() {
+    let Some((host, port)) = broker() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
+    let prefix = format!("onesec-route-{unique}");
+    let mapping = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/sources/door-gateway-mapping.toml");
+    let mut config = common::config(data.path());
+    config.mqtt.url = format!("mqtt://{host}:{port}");
+    // No plain topics: the route's filter is subscribed to by itself.
+    config.mqtt.topics = Vec::new();
+    config.mqtt.routes = vec![onesec_pipeline::MqttRoute {
+        topic: format!("{prefix}/+/access"),
+        format: "json-map".into(),
+        mapping: Some(mapping),
+    }];
+    config.mqtt.client_id = format!("onesec-{unique}");
+    let (pipeline, server) = common::start(&config).await;
+
+    let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
+    options.set_keep_alive(Duration::from_secs(10));
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let topic = format!("{prefix}/par/access");
+    let payload = r#"{"ts": "2026-03-10T21:40:12Z", "card": {"no": "0042"}, "door": {"reader": "R-PAR-01"}, "result": "NOK", "dir": "in", "gw": {"ip": "10.20.0.7"}}"#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stored = Vec::new();
+    while Instant::now() < deadline && stored.is_empty() {
+        client
+            .publish(&topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stored = common::stored_events(&pipeline, 10).await;
+    }
+    let event = stored
+        .first()
+        .expect("the routed message was journaled and stored");
+    assert_eq!(event.source.format, "json-map");
+    assert_eq!(event.source.product, "door-gateway");
+    assert_eq!(event.class.as_str(), "physical_access");
+    assert_eq!(event.actor.badge.as_deref(), Some("0042"));
+    assert_eq!(event.physical.reader.as_deref(), Some("R-PAR-01"));
+    assert_eq!(event.status.as_str(), "failure");
+    assert_eq!(
+        event.fields.get("mqtt.topic").map(String::as_str),
+        Some(topic.as_str())
+    );
+    server.abort();
+}

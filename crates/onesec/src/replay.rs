@@ -18,11 +18,12 @@ pub struct ReplayArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Input format: auto, syslog, cef, leef, windows-json, evtx, onvif-ej, onvif-xml, frigate,
-    /// gallagher, sia-dc09, access-csv, event-json, json. `.csv` files default to access-csv; EVTX files (by their
+    /// gallagher, sia-dc09, access-csv, event-json, json, json-map (with --mapping: JSON lines
+    /// through a field mapping). `.csv` files default to access-csv; EVTX files (by their
     /// magic) are read here and sent as windows-json lines.
     #[arg(long)]
     format: Option<String>,
-    /// Column mapping (TOML) for access-control CSV exports.
+    /// Column mapping (TOML) for access-control CSV exports, or field mapping for json-map.
     #[arg(long)]
     mapping: Option<PathBuf>,
     #[command(flatten)]
@@ -155,10 +156,12 @@ fn send_file(
         }
         let mut request = args.server.authorize(client.post(&url).body(body.clone()));
         if let Some(m) = mapping {
-            request = request.header(
-                "X-Onesec-Csv-Mapping",
-                base64::engine::general_purpose::STANDARD.encode(m),
-            );
+            let header = if format == "json-map" {
+                "X-Onesec-Json-Mapping"
+            } else {
+                "X-Onesec-Csv-Mapping"
+            };
+            request = request.header(header, base64::engine::general_purpose::STANDARD.encode(m));
         }
         let response = request
             .send()

@@ -6,9 +6,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use onesec_decode::{
-    CsvMapping, DecodeContext, Format, SiaReply, decode_bytes, decode_syslog, parse_sia_frame,
-    sia_answer, sia_events,
+    CsvMapping, DecodeContext, Format, JsonMapping, SiaReply, decode_bytes, decode_syslog,
+    parse_sia_frame, sia_answer, sia_events,
 };
+
+/// The shipped example field mapping (every kind of target: time, text, status, direction, IP).
+const DOOR_GATEWAY: &str = include_str!("../../../../examples/sources/door-gateway-mapping.toml");
 
 fuzz_target!(|data: &[u8]| {
     let ctx = DecodeContext::new("fuzz", 1_773_180_000_000);
@@ -23,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         Format::AccessCsv(CsvMapping::auto()),
         Format::EventJson,
         Format::Json,
+        Format::JsonMap(JsonMapping::from_toml(DOOR_GATEWAY).expect("example mapping")),
     ] {
         decode_bytes(&format, data, &ctx);
     }
