@@ -259,6 +259,9 @@ pub struct DecodeError {
     pub reason: String,
     /// The raw record, lossy when it was not valid UTF-8.
     pub raw: String,
+    /// Byte offset of the start of the record's line within the bytes given to
+    /// [`decode_bytes`] (a UTF-8 byte order mark counted); None where not known.
+    pub offset: Option<u64>,
 }
 
 impl DecodeError {
@@ -268,6 +271,23 @@ impl DecodeError {
             line,
             reason: reason.into(),
             raw: raw.into(),
+            offset: None,
+        }
+    }
+}
+
+/// Sets each error's byte offset from its line: where that line starts in `bytes`.
+fn locate_offsets(bytes: &[u8], errors: &mut [DecodeError]) {
+    if errors.is_empty() {
+        return;
+    }
+    // Starts of lines 1, 2, ...: one pass, only for bodies that had errors.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1))
+        .collect();
+    for error in errors {
+        if error.offset.is_none() && error.line > 0 {
+            error.offset = starts.get(error.line - 1).map(|&o| o as u64);
         }
     }
 }
@@ -278,6 +298,17 @@ impl DecodeError {
 /// pretty-printed or concatenated objects and arrays of objects; for [`Format::AccessCsv`] the
 /// first line is the header (when the mapping says so).
 pub fn decode_bytes(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decoded {
+    let mut out = decode_records(format, bytes, ctx);
+    // An EVTX file's "lines" are record numbers, not lines of text.
+    let evtx =
+        *format == Format::Evtx || (*format == Format::Auto && bytes.starts_with(EVTX_MAGIC));
+    if !evtx {
+        locate_offsets(bytes, &mut out.errors);
+    }
+    out
+}
+
+fn decode_records(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Decoded {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = Decoded::default();
     // One event per line for line formats; pretty-printed JSON spends many lines per event.
@@ -655,6 +686,25 @@ pub(crate) fn new_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_carry_the_byte_offset_of_their_line() {
+        let ctx = DecodeContext::new("test", 1_772_000_000_000);
+        let good = "<34>Oct 11 22:14:15 host sshd[1]: Accepted password for bob from 10.0.0.1 port 22 ssh2\n";
+        let body = format!("{good}\n\u{1}\n{{broken json\n");
+        let out = decode_bytes(&Format::Auto, body.as_bytes(), &ctx);
+        assert_eq!(out.events.len(), 1);
+        let located: Vec<(usize, Option<u64>)> =
+            out.errors.iter().map(|e| (e.line, e.offset)).collect();
+        let third = (good.len() + 1) as u64;
+        assert_eq!(located, vec![(3, Some(third)), (4, Some(third + 2))]);
+        assert_eq!(&body.as_bytes()[third as usize + 2..][..7], b"{broken");
+        // The lines of a file with a byte order mark count it.
+        let bom = "\u{feff}x\n{bad\n";
+        let out = decode_bytes(&Format::Json, bom.as_bytes(), &ctx);
+        let offsets: Vec<Option<u64>> = out.errors.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets, vec![Some(0), Some(5)]);
+    }
 
     #[test]
     fn format_names_round_trip() {

@@ -45,6 +45,9 @@ pub struct IngestReport {
 pub struct LineError {
     /// 1-based line or record number within the submission.
     pub line: usize,
+    /// Byte offset of the record's line within the submission, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_offset: Option<u64>,
     /// What was wrong.
     pub reason: String,
 }
@@ -110,6 +113,28 @@ impl Ingestor {
     /// year of the fully dated events in the same body, else of the newest fully dated input seen
     /// before, else the year of receipt.
     pub async fn ingest_body(&self, format: &Format, body: &[u8], input: &str) -> IngestReport {
+        self.ingest_body_located(format, body, input, true).await
+    }
+
+    /// [`Ingestor::ingest_body`] for a body that is not what the sender sent (a JSON array
+    /// made into lines): its dead letters keep their record number but no byte offset, which
+    /// would point into the rewritten body.
+    pub async fn ingest_rewritten_body(
+        &self,
+        format: &Format,
+        body: &[u8],
+        input: &str,
+    ) -> IngestReport {
+        self.ingest_body_located(format, body, input, false).await
+    }
+
+    async fn ingest_body_located(
+        &self,
+        format: &Format,
+        body: &[u8],
+        input: &str,
+        offsets: bool,
+    ) -> IngestReport {
         let mut ctx = self.context(input);
         let mut decoded = decode_bytes(format, body, &ctx);
         if self.syslog.year.is_none() {
@@ -118,6 +143,9 @@ impl Ingestor {
                 ctx.syslog.year = Some(year);
                 decoded = decode_bytes(format, body, &ctx);
             }
+        }
+        if !offsets {
+            decoded.errors.iter_mut().for_each(|e| e.offset = None);
         }
         let raw_sha256 = self.raw_digest(&[body]);
         self.finish(
@@ -234,6 +262,7 @@ impl Ingestor {
                 .iter()
                 .map(|e| LineError {
                     line: e.line,
+                    byte_offset: e.offset,
                     reason: e.reason.clone(),
                 })
                 .collect(),
@@ -364,6 +393,7 @@ impl Ingestor {
                 line: e.line,
                 reason: e.reason.clone(),
                 raw: e.raw.clone(),
+                byte_offset: e.offset,
             })
             .collect();
         Metrics::add(&self.metrics.dead_letters, letters.len() as u64);

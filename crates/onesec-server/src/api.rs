@@ -81,8 +81,18 @@ fn device_routes() -> Vec<Route<Arc<crate::devices_api::Devices>>> {
         ),
         at(
             Method::GET,
+            "/api/v1/devices/seen",
+            crate::devices_api::get_seen,
+        ),
+        at(
+            Method::GET,
             "/api/v1/devices/{id}",
             crate::devices_api::get_device,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/devices/{id}/history",
+            crate::devices_api::get_history,
         ),
         at(
             Method::GET,
@@ -330,11 +340,15 @@ async fn post_events(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let format = parse_format(query.format.as_deref(), &headers)?;
-    let body = onesec_decode::json_body_as_lines(&body);
-    let report = pipeline
-        .ingestor()
-        .ingest_body(&format, &body, "http")
-        .await;
+    let lines = onesec_decode::json_body_as_lines(&body);
+    let ingestor = pipeline.ingestor();
+    let report = if lines[..] == body[..] {
+        ingestor.ingest_body(&format, &body, "http").await
+    } else {
+        ingestor
+            .ingest_rewritten_body(&format, &lines, "http")
+            .await
+    };
     let status = if report.journal_error.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
     } else if report.errors.is_empty() {

@@ -140,3 +140,61 @@ pub(crate) async fn get_device(
         _ => Err(ApiError(StatusCode::NOT_FOUND, format!("no device {id}"))),
     }
 }
+
+#[derive(Deserialize)]
+pub(crate) struct SeenQuery {
+    site: Option<String>,
+    /// `false`: only devices the directory does not know (discovered from events).
+    known: Option<bool>,
+}
+
+/// `GET /api/v1/devices/seen?site=&known=`: every device the stored events came from or named,
+/// with first and last seen, address and name; devices the directory does not know are
+/// `known: false` (discovered). A caller limited to some sites sees those sites' devices.
+pub(crate) async fn get_seen(
+    State(devices): State<Arc<Devices>>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<SeenQuery>,
+) -> Result<Response, ApiError> {
+    let pipeline = devices.pipeline().clone();
+    let mut seen = crate::api::with_store(&pipeline, |s| s.device_sightings()).await?;
+    seen.retain(|d| {
+        principal.sees_site(d.site.as_deref())
+            && q.site
+                .as_ref()
+                .is_none_or(|site| d.site.as_ref() == Some(site))
+            && q.known.is_none_or(|k| d.known == k)
+    });
+    Ok(Json(seen).into_response())
+}
+
+/// `GET /api/v1/devices/{id}/history`: what the events showed of one device: its sighting
+/// and every change of its address or name, oldest first.
+pub(crate) async fn get_history(
+    State(devices): State<Arc<Devices>>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let pipeline = devices.pipeline().clone();
+    let wanted = id.clone();
+    let (sighting, changes) = crate::api::with_store(&pipeline, move |s| {
+        let sighting = s
+            .device_sightings()?
+            .into_iter()
+            .find(|d| d.device == wanted);
+        Ok((sighting, s.device_changes(&wanted)?))
+    })
+    .await?;
+    match sighting {
+        Some(seen) if principal.sees_site(seen.site.as_deref()) => Ok(Json(serde_json::json!({
+            "device": id,
+            "seen": seen,
+            "changes": changes,
+        }))
+        .into_response()),
+        _ => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no events from device {id}"),
+        )),
+    }
+}

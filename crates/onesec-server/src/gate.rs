@@ -175,7 +175,17 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/devices/seen",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
         "/api/v1/devices/{id}",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
+        "/api/v1/devices/{id}/history",
         Access::Needs(Permission::ReadDevices),
     ),
     (

@@ -22,11 +22,13 @@
 mod blocks;
 mod sqlite;
 mod sqlite_cases;
+mod sqlite_devices;
 mod sqlite_events;
 mod sqlite_evidence;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
+pub use sqlite_devices::{DeviceChange, DeviceSighting};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
 
 use onesec_event::{Event, EventId};
@@ -96,6 +98,10 @@ pub struct DeadLetter {
     pub reason: String,
     /// The input as received (lossy UTF-8).
     pub raw: String,
+    /// Byte offset of the record's first byte within the submitted body or file (None when
+    /// the input was not a body of records: a datagram, an MQTT message, a JSON array body).
+    #[serde(default)]
+    pub byte_offset: Option<u64>,
 }
 
 /// Everything one detection step produced, written atomically.
@@ -163,6 +169,11 @@ pub trait Store: Send + Cases + Evidence {
     fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
     /// Number of stored dead letters.
     fn dead_letter_count(&self) -> Result<u64>;
+    /// Every device the stored events came from or named: first and last seen, address, name
+    /// (known devices first).
+    fn device_sightings(&self) -> Result<Vec<DeviceSighting>>;
+    /// A device's changes of address and name as its events showed them, oldest first.
+    fn device_changes(&self, device: &str) -> Result<Vec<DeviceChange>>;
     /// Events matching a filter, in event-time order.
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
     /// Events by journal sequence, in event-time order.

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     format TEXT NOT NULL,
     line INTEGER NOT NULL,
     reason TEXT NOT NULL,
-    raw TEXT NOT NULL
+    raw TEXT NOT NULL,
+    byte_offset INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
@@ -130,7 +131,10 @@ impl SqliteStore {
             .map_err(db("create response schema"))?;
         conn.execute_batch(crate::sqlite_evidence::SCHEMA)
             .map_err(db("create evidence schema"))?;
-        sqlite_events::add_journal_columns(&conn)?;
+        conn.execute_batch(crate::sqlite_devices::SCHEMA)
+            .map_err(db("create device sightings schema"))?;
+        sqlite_events::add_missing_columns(&conn, "event_blocks", &["segment", "offset"])?;
+        sqlite_events::add_missing_columns(&conn, "dead_letters", &["byte_offset"])?;
         sqlite_events::migrate_event_rows(&mut conn)?;
         Ok(SqliteStore {
             conn,
@@ -280,8 +284,8 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO dead_letters (received_ms, input, format, line, reason, raw)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO dead_letters (received_ms, input, format, line, reason, raw, byte_offset)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(db("prepare dead letter"))?;
             for l in letters {
@@ -292,7 +296,8 @@ impl Store for SqliteStore {
                     l.format,
                     line,
                     l.reason,
-                    l.raw
+                    l.raw,
+                    l.byte_offset.and_then(|o| i64::try_from(o).ok())
                 ])
                 .map_err(db("insert dead letter"))?;
             }
@@ -303,7 +308,7 @@ impl Store for SqliteStore {
     fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, received_ms, input, format, line, reason, raw FROM dead_letters ORDER BY id DESC LIMIT ?1")
+            .prepare("SELECT id, received_ms, input, format, line, reason, raw, byte_offset FROM dead_letters ORDER BY id DESC LIMIT ?1")
             .map_err(db("prepare dead letter query"))?;
         let rows = stmt
             .query_map([limit as i64], |r| {
@@ -315,6 +320,9 @@ impl Store for SqliteStore {
                     line: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
                     reason: r.get(5)?,
                     raw: r.get(6)?,
+                    byte_offset: r
+                        .get::<_, Option<i64>>(7)?
+                        .and_then(|o| u64::try_from(o).ok()),
                 })
             })
             .map_err(db("query dead letters"))?;
@@ -324,6 +332,14 @@ impl Store for SqliteStore {
 
     fn dead_letter_count(&self) -> Result<u64> {
         count(&self.conn, "SELECT count(*) FROM dead_letters")
+    }
+
+    fn device_sightings(&self) -> Result<Vec<crate::DeviceSighting>> {
+        crate::sqlite_devices::sightings(&self.conn)
+    }
+
+    fn device_changes(&self, device: &str) -> Result<Vec<crate::DeviceChange>> {
+        crate::sqlite_devices::changes(&self.conn, device)
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
@@ -618,10 +634,31 @@ mod tests {
             line: 3,
             reason: "expected a JSON object".into(),
             raw: "{oops".into(),
+            byte_offset: Some(17),
         };
         store.add_dead_letters(&[letter]).unwrap();
         let kept = store.dead_letters(10).unwrap();
         assert_eq!(kept[0].line, 3);
+        assert_eq!(kept[0].byte_offset, Some(17));
         assert_eq!(store.dead_letter_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn an_older_dead_letter_table_gains_the_byte_offset() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL,
+             input TEXT NOT NULL, format TEXT NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL,
+             raw TEXT NOT NULL);
+             INSERT INTO dead_letters (received_ms, input, format, line, reason, raw)
+             VALUES (1, 'http', 'json', 2, 'old', 'x');",
+        )
+        .unwrap();
+        let store = SqliteStore::init(conn).unwrap();
+        let kept = store.dead_letters(10).unwrap();
+        assert_eq!(
+            (kept[0].reason.as_str(), kept[0].byte_offset),
+            ("old", None)
+        );
     }
 }

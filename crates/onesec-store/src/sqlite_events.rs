@@ -51,22 +51,21 @@ pub(crate) enum Bodies<'a> {
     Json(&'a [String]),
 }
 
-/// Adds the journal reference columns to an `event_blocks` table created before they existed.
-pub(crate) fn add_journal_columns(conn: &Connection) -> Result<()> {
+/// Adds `columns` (INTEGER, nullable) to `table` where a database created before them lacks
+/// them: the journal references of `event_blocks`, the byte offset of `dead_letters`.
+pub(crate) fn add_missing_columns(conn: &Connection, table: &str, columns: &[&str]) -> Result<()> {
     let mut stmt = conn
-        .prepare("SELECT name FROM pragma_table_info('event_blocks')")
-        .map_err(db("read the event block columns"))?;
-    let columns: Vec<String> = stmt
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .map_err(db("read a table's columns"))?;
+    let present: Vec<String> = stmt
         .query_map([], |r| r.get(0))
-        .map_err(db("read the event block columns"))?
+        .map_err(db("read a table's columns"))?
         .collect::<std::result::Result<_, _>>()
-        .map_err(db("read the event block columns"))?;
-    for column in ["segment", "offset"] {
-        if !columns.iter().any(|c| c == column) {
-            conn.execute_batch(&format!(
-                "ALTER TABLE event_blocks ADD COLUMN {column} INTEGER"
-            ))
-            .map_err(db("add a journal column to event blocks"))?;
+        .map_err(db("read a table's columns"))?;
+    for column in columns {
+        if !present.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} INTEGER"))
+                .map_err(db("add a column to a table of an older database"))?;
         }
     }
     Ok(())
@@ -98,7 +97,7 @@ pub(crate) fn write_events(conn: &Connection, events: &[Event], bodies: Bodies<'
             for block in blocks::build_references(&located) {
                 insert_block(conn, &block)?;
             }
-            insert_keys(conn, located.iter().map(|(e, _)| *e))
+            index_new_events(conn, located.iter().map(|(e, _)| *e))
         }
         Bodies::Serialise | Bodies::Json(_) => {
             let given = match bodies {
@@ -124,9 +123,18 @@ pub(crate) fn write_events(conn: &Connection, events: &[Event], bodies: Bodies<'
             for block in blocks::build_blocks(&borrowed) {
                 insert_block(conn, &block)?;
             }
-            insert_keys(conn, pairs.iter().map(|(e, _)| *e))
+            index_new_events(conn, pairs.iter().map(|(e, _)| *e))
         }
     }
+}
+
+/// What else newly stored events feed: the person and site timelines, the device sightings.
+fn index_new_events<'a>(
+    conn: &Connection,
+    events: impl Iterator<Item = &'a Event> + Clone,
+) -> Result<()> {
+    insert_keys(conn, events.clone())?;
+    crate::sqlite_devices::record_sightings(conn, events)
 }
 
 fn insert_block(conn: &Connection, block: &Block) -> Result<()> {

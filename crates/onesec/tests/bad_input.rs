@@ -53,6 +53,7 @@ fn a_batch_with_bad_lines_keeps_the_good_ones_and_dead_letters_the_rest() {
     body.extend_from_slice(GOOD_ONVIF.as_bytes()); // line 5: good
     body.push(b'\n');
 
+    let body_copy = body.clone();
     let answer = onesec.post_events("auto", body, None);
     assert_eq!(answer.status, 400, "some lines were bad: {}", answer.body);
     assert_eq!(answer.body["accepted"].as_u64(), Some(2), "{}", answer.body);
@@ -95,6 +96,32 @@ fn a_batch_with_bad_lines_keeps_the_good_ones_and_dead_letters_the_rest() {
         .collect();
     dead_lines.sort_unstable();
     assert_eq!(dead_lines, [2, 3, 4], "dead letters: {dead:#?}");
+    // Each refused record also says where its line starts in the body sent.
+    let line_starts: Vec<u64> = std::iter::once(0)
+        .chain(
+            body_copy
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i as u64 + 1),
+        )
+        .collect();
+    for line in [2u64, 3, 4] {
+        let expected = line_starts[line as usize - 1];
+        let letter = dead.iter().find(|d| d["line"].as_u64() == Some(line));
+        assert_eq!(
+            letter.and_then(|d| d["byte_offset"].as_u64()),
+            Some(expected),
+            "dead letter of line {line}: {letter:?}"
+        );
+        let reported = errors.iter().find(|e| e["line"].as_u64() == Some(line));
+        assert_eq!(
+            reported.and_then(|e| e["byte_offset"].as_u64()),
+            Some(expected),
+            "{}",
+            answer.body
+        );
+    }
     for letter in dead {
         assert!(
             !letter["reason"].as_str().unwrap_or("").trim().is_empty(),
