@@ -33,3 +33,38 @@ fn run_scenario(file: &str) {
 fn vpn_abroad_while_badged_in() {
     run_scenario("vpn-abroad-while-badged-in.yaml");
 }
+
+#[test]
+fn cloned_badge_rogue_device() {
+    run_scenario("cloned-badge-rogue-device.yaml");
+}
+
+#[test]
+fn usb_drop_after_tailgating() {
+    run_scenario("usb-drop-after-tailgating.yaml");
+}
+
+#[test]
+fn insider_after_hours_exfiltration() {
+    run_scenario("insider-after-hours-exfiltration.yaml");
+}
+
+#[test]
+fn camera_default_password_pivot() {
+    run_scenario("camera-default-password-pivot.yaml");
+}
+
+#[test]
+fn acs_unlock_and_log_wipe() {
+    run_scenario("acs-unlock-and-log-wipe.yaml");
+}
+
+#[test]
+fn intrusion_during_ransomware() {
+    run_scenario("intrusion-during-ransomware.yaml");
+}
+
+#[test]
+fn duress_and_lockout_spree() {
+    run_scenario("duress-and-lockout-spree.yaml");
+}

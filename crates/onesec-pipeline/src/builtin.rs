@@ -114,6 +114,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/intrusion_alarm.yml"),
     ),
     (
+        "large_upload.yml",
+        include_str!("../../../rules/converged/large_upload.yml"),
+    ),
+    (
         "new_network_device.yml",
         include_str!("../../../rules/converged/new_network_device.yml"),
     ),
