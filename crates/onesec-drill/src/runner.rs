@@ -151,6 +151,9 @@ pub struct IncidentRun {
     pub tasks: Vec<TaskRun>,
     /// Automated actions.
     pub actions: Vec<ActionRun>,
+    /// When the playbook first called a sub-playbook (the notification drafts to management,
+    /// the DPO or the authority, in the shipped playbook).
+    pub notified_ms: Option<i64>,
 }
 
 /// Everything a run produced, from which it is scored.
@@ -318,7 +321,8 @@ impl Session<'_> {
             if delivered {
                 self.wait_detected()?;
             }
-            self.look(stop);
+            // A running clock is already past `stop`: the teams act at the time it shows.
+            self.look(self.clock.now_ms());
         }
         Ok(())
     }
@@ -553,7 +557,7 @@ impl Session<'_> {
             Ok((view, history)) => (Some(view.case), history),
             Err(_) => (None, Vec::new()),
         };
-        let (tasks, actions) = match responses.run_view(&incident.id) {
+        let (tasks, actions, notified_ms) = match responses.run_view(&incident.id) {
             Ok(run) => {
                 let decided = |step: &str, from: u64| {
                     run.log
@@ -588,9 +592,14 @@ impl Session<'_> {
                         outcome: a.outcome.clone(),
                     })
                     .collect();
-                (tasks, actions)
+                let notified = run
+                    .log
+                    .iter()
+                    .find(|l| l.kind == "playbook_called")
+                    .and_then(|l| i64::try_from(l.at).ok());
+                (tasks, actions, notified)
             }
-            Err(_) => (Vec::new(), Vec::new()),
+            Err(_) => (Vec::new(), Vec::new(), None),
         };
         IncidentRun {
             incident,
@@ -598,6 +607,7 @@ impl Session<'_> {
             history,
             tasks,
             actions,
+            notified_ms,
         }
     }
 

@@ -251,12 +251,7 @@ fn score_inject(
             .map(|(t, _)| t - at_ms);
         let team = expect.team.clone().or_else(|| out.team_routed.clone());
         out.contain_ms = contained(incident, team.as_deref()).map(|t| t - at_ms);
-        out.notify_ms = incident
-            .actions
-            .iter()
-            .filter(|a| a.step.to_ascii_lowercase().contains("notif"))
-            .map(|a| a.at_ms - at_ms)
-            .min();
+        out.notify_ms = incident.notified_ms.map(|t| t - at_ms);
     }
     let in_time = |took: Option<i64>, allowed: Option<i64>| match allowed {
         None => true,
