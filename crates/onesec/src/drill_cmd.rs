@@ -300,7 +300,7 @@ fn generate_traffic(args: GenerateArgs) -> anyhow::Result<ExitCode> {
 
 /// Sleeps so that no more than `rate` records per second go out (0: no limit).
 fn pace(rate: u64, sent: u64, started: Instant) {
-    if rate == 0 || sent % 50 != 0 {
+    if rate == 0 || !sent.is_multiple_of(50) {
         return;
     }
     let due = Duration::from_secs_f64(sent as f64 / rate as f64);
