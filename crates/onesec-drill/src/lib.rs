@@ -26,6 +26,6 @@ pub mod scenario;
 pub mod score;
 
 pub use clock::{FacilitatorClock, Pace, PauseControl};
-pub use runner::{RunError, RunOptions, RunRecord, run};
+pub use runner::{RunError, RunOptions, RunRecord, run, run_observed};
 pub use scenario::{Checked, Scenario, ScenarioError};
 pub use score::{Score, score};

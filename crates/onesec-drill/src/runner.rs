@@ -210,6 +210,16 @@ const SOURCE: &str = "drill";
 
 /// Runs a validated scenario and returns what happened.
 pub fn run(checked: &Checked, options: &RunOptions) -> Result<RunRecord, RunError> {
+    run_observed(checked, options, |_| {})
+}
+
+/// [`run`], calling `started` with the pipeline before the first record goes in (the CLI
+/// serves the drill's API and console from it, so trainees can work the incidents live).
+pub fn run_observed(
+    checked: &Checked,
+    options: &RunOptions,
+    started: impl FnOnce(&Arc<Pipeline>),
+) -> Result<RunRecord, RunError> {
     let began = Instant::now();
     let scenario = &checked.scenario;
     let directory = scenario
@@ -226,6 +236,8 @@ pub fn run(checked: &Checked, options: &RunOptions) -> Result<RunRecord, RunErro
             path: options.data_dir.clone(),
             reason: e.to_string(),
         })?;
+    let pipeline = Arc::new(pipeline);
+    started(&pipeline);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

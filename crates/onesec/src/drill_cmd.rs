@@ -62,6 +62,11 @@ struct RunArgs {
     /// Scenario time between two looks at incidents, tasks and timers.
     #[arg(long, default_value = "1m")]
     step: String,
+    /// Serve the drill's HTTP API and console on this address while it runs (syslog and
+    /// other listeners stay off), so trainees work the incidents live with the console or
+    /// `onesec incident ... --server`; the first run prints the one-time setup token.
+    #[arg(long)]
+    serve: Option<String>,
 }
 
 /// `onesec drill generate` flags.
@@ -159,10 +164,16 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             data_dir.display()
         );
     }
-    let base_config = match &args.config {
+    let mut base_config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if let Some(listen) = &args.serve {
+        base_config.http.listen = listen.clone();
+        // Only the drill's own records go in: no syslog listener.
+        base_config.syslog.udp = String::new();
+        base_config.syslog.tcp = String::new();
+    }
     let options = RunOptions {
         data_dir: data_dir.clone(),
         pace,
@@ -179,7 +190,14 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         checked.scenario.injects.len(),
         data_dir.display()
     );
-    let record = onesec_drill::run(&checked, &options)?;
+    let server = ServedDrill::default();
+    let record = if args.serve.is_some() {
+        onesec_drill::run_observed(&checked, &options, |pipeline| server.start(pipeline))
+    } else {
+        onesec_drill::run(&checked, &options)
+    };
+    server.stop();
+    let record = record?;
     let score = onesec_drill::score(&checked, &record);
     let html = data_dir.join("report.html");
     let json = data_dir.join("report.json");
@@ -194,6 +212,68 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The drill's HTTP API and console, served from its own thread and runtime while it runs.
+#[derive(Default)]
+struct ServedDrill {
+    stop: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl ServedDrill {
+    fn start(&self, pipeline: &std::sync::Arc<onesec_pipeline::Pipeline>) {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<String, String>>();
+        let pipeline = pipeline.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match onesec_server::start(pipeline.clone(), pipeline.config()).await {
+                    Ok(server) => {
+                        let mut line = format!("drill served on http://{}", server.http);
+                        if let Some(token) = &server.setup_token {
+                            line.push_str(&format!(
+                                "; first start: create the administrator with setup token {token}"
+                            ));
+                        }
+                        let _ = ready_tx.send(Ok(line));
+                        let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+                        server.abort();
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        match ready_rx.recv() {
+            Ok(Ok(line)) => eprintln!("{line}"),
+            Ok(Err(error)) => eprintln!("the drill is not served: {error}"),
+            Err(_) => eprintln!("the drill is not served: its server thread stopped"),
+        }
+        if let Ok(mut slot) = self.stop.lock() {
+            *slot = Some(stop_tx);
+        }
+        if let Ok(mut slot) = self.thread.lock() {
+            *slot = Some(thread);
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(tx) = self.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn default_run_dir(scenario: &Path) -> PathBuf {

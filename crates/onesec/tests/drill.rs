@@ -181,3 +181,102 @@ fn drill_validate_places_every_problem() {
     assert!(done.status.success());
     assert!(String::from_utf8_lossy(&done.stdout).contains(": ok (2 inject(s)"));
 }
+
+/// A live drill: served on an HTTP port with no scripted trainees, a person acknowledges the
+/// incident through the API while the scenario runs, and the score counts that
+/// acknowledgement (in scenario time).
+#[test]
+fn a_served_drill_is_worked_live_through_the_api() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("run");
+    let scenario = repo("crates/onesec-drill/tests/data/accelerated.yaml");
+    let mut child = Command::new(BIN)
+        .args([
+            "drill",
+            "run",
+            scenario.to_str().unwrap(),
+            "--speed",
+            "240x",
+        ])
+        .args(["--no-trainees", "--serve", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("ONESEC_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut served = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("drill served on ") {
+            served = Some(rest.to_string());
+            break;
+        }
+    }
+    let served = served.expect("the drill says where it is served");
+    let (base, token) = served
+        .split_once("; first start: create the administrator with setup token ")
+        .expect("a first start prints the setup token");
+    let http = reqwest::blocking::Client::new();
+    let setup = serde_json::json!({"setup_token": token, "user": "trainer", "password": "a-long-drill-password-1"});
+    assert!(
+        http.post(format!("{base}/api/v1/auth/setup"))
+            .json(&setup)
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"user": "trainer", "password": "a-long-drill-password-1"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let bearer = login["token"].as_str().unwrap().to_string();
+    // Wait for the incident of the VPN login (five scenario minutes in: about a second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let incident = loop {
+        let list: serde_json::Value = http
+            .get(format!("{base}/api/v1/incidents"))
+            .bearer_auth(&bearer)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(id) = list
+            .as_array()
+            .and_then(|l| l.first())
+            .and_then(|i| i["id"].as_str())
+        {
+            break id.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no incident: {list}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let ack = http
+        .post(format!("{base}/api/v1/incidents/{incident}/ack"))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({"comment": "on it"}))
+        .send()
+        .unwrap();
+    assert!(
+        ack.status().is_success(),
+        "{}",
+        ack.text().unwrap_or_default()
+    );
+    let done = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("report.json")).unwrap()).unwrap();
+    let vpn = &json["score"]["injects"][1];
+    assert_eq!(vpn["id"], "vpn-from-abroad");
+    assert!(vpn["acknowledge_ms"].as_i64().is_some(), "{vpn}");
+    let case = &json["run"]["incidents"][0]["case"];
+    assert_eq!(case["acknowledged"][1], "trainer");
+    assert_eq!(case["category"], "exercise");
+}
