@@ -45,9 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         day + 86_400_000,
     );
     let generation_s = generated.elapsed().as_secs_f64();
-    let mut config = Config::default();
-    config.data_dir = scratch.join("data");
-    config.directory = Some(company);
+    let mut config = Config {
+        data_dir: scratch.join("data"),
+        directory: Some(company),
+        ..Config::default()
+    };
     config.journal.fsync = "never".into();
     let pipeline = Pipeline::start(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
