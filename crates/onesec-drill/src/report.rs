@@ -5,6 +5,7 @@
 use crate::runner::RunRecord;
 use crate::scenario::format_duration;
 use crate::score::Score;
+use onesec_pipeline::export::esc;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -19,21 +20,6 @@ struct JsonReport<'a> {
 pub fn json(score: &Score, record: &RunRecord) -> String {
     serde_json::to_string_pretty(&JsonReport { score, run: record })
         .unwrap_or_else(|e| format!("{{\"error\": \"cannot render the report: {e}\"}}"))
-}
-
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn time(ms: i64) -> String {

@@ -600,30 +600,19 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         }
         return Some(total);
     }
-    let mut rest = text;
-    let mut total = 0i64;
-    if rest.is_empty() {
+    if text.is_empty() {
         return None;
     }
+    // `1h30m`: each number with its unit is one term of the configuration's spelling.
+    let mut rest = text;
+    let mut total = 0i64;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        let unit_end = rest[digits..]
+        let unit = rest.find(|c: char| !c.is_ascii_digit())?;
+        let end = rest[unit..]
             .find(|c: char| c.is_ascii_digit())
-            .map_or(rest.len(), |u| u + digits);
-        let factor = match &rest[digits..unit_end] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(factor)?)?;
-        rest = &rest[unit_end..];
+            .map_or(rest.len(), |e| e + unit);
+        total = total.checked_add(onesec_pipeline::parse_duration_ms(&rest[..end])?)?;
+        rest = &rest[end..];
     }
     Some(total)
 }

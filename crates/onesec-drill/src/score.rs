@@ -406,32 +406,36 @@ fn improvements(score: &Score) -> Vec<String> {
                 expected
             ));
         }
-        if let Some(limit) = inject.acknowledge_within_ms {
-            match inject.acknowledge_ms {
+        let queue = format!(
+            "check who watches the {} queue",
+            inject.team_routed.as_deref().unwrap_or("owner team's")
+        );
+        let steps = [
+            (
+                inject.acknowledge_ms,
+                inject.acknowledge_within_ms,
+                "acknowledged",
+                "nobody acknowledged the incident",
+                queue.as_str(),
+            ),
+            (
+                inject.contain_ms,
+                inject.contain_within_ms,
+                "contained",
+                "containment was never confirmed",
+                "rehearse the playbook's containment branch",
+            ),
+        ];
+        for (took, limit, done, never, advice) in steps {
+            let Some(limit) = limit else { continue };
+            match took {
                 None if inject.incident.is_some() => out.push(format!(
-                    "Inject {}: nobody acknowledged the incident (expected within {}).",
+                    "Inject {}: {never} (expected within {}).",
                     inject.id,
                     d(limit)
                 )),
                 Some(took) if took > limit => out.push(format!(
-                    "Inject {}: acknowledged after {}, expected within {}: check who watches the {} queue.",
-                    inject.id,
-                    d(took),
-                    d(limit),
-                    inject.team_routed.as_deref().unwrap_or("owner team's")
-                )),
-                _ => {}
-            }
-        }
-        if let Some(limit) = inject.contain_within_ms {
-            match inject.contain_ms {
-                None if inject.incident.is_some() => out.push(format!(
-                    "Inject {}: containment was never confirmed (expected within {}).",
-                    inject.id,
-                    d(limit)
-                )),
-                Some(took) if took > limit => out.push(format!(
-                    "Inject {}: contained after {}, expected within {}: rehearse the playbook's containment branch.",
+                    "Inject {}: {done} after {}, expected within {}: {advice}.",
                     inject.id,
                     d(took),
                     d(limit)

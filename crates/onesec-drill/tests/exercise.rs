@@ -123,12 +123,13 @@ fn an_accelerated_run_meets_the_same_expectations_and_the_report_shows_them() {
     let data = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let mut options = RunOptions::new(data.path().join("drill"));
-    // Forty minutes of scenario time in about a second and a half of wall time.
-    options.pace = Pace::Factor(1_600.0);
+    // Twenty minutes of scenario time in four seconds of wall time: slow enough that the
+    // scripted teams keep their deadlines on a loaded machine.
+    options.pace = Pace::Factor(300.0);
     let record = run(&checked, &options).unwrap();
-    assert_eq!(record.pace, "1600 x real time");
+    assert_eq!(record.pace, "300 x real time");
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(1_400),
+        started.elapsed() >= std::time::Duration::from_millis(3_800),
         "the clock ran at the pace asked for, not as fast as possible"
     );
     let score = score(&checked, &record);

@@ -22,27 +22,31 @@ fn onesec(args: &[&str]) -> std::process::Output {
         .expect("run onesec")
 }
 
-fn generate(dir: &Path, seed: &str, file: &str) -> Vec<u8> {
-    let out = dir.join(file);
-    let done = onesec(&[
+/// `onesec drill generate` for a small company (20 people, 6 devices, 2 sites) with more flags;
+/// it must succeed.
+fn generate_small(extra: &[&str]) {
+    let mut args = vec![
         "drill",
         "generate",
         "--people",
-        "30",
+        "20",
         "--devices",
-        "9",
+        "6",
         "--sites",
         "2",
-        "--seed",
-        seed,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let done = onesec(&args);
     assert!(
         done.status.success(),
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
+}
+
+fn generate(dir: &Path, seed: &str, file: &str) -> Vec<u8> {
+    let out = dir.join(file);
+    generate_small(&["--seed", seed, "--out", out.to_str().unwrap()]);
     std::fs::read(out).unwrap()
 }
 
@@ -62,25 +66,12 @@ fn the_generator_feeds_the_listeners_of_a_running_onesec() {
     let dir = tempfile::tempdir().unwrap();
     let company = dir.path().join("company");
     let file = dir.path().join("day.log");
-    let done = onesec(&[
-        "drill",
-        "generate",
-        "--people",
-        "20",
-        "--devices",
-        "6",
-        "--sites",
-        "2",
+    generate_small(&[
         "--directory-out",
         company.to_str().unwrap(),
         "--out",
         file.to_str().unwrap(),
     ]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
     let records = std::fs::read_to_string(&file).unwrap().lines().count() as u64;
     let server = Onesec::start(&Options {
         data_dir: dir.path().join("data"),
@@ -89,14 +80,6 @@ fn the_generator_feeds_the_listeners_of_a_running_onesec() {
     });
     let syslog = server.syslog_tcp.expect("syslog TCP listener").to_string();
     let mut args = vec![
-        "drill",
-        "generate",
-        "--people",
-        "20",
-        "--devices",
-        "6",
-        "--sites",
-        "2",
         "--rate",
         "20000",
         "--syslog",
@@ -109,12 +92,7 @@ fn the_generator_feeds_the_listeners_of_a_running_onesec() {
     if let Some(token) = &token {
         args.extend(["--token", token]);
     }
-    let done = onesec(&args);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    generate_small(&args);
     let status = server.wait_for_detection(records);
     assert_eq!(status["journal_seq"].as_u64(), Some(records), "{status}");
     let dead = server.get_json("/api/v1/dead-letters?limit=5");
@@ -128,18 +106,18 @@ fn the_generator_feeds_the_listeners_of_a_running_onesec() {
     );
 }
 
+/// `onesec drill run SCENARIO --data-dir DATA`.
+fn drill_run(scenario: &Path, data: &Path) -> std::process::Output {
+    let (scenario, data) = (scenario.to_str().unwrap(), data.to_str().unwrap());
+    onesec(&["drill", "run", scenario, "--data-dir", data])
+}
+
 #[test]
 fn drill_run_scores_a_shipped_scenario_and_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("run");
     let scenario = repo("scenarios/cloned-badge-rogue-device.yaml");
-    let done = onesec(&[
-        "drill",
-        "run",
-        scenario.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let done = drill_run(&scenario, &data);
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(
         done.status.success(),
@@ -154,13 +132,7 @@ fn drill_run_scores_a_shipped_scenario_and_writes_the_report() {
         serde_json::from_str(&std::fs::read_to_string(data.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["score"]["passed"], true);
     // A second run into the same folder is refused (it would replay the first run's journal).
-    let again = onesec(&[
-        "drill",
-        "run",
-        scenario.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let again = drill_run(&scenario, &data);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
 }
