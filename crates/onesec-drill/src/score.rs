@@ -301,40 +301,39 @@ fn contained(incident: &IncidentRun, team: Option<&str>) -> Option<i64> {
 
 fn team_scores(record: &RunRecord) -> Vec<TeamScore> {
     let mut teams: BTreeMap<String, TeamScore> = BTreeMap::new();
-    let entry = |teams: &mut BTreeMap<String, TeamScore>, team: &str| {
-        teams
-            .entry(team.to_string())
-            .or_insert_with(|| TeamScore {
-                team: team.to_string(),
-                ..TeamScore::default()
-            })
-            .clone()
-    };
+    fn of<'a>(teams: &'a mut BTreeMap<String, TeamScore>, team: &str) -> &'a mut TeamScore {
+        teams.entry(team.to_string()).or_insert_with(|| TeamScore {
+            team: team.to_string(),
+            ..TeamScore::default()
+        })
+    }
     for incident in &record.incidents {
         if let Some(case) = &incident.case {
-            let mut t = entry(&mut teams, &case.owner_team);
+            let t = of(&mut teams, &case.owner_team);
             t.incidents += 1;
             t.acknowledged += usize::from(case.acknowledged.is_some());
-            teams.insert(t.team.clone(), t);
         }
         for task in &incident.tasks {
-            let mut t = entry(&mut teams, &task.team);
+            let t = of(&mut teams, &task.team);
             t.tasks += 1;
-            let on_time = matches!(task.state.as_str(), "approved" | "rejected")
-                && match (task.decided_ms, task.deadline_ms) {
-                    (Some(done), Some(deadline)) => done <= deadline,
-                    (Some(_), None) => true,
-                    _ => false,
-                };
-            if on_time {
+            if done_on_time(task) {
                 t.on_time += 1;
             } else {
                 t.late_or_open += 1;
             }
-            teams.insert(t.team.clone(), t);
         }
     }
     teams.into_values().collect()
+}
+
+/// Approved or rejected, and before its deadline if it had one.
+fn done_on_time(task: &crate::runner::TaskRun) -> bool {
+    matches!(task.state.as_str(), "approved" | "rejected")
+        && match (task.decided_ms, task.deadline_ms) {
+            (Some(done), Some(deadline)) => done <= deadline,
+            (Some(_), None) => true,
+            _ => false,
+        }
 }
 
 fn problems(record: &RunRecord) -> Vec<String> {

@@ -178,3 +178,26 @@ fn a_missed_detection_and_a_late_team_fail_the_run_with_improvements() {
         score.improvements
     );
 }
+
+#[test]
+fn a_scenario_with_its_directory_inline_runs_on_that_directory() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/inline.yaml");
+    let checked = Scenario::load(&file).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let options = RunOptions::new(data.path().join("drill"));
+    let record = run(&checked, &options).unwrap();
+    let score = score(&checked, &record);
+    assert!(score.passed, "{score:#?}");
+    // Ada's working day is the background (Ben is terminated: no background for him).
+    assert!(
+        record.background_events >= 3,
+        "{}",
+        record.background_events
+    );
+    assert!(
+        options
+            .data_dir
+            .join("drill-directory/people.csv")
+            .is_file()
+    );
+}
