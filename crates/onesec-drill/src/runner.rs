@@ -273,7 +273,7 @@ fn timeline(checked: &Checked, step_ms: i64) -> Result<Vec<Delivery>, String> {
         for record in population.background(profile, checked.start_ms, end) {
             // A record is sent at the end of its step, never before it happened.
             let offset = record.at_ms - checked.start_ms;
-            let due = checked.start_ms + (offset / step + 1) * step;
+            let due = (checked.start_ms + (offset / step + 1) * step).min(end);
             buckets
                 .entry((due, record.format))
                 .or_default()

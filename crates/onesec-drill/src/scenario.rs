@@ -484,8 +484,23 @@ impl Validation<'_> {
                 "must be at least 1".into(),
             );
         }
-        if let Some(every) = &inject.every {
-            self.duration(&field("every"), every, anchor);
+        if let Some(every) = &inject.every
+            && let Some(every_ms) = self.duration(&field("every"), every, anchor)
+            && let (Some(at), Some(end)) = (parse_duration(&inject.at), duration_ms)
+        {
+            let records = inject.lines.len() as i64 * i64::from(inject.repeat.max(1));
+            let last = at.saturating_add(every_ms.saturating_mul(records - 1));
+            if last > end {
+                self.problem(
+                    &field("every"),
+                    every,
+                    anchor,
+                    format!(
+                        "its last record would come at {}, after the end of the scenario",
+                        format_duration(last)
+                    ),
+                );
+            }
         }
         if let Some(expect) = &inject.expect {
             if expect.detections.is_empty() {

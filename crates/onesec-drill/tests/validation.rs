@@ -42,6 +42,9 @@ fn every_wrong_value_is_reported_with_its_place_and_reason() {
     let late = find("injects[2].at");
     assert_eq!(late.line, Some(23));
     assert!(late.reason.contains("after the end"));
+    let every = find("injects[3].every");
+    assert_eq!(every.line, Some(32));
+    assert!(every.reason.contains("2h5m, after the end"), "{}", every.reason);
     let text = error.to_string();
     assert!(
         text.contains("bad-values.yaml:13:9: injects[1].at:"),
