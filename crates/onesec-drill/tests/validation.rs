@@ -43,7 +43,7 @@ fn every_wrong_value_is_reported_with_its_place_and_reason() {
     assert_eq!(late.line, Some(23));
     assert!(late.reason.contains("after the end"));
     let every = find("injects[3].every");
-    assert_eq!(every.line, Some(32));
+    assert_eq!((every.line, every.column), (Some(30), Some(12)));
     assert!(every.reason.contains("2h5m, after the end"), "{}", every.reason);
     let text = error.to_string();
     assert!(
