@@ -27,7 +27,11 @@ fn time(ms: i64) -> String {
 }
 
 fn took(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "—".to_string(), format_duration)
+    match ms {
+        None => "—".to_string(),
+        Some(ms) if ms < 0 => format!("already ({} before)", format_duration(-ms)),
+        Some(ms) => format_duration(ms),
+    }
 }
 
 /// The report as one HTML page (no external resources).
@@ -164,14 +168,36 @@ fn teams_table(h: &mut String, score: &Score) {
     h.push_str("</table>");
 }
 
+/// The part of the scenario the timeline shows: from a quarter hour before the first inject to
+/// a quarter hour after the last thing that happened (a whole working day would squeeze the
+/// attack into a few pixels).
+fn window(score: &Score, record: &RunRecord) -> (i64, i64) {
+    const MARGIN: i64 = 15 * 60_000;
+    let mut times: Vec<i64> = Vec::new();
+    for inject in &score.injects {
+        times.push(inject.at_ms);
+        let after = [inject.acknowledge_ms, inject.contain_ms]
+            .into_iter()
+            .chain(inject.detections.iter().map(|d| d.detect_ms));
+        times.extend(after.flatten().map(|ms| inject.at_ms + ms));
+    }
+    let first = times.iter().min().copied().unwrap_or(record.start_ms);
+    let last = times.iter().max().copied().unwrap_or(record.end_ms);
+    (
+        (first - MARGIN).max(record.start_ms),
+        (last + MARGIN).min(record.end_ms),
+    )
+}
+
 /// Injects (diamonds), detections (circles), acknowledgements (squares) and containment
 /// (triangles) on the scenario's time axis, one row per inject.
 fn timeline_svg(score: &Score, record: &RunRecord) -> String {
     let (left, width, row) = (180.0, 860.0, 28.0);
     let rows = score.injects.len().max(1) as f64;
     let height = 40.0 + rows * row;
-    let span = (record.end_ms - record.start_ms).max(1) as f64;
-    let x = |ms: i64| left + ((ms - record.start_ms) as f64 / span).clamp(0.0, 1.0) * width;
+    let (from, to) = window(score, record);
+    let span = (to - from).max(1) as f64;
+    let x = |ms: i64| left + ((ms - from) as f64 / span).clamp(0.0, 1.0) * width;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -182,7 +208,7 @@ fn timeline_svg(score: &Score, record: &RunRecord) -> String {
         end = left + width
     );
     for k in 0..=4 {
-        let ms = record.start_ms + (span as i64) * k / 4;
+        let ms = from + (span as i64) * k / 4;
         let _ = write!(
             s,
             "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",

@@ -44,7 +44,11 @@ fn every_wrong_value_is_reported_with_its_place_and_reason() {
     assert!(late.reason.contains("after the end"));
     let every = find("injects[3].every");
     assert_eq!((every.line, every.column), (Some(30), Some(12)));
-    assert!(every.reason.contains("2h5m, after the end"), "{}", every.reason);
+    assert!(
+        every.reason.contains("2h5m, after the end"),
+        "{}",
+        every.reason
+    );
     let text = error.to_string();
     assert!(
         text.contains("bad-values.yaml:13:9: injects[1].at:"),
