@@ -20,12 +20,14 @@
 pub mod clock;
 pub mod generator;
 pub mod inject;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod score;
 
 pub use clock::{FacilitatorClock, Pace, PauseControl};
-pub use runner::{RunError, RunOptions, RunRecord, run, run_observed};
+pub use record::RunRecord;
+pub use runner::{RunError, RunOptions, run, run_observed};
 pub use scenario::{Checked, Scenario, ScenarioError};
 pub use score::{Score, score};

@@ -2,7 +2,7 @@
 //! inline SVG timeline of injects, detections, acknowledgements and containment, the per-inject
 //! and per-team tables and the improvement list. (PDF is made by the reporting crate.)
 
-use crate::runner::RunRecord;
+use crate::record::RunRecord;
 use crate::scenario::format_duration;
 use crate::score::Score;
 use onesec_pipeline::export::esc;

@@ -3,7 +3,7 @@
 //! positives (alerts the background alone raised) and an improvement list. A pure function of
 //! the scenario and the [`RunRecord`].
 
-use crate::runner::{IncidentRun, RunRecord};
+use crate::record::{IncidentRun, RunRecord, TaskRun};
 use crate::scenario::{Checked, Inject, format_duration, parse_duration, technique_kind};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -327,7 +327,7 @@ fn team_scores(record: &RunRecord) -> Vec<TeamScore> {
 }
 
 /// Approved or rejected, and before its deadline if it had one.
-fn done_on_time(task: &crate::runner::TaskRun) -> bool {
+fn done_on_time(task: &TaskRun) -> bool {
     matches!(task.state.as_str(), "approved" | "rejected")
         && match (task.decided_ms, task.deadline_ms) {
             (Some(done), Some(deadline)) => done <= deadline,
