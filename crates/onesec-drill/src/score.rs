@@ -471,3 +471,108 @@ fn improvements(score: &Score) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{InjectRun, SeenAlert};
+    use crate::scenario::Scenario;
+
+    const SCENARIO: &str = r#"
+name: Unit
+directory: { people_csv: "person_id,name,department,status,accounts,badges,home_site\n", sites_yaml: "sites: []\n" }
+start: 2026-05-05T00:00:00Z
+duration: 1h
+injects:
+  - id: i1
+    at: 10m
+    attack: [T1110]
+    format: syslog
+    lines: ["x"]
+    expect: { detections: [rule_expected], within: 1m }
+"#;
+
+    fn alert(id: &str, rule: &str, events: &[u64]) -> onesec_incident::Alert {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "rule_id": rule, "title": rule, "severity": "medium", "domain": "cyber",
+            "status": "active", "event_ids": events, "first_ms": 0, "last_ms": 0,
+            "entities": onesec_incident::Entities::default(),
+        }))
+        .unwrap()
+    }
+
+    fn record(alerts: Vec<SeenAlert>) -> RunRecord {
+        RunRecord {
+            scenario: "Unit".into(),
+            start_ms: 0,
+            end_ms: 0,
+            pace: String::new(),
+            injects: vec![InjectRun {
+                id: "i1".into(),
+                at_ms: 0,
+                event_ids: vec![1, 2],
+                refused: Vec::new(),
+            }],
+            background_events: 10,
+            background_refused: Vec::new(),
+            alerts,
+            incidents: Vec::new(),
+            unmarked_events: 0,
+            rule_names: [("r-exp", "rule_expected"), ("r-noise", "rule_noisy")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            wall_ms: 0,
+        }
+    }
+
+    #[test]
+    fn an_alert_from_background_alone_is_a_false_positive() {
+        let checked = Scenario::parse(SCENARIO, std::path::Path::new("unit.yaml")).unwrap();
+        let at = checked.start_ms + 10 * 60_000;
+        let seen = |alert, after| SeenAlert {
+            alert,
+            seen_ms: at + after,
+        };
+        let record = record(vec![
+            seen(alert("a1", "r-exp", &[2, 9]), 30_000),
+            seen(alert("a2", "r-noise", &[7]), 90_000),
+        ]);
+        let score = score(&checked, &record);
+        assert_eq!(score.injects[0].detections[0].detect_ms, Some(30_000));
+        assert!(score.injects[0].passed);
+        assert_eq!(score.false_positives.len(), 1);
+        assert_eq!(score.false_positives[0].rule, "rule_noisy");
+        assert!(!score.passed);
+        assert!(
+            score
+                .improvements
+                .iter()
+                .any(|i| i.contains("rule_noisy fired 1 time(s) on everyday traffic")),
+            "{:?}",
+            score.improvements
+        );
+    }
+
+    #[test]
+    fn a_detection_after_its_window_is_late_and_one_on_other_events_does_not_count() {
+        let checked = Scenario::parse(SCENARIO, std::path::Path::new("unit.yaml")).unwrap();
+        let at = checked.start_ms + 10 * 60_000;
+        let late = record(vec![SeenAlert {
+            alert: alert("a1", "r-exp", &[1]),
+            seen_ms: at + 5 * 60_000,
+        }]);
+        let score_late = score(&checked, &late);
+        assert_eq!(score_late.injects[0].detections[0].detect_ms, Some(300_000));
+        assert!(!score_late.injects[0].detections[0].on_time);
+        assert!(score_late.improvements[0].contains("fired after 5m, expected within 1m"));
+        // The expected rule fired, but on background events only: missed (and a false positive).
+        let elsewhere = record(vec![SeenAlert {
+            alert: alert("a1", "r-exp", &[8]),
+            seen_ms: at,
+        }]);
+        let score_elsewhere = score(&checked, &elsewhere);
+        assert_eq!(score_elsewhere.missed, ["i1: rule_expected"]);
+        assert_eq!(score_elsewhere.false_positives.len(), 1);
+    }
+}
