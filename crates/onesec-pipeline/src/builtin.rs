@@ -14,12 +14,20 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/absent_badge_used.yml"),
     ),
     (
+        "account_lockout_spree.yml",
+        include_str!("../../../rules/converged/account_lockout_spree.yml"),
+    ),
+    (
         "bb_access_denied.yml",
         include_str!("../../../rules/converged/bb_access_denied.yml"),
     ),
     (
         "bb_access_granted.yml",
         include_str!("../../../rules/converged/bb_access_granted.yml"),
+    ),
+    (
+        "bb_account_locked.yml",
+        include_str!("../../../rules/converged/bb_account_locked.yml"),
     ),
     (
         "bb_badge_in.yml",
@@ -98,8 +106,20 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/door_held_open.yml"),
     ),
     (
+        "duress.yml",
+        include_str!("../../../rules/converged/duress.yml"),
+    ),
+    (
         "intrusion_alarm.yml",
         include_str!("../../../rules/converged/intrusion_alarm.yml"),
+    ),
+    (
+        "large_upload.yml",
+        include_str!("../../../rules/converged/large_upload.yml"),
+    ),
+    (
+        "new_network_device.yml",
+        include_str!("../../../rules/converged/new_network_device.yml"),
     ),
     (
         "physical_and_cyber_same_site.yml",
@@ -116,6 +136,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "restricted_door_then_host_access.yml",
         include_str!("../../../rules/converged/restricted_door_then_host_access.yml"),
+    ),
+    (
+        "security_log_cleared.yml",
+        include_str!("../../../rules/converged/security_log_cleared.yml"),
     ),
     (
         "ssh_brute_force.yml",

@@ -113,8 +113,8 @@ pub fn verify_bundle(text: &str, trusted_key: Option<&str>) -> Result<BundleChec
     Ok(check)
 }
 
-/// HTML-escapes text.
-fn esc(text: &str) -> String {
+/// HTML-escapes text (the incident report here, the drill's after-action report).
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -7,6 +7,7 @@ mod casework_cmd;
 mod client;
 mod demo;
 mod devices_cmd;
+mod drill_cmd;
 mod export;
 mod replay;
 mod rules_cmd;
@@ -59,6 +60,9 @@ enum Command {
     /// Device inventory and hygiene: list devices, check them (KEV, advisories, default
     /// logins, exposure, segments, connections, liveness), offline.
     Devices(devices_cmd::DevicesArgs),
+    /// Exercises: run and score a hybrid attack scenario in exercise mode (after-action
+    /// report), validate scenario files, generate background traffic (the benchmark workload).
+    Drill(drill_cmd::DrillArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit_cmd::run(args),
         Command::Auth(args) => auth_cmd::run(args),
         Command::Devices(args) => devices_cmd::run(args),
+        Command::Drill(args) => drill_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -362,13 +362,17 @@ impl Responses {
             return Ok(case);
         }
         let risk = self.risk(incident);
-        let case = Case::open_with(
+        let mut case = Case::open_with(
             incident,
             risk,
             &self.settings.routes,
             &self.settings.sla,
             now,
         );
+        // In an exercise installation (a drill) every case is an exercise from the start.
+        if self.settings.exercise {
+            case.category = Category::Exercise;
+        }
         let risks = match risk.describe() {
             r if r.is_empty() => String::new(),
             r => format!(" ({r})"),

@@ -371,6 +371,9 @@ fn exercise_incidents_and_the_global_flag_perform_nothing() {
             .iter()
             .all(|a| a.mode == "exercise" && a.outcome == "simulated")
     );
+    // The global flag (a drill) also opens every case as an exercise.
+    let (case, _) = flagged.responses.case("inc-1").unwrap();
+    assert_eq!(case.case.category, Category::Exercise);
 
     // The same live setup without exercise: the action is attempted and fails into on_failure.
     let real = setup(live, Domain::Hybrid);
