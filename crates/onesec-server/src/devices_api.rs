@@ -2,8 +2,11 @@
 //! hygiene findings and posture (docs/hygiene.md, docs/api.md).
 //!
 //! The knowledge files of `[hygiene]` are read once at start; the assessment is computed from
-//! the directory in use and cached until the directory is reloaded or the day changes.
-//! Liveness is not judged here (the directory has no last-seen times).
+//! the directory in use and the devices' sightings in the store, and cached until the directory
+//! is reloaded, the day changes, or a minute has passed. Liveness is judged against the event
+//! stream: a device is silent when its last event is older than its heartbeat behind the newest
+//! event of any device (so a replay of old logs is judged in its own time, and an idle pipeline
+//! flags nobody).
 
 use crate::api::{ApiError, internal};
 use axum::Json;
@@ -16,12 +19,16 @@ use onesec_pipeline::{Config, Pipeline};
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 
-/// Cached assessment: the directory it was made from and the day.
+/// Cached assessment: the directory it was made from, the day, when it was made.
 type Cached = (
     Arc<onesec_directory::Directory>,
     chrono::NaiveDate,
+    std::time::Instant,
     Arc<Assessment>,
 );
+
+/// How long an assessment is served before the sightings are read again.
+const REASSESS_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the device routes need.
 pub struct Devices {
@@ -56,6 +63,8 @@ impl Devices {
     }
 
     /// One device's posture (`{"device", "score", "findings"}`), if the directory has it.
+    /// Reads the store (device sightings): never call it inside `Pipeline::read_store`, whose
+    /// lock is not reentrant.
     pub(crate) fn posture(&self, id: &str) -> Option<serde_json::Value> {
         let assessment = self.assessment();
         let report = assessment.device(id)?;
@@ -64,27 +73,58 @@ impl Devices {
 
     fn assessment(&self) -> Arc<Assessment> {
         let directory = self.pipeline.directory();
-        let clock = Clock {
-            now_ms: None,
-            ..Clock::now()
-        };
+        let today = Clock::now().today;
         let mut cache = match self.cache.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((dir, day, assessment)) = cache.as_ref()
+        if let Some((dir, day, made, assessment)) = cache.as_ref()
             && Arc::ptr_eq(dir, &directory)
-            && *day == clock.today
+            && *day == today
+            && made.elapsed() < REASSESS_AFTER
         {
             return assessment.clone();
         }
-        let inventory = Inventory::from_directory(&directory);
+        let mut inventory = Inventory::from_directory(&directory);
         for e in &inventory.errors {
             tracing::warn!(error = %e, "device row left out of the hygiene checks");
         }
+        let newest_event_ms = self.apply_sightings(&mut inventory);
+        let clock = Clock {
+            now_ms: newest_event_ms,
+            ..Clock::now()
+        };
         let assessment = Arc::new(Assessment::new(&inventory, &self.knowledge, clock, &[]));
-        *cache = Some((directory, clock.today, assessment.clone()));
+        *cache = Some((
+            directory,
+            today,
+            std::time::Instant::now(),
+            assessment.clone(),
+        ));
         assessment
+    }
+
+    /// Sets each inventory device's last-seen time from its events; returns the newest event
+    /// time of any device (None: no device has sent anything, liveness is not judged).
+    fn apply_sightings(&self, inventory: &mut Inventory) -> Option<i64> {
+        let seen = match self.pipeline.read_store(|s| s.device_sightings()) {
+            Ok(seen) => seen,
+            Err(error) => {
+                tracing::warn!(%error, "device sightings unreadable; liveness not judged");
+                return None;
+            }
+        };
+        let last: std::collections::HashMap<&str, i64> = seen
+            .iter()
+            .filter(|s| s.known)
+            .map(|s| (s.device.as_str(), s.last_seen_ms))
+            .collect();
+        for device in &mut inventory.devices {
+            if let Some(&t) = last.get(device.id.as_str()) {
+                device.last_seen_ms = Some(device.last_seen_ms.map_or(t, |d| d.max(t)));
+            }
+        }
+        seen.iter().map(|s| s.last_seen_ms).max()
     }
 }
 

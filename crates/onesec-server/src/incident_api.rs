@@ -278,66 +278,71 @@ pub(crate) fn context(
             }
         }
     }
-    pipeline.read_store(|s| {
-        let mut doors = Vec::new();
-        for portal in &entities.portals {
-            let known = directory.portal(portal);
-            let site = known.map(|p| p.site.as_str());
-            if site.is_some_and(|s| !principal.sees_site(Some(s))) {
-                continue;
+    pipeline
+        .read_store(|s| {
+            let mut doors = Vec::new();
+            for portal in &entities.portals {
+                let known = directory.portal(portal);
+                let site = known.map(|p| p.site.as_str());
+                if site.is_some_and(|s| !principal.sees_site(Some(s))) {
+                    continue;
+                }
+                let events = recent(s, window(None, site), principal, |e| {
+                    e.physical
+                        .portal
+                        .as_deref()
+                        .or(e.resolved.portal.as_deref())
+                        == Some(portal.as_str())
+                })?;
+                doors.push(json!({
+                    "portal": portal,
+                    "name": known.map(|p| p.name.as_str()),
+                    "zone": known.map(|p| p.zone.as_str()),
+                    "site": site,
+                    "events": events,
+                }));
             }
-            let events = recent(s, window(None, site), principal, |e| {
-                e.physical
-                    .portal
-                    .as_deref()
-                    .or(e.resolved.portal.as_deref())
-                    == Some(portal.as_str())
-            })?;
-            doors.push(json!({
-                "portal": portal,
-                "name": known.map(|p| p.name.as_str()),
-                "zone": known.map(|p| p.zone.as_str()),
-                "site": site,
-                "events": events,
-            }));
-        }
-        let mut persons = Vec::new();
-        for id in &entities.persons {
-            let known = directory.person(id);
-            let filter = window(Some(id), None);
-            let badge = recent(s, filter.clone(), principal, |e| {
-                e.class == EventClass::PhysicalAccess
-            })?;
-            let login = recent(s, filter, principal, |e| {
-                e.class == EventClass::Authentication
-            })?;
-            persons.push(json!({
-                "person": id,
-                "name": known.map(|p| p.name.as_str()),
-                "status": known.map(|p| p.status.as_str()),
-                "department": known.map(|p| p.department.as_str()),
-                "badge_events": badge,
-                "login_events": login,
-            }));
-        }
-        let postures: Vec<Value> = entities
-            .devices
-            .iter()
-            .map(|id| {
-                devices
-                    .posture(id)
-                    .unwrap_or_else(|| json!({ "device": id, "score": null, "findings": [] }))
-            })
-            .collect();
-        Ok(json!({
-            "from_ms": from_ms,
-            "to_ms": to_ms,
-            "cameras": cameras,
-            "doors": doors,
-            "persons": persons,
-            "devices": postures,
-        }))
-    })
+            let mut persons = Vec::new();
+            for id in &entities.persons {
+                let known = directory.person(id);
+                let filter = window(Some(id), None);
+                let badge = recent(s, filter.clone(), principal, |e| {
+                    e.class == EventClass::PhysicalAccess
+                })?;
+                let login = recent(s, filter, principal, |e| {
+                    e.class == EventClass::Authentication
+                })?;
+                persons.push(json!({
+                    "person": id,
+                    "name": known.map(|p| p.name.as_str()),
+                    "status": known.map(|p| p.status.as_str()),
+                    "department": known.map(|p| p.department.as_str()),
+                    "badge_events": badge,
+                    "login_events": login,
+                }));
+            }
+            Ok(json!({
+                "from_ms": from_ms,
+                "to_ms": to_ms,
+                "cameras": cameras,
+                "doors": doors,
+                "persons": persons,
+            }))
+        })
+        .map(|mut context| {
+            // Outside the store lock: the posture reads the device sightings from the store.
+            let postures: Vec<Value> = entities
+                .devices
+                .iter()
+                .map(|id| {
+                    devices
+                        .posture(id)
+                        .unwrap_or_else(|| json!({ "device": id, "score": null, "findings": [] }))
+                })
+                .collect();
+            context["devices"] = Value::Array(postures);
+            context
+        })
 }
 
 /// `GET /api/v1/incidents/{id}/context`.

@@ -9,7 +9,7 @@
 //! format.
 
 use onesec_decode::{
-    CsvMapping, DecodeError, Format, JsonMapping, decode_bytes, decode_frigate_mqtt,
+    CsvMapping, DecodeError, Decoded, Format, JsonMapping, decode_bytes, decode_frigate_mqtt,
     decode_onvif_mqtt,
 };
 use onesec_pipeline::{MqttConfig, MqttRoute, Pipeline};
@@ -194,91 +194,70 @@ fn decode_message(
     errors: &mut Vec<DecodeError>,
 ) {
     let topic = publish.topic.as_str();
-    match routes.find(topic) {
-        Some(Decoder::Payload(format)) => {
-            return decode_payload(format, publish, ctx, number, events, errors);
+    let decoded = match routes.find(topic) {
+        Some(Decoder::Payload(format)) => decode_payload(format, publish, ctx),
+        Some(Decoder::Frigate) => one(decode_frigate_mqtt(topic, &publish.payload, ctx)),
+        Some(Decoder::OnvifEj) => one(decode_onvif(publish, ctx)),
+        None if topic.contains("/onvif-ej/") || topic.starts_with("onvif-ej/") => {
+            one(decode_onvif(publish, ctx))
         }
-        Some(Decoder::Frigate) => return decode_frigate(publish, ctx, number, events, errors),
-        Some(Decoder::OnvifEj) => return decode_onvif(publish, ctx, number, events, errors),
-        None => {}
-    }
-    if topic.contains("/onvif-ej/") || topic.starts_with("onvif-ej/") {
-        decode_onvif(publish, ctx, number, events, errors);
-    } else if topic.starts_with("frigate/") {
         // Frigate's topic says what the payload is (status topics carry bare words like `ON`).
-        decode_frigate(publish, ctx, number, events, errors);
-    } else {
-        decode_payload(&Format::Auto, publish, ctx, number, events, errors);
-    }
+        None if topic.starts_with("frigate/") => {
+            one(decode_frigate_mqtt(topic, &publish.payload, ctx))
+        }
+        None => decode_payload(&Format::Auto, publish, ctx),
+    };
+    events.extend(decoded.events);
+    // Each message is one record of the batch: its number, its reason prefixed with the topic.
+    errors.extend(decoded.errors.into_iter().map(|mut error| {
+        error.line = number;
+        error.reason = format!("topic {topic}: {}", error.reason);
+        error
+    }));
 }
 
-/// A decode error of message `number`, its reason prefixed with the topic.
-fn located(mut error: DecodeError, number: usize, topic: &str) -> DecodeError {
-    error.line = number;
-    error.reason = format!("topic {topic}: {}", error.reason);
-    error
+fn one(result: Result<onesec_event::Event, DecodeError>) -> Decoded {
+    match result {
+        Ok(event) => Decoded {
+            events: vec![event],
+            errors: Vec::new(),
+        },
+        Err(error) => Decoded {
+            events: Vec::new(),
+            errors: vec![error],
+        },
+    }
 }
 
 fn decode_onvif(
     publish: &Publish,
     ctx: &onesec_decode::DecodeContext,
-    number: usize,
-    events: &mut Vec<onesec_event::Event>,
-    errors: &mut Vec<DecodeError>,
-) {
-    let topic = publish.topic.as_str();
-    match decode_onvif_mqtt(topic, &publish.payload, ctx) {
-        Ok(mut event) => {
-            if publish.retain {
-                event.fields.insert("mqtt.retained".into(), "true".into());
-                // onvif-ej publishes properties retained and without PropertyOperation;
-                // a retained copy arrives on subscribing: the device's current state,
-                // which the rules must not take for a new alarm.
-                event
-                    .fields
-                    .entry("onvif.property_operation".into())
-                    .or_insert_with(|| "Initialized".into());
-            }
-            events.push(event);
-        }
-        Err(error) => errors.push(located(error, number, topic)),
+) -> Result<onesec_event::Event, DecodeError> {
+    let mut event = decode_onvif_mqtt(&publish.topic, &publish.payload, ctx)?;
+    if publish.retain {
+        event.fields.insert("mqtt.retained".into(), "true".into());
+        // onvif-ej publishes properties retained and without PropertyOperation; a retained
+        // copy arrives on subscribing: the device's current state, which the rules must not
+        // take for a new alarm.
+        event
+            .fields
+            .entry("onvif.property_operation".into())
+            .or_insert_with(|| "Initialized".into());
     }
+    Ok(event)
 }
 
-fn decode_frigate(
-    publish: &Publish,
-    ctx: &onesec_decode::DecodeContext,
-    number: usize,
-    events: &mut Vec<onesec_event::Event>,
-    errors: &mut Vec<DecodeError>,
-) {
-    let topic = publish.topic.as_str();
-    match decode_frigate_mqtt(topic, &publish.payload, ctx) {
-        Ok(event) => events.push(event),
-        Err(error) => errors.push(located(error, number, topic)),
-    }
-}
-
+/// The payload alone in `format`, each event marked with its topic.
 fn decode_payload(
     format: &Format,
     publish: &Publish,
     ctx: &onesec_decode::DecodeContext,
-    number: usize,
-    events: &mut Vec<onesec_event::Event>,
-    errors: &mut Vec<DecodeError>,
-) {
-    let topic = publish.topic.as_str();
-    let decoded = decode_bytes(format, &publish.payload, ctx);
-    events.extend(decoded.events.into_iter().map(|mut e| {
-        e.fields.insert("mqtt.topic".into(), topic.to_string());
-        e
-    }));
-    errors.extend(
-        decoded
-            .errors
-            .into_iter()
-            .map(|e| located(e, number, topic)),
-    );
+) -> Decoded {
+    let mut decoded = decode_bytes(format, &publish.payload, ctx);
+    for e in &mut decoded.events {
+        e.fields.insert("mqtt.topic".into(), publish.topic.clone());
+    }
+    decoded
 }
 
 #[cfg(test)]

@@ -25,15 +25,31 @@ fn broker() -> Option<(String, u16)> {
     }
 }
 
+/// A name no other run of the tests uses (topics, client ids).
+fn unique() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
+/// A client that publishes to the broker (its event loop runs in the background).
+fn publisher(host: &str, port: u16, unique: &str) -> AsyncClient {
+    let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
+    options.set_keep_alive(Duration::from_secs(10));
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    client
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     let Some((host, port)) = broker() else { return };
     let data = tempfile::tempdir().unwrap();
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    );
+    let unique = unique();
     let prefix = format!("onesec-test-{unique}");
     let mut config = common::config(data.path());
     config.mqtt.url = format!("mqtt://{host}:{port}");
@@ -41,10 +57,7 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
     config.mqtt.client_id = format!("onesec-{unique}");
     let (pipeline, server) = common::start(&config).await;
 
-    let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
-    options.set_keep_alive(Duration::from_secs(10));
-    let (client, mut eventloop) = AsyncClient::new(options, 100);
-    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let client = publisher(&host, port, &unique);
     // Give the source time to connect and subscribe before publishing.
     let deadline = Instant::now() + Duration::from_secs(10);
     let door = format!("{prefix}/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-SRV");
@@ -107,11 +120,7 @@ async fn onvif_events_published_to_the_broker_are_journaled_and_stored() {
 async fn a_routed_topic_is_read_through_its_field_mapping() {
     let Some((host, port)) = broker() else { return };
     let data = tempfile::tempdir().unwrap();
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    );
+    let unique = unique();
     let prefix = format!("onesec-route-{unique}");
     let mapping = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/sources/door-gateway-mapping.toml");
@@ -127,10 +136,7 @@ async fn a_routed_topic_is_read_through_its_field_mapping() {
     config.mqtt.client_id = format!("onesec-{unique}");
     let (pipeline, server) = common::start(&config).await;
 
-    let mut options = MqttOptions::new(format!("publisher-{unique}"), host, port);
-    options.set_keep_alive(Duration::from_secs(10));
-    let (client, mut eventloop) = AsyncClient::new(options, 100);
-    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let client = publisher(&host, port, &unique);
     let topic = format!("{prefix}/par/access");
     let payload = r#"{"ts": "2026-03-10T21:40:12Z", "card": {"no": "0042"}, "door": {"reader": "R-PAR-01"}, "result": "NOK", "dir": "in", "gw": {"ip": "10.20.0.7"}}"#;
     let deadline = Instant::now() + Duration::from_secs(10);

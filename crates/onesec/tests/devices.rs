@@ -267,3 +267,47 @@ fn the_api_serves_devices_with_findings_and_site_scope() {
         403
     );
 }
+
+#[test]
+fn the_api_judges_liveness_against_the_devices_own_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("onesec.toml");
+    let policy = data("policy.toml").display().to_string();
+    std::fs::write(&config, format!("[hygiene]\npolicy = {policy:?}\n")).unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        directory: Some(data("directory")),
+        config: Some(config),
+        ..Options::default()
+    });
+    // The controller reports a day after the inventory's last-seen times; the cameras stay
+    // silent.
+    let door = r#"{"topic": "acme/ctl-par-01/onvif-ej/Door/State/DoorMode/&PAR-D-1", "payload": {"UtcTime": "2026-01-02T00:00:00Z", "PropertyOperation": "Changed", "Source": {"DoorToken": "PAR-D-1"}, "Data": {"State": "Locked"}}}"#;
+    let answer = onesec.post_events("onvif-ej", door, None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    onesec.wait_for_detection(1);
+    let checks = |id: &str| -> Vec<String> {
+        onesec.get_json(&format!("/api/v1/devices/{id}"))["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["check"].as_str().unwrap(),
+                    f["severity"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let axis = checks("CAM-AXIS");
+    assert!(axis.contains(&"LIVE-SILENT high".to_string()), "{axis:?}");
+    let controller = checks("CTL-PAR-01");
+    assert!(
+        !controller.iter().any(|c| c.starts_with("LIVE-")),
+        "the controller just reported: {controller:?}"
+    );
+    let seen = onesec.get_json("/api/v1/devices/seen");
+    assert_eq!(seen[0]["device"], "CTL-PAR-01", "{seen}");
+    assert_eq!(seen[0]["known"], true);
+}
