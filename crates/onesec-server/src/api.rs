@@ -86,6 +86,11 @@ fn device_routes() -> Vec<Route<Arc<crate::devices_api::Devices>>> {
         ),
         at(
             Method::GET,
+            "/api/v1/devices/trend",
+            crate::devices_api::get_trend,
+        ),
+        at(
+            Method::GET,
             "/api/v1/devices/{id}",
             crate::devices_api::get_device,
         ),

@@ -95,6 +95,7 @@ impl Devices {
             ..Clock::now()
         };
         let assessment = Arc::new(Assessment::new(&inventory, &self.knowledge, clock, &[]));
+        self.record_posture(&assessment, today);
         *cache = Some((
             directory,
             today,
@@ -102,6 +103,32 @@ impl Devices {
             assessment.clone(),
         ));
         assessment
+    }
+
+    /// Keeps today's site and zone postures (the trend of `GET /api/v1/devices/trend`).
+    fn record_posture(&self, assessment: &Assessment, today: chrono::NaiveDate) {
+        let day = today.format("%Y-%m-%d").to_string();
+        let rows: Vec<onesec_store::PostureDay> = [
+            ("site", &assessment.posture.sites),
+            ("zone", &assessment.posture.zones),
+        ]
+        .into_iter()
+        .flat_map(|(scope, groups)| {
+            let day = day.clone();
+            groups.iter().map(move |g| onesec_store::PostureDay {
+                day: day.clone(),
+                scope: scope.into(),
+                key: g.id.clone(),
+                score: g.score,
+                min: g.min,
+                devices: g.devices as u64,
+                findings: g.findings.values().map(|n| *n as u64).sum(),
+            })
+        })
+        .collect();
+        if let Err(error) = self.pipeline.read_store(|s| s.record_posture(&rows)) {
+            tracing::warn!(%error, "posture of the day not recorded");
+        }
     }
 
     /// Sets each inventory device's last-seen time from its events; returns the newest event
@@ -237,4 +264,45 @@ pub(crate) async fn get_history(
             format!("no events from device {id}"),
         )),
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TrendQuery {
+    site: Option<String>,
+    zone: Option<String>,
+}
+
+/// `GET /api/v1/devices/trend?site=` or `?zone=`: the site's or zone's device posture per day
+/// (mean and lowest score, devices, findings), oldest first. Today's value is brought up to date
+/// first.
+pub(crate) async fn get_trend(
+    State(devices): State<Arc<Devices>>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<TrendQuery>,
+) -> Result<Response, ApiError> {
+    let directory = devices.pipeline().directory();
+    let (scope, key, site) = match (q.site, q.zone) {
+        (Some(site), None) => ("site", site.clone(), Some(site)),
+        (None, Some(zone)) => {
+            let site = directory.zone(&zone).map(|z| z.site.clone());
+            ("zone", zone, site)
+        }
+        _ => {
+            return Err(crate::api::bad_request(
+                "give either site= or zone= (one of them)",
+            ));
+        }
+    };
+    if !principal.sees_site(site.as_deref()) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("you are not allowed to see {scope} {key}"),
+        ));
+    }
+    // Today's point from the current assessment.
+    current(&devices).await?;
+    let pipeline = devices.pipeline().clone();
+    let wanted = key.clone();
+    let days = crate::api::with_store(&pipeline, move |s| s.posture_trend(scope, &wanted)).await?;
+    Ok(Json(serde_json::json!({ "scope": scope, "id": key, "days": days })).into_response())
 }

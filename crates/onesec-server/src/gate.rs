@@ -180,6 +180,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/devices/trend",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
         "/api/v1/devices/{id}",
         Access::Needs(Permission::ReadDevices),
     ),

@@ -28,7 +28,7 @@ mod sqlite_evidence;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
-pub use sqlite_devices::{DeviceChange, DeviceSighting};
+pub use sqlite_devices::{DeviceChange, DeviceSighting, PostureDay};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
 
 use onesec_event::{Event, EventId};
@@ -174,6 +174,10 @@ pub trait Store: Send + Cases + Evidence {
     fn device_sightings(&self) -> Result<Vec<DeviceSighting>>;
     /// A device's changes of address and name as its events showed them, oldest first.
     fn device_changes(&self, device: &str) -> Result<Vec<DeviceChange>>;
+    /// Keeps site and zone postures, each as the latest of its day.
+    fn record_posture(&mut self, rows: &[PostureDay]) -> Result<()>;
+    /// A site's or zone's (`scope`) posture per day, oldest first.
+    fn posture_trend(&self, scope: &str, key: &str) -> Result<Vec<PostureDay>>;
     /// Events matching a filter, in event-time order.
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
     /// Events by journal sequence, in event-time order.

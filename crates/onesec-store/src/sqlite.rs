@@ -342,6 +342,14 @@ impl Store for SqliteStore {
         crate::sqlite_devices::changes(&self.conn, device)
     }
 
+    fn record_posture(&mut self, rows: &[crate::PostureDay]) -> Result<()> {
+        crate::sqlite_devices::record_posture(&self.conn, rows)
+    }
+
+    fn posture_trend(&self, scope: &str, key: &str) -> Result<Vec<crate::PostureDay>> {
+        crate::sqlite_devices::posture_trend(&self.conn, scope, key)
+    }
+
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         sqlite_events::query_events(&self.reader(), filter)
     }

@@ -38,6 +38,16 @@ CREATE TABLE IF NOT EXISTS device_changes (
     new TEXT
 );
 CREATE INDEX IF NOT EXISTS device_changes_by_device ON device_changes (device, time_ms);
+CREATE TABLE IF NOT EXISTS posture_days (
+    day TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    score REAL NOT NULL,
+    min INTEGER NOT NULL,
+    devices INTEGER NOT NULL,
+    findings INTEGER NOT NULL,
+    PRIMARY KEY (scope, key, day)
+) WITHOUT ROWID;
 ";
 
 /// What the events say about one device.
@@ -78,6 +88,25 @@ pub struct DeviceChange {
     pub old: Option<String>,
     /// Value after.
     pub new: Option<String>,
+}
+
+/// The device posture of a site or zone on one day (the day's latest assessment).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostureDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// `site` or `zone`.
+    pub scope: String,
+    /// Site or zone id.
+    pub key: String,
+    /// Mean device score.
+    pub score: f64,
+    /// Lowest device score.
+    pub min: u32,
+    /// Devices assessed.
+    pub devices: u64,
+    /// Findings of any severity.
+    pub findings: u64,
 }
 
 /// The device an event comes from, if it names one: the directory's device, or a physical
@@ -257,6 +286,56 @@ fn read_one(conn: &Connection, device: &str) -> Result<Option<DeviceSighting>> {
     .map_err(db("read a device sighting"))
 }
 
+/// Keeps each posture row as the latest of its day.
+pub(crate) fn record_posture(conn: &Connection, rows: &[PostureDay]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO posture_days (day, scope, key, score, min, devices, findings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (scope, key, day) DO UPDATE SET score = excluded.score,
+               min = excluded.min, devices = excluded.devices, findings = excluded.findings",
+        )
+        .map_err(db("prepare a posture day"))?;
+    for r in rows {
+        stmt.execute(params![
+            r.day,
+            r.scope,
+            r.key,
+            r.score,
+            r.min,
+            i64::try_from(r.devices).unwrap_or(i64::MAX),
+            i64::try_from(r.findings).unwrap_or(i64::MAX),
+        ])
+        .map_err(db("record a posture day"))?;
+    }
+    Ok(())
+}
+
+/// A site's or zone's posture per day, oldest first.
+pub(crate) fn posture_trend(conn: &Connection, scope: &str, key: &str) -> Result<Vec<PostureDay>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT day, scope, key, score, min, devices, findings FROM posture_days
+             WHERE scope = ?1 AND key = ?2 ORDER BY day",
+        )
+        .map_err(db("prepare a posture trend"))?;
+    let rows = stmt
+        .query_map([scope, key], |r| {
+            Ok(PostureDay {
+                day: r.get(0)?,
+                scope: r.get(1)?,
+                key: r.get(2)?,
+                score: r.get(3)?,
+                min: r.get(4)?,
+                devices: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                findings: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+            })
+        })
+        .map_err(db("read a posture trend"))?;
+    rows.collect::<std::result::Result<_, _>>()
+        .map_err(db("read a posture trend"))
+}
+
 /// Every device seen, known ones first, then by id.
 pub(crate) fn sightings(conn: &Connection) -> Result<Vec<DeviceSighting>> {
     let mut stmt = conn
@@ -382,6 +461,28 @@ mod tests {
         let seen = store.device_sightings().unwrap();
         assert_eq!(seen[0].events, 1);
         assert!(store.device_changes("CAM-1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn posture_keeps_the_latest_value_of_each_day() {
+        let mut store = SqliteStore::in_memory().unwrap();
+        let day = |d: &str, score: f64| crate::PostureDay {
+            day: d.into(),
+            scope: "site".into(),
+            key: "PAR".into(),
+            score,
+            min: 40,
+            devices: 6,
+            findings: 9,
+        };
+        store
+            .record_posture(&[day("2026-11-25", 71.5), day("2026-11-26", 60.0)])
+            .unwrap();
+        store.record_posture(&[day("2026-11-26", 64.2)]).unwrap();
+        let trend = store.posture_trend("site", "PAR").unwrap();
+        let points: Vec<(&str, f64)> = trend.iter().map(|p| (p.day.as_str(), p.score)).collect();
+        assert_eq!(points, [("2026-11-25", 71.5), ("2026-11-26", 64.2)]);
+        assert!(store.posture_trend("zone", "PAR").unwrap().is_empty());
     }
 
     #[test]

@@ -311,3 +311,26 @@ fn the_api_judges_liveness_against_the_devices_own_events() {
     assert_eq!(seen[0]["device"], "CTL-PAR-01", "{seen}");
     assert_eq!(seen[0]["known"], true);
 }
+
+#[test]
+fn the_posture_of_each_site_is_kept_per_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        directory: Some(data("directory")),
+        ..Options::default()
+    });
+    let trend = onesec.get_json("/api/v1/devices/trend?site=PAR");
+    let days = trend["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "today's point: {trend}");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(days[0]["day"], today.as_str());
+    assert_eq!(days[0]["devices"], 4, "PAR has four devices: {trend}");
+    assert!(days[0]["score"].as_f64().is_some_and(|s| s <= 100.0));
+    let zone = onesec.get_json("/api/v1/devices/trend?zone=PAR-SRV");
+    assert_eq!(zone["days"][0]["devices"], 2, "{zone}");
+    assert_eq!(onesec.get("/api/v1/devices/trend").status, 400);
+    let lyo = onesec.issue_token("lyo-guard", Role::PhysicalOperator.as_str(), &["LYO"]);
+    let answer = onesec.request_as(Method::GET, "/api/v1/devices/trend?site=PAR", Some(&lyo));
+    assert_eq!(answer.status, 403);
+}
