@@ -1,9 +1,10 @@
 //! `GET /api/v1/devices` and `GET /api/v1/devices/{id}`: the directory's devices with their
 //! hygiene findings and posture (docs/hygiene.md, docs/api.md).
 //!
-//! The knowledge files of `[hygiene]` are read once at start; the assessment is computed from
-//! the directory in use and the devices' sightings in the store, and cached until the directory
-//! is reloaded, the day changes, or a minute has passed. Liveness is judged against the event
+//! The knowledge files of `[hygiene]` are read at start and again, at the next request, when one
+//! of them changed (`onesec devices kev-update` replaces the KEV catalogue). The assessment is
+//! computed from the directory in use and the devices' sightings in the store, and cached until
+//! the directory is reloaded, the day changes, a knowledge file changes, or a minute has passed. Liveness is judged against the event
 //! stream: a device is silent when its last event is older than its heartbeat behind the newest
 //! event of any device (so a replay of old logs is judged in its own time, and an idle pipeline
 //! flags nobody).
@@ -33,8 +34,23 @@ const REASSESS_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// What the device routes need.
 pub struct Devices {
     pipeline: Arc<Pipeline>,
-    knowledge: Knowledge,
+    sources: Sources,
+    /// The knowledge files as loaded, and their modification times then: a file replaced
+    /// since (e.g. by `onesec devices kev-update`) is loaded again at the next assessment.
+    knowledge: Mutex<(Knowledge, Vec<Option<std::time::SystemTime>>)>,
     cache: Mutex<Option<Cached>>,
+}
+
+/// Modification times of the knowledge files (None: not readable).
+fn stamps(sources: &Sources) -> Vec<Option<std::time::SystemTime>> {
+    sources
+        .kev
+        .iter()
+        .chain(&sources.advisories)
+        .chain(&sources.default_creds)
+        .chain(&sources.policy)
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
 }
 
 impl Devices {
@@ -44,17 +60,45 @@ impl Devices {
         config: &Config,
     ) -> Result<Devices, onesec_hygiene::HygieneError> {
         let h = &config.hygiene;
-        let knowledge = Knowledge::load(&Sources {
+        let sources = Sources {
             kev: h.kev.clone(),
             advisories: h.advisories.clone(),
             default_creds: h.default_creds.clone(),
             policy: h.policy.clone(),
-        })?;
+        };
+        let stamped = stamps(&sources);
+        let knowledge = Knowledge::load(&sources)?;
         Ok(Devices {
             pipeline,
-            knowledge,
+            sources,
+            knowledge: Mutex::new((knowledge, stamped)),
             cache: Mutex::new(None),
         })
+    }
+
+    /// Loads the knowledge files again when one changed since they were loaded (true: the
+    /// assessment must be made again). A file that no longer loads leaves the old knowledge.
+    fn refresh_knowledge(&self) -> bool {
+        let now = stamps(&self.sources);
+        let mut held = match self.knowledge.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if held.1 == now {
+            return false;
+        }
+        match Knowledge::load(&self.sources) {
+            Ok(knowledge) => {
+                tracing::info!("hygiene knowledge files changed: loaded again");
+                *held = (knowledge, now);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a changed hygiene file does not load; the previous knowledge stays");
+                held.1 = now;
+                false
+            }
+        }
     }
 
     /// The pipeline the devices come from.
@@ -78,7 +122,10 @@ impl Devices {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // A few stat calls: a replaced knowledge file counts at once.
+        let reloaded = self.refresh_knowledge();
         if let Some((dir, day, made, assessment)) = cache.as_ref()
+            && !reloaded
             && Arc::ptr_eq(dir, &directory)
             && *day == today
             && made.elapsed() < REASSESS_AFTER
@@ -94,7 +141,13 @@ impl Devices {
             now_ms: newest_event_ms,
             ..Clock::now()
         };
-        let assessment = Arc::new(Assessment::new(&inventory, &self.knowledge, clock, &[]));
+        let assessment = {
+            let held = match self.knowledge.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            Arc::new(Assessment::new(&inventory, &held.0, clock, &[]))
+        };
         self.record_posture(&assessment, today);
         *cache = Some((
             directory,

@@ -30,6 +30,21 @@ enum DevicesCommand {
         #[arg(long, value_name = "SEVERITY")]
         fail_on: Option<String>,
     },
+    /// Refresh the CISA KEV catalogue: fetch it from a URL (or copy a file), check that it is a
+    /// KEV catalogue, and replace OUT only then. A running onesec whose `[hygiene] kev` is OUT
+    /// picks it up within a minute.
+    KevUpdate {
+        /// Where to fetch it (CISA publishes
+        /// https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json).
+        #[arg(long, value_name = "URL", conflicts_with = "from")]
+        url: Option<String>,
+        /// A catalogue file downloaded by other means.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// The catalogue file to replace (the `[hygiene] kev` of the configuration).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// Where the devices and the knowledge come from, and which devices to show.
@@ -96,7 +111,60 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
             let assessment = assess(&input)?;
             check(&assessment, &input, fail_on)
         }
+        DevicesCommand::KevUpdate { url, from, out } => kev_update(url, from, &out),
     }
+}
+
+/// Fetches or reads a KEV catalogue, checks it, then replaces `out` (write beside, rename).
+fn kev_update(
+    url: Option<String>,
+    from: Option<PathBuf>,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let (name, text) = match (url, from) {
+        (Some(url), None) => {
+            let response = reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()?
+                .get(&url)
+                .send()
+                .with_context(|| format!("fetching {url}"))?;
+            let status = response.status();
+            if !status.is_success() {
+                bail!("fetching {url}: the server answered {status}");
+            }
+            let text = response.text().with_context(|| format!("reading {url}"))?;
+            (url, text)
+        }
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            (file.display().to_string(), text)
+        }
+        _ => bail!("give --url URL or --from FILE"),
+    };
+    let catalog = onesec_hygiene::KevCatalog::from_json(&name, &text).with_context(|| {
+        format!(
+            "{name} is not a KEV catalogue; {} left as it was",
+            out.display()
+        )
+    })?;
+    if catalog.entries.is_empty() {
+        bail!(
+            "{name} lists no vulnerability; {} left as it was",
+            out.display()
+        );
+    }
+    let temp = out.with_extension("json.partial");
+    std::fs::write(&temp, &text).with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, out).with_context(|| format!("replacing {}", out.display()))?;
+    println!(
+        "KEV catalogue {}: {} vulnerabilities written to {}",
+        catalog.version,
+        catalog.entries.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn assess(input: &Input) -> anyhow::Result<Assessment> {

@@ -334,3 +334,94 @@ fn the_posture_of_each_site_is_kept_per_day() {
     let answer = onesec.request_as(Method::GET, "/api/v1/devices/trend?site=PAR", Some(&lyo));
     assert_eq!(answer.status, 403);
 }
+
+/// Serves `body` over HTTP once, on a free local port; returns the URL.
+fn serve_once(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/kev.json", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_refreshed_kev_catalogue_is_checked_then_used_by_the_running_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full: Value = serde_json::from_slice(&std::fs::read(data("kev.json")).unwrap()).unwrap();
+    // The service starts with an older catalogue that does not list the Hikvision CVE.
+    let mut old = full.clone();
+    old["vulnerabilities"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|v| v["vendorProject"] != "Hikvision");
+    let kev = tmp.path().join("kev.json");
+    std::fs::write(&kev, old.to_string()).unwrap();
+    let config = tmp.path().join("onesec.toml");
+    std::fs::write(
+        &config,
+        format!("[hygiene]\nkev = {:?}\n", kev.display().to_string()),
+    )
+    .unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        directory: Some(data("directory")),
+        config: Some(config),
+        ..Options::default()
+    });
+    let kev_checks = |onesec: &Onesec| -> Vec<String> {
+        onesec.get_json("/api/v1/devices/CAM-HIK")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == "VULN-KEV")
+            .map(|f| f["evidence"].to_string())
+            .collect()
+    };
+    assert!(kev_checks(&onesec).is_empty());
+
+    let out_path = kev.display().to_string();
+    let url = serve_once(std::fs::read(data("kev.json")).unwrap());
+    let out = cli(&["devices", "kev-update", "--url", &url, "--out", &out_path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 vulnerabilities"));
+    let found = kev_checks(&onesec);
+    assert!(
+        found.iter().any(|e| e.contains("Hikvision")),
+        "the running service uses the new catalogue: {found:?}"
+    );
+
+    // Something that is not a catalogue is refused and the file stays as it was.
+    let garbage = tmp.path().join("garbage.json");
+    std::fs::write(&garbage, "<html>maintenance</html>").unwrap();
+    let before = std::fs::read(&kev).unwrap();
+    let out = cli(&[
+        "devices",
+        "kev-update",
+        "--from",
+        &garbage.display().to_string(),
+        "--out",
+        &out_path,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a KEV catalogue"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&kev).unwrap(), before);
+}
