@@ -174,13 +174,25 @@ impl FlowMonitor {
     /// Checks one flow from a device and records the device as seen.
     #[inline]
     pub fn evaluate(&mut self, flow: &Flow) -> FlowVerdict {
+        let verdict = self.verdict(flow);
+        if let FlowVerdict::Unmonitored(device)
+        | FlowVerdict::Allowed(device)
+        | FlowVerdict::Alert(device) = verdict
+        {
+            let seen = &mut self.last_seen[device as usize];
+            if flow.time_ms > *seen {
+                *seen = flow.time_ms;
+            }
+        }
+        verdict
+    }
+
+    /// The verdict on one flow without noting the device as seen (for a monitor shared by
+    /// threads, as the service's ingest uses it).
+    pub fn verdict(&self, flow: &Flow) -> FlowVerdict {
         let Some(&(device, list)) = self.by_addr.get(&key(flow.src)) else {
             return FlowVerdict::NotADevice;
         };
-        let seen = &mut self.last_seen[device as usize];
-        if flow.time_ms > *seen {
-            *seen = flow.time_ms;
-        }
         let Some(list) = list else {
             return FlowVerdict::Unmonitored(device);
         };

@@ -94,6 +94,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/device_brute_force_then_change.yml"),
     ),
     (
+        "device_forbidden_connection.yml",
+        include_str!("../../../rules/converged/device_forbidden_connection.yml"),
+    ),
+    (
         "door_alarm_restricted.yml",
         include_str!("../../../rules/converged/door_alarm_restricted.yml"),
     ),

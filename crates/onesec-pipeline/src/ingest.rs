@@ -69,6 +69,8 @@ pub struct Ingestor {
     detected: Arc<std::sync::atomic::AtomicU64>,
     /// Where each journaled batch is recorded, unless the audit log is off.
     audit: Option<Arc<Audit>>,
+    /// Flows from devices checked against the connection allow-lists (marks in the fields).
+    connections: Arc<crate::ConnectionWatch>,
 }
 
 /// What ingest shares with detection: the parsed-event handoff and detection's position (for
@@ -98,6 +100,7 @@ impl Ingestor {
             parsed: detection.parsed,
             detected: detection.detected,
             audit,
+            connections: Arc::new(crate::ConnectionWatch::default()),
         }
     }
 
@@ -362,15 +365,24 @@ impl Ingestor {
         }
     }
 
+    /// Checks flows from devices against the `[hygiene]` connection allow-lists.
+    pub(crate) fn with_connections(mut self, watch: Arc<crate::ConnectionWatch>) -> Ingestor {
+        self.connections = watch;
+        self
+    }
+
     fn resolve_and_encode(&self, events: &mut [Event], received_ms: i64) -> Vec<Vec<u8>> {
         let directory = self.directory.current();
+        for event in events.iter_mut() {
+            if event.received_ms == 0 {
+                event.received_ms = received_ms;
+            }
+            directory.resolve(event);
+        }
+        self.connections.mark(&directory, events);
         events
             .iter_mut()
             .map(|event| {
-                if event.received_ms == 0 {
-                    event.received_ms = received_ms;
-                }
-                directory.resolve(event);
                 // Sized for the escaped raw record plus the other fields, so the buffer is not
                 // regrown several times per event.
                 let mut payload = Vec::with_capacity(event.raw.len() * 2 + 640);

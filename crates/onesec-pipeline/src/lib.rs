@@ -13,6 +13,7 @@
 mod audit;
 mod builtin;
 mod config;
+mod connections;
 mod detect;
 pub mod export;
 mod handoff;
@@ -28,6 +29,7 @@ pub use config::{
     AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, MqttRoute,
     OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
+pub use connections::ConnectionWatch;
 pub use detect::logsource_domain;
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
@@ -78,6 +80,17 @@ pub enum StartError {
     /// `[response]` is invalid (a playbook, a rule, a connector).
     #[error(transparent)]
     Response(#[from] response::ResponseError),
+    /// The `[hygiene] policy` file cannot be used (connection monitoring reads it at ingest).
+    #[error("hygiene policy: {0}")]
+    Policy(#[from] onesec_hygiene::HygieneError),
+}
+
+/// The `[hygiene] policy`, if configured.
+fn load_policy(config: &Config) -> Result<Option<onesec_hygiene::Policy>, StartError> {
+    Ok(match &config.hygiene.policy {
+        Some(path) => Some(onesec_hygiene::Policy::load(path)?),
+        None => None,
+    })
 }
 
 /// A merge or split by hand that was not done.
@@ -217,7 +230,8 @@ impl Pipeline {
                 detected: detected.clone(),
             },
             audit.clone(),
-        );
+        )
+        .with_connections(Arc::new(ConnectionWatch::new(load_policy(&config)?)));
         let responses = Arc::new(
             response::Responses::new(&config.response, response_store, clock, audit.clone())?
                 .with_directory(directory.clone()),

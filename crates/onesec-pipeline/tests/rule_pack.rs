@@ -4,16 +4,20 @@
 
 use onesec_decode::{DecodeContext, Format, decode_bytes};
 use onesec_directory::Directory;
-use onesec_pipeline::{BUILTIN_RULES, EventRecord, RulesConfig, load_rules};
+use onesec_pipeline::{BUILTIN_RULES, ConnectionWatch, EventRecord, RulesConfig, load_rules};
 use onesec_sigma::{Engine, EngineConfig, Output};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct RuleTests {
     rule: String,
     directory: PathBuf,
+    /// A `[hygiene] policy` file: flows are checked against its allow-lists, as ingest does.
+    #[serde(default)]
+    policy: Option<PathBuf>,
     cases: Vec<Case>,
 }
 
@@ -39,7 +43,11 @@ fn test_files() -> Vec<PathBuf> {
 }
 
 /// Runs one case; returns the active alerts per rule name at the end.
-fn run_case(directory: &Directory, case: &Case) -> BTreeMap<String, usize> {
+fn run_case(
+    directory: &Arc<Directory>,
+    connections: &ConnectionWatch,
+    case: &Case,
+) -> BTreeMap<String, usize> {
     let (rules, report) = load_rules(&RulesConfig {
         builtin: true,
         dirs: vec![],
@@ -62,9 +70,13 @@ fn run_case(directory: &Directory, case: &Case) -> BTreeMap<String, usize> {
             index + 1,
             decoded.errors
         );
-        for mut event in decoded.events {
+        let mut events = decoded.events;
+        for event in &mut events {
             event.id = index as u64 + 1;
-            directory.resolve(&mut event);
+            directory.resolve(event);
+        }
+        connections.mark(directory, &mut events);
+        for event in events {
             for output in engine.process(event.id, &EventRecord(&event)) {
                 match output {
                     Output::Fired(a) | Output::Updated(a) => {
@@ -93,9 +105,14 @@ fn every_case_of_every_rule_holds() {
     for file in test_files() {
         let tests: RuleTests = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let directory = Directory::load_dir(workspace().join(&tests.directory)).unwrap();
+        let directory = Arc::new(Directory::load_dir(workspace().join(&tests.directory)).unwrap());
+        let policy = tests
+            .policy
+            .as_ref()
+            .map(|p| onesec_hygiene::Policy::load(&workspace().join(p)).unwrap());
+        let connections = ConnectionWatch::new(policy);
         for case in &tests.cases {
-            let counts = run_case(&directory, case);
+            let counts = run_case(&directory, &connections, case);
             let got = counts.get(&tests.rule).copied().unwrap_or(0);
             if got != case.expect_alerts {
                 failures.push(format!(
