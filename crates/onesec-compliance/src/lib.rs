@@ -20,6 +20,7 @@ pub mod coverage;
 pub mod db;
 pub mod draft;
 pub mod mapping;
+pub mod period;
 
 pub use catalogue::{Catalogue, CatalogueError, Control, Framework, canonical_id};
 pub use clock::{
@@ -31,3 +32,4 @@ pub use coverage::{
 pub use db::{ComplianceDb, DbError, Escalation, due_escalations};
 pub use draft::{Draft, DraftError, DraftField, Facts, FieldSource};
 pub use mapping::{Mapping, SourceKind};
+pub use period::PeriodError;

@@ -5,12 +5,8 @@
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
-use std::path::PathBuf;
-
 /// How often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Every {
     /// After each day, for that day.
     Daily,
@@ -20,30 +16,16 @@ pub enum Every {
     Monthly,
 }
 
-/// One scheduled report.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleEntry {
-    /// Name (in file names and the audit log).
-    pub name: String,
-    /// How often.
-    pub every: Every,
-    /// Formats to make: `html`, `pdf`, `csv`, `json`.
-    #[serde(default = "default_formats")]
-    pub formats: Vec<String>,
-    /// Only this site.
-    #[serde(default)]
-    pub site: Option<String>,
-    /// Folder the files are written to.
-    #[serde(default)]
-    pub folder: Option<PathBuf>,
-    /// URL each file is POSTed to.
-    #[serde(default)]
-    pub webhook: Option<String>,
-}
-
-fn default_formats() -> Vec<String> {
-    vec!["pdf".to_string()]
+impl Every {
+    /// `daily`, `weekly` or `monthly`.
+    pub fn parse(name: &str) -> Option<Every> {
+        match name.trim() {
+            "daily" => Some(Every::Daily),
+            "weekly" => Some(Every::Weekly),
+            "monthly" => Some(Every::Monthly),
+            _ => None,
+        }
+    }
 }
 
 fn midnight(date: NaiveDate, tz: Tz) -> i64 {
