@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS regulatory_submissions (
     json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS regulatory_submissions_incident ON regulatory_submissions (incident_id);
+CREATE TABLE IF NOT EXISTS report_runs (
+    name TEXT PRIMARY KEY,
+    last_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS regulatory_escalations (
     incident_id TEXT NOT NULL,
     stage TEXT NOT NULL,
@@ -230,6 +234,30 @@ impl ComplianceDb {
             )
             .map_err(self.sql("write escalation"))?;
         Ok(added == 1)
+    }
+
+    /// When the scheduled report `name` last ran.
+    pub fn last_report_run(&self, name: &str) -> Result<Option<i64>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT last_ms FROM report_runs WHERE name = ?1",
+                params![name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("read report run"))
+    }
+
+    /// Records that the scheduled report `name` ran at `at_ms`.
+    pub fn set_report_run(&self, name: &str, at_ms: i64) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT INTO report_runs (name, last_ms) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_ms = excluded.last_ms",
+                params![name, at_ms],
+            )
+            .map_err(self.sql("write report run"))?;
+        Ok(())
     }
 
     /// Every escalation, by incident and stage.

@@ -62,7 +62,7 @@ impl Devices {
         serde_json::to_value(report).ok()
     }
 
-    fn assessment(&self) -> Arc<Assessment> {
+    pub(crate) fn assessment(&self) -> Arc<Assessment> {
         let directory = self.pipeline.directory();
         let clock = Clock {
             now_ms: None,
