@@ -5,6 +5,7 @@ mod audit_cmd;
 mod auth_cmd;
 mod casework_cmd;
 mod client;
+mod compliance_cmd;
 mod demo;
 mod devices_cmd;
 mod export;
@@ -59,6 +60,10 @@ enum Command {
     /// Device inventory and hygiene: list devices, check them (KEV, advisories, default
     /// logins, exposure, segments, connections, liveness), offline.
     Devices(devices_cmd::DevicesArgs),
+    /// Compliance: control coverage, NIS2 / GDPR deadlines, marks, drafts, submissions.
+    Compliance(compliance_cmd::ComplianceArgs),
+    /// A unified report (HTML, PDF, CSV, JSON) for a period and site, with a progress bar.
+    Report(compliance_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit_cmd::run(args),
         Command::Auth(args) => auth_cmd::run(args),
         Command::Devices(args) => devices_cmd::run(args),
+        Command::Compliance(args) => compliance_cmd::run(args),
+        Command::Report(args) => compliance_cmd::report(args),
     };
     match result {
         Ok(code) => code,
