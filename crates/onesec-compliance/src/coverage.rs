@@ -41,6 +41,8 @@ pub enum EvidenceKind {
     Submission,
     /// A signed checkpoint of the audit log.
     Checkpoint,
+    /// Events recorded (journaled, audited, stored) on a day.
+    Log,
 }
 
 /// One record that shows a control at work.

@@ -37,6 +37,15 @@ fn midnight(date: NaiveDate, tz: Tz) -> i64 {
         .unwrap_or_else(|| (naive + Duration::hours(1)).and_utc().timestamp_millis())
 }
 
+/// The first local midnight in `tz` after `at_ms`.
+pub fn next_local_midnight(at_ms: i64, tz: Tz) -> i64 {
+    let day = DateTime::<Utc>::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive();
+    midnight(day + Duration::days(1), tz)
+}
+
 /// The period a run at `now_ms` covers: the last whole day, week (Monday to Sunday) or
 /// month before it, local to `tz`; (from_ms, to_ms) both included.
 pub fn period_before(every: Every, now_ms: i64, tz: Tz) -> (i64, i64) {
