@@ -72,7 +72,9 @@ pub enum CatalogueError {
         reason: String,
     },
     /// A control id is not canonical or not of a known framework.
-    #[error("control catalogue {source_name}: control {id:?} is not a canonical id of ISO/IEC 27001, NIS2 or GDPR (e.g. iso27001.7.2, nis2.21.2.b, gdpr.33)")]
+    #[error(
+        "control catalogue {source_name}: control {id:?} is not a canonical id of ISO/IEC 27001, NIS2 or GDPR (e.g. iso27001.7.2, nis2.21.2.b, gdpr.33)"
+    )]
     BadId {
         /// File or `builtin`.
         source_name: String,
@@ -171,11 +173,29 @@ mod tests {
     fn the_shipped_catalogue_reads_and_holds_what_the_issue_asks_for() {
         let catalogue = Catalogue::parse(BUILTIN, "builtin").expect("shipped catalogue");
         let required = [
-            "iso27001.5.5", "iso27001.5.24", "iso27001.5.25", "iso27001.5.26", "iso27001.5.27",
-            "iso27001.5.28", "iso27001.6.8", "iso27001.7.1", "iso27001.7.2", "iso27001.7.3",
-            "iso27001.7.4", "iso27001.8.8", "iso27001.8.9", "iso27001.8.15", "iso27001.8.16",
-            "iso27001.8.17", "iso27001.8.20", "iso27001.8.21", "iso27001.8.22", "nis2.23",
-            "gdpr.32", "gdpr.33", "gdpr.34",
+            "iso27001.5.5",
+            "iso27001.5.24",
+            "iso27001.5.25",
+            "iso27001.5.26",
+            "iso27001.5.27",
+            "iso27001.5.28",
+            "iso27001.6.8",
+            "iso27001.7.1",
+            "iso27001.7.2",
+            "iso27001.7.3",
+            "iso27001.7.4",
+            "iso27001.8.8",
+            "iso27001.8.9",
+            "iso27001.8.15",
+            "iso27001.8.16",
+            "iso27001.8.17",
+            "iso27001.8.20",
+            "iso27001.8.21",
+            "iso27001.8.22",
+            "nis2.23",
+            "gdpr.32",
+            "gdpr.33",
+            "gdpr.34",
         ];
         for id in required {
             assert!(catalogue.get(id).is_some(), "{id} missing");
@@ -191,9 +211,18 @@ mod tests {
 
     #[test]
     fn every_spelling_of_a_control_becomes_one_id() {
-        assert_eq!(canonical_id("iso27001.7.2").as_deref(), Some("iso27001.7.2"));
-        assert_eq!(canonical_id("ISO27001.A.7.2").as_deref(), Some("iso27001.7.2"));
-        assert_eq!(canonical_id("iso27001:A.8.15").as_deref(), Some("iso27001.8.15"));
+        assert_eq!(
+            canonical_id("iso27001.7.2").as_deref(),
+            Some("iso27001.7.2")
+        );
+        assert_eq!(
+            canonical_id("ISO27001.A.7.2").as_deref(),
+            Some("iso27001.7.2")
+        );
+        assert_eq!(
+            canonical_id("iso27001:A.8.15").as_deref(),
+            Some("iso27001.8.15")
+        );
         assert_eq!(canonical_id("A.8.8").as_deref(), Some("iso27001.8.8"));
         assert_eq!(canonical_id("nis2.21.2.b").as_deref(), Some("nis2.21.2.b"));
         assert_eq!(canonical_id("gdpr.art.33").as_deref(), Some("gdpr.33"));
@@ -210,6 +239,9 @@ mod tests {
     fn a_catalogue_with_a_foreign_id_is_refused_with_the_id() {
         let text = "[[control]]\nid = \"pci.1.2\"\nreference = \"1.2\"\ntitle = \"x\"\n";
         let error = Catalogue::parse(text, "test.toml").unwrap_err().to_string();
-        assert!(error.contains("pci.1.2") && error.contains("test.toml"), "{error}");
+        assert!(
+            error.contains("pci.1.2") && error.contains("test.toml"),
+            "{error}"
+        );
     }
 }

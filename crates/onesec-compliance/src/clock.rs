@@ -82,7 +82,9 @@ impl Stage {
             Stage::Nis2Notification => "NIS2 incident notification (72 h)",
             Stage::Nis2ProgressReport => "NIS2 progress report (incident still being handled)",
             Stage::Nis2FinalReport => "NIS2 final report (one month after the notification)",
-            Stage::GdprNotification => "GDPR Art. 33 notification to the supervisory authority (72 h)",
+            Stage::GdprNotification => {
+                "GDPR Art. 33 notification to the supervisory authority (72 h)"
+            }
         }
     }
 }
@@ -218,7 +220,9 @@ fn resolve_local(local: NaiveDateTime, tz: Tz) -> Option<i64> {
         LocalResult::Ambiguous(earlier, _) => Some(earlier.timestamp_millis()),
         LocalResult::None => {
             // A day earlier is before the jump (zones change offset at most once a day).
-            let before = tz.from_local_datetime(&(local - Duration::days(1))).earliest()?;
+            let before = tz
+                .from_local_datetime(&(local - Duration::days(1)))
+                .earliest()?;
             let offset = before.offset().fix();
             Some((local - offset).and_utc().timestamp_millis())
         }
@@ -286,7 +290,10 @@ pub fn deadlines(
             .min();
         let (from, what) = match notified {
             Some(at) => (at, "the notification was submitted"),
-            None => (notification_due, "the notification is due (not yet submitted)"),
+            None => (
+                notification_due,
+                "the notification is due (not yet submitted)",
+            ),
         };
         let final_due = month_after(from, tz)?;
         let basis = format!("one month after {what} ({})", local_string(from, tz));
@@ -297,13 +304,18 @@ pub fn deadlines(
                 push(
                     Stage::Nis2FinalReport,
                     month_after(handled, tz)?,
-                    format!("one month after handling ended ({})", local_string(handled, tz)),
+                    format!(
+                        "one month after handling ended ({})",
+                        local_string(handled, tz)
+                    ),
                 );
             }
             None => push(
                 Stage::Nis2ProgressReport,
                 final_due,
-                format!("{basis}; still being handled, so a progress report; the final report is due one month after handling ends"),
+                format!(
+                    "{basis}; still being handled, so a progress report; the final report is due one month after handling ends"
+                ),
             ),
         }
     }
@@ -354,7 +366,11 @@ mod tests {
         let notified = ms("2026-03-10T09:30:00+01:00");
         let due = month_after(notified, brussels()).expect("month");
         assert_eq!(local_string(due, brussels()), "2026-04-10T09:30:00+02:00");
-        assert_eq!(due - notified, (31 * 24 - 1) * 3_600_000, "one hour short: DST began");
+        assert_eq!(
+            due - notified,
+            (31 * 24 - 1) * 3_600_000,
+            "one hour short: DST began"
+        );
     }
 
     #[test]
@@ -408,7 +424,10 @@ mod tests {
     #[test]
     fn nis2_deadlines_follow_the_submissions_and_the_handling() {
         let now = ms("2026-03-29T12:00:00+02:00");
-        let early = [submitted(Stage::Nis2EarlyWarning, "2026-03-28T18:00:00+01:00")];
+        let early = [submitted(
+            Stage::Nis2EarlyWarning,
+            "2026-03-28T18:00:00+01:00",
+        )];
         let list = deadlines(&mark(true, false), &early, None, now).expect("deadlines");
         let stages: Vec<_> = list.iter().map(|d| (d.stage, d.status)).collect();
         assert_eq!(
@@ -445,7 +464,10 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, DeadlineStatus::Overdue);
         assert_eq!(list[0].due_local, "2026-03-31T11:00:00+02:00");
-        let late = [submitted(Stage::GdprNotification, "2026-04-01T09:00:00+02:00")];
+        let late = [submitted(
+            Stage::GdprNotification,
+            "2026-04-01T09:00:00+02:00",
+        )];
         let list = deadlines(&mark(false, true), &late, None, now).expect("deadlines");
         assert_eq!(list[0].status, DeadlineStatus::SubmittedLate);
     }

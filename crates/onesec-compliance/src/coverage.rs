@@ -240,7 +240,8 @@ pub fn coverage(
         }
         for id in &mapping.controls {
             if catalogue.get(id).is_none() {
-                unrecognised.push(format!("{:?} {}: {id}", mapping.kind, mapping.id).to_lowercase());
+                unrecognised
+                    .push(format!("{:?} {}: {id}", mapping.kind, mapping.id).to_lowercase());
             }
         }
     }
@@ -289,7 +290,8 @@ fn control_line(
         serving(SourceKind::Step),
         serving(SourceKind::Platform),
     );
-    let mapped = !(rules.is_empty() && checks.is_empty() && steps.is_empty() && platform.is_empty());
+    let mapped =
+        !(rules.is_empty() && checks.is_empty() && steps.is_empty() && platform.is_empty());
     let status = match (items.is_empty(), mapped) {
         (false, _) => CoverageStatus::Evidenced,
         (true, true) => CoverageStatus::MappedNoEvidence,

@@ -90,7 +90,11 @@ impl ComplianceDb {
     pub fn open(path: &Path) -> Result<ComplianceDb, DbError> {
         let fail = |action| {
             let path = path.to_path_buf();
-            move |source| DbError::Sqlite { path, action, source }
+            move |source| DbError::Sqlite {
+                path,
+                action,
+                source,
+            }
         };
         let conn = Connection::open(path).map_err(fail("open"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -285,7 +289,10 @@ pub fn due_escalations(
     now_ms: i64,
 ) -> Vec<Escalation> {
     let mut out = Vec::new();
-    for deadline in deadlines.iter().filter(|d| d.status == crate::clock::DeadlineStatus::Overdue) {
+    for deadline in deadlines
+        .iter()
+        .filter(|d| d.status == crate::clock::DeadlineStatus::Overdue)
+    {
         let done = already
             .iter()
             .any(|e| e.incident_id == deadline.incident_id && e.stage == deadline.stage);

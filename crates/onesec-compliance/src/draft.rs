@@ -85,9 +85,15 @@ pub enum DraftError {
 
 /// The fields each stage requires, as (key, label).
 fn required_fields(stage: Stage) -> &'static [(&'static str, &'static str)] {
-    const SUMMARY: (&str, &str) = ("summary", "What happened, where and when (first and last event)");
+    const SUMMARY: (&str, &str) = (
+        "summary",
+        "What happened, where and when (first and last event)",
+    );
     const AWARE: (&str, &str) = ("aware_at", "When the organisation became aware");
-    const MALICIOUS: (&str, &str) = ("suspected_malicious", "Suspected to be caused by unlawful or malicious acts?");
+    const MALICIOUS: (&str, &str) = (
+        "suspected_malicious",
+        "Suspected to be caused by unlawful or malicious acts?",
+    );
     const CROSS: (&str, &str) = ("cross_border", "Could it have a cross-border impact?");
     match stage {
         Stage::Nis2EarlyWarning => &[SUMMARY, AWARE, MALICIOUS, CROSS],
@@ -105,18 +111,36 @@ fn required_fields(stage: Stage) -> &'static [(&'static str, &'static str)] {
             ("measures", "Measures taken so far"),
         ],
         Stage::Nis2FinalReport => &[
-            ("description", "Detailed description, including severity and impact"),
-            ("root_cause", "Type of threat or root cause that likely triggered it"),
+            (
+                "description",
+                "Detailed description, including severity and impact",
+            ),
+            (
+                "root_cause",
+                "Type of threat or root cause that likely triggered it",
+            ),
             ("measures", "Mitigation measures applied and ongoing"),
             CROSS,
         ],
         Stage::GdprNotification => &[
             ("nature", "Nature of the breach"),
-            ("subject_categories", "Categories and approximate number of people concerned"),
-            ("record_categories", "Categories and approximate number of personal data records concerned"),
-            ("dpo_contact", "Name and contact of the data protection officer or other contact point"),
+            (
+                "subject_categories",
+                "Categories and approximate number of people concerned",
+            ),
+            (
+                "record_categories",
+                "Categories and approximate number of personal data records concerned",
+            ),
+            (
+                "dpo_contact",
+                "Name and contact of the data protection officer or other contact point",
+            ),
             ("consequences", "Likely consequences of the breach"),
-            ("measures", "Measures taken or proposed, including to mitigate adverse effects"),
+            (
+                "measures",
+                "Measures taken or proposed, including to mitigate adverse effects",
+            ),
         ],
     }
 }
@@ -168,13 +192,24 @@ impl Draft {
     }
 
     /// A person sets a field.
-    pub fn edit(&mut self, key: &str, value: &str, by: &str, now_ms: i64) -> Result<(), DraftError> {
+    pub fn edit(
+        &mut self,
+        key: &str,
+        value: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<(), DraftError> {
         let Some(field) = self.fields.iter_mut().find(|f| f.key == key) else {
             return Err(DraftError::UnknownField {
                 stage: self.stage.as_str(),
                 incident: self.incident_id.clone(),
                 key: key.to_string(),
-                known: self.fields.iter().map(|f| f.key.as_str()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .fields
+                    .iter()
+                    .map(|f| f.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         };
         field.value = value.to_string();
@@ -200,18 +235,21 @@ impl Draft {
 
     /// The value of a field.
     pub fn value(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|f| f.key == key).map(|f| f.value.as_str())
+        self.fields
+            .iter()
+            .find(|f| f.key == key)
+            .map(|f| f.value.as_str())
     }
 
     /// The draft as plain text, to paste into an authority's form or mail.
     pub fn to_text(&self) -> String {
-        let mut out = format!(
-            "{}\nIncident: {}\n\n",
-            self.stage.label(),
-            self.incident_id
-        );
+        let mut out = format!("{}\nIncident: {}\n\n", self.stage.label(), self.incident_id);
         for field in &self.fields {
-            let value = if field.value.is_empty() { "(to be completed)" } else { &field.value };
+            let value = if field.value.is_empty() {
+                "(to be completed)"
+            } else {
+                &field.value
+            };
             out.push_str(&format!("{}\n{}\n\n", field.label, value));
         }
         out
@@ -257,7 +295,10 @@ fn derive(key: &str, mark: &Mark, facts: &Facts<'_>) -> String {
             if people == 0 {
                 String::new()
             } else {
-                format!("At least {people} person(s) named in the incident (employees or visitors in the directory): {}", join(&incident.entities.persons))
+                format!(
+                    "At least {people} person(s) named in the incident (employees or visitors in the directory): {}",
+                    join(&incident.entities.persons)
+                )
             }
         }
         "dpo_contact" => facts.dpo_contact.unwrap_or_default().to_string(),
@@ -266,13 +307,19 @@ fn derive(key: &str, mark: &Mark, facts: &Facts<'_>) -> String {
 }
 
 fn join(set: &BTreeSet<String>) -> String {
-    set.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+    set.iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn summary(mark: &Mark, facts: &Facts<'_>, detailed: bool) -> String {
     let incident = facts.incident;
     let tz = parse_timezone(&mark.timezone).ok();
-    let when = |ms: i64| tz.map(|tz| local_string(ms, tz)).unwrap_or_else(|| ms.to_string());
+    let when = |ms: i64| {
+        tz.map(|tz| local_string(ms, tz))
+            .unwrap_or_else(|| ms.to_string())
+    };
     let mut text = format!(
         "{} ({} incident, {}), first event {}, last event {}",
         incident.title,
@@ -288,8 +335,16 @@ fn summary(mark: &Mark, facts: &Facts<'_>, detailed: bool) -> String {
         text.push_str(&format!("; zones: {}", join(&incident.entities.zones)));
     }
     if detailed {
-        for alert in facts.alerts.iter().filter(|a| a.status == AlertStatus::Active) {
-            text.push_str(&format!("\n- {} (severity {})", alert.title, severity_name(alert.severity)));
+        for alert in facts
+            .alerts
+            .iter()
+            .filter(|a| a.status == AlertStatus::Active)
+        {
+            text.push_str(&format!(
+                "\n- {} (severity {})",
+                alert.title,
+                severity_name(alert.severity)
+            ));
         }
         text.push_str(&format!("\n{}", severity_impact(incident, facts.case)));
     }
@@ -315,7 +370,10 @@ fn suspected_malicious(facts: &Facts<'_>, active: &[&Alert]) -> String {
     match (category, hostile, severe.is_empty()) {
         (Category::FalseAlarm, _, _) => "No: classified as a false alarm".to_string(),
         (_, true, _) => format!("Yes: classified as {}", category.as_str().replace('_', " ")),
-        (_, false, false) => format!("Suspected: high-severity detections ({})", severe.join("; ")),
+        (_, false, false) => format!(
+            "Suspected: high-severity detections ({})",
+            severe.join("; ")
+        ),
         _ => String::new(),
     }
 }

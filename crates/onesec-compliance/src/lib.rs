@@ -23,12 +23,8 @@ pub mod mapping;
 pub mod period;
 
 pub use catalogue::{Catalogue, CatalogueError, Control, Framework, canonical_id};
-pub use clock::{
-    ClockError, Deadline, DeadlineStatus, Mark, Regime, Stage, Submission, deadlines,
-};
-pub use coverage::{
-    Coverage, CoverageStatus, EvidenceItem, EvidenceKind, Period, coverage,
-};
+pub use clock::{ClockError, Deadline, DeadlineStatus, Mark, Regime, Stage, Submission, deadlines};
+pub use coverage::{Coverage, CoverageStatus, EvidenceItem, EvidenceKind, Period, coverage};
 pub use db::{ComplianceDb, DbError, Escalation, due_escalations};
 pub use draft::{Draft, DraftError, DraftField, Facts, FieldSource};
 pub use mapping::{Mapping, SourceKind};

@@ -198,9 +198,15 @@ mod tests {
     #[test]
     fn hygiene_checks_carry_their_iso_controls() {
         let checks = check_mappings();
-        let kev = checks.iter().find(|m| m.id == "VULN-KEV").expect("VULN-KEV");
+        let kev = checks
+            .iter()
+            .find(|m| m.id == "VULN-KEV")
+            .expect("VULN-KEV");
         assert_eq!(kev.controls, ["iso27001.8.8"]);
-        let seg = checks.iter().find(|m| m.id == "SEG-OUTSIDE").expect("SEG-OUTSIDE");
+        let seg = checks
+            .iter()
+            .find(|m| m.id == "SEG-OUTSIDE")
+            .expect("SEG-OUTSIDE");
         assert_eq!(seg.controls, ["iso27001.8.22"]);
     }
 

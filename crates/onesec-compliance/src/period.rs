@@ -10,10 +10,14 @@ use chrono_tz::Tz;
 #[derive(Debug, thiserror::Error)]
 pub enum PeriodError {
     /// Neither a known name nor dates.
-    #[error("period {0:?} is not one of last-quarter, this-quarter, last-month, this-month, last-7-days, last-30-days, last-365-days")]
+    #[error(
+        "period {0:?} is not one of last-quarter, this-quarter, last-month, this-month, last-7-days, last-30-days, last-365-days"
+    )]
     Name(String),
     /// A date or time that does not read.
-    #[error("{which} {text:?} is neither a date (2026-07-01) nor an RFC 3339 time (2026-07-01T08:00:00+02:00)")]
+    #[error(
+        "{which} {text:?} is neither a date (2026-07-01) nor an RFC 3339 time (2026-07-01T08:00:00+02:00)"
+    )]
     Time {
         /// `from` or `to`.
         which: &'static str,
@@ -50,7 +54,8 @@ pub fn named(name: &str, now_ms: i64, tz: Tz) -> Result<Period, PeriodError> {
         .with_timezone(&tz)
         .date_naive();
     let month_start = today.with_day(1).unwrap_or(today);
-    let back = |months: u32, from: NaiveDate| from.checked_sub_months(Months::new(months)).unwrap_or(from);
+    let back =
+        |months: u32, from: NaiveDate| from.checked_sub_months(Months::new(months)).unwrap_or(from);
     let (start, end_exclusive) = match name.trim() {
         "this-quarter" => (quarter_start(today), None),
         "last-quarter" => {
@@ -119,7 +124,9 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).expect("time").timestamp_millis()
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .timestamp_millis()
     }
 
     #[test]
@@ -139,7 +146,9 @@ mod tests {
         let p = resolve(None, Some("2026-07-01"), Some("2026-09-30"), 0, tz).expect("period");
         assert_eq!(p.from_ms, ms("2026-07-01T00:00:00+02:00"));
         assert_eq!(p.to_ms + 1, ms("2026-10-01T00:00:00+02:00"));
-        let error = resolve(None, Some("July"), None, 0, tz).unwrap_err().to_string();
+        let error = resolve(None, Some("July"), None, 0, tz)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("\"July\""), "{error}");
         assert!(resolve(Some("fortnight"), None, None, 0, tz).is_err());
         assert!(resolve(None, Some("2026-09-30"), Some("2026-07-01"), 0, tz).is_err());

@@ -37,7 +37,10 @@ const Q3_TO: i64 = 1_790_812_799_999; // 2026-09-30T23:59:59.999Z
 #[test]
 fn coverage_follows_the_tags_of_a_rule() {
     let catalogue = Catalogue::builtin();
-    let period = Period { from_ms: Q3_FROM, to_ms: Q3_TO };
+    let period = Period {
+        from_ms: Q3_FROM,
+        to_ms: Q3_TO,
+    };
     let alerts = [door_alert(Q3_FROM + 86_400_000)];
     let only = ["iso27001.7.2".to_string(), "iso27001.7.4".to_string()];
 
@@ -81,16 +84,34 @@ fn evidence_for_iso_7_2_and_8_15_last_quarter() {
         summary: "audit checkpoint".into(),
         sites: vec![],
     });
-    let period = Period { from_ms: Q3_FROM, to_ms: Q3_TO };
+    let period = Period {
+        from_ms: Q3_FROM,
+        to_ms: Q3_TO,
+    };
     let only = ["ISO27001.A.7.2".to_string(), "iso27001:A.8.15".to_string()];
     let view = coverage(&catalogue, &mappings, &evidence, period, &only, None);
-    let ids: Vec<&str> = view.controls.iter().map(|c| c.control.id.as_str()).collect();
+    let ids: Vec<&str> = view
+        .controls
+        .iter()
+        .map(|c| c.control.id.as_str())
+        .collect();
     assert_eq!(ids, ["iso27001.7.2", "iso27001.8.15"]);
-    assert_eq!(view.controls[0].evidence_counts.get("alert"), Some(&1), "the July alert only");
+    assert_eq!(
+        view.controls[0].evidence_counts.get("alert"),
+        Some(&1),
+        "the July alert only"
+    );
     assert_eq!(view.controls[1].evidence_counts.get("checkpoint"), Some(&1));
     assert_eq!(view.controls[1].platform, ["audit-log"]);
     assert_eq!(view.evidenced, 2);
     // Another site's evidence is left out when a site is asked for.
-    let view = coverage(&catalogue, &mappings, &evidence, period, &only, Some("branch"));
+    let view = coverage(
+        &catalogue,
+        &mappings,
+        &evidence,
+        period,
+        &only,
+        Some("branch"),
+    );
     assert_eq!(view.controls[0].status, CoverageStatus::MappedNoEvidence);
 }

@@ -51,8 +51,12 @@ fn marks_submissions_and_escalations_survive_a_reopen() {
     assert_eq!(first[0].stage, Stage::Nis2Notification);
     assert!(db.add_escalation(&first[0]).expect("add"));
     // The next tick finds it escalated already.
-    let again: Vec<Escalation> =
-        due_escalations(&list, &db.escalations().expect("list"), &managers, now + 60_000);
+    let again: Vec<Escalation> = due_escalations(
+        &list,
+        &db.escalations().expect("list"),
+        &managers,
+        now + 60_000,
+    );
     assert!(again.is_empty());
     assert!(!db.add_escalation(&first[0]).expect("add twice"));
 }

@@ -25,9 +25,15 @@ fn shipped_rules() -> Vec<(Mapping, bool)> {
                 .flatten()
                 .filter_map(|t| t.as_str().map(str::to_string))
                 .collect();
-            let id = value["name"].as_str().or(value["title"].as_str()).unwrap_or_default();
+            let id = value["name"]
+                .as_str()
+                .or(value["title"].as_str())
+                .unwrap_or_default();
             let building_block = tags.iter().any(|t| t == "onesec.building_block");
-            out.push((rule_mapping(id, value["title"].as_str().unwrap_or_default(), &tags), building_block));
+            out.push((
+                rule_mapping(id, value["title"].as_str().unwrap_or_default(), &tags),
+                building_block,
+            ));
         }
     }
     out
@@ -41,7 +47,10 @@ fn the_hybrid_playbook_steps_name_their_controls() {
         .find(|m| m.title.ends_with("Suspend badge"))
         .unwrap_or_else(|| panic!("{steps:?}"));
     assert!(badge.controls.contains(&"iso27001.7.2".to_string()));
-    let authority = steps.iter().find(|m| m.title.ends_with("Notify authority")).expect("notify authority");
+    let authority = steps
+        .iter()
+        .find(|m| m.title.ends_with("Notify authority"))
+        .expect("notify authority");
     assert!(authority.controls.contains(&"nis2.23".to_string()));
 }
 
@@ -56,14 +65,21 @@ fn every_alerting_rule_and_every_named_control_is_in_the_catalogue() {
         .filter(|(m, bb)| !bb && !m.title.is_empty() && m.controls.is_empty())
         .map(|(m, _)| m.id.as_str())
         .collect();
-    assert!(untagged.is_empty(), "alerting rules without a control: {untagged:?}");
+    assert!(
+        untagged.is_empty(),
+        "alerting rules without a control: {untagged:?}"
+    );
     let mut all: Vec<Mapping> = rules.into_iter().map(|(m, _)| m).collect();
     all.extend(shipped_playbook());
     all.extend(check_mappings());
     for mapping in &all {
         assert!(mapping.unrecognised.is_empty(), "{mapping:?}");
         for id in &mapping.controls {
-            assert!(catalogue.get(id).is_some(), "{} names {id}, not in compliance/controls.toml", mapping.id);
+            assert!(
+                catalogue.get(id).is_some(),
+                "{} names {id}, not in compliance/controls.toml",
+                mapping.id
+            );
         }
     }
 }

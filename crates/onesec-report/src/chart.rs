@@ -12,7 +12,12 @@ pub struct BarChart {
 /// One bar's geometry within a chart of the given size: (x, y-from-top, width, height).
 pub fn layout(chart: &BarChart, width: f64, height: f64) -> Vec<(f64, f64, f64, f64)> {
     let n = chart.bars.len().max(1) as f64;
-    let max = chart.bars.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1.0);
+    let max = chart
+        .bars
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let slot = width / n;
     chart
         .bars
@@ -20,7 +25,12 @@ pub fn layout(chart: &BarChart, width: f64, height: f64) -> Vec<(f64, f64, f64, 
         .enumerate()
         .map(|(i, (_, v))| {
             let h = (v / max) * (height - 30.0);
-            (i as f64 * slot + slot * 0.15, height - 18.0 - h, slot * 0.7, h)
+            (
+                i as f64 * slot + slot * 0.15,
+                height - 18.0 - h,
+                slot * 0.7,
+                h,
+            )
         })
         .collect()
 }

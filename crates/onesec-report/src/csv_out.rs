@@ -18,10 +18,14 @@ pub fn render(report: &Report) -> Result<Vec<u8>, csv::Error> {
             Block::Para(text) => writer.write_record([section.as_str(), "note", text.as_str()])?,
             Block::Chart(_) => {}
             Block::Table(headers, rows) => {
-                let header = [section.as_str(), "header"].into_iter().chain(headers.iter().map(String::as_str));
+                let header = [section.as_str(), "header"]
+                    .into_iter()
+                    .chain(headers.iter().map(String::as_str));
                 writer.write_record(header)?;
                 for row in &rows {
-                    let record = [section.as_str(), "row"].into_iter().chain(row.iter().map(String::as_str));
+                    let record = [section.as_str(), "row"]
+                        .into_iter()
+                        .chain(row.iter().map(String::as_str));
                     writer.write_record(record)?;
                 }
             }

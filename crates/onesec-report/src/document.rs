@@ -71,9 +71,18 @@ pub fn provenance(report: &Report) -> String {
 
 fn incident_table(rows: &[crate::model::IncidentRow]) -> Block {
     Block::Table(
-        ["incident", "title", "domain", "category", "state", "detect", "acknowledge", "resolve"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "incident",
+            "title",
+            "domain",
+            "category",
+            "state",
+            "detect",
+            "acknowledge",
+            "resolve",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows.iter()
             .map(|r| {
                 vec![
@@ -110,11 +119,16 @@ fn incidents(report: &Report, out: &mut Vec<Block>) {
     ));
     out.push(chart(
         "Incidents per day",
-        s.by_day.iter().map(|(k, v)| (k.get(5..).unwrap_or(k).to_string(), *v as f64)),
+        s.by_day
+            .iter()
+            .map(|(k, v)| (k.get(5..).unwrap_or(k).to_string(), *v as f64)),
     ));
     out.push(Block::Table(
         vec!["category".into(), "incidents".into()],
-        s.by_category.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect(),
+        s.by_category
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.to_string()])
+            .collect(),
     ));
     out.push(incident_table(&s.rows));
 }
@@ -132,7 +146,9 @@ fn access(report: &Report, out: &mut Vec<Block>) {
         return;
     }
     out.push(Block::Table(
-        ["when", "who", "zone", "door", "what", "anomaly"].map(String::from).to_vec(),
+        ["when", "who", "zone", "door", "what", "anomaly"]
+            .map(String::from)
+            .to_vec(),
         a.rows
             .iter()
             .map(|r| {
@@ -158,13 +174,26 @@ fn devices(report: &Report, out: &mut Vec<Block>) {
             d.postures.iter().map(|p| (p.site.clone(), p.score)),
         ));
     }
-    out.push(Block::Para(format!("{} open finding(s).", d.findings.len())));
+    out.push(Block::Para(format!(
+        "{} open finding(s).",
+        d.findings.len()
+    )));
     if !d.findings.is_empty() {
         out.push(Block::Table(
-            ["device", "site", "check", "severity", "finding"].map(String::from).to_vec(),
+            ["device", "site", "check", "severity", "finding"]
+                .map(String::from)
+                .to_vec(),
             d.findings
                 .iter()
-                .map(|f| vec![f.device.clone(), f.site.clone(), f.check.clone(), f.severity.clone(), f.title.clone()])
+                .map(|f| {
+                    vec![
+                        f.device.clone(),
+                        f.site.clone(),
+                        f.check.clone(),
+                        f.severity.clone(),
+                        f.title.clone(),
+                    ]
+                })
                 .collect(),
         ));
     }
@@ -185,9 +214,18 @@ fn coverage(report: &Report, out: &mut Vec<Block>) {
         ],
     ));
     out.push(Block::Table(
-        ["control", "reference", "title", "status", "rules", "steps", "checks", "evidence"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "control",
+            "reference",
+            "title",
+            "status",
+            "rules",
+            "steps",
+            "checks",
+            "evidence",
+        ]
+        .map(String::from)
+        .to_vec(),
         report
             .coverage
             .iter()
@@ -208,7 +246,9 @@ fn coverage(report: &Report, out: &mut Vec<Block>) {
 }
 
 fn register(report: &Report, out: &mut Vec<Block>) {
-    out.push(Block::Heading("Breach register (GDPR Art. 33(5)) and NIS2 reports".into()));
+    out.push(Block::Heading(
+        "Breach register (GDPR Art. 33(5)) and NIS2 reports".into(),
+    ));
     if report.register.is_empty() {
         out.push(Block::Para(
             "No incident of the period was marked a personal data breach or a significant incident."
@@ -217,7 +257,16 @@ fn register(report: &Report, out: &mut Vec<Block>) {
         return;
     }
     out.push(Block::Table(
-        ["incident", "regime", "aware", "facts", "reports", "reasons if late"].map(String::from).to_vec(),
+        [
+            "incident",
+            "regime",
+            "aware",
+            "facts",
+            "reports",
+            "reasons if late",
+        ]
+        .map(String::from)
+        .to_vec(),
         report
             .register
             .iter()

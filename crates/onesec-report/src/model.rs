@@ -314,7 +314,11 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         title: inputs.title.clone(),
         site: inputs.site.clone(),
         period: inputs.period,
-        period_local: format!("{} – {}", day(inputs.period.from_ms), day(inputs.period.to_ms)),
+        period_local: format!(
+            "{} – {}",
+            day(inputs.period.from_ms),
+            day(inputs.period.to_ms)
+        ),
         timezone: tz.name().to_string(),
         generated_ms: inputs.generated_ms,
         generated_by: inputs.generated_by.clone(),
@@ -352,7 +356,10 @@ fn incident_row(incident: &Incident, case: Option<&Case>) -> IncidentRow {
 
 fn median(mut values: Vec<i64>) -> Option<i64> {
     values.sort_unstable();
-    values.get(values.len() / 2).copied().filter(|_| !values.is_empty())
+    values
+        .get(values.len() / 2)
+        .copied()
+        .filter(|_| !values.is_empty())
 }
 
 fn incident_section(
@@ -391,7 +398,10 @@ fn access_section(events: &[Event], hours: WorkHours, tz: Tz) -> AccessSection {
     let mut rows = Vec::new();
     for event in events {
         let r = &event.resolved;
-        let restricted = r.zone_tags.iter().any(|t| RESTRICTED_TAGS.contains(&t.as_str()));
+        let restricted = r
+            .zone_tags
+            .iter()
+            .any(|t| RESTRICTED_TAGS.contains(&t.as_str()));
         if !restricted || !is_access(event.activity) {
             continue;
         }
@@ -432,8 +442,14 @@ fn is_access(activity: Activity) -> bool {
     use Activity::*;
     matches!(
         activity,
-        AccessGranted | AccessDenied | AccessTaken | PortalForced | PortalHeldOpen | Tailgate
-            | AntipassbackViolation | Duress
+        AccessGranted
+            | AccessDenied
+            | AccessTaken
+            | PortalForced
+            | PortalHeldOpen
+            | Tailgate
+            | AntipassbackViolation
+            | Duress
     )
 }
 
@@ -464,7 +480,12 @@ fn device_section(inputs: &Inputs<'_>) -> DeviceSection {
     let mut findings: Vec<FindingRow> = inputs
         .findings
         .iter()
-        .filter(|f| inputs.site.as_ref().is_none_or(|s| f.site.as_ref() == Some(s)))
+        .filter(|f| {
+            inputs
+                .site
+                .as_ref()
+                .is_none_or(|s| f.site.as_ref() == Some(s))
+        })
         .map(|f| FindingRow {
             device: f.device.clone(),
             site: f.site.clone().unwrap_or_default(),
@@ -473,7 +494,11 @@ fn device_section(inputs: &Inputs<'_>) -> DeviceSection {
             title: f.title.clone(),
         })
         .collect();
-    let rank = |s: &str| ["critical", "high", "medium", "low", "info"].iter().position(|x| *x == s);
+    let rank = |s: &str| {
+        ["critical", "high", "medium", "low", "info"]
+            .iter()
+            .position(|x| *x == s)
+    };
     findings.sort_by(|a, b| (rank(&a.severity), &a.device).cmp(&(rank(&b.severity), &b.device)));
     DeviceSection {
         postures: inputs.postures.clone(),
@@ -487,7 +512,11 @@ fn coverage_rows(coverage: &Coverage) -> Vec<CoverageRow> {
         .iter()
         .map(|line| CoverageRow {
             control: line.control.id.clone(),
-            reference: format!("{} {}", line.control.framework.label(), line.control.reference),
+            reference: format!(
+                "{} {}",
+                line.control.framework.label(),
+                line.control.reference
+            ),
             title: line.control.title.clone(),
             status: match line.status {
                 CoverageStatus::Evidenced => "evidenced",
@@ -505,14 +534,21 @@ fn coverage_rows(coverage: &Coverage) -> Vec<CoverageRow> {
 
 fn register_rows(inputs: &Inputs<'_>, local: &dyn Fn(i64) -> String) -> Vec<RegisterRow> {
     let mut rows = Vec::new();
-    for mark in inputs.marks.iter().filter(|m| inputs.period.contains(m.aware_ms)) {
+    for mark in inputs
+        .marks
+        .iter()
+        .filter(|m| inputs.period.contains(m.aware_ms))
+    {
         let facts = inputs
             .incidents
             .iter()
             .find(|(i, _)| i.id == mark.incident_id)
             .map(|(i, _)| i.title.clone())
             .unwrap_or_else(|| "(incident outside the report's site or period)".to_string());
-        for (regime, marked) in [(Regime::Gdpr, mark.gdpr_breach), (Regime::Nis2, mark.nis2_significant)] {
+        for (regime, marked) in [
+            (Regime::Gdpr, mark.gdpr_breach),
+            (Regime::Nis2, mark.nis2_significant),
+        ] {
             if !marked {
                 continue;
             }
@@ -525,7 +561,10 @@ fn register_rows(inputs: &Inputs<'_>, local: &dyn Fn(i64) -> String) -> Vec<Regi
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default();
-                    let sent = d.submitted_ms.map(|at| format!(", sent {}", local(at))).unwrap_or_default();
+                    let sent = d
+                        .submitted_ms
+                        .map(|at| format!(", sent {}", local(at)))
+                        .unwrap_or_default();
                     format!("{}: due {}, {status}{sent}", d.stage.as_str(), d.due_local)
                 })
                 .collect();
@@ -537,7 +576,12 @@ fn register_rows(inputs: &Inputs<'_>, local: &dyn Fn(i64) -> String) -> Vec<Regi
                 .collect();
             rows.push(RegisterRow {
                 incident_id: mark.incident_id.clone(),
-                regime: if regime == Regime::Gdpr { "gdpr" } else { "nis2" }.to_string(),
+                regime: if regime == Regime::Gdpr {
+                    "gdpr"
+                } else {
+                    "nis2"
+                }
+                .to_string(),
                 aware: local(mark.aware_ms),
                 facts: facts.clone(),
                 reports,
@@ -556,7 +600,10 @@ fn exercise_section(exercises: &[&(Incident, Option<Case>)]) -> ExerciseSection 
     let note = if rows.is_empty() {
         "No exercise results in this period: no incident of category exercise was recorded. (Simulated hybrid drills are being built as a separate feature; until then only incidents classified as exercise appear here.)".to_string()
     } else {
-        format!("{} exercise incident(s); times are those of the drill's response.", rows.len())
+        format!(
+            "{} exercise incident(s); times are those of the drill's response.",
+            rows.len()
+        )
     };
     ExerciseSection { rows, note }
 }

@@ -49,13 +49,21 @@ fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
         for word in paragraph.split(' ') {
             let mut word: &str = word;
             loop {
-                let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+                let candidate = if line.is_empty() {
+                    word.to_string()
+                } else {
+                    format!("{line} {word}")
+                };
                 if candidate.chars().count() <= max_chars {
                     line = candidate;
                     break;
                 }
                 if line.is_empty() {
-                    let cut = word.char_indices().nth(max_chars).map(|(i, _)| i).unwrap_or(word.len());
+                    let cut = word
+                        .char_indices()
+                        .nth(max_chars)
+                        .map(|(i, _)| i)
+                        .unwrap_or(word.len());
                     lines.push(word[..cut].to_string());
                     word = &word[cut..];
                     if word.is_empty() {
@@ -156,7 +164,13 @@ impl Pages {
             let centre = MARGIN + (*x + *bw / 2.0) as f32;
             let label_w = text_width(label, TABLE);
             self.text(centre - label_w / 2.0, top - h + 6.0, REGULAR, TABLE, label);
-            self.text(centre - 4.0, top - (*y as f32) + 2.0, REGULAR, TABLE, &format_value(*value));
+            self.text(
+                centre - 4.0,
+                top - (*y as f32) + 2.0,
+                REGULAR,
+                TABLE,
+                &format_value(*value),
+            );
         }
         self.y = top - h - 4.0;
     }
@@ -199,7 +213,10 @@ fn assemble(contents: Vec<Content>) -> Vec<u8> {
     pdf.pages(tree)
         .kids((0..contents.len()).map(page_ref))
         .count(contents.len() as i32);
-    for (font, base) in [(regular, Name(b"Helvetica")), (bold, Name(b"Helvetica-Bold"))] {
+    for (font, base) in [
+        (regular, Name(b"Helvetica")),
+        (bold, Name(b"Helvetica-Bold")),
+    ] {
         pdf.type1_font(font)
             .base_font(base)
             .encoding_predefined(Name(b"WinAnsiEncoding"));

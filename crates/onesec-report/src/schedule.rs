@@ -61,7 +61,10 @@ pub fn period_before(every: Every, now_ms: i64, tz: Tz) -> (i64, i64) {
         }
         Every::Monthly => {
             let first = today.with_day(1).unwrap_or(today);
-            (first.checked_sub_months(Months::new(1)).unwrap_or(first), first)
+            (
+                first.checked_sub_months(Months::new(1)).unwrap_or(first),
+                first,
+            )
         }
     };
     (midnight(start, tz), midnight(end, tz) - 1)
@@ -79,7 +82,9 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).expect("time").timestamp_millis()
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .timestamp_millis()
     }
 
     #[test]
@@ -89,7 +94,11 @@ mod tests {
         let (from, to) = period_before(Every::Daily, now, tz);
         assert_eq!(from, ms("2026-03-29T00:00:00+01:00"));
         assert_eq!(to + 1, ms("2026-03-30T00:00:00+02:00"));
-        assert_eq!((to + 1 - from) / 3_600_000, 23, "the day clocks go forward has 23 hours");
+        assert_eq!(
+            (to + 1 - from) / 3_600_000,
+            23,
+            "the day clocks go forward has 23 hours"
+        );
         let (from, _) = period_before(Every::Weekly, now, tz);
         assert_eq!(from, ms("2026-03-23T00:00:00+01:00"));
         let (from, to) = period_before(Every::Monthly, now, tz);
@@ -102,7 +111,17 @@ mod tests {
         let tz: Tz = "UTC".parse().expect("tz");
         let now = ms("2026-05-02T01:00:00Z");
         assert!(is_due(Every::Daily, None, now, tz));
-        assert!(!is_due(Every::Daily, Some(ms("2026-05-02T00:30:00Z")), now, tz));
-        assert!(is_due(Every::Daily, Some(ms("2026-05-01T00:30:00Z")), now, tz));
+        assert!(!is_due(
+            Every::Daily,
+            Some(ms("2026-05-02T00:30:00Z")),
+            now,
+            tz
+        ));
+        assert!(is_due(
+            Every::Daily,
+            Some(ms("2026-05-01T00:30:00Z")),
+            now,
+            tz
+        ));
     }
 }

@@ -33,14 +33,34 @@ fn events() -> Vec<Event> {
 fn report() -> onesec_report::Report {
     let tz: Tz = "Europe/Brussels".parse().expect("tz");
     let incident = incident();
-    let mut case = Case::open(&incident, &[], &SlaPolicy::default(), incident.first_ms + 30_000);
+    let mut case = Case::open(
+        &incident,
+        &[],
+        &SlaPolicy::default(),
+        incident.first_ms + 30_000,
+    );
     case.category = Category::Intrusion;
-    case.state_changed(onesec_incident::IncidentState::Acknowledged, "bob", incident.first_ms + 330_000);
-    case.state_changed(onesec_incident::IncidentState::Resolved, "bob", incident.first_ms + 7_230_000);
+    case.state_changed(
+        onesec_incident::IncidentState::Acknowledged,
+        "bob",
+        incident.first_ms + 330_000,
+    );
+    case.state_changed(
+        onesec_incident::IncidentState::Resolved,
+        "bob",
+        incident.first_ms + 7_230_000,
+    );
     let incidents = vec![(incident, Some(case))];
-    let mut mappings = vec![rule_mapping("door", "Door forced", &["iso27001.7.2".to_string()])];
+    let mut mappings = vec![rule_mapping(
+        "door",
+        "Door forced",
+        &["iso27001.7.2".to_string()],
+    )];
     mappings.extend(platform_mappings());
-    let period = Period { from_ms: FROM, to_ms: TO };
+    let period = Period {
+        from_ms: FROM,
+        to_ms: TO,
+    };
     let view = coverage(&Catalogue::builtin(), &mappings, &[], period, &[], None);
     let mark = Mark {
         incident_id: "inc-7f3a".into(),
@@ -71,7 +91,11 @@ fn report() -> onesec_report::Report {
         incidents: &incidents,
         access_events: &events,
         findings: &[],
-        postures: vec![SitePosture { site: "hq".into(), score: 72.5, devices: 14 }],
+        postures: vec![SitePosture {
+            site: "hq".into(),
+            score: 72.5,
+            devices: 14,
+        }],
         coverage: &view,
         marks: std::slice::from_ref(&mark),
         submissions: &[],
@@ -95,8 +119,14 @@ fn the_report_answers_who_entered_the_server_room_after_hours() {
     // Saturday 28 March 08:30 is a weekend; Sunday 00:03 is night.
     assert_eq!(after_hours, ["Ada Admin (p-2001)", "Mallory Moe (p-1042)"]);
     let mallory = &report.access.rows[2];
-    assert_eq!(mallory.anomaly.as_deref(), Some("person terminated, after hours"));
-    assert_eq!(report.access.rows[1].anomaly.as_deref(), Some("door forced, after hours"));
+    assert_eq!(
+        mallory.anomaly.as_deref(),
+        Some("person terminated, after hours")
+    );
+    assert_eq!(
+        report.access.rows[1].anomaly.as_deref(),
+        Some("door forced, after hours")
+    );
     assert_eq!(report.incidents.rows[0].detect_ms, Some(30_000));
     assert_eq!(report.incidents.rows[0].acknowledge_ms, Some(300_000));
     assert_eq!(report.incidents.median_resolve_ms, Some(7_200_000));
@@ -125,7 +155,10 @@ fn the_pdf_has_the_expected_text() {
         "Control coverage",
         "Incidents by domain",
     ] {
-        assert!(text.contains(expected), "{expected:?} not in the PDF text:\n{text}");
+        assert!(
+            text.contains(expected),
+            "{expected:?} not in the PDF text:\n{text}"
+        );
     }
 }
 

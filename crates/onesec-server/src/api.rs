@@ -108,11 +108,31 @@ fn compliance_routes() -> Vec<Route<Arc<crate::compliance::Compliance>>> {
     vec![
         at(Method::GET, "/api/v1/compliance/controls", c::get_controls),
         at(Method::GET, "/api/v1/compliance/coverage", c::get_coverage),
-        at(Method::GET, "/api/v1/compliance/deadlines", c::get_deadlines),
-        at(Method::GET, "/api/v1/incidents/{id}/regulatory", c::get_regulatory),
-        at(Method::POST, "/api/v1/incidents/{id}/regulatory", c::post_regulatory),
-        at(Method::GET, "/api/v1/incidents/{id}/regulatory/{stage}", c::get_draft),
-        at(Method::POST, "/api/v1/incidents/{id}/regulatory/{stage}", c::post_draft),
+        at(
+            Method::GET,
+            "/api/v1/compliance/deadlines",
+            c::get_deadlines,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/regulatory",
+            c::get_regulatory,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/regulatory",
+            c::post_regulatory,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/regulatory/{stage}",
+            c::get_draft,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/regulatory/{stage}",
+            c::post_draft,
+        ),
         at(
             Method::POST,
             "/api/v1/incidents/{id}/regulatory/{stage}/submit",

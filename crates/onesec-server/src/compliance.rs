@@ -6,7 +6,9 @@
 use crate::devices_api::Devices;
 use chrono_tz::Tz;
 use onesec_compliance::coverage::{alert_evidence, finding_evidence, incident_evidence};
-use onesec_compliance::mapping::{check_mappings, platform_mappings, playbook_mappings, rule_mappings};
+use onesec_compliance::mapping::{
+    check_mappings, platform_mappings, playbook_mappings, rule_mappings,
+};
 use onesec_compliance::{
     Catalogue, ComplianceDb, Coverage, Deadline, Escalation, EvidenceItem, EvidenceKind, Mapping,
     Period, Regime, Stage, Submission, due_escalations,
@@ -74,7 +76,7 @@ fn load_mappings(config: &Config) -> Vec<Mapping> {
         }
     };
     mappings.extend(check_mappings());
-    match onesec_playbook::builtin::hybrid_intrusion().map(|p| serde_json::to_value(p)) {
+    match onesec_playbook::builtin::hybrid_intrusion().map(serde_json::to_value) {
         Ok(Ok(value)) => mappings.extend(playbook_mappings(&value)),
         _ => tracing::warn!("built-in playbook not read for the coverage view"),
     }
@@ -84,7 +86,9 @@ fn load_mappings(config: &Config) -> Vec<Mapping> {
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
         match value {
             Some(value) => mappings.extend(playbook_mappings(&value)),
-            None => tracing::warn!(path = %path.display(), "playbook not read for the coverage view"),
+            None => {
+                tracing::warn!(path = %path.display(), "playbook not read for the coverage view")
+            }
         }
     }
     mappings.extend(platform_mappings());
@@ -92,18 +96,31 @@ fn load_mappings(config: &Config) -> Vec<Mapping> {
 }
 
 fn check_schedule(entry: &ReportSchedule) -> Result<Scheduled, ComplianceError> {
-    let bad = |what: String| ComplianceError::Config(format!("[[reports.schedule]] {:?}: {what}", entry.name));
-    let every = Every::parse(&entry.every)
-        .ok_or_else(|| bad(format!("every = {:?} is not daily, weekly or monthly", entry.every)))?;
+    let bad = |what: String| {
+        ComplianceError::Config(format!("[[reports.schedule]] {:?}: {what}", entry.name))
+    };
+    let every = Every::parse(&entry.every).ok_or_else(|| {
+        bad(format!(
+            "every = {:?} is not daily, weekly or monthly",
+            entry.every
+        ))
+    })?;
     let formats = entry
         .formats
         .iter()
-        .map(|f| Format::parse(f).ok_or_else(|| bad(format!("format {f:?} is not html, pdf, csv or json"))))
+        .map(|f| {
+            Format::parse(f)
+                .ok_or_else(|| bad(format!("format {f:?} is not html, pdf, csv or json")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if entry.folder.is_none() && entry.webhook.is_none() {
         return Err(bad("needs a folder or a webhook".into()));
     }
-    Ok(Scheduled { entry: entry.clone(), every, formats })
+    Ok(Scheduled {
+        entry: entry.clone(),
+        every,
+        formats,
+    })
 }
 
 impl Compliance {
@@ -196,7 +213,12 @@ impl Compliance {
     pub fn escalate_due(&self, now_ms: i64) -> Result<Vec<Escalation>, ComplianceError> {
         let deadlines = self.deadlines(now_ms)?;
         let db = self.db();
-        let due = due_escalations(&deadlines, &db.escalations()?, &self.settings.escalate_to, now_ms);
+        let due = due_escalations(
+            &deadlines,
+            &db.escalations()?,
+            &self.settings.escalate_to,
+            now_ms,
+        );
         let mut added = Vec::new();
         for escalation in due {
             if db.add_escalation(&escalation)? {
@@ -226,11 +248,17 @@ impl Compliance {
     ) -> Result<Vec<(Incident, Option<Case>)>, ComplianceError> {
         let site = site.map(str::to_string);
         Ok(self.pipeline.read_store(move |s| {
-            let filter = IncidentFilter { limit: Some(usize::MAX >> 1), ..Default::default() };
+            let filter = IncidentFilter {
+                limit: Some(usize::MAX >> 1),
+                ..Default::default()
+            };
             let mut out = Vec::new();
             for incident in s.incidents(&filter)? {
-                let overlaps = incident.first_ms <= period.to_ms && incident.last_ms >= period.from_ms;
-                let at_site = site.as_ref().is_none_or(|x| incident.entities.sites.contains(x));
+                let overlaps =
+                    incident.first_ms <= period.to_ms && incident.last_ms >= period.from_ms;
+                let at_site = site
+                    .as_ref()
+                    .is_none_or(|x| incident.entities.sites.contains(x));
                 if overlaps && at_site {
                     let case = s.case(&incident.id)?;
                     out.push((incident, case));
@@ -241,7 +269,9 @@ impl Compliance {
     }
 
     fn alerts(&self, period: Period) -> Result<Vec<Alert>, ComplianceError> {
-        let mut alerts = self.pipeline.read_store(|s| s.alerts(None, usize::MAX >> 1))?;
+        let mut alerts = self
+            .pipeline
+            .read_store(|s| s.alerts(None, usize::MAX >> 1))?;
         alerts.retain(|a| period.contains(a.first_ms));
         Ok(alerts)
     }
@@ -252,13 +282,15 @@ impl Compliance {
         let Some(audit) = self.pipeline.audit() else {
             return Vec::new();
         };
-        let text = std::fs::read_to_string(audit.dir().join("checkpoints.jsonl")).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(audit.dir().join("checkpoints.jsonl")).unwrap_or_default();
         let mut out = Vec::new();
         for line in text.lines() {
             let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
                 continue;
             };
-            let (Some(size), Some(time_ms)) = (value["size"].as_u64(), value["time_ms"].as_i64()) else {
+            let (Some(size), Some(time_ms)) = (value["size"].as_u64(), value["time_ms"].as_i64())
+            else {
                 continue;
             };
             if !period.contains(time_ms) {
@@ -280,7 +312,11 @@ impl Compliance {
 
     /// One evidence item for logging (8.15) per local day of the period on which events were
     /// recorded (at most 400 days, one indexed probe per day).
-    fn log_evidence(&self, period: Period, site: Option<&str>) -> Result<Vec<EvidenceItem>, ComplianceError> {
+    fn log_evidence(
+        &self,
+        period: Period,
+        site: Option<&str>,
+    ) -> Result<Vec<EvidenceItem>, ComplianceError> {
         let mut out = Vec::new();
         let mut day_start = period.from_ms;
         for _ in 0..400 {
@@ -312,7 +348,10 @@ impl Compliance {
         Ok(out)
     }
 
-    fn submission_evidence(&self, incidents: &[(Incident, Option<Case>)]) -> Result<Vec<EvidenceItem>, ComplianceError> {
+    fn submission_evidence(
+        &self,
+        incidents: &[(Incident, Option<Case>)],
+    ) -> Result<Vec<EvidenceItem>, ComplianceError> {
         let submissions = self.db().submissions(None)?;
         let mut out = Vec::new();
         for s in submissions {
@@ -321,14 +360,23 @@ impl Compliance {
                 .find(|(i, _)| i.id == s.incident_id)
                 .map(|(i, _)| i.entities.sites.iter().cloned().collect())
                 .unwrap_or_default();
-            let article = if s.stage.regime() == Regime::Gdpr { "gdpr.33" } else { "nis2.23" };
+            let article = if s.stage.regime() == Regime::Gdpr {
+                "gdpr.33"
+            } else {
+                "nis2.23"
+            };
             for control in [article, "iso27001.5.5"] {
                 out.push(EvidenceItem {
                     control: control.to_string(),
                     kind: EvidenceKind::Submission,
                     id: format!("{}/{}", s.incident_id, s.stage.as_str()),
                     at_ms: s.submitted_ms,
-                    summary: format!("{} submitted by {}{}", s.stage.label(), s.submitted_by, if s.late { " (late)" } else { "" }),
+                    summary: format!(
+                        "{} submitted by {}{}",
+                        s.stage.label(),
+                        s.submitted_by,
+                        if s.late { " (late)" } else { "" }
+                    ),
                     sites: sites.clone(),
                 });
             }
@@ -352,11 +400,22 @@ impl Compliance {
         evidence.extend(self.submission_evidence(&incidents)?);
         evidence.extend(self.checkpoint_evidence(period));
         evidence.extend(self.log_evidence(period, site)?);
-        Ok(onesec_compliance::coverage(&self.catalogue, &self.mappings, &evidence, period, only, site))
+        Ok(onesec_compliance::coverage(
+            &self.catalogue,
+            &self.mappings,
+            &evidence,
+            period,
+            only,
+            site,
+        ))
     }
 
     /// Physical access events of the period at the site.
-    fn access_events(&self, period: Period, site: Option<&str>) -> Result<Vec<Event>, ComplianceError> {
+    fn access_events(
+        &self,
+        period: Period,
+        site: Option<&str>,
+    ) -> Result<Vec<Event>, ComplianceError> {
         let mut out = Vec::new();
         let mut after_id = None;
         let mut read = 0usize;
@@ -373,7 +432,10 @@ impl Compliance {
             let Some(last) = page.last() else { break };
             after_id = Some(last.id);
             read += page.len();
-            out.extend(page.into_iter().filter(|e| e.class == EventClass::PhysicalAccess));
+            out.extend(
+                page.into_iter()
+                    .filter(|e| e.class == EventClass::PhysicalAccess),
+            );
             if read >= MAX_REPORT_EVENTS {
                 tracing::warn!(read, "report: access part cut at the event limit");
                 break;
@@ -386,7 +448,12 @@ impl Compliance {
     fn checkpoint_now(&self) -> Option<CheckpointRef> {
         let audit = self.pipeline.audit()?;
         match audit.checkpoint() {
-            Ok(c) => Some(CheckpointRef { size: c.size, root: c.root, time_ms: c.time_ms, signature: c.signature }),
+            Ok(c) => Some(CheckpointRef {
+                size: c.size,
+                root: c.root,
+                time_ms: c.time_ms,
+                signature: c.signature,
+            }),
             Err(error) => {
                 tracing::error!(%error, "report: no audit checkpoint");
                 None
@@ -412,7 +479,11 @@ impl Compliance {
             .sites
             .iter()
             .filter(|p| site.is_none_or(|s| s == p.id))
-            .map(|p| SitePosture { site: p.id.clone(), score: p.score, devices: p.devices })
+            .map(|p| SitePosture {
+                site: p.id.clone(),
+                score: p.score,
+                devices: p.devices,
+            })
             .collect();
         let (marks, submissions) = {
             let db = self.db();
@@ -420,7 +491,10 @@ impl Compliance {
         };
         let deadlines = self.deadlines(now_ms)?;
         let inputs = onesec_report::Inputs {
-            title: format!("onesec security and compliance report{}", site.map(|s| format!(" — {s}")).unwrap_or_default()),
+            title: format!(
+                "onesec security and compliance report{}",
+                site.map(|s| format!(" — {s}")).unwrap_or_default()
+            ),
             site: site.map(str::to_string),
             period,
             timezone: self.timezone,
@@ -450,7 +524,8 @@ impl Compliance {
             if !onesec_report::schedule::is_due(job.every, last, now_ms, self.timezone) {
                 continue;
             }
-            let (from_ms, to_ms) = onesec_report::schedule::period_before(job.every, now_ms, self.timezone);
+            let (from_ms, to_ms) =
+                onesec_report::schedule::period_before(job.every, now_ms, self.timezone);
             let period = Period { from_ms, to_ms };
             let by = format!("schedule {}", job.entry.name);
             let report = self.report(period, job.entry.site.as_deref(), &by)?;
@@ -463,7 +538,12 @@ impl Compliance {
                 delivered.extend(deliver(&job.entry, &name, *format, bytes));
             }
             self.db().set_report_run(&job.entry.name, now_ms)?;
-            self.audit("onesec", "report.scheduled", &job.entry.name, json!({"from_ms": from_ms, "to_ms": to_ms, "delivered": delivered}));
+            self.audit(
+                "onesec",
+                "report.scheduled",
+                &job.entry.name,
+                json!({"from_ms": from_ms, "to_ms": to_ms, "delivered": delivered}),
+            );
             ran.push(job.entry.name.clone());
         }
         Ok(ran)
@@ -478,7 +558,9 @@ fn deliver(entry: &ReportSchedule, name: &str, format: Format, bytes: Vec<u8>) -
         let path = folder.join(name);
         match std::fs::create_dir_all(folder).and_then(|_| std::fs::write(&path, &bytes)) {
             Ok(()) => done.push(path.display().to_string()),
-            Err(error) => tracing::error!(%error, path = %path.display(), "scheduled report not written"),
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), "scheduled report not written")
+            }
         }
     }
     if let Some(url) = &entry.webhook {
@@ -526,5 +608,9 @@ pub(crate) fn spawn_checks(compliance: Arc<Compliance>) -> tokio::task::JoinHand
 
 /// The stage names, for error messages.
 pub(crate) fn stage_names() -> String {
-    Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    Stage::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -20,7 +20,9 @@ type Shared = Arc<Compliance>;
 
 fn failed(error: ComplianceError) -> ApiError {
     match error {
-        ComplianceError::Store(onesec_store::StoreError::NotFound(m)) => ApiError(StatusCode::NOT_FOUND, m),
+        ComplianceError::Store(onesec_store::StoreError::NotFound(m)) => {
+            ApiError(StatusCode::NOT_FOUND, m)
+        }
         ComplianceError::Clock(e) => bad_request(e),
         other => internal(other),
     }
@@ -36,11 +38,17 @@ async fn blocking<T: Send + 'static>(
 fn allowed_site(principal: &Principal, site: Option<String>) -> Result<Option<String>, ApiError> {
     match site {
         Some(s) if principal.sees_site(Some(&s)) => Ok(Some(s)),
-        Some(s) => Err(ApiError(StatusCode::FORBIDDEN, format!("you are not allowed to see site {s}"))),
+        Some(s) => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("you are not allowed to see site {s}"),
+        )),
         None if principal.sites.is_empty() => Ok(None),
         None => Err(ApiError(
             StatusCode::FORBIDDEN,
-            format!("you are limited to sites ({}): name one with ?site=", principal.sites.join(", ")),
+            format!(
+                "you are limited to sites ({}): name one with ?site=",
+                principal.sites.join(", ")
+            ),
         )),
     }
 }
@@ -94,7 +102,9 @@ pub(crate) async fn get_coverage(
         .map(str::to_string)
         .collect();
     if let Some(unknown) = only.iter().find(|id| c.catalogue.get(id).is_none()) {
-        return Err(bad_request(format!("control {unknown:?} is not in the catalogue (GET /api/v1/compliance/controls)")));
+        return Err(bad_request(format!(
+            "control {unknown:?} is not in the catalogue (GET /api/v1/compliance/controls)"
+        )));
     }
     let view = blocking(move || c.coverage(period, &only, site.as_deref()).map_err(failed)).await?;
     Ok(Json(view).into_response())
@@ -179,13 +189,21 @@ fn mark_of(c: &Compliance, id: &str) -> Result<Mark, ApiError> {
 
 fn parse_stage(name: &str) -> Result<Stage, ApiError> {
     Stage::parse(name).ok_or_else(|| {
-        ApiError(StatusCode::NOT_FOUND, format!("no report stage {name:?} (stages: {})", stage_names()))
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no report stage {name:?} (stages: {})", stage_names()),
+        )
     })
 }
 
 /// The draft of a stage: the saved one filled again from current incident data (edits kept),
 /// or a new one.
-fn current_draft(c: &Compliance, incident: &Incident, mark: &Mark, stage: Stage) -> Result<Draft, ApiError> {
+fn current_draft(
+    c: &Compliance,
+    incident: &Incident,
+    mark: &Mark,
+    stage: Stage,
+) -> Result<Draft, ApiError> {
     let id = incident.id.clone();
     let (case, alerts, history) = c
         .pipeline
@@ -201,7 +219,12 @@ fn current_draft(c: &Compliance, incident: &Incident, mark: &Mark, stage: Stage)
                 (None, Some(to)) => format!(": {to}"),
                 _ => String::new(),
             };
-            format!("{} {} by {}{change}", onesec_compliance::clock::local_string(h.at_ms, tz), h.action, h.actor)
+            format!(
+                "{} {} by {}{change}",
+                onesec_compliance::clock::local_string(h.at_ms, tz),
+                h.action,
+                h.actor
+            )
         })
         .collect();
     let facts = Facts {
@@ -212,7 +235,10 @@ fn current_draft(c: &Compliance, incident: &Incident, mark: &Mark, stage: Stage)
         dpo_contact: c.settings.dpo_contact.as_deref(),
     };
     let now = c.now_ms();
-    let saved = c.db().draft(&incident.id, stage).map_err(|e| failed(e.into()))?;
+    let saved = c
+        .db()
+        .draft(&incident.id, stage)
+        .map_err(|e| failed(e.into()))?;
     Ok(match saved {
         Some(draft) => draft.refill(mark, &facts, now),
         None => Draft::fill(stage, mark, &facts, now),
@@ -280,7 +306,10 @@ pub(crate) async fn post_regulatory(
         if aware_ms > now {
             return Err(bad_request("the time of awareness is in the future"));
         }
-        let timezone = body.timezone.clone().unwrap_or_else(|| c.settings.timezone.clone());
+        let timezone = body
+            .timezone
+            .clone()
+            .unwrap_or_else(|| c.settings.timezone.clone());
         onesec_compliance::clock::parse_timezone(&timezone).map_err(bad_request)?;
         let mark = Mark {
             incident_id: id.clone(),
@@ -293,7 +322,12 @@ pub(crate) async fn post_regulatory(
             marked_ms: now,
         };
         c.db().put_mark(&mark).map_err(|e| failed(e.into()))?;
-        c.audit(&principal.name, "compliance.mark", &id, serde_json::to_value(&mark).map_err(internal)?);
+        c.audit(
+            &principal.name,
+            "compliance.mark",
+            &id,
+            serde_json::to_value(&mark).map_err(internal)?,
+        );
         Ok(mark)
     })
     .await?;
@@ -322,7 +356,11 @@ pub(crate) async fn get_draft(
     })
     .await?;
     match q.format.as_deref() {
-        Some("text") => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], draft.to_text()).into_response()),
+        Some("text") => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            draft.to_text(),
+        )
+            .into_response()),
         None | Some("json") => Ok(Json(draft).into_response()),
         Some(other) => Err(bad_request(format!("format {other:?} is not json or text"))),
     }
@@ -349,11 +387,18 @@ pub(crate) async fn post_draft(
         let mut draft = current_draft(&c, &incident, &mark, stage)?;
         let now = c.now_ms();
         for (key, value) in &body.fields {
-            draft.edit(key, value, &principal.name, now).map_err(bad_request)?;
+            draft
+                .edit(key, value, &principal.name, now)
+                .map_err(bad_request)?;
         }
         c.db().put_draft(&draft).map_err(|e| failed(e.into()))?;
         let keys: Vec<&String> = body.fields.keys().collect();
-        c.audit(&principal.name, "compliance.draft", &id, json!({"stage": stage.as_str(), "fields": keys}));
+        c.audit(
+            &principal.name,
+            "compliance.draft",
+            &id,
+            json!({"stage": stage.as_str(), "fields": keys}),
+        );
         Ok(draft)
     })
     .await?;
@@ -388,16 +433,31 @@ pub(crate) async fn post_submit(
             .map_err(failed)?
             .into_iter()
             .find(|d| d.incident_id == id && d.stage == stage)
-            .ok_or_else(|| ApiError(StatusCode::CONFLICT, format!("incident {id} has no {} deadline", stage.as_str())))?;
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::CONFLICT,
+                    format!("incident {id} has no {} deadline", stage.as_str()),
+                )
+            })?;
         let draft = current_draft(&c, &incident, &mark, stage)?;
         let missing = draft.missing();
         if !missing.is_empty() {
-            return Err(ApiError(StatusCode::CONFLICT, format!("the draft still lacks: {} (POST …/regulatory/{} to fill them)", missing.join(", "), stage.as_str())));
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "the draft still lacks: {} (POST …/regulatory/{} to fill them)",
+                    missing.join(", "),
+                    stage.as_str()
+                ),
+            ));
         }
         let late = now > deadline.due_ms;
         let reasons = body.late_reasons.filter(|r| !r.trim().is_empty());
         if late && stage.regime() == Regime::Gdpr && reasons.is_none() {
-            return Err(bad_request(format!("the GDPR notification is late (due {}): give late_reasons (Art. 33(1))", deadline.due_local)));
+            return Err(bad_request(format!(
+                "the GDPR notification is late (due {}): give late_reasons (Art. 33(1))",
+                deadline.due_local
+            )));
         }
         let submission = Submission {
             incident_id: id.clone(),
@@ -411,9 +471,15 @@ pub(crate) async fn post_submit(
         };
         let db = c.db();
         db.put_draft(&draft).map_err(|e| failed(e.into()))?;
-        db.add_submission(&submission).map_err(|e| failed(e.into()))?;
+        db.add_submission(&submission)
+            .map_err(|e| failed(e.into()))?;
         drop(db);
-        c.audit(&principal.name, "compliance.submit", &id, serde_json::to_value(&submission).map_err(internal)?);
+        c.audit(
+            &principal.name,
+            "compliance.submit",
+            &id,
+            serde_json::to_value(&submission).map_err(internal)?,
+        );
         Ok(submission)
     })
     .await?;
@@ -448,9 +514,10 @@ pub(crate) async fn get_report(
     if format == onesec_report::Format::Html {
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
-            axum::http::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            axum::http::HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            ),
         );
     }
     Ok(response)
 }
-

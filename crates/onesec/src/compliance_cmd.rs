@@ -40,7 +40,12 @@ pub struct PeriodArgs {
 impl PeriodArgs {
     fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
-        for (key, value) in [("period", &self.period), ("from", &self.from), ("to", &self.to), ("site", &self.site)] {
+        for (key, value) in [
+            ("period", &self.period),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("site", &self.site),
+        ] {
             if let Some(v) = value {
                 q.push((key, v.clone()));
             }
@@ -141,7 +146,11 @@ fn query_string(pairs: &[(&str, String)]) -> String {
         .iter()
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect();
-    if encoded.is_empty() { String::new() } else { format!("?{}", encoded.join("&")) }
+    if encoded.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", encoded.join("&"))
+    }
 }
 
 /// Percent-encodes a query value.
@@ -149,7 +158,9 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -161,11 +172,21 @@ fn post_json(server: &ServerArgs, path: &str, body: &Value) -> anyhow::Result<Va
     let response = server
         .authorize(client.post(&url).json(body))
         .send()
-        .with_context(|| format!("cannot reach onesec at {} (is `onesec up` running? use --server)", server.server))?;
+        .with_context(|| {
+            format!(
+                "cannot reach onesec at {} (is `onesec up` running? use --server)",
+                server.server
+            )
+        })?;
     let status = response.status();
-    let answer: Value = response.json().with_context(|| format!("{url}: answer is not JSON"))?;
+    let answer: Value = response
+        .json()
+        .with_context(|| format!("{url}: answer is not JSON"))?;
     if !status.is_success() {
-        bail!("{url}: {status}: {}", answer["error"].as_str().unwrap_or(""));
+        bail!(
+            "{url}: {status}: {}",
+            answer["error"].as_str().unwrap_or("")
+        );
     }
     Ok(answer)
 }
@@ -180,23 +201,39 @@ pub fn run(args: ComplianceArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&body)?);
             } else {
                 for c in body["controls"].as_array().into_iter().flatten() {
-                    println!("{:<16} {:<16} {}", s(&c["id"]), s(&c["reference"]), s(&c["title"]));
+                    println!(
+                        "{:<16} {:<16} {}",
+                        s(&c["id"]),
+                        s(&c["reference"]),
+                        s(&c["title"])
+                    );
                 }
             }
         }
-        ComplianceAction::Coverage { period, control, json } => {
+        ComplianceAction::Coverage {
+            period,
+            control,
+            json,
+        } => {
             let mut q = period.query();
             if !control.is_empty() {
                 q.push(("control", control.join(",")));
             }
-            let body = get_json(server, &format!("/api/v1/compliance/coverage{}", query_string(&q)))?;
+            let body = get_json(
+                server,
+                &format!("/api/v1/compliance/coverage{}", query_string(&q)),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&body)?);
             } else {
                 print_coverage(&body);
             }
         }
-        ComplianceAction::Deadlines { regime, pending, json } => {
+        ComplianceAction::Deadlines {
+            regime,
+            pending,
+            json,
+        } => {
             let mut q = Vec::new();
             if let Some(r) = regime {
                 q.push(("regime", r));
@@ -204,17 +241,37 @@ pub fn run(args: ComplianceArgs) -> anyhow::Result<ExitCode> {
             if pending {
                 q.push(("pending", "true".to_string()));
             }
-            let body = get_json(server, &format!("/api/v1/compliance/deadlines{}", query_string(&q)))?;
+            let body = get_json(
+                server,
+                &format!("/api/v1/compliance/deadlines{}", query_string(&q)),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&body)?);
             } else {
                 for d in body["deadlines"].as_array().into_iter().flatten() {
-                    let escalated = if d["escalated"].is_null() { "" } else { "  escalated" };
-                    println!("{:<24} {:<22} due {}  {}{escalated}", s(&d["incident_id"]), s(&d["stage"]), s(&d["due_local"]), s(&d["status"]));
+                    let escalated = if d["escalated"].is_null() {
+                        ""
+                    } else {
+                        "  escalated"
+                    };
+                    println!(
+                        "{:<24} {:<22} due {}  {}{escalated}",
+                        s(&d["incident_id"]),
+                        s(&d["stage"]),
+                        s(&d["due_local"]),
+                        s(&d["status"])
+                    );
                 }
             }
         }
-        ComplianceAction::Mark { id, nis2, gdpr, aware, timezone, cross_border } => {
+        ComplianceAction::Mark {
+            id,
+            nis2,
+            gdpr,
+            aware,
+            timezone,
+            cross_border,
+        } => {
             let cross_border = match cross_border.as_deref() {
                 None => None,
                 Some("yes") => Some(true),
@@ -222,28 +279,57 @@ pub fn run(args: ComplianceArgs) -> anyhow::Result<ExitCode> {
                 Some(other) => bail!("--cross-border {other:?}: say yes or no"),
             };
             let body = json!({"nis2_significant": nis2, "gdpr_breach": gdpr, "aware": aware, "timezone": timezone, "cross_border": cross_border});
-            let mark = post_json(server, &format!("/api/v1/incidents/{}/regulatory", encode(&id)), &body)?;
+            let mark = post_json(
+                server,
+                &format!("/api/v1/incidents/{}/regulatory", encode(&id)),
+                &body,
+            )?;
             println!("{}", serde_json::to_string_pretty(&mark)?);
         }
-        ComplianceAction::Draft { id, stage, set, json } => {
-            let path = format!("/api/v1/incidents/{}/regulatory/{}", encode(&id), encode(&stage));
+        ComplianceAction::Draft {
+            id,
+            stage,
+            set,
+            json,
+        } => {
+            let path = format!(
+                "/api/v1/incidents/{}/regulatory/{}",
+                encode(&id),
+                encode(&stage)
+            );
             let draft = if set.is_empty() {
                 get_json(server, &path)?
             } else {
-                let fields: serde_json::Map<String, Value> = set.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+                let fields: serde_json::Map<String, Value> = set
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
                 post_json(server, &path, &json!({ "fields": fields }))?
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&draft)?);
             } else {
                 for f in draft["fields"].as_array().into_iter().flatten() {
-                    let value = if s(&f["value"]).is_empty() { "(to be completed)".to_string() } else { s(&f["value"]) };
+                    let value = if s(&f["value"]).is_empty() {
+                        "(to be completed)".to_string()
+                    } else {
+                        s(&f["value"])
+                    };
                     println!("{} [{}]\n{value}\n", s(&f["label"]), s(&f["source"]));
                 }
             }
         }
-        ComplianceAction::Submit { id, stage, reference, late_reasons } => {
-            let path = format!("/api/v1/incidents/{}/regulatory/{}/submit", encode(&id), encode(&stage));
+        ComplianceAction::Submit {
+            id,
+            stage,
+            reference,
+            late_reasons,
+        } => {
+            let path = format!(
+                "/api/v1/incidents/{}/regulatory/{}/submit",
+                encode(&id),
+                encode(&stage)
+            );
             let body = json!({"reference": reference, "late_reasons": late_reasons});
             let submission = post_json(server, &path, &body)?;
             println!("{}", serde_json::to_string_pretty(&submission)?);
@@ -267,9 +353,21 @@ fn print_coverage(body: &Value) {
     );
     for line in body["controls"].as_array().into_iter().flatten() {
         let c = &line["control"];
-        println!("{:<16} {:<20} {}  {}", s(&c["id"]), s(&line["status"]), s(&c["reference"]), s(&c["title"]));
+        println!(
+            "{:<16} {:<20} {}  {}",
+            s(&c["id"]),
+            s(&line["status"]),
+            s(&c["reference"]),
+            s(&c["title"])
+        );
         let list = |key: &str| -> String {
-            line[key].as_array().into_iter().flatten().map(s).collect::<Vec<_>>().join(", ")
+            line[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         for key in ["rules", "checks", "steps", "platform"] {
             let items = list(key);
@@ -278,7 +376,13 @@ fn print_coverage(body: &Value) {
             }
         }
         for item in line["evidence"].as_array().into_iter().flatten() {
-            println!("    {} {} {}: {}", s(&item["kind"]), s(&item["id"]), item["at_ms"], s(&item["summary"]));
+            println!(
+                "    {} {} {}: {}",
+                s(&item["kind"]),
+                s(&item["id"]),
+                item["at_ms"],
+                s(&item["summary"])
+            );
         }
     }
     for u in body["unrecognised"].as_array().into_iter().flatten() {
@@ -310,11 +414,20 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let format = args
         .format
         .clone()
-        .or_else(|| args.out.as_ref().and_then(|p| p.extension()).map(|e| e.to_string_lossy().into_owned()))
+        .or_else(|| {
+            args.out
+                .as_ref()
+                .and_then(|p| p.extension())
+                .map(|e| e.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "html".to_string());
     let mut q = args.period.query();
     q.push(("format", format.clone()));
-    let url = format!("{}/api/v1/reports{}", args.server.server.trim_end_matches('/'), query_string(&q));
+    let url = format!(
+        "{}/api/v1/reports{}",
+        args.server.server.trim_end_matches('/'),
+        query_string(&q)
+    );
     let bar = if args.quiet || args.out.is_none() {
         indicatif::ProgressBar::hidden()
     } else {
@@ -322,12 +435,21 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     bar.set_message("building the report (incidents, access, devices, coverage, register)");
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let client = args.server.client_builder()?.timeout(std::time::Duration::from_secs(600)).build()?;
+    let client = args
+        .server
+        .client_builder()?
+        .timeout(std::time::Duration::from_secs(600))
+        .build()?;
     let mut response = args
         .server
         .authorize(client.get(&url))
         .send()
-        .with_context(|| format!("cannot reach onesec at {} (is `onesec up` running? use --server)", args.server.server))?;
+        .with_context(|| {
+            format!(
+                "cannot reach onesec at {} (is `onesec up` running? use --server)",
+                args.server.server
+            )
+        })?;
     let status = response.status();
     if !status.is_success() {
         bar.finish_and_clear();
@@ -356,7 +478,11 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(path) => {
             std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("{} written ({} bytes, {format})", path.display(), bytes.len());
+            eprintln!(
+                "{} written ({} bytes, {format})",
+                path.display(),
+                bytes.len()
+            );
         }
         None => {
             use std::io::Write;

@@ -75,20 +75,41 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
     // "Show evidence for ISO 7.2 and 8.15 last quarter" (the demo's quarter, by date).
     let output = cli_as(
         &[
-            "compliance", "--server", &onesec.base, "coverage", "--from", FROM, "--to", TO,
-            "--control", "iso27001.7.2", "--control", "iso27001.8.15", "--json",
+            "compliance",
+            "--server",
+            &onesec.base,
+            "coverage",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--control",
+            "iso27001.7.2",
+            "--control",
+            "iso27001.8.15",
+            "--json",
         ],
         Some(&officer),
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let coverage: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(coverage["controls"].as_array().unwrap().len(), 2);
     let physical_entry = line(&coverage, "iso27001.7.2");
     assert_eq!(physical_entry["status"], "evidenced", "{physical_entry}");
     assert!(physical_entry["evidence_counts"]["alert"].as_u64().unwrap() >= 1);
-    assert!(physical_entry["rules"].as_array().unwrap().len() >= 5, "door, badge and tailgate rules");
+    assert!(
+        physical_entry["rules"].as_array().unwrap().len() >= 5,
+        "door, badge and tailgate rules"
+    );
     let suspend_badge = "action--20858dd3-2328-41d9-861a-3bc5e275d442";
-    assert!(physical_entry["steps"].to_string().contains(suspend_badge), "{physical_entry}");
+    assert!(
+        physical_entry["steps"].to_string().contains(suspend_badge),
+        "{physical_entry}"
+    );
     let logging = line(&coverage, "iso27001.8.15");
     assert_eq!(logging["status"], "evidenced", "{logging}");
     assert!(logging["evidence_counts"]["log"].as_u64().unwrap() >= 1);
@@ -97,16 +118,32 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
     // Marked significant (NIS2) and a personal data breach (GDPR), aware the night of the attack.
     let mark = json!({"nis2_significant": true, "gdpr_breach": true,
                       "aware": "2026-04-17T07:30:00+01:00", "timezone": "Europe/London"});
-    let (status, body) = send(&onesec, Method::POST, &format!("/api/v1/incidents/{id}/regulatory"), &officer, &mark);
+    let (status, body) = send(
+        &onesec,
+        Method::POST,
+        &format!("/api/v1/incidents/{id}/regulatory"),
+        &officer,
+        &mark,
+    );
     assert_eq!(status, 200, "{body}");
     let manager = onesec.issue_token("dave", "manager", &[]);
-    let (status, _) = send(&onesec, Method::POST, &format!("/api/v1/incidents/{id}/regulatory"), &manager, &mark);
+    let (status, _) = send(
+        &onesec,
+        Method::POST,
+        &format!("/api/v1/incidents/{id}/regulatory"),
+        &manager,
+        &mark,
+    );
     assert_eq!(status, 403, "a manager reads deadlines but does not mark");
 
     // "Which NIS2 deadlines are open now?" Months later, every one is overdue and escalated.
     let deadline = Instant::now() + Duration::from_secs(60);
     let open = loop {
-        let answer = onesec.request_as(Method::GET, "/api/v1/compliance/deadlines?regime=nis2&pending=true", Some(&manager));
+        let answer = onesec.request_as(
+            Method::GET,
+            "/api/v1/compliance/deadlines?regime=nis2&pending=true",
+            Some(&manager),
+        );
         assert_eq!(answer.status, 200, "{}", answer.body);
         let all = answer.body["deadlines"].as_array().unwrap().clone();
         if all.iter().all(|d| !d["escalated"].is_null()) || Instant::now() > deadline {
@@ -115,20 +152,46 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let stages: Vec<&str> = open.iter().map(|d| d["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["nis2_early_warning", "nis2_notification", "nis2_progress_report"]);
+    assert_eq!(
+        stages,
+        [
+            "nis2_early_warning",
+            "nis2_notification",
+            "nis2_progress_report"
+        ]
+    );
     assert_eq!(open[0]["due_local"], "2026-04-18T07:30:00+01:00");
     assert!(open.iter().all(|d| d["status"] == "overdue"));
-    assert!(open.iter().all(|d| d["escalated"]["recipients"] == json!(["management"])), "{open:?}");
+    assert!(
+        open.iter()
+            .all(|d| d["escalated"]["recipients"] == json!(["management"])),
+        "{open:?}"
+    );
 
     // The GDPR draft: filled from the incident, completed by hand, submitted late with reasons.
     let path = format!("/api/v1/incidents/{id}/regulatory/gdpr_notification");
     let draft = onesec.request_as(Method::GET, &path, Some(&officer)).body;
     let field = |draft: &Value, key: &str| -> Value {
-        draft["fields"].as_array().unwrap().iter().find(|f| f["key"] == key).cloned().unwrap()
+        draft["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["key"] == key)
+            .cloned()
+            .unwrap()
     };
-    assert_eq!(field(&draft, "dpo_contact")["value"], "dpo@northwind.example");
+    assert_eq!(
+        field(&draft, "dpo_contact")["value"],
+        "dpo@northwind.example"
+    );
     assert_eq!(field(&draft, "consequences")["source"], "missing");
-    let (status, _) = send(&onesec, Method::POST, &format!("{path}/submit"), &officer, &json!({}));
+    let (status, _) = send(
+        &onesec,
+        Method::POST,
+        &format!("{path}/submit"),
+        &officer,
+        &json!({}),
+    );
     assert_eq!(status, 409, "an incomplete draft is not submitted");
     let fill = json!({"fields": {
         "record_categories": "Badge and login records of one employee; HR files on srv-edi-fs1 (about 300 records)",
@@ -138,43 +201,94 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
     let (status, edited) = send(&onesec, Method::POST, &path, &officer, &fill);
     assert_eq!(status, 200, "{edited}");
     assert_eq!(field(&edited, "consequences")["source"], "edited");
-    let (status, body) = send(&onesec, Method::POST, &format!("{path}/submit"), &officer, &json!({}));
+    let (status, body) = send(
+        &onesec,
+        Method::POST,
+        &format!("{path}/submit"),
+        &officer,
+        &json!({}),
+    );
     assert_eq!(status, 400, "late without reasons: {body}");
     let reasons = json!({"reference": "ICO-2026-0042", "late_reasons": "Scope of the copied files was only known after forensics"});
-    let (status, submitted) = send(&onesec, Method::POST, &format!("{path}/submit"), &officer, &reasons);
+    let (status, submitted) = send(
+        &onesec,
+        Method::POST,
+        &format!("{path}/submit"),
+        &officer,
+        &reasons,
+    );
     assert_eq!(status, 201, "{submitted}");
     assert_eq!(submitted["late"], true);
     assert_eq!(submitted["draft_sha256"].as_str().unwrap().len(), 64);
     let text = onesec.request_as(Method::GET, &format!("{path}?format=text"), Some(&officer));
-    assert!(text.body.as_str().unwrap().contains("Possible copy of HR files"));
+    assert!(
+        text.body
+            .as_str()
+            .unwrap()
+            .contains("Possible copy of HR files")
+    );
 
     // "Who entered the server room after hours?" — the report of the quarter.
-    let answer = onesec.request_as(Method::GET, &format!("/api/v1/reports?from={FROM}&to={TO}&format=json"), Some(&officer));
+    let answer = onesec.request_as(
+        Method::GET,
+        &format!("/api/v1/reports?from={FROM}&to={TO}&format=json"),
+        Some(&officer),
+    );
     assert_eq!(answer.status, 200, "{}", answer.body);
     let report = answer.body;
-    assert!(report["checkpoint"]["size"].as_u64().unwrap() > 0, "the report names its checkpoint");
+    assert!(
+        report["checkpoint"]["size"].as_u64().unwrap() > 0,
+        "the report names its checkpoint"
+    );
     let night: Vec<&Value> = report["access"]["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["anomaly"].as_str().is_some_and(|a| a.contains("after hours")))
+        .filter(|r| {
+            r["anomaly"]
+                .as_str()
+                .is_some_and(|a| a.contains("after hours"))
+        })
         .collect();
     assert!(!night.is_empty(), "{}", report["access"]);
-    assert!(night.iter().any(|r| r["activity"] == "portal_forced"), "{night:?}");
-    assert_eq!(report["register"].as_array().unwrap().len(), 2, "GDPR and NIS2 lines");
+    assert!(
+        night.iter().any(|r| r["activity"] == "portal_forced"),
+        "{night:?}"
+    );
+    assert_eq!(
+        report["register"].as_array().unwrap().len(),
+        2,
+        "GDPR and NIS2 lines"
+    );
     assert!(report["incidents"]["by_domain"]["hybrid"].as_u64().unwrap() >= 1);
 
     // The same as PDF through the CLI; the scheduled daily report in its folder.
     let pdf = tmp.path().join("q2.pdf");
     let output = cli_as(
-        &["report", "--server", &onesec.base, "--from", FROM, "--to", TO, "--out", pdf.to_str().unwrap()],
+        &[
+            "report",
+            "--server",
+            &onesec.base,
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
         Some(&officer),
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
     let reports = tmp.path().join("reports");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(0) < 2 && Instant::now() < deadline {
+    while std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(0) < 2
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut names: Vec<String> = std::fs::read_dir(&reports)
@@ -183,5 +297,8 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names[0].starts_with("daily-") && names[0].ends_with(".html"), "{names:?}");
+    assert!(
+        names[0].starts_with("daily-") && names[0].ends_with(".html"),
+        "{names:?}"
+    );
 }
