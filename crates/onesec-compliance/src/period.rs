@@ -34,7 +34,9 @@ pub enum PeriodError {
     },
 }
 
-fn midnight(date: NaiveDate, tz: Tz) -> i64 {
+/// The instant local midnight of `date` is in `tz` (an hour later where the clocks skip
+/// midnight).
+pub fn local_midnight(date: NaiveDate, tz: Tz) -> i64 {
     let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     tz.from_local_datetime(&naive)
         .earliest()
@@ -70,8 +72,10 @@ pub fn named(name: &str, now_ms: i64, tz: Tz) -> Result<Period, PeriodError> {
         other => return Err(PeriodError::Name(other.to_string())),
     };
     Ok(Period {
-        from_ms: midnight(start, tz),
-        to_ms: end_exclusive.map(|d| midnight(d, tz) - 1).unwrap_or(now_ms),
+        from_ms: local_midnight(start, tz),
+        to_ms: end_exclusive
+            .map(|d| local_midnight(d, tz) - 1)
+            .unwrap_or(now_ms),
     })
 }
 
@@ -87,9 +91,9 @@ pub fn bound(text: &str, which: &'static str, tz: Tz) -> Result<i64, PeriodError
         text: text.to_string(),
     })?;
     Ok(if which == "to" {
-        midnight(date + Duration::days(1), tz) - 1
+        local_midnight(date + Duration::days(1), tz) - 1
     } else {
-        midnight(date, tz)
+        local_midnight(date, tz)
     })
 }
 

@@ -3,8 +3,9 @@
 //! whole day, week or month in the configured time zone. The server runs them and writes
 //! to a folder or posts to a webhook.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, Utc};
 use chrono_tz::Tz;
+use onesec_compliance::period::local_midnight;
 /// How often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Every {
@@ -28,22 +29,13 @@ impl Every {
     }
 }
 
-fn midnight(date: NaiveDate, tz: Tz) -> i64 {
-    let naive = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.timestamp_millis())
-        // A zone whose clocks skip midnight: an hour later exists.
-        .unwrap_or_else(|| (naive + Duration::hours(1)).and_utc().timestamp_millis())
-}
-
 /// The first local midnight in `tz` after `at_ms`.
 pub fn next_local_midnight(at_ms: i64, tz: Tz) -> i64 {
     let day = DateTime::<Utc>::from_timestamp_millis(at_ms)
         .unwrap_or_default()
         .with_timezone(&tz)
         .date_naive();
-    midnight(day + Duration::days(1), tz)
+    local_midnight(day + Duration::days(1), tz)
 }
 
 /// The period a run at `now_ms` covers: the last whole day, week (Monday to Sunday) or
@@ -67,7 +59,7 @@ pub fn period_before(every: Every, now_ms: i64, tz: Tz) -> (i64, i64) {
             )
         }
     };
-    (midnight(start, tz), midnight(end, tz) - 1)
+    (local_midnight(start, tz), local_midnight(end, tz) - 1)
 }
 
 /// Whether a run is due at `now_ms` for an entry last run at `last_ms`: a new period has

@@ -187,6 +187,15 @@ fn mark_of(c: &Compliance, id: &str) -> Result<Mark, ApiError> {
     })
 }
 
+/// A marked incident the caller sees, with its mark.
+fn marked_incident(
+    c: &Compliance,
+    principal: &Principal,
+    id: &str,
+) -> Result<(Incident, Mark), ApiError> {
+    Ok((visible_incident(c, principal, id)?, mark_of(c, id)?))
+}
+
 fn parse_stage(name: &str) -> Result<Stage, ApiError> {
     Stage::parse(name).ok_or_else(|| {
         ApiError(
@@ -350,8 +359,7 @@ pub(crate) async fn get_draft(
 ) -> Result<Response, ApiError> {
     let stage = parse_stage(&stage)?;
     let draft = blocking(move || {
-        let incident = visible_incident(&c, &principal, &id)?;
-        let mark = mark_of(&c, &id)?;
+        let (incident, mark) = marked_incident(&c, &principal, &id)?;
         current_draft(&c, &incident, &mark, stage)
     })
     .await?;
@@ -382,8 +390,7 @@ pub(crate) async fn post_draft(
 ) -> Result<Response, ApiError> {
     let stage = parse_stage(&stage)?;
     let draft = blocking(move || {
-        let incident = visible_incident(&c, &principal, &id)?;
-        let mark = mark_of(&c, &id)?;
+        let (incident, mark) = marked_incident(&c, &principal, &id)?;
         let mut draft = current_draft(&c, &incident, &mark, stage)?;
         let now = c.now_ms();
         for (key, value) in &body.fields {
@@ -425,8 +432,7 @@ pub(crate) async fn post_submit(
 ) -> Result<Response, ApiError> {
     let stage = parse_stage(&stage)?;
     let submission = blocking(move || {
-        let incident = visible_incident(&c, &principal, &id)?;
-        let mark = mark_of(&c, &id)?;
+        let (incident, mark) = marked_incident(&c, &principal, &id)?;
         let now = c.now_ms();
         let deadline = c
             .deadlines(now)

@@ -3,6 +3,7 @@
 //! routes (`docs/compliance.md`).
 
 use crate::client::{ServerArgs, get_json};
+use crate::work_cmd::post_json;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -164,31 +165,6 @@ fn encode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn post_json(server: &ServerArgs, path: &str, body: &Value) -> anyhow::Result<Value> {
-    let url = format!("{}{}", server.server.trim_end_matches('/'), path);
-    let client = server.client_builder()?.build()?;
-    let response = server
-        .authorize(client.post(&url).json(body))
-        .send()
-        .with_context(|| {
-            format!(
-                "cannot reach onesec at {} (is `onesec up` running? use --server)",
-                server.server
-            )
-        })?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .with_context(|| format!("{url}: answer is not JSON"))?;
-    if !status.is_success() {
-        bail!(
-            "{url}: {status}: {}",
-            answer["error"].as_str().unwrap_or("")
-        );
-    }
-    Ok(answer)
 }
 
 /// Runs `onesec compliance ...`.
