@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p onesec-report --example report_bench -- [INCIDENTS] [EVENTS] [RUNS]`
 //! (defaults 5 000 incidents, 200 000 access events, 5 runs); prints the median of the runs
-//! per step. Results: docs/benchmarks.md, "Unified reports".
+//! per step. Results: docs/benchmarks.md, "Unified reports". With `REPORT_BENCH_OUT=DIR` the
+//! last run's files are written there (`bench.html`, `bench.pdf`...) to look at.
 
 use chrono_tz::Tz;
 use onesec_compliance::mapping::{check_mappings, platform_mappings};
@@ -159,6 +160,10 @@ fn main() {
             timings[i + 1]
                 .1
                 .push(started.elapsed().as_secs_f64() * 1000.0);
+            if let Some(dir) = std::env::var_os("REPORT_BENCH_OUT") {
+                let path = std::path::Path::new(&dir).join(format!("bench.{}", format.extension()));
+                std::fs::write(&path, &bytes).expect("write the report");
+            }
             sizes.push(bytes.len());
         }
         if sizes.is_empty() {

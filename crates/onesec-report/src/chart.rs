@@ -35,6 +35,17 @@ pub fn layout(chart: &BarChart, width: f64, height: f64) -> Vec<(f64, f64, f64, 
         .collect()
 }
 
+/// Every how many bars a label is written, so that labels of a long series do not overlap
+/// (at most about 16 labels).
+pub fn label_step(bars: usize) -> usize {
+    bars.div_ceil(16).max(1)
+}
+
+/// Whether values are written above the bars (not for long series, where they would overlap).
+pub fn shows_values(bars: usize) -> bool {
+    bars <= 31
+}
+
 /// The chart as an inline SVG element (no script, no external resource).
 pub fn svg(chart: &BarChart) -> String {
     const W: f64 = 560.0;
@@ -44,15 +55,29 @@ pub fn svg(chart: &BarChart) -> String {
         crate::html::escape(&chart.title),
         crate::html::escape(&chart.title)
     );
-    for ((label, value), (x, y, w, h)) in chart.bars.iter().zip(layout(chart, W, H)) {
+    let step = label_step(chart.bars.len());
+    for (i, ((label, value), (x, y, w, h))) in
+        chart.bars.iter().zip(layout(chart, W, H)).enumerate()
+    {
+        let label = if i % step == 0 {
+            crate::html::escape(label)
+        } else {
+            String::new()
+        };
+        let shown = if shows_values(chart.bars.len()) {
+            format_value(*value)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"#3b6ea5\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"#3b6ea5\"><title>{}: {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{label}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            crate::html::escape(&chart.bars[i].0),
+            format_value(*value),
             x + w / 2.0,
             H - 5.0,
-            crate::html::escape(label),
             x + w / 2.0,
             (y - 3.0).max(10.0),
-            format_value(*value)
+            shown
         ));
     }
     out.push_str("</svg></figure>");

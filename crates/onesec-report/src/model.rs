@@ -413,7 +413,7 @@ fn access_section(events: &[Event], hours: WorkHours, tz: Tz) -> AccessSection {
         };
         rows.push(AccessRow {
             at_ms: event.time_ms,
-            local_time: onesec_compliance::clock::local_string(event.time_ms, tz),
+            local_time: short_local(event.time_ms, tz),
             who,
             zone: r.zone.clone().unwrap_or_default(),
             door: event
@@ -606,6 +606,17 @@ fn exercise_section(exercises: &[&(Incident, Option<Case>)]) -> ExerciseSection 
         )
     };
     ExerciseSection { rows, note }
+}
+
+/// A time for a table: local, to the second, with the offset (`2026-07-01 02:09:46 +02:00`).
+pub fn short_local(at_ms: i64, tz: Tz) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at_ms)
+        .map(|t| {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string()
+        })
+        .unwrap_or_else(|| format!("{at_ms} ms"))
 }
 
 /// A duration for people (`3 h 05 min`, `42 s`).

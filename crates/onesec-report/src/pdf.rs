@@ -2,7 +2,7 @@
 //! pages, the standard Helvetica fonts (nothing embedded), tables with wrapped cells, bar
 //! charts as filled rectangles. Text is WinAnsi: characters outside it print as `?`.
 
-use crate::chart::{BarChart, format_value, layout};
+use crate::chart::{BarChart, format_value, label_step, layout, shows_values};
 use crate::document::{Block, blocks};
 use crate::model::Report;
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
@@ -160,17 +160,18 @@ impl Pages {
                 .fill_nonzero();
         }
         self.current.set_fill_rgb(0.0, 0.0, 0.0);
-        for ((label, value), (x, y, bw, _)) in chart.bars.iter().zip(&bars) {
+        let step = label_step(chart.bars.len());
+        for (i, ((label, value), (x, y, bw, _))) in chart.bars.iter().zip(&bars).enumerate() {
             let centre = MARGIN + (*x + *bw / 2.0) as f32;
-            let label_w = text_width(label, TABLE);
-            self.text(centre - label_w / 2.0, top - h + 6.0, REGULAR, TABLE, label);
-            self.text(
-                centre - 4.0,
-                top - (*y as f32) + 2.0,
-                REGULAR,
-                TABLE,
-                &format_value(*value),
-            );
+            if i % step == 0 {
+                let label_w = text_width(label, TABLE);
+                self.text(centre - label_w / 2.0, top - h + 6.0, REGULAR, TABLE, label);
+            }
+            if shows_values(chart.bars.len()) {
+                let text = format_value(*value);
+                let y = top - (*y as f32) + 2.0;
+                self.text(centre - 4.0, y, REGULAR, TABLE, &text);
+            }
         }
         self.y = top - h - 4.0;
     }
