@@ -228,6 +228,30 @@ impl Compliance {
                     to = ?escalation.recipients,
                     "regulatory deadline overdue: escalated"
                 );
+                let notice = json!({
+                    "event": "regulatory.overdue",
+                    "incident_id": escalation.incident_id,
+                    "stage": escalation.stage.as_str(),
+                    "label": escalation.stage.label(),
+                    "due_ms": escalation.due_ms,
+                    "escalated_to": escalation.recipients,
+                });
+                let comment = format!(
+                    "{} overdue since {}",
+                    escalation.stage.label(),
+                    onesec_compliance::clock::local_string(escalation.due_ms, self.timezone)
+                );
+                let responses = self.pipeline.responses();
+                let to = escalation.recipients.join(", ");
+                if let Err(error) = responses.notify_and_record(
+                    &escalation.incident_id,
+                    &notice,
+                    "regulatory_escalate",
+                    &to,
+                    &comment,
+                ) {
+                    tracing::error!(%error, incident = %escalation.incident_id, "regulatory escalation not on the incident's history");
+                }
                 self.audit(
                     "onesec",
                     "compliance.escalate",

@@ -221,7 +221,12 @@ fn current_draft(
     let tz = c.timezone;
     let measures: Vec<String> = history
         .iter()
-        .filter(|h| !matches!(h.action.as_str(), "opened" | "comment"))
+        .filter(|h| {
+            !matches!(
+                h.action.as_str(),
+                "opened" | "comment" | "regulatory_escalate"
+            )
+        })
         .map(|h| {
             let change = match (&h.from, &h.to) {
                 (Some(from), Some(to)) => format!(": {from} → {to}"),

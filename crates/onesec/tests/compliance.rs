@@ -167,6 +167,13 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
             .all(|d| d["escalated"]["recipients"] == json!(["management"])),
         "{open:?}"
     );
+    // Escalated on the incident's history too, where the people working it see it.
+    let detail = onesec.get_json(&format!("/api/v1/incidents/{id}"));
+    let history = detail["history"].to_string();
+    assert!(
+        history.contains("regulatory_escalate") && history.contains("NIS2 early warning"),
+        "{detail}"
+    );
 
     // The GDPR draft: filled from the incident, completed by hand, submitted late with reasons.
     let path = format!("/api/v1/incidents/{id}/regulatory/gdpr_notification");
