@@ -117,6 +117,12 @@ fn incidents(report: &Report, out: &mut Vec<Block>) {
         "Incidents by domain",
         s.by_domain.iter().map(|(k, v)| (k.clone(), *v as f64)),
     ));
+    if s.by_site.len() > 1 {
+        out.push(chart(
+            "Incidents per site",
+            s.by_site.iter().map(|(k, v)| (k.clone(), *v as f64)),
+        ));
+    }
     out.push(chart(
         "Incidents per day",
         s.by_day

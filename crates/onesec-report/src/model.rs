@@ -153,6 +153,8 @@ pub struct IncidentSection {
     pub by_category: BTreeMap<String, usize>,
     /// Per local day of the first event (`YYYY-MM-DD`).
     pub by_day: BTreeMap<String, usize>,
+    /// Per site named (an incident naming two sites counts for each; `(none)` for none).
+    pub by_site: BTreeMap<String, usize>,
     /// Median time to detect, acknowledge, resolve (ms), over the incidents that have one.
     pub median_detect_ms: Option<i64>,
     /// See `median_detect_ms`.
@@ -374,6 +376,15 @@ fn incident_section(
     let mut by_domain = BTreeMap::new();
     let mut by_category = BTreeMap::new();
     let mut by_day = BTreeMap::new();
+    let mut by_site: BTreeMap<String, usize> = BTreeMap::new();
+    for (incident, _) in incidents {
+        if incident.entities.sites.is_empty() {
+            *by_site.entry("(none)".to_string()).or_default() += 1;
+        }
+        for site in &incident.entities.sites {
+            *by_site.entry(site.clone()).or_default() += 1;
+        }
+    }
     for row in &rows {
         *by_domain.entry(row.domain.clone()).or_default() += 1;
         *by_category.entry(row.category.clone()).or_default() += 1;
@@ -384,6 +395,7 @@ fn incident_section(
         by_domain,
         by_category,
         by_day,
+        by_site,
         median_detect_ms: median(rows.iter().filter_map(|r| r.detect_ms).collect()),
         median_acknowledge_ms: median(rows.iter().filter_map(|r| r.acknowledge_ms).collect()),
         median_resolve_ms: median(rows.iter().filter_map(|r| r.resolve_ms).collect()),

@@ -269,6 +269,24 @@ fn a_compliance_officer_gets_evidence_deadlines_drafts_and_reports() {
     );
     assert!(report["incidents"]["by_domain"]["hybrid"].as_u64().unwrap() >= 1);
 
+    // A caller limited to a site names it, and sees only it.
+    let edinburgh = onesec.issue_token("erin", "auditor", &["EDI"]);
+    let all_sites = onesec.request_as(Method::GET, "/api/v1/reports?format=json", Some(&edinburgh));
+    assert_eq!(all_sites.status, 403, "{}", all_sites.body);
+    let other = onesec.request_as(
+        Method::GET,
+        "/api/v1/reports?format=json&site=LON",
+        Some(&edinburgh),
+    );
+    assert_eq!(other.status, 403);
+    let own = onesec.request_as(
+        Method::GET,
+        &format!("/api/v1/reports?format=json&site=EDI&from={FROM}&to={TO}"),
+        Some(&edinburgh),
+    );
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["site"], "EDI");
+
     // The same as PDF through the CLI; the scheduled daily report in its folder.
     let pdf = tmp.path().join("q2.pdf");
     let output = cli_as(
