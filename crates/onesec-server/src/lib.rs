@@ -41,9 +41,6 @@ pub enum ServerError {
     /// An `[[onvif.camera]]` entry cannot be used.
     #[error("invalid [[onvif.camera]] configuration: {0}")]
     Onvif(String),
-    /// `[compliance]` / `[reports]` cannot be used, or the compliance database not opened.
-    #[error("compliance: {0}")]
-    Compliance(#[from] compliance::ComplianceError),
     /// A `[hygiene]` file could not be loaded.
     #[error("hygiene: {0}")]
     Hygiene(#[from] onesec_hygiene::HygieneError),
@@ -58,6 +55,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// `[compliance]` / `[reports]` cannot be used, or the compliance database not opened.
+    #[error("compliance: {0}")]
+    Compliance(#[from] compliance::ComplianceError),
 }
 
 /// The running listeners and their bound addresses.
