@@ -53,8 +53,13 @@ pub enum Permission {
     ReadMetrics,
     /// Read audit proofs and checkpoints.
     ReadAudit,
-    /// Export an incident: the signed bundle (with its audit proofs) and the report.
+    /// Export an incident: the signed bundle (with its audit proofs) and the report; the
+    /// unified compliance reports (they name who entered restricted zones).
     ReadExports,
+    /// Read the control catalogue, coverage, regulatory marks, deadlines and drafts.
+    ReadCompliance,
+    /// Mark incidents for NIS2 / GDPR, edit and submit notification drafts.
+    WorkCompliance,
     /// Create users and tokens.
     ManageUsers,
 }
@@ -126,8 +131,10 @@ impl Role {
                 ReadAudit,
                 ReadStatus,
                 ReadExports,
+                ReadCompliance,
+                WorkCompliance,
             ],
-            Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus],
+            Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus, ReadCompliance],
             Role::Auditor => &[
                 ReadEvents,
                 ReadIncidents,
@@ -138,6 +145,7 @@ impl Role {
                 ReadAudit,
                 ReadStatus,
                 ReadExports,
+                ReadCompliance,
             ],
             Role::Ingest => &[IngestEvents],
         }
@@ -151,7 +159,7 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
@@ -166,6 +174,8 @@ impl Permission {
         Permission::ReadMetrics,
         Permission::ReadAudit,
         Permission::ReadExports,
+        Permission::ReadCompliance,
+        Permission::WorkCompliance,
         Permission::ManageUsers,
     ];
 
@@ -186,6 +196,8 @@ impl Permission {
             Permission::ReadMetrics => "read_metrics",
             Permission::ReadAudit => "read_audit",
             Permission::ReadExports => "read_exports",
+            Permission::ReadCompliance => "read_compliance",
+            Permission::WorkCompliance => "work_compliance",
             Permission::ManageUsers => "manage_users",
         }
     }

@@ -41,6 +41,10 @@ pub struct Config {
     /// Device hygiene (docs/hygiene.md): the files the checks compare the directory's
     /// `devices.csv` against.
     pub hygiene: HygieneSettings,
+    /// `[compliance]`: regulatory clocks, drafts, escalation (docs/compliance.md).
+    pub compliance: crate::compliance_config::ComplianceSettings,
+    /// `[reports]`: unified reports, working hours, `[[reports.schedule]]` (docs/compliance.md).
+    pub reports: crate::compliance_config::ReportsSettings,
     /// The file this was read from and the SHA-256 of its bytes (hex), for the audit log's
     /// `config.load` entry; `None` for the defaults.
     #[serde(skip)]
@@ -352,6 +356,8 @@ impl Default for Config {
             auth: AuthSettings::default(),
             hygiene: HygieneSettings::default(),
             response: crate::response::config::ResponseConfig::default(),
+            compliance: Default::default(),
+            reports: Default::default(),
             source: None,
         }
     }

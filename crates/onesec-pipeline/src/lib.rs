@@ -12,6 +12,7 @@
 
 mod audit;
 mod builtin;
+pub mod compliance_config;
 mod config;
 mod connections;
 mod detect;

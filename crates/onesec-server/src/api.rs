@@ -117,6 +117,46 @@ fn device_routes() -> Vec<Route<Arc<crate::devices_api::Devices>>> {
     ]
 }
 
+/// The compliance routes (`compliance_api`).
+fn compliance_routes() -> Vec<Route<Arc<crate::compliance::Compliance>>> {
+    use crate::compliance_api as c;
+    vec![
+        at(Method::GET, "/api/v1/compliance/controls", c::get_controls),
+        at(Method::GET, "/api/v1/compliance/coverage", c::get_coverage),
+        at(
+            Method::GET,
+            "/api/v1/compliance/deadlines",
+            c::get_deadlines,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/regulatory",
+            c::get_regulatory,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/regulatory",
+            c::post_regulatory,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/incidents/{id}/regulatory/{stage}",
+            c::get_draft,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/regulatory/{stage}",
+            c::post_draft,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/regulatory/{stage}/submit",
+            c::post_submit,
+        ),
+        at(Method::GET, "/api/v1/reports", c::get_report),
+    ]
+}
+
 /// The routes on the pipeline: ingest, queries, working incidents, audit, metrics, health.
 /// The pipeline's routes; `POST /api/v1/events` takes one of `ingest_slots` or is answered 503.
 fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppState>> {
@@ -246,6 +286,7 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
     names(pipeline_routes(slots))
         .chain(names(auth_routes()))
         .chain(names(device_routes()))
+        .chain(names(compliance_routes()))
         .collect()
 }
 
@@ -256,9 +297,11 @@ pub fn router(
     config: &Config,
     gate: Arc<Gate>,
     devices: Arc<crate::devices_api::Devices>,
+    compliance: Arc<crate::compliance::Compliance>,
 ) -> Router {
     let auth = mount(auth_routes()).with_state(gate.clone());
     let devices = mount(device_routes()).with_state(devices);
+    let compliance = mount(compliance_routes()).with_state(compliance);
     let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
         config.http.max_ingest_requests.max(1),
     ));
@@ -266,6 +309,7 @@ pub fn router(
         .with_state(pipeline)
         .merge(auth)
         .merge(devices)
+        .merge(compliance)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

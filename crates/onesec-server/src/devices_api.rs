@@ -115,7 +115,7 @@ impl Devices {
         serde_json::to_value(report).ok()
     }
 
-    fn assessment(&self) -> Arc<Assessment> {
+    pub(crate) fn assessment(&self) -> Arc<Assessment> {
         let directory = self.pipeline.directory();
         let today = Clock::now().today;
         let mut cache = match self.cache.lock() {

@@ -233,6 +233,51 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/metrics",
         Access::Needs(Permission::ReadMetrics),
     ),
+    (
+        Method::GET,
+        "/api/v1/compliance/controls",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/compliance/coverage",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/compliance/deadlines",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/regulatory",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/regulatory",
+        Access::Needs(Permission::WorkCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}/regulatory/{stage}",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/regulatory/{stage}",
+        Access::Needs(Permission::WorkCompliance),
+    ),
+    (
+        Method::POST,
+        "/api/v1/incidents/{id}/regulatory/{stage}/submit",
+        Access::Needs(Permission::WorkCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/reports",
+        Access::Needs(Permission::ReadExports),
+    ),
 ];
 
 /// What a route needs, if it is in the table.

@@ -10,6 +10,8 @@ mod api;
 pub use api::served_routes;
 mod audit_api;
 mod auth_api;
+pub mod compliance;
+mod compliance_api;
 mod devices_api;
 pub mod gate;
 mod incident_api;
@@ -56,6 +58,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// `[compliance]` / `[reports]` cannot be used, or the compliance database not opened.
+    #[error("compliance: {0}")]
+    Compliance(#[from] compliance::ComplianceError),
 }
 
 /// The running listeners and their bound addresses.
@@ -100,14 +105,28 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         .map_err(bind("HTTP", &config.http.listen))?;
     let (gate, setup_token) = open_gate(pipeline.clone(), config)?;
     let devices = Arc::new(devices_api::Devices::load(pipeline.clone(), config)?);
-    let router = api::router(pipeline.clone(), config, Arc::new(gate), devices);
+    let compliance = Arc::new(compliance::Compliance::load(
+        pipeline.clone(),
+        devices.clone(),
+        config,
+    )?);
+    let router = api::router(
+        pipeline.clone(),
+        config,
+        Arc::new(gate),
+        devices,
+        compliance.clone(),
+    );
     let tls = tls::server_config(config)?;
     let https = tls.is_some();
     let limits = HttpLimits {
         max_connections: config.http.max_connections,
         header_timeout: std::time::Duration::from_secs(config.http.header_timeout_secs.max(1)),
     };
-    let mut tasks = vec![serve_http(http_listener, router, tls, limits)];
+    let mut tasks = vec![
+        serve_http(http_listener, router, tls, limits),
+        compliance::spawn_checks(compliance),
+    ];
     pipeline.declare_source("http");
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {

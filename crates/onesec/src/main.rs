@@ -5,6 +5,7 @@ mod audit_cmd;
 mod auth_cmd;
 mod casework_cmd;
 mod client;
+mod compliance_cmd;
 mod demo;
 mod devices_cmd;
 mod drill_cmd;
@@ -55,6 +56,10 @@ enum Command {
     Export(export::ExportArgs),
     /// The tamper-evident audit log: verify, prove an event, check a proof, export a bundle.
     Audit(audit_cmd::AuditArgs),
+    /// Compliance: control coverage, NIS2 / GDPR deadlines, marks, drafts, submissions.
+    Compliance(compliance_cmd::ComplianceArgs),
+    /// A unified report (HTML, PDF, CSV, JSON) for a period and site, with a progress bar.
+    Report(compliance_cmd::ReportArgs),
     /// Users and tokens: create the first administrator, log in, issue API tokens.
     Auth(auth_cmd::AuthArgs),
     /// Device inventory and hygiene: list devices, check them (KEV, advisories, default
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules_cmd::run(args),
         Command::Export(args) => export::run(args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::Compliance(args) => compliance_cmd::run(args),
+        Command::Report(args) => compliance_cmd::report(args),
         Command::Auth(args) => auth_cmd::run(args),
         Command::Devices(args) => devices_cmd::run(args),
         Command::Drill(args) => drill_cmd::run(args),

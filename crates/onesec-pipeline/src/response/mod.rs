@@ -569,6 +569,52 @@ impl Responses {
         Ok(())
     }
 
+    /// Tells people about something the SLA clock does not track (an overdue regulatory
+    /// deadline, `docs/compliance.md`): sends `notice` to the `[response] notify` connector (as
+    /// the mode and exercise flag allow) and appends a history entry `action` → `to` to the
+    /// incident's case. Returns what the notification did (empty without a notify connector).
+    pub fn notify_and_record(
+        &self,
+        incident_id: &str,
+        notice: &serde_json::Value,
+        action: &str,
+        to: &str,
+        comment: &str,
+    ) -> Result<String> {
+        let guard = self.incident_lock(incident_id);
+        let _held = lock(&guard);
+        let case = self.with_store(|s| s.case(incident_id))?;
+        let exercise = case.as_ref().is_some_and(|c| self.is_exercise(c));
+        let sent = match &self.settings.notify {
+            Some(name) => {
+                let mode = Effective::of(self.settings.mode, exercise);
+                match self.settings.connectors.notify(name, notice, mode) {
+                    Ok(done) => format!("notified: {done}"),
+                    Err(error) => format!("notification failed: {error}"),
+                }
+            }
+            None => String::new(),
+        };
+        if let Some(case) = case {
+            let entry = HistoryEntry {
+                seq: 0,
+                incident_id: incident_id.to_string(),
+                at_ms: self.now_ms(),
+                actor: SYSTEM.into(),
+                action: action.into(),
+                from: None,
+                to: Some(to.to_string()),
+                comment: if sent.is_empty() {
+                    comment.to_string()
+                } else {
+                    format!("{comment}; {sent}")
+                },
+            };
+            self.with_store(|s| s.put_case(&case, std::slice::from_ref(&entry)))?;
+        }
+        Ok(sent)
+    }
+
     fn wake(&self, incident_id: &str, now: i64) -> Result<()> {
         let guard = self.incident_lock(incident_id);
         let _held = lock(&guard);
