@@ -1,6 +1,8 @@
 //! The after-action report: JSON (the score and the run) and a self-contained HTML page with an
 //! inline SVG timeline of injects, detections, acknowledgements and containment, the per-inject
-//! and per-team tables and the improvement list. (PDF is made by the reporting crate.)
+//! and per-team tables and the improvement list; and the same as PDF, laid out as blocks that
+//! the reporting crate (`onesec-report`) draws, with a time-to-detect chart instead of the
+//! timeline.
 
 use crate::record::RunRecord;
 use crate::scenario::format_duration;
@@ -280,4 +282,123 @@ fn timeline_svg(score: &Score, record: &RunRecord) -> String {
     }
     s.push_str("</svg><p>◆ inject · ● detection (green on time, red late) · ■ acknowledged · ▲ contained</p>");
     s
+}
+
+/// The report as PDF: summary, a time-to-detect chart, the inject and team tables, missed
+/// detections and false positives, improvements.
+pub fn pdf(score: &Score, record: &RunRecord) -> Vec<u8> {
+    use onesec_report::chart::BarChart;
+    use onesec_report::document::Block;
+    let verdict = if score.passed { "passed" } else { "needs work" };
+    let mut blocks = vec![
+        Block::Para(
+            "EXERCISE: every event and incident of this run is marked as exercise; no action was performed."
+                .into(),
+        ),
+        Block::Para(format!(
+            "Scenario time {} to {}, run {} in {} ms of wall time; {} background events, {} alerts, {} incidents. Verdict: {verdict}.",
+            time(record.start_ms),
+            time(record.end_ms),
+            record.pace,
+            record.wall_ms,
+            record.background_events,
+            record.alerts.len(),
+            record.incidents.len()
+        )),
+        Block::Chart(BarChart {
+            title: "Time to detect per inject (minutes; 0 when not detected)".into(),
+            bars: score
+                .injects
+                .iter()
+                .filter(|i| i.scored)
+                .map(|i| {
+                    let first = i.detections.iter().filter_map(|d| d.detect_ms).min();
+                    (i.id.clone(), first.map_or(0.0, |ms| ms as f64 / 60_000.0))
+                })
+                .collect(),
+        }),
+        Block::Heading("Injects".into()),
+        Block::Table(
+            ["inject", "time", "ATT&CK", "detections", "team", "acknowledge", "contain", "notify", "result"]
+                .map(String::from)
+                .to_vec(),
+            score.injects.iter().map(inject_row).collect(),
+        ),
+        Block::Heading("Teams".into()),
+        Block::Table(
+            ["team", "incidents", "acknowledged", "tasks", "on time", "late or open"]
+                .map(String::from)
+                .to_vec(),
+            score
+                .teams
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.team.clone(),
+                        t.incidents.to_string(),
+                        t.acknowledged.to_string(),
+                        t.tasks.to_string(),
+                        t.on_time.to_string(),
+                        t.late_or_open.to_string(),
+                    ]
+                })
+                .collect(),
+        ),
+        Block::Heading("Missed detections and false positives".into()),
+    ];
+    let mut misses: Vec<String> = score
+        .missed
+        .iter()
+        .map(|m| format!("missed: {m}"))
+        .collect();
+    misses.extend(score.false_positives.iter().map(|fp| {
+        format!(
+            "false positive: {} ({}) at {}",
+            fp.rule,
+            fp.title,
+            time(fp.seen_ms)
+        )
+    }));
+    if misses.is_empty() {
+        misses.push("none".into());
+    }
+    blocks.extend(misses.into_iter().map(Block::Para));
+    blocks.push(Block::Heading("Improvements".into()));
+    blocks.extend(
+        score
+            .improvements
+            .iter()
+            .enumerate()
+            .map(|(n, item)| Block::Para(format!("{}. {item}", n + 1))),
+    );
+    onesec_report::pdf::render_blocks(&format!("After-action report: {}", score.scenario), &blocks)
+}
+
+fn inject_row(inject: &crate::score::InjectScore) -> Vec<String> {
+    let detections = if inject.scored {
+        inject
+            .detections
+            .iter()
+            .map(|d| format!("{} {}", d.rule, took(d.detect_ms)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        "(context)".into()
+    };
+    vec![
+        inject.id.clone(),
+        time(inject.at_ms),
+        inject
+            .attack
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        detections,
+        inject.team_routed.clone().unwrap_or_default(),
+        took(inject.acknowledge_ms),
+        took(inject.contain_ms),
+        took(inject.notify_ms),
+        if inject.passed { "passed" } else { "failed" }.into(),
+    ]
 }

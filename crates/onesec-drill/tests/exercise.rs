@@ -144,6 +144,27 @@ fn an_accelerated_run_meets_the_same_expectations_and_the_report_shows_them() {
     assert_eq!(json["score"]["passed"], true);
     assert_eq!(json["score"]["injects"][1]["team_routed"], "it_soc");
     assert!(json["run"]["background_events"].as_u64().unwrap() > 0);
+    // The same report as PDF, read back.
+    let pdf = onesec_drill::report::pdf(&score, &record);
+    let doc = lopdf::Document::load_mem(&pdf).expect("a PDF lopdf reads");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).expect("its text");
+    // Narrow table cells break long words: compare without white space.
+    let compact: String = text.split_whitespace().collect();
+    for expected in [
+        "After-action report",
+        "EXERCISE",
+        "vpn-from-abroad",
+        "onesec_remote_login_while_on_site",
+        "Time to detect per inject",
+        "Improvements",
+    ] {
+        let expected: String = expected.split_whitespace().collect();
+        assert!(
+            compact.contains(&expected),
+            "{expected} not in the PDF: {text}"
+        );
+    }
 }
 
 #[test]

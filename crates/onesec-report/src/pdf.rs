@@ -184,9 +184,15 @@ impl Pages {
 
 /// The PDF file.
 pub fn render(report: &Report) -> Vec<u8> {
+    render_blocks(&report.title, &blocks(report))
+}
+
+/// A PDF of any document laid out as blocks under a title (other reports use it too: the
+/// drills' after-action report).
+pub fn render_blocks(title: &str, blocks: &[Block]) -> Vec<u8> {
     let mut pages = Pages::new();
-    pages.lines(&report.title, BOLD, 16.0);
-    for block in blocks(report) {
+    pages.lines(title, BOLD, 16.0);
+    for block in blocks.iter().cloned() {
         match block {
             Block::Heading(text) => {
                 pages.need(40.0);

@@ -23,7 +23,7 @@ pub struct DrillArgs {
 #[derive(Subcommand)]
 enum DrillCommand {
     /// Replay a scenario through the real pipeline in exercise mode, score it and write the
-    /// after-action report (report.html, report.json) into its data folder.
+    /// after-action report (report.html, report.pdf, report.json) into its data folder.
     Run(RunArgs),
     /// Check scenario files; every problem with file, line, column and reason.
     Validate {
@@ -205,8 +205,16 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", html.display()))?;
     std::fs::write(&json, onesec_drill::report::json(&score, &record))
         .with_context(|| format!("writing {}", json.display()))?;
+    let pdf = data_dir.join("report.pdf");
+    std::fs::write(&pdf, onesec_drill::report::pdf(&score, &record))
+        .with_context(|| format!("writing {}", pdf.display()))?;
     print_summary(&score);
-    println!("report: {} and {}", html.display(), json.display());
+    println!(
+        "report: {}, {} and {}",
+        html.display(),
+        pdf.display(),
+        json.display()
+    );
     Ok(if score.passed {
         ExitCode::SUCCESS
     } else {

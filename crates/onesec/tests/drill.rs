@@ -128,6 +128,8 @@ fn drill_run_scores_a_shipped_scenario_and_writes_the_report() {
     assert!(stdout.contains("rogue-device"), "{stdout}");
     let html = std::fs::read_to_string(data.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("onesec_new_network_device"));
+    let pdf = std::fs::read(data.join("report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["score"]["passed"], true);
