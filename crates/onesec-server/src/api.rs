@@ -32,8 +32,8 @@ type AppState = Arc<Pipeline>;
 /// One route: method, path pattern and handler. The handler is mounted for exactly the method
 /// named, so the list is what the router serves.
 pub(crate) struct Route<S> {
-    method: Method,
-    path: &'static str,
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
     handler: MethodRouter<S>,
 }
 
@@ -231,6 +231,7 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
     names(pipeline_routes(slots))
         .chain(names(auth_routes()))
         .chain(names(device_routes()))
+        .chain(names(crate::console::routes()))
         .collect()
 }
 
@@ -243,6 +244,9 @@ pub fn router(
     devices: Arc<crate::devices_api::Devices>,
 ) -> Router {
     let auth = mount(auth_routes()).with_state(gate.clone());
+    let console =
+        crate::console::Console::start(pipeline.clone(), config, gate.clone(), devices.clone());
+    let console = mount(crate::console::routes()).with_state(console);
     let devices = mount(device_routes()).with_state(devices);
     let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
         config.http.max_ingest_requests.max(1),
@@ -251,6 +255,7 @@ pub fn router(
         .with_state(pipeline)
         .merge(auth)
         .merge(devices)
+        .merge(console)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -448,7 +453,7 @@ fn forbidden_site(site: &str) -> ApiError {
 
 /// The events of `filter`, or, when `sites` is not empty, of each of those sites merged in
 /// event-time order (a scoped caller asking without a site).
-fn events_in_sites(
+pub(crate) fn events_in_sites(
     store: &mut dyn Store,
     filter: EventFilter,
     sites: &[String],

@@ -10,6 +10,7 @@ mod api;
 pub use api::served_routes;
 mod audit_api;
 mod auth_api;
+mod console;
 mod devices_api;
 pub mod gate;
 mod incident_api;
