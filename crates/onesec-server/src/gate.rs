@@ -429,6 +429,9 @@ pub async fn authorize(
             principal.role.as_str(),
             permission.as_str()
         );
+        if route.starts_with("/console") {
+            return crate::console::not_allowed(&reason);
+        }
         return refuse(StatusCode::FORBIDDEN, &reason);
     }
     request.extensions_mut().insert(principal);

@@ -128,6 +128,21 @@ pub(crate) fn sign_in_first() -> Response {
     response
 }
 
+/// The answer to a console page the caller's role may not open: 403 with the reason.
+pub(crate) fn not_allowed(reason: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Not allowed — onesec</title>\
+         <link rel=\"stylesheet\" href=\"/console/assets/console.css\"></head>\
+         <body><main id=\"main\"><h1>Not allowed</h1><p class=\"error\">{}</p>\
+         <p><a href=\"/console\">Back to the queue</a></p></main></body></html>",
+        charts::escape(reason)
+    );
+    let mut response = (StatusCode::FORBIDDEN, body).into_response();
+    set_html_headers(response.headers_mut());
+    response
+}
+
 fn set_html_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::CONTENT_TYPE,

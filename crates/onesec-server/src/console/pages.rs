@@ -75,6 +75,8 @@ pub(crate) async fn queue(
 /// One line of an incident's timeline.
 struct TimelineLine {
     id: u64,
+    /// `alert`: an event of one of its alerts; `context`: another event of its doors or people.
+    source: &'static str,
     time: String,
     domain: String,
     what: String,
@@ -204,6 +206,7 @@ fn timeline_line(entry: &Value) -> TimelineLine {
         .join(" · ");
     TimelineLine {
         id: entry["id"].as_u64().unwrap_or_default(),
+        source: "alert",
         time: text(entry, "time"),
         domain: text(entry, "domain"),
         what: format!("{} {}", text(entry, "class"), text(entry, "activity")),
@@ -211,6 +214,47 @@ fn timeline_line(entry: &Value) -> TimelineLine {
         who,
         place,
     }
+}
+
+/// The other events of the incident's doors and people around it (the context API's), so the
+/// timeline interleaves badge, door, camera, login and network events; alert events win the
+/// dedup because they sort first at equal time and id.
+async fn context_lines(
+    console: &ConsoleState,
+    incident: &Incident,
+    principal: &Principal,
+) -> Vec<TimelineLine> {
+    let (devices, incident, principal) =
+        (console.devices.clone(), incident.clone(), principal.clone());
+    let context = tokio::task::spawn_blocking(move || {
+        crate::incident_api::context(&devices, &incident, &principal)
+    })
+    .await;
+    let Ok(Ok(context)) = context else {
+        tracing::warn!("incident context not available for the console timeline");
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let lists = context["doors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| &d["events"])
+        .chain(
+            context["persons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| [&p["badge_events"], &p["login_events"]]),
+        );
+    for list in lists {
+        for entry in list.as_array().into_iter().flatten() {
+            let mut line = timeline_line(entry);
+            line.source = "context";
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 fn history_line(entry: &Value) -> HistoryLine {
@@ -344,7 +388,11 @@ pub(crate) async fn incident(
         .as_array()
         .map(|a| a.iter().map(timeline_line).collect())
         .unwrap_or_default();
+    if principal.may(Permission::ReadEvents) {
+        timeline.extend(context_lines(&console, &incident, &principal).await);
+    }
     timeline.sort_by(|a, b| (&a.time, a.id).cmp(&(&b.time, b.id)));
+    timeline.dedup_by_key(|line| line.id);
     let history: Vec<HistoryLine> = case["history"]
         .as_array()
         .map(|a| a.iter().map(history_line).collect())
