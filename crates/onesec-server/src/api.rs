@@ -246,6 +246,8 @@ pub fn router(
     let auth = mount(auth_routes()).with_state(gate.clone());
     let console =
         crate::console::Console::start(pipeline.clone(), config, gate.clone(), devices.clone());
+    let notice =
+        axum::middleware::from_fn_with_state(console.clone(), crate::console::notice_changes);
     let console = mount(crate::console::routes()).with_state(console);
     let devices = mount(device_routes()).with_state(devices);
     let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
@@ -257,6 +259,7 @@ pub fn router(
         .merge(devices)
         .merge(console)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
+        .route_layer(notice)
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

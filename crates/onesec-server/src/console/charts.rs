@@ -163,7 +163,7 @@ mod tests {
             (2, EventClass::Authentication, Activity::Logon),
         ] {
             let mut e = Event::new(i, class, activity);
-            e.time_ms = 1_000 * i as i64;
+            e.time_ms = 1_000 * i;
             events.push(e);
         }
         let svg = events_per_domain(&events);

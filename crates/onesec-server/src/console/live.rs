@@ -1,9 +1,12 @@
 //! The live queue: open incidents with their cases, pushed to every console over server-sent
 //! events (`GET /console/live`).
 //!
-//! One poller per server reads the open incidents and their cases once a second, and only while
-//! at least one console is connected; it compares them with the previous reading and broadcasts
-//! what changed. Each connection first gets the whole queue (`snapshot`), then the changes
+//! One poller per server reads the open incidents and their cases, and only while at least one
+//! console is connected: when detection moved on, when a request changed something through the
+//! API ([`QueueFeed::nudge`]), once more a second after either (the response side opens cases
+//! just after detection stores incidents), and every [`FULL_READ_EVERY`] in any case (deadline
+//! escalations change cases with no request). It compares each reading with the previous one
+//! and broadcasts what changed. Each connection first gets the whole queue (`snapshot`), then the changes
 //! (`change`), both cut to the caller's site scope. A connection that falls behind the broadcast
 //! gets a fresh snapshot instead of the changes it missed.
 
@@ -23,8 +26,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-/// How often the poller looks for changes (longer when one look takes long).
-const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often the poller checks whether it should read the queue.
+const TICK: Duration = Duration::from_millis(250);
+
+/// A second reading this long after one that detection or a request caused.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// The queue is read at least this often while someone watches.
+const FULL_READ_EVERY: Duration = Duration::from_secs(10);
 
 /// At most this many open incidents are in the queue (the most recent by first event).
 const QUEUE_LIMIT: usize = 20_000;
@@ -174,6 +183,7 @@ pub(crate) struct QueueFeed {
     latest: Mutex<Option<Arc<Vec<QueueRow>>>>,
     changes: broadcast::Sender<Arc<Change>>,
     polling: AtomicBool,
+    nudged: AtomicBool,
 }
 
 impl QueueFeed {
@@ -184,7 +194,13 @@ impl QueueFeed {
             latest: Mutex::new(None),
             changes,
             polling: AtomicBool::new(false),
+            nudged: AtomicBool::new(false),
         })
+    }
+
+    /// A request may have changed an incident or case: read the queue at the next tick.
+    pub(crate) fn nudge(&self) {
+        self.nudged.store(true, Ordering::Release);
     }
 
     fn latest(&self) -> Option<Arc<Vec<QueueRow>>> {
@@ -233,30 +249,51 @@ impl QueueFeed {
         Ok((receiver, rows))
     }
 
-    /// Reads the queue every [`POLL_EVERY`] while anyone listens and broadcasts the changes.
+    /// Reads the queue when something may have changed (see the module doc) while anyone
+    /// listens, and broadcasts the changes. Readings are at least twice their own duration
+    /// apart, so a large queue cannot keep a core busy.
     async fn poll(self: Arc<Self>) {
+        let mut seen_seq = self.pipeline.status().detected_seq;
+        let mut last_read = tokio::time::Instant::now();
+        let mut settle: Option<tokio::time::Instant> = None;
+        let mut spacing = Duration::ZERO;
         loop {
-            let started = std::time::Instant::now();
-            match self.read().await {
-                Ok(rows) => {
-                    let before = self.latest().unwrap_or_default();
-                    let change = diff(&before, &rows);
-                    self.set_latest(rows);
-                    if !(change.upsert.is_empty() && change.remove.is_empty()) {
-                        let _ = self.changes.send(Arc::new(change));
-                    }
-                }
-                Err(error) => tracing::warn!(error = %error.1, "console queue could not be read"),
-            }
-            tokio::time::sleep(POLL_EVERY.max(started.elapsed() * 2)).await;
+            tokio::time::sleep(TICK.max(spacing)).await;
             if self.changes.receiver_count() == 0 {
                 self.polling.store(false, Ordering::Release);
                 // A console that subscribed between the check and the store started no
-                // poller (it saw `polling` true): start again for it.
+                // poller (it saw `polling` true): go on for it.
                 if self.changes.receiver_count() == 0 || self.polling.swap(true, Ordering::AcqRel) {
                     return;
                 }
             }
+            let seq = self.pipeline.status().detected_seq;
+            let now = tokio::time::Instant::now();
+            let moved = seq != seen_seq || self.nudged.swap(false, Ordering::AcqRel);
+            let settling = settle.is_some_and(|at| now >= at);
+            if !(moved || settling || now - last_read >= FULL_READ_EVERY) {
+                continue;
+            }
+            seen_seq = seq;
+            settle = moved.then(|| now + SETTLE);
+            let started = std::time::Instant::now();
+            self.read_and_broadcast().await;
+            spacing = started.elapsed() * 2;
+            last_read = tokio::time::Instant::now();
+        }
+    }
+
+    async fn read_and_broadcast(&self) {
+        match self.read().await {
+            Ok(rows) => {
+                let before = self.latest().unwrap_or_default();
+                let change = diff(&before, &rows);
+                self.set_latest(rows);
+                if !(change.upsert.is_empty() && change.remove.is_empty()) {
+                    let _ = self.changes.send(Arc::new(change));
+                }
+            }
+            Err(error) => tracing::warn!(error = %error.1, "console queue could not be read"),
         }
     }
 }
@@ -362,7 +399,7 @@ mod tests {
 
     #[test]
     fn the_queue_puts_the_most_urgent_first_then_severity_then_latest() {
-        let mut rows = vec![
+        let mut rows = [
             row("a", 3, "critical", 10),
             row("b", 1, "low", 5),
             row("c", 3, "critical", 20),

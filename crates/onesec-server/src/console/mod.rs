@@ -77,6 +77,22 @@ impl Console {
 
 type ConsoleState = Arc<Console>;
 
+/// Middleware on every route: a change that went through (a non-GET request answered 2xx) may
+/// have changed the queue, so the live feed reads it again at once instead of within
+/// `live::FULL_READ_EVERY`.
+pub(crate) async fn notice_changes(
+    State(console): State<ConsoleState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        console.feed.nudge();
+    }
+    response
+}
+
 /// The console's routes (each is in the gate's table with what it needs).
 pub(crate) fn routes() -> Vec<Route<ConsoleState>> {
     vec![

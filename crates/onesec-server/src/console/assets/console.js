@@ -98,7 +98,6 @@ class Queue {
     this.rows = new Map();
     this.shown = PAGE_SIZE;
     this.pending = false;
-    this.started = performance.now();
     this.metrics = { snapshotRows: 0, firstLiveRenderMs: null, changes: 0, upserts: 0, renders: 0 };
     window.consoleMetrics = this.metrics;
     this.filters = {
@@ -221,7 +220,8 @@ class Queue {
     this.table.dataset.rendered = String(Math.min(list.length, this.shown));
     this.metrics.renders += 1;
     if (this.metrics.firstLiveRenderMs === null && this.metrics.snapshotRows > 0) {
-      this.metrics.firstLiveRenderMs = performance.now() - this.started;
+      // Milliseconds since the navigation started (performance.now()'s origin).
+      this.metrics.firstLiveRenderMs = performance.now();
     }
   }
 
