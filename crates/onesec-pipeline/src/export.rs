@@ -113,8 +113,8 @@ pub fn verify_bundle(text: &str, trusted_key: Option<&str>) -> Result<BundleChec
     Ok(check)
 }
 
-/// HTML-escapes text.
-fn esc(text: &str) -> String {
+/// HTML-escapes text (also the web console's SVG charts and plans use it).
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

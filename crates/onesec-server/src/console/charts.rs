@@ -13,20 +13,7 @@ pub(crate) const EVENT_WINDOW: u64 = 5000;
 const BUCKETS: usize = 24;
 
 /// Text made safe inside SVG/HTML.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use onesec_pipeline::export::esc as escape;
 
 /// A horizontal bar chart of `counts`, largest scale at the widest bar.
 pub(crate) fn bars(title: &str, counts: &BTreeMap<String, u64>) -> String {

@@ -775,6 +775,59 @@ mod tests {
         assert_eq!(minutes(Some(7_200_000.0)), "2.0 h");
     }
 
+    fn admin() -> Principal {
+        Principal {
+            name: "ann".into(),
+            role: onesec_auth::Role::Admin,
+            sites: vec![],
+        }
+    }
+
+    #[test]
+    fn the_queue_page_escapes_what_it_prints_and_offers_filters() {
+        let incident: Incident = serde_json::from_value(serde_json::json!({
+            "id": "inc-1", "title": "<script>alert(1)</script>", "domain": "hybrid",
+            "priority": "high", "state": "new", "alert_ids": [], "active_alerts": 1,
+            "entities": {"persons": [], "sites": ["EDI"], "zones": [], "devices": [],
+                "hosts": [], "portals": [], "accounts": [], "badges": [], "src_ips": []},
+            "first_ms": 0, "last_ms": 0
+        }))
+        .unwrap();
+        let page = QueuePage {
+            chrome: Chrome::new(&admin(), "/console"),
+            rows: vec![QueueRow::of(&incident, None)],
+            total: 1,
+            teams: vec!["it_soc".into()],
+            sites: vec!["EDI".into()],
+            may_work: true,
+            me: "ann".into(),
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
+        assert!(html.contains("<option value=\"it_soc\">"));
+        assert!(html.contains("class=\"row domain-hybrid p2\""), "{html}");
+        assert!(html.contains("aria-current=\"page\""));
+    }
+
+    #[test]
+    fn the_reports_page_says_whether_the_build_serves_the_api() {
+        let render = |api_present| {
+            UnavailablePage {
+                chrome: Chrome::new(&admin(), "/console/reports"),
+                title: "Compliance reports",
+                what: "compliance reports",
+                api: "/api/v1/reports",
+                api_present,
+            }
+            .render()
+            .unwrap()
+        };
+        assert!(render(false).contains("Not available in this build"));
+        assert!(render(true).contains("This build serves the API"));
+        assert!(serves("/api/v1/incidents"));
+    }
+
     #[test]
     fn a_history_entry_reads_as_from_to() {
         let entry = serde_json::json!({
