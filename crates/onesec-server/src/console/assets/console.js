@@ -212,9 +212,19 @@ class Queue {
 
   render() {
     const list = this.visible();
+    // Rows are redrawn, not patched: keep keyboard focus on the same control of the same row.
+    const focused = document.activeElement;
+    const keep = this.body.contains(focused)
+      ? { id: focused.closest('tr')?.dataset.id, action: focused.dataset.action, link: focused.tagName === 'A' }
+      : null;
     const fragment = document.createDocumentFragment();
     for (const r of list.slice(0, this.shown)) fragment.append(this.row(r));
     this.body.replaceChildren(fragment);
+    if (keep && keep.id) {
+      const row = this.body.querySelector(`tr[data-id="${CSS.escape(keep.id)}"]`);
+      const target = keep.link ? row?.querySelector('a') : row?.querySelector(`button[data-action="${keep.action}"]`);
+      (target || row?.querySelector('a'))?.focus();
+    }
     document.getElementById('queue-count').textContent = String(list.length);
     this.more.hidden = list.length <= this.shown;
     this.table.dataset.rendered = String(Math.min(list.length, this.shown));
