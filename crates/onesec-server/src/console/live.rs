@@ -123,30 +123,34 @@ impl QueueRow {
 
 /// Whether an incident still waits for people (not resolved, closed, merged or withdrawn).
 pub(crate) fn is_open(state: IncidentState) -> bool {
-    matches!(
-        state,
-        IncidentState::New
-            | IncidentState::Acknowledged
-            | IncidentState::InProgress
-            | IncidentState::OnHold
-    )
+    OPEN_STATES.contains(&state)
 }
+
+/// The states of the queue; asked for one by one so resolved and closed incidents, which
+/// pile up, are never read.
+const OPEN_STATES: [IncidentState; 4] = [
+    IncidentState::New,
+    IncidentState::Acknowledged,
+    IncidentState::InProgress,
+    IncidentState::OnHold,
+];
 
 /// The open incidents and their cases, in queue order.
 pub(crate) fn load_queue(store: &mut dyn Store) -> Result<Vec<QueueRow>, StoreError> {
-    let filter = IncidentFilter {
-        limit: Some(QUEUE_LIMIT),
-        ..IncidentFilter::default()
-    };
     let mut rows = Vec::new();
-    for incident in store.incidents(&filter)? {
-        if !is_open(incident.state) {
-            continue;
+    for state in OPEN_STATES {
+        let filter = IncidentFilter {
+            state: Some(state.as_str().to_string()),
+            limit: Some(QUEUE_LIMIT),
+            ..IncidentFilter::default()
+        };
+        for incident in store.incidents(&filter)? {
+            let case = store.case(&incident.id)?;
+            rows.push(QueueRow::of(&incident, case.as_ref()));
         }
-        let case = store.case(&incident.id)?;
-        rows.push(QueueRow::of(&incident, case.as_ref()));
     }
     rows.sort_by_key(QueueRow::rank);
+    rows.truncate(QUEUE_LIMIT);
     Ok(rows)
 }
 
