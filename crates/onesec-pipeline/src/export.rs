@@ -113,7 +113,7 @@ pub fn verify_bundle(text: &str, trusted_key: Option<&str>) -> Result<BundleChec
     Ok(check)
 }
 
-/// HTML-escapes text (also the web console's SVG charts and plans use it).
+/// HTML-escapes text (the incident report here, the drill's after-action report).
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
