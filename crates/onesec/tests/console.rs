@@ -179,6 +179,18 @@ fn wait_for_event(lines: &mut impl Iterator<Item = String>, kind: &str, needle: 
 }
 
 #[test]
+fn a_client_that_asks_for_no_stream_gets_the_snapshot_and_the_answer_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = Onesec::start_demo(&tmp.path().join("data"));
+    let id = first_incident(&onesec);
+    let answer = onesec.request_as(reqwest::Method::GET, "/console/live", onesec.token());
+    assert_eq!(answer.status, 200);
+    let text = answer.body.as_str().unwrap().to_string();
+    assert!(text.starts_with("event: snapshot\n"), "{text}");
+    assert!(text.contains(&id));
+}
+
+#[test]
 fn the_live_queue_sends_a_snapshot_then_the_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let onesec = Onesec::start_demo(&tmp.path().join("data"));
@@ -190,6 +202,7 @@ fn the_live_queue_sends_a_snapshot_then_the_changes() {
         .unwrap()
         .get(format!("{}/console/live", onesec.base))
         .bearer_auth(&token)
+        .header("accept", "text/event-stream")
         .send()
         .unwrap();
     assert_eq!(stream.status(), 200);

@@ -359,11 +359,34 @@ fn events(
     stream::once(async move { Ok(first) }).chain(rest)
 }
 
-/// `GET /console/live`: the queue as server-sent events (`snapshot`, then `change`s).
+/// Whether the client asked for an event stream (`EventSource` always does).
+fn wants_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// `GET /console/live`: the queue as server-sent events (`snapshot`, then `change`s). A client
+/// that does not accept `text/event-stream` (a script, a test walking every route) gets the
+/// snapshot alone and the answer ends, instead of a stream that never does.
 pub(crate) async fn stream(
     State(console): State<ConsoleState>,
     Extension(principal): Extension<Principal>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    if !wants_stream(&headers) {
+        let rows = match console.feed.snapshot().await {
+            Ok(rows) => rows,
+            Err(error) => return error.into_response(),
+        };
+        let first = snapshot_event(&rows, &principal);
+        return Sse::new(stream::once(async move {
+            Ok::<_, std::convert::Infallible>(first)
+        }))
+        .into_response();
+    }
     let (receiver, rows) = match console.feed.subscribe().await {
         Ok(subscribed) => subscribed,
         Err(error) => return error.into_response(),
