@@ -230,8 +230,8 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
     let slots = Arc::new(tokio::sync::Semaphore::new(1));
     names(pipeline_routes(slots))
         .chain(names(auth_routes()))
-        .chain(names(device_routes()))
         .chain(names(crate::console::routes()))
+        .chain(names(device_routes()))
         .collect()
 }
 
@@ -256,8 +256,8 @@ pub fn router(
     let router = mount(pipeline_routes(ingest_slots))
         .with_state(pipeline)
         .merge(auth)
-        .merge(devices)
         .merge(console)
+        .merge(devices)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
         .route_layer(notice)
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))

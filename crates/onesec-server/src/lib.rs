@@ -10,8 +10,9 @@ mod api;
 pub use api::served_routes;
 mod audit_api;
 mod auth_api;
-mod console;
 mod devices_api;
+// The web console; placed after `devices_api` only to keep merges apart.
+mod console;
 pub mod gate;
 mod incident_api;
 pub mod mqtt;
