@@ -32,8 +32,8 @@ type AppState = Arc<Pipeline>;
 /// One route: method, path pattern and handler. The handler is mounted for exactly the method
 /// named, so the list is what the router serves.
 pub(crate) struct Route<S> {
-    method: Method,
-    path: &'static str,
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
     handler: MethodRouter<S>,
 }
 
@@ -285,6 +285,7 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
     let slots = Arc::new(tokio::sync::Semaphore::new(1));
     names(pipeline_routes(slots))
         .chain(names(auth_routes()))
+        .chain(names(crate::console::routes()))
         .chain(names(device_routes()))
         .chain(names(compliance_routes()))
         .collect()
@@ -300,6 +301,11 @@ pub fn router(
     compliance: Arc<crate::compliance::Compliance>,
 ) -> Router {
     let auth = mount(auth_routes()).with_state(gate.clone());
+    let console =
+        crate::console::Console::start(pipeline.clone(), config, gate.clone(), devices.clone());
+    let notice =
+        axum::middleware::from_fn_with_state(console.clone(), crate::console::notice_changes);
+    let console = mount(crate::console::routes()).with_state(console);
     let devices = mount(device_routes()).with_state(devices);
     let compliance = mount(compliance_routes()).with_state(compliance);
     let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
@@ -308,9 +314,11 @@ pub fn router(
     let router = mount(pipeline_routes(ingest_slots))
         .with_state(pipeline)
         .merge(auth)
+        .merge(console)
         .merge(devices)
         .merge(compliance)
         .route_layer(axum::middleware::from_fn_with_state(gate, gate::authorize))
+        .route_layer(notice)
         .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -528,7 +536,7 @@ fn forbidden_site(site: &str) -> ApiError {
 
 /// The events of `filter`, or, when `sites` is not empty, of each of those sites merged in
 /// event-time order (a scoped caller asking without a site).
-fn events_in_sites(
+pub(crate) fn events_in_sites(
     store: &mut dyn Store,
     filter: EventFilter,
     sites: &[String],

@@ -75,12 +75,24 @@ pub(crate) async fn post_login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
+    let (token, principal) = sign_in(&gate, body.user, body.password, peer).await?;
+    Ok(Json(json!({ "token": token, "user": principal })).into_response())
+}
+
+/// Checks a user name and password (with the failed-login limit) and audits the attempt: the
+/// API's login and the console's sign-in form both come here.
+pub(crate) async fn sign_in(
+    gate: &Arc<Gate>,
+    user: String,
+    password: String,
+    peer: SocketAddr,
+) -> Result<(String, Principal), ApiError> {
     let now = onesec_pipeline::now_ms();
-    let user = body.user.clone();
     let client = peer.ip().to_string();
     let client_for_store = client.clone();
-    let result = blocking(&gate, move |s| {
-        s.login(&body.user, &body.password, &client_for_store, now)
+    let name = user.clone();
+    let result = blocking(gate, move |s| {
+        s.login(&name, &password, &client_for_store, now)
     })
     .await;
     let outcome = match &result {
@@ -93,8 +105,7 @@ pub(crate) async fn post_login(
         &user,
         json!({ "client": client, "outcome": outcome }),
     );
-    let (token, principal) = result?;
-    Ok(Json(json!({ "token": token, "user": principal })).into_response())
+    result
 }
 
 /// `POST /api/v1/auth/logout`: ends the caller's session.

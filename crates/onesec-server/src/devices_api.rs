@@ -215,7 +215,7 @@ pub(crate) struct DevicesQuery {
     finding: Option<String>,
 }
 
-async fn current(devices: &Arc<Devices>) -> Result<Arc<Assessment>, ApiError> {
+pub(crate) async fn current(devices: &Arc<Devices>) -> Result<Arc<Assessment>, ApiError> {
     let devices = devices.clone();
     tokio::task::spawn_blocking(move || devices.assessment())
         .await

@@ -29,6 +29,53 @@ pub enum Access {
 /// Every route of the HTTP API and what it needs.
 pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/healthz", Access::Public),
+    // The web console (`crate::console`, docs/console.md): its pages need what the API routes
+    // they show need, so a role sees in the console exactly what it may read through the API.
+    (Method::GET, "/console/login", Access::Public),
+    (Method::POST, "/console/login", Access::Public),
+    (Method::GET, "/console/assets/{name}", Access::Public),
+    (
+        Method::GET,
+        "/console",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::GET,
+        "/console/live",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::GET,
+        "/console/incidents/{id}",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::GET,
+        "/console/dashboard",
+        Access::Needs(Permission::ReadIncidents),
+    ),
+    (
+        Method::GET,
+        "/console/sites",
+        Access::Needs(Permission::ReadEvents),
+    ),
+    (
+        Method::GET,
+        "/console/sites/{site}",
+        Access::Needs(Permission::ReadEvents),
+    ),
+    (
+        Method::GET,
+        "/console/devices",
+        Access::Needs(Permission::ReadDevices),
+    ),
+    (
+        Method::GET,
+        "/console/rules",
+        Access::Needs(Permission::ReadRules),
+    ),
+    (Method::GET, "/console/reports", Access::Authenticated),
+    (Method::GET, "/console/exercises", Access::Authenticated),
     (Method::POST, "/api/v1/auth/setup", Access::Public),
     (Method::POST, "/api/v1/auth/login", Access::Public),
     (Method::POST, "/api/v1/auth/logout", Access::Authenticated),
@@ -373,14 +420,23 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     response
 }
 
-/// The bearer secret of a request.
+/// The bearer secret of a request: its `Authorization` header, else the console's session
+/// cookie ([`crate::console::SESSION_COOKIE`]). The cookie counts for reads, and for changes
+/// only with the `X-Onesec-Console` header, which another site's page cannot send without a
+/// CORS preflight this server never grants (so a forged form post carries no authority).
 fn bearer(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, secret) = value.split_once(' ')?;
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+        let from_console = request
+            .headers()
+            .contains_key(crate::console::CONSOLE_HEADER);
+        return if safe || from_console {
+            crate::console::session_cookie(request.headers())
+        } else {
+            None
+        };
+    };
+    let (scheme, secret) = value.to_str().ok()?.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
 }
 
@@ -416,6 +472,9 @@ pub async fn authorize(
         .flatten();
     let Some(principal) = principal else {
         gate.audit_denial("?", StatusCode::UNAUTHORIZED, &method, &route);
+        if route.starts_with("/console") {
+            return crate::console::sign_in_first();
+        }
         return refuse(
             StatusCode::UNAUTHORIZED,
             "a valid token is required (Authorization: Bearer ...)",
@@ -430,6 +489,9 @@ pub async fn authorize(
             principal.role.as_str(),
             permission.as_str()
         );
+        if route.starts_with("/console") {
+            return crate::console::not_allowed(&reason);
+        }
         return refuse(StatusCode::FORBIDDEN, &reason);
     }
     request.extensions_mut().insert(principal);

@@ -13,6 +13,8 @@ mod auth_api;
 pub mod compliance;
 mod compliance_api;
 mod devices_api;
+// The web console; placed after `devices_api` only to keep merges apart.
+mod console;
 pub mod gate;
 mod incident_api;
 pub mod mqtt;

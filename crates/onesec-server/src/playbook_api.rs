@@ -140,7 +140,7 @@ pub(crate) struct Decision {
 }
 
 /// The teams whose tasks a role decides.
-fn decides_for(role: Role, team: Team) -> bool {
+pub(crate) fn decides_for(role: Role, team: Team) -> bool {
     match role {
         Role::Admin => true,
         Role::SocAnalyst => team == Team::ItSoc,

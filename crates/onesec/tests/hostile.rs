@@ -292,8 +292,9 @@ fn a_trickled_sia_frame_is_cut() {
     still_serving(&mut onesec);
 }
 
-/// No cookie is ever a credential (so a cross-site request carries none), no answer sets one,
-/// and no answer allows another origin to read it.
+/// No cookie is a credential for a change (so a cross-site request carries none; the console's
+/// session cookie needs the `X-Onesec-Console` header too, which another origin cannot send),
+/// no API answer sets one, and no answer allows another origin to read it.
 #[test]
 fn cross_site_requests_carry_no_credential() {
     let tmp = tempfile::tempdir().unwrap();
@@ -317,6 +318,7 @@ fn cross_site_requests_carry_no_credential() {
         format!("session={token}"),
         format!("token={token}"),
         format!("Authorization=Bearer {token}"),
+        format!("onesec_session={token}"),
     ] {
         let answer = client
             .post(format!("{}/api/v1/directory/reload", onesec.base))

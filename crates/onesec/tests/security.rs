@@ -21,6 +21,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{name}", "no-such-token")
         .replace("{task_id}", "no-such-task")
         .replace("{seq}", "1")
+        .replace("{site}", "no-such-site")
 }
 
 fn token_for(onesec: &Onesec, name: &str, role: Role, sites: &[&str]) -> String {
