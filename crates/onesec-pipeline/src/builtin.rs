@@ -98,6 +98,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/device_forbidden_connection.yml"),
     ),
     (
+        "device_new_peer.yml",
+        include_str!("../../../rules/converged/device_new_peer.yml"),
+    ),
+    (
         "door_alarm_restricted.yml",
         include_str!("../../../rules/converged/door_alarm_restricted.yml"),
     ),

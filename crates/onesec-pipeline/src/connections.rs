@@ -1,16 +1,44 @@
 //! Connection monitoring at ingest: every flow event (class `network_activity`) whose source is
 //! a device of the directory is checked against the `[[connections]]` allow-lists of the
 //! `[hygiene] policy` (`docs/hygiene.md`) and marked in its fields:
-//! `hygiene.connection = allowed | forbidden` and `hygiene.device = <device id>`. The marks are
-//! journaled with the event, so detection (the shipped rule `onesec_device_forbidden_connection`),
-//! risk and incidents see them, and a replay of the journal gives the same answers after the
-//! policy changed — as resolution does.
+//! `hygiene.connection = allowed | forbidden` and `hygiene.device = <device id>`. A physical
+//! device (camera, reader, controller...) also has a **peer baseline**: the destinations and
+//! ports it used; once it has been watched for [`LEARN_MS`] of event time, a flow to a peer it
+//! never used is marked `hygiene.new_peer = true`. The marks are journaled with the event, so
+//! detection (the shipped rules `onesec_device_forbidden_connection` and
+//! `onesec_device_new_peer`), risk and incidents see them, and a replay of the journal gives the
+//! same answers after the policy changed — as resolution does. The baseline lives in memory: after
+//! a restart each device learns again (a blind window, never a burst of false alarms).
 
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use onesec_directory::Directory;
 use onesec_event::{Event, EventClass};
 use onesec_hygiene::{Flow, FlowMonitor, FlowVerdict, Inventory, Policy, policy::Proto};
+
+/// Event time a device's peers are learnt before a new one is reported.
+pub const LEARN_MS: i64 = 24 * 3_600_000;
+/// Peers kept per device; a device that talks to more is not baselined (a server, not a
+/// camera), and nothing is reported for it.
+const MAX_PEERS: usize = 4096;
+
+/// The monitor built for one directory version, and which of its devices are physical.
+#[derive(Debug)]
+struct Built {
+    directory: Arc<Directory>,
+    monitor: Arc<FlowMonitor>,
+    physical: Arc<Vec<bool>>,
+}
+
+/// What one device was seen talking to.
+#[derive(Debug, Default)]
+struct Baseline {
+    first_ms: i64,
+    peers: HashSet<(IpAddr, u16)>,
+    overflowed: bool,
+}
 
 /// The policy and the monitor built from it for the directory in use.
 #[derive(Debug, Default)]
@@ -18,7 +46,9 @@ pub struct ConnectionWatch {
     /// None: no policy configured, nothing is marked.
     policy: Option<Policy>,
     /// The monitor of the directory it was built for (rebuilt after a directory reload).
-    current: Mutex<Option<(Arc<Directory>, Arc<FlowMonitor>)>>,
+    current: Mutex<Option<Built>>,
+    /// Peer baselines by device id.
+    baselines: Mutex<HashMap<String, Baseline>>,
 }
 
 impl ConnectionWatch {
@@ -26,7 +56,7 @@ impl ConnectionWatch {
     pub fn new(policy: Option<Policy>) -> ConnectionWatch {
         ConnectionWatch {
             policy,
-            current: Mutex::new(None),
+            ..ConnectionWatch::default()
         }
     }
 
@@ -39,39 +69,88 @@ impl ConnectionWatch {
         {
             return;
         }
-        let Some(monitor) = self.monitor(directory) else {
+        let Some((monitor, physical)) = self.monitor(directory) else {
             return;
         };
+        let mut baselines = match self.baselines.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         for event in events.iter_mut() {
-            mark_one(&monitor, event);
+            if let Some(device) = mark_one(&monitor, event)
+                && physical.get(device as usize) == Some(&true)
+            {
+                let id = monitor.device_id(device).to_string();
+                note_peer(baselines.entry(id).or_default(), event);
+            }
         }
     }
 
-    fn monitor(&self, directory: &Arc<Directory>) -> Option<Arc<FlowMonitor>> {
+    fn monitor(&self, directory: &Arc<Directory>) -> Option<(Arc<FlowMonitor>, Arc<Vec<bool>>)> {
         let policy = self.policy.as_ref()?;
         let mut current = match self.current.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((built_for, monitor)) = current.as_ref()
-            && Arc::ptr_eq(built_for, directory)
+        if let Some(built) = current.as_ref()
+            && Arc::ptr_eq(&built.directory, directory)
         {
-            return Some(monitor.clone());
+            return Some((built.monitor.clone(), built.physical.clone()));
         }
         let inventory = Inventory::from_directory(directory);
-        let monitor = Arc::new(FlowMonitor::new(&inventory.devices, policy));
-        *current = Some((directory.clone(), monitor.clone()));
-        Some(monitor)
+        let built = Built {
+            directory: directory.clone(),
+            monitor: Arc::new(FlowMonitor::new(&inventory.devices, policy)),
+            physical: Arc::new(
+                inventory
+                    .devices
+                    .iter()
+                    .map(|d| onesec_hygiene::is_physical(&d.kind))
+                    .collect(),
+            ),
+        };
+        let out = (built.monitor.clone(), built.physical.clone());
+        *current = Some(built);
+        Some(out)
     }
 }
 
-/// Marks one event if it is a flow from a device with an allow-list.
-fn mark_one(monitor: &FlowMonitor, event: &mut Event) {
-    if event.class != EventClass::NetworkActivity {
+/// Adds the flow's peer to the device's baseline; marks the flow when the peer is new and the
+/// device has been learnt long enough.
+fn note_peer(baseline: &mut Baseline, event: &mut Event) {
+    let Some(dst) = event.dst.ip else { return };
+    if baseline.peers.is_empty() && !baseline.overflowed {
+        baseline.first_ms = event.time_ms;
+    }
+    baseline.first_ms = baseline.first_ms.min(event.time_ms);
+    if baseline.overflowed {
         return;
     }
-    let (Some(src), Some(dst)) = (event.src.ip, event.dst.ip) else {
+    let peer = (dst, event.dst.port.unwrap_or(0));
+    if baseline.peers.contains(&peer) {
         return;
+    }
+    if baseline.peers.len() >= MAX_PEERS {
+        baseline.overflowed = true;
+        baseline.peers = HashSet::new();
+        return;
+    }
+    baseline.peers.insert(peer);
+    if event.time_ms >= baseline.first_ms.saturating_add(LEARN_MS) {
+        event
+            .fields
+            .insert("hygiene.new_peer".into(), "true".into());
+    }
+}
+
+/// Marks one event if it is a flow from a device with an allow-list; returns the device the
+/// flow comes from (with or without an allow-list).
+fn mark_one(monitor: &FlowMonitor, event: &mut Event) -> Option<u32> {
+    if event.class != EventClass::NetworkActivity {
+        return None;
+    }
+    let (Some(src), Some(dst)) = (event.src.ip, event.dst.ip) else {
+        return None;
     };
     let flow = |proto| Flow {
         time_ms: event.time_ms,
@@ -96,7 +175,13 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) {
     let (device, allowed) = match verdicts.as_slice() {
         [FlowVerdict::Allowed(d), ..] | [_, FlowVerdict::Allowed(d)] => (*d, true),
         [FlowVerdict::Alert(d), ..] => (*d, false),
-        _ => return,
+        [FlowVerdict::Unmonitored(d), ..] => {
+            event
+                .fields
+                .insert("hygiene.device".into(), monitor.device_id(*d).into());
+            return Some(*d);
+        }
+        _ => return None,
     };
     event.fields.insert(
         "hygiene.connection".into(),
@@ -105,6 +190,7 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) {
     event
         .fields
         .insert("hygiene.device".into(), monitor.device_id(device).into());
+    Some(device)
 }
 
 #[cfg(test)]
@@ -171,6 +257,36 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
                 None, // a server: no allow-list for its kind
                 None, // not a device
             ]
+        );
+    }
+
+    #[test]
+    fn a_camera_talking_to_a_new_peer_after_its_learning_day_is_marked() {
+        let watch = ConnectionWatch::new(Some(Policy::from_toml("policy", POLICY).unwrap()));
+        let at = |hours: i64, dst: &str, port: u16| {
+            let mut e = flow("10.40.50.21", dst, port, Some("tcp"));
+            e.time_ms = 1_000 + hours * 3_600_000;
+            e
+        };
+        let mut events = vec![
+            at(0, "10.40.50.30", 554),
+            at(2, "198.51.100.7", 443),  // new, but still learning
+            at(25, "10.40.50.30", 554),  // known
+            at(26, "203.0.113.9", 8080), // new after a day: marked
+            at(27, "203.0.113.9", 8080), // known now
+            flow("10.40.90.21", "203.0.113.50", 22, Some("tcp")), // a server: no baseline
+        ];
+        events[5].time_ms = 1_000 + 30 * 3_600_000;
+        watch.mark(&directory(), &mut events);
+        let marks: Vec<bool> = events
+            .iter()
+            .map(|e| e.fields.contains_key("hygiene.new_peer"))
+            .collect();
+        assert_eq!(marks, [false, false, false, true, false, false]);
+        assert_eq!(
+            events[5].fields.get("hygiene.device").map(String::as_str),
+            Some("SRV-1"),
+            "unmonitored devices are still named"
         );
     }
 

@@ -110,8 +110,9 @@ fn every_case_of_every_rule_holds() {
             .policy
             .as_ref()
             .map(|p| onesec_hygiene::Policy::load(&workspace().join(p)).unwrap());
-        let connections = ConnectionWatch::new(policy);
         for case in &tests.cases {
+            // Each case starts with no peer baseline.
+            let connections = ConnectionWatch::new(policy.clone());
             let counts = run_case(&directory, &connections, case);
             let got = counts.get(&tests.rule).copied().unwrap_or(0);
             if got != case.expect_alerts {
