@@ -85,13 +85,16 @@ test('an operator works a hybrid incident from arrival to the site plan', async 
     await shot(page, name);
   }
   assert.match(await page.locator('table.rules').innerText(), /\d/);
-  // The reports page follows whether this build serves GET /api/v1/reports (another branch
-  // adds it): it says which, and never shows made-up data.
-  const reportsApi = await fetch(`${onesec.base}/api/v1/reports`, { headers: { authorization: `Bearer ${onesec.token}` } });
+  // The reports page builds the unified report through GET /api/v1/reports with the session
+  // cookie: the HTML report for Edinburgh comes back, stating its audit checkpoint.
   await page.goto(`${onesec.base}/console/reports`);
-  const availability = await page.locator('#availability').innerText();
-  if (reportsApi.status === 404) assert.match(availability, /Not available in this build/);
-  else assert.match(availability, /This build serves the API/);
+  await shot(page, 'reports');
+  await page.selectOption('#report-site', 'EDI');
+  await page.selectOption('#report-format', 'html');
+  await Promise.all([page.waitForURL(/\/api\/v1\/reports\?/), page.click('#report-form button[type=submit]')]);
+  const report = await page.locator('body').innerText();
+  assert.match(report, /EDI/);
+  assert.match(report, /checkpoint/i);
 });
 
 test('a guard limited to another site sees neither its incidents nor its plan', async () => {

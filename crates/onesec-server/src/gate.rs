@@ -74,7 +74,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/console/rules",
         Access::Needs(Permission::ReadRules),
     ),
-    (Method::GET, "/console/reports", Access::Authenticated),
+    (
+        Method::GET,
+        "/console/reports",
+        Access::Needs(Permission::ReadExports),
+    ),
     (Method::GET, "/console/exercises", Access::Authenticated),
     (Method::POST, "/api/v1/auth/setup", Access::Public),
     (Method::POST, "/api/v1/auth/login", Access::Public),

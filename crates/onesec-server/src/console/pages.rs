@@ -734,15 +734,48 @@ fn unavailable(
     })
 }
 
-/// `GET /console/reports`: compliance reports, when this build has their API.
-pub(crate) async fn reports(Extension(principal): Extension<Principal>) -> Response {
-    unavailable(
-        &principal,
-        "/console/reports",
-        "Compliance reports",
-        "compliance reports (evidence of controls, incident statistics for auditors)",
-        "/api/v1/reports",
-    )
+#[derive(Template)]
+#[template(path = "console/reports.html")]
+struct ReportsPage {
+    chrome: Chrome,
+    /// (name the API takes, label).
+    periods: Vec<(&'static str, &'static str)>,
+    /// (id, name) of the sites the caller sees.
+    sites: Vec<(String, String)>,
+    /// The caller sees every site (a site-limited caller must name one).
+    all_sites: bool,
+}
+
+/// The named periods of `GET /api/v1/reports` (onesec-compliance `period`).
+const REPORT_PERIODS: [(&str, &str); 7] = [
+    ("last-7-days", "last 7 days"),
+    ("last-30-days", "last 30 days"),
+    ("this-month", "this month"),
+    ("last-month", "last month"),
+    ("this-quarter", "this quarter"),
+    ("last-quarter", "last quarter"),
+    ("last-365-days", "last 365 days"),
+];
+
+/// `GET /console/reports`: a form that builds the unified report through `GET /api/v1/reports`
+/// (the session cookie counts for reads), for the sites the caller sees.
+pub(crate) async fn reports(
+    State(console): State<ConsoleState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let directory = console.pipeline.directory();
+    let sites = directory
+        .sites()
+        .iter()
+        .filter(|s| principal.sees_site(Some(&s.id)))
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    page(&ReportsPage {
+        chrome: Chrome::new(&principal, "/console/reports"),
+        periods: REPORT_PERIODS.to_vec(),
+        sites,
+        all_sites: principal.sites.is_empty(),
+    })
 }
 
 /// `GET /console/exercises`: drills, when this build has their API.
@@ -811,13 +844,13 @@ mod tests {
     }
 
     #[test]
-    fn the_reports_page_says_whether_the_build_serves_the_api() {
+    fn the_exercises_page_says_whether_the_build_serves_an_api() {
         let render = |api_present| {
             UnavailablePage {
-                chrome: Chrome::new(&admin(), "/console/reports"),
-                title: "Compliance reports",
-                what: "compliance reports",
-                api: "/api/v1/reports",
+                chrome: Chrome::new(&admin(), "/console/exercises"),
+                title: "Exercises",
+                what: "exercises",
+                api: "/api/v1/exercises",
                 api_present,
             }
             .render()
@@ -826,6 +859,31 @@ mod tests {
         assert!(render(false).contains("Not available in this build"));
         assert!(render(true).contains("This build serves the API"));
         assert!(serves("/api/v1/incidents"));
+        assert!(serves("/api/v1/reports"), "the report form posts there");
+    }
+
+    #[test]
+    fn the_reports_page_offers_periods_sites_and_formats() {
+        let html = ReportsPage {
+            chrome: Chrome::new(&admin(), "/console/reports"),
+            periods: REPORT_PERIODS.to_vec(),
+            sites: vec![("EDI".into(), "Edinburgh <HQ>".into())],
+            all_sites: false,
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("action=\"/api/v1/reports\""), "{html}");
+        assert!(html.contains("<option value=\"last-quarter\">last quarter</option>"));
+        assert!(
+            html.contains("<option value=\"EDI\">Edinburgh &#60;HQ&#62; (EDI)</option>")
+                || html.contains("Edinburgh &lt;HQ&gt; (EDI)"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<option value=\"\">all sites</option>"),
+            "a site-limited caller must name its site: {html}"
+        );
+        assert!(html.contains("<option value=\"pdf\">PDF</option>"));
     }
 
     #[test]
