@@ -68,6 +68,15 @@ test('an operator works a hybrid incident from arrival to the site plan', async 
   assert.equal(tasks.find((t) => t.id === taskId).state, 'approved');
   assert.match(await page.locator('.history').innerText(), /admin\s+state\s+new → acknowledged/);
 
+  // Marked NIS2-significant, the incident page shows its regulatory clocks.
+  await onesec.call('POST', `/api/v1/incidents/${id}/regulatory`, { nis2_significant: true });
+  await page.reload();
+  const clocks = page.locator('#regulatory');
+  await clocks.locator('li.deadline').first().waitFor();
+  const clocksText = await clocks.innerText();
+  assert.match(clocksText, /NIS2 significant incident/);
+  assert.match(clocksText, /nis2 early warning — open · due .+\(in 2\d h\)/);
+
   // The site view shows the forced server-room door; it links to the door's events.
   await page.getByRole('link', { name: 'EDI' }).first().click();
   await page.waitForURL(/\/console\/sites\/EDI$/);

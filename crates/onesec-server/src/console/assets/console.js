@@ -263,11 +263,47 @@ class Queue {
   }
 }
 
+/** NIS2 / GDPR deadlines of the incident (GET .../regulatory; shown only to roles that may
+ * read compliance data: for others the section stays hidden). */
+async function regulatoryClocks(path) {
+  const section = document.getElementById('regulatory');
+  if (!section) return;
+  let answer;
+  try { answer = await api('GET', `${path}/regulatory`); } catch { return; }
+  const mark = document.getElementById('regulatory-mark');
+  const list = document.getElementById('regulatory-deadlines');
+  section.hidden = false;
+  if (!answer || !answer.mark) {
+    mark.textContent = 'Not marked as a significant incident (NIS2) or a personal-data breach (GDPR): no regulatory clock runs.';
+    return;
+  }
+  const m = answer.mark;
+  const regimes = [m.nis2_significant ? 'NIS2 significant incident' : '', m.gdpr_breach ? 'GDPR personal-data breach' : ''].filter(Boolean);
+  mark.textContent = `${regimes.join(' and ')}; clocks run from awareness at ${localTime(m.aware_ms)}.`;
+  list.replaceChildren(...(answer.deadlines || []).map((d) => {
+    const item = document.createElement('li');
+    item.className = `deadline deadline-${d.status}`;
+    const name = document.createElement('strong');
+    name.textContent = String(d.stage).replaceAll('_', ' ');
+    item.append(name, ` — ${d.status}`);
+    if (d.status === 'open' || d.status === 'overdue') {
+      const due = document.createElement('time');
+      due.dataset.due = d.due_ms;
+      item.append(' · due ', due);
+    } else if (d.submitted_ms) {
+      item.append(` · submitted ${localTime(d.submitted_ms)}`);
+    }
+    return item;
+  }));
+  refreshTimes(section);
+}
+
 /** The incident page's buttons and comment form. */
 function incidentPage(article) {
   const id = article.dataset.id;
   const me = article.dataset.me;
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
+  regulatoryClocks(path);
   const result = document.getElementById('action-result');
   const run = async (label, call) => {
     result.textContent = `${label}…`;
