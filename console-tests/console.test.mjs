@@ -104,6 +104,13 @@ test('an operator works a hybrid incident from arrival to the site plan', async 
   const report = await page.locator('body').innerText();
   assert.match(report, /EDI/);
   assert.match(report, /checkpoint/i);
+
+  // Classified as an exercise, the incident is listed on the exercises page.
+  await onesec.call('POST', `/api/v1/incidents/${id}/classify`, { category: 'exercise', comment: 'drill' });
+  await page.goto(`${onesec.base}/console/exercises`);
+  const exercise = page.locator(`table.exercises a[href="/console/incidents/${id}"]`);
+  await exercise.waitFor();
+  await shot(page, 'exercises');
 });
 
 test('a guard limited to another site sees neither its incidents nor its plan', async () => {

@@ -79,7 +79,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/console/reports",
         Access::Needs(Permission::ReadExports),
     ),
-    (Method::GET, "/console/exercises", Access::Authenticated),
+    (
+        Method::GET,
+        "/console/exercises",
+        Access::Needs(Permission::ReadIncidents),
+    ),
     (Method::POST, "/api/v1/auth/setup", Access::Public),
     (Method::POST, "/api/v1/auth/login", Access::Public),
     (Method::POST, "/api/v1/auth/logout", Access::Authenticated),

@@ -228,7 +228,11 @@ const PAGES: [(&str, &str, Option<Permission>); 7] = [
     ("/console/devices", "Devices", Some(Permission::ReadDevices)),
     ("/console/rules", "Rules", Some(Permission::ReadRules)),
     ("/console/reports", "Reports", Some(Permission::ReadExports)),
-    ("/console/exercises", "Exercises", None),
+    (
+        "/console/exercises",
+        "Exercises",
+        Some(Permission::ReadIncidents),
+    ),
 ];
 
 impl Chrome {

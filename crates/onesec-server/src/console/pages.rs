@@ -6,7 +6,7 @@ use super::{Chrome, ConsoleState, charts, page, problem};
 use crate::api::{ApiError, with_store};
 use askama::Template;
 use axum::extract::{Extension, Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use onesec_auth::{Permission, Principal};
 use onesec_incident::Incident;
@@ -701,40 +701,6 @@ fn alert_repeats(alert: &onesec_incident::Alert) -> u64 {
 }
 
 #[derive(Template)]
-#[template(path = "console/unavailable.html")]
-struct UnavailablePage {
-    chrome: Chrome,
-    title: &'static str,
-    what: &'static str,
-    api: &'static str,
-    api_present: bool,
-}
-
-/// Whether this build serves a route under `prefix` (another branch adds the reports and
-/// exercises APIs; the pages follow what the router really serves).
-fn serves(prefix: &str) -> bool {
-    crate::served_routes()
-        .iter()
-        .any(|(m, p)| *m == Method::GET && p.starts_with(prefix))
-}
-
-fn unavailable(
-    principal: &Principal,
-    current: &str,
-    title: &'static str,
-    what: &'static str,
-    api: &'static str,
-) -> Response {
-    page(&UnavailablePage {
-        chrome: Chrome::new(principal, current),
-        title,
-        what,
-        api,
-        api_present: serves(api),
-    })
-}
-
-#[derive(Template)]
 #[template(path = "console/reports.html")]
 struct ReportsPage {
     chrome: Chrome,
@@ -778,15 +744,75 @@ pub(crate) async fn reports(
     })
 }
 
-/// `GET /console/exercises`: drills, when this build has their API.
-pub(crate) async fn exercises(Extension(principal): Extension<Principal>) -> Response {
-    unavailable(
-        &principal,
-        "/console/exercises",
-        "Exercises",
-        "exercises and drills (injects, scoring, after-action reports)",
-        "/api/v1/exercises",
-    )
+/// One exercise incident of the exercises page.
+struct ExerciseRow {
+    id: String,
+    title: String,
+    domain: &'static str,
+    state: &'static str,
+    priority: u8,
+    team: String,
+    opened_ms: i64,
+    acknowledged: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/exercises.html")]
+struct ExercisesPage {
+    chrome: Chrome,
+    rows: Vec<ExerciseRow>,
+}
+
+/// `GET /console/exercises`: the incidents of this server classified as exercises (a drill
+/// served with `onesec drill run --serve` opens every case so), newest first.
+pub(crate) async fn exercises(
+    State(console): State<ConsoleState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let who = principal.clone();
+    let rows = with_store(&console.pipeline, move |s| {
+        let filter = onesec_store::IncidentFilter {
+            all: true,
+            limit: Some(5000),
+            ..Default::default()
+        };
+        let mut rows = Vec::new();
+        for incident in s.incidents(&filter)? {
+            if !crate::api::sees(&who, &incident.entities) {
+                continue;
+            }
+            let Some(case) = s.case(&incident.id)? else {
+                continue;
+            };
+            if case.category != onesec_incident::Category::Exercise {
+                continue;
+            }
+            rows.push(ExerciseRow {
+                id: incident.id.clone(),
+                title: incident.title.clone(),
+                domain: incident.domain.as_str(),
+                state: incident.state.as_str(),
+                priority: case.priority.get(),
+                team: case.owner_team.clone(),
+                opened_ms: case.opened_ms,
+                acknowledged: case
+                    .acknowledged
+                    .as_ref()
+                    .map(|(_, by)| format!("by {by}"))
+                    .unwrap_or_else(|| "not yet".into()),
+            });
+        }
+        rows.sort_by_key(|r| std::cmp::Reverse(r.opened_ms));
+        Ok(rows)
+    })
+    .await;
+    match rows {
+        Ok(rows) => page(&ExercisesPage {
+            chrome: Chrome::new(&principal, "/console/exercises"),
+            rows,
+        }),
+        Err(error) => failed(&principal, error),
+    }
 }
 
 #[cfg(test)]
@@ -844,22 +870,32 @@ mod tests {
     }
 
     #[test]
-    fn the_exercises_page_says_whether_the_build_serves_an_api() {
-        let render = |api_present| {
-            UnavailablePage {
-                chrome: Chrome::new(&admin(), "/console/exercises"),
-                title: "Exercises",
-                what: "exercises",
-                api: "/api/v1/exercises",
-                api_present,
-            }
-            .render()
-            .unwrap()
-        };
-        assert!(render(false).contains("Not available in this build"));
-        assert!(render(true).contains("This build serves the API"));
-        assert!(serves("/api/v1/incidents"));
-        assert!(serves("/api/v1/reports"), "the report form posts there");
+    fn the_exercises_page_lists_exercise_incidents_or_says_there_are_none() {
+        let empty = ExercisesPage {
+            chrome: Chrome::new(&admin(), "/console/exercises"),
+            rows: vec![],
+        }
+        .render()
+        .unwrap();
+        assert!(empty.contains("No exercise incident on this server."));
+        let one = ExercisesPage {
+            chrome: Chrome::new(&admin(), "/console/exercises"),
+            rows: vec![ExerciseRow {
+                id: "inc-9".into(),
+                title: "Duress <at> door".into(),
+                domain: "hybrid",
+                state: "acknowledged",
+                priority: 1,
+                team: "physical_security".into(),
+                opened_ms: 1_000,
+                acknowledged: "by ann".into(),
+            }],
+        }
+        .render()
+        .unwrap();
+        assert!(one.contains("href=\"/console/incidents/inc-9\""), "{one}");
+        assert!(!one.contains("Duress <at>"), "escaped: {one}");
+        assert!(one.contains("<td>P1</td>") && one.contains("by ann"));
     }
 
     #[test]
