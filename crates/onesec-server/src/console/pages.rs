@@ -53,12 +53,8 @@ pub(crate) async fn queue(
     let visible: Vec<&QueueRow> = rows.iter().filter(|r| r.visible_to(&principal)).collect();
     let mut teams: Vec<String> = Team::ALL.iter().map(|t| t.key().to_string()).collect();
     teams.sort();
-    let sites: Vec<String> = console
-        .pipeline
-        .directory()
-        .sites()
-        .iter()
-        .filter(|s| principal.sees_site(Some(&s.id)))
+    let directory = console.pipeline.directory();
+    let sites: Vec<String> = super::site_plan::visible_sites(&directory, &principal)
         .map(|s| s.id.clone())
         .collect();
     page(&QueuePage {
@@ -730,10 +726,7 @@ pub(crate) async fn reports(
     Extension(principal): Extension<Principal>,
 ) -> Response {
     let directory = console.pipeline.directory();
-    let sites = directory
-        .sites()
-        .iter()
-        .filter(|s| principal.sees_site(Some(&s.id)))
+    let sites = super::site_plan::visible_sites(&directory, &principal)
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
     page(&ReportsPage {

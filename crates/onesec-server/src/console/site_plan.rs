@@ -276,16 +276,24 @@ struct SitesPage {
     sites: Vec<(String, String, usize, usize, usize)>,
 }
 
+/// The directory's sites a caller may see.
+pub(crate) fn visible_sites<'a>(
+    directory: &'a Directory,
+    principal: &'a Principal,
+) -> impl Iterator<Item = &'a Site> {
+    directory
+        .sites()
+        .iter()
+        .filter(|s| principal.sees_site(Some(&s.id)))
+}
+
 /// `GET /console/sites`: the sites the caller sees.
 pub(crate) async fn sites(
     State(console): State<ConsoleState>,
     Extension(principal): Extension<Principal>,
 ) -> Response {
     let directory = console.pipeline.directory();
-    let sites = directory
-        .sites()
-        .iter()
-        .filter(|s| principal.sees_site(Some(&s.id)))
+    let sites = visible_sites(&directory, &principal)
         .map(|s| {
             (
                 s.id.clone(),
