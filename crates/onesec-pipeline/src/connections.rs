@@ -80,8 +80,14 @@ impl ConnectionWatch {
             if let Some(device) = mark_one(&monitor, event)
                 && physical.get(device as usize) == Some(&true)
             {
-                let id = monitor.device_id(device).to_string();
-                note_peer(baselines.entry(id).or_default(), event);
+                let id = monitor.device_id(device);
+                // The id is copied only the first time a device is baselined.
+                if !baselines.contains_key(id) {
+                    baselines.insert(id.to_string(), Baseline::default());
+                }
+                if let Some(baseline) = baselines.get_mut(id) {
+                    note_peer(baseline, event);
+                }
             }
         }
     }
@@ -165,23 +171,20 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) -> Option<u32> {
         .get("network.protocol")
         .and_then(|p| Proto::parse(p));
     // Without the protocol, a flow is allowed when TCP or UDP would be.
-    let verdicts: Vec<FlowVerdict> = match protocol {
-        Some(p) => vec![monitor.verdict(&flow(p))],
-        None => vec![
-            monitor.verdict(&flow(Proto::Tcp)),
-            monitor.verdict(&flow(Proto::Udp)),
-        ],
-    };
-    let (device, allowed) = match verdicts.as_slice() {
-        [FlowVerdict::Allowed(d), ..] | [_, FlowVerdict::Allowed(d)] => (*d, true),
-        [FlowVerdict::Alert(d), ..] => (*d, false),
-        [FlowVerdict::Unmonitored(d), ..] => {
+    let first = monitor.verdict(&flow(protocol.unwrap_or(Proto::Tcp)));
+    let second = protocol
+        .is_none()
+        .then(|| monitor.verdict(&flow(Proto::Udp)));
+    let (device, allowed) = match (first, second) {
+        (FlowVerdict::Allowed(d), _) | (_, Some(FlowVerdict::Allowed(d))) => (d, true),
+        (FlowVerdict::Alert(d), _) => (d, false),
+        (FlowVerdict::Unmonitored(d), _) => {
             event
                 .fields
-                .insert("hygiene.device".into(), monitor.device_id(*d).into());
-            return Some(*d);
+                .insert("hygiene.device".into(), monitor.device_id(d).into());
+            return Some(d);
         }
-        _ => return None,
+        (FlowVerdict::NotADevice, _) => return None,
     };
     event.fields.insert(
         "hygiene.connection".into(),

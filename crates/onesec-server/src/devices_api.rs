@@ -298,11 +298,7 @@ pub(crate) async fn get_history(
     let pipeline = devices.pipeline().clone();
     let wanted = id.clone();
     let (sighting, changes) = crate::api::with_store(&pipeline, move |s| {
-        let sighting = s
-            .device_sightings()?
-            .into_iter()
-            .find(|d| d.device == wanted);
-        Ok((sighting, s.device_changes(&wanted)?))
+        Ok((s.device_sighting(&wanted)?, s.device_changes(&wanted)?))
     })
     .await?;
     match sighting {

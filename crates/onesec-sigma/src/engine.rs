@@ -1196,6 +1196,13 @@ fn build_group_key(
     raw.clear();
     cuts.clear();
     let several = c.group_by.len() > 1;
+    if !several {
+        // One field (the usual case): its value is the key; no raw copy is needed.
+        return c
+            .group_by
+            .first()
+            .is_none_or(|g| push_value(g, member, rec, inner, key));
+    }
     for (i, g) in c.group_by.iter().enumerate() {
         let start = raw.len();
         if !push_value(g, member, rec, inner, raw) {
@@ -1203,10 +1210,6 @@ fn build_group_key(
         }
         cuts.push(raw.len());
         let value = raw.get(start..).unwrap_or_default();
-        if !several {
-            key.push_str(value);
-            continue;
-        }
         if i > 0 {
             key.push(KEY_SEPARATOR);
         }

@@ -172,6 +172,8 @@ pub trait Store: Send + Cases + Evidence {
     /// Every device the stored events came from or named: first and last seen, address, name
     /// (known devices first).
     fn device_sightings(&self) -> Result<Vec<DeviceSighting>>;
+    /// One device's sighting (None: no event came from it).
+    fn device_sighting(&self, device: &str) -> Result<Option<DeviceSighting>>;
     /// A device's changes of address and name as its events showed them, oldest first.
     fn device_changes(&self, device: &str) -> Result<Vec<DeviceChange>>;
     /// Keeps site and zone postures, each as the latest of its day.

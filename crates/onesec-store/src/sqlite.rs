@@ -338,6 +338,10 @@ impl Store for SqliteStore {
         crate::sqlite_devices::sightings(&self.conn)
     }
 
+    fn device_sighting(&self, device: &str) -> Result<Option<crate::DeviceSighting>> {
+        crate::sqlite_devices::read_one(&self.conn, device)
+    }
+
     fn device_changes(&self, device: &str) -> Result<Vec<crate::DeviceChange>> {
         crate::sqlite_devices::changes(&self.conn, device)
     }

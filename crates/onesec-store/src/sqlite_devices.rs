@@ -278,7 +278,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceSighting> {
     })
 }
 
-fn read_one(conn: &Connection, device: &str) -> Result<Option<DeviceSighting>> {
+pub(crate) fn read_one(conn: &Connection, device: &str) -> Result<Option<DeviceSighting>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM device_sightings WHERE device = ?1"
     ))
