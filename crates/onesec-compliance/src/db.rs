@@ -4,6 +4,8 @@
 
 use crate::clock::{Deadline, Mark, Stage, Submission};
 use crate::draft::Draft;
+use crate::exercise::ExerciseResult;
+use crate::finding_history::{FindingRecord, FindingSpan};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +79,22 @@ CREATE TABLE IF NOT EXISTS regulatory_escalations (
     json TEXT NOT NULL,
     PRIMARY KEY (incident_id, stage)
 );
+CREATE TABLE IF NOT EXISTS exercise_results (
+    run_id TEXT PRIMARY KEY,
+    ran_ms INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exercise_results_ran ON exercise_results (ran_ms);
+CREATE TABLE IF NOT EXISTS finding_history (
+    device TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    resolved_ms INTEGER,
+    json TEXT NOT NULL,
+    PRIMARY KEY (device, check_id, first_ms)
+);
+CREATE INDEX IF NOT EXISTS finding_history_open ON finding_history (resolved_ms);
 ";
 
 /// The compliance database.
@@ -276,6 +294,148 @@ impl ComplianceDb {
             .map_err(self.sql("list escalations"))?;
         rows.iter()
             .map(|(id, stage, json)| self.decode(format!("escalation {stage} of {id}"), json))
+            .collect()
+    }
+
+    /// Notes the findings open at `now_ms`: a finding not open before starts a span; one
+    /// still open extends its span; an open span whose finding is gone is resolved at `now_ms`.
+    /// Returns (opened, resolved).
+    pub fn observe_findings(
+        &mut self,
+        current: &[FindingRecord],
+        now_ms: i64,
+    ) -> Result<(usize, usize), DbError> {
+        let path = self.path.clone();
+        let sql = |action| {
+            let path = path.clone();
+            move |source| DbError::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(sql("begin finding history"))?;
+        let open: Vec<(String, String, i64)> = {
+            let mut stmt = tx
+                .prepare("SELECT device, check_id, first_ms FROM finding_history WHERE resolved_ms IS NULL")
+                .map_err(sql("list open findings"))?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .and_then(Iterator::collect)
+                .map_err(sql("list open findings"))?
+        };
+        let now_open: std::collections::HashSet<(&str, &str)> = current
+            .iter()
+            .map(|f| (f.device.as_str(), f.check.as_str()))
+            .collect();
+        let mut resolved = 0;
+        for (device, check, first_ms) in &open {
+            if !now_open.contains(&(device.as_str(), check.as_str())) {
+                tx.execute(
+                    "UPDATE finding_history SET resolved_ms = ?4
+                     WHERE device = ?1 AND check_id = ?2 AND first_ms = ?3",
+                    params![device, check, first_ms, now_ms],
+                )
+                .map_err(sql("resolve a finding"))?;
+                resolved += 1;
+            }
+        }
+        let was_open: std::collections::HashSet<(&str, &str)> = open
+            .iter()
+            .map(|(d, c, _)| (d.as_str(), c.as_str()))
+            .collect();
+        let mut opened = 0;
+        for finding in current {
+            let json = serde_json::to_string(finding).unwrap_or_default();
+            if was_open.contains(&(finding.device.as_str(), finding.check.as_str())) {
+                tx.execute(
+                    "UPDATE finding_history SET last_ms = MAX(last_ms, ?3), json = ?4
+                     WHERE device = ?1 AND check_id = ?2 AND resolved_ms IS NULL",
+                    params![finding.device, finding.check, now_ms, json],
+                )
+                .map_err(sql("extend a finding"))?;
+            } else {
+                tx.execute(
+                    "INSERT OR IGNORE INTO finding_history (device, check_id, first_ms, last_ms, json)
+                     VALUES (?1, ?2, ?3, ?3, ?4)",
+                    params![finding.device, finding.check, now_ms, json],
+                )
+                .map_err(sql("open a finding"))?;
+                opened += 1;
+            }
+        }
+        tx.commit().map_err(sql("commit finding history"))?;
+        Ok((opened, resolved))
+    }
+
+    /// The finding spans open at some time of `[from_ms, to_ms]`, by device and check.
+    pub fn finding_spans(&self, from_ms: i64, to_ms: i64) -> Result<Vec<FindingSpan>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT device, check_id, first_ms, last_ms, resolved_ms, json FROM finding_history
+                 WHERE first_ms <= ?2 AND COALESCE(resolved_ms, last_ms) >= ?1
+                 ORDER BY device, check_id, first_ms",
+            )
+            .map_err(self.sql("list finding history"))?;
+        type Row = (String, String, i64, i64, Option<i64>, String);
+        let rows: Vec<Row> = stmt
+            .query_map(params![from_ms, to_ms], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(self.sql("list finding history"))?;
+        rows.into_iter()
+            .map(|(device, check, first_ms, last_ms, resolved_ms, json)| {
+                Ok(FindingSpan {
+                    finding: self.decode(format!("finding {check} of {device}"), &json)?,
+                    first_ms,
+                    last_ms,
+                    resolved_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a drill's result (the same run again replaces it).
+    pub fn put_exercise(&self, result: &ExerciseResult) -> Result<(), DbError> {
+        let json = serde_json::to_string(result).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO exercise_results (run_id, ran_ms, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id) DO UPDATE SET ran_ms = excluded.ran_ms, json = excluded.json",
+                params![result.run_id, result.ran_ms, json],
+            )
+            .map_err(self.sql("write exercise result"))?;
+        Ok(())
+    }
+
+    /// The drill results that ran in `[from_ms, to_ms)`, oldest first.
+    pub fn exercises(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ExerciseResult>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, json FROM exercise_results
+                 WHERE ran_ms >= ?1 AND ran_ms < ?2 ORDER BY ran_ms, run_id",
+            )
+            .map_err(self.sql("list exercise results"))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![from_ms, to_ms], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(self.sql("list exercise results"))?;
+        rows.iter()
+            .map(|(id, json)| self.decode(format!("exercise result {id}"), json))
             .collect()
     }
 }

@@ -9,7 +9,10 @@
 //! * [`clock`]: regulatory deadlines of an incident marked NIS2-significant or a GDPR
 //!   breach, in calendar time of the organisation's zone.
 //! * [`draft`]: each report's required contents filled from the incident, edited by people.
-//! * [`db`]: marks, drafts, submissions and escalations in `<data>/compliance.db`.
+//! * [`finding_history`]: when each hygiene finding was open, as evidence for past periods.
+//! * [`exercise`]: drill results recorded as evidence that response is tested.
+//! * [`db`]: marks, drafts, submissions, escalations and exercise results in
+//!   `<data>/compliance.db`.
 //!
 //! **Architecture invariant:** no clock and no network: every function that depends on time
 //! takes `now_ms`; the caller (the server) audits submissions and announces escalations.
@@ -19,6 +22,8 @@ pub mod clock;
 pub mod coverage;
 pub mod db;
 pub mod draft;
+pub mod exercise;
+pub mod finding_history;
 pub mod mapping;
 pub mod period;
 
@@ -27,5 +32,7 @@ pub use clock::{ClockError, Deadline, DeadlineStatus, Mark, Regime, Stage, Submi
 pub use coverage::{Coverage, CoverageStatus, EvidenceItem, EvidenceKind, Period, coverage};
 pub use db::{ComplianceDb, DbError, Escalation, due_escalations};
 pub use draft::{Draft, DraftError, DraftField, Facts, FieldSource};
+pub use exercise::{ExerciseResult, InvalidResult};
+pub use finding_history::{FindingRecord, FindingSpan, span_evidence};
 pub use mapping::{Mapping, SourceKind};
 pub use period::PeriodError;

@@ -22,12 +22,14 @@ pub mod generator;
 pub mod inject;
 pub mod record;
 pub mod report;
+pub mod result;
 pub mod runner;
 pub mod scenario;
 pub mod score;
 
 pub use clock::{FacilitatorClock, Pace, PauseControl};
 pub use record::RunRecord;
+pub use result::exercise_result;
 pub use runner::{RunError, RunOptions, run, run_observed};
 pub use scenario::{Checked, Scenario, ScenarioError};
 pub use score::{Score, score};

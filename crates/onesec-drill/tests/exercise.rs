@@ -198,6 +198,24 @@ fn a_missed_detection_and_a_late_team_fail_the_run_with_improvements() {
         "{:?}",
         score.improvements
     );
+    // The summary the service records says the same in figures.
+    let result = onesec_drill::exercise_result(&score, &record, "missed-1", 1_000);
+    assert_eq!(result.validate(), Ok(()));
+    assert!(!result.passed);
+    assert_eq!(result.detections_missed, 1);
+    let detected: Vec<i64> = score
+        .injects
+        .iter()
+        .flat_map(|i| &i.detections)
+        .filter_map(|d| d.detect_ms)
+        .collect();
+    assert_eq!(result.detections_expected as usize, detected.len() + 1);
+    assert_eq!(result.slowest_detect_ms, detected.iter().copied().max());
+    assert_eq!(result.improvements, score.improvements);
+    assert_eq!(
+        (result.scenario_from_ms, result.scenario_to_ms),
+        (record.start_ms, record.end_ms)
+    );
 }
 
 #[test]

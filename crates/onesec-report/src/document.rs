@@ -36,12 +36,66 @@ pub fn blocks(report: &Report) -> Vec<Block> {
     devices(report, &mut out);
     coverage(report, &mut out);
     register(report, &mut out);
-    out.push(Block::Heading("Exercises".into()));
-    out.push(Block::Para(report.exercises.note.clone()));
-    if !report.exercises.rows.is_empty() {
-        out.push(incident_table(&report.exercises.rows));
-    }
+    exercises(report, &mut out);
     out
+}
+
+fn exercises(report: &Report, out: &mut Vec<Block>) {
+    let section = &report.exercises;
+    out.push(Block::Heading("Exercises".into()));
+    out.push(Block::Para(section.note.clone()));
+    if !section.results.is_empty() {
+        out.push(exercise_table(&section.results));
+        let improvements: Vec<String> = section
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.improvements
+                    .iter()
+                    .map(|i| format!("{}: {i}", r.scenario))
+            })
+            .collect();
+        if !improvements.is_empty() {
+            out.push(Block::Para(format!(
+                "To work on: {}",
+                improvements.join("; ")
+            )));
+        }
+    }
+    if !section.rows.is_empty() {
+        out.push(incident_table(&section.rows));
+    }
+}
+
+fn exercise_table(rows: &[crate::model::ExerciseRow]) -> Block {
+    Block::Table(
+        [
+            "scenario",
+            "ran",
+            "verdict",
+            "detected on time",
+            "missed",
+            "false positives",
+            "mean detect",
+            "tasks on time",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.scenario.clone(),
+                    r.ran.clone(),
+                    r.verdict.clone(),
+                    r.detections.clone(),
+                    r.missed.to_string(),
+                    r.false_positives.to_string(),
+                    opt_duration(r.mean_detect_ms),
+                    r.tasks.clone(),
+                ]
+            })
+            .collect(),
+    )
 }
 
 /// Where the report comes from: period, site, who, and the audit checkpoint.

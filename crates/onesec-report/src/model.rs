@@ -117,6 +117,8 @@ pub struct Inputs<'a> {
     pub submissions: &'a [Submission],
     /// Their deadlines at `generated_ms`.
     pub deadlines: &'a [Deadline],
+    /// Drill results recorded for runs that finished in the period.
+    pub exercise_results: &'a [onesec_compliance::ExerciseResult],
 }
 
 /// One incident line.
@@ -259,9 +261,36 @@ pub struct RegisterRow {
     pub late_reasons: Vec<String>,
 }
 
+/// One drill run of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExerciseRow {
+    /// The run.
+    pub run_id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// When it finished (local, to the second).
+    pub ran: String,
+    /// `passed` or `failed`.
+    pub verdict: String,
+    /// Expected detections on time, "3 of 4".
+    pub detections: String,
+    /// Expected detections that never happened.
+    pub missed: u32,
+    /// Alerts raised by background traffic alone.
+    pub false_positives: u32,
+    /// Mean time to detect (ms).
+    pub mean_detect_ms: Option<i64>,
+    /// Playbook tasks on time, "5 of 6".
+    pub tasks: String,
+    /// What to work on next.
+    pub improvements: Vec<String>,
+}
+
 /// The exercises part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExerciseSection {
+    /// Drill runs recorded for the period (`POST /api/v1/exercises`).
+    pub results: Vec<ExerciseRow>,
     /// Incidents of category exercise in the period.
     pub rows: Vec<IncidentRow>,
     /// What the reader should know (in particular when there is nothing).
@@ -335,7 +364,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
             inputs.coverage.not_covered,
         ],
         register: register_rows(inputs, &local),
-        exercises: exercise_section(&exercise),
+        exercises: exercise_section(inputs.exercise_results, &exercise, tz),
     }
 }
 
@@ -604,20 +633,44 @@ fn register_rows(inputs: &Inputs<'_>, local: &dyn Fn(i64) -> String) -> Vec<Regi
     rows
 }
 
-fn exercise_section(exercises: &[&(Incident, Option<Case>)]) -> ExerciseSection {
+fn exercise_section(
+    results: &[onesec_compliance::ExerciseResult],
+    exercises: &[&(Incident, Option<Case>)],
+    tz: Tz,
+) -> ExerciseSection {
+    let results: Vec<ExerciseRow> = results
+        .iter()
+        .map(|r| ExerciseRow {
+            run_id: r.run_id.clone(),
+            scenario: r.scenario.clone(),
+            ran: short_local(r.ran_ms, tz),
+            verdict: if r.passed { "passed" } else { "failed" }.to_string(),
+            detections: r.detections_text(),
+            missed: r.detections_missed,
+            false_positives: r.false_positives,
+            mean_detect_ms: r.mean_detect_ms,
+            tasks: r.tasks_text(),
+            improvements: r.improvements.clone(),
+        })
+        .collect();
     let rows: Vec<IncidentRow> = exercises
         .iter()
         .map(|(i, c)| incident_row(i, c.as_ref()))
         .collect();
-    let note = if rows.is_empty() {
-        "No exercise results in this period: no incident of category exercise was recorded. (Simulated hybrid drills are being built as a separate feature; until then only incidents classified as exercise appear here.)".to_string()
-    } else {
-        format!(
-            "{} exercise incident(s); times are those of the drill's response.",
-            rows.len()
-        )
+    let note = match (results.len(), rows.len()) {
+        (0, 0) => "No exercise results in this period: no drill result was recorded (`onesec drill run --record`) and no incident was classified as exercise.".to_string(),
+        (runs, incidents) => {
+            let failed = results.iter().filter(|r| r.verdict == "failed").count();
+            format!(
+                "{runs} drill run(s) recorded, {failed} failed; {incidents} incident(s) classified as exercise (times are those of the drill's response)."
+            )
+        }
     };
-    ExerciseSection { rows, note }
+    ExerciseSection {
+        results,
+        rows,
+        note,
+    }
 }
 
 /// A time for a table: local, to the second, with the offset (`2026-07-01 02:09:46 +02:00`).

@@ -6,7 +6,7 @@ use onesec_compliance::mapping::{platform_mappings, rule_mapping};
 use onesec_compliance::{Catalogue, Mark, Period, coverage, deadlines};
 use onesec_event::Event;
 use onesec_incident::{Case, Category, Incident, SlaPolicy};
-use onesec_report::{CheckpointRef, Format, Inputs, SitePosture, WorkHours, build, render};
+use onesec_report::{CheckpointRef, Format, Inputs, Report, SitePosture, WorkHours, build, render};
 
 const FROM: i64 = 1_774_652_400_000; // 2026-03-28T00:00:00+01:00
 const TO: i64 = 1_774_821_599_999; // 2026-03-29T23:59:59.999+02:00
@@ -30,7 +30,7 @@ fn events() -> Vec<Event> {
         .collect()
 }
 
-fn report() -> onesec_report::Report {
+fn report_with(results: &[onesec_compliance::ExerciseResult]) -> Report {
     let tz: Tz = "Europe/Brussels".parse().expect("tz");
     let incident = incident();
     let mut case = Case::open(
@@ -100,8 +100,38 @@ fn report() -> onesec_report::Report {
         marks: std::slice::from_ref(&mark),
         submissions: &[],
         deadlines: &clocks,
+        exercise_results: results,
     };
     build(&inputs)
+}
+
+fn report() -> Report {
+    report_with(&[])
+}
+
+/// A drill recorded on Friday 27 March 2026, 15:00 Brussels time.
+fn drill_result() -> onesec_compliance::ExerciseResult {
+    serde_json::from_value(serde_json::json!({
+        "run_id": "usb-drop-1774620000",
+        "scenario": "USB drop after tailgating",
+        "ran_ms": 1_774_620_000_000_i64,
+        "scenario_from_ms": 1_746_403_200_000_i64,
+        "scenario_to_ms": 1_746_410_400_000_i64,
+        "passed": false,
+        "injects_scored": 2,
+        "detections_expected": 3,
+        "detections_on_time": 2,
+        "detections_missed": 1,
+        "false_positives": 1,
+        "mean_detect_ms": 95_000,
+        "slowest_detect_ms": 150_000,
+        "tasks_on_time": 4,
+        "tasks_expected": 5,
+        "teams": ["it_soc", "guards"],
+        "improvements": ["onesec_usb_after_badge never fired"],
+        "problems": []
+    }))
+    .expect("an exercise result")
 }
 
 #[test]
@@ -176,4 +206,45 @@ fn html_csv_and_json_say_the_same_and_name_the_checkpoint() {
         serde_json::from_slice(&render(&report, Format::Json).expect("json")).expect("json");
     assert_eq!(json["checkpoint"]["size"], 4711);
     assert_eq!(json["access"]["after_hours_entries"], 2);
+}
+
+#[test]
+fn recorded_drills_are_the_exercise_results_in_every_format() {
+    let report = report_with(&[drill_result()]);
+    let row = &report.exercises.results[0];
+    assert_eq!(row.scenario, "USB drop after tailgating");
+    assert_eq!(row.verdict, "failed");
+    assert_eq!(row.detections, "2 of 3");
+    assert_eq!(row.tasks, "4 of 5");
+    assert_eq!(row.ran, "2026-03-27 15:00:00 +01:00");
+    assert!(
+        report
+            .exercises
+            .note
+            .starts_with("1 drill run(s) recorded, 1 failed"),
+        "{}",
+        report.exercises.note
+    );
+    let bytes = render(&report, Format::Pdf).expect("pdf");
+    let doc = lopdf::Document::load_mem(&bytes).expect("lopdf reads it");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).expect("text");
+    let compact: String = text.split_whitespace().collect();
+    for expected in [
+        "USB drop after tailgating",
+        "detected on time",
+        "1 min 35 s",
+        "onesec_usb_after_badge never fired",
+    ] {
+        let expected: String = expected.split_whitespace().collect();
+        assert!(compact.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+    let csv = String::from_utf8(render(&report, Format::Csv).expect("csv")).expect("utf-8");
+    assert!(
+        csv.contains("Exercises,row,USB drop after tailgating,2026-03-27 15:00:00 +01:00,failed,2 of 3,1,1,1 min 35 s,4 of 5"),
+        "{csv}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&render(&report, Format::Json).expect("json")).expect("json");
+    assert_eq!(json["exercises"]["results"][0]["missed"], 1);
 }

@@ -154,6 +154,8 @@ fn compliance_routes() -> Vec<Route<Arc<crate::compliance::Compliance>>> {
             c::post_submit,
         ),
         at(Method::GET, "/api/v1/reports", c::get_report),
+        at(Method::GET, "/api/v1/exercises", c::get_exercises),
+        at(Method::POST, "/api/v1/exercises", c::post_exercise),
     ]
 }
 

@@ -13,6 +13,7 @@ use onesec_compliance::{
     Catalogue, ComplianceDb, Coverage, Deadline, Escalation, EvidenceItem, EvidenceKind, Mapping,
     Period, Regime, Stage, Submission, due_escalations,
 };
+use onesec_compliance::{FindingRecord, span_evidence};
 use onesec_event::{Event, EventClass};
 use onesec_incident::{Alert, Case, Incident};
 use onesec_pipeline::compliance_config::{ComplianceSettings, ReportSchedule};
@@ -408,6 +409,35 @@ impl Compliance {
         Ok(out)
     }
 
+    /// Notes the hygiene findings open now in the finding history (every compliance check).
+    pub fn observe_findings(&self, now_ms: i64) -> Result<(usize, usize), ComplianceError> {
+        let current: Vec<FindingRecord> = self
+            .devices
+            .assessment()
+            .findings
+            .iter()
+            .map(FindingRecord::of)
+            .collect();
+        Ok(self.db().observe_findings(&current, now_ms)?)
+    }
+
+    /// Findings as evidence of a period: those the history shows open in it, and the ones
+    /// open now when the period reaches now (the history may not have seen them yet).
+    fn finding_evidence(&self, period: Period) -> Result<Vec<EvidenceItem>, ComplianceError> {
+        let spans = self.db().finding_spans(period.from_ms, period.to_ms)?;
+        let mut evidence = span_evidence(&spans, period);
+        let seen: std::collections::HashSet<(String, String)> = evidence
+            .iter()
+            .map(|e| (e.control.clone(), e.id.clone()))
+            .collect();
+        let now = finding_evidence(&self.devices.assessment().findings, self.now_ms());
+        evidence.extend(
+            now.into_iter()
+                .filter(|e| !seen.contains(&(e.control.clone(), e.id.clone()))),
+        );
+        Ok(evidence)
+    }
+
     /// The coverage view of a period (limited to `only` controls and a site when given).
     pub(crate) fn coverage(
         &self,
@@ -419,8 +449,7 @@ impl Compliance {
         let alerts = self.alerts(period)?;
         let mut evidence = alert_evidence(&alerts, &self.mappings);
         evidence.extend(incident_evidence(&incidents, &evidence.clone(), &alerts));
-        let assessment = self.devices.assessment();
-        evidence.extend(finding_evidence(&assessment.findings, self.now_ms()));
+        evidence.extend(self.finding_evidence(period)?);
         evidence.extend(self.submission_evidence(&incidents)?);
         evidence.extend(self.checkpoint_evidence(period));
         evidence.extend(self.log_evidence(period, site)?);
@@ -509,9 +538,13 @@ impl Compliance {
                 devices: p.devices,
             })
             .collect();
-        let (marks, submissions) = {
+        let (marks, submissions, exercise_results) = {
             let db = self.db();
-            (db.marks()?, db.submissions(None)?)
+            (
+                db.marks()?,
+                db.submissions(None)?,
+                db.exercises(period.from_ms, period.to_ms)?,
+            )
         };
         let deadlines = self.deadlines(now_ms)?;
         let inputs = onesec_report::Inputs {
@@ -534,6 +567,7 @@ impl Compliance {
             marks: &marks,
             submissions: &submissions,
             deadlines: &deadlines,
+            exercise_results: &exercise_results,
         };
         Ok(onesec_report::build(&inputs))
     }
@@ -617,6 +651,7 @@ pub(crate) fn spawn_checks(compliance: Arc<Compliance>) -> tokio::task::JoinHand
             let c = compliance.clone();
             let result = tokio::task::spawn_blocking(move || {
                 let now = c.now_ms();
+                c.observe_findings(now)?;
                 c.escalate_due(now)?;
                 c.run_schedule(now)
             })

@@ -1,6 +1,6 @@
 //! Compliance routes (`docs/api.md`, "Compliance"; `docs/compliance.md`): the catalogue and
 //! mappings, the coverage view, regulatory deadlines, marking an incident, its notification
-//! drafts and their submission, and unified reports.
+//! drafts and their submission, exercise results and unified reports.
 
 use crate::api::{ApiError, bad_request, internal, sees};
 use crate::compliance::{Compliance, ComplianceError, stage_names};
@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use onesec_auth::Principal;
-use onesec_compliance::{Draft, Facts, Mark, Period, Regime, Stage, Submission};
+use onesec_compliance::{Draft, ExerciseResult, Facts, Mark, Period, Regime, Stage, Submission};
 use onesec_incident::Incident;
 use serde::Deserialize;
 use serde_json::json;
@@ -531,4 +531,49 @@ pub(crate) async fn get_report(
         );
     }
     Ok(response)
+}
+
+/// `GET /api/v1/exercises?period=|from=&to=`: the drill results recorded for runs that
+/// finished in the period, oldest first.
+pub(crate) async fn get_exercises(
+    State(c): State<Shared>,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    let period = q.period(&c)?;
+    let results = blocking(move || {
+        c.db()
+            .exercises(period.from_ms, period.to_ms)
+            .map_err(|e| failed(e.into()))
+    })
+    .await?;
+    Ok(
+        Json(json!({"from_ms": period.from_ms, "to_ms": period.to_ms, "exercises": results}))
+            .into_response(),
+    )
+}
+
+/// `POST /api/v1/exercises`: records a drill's result (`onesec drill run --record`,
+/// `onesec drill record`); the same `run_id` again replaces it. Audited (`exercise.record`).
+pub(crate) async fn post_exercise(
+    State(c): State<Shared>,
+    Extension(principal): Extension<Principal>,
+    Json(mut result): Json<ExerciseResult>,
+) -> Result<Response, ApiError> {
+    result.validate().map_err(bad_request)?;
+    let recorded = blocking(move || {
+        result.recorded_by = principal.name.clone();
+        result.recorded_ms = c.now_ms();
+        c.db().put_exercise(&result).map_err(|e| failed(e.into()))?;
+        c.audit(
+            &principal.name,
+            "exercise.record",
+            &result.run_id,
+            json!({"scenario": result.scenario, "passed": result.passed, "ran_ms": result.ran_ms,
+                   "detections_on_time": result.detections_on_time,
+                   "detections_expected": result.detections_expected}),
+        );
+        Ok(result)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(recorded)).into_response())
 }

@@ -333,6 +333,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/reports",
         Access::Needs(Permission::ReadExports),
     ),
+    (
+        Method::GET,
+        "/api/v1/exercises",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::POST,
+        "/api/v1/exercises",
+        Access::Needs(Permission::WorkCompliance),
+    ),
 ];
 
 /// What a route needs, if it is in the table.

@@ -23,8 +23,13 @@ pub struct DrillArgs {
 #[derive(Subcommand)]
 enum DrillCommand {
     /// Replay a scenario through the real pipeline in exercise mode, score it and write the
-    /// after-action report (report.html, report.pdf, report.json) into its data folder.
+    /// after-action report (report.html, report.pdf, report.json) and its summary
+    /// (result.json) into its data folder; with --record, record the summary with a running
+    /// onesec so its compliance reports list the drill.
     Run(RunArgs),
+    /// Record a finished run's summary (its folder or result.json) with a running onesec
+    /// (`POST /api/v1/exercises`); recording a run again replaces it.
+    Record(RecordArgs),
     /// Check scenario files; every problem with file, line, column and reason.
     Validate {
         /// Scenario files.
@@ -67,6 +72,21 @@ struct RunArgs {
     /// `onesec incident ... --server`; the first run prints the one-time setup token.
     #[arg(long)]
     serve: Option<String>,
+    /// Record the run's summary with the running onesec of --server when it is scored
+    /// (`POST /api/v1/exercises`, needs work_compliance), so compliance reports list it.
+    #[arg(long)]
+    record: bool,
+    #[command(flatten)]
+    server: crate::client::ServerArgs,
+}
+
+/// `onesec drill record` flags.
+#[derive(Args)]
+struct RecordArgs {
+    /// A run's data folder (holding result.json) or a result.json file.
+    run: PathBuf,
+    #[command(flatten)]
+    server: crate::client::ServerArgs,
 }
 
 /// `onesec drill generate` flags.
@@ -116,6 +136,9 @@ struct GenerateArgs {
 pub fn run(args: DrillArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         DrillCommand::Run(run) => run_scenario(run),
+        DrillCommand::Record(args) => {
+            record_with_server(&args.run, &args.server).map(|()| ExitCode::SUCCESS)
+        }
         DrillCommand::Validate { files } => validate(&files),
         DrillCommand::Generate(generate) => generate_traffic(generate),
     }
@@ -208,13 +231,18 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pdf = data_dir.join("report.pdf");
     std::fs::write(&pdf, onesec_drill::report::pdf(&score, &record))
         .with_context(|| format!("writing {}", pdf.display()))?;
+    let result = write_result(&data_dir, &score, &record)?;
     print_summary(&score);
     println!(
-        "report: {}, {} and {}",
+        "report: {}, {} and {}; summary {}",
         html.display(),
         pdf.display(),
-        json.display()
+        json.display(),
+        result.display()
     );
+    if args.record {
+        record_with_server(&result, &args.server)?;
+    }
     Ok(if score.passed {
         ExitCode::SUCCESS
     } else {
@@ -282,6 +310,47 @@ impl ServedDrill {
             let _ = thread.join();
         }
     }
+}
+
+/// Writes the run's summary (`result.json`), named after its data folder.
+fn write_result(
+    data_dir: &Path,
+    score: &onesec_drill::Score,
+    record: &onesec_drill::RunRecord,
+) -> anyhow::Result<PathBuf> {
+    let run_id = data_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| score.scenario.clone());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let result = onesec_drill::exercise_result(score, record, &run_id, now_ms);
+    let path = data_dir.join("result.json");
+    let text = serde_json::to_string_pretty(&result).context("rendering the run's summary")?;
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Sends a run's summary to a running onesec.
+fn record_with_server(run: &Path, server: &crate::client::ServerArgs) -> anyhow::Result<()> {
+    let path = if run.is_dir() {
+        run.join("result.json")
+    } else {
+        run.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the run's summary {}", path.display()))?;
+    let result: onesec_drill::result::ExerciseResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a drill result", path.display()))?;
+    result
+        .validate()
+        .with_context(|| format!("{} cannot be recorded", path.display()))?;
+    let body = serde_json::to_value(&result).context("rendering the run's summary")?;
+    crate::work_cmd::post_json(server, "/api/v1/exercises", &body)?;
+    println!(
+        "recorded {} ({}) with {}",
+        result.run_id, result.scenario, server.server
+    );
+    Ok(())
 }
 
 fn default_run_dir(scenario: &Path) -> PathBuf {

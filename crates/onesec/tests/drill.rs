@@ -254,3 +254,98 @@ fn a_served_drill_is_worked_live_through_the_api() {
     assert_eq!(case["acknowledged"][1], "trainer");
     assert_eq!(case["category"], "exercise");
 }
+
+/// `onesec drill record RUN --server ... --token TOKEN`.
+fn drill_record(server: &Onesec, run: &str, token: &str) -> std::process::Output {
+    onesec(&[
+        "drill",
+        "record",
+        run,
+        "--server",
+        &server.base,
+        "--token",
+        token,
+    ])
+}
+
+#[test]
+fn a_recorded_drill_is_in_the_compliance_report_of_its_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Onesec::start(&Options {
+        data_dir: dir.path().join("data"),
+        ..Options::default()
+    });
+    let officer = server.issue_token("carol", "compliance_officer", &[]);
+    let data = dir.path().join("usb-run");
+    let scenario = repo("scenarios/usb-drop-after-tailgating.yaml");
+    let done = onesec(&[
+        "drill",
+        "run",
+        scenario.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--record",
+        "--server",
+        &server.base,
+        "--token",
+        &officer,
+    ]);
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout.contains("recorded usb-run"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("result.json")).unwrap()).unwrap();
+    assert_eq!(summary["run_id"], "usb-run");
+    assert_eq!(summary["passed"], true);
+
+    // The service lists it, with who recorded it, and the report of today shows it.
+    let listed = server.request_as(reqwest::Method::GET, "/api/v1/exercises", Some(&officer));
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let recorded = &listed.body["exercises"][0];
+    assert_eq!(recorded["run_id"], "usb-run");
+    assert_eq!(recorded["recorded_by"], "token:carol");
+    assert_eq!(
+        recorded["detections_on_time"],
+        summary["detections_on_time"]
+    );
+    let report = server.request_as(
+        reqwest::Method::GET,
+        "/api/v1/reports?format=json",
+        Some(&officer),
+    );
+    assert_eq!(report.status, 200, "{}", report.body);
+    let row = &report.body["exercises"]["results"][0];
+    assert_eq!(row["scenario"], summary["scenario"]);
+    assert_eq!(row["verdict"], "passed");
+
+    // Recording the folder again replaces the run; a result whose counts do not add up is
+    // refused with the reason.
+    let again = drill_record(&server, data.to_str().unwrap(), &officer);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let listed = server.request_as(reqwest::Method::GET, "/api/v1/exercises", Some(&officer));
+    assert_eq!(listed.body["exercises"].as_array().unwrap().len(), 1);
+    let mut wrong = summary.clone();
+    wrong["detections_on_time"] = serde_json::json!(99);
+    let wrong_file = dir.path().join("wrong.json");
+    std::fs::write(&wrong_file, wrong.to_string()).unwrap();
+    let refused = drill_record(&server, wrong_file.to_str().unwrap(), &officer);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("more than the"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // A role without work_compliance may not record.
+    let guard = server.issue_token("gus", "physical_operator", &[]);
+    let forbidden = drill_record(&server, data.to_str().unwrap(), &guard);
+    assert!(!forbidden.status.success());
+    assert!(String::from_utf8_lossy(&forbidden.stderr).contains("403"));
+}
