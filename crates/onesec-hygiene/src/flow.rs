@@ -207,6 +207,11 @@ impl FlowMonitor {
         }
     }
 
+    /// The device with address `ip`, if any (the destination of a flow to a device).
+    pub fn device_at(&self, ip: IpAddr) -> Option<u32> {
+        self.by_addr.get(&key(ip)).map(|&(device, _)| device)
+    }
+
     /// The id of device `index`.
     pub fn device_id(&self, index: u32) -> &str {
         &self.ids[index as usize]

@@ -98,6 +98,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/device_forbidden_connection.yml"),
     ),
     (
+        "device_new_listener.yml",
+        include_str!("../../../rules/converged/device_new_listener.yml"),
+    ),
+    (
         "device_new_peer.yml",
         include_str!("../../../rules/converged/device_new_peer.yml"),
     ),

@@ -232,7 +232,10 @@ impl Pipeline {
             },
             audit.clone(),
         )
-        .with_connections(Arc::new(ConnectionWatch::new(load_policy(&config)?)));
+        .with_connections(Arc::new(
+            ConnectionWatch::new(load_policy(&config)?)
+                .with_baseline_file(config.data_dir.join("hygiene/baselines.json")),
+        ));
         let responses = Arc::new(
             response::Responses::new(&config.response, response_store, clock, audit.clone())?
                 .with_directory(directory.clone()),

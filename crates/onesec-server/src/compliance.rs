@@ -413,7 +413,7 @@ impl Compliance {
     pub fn observe_findings(&self, now_ms: i64) -> Result<(usize, usize), ComplianceError> {
         let current: Vec<FindingRecord> = self
             .devices
-            .assessment()
+            .fresh_assessment()
             .findings
             .iter()
             .map(FindingRecord::of)

@@ -115,6 +115,39 @@ impl Devices {
         serde_json::to_value(report).ok()
     }
 
+    /// An assessment made now, neither taken from nor put in the cache (the compliance
+    /// checks' finding history, whose timer must not decide what the API serves for a minute).
+    pub(crate) fn fresh_assessment(&self) -> Arc<Assessment> {
+        self.refresh_knowledge();
+        self.assess(&self.pipeline.directory(), Clock::now().today)
+    }
+
+    /// Runs the checks on the directory's devices, with what the stored events showed of them.
+    fn assess(
+        &self,
+        directory: &onesec_directory::Directory,
+        today: chrono::NaiveDate,
+    ) -> Arc<Assessment> {
+        let mut inventory = Inventory::from_directory(directory);
+        for e in &inventory.errors {
+            tracing::warn!(error = %e, "device row left out of the hygiene checks");
+        }
+        let newest_event_ms = self.apply_sightings(&mut inventory);
+        let clock = Clock {
+            now_ms: newest_event_ms,
+            ..Clock::now()
+        };
+        let assessment = {
+            let held = match self.knowledge.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            Arc::new(Assessment::new(&inventory, &held.0, clock, &[]))
+        };
+        self.record_posture(&assessment, today);
+        assessment
+    }
+
     pub(crate) fn assessment(&self) -> Arc<Assessment> {
         let directory = self.pipeline.directory();
         let today = Clock::now().today;
@@ -132,23 +165,7 @@ impl Devices {
         {
             return assessment.clone();
         }
-        let mut inventory = Inventory::from_directory(&directory);
-        for e in &inventory.errors {
-            tracing::warn!(error = %e, "device row left out of the hygiene checks");
-        }
-        let newest_event_ms = self.apply_sightings(&mut inventory);
-        let clock = Clock {
-            now_ms: newest_event_ms,
-            ..Clock::now()
-        };
-        let assessment = {
-            let held = match self.knowledge.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            Arc::new(Assessment::new(&inventory, &held.0, clock, &[]))
-        };
-        self.record_posture(&assessment, today);
+        let assessment = self.assess(&directory, today);
         *cache = Some((
             directory,
             today,
