@@ -277,7 +277,9 @@ impl Advisories {
     /// `last_affected`) product of each vulnerability becomes an advisory for its branch's
     /// vendor and product name, with the branch's `product_version` (exact) or
     /// `product_version_range` (`vers:` or `>= a, < b`) as the affected range; a `fixed`
-    /// product of the same vendor and product gives the fixed version.
+    /// product of the same vendor and product gives the fixed version. Products may also come
+    /// from `full_product_names` (placed by their CPE) and from `relationships` (a firmware
+    /// version or range installed on, or the default component of, a model).
     pub fn from_csaf(name: &str, doc: &Value) -> Result<Advisories, HygieneError> {
         let mut products: Vec<CsafProduct> = Vec::new();
         let tree = doc
@@ -288,6 +290,15 @@ impl Advisories {
                 walk(b, &mut CsafProduct::default(), &mut products);
             }
         }
+        let full_names = tree.get("full_product_names").and_then(Value::as_array);
+        products.extend(full_names.into_iter().flatten().filter_map(from_full_name));
+        let relationships = tree.get("relationships").and_then(Value::as_array);
+        let combined: Vec<CsafProduct> = relationships
+            .into_iter()
+            .flatten()
+            .filter_map(|r| from_relationship(r, &products))
+            .collect();
+        products.extend(combined);
         let tracking = doc
             .pointer("/document/tracking/id")
             .and_then(Value::as_str)
@@ -385,6 +396,68 @@ struct CsafProduct {
     product: String,
     version: Option<String>,
     range: Option<String>,
+}
+
+/// A product of `full_product_names` (or a relationship's): vendor, product and version come
+/// from its CPE (`cpe:2.3:o:hikvision:ds-2cd2142fwd-i_firmware:5.4.0:...`, a `_firmware`
+/// suffix dropped so the product is the model); without a CPE it cannot be placed and is left
+/// out.
+fn from_full_name(product: &Value) -> Option<CsafProduct> {
+    let id = product.get("product_id").and_then(Value::as_str)?;
+    let cpe = product
+        .pointer("/product_identification_helper/cpe")
+        .and_then(Value::as_str)?;
+    let (vendor, name, version) = cpe_parts(cpe)?;
+    Some(CsafProduct {
+        id: id.to_string(),
+        vendor,
+        product: name,
+        version,
+        range: None,
+    })
+}
+
+/// Vendor, product and version of a CPE 2.3 formatted string or a CPE 2.2 URI.
+fn cpe_parts(cpe: &str) -> Option<(String, String, Option<String>)> {
+    let rest = cpe
+        .strip_prefix("cpe:2.3:")
+        .or_else(|| cpe.strip_prefix("cpe:/"))?;
+    let mut parts = rest.split(':');
+    let _part = parts.next()?;
+    let vendor = parts.next().filter(|v| !v.is_empty() && *v != "*")?;
+    let product = parts.next().filter(|p| !p.is_empty() && *p != "*")?;
+    let version = parts
+        .next()
+        .filter(|v| !v.is_empty() && *v != "*" && *v != "-")
+        .map(|v| v.replace('\\', ""));
+    let product = product.strip_suffix("_firmware").unwrap_or(product);
+    Some((vendor.replace('_', " "), product.replace('\\', ""), version))
+}
+
+/// The product a relationship makes (firmware `installed_on` or `default_component_of` a
+/// model): the model's vendor and name with the firmware's version or range, under the
+/// relationship's own product id, which `product_status` lists.
+fn from_relationship(relationship: &Value, known: &[CsafProduct]) -> Option<CsafProduct> {
+    let id = relationship
+        .pointer("/full_product_name/product_id")
+        .and_then(Value::as_str)?;
+    let find = |key: &str| {
+        let wanted = relationship.get(key).and_then(Value::as_str)?;
+        known.iter().find(|p| p.id == wanted)
+    };
+    let component = find("product_reference")?;
+    let platform = find("relates_to_product_reference")?;
+    let pick = |a: &String, b: &String| if a.is_empty() { b.clone() } else { a.clone() };
+    Some(CsafProduct {
+        id: id.to_string(),
+        vendor: pick(&platform.vendor, &component.vendor),
+        product: pick(&platform.product, &component.product),
+        version: component
+            .version
+            .clone()
+            .or_else(|| platform.version.clone()),
+        range: component.range.clone().or_else(|| platform.range.clone()),
+    })
 }
 
 fn walk(branch: &Value, path: &mut CsafProduct, out: &mut Vec<CsafProduct>) {
@@ -523,5 +596,58 @@ fixed = "10.12.114"
         assert!(matches!(a.verdict(&old), Verdict::Affected(_)));
         let new = device("Dahua", "IPC-HFW2431S", "2.800.0000000.25.R");
         assert_eq!(a.verdict(&new), Verdict::NotAffected);
+    }
+
+    #[test]
+    fn csaf_relationships_and_full_product_names() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/csaf-relationships.json");
+        let adv = Advisories::load(&path).unwrap();
+        // The Hikvision model through its firmware relationship, Axis through its CPE; the
+        // product without a CPE cannot be placed.
+        assert_eq!(adv.list.len(), 2, "{:#?}", adv.list);
+        let hik = adv
+            .list
+            .iter()
+            .find(|a| a.vendor_key == "hikvision")
+            .unwrap();
+        assert_eq!(
+            hik.fixed.as_ref().map(|v| v.as_str()),
+            Some("5.5.800"),
+            "the fixed relationship names the same model"
+        );
+        let old = device("HIKVISION", "DS-2CD2142FWD-I", "V5.4.0 build 160530");
+        assert!(matches!(hik.verdict(&old), Verdict::Affected(_)));
+        let patched = device("Hikvision", "DS-2CD2142FWD-I", "5.5.800");
+        assert_eq!(hik.verdict(&patched), Verdict::NotAffected);
+        let other_model = device("Hikvision", "DS-2CD2043G0-I", "5.4.0");
+        assert!(!hik.covers(&other_model));
+
+        let axis = adv.list.iter().find(|a| a.vendor_key == "axis").unwrap();
+        assert!(matches!(
+            axis.verdict(&device("Axis Communications", "M3045-V", "9.80.1")),
+            Verdict::Affected(_)
+        ));
+        assert_eq!(
+            axis.verdict(&device("Axis", "M3045-V", "9.80.3")),
+            Verdict::NotAffected
+        );
+    }
+
+    #[test]
+    fn cpe_names_are_split() {
+        assert_eq!(
+            cpe_parts("cpe:2.3:o:hikvision:ds-2cd2142fwd-i_firmware:5\\.4\\.0:*:*:*:*:*:*:*"),
+            Some((
+                "hikvision".into(),
+                "ds-2cd2142fwd-i".into(),
+                Some("5.4.0".into())
+            ))
+        );
+        assert_eq!(
+            cpe_parts("cpe:/h:axis:m3045-v:-"),
+            Some(("axis".into(), "m3045-v".into(), None))
+        );
+        assert_eq!(cpe_parts("cpe:2.3:o:*:thing:1"), None);
+        assert_eq!(cpe_parts("not a cpe"), None);
     }
 }
