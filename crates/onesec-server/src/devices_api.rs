@@ -18,6 +18,7 @@ use onesec_auth::Principal;
 use onesec_hygiene::{Assessment, Clock, DeviceFilter, Inventory, Knowledge, Sources};
 use onesec_pipeline::{Config, Pipeline};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Cached assessment: the directory it was made from, the day, when it was made.
@@ -31,6 +32,9 @@ type Cached = (
 /// How long an assessment is served before the sightings are read again.
 const REASSESS_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Device id → (score, findings) as last written to the trend.
+type RecordedScores = HashMap<String, (u32, usize)>;
+
 /// What the device routes need.
 pub struct Devices {
     pipeline: Arc<Pipeline>,
@@ -39,6 +43,9 @@ pub struct Devices {
     /// since (e.g. by `onesec devices kev-update`) is loaded again at the next assessment.
     knowledge: Mutex<(Knowledge, Vec<Option<std::time::SystemTime>>)>,
     cache: Mutex<Option<Cached>>,
+    /// The day and each device's (score, findings) as last recorded in the trend: within a
+    /// day a device's row is written again only when they changed, not at every assessment.
+    recorded: Mutex<(Option<chrono::NaiveDate>, RecordedScores)>,
 }
 
 /// Modification times of the knowledge files (None: not readable).
@@ -73,6 +80,7 @@ impl Devices {
             sources,
             knowledge: Mutex::new((knowledge, stamped)),
             cache: Mutex::new(None),
+            recorded: Mutex::default(),
         })
     }
 
@@ -175,10 +183,11 @@ impl Devices {
         assessment
     }
 
-    /// Keeps today's site and zone postures (the trend of `GET /api/v1/devices/trend`).
+    /// Keeps today's site and zone postures, and the devices' whose score or findings changed
+    /// (the trend of `GET /api/v1/devices/trend`).
     fn record_posture(&self, assessment: &Assessment, today: chrono::NaiveDate) {
         let day = today.format("%Y-%m-%d").to_string();
-        let rows: Vec<onesec_store::PostureDay> = [
+        let mut rows: Vec<onesec_store::PostureDay> = [
             ("site", &assessment.posture.sites),
             ("zone", &assessment.posture.zones),
         ]
@@ -196,8 +205,33 @@ impl Devices {
             })
         })
         .collect();
+        let mut recorded = match self.recorded.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if recorded.0 != Some(today) {
+            *recorded = (Some(today), HashMap::new());
+        }
+        for device in &assessment.posture.devices {
+            let now = (device.score, device.findings);
+            if recorded.1.get(&device.device) == Some(&now) {
+                continue;
+            }
+            rows.push(onesec_store::PostureDay {
+                day: day.clone(),
+                scope: "device".into(),
+                key: device.device.clone(),
+                score: f64::from(device.score),
+                min: device.score,
+                devices: 1,
+                findings: device.findings as u64,
+            });
+            recorded.1.insert(device.device.clone(), now);
+        }
         if let Err(error) = self.pipeline.read_store(|s| s.record_posture(&rows)) {
             tracing::warn!(%error, "posture of the day not recorded");
+            // Written again at the next assessment.
+            recorded.1.clear();
         }
     }
 
@@ -336,26 +370,31 @@ pub(crate) async fn get_history(
 pub(crate) struct TrendQuery {
     site: Option<String>,
     zone: Option<String>,
+    device: Option<String>,
 }
 
-/// `GET /api/v1/devices/trend?site=` or `?zone=`: the site's or zone's device posture per day
-/// (mean and lowest score, devices, findings), oldest first. Today's value is brought up to date
-/// first.
+/// `GET /api/v1/devices/trend?site=`, `?zone=` or `?device=`: the site's or zone's device
+/// posture per day (mean and lowest score, devices, findings), or a device's score per day,
+/// oldest first. Today's value is brought up to date first.
 pub(crate) async fn get_trend(
     State(devices): State<Arc<Devices>>,
     Extension(principal): Extension<Principal>,
     Query(q): Query<TrendQuery>,
 ) -> Result<Response, ApiError> {
     let directory = devices.pipeline().directory();
-    let (scope, key, site) = match (q.site, q.zone) {
-        (Some(site), None) => ("site", site.clone(), Some(site)),
-        (None, Some(zone)) => {
+    let (scope, key, site) = match (q.site, q.zone, q.device) {
+        (Some(site), None, None) => ("site", site.clone(), Some(site)),
+        (None, Some(zone), None) => {
             let site = directory.zone(&zone).map(|z| z.site.clone());
             ("zone", zone, site)
         }
+        (None, None, Some(device)) => {
+            let site = directory.device(&device).and_then(|d| d.site.clone());
+            ("device", device, site)
+        }
         _ => {
             return Err(crate::api::bad_request(
-                "give either site= or zone= (one of them)",
+                "give one of site=, zone= or device=",
             ));
         }
     };

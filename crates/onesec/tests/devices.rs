@@ -330,9 +330,32 @@ fn the_posture_of_each_site_is_kept_per_day() {
     let zone = onesec.get_json("/api/v1/devices/trend?zone=PAR-SRV");
     assert_eq!(zone["days"][0]["devices"], 2, "{zone}");
     assert_eq!(onesec.get("/api/v1/devices/trend").status, 400);
+    assert_eq!(
+        onesec
+            .get("/api/v1/devices/trend?site=PAR&device=CAM-AXIS")
+            .status,
+        400
+    );
+    // A device's own trend: its score today, the same as its posture now.
+    let posture = onesec.get_json("/api/v1/devices/CAM-AXIS");
+    let device = onesec.get_json("/api/v1/devices/trend?device=CAM-AXIS");
+    assert_eq!(device["scope"], "device");
+    assert_eq!(device["days"].as_array().unwrap().len(), 1, "{device}");
+    assert_eq!(device["days"][0]["day"], today.as_str());
+    assert_eq!(
+        device["days"][0]["score"].as_f64(),
+        posture["score"].as_f64(),
+        "{device} vs {posture}"
+    );
     let lyo = onesec.issue_token("lyo-guard", Role::PhysicalOperator.as_str(), &["LYO"]);
     let answer = onesec.request_as(Method::GET, "/api/v1/devices/trend?site=PAR", Some(&lyo));
     assert_eq!(answer.status, 403);
+    let answer = onesec.request_as(
+        Method::GET,
+        "/api/v1/devices/trend?device=CAM-AXIS",
+        Some(&lyo),
+    );
+    assert_eq!(answer.status, 403, "CAM-AXIS is in PAR");
 }
 
 /// Serves `body` over HTTP once, on a free local port; returns the URL.
