@@ -16,6 +16,15 @@ pub enum HygieneError {
         #[source]
         source: std::io::Error,
     },
+    /// The file could not be written (a refreshed catalogue).
+    #[error("{}: cannot write: {source}", file.display())]
+    Write {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file is not in the expected format (JSON, TOML, CSV header).
     #[error("{}{}: {reason}", file.display(), at(*line, *column))]
     Format {

@@ -213,6 +213,31 @@ impl KevCatalog {
         KevCatalog::from_json(&path.display().to_string(), &text)
     }
 
+    /// Replaces the catalogue file `out` with `text` (fetched from `name`) only if `text` is a
+    /// KEV catalogue that lists at least one vulnerability: written beside, then renamed, so
+    /// a reader sees the old file or the new one, never a half-written one.
+    pub fn replace_file(
+        name: &str,
+        text: &str,
+        out: &std::path::Path,
+    ) -> Result<KevCatalog, HygieneError> {
+        let catalog = KevCatalog::from_json(name, text)?;
+        if catalog.entries.is_empty() {
+            return Err(HygieneError::format(
+                name,
+                format!("lists no vulnerability; {} left as it was", out.display()),
+            ));
+        }
+        let temp = out.with_extension("json.partial");
+        let write = |file: &std::path::Path| {
+            let file = file.to_path_buf();
+            move |source| HygieneError::Write { file, source }
+        };
+        std::fs::write(&temp, text).map_err(write(&temp))?;
+        std::fs::rename(&temp, out).map_err(write(out))?;
+        Ok(catalog)
+    }
+
     /// Reads KEV JSON text (`name` is used in messages).
     pub fn from_json(name: &str, text: &str) -> Result<KevCatalog, HygieneError> {
         let raw: RawCatalog =

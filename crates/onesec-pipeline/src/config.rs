@@ -63,6 +63,12 @@ pub struct HygieneSettings {
     pub default_creds: Option<PathBuf>,
     /// Segments, connection allow-lists, heartbeats, credential age (TOML).
     pub policy: Option<PathBuf>,
+    /// Where the running service fetches the KEV catalogue from to refresh `kev` (e.g. CISA's
+    /// `known_exploited_vulnerabilities.json`); none: the file is only refreshed by hand
+    /// (`onesec devices kev-update`).
+    pub kev_url: Option<String>,
+    /// Hours between two refreshes from `kev_url` (the first at start); default 24.
+    pub kev_refresh_hours: Option<u64>,
 }
 
 /// HTTP API authentication settings.

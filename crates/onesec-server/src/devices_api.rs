@@ -411,3 +411,63 @@ pub(crate) async fn get_trend(
     let days = crate::api::with_store(&pipeline, move |s| s.posture_trend(scope, &wanted)).await?;
     Ok(Json(serde_json::json!({ "scope": scope, "id": key, "days": days })).into_response())
 }
+
+/// Refreshes the KEV catalogue from `[hygiene] kev_url` at start and every
+/// `kev_refresh_hours`: fetched, checked (`KevCatalog::replace_file`), and only then written
+/// over `[hygiene] kev`, which the next assessment loads. A failed refresh is logged and the
+/// file stays as it was. None when the configuration asks for no refresh.
+pub(crate) fn spawn_kev_refresh(config: &Config) -> Option<tokio::task::JoinHandle<()>> {
+    let url = config.hygiene.kev_url.clone()?;
+    let Some(out) = config.hygiene.kev.clone() else {
+        tracing::warn!(
+            url,
+            "[hygiene] kev_url without kev: nowhere to write the catalogue"
+        );
+        return None;
+    };
+    let hours = config.hygiene.kev_refresh_hours.unwrap_or(24).max(1);
+    let every = std::time::Duration::from_secs(hours * 3600);
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match refresh_kev(&url, &out).await {
+                Ok(count) => {
+                    tracing::info!(url, file = %out.display(), count, "KEV catalogue refreshed")
+                }
+                Err(error) => {
+                    tracing::error!(url, file = %out.display(), %error, "KEV catalogue not refreshed; the file stays as it was")
+                }
+            }
+        }
+    }))
+}
+
+/// Fetches the catalogue and replaces the file; the number of vulnerabilities it lists.
+async fn refresh_kev(url: &str, out: &std::path::Path) -> Result<usize, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("fetching: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("the server answered {status}"));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let (url, out) = (url.to_string(), out.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        onesec_hygiene::KevCatalog::replace_file(&url, &text, &out)
+            .map(|catalog| catalog.entries.len())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

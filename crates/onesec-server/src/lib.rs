@@ -129,6 +129,7 @@ pub async fn start(pipeline: Arc<Pipeline>, config: &Config) -> Result<Server, S
         serve_http(http_listener, router, tls, limits),
         compliance::spawn_checks(compliance),
     ];
+    tasks.extend(devices_api::spawn_kev_refresh(config));
     pipeline.declare_source("http");
     let mut syslog_udp = None;
     if !config.syslog.udp.is_empty() {

@@ -143,21 +143,13 @@ fn kev_update(
         }
         _ => bail!("give --url URL or --from FILE"),
     };
-    let catalog = onesec_hygiene::KevCatalog::from_json(&name, &text).with_context(|| {
-        format!(
-            "{name} is not a KEV catalogue; {} left as it was",
-            out.display()
-        )
-    })?;
-    if catalog.entries.is_empty() {
-        bail!(
-            "{name} lists no vulnerability; {} left as it was",
-            out.display()
-        );
-    }
-    let temp = out.with_extension("json.partial");
-    std::fs::write(&temp, &text).with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, out).with_context(|| format!("replacing {}", out.display()))?;
+    let catalog =
+        onesec_hygiene::KevCatalog::replace_file(&name, &text, out).with_context(|| {
+            format!(
+                "{name} is not a KEV catalogue; {} left as it was",
+                out.display()
+            )
+        })?;
     println!(
         "KEV catalogue {}: {} vulnerabilities written to {}",
         catalog.version,

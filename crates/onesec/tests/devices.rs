@@ -448,3 +448,50 @@ fn a_refreshed_kev_catalogue_is_checked_then_used_by_the_running_service() {
     );
     assert_eq!(std::fs::read(&kev).unwrap(), before);
 }
+
+#[test]
+fn the_service_refreshes_the_kev_catalogue_from_its_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full: Value = serde_json::from_slice(&std::fs::read(data("kev.json")).unwrap()).unwrap();
+    let mut old = full.clone();
+    old["vulnerabilities"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|v| v["vendorProject"] != "Hikvision");
+    let kev = tmp.path().join("kev.json");
+    std::fs::write(&kev, old.to_string()).unwrap();
+    // The first refresh runs at start and fetches the full catalogue.
+    let url = serve_once(full.to_string().into_bytes());
+    let config = tmp.path().join("onesec.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hygiene]\nkev = {:?}\nkev_url = {url:?}\nkev_refresh_hours = 24\n",
+            kev.display().to_string()
+        ),
+    )
+    .unwrap();
+    let onesec = Onesec::start(&Options {
+        data_dir: tmp.path().join("data"),
+        directory: Some(data("directory")),
+        config: Some(config),
+        ..Options::default()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let refreshed = loop {
+        let text = std::fs::read_to_string(&kev).unwrap();
+        if text.contains("Hikvision") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        refreshed.contains("Hikvision"),
+        "the file was not refreshed"
+    );
+    let findings = onesec.get_json("/api/v1/devices/CAM-HIK")["findings"].to_string();
+    assert!(
+        findings.contains("VULN-KEV") && findings.contains("Hikvision"),
+        "the running service uses the refreshed catalogue: {findings}"
+    );
+}
