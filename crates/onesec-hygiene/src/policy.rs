@@ -46,6 +46,31 @@ pub struct Policy {
     pub segments: Vec<SegmentRule>,
     /// Connection allow-lists.
     pub connections: Vec<ConnectionRule>,
+    /// Segment-to-segment flows that are forbidden whoever sends them.
+    pub segment_flows: Vec<SegmentFlowRule>,
+}
+
+/// Flows from some segments to others that are forbidden, whatever device sends them (also an
+/// address of a device segment that is not in the inventory).
+#[derive(Debug, Clone)]
+pub struct SegmentFlowRule {
+    /// Name, as the alert shows it.
+    pub name: String,
+    /// Source segments.
+    pub from: Vec<IpNet>,
+    /// Forbidden destination segments.
+    pub deny: Vec<IpNet>,
+    /// Public (internet) destinations are forbidden too (`deny = ["internet"]`).
+    pub deny_internet: bool,
+}
+
+impl SegmentFlowRule {
+    /// Whether a flow from `src` to `dst` breaks this rule.
+    pub fn forbids(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.from.iter().any(|n| n.contains(&src))
+            && (self.deny.iter().any(|n| n.contains(&dst))
+                || (self.deny_internet && crate::flow::is_public(dst)))
+    }
 }
 
 /// Which devices an entry is about.
@@ -188,6 +213,16 @@ struct RawPolicy {
     segments: Vec<RawSegmentRule>,
     #[serde(default)]
     connections: Vec<RawConnectionRule>,
+    #[serde(default)]
+    segment_flows: Vec<RawSegmentFlow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSegmentFlow {
+    name: String,
+    from: OneOrMany,
+    deny: OneOrMany,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +308,35 @@ fn segment(text: &str) -> Result<Segment, String> {
         return Ok(Segment::Named(name.trim().to_string()));
     }
     net(t).map(Segment::Cidr)
+}
+
+fn segment_flow(i: usize, rule: RawSegmentFlow) -> Result<SegmentFlowRule, String> {
+    let name = rule.name.clone();
+    let at = |r: String| format!("segment_flows[{i}] ({name}): {r}");
+    let from = rule
+        .from
+        .into_vec()
+        .iter()
+        .map(|t| net(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(at)?;
+    let mut deny = Vec::new();
+    let mut deny_internet = false;
+    for target in rule.deny.into_vec() {
+        match target.trim() {
+            "internet" | "public" => deny_internet = true,
+            t => deny.push(net(t).map_err(at)?),
+        }
+    }
+    if from.is_empty() || (deny.is_empty() && !deny_internet) {
+        return Err(at("needs at least one `from` and one `deny` segment".into()));
+    }
+    Ok(SegmentFlowRule {
+        name: rule.name,
+        from,
+        deny,
+        deny_internet,
+    })
 }
 
 /// A CIDR or a single address (host bits are cleared).
@@ -378,12 +442,24 @@ impl Policy {
                 allow,
             });
         }
+        let segment_flows = raw
+            .segment_flows
+            .into_iter()
+            .enumerate()
+            .map(|(i, rule)| segment_flow(i, rule).map_err(&fail))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Policy {
             credential_max_age_days: raw.credentials.max_age_days,
             heartbeat,
             segments,
             connections,
+            segment_flows,
         })
+    }
+
+    /// The first segment-flow rule a flow from `src` to `dst` breaks.
+    pub fn forbidden_segment_flow(&self, src: IpAddr, dst: IpAddr) -> Option<&SegmentFlowRule> {
+        self.segment_flows.iter().find(|r| r.forbids(src, dst))
     }
 
     /// The expected heartbeat of a device of `kind`, seconds.
@@ -420,6 +496,7 @@ impl Default for Policy {
             heartbeat: BTreeMap::new(),
             segments: Vec::new(),
             connections: Vec::new(),
+            segment_flows: Vec::new(),
         }
     }
 }
@@ -463,6 +540,41 @@ allow = [
   { to = ["10.10.0.53", "10.20.0.53"], ports = [53], proto = "udp" },
 ]
 "#;
+
+    #[test]
+    fn segment_flows_read_and_judge_by_address() {
+        let text = r#"
+[[segment_flows]]
+name = "cctv-out"
+from = ["10.10.50.0/24"]
+deny = ["10.10.20.0/24", "internet"]
+"#;
+        let policy = Policy::from_toml("p.toml", text).unwrap();
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        let rule = policy.forbidden_segment_flow(ip("10.10.50.7"), ip("10.10.20.9"));
+        assert_eq!(rule.map(|r| r.name.as_str()), Some("cctv-out"));
+        assert!(
+            policy
+                .forbidden_segment_flow(ip("10.10.50.7"), ip("1.1.1.1"))
+                .is_some()
+        );
+        assert!(
+            policy
+                .forbidden_segment_flow(ip("10.10.50.7"), ip("10.10.90.20"))
+                .is_none()
+        );
+        assert!(
+            policy
+                .forbidden_segment_flow(ip("10.10.20.9"), ip("10.10.50.7"))
+                .is_none()
+        );
+        let empty = "[[segment_flows]]\nname = \"x\"\nfrom = \"10.0.0.0/8\"\ndeny = []\n";
+        let error = Policy::from_toml("p.toml", empty).unwrap_err().to_string();
+        assert!(error.contains("segment_flows[0] (x)"), "{error}");
+        let bad = "[[segment_flows]]\nname = \"y\"\nfrom = \"vlan:50\"\ndeny = \"internet\"\n";
+        let error = Policy::from_toml("p.toml", bad).unwrap_err().to_string();
+        assert!(error.contains("vlan:50"), "{error}");
+    }
 
     #[test]
     fn reads_and_picks_the_most_specific_rules() {

@@ -154,6 +154,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/converged/security_log_cleared.yml"),
     ),
     (
+        "segment_forbidden_flow.yml",
+        include_str!("../../../rules/converged/segment_forbidden_flow.yml"),
+    ),
+    (
         "ssh_brute_force.yml",
         include_str!("../../../rules/converged/ssh_brute_force.yml"),
     ),

@@ -197,7 +197,8 @@ impl ConnectionWatch {
         {
             return;
         }
-        let Some((monitor, physical)) = self.monitor(directory) else {
+        let (Some(policy), Some((monitor, physical))) = (&self.policy, self.monitor(directory))
+        else {
             return;
         };
         let is_physical = |device: u32| physical.get(device as usize) == Some(&true);
@@ -205,6 +206,7 @@ impl ConnectionWatch {
             let mut baselines = lock(&self.baselines);
             let mut changed = false;
             for event in events.iter_mut() {
+                mark_segment_flow(policy, event);
                 if let Some(device) = mark_one(&monitor, event)
                     && is_physical(device)
                     && let Some(baseline) = baselines.of(monitor.device_id(device))
@@ -296,6 +298,26 @@ fn note_peer(baseline: &mut Baseline, event: &mut Event, changed: &mut bool) {
         event
             .fields
             .insert("hygiene.new_peer".into(), "true".into());
+    }
+}
+
+/// Marks a flow that goes from one segment to another the policy forbids
+/// (`[[segment_flows]]`), whoever sends it: `hygiene.segment_flow = forbidden` and
+/// `hygiene.segment_rule = <name>`.
+fn mark_segment_flow(policy: &Policy, event: &mut Event) {
+    if event.class != EventClass::NetworkActivity {
+        return;
+    }
+    let (Some(src), Some(dst)) = (event.src.ip, event.dst.ip) else {
+        return;
+    };
+    if let Some(rule) = policy.forbidden_segment_flow(src, dst) {
+        event
+            .fields
+            .insert("hygiene.segment_flow".into(), "forbidden".into());
+        event
+            .fields
+            .insert("hygiene.segment_rule".into(), rule.name.clone());
     }
 }
 
@@ -565,6 +587,39 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
             marked(&events, "hygiene.new_peer"),
             [false],
             "learning again"
+        );
+    }
+
+    #[test]
+    fn flows_between_forbidden_segments_are_marked_whoever_sends_them() {
+        let policy = format!(
+            "{POLICY}\n[[segment_flows]]\nname = \"camera-vlan-out\"\nfrom = \"10.40.50.0/24\"\ndeny = [\"10.40.20.0/24\", \"internet\"]\n"
+        );
+        let watch = ConnectionWatch::new(Some(Policy::from_toml("policy", &policy).unwrap()));
+        let mut events = vec![
+            // From an address of the camera VLAN that no inventory device has.
+            flow("10.40.50.99", "10.40.20.12", 445, Some("tcp")),
+            // A public address (documentation ranges do not count as the internet).
+            flow("10.40.50.99", "185.199.108.153", 443, Some("tcp")),
+            flow("10.40.50.99", "10.40.50.30", 554, Some("tcp")),
+            // From the office to the camera VLAN: not this rule's direction.
+            flow("10.40.20.12", "10.40.50.99", 443, Some("tcp")),
+        ];
+        watch.mark(&directory(), &mut events);
+        let rules: Vec<Option<&str>> = events
+            .iter()
+            .map(|e| e.fields.get("hygiene.segment_rule").map(String::as_str))
+            .collect();
+        assert_eq!(
+            rules,
+            [Some("camera-vlan-out"), Some("camera-vlan-out"), None, None]
+        );
+        assert_eq!(
+            events[0]
+                .fields
+                .get("hygiene.segment_flow")
+                .map(String::as_str),
+            Some("forbidden")
         );
     }
 
