@@ -378,18 +378,24 @@ fn serve_once(body: Vec<u8>) -> String {
     url
 }
 
-#[test]
-fn a_refreshed_kev_catalogue_is_checked_then_used_by_the_running_service() {
-    let tmp = tempfile::tempdir().unwrap();
+/// The test catalogue, and `dir/kev.json` holding an older one that does not list the
+/// Hikvision CVE (what the service starts with).
+fn older_kev(dir: &std::path::Path) -> (Value, std::path::PathBuf) {
     let full: Value = serde_json::from_slice(&std::fs::read(data("kev.json")).unwrap()).unwrap();
-    // The service starts with an older catalogue that does not list the Hikvision CVE.
     let mut old = full.clone();
     old["vulnerabilities"]
         .as_array_mut()
         .unwrap()
         .retain(|v| v["vendorProject"] != "Hikvision");
-    let kev = tmp.path().join("kev.json");
+    let kev = dir.join("kev.json");
     std::fs::write(&kev, old.to_string()).unwrap();
+    (full, kev)
+}
+
+#[test]
+fn a_refreshed_kev_catalogue_is_checked_then_used_by_the_running_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, kev) = older_kev(tmp.path());
     let config = tmp.path().join("onesec.toml");
     std::fs::write(
         &config,
@@ -452,14 +458,7 @@ fn a_refreshed_kev_catalogue_is_checked_then_used_by_the_running_service() {
 #[test]
 fn the_service_refreshes_the_kev_catalogue_from_its_url() {
     let tmp = tempfile::tempdir().unwrap();
-    let full: Value = serde_json::from_slice(&std::fs::read(data("kev.json")).unwrap()).unwrap();
-    let mut old = full.clone();
-    old["vulnerabilities"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|v| v["vendorProject"] != "Hikvision");
-    let kev = tmp.path().join("kev.json");
-    std::fs::write(&kev, old.to_string()).unwrap();
+    let (full, kev) = older_kev(tmp.path());
     // The first refresh runs at start and fetches the full catalogue.
     let url = serve_once(full.to_string().into_bytes());
     let config = tmp.path().join("onesec.toml");
