@@ -19,6 +19,7 @@ mod detect;
 pub mod export;
 mod handoff;
 mod ingest;
+mod inventory;
 mod metrics;
 mod record;
 pub mod response;
@@ -270,7 +271,7 @@ impl Pipeline {
             .name("onesec-detect".into())
             .spawn(move || detector.run())
             .map_err(|source| StartError::DataDir { path: data, source })?;
-        Ok(Pipeline {
+        let pipeline = Pipeline {
             config,
             journal,
             ingestor,
@@ -285,7 +286,21 @@ impl Pipeline {
             audit,
             responses,
             responder: Mutex::new(Some(responder)),
-        })
+        };
+        pipeline.sync_inventory();
+        Ok(pipeline)
+    }
+
+    /// Records what changed in `devices.csv` since the last start or reload (firmware,
+    /// address, segment...) in the devices' change history.
+    fn sync_inventory(&self) {
+        let rows = inventory::rows(&self.directory());
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        match self.read_store(|s| s.sync_inventory(now_ms, &rows)) {
+            Ok(0) => {}
+            Ok(changes) => tracing::info!(changes, "device inventory changes recorded"),
+            Err(error) => tracing::warn!(%error, "device inventory changes not recorded"),
+        }
     }
 
     /// The audit log, unless `[audit] enabled = false`.
@@ -348,7 +363,9 @@ impl Pipeline {
 
     /// Re-reads the directory files; the old directory stays in use if the new files are bad.
     pub fn reload_directory(&self) -> Result<DirectorySummary, onesec_directory::DirectoryError> {
-        self.directory.reload()
+        let summary = self.directory.reload()?;
+        self.sync_inventory();
+        Ok(summary)
     }
 
     /// Tells detection that a person changed an incident's state.

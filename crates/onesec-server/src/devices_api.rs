@@ -339,8 +339,9 @@ pub(crate) async fn get_seen(
     Ok(Json(seen).into_response())
 }
 
-/// `GET /api/v1/devices/{id}/history`: what the events showed of one device: its sighting
-/// and every change of its address or name, oldest first.
+/// `GET /api/v1/devices/{id}/history`: one device's sighting (what its events showed; null
+/// when none came) and every change, oldest first: of its address or name in its events, and
+/// of its `devices.csv` row between starts and reloads (`inventory.firmware`...).
 pub(crate) async fn get_history(
     State(devices): State<Arc<Devices>>,
     Extension(principal): Extension<Principal>,
@@ -352,16 +353,27 @@ pub(crate) async fn get_history(
         Ok((s.device_sighting(&wanted)?, s.device_changes(&wanted)?))
     })
     .await?;
-    match sighting {
-        Some(seen) if principal.sees_site(seen.site.as_deref()) => Ok(Json(serde_json::json!({
+    let listed = devices
+        .pipeline()
+        .directory()
+        .device(&id)
+        .map(|d| d.site.clone());
+    let site = match (&sighting, listed) {
+        (Some(seen), _) => Some(seen.site.clone()),
+        (None, Some(site)) => Some(site),
+        (None, None) if !changes.is_empty() => Some(None),
+        (None, None) => None,
+    };
+    match site {
+        Some(site) if principal.sees_site(site.as_deref()) => Ok(Json(serde_json::json!({
             "device": id,
-            "seen": seen,
+            "seen": sighting,
             "changes": changes,
         }))
         .into_response()),
         _ => Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("no events from device {id}"),
+            format!("device {id} is not in the inventory and no event came from it"),
         )),
     }
 }

@@ -28,7 +28,7 @@ mod sqlite_evidence;
 
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
-pub use sqlite_devices::{DeviceChange, DeviceSighting, PostureDay};
+pub use sqlite_devices::{DeviceChange, DeviceSighting, InventoryRow, PostureDay};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
 
 use onesec_event::{Event, EventId};
@@ -176,6 +176,10 @@ pub trait Store: Send + Cases + Evidence {
     fn device_sighting(&self, device: &str) -> Result<Option<DeviceSighting>>;
     /// A device's changes of address and name as its events showed them, oldest first.
     fn device_changes(&self, device: &str) -> Result<Vec<DeviceChange>>;
+    /// Compares the inventory (`devices.csv`) with the one stored at the last sync, records
+    /// each difference as a device change at `now_ms` and stores the new one (the first sync
+    /// only stores it). The number of changes recorded.
+    fn sync_inventory(&mut self, now_ms: i64, rows: &[InventoryRow]) -> Result<usize>;
     /// Keeps site and zone postures, each as the latest of its day.
     fn record_posture(&mut self, rows: &[PostureDay]) -> Result<()>;
     /// A site's or zone's (`scope`) posture per day, oldest first.

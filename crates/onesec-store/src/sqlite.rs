@@ -346,6 +346,10 @@ impl Store for SqliteStore {
         crate::sqlite_devices::changes(&self.conn, device)
     }
 
+    fn sync_inventory(&mut self, now_ms: i64, rows: &[crate::InventoryRow]) -> Result<usize> {
+        crate::sqlite_devices::sync_inventory(&mut self.conn, now_ms, rows)
+    }
+
     fn record_posture(&mut self, rows: &[crate::PostureDay]) -> Result<()> {
         crate::sqlite_devices::record_posture(&self.conn, rows)
     }

@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS device_changes (
     new TEXT
 );
 CREATE INDEX IF NOT EXISTS device_changes_by_device ON device_changes (device, time_ms);
+CREATE TABLE IF NOT EXISTS inventory_state (
+    device TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (device, field)
+);
 CREATE TABLE IF NOT EXISTS posture_days (
     day TEXT NOT NULL,
     scope TEXT NOT NULL,
@@ -82,7 +88,8 @@ pub struct DeviceSighting {
 pub struct DeviceChange {
     /// Event time of the first event with the new value.
     pub time_ms: i64,
-    /// `ip` or `host`.
+    /// `ip` or `host` (from events); `inventory.<column>` (from `devices.csv`: firmware,
+    /// ip, segment...), or `inventory` with `added` / `removed`.
     pub field: String,
     /// Value before.
     pub old: Option<String>,
@@ -372,6 +379,132 @@ pub(crate) fn changes(conn: &Connection, device: &str) -> Result<Vec<DeviceChang
         .map_err(db("read device changes"))
 }
 
+/// One device as the inventory file describes it: (column, value) of the columns whose changes
+/// are kept, without the empty ones.
+pub type InventoryRow = (String, Vec<(String, String)>);
+
+/// Compares the inventory with the one stored at the last sync, records each difference as a
+/// device change at `now_ms` (`inventory.<column>`, or `inventory` added / removed), and stores
+/// the new inventory. The first sync only stores it. Returns the number of changes recorded.
+pub(crate) fn sync_inventory(
+    conn: &mut Connection,
+    now_ms: i64,
+    rows: &[InventoryRow],
+) -> Result<usize> {
+    let tx = conn.transaction().map_err(db("begin an inventory sync"))?;
+    let before = stored_inventory(&tx)?;
+    let first = before.is_empty();
+    let mut changes: Vec<(String, String, Option<String>, Option<String>)> = Vec::new();
+    let mut now: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
+        std::collections::BTreeMap::new();
+    for (device, fields) in rows {
+        now.insert(
+            device,
+            fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        );
+    }
+    for (device, fields) in &now {
+        match before.get(*device) {
+            None => changes.push((
+                device.to_string(),
+                "inventory".into(),
+                None,
+                Some("added".into()),
+            )),
+            Some(old) => {
+                let keys: std::collections::BTreeSet<&str> = old
+                    .keys()
+                    .map(String::as_str)
+                    .chain(fields.keys().copied())
+                    .collect();
+                for key in keys {
+                    let was = old.get(key).map(String::as_str);
+                    let is = fields.get(key).copied();
+                    if was != is {
+                        changes.push((
+                            device.to_string(),
+                            format!("inventory.{key}"),
+                            was.map(str::to_string),
+                            is.map(str::to_string),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for device in before.keys().filter(|d| !now.contains_key(d.as_str())) {
+        changes.push((
+            device.clone(),
+            "inventory".into(),
+            Some("listed".into()),
+            Some("removed".into()),
+        ));
+    }
+    if !first {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO device_changes (device, time_ms, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db("prepare an inventory change"))?;
+        for (device, field, old, new) in &changes {
+            stmt.execute(params![device, now_ms, field, old, new])
+                .map_err(db("record an inventory change"))?;
+        }
+    }
+    tx.execute("DELETE FROM inventory_state", [])
+        .map_err(db("clear the stored inventory"))?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO inventory_state (device, field, value) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(db("prepare the stored inventory"))?;
+        for (device, fields) in &now {
+            for (field, value) in fields {
+                stmt.execute(params![device, field, value])
+                    .map_err(db("store the inventory"))?;
+            }
+            // A device without any kept column is still listed.
+            if fields.is_empty() {
+                stmt.execute(params![device, "", ""])
+                    .map_err(db("store the inventory"))?;
+            }
+        }
+    }
+    tx.commit().map_err(db("commit an inventory sync"))?;
+    Ok(if first { 0 } else { changes.len() })
+}
+
+fn stored_inventory(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>> {
+    let mut stmt = conn
+        .prepare("SELECT device, field, value FROM inventory_state")
+        .map_err(db("read the stored inventory"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(db("read the stored inventory"))?;
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let (device, field, value) = row.map_err(db("read the stored inventory"))?;
+        let fields = out.entry(device).or_default();
+        if !field.is_empty() {
+            fields.insert(field, value);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{DetectionBatch, SqliteStore, Store};
@@ -496,5 +629,76 @@ mod tests {
         let seen = store.device_sightings().unwrap();
         assert_eq!(seen[0].device, "host:cam-7");
         assert_eq!(seen[0].ip, None);
+    }
+    fn device(id: &str, fields: &[(&str, &str)]) -> crate::InventoryRow {
+        (
+            id.to_string(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn inventory_changes_are_kept_in_the_device_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let first = [
+            device("CAM-1", &[("firmware", "10.12.114"), ("ip", "10.10.50.22")]),
+            device("CAM-2", &[("firmware", "9.80.1")]),
+        ];
+        assert_eq!(
+            store.sync_inventory(1_000, &first).unwrap(),
+            0,
+            "first sync: a baseline"
+        );
+        assert_eq!(
+            store.sync_inventory(1_500, &first).unwrap(),
+            0,
+            "nothing changed"
+        );
+        let second = [
+            device(
+                "CAM-1",
+                &[
+                    ("firmware", "11.9.60"),
+                    ("ip", "10.10.50.22"),
+                    ("vlan", "50"),
+                ],
+            ),
+            device("RDR-9", &[("kind", "reader")]),
+        ];
+        assert_eq!(store.sync_inventory(2_000, &second).unwrap(), 4);
+        let cam1: Vec<(String, Option<String>, Option<String>)> = store
+            .device_changes("CAM-1")
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.field, c.old, c.new))
+            .collect();
+        assert_eq!(
+            cam1,
+            [
+                (
+                    "inventory.firmware".into(),
+                    Some("10.12.114".into()),
+                    Some("11.9.60".into())
+                ),
+                ("inventory.vlan".into(), None, Some("50".into())),
+            ]
+        );
+        assert_eq!(
+            store.device_changes("RDR-9").unwrap()[0].new.as_deref(),
+            Some("added")
+        );
+        let removed = store.device_changes("CAM-2").unwrap();
+        assert_eq!(
+            (removed[0].time_ms, removed[0].new.as_deref()),
+            (2_000, Some("removed"))
+        );
+        // The stored inventory survives a reopen: the next sync compares with it.
+        drop(store);
+        let mut store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        assert_eq!(store.sync_inventory(3_000, &second).unwrap(), 0);
     }
 }

@@ -69,6 +69,25 @@ fn a_reloaded_directory_resolves_new_badges_and_a_broken_one_is_refused() {
     onesec.wait_for_detection(2);
     assert_eq!(person_of_last_event(&onesec).as_deref(), Some("n010"));
 
+    // A device's firmware updated in devices.csv: the reload keeps the change in its history.
+    let devices = std::fs::read_to_string(directory.join("devices.csv")).unwrap();
+    let first_device = devices.lines().nth(1).unwrap().to_string();
+    let id = first_device.split(',').next().unwrap().to_string();
+    let old_firmware = first_device.split(',').nth(9).unwrap().to_string();
+    let mut cells: Vec<&str> = first_device.split(',').collect();
+    cells[9] = "99.1.0";
+    std::fs::write(
+        directory.join("devices.csv"),
+        devices.replacen(&first_device, &cells.join(","), 1),
+    )
+    .unwrap();
+    assert_eq!(onesec.post_json("/api/v1/directory/reload").status, 200);
+    let history = onesec.get_json(&format!("/api/v1/devices/{id}/history"));
+    let change = &history["changes"][0];
+    assert_eq!(change["field"], "inventory.firmware", "{history}");
+    assert_eq!(change["old"], old_firmware.as_str());
+    assert_eq!(change["new"], "99.1.0");
+
     std::fs::write(directory.join("people.csv"), "person_id,name\nbroken,row\n").unwrap();
     let refused = onesec.post_json("/api/v1/directory/reload");
     assert_eq!(refused.status, 422, "{}", refused.body);
