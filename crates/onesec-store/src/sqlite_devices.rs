@@ -164,29 +164,46 @@ pub(crate) fn record_sightings<'a>(
     conn: &Connection,
     events: impl Iterator<Item = &'a Event>,
 ) -> Result<()> {
+    for (device, list) in sightings_by_device(events) {
+        let (row, changes) = fold_sightings(read_one(conn, &device)?, list);
+        if let Some(row) = row {
+            write(conn, &row, &changes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The devices newly stored events come from, each with its sightings in time order.
+pub(crate) fn sightings_by_device<'a>(
+    events: impl Iterator<Item = &'a Event>,
+) -> BTreeMap<String, Vec<DeviceSighting>> {
     let mut ordered: Vec<&Event> = events.collect();
     ordered.sort_by_key(|e| (e.time_ms, e.id));
     let mut by_device: BTreeMap<String, Vec<DeviceSighting>> = BTreeMap::new();
     for s in ordered.into_iter().filter_map(sighting_of) {
         by_device.entry(s.device.clone()).or_default().push(s);
     }
-    for (device, list) in by_device {
-        let mut current = read_one(conn, &device)?;
-        let mut changes = Vec::new();
-        for s in list {
-            match &mut current {
-                None => current = Some(s),
-                Some(acc) => {
-                    note_changes(acc, &s, &mut changes);
-                    merge(acc, s);
-                }
+    by_device
+}
+
+/// A device's stored row with later sightings applied, and the changes of address and name
+/// they showed.
+pub(crate) fn fold_sightings(
+    stored: Option<DeviceSighting>,
+    later: Vec<DeviceSighting>,
+) -> (Option<DeviceSighting>, Vec<DeviceChange>) {
+    let mut current = stored;
+    let mut changes = Vec::new();
+    for s in later {
+        match &mut current {
+            None => current = Some(s),
+            Some(acc) => {
+                note_changes(acc, &s, &mut changes);
+                merge(acc, s);
             }
         }
-        if let Some(row) = current {
-            write(conn, &row, &changes)?;
-        }
     }
-    Ok(())
+    (current, changes)
 }
 
 /// Changes of address or name from `before` to `after`: only a value replacing another (events
@@ -370,131 +387,4 @@ pub(crate) fn changes(conn: &Connection, device: &str) -> Result<Vec<DeviceChang
         .map_err(db("read device changes"))?;
     rows.collect::<std::result::Result<_, _>>()
         .map_err(db("read device changes"))
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::{DetectionBatch, SqliteStore, Store};
-    use onesec_event::{Activity, Event, EventClass};
-
-    fn camera_event(id: u64, time_ms: i64, host: &str, ip: &str) -> Event {
-        let mut e = Event::new(time_ms, EventClass::VideoAnalytics, Activity::Other);
-        e.id = id;
-        e.host = Some(host.into());
-        e.src.ip = ip.parse().ok();
-        e.source.format = "onvif-ej".into();
-        e
-    }
-
-    fn known(mut e: Event, device: &str) -> Event {
-        e.resolved.device_id = Some(device.into());
-        e.resolved.device_kind = Some("camera".into());
-        e.resolved.site = Some("PAR".into());
-        e
-    }
-
-    fn commit(store: &mut SqliteStore, events: Vec<Event>) {
-        let upto = events.iter().map(|e| e.id).max().unwrap_or(0);
-        store
-            .commit(&DetectionBatch {
-                events,
-                detected_upto: upto,
-                ..DetectionBatch::default()
-            })
-            .unwrap();
-    }
-
-    #[test]
-    fn devices_are_seen_with_first_last_and_changes() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        commit(
-            &mut store,
-            vec![
-                known(camera_event(1, 1_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
-                camera_event(2, 1_500, "cam-rogue", "10.0.9.9"),
-                known(camera_event(3, 2_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
-            ],
-        );
-        // A later batch: the camera moved to another address; a syslog line names no device.
-        let mut login = Event::new(3_500, EventClass::Authentication, Activity::Logon);
-        login.id = 5;
-        login.host = Some("web-01".into());
-        commit(
-            &mut store,
-            vec![
-                known(camera_event(4, 3_000, "cam-lobby", "10.0.6.1"), "CAM-1"),
-                login,
-            ],
-        );
-        let seen = store.device_sightings().unwrap();
-        let ids: Vec<(&str, bool)> = seen.iter().map(|s| (s.device.as_str(), s.known)).collect();
-        assert_eq!(ids, [("CAM-1", true), ("host:cam-rogue", false)]);
-        let cam = &seen[0];
-        assert_eq!(
-            (cam.first_seen_ms, cam.last_seen_ms, cam.events),
-            (1_000, 3_000, 3)
-        );
-        assert_eq!(cam.ip.as_deref(), Some("10.0.6.1"));
-        assert_eq!(cam.site.as_deref(), Some("PAR"));
-        assert_eq!(
-            seen[1].kind.as_deref(),
-            Some("camera"),
-            "guessed from video events"
-        );
-        let changes = store.device_changes("CAM-1").unwrap();
-        assert_eq!(changes.len(), 1, "{changes:?}");
-        assert_eq!(
-            (changes[0].time_ms, changes[0].field.as_str()),
-            (3_000, "ip")
-        );
-        assert_eq!(changes[0].old.as_deref(), Some("10.0.5.7"));
-        assert_eq!(changes[0].new.as_deref(), Some("10.0.6.1"));
-    }
-
-    #[test]
-    fn events_stored_again_are_not_counted_again() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let batch = vec![known(camera_event(1, 1_000, "cam", "10.0.5.7"), "CAM-1")];
-        commit(&mut store, batch.clone());
-        // A rebuild from the journal hands the same events over again.
-        commit(&mut store, batch);
-        let seen = store.device_sightings().unwrap();
-        assert_eq!(seen[0].events, 1);
-        assert!(store.device_changes("CAM-1").unwrap().is_empty());
-    }
-
-    #[test]
-    fn posture_keeps_the_latest_value_of_each_day() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let day = |d: &str, score: f64| crate::PostureDay {
-            day: d.into(),
-            scope: "site".into(),
-            key: "PAR".into(),
-            score,
-            min: 40,
-            devices: 6,
-            findings: 9,
-        };
-        store
-            .record_posture(&[day("2026-11-25", 71.5), day("2026-11-26", 60.0)])
-            .unwrap();
-        store.record_posture(&[day("2026-11-26", 64.2)]).unwrap();
-        let trend = store.posture_trend("site", "PAR").unwrap();
-        let points: Vec<(&str, f64)> = trend.iter().map(|p| (p.day.as_str(), p.score)).collect();
-        assert_eq!(points, [("2026-11-25", 71.5), ("2026-11-26", 64.2)]);
-        assert!(store.posture_trend("zone", "PAR").unwrap().is_empty());
-    }
-
-    #[test]
-    fn an_attackers_address_is_not_the_devices() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let mut failed = Event::new(1_000, EventClass::DeviceHealth, Activity::Other);
-        failed.id = 1;
-        failed.host = Some("cam-7".into());
-        failed.src.ip = "203.0.113.9".parse().ok();
-        commit(&mut store, vec![failed]);
-        let seen = store.device_sightings().unwrap();
-        assert_eq!(seen[0].device, "host:cam-7");
-        assert_eq!(seen[0].ip, None);
-    }
 }

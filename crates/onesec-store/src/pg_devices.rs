@@ -1,0 +1,181 @@
+//! Devices and posture in PostgreSQL: the same rows as `sqlite_devices.rs`, which also holds
+//! how sightings are folded.
+
+use crate::pg::pg;
+use crate::sqlite_devices::{fold_sightings, sightings_by_device};
+use crate::{DeviceChange, DeviceSighting, PostureDay, Result};
+use onesec_event::Event;
+use postgres::{GenericClient, Row, Transaction};
+
+const COLUMNS: &str =
+    "device, known, kind, site, zone, host, ip, format, first_seen_ms, last_seen_ms, events";
+
+fn from_row(row: &Row) -> std::result::Result<DeviceSighting, postgres::Error> {
+    Ok(DeviceSighting {
+        device: row.try_get(0)?,
+        known: row.try_get(1)?,
+        kind: row.try_get(2)?,
+        site: row.try_get(3)?,
+        zone: row.try_get(4)?,
+        host: row.try_get(5)?,
+        ip: row.try_get(6)?,
+        format: row.try_get(7)?,
+        first_seen_ms: row.try_get(8)?,
+        last_seen_ms: row.try_get(9)?,
+        events: u64::try_from(row.try_get::<_, i64>(10)?).unwrap_or(0),
+    })
+}
+
+/// Records what newly stored events say about devices (inside the detection batch): per
+/// device one locked read and one write.
+pub(crate) fn record_sightings<'a>(
+    tx: &mut Transaction<'_>,
+    events: impl Iterator<Item = &'a Event>,
+) -> Result<()> {
+    for (device, list) in sightings_by_device(events) {
+        let stored = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM device_sightings WHERE device = $1 FOR UPDATE"),
+                &[&device],
+            )
+            .and_then(|row| row.as_ref().map(from_row).transpose())
+            .map_err(pg("read a device sighting"))?;
+        let (row, changes) = fold_sightings(stored, list);
+        if let Some(row) = row {
+            write(tx, &row, &changes)?;
+        }
+    }
+    Ok(())
+}
+
+fn write(tx: &mut Transaction<'_>, row: &DeviceSighting, changes: &[DeviceChange]) -> Result<()> {
+    tx.execute(
+        "INSERT INTO device_sightings
+           (device, known, kind, site, zone, host, ip, format, first_seen_ms, last_seen_ms, events)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (device) DO UPDATE SET known = excluded.known, kind = excluded.kind,
+           site = excluded.site, zone = excluded.zone, host = excluded.host, ip = excluded.ip,
+           format = excluded.format, first_seen_ms = excluded.first_seen_ms,
+           last_seen_ms = excluded.last_seen_ms, events = excluded.events",
+        &[
+            &row.device,
+            &row.known,
+            &row.kind,
+            &row.site,
+            &row.zone,
+            &row.host,
+            &row.ip,
+            &row.format,
+            &row.first_seen_ms,
+            &row.last_seen_ms,
+            &i64::try_from(row.events).unwrap_or(i64::MAX),
+        ],
+    )
+    .map_err(pg("record a device sighting"))?;
+    for c in changes {
+        tx.execute(
+            "INSERT INTO device_changes (device, time_ms, field, old, new) VALUES ($1, $2, $3, $4, $5)",
+            &[&row.device, &c.time_ms, &c.field, &c.old, &c.new],
+        )
+        .map_err(pg("record a device change"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_one(
+    client: &mut impl GenericClient,
+    device: &str,
+) -> Result<Option<DeviceSighting>> {
+    client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM device_sightings WHERE device = $1"),
+            &[&device],
+        )
+        .and_then(|row| row.as_ref().map(from_row).transpose())
+        .map_err(pg("read a device sighting"))
+}
+
+/// Every device seen, known ones first, then by id.
+pub(crate) fn sightings(client: &mut postgres::Client) -> Result<Vec<DeviceSighting>> {
+    client
+        .query(
+            &format!("SELECT {COLUMNS} FROM device_sightings ORDER BY known DESC, device"),
+            &[],
+        )
+        .and_then(|rows| rows.iter().map(from_row).collect())
+        .map_err(pg("read device sightings"))
+}
+
+/// A device's changes of address and name, oldest first.
+pub(crate) fn changes(client: &mut postgres::Client, device: &str) -> Result<Vec<DeviceChange>> {
+    let rows = client
+        .query(
+            "SELECT time_ms, field, old, new FROM device_changes WHERE device = $1
+             ORDER BY time_ms, seq",
+            &[&device],
+        )
+        .map_err(pg("read device changes"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeviceChange {
+                time_ms: r.try_get(0)?,
+                field: r.try_get(1)?,
+                old: r.try_get(2)?,
+                new: r.try_get(3)?,
+            })
+        })
+        .collect::<std::result::Result<_, postgres::Error>>()
+        .map_err(pg("read device changes"))
+}
+
+/// Keeps each posture row as the latest of its day.
+pub(crate) fn record_posture(tx: &mut Transaction<'_>, rows: &[PostureDay]) -> Result<()> {
+    for r in rows {
+        tx.execute(
+            "INSERT INTO posture_days (day, scope, key, score, min, devices, findings)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (scope, key, day) DO UPDATE SET score = excluded.score,
+               min = excluded.min, devices = excluded.devices, findings = excluded.findings",
+            &[
+                &r.day,
+                &r.scope,
+                &r.key,
+                &r.score,
+                &i64::from(r.min),
+                &i64::try_from(r.devices).unwrap_or(i64::MAX),
+                &i64::try_from(r.findings).unwrap_or(i64::MAX),
+            ],
+        )
+        .map_err(pg("record a posture day"))?;
+    }
+    Ok(())
+}
+
+/// A site's or zone's posture per day, oldest first.
+pub(crate) fn posture_trend(
+    client: &mut postgres::Client,
+    scope: &str,
+    key: &str,
+) -> Result<Vec<PostureDay>> {
+    let rows = client
+        .query(
+            "SELECT day, scope, key, score, min, devices, findings FROM posture_days
+             WHERE scope = $1 AND key = $2 ORDER BY day",
+            &[&scope, &key],
+        )
+        .map_err(pg("read a posture trend"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(PostureDay {
+                day: r.try_get(0)?,
+                scope: r.try_get(1)?,
+                key: r.try_get(2)?,
+                score: r.try_get(3)?,
+                min: u32::try_from(r.try_get::<_, i64>(4)?).unwrap_or(0),
+                devices: u64::try_from(r.try_get::<_, i64>(5)?).unwrap_or(0),
+                findings: u64::try_from(r.try_get::<_, i64>(6)?).unwrap_or(0),
+            })
+        })
+        .collect::<std::result::Result<_, postgres::Error>>()
+        .map_err(pg("read a posture trend"))
+}

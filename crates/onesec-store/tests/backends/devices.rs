@@ -1,0 +1,139 @@
+//! Devices as the events show them, and posture per day.
+
+use crate::Kind;
+use onesec_event::{Activity, Event, EventClass};
+use onesec_store::{DetectionBatch, PostureDay, Store};
+
+crate::on_both_backends!(
+    devices_are_seen_with_first_last_and_changes,
+    events_stored_again_are_not_counted_again,
+    posture_keeps_the_latest_value_of_each_day,
+    an_attackers_address_is_not_the_devices,
+);
+
+fn camera_event(id: u64, time_ms: i64, host: &str, ip: &str) -> Event {
+    let mut e = Event::new(time_ms, EventClass::VideoAnalytics, Activity::Other);
+    e.id = id;
+    e.host = Some(host.into());
+    e.src.ip = ip.parse().ok();
+    e.source.format = "onvif-ej".into();
+    e
+}
+
+fn known(mut e: Event, device: &str) -> Event {
+    e.resolved.device_id = Some(device.into());
+    e.resolved.device_kind = Some("camera".into());
+    e.resolved.site = Some("PAR".into());
+    e
+}
+
+fn commit(store: &mut dyn Store, events: Vec<Event>) {
+    let upto = events.iter().map(|e| e.id).max().unwrap_or(0);
+    store
+        .commit(&DetectionBatch {
+            events,
+            detected_upto: upto,
+            ..DetectionBatch::default()
+        })
+        .unwrap();
+}
+
+fn devices_are_seen_with_first_last_and_changes(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    commit(
+        &mut *store,
+        vec![
+            known(camera_event(1, 1_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
+            camera_event(2, 1_500, "cam-rogue", "10.0.9.9"),
+            known(camera_event(3, 2_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
+        ],
+    );
+    // A later batch: the camera moved to another address; a syslog line names no device.
+    let mut login = Event::new(3_500, EventClass::Authentication, Activity::Logon);
+    login.id = 5;
+    login.host = Some("web-01".into());
+    commit(
+        &mut *store,
+        vec![
+            known(camera_event(4, 3_000, "cam-lobby", "10.0.6.1"), "CAM-1"),
+            login,
+        ],
+    );
+    let seen = store.device_sightings().unwrap();
+    let ids: Vec<(&str, bool)> = seen.iter().map(|s| (s.device.as_str(), s.known)).collect();
+    assert_eq!(ids, [("CAM-1", true), ("host:cam-rogue", false)]);
+    let cam = &seen[0];
+    assert_eq!(
+        (cam.first_seen_ms, cam.last_seen_ms, cam.events),
+        (1_000, 3_000, 3)
+    );
+    assert_eq!(cam.ip.as_deref(), Some("10.0.6.1"));
+    assert_eq!(cam.site.as_deref(), Some("PAR"));
+    assert_eq!(
+        seen[1].kind.as_deref(),
+        Some("camera"),
+        "guessed from video events"
+    );
+    assert_eq!(store.device_sighting("CAM-1").unwrap().as_ref(), Some(cam));
+    assert_eq!(store.device_sighting("CAM-9").unwrap(), None);
+    let changes = store.device_changes("CAM-1").unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        (changes[0].time_ms, changes[0].field.as_str()),
+        (3_000, "ip")
+    );
+    assert_eq!(changes[0].old.as_deref(), Some("10.0.5.7"));
+    assert_eq!(changes[0].new.as_deref(), Some("10.0.6.1"));
+}
+
+fn events_stored_again_are_not_counted_again(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    let batch = vec![known(camera_event(1, 1_000, "cam", "10.0.5.7"), "CAM-1")];
+    commit(&mut *store, batch.clone());
+    // A rebuild from the journal hands the same events over again.
+    commit(&mut *store, batch);
+    let seen = store.device_sightings().unwrap();
+    assert_eq!(seen[0].events, 1);
+    assert!(store.device_changes("CAM-1").unwrap().is_empty());
+}
+
+fn posture_keeps_the_latest_value_of_each_day(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    let day = |d: &str, score: f64| PostureDay {
+        day: d.into(),
+        scope: "site".into(),
+        key: "PAR".into(),
+        score,
+        min: 40,
+        devices: 6,
+        findings: 9,
+    };
+    store
+        .record_posture(&[day("2026-11-25", 71.5), day("2026-11-26", 60.0)])
+        .unwrap();
+    store.record_posture(&[day("2026-11-26", 64.2)]).unwrap();
+    let trend = store.posture_trend("site", "PAR").unwrap();
+    let points: Vec<(&str, f64)> = trend.iter().map(|p| (p.day.as_str(), p.score)).collect();
+    assert_eq!(points, [("2026-11-25", 71.5), ("2026-11-26", 64.2)]);
+    assert_eq!(
+        (trend[1].min, trend[1].devices, trend[1].findings),
+        (40, 6, 9)
+    );
+    assert!(store.posture_trend("zone", "PAR").unwrap().is_empty());
+}
+
+fn an_attackers_address_is_not_the_devices(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    let mut failed = Event::new(1_000, EventClass::DeviceHealth, Activity::Other);
+    failed.id = 1;
+    failed.host = Some("cam-7".into());
+    failed.src.ip = "203.0.113.9".parse().ok();
+    commit(&mut *store, vec![failed]);
+    let seen = store.device_sightings().unwrap();
+    assert_eq!(seen[0].device, "host:cam-7");
+    assert_eq!(seen[0].ip, None);
+}
