@@ -56,6 +56,29 @@ pub struct PgSettings {
     pub schema: Option<String>,
 }
 
+impl PgSettings {
+    /// Where it points, for logs: hosts, database and schema, never the password.
+    pub fn describe(&self) -> String {
+        let schema = self.schema.as_deref().unwrap_or("(default schema)");
+        match self.url.parse::<postgres::Config>() {
+            Ok(config) => {
+                let hosts: Vec<String> = config
+                    .get_hosts()
+                    .iter()
+                    .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+                    .map(|(host, port)| match host {
+                        postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                        postgres::config::Host::Unix(path) => path.display().to_string(),
+                    })
+                    .collect();
+                let db = config.get_dbname().unwrap_or("(default database)");
+                format!("postgres {} database {db} schema {schema}", hosts.join(","))
+            }
+            Err(_) => format!("postgres (unreadable URL) schema {schema}"),
+        }
+    }
+}
+
 pub(crate) fn pg(action: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
     move |source| StoreError::Postgres { action, source }
 }
