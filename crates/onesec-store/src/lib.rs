@@ -220,4 +220,8 @@ pub trait Store: Send + Cases + Evidence {
     fn alerts(&self, incident: Option<&str>, limit: usize) -> Result<Vec<Alert>>;
     /// A person moves an incident along its life cycle.
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident>;
+    /// Checks the event indexes (blocks and person/site timeline rows) against the events they
+    /// index; each problem is `(where, what)`. Reads every stored event: for `onesec audit
+    /// verify`, not for a running service.
+    fn event_index_problems(&self) -> Result<Vec<(String, String)>>;
 }

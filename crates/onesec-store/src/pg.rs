@@ -647,6 +647,10 @@ impl Store for PgStore {
         })
     }
 
+    fn event_index_problems(&self) -> Result<Vec<(String, String)>> {
+        PgStore::event_index_problems(self)
+    }
+
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident> {
         self.in_transaction("change incident state", |tx| {
             transition_incident(tx, id, state)

@@ -427,6 +427,10 @@ impl Store for SqliteStore {
         }
     }
 
+    fn event_index_problems(&self) -> Result<Vec<(String, String)>> {
+        SqliteStore::event_index_problems(self)
+    }
+
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident> {
         let mut incident = self
             .incident(id)?

@@ -7,17 +7,20 @@
 
 mod common;
 
-use common::{Acme, Onesec, Options, check_acme, cli_as};
+use common::{Acme, Onesec, Options, check_acme, cli, cli_as};
 use onesec_store::testing::ScratchSchema;
+use std::collections::BTreeSet;
 
 #[test]
 fn acme_day_on_postgresql_opens_the_expected_incidents() {
     let Some(acme) = Acme::load() else { return };
+    let config_path;
     let Some(schema) = ScratchSchema::create("acme_up") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("onesec.toml");
+    config_path = config.clone();
     std::fs::write(
         &config,
         format!(
@@ -105,4 +108,48 @@ fn acme_day_on_postgresql_opens_the_expected_incidents() {
     let status = onesec.wait_for_detection(sent);
     assert_eq!(status["detected_seq"].as_u64(), Some(sent), "{status}");
     assert_eq!(check_acme(&onesec, &acme), matched);
+    let api_ids: BTreeSet<String> = onesec.incidents().into_iter().map(|i| i.id).collect();
+    let mut onesec = onesec;
+    onesec.kill();
+
+    // The commands that read the store themselves read the one `--config` names.
+    let data = options.data_dir.to_string_lossy().into_owned();
+    let config = config_path.to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        let output = cli(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let listed: serde_json::Value = serde_json::from_str(&run(&[
+        "incidents",
+        "--data-dir",
+        &data,
+        "--config",
+        &config,
+        "--json",
+    ]))
+    .unwrap();
+    let listed: BTreeSet<String> = listed
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(listed, api_ids, "onesec incidents --data-dir --config");
+    let exported = run(&["export", "--ocsf", "--data-dir", &data, "--config", &config]);
+    assert_eq!(
+        exported.lines().count() as u64,
+        sent,
+        "onesec export --config"
+    );
+    let verified = run(&["audit", "verify", "--data-dir", &data, "--config", &config]);
+    assert!(
+        verified.contains(&format!("store checked: {sent} events")),
+        "{verified}"
+    );
 }
