@@ -78,7 +78,7 @@ fn make_batches(events: u64, batch: usize) -> Vec<DetectionBatch> {
 
 fn event(id: u64) -> Event {
     let time = 1_764_000_000_000 + id as i64 * 10;
-    let camera = id % 10 == 0;
+    let camera = id.is_multiple_of(10);
     let class = if camera {
         EventClass::VideoAnalytics
     } else {
@@ -87,7 +87,7 @@ fn event(id: u64) -> Event {
     let mut e = Event::new(time, class, Activity::AccessGranted);
     e.id = id;
     e.resolved.site = Some(format!("SITE-{}", id % 20));
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         e.resolved.person = Some(PersonRef {
             id: format!("P{:05}", id % 5_000),
             name: "N".into(),

@@ -14,13 +14,11 @@ use std::collections::BTreeSet;
 #[test]
 fn acme_day_on_postgresql_opens_the_expected_incidents() {
     let Some(acme) = Acme::load() else { return };
-    let config_path;
     let Some(schema) = ScratchSchema::create("acme_up") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("onesec.toml");
-    config_path = config.clone();
     std::fs::write(
         &config,
         format!(
@@ -30,6 +28,7 @@ fn acme_day_on_postgresql_opens_the_expected_incidents() {
         ),
     )
     .unwrap();
+    let config_path = config.clone();
     let options = Options {
         config: Some(config),
         ..Options::acme(&tmp.path().join("data"), &acme)
