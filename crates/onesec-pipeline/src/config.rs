@@ -784,4 +784,45 @@ mod tests {
         let err = toml::from_str::<Config>("[http]\nlisten = \"x\"\nlistne = 1\n").unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
     }
+
+    #[test]
+    fn the_store_is_sqlite_unless_postgres_is_named_with_a_url() {
+        use onesec_store::{PgSettings, StoreSettings};
+        let parse = |text: &str| toml::from_str::<Config>(text).unwrap().store_settings();
+        assert_eq!(parse("").unwrap(), StoreSettings::Sqlite);
+        assert_eq!(
+            parse("[store]\nbackend = \"sqlite\"\n").unwrap(),
+            StoreSettings::Sqlite
+        );
+        let pg = parse(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://u:secret@db:5433/onesec\"\nschema = \"site_a\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            pg,
+            StoreSettings::Postgres(PgSettings {
+                url: "postgres://u:secret@db:5433/onesec".into(),
+                schema: Some("site_a".into()),
+            })
+        );
+        let described = toml::from_str::<Config>(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://u:secret@db:5433/onesec\"\n",
+        )
+        .unwrap()
+        .store_description();
+        assert!(described.contains("db:5433"), "{described}");
+        assert!(!described.contains("secret"), "{described}");
+        for (text, key) in [
+            ("[store]\nbackend = \"postgres\"\n", "store.url"),
+            (
+                "[store]\nbackend = \"postgres\"\nurl_env = \"ONESEC_TEST_UNSET_VARIABLE_1\"\n",
+                "store.url_env",
+            ),
+            ("[store]\nbackend = \"mysql\"\n", "store.backend"),
+        ] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+        assert!(toml::from_str::<Config>("[store]\nurll = \"x\"\n").is_err());
+    }
 }
