@@ -26,59 +26,100 @@ fn from_row(row: &Row) -> std::result::Result<DeviceSighting, postgres::Error> {
     })
 }
 
-/// Records what newly stored events say about devices (inside the detection batch): per
-/// device one locked read and one write.
+/// Records what newly stored events say about devices (inside the detection batch): the
+/// devices' rows read and locked in one query, folded, and written back with one array upsert
+/// (and their changes with one array insert), so a batch costs three round trips however many
+/// devices it names.
 pub(crate) fn record_sightings<'a>(
     tx: &mut Transaction<'_>,
     events: impl Iterator<Item = &'a Event>,
 ) -> Result<()> {
-    for (device, list) in sightings_by_device(events) {
-        let stored = tx
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM device_sightings WHERE device = $1 FOR UPDATE"),
-                &[&device],
-            )
-            .and_then(|row| row.as_ref().map(from_row).transpose())
-            .map_err(pg("read a device sighting"))?;
-        let (row, changes) = fold_sightings(stored, list);
-        if let Some(row) = row {
-            write(tx, &row, &changes)?;
-        }
+    let by_device = sightings_by_device(events);
+    if by_device.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let names: Vec<&str> = by_device.keys().map(String::as_str).collect();
+    let mut stored: std::collections::HashMap<String, DeviceSighting> = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM device_sightings WHERE device = ANY($1)
+                 ORDER BY device FOR UPDATE"
+            ),
+            &[&names],
+        )
+        .and_then(|rows| {
+            rows.iter()
+                .map(from_row)
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .map_err(pg("read device sightings"))?
+        .into_iter()
+        .map(|s| (s.device.clone(), s))
+        .collect();
+    let mut rows = Vec::with_capacity(by_device.len());
+    let mut changes = Vec::new();
+    for (device, list) in by_device {
+        let (row, found) = fold_sightings(stored.remove(&device), list);
+        changes.extend(found.into_iter().map(|c| (device.clone(), c)));
+        rows.extend(row);
+    }
+    write_rows(tx, &rows)?;
+    write_changes(tx, &changes)
 }
 
-fn write(tx: &mut Transaction<'_>, row: &DeviceSighting, changes: &[DeviceChange]) -> Result<()> {
+fn write_rows(tx: &mut Transaction<'_>, rows: &[DeviceSighting]) -> Result<()> {
+    let text = |f: &dyn Fn(&DeviceSighting) -> Option<&str>| -> Vec<Option<&str>> {
+        rows.iter().map(f).collect()
+    };
+    let number = |f: &dyn Fn(&DeviceSighting) -> i64| -> Vec<i64> { rows.iter().map(f).collect() };
+    let device = text(&|r| Some(r.device.as_str()));
+    let known: Vec<bool> = rows.iter().map(|r| r.known).collect();
+    let kind = text(&|r| r.kind.as_deref());
+    let site = text(&|r| r.site.as_deref());
+    let zone = text(&|r| r.zone.as_deref());
+    let host = text(&|r| r.host.as_deref());
+    let ip = text(&|r| r.ip.as_deref());
+    let format = text(&|r| Some(r.format.as_str()));
+    let first = number(&|r| r.first_seen_ms);
+    let last = number(&|r| r.last_seen_ms);
+    let events = number(&|r| i64::try_from(r.events).unwrap_or(i64::MAX));
     tx.execute(
         "INSERT INTO device_sightings
            (device, known, kind, site, zone, host, ip, format, first_seen_ms, last_seen_ms, events)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         SELECT * FROM UNNEST($1::TEXT[], $2::BOOLEAN[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                              $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[],
+                              $11::BIGINT[])
          ON CONFLICT (device) DO UPDATE SET known = excluded.known, kind = excluded.kind,
            site = excluded.site, zone = excluded.zone, host = excluded.host, ip = excluded.ip,
            format = excluded.format, first_seen_ms = excluded.first_seen_ms,
            last_seen_ms = excluded.last_seen_ms, events = excluded.events",
         &[
-            &row.device,
-            &row.known,
-            &row.kind,
-            &row.site,
-            &row.zone,
-            &row.host,
-            &row.ip,
-            &row.format,
-            &row.first_seen_ms,
-            &row.last_seen_ms,
-            &i64::try_from(row.events).unwrap_or(i64::MAX),
+            &device, &known, &kind, &site, &zone, &host, &ip, &format, &first, &last, &events,
         ],
     )
-    .map_err(pg("record a device sighting"))?;
-    for c in changes {
-        tx.execute(
-            "INSERT INTO device_changes (device, time_ms, field, old, new) VALUES ($1, $2, $3, $4, $5)",
-            &[&row.device, &c.time_ms, &c.field, &c.old, &c.new],
-        )
-        .map_err(pg("record a device change"))?;
+    .map_err(pg("record device sightings"))?;
+    Ok(())
+}
+
+/// Appends changes in order (`seq` follows the array order).
+fn write_changes(tx: &mut Transaction<'_>, changes: &[(String, DeviceChange)]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
     }
+    let device: Vec<&str> = changes.iter().map(|(d, _)| d.as_str()).collect();
+    let time: Vec<i64> = changes.iter().map(|(_, c)| c.time_ms).collect();
+    let field: Vec<&str> = changes.iter().map(|(_, c)| c.field.as_str()).collect();
+    let old: Vec<Option<&str>> = changes.iter().map(|(_, c)| c.old.as_deref()).collect();
+    let new: Vec<Option<&str>> = changes.iter().map(|(_, c)| c.new.as_deref()).collect();
+    tx.execute(
+        "INSERT INTO device_changes (device, time_ms, field, old, new)
+         SELECT device, time_ms, field, old, new
+         FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
+           WITH ORDINALITY AS c(device, time_ms, field, old, new, n)
+         ORDER BY n",
+        &[&device, &time, &field, &old, &new],
+    )
+    .map_err(pg("record device changes"))?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ crate::on_both_backends!(
     events_stored_again_are_not_counted_again,
     posture_keeps_the_latest_value_of_each_day,
     an_attackers_address_is_not_the_devices,
+    changes_in_one_batch_come_back_in_order,
 );
 
 fn camera_event(id: u64, time_ms: i64, host: &str, ip: &str) -> Event {
@@ -136,4 +137,35 @@ fn an_attackers_address_is_not_the_devices(kind: Kind) {
     let seen = store.device_sightings().unwrap();
     assert_eq!(seen[0].device, "host:cam-7");
     assert_eq!(seen[0].ip, None);
+}
+
+fn changes_in_one_batch_come_back_in_order(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    commit(
+        &mut *store,
+        vec![
+            known(camera_event(1, 1_000, "cam-a", "10.0.0.1"), "CAM-1"),
+            known(camera_event(2, 2_000, "cam-a", "10.0.0.2"), "CAM-1"),
+            // Address and name change at once: recorded address first, then name.
+            known(camera_event(3, 3_000, "cam-b", "10.0.0.3"), "CAM-1"),
+            known(camera_event(4, 3_000, "cam-x", "10.0.9.9"), "CAM-2"),
+        ],
+    );
+    let changes: Vec<(i64, String, Option<String>)> = store
+        .device_changes("CAM-1")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.time_ms, c.field, c.new))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (2_000, "ip".to_string(), Some("10.0.0.2".to_string())),
+            (3_000, "ip".to_string(), Some("10.0.0.3".to_string())),
+            (3_000, "host".to_string(), Some("cam-b".to_string())),
+        ]
+    );
+    assert!(store.device_changes("CAM-2").unwrap().is_empty());
+    assert_eq!(store.device_sightings().unwrap().len(), 2);
 }
