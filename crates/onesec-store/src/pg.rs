@@ -460,6 +460,12 @@ pub(crate) fn sql_limit(limit: usize) -> i64 {
 impl Store for PgStore {
     fn commit(&mut self, batch: &DetectionBatch) -> Result<()> {
         self.in_transaction("commit detection batch", |tx| {
+            // What detection stores is derived from the durable journal and is rebuilt from it
+            // after a crash (`detected_upto` commits with it), so its commits need not wait for
+            // the server's WAL flush, as SQLite's are not fsynced either (`synchronous =
+            // NORMAL`). What people write (cases, states, evidence) keeps waiting for it.
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .map_err(pg("relax the detection batch's flush"))?;
             let bodies = if batch.journal_positions.len() == batch.events.len() {
                 crate::event_scan::Bodies::InJournal(&batch.journal_positions)
             } else {
