@@ -262,6 +262,16 @@ impl PgStore {
         })
     }
 
+    /// The server process of this connection (`pg_backend_pid()`), to find it in
+    /// `pg_stat_activity`.
+    pub fn backend_pid(&self) -> Result<i32> {
+        self.with_client(|c| {
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .and_then(|row| row.try_get(0))
+                .map_err(pg("read the backend pid"))
+        })
+    }
+
     /// Checks the event indexes against the events they index; each problem is `(where,
     /// what)` (as [`crate::SqliteStore::event_index_problems`]).
     pub fn event_index_problems(&self) -> Result<Vec<(String, String)>> {
@@ -270,7 +280,9 @@ impl PgStore {
     }
 
     /// Runs `work` on the connection, off any tokio thread, reconnecting first if the
-    /// connection was lost (a restarted server, a dropped network).
+    /// connection was lost (a restarted server, a dropped network). The call that finds the
+    /// connection gone fails (what it did may or may not have been committed, so it is not
+    /// repeated behind the caller's back); the next call connects again.
     pub(crate) fn with_client<T: Send>(
         &self,
         work: impl FnOnce(&mut Client) -> Result<T> + Send,

@@ -5,6 +5,7 @@
 //! fail under `CI=true` and print that they skipped otherwise.
 
 mod cases;
+mod concurrency;
 mod detection;
 mod devices;
 mod events;
