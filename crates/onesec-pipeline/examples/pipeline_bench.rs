@@ -95,6 +95,13 @@ struct Args {
     /// Run without the audit log (`[audit] enabled = false`), to measure what auditing costs.
     #[arg(long)]
     no_audit: bool,
+    /// Keep the store in PostgreSQL (`[store] backend = "postgres"`) at this URL instead of
+    /// the SQLite file; use an empty `--store-schema` and drop it afterwards.
+    #[arg(long)]
+    store_url: Option<String>,
+    /// PostgreSQL schema for `--store-url` (created if missing).
+    #[arg(long, default_value = "onesec_bench")]
+    store_schema: String,
     /// Offered load in latency mode, events per second.
     #[arg(long, default_value_t = 50_000)]
     rate: u64,
@@ -1114,6 +1121,11 @@ fn pipeline_config(args: &Args, data: &Path) -> Config {
     config.journal.fsync = args.fsync.clone();
     config.audit.enabled = !args.no_audit;
     config.syslog.year = Some(2026);
+    if let Some(url) = &args.store_url {
+        config.store.backend = "postgres".into();
+        config.store.url = url.clone();
+        config.store.schema = Some(args.store_schema.clone());
+    }
     config
 }
 

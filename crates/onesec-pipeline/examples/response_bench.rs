@@ -151,7 +151,7 @@ fn first_action_latencies(count: usize) -> Vec<f64> {
     let responses = Arc::new(
         Responses::new(
             &config,
-            SqliteStore::open(&path).expect("store"),
+            Box::new(SqliteStore::open(&path).expect("store")),
             Arc::new(SystemClock),
             None,
         )

@@ -22,6 +22,8 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Durable journal.
     pub journal: JournalSettings,
+    /// `[store]`: the embedded SQLite file (default) or a PostgreSQL database.
+    pub store: StoreConfig,
     /// Event-time policy.
     pub detection: DetectionConfig,
     /// Incident grouping.
@@ -353,6 +355,7 @@ impl Default for Config {
             directory: None,
             rules: RulesConfig::default(),
             journal: JournalSettings::default(),
+            store: StoreConfig::default(),
             detection: DetectionConfig::default(),
             incidents: IncidentConfig::default(),
             mqtt: MqttConfig::default(),
@@ -365,6 +368,33 @@ impl Default for Config {
             compliance: Default::default(),
             reports: Default::default(),
             source: None,
+        }
+    }
+}
+
+/// `[store]`: where events, alerts, incidents, cases and evidence are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite` (the default: `onesec.db` in the data folder) or `postgres`.
+    pub backend: String,
+    /// PostgreSQL connection URL (`postgres://user:password@host:5432/db`) or key=value string.
+    pub url: String,
+    /// An environment variable holding the URL instead of `url` (keeps a password out of the
+    /// file).
+    pub url_env: String,
+    /// PostgreSQL schema for onesec's tables (created if missing); by default the
+    /// connection's (`public`).
+    pub schema: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: "sqlite".into(),
+            url: String::new(),
+            url_env: String::new(),
+            schema: None,
         }
     }
 }
@@ -605,6 +635,51 @@ impl Config {
         })
     }
 
+    /// The store `[store]` names.
+    pub fn store_settings(&self) -> Result<onesec_store::StoreSettings, ConfigError> {
+        let store = &self.store;
+        match store.backend.as_str() {
+            "sqlite" => Ok(onesec_store::StoreSettings::Sqlite),
+            "postgres" | "postgresql" => {
+                let url = if store.url_env.is_empty() {
+                    store.url.clone()
+                } else {
+                    std::env::var(&store.url_env).map_err(|_| ConfigError::Value {
+                        key: "store.url_env",
+                        value: store.url_env.clone(),
+                        reason: "this environment variable is not set",
+                    })?
+                };
+                if url.trim().is_empty() {
+                    return Err(ConfigError::Value {
+                        key: "store.url",
+                        value: url,
+                        reason: "backend postgres needs a connection URL (url or url_env)",
+                    });
+                }
+                Ok(onesec_store::StoreSettings::Postgres(
+                    onesec_store::PgSettings {
+                        url,
+                        schema: store.schema.clone(),
+                    },
+                ))
+            }
+            _ => Err(ConfigError::Value {
+                key: "store.backend",
+                value: store.backend.clone(),
+                reason: "expected sqlite or postgres",
+            }),
+        }
+    }
+
+    /// The store for logs, without a password: `sqlite <file>` or `postgres <host> schema <s>`.
+    pub fn store_description(&self) -> String {
+        match self.store_settings() {
+            Ok(onesec_store::StoreSettings::Postgres(pg)) => pg.describe(),
+            _ => format!("sqlite {}", self.data_dir.join("onesec.db").display()),
+        }
+    }
+
     /// Time zone for RFC 3164 syslog.
     pub fn syslog_timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
         self.syslog
@@ -714,5 +789,46 @@ mod tests {
     fn unknown_keys_are_refused_with_the_location() {
         let err = toml::from_str::<Config>("[http]\nlisten = \"x\"\nlistne = 1\n").unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_postgres_is_named_with_a_url() {
+        use onesec_store::{PgSettings, StoreSettings};
+        let parse = |text: &str| toml::from_str::<Config>(text).unwrap().store_settings();
+        assert_eq!(parse("").unwrap(), StoreSettings::Sqlite);
+        assert_eq!(
+            parse("[store]\nbackend = \"sqlite\"\n").unwrap(),
+            StoreSettings::Sqlite
+        );
+        let pg = parse(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://u:secret@db:5433/onesec\"\nschema = \"site_a\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            pg,
+            StoreSettings::Postgres(PgSettings {
+                url: "postgres://u:secret@db:5433/onesec".into(),
+                schema: Some("site_a".into()),
+            })
+        );
+        let described = toml::from_str::<Config>(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://u:secret@db:5433/onesec\"\n",
+        )
+        .unwrap()
+        .store_description();
+        assert!(described.contains("db:5433"), "{described}");
+        assert!(!described.contains("secret"), "{described}");
+        for (text, key) in [
+            ("[store]\nbackend = \"postgres\"\n", "store.url"),
+            (
+                "[store]\nbackend = \"postgres\"\nurl_env = \"ONESEC_TEST_UNSET_VARIABLE_1\"\n",
+                "store.url_env",
+            ),
+            ("[store]\nbackend = \"mysql\"\n", "store.backend"),
+        ] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+        assert!(toml::from_str::<Config>("[store]\nurll = \"x\"\n").is_err());
     }
 }

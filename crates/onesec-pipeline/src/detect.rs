@@ -15,7 +15,7 @@ use onesec_event::{Domain, Event, EventId, Severity};
 use onesec_incident::{Alert, AlertStatus, Entities, Grouper, Incident, IncidentState};
 use onesec_journal::{Journal, JournalReader, Position};
 use onesec_sigma::{Engine, LogSource, Output};
-use onesec_store::{DetectionBatch, ManualRecord, SqliteStore, Store};
+use onesec_store::{DetectionBatch, ManualRecord, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,7 +49,7 @@ pub struct Detector {
     pub(crate) engine: Engine,
     pub(crate) grouper: Grouper,
     pub(crate) journal: Journal,
-    pub(crate) store: SqliteStore,
+    pub(crate) store: Box<dyn Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) detected: Arc<AtomicU64>,
     pub(crate) stop: Arc<AtomicBool>,
@@ -91,7 +91,7 @@ impl Detector {
         engine: Engine,
         grouper: Grouper,
         journal: Journal,
-        store: SqliteStore,
+        store: Box<dyn Store>,
         metrics: Arc<Metrics>,
         detected: Arc<AtomicU64>,
         stop: Arc<AtomicBool>,

@@ -16,7 +16,7 @@ use onesec_decode::{
 use onesec_directory::SharedDirectory;
 use onesec_event::Event;
 use onesec_journal::Journal;
-use onesec_store::{DeadLetter, SqliteStore, Store};
+use onesec_store::{DeadLetter, Store};
 use serde::Serialize;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,7 +57,7 @@ pub struct LineError {
 pub struct Ingestor {
     journal: Journal,
     directory: SharedDirectory,
-    dead_letters: Arc<Mutex<SqliteStore>>,
+    dead_letters: Arc<Mutex<Box<dyn Store>>>,
     metrics: Arc<Metrics>,
     syslog: SyslogSettings,
     /// Year of the newest fully dated input seen (0: none yet), used to complete RFC 3164
@@ -84,7 +84,7 @@ impl Ingestor {
     pub(crate) fn new(
         journal: Journal,
         directory: SharedDirectory,
-        dead_letters: Arc<Mutex<SqliteStore>>,
+        dead_letters: Arc<Mutex<Box<dyn Store>>>,
         metrics: Arc<Metrics>,
         syslog: SyslogSettings,
         detection: DetectionLink,

@@ -44,7 +44,7 @@ use onesec_directory::{DirectorySummary, SharedDirectory};
 use onesec_incident::{GroupError, Grouper, GrouperConfig, Incident, IncidentState, ManualOp};
 use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
 use onesec_sigma::{Engine, EngineConfig};
-use onesec_store::{SqliteStore, Store, StoreError};
+use onesec_store::{Store, StoreError};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -133,7 +133,7 @@ pub struct Pipeline {
     journal: Journal,
     ingestor: Ingestor,
     directory: SharedDirectory,
-    reader: Mutex<SqliteStore>,
+    reader: Mutex<Box<dyn Store>>,
     metrics: Arc<Metrics>,
     detected: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -166,11 +166,15 @@ impl Pipeline {
             .fsync(fsync_policy(&config.journal.fsync)?);
         let (journal, recovery) = Journal::open(journal_config)?;
         tracing::info!(?recovery, "journal opened");
-        let db = data.join("onesec.db");
-        let writer = SqliteStore::open(&db)?;
-        let reader = SqliteStore::open(&db)?;
-        let dead_letters = Arc::new(Mutex::new(SqliteStore::open(&db)?));
-        let response_store = SqliteStore::open(&db)?;
+        // One connection each for detection (the only writer of detection results), the
+        // readers, dead letters and the response side, as with SQLite's one writer and WAL.
+        let store = config.store_settings()?;
+        let open = || onesec_store::open_store(&store, &data);
+        let writer = open()?;
+        let reader = open()?;
+        let dead_letters = Arc::new(Mutex::new(open()?));
+        let response_store = open()?;
+        tracing::info!(store = %config.store_description(), "store opened");
         let directory = match &config.directory {
             Some(dir) => SharedDirectory::load(dir)?,
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
@@ -337,7 +341,7 @@ impl Pipeline {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        query(&mut *guard)
+        query(&mut **guard)
     }
 
     /// Journal and detection positions and counts.

@@ -128,7 +128,13 @@ fn responses(dir: &std::path::Path, config: &ResponseConfig, clock: Arc<ManualCl
             ..Default::default()
         })
         .unwrap();
-    Responses::new(config, SqliteStore::open(&path).unwrap(), clock, None).unwrap()
+    Responses::new(
+        config,
+        Box::new(SqliteStore::open(&path).unwrap()),
+        clock,
+        None,
+    )
+    .unwrap()
 }
 
 fn open(r: &Responses, team: Team) -> Vec<TaskView> {

@@ -1,8 +1,12 @@
 //! The store: events (indexed by time, person, site), alerts, incidents and dead letters.
 //!
 //! [`Store`] is the boundary every other stage uses; [`SqliteStore`] is the embedded default
-//! (one SQLite file in WAL mode, so readers never block the detection writer). A PostgreSQL
-//! implementation can follow behind the same trait.
+//! (one SQLite file in WAL mode, so readers never block the detection writer), [`PgStore`] the
+//! shared one (PostgreSQL, versioned migrations, `pg*.rs`). Both keep the same tables and answer
+//! every query the same way: what does not depend on SQL (event blocks and how queries walk
+//! them, device sightings, which incident state wins) is written once (`blocks.rs`,
+//! `event_scan.rs`, `sqlite_devices.rs`, `sqlite.rs`) and used by both. [`open_store`] opens the
+//! one a [`StoreSettings`] names.
 //!
 //! **Architecture invariant:** a detection batch ([`DetectionBatch`]) is written in one
 //! transaction together with the journal position it reaches, so after a crash the store is
@@ -20,15 +24,26 @@
 //! [`ManualRecord`]s the merges and splits people did (`sqlite_evidence.rs`).
 
 mod blocks;
+mod event_scan;
+mod inventory;
+mod open;
+mod pg;
+mod pg_devices;
+mod pg_events;
+mod pg_response;
 mod sqlite;
 mod sqlite_cases;
 mod sqlite_devices;
 mod sqlite_events;
 mod sqlite_evidence;
+pub mod testing;
 
+pub use inventory::InventoryRow;
+pub use open::{StoreSettings, open_store};
+pub use pg::{MIGRATIONS, Migration, PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
-pub use sqlite_devices::{DeviceChange, DeviceSighting, InventoryRow, PostureDay};
+pub use sqlite_devices::{DeviceChange, DeviceSighting, PostureDay};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
 
 use onesec_event::{Event, EventId};
@@ -47,6 +62,19 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// PostgreSQL refused an operation (or could not be reached).
+    #[error("store (PostgreSQL): {action}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        action: &'static str,
+        /// The client's error (with the server's message).
+        #[source]
+        source: postgres::Error,
+    },
+    /// The store's settings cannot be used (a bad schema name, a schema newer than this
+    /// build).
+    #[error("store: {0}")]
+    Config(String),
     /// A stored row could not be decoded.
     #[error("store: row {id} in {table} is not valid JSON: {source}")]
     Corrupt {
@@ -198,4 +226,8 @@ pub trait Store: Send + Cases + Evidence {
     fn alerts(&self, incident: Option<&str>, limit: usize) -> Result<Vec<Alert>>;
     /// A person moves an incident along its life cycle.
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident>;
+    /// Checks the event indexes (blocks and person/site timeline rows) against the events they
+    /// index; each problem is `(where, what)`. Reads every stored event: for `onesec audit
+    /// verify`, not for a running service.
+    fn event_index_problems(&self) -> Result<Vec<(String, String)>>;
 }

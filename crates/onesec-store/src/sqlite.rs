@@ -148,12 +148,21 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"serialize_error\":\"{e}\"}}"))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     table: &'static str,
     id: String,
     json: &str,
 ) -> Result<T> {
     serde_json::from_str(json).map_err(|source| StoreError::Corrupt { table, id, source })
+}
+
+/// The status column of an alert.
+pub(crate) fn alert_status(alert: &Alert) -> &'static str {
+    if alert.status == onesec_incident::AlertStatus::Active {
+        "active"
+    } else {
+        "withdrawn"
+    }
 }
 
 fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> {
@@ -167,11 +176,7 @@ fn write_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> Result<()> 
         )
         .map_err(db("prepare alert upsert"))?;
     for a in alerts {
-        let status = if a.status == onesec_incident::AlertStatus::Active {
-            "active"
-        } else {
-            "withdrawn"
-        };
+        let status = alert_status(a);
         stmt.execute(params![
             a.id,
             a.rule_id,
@@ -195,6 +200,19 @@ fn machine_state(state: IncidentState) -> bool {
     )
 }
 
+/// The incident to store when detection sends `incoming` and `previous` is stored: a state a
+/// person set survives detection's `new`, but not a merge or a withdrawal.
+pub(crate) fn incident_to_store(previous: Option<&Incident>, incoming: &Incident) -> Incident {
+    let mut incident = incoming.clone();
+    if let Some(previous) = previous {
+        let keep_human = !machine_state(previous.state) && incoming.state == IncidentState::New;
+        if keep_human {
+            incident.state = previous.state;
+        }
+    }
+    incident
+}
+
 fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Result<()> {
     for incoming in incidents {
         let stored: Option<String> = tx
@@ -205,14 +223,10 @@ fn write_incidents(tx: &rusqlite::Transaction<'_>, incidents: &[Incident]) -> Re
             )
             .optional()
             .map_err(db("read incident"))?;
-        let mut incident = incoming.clone();
-        if let Some(json) = stored {
-            let previous: Incident = from_json("incidents", incoming.id.clone(), &json)?;
-            let keep_human = !machine_state(previous.state) && incoming.state == IncidentState::New;
-            if keep_human {
-                incident.state = previous.state;
-            }
-        }
+        let previous: Option<Incident> = stored
+            .map(|json| from_json("incidents", incoming.id.clone(), &json))
+            .transpose()?;
+        let incident = incident_to_store(previous.as_ref(), incoming);
         tx.execute(
             "INSERT INTO incidents (id, state, domain, priority, first_ms, last_ms, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -244,9 +258,9 @@ impl Store for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin detection batch"))?;
         let bodies = if batch.journal_positions.len() == batch.events.len() {
-            sqlite_events::Bodies::InJournal(&batch.journal_positions)
+            crate::event_scan::Bodies::InJournal(&batch.journal_positions)
         } else {
-            sqlite_events::Bodies::Serialise
+            crate::event_scan::Bodies::Serialise
         };
         sqlite_events::write_events(&tx, &batch.events, bodies)?;
         write_alerts(&tx, &batch.alerts)?;
@@ -417,6 +431,10 @@ impl Store for SqliteStore {
         }
     }
 
+    fn event_index_problems(&self) -> Result<Vec<(String, String)>> {
+        SqliteStore::event_index_problems(self)
+    }
+
     fn set_incident_state(&mut self, id: &str, state: IncidentState) -> Result<Incident> {
         let mut incident = self
             .incident(id)?
@@ -468,8 +486,7 @@ fn query_json<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onesec_event::{Activity, Domain, EventClass, PersonRef, Severity};
-    use onesec_incident::{AlertStatus, Entities};
+    use onesec_event::{Activity, EventClass, PersonRef};
 
     fn event(id: u64, t: i64, person: &str) -> Event {
         let mut e = Event::new(t, EventClass::PhysicalAccess, Activity::AccessGranted);
@@ -483,126 +500,6 @@ mod tests {
             home_site: String::new(),
         });
         e
-    }
-
-    fn incident(id: &str, state: IncidentState) -> Incident {
-        Incident {
-            id: id.into(),
-            title: "t".into(),
-            domain: Domain::Hybrid,
-            priority: Severity::High,
-            state,
-            alert_ids: vec!["a1".into()],
-            active_alerts: 1,
-            entities: Entities::default(),
-            first_ms: 10,
-            last_ms: 20,
-            merged_into: None,
-            repeats: 0,
-        }
-    }
-
-    fn alert() -> Alert {
-        Alert {
-            id: "a1".into(),
-            rule_id: "r".into(),
-            title: "t".into(),
-            description: String::new(),
-            author: String::new(),
-            tags: vec![],
-            severity: Severity::High,
-            domain: Domain::Hybrid,
-            status: AlertStatus::Active,
-            group: vec![],
-            event_ids: vec![1, 2],
-            first_ms: 10,
-            last_ms: 20,
-            entities: Entities::default(),
-            incident_id: Some("i1".into()),
-            repeat_of: None,
-            repeats: 0,
-            last_repeat_ms: None,
-        }
-    }
-
-    #[test]
-    fn batches_are_idempotent_and_queryable() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let batch = DetectionBatch {
-            events: vec![event(1, 100, "p1"), event(2, 50, "p2")],
-            alerts: vec![alert()],
-            incidents: vec![incident("i1", IncidentState::New)],
-            detected_upto: 2,
-            ..Default::default()
-        };
-        store.commit(&batch).unwrap();
-        store.commit(&batch).unwrap();
-        assert_eq!(store.event_count().unwrap(), 2);
-        assert_eq!(store.detected_upto().unwrap(), 2);
-        let by_person = store
-            .events(&EventFilter {
-                person: Some("p1".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(by_person.len(), 1);
-        let ordered = store.events_by_ids(&[1, 2]).unwrap();
-        assert_eq!(ordered[0].id, 2, "ordered by event time");
-        assert_eq!(
-            store.incidents(&IncidentFilter::default()).unwrap().len(),
-            1
-        );
-        assert_eq!(store.alerts(Some("i1"), 10).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn human_state_survives_detection_updates_but_merge_wins() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let mut batch = DetectionBatch {
-            incidents: vec![incident("i1", IncidentState::New)],
-            ..Default::default()
-        };
-        store.commit(&batch).unwrap();
-        store
-            .set_incident_state("i1", IncidentState::Acknowledged)
-            .unwrap();
-        store.commit(&batch).unwrap();
-        assert_eq!(
-            store.incident("i1").unwrap().unwrap().state,
-            IncidentState::Acknowledged
-        );
-        batch.incidents = vec![incident("i1", IncidentState::Merged)];
-        store.commit(&batch).unwrap();
-        assert_eq!(
-            store.incident("i1").unwrap().unwrap().state,
-            IncidentState::Merged
-        );
-        assert!(
-            store
-                .incidents(&IncidentFilter::default())
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            store
-                .set_incident_state("i1", IncidentState::Closed)
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn events_without_journal_positions_are_serialised_into_the_blocks() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let two = event(2, 50, "p2");
-        // Positions of another length than the events mean "not given".
-        let batch = DetectionBatch {
-            events: vec![two.clone()],
-            journal_positions: vec![],
-            detected_upto: 2,
-            ..Default::default()
-        };
-        store.commit(&batch).unwrap();
-        assert_eq!(store.events_by_ids(&[2]).unwrap(), vec![two]);
     }
 
     #[test]
@@ -637,26 +534,6 @@ mod tests {
             .unwrap();
         assert_eq!(size, 4096);
         assert_eq!(store.event_count().unwrap(), 1);
-    }
-
-    #[test]
-    fn dead_letters_are_kept_with_their_reason() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let letter = DeadLetter {
-            id: 0,
-            received_ms: 1,
-            input: "http".into(),
-            format: "json".into(),
-            line: 3,
-            reason: "expected a JSON object".into(),
-            raw: "{oops".into(),
-            byte_offset: Some(17),
-        };
-        store.add_dead_letters(&[letter]).unwrap();
-        let kept = store.dead_letters(10).unwrap();
-        assert_eq!(kept[0].line, 3);
-        assert_eq!(kept[0].byte_offset, Some(17));
-        assert_eq!(store.dead_letter_count().unwrap(), 1);
     }
 
     #[test]

@@ -171,29 +171,46 @@ pub(crate) fn record_sightings<'a>(
     conn: &Connection,
     events: impl Iterator<Item = &'a Event>,
 ) -> Result<()> {
+    for (device, list) in sightings_by_device(events) {
+        let (row, changes) = fold_sightings(read_one(conn, &device)?, list);
+        if let Some(row) = row {
+            write(conn, &row, &changes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The devices newly stored events come from, each with its sightings in time order.
+pub(crate) fn sightings_by_device<'a>(
+    events: impl Iterator<Item = &'a Event>,
+) -> BTreeMap<String, Vec<DeviceSighting>> {
     let mut ordered: Vec<&Event> = events.collect();
     ordered.sort_by_key(|e| (e.time_ms, e.id));
     let mut by_device: BTreeMap<String, Vec<DeviceSighting>> = BTreeMap::new();
     for s in ordered.into_iter().filter_map(sighting_of) {
         by_device.entry(s.device.clone()).or_default().push(s);
     }
-    for (device, list) in by_device {
-        let mut current = read_one(conn, &device)?;
-        let mut changes = Vec::new();
-        for s in list {
-            match &mut current {
-                None => current = Some(s),
-                Some(acc) => {
-                    note_changes(acc, &s, &mut changes);
-                    merge(acc, s);
-                }
+    by_device
+}
+
+/// A device's stored row with later sightings applied, and the changes of address and name
+/// they showed.
+pub(crate) fn fold_sightings(
+    stored: Option<DeviceSighting>,
+    later: Vec<DeviceSighting>,
+) -> (Option<DeviceSighting>, Vec<DeviceChange>) {
+    let mut current = stored;
+    let mut changes = Vec::new();
+    for s in later {
+        match &mut current {
+            None => current = Some(s),
+            Some(acc) => {
+                note_changes(acc, &s, &mut changes);
+                merge(acc, s);
             }
         }
-        if let Some(row) = current {
-            write(conn, &row, &changes)?;
-        }
     }
-    Ok(())
+    (current, changes)
 }
 
 /// Changes of address or name from `before` to `after`: only a value replacing another (events
@@ -379,326 +396,54 @@ pub(crate) fn changes(conn: &Connection, device: &str) -> Result<Vec<DeviceChang
         .map_err(db("read device changes"))
 }
 
-/// One device as the inventory file describes it: (column, value) of the columns whose changes
-/// are kept, without the empty ones.
-pub type InventoryRow = (String, Vec<(String, String)>);
-
 /// Compares the inventory with the one stored at the last sync, records each difference as a
-/// device change at `now_ms` (`inventory.<column>`, or `inventory` added / removed), and stores
-/// the new inventory. The first sync only stores it. Returns the number of changes recorded.
+/// device change (`crate::inventory::diff`; not on the first sync) and stores the new one.
+/// Returns the number of changes recorded.
 pub(crate) fn sync_inventory(
     conn: &mut Connection,
     now_ms: i64,
-    rows: &[InventoryRow],
+    rows: &[crate::InventoryRow],
 ) -> Result<usize> {
     let tx = conn.transaction().map_err(db("begin an inventory sync"))?;
     let before = stored_inventory(&tx)?;
-    let first = before.is_empty();
-    let mut changes: Vec<(String, String, Option<String>, Option<String>)> = Vec::new();
-    let mut now: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
-        std::collections::BTreeMap::new();
-    for (device, fields) in rows {
-        now.insert(
-            device,
-            fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-        );
-    }
-    for (device, fields) in &now {
-        match before.get(*device) {
-            None => changes.push((
-                device.to_string(),
-                "inventory".into(),
-                None,
-                Some("added".into()),
-            )),
-            Some(old) => {
-                let keys: std::collections::BTreeSet<&str> = old
-                    .keys()
-                    .map(String::as_str)
-                    .chain(fields.keys().copied())
-                    .collect();
-                for key in keys {
-                    let was = old.get(key).map(String::as_str);
-                    let is = fields.get(key).copied();
-                    if was != is {
-                        changes.push((
-                            device.to_string(),
-                            format!("inventory.{key}"),
-                            was.map(str::to_string),
-                            is.map(str::to_string),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    for device in before.keys().filter(|d| !now.contains_key(d.as_str())) {
-        changes.push((
-            device.clone(),
-            "inventory".into(),
-            Some("listed".into()),
-            Some("removed".into()),
-        ));
-    }
-    if !first {
+    let changes = if before.is_empty() {
+        Vec::new()
+    } else {
+        crate::inventory::diff(&before, rows, now_ms)
+    };
+    {
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO device_changes (device, time_ms, field, old, new) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(db("prepare an inventory change"))?;
-        for (device, field, old, new) in &changes {
-            stmt.execute(params![device, now_ms, field, old, new])
+        for (device, c) in &changes {
+            stmt.execute(params![device, c.time_ms, c.field, c.old, c.new])
                 .map_err(db("record an inventory change"))?;
         }
-    }
-    tx.execute("DELETE FROM inventory_state", [])
-        .map_err(db("clear the stored inventory"))?;
-    {
+        tx.execute("DELETE FROM inventory_state", [])
+            .map_err(db("clear the stored inventory"))?;
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO inventory_state (device, field, value) VALUES (?1, ?2, ?3)",
             )
             .map_err(db("prepare the stored inventory"))?;
-        for (device, fields) in &now {
-            for (field, value) in fields {
-                stmt.execute(params![device, field, value])
-                    .map_err(db("store the inventory"))?;
-            }
-            // A device without any kept column is still listed.
-            if fields.is_empty() {
-                stmt.execute(params![device, "", ""])
-                    .map_err(db("store the inventory"))?;
-            }
+        for (device, field, value) in crate::inventory::stored_rows(rows) {
+            stmt.execute(params![device, field, value])
+                .map_err(db("store the inventory"))?;
         }
     }
     tx.commit().map_err(db("commit an inventory sync"))?;
-    Ok(if first { 0 } else { changes.len() })
+    Ok(changes.len())
 }
 
-fn stored_inventory(
-    conn: &Connection,
-) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>> {
+fn stored_inventory(conn: &Connection) -> Result<crate::inventory::StoredInventory> {
     let mut stmt = conn
         .prepare("SELECT device, field, value FROM inventory_state")
         .map_err(db("read the stored inventory"))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(Iterator::collect)
         .map_err(db("read the stored inventory"))?;
-    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        std::collections::BTreeMap::new();
-    for row in rows {
-        let (device, field, value) = row.map_err(db("read the stored inventory"))?;
-        let fields = out.entry(device).or_default();
-        if !field.is_empty() {
-            fields.insert(field, value);
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::{DetectionBatch, SqliteStore, Store};
-    use onesec_event::{Activity, Event, EventClass};
-
-    fn camera_event(id: u64, time_ms: i64, host: &str, ip: &str) -> Event {
-        let mut e = Event::new(time_ms, EventClass::VideoAnalytics, Activity::Other);
-        e.id = id;
-        e.host = Some(host.into());
-        e.src.ip = ip.parse().ok();
-        e.source.format = "onvif-ej".into();
-        e
-    }
-
-    fn known(mut e: Event, device: &str) -> Event {
-        e.resolved.device_id = Some(device.into());
-        e.resolved.device_kind = Some("camera".into());
-        e.resolved.site = Some("PAR".into());
-        e
-    }
-
-    fn commit(store: &mut SqliteStore, events: Vec<Event>) {
-        let upto = events.iter().map(|e| e.id).max().unwrap_or(0);
-        store
-            .commit(&DetectionBatch {
-                events,
-                detected_upto: upto,
-                ..DetectionBatch::default()
-            })
-            .unwrap();
-    }
-
-    #[test]
-    fn devices_are_seen_with_first_last_and_changes() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        commit(
-            &mut store,
-            vec![
-                known(camera_event(1, 1_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
-                camera_event(2, 1_500, "cam-rogue", "10.0.9.9"),
-                known(camera_event(3, 2_000, "cam-lobby", "10.0.5.7"), "CAM-1"),
-            ],
-        );
-        // A later batch: the camera moved to another address; a syslog line names no device.
-        let mut login = Event::new(3_500, EventClass::Authentication, Activity::Logon);
-        login.id = 5;
-        login.host = Some("web-01".into());
-        commit(
-            &mut store,
-            vec![
-                known(camera_event(4, 3_000, "cam-lobby", "10.0.6.1"), "CAM-1"),
-                login,
-            ],
-        );
-        let seen = store.device_sightings().unwrap();
-        let ids: Vec<(&str, bool)> = seen.iter().map(|s| (s.device.as_str(), s.known)).collect();
-        assert_eq!(ids, [("CAM-1", true), ("host:cam-rogue", false)]);
-        let cam = &seen[0];
-        assert_eq!(
-            (cam.first_seen_ms, cam.last_seen_ms, cam.events),
-            (1_000, 3_000, 3)
-        );
-        assert_eq!(cam.ip.as_deref(), Some("10.0.6.1"));
-        assert_eq!(cam.site.as_deref(), Some("PAR"));
-        assert_eq!(
-            seen[1].kind.as_deref(),
-            Some("camera"),
-            "guessed from video events"
-        );
-        let changes = store.device_changes("CAM-1").unwrap();
-        assert_eq!(changes.len(), 1, "{changes:?}");
-        assert_eq!(
-            (changes[0].time_ms, changes[0].field.as_str()),
-            (3_000, "ip")
-        );
-        assert_eq!(changes[0].old.as_deref(), Some("10.0.5.7"));
-        assert_eq!(changes[0].new.as_deref(), Some("10.0.6.1"));
-    }
-
-    #[test]
-    fn events_stored_again_are_not_counted_again() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let batch = vec![known(camera_event(1, 1_000, "cam", "10.0.5.7"), "CAM-1")];
-        commit(&mut store, batch.clone());
-        // A rebuild from the journal hands the same events over again.
-        commit(&mut store, batch);
-        let seen = store.device_sightings().unwrap();
-        assert_eq!(seen[0].events, 1);
-        assert!(store.device_changes("CAM-1").unwrap().is_empty());
-    }
-
-    #[test]
-    fn posture_keeps_the_latest_value_of_each_day() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let day = |d: &str, score: f64| crate::PostureDay {
-            day: d.into(),
-            scope: "site".into(),
-            key: "PAR".into(),
-            score,
-            min: 40,
-            devices: 6,
-            findings: 9,
-        };
-        store
-            .record_posture(&[day("2026-11-25", 71.5), day("2026-11-26", 60.0)])
-            .unwrap();
-        store.record_posture(&[day("2026-11-26", 64.2)]).unwrap();
-        let trend = store.posture_trend("site", "PAR").unwrap();
-        let points: Vec<(&str, f64)> = trend.iter().map(|p| (p.day.as_str(), p.score)).collect();
-        assert_eq!(points, [("2026-11-25", 71.5), ("2026-11-26", 64.2)]);
-        assert!(store.posture_trend("zone", "PAR").unwrap().is_empty());
-    }
-
-    #[test]
-    fn an_attackers_address_is_not_the_devices() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let mut failed = Event::new(1_000, EventClass::DeviceHealth, Activity::Other);
-        failed.id = 1;
-        failed.host = Some("cam-7".into());
-        failed.src.ip = "203.0.113.9".parse().ok();
-        commit(&mut store, vec![failed]);
-        let seen = store.device_sightings().unwrap();
-        assert_eq!(seen[0].device, "host:cam-7");
-        assert_eq!(seen[0].ip, None);
-    }
-    fn device(id: &str, fields: &[(&str, &str)]) -> crate::InventoryRow {
-        (
-            id.to_string(),
-            fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn inventory_changes_are_kept_in_the_device_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        let first = [
-            device("CAM-1", &[("firmware", "10.12.114"), ("ip", "10.10.50.22")]),
-            device("CAM-2", &[("firmware", "9.80.1")]),
-        ];
-        assert_eq!(
-            store.sync_inventory(1_000, &first).unwrap(),
-            0,
-            "first sync: a baseline"
-        );
-        assert_eq!(
-            store.sync_inventory(1_500, &first).unwrap(),
-            0,
-            "nothing changed"
-        );
-        let second = [
-            device(
-                "CAM-1",
-                &[
-                    ("firmware", "11.9.60"),
-                    ("ip", "10.10.50.22"),
-                    ("vlan", "50"),
-                ],
-            ),
-            device("RDR-9", &[("kind", "reader")]),
-        ];
-        assert_eq!(store.sync_inventory(2_000, &second).unwrap(), 4);
-        let cam1: Vec<(String, Option<String>, Option<String>)> = store
-            .device_changes("CAM-1")
-            .unwrap()
-            .into_iter()
-            .map(|c| (c.field, c.old, c.new))
-            .collect();
-        assert_eq!(
-            cam1,
-            [
-                (
-                    "inventory.firmware".into(),
-                    Some("10.12.114".into()),
-                    Some("11.9.60".into())
-                ),
-                ("inventory.vlan".into(), None, Some("50".into())),
-            ]
-        );
-        assert_eq!(
-            store.device_changes("RDR-9").unwrap()[0].new.as_deref(),
-            Some("added")
-        );
-        let removed = store.device_changes("CAM-2").unwrap();
-        assert_eq!(
-            (removed[0].time_ms, removed[0].new.as_deref()),
-            (2_000, Some("removed"))
-        );
-        // The stored inventory survives a reopen: the next sync compares with it.
-        drop(store);
-        let mut store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        assert_eq!(store.sync_inventory(3_000, &second).unwrap(), 0);
-    }
+    Ok(crate::inventory::fold(rows))
 }

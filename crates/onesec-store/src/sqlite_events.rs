@@ -16,39 +16,21 @@
 //! or below the highest stored id is already stored and is skipped, which keeps commits
 //! idempotent.
 
-use crate::blocks::{self, BLOCK_EVENTS, Block};
+use crate::blocks::{BLOCK_EVENTS, Block};
+use crate::event_scan::{self, Bodies, DEFAULT_LIMIT, StoredBlock, StoredKey, sql_id};
 use crate::{EventFilter, Result, StoreError};
 use onesec_event::{Event, EventId};
-use onesec_journal::Position;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use std::collections::BinaryHeap;
 use std::path::Path;
 
 fn db(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { action, source }
 }
 
-fn sql_id(id: EventId) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
-}
-
-/// Default page of the events query.
-const DEFAULT_LIMIT: usize = 1000;
-
 /// A connection to read events through, with the journal folder that blocks may refer to.
 pub(crate) struct EventRows<'a> {
     pub conn: &'a Connection,
     pub journal: Option<&'a Path>,
-}
-
-/// Where the bodies of events being written are kept.
-pub(crate) enum Bodies<'a> {
-    /// In the journal, at these positions (one per event): blocks refer to them.
-    InJournal(&'a [Position]),
-    /// Nowhere yet: the store writes the events' JSON into the blocks.
-    Serialise,
-    /// This JSON, one per event (rows moved from an older table).
-    Json(&'a [String]),
 }
 
 /// Adds `columns` (INTEGER, nullable) to `table` where a database created before them lacks
@@ -84,57 +66,12 @@ pub(crate) fn write_events(conn: &Connection, events: &[Event], bodies: Bodies<'
         .optional()
         .map_err(db("read highest stored event"))?
         .unwrap_or(0);
-    let new = |e: &&Event| sql_id(e.id) > stored_upto;
-    match bodies {
-        Bodies::InJournal(positions) => {
-            let mut located: Vec<(&Event, Position)> = events
-                .iter()
-                .zip(positions.iter().copied())
-                .filter(|(e, _)| new(e))
-                .collect();
-            located.sort_by_key(|(e, _)| e.id);
-            located.dedup_by_key(|(e, _)| e.id);
-            for block in blocks::build_references(&located) {
-                insert_block(conn, &block)?;
-            }
-            index_new_events(conn, located.iter().map(|(e, _)| *e))
-        }
-        Bodies::Serialise | Bodies::Json(_) => {
-            let given = match bodies {
-                Bodies::Json(json) if json.len() == events.len() => Some(json),
-                _ => None,
-            };
-            let mut pairs: Vec<(&Event, std::borrow::Cow<'_, str>)> = events
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| new(e))
-                .map(|(i, e)| {
-                    let text = match given.and_then(|json| json.get(i)) {
-                        Some(text) => std::borrow::Cow::Borrowed(text.as_str()),
-                        None => std::borrow::Cow::Owned(crate::sqlite::to_json(e)),
-                    };
-                    (e, text)
-                })
-                .collect();
-            pairs.sort_by_key(|(e, _)| e.id);
-            pairs.dedup_by_key(|(e, _)| e.id);
-            let borrowed: Vec<(&Event, &str)> =
-                pairs.iter().map(|(e, t)| (*e, t.as_ref())).collect();
-            for block in blocks::build_blocks(&borrowed) {
-                insert_block(conn, &block)?;
-            }
-            index_new_events(conn, pairs.iter().map(|(e, _)| *e))
-        }
+    let new = event_scan::plan_new_events(events, bodies, event_scan::event_id(stored_upto));
+    for block in &new.blocks {
+        insert_block(conn, block)?;
     }
-}
-
-/// What else newly stored events feed: the person and site timelines, the device sightings.
-fn index_new_events<'a>(
-    conn: &Connection,
-    events: impl Iterator<Item = &'a Event> + Clone,
-) -> Result<()> {
-    insert_keys(conn, events.clone())?;
-    crate::sqlite_devices::record_sightings(conn, events)
+    insert_keys(conn, &new.events)?;
+    crate::sqlite_devices::record_sightings(conn, new.events.iter().copied())
 }
 
 fn insert_block(conn: &Connection, block: &Block) -> Result<()> {
@@ -160,21 +97,16 @@ fn insert_block(conn: &Connection, block: &Block) -> Result<()> {
     .map_err(db("insert event block"))?;
     Ok(())
 }
-fn insert_keys<'a>(conn: &Connection, events: impl Iterator<Item = &'a Event>) -> Result<()> {
+
+fn insert_keys(conn: &Connection, events: &[&Event]) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO event_keys (kind, key, time_ms, id) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(db("prepare event key insert"))?;
-    for e in events {
-        let person = e.resolved.person.as_ref().map(|p| p.id.as_str());
-        let keys = [("person", person), ("site", e.resolved.site.as_deref())];
-        for (kind, key) in keys {
-            if let Some(key) = key {
-                stmt.execute(params![kind, key, e.time_ms, sql_id(e.id)])
-                    .map_err(db("insert event key"))?;
-            }
-        }
+    for (kind, key, time_ms, id) in events.iter().flat_map(|e| event_scan::key_rows(e)) {
+        stmt.execute(params![kind, key, time_ms, id])
+            .map_err(db("insert event key"))?;
     }
     Ok(())
 }
@@ -193,112 +125,36 @@ pub(crate) fn event_count(conn: &Connection) -> Result<u64> {
 
 /// The events with these ids, ordered by event time then id; unknown ids are left out.
 pub(crate) fn events_by_ids(rows: &EventRows<'_>, ids: &[EventId]) -> Result<Vec<Event>> {
-    let mut wanted = ids.to_vec();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut events = Vec::with_capacity(wanted.len());
-    let mut block: Option<(EventId, EventId, Vec<u8>)> = None;
-    for id in wanted {
-        if !block
-            .as_ref()
-            .is_some_and(|(f, l, _)| (*f..=*l).contains(&id))
-        {
-            block = block_holding(rows, id)?;
-        }
-        let line = block
-            .as_ref()
-            .and_then(|(_, _, d)| blocks::find_line(d, id));
-        if let Some(line) = line {
-            events.push(parse_line(id, line)?);
-        }
-    }
-    events.sort_by_key(|e: &Event| (e.time_ms, e.id));
-    Ok(events)
+    event_scan::events_by_ids(ids, rows.journal, |id| block_at_or_before(rows.conn, id))
 }
 
-/// The block whose id range contains `id`: `(first_id, last_id, data)`.
-fn block_holding(rows: &EventRows<'_>, id: EventId) -> Result<Option<(EventId, EventId, Vec<u8>)>> {
-    let mut stmt = rows
-        .conn
+/// The block with the greatest first id at or below `id`.
+fn block_at_or_before(conn: &Connection, id: EventId) -> Result<Option<StoredBlock>> {
+    let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {BLOCK_COLUMNS} FROM event_blocks
              WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1"
         ))
         .map_err(db("prepare block lookup"))?;
-    let row = stmt
-        .query_row([sql_id(id)], StoredBlock::from_row)
+    stmt.query_row([sql_id(id)], block_from_row)
         .optional()
-        .map_err(db("read event block"))?;
-    let Some(block) = row else {
-        return Ok(None);
-    };
-    if id > block.last_id {
-        return Ok(None);
-    }
-    let (first, last) = (block.first_id, block.last_id);
-    Ok(Some((first, last, block.lines(rows.journal)?)))
+        .map_err(db("read event block"))
 }
 
-/// The columns [`StoredBlock::from_row`] reads, in its order.
-const BLOCK_COLUMNS: &str = "first_id, last_id, min_time_ms, count, data, segment, offset";
+/// The columns [`block_from_row`] reads, in its order.
+const BLOCK_COLUMNS: &str =
+    "first_id, last_id, min_time_ms, max_time_ms, count, data, segment, offset";
 
-/// One `event_blocks` row as read.
-struct StoredBlock {
-    first_id: EventId,
-    last_id: EventId,
-    min_time_ms: i64,
-    count: usize,
-    data: Vec<u8>,
-    at: Option<Position>,
-}
-
-impl StoredBlock {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBlock> {
-        let id = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
-        let segment: Option<i64> = r.get(5)?;
-        let offset: Option<i64> = r.get(6)?;
-        Ok(StoredBlock {
-            first_id: id(0)?,
-            last_id: id(1)?,
-            min_time_ms: r.get(2)?,
-            count: id(3)? as usize,
-            data: r.get(4)?,
-            at: segment.zip(offset).map(|(segment, offset)| Position {
-                segment: segment.max(0) as u64,
-                offset: offset.max(0) as u64,
-            }),
-        })
-    }
-
-    /// The block's events as JSON lines (see [`crate::blocks`]): the stored data, or the
-    /// journal records it refers to with their sequence as id.
-    fn lines(self, journal: Option<&Path>) -> Result<Vec<u8>> {
-        let Some(at) = self.at else {
-            return Ok(self.data);
-        };
-        let (first, last) = (self.first_id, self.last_id);
-        let missing = || {
-            StoreError::NotFound(format!(
-                "events {first}..={last} are kept in the journal, and this store has no journal folder"
-            ))
-        };
-        let folder = journal.ok_or_else(missing)?;
-        let records = onesec_journal::read_at(folder, at, first, self.count).map_err(|source| {
-            StoreError::Journal {
-                first,
-                last,
-                source,
-            }
-        })?;
-        Ok(blocks::lines_of_records(&records))
-    }
-}
-
-fn parse_line(id: EventId, line: &[u8]) -> Result<Event> {
-    serde_json::from_slice(line).map_err(|source| StoreError::Corrupt {
-        table: "event_blocks",
-        id: id.to_string(),
-        source,
+fn block_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBlock> {
+    let id = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    Ok(StoredBlock {
+        first_id: id(0)?,
+        last_id: id(1)?,
+        min_time_ms: r.get(2)?,
+        max_time_ms: r.get(3)?,
+        count: id(4)? as usize,
+        data: r.get(5)?,
+        at: event_scan::position(r.get(6)?, r.get(7)?),
     })
 }
 
@@ -311,14 +167,24 @@ pub(crate) fn query_events(rows: &EventRows<'_>, filter: &EventFilter) -> Result
     }
     if filter.person.is_some() || filter.site.is_some() {
         let ids = keyed_ids(rows.conn, filter, limit)?;
-        let mut events = events_by_ids(rows, &ids)?;
-        if filter.after_id.is_some() {
-            events.sort_by_key(|e| e.id);
-        }
-        return Ok(events);
+        return event_scan::keyed_events(&ids, filter, rows.journal, |id| {
+            block_at_or_before(rows.conn, id)
+        });
     }
     match filter.after_id {
-        Some(after) => events_after(rows, filter, after, limit),
+        Some(after) => {
+            let mut stmt = rows
+                .conn
+                .prepare(&format!(
+                    "SELECT {BLOCK_COLUMNS} FROM event_blocks WHERE last_id > ?1 ORDER BY first_id"
+                ))
+                .map_err(db("prepare event page"))?;
+            let found = stmt
+                .query_map([sql_id(after)], block_from_row)
+                .map_err(db("query event page"))?
+                .map(|row| row.map_err(db("read event block")));
+            event_scan::events_after(found, rows.journal, filter, after, limit)
+        }
         None => earliest_events(rows, filter, limit),
     }
 }
@@ -379,48 +245,8 @@ fn push_range(
     }
 }
 
-fn in_time_range(filter: &EventFilter, time_ms: i64) -> bool {
-    filter.from_ms.is_none_or(|f| time_ms >= f) && filter.to_ms.is_none_or(|t| time_ms <= t)
-}
-
-/// Paging by id: blocks in id order from the one holding `after + 1`.
-fn events_after(
-    rows: &EventRows<'_>,
-    filter: &EventFilter,
-    after: EventId,
-    limit: usize,
-) -> Result<Vec<Event>> {
-    let mut stmt = rows
-        .conn
-        .prepare(&format!(
-            "SELECT {BLOCK_COLUMNS} FROM event_blocks WHERE last_id > ?1 ORDER BY first_id"
-        ))
-        .map_err(db("prepare event page"))?;
-    let mut found = stmt
-        .query([sql_id(after)])
-        .map_err(db("query event page"))?;
-    let mut events = Vec::new();
-    while let Some(row) = found.next().map_err(db("read event block"))? {
-        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
-        let data = block.lines(rows.journal)?;
-        for line in blocks::lines(&data) {
-            let Some((id, time)) = blocks::line_head(line) else {
-                continue;
-            };
-            if id > after && in_time_range(filter, time) {
-                events.push(parse_line(id, line)?);
-                if events.len() == limit {
-                    return Ok(events);
-                }
-            }
-        }
-    }
-    Ok(events)
-}
-
-/// The `limit` earliest events in the time range, by (time, id). Blocks are read in order of
-/// their earliest event; once `limit` events are held and the next block starts after the
-/// latest of them, no later block can contribute.
+/// The `limit` earliest events in the time range: blocks read lazily in order of their
+/// earliest event (see [`event_scan::earliest_events`]).
 fn earliest_events(rows: &EventRows<'_>, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
     let mut sql = format!("SELECT {BLOCK_COLUMNS} FROM event_blocks WHERE 1=1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -434,194 +260,42 @@ fn earliest_events(rows: &EventRows<'_>, filter: &EventFilter, limit: usize) -> 
     }
     sql.push_str(" ORDER BY min_time_ms");
     let mut stmt = rows.conn.prepare(&sql).map_err(db("prepare event query"))?;
-    let mut found = stmt
-        .query(params_from_iter(args))
-        .map_err(db("query event blocks"))?;
-    // Max-heap of the best (time, id) so far, with the line to parse at the end.
-    let mut best: BinaryHeap<((i64, EventId), Vec<u8>)> = BinaryHeap::with_capacity(limit + 1);
-    while let Some(row) = found.next().map_err(db("read event block"))? {
-        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
-        let full = best.len() >= limit;
-        if full
-            && best
-                .peek()
-                .is_some_and(|((t, _), _)| block.min_time_ms > *t)
-        {
-            break;
-        }
-        let data = block.lines(rows.journal)?;
-        for line in blocks::lines(&data) {
-            let Some((id, time)) = blocks::line_head(line) else {
-                continue;
-            };
-            if !in_time_range(filter, time) {
-                continue;
-            }
-            if best.len() < limit || best.peek().is_some_and(|(k, _)| (time, id) < *k) {
-                best.push(((time, id), line.to_vec()));
-                if best.len() > limit {
-                    best.pop();
-                }
-            }
-        }
-    }
-    let mut events = best
-        .into_sorted_vec()
-        .into_iter()
-        .map(|((_, id), line)| parse_line(id, &line))
-        .collect::<Result<Vec<_>>>()?;
-    events.sort_by_key(|e| (e.time_ms, e.id));
-    Ok(events)
+    let found = stmt
+        .query_map(params_from_iter(args), block_from_row)
+        .map_err(db("query event blocks"))?
+        .map(|row| row.map_err(db("read event block")));
+    event_scan::earliest_events(found, rows.journal, filter, limit)
 }
 
-/// Checks the store's event indexes against the events they index, block by block in id
-/// order: each block's id range, count and time range against its events (a block whose
-/// events cannot be read is one problem, and the check goes on), and the `event_keys` rows
-/// (person and site timelines) against the events' resolved person and site — a missing row
-/// hides an event from a timeline, an extra one puts it in another's. Each problem is
-/// `(where, what)`.
+/// Checks the event indexes against the events they index (see
+/// [`event_scan::index_problems`]).
 pub(crate) fn index_problems(rows: &EventRows<'_>) -> Result<Vec<(String, String)>> {
-    let mut problems = Vec::new();
     let mut keys = rows
         .conn
         .prepare("SELECT id, kind, key, time_ms FROM event_keys ORDER BY id, kind, key, time_ms")
         .map_err(db("prepare event key check"))?;
-    let mut keys = keys
-        .query_map([], |r| {
+    let keys = keys
+        .query_map([], |r| -> rusqlite::Result<StoredKey> {
             Ok((
                 r.get::<_, i64>(0)?.max(0) as u64,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
             ))
         })
         .map_err(db("read event keys"))?
-        .peekable();
+        .map(|row| row.map_err(db("read event key")));
     let mut blocks = rows
         .conn
         .prepare(&format!(
-            "SELECT {BLOCK_COLUMNS}, max_time_ms FROM event_blocks ORDER BY first_id"
+            "SELECT {BLOCK_COLUMNS} FROM event_blocks ORDER BY first_id"
         ))
         .map_err(db("prepare event block check"))?;
-    let mut found = blocks.query([]).map_err(db("read event blocks"))?;
-    while let Some(row) = found.next().map_err(db("read event block"))? {
-        let block = StoredBlock::from_row(row).map_err(db("read event block"))?;
-        let max_time_ms: i64 = row.get(7).map_err(db("read event block"))?;
-        let (first, last, count, min_time_ms) = (
-            block.first_id,
-            block.last_id,
-            block.count,
-            block.min_time_ms,
-        );
-        let place = format!("store block {first}..={last}");
-        let events = match block.lines(rows.journal) {
-            Ok(data) => blocks::lines(&data)
-                .map(|line| {
-                    let id = blocks::line_head(line).map_or(0, |(id, _)| id);
-                    parse_line(id, line)
-                })
-                .collect::<Result<Vec<Event>>>(),
-            Err(error) => Err(error),
-        };
-        let events = match events {
-            Ok(events) => events,
-            Err(error) => {
-                problems.push((place, format!("its events cannot be read: {error}")));
-                // Its events' timeline rows cannot be checked either.
-                while keys
-                    .next_if(|row| row.as_ref().is_ok_and(|(id, ..)| *id <= last))
-                    .is_some()
-                {}
-                continue;
-            }
-        };
-        let times = events.iter().map(|e| e.time_ms);
-        let described = (
-            events.first().map(|e| e.id),
-            events.last().map(|e| e.id),
-            events.len(),
-            times.clone().min(),
-            times.max(),
-        );
-        let said = (
-            Some(first),
-            Some(last),
-            count,
-            Some(min_time_ms),
-            Some(max_time_ms),
-        );
-        if described != said {
-            problems.push((
-                place,
-                format!(
-                    "says ids {first}..={last}, {count} events, times {min_time_ms}..={max_time_ms}, \
-                     but holds {described:?} (first, last, count, earliest, latest)"
-                ),
-            ));
-        }
-        for event in &events {
-            check_event_keys(event, &mut keys, &mut problems)?;
-        }
-    }
-    for row in keys {
-        let (id, kind, key, _) = row.map_err(db("read event key"))?;
-        problems.push((
-            format!("store event {id}"),
-            format!("the {kind} index names '{key}' for an event the store does not hold"),
-        ));
-    }
-    Ok(problems)
-}
-
-/// Compares the `event_keys` rows of `event` (taken from the front of `keys`, sorted by id)
-/// with the person and site the event names.
-fn check_event_keys(
-    event: &Event,
-    keys: &mut std::iter::Peekable<
-        impl Iterator<Item = rusqlite::Result<(u64, String, String, i64)>>,
-    >,
-    problems: &mut Vec<(String, String)>,
-) -> Result<()> {
-    let mut indexed = Vec::new();
-    while let Some(Ok((id, ..))) = keys.peek() {
-        if *id > event.id {
-            break;
-        }
-        if let Some(row) = keys.next() {
-            indexed.push(row.map_err(db("read event key"))?);
-        }
-    }
-    if let Some(Err(_)) = keys.peek()
-        && let Some(Err(error)) = keys.next()
-    {
-        return Err(db("read event key")(error));
-    }
-    let person = event.resolved.person.as_ref().map(|p| p.id.as_str());
-    let mut expected: Vec<(u64, String, String, i64)> =
-        [("person", person), ("site", event.resolved.site.as_deref())]
-            .into_iter()
-            .filter_map(|(kind, key)| {
-                Some((event.id, kind.to_string(), key?.to_string(), event.time_ms))
-            })
-            .collect();
-    expected.sort();
-    if indexed != expected {
-        let show = |rows: &[(u64, String, String, i64)]| {
-            rows.iter()
-                .map(|(id, kind, key, time)| format!("{kind} '{key}' at {time} for {id}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        problems.push((
-            format!("store event {}", event.id),
-            format!(
-                "its timeline index rows are [{}], where the event calls for [{}]",
-                show(&indexed),
-                show(&expected)
-            ),
-        ));
-    }
-    Ok(())
+    let blocks = blocks
+        .query_map([], block_from_row)
+        .map_err(db("read event blocks"))?
+        .map(|row| row.map_err(db("read event block")));
+    event_scan::index_problems(blocks, keys, rows.journal)
 }
 
 /// Moves events from the one-row-per-event table of earlier versions into blocks, once.
@@ -657,7 +331,7 @@ pub(crate) fn migrate_event_rows(conn: &mut Connection) -> Result<()> {
         };
         let mut events = Vec::with_capacity(page.len());
         for (id, json) in &page {
-            events.push(parse_line(
+            events.push(event_scan::parse_line(
                 u64::try_from(*id).unwrap_or(0),
                 json.as_bytes(),
             )?);
@@ -673,8 +347,11 @@ pub(crate) fn migrate_event_rows(conn: &mut Connection) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{DetectionBatch, EventFilter, SqliteStore, Store};
+    use crate::{EventFilter, SqliteStore, Store};
     use onesec_event::{Activity, Event, EventClass, EventId, PersonRef};
+
+    // The behaviour of events on both backends is tested in tests/backends/events.rs; here
+    // only what is SQLite's own: moving the rows of older versions.
 
     fn event(id: EventId, time_ms: i64, person: Option<&str>, site: Option<&str>) -> Event {
         let mut e = Event::new(time_ms, EventClass::PhysicalAccess, Activity::AccessGranted);
@@ -688,269 +365,6 @@ mod tests {
             home_site: String::new(),
         });
         e
-    }
-
-    /// 1000 events, event time running backwards within each block so block order and time
-    /// order differ; every 10th about p1, every 3rd at site PAR.
-    fn thousand_events() -> Vec<Event> {
-        (1..=1000u64)
-            .map(|id| {
-                let time = (id as i64 / 100) * 1000 + (100 - id as i64 % 100);
-                let person = (id % 10 == 0).then_some("p1");
-                let site = (id % 3 == 0).then_some("PAR");
-                event(id, time, person, site)
-            })
-            .collect()
-    }
-
-    /// The thousand events in two commits, their JSON kept in the blocks.
-    fn store_with_events() -> (SqliteStore, Vec<Event>) {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let events = thousand_events();
-        for part in events.chunks(600) {
-            let batch = DetectionBatch {
-                events: part.to_vec(),
-                detected_upto: part.last().unwrap().id,
-                ..Default::default()
-            };
-            store.commit(&batch).unwrap();
-        }
-        (store, events)
-    }
-
-    /// The thousand events journaled as the ingestor does (JSON, id 0) in small segments, then
-    /// committed in two batches with their journal positions, as detection does.
-    fn journal_store_with_events() -> (SqliteStore, Vec<Event>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let events = thousand_events();
-        let config = onesec_journal::JournalConfig::new(dir.path().join("journal"))
-            .segment_bytes(64 << 10)
-            .fsync(onesec_journal::FsyncPolicy::Never);
-        let (journal, _) = onesec_journal::Journal::open(config).unwrap();
-        let payloads = events
-            .iter()
-            .map(|e| {
-                let mut unjournaled = e.clone();
-                unjournaled.id = 0;
-                serde_json::to_vec(&unjournaled).unwrap()
-            })
-            .collect();
-        assert_eq!(journal.append_batch(payloads).unwrap(), 1..=1000);
-        let mut reader = journal.reader(1).unwrap();
-        let mut positions = Vec::new();
-        while let Some((_, _, at)) = reader.try_next_located().unwrap() {
-            positions.push(at);
-        }
-        let segments: std::collections::BTreeSet<u64> =
-            positions.iter().map(|p| p.segment).collect();
-        assert!(segments.len() > 2, "blocks must split at segment ends");
-        let mut store = SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
-        for (part, at) in events.chunks(600).zip(positions.chunks(600)) {
-            let batch = DetectionBatch {
-                events: part.to_vec(),
-                journal_positions: at.to_vec(),
-                detected_upto: part.last().unwrap().id,
-                ..Default::default()
-            };
-            store.commit(&batch).unwrap();
-        }
-        let copied: i64 = store
-            .conn
-            .query_row("SELECT sum(length(data)) FROM event_blocks", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(copied, 0, "no event body is copied into the database");
-        (store, events, dir)
-    }
-
-    /// Both kinds of store holding the thousand events (the folder keeps the journal alive).
-    fn stores_with_events() -> Vec<(SqliteStore, Vec<Event>, Option<tempfile::TempDir>)> {
-        let (inline, events) = store_with_events();
-        let (journaled, same, dir) = journal_store_with_events();
-        vec![(inline, events, None), (journaled, same, Some(dir))]
-    }
-
-    fn expected(events: &[Event], keep: impl Fn(&Event) -> bool, limit: usize) -> Vec<EventId> {
-        let mut kept: Vec<&Event> = events.iter().filter(|e| keep(e)).collect();
-        kept.sort_by_key(|e| (e.time_ms, e.id));
-        kept.iter().take(limit).map(|e| e.id).collect()
-    }
-
-    fn ids(events: Vec<Event>) -> Vec<EventId> {
-        events.into_iter().map(|e| e.id).collect()
-    }
-
-    #[test]
-    fn time_queries_return_the_earliest_events_in_time_order() {
-        for (store, events, _dir) in stores_with_events() {
-            time_queries(&store, &events);
-        }
-    }
-
-    fn time_queries(store: &SqliteStore, events: &[Event]) {
-        assert_eq!(store.event_count().unwrap(), 1000);
-        let filter = EventFilter {
-            from_ms: Some(2050),
-            to_ms: Some(7000),
-            limit: Some(150),
-            ..Default::default()
-        };
-        let got = ids(store.events(&filter).unwrap());
-        let want = expected(events, |e| (2050..=7000).contains(&e.time_ms), 150);
-        assert_eq!(got, want);
-        let all = store.events(&EventFilter::default()).unwrap();
-        assert_eq!(ids(all.clone()), expected(events, |_| true, 1000));
-        let mut by_id = all;
-        by_id.sort_by_key(|e| e.id);
-        assert_eq!(by_id, events, "events read back whole, with their ids");
-    }
-
-    #[test]
-    fn person_and_site_queries_use_the_key_index() {
-        for (store, events, _dir) in stores_with_events() {
-            person_and_site_queries(&store, &events);
-        }
-    }
-
-    fn person_and_site_queries(store: &SqliteStore, events: &[Event]) {
-        let person = EventFilter {
-            person: Some("p1".into()),
-            from_ms: Some(3000),
-            ..Default::default()
-        };
-        let want = expected(events, |e| e.id % 10 == 0 && e.time_ms >= 3000, 1000);
-        assert_eq!(ids(store.events(&person).unwrap()), want);
-        let both = EventFilter {
-            person: Some("p1".into()),
-            site: Some("PAR".into()),
-            limit: Some(20),
-            ..Default::default()
-        };
-        let want = expected(events, |e| e.id % 30 == 0, 20);
-        assert_eq!(ids(store.events(&both).unwrap()), want);
-    }
-
-    #[test]
-    fn paging_by_id_walks_every_event_once() {
-        for (store, _, _dir) in stores_with_events() {
-            paging_by_id(&store);
-        }
-    }
-
-    fn paging_by_id(store: &SqliteStore) {
-        let mut after = 0;
-        let mut seen = Vec::new();
-        loop {
-            let page = store
-                .events(&EventFilter {
-                    after_id: Some(after),
-                    limit: Some(97),
-                    ..Default::default()
-                })
-                .unwrap();
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            seen.extend(ids(page));
-        }
-        assert_eq!(seen, (1..=1000).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn events_at_or_below_the_stored_ones_are_not_stored_twice() {
-        for (mut store, events, _dir) in stores_with_events() {
-            not_stored_twice(&mut store, &events);
-        }
-    }
-
-    fn not_stored_twice(store: &mut SqliteStore, events: &[Event]) {
-        let again = DetectionBatch {
-            events: events[500..700].to_vec(),
-            detected_upto: 700,
-            ..Default::default()
-        };
-        store.commit(&again).unwrap();
-        assert_eq!(store.event_count().unwrap(), 1000);
-        let got = store.events_by_ids(&[1000, 5, 77, 5000]).unwrap();
-        let mut got_ids = ids(got);
-        got_ids.sort();
-        assert_eq!(got_ids, vec![5, 77, 1000]);
-    }
-
-    #[test]
-    fn the_indexes_are_checked_against_the_events_they_index() {
-        for (store, _, _dir) in stores_with_events() {
-            assert_eq!(store.event_index_problems().unwrap(), vec![]);
-            let tamper = |sql: &str| assert!(store.conn.execute(sql, []).unwrap() > 0, "{sql}");
-            // Event 30 (p1 at PAR) drops out of p1's timeline; event 31 joins it.
-            tamper("DELETE FROM event_keys WHERE id = 30 AND kind = 'person'");
-            tamper(
-                "INSERT INTO event_keys (kind, key, time_ms, id)
-                 SELECT 'person', 'p1', time_ms, 31 FROM event_keys WHERE id = 33",
-            );
-            // The first block claims an earlier latest time (time queries would skip it).
-            tamper("UPDATE event_blocks SET max_time_ms = 0 WHERE first_id = 1");
-            // A key for an event the store does not hold.
-            tamper(
-                "INSERT INTO event_keys (kind, key, time_ms, id) VALUES ('site', 'PAR', 1, 5000)",
-            );
-            let problems = store.event_index_problems().unwrap();
-            let at = |place: &str| problems.iter().filter(|(p, _)| p == place).count();
-            assert_eq!(at("store event 30"), 1, "{problems:?}");
-            assert_eq!(at("store event 31"), 1, "{problems:?}");
-            assert_eq!(at("store event 5000"), 1, "{problems:?}");
-            assert_eq!(
-                problems
-                    .iter()
-                    .filter(|(p, _)| p.starts_with("store block 1..="))
-                    .count(),
-                1,
-                "{problems:?}"
-            );
-            assert_eq!(problems.len(), 4, "{problems:?}");
-        }
-    }
-
-    #[test]
-    fn a_block_that_cannot_be_read_is_one_problem_and_the_check_goes_on() {
-        let (store, _, _dir) = journal_store_with_events();
-        store
-            .conn
-            .execute(
-                "UPDATE event_blocks SET offset = offset + 3
-                 WHERE first_id = (SELECT min(first_id) FROM event_blocks WHERE first_id > 1)",
-                [],
-            )
-            .unwrap();
-        let problems = store.event_index_problems().unwrap();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].1.contains("cannot be read"), "{problems:?}");
-    }
-
-    #[test]
-    fn a_lost_journal_segment_is_an_error_naming_the_events() {
-        let (store, _, dir) = journal_store_with_events();
-        let first_segment = dir.path().join("journal").join("00000000000000000001.seg");
-        std::fs::remove_file(first_segment).unwrap();
-        let error = store.events_by_ids(&[1]).unwrap_err().to_string();
-        assert!(error.contains("events 1..="), "{error}");
-        assert!(error.contains("00000000000000000001.seg"), "{error}");
-        assert_eq!(
-            store.events_by_ids(&[1000]).unwrap().len(),
-            1,
-            "later segments still read"
-        );
-    }
-
-    #[test]
-    fn an_in_memory_store_cannot_read_journal_blocks_and_says_why() {
-        let (journaled, _, dir) = journal_store_with_events();
-        drop(journaled);
-        let store = SqliteStore::open(&dir.path().join("onesec.db"))
-            .unwrap()
-            .with_journal_dir(dir.path().join("elsewhere"));
-        let error = store.events_by_ids(&[3]).unwrap_err().to_string();
-        assert!(error.contains("elsewhere"), "{error}");
     }
 
     #[test]

@@ -34,6 +34,10 @@ enum AuditCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// onesec config whose `[store]` to compare with the journal (e.g. PostgreSQL);
+        /// default: the SQLite file in the data folder.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Print the inclusion proof of an event (from a running onesec, or a stopped data folder).
     Prove {
@@ -72,7 +76,15 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             public_key,
             witness,
             json,
-        } => verify(&data_dir, bundle, public_key, witness, json),
+            config,
+        } => verify(
+            &data_dir,
+            bundle,
+            public_key,
+            witness,
+            json,
+            config.as_deref(),
+        ),
         AuditCommand::Prove {
             event_id,
             server,
@@ -89,6 +101,7 @@ fn verify(
     public_key: Option<PathBuf>,
     witness: Option<PathBuf>,
     json: bool,
+    config: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let audit_dir = bundle.clone().unwrap_or_else(|| data_dir.join("audit"));
     let key = public_key
@@ -99,7 +112,7 @@ fn verify(
     let mut journal_note = if bundle.is_some() {
         "journal not checked (a bundle holds the audit log only)".to_string()
     } else {
-        check_journal(data_dir, &audit_dir, &mut report)?
+        check_journal(data_dir, &audit_dir, config, &mut report)?
     };
     let spooled = spooled_entries(&audit_dir);
     if spooled > 0 {
@@ -155,6 +168,7 @@ fn print_report(dir: &Path, report: &VerifyReport, journal_note: &str) {
 fn check_journal(
     data: &Path,
     audit_dir: &Path,
+    store_config: Option<&Path>,
     report: &mut VerifyReport,
 ) -> anyhow::Result<String> {
     let config = JournalConfig::new(data.join("journal"));
@@ -197,7 +211,7 @@ fn check_journal(
             .push(onesec_audit::Problem { position, what });
     }
     let batches = batches.len();
-    let stored = check_store(data, &journal, report)?;
+    let stored = check_store(data, store_config, &journal, report)?;
     Ok(format!(
         "journal checked: {batches} batches against their audited events_root; store checked: {stored} events against the journal"
     ))
@@ -208,13 +222,16 @@ fn check_journal(
 /// with the journal, which the check above ties to the audit log: a stored event that differs from its
 /// journal record, or a journaled and detected event missing from the store, is a problem at
 /// its id. Returns how many stored events were compared.
-fn check_store(data: &Path, journal: &Journal, report: &mut VerifyReport) -> anyhow::Result<u64> {
-    use onesec_store::{EventFilter, SqliteStore, Store};
-    let db = data.join("onesec.db");
-    if !db.exists() {
+fn check_store(
+    data: &Path,
+    config: Option<&Path>,
+    journal: &Journal,
+    report: &mut VerifyReport,
+) -> anyhow::Result<u64> {
+    use onesec_store::EventFilter;
+    let Some(store) = crate::open_local_store(data, config)? else {
         return Ok(0);
-    }
-    let store = SqliteStore::open(&db).context("opening the store")?;
+    };
     let detected = store.detected_upto()?.min(journal.last_sequence());
     let mut problem = |position: String, what: String| {
         report

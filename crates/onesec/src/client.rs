@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use onesec_incident::Incident;
-use onesec_store::{IncidentFilter, SqliteStore, Store};
+use onesec_store::IncidentFilter;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,9 @@ pub struct IncidentsArgs {
     /// Read the store in this data folder instead of asking a server.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// With --data-dir: the onesec config whose `[store]` to read (e.g. PostgreSQL).
+    #[arg(long, value_name = "FILE", requires = "data_dir")]
+    config: Option<PathBuf>,
     /// Include merged and withdrawn incidents.
     #[arg(long)]
     all: bool,
@@ -98,13 +101,13 @@ pub fn get_json(server_args: &ServerArgs, path: &str) -> anyhow::Result<Value> {
 /// Lists incidents.
 pub fn incidents(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
     let incidents: Vec<Incident> = match &args.data_dir {
-        Some(dir) => {
-            let store = SqliteStore::open(&dir.join("onesec.db")).context("opening the store")?;
-            store.incidents(&IncidentFilter {
+        Some(dir) => match crate::open_local_store(dir, args.config.as_deref())? {
+            Some(store) => store.incidents(&IncidentFilter {
                 all: args.all,
                 ..IncidentFilter::default()
-            })?
-        }
+            })?,
+            None => Vec::new(),
+        },
         None => {
             let path = if args.all {
                 "/api/v1/incidents?all=true"

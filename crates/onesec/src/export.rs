@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use onesec_store::{EventFilter, SqliteStore, Store};
+use onesec_store::EventFilter;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,6 +17,10 @@ pub struct ExportArgs {
     /// Data folder to read.
     #[arg(long, default_value = "onesec-data")]
     data_dir: PathBuf,
+    /// onesec config whose `[store]` to read (e.g. PostgreSQL); default: the SQLite file in
+    /// the data folder.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Output file (default: standard output).
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -27,14 +31,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if !args.ocsf {
         bail!("choose an export format: --ocsf");
     }
-    let db = args.data_dir.join("onesec.db");
-    if !db.exists() {
+    let Some(store) = crate::open_local_store(&args.data_dir, args.config.as_deref())? else {
         bail!(
-            "no store at {} (run `onesec up` first or pass --data-dir)",
-            db.display()
+            "no store at {} (run `onesec up` first, pass --data-dir, or --config for PostgreSQL)",
+            args.data_dir.join("onesec.db").display()
         );
-    }
-    let store = SqliteStore::open(&db).context("opening the store")?;
+    };
     let sink: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,

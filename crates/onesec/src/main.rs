@@ -108,6 +108,25 @@ fn init_logging() {
         .try_init();
 }
 
+/// Opens the store for a command that reads it itself (onesec need not run): the `[store]` of
+/// `config` when given (PostgreSQL or SQLite), else the SQLite file in `data_dir`; `None` when
+/// that SQLite file does not exist. Event blocks are read from `data_dir`'s journal.
+fn open_local_store(
+    data_dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Box<dyn onesec_store::Store>>> {
+    use anyhow::Context;
+    let settings = match config {
+        Some(path) => onesec_pipeline::Config::load(path)?.store_settings()?,
+        None => onesec_store::StoreSettings::Sqlite,
+    };
+    if settings == onesec_store::StoreSettings::Sqlite && !data_dir.join("onesec.db").exists() {
+        return Ok(None);
+    }
+    let store = onesec_store::open_store(&settings, data_dir).context("opening the store")?;
+    Ok(Some(store))
+}
+
 /// The default data folder, shared by every subcommand.
 fn default_data_dir() -> PathBuf {
     PathBuf::from("onesec-data")

@@ -6,7 +6,7 @@ use super::{ResponseError, Responses, Result, entry, lock, ms};
 use onesec_incident::ManualOp;
 use onesec_incident::{Category, HistoryEntry, Incident};
 use onesec_playbook::Run;
-use onesec_store::{Cases, Evidence, EvidenceItem, Store};
+use onesec_store::EvidenceItem;
 
 /// Longest file name kept for an attached file.
 const MAX_NAME: usize = 200;

@@ -28,7 +28,7 @@ use onesec_playbook::{
     Library, LogEntry, Millis, Playbook, Run, RunError, RunOptions, RunStatus, Task, TaskId,
     TaskState, Team, builtin,
 };
-use onesec_store::{Cases, SqliteStore, Store, StoreError, StoredAction, StoredRun, StoredTask};
+use onesec_store::{Store, StoreError, StoredAction, StoredRun, StoredTask};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -226,7 +226,7 @@ struct Settings {
 
 /// Cases, playbook runs, tasks and escalations of every incident.
 pub struct Responses {
-    store: Mutex<SqliteStore>,
+    store: Mutex<Box<dyn Store>>,
     settings: Settings,
     clock: Arc<dyn Clock>,
     audit: Option<Arc<Audit>>,
@@ -255,7 +255,7 @@ impl Responses {
     /// own store connection.
     pub fn new(
         config: &ResponseConfig,
-        store: SqliteStore,
+        store: Box<dyn Store>,
         clock: Arc<dyn Clock>,
         audit: Option<Arc<Audit>>,
     ) -> Result<Responses> {
@@ -338,11 +338,8 @@ impl Responses {
         lock(&self.locks).entry(id.to_string()).or_default().clone()
     }
 
-    fn with_store<T>(
-        &self,
-        f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError>,
-    ) -> Result<T> {
-        f(&mut lock(&self.store)).map_err(ResponseError::from)
+    fn with_store<T>(&self, f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>) -> Result<T> {
+        f(&mut **lock(&self.store)).map_err(ResponseError::from)
     }
 
     fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {

@@ -4,7 +4,7 @@
 use super::*;
 use onesec_event::{Domain, Severity};
 use onesec_incident::ManualOp;
-use onesec_store::DetectionBatch;
+use onesec_store::{DetectionBatch, SqliteStore};
 use std::path::Path;
 
 const MIN: i64 = 60_000;
@@ -46,7 +46,13 @@ fn store_with(path: &Path, incidents: &[Incident]) -> SqliteStore {
 }
 
 fn responses(path: &Path, config: &ResponseConfig, clock: Arc<ManualClock>) -> Responses {
-    Responses::new(config, SqliteStore::open(path).unwrap(), clock, None).unwrap()
+    Responses::new(
+        config,
+        Box::new(SqliteStore::open(path).unwrap()),
+        clock,
+        None,
+    )
+    .unwrap()
 }
 
 struct Setup {
@@ -439,7 +445,7 @@ fn selection_by_category_and_domain_and_bad_rules_are_refused() {
     let bad = |config: ResponseConfig| {
         Responses::new(
             &config,
-            SqliteStore::open(&path).unwrap(),
+            Box::new(SqliteStore::open(&path).unwrap()),
             Arc::new(SystemClock),
             None,
         )

@@ -1,0 +1,27 @@
+//! Which store a deployment uses, and opening it.
+
+use crate::{PgSettings, PgStore, Result, SqliteStore, Store};
+use std::path::{Path, PathBuf};
+
+/// The store a deployment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded SQLite database, `onesec.db` in the data folder.
+    Sqlite,
+    /// A PostgreSQL database (shared by every process that names it).
+    Postgres(PgSettings),
+}
+
+/// Opens one connection to the configured store for a data folder (`data_dir`), whose
+/// `journal` folder holds the records event blocks refer to.
+pub fn open_store(settings: &StoreSettings, data_dir: &Path) -> Result<Box<dyn Store>> {
+    let journal: PathBuf = data_dir.join("journal");
+    Ok(match settings {
+        StoreSettings::Sqlite => {
+            Box::new(SqliteStore::open(&data_dir.join("onesec.db"))?.with_journal_dir(journal))
+        }
+        StoreSettings::Postgres(pg) => {
+            Box::new(PgStore::connect(pg.clone())?.with_journal_dir(journal))
+        }
+    })
+}
