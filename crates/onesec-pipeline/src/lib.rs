@@ -20,6 +20,7 @@ pub mod export;
 mod handoff;
 mod ingest;
 mod metrics;
+pub mod privacy;
 mod record;
 pub mod response;
 mod rules;
@@ -81,6 +82,9 @@ pub enum StartError {
     /// `[response]` is invalid (a playbook, a rule, a connector).
     #[error(transparent)]
     Response(#[from] response::ResponseError),
+    /// `[privacy.retention]` is invalid.
+    #[error(transparent)]
+    Retention(#[from] onesec_privacy::policy::PolicyError),
     /// The `[hygiene] policy` file cannot be used (connection monitoring reads it at ingest).
     #[error("hygiene policy: {0}")]
     Policy(#[from] onesec_hygiene::HygieneError),
@@ -142,6 +146,8 @@ pub struct Pipeline {
     audit: Option<Arc<Audit>>,
     responses: Arc<response::Responses>,
     responder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    privacy: Arc<privacy::Privacy>,
+    retention: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Pipeline {
@@ -174,6 +180,7 @@ impl Pipeline {
             Some(dir) => SharedDirectory::load(dir)?,
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
+        config.privacy.retention.validate()?;
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
         let audit = open_audit(&config, &journal, &rules)?;
         let engine = Engine::new(
@@ -263,6 +270,19 @@ impl Pipeline {
             path: data.clone(),
             source,
         })?;
+        let privacy = Arc::new(privacy::Privacy::new(
+            db.clone(),
+            journal.clone(),
+            audit.clone(),
+            config.privacy.retention.clone(),
+            detected.clone(),
+        ));
+        let retention = privacy::spawn_job(privacy.clone(), stop.clone()).map_err(|source| {
+            StartError::DataDir {
+                path: data.clone(),
+                source,
+            }
+        })?;
         let handle = std::thread::Builder::new()
             .name("onesec-detect".into())
             .spawn(move || detector.run())
@@ -282,7 +302,14 @@ impl Pipeline {
             audit,
             responses,
             responder: Mutex::new(Some(responder)),
+            privacy,
+            retention: Mutex::new(retention),
         })
+    }
+
+    /// Retention and legal holds (docs/privacy.md).
+    pub fn privacy(&self) -> &Arc<privacy::Privacy> {
+        &self.privacy
     }
 
     /// The audit log, unless `[audit] enabled = false`.
@@ -482,6 +509,10 @@ impl Pipeline {
         }
         let responder = self.responder.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = responder {
+            let _ = handle.join();
+        }
+        let retention = self.retention.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = retention {
             let _ = handle.join();
         }
     }

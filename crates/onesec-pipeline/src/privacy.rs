@@ -1,0 +1,174 @@
+//! Privacy by design in a running onesec (docs/privacy.md): the retention job on its timer,
+//! runs asked for through the API, and legal holds, each audited.
+//!
+//! The job uses its own store connection and the pipeline's journal handle (the only one that
+//! may delete segments while onesec runs). One run at a time: the timer and the API share a
+//! lock.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use onesec_journal::Journal;
+use onesec_privacy::{RetentionReport, RetentionSettings, holds};
+use onesec_store::{LegalHold, SqliteStore, Store};
+
+use crate::audit::Audit;
+
+/// A privacy operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The retention run failed.
+    #[error(transparent)]
+    Retention(#[from] onesec_privacy::RetentionError),
+    /// The hold could not be placed or lifted.
+    #[error(transparent)]
+    Hold(#[from] holds::HoldError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] onesec_store::StoreError),
+}
+
+/// The retention job and legal holds of one pipeline.
+pub struct Privacy {
+    db: PathBuf,
+    journal: Journal,
+    audit: Option<Arc<Audit>>,
+    settings: RetentionSettings,
+    /// How far detection has got in this process (below the store's `detected_upto` while it
+    /// rebuilds its state from the journal after a start).
+    detected: Arc<AtomicU64>,
+    /// Held while a run is under way.
+    running: Mutex<()>,
+}
+
+impl Privacy {
+    pub(crate) fn new(
+        db: PathBuf,
+        journal: Journal,
+        audit: Option<Arc<Audit>>,
+        settings: RetentionSettings,
+        detected: Arc<AtomicU64>,
+    ) -> Privacy {
+        Privacy {
+            db,
+            journal,
+            audit,
+            settings,
+            detected,
+            running: Mutex::new(()),
+        }
+    }
+
+    /// The retention settings in use.
+    pub fn settings(&self) -> &RetentionSettings {
+        &self.settings
+    }
+
+    /// One retention run as of `now_ms`; a run that removed anything is audited
+    /// (`retention.removed`, actor `actor`).
+    pub fn run_retention(
+        &self,
+        actor: &str,
+        now_ms: i64,
+        dry_run: bool,
+    ) -> Result<RetentionReport, PrivacyError> {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = SqliteStore::open(&self.db)?;
+        // While detection rebuilds its state it reads journal segments below `detected_upto`:
+        // none may go until it has caught up (the store part goes ahead).
+        let caught_up = self.detected.load(Ordering::Acquire) >= store.detected_upto()?;
+        if !caught_up {
+            tracing::info!("detection is rebuilding: journal segments are kept this run");
+        }
+        let report = onesec_privacy::run(
+            &mut store,
+            caught_up.then_some(&self.journal),
+            &self.settings,
+            now_ms,
+            dry_run,
+        )?;
+        let changed =
+            report.removed > 0 || report.device_changes_removed > 0 || report.journal.is_some();
+        if !dry_run
+            && changed
+            && let Some(audit) = &self.audit
+        {
+            let detail = serde_json::to_value(&report).unwrap_or_default();
+            audit.record(actor, onesec_privacy::AUDIT_RETENTION, "", detail);
+        }
+        Ok(report)
+    }
+
+    /// Places a legal hold on an incident (audited as `privacy.hold`).
+    pub fn place_hold(
+        &self,
+        actor: &str,
+        incident: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<LegalHold, PrivacyError> {
+        let mut store = SqliteStore::open(&self.db)?;
+        let hold = holds::place(&mut store, incident, reason, actor, now_ms)?;
+        if let Some(audit) = &self.audit {
+            let detail = serde_json::json!({ "reason": hold.reason });
+            audit.record(actor, onesec_privacy::AUDIT_HOLD, incident, detail);
+        }
+        Ok(hold)
+    }
+
+    /// Lifts the legal hold on an incident (audited as `privacy.release`, with the reason).
+    pub fn lift_hold(&self, actor: &str, incident: &str, reason: &str) -> Result<(), PrivacyError> {
+        let mut store = SqliteStore::open(&self.db)?;
+        holds::lift(&mut store, incident)?;
+        if let Some(audit) = &self.audit {
+            let detail = serde_json::json!({ "reason": reason });
+            audit.record(actor, onesec_privacy::AUDIT_RELEASE, incident, detail);
+        }
+        Ok(())
+    }
+
+    /// Every legal hold.
+    pub fn holds(&self) -> Result<Vec<LegalHold>, PrivacyError> {
+        use onesec_store::Retention;
+        Ok(SqliteStore::open(&self.db)?.legal_holds()?)
+    }
+}
+
+/// Runs retention every `every_minutes` until `stop`, when `[privacy.retention] enabled`.
+pub(crate) fn spawn_job(
+    privacy: Arc<Privacy>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    if !privacy.settings.enabled {
+        return Ok(None);
+    }
+    let every = Duration::from_secs(privacy.settings.every_minutes.max(1) * 60);
+    let handle = std::thread::Builder::new()
+        .name("onesec-retention".into())
+        .spawn(move || {
+            // The first run waits one period, so a start is not slowed by it.
+            while sleep_unless_stopped(&stop, every) {
+                if let Err(error) = privacy.run_retention("onesec", crate::ingest::now_ms(), false)
+                {
+                    tracing::error!(%error, "retention run failed; trying again at the next");
+                }
+            }
+        })?;
+    Ok(Some(handle))
+}
+
+/// Sleeps `total` in short steps; false when asked to stop meanwhile.
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) -> bool {
+    let step = Duration::from_millis(200);
+    let mut slept = Duration::ZERO;
+    while slept < total {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(step);
+        slept += step;
+    }
+    !stop.load(Ordering::Relaxed)
+}

@@ -1,0 +1,306 @@
+//! `onesec privacy`: retention runs and legal holds on a data folder (docs/privacy.md).
+//!
+//! Works whether or not onesec runs on the folder: the store is SQLite and takes a second
+//! writer. While onesec runs, its journal is locked, so a run here removes events from the
+//! store and leaves the journal segments to the running service's next retention run, and the
+//! audit entries wait in the audit spool like those of `onesec export`. When onesec is
+//! stopped, the journal is compacted here and the entries are appended to the audit log at once.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use onesec_audit::{AuditLog, Entry, Witness};
+use onesec_journal::{Journal, JournalConfig, JournalError};
+use onesec_pipeline::Config;
+use onesec_privacy::{RetentionReport, holds};
+use onesec_store::{Retention, SqliteStore};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `onesec privacy` flags.
+#[derive(Args)]
+pub struct PrivacyArgs {
+    #[command(subcommand)]
+    command: PrivacyCommand,
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// What the retention policy removes now (dry run), or remove it with --apply.
+    Retention(RetentionArgs),
+    /// Place a legal hold on an incident: nothing it cites is deleted until it is released.
+    Hold(HoldArgs),
+    /// Lift the legal hold on an incident.
+    Release(HoldArgs),
+    /// List the legal holds.
+    Holds(FolderArgs),
+}
+
+#[derive(Args)]
+struct FolderArgs {
+    /// The configuration file onesec runs with (its data folder and `[privacy]` are used).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data folder (overrides the config file's).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RetentionArgs {
+    #[command(flatten)]
+    folder: FolderArgs,
+    /// Remove what expired (without it, only say what would go).
+    #[arg(long)]
+    apply: bool,
+    /// Count periods back from this moment (RFC 3339) instead of now: what will expire then.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct HoldArgs {
+    /// The incident.
+    incident: String,
+    /// Why (a case number, a request from counsel); required.
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    folder: FolderArgs,
+}
+
+/// Runs `onesec privacy`.
+pub fn run(args: PrivacyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        PrivacyCommand::Retention(args) => retention(args),
+        PrivacyCommand::Hold(args) => hold(args),
+        PrivacyCommand::Release(args) => release(args),
+        PrivacyCommand::Holds(args) => list_holds(args),
+    }
+}
+
+impl FolderArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        } else if self.config.is_none() {
+            config.data_dir = crate::default_data_dir();
+        }
+        config.privacy.retention.validate()?;
+        Ok(config)
+    }
+}
+
+fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
+    let db = data.join("onesec.db");
+    if !db.exists() {
+        bail!(
+            "no store at {} (run `onesec up` first or pass --data-dir)",
+            db.display()
+        );
+    }
+    SqliteStore::open(&db).context("opening the store")
+}
+
+/// The journal, unless onesec holds it.
+fn open_journal(data: &Path) -> anyhow::Result<Option<Journal>> {
+    match Journal::open(JournalConfig::new(data.join("journal"))) {
+        Ok((journal, _)) => Ok(Some(journal)),
+        Err(JournalError::Locked { .. }) => Ok(None),
+        Err(error) => Err(error).context("opening the journal"),
+    }
+}
+
+fn retention(args: RetentionArgs) -> anyhow::Result<ExitCode> {
+    let config = args.folder.config()?;
+    let data = &config.data_dir;
+    let now_ms = match &args.as_of {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| {
+                format!("--as-of {text:?}: expected RFC 3339, e.g. 2026-05-01T00:00:00Z")
+            })?
+            .timestamp_millis(),
+        None => onesec_pipeline::now_ms(),
+    };
+    let mut store = open_store(data)?;
+    let journal = if args.apply {
+        open_journal(data)?
+    } else {
+        None
+    };
+    let report = onesec_privacy::run(
+        &mut store,
+        journal.as_ref(),
+        &config.privacy.retention,
+        now_ms,
+        !args.apply,
+    )?;
+    if args.apply
+        && (report.removed > 0 || report.journal.is_some() || report.device_changes_removed > 0)
+    {
+        let detail = serde_json::to_value(&report)?;
+        record(
+            data,
+            journal.is_some(),
+            onesec_privacy::AUDIT_RETENTION,
+            "",
+            detail,
+        )?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, args.apply && journal.is_none());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &RetentionReport, journal_locked: bool) {
+    let verb = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    println!(
+        "retention as of {}: {} events old enough to check, {} expired",
+        format_ms(report.as_of_ms),
+        report.examined,
+        report.expired
+    );
+    println!("  {verb} {} events", report.removed);
+    for (setting, count) in &report.removed_by_setting {
+        println!("    {count:>8}  by {setting}");
+    }
+    for (category, count) in &report.removed_by_category {
+        println!("    {count:>8}  {category}");
+    }
+    println!(
+        "  kept: {} under legal hold, {} as evidence of incidents",
+        report.kept_for_legal_hold, report.kept_as_incident_evidence
+    );
+    if report.device_changes_removed > 0 {
+        println!(
+            "  removed {} device address and name changes",
+            report.device_changes_removed
+        );
+    }
+    if let Some(journal) = &report.journal {
+        println!(
+            "  journal: {} segments deleted, first record now {}, {} kept events moved into the store",
+            journal.segments_removed, journal.first_retained, journal.bodies_moved
+        );
+    } else if journal_locked {
+        println!(
+            "  journal: onesec is running and holds it; its own retention job deletes the segments"
+        );
+    }
+}
+
+fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
+    let config = args.folder.config()?;
+    let data = &config.data_dir;
+    let mut store = open_store(data)?;
+    let by = crate::audit_cmd::cli_actor();
+    let placed = holds::place(
+        &mut store,
+        &args.incident,
+        &args.reason,
+        &by,
+        onesec_pipeline::now_ms(),
+    )?;
+    let running = open_journal(data)?.is_none();
+    let detail = serde_json::json!({ "reason": placed.reason });
+    record(
+        data,
+        !running,
+        onesec_privacy::AUDIT_HOLD,
+        &args.incident,
+        detail,
+    )?;
+    println!(
+        "incident {} is under legal hold: {}",
+        args.incident, placed.reason
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn release(args: HoldArgs) -> anyhow::Result<ExitCode> {
+    let config = args.folder.config()?;
+    let data = &config.data_dir;
+    let mut store = open_store(data)?;
+    holds::lift(&mut store, &args.incident)?;
+    let running = open_journal(data)?.is_none();
+    let detail = serde_json::json!({ "reason": args.reason });
+    record(
+        data,
+        !running,
+        onesec_privacy::AUDIT_RELEASE,
+        &args.incident,
+        detail,
+    )?;
+    println!("legal hold on incident {} lifted", args.incident);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_holds(args: FolderArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let store = open_store(&config.data_dir)?;
+    let holds = store.legal_holds()?;
+    if holds.is_empty() {
+        println!("no incident is under legal hold");
+    }
+    for hold in holds {
+        println!(
+            "{}  since {} by {}: {}",
+            hold.incident_id,
+            format_ms(hold.placed_ms),
+            hold.placed_by,
+            hold.reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Audits an action done here: appended to the log when onesec is stopped (`append_now`),
+/// else left in the spool for the running log. Nothing when the folder has no audit log.
+fn record(
+    data: &Path,
+    append_now: bool,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    if !append_now {
+        return crate::audit_cmd::record_offline(data, action, target, detail);
+    }
+    let dir = data.join("audit");
+    if !dir.join(onesec_audit::LEAVES_FILE).exists() {
+        return Ok(());
+    }
+    let (mut log, _) = AuditLog::open(&dir, Witness::default())?;
+    log.absorb_spool()?;
+    let entry = Entry {
+        time_ms: onesec_pipeline::now_ms(),
+        actor: crate::audit_cmd::cli_actor(),
+        action: action.into(),
+        target: target.into(),
+        detail,
+    };
+    log.append(&entry)
+        .with_context(|| format!("{action} done but not recorded in the audit log"))?;
+    log.checkpoint(onesec_pipeline::now_ms())?;
+    Ok(())
+}
+
+/// UTC ms as RFC 3339 (seconds).
+fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}

@@ -1,0 +1,282 @@
+//! Privacy by design end to end (docs/privacy.md): `onesec privacy retention` on a real data
+//! folder removes exactly the expired events, deletes the journal segments that held them,
+//! leaves an audit log that still verifies, and a restart does not bring them back; a legal
+//! hold placed with `onesec privacy hold` keeps every event its incident cites.
+
+mod common;
+
+use common::{Onesec, Options, cli};
+use onesec_store::{EventFilter, SqliteStore, Store};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn northwind() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/northwind")
+}
+
+/// A badge grant at reader RDR-EDI-05 on `day` (`2026-MM-DD`), second `n` of the day.
+fn grant(day: &str, n: u32, badge: &str) -> String {
+    let (h, m, s) = (n / 3600 % 24, n / 60 % 60, n % 60);
+    format!(
+        r#"{{"topic": "northwind/ctl-edi-01/onvif-ej/AccessControl/AccessGranted/Credential/&RDR-EDI-05", "payload": {{"UtcTime": "{day}T{h:02}:{m:02}:{s:02}Z", "Source": {{"AccessPointToken": "RDR-EDI-05"}}, "Data": {{"CredentialToken": "{badge}"}}}}}}"#
+    )
+}
+
+fn sshd(day: &str, minute: u32) -> String {
+    format!(
+        "<38>1 {day}T09:{minute:02}:00Z srv-edi-fs1 sshd 411 - - Accepted publickey for icampbell from 10.20.0.7 port 50522 ssh2"
+    )
+}
+
+/// Posts `count` badge grants on `day` in batches; returns their ids.
+fn post_grants(onesec: &Onesec, day: &str, count: u32, badge: &str) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for start in (0..count).step_by(500) {
+        let body: Vec<String> = (start..(start + 500).min(count))
+            .map(|n| grant(day, n, badge))
+            .collect();
+        let answer = onesec.post_events("onvif-ej", body.join("\n"), None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        ids.extend(common::acknowledged_ids(&answer.body));
+    }
+    ids
+}
+
+fn stored_ids(data: &Path) -> BTreeSet<u64> {
+    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    store
+        .events(&EventFilter {
+            after_id: Some(0),
+            limit: Some(1_000_000),
+            ..EventFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+fn run_cli(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "onesec {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn verify(data: &Path) -> String {
+    let out = cli(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "audit verify failed:\n{text}");
+    text
+}
+
+fn write_config(path: &Path, retention: &str) {
+    fs::write(
+        path,
+        format!("[journal]\nsegment_mib = 1\n\n[privacy.retention]\n{retention}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn retention_removes_the_expired_events_and_their_segments_and_the_audit_log_verifies() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("onesec.toml");
+    write_config(
+        &config,
+        "[[privacy.retention.rule]]\ncategory = \"movements\"\ndays = 30",
+    );
+    let options = Options {
+        data_dir: data.clone(),
+        directory: Some(northwind()),
+        config: Some(config.clone()),
+        ..Options::default()
+    };
+    let mut onesec = Onesec::start(&options);
+    // March: 2500 badge events (more than two 1 MiB segments) and two logins; May: 300 more.
+    let old_badges = post_grants(&onesec, "2026-03-02", 2500, "0x7A1002");
+    let logins = onesec.post_events(
+        "syslog",
+        format!("{}\n{}", sshd("2026-03-02", 1), sshd("2026-03-02", 2)),
+        None,
+    );
+    assert_eq!(logins.status, 200, "{}", logins.body);
+    let login_ids = common::acknowledged_ids(&logins.body);
+    let recent = post_grants(&onesec, "2026-05-02", 300, "0x7A1002");
+    let last = *recent.last().unwrap();
+    onesec.wait_for_detection(last);
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+    let segments_before = fs::read_dir(data.join("journal")).unwrap().count();
+
+    let folder = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let as_of = ["--as-of", "2026-05-10T00:00:00Z"];
+    let dry = run_cli(&[&["privacy", "retention", "--json"][..], &folder, &as_of].concat());
+    let dry: Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(
+        stored_ids(&data).len() as u64,
+        last,
+        "a dry run removes nothing"
+    );
+
+    let applied = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &as_of,
+        ]
+        .concat(),
+    );
+    let report: Value = serde_json::from_str(&applied).unwrap();
+    // Events an incident cites are kept as its evidence; every other March badge event goes.
+    let kept_as_evidence = report["kept_as_incident_evidence"].as_u64().unwrap();
+    assert_eq!(report["expired"].as_u64().unwrap(), old_badges.len() as u64);
+    assert_eq!(
+        report["removed"].as_u64().unwrap() + kept_as_evidence,
+        old_badges.len() as u64
+    );
+    assert_eq!(
+        report["removed"], dry["removed"],
+        "the dry run said the same"
+    );
+    let stored = stored_ids(&data);
+    for id in login_ids.iter().chain(&recent) {
+        assert!(stored.contains(id), "event {id} is not expired and stays");
+    }
+    let old_kept = old_badges.iter().filter(|id| stored.contains(id)).count();
+    assert_eq!(old_kept as u64, kept_as_evidence);
+    let journal = &report["journal"];
+    assert!(
+        journal["segments_removed"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    assert!(fs::read_dir(data.join("journal")).unwrap().count() < segments_before);
+
+    // The audit log still verifies: the deleted batches and removed ids are explained by the
+    // audited retention run, whose entry names ids and counts only.
+    let verified = verify(&data);
+    assert!(
+        verified.contains("deleted by audited retention runs"),
+        "{verified}"
+    );
+    let leaves = fs::read(data.join("audit/leaves.bin")).unwrap();
+    let leaves = String::from_utf8_lossy(&leaves);
+    assert!(leaves.contains("retention.removed"));
+
+    // A restart rebuilds detection from what the journal keeps and stores nothing removed.
+    let onesec = Onesec::start(&options);
+    onesec.wait_for_detection(last);
+    let after_restart = onesec.status();
+    assert_eq!(after_restart["detected_seq"].as_u64(), Some(last));
+    drop(onesec);
+    assert_eq!(stored_ids(&data), stored, "no removed event came back");
+    verify(&data);
+}
+
+#[test]
+fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut onesec = Onesec::start_demo(&data);
+    let incidents = onesec.incidents();
+    assert!(!incidents.is_empty(), "the demo opens an incident");
+    let held = incidents[0].id.clone();
+    onesec.kill();
+    let config = temp.path().join("onesec.toml");
+    // Everything expires after a day, incidents protect their events for a day only.
+    write_config(&config, "default_days = 1\nincident_days = 1");
+    let folder = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+
+    let refused = cli(&[
+        &["privacy", "hold", "no-such-incident", "--reason", "x"][..],
+        &folder,
+    ]
+    .concat());
+    assert!(!refused.status.success());
+    let placed = run_cli(
+        &[
+            &[
+                "privacy",
+                "hold",
+                held.as_str(),
+                "--reason",
+                "litigation 2026-7",
+            ][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    assert!(placed.contains("legal hold"), "{placed}");
+    let listed = run_cli(&[&["privacy", "holds"][..], &folder].concat());
+    assert!(
+        listed.contains(&held) && listed.contains("litigation 2026-7"),
+        "{listed}"
+    );
+
+    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    let cited: BTreeSet<u64> = store
+        .alerts(Some(&held), 10_000)
+        .unwrap()
+        .into_iter()
+        .flat_map(|a| a.event_ids)
+        .collect();
+    assert!(!cited.is_empty());
+    drop(store);
+    let far_future = ["--as-of", "2030-01-01T00:00:00Z"];
+    let applied = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &far_future,
+        ]
+        .concat(),
+    );
+    let report: Value = serde_json::from_str(&applied).unwrap();
+    assert_eq!(
+        report["kept_for_legal_hold"].as_u64(),
+        Some(cited.len() as u64)
+    );
+    assert_eq!(
+        stored_ids(&data),
+        cited,
+        "only the held incident's events remain"
+    );
+    verify(&data);
+
+    let lifted = run_cli(
+        &[
+            &[
+                "privacy",
+                "release",
+                held.as_str(),
+                "--reason",
+                "case closed",
+            ][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    assert!(lifted.contains("lifted"), "{lifted}");
+    let leaves = fs::read(data.join("audit/leaves.bin")).unwrap();
+    let leaves = String::from_utf8_lossy(&leaves);
+    for action in ["privacy.hold", "privacy.release", "retention.removed"] {
+        assert!(leaves.contains(action), "{action} is audited");
+    }
+}
