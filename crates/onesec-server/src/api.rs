@@ -231,6 +231,26 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
             "/api/v1/incidents/{id}/evidence/{seq}",
             incident_api::get_evidence_file,
         ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/hold",
+            crate::privacy_api::post_hold,
+        ),
+        at(
+            Method::DELETE,
+            "/api/v1/incidents/{id}/hold",
+            crate::privacy_api::delete_hold,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/holds",
+            crate::privacy_api::get_holds,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/privacy/retention",
+            crate::privacy_api::post_retention,
+        ),
         at(Method::GET, "/api/v1/tasks", playbook_api::get_tasks),
         at(
             Method::POST,

@@ -20,6 +20,7 @@ mod incident_api;
 pub mod mqtt;
 pub mod onvif_pull;
 mod playbook_api;
+mod privacy_api;
 pub mod sia;
 mod syslog;
 #[doc(hidden)]

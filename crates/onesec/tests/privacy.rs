@@ -280,3 +280,106 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         assert!(leaves.contains(action), "{action} is audited");
     }
 }
+
+/// `method path` with a JSON body as `bearer`: status and body.
+fn send_json(
+    onesec: &Onesec,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+    bearer: &str,
+) -> (u16, Value) {
+    let response = reqwest::blocking::Client::new()
+        .request(method, format!("{}{path}", onesec.base))
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[test]
+fn holds_and_retention_runs_over_the_api_need_manage_privacy_and_are_audited() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut onesec = Onesec::start_demo(&data);
+    let incident = onesec.incidents()[0].id.clone();
+    let admin = onesec.token().expect("authentication is on").to_string();
+    let analyst = onesec.issue_token("analyst", "soc_analyst", &[]);
+    let dpo = onesec.issue_token("dpo", "compliance_officer", &[]);
+    let hold_path = format!("/api/v1/incidents/{incident}/hold");
+    let reason = serde_json::json!({ "reason": "litigation 2026-7" });
+    let post = reqwest::Method::POST;
+
+    let (status, _) = send_json(&onesec, post.clone(), &hold_path, reason.clone(), &analyst);
+    assert_eq!(status, 403, "a SOC analyst may not hold incidents");
+    let (status, body) = send_json(&onesec, post.clone(), &hold_path, json_reason(""), &dpo);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = send_json(
+        &onesec,
+        post.clone(),
+        "/api/v1/incidents/no-such/hold",
+        reason.clone(),
+        &dpo,
+    );
+    assert_eq!(status, 404, "{body}");
+    let (status, hold) = send_json(&onesec, post.clone(), &hold_path, reason, &dpo);
+    assert_eq!(status, 201, "{hold}");
+    assert_eq!(hold["placed_by"], "token:dpo");
+    let holds = onesec.get_json("/api/v1/privacy/holds");
+    assert_eq!(holds[0]["incident_id"], Value::String(incident.clone()));
+
+    let dry = serde_json::json!({ "as_of": "2030-01-01T00:00:00Z" });
+    let (status, report) = send_json(
+        &onesec,
+        post.clone(),
+        "/api/v1/privacy/retention",
+        dry,
+        &admin,
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(
+        report["removed"], 0,
+        "no period is configured: nothing expires"
+    );
+
+    let delete = reqwest::Method::DELETE;
+    let (status, _) = send_json(&onesec, delete.clone(), &hold_path, json_reason(""), &dpo);
+    assert_eq!(status, 400, "lifting needs a reason");
+    let (status, body) = send_json(
+        &onesec,
+        delete.clone(),
+        &hold_path,
+        json_reason("settled"),
+        &dpo,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send_json(&onesec, delete, &hold_path, json_reason("again"), &dpo);
+    assert_eq!(status, 404, "no hold left to lift");
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+
+    let entries: Vec<Value> = onesec_audit::read_contents(&data.join("audit"))
+        .unwrap()
+        .entries
+        .iter()
+        .filter_map(|bytes| serde_json::from_slice(bytes).ok())
+        .collect();
+    let audited = |action: &str| {
+        entries.iter().any(|e| {
+            e["action"] == action && e["actor"] == "token:dpo" && e["target"] == incident.as_str()
+        })
+    };
+    assert!(audited("privacy.hold"), "the hold is audited with who");
+    assert!(
+        audited("privacy.release"),
+        "the release is audited with who"
+    );
+}
+
+fn json_reason(reason: &str) -> Value {
+    serde_json::json!({ "reason": reason })
+}

@@ -1,0 +1,142 @@
+//! Privacy by design over HTTP (docs/privacy.md, docs/api.md "Privacy"): legal holds on
+//! incidents and retention runs, each audited by the pipeline with the caller as actor.
+//! Every route needs `manage_privacy`; holds are placed only on incidents the caller sees.
+
+use crate::api::{ApiError, bad_request, internal};
+use crate::playbook_api::visible_incident;
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use onesec_auth::Principal;
+use onesec_pipeline::Pipeline;
+use onesec_pipeline::privacy::PrivacyError;
+use onesec_privacy::holds::HoldError;
+use serde::Deserialize;
+use std::sync::Arc;
+
+type AppState = Arc<Pipeline>;
+
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(call).await.map_err(internal)?
+}
+
+fn privacy_error(error: PrivacyError) -> ApiError {
+    let status = match &error {
+        PrivacyError::Hold(HoldError::NoIncident(_) | HoldError::NotHeld(_)) => {
+            StatusCode::NOT_FOUND
+        }
+        PrivacyError::Hold(HoldError::NoReason) => StatusCode::BAD_REQUEST,
+        _ => return internal(error),
+    };
+    ApiError(status, error.to_string())
+}
+
+/// The body of a hold or a release.
+#[derive(Deserialize)]
+pub(crate) struct HoldRequest {
+    /// Why (a case number, a request from counsel).
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/incidents/{id}/hold` `{"reason"}`: nothing the incident cites is deleted
+/// until the hold is lifted (201 with the hold).
+pub(crate) async fn post_hold(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(request): Json<HoldRequest>,
+) -> Result<Response, ApiError> {
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let p = pipeline.clone();
+    let hold = blocking(move || {
+        p.privacy()
+            .place_hold(
+                &principal.name,
+                &incident.id,
+                &request.reason,
+                onesec_pipeline::now_ms(),
+            )
+            .map_err(privacy_error)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(hold)).into_response())
+}
+
+/// `DELETE /api/v1/incidents/{id}/hold` `{"reason"}`: lifts the hold.
+pub(crate) async fn delete_hold(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(request): Json<HoldRequest>,
+) -> Result<Response, ApiError> {
+    if request.reason.trim().is_empty() {
+        return Err(bad_request("lifting a legal hold needs a reason"));
+    }
+    let incident = visible_incident(&pipeline, &principal, id).await?;
+    let p = pipeline.clone();
+    let id = incident.id.clone();
+    blocking(move || {
+        p.privacy()
+            .lift_hold(&principal.name, &id, request.reason.trim())
+            .map_err(privacy_error)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "incident_id": incident.id, "held": false })).into_response())
+}
+
+/// `GET /api/v1/privacy/holds`: every legal hold on an incident the caller sees.
+pub(crate) async fn get_holds(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let p = pipeline.clone();
+    let holds = blocking(move || p.privacy().holds().map_err(privacy_error)).await?;
+    let mut visible = Vec::new();
+    for hold in holds {
+        if visible_incident(&pipeline, &principal, hold.incident_id.clone())
+            .await
+            .is_ok()
+        {
+            visible.push(hold);
+        }
+    }
+    Ok(Json(visible).into_response())
+}
+
+/// The body of a retention run.
+#[derive(Deserialize, Default)]
+pub(crate) struct RetentionRequest {
+    /// Remove what expired (default: a dry run that only reports).
+    #[serde(default)]
+    apply: bool,
+    /// Count periods back from this moment (RFC 3339) instead of now.
+    #[serde(default)]
+    as_of: Option<String>,
+}
+
+/// `POST /api/v1/privacy/retention` `{"apply", "as_of"}`: a retention run now (the report;
+/// audited as `retention.removed` when it removed anything).
+pub(crate) async fn post_retention(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(request): Json<RetentionRequest>,
+) -> Result<Response, ApiError> {
+    let now_ms = match &request.as_of {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| bad_request(format!("as_of {text:?}: {e}")))?
+            .timestamp_millis(),
+        None => onesec_pipeline::now_ms(),
+    };
+    let p = pipeline.clone();
+    let report = blocking(move || {
+        p.privacy()
+            .run_retention(&principal.name, now_ms, !request.apply)
+            .map_err(privacy_error)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}
