@@ -7,6 +7,9 @@
 //!   [`retention::RetentionReport`] is the detail of the `retention.removed` audit entry (ids
 //!   and counts, never content, so the audit log stays verifiable and holds no removed data).
 //! * [`holds`]: legal holds on incidents.
+//! * [`subject`]: data subject requests: everything held about a person (JSON and text), and
+//!   the erasure of their events except what a legal hold keeps (`privacy.erase`, the person
+//!   named in the audit log only by the SHA-256 of their id).
 //!
 //! **Architecture invariant:** store before journal. A journal segment is deleted only after
 //! the store has removed the expired events and taken into its blocks the bodies of the events
@@ -18,12 +21,17 @@
 pub mod holds;
 pub mod policy;
 pub mod retention;
+pub mod subject;
 
 pub use policy::{PrivacySettings, RetentionRule, RetentionSettings};
 pub use retention::{RetentionError, RetentionReport, run};
 
 /// The audit action of a retention run that removed something.
 pub const AUDIT_RETENTION: &str = "retention.removed";
+/// The audit action of an erasure that removed something.
+pub const AUDIT_ERASE: &str = "privacy.erase";
+/// The audit action of an export of a person's data.
+pub const AUDIT_EXPORT: &str = "privacy.export";
 /// The audit action of a legal hold placed.
 pub const AUDIT_HOLD: &str = "privacy.hold";
 /// The audit action of a legal hold lifted.

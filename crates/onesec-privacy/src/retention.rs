@@ -118,6 +118,15 @@ pub fn protected<S: Store + Retention>(
     Ok(out)
 }
 
+/// Every event an incident under legal hold cites.
+pub fn held_events<S: Store + Retention>(store: &S) -> Result<HashSet<EventId>, RetentionError> {
+    let mut held = HashSet::new();
+    for hold in store.legal_holds()? {
+        held.extend(cited_events(store, &hold.incident_id)?);
+    }
+    Ok(held)
+}
+
 /// The events an incident's alerts and evidence name.
 pub fn cited_events<S: Store>(store: &S, incident: &str) -> Result<Vec<EventId>, RetentionError> {
     let mut ids: Vec<EventId> = store

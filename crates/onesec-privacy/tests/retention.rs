@@ -3,43 +3,14 @@
 //! an incident under legal hold cites, and no byte of a removed event stays in the data folder
 //! below the journal's new first record.
 
-use onesec_event::{Activity, Event, EventClass, EventId, PersonRef};
-use onesec_incident::{Alert, AlertStatus, Entities, Incident, IncidentState};
-use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
+mod fixture;
+
+use fixture::{EVENTS, NOW_MS, contains, data_folder, event, folder_bytes, stored_ids};
+use onesec_event::{Event, EventClass, EventId};
 use onesec_privacy::policy::DAY_MS;
 use onesec_privacy::{RetentionSettings, holds, run};
-use onesec_store::{DetectionBatch, EventFilter, SqliteStore, Store};
+use onesec_store::{SqliteStore, Store};
 use std::collections::BTreeSet;
-use std::path::Path;
-
-const EVENTS: u64 = 400;
-/// Periods are counted back from day 60.
-const NOW_MS: i64 = 60 * DAY_MS;
-
-/// Event `id`: class by `id % 3` (badge, login, camera), on day `id / 10`, about its own person
-/// whose id and name appear nowhere else.
-fn event(id: EventId) -> Event {
-    let class = match id % 3 {
-        0 => EventClass::PhysicalAccess,
-        1 => EventClass::Authentication,
-        _ => EventClass::VideoAnalytics,
-    };
-    let mut e = Event::new(
-        (id / 10) as i64 * DAY_MS + id as i64,
-        class,
-        Activity::Logon,
-    );
-    e.id = id;
-    e.resolved.site = Some(if id % 2 == 0 { "PAR" } else { "LYS" }.into());
-    e.resolved.person = Some(PersonRef {
-        id: format!("subject-{id:04}"),
-        name: format!("Name{id:04}Marker"),
-        status: "active".into(),
-        department: String::new(),
-        home_site: String::new(),
-    });
-    e
-}
 
 fn settings() -> RetentionSettings {
     let text = r#"
@@ -72,127 +43,6 @@ fn expired_by_hand(e: &Event) -> bool {
     e.time_ms + days * DAY_MS <= NOW_MS
 }
 
-fn alert(id: &str, incident: &str, events: Vec<EventId>) -> Alert {
-    Alert {
-        id: id.into(),
-        rule_id: "r".into(),
-        title: "t".into(),
-        description: String::new(),
-        author: String::new(),
-        tags: vec![],
-        severity: onesec_event::Severity::High,
-        domain: onesec_event::Domain::Hybrid,
-        status: AlertStatus::Active,
-        group: vec![],
-        event_ids: events,
-        first_ms: 0,
-        last_ms: 0,
-        entities: Entities::default(),
-        incident_id: Some(incident.into()),
-        repeat_of: None,
-        repeats: 0,
-        last_repeat_ms: None,
-    }
-}
-
-fn incident(id: &str, alert: &str, last_day: i64) -> Incident {
-    Incident {
-        id: id.into(),
-        title: "t".into(),
-        domain: onesec_event::Domain::Hybrid,
-        priority: onesec_event::Severity::High,
-        state: IncidentState::New,
-        alert_ids: vec![alert.into()],
-        active_alerts: 1,
-        entities: Entities::default(),
-        first_ms: 0,
-        last_ms: last_day * DAY_MS,
-        merged_into: None,
-        repeats: 0,
-    }
-}
-
-/// Journals the events as the ingestor does and stores them as detection does, with three
-/// incidents: `held` (old, cites 3, 5, 12), `old` (old, cites 6, 8) and `recent` (cites 9).
-fn data_folder(dir: &Path) -> Journal {
-    let config = JournalConfig::new(dir.join("journal"))
-        .segment_bytes(8 << 10)
-        .fsync(FsyncPolicy::Never);
-    let (journal, _) = Journal::open(config).unwrap();
-    let events: Vec<Event> = (1..=EVENTS).map(event).collect();
-    let payloads = events
-        .iter()
-        .map(|e| {
-            let mut journaled = e.clone();
-            journaled.id = 0;
-            serde_json::to_vec(&journaled).unwrap()
-        })
-        .collect();
-    journal.append_batch(payloads).unwrap();
-    let mut reader = journal.reader(1).unwrap();
-    let mut positions = Vec::new();
-    while let Some((_, _, at)) = reader.try_next_located().unwrap() {
-        positions.push(at);
-    }
-    assert!(journal.segment_firsts().len() > 5, "many small segments");
-    let mut store = SqliteStore::open(&dir.join("onesec.db")).unwrap();
-    store
-        .commit(&DetectionBatch {
-            events,
-            journal_positions: positions,
-            alerts: vec![
-                alert("a-held", "held", vec![3, 5, 12]),
-                alert("a-old", "old", vec![6, 8]),
-                alert("a-recent", "recent", vec![9]),
-            ],
-            incidents: vec![
-                incident("held", "a-held", 2),
-                incident("old", "a-old", 2),
-                incident("recent", "a-recent", 50),
-            ],
-            detected_upto: EVENTS,
-            ..DetectionBatch::default()
-        })
-        .unwrap();
-    journal
-}
-
-fn stored_ids(store: &SqliteStore) -> BTreeSet<EventId> {
-    let mut ids = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let page = store
-            .events(&EventFilter {
-                after_id: Some(after),
-                ..EventFilter::default()
-            })
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        ids.extend(page.iter().map(|e| e.id));
-    }
-    ids
-}
-
-fn folder_bytes(dir: &Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            bytes.extend(folder_bytes(&path));
-        } else {
-            bytes.extend(std::fs::read(&path).unwrap());
-        }
-    }
-    bytes
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[test]
 fn retention_removes_exactly_what_expired_and_nothing_held() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,7 +60,7 @@ fn retention_removes_exactly_what_expired_and_nothing_held() {
 
     let report = run(&mut store, Some(&journal), &settings, NOW_MS, false).unwrap();
     let all: Vec<Event> = (1..=EVENTS).map(event).collect();
-    let protected: BTreeSet<EventId> = [3, 5, 12, 9].into();
+    let protected: BTreeSet<EventId> = [3, 5, 12, 57, 9].into();
     let expected_gone: BTreeSet<EventId> = all
         .iter()
         .filter(|e| expired_by_hand(e) && !protected.contains(&e.id))
@@ -230,8 +80,8 @@ fn retention_removes_exactly_what_expired_and_nothing_held() {
         "the dry run announced the same"
     );
     assert_eq!(
-        report.kept_for_legal_hold, 3,
-        "3, 5 and 12 expired but are held"
+        report.kept_for_legal_hold, 4,
+        "3, 5, 12 and 57 expired but are held"
     );
     assert_eq!(
         report.kept_as_incident_evidence, 1,
@@ -284,14 +134,14 @@ fn a_second_run_finds_nothing_and_lifting_the_hold_frees_the_events() {
     run(&mut store, Some(&journal), &settings, NOW_MS, false).unwrap();
     let again = run(&mut store, Some(&journal), &settings, NOW_MS, false).unwrap();
     assert_eq!(again.removed, 0);
-    assert_eq!(again.kept_for_legal_hold, 3);
+    assert_eq!(again.kept_for_legal_hold, 4);
     holds::lift(&mut store, "held").unwrap();
     assert!(
         holds::lift(&mut store, "held").is_err(),
         "not held any more"
     );
     let freed = run(&mut store, Some(&journal), &settings, NOW_MS, false).unwrap();
-    assert_eq!(freed.removed_ids, vec![(3, 3), (5, 5), (12, 12)]);
+    assert_eq!(freed.removed_ids, vec![(3, 3), (5, 5), (12, 12), (57, 57)]);
     assert!(holds::place(&mut store, "nope", "case", "dpo", 1).is_err());
     assert!(holds::place(&mut store, "recent", " ", "dpo", 1).is_err());
 }
