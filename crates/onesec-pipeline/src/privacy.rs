@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onesec_journal::Journal;
+use onesec_privacy::subject::{self, ErasureReport, SubjectExport};
 use onesec_privacy::{RetentionReport, RetentionSettings, holds};
 use onesec_store::{LegalHold, SqliteStore, Store};
 
@@ -127,6 +128,52 @@ impl Privacy {
             audit.record(actor, onesec_privacy::AUDIT_RELEASE, incident, detail);
         }
         Ok(())
+    }
+
+    /// Everything held about a person (GDPR Art. 15), audited as `privacy.export` with who
+    /// asked, the person's id and the reason.
+    pub fn export_subject(
+        &self,
+        actor: &str,
+        person: &str,
+        directory: Option<serde_json::Value>,
+        reason: &str,
+    ) -> Result<SubjectExport, PrivacyError> {
+        let store = SqliteStore::open(&self.db)?;
+        let now = crate::ingest::now_ms();
+        let export = subject::export(&store, person, directory, &self.settings, now)?;
+        if let Some(audit) = &self.audit {
+            let detail = serde_json::json!({
+                "events": export.events.len(),
+                "incidents": export.incidents.len(),
+                "reason": reason,
+                "via": "api",
+            });
+            audit.record(actor, onesec_privacy::AUDIT_EXPORT, person, detail);
+        }
+        Ok(export)
+    }
+
+    /// Erases a person's events except what a legal hold keeps (GDPR Art. 17), then the
+    /// journal segments that held them; audited as `privacy.erase` (the person only as a hash).
+    pub fn erase_subject(
+        &self,
+        actor: &str,
+        person: &str,
+        reason: &str,
+        dry_run: bool,
+    ) -> Result<ErasureReport, PrivacyError> {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = SqliteStore::open(&self.db)?;
+        let caught_up = self.detected.load(Ordering::Acquire) >= store.detected_upto()?;
+        let journal = caught_up.then_some(&self.journal);
+        let now = crate::ingest::now_ms();
+        let report = subject::erase(&mut store, journal, person, reason, now, dry_run)?;
+        if !dry_run && let Some(audit) = &self.audit {
+            let detail = serde_json::to_value(&report).unwrap_or_default();
+            audit.record(actor, onesec_privacy::AUDIT_ERASE, "", detail);
+        }
+        Ok(report)
     }
 
     /// Every legal hold.

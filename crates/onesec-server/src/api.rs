@@ -251,6 +251,16 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
             "/api/v1/privacy/retention",
             crate::privacy_api::post_retention,
         ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/subjects/{person}",
+            crate::privacy_api::get_subject,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/privacy/subjects/{person}/erase",
+            crate::privacy_api::post_erase,
+        ),
         at(Method::GET, "/api/v1/tasks", playbook_api::get_tasks),
         at(
             Method::POST,

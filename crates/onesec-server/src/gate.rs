@@ -195,6 +195,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/privacy/subjects/{person}",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::POST,
+        "/api/v1/privacy/subjects/{person}/erase",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::GET,
         "/api/v1/incidents/{id}/evidence",
         Access::Needs(Permission::ReadIncidents),
     ),

@@ -140,3 +140,104 @@ pub(crate) async fn post_retention(
     .await?;
     Ok(Json(report).into_response())
 }
+
+/// A caller limited to sites would see a person's data from sites it does not see: data
+/// subject requests are for callers who see every site.
+fn every_site(principal: &Principal) -> Result<(), ApiError> {
+    if principal.sites.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "data subject requests need a caller that sees every site".into(),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ExportQuery {
+    /// Why the person's data is looked up; required, recorded in the audit log.
+    #[serde(default)]
+    reason: String,
+    /// `json` (default) or `text`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/privacy/subjects/{person}?reason=&format=json|text`: everything held about a
+/// person (their directory id); audited as `privacy.export`.
+pub(crate) async fn get_subject(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(person): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    every_site(&principal)?;
+    if query.reason.trim().is_empty() {
+        return Err(bad_request(
+            "say why this person's data is looked up: ?reason=",
+        ));
+    }
+    let text = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("text") => true,
+        Some(other) => return Err(bad_request(format!("format {other:?}: json or text"))),
+    };
+    let record = pipeline
+        .directory()
+        .person(&person)
+        .and_then(|p| serde_json::to_value(p).ok());
+    let p = pipeline.clone();
+    let export = blocking(move || {
+        p.privacy()
+            .export_subject(&principal.name, &person, record, query.reason.trim())
+            .map_err(privacy_error)
+    })
+    .await?;
+    if text {
+        let body = onesec_privacy::subject::render_text(&export, |ms| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| ms.to_string())
+        });
+        return Ok(body.into_response());
+    }
+    Ok(Json(export).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EraseRequest {
+    /// The erasure request's reference; required.
+    #[serde(default)]
+    reason: String,
+    /// Erase (default: a dry run that only reports).
+    #[serde(default)]
+    apply: bool,
+}
+
+/// `POST /api/v1/privacy/subjects/{person}/erase` `{"reason", "apply"}`: erases the person's
+/// events except what a legal hold keeps; audited as `privacy.erase`.
+pub(crate) async fn post_erase(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(person): Path<String>,
+    Json(request): Json<EraseRequest>,
+) -> Result<Response, ApiError> {
+    every_site(&principal)?;
+    if request.reason.trim().is_empty() {
+        return Err(bad_request("give the erasure request's reference: reason"));
+    }
+    let p = pipeline.clone();
+    let report = blocking(move || {
+        p.privacy()
+            .erase_subject(
+                &principal.name,
+                &person,
+                request.reason.trim(),
+                !request.apply,
+            )
+            .map_err(privacy_error)
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}

@@ -315,7 +315,7 @@ fn check_store(
     Ok(compared)
 }
 
-/// What audited retention runs and erasures removed on purpose: the event ids, and the
+/// What audited retention runs and erasures (`privacy.erase`) removed on purpose: the event ids, and the
 /// journal's first record after the last run that deleted segments.
 #[derive(Default)]
 struct AuditedRemovals {
@@ -330,7 +330,8 @@ impl AuditedRemovals {
             let Ok(entry) = serde_json::from_slice::<Entry>(bytes) else {
                 continue;
             };
-            if entry.action != onesec_privacy::AUDIT_RETENTION {
+            let removal = [onesec_privacy::AUDIT_RETENTION, onesec_privacy::AUDIT_ERASE];
+            if !removal.contains(&entry.action.as_str()) {
                 continue;
             }
             if let Ok(ids) =

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use onesec_audit::{AuditLog, Entry, Witness};
 use onesec_journal::{Journal, JournalConfig, JournalError};
 use onesec_pipeline::Config;
-use onesec_privacy::{RetentionReport, holds};
+use onesec_privacy::{RetentionReport, holds, subject};
 use onesec_store::{Retention, SqliteStore};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +33,45 @@ enum PrivacyCommand {
     Release(HoldArgs),
     /// List the legal holds.
     Holds(FolderArgs),
+    /// Everything onesec holds about a person (their directory id), as JSON or text.
+    Export(ExportArgs),
+    /// Erase a person's events, except what an incident under legal hold cites (dry run
+    /// unless --apply).
+    Erase(EraseArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The person's directory id (`person_id` in people.csv).
+    person: String,
+    /// Why the data is looked up (the request's reference); recorded in the audit log.
+    #[arg(long)]
+    reason: String,
+    /// `json` (machine-readable, every event whole) or `text` (for the person).
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    folder: FolderArgs,
+}
+
+#[derive(Args)]
+struct EraseArgs {
+    /// The person's directory id.
+    person: String,
+    /// The erasure request's reference; recorded in the audit log.
+    #[arg(long)]
+    reason: String,
+    /// Erase (without it, only say what would go).
+    #[arg(long)]
+    apply: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    folder: FolderArgs,
 }
 
 #[derive(Args)]
@@ -78,6 +117,8 @@ pub fn run(args: PrivacyArgs) -> anyhow::Result<ExitCode> {
         PrivacyCommand::Hold(args) => hold(args),
         PrivacyCommand::Release(args) => release(args),
         PrivacyCommand::Holds(args) => list_holds(args),
+        PrivacyCommand::Export(args) => export_subject(args),
+        PrivacyCommand::Erase(args) => erase_subject(args),
     }
 }
 
@@ -265,6 +306,131 @@ fn list_holds(args: FolderArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn export_subject(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.reason.trim().is_empty() {
+        bail!("--reason: say why this person's data is looked up");
+    }
+    let config = args.folder.config()?;
+    let data = &config.data_dir;
+    let store = open_store(data)?;
+    let row = directory_record(&config, &args.person)?;
+    let export = subject::export(
+        &store,
+        &args.person,
+        row,
+        &config.privacy.retention,
+        onesec_pipeline::now_ms(),
+    )?;
+    let bytes = match args.format.as_str() {
+        "json" => serde_json::to_vec_pretty(&export)?,
+        "text" => subject::render_text(&export, format_ms).into_bytes(),
+        other => bail!("--format {other:?}: expected json or text"),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?,
+    }
+    let running = open_journal(data)?.is_none();
+    let detail = serde_json::json!({
+        "events": export.events.len(),
+        "incidents": export.incidents.len(),
+        "format": args.format,
+        "sha256": sha256_hex(&bytes),
+        "reason": args.reason.trim(),
+        "via": "cli",
+    });
+    record(
+        data,
+        !running,
+        onesec_privacy::AUDIT_EXPORT,
+        &args.person,
+        detail,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The directory's row of the person, when the configuration names a directory.
+fn directory_record(config: &Config, person: &str) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(dir) = &config.directory else {
+        return Ok(None);
+    };
+    let directory = onesec_directory::Directory::load_dir(dir)
+        .with_context(|| format!("reading the directory {}", dir.display()))?;
+    Ok(directory
+        .person(person)
+        .map(serde_json::to_value)
+        .transpose()?)
+}
+
+fn erase_subject(args: EraseArgs) -> anyhow::Result<ExitCode> {
+    if args.reason.trim().is_empty() {
+        bail!("--reason: give the erasure request's reference");
+    }
+    let config = args.folder.config()?;
+    let data = &config.data_dir;
+    let mut store = open_store(data)?;
+    let journal = if args.apply {
+        open_journal(data)?
+    } else {
+        None
+    };
+    let report = subject::erase(
+        &mut store,
+        journal.as_ref(),
+        &args.person,
+        args.reason.trim(),
+        onesec_pipeline::now_ms(),
+        !args.apply,
+    )?;
+    if args.apply {
+        let detail = serde_json::to_value(&report)?;
+        record(
+            data,
+            journal.is_some(),
+            onesec_privacy::AUDIT_ERASE,
+            "",
+            detail,
+        )?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if report.dry_run {
+        "would erase"
+    } else {
+        "erased"
+    };
+    println!(
+        "{}: {} events found, {verb} {}, {} kept under legal hold",
+        args.person, report.found, report.removed, report.kept_for_legal_hold
+    );
+    if !report.incidents_naming.is_empty() {
+        println!(
+            "  incidents naming the person are kept: {}",
+            report.incidents_naming.join(", ")
+        );
+    }
+    match &report.journal {
+        Some(j) => println!(
+            "  journal: {} segments deleted, first record now {}",
+            j.segments_removed, j.first_retained
+        ),
+        None if args.apply && journal.is_none() => println!(
+            "  journal: onesec is running and holds it; its retention job deletes the segments"
+        ),
+        None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Audits an action done here: appended to the log when onesec is stopped (`append_now`),

@@ -383,3 +383,253 @@ fn holds_and_retention_runs_over_the_api_need_manage_privacy_and_are_audited() {
 fn json_reason(reason: &str) -> Value {
     serde_json::json!({ "reason": reason })
 }
+
+/// Every audit entry of a data folder (stopped onesec).
+fn audit_entries(data: &Path) -> Vec<Value> {
+    onesec_audit::read_contents(&data.join("audit"))
+        .unwrap()
+        .entries
+        .iter()
+        .filter_map(|bytes| serde_json::from_slice(bytes).ok())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn folder_bytes(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            bytes.extend(folder_bytes(&path));
+        } else {
+            bytes.extend(fs::read(&path).unwrap());
+        }
+    }
+    bytes
+}
+
+#[test]
+fn a_person_asks_what_onesec_holds_and_has_it_erased() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("onesec.toml");
+    fs::write(
+        &config,
+        format!(
+            "directory = {:?}\n[journal]\nsegment_mib = 1\n[privacy.retention]\ndefault_days = 365\n",
+            northwind().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut onesec = Onesec::start(&Options {
+        data_dir: data.clone(),
+        config: Some(config.clone()),
+        ..Options::default()
+    });
+    // Rory MacLeod (n002, badge 0x7A1002) badges in 300 times; then Isla Campbell (n001)
+    // logs in 1500 times, enough to fill the first journal segment.
+    let rory = post_grants(&onesec, "2026-05-02", 300, "0x7A1002");
+    let lines: Vec<String> = (0..1500).map(|i| sshd("2026-05-03", i % 60)).collect();
+    for chunk in lines.chunks(500) {
+        let answer = onesec.post_events("syslog", chunk.join("\n"), None);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let last = onesec.status()["journal_seq"].as_u64().unwrap();
+    onesec.wait_for_detection(last);
+    onesec.kill();
+    let folder = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+
+    // "What do we hold about this person?"
+    let json = run_cli(
+        &[
+            &["privacy", "export", "n002", "--reason", "SAR 2026-3"][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    let export: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(export["directory"]["name"], "Rory MacLeod");
+    let ids: Vec<u64> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), rory.len());
+    assert!(ids.iter().all(|id| rory.contains(id)));
+    assert_eq!(export["categories"][0]["category"], "movements");
+    assert_eq!(
+        export["categories"][0]["kept"][0],
+        "365 days by default_days"
+    );
+    let text = run_cli(
+        &[
+            &[
+                "privacy",
+                "export",
+                "n002",
+                "--reason",
+                "SAR 2026-3",
+                "--format",
+                "text",
+            ][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    assert!(
+        text.contains("Rory MacLeod") && text.contains("movements"),
+        "{text}"
+    );
+    let missing = cli(&[&["privacy", "export", "n002", "--reason", " "][..], &folder].concat());
+    assert!(!missing.status.success(), "an export needs a reason");
+
+    // "Delete what we may."
+    let dry = run_cli(
+        &[
+            &[
+                "privacy",
+                "erase",
+                "n002",
+                "--reason",
+                "erasure 2026-3",
+                "--json",
+            ][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    let dry: Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["removed"].as_u64(), Some(rory.len() as u64));
+    assert!(
+        contains(&folder_bytes(&data), "0x7A1002"),
+        "a dry run erases nothing"
+    );
+    let erased = run_cli(
+        &[
+            &[
+                "privacy",
+                "erase",
+                "n002",
+                "--reason",
+                "erasure 2026-3",
+                "--apply",
+                "--json",
+            ][..],
+            &folder,
+        ]
+        .concat(),
+    );
+    let report: Value = serde_json::from_str(&erased).unwrap();
+    assert_eq!(report["removed"].as_u64(), Some(rory.len() as u64));
+    assert!(
+        report["journal"]["segments_removed"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    let stored = stored_ids(&data);
+    assert!(rory.iter().all(|id| !stored.contains(id)));
+    assert_eq!(
+        stored.len() as u64,
+        last - rory.len() as u64,
+        "nobody else's events went"
+    );
+    let bytes = folder_bytes(&data);
+    assert!(
+        !contains(&bytes, "0x7A1002"),
+        "no badge number of his is left"
+    );
+    assert!(!contains(&bytes, "Rory MacLeod"), "no name of his is left");
+    assert!(contains(&bytes, "icampbell"), "Isla's events stay");
+    verify(&data);
+
+    let entries = audit_entries(&data);
+    let exports: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "privacy.export" && e["target"] == "n002")
+        .collect();
+    assert_eq!(exports.len(), 2, "each export is audited");
+    assert_eq!(exports[0]["detail"]["reason"], "SAR 2026-3");
+    let erase = entries
+        .iter()
+        .find(|e| e["action"] == "privacy.erase")
+        .expect("the erasure is audited");
+    assert_eq!(erase["detail"]["removed"].as_u64(), Some(rory.len() as u64));
+    assert!(
+        !erase.to_string().contains("n002"),
+        "the erasure names the person only by hash"
+    );
+}
+
+#[test]
+fn subject_requests_over_the_api_need_a_reason_and_manage_privacy_across_all_sites() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut onesec = Onesec::start(&Options {
+        data_dir: data.clone(),
+        directory: Some(northwind()),
+        ..Options::default()
+    });
+    let isla = onesec.post_events(
+        "syslog",
+        format!("{}\n{}", sshd("2026-05-03", 1), sshd("2026-05-03", 2)),
+        None,
+    );
+    assert_eq!(isla.status, 200, "{}", isla.body);
+    onesec.wait_for_detection(2);
+    let dpo = onesec.issue_token("dpo", "compliance_officer", &[]);
+    let local = onesec.issue_token("local-dpo", "compliance_officer", &["EDI"]);
+    let analyst = onesec.issue_token("analyst", "soc_analyst", &[]);
+    let get = reqwest::Method::GET;
+    let path = "/api/v1/privacy/subjects/n001?reason=SAR%207";
+    assert_eq!(
+        onesec.request_as(get.clone(), path, Some(&analyst)).status,
+        403
+    );
+    assert_eq!(
+        onesec.request_as(get.clone(), path, Some(&local)).status,
+        403
+    );
+    let no_reason = onesec.request_as(get.clone(), "/api/v1/privacy/subjects/n001", Some(&dpo));
+    assert_eq!(no_reason.status, 400);
+    let export = onesec.request_as(get, path, Some(&dpo));
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["events"].as_array().unwrap().len(), 2);
+    assert_eq!(export.body["directory"]["name"], "Isla Campbell");
+
+    let post = reqwest::Method::POST;
+    let erase_path = "/api/v1/privacy/subjects/n001/erase";
+    let (status, _) = send_json(&onesec, post.clone(), erase_path, json_reason(""), &dpo);
+    assert_eq!(status, 400, "an erasure needs the request's reference");
+    let body = serde_json::json!({ "reason": "erasure 7", "apply": true });
+    let (status, report) = send_json(&onesec, post, erase_path, body, &dpo);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["removed"], 2);
+    let again = onesec.request_as(reqwest::Method::GET, path, Some(&dpo));
+    assert!(again.body["events"].as_array().unwrap().is_empty());
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+    let entries = audit_entries(&data);
+    let exports = entries
+        .iter()
+        .filter(|e| {
+            e["action"] == "privacy.export" && e["actor"] == "token:dpo" && e["target"] == "n001"
+        })
+        .count();
+    assert_eq!(exports, 2, "both lookups are audited with who and whom");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "privacy.erase" && e["actor"] == "token:dpo")
+    );
+    verify(&data);
+}
