@@ -180,7 +180,7 @@ impl Pipeline {
             Some(dir) => SharedDirectory::load(dir)?,
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
-        config.privacy.retention.validate()?;
+        config.privacy.validate()?;
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
         let audit = open_audit(&config, &journal, &rules)?;
         let engine = Engine::new(

@@ -7,6 +7,9 @@
 //!   [`retention::RetentionReport`] is the detail of the `retention.removed` audit entry (ids
 //!   and counts, never content, so the audit log stays verifiable and holds no removed data).
 //! * [`holds`]: legal holds on incidents.
+//! * [`access`]: who looked at a person's data, from the audit log's `privacy.lookup`,
+//!   `privacy.export` and `export.ocsf` entries ([`policy::AccessSettings`] says which lookups
+//!   need a reason).
 //! * [`subject`]: data subject requests: everything held about a person (JSON and text), and
 //!   the erasure of their events except what a legal hold keeps (`privacy.erase`, the person
 //!   named in the audit log only by the SHA-256 of their id).
@@ -18,12 +21,13 @@
 //! of stored events through the [`onesec_store::Store`] and [`onesec_store::Retention`]
 //! traits and leaves the audit entry to its caller.
 
+pub mod access;
 pub mod holds;
 pub mod policy;
 pub mod retention;
 pub mod subject;
 
-pub use policy::{PrivacySettings, RetentionRule, RetentionSettings};
+pub use policy::{AccessSettings, PrivacySettings, RetentionRule, RetentionSettings};
 pub use retention::{RetentionError, RetentionReport, run};
 
 /// The audit action of a retention run that removed something.

@@ -13,6 +13,70 @@ pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct PrivacySettings {
     /// `[privacy.retention]`.
     pub retention: RetentionSettings,
+    /// `[privacy.access]`.
+    pub access: AccessSettings,
+}
+
+/// The kinds of personal-data lookup onesec audits (`privacy.lookup` entries), each with
+/// what it shows.
+pub const LOOKUPS: &[(&str, &str)] = &[
+    (
+        "person_timeline",
+        "a person's events (GET /api/v1/events?person=)",
+    ),
+    (
+        "incident_context",
+        "the badge and login events of an incident's people and doors (its context: API and console)",
+    ),
+    (
+        "incident_export",
+        "an incident's signed bundle or report, with its events and context",
+    ),
+    (
+        "subject_export",
+        "everything held about a person (onesec privacy export, GET /api/v1/privacy/subjects/{person}); always needs a reason",
+    ),
+];
+
+/// `[privacy.access]`: which personal-data lookups need the operator's reason.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessSettings {
+    /// Lookup kinds ([`LOOKUPS`]) refused without a reason (`?reason=` or the
+    /// `X-Onesec-Reason` header). Every lookup is audited either way.
+    pub reason_required: Vec<String>,
+}
+
+impl AccessSettings {
+    /// Checks every kind named is one onesec audits.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        for kind in &self.reason_required {
+            if !LOOKUPS.iter().any(|(name, _)| name == kind) {
+                return Err(PolicyError::UnknownLookup {
+                    kind: kind.clone(),
+                    known: LOOKUPS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a lookup of this kind needs a reason.
+    pub fn needs_reason(&self, kind: &str) -> bool {
+        kind == "subject_export" || self.reason_required.iter().any(|k| k == kind)
+    }
+}
+
+impl PrivacySettings {
+    /// Checks `[privacy.retention]` and `[privacy.access]`.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        self.retention.validate()?;
+        self.access.validate()
+    }
 }
 
 /// `[privacy.retention]`: periods per event class, site and data category.
@@ -151,6 +215,14 @@ pub enum PolicyError {
         /// What was written.
         category: String,
         /// The categories there are.
+        known: String,
+    },
+    /// `[privacy.access] reason_required` names a lookup onesec does not have.
+    #[error("[privacy.access] reason_required: unknown lookup {kind:?} (one of {known})")]
+    UnknownLookup {
+        /// What was written.
+        kind: String,
+        /// The lookups there are.
         known: String,
     },
     /// A period of zero days would delete data as it arrives, before detection saw it.

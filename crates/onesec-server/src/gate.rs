@@ -195,6 +195,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/privacy/access",
+        Access::Needs(Permission::ReadAudit),
+    ),
+    (
+        Method::GET,
         "/api/v1/privacy/subjects/{person}",
         Access::Needs(Permission::ManagePrivacy),
     ),

@@ -241,3 +241,50 @@ pub(crate) async fn post_erase(
     .await?;
     Ok(Json(report).into_response())
 }
+
+#[derive(Deserialize)]
+pub(crate) struct AccessQuery {
+    /// The person's directory id.
+    person: String,
+    /// From (RFC 3339 or UTC ms), inclusive.
+    from: Option<String>,
+    /// To (RFC 3339 or UTC ms), inclusive.
+    to: Option<String>,
+}
+
+fn time_param(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    onesec_event::parse_time_rfc3339(text)
+        .map(Some)
+        .ok_or_else(|| bad_request(format!("{name}={text:?}: expected RFC 3339 or UTC ms")))
+}
+
+/// `GET /api/v1/privacy/access?person=&from=&to=`: who looked at the person's data in the
+/// period, from the audit log (lookups, exports, bulk exports), oldest first.
+pub(crate) async fn get_access(
+    State(pipeline): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<AccessQuery>,
+) -> Result<Response, ApiError> {
+    let from = time_param("from", query.from.as_deref())?;
+    let to = time_param("to", query.to.as_deref())?;
+    let Some(audit) = pipeline.audit().cloned() else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "the audit log is disabled ([audit] enabled = false): no access is recorded".into(),
+        ));
+    };
+    let accesses = blocking(move || {
+        let contents = onesec_audit::read_contents(&audit.dir()).map_err(internal)?;
+        Ok(onesec_privacy::access::accesses_of(
+            &contents.entries,
+            &query.person,
+            from,
+            to,
+        ))
+    })
+    .await?;
+    Ok(Json(accesses).into_response())
+}

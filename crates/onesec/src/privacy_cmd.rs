@@ -38,6 +38,25 @@ enum PrivacyCommand {
     /// Erase a person's events, except what an incident under legal hold cites (dry run
     /// unless --apply).
     Erase(EraseArgs),
+    /// Who looked at a person's data in a period (from the audit log).
+    Access(AccessArgs),
+}
+
+#[derive(Args)]
+struct AccessArgs {
+    /// The person's directory id.
+    person: String,
+    /// From (RFC 3339, or a date YYYY-MM-DD meaning its start, UTC).
+    #[arg(long)]
+    from: Option<String>,
+    /// To (RFC 3339, or a date YYYY-MM-DD meaning its end, UTC).
+    #[arg(long)]
+    to: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    folder: FolderArgs,
 }
 
 #[derive(Args)]
@@ -119,6 +138,7 @@ pub fn run(args: PrivacyArgs) -> anyhow::Result<ExitCode> {
         PrivacyCommand::Holds(args) => list_holds(args),
         PrivacyCommand::Export(args) => export_subject(args),
         PrivacyCommand::Erase(args) => erase_subject(args),
+        PrivacyCommand::Access(args) => access(args),
     }
 }
 
@@ -133,7 +153,7 @@ impl FolderArgs {
         } else if self.config.is_none() {
             config.data_dir = crate::default_data_dir();
         }
-        config.privacy.retention.validate()?;
+        config.privacy.validate()?;
         Ok(config)
     }
 }
@@ -426,6 +446,59 @@ fn erase_subject(args: EraseArgs) -> anyhow::Result<ExitCode> {
         None => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn access(args: AccessArgs) -> anyhow::Result<ExitCode> {
+    let config = args.folder.config()?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| parse_moment(t, false))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| parse_moment(t, true))
+        .transpose()?;
+    let dir = config.data_dir.join("audit");
+    let contents = onesec_audit::read_contents(&dir)
+        .with_context(|| format!("reading the audit log in {}", dir.display()))?;
+    let accesses = onesec_privacy::access::accesses_of(&contents.entries, &args.person, from, to);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&accesses)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} looks at the data of {}", accesses.len(), args.person);
+    for a in &accesses {
+        let reason = if a.reason.is_empty() {
+            "no reason given"
+        } else {
+            &a.reason
+        };
+        println!(
+            "  {}  {}  {} ({})  {}",
+            format_ms(a.time_ms),
+            a.actor,
+            a.kind,
+            a.target,
+            reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// RFC 3339, or a date (its start, or with `end` its last millisecond), UTC.
+fn parse_moment(text: &str, end: bool) -> anyhow::Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{text:?}: expected RFC 3339 or YYYY-MM-DD"))?;
+    let start = date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0);
+    Ok(if end { start + 86_400_000 - 1 } else { start })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

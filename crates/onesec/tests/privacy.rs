@@ -633,3 +633,143 @@ fn subject_requests_over_the_api_need_a_reason_and_manage_privacy_across_all_sit
     );
     verify(&data);
 }
+
+/// `GET path` as `bearer` with the reason header: status and body.
+fn get_with_reason(onesec: &Onesec, path: &str, bearer: &str, reason: &str) -> (u16, Value) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{}{path}", onesec.base))
+        .bearer_auth(bearer)
+        .header("X-Onesec-Reason", reason)
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn every_look_at_a_persons_data_is_audited_and_the_dpo_can_ask_who_looked() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("onesec.toml");
+    fs::write(
+        &config,
+        "[privacy.access]\nreason_required = [\"person_timeline\"]\n",
+    )
+    .unwrap();
+    let mut onesec = Onesec::start(&Options {
+        data_dir: data.clone(),
+        config: Some(config.clone()),
+        directory: Some(northwind()),
+        ..Options::default()
+    });
+    // Callum Reid (n004) left the company; his badge is tried at a reader.
+    let denied = r#"{"topic": "northwind/ctl-edi-01/onvif-ej/AccessControl/Denied/Credential/&RDR-EDI-01", "payload": {"UtcTime": "2026-05-05T09:15:00Z", "Source": {"AccessPointToken": "RDR-EDI-01"}, "Data": {"CredentialToken": "0x7A1004", "Reason": "CredentialNotActive"}}}"#;
+    let answer = onesec.post_events("onvif-ej", denied, None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    onesec.wait_for_detection(1);
+    let incidents = onesec.incidents();
+    let incident = incidents
+        .iter()
+        .find(|i| i.persons.contains("n004"))
+        .unwrap_or_else(|| panic!("an incident names n004: {incidents:?}"))
+        .clone();
+    let person = incident.persons.iter().next().unwrap().clone();
+    let admin = onesec.token().unwrap().to_string();
+    let dpo = onesec.issue_token("dpo", "compliance_officer", &[]);
+    let analyst = onesec.issue_token("analyst", "soc_analyst", &[]);
+    let get = reqwest::Method::GET;
+
+    // A person's timeline needs a reason here ([privacy.access]); by query or header.
+    let timeline = format!("/api/v1/events?person={person}");
+    let refused = onesec.request_as(get.clone(), &timeline, Some(&admin));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let by_query = format!("{timeline}&reason=case%2011");
+    let answer = onesec.request_as(get.clone(), &by_query, Some(&admin));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let (status, _) = get_with_reason(&onesec, &timeline, &analyst, "shift check");
+    assert_eq!(status, 200);
+    // The incident's context, report and export show its people's events: no reason needed.
+    let id = &incident.id;
+    for path in [
+        format!("/api/v1/incidents/{id}/context"),
+        format!("/api/v1/incidents/{id}/report"),
+        format!("/api/v1/incidents/{id}/export"),
+        format!("/console/incidents/{id}"),
+    ] {
+        let answer = onesec.request_as(get.clone(), &path, Some(&admin));
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    let export = format!("/api/v1/privacy/subjects/{person}?reason=SAR%209");
+    assert_eq!(
+        onesec.request_as(get.clone(), &export, Some(&dpo)).status,
+        200
+    );
+
+    // "Who looked at this person's data?"
+    let who = format!("/api/v1/privacy/access?person={person}");
+    assert_eq!(
+        onesec.request_as(get.clone(), &who, Some(&analyst)).status,
+        403
+    );
+    let answer = onesec.request_as(get.clone(), &who, Some(&dpo));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let looks = answer.body.as_array().unwrap().clone();
+    let seen: Vec<(String, String, String)> = looks
+        .iter()
+        .map(|a| {
+            (
+                a["actor"].as_str().unwrap().to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+                a["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |actor: &str, kind: &str, reason: &str| {
+        seen.contains(&(actor.to_string(), kind.to_string(), reason.to_string()))
+    };
+    assert!(has(common::ADMIN, "person_timeline", "case 11"), "{seen:?}");
+    assert!(
+        has("token:analyst", "person_timeline", "shift check"),
+        "{seen:?}"
+    );
+    assert!(has(common::ADMIN, "incident_context", ""), "{seen:?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|(_, kind, _)| kind == "incident_export")
+            .count(),
+        2,
+        "the report and the export: {seen:?}"
+    );
+    let context_views = looks
+        .iter()
+        .filter(|a| a["kind"] == "incident_context" && a["target"] == id.as_str())
+        .count();
+    assert_eq!(
+        context_views, 2,
+        "the API's and the console's view: {seen:?}"
+    );
+    assert!(has("token:dpo", "subject_export", "SAR 9"), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|(_, kind, reason)| kind == "person_timeline" && reason.is_empty()),
+        "the refused lookup showed nothing and is not a look"
+    );
+    let later = format!("{who}&from=2099-01-01T00:00:00Z");
+    let none = onesec.request_as(get, &later, Some(&dpo));
+    assert_eq!(none.body.as_array().map(Vec::len), Some(0));
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+
+    // The same question offline, from the data folder.
+    let offline = run_cli(&[
+        "privacy",
+        "access",
+        &person,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    let offline: Value = serde_json::from_str(&offline).unwrap();
+    assert_eq!(offline.as_array().unwrap().len(), looks.len());
+}
