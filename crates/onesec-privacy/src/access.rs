@@ -109,10 +109,20 @@ mod tests {
                 "inc-2",
                 serde_json::json!({"kind": "incident_context", "persons": ["n001"]}),
             ),
-            entry(40, crate::AUDIT_EXPORT, "n002", serde_json::json!({"reason": "SAR"})),
+            entry(
+                40,
+                crate::AUDIT_EXPORT,
+                "n002",
+                serde_json::json!({"reason": "SAR"}),
+            ),
             entry(50, "export.ocsf", "stdout", serde_json::json!({})),
             entry(60, "incident.state", "inc-1", serde_json::json!({})),
-            entry(70, AUDIT_LOOKUP, "n002", serde_json::json!({"kind": "person_timeline"})),
+            entry(
+                70,
+                AUDIT_LOOKUP,
+                "n002",
+                serde_json::json!({"kind": "person_timeline"}),
+            ),
         ];
         let found = accesses_of(&entries, "n002", Some(10), Some(60));
         let kinds: Vec<&str> = found.iter().map(|a| a.kind.as_str()).collect();
@@ -126,6 +136,10 @@ mod tests {
             ]
         );
         assert_eq!(found[0].reason, "case 4");
-        assert_eq!(accesses_of(&entries, "n003", None, None).len(), 1, "only the bulk export");
+        assert_eq!(
+            accesses_of(&entries, "n003", None, None).len(),
+            1,
+            "only the bulk export"
+        );
     }
 }

@@ -7,6 +7,8 @@
 //!   [`retention::RetentionReport`] is the detail of the `retention.removed` audit entry (ids
 //!   and counts, never content, so the audit log stays verifiable and holds no removed data).
 //! * [`holds`]: legal holds on incidents.
+//! * [`records`]: the record of processing (GDPR Art. 30) from the live configuration,
+//!   Markdown and JSON.
 //! * [`access`]: who looked at a person's data, from the audit log's `privacy.lookup`,
 //!   `privacy.export` and `export.ocsf` entries ([`policy::AccessSettings`] says which lookups
 //!   need a reason).
@@ -24,6 +26,7 @@
 pub mod access;
 pub mod holds;
 pub mod policy;
+pub mod records;
 pub mod retention;
 pub mod subject;
 

@@ -773,3 +773,68 @@ fn every_look_at_a_persons_data_is_audited_and_the_dpo_can_ask_who_looked() {
     let offline: Value = serde_json::from_str(&offline).unwrap();
     assert_eq!(offline.as_array().unwrap().len(), looks.len());
 }
+
+#[test]
+fn the_record_of_processing_follows_the_live_configuration() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("onesec.toml");
+    fs::write(
+        &config,
+        format!(
+            r#"directory = {:?}
+[compliance]
+dpo_contact = "dpo@northwind.example"
+[[response.connectors]]
+name = "soc"
+kind = "webhook"
+url = "https://soc.northwind.example/hook"
+[privacy.retention]
+enabled = true
+default_days = 365
+[[privacy.retention.rule]]
+category = "movements"
+days = 90
+[privacy.access]
+reason_required = ["person_timeline"]
+"#,
+            northwind().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let args = ["privacy", "records", "--config", config.to_str().unwrap()];
+    let markdown = run_cli(&args);
+    for expected in [
+        "dpo@northwind.example",
+        "| movements |",
+        "90 days by rule 1",
+        "365 days otherwise (default_days)",
+        "https://soc.northwind.example/hook",
+        "retention job running: yes",
+        "encryption at rest: no",
+        "a reason is required for person_timeline",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "{expected:?} missing:\n{markdown}"
+        );
+    }
+    let json: Value =
+        serde_json::from_str(&run_cli(&[&args[..], &["--format", "json"]].concat())).unwrap();
+    let movements = json["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "movements")
+        .unwrap();
+    assert_eq!(movements["retention"][0], "90 days by rule 1");
+    // "What is kept longer than 90 days?" The record says: logins, video... by the default.
+    let logins = json["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "logins")
+        .unwrap();
+    assert_eq!(logins["retention"][0], "365 days otherwise (default_days)");
+    let subjects = json["data_subjects"][0].as_str().unwrap();
+    assert!(subjects.contains("active"), "{subjects}");
+}
