@@ -15,6 +15,7 @@ use onesec_privacy::subject::{self, ErasureReport, SubjectExport};
 use onesec_privacy::{RetentionReport, RetentionSettings, holds};
 use onesec_store::{LegalHold, SqliteStore, Store};
 
+use crate::Config;
 use crate::audit::Audit;
 
 /// A privacy operation that failed.
@@ -181,6 +182,129 @@ impl Privacy {
         use onesec_store::Retention;
         Ok(SqliteStore::open(&self.db)?.legal_holds()?)
     }
+}
+
+/// What the configuration says about the processing, for the record of processing
+/// (`onesec_privacy::records`): the directory's people and sites, inputs, recipients, the
+/// measures in place; the caller names the roles that read events and incidents.
+pub fn processing_facts(
+    config: &Config,
+    directory: Option<&onesec_directory::Directory>,
+    roles_reading_events: Vec<String>,
+    roles_reading_incidents: Vec<String>,
+) -> onesec_privacy::records::Facts {
+    let mut facts = onesec_privacy::records::Facts {
+        dpo_contact: config.compliance.dpo_contact.clone(),
+        ..Default::default()
+    };
+    if let Some(directory) = directory {
+        let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+        for person in directory.people() {
+            *by_status
+                .entry(person.status.as_str().to_string())
+                .or_default() += 1;
+        }
+        facts.people = by_status.into_iter().collect();
+        facts.sites = directory.sites().iter().map(|s| s.id.clone()).collect();
+    }
+    facts.inputs = inputs(config);
+    facts.roles_reading_events = roles_reading_events;
+    facts.roles_reading_incidents = roles_reading_incidents;
+    facts.recipients = recipients(config);
+    let tls = !config.http.tls.is_empty();
+    facts.measures = vec![
+        (
+            "tamper-evident audit log with signed checkpoints".into(),
+            config.audit.enabled,
+        ),
+        (
+            "audit checkpoints copied to a witness".into(),
+            !config.audit.witness_file.is_empty() || !config.audit.witness_url.is_empty(),
+        ),
+        (
+            "authentication, roles and per-site scopes on the API".into(),
+            config.auth.enabled,
+        ),
+        ("HTTPS on the API".into(), tls),
+        ("TLS on syslog".into(), !config.syslog.tls.is_empty()),
+        (
+            "retention job running".into(),
+            config.privacy.retention.enabled,
+        ),
+        (
+            "removed data zeroed in the store (secure delete)".into(),
+            true,
+        ),
+        (
+            "every personal-data lookup audited".into(),
+            config.audit.enabled,
+        ),
+        ("pseudonymisation of stored events".into(), false),
+        ("encryption at rest".into(), false),
+    ];
+    facts
+}
+
+fn inputs(config: &Config) -> Vec<String> {
+    let mut out = vec![format!(
+        "HTTP API {} (events, directory reload)",
+        config.http.listen
+    )];
+    for (name, address) in [
+        ("syslog UDP", &config.syslog.udp),
+        ("syslog TCP", &config.syslog.tcp),
+        ("syslog TLS", &config.syslog.tls),
+        ("SIA DC-09 alarm receiver", &config.sia.listen),
+        ("MQTT broker", &config.mqtt.url),
+    ] {
+        if !address.is_empty() {
+            out.push(format!("{name} {address}"));
+        }
+    }
+    for camera in &config.onvif.camera {
+        out.push(format!(
+            "ONVIF device {} ({})",
+            camera.device, camera.address
+        ));
+    }
+    if let Some(dir) = &config.directory {
+        out.push(format!(
+            "directory of people, sites and devices: {}",
+            dir.display()
+        ));
+    }
+    out
+}
+
+fn recipients(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for connector in &config.response.connectors {
+        if !connector.url.is_empty() {
+            out.push(format!(
+                "response connector {} ({:?}, mode {:?}): {}",
+                connector.name, connector.kind, config.response.mode, connector.url
+            ));
+        }
+    }
+    for schedule in &config.reports.schedule {
+        if let Some(url) = &schedule.webhook {
+            out.push(format!("scheduled report {}: {url}", schedule.name));
+        }
+        if let Some(folder) = &schedule.folder {
+            out.push(format!(
+                "scheduled report {}: folder {}",
+                schedule.name,
+                folder.display()
+            ));
+        }
+    }
+    if !config.audit.witness_url.is_empty() {
+        out.push(format!(
+            "audit checkpoint witness: {}",
+            config.audit.witness_url
+        ));
+    }
+    out
 }
 
 /// Runs retention every `every_minutes` until `stop`, when `[privacy.retention] enabled`.

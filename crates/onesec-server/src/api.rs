@@ -258,6 +258,11 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
         ),
         at(
             Method::GET,
+            "/api/v1/privacy/records",
+            crate::privacy_api::get_records,
+        ),
+        at(
+            Method::GET,
             "/api/v1/privacy/subjects/{person}",
             crate::privacy_api::get_subject,
         ),

@@ -200,6 +200,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/privacy/records",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::GET,
         "/api/v1/privacy/subjects/{person}",
         Access::Needs(Permission::ManagePrivacy),
     ),

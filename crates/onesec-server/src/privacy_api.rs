@@ -288,3 +288,48 @@ pub(crate) async fn get_access(
     .await?;
     Ok(Json(accesses).into_response())
 }
+
+#[derive(Deserialize)]
+pub(crate) struct RecordsQuery {
+    /// `markdown` (default) or `json`.
+    format: Option<String>,
+}
+
+/// The roles with a permission.
+fn roles_with(permission: onesec_auth::Permission) -> Vec<String> {
+    onesec_auth::Role::ALL
+        .iter()
+        .filter(|r| r.may(permission))
+        .map(|r| r.as_str().to_string())
+        .collect()
+}
+
+/// `GET /api/v1/privacy/records?format=markdown|json`: the record of processing (GDPR Art.
+/// 30) from the configuration and directory in use.
+pub(crate) async fn get_records(
+    State(pipeline): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<RecordsQuery>,
+) -> Result<Response, ApiError> {
+    let config = pipeline.config();
+    let directory = pipeline.directory();
+    let facts = onesec_pipeline::privacy::processing_facts(
+        config,
+        config.directory.is_some().then_some(&*directory),
+        roles_with(onesec_auth::Permission::ReadEvents),
+        roles_with(onesec_auth::Permission::ReadIncidents),
+    );
+    let records =
+        onesec_privacy::records::build(&facts, &config.privacy.retention, &config.privacy.access);
+    match query.format.as_deref() {
+        None | Some("markdown") => Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            onesec_privacy::records::render_markdown(&records),
+        )
+            .into_response()),
+        Some("json") => Ok(Json(records).into_response()),
+        Some(other) => Err(bad_request(format!("format {other:?}: markdown or json"))),
+    }
+}

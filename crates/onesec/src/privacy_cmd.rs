@@ -521,130 +521,30 @@ fn records(args: RecordsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the configuration says about inputs, recipients, roles and measures.
+/// What the configuration (and the directory it names) says about the processing.
 fn processing_facts(config: &Config) -> anyhow::Result<onesec_privacy::records::Facts> {
-    use onesec_auth::{Permission, Role};
-    let mut facts = onesec_privacy::records::Facts {
-        dpo_contact: config.compliance.dpo_contact.clone(),
-        ..Default::default()
+    let directory = match &config.directory {
+        Some(dir) => Some(
+            onesec_directory::Directory::load_dir(dir)
+                .with_context(|| format!("reading the directory {}", dir.display()))?,
+        ),
+        None => None,
     };
-    if let Some(dir) = &config.directory {
-        let directory = onesec_directory::Directory::load_dir(dir)
-            .with_context(|| format!("reading the directory {}", dir.display()))?;
-        let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
-        for person in directory.people() {
-            *by_status
-                .entry(person.status.as_str().to_string())
-                .or_default() += 1;
-        }
-        facts.people = by_status.into_iter().collect();
-        facts.sites = directory.sites().iter().map(|s| s.id.clone()).collect();
-    }
-    facts.inputs = inputs(config);
-    let roles = |p: Permission| -> Vec<String> {
-        Role::ALL
-            .iter()
-            .filter(|r| r.may(p))
-            .map(|r| r.as_str().to_string())
-            .collect()
-    };
-    facts.roles_reading_events = roles(Permission::ReadEvents);
-    facts.roles_reading_incidents = roles(Permission::ReadIncidents);
-    facts.recipients = recipients(config);
-    let tls = !config.http.tls.is_empty();
-    facts.measures = vec![
-        (
-            "tamper-evident audit log with signed checkpoints".into(),
-            config.audit.enabled,
-        ),
-        (
-            "audit checkpoints copied to a witness".into(),
-            !config.audit.witness_file.is_empty() || !config.audit.witness_url.is_empty(),
-        ),
-        (
-            "authentication, roles and per-site scopes on the API".into(),
-            config.auth.enabled,
-        ),
-        ("HTTPS on the API".into(), tls),
-        ("TLS on syslog".into(), !config.syslog.tls.is_empty()),
-        (
-            "retention job running".into(),
-            config.privacy.retention.enabled,
-        ),
-        (
-            "removed data zeroed in the store (secure delete)".into(),
-            true,
-        ),
-        (
-            "every personal-data lookup audited".into(),
-            config.audit.enabled,
-        ),
-        ("pseudonymisation of stored events".into(), false),
-        ("encryption at rest".into(), false),
-    ];
-    Ok(facts)
+    Ok(onesec_pipeline::privacy::processing_facts(
+        config,
+        directory.as_ref(),
+        roles_reading(onesec_auth::Permission::ReadEvents),
+        roles_reading(onesec_auth::Permission::ReadIncidents),
+    ))
 }
 
-fn inputs(config: &Config) -> Vec<String> {
-    let mut out = vec![format!(
-        "HTTP API {} (events, directory reload)",
-        config.http.listen
-    )];
-    for (name, address) in [
-        ("syslog UDP", &config.syslog.udp),
-        ("syslog TCP", &config.syslog.tcp),
-        ("syslog TLS", &config.syslog.tls),
-        ("SIA DC-09 alarm receiver", &config.sia.listen),
-        ("MQTT broker", &config.mqtt.url),
-    ] {
-        if !address.is_empty() {
-            out.push(format!("{name} {address}"));
-        }
-    }
-    for camera in &config.onvif.camera {
-        out.push(format!(
-            "ONVIF device {} ({})",
-            camera.device, camera.address
-        ));
-    }
-    if let Some(dir) = &config.directory {
-        out.push(format!(
-            "directory of people, sites and devices: {}",
-            dir.display()
-        ));
-    }
-    out
-}
-
-fn recipients(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    for connector in &config.response.connectors {
-        if !connector.url.is_empty() {
-            out.push(format!(
-                "response connector {} ({:?}, mode {:?}): {}",
-                connector.name, connector.kind, config.response.mode, connector.url
-            ));
-        }
-    }
-    for schedule in &config.reports.schedule {
-        if let Some(url) = &schedule.webhook {
-            out.push(format!("scheduled report {}: {url}", schedule.name));
-        }
-        if let Some(folder) = &schedule.folder {
-            out.push(format!(
-                "scheduled report {}: folder {}",
-                schedule.name,
-                folder.display()
-            ));
-        }
-    }
-    if !config.audit.witness_url.is_empty() {
-        out.push(format!(
-            "audit checkpoint witness: {}",
-            config.audit.witness_url
-        ));
-    }
-    out
+/// The roles with a permission.
+fn roles_reading(permission: onesec_auth::Permission) -> Vec<String> {
+    onesec_auth::Role::ALL
+        .iter()
+        .filter(|r| r.may(permission))
+        .map(|r| r.as_str().to_string())
+        .collect()
 }
 
 /// RFC 3339, or a date (its start, or with `end` its last millisecond), UTC.

@@ -837,4 +837,21 @@ reason_required = ["person_timeline"]
     assert_eq!(logins["retention"][0], "365 days otherwise (default_days)");
     let subjects = json["data_subjects"][0].as_str().unwrap();
     assert!(subjects.contains("active"), "{subjects}");
+
+    // The same record from the running onesec, for those who read compliance data.
+    let data = temp.path().join("data");
+    let onesec = Onesec::start(&Options {
+        data_dir: data,
+        config: Some(config.clone()),
+        ..Options::default()
+    });
+    let manager = onesec.issue_token("manager", "manager", &[]);
+    let analyst = onesec.issue_token("analyst", "soc_analyst", &[]);
+    let get = reqwest::Method::GET;
+    let path = "/api/v1/privacy/records?format=json";
+    assert_eq!(onesec.request_as(get.clone(), path, Some(&analyst)).status, 403);
+    let served = onesec.request_as(get, path, Some(&manager));
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(served.body["categories"], json["categories"]);
+    assert_eq!(served.body["recipients"], json["recipients"]);
 }
