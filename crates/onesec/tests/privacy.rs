@@ -849,7 +849,10 @@ reason_required = ["person_timeline"]
     let analyst = onesec.issue_token("analyst", "soc_analyst", &[]);
     let get = reqwest::Method::GET;
     let path = "/api/v1/privacy/records?format=json";
-    assert_eq!(onesec.request_as(get.clone(), path, Some(&analyst)).status, 403);
+    assert_eq!(
+        onesec.request_as(get.clone(), path, Some(&analyst)).status,
+        403
+    );
     let served = onesec.request_as(get, path, Some(&manager));
     assert_eq!(served.status, 200, "{}", served.body);
     assert_eq!(served.body["categories"], json["categories"]);
