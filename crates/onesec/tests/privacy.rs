@@ -858,3 +858,48 @@ reason_required = ["person_timeline"]
     assert_eq!(served.body["categories"], json["categories"]);
     assert_eq!(served.body["recipients"], json["recipients"]);
 }
+
+#[test]
+fn a_running_onesec_removes_expired_events_and_their_segments_and_goes_on_detecting() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("onesec.toml");
+    write_config(&config, "default_days = 1\nincident_days = 1");
+    let options = Options {
+        data_dir: data.clone(),
+        directory: Some(northwind()),
+        config: Some(config),
+        ..Options::default()
+    };
+    let mut onesec = Onesec::start(&options);
+    let old = post_grants(&onesec, "2026-03-02", 2500, "0x7A1002");
+    onesec.wait_for_detection(*old.last().unwrap());
+    let admin = onesec.token().unwrap().to_string();
+    let body = serde_json::json!({ "apply": true, "as_of": "2026-04-01T00:00:00Z" });
+    let post = reqwest::Method::POST;
+    let (status, report) = send_json(&onesec, post, "/api/v1/privacy/retention", body, &admin);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["removed"].as_u64(),
+        Some(old.len() as u64),
+        "{report:#}"
+    );
+    assert!(
+        report["journal"]["segments_removed"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    // Detection goes on past the deleted segments.
+    let new = post_grants(&onesec, "2026-04-02", 10, "0x7A1002");
+    onesec.wait_for_detection(*new.last().unwrap());
+    assert_eq!(onesec.events().len(), new.len());
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+    verify(&data);
+    let onesec = Onesec::start(&options);
+    onesec.wait_for_detection(*new.last().unwrap());
+    assert_eq!(
+        onesec.events().len(),
+        new.len(),
+        "nothing removed comes back"
+    );
+}
