@@ -60,6 +60,8 @@ pub enum Permission {
     ReadCompliance,
     /// Mark incidents for NIS2 / GDPR, edit and submit notification drafts.
     WorkCompliance,
+    /// Place and lift legal holds on incidents, run retention (docs/privacy.md).
+    ManagePrivacy,
     /// Create users and tokens.
     ManageUsers,
 }
@@ -133,6 +135,7 @@ impl Role {
                 ReadExports,
                 ReadCompliance,
                 WorkCompliance,
+                ManagePrivacy,
             ],
             Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus, ReadCompliance],
             Role::Auditor => &[
@@ -159,7 +162,7 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
@@ -176,6 +179,7 @@ impl Permission {
         Permission::ReadExports,
         Permission::ReadCompliance,
         Permission::WorkCompliance,
+        Permission::ManagePrivacy,
         Permission::ManageUsers,
     ];
 
@@ -198,6 +202,7 @@ impl Permission {
             Permission::ReadExports => "read_exports",
             Permission::ReadCompliance => "read_compliance",
             Permission::WorkCompliance => "work_compliance",
+            Permission::ManagePrivacy => "manage_privacy",
             Permission::ManageUsers => "manage_users",
         }
     }

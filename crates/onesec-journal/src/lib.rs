@@ -305,6 +305,12 @@ impl Journal {
         first.unwrap_or_else(|| self.last_sequence() + 1)
     }
 
+    /// The first sequence of every retained segment, oldest first: retention deletes whole
+    /// segments, and picks them by these boundaries.
+    pub fn segment_firsts(&self) -> Vec<u64> {
+        lock(&self.inner.shared.segments).keys().copied().collect()
+    }
+
     /// Directory the journal lives in.
     pub fn dir(&self) -> &Path {
         &self.inner.shared.dir

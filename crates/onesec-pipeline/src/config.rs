@@ -47,6 +47,8 @@ pub struct Config {
     pub compliance: crate::compliance_config::ComplianceSettings,
     /// `[reports]`: unified reports, working hours, `[[reports.schedule]]` (docs/compliance.md).
     pub reports: crate::compliance_config::ReportsSettings,
+    /// `[privacy]`: retention periods and the job that enforces them (docs/privacy.md).
+    pub privacy: onesec_privacy::PrivacySettings,
     /// The file this was read from and the SHA-256 of its bytes (hex), for the audit log's
     /// `config.load` entry; `None` for the defaults.
     #[serde(skip)]
@@ -367,6 +369,7 @@ impl Default for Config {
             response: crate::response::config::ResponseConfig::default(),
             compliance: Default::default(),
             reports: Default::default(),
+            privacy: Default::default(),
             source: None,
         }
     }

@@ -21,6 +21,7 @@ mod handoff;
 mod ingest;
 mod inventory;
 mod metrics;
+pub mod privacy;
 mod record;
 pub mod response;
 mod rules;
@@ -82,6 +83,12 @@ pub enum StartError {
     /// `[response]` is invalid (a playbook, a rule, a connector).
     #[error(transparent)]
     Response(#[from] response::ResponseError),
+    /// `[privacy.retention]` is invalid.
+    #[error(transparent)]
+    Retention(#[from] onesec_privacy::policy::PolicyError),
+    /// `[privacy.retention]` asks for what this store cannot do.
+    #[error(transparent)]
+    Privacy(privacy::PrivacyError),
     /// The `[hygiene] policy` file cannot be used (connection monitoring reads it at ingest).
     #[error("hygiene policy: {0}")]
     Policy(#[from] onesec_hygiene::HygieneError),
@@ -143,6 +150,8 @@ pub struct Pipeline {
     audit: Option<Arc<Audit>>,
     responses: Arc<response::Responses>,
     responder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    privacy: Arc<privacy::Privacy>,
+    retention: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Pipeline {
@@ -179,6 +188,7 @@ impl Pipeline {
             Some(dir) => SharedDirectory::load(dir)?,
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
+        config.privacy.validate()?;
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
         let audit = open_audit(&config, &journal, &rules)?;
         let engine = Engine::new(
@@ -271,6 +281,28 @@ impl Pipeline {
             path: data.clone(),
             source,
         })?;
+        let sqlite_file = match &store {
+            onesec_store::StoreSettings::Sqlite => Ok(data.join("onesec.db")),
+            onesec_store::StoreSettings::Postgres(_) => Err(config.store_description()),
+        };
+        if sqlite_file.is_err() && config.privacy.retention.enabled {
+            return Err(StartError::Privacy(privacy::PrivacyError::NotOnThisStore(
+                config.store_description(),
+            )));
+        }
+        let privacy = Arc::new(privacy::Privacy::new(
+            sqlite_file,
+            journal.clone(),
+            audit.clone(),
+            config.privacy.retention.clone(),
+            detected.clone(),
+        ));
+        let retention = privacy::spawn_job(privacy.clone(), stop.clone()).map_err(|source| {
+            StartError::DataDir {
+                path: data.clone(),
+                source,
+            }
+        })?;
         let handle = std::thread::Builder::new()
             .name("onesec-detect".into())
             .spawn(move || detector.run())
@@ -290,6 +322,8 @@ impl Pipeline {
             audit,
             responses,
             responder: Mutex::new(Some(responder)),
+            privacy,
+            retention: Mutex::new(retention),
         };
         pipeline.sync_inventory();
         Ok(pipeline)
@@ -305,6 +339,11 @@ impl Pipeline {
             Ok(changes) => tracing::info!(changes, "device inventory changes recorded"),
             Err(error) => tracing::warn!(%error, "device inventory changes not recorded"),
         }
+    }
+
+    /// Retention and legal holds (docs/privacy.md).
+    pub fn privacy(&self) -> &Arc<privacy::Privacy> {
+        &self.privacy
     }
 
     /// The audit log, unless `[audit] enabled = false`.
@@ -506,6 +545,10 @@ impl Pipeline {
         }
         let responder = self.responder.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = responder {
+            let _ = handle.join();
+        }
+        let retention = self.retention.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = retention {
             let _ = handle.join();
         }
     }

@@ -233,6 +233,46 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
             "/api/v1/incidents/{id}/evidence/{seq}",
             incident_api::get_evidence_file,
         ),
+        at(
+            Method::POST,
+            "/api/v1/incidents/{id}/hold",
+            crate::privacy_api::post_hold,
+        ),
+        at(
+            Method::DELETE,
+            "/api/v1/incidents/{id}/hold",
+            crate::privacy_api::delete_hold,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/holds",
+            crate::privacy_api::get_holds,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/privacy/retention",
+            crate::privacy_api::post_retention,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/access",
+            crate::privacy_api::get_access,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/records",
+            crate::privacy_api::get_records,
+        ),
+        at(
+            Method::GET,
+            "/api/v1/privacy/subjects/{person}",
+            crate::privacy_api::get_subject,
+        ),
+        at(
+            Method::POST,
+            "/api/v1/privacy/subjects/{person}/erase",
+            crate::privacy_api::post_erase,
+        ),
         at(Method::GET, "/api/v1/tasks", playbook_api::get_tasks),
         at(
             Method::POST,
@@ -481,6 +521,8 @@ fn mapping_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Api
 #[derive(Deserialize)]
 struct EventsQuery {
     person: Option<String>,
+    /// Why a person's events are looked up (`[privacy.access]`).
+    reason: Option<String>,
     site: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -507,7 +549,13 @@ async fn get_events(
     State(pipeline): State<AppState>,
     Extension(principal): Extension<Principal>,
     Query(q): Query<EventsQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    let reason = crate::access::reason(&headers, q.reason.as_deref());
+    if q.person.is_some() {
+        crate::access::require(&pipeline, "person_timeline", &reason)?;
+    }
+    let person = q.person.clone();
     let filter = EventFilter {
         person: q.person,
         site: q.site,
@@ -526,6 +574,17 @@ async fn get_events(
         _ => vec![],
     };
     let events = with_store(&pipeline, move |s| events_in_sites(s, filter, &sites)).await?;
+    if let Some(person) = &person {
+        let lookup = crate::access::Lookup {
+            kind: "person_timeline",
+            target: person,
+            persons: vec![person.clone()],
+            reason: &reason,
+            via: "api",
+            events: events.len(),
+        };
+        crate::access::record(&pipeline, &principal.name, lookup);
+    }
     Ok(Json(events).into_response())
 }
 

@@ -174,6 +174,46 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Permission::WorkIncidents),
     ),
     (
+        Method::POST,
+        "/api/v1/incidents/{id}/hold",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/incidents/{id}/hold",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::GET,
+        "/api/v1/privacy/holds",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::POST,
+        "/api/v1/privacy/retention",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::GET,
+        "/api/v1/privacy/access",
+        Access::Needs(Permission::ReadAudit),
+    ),
+    (
+        Method::GET,
+        "/api/v1/privacy/records",
+        Access::Needs(Permission::ReadCompliance),
+    ),
+    (
+        Method::GET,
+        "/api/v1/privacy/subjects/{person}",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
+        Method::POST,
+        "/api/v1/privacy/subjects/{person}/erase",
+        Access::Needs(Permission::ManagePrivacy),
+    ),
+    (
         Method::GET,
         "/api/v1/incidents/{id}/evidence",
         Access::Needs(Permission::ReadIncidents),

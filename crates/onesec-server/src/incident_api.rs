@@ -345,15 +345,73 @@ pub(crate) fn context(
         })
 }
 
+/// `?reason=` of the routes that show an incident's people's events.
+#[derive(Deserialize, Default)]
+pub(crate) struct ReasonQuery {
+    reason: Option<String>,
+}
+
+/// Records that `incident`'s people's events were shown (`privacy.lookup`).
+fn record_lookup(
+    devices: &Devices,
+    actor: &str,
+    incident: &Incident,
+    kind: &str,
+    reason: &str,
+    events: usize,
+) {
+    let lookup = crate::access::Lookup {
+        kind,
+        target: &incident.id,
+        persons: incident.entities.persons.iter().cloned().collect(),
+        reason,
+        via: "api",
+        events,
+    };
+    crate::access::record(devices.pipeline(), actor, lookup);
+}
+
+/// Events a context document lists (doors' and people's).
+pub(crate) fn context_events(context: &Value) -> usize {
+    ["doors", "persons"]
+        .iter()
+        .flat_map(|key| context[key].as_array().into_iter().flatten())
+        .flat_map(|group| {
+            group
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.values())
+                .filter_map(Value::as_array)
+        })
+        .map(Vec::len)
+        .sum()
+}
+
 /// `GET /api/v1/incidents/{id}/context`.
 pub(crate) async fn get_context(
     State(devices): State<Arc<Devices>>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
+    Query(query): Query<ReasonQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let reason = crate::access::reason(&headers, query.reason.as_deref());
+    crate::access::require(devices.pipeline(), "incident_context", &reason)?;
     let incident = visible_incident(devices.pipeline(), &principal, id).await?;
-    let context =
-        blocking(move || context(&devices, &incident, &principal).map_err(internal)).await?;
+    let context = blocking(move || {
+        let context = context(&devices, &incident, &principal).map_err(internal)?;
+        let shown = context_events(&context);
+        record_lookup(
+            &devices,
+            &principal.name,
+            &incident,
+            "incident_context",
+            &reason,
+            shown,
+        );
+        Ok(context)
+    })
+    .await?;
     Ok(Json(context).into_response())
 }
 
@@ -432,7 +490,11 @@ pub(crate) async fn get_export(
     State(devices): State<Arc<Devices>>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
+    Query(query): Query<ReasonQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let reason = crate::access::reason(&headers, query.reason.as_deref());
+    crate::access::require(devices.pipeline(), "incident_export", &reason)?;
     let incident = visible_incident(devices.pipeline(), &principal, id).await?;
     let Some(audit) = devices.pipeline().audit().cloned() else {
         return Err(ApiError(
@@ -443,6 +505,8 @@ pub(crate) async fn get_export(
     let by = principal.name.clone();
     let bundle = blocking(move || {
         let doc = document(&devices, &incident.id, &principal)?;
+        let shown = context_events(&doc["context"]);
+        record_lookup(&devices, &by, &incident, "incident_export", &reason, shown);
         let key = audit.public_key_hex();
         let bundle = export::seal_bundle(doc, &key, |bytes| audit.sign_document(bytes));
         audit.record(
@@ -462,10 +526,23 @@ pub(crate) async fn get_report(
     State(devices): State<Arc<Devices>>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
+    Query(query): Query<ReasonQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let reason = crate::access::reason(&headers, query.reason.as_deref());
+    crate::access::require(devices.pipeline(), "incident_export", &reason)?;
     let incident = visible_incident(devices.pipeline(), &principal, id).await?;
     let html = blocking(move || {
         let doc = document(&devices, &incident.id, &principal)?;
+        let shown = context_events(&doc["context"]);
+        record_lookup(
+            &devices,
+            &principal.name,
+            &incident,
+            "incident_export",
+            &reason,
+            shown,
+        );
         if let Some(audit) = devices.pipeline().audit() {
             audit.record(&principal.name, "incident.report", &incident.id, json!({}));
         }

@@ -6,6 +6,7 @@
 //! their own. [`start`] binds every listener (port 0 picks a free port, which tests use) and
 //! reports the bound addresses.
 
+mod access;
 mod api;
 pub use api::served_routes;
 mod audit_api;
@@ -20,6 +21,7 @@ mod incident_api;
 pub mod mqtt;
 pub mod onvif_pull;
 mod playbook_api;
+mod privacy_api;
 pub mod sia;
 mod syslog;
 #[doc(hidden)]

@@ -21,7 +21,9 @@
 //! owner, SLA, escalation) and its history of who did what, playbook runs with their tasks,
 //! and the record of response actions (`sqlite_cases.rs`; tables added to older databases on
 //! open). [`Evidence`] keeps the files and event references attached to incidents, and
-//! [`ManualRecord`]s the merges and splits people did (`sqlite_evidence.rs`).
+//! [`ManualRecord`]s the merges and splits people did (`sqlite_evidence.rs`). [`Retention`]
+//! removes events for retention and erasure and keeps legal holds (`sqlite_privacy.rs`,
+//! docs/privacy.md); it is a trait of its own so a store can add it without touching [`Store`].
 
 mod blocks;
 mod event_scan;
@@ -36,6 +38,7 @@ mod sqlite_cases;
 mod sqlite_devices;
 mod sqlite_events;
 mod sqlite_evidence;
+mod sqlite_privacy;
 pub mod testing;
 
 pub use inventory::InventoryRow;
@@ -45,6 +48,7 @@ pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
 pub use sqlite_devices::{DeviceChange, DeviceSighting, PostureDay};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
+pub use sqlite_privacy::{LegalHold, RemovedRange, Retention};
 
 use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, Incident, IncidentState};

@@ -126,6 +126,11 @@ impl SqliteStore {
         // store write need not be fsynced on every commit.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db("set synchronous"))?;
+        // Personal data removed by retention or erasure must not linger in freed space of the
+        // file (docs/privacy.md): SQLite zeroes what it frees, on every connection that
+        // writes, so also the space pages leave behind as they are rearranged.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db("turn on secure delete"))?;
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;
         conn.execute_batch(crate::sqlite_cases::SCHEMA)
             .map_err(db("create response schema"))?;
@@ -133,6 +138,8 @@ impl SqliteStore {
             .map_err(db("create evidence schema"))?;
         conn.execute_batch(crate::sqlite_devices::SCHEMA)
             .map_err(db("create device sightings schema"))?;
+        conn.execute_batch(crate::sqlite_privacy::SCHEMA)
+            .map_err(db("create privacy schema"))?;
         sqlite_events::add_missing_columns(&conn, "event_blocks", &["segment", "offset"])?;
         sqlite_events::add_missing_columns(&conn, "dead_letters", &["byte_offset"])?;
         sqlite_events::migrate_event_rows(&mut conn)?;

@@ -16,8 +16,8 @@
 //! or below the highest stored id is already stored and is skipped, which keeps commits
 //! idempotent.
 
-use crate::blocks::{BLOCK_EVENTS, Block};
-use crate::event_scan::{self, Bodies, DEFAULT_LIMIT, StoredBlock, StoredKey, sql_id};
+use crate::blocks::{self, BLOCK_EVENTS, Block};
+use crate::event_scan::{self, Bodies, DEFAULT_LIMIT, StoredBlock, StoredKey, parse_line, sql_id};
 use crate::{EventFilter, Result, StoreError};
 use onesec_event::{Event, EventId};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -296,6 +296,169 @@ pub(crate) fn index_problems(rows: &EventRows<'_>) -> Result<Vec<(String, String
         .map_err(db("read event blocks"))?
         .map(|row| row.map_err(db("read event block")));
     event_scan::index_problems(blocks, keys, rows.journal)
+}
+
+/// Removes the events `ids` (retention, erasure): every block holding one is rewritten with
+/// the events it keeps as JSON lines (so it no longer refers to the journal) or dropped when
+/// it keeps none, and the removed events' timeline rows go with them. Returns the events
+/// removed (ids the store does not hold are skipped).
+pub(crate) fn remove_events(
+    conn: &Connection,
+    journal: Option<&Path>,
+    ids: &[EventId],
+) -> Result<Vec<Event>> {
+    let mut wanted = ids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let rows = EventRows { conn, journal };
+    let mut removed = Vec::new();
+    let mut rest = wanted.as_slice();
+    while let Some(&first) = rest.first() {
+        let Some(block) = stored_block_holding(&rows, first)? else {
+            rest = &rest[1..];
+            continue;
+        };
+        let inside = rest.partition_point(|id| *id <= block.last_id);
+        let (here, later) = rest.split_at(inside);
+        rest = later;
+        removed.extend(rewrite_block_without(&rows, block, here)?);
+    }
+    delete_keys(conn, &removed)?;
+    Ok(removed)
+}
+
+/// Rewrites one block without the events `drop` (ascending); returns the dropped events.
+fn rewrite_block_without(
+    rows: &EventRows<'_>,
+    block: StoredBlock,
+    drop: &[EventId],
+) -> Result<Vec<Event>> {
+    let first_id = block.first_id;
+    let data = block.lines(rows.journal)?;
+    let mut kept: Vec<(Event, &[u8])> = Vec::new();
+    let mut dropped = Vec::new();
+    for line in blocks::lines(&data) {
+        let Some((id, _)) = blocks::line_head(line) else {
+            continue;
+        };
+        let event = parse_line(id, line)?;
+        if drop.binary_search(&id).is_ok() {
+            dropped.push(event);
+        } else {
+            kept.push((event, line));
+        }
+    }
+    if dropped.is_empty() {
+        return Ok(dropped);
+    }
+    rows.conn
+        .execute(
+            "DELETE FROM event_blocks WHERE first_id = ?1",
+            [sql_id(first_id)],
+        )
+        .map_err(db("delete a rewritten event block"))?;
+    insert_inline(rows.conn, &kept)?;
+    Ok(dropped)
+}
+
+/// Stores events with their JSON lines as blocks that hold the JSON themselves.
+fn insert_inline(conn: &Connection, kept: &[(Event, &[u8])]) -> Result<()> {
+    let texts: Vec<(&Event, std::borrow::Cow<'_, str>)> = kept
+        .iter()
+        .map(|(e, line)| (e, String::from_utf8_lossy(line)))
+        .collect();
+    let borrowed: Vec<(&Event, &str)> = texts.iter().map(|(e, t)| (*e, t.as_ref())).collect();
+    for block in blocks::build_blocks(&borrowed) {
+        insert_block(conn, &block)?;
+    }
+    Ok(())
+}
+
+fn delete_keys(conn: &Connection, events: &[Event]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "DELETE FROM event_keys WHERE kind = ?1 AND key = ?2 AND time_ms = ?3 AND id = ?4",
+        )
+        .map_err(db("prepare event key delete"))?;
+    for e in events {
+        let person = e.resolved.person.as_ref().map(|p| p.id.as_str());
+        for (kind, key) in [("person", person), ("site", e.resolved.site.as_deref())] {
+            if let Some(key) = key {
+                stmt.execute(params![kind, key, e.time_ms, sql_id(e.id)])
+                    .map_err(db("delete event key"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies the bodies of every block that refers to a journal record below `seq` into the
+/// block itself, so those journal segments can be deleted; returns how many events moved.
+pub(crate) fn take_bodies_before(
+    conn: &Connection,
+    journal: Option<&Path>,
+    seq: EventId,
+) -> Result<u64> {
+    let rows = EventRows { conn, journal };
+    let firsts: Vec<i64> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT first_id FROM event_blocks WHERE segment IS NOT NULL AND first_id < ?1",
+            )
+            .map_err(db("prepare journal block query"))?;
+        let found = stmt
+            .query_map([sql_id(seq)], |r| r.get(0))
+            .map_err(db("query journal blocks"))?;
+        found
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db("read journal block"))?
+    };
+    let mut moved = 0u64;
+    for first in firsts {
+        let Some(block) = stored_block_holding(&rows, first.max(0) as u64)? else {
+            continue;
+        };
+        let data = block.lines(journal)?;
+        let mut kept: Vec<(Event, &[u8])> = Vec::new();
+        for line in blocks::lines(&data) {
+            if let Some((id, _)) = blocks::line_head(line) {
+                kept.push((parse_line(id, line)?, line));
+            }
+        }
+        conn.execute("DELETE FROM event_blocks WHERE first_id = ?1", [first])
+            .map_err(db("delete a journal block"))?;
+        insert_inline(conn, &kept)?;
+        moved += kept.len() as u64;
+    }
+    Ok(moved)
+}
+
+/// The lowest event id whose body the store still reads from the journal (None: none).
+pub(crate) fn journal_needed_from(conn: &Connection) -> Result<Option<EventId>> {
+    let first: Option<i64> = conn
+        .query_row(
+            "SELECT min(first_id) FROM event_blocks WHERE segment IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("find the oldest journal block"))?;
+    Ok(first.and_then(|f| u64::try_from(f).ok()))
+}
+
+/// The block row whose id range contains `id`.
+fn stored_block_holding(rows: &EventRows<'_>, id: EventId) -> Result<Option<StoredBlock>> {
+    let mut stmt = rows
+        .conn
+        .prepare_cached(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM event_blocks
+             WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1"
+        ))
+        .map_err(db("prepare block lookup"))?;
+    let row = stmt
+        .query_row([sql_id(id)], block_from_row)
+        .optional()
+        .map_err(db("read event block"))?;
+    Ok(row.filter(|block| id <= block.last_id))
 }
 
 /// Moves events from the one-row-per-event table of earlier versions into blocks, once.

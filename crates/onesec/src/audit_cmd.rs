@@ -189,6 +189,13 @@ fn check_journal(
             Some((leaf, entry.ingest_batch()?))
         })
         .collect();
+    let removals = AuditedRemovals::of(&contents.entries);
+    // Records below the journal's first one went with whole segments: that is a problem
+    // unless an audited retention run says it deleted them.
+    let first_kept = journal.first_sequence();
+    let (gone, batches): (Vec<_>, Vec<_>) = batches
+        .into_iter()
+        .partition(|(_, b)| b.first_id < first_kept && removals.journal_cut >= first_kept);
     let ranges: Vec<(u64, u64)> = batches
         .iter()
         .map(|(_, b)| (b.first_id, b.last_id))
@@ -210,11 +217,19 @@ fn check_journal(
             .problems
             .push(onesec_audit::Problem { position, what });
     }
-    let batches = batches.len();
-    let stored = check_store(data, store_config, &journal, report)?;
-    Ok(format!(
-        "journal checked: {batches} batches against their audited events_root; store checked: {stored} events against the journal"
-    ))
+    let checked = batches.len();
+    let stored = check_store(data, store_config, &journal, &removals, report)?;
+    let mut note = format!(
+        "journal checked: {checked} batches against their audited events_root; store checked: {stored} events against the journal"
+    );
+    if !gone.is_empty() {
+        note.push_str(&format!(
+            "\n  {} batches below journal record {first_kept} were deleted by audited retention runs; {} events removed on purpose",
+            gone.len(),
+            removals.events()
+        ));
+    }
+    Ok(note)
 }
 
 /// Compares the events the store gives (what the API, incidents and exports show; read from
@@ -226,6 +241,7 @@ fn check_store(
     data: &Path,
     config: Option<&Path>,
     journal: &Journal,
+    removals: &AuditedRemovals,
     report: &mut VerifyReport,
 ) -> anyhow::Result<u64> {
     use onesec_store::EventFilter;
@@ -274,9 +290,9 @@ fn check_store(
             }
         };
         for event in &events {
-            if event.id > expected {
+            for (first, last) in removals.unexplained(expected, event.id.saturating_sub(1)) {
                 problem(
-                    format!("store events {expected}..={}", event.id - 1),
+                    format!("store events {first}..={last}"),
                     "journaled and detected, but missing from the store".into(),
                 );
             }
@@ -298,9 +314,9 @@ fn check_store(
             compared += 1;
         }
     }
-    if expected <= detected {
+    for (first, last) in removals.unexplained(expected, detected) {
         problem(
-            format!("store events {expected}..={detected}"),
+            format!("store events {first}..={last}"),
             "journaled and detected, but missing from the store".into(),
         );
     }
@@ -310,6 +326,65 @@ fn check_store(
         problem(position, what);
     }
     Ok(compared)
+}
+
+/// What audited retention runs and erasures (`privacy.erase`) removed on purpose: the event ids, and the
+/// journal's first record after the last run that deleted segments.
+#[derive(Default)]
+struct AuditedRemovals {
+    ids: Vec<(u64, u64)>,
+    journal_cut: u64,
+}
+
+impl AuditedRemovals {
+    fn of(entries: &[Vec<u8>]) -> AuditedRemovals {
+        let mut out = AuditedRemovals::default();
+        for bytes in entries {
+            let Ok(entry) = serde_json::from_slice::<Entry>(bytes) else {
+                continue;
+            };
+            let removal = [onesec_privacy::AUDIT_RETENTION, onesec_privacy::AUDIT_ERASE];
+            if !removal.contains(&entry.action.as_str()) {
+                continue;
+            }
+            if let Ok(ids) =
+                serde_json::from_value::<Vec<(u64, u64)>>(entry.detail["removed_ids"].clone())
+            {
+                out.ids.extend(ids);
+            }
+            if let Some(cut) = entry.detail["journal"]["first_retained"].as_u64() {
+                out.journal_cut = out.journal_cut.max(cut);
+            }
+        }
+        out.ids.sort_unstable();
+        out
+    }
+
+    fn events(&self) -> u64 {
+        self.ids.iter().map(|(f, l)| l - f + 1).sum()
+    }
+
+    /// The parts of `first..=last` no audited removal covers.
+    fn unexplained(&self, first: u64, last: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut next = first;
+        for &(from, to) in &self.ids {
+            if next > last {
+                break;
+            }
+            if to < next {
+                continue;
+            }
+            if from > next {
+                out.push((next, (from - 1).min(last)));
+            }
+            next = next.max(to.saturating_add(1));
+        }
+        if next <= last {
+            out.push((next, last));
+        }
+        out
+    }
 }
 
 fn prove(
@@ -400,12 +475,9 @@ pub(crate) fn record_offline(
     if !dir.join(onesec_audit::LEAVES_FILE).exists() {
         return Ok(());
     }
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
     let entry = Entry {
         time_ms: onesec_pipeline::now_ms(),
-        actor: format!("cli:{user}"),
+        actor: cli_actor(),
         action: action.into(),
         target: target.into(),
         detail,
@@ -413,4 +485,12 @@ pub(crate) fn record_offline(
     onesec_audit::spool_entry(&dir, &entry)
         .with_context(|| format!("{action} done but not recorded in the audit log"))?;
     Ok(())
+}
+
+/// Who a command run here acts as in the audit log: `cli:` and the login name.
+pub(crate) fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }

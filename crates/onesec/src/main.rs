@@ -10,6 +10,7 @@ mod demo;
 mod devices_cmd;
 mod drill_cmd;
 mod export;
+mod privacy_cmd;
 mod replay;
 mod rules_cmd;
 mod up;
@@ -65,6 +66,8 @@ enum Command {
     /// Device inventory and hygiene: list devices, check them (KEV, advisories, default
     /// logins, exposure, segments, connections, liveness), offline.
     Devices(devices_cmd::DevicesArgs),
+    /// Privacy by design: retention runs (dry run or --apply) and legal holds on incidents.
+    Privacy(privacy_cmd::PrivacyArgs),
     /// Exercises: run and score a hybrid attack scenario in exercise mode (after-action
     /// report), validate scenario files, generate background traffic (the benchmark workload).
     Drill(drill_cmd::DrillArgs),
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Auth(args) => auth_cmd::run(args),
         Command::Devices(args) => devices_cmd::run(args),
         Command::Drill(args) => drill_cmd::run(args),
+        Command::Privacy(args) => privacy_cmd::run(args),
     };
     match result {
         Ok(code) => code,

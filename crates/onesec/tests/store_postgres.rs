@@ -94,7 +94,8 @@ fn acme_day_on_postgresql_opens_the_expected_incidents() {
     );
     assert_eq!(
         in_postgres("SELECT max(version)::BIGINT FROM schema_migrations"),
-        1
+        i64::from(onesec_store::MIGRATIONS.last().unwrap().version),
+        "every migration ran"
     );
     assert!(
         !onesec.data_dir.join("onesec.db").exists(),

@@ -222,8 +222,23 @@ async fn context_lines(
 ) -> Vec<TimelineLine> {
     let (devices, incident, principal) =
         (console.devices.clone(), incident.clone(), principal.clone());
+    // The console has no field for a reason: where the configuration asks one for this
+    // lookup, the page leaves the context out (the API gives it with a reason).
+    if crate::access::require(devices.pipeline(), "incident_context", "").is_err() {
+        return Vec::new();
+    }
     let context = tokio::task::spawn_blocking(move || {
-        crate::incident_api::context(&devices, &incident, &principal)
+        let context = crate::incident_api::context(&devices, &incident, &principal)?;
+        let lookup = crate::access::Lookup {
+            kind: "incident_context",
+            target: &incident.id,
+            persons: incident.entities.persons.iter().cloned().collect(),
+            reason: "",
+            via: "console",
+            events: crate::incident_api::context_events(&context),
+        };
+        crate::access::record(devices.pipeline(), &principal.name, lookup);
+        Ok::<_, onesec_store::StoreError>(context)
     })
     .await;
     let Ok(Ok(context)) = context else {

@@ -304,3 +304,76 @@ fn events_without_journal_positions_are_serialised_into_the_blocks(kind: Kind) {
     store.commit(&batch).unwrap();
     assert_eq!(store.events_by_ids(&[2]).unwrap(), vec![two]);
 }
+
+/// Retention (`onesec_store::Retention`) is SQLite's own so far: a concrete connection on the
+/// file the generic store wrote.
+fn sqlite_retention(stored: &Stored) -> onesec_store::SqliteStore {
+    let Backend::Sqlite(dir) = &stored.backend else {
+        panic!("retention is tested on SQLite")
+    };
+    let store = onesec_store::SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
+    match &stored.journal {
+        Some(journal) => store.with_journal_dir(journal.path().join("journal")),
+        None => store,
+    }
+}
+
+#[test]
+fn removed_events_are_gone_and_the_rest_reads_as_before() {
+    use onesec_store::Retention;
+    for stored in stores_with_events(Kind::Sqlite) {
+        let mut store = sqlite_retention(&stored);
+        // Every 7th event, and every id below 40.
+        let gone: Vec<EventId> = (1..=1000).filter(|id| id % 7 == 0 || *id < 40).collect();
+        let removed = store.remove_events(&gone, "retention", 99).unwrap();
+        assert_eq!(removed.len(), gone.len());
+        let kept: Vec<Event> = stored
+            .events
+            .iter()
+            .filter(|e| !gone.contains(&e.id))
+            .cloned()
+            .collect();
+        assert_eq!(store.event_count().unwrap(), kept.len() as u64);
+        let mut all = store.events(&EventFilter::default()).unwrap();
+        all.sort_by_key(|e| e.id);
+        assert_eq!(all, kept);
+        let person = EventFilter {
+            person: Some("p1".into()),
+            ..Default::default()
+        };
+        let want = expected(&kept, |e| e.id % 10 == 0, 1000);
+        assert_eq!(ids(store.events(&person).unwrap()), want);
+        assert_eq!(store.event_index_problems().unwrap(), vec![]);
+        let ranges = store.removed_ranges().unwrap();
+        assert_eq!((ranges[0].first_id, ranges[0].last_id), (1, 39));
+        assert!(
+            store
+                .remove_events(&gone, "retention", 100)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn bodies_taken_from_the_journal_outlive_its_segments() {
+    use onesec_store::Retention;
+    let stored = journal_store_with_events(Kind::Sqlite);
+    let mut store = sqlite_retention(&stored);
+    assert_eq!(store.journal_needed_from().unwrap(), Some(1));
+    let moved = store.take_bodies_before(501).unwrap();
+    assert!(moved >= 500, "{moved}");
+    let needed = store.journal_needed_from().unwrap().unwrap();
+    assert!(needed > 500, "{needed}");
+    let folder = stored.journal.as_ref().unwrap().path().join("journal");
+    let (journal, _) =
+        onesec_journal::Journal::open(onesec_journal::JournalConfig::new(folder)).unwrap();
+    assert!(journal.truncate_before(needed).unwrap() > 0);
+    let mut all = store.events(&EventFilter::default()).unwrap();
+    all.sort_by_key(|e| e.id);
+    assert_eq!(
+        all, stored.events,
+        "every event still reads after its segment went"
+    );
+    assert_eq!(store.event_index_problems().unwrap(), vec![]);
+}
