@@ -245,13 +245,23 @@ async fn ensure_bucket(
     if let Ok(store) = js.get_key_value(&bucket).await {
         return Ok(store);
     }
-    js.create_key_value(kv::Config {
-        bucket: bucket.clone(),
-        history: 1,
+    // The stream a KV bucket is, created directly: the client's `create_key_value` first asks
+    // for the account info, whose answer from a 2.9 server it cannot parse.
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
         max_age,
         storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
         ..Default::default()
     })
     .await
-    .map_err(|e| ClusterError::js(format!("creating bucket {bucket}"), e))
+    .map_err(|e| ClusterError::js(format!("creating bucket {bucket}"), e))?;
+    js.get_key_value(&bucket)
+        .await
+        .map_err(|e| ClusterError::js(format!("opening bucket {bucket}"), e))
 }

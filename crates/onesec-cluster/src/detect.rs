@@ -164,6 +164,9 @@ pub async fn run_partition(
                         Err(error) => return Err(ClusterError::js("reading message info", error)),
                     };
                     state.apply(sequence, &message).await?;
+                    // Matching is CPU work between awaits that are often ready at once: let the
+                    // lease renewals and the connection's own task run between messages.
+                    tokio::task::yield_now().await;
                     if pending == 0 || state.since_flush >= CHECKPOINT_EVERY {
                         state.flush().await?;
                     }

@@ -82,7 +82,7 @@ pub async fn renew(
         Err(error) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
             Err(ClusterError::LeaseLost {
                 partition,
-                reason: format!("lease {key} was written by someone else"),
+                reason: format!("lease {key} expired or was taken by another node"),
             })
         }
         Err(error) => Err(ClusterError::js(format!("renewing lease {key}"), error)),
@@ -139,15 +139,24 @@ pub async fn live_nodes(nodes: &kv::Store) -> Result<Vec<NodeRecord>, ClusterErr
     Ok(out)
 }
 
+/// The keys that hold a value, from the subject counts of the bucket's stream: one request and
+/// no consumer. (The client's `keys()` runs a watcher that can wait forever when entries expire
+/// while it lists them, which TTL buckets do all the time.) Deleted keys keep a delete marker,
+/// so callers still read each key and skip those without a value.
 async fn keys(store: &kv::Store) -> Result<Vec<String>, ClusterError> {
-    let mut keys = store
-        .keys()
+    let mut subjects = store
+        .stream
+        .info_with_subjects(format!("{}>", store.prefix))
         .await
         .map_err(|e| ClusterError::js("listing keys", e))?;
     let mut out = Vec::new();
-    while let Some(key) = keys.next().await {
-        out.push(key.map_err(|e| ClusterError::js("listing keys", e))?);
+    while let Some(entry) = subjects.next().await {
+        let (subject, _) = entry.map_err(|e| ClusterError::js("listing keys", e))?;
+        if let Some(key) = subject.strip_prefix(store.prefix.as_str()) {
+            out.push(key.to_string());
+        }
     }
+    out.sort();
     Ok(out)
 }
 
