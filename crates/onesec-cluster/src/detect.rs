@@ -29,6 +29,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Header of an alert message: `<event stream sequence>.<output index>` of the message whose
+/// processing produced it, the order the sink groups alerts in.
+pub const TRIGGER_HEADER: &str = "Onesec-Trigger";
+
 /// Most messages applied between two checkpoints.
 const CHECKPOINT_EVERY: u64 = 512;
 /// Events of a partition kept in memory for alert entities; older ones are read back from the
@@ -205,8 +209,8 @@ impl Partition<'_> {
                 outputs
             }
         };
-        for output in outputs {
-            self.emit(output, sequence).await?;
+        for (index, output) in outputs.into_iter().enumerate() {
+            self.emit(output, sequence, index).await?;
         }
         self.applied.applied_seq = sequence;
         self.applied.applied_count += 1;
@@ -227,7 +231,7 @@ impl Partition<'_> {
     }
 
     /// Builds the product alert of one output and publishes it when it is new.
-    async fn emit(&mut self, output: Output, sequence: u64) -> Result<(), ClusterError> {
+    async fn emit(&mut self, output: Output, sequence: u64, index: usize) -> Result<(), ClusterError> {
         for id in self.builder.needed(&output) {
             if !self.events.contains_key(&id) {
                 let event = self.read_back(id).await?;
@@ -242,6 +246,7 @@ impl Partition<'_> {
         }
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id(&alert).as_str());
+        headers.insert(TRIGGER_HEADER, format!("{sequence}.{index}").as_str());
         let payload =
             serde_json::to_vec(&alert).map_err(|e| ClusterError::js("encoding an alert", e))?;
         let ack = self

@@ -1,31 +1,41 @@
 //! The alert sink: the one process that groups alerts into incidents and writes them through
 //! the [`Store`] trait.
 //!
+//! Workers publish alerts as their partitions go, so the alert stream's order depends on
+//! timing. The grouper's result depends on the order it sees alerts in, so the sink restores
+//! the one order that does not depend on timing: the event stream's. Each alert carries the
+//! sequence of the event (or watermark) message that produced it and its index among that
+//! message's outputs (`Onesec-Trigger`). The sink holds alerts back until every partition has
+//! applied the event stream up to a sequence (the *low watermark*: the smallest unapplied
+//! sequence of any partition, minus one), then groups the alerts up to it in trigger order —
+//! exactly the order one detector reading the whole stream would have produced them in.
+//!
 //! It holds the `sink` lease (a second sink waits until the first is gone), reads the alert
-//! stream in order from its first message — rebuilding the grouper's state, which is small —
-//! and stores what follows the stream position kept in the store (`detected_upto`, here the
-//! alert stream's sequence) in one transaction per batch. Alert versions are told apart by
-//! their message id; one seen before (a replay the stream's duplicate window no longer
-//! caught) is dropped, so every alert and incident is stored once.
+//! stream from its first message on start (rebuilding the grouper, which is small), and stores
+//! what lies beyond the low watermark already stored (`detected_upto`, an event stream
+//! sequence) in one transaction per round. Alert versions are told apart by their message id;
+//! one seen before (a replay the stream's duplicate window no longer caught) is dropped, so
+//! every alert and incident is stored once.
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::lease::{self, SINK_KEY};
+use crate::detect::{TRIGGER_HEADER, read_checkpoint};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use onesec_incident::{Alert, Grouper, GrouperConfig, IncidentState};
 use onesec_store::{DetectionBatch, IncidentFilter, Store};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Most alerts stored per transaction.
-const BATCH: usize = 256;
+/// How often the sink looks at the partitions' progress when nothing else happens.
+const ROUND: Duration = Duration::from_millis(250);
 
 /// What the sink did, for its log line and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SinkCounters {
-    /// Alert versions applied.
+    /// Alert versions grouped.
     pub applied: u64,
     /// Versions dropped because their message id was seen before.
     pub duplicates: u64,
@@ -38,6 +48,12 @@ pub struct Sink<S: Store> {
     grouper: Grouper,
     node: String,
     seen: HashSet<String>,
+    /// Alerts read but not yet grouped, by (trigger sequence, output index).
+    held: BTreeMap<(u64, u32), Alert>,
+    /// Last alert stream sequence read.
+    read_upto: u64,
+    /// Event stream sequence up to which alerts were grouped.
+    grouped_upto: u64,
     counters: SinkCounters,
 }
 
@@ -82,12 +98,18 @@ impl<S: Store> Sink<S> {
             grouper,
             node,
             seen: HashSet::new(),
+            held: BTreeMap::new(),
+            read_upto: 0,
+            grouped_upto: 0,
             counters: SinkCounters::default(),
         })
     }
 
     /// Waits for the sink lease, then stores alerts until `shutdown` turns true.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<SinkCounters, ClusterError> {
+    pub async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<SinkCounters, ClusterError> {
         let period = self.cluster.settings.lease_ttl / 3;
         let mut held = loop {
             if let Some(held) = lease::acquire(&self.cluster.leases, SINK_KEY, &self.node).await? {
@@ -116,86 +138,162 @@ impl<S: Store> Sink<S> {
             .messages()
             .await
             .map_err(|e| ClusterError::js("consuming alerts", e))?;
-        let mut batch = DetectionBatch::default();
         let mut renew_at = tokio::time::Instant::now() + period;
         loop {
             if tokio::time::Instant::now() >= renew_at {
                 held = lease::renew(&self.cluster.leases, SINK_KEY, &self.node, held, 0).await?;
                 renew_at = tokio::time::Instant::now() + period;
             }
+            self.round(&mut messages, stored).await?;
             tokio::select! {
                 _ = shutdown.changed() => {
-                    self.commit(&mut batch)?;
                     lease::release(&self.cluster.leases, SINK_KEY, held).await;
                     return Ok(self.counters);
                 }
-                next = tokio::time::timeout(Duration::from_millis(250), messages.next()) => match next {
-                    Err(_) => self.commit(&mut batch)?,
-                    Ok(None) => return Err(ClusterError::js("consuming alerts", "the message stream ended")),
-                    Ok(Some(Err(error))) => return Err(ClusterError::js("consuming alerts", error)),
-                    Ok(Some(Ok(message))) => {
-                        let (sequence, pending) = match message.info() {
-                            Ok(info) => (info.stream_sequence, info.pending),
-                            Err(error) => return Err(ClusterError::js("reading message info", error)),
-                        };
-                        self.apply(sequence, &message, stored, &mut batch)?;
-                        if pending == 0 || batch.alerts.len() >= BATCH {
-                            self.commit(&mut batch)?;
-                        }
-                    }
-                }
+                _ = tokio::time::sleep(ROUND) => {}
             }
         }
     }
 
-    /// Groups one alert version; keeps what changed for the store when it is past `stored`.
-    fn apply(
+    /// One round: find the low watermark, read every alert published so far, group and store
+    /// those up to the watermark.
+    async fn round(
         &mut self,
-        sequence: u64,
-        message: &async_nats::jetstream::Message,
+        messages: &mut pull::Ordered,
         stored: u64,
-        batch: &mut DetectionBatch,
     ) -> Result<(), ClusterError> {
-        let id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-            .map(|v| v.as_str().to_string());
-        if let Some(id) = id
-            && !self.seen.insert(id)
-        {
-            self.counters.duplicates += 1;
-            return Ok(());
+        // The watermark first: every alert it covers was acknowledged before the checkpoints
+        // it was computed from were written, so the alert stream's end read after it holds them.
+        let low = low_watermark(&self.cluster).await?;
+        let last = self
+            .cluster
+            .alerts
+            .get_info()
+            .await
+            .map_err(|e| ClusterError::js("reading the alert stream", e))?
+            .state
+            .last_sequence;
+        while self.read_upto < last {
+            let next = tokio::time::timeout(Duration::from_secs(10), messages.next()).await;
+            let message = match next {
+                Err(_) => return Err(ClusterError::js("consuming alerts", "no message within 10 s")),
+                Ok(None) => return Err(ClusterError::js("consuming alerts", "the message stream ended")),
+                Ok(Some(Err(error))) => return Err(ClusterError::js("consuming alerts", error)),
+                Ok(Some(Ok(message))) => message,
+            };
+            let sequence = message
+                .info()
+                .map_err(|e| ClusterError::js("reading message info", e))?
+                .stream_sequence;
+            self.hold(sequence, &message)?;
+            self.read_upto = sequence;
         }
-        let alert: Alert = serde_json::from_slice(&message.payload).map_err(|e| ClusterError::BadMessage {
-            sequence,
-            what: "alert",
-            reason: e.to_string(),
-        })?;
-        let change = self.grouper.apply(alert);
-        self.counters.applied += 1;
-        if sequence > stored {
-            batch.alerts.extend(change.alert);
-            batch.alerts.extend(change.also);
-            batch.incidents.extend(change.incidents);
-            batch.detected_upto = sequence;
+        if low > self.grouped_upto {
+            self.group_upto(low, stored)?;
         }
         Ok(())
     }
 
-    fn commit(&mut self, batch: &mut DetectionBatch) -> Result<(), ClusterError> {
-        if batch.detected_upto == 0 {
+    /// Keeps an alert version until the watermark passes its trigger; drops one seen before.
+    fn hold(
+        &mut self,
+        sequence: u64,
+        message: &async_nats::jetstream::Message,
+    ) -> Result<(), ClusterError> {
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_string())
+        };
+        let bad = |reason: String| ClusterError::BadMessage {
+            sequence,
+            what: "alert",
+            reason,
+        };
+        let id = header(async_nats::header::NATS_MESSAGE_ID.as_ref())
+            .ok_or_else(|| bad("no Nats-Msg-Id".into()))?;
+        let trigger = header(TRIGGER_HEADER)
+            .and_then(|t| parse_trigger(&t))
+            .ok_or_else(|| bad(format!("no valid {TRIGGER_HEADER} header")))?;
+        if !self.seen.insert(id) {
+            self.counters.duplicates += 1;
             return Ok(());
         }
+        let alert: Alert =
+            serde_json::from_slice(&message.payload).map_err(|e| bad(e.to_string()))?;
+        self.held.insert(trigger, alert);
+        Ok(())
+    }
+
+    /// Groups the held alerts triggered up to `low`, in trigger order, and stores what lies
+    /// beyond `stored` with `low` as the new position, in one transaction.
+    fn group_upto(&mut self, low: u64, stored: u64) -> Result<(), ClusterError> {
+        let later = self.held.split_off(&(low + 1, 0));
+        let ready = std::mem::replace(&mut self.held, later);
+        let mut batch = DetectionBatch::default();
+        for ((trigger, _), alert) in ready {
+            let change = self.grouper.apply(alert);
+            self.counters.applied += 1;
+            if trigger > stored {
+                batch.alerts.extend(change.alert);
+                batch.alerts.extend(change.also);
+                batch.incidents.extend(change.incidents);
+            }
+        }
+        self.grouped_upto = low;
+        if low <= stored {
+            return Ok(());
+        }
+        batch.detected_upto = low;
         dedup_last(&mut batch.alerts, |a| a.id.clone());
         dedup_last(&mut batch.incidents, |i| i.id.clone());
         self.store
-            .commit(batch)
+            .commit(&batch)
             .map_err(|e| ClusterError::Store(e.to_string()))?;
-        tracing::debug!(upto = batch.detected_upto, alerts = batch.alerts.len(), "alerts stored");
-        *batch = DetectionBatch::default();
+        tracing::debug!(upto = low, alerts = batch.alerts.len(), "alerts stored");
         Ok(())
     }
+}
+
+fn parse_trigger(text: &str) -> Option<(u64, u32)> {
+    let (sequence, index) = text.split_once('.')?;
+    Some((sequence.parse().ok()?, index.parse().ok()?))
+}
+
+/// The highest event stream sequence every partition has applied: the smallest sequence any
+/// partition still has to apply, minus one (the stream's last sequence when none lags).
+pub async fn low_watermark(cluster: &Cluster) -> Result<u64, ClusterError> {
+    let settings = &cluster.settings;
+    // Read the stream's end before the counts and checkpoints: whatever arrives later lies
+    // beyond it and cannot lower the answer.
+    let mut low = cluster
+        .events
+        .get_info()
+        .await
+        .map_err(|e| ClusterError::js("reading the event stream", e))?
+        .state
+        .last_sequence;
+    let counts = crate::status::subject_counts(cluster).await?;
+    for partition in 0..settings.partitions {
+        let subject = settings.events_subject(partition);
+        let messages = counts.get(&subject).copied().unwrap_or(0);
+        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, partition).await?;
+        if messages <= checkpoint.applied_count {
+            continue;
+        }
+        let next = cluster
+            .events
+            .raw_message_builder()
+            .sequence(checkpoint.applied_seq + 1)
+            .next_by_subject(subject)
+            .send()
+            .await
+            .map_err(|e| ClusterError::js(format!("finding partition {partition}'s next message"), e))?;
+        low = low.min(next.sequence.saturating_sub(1));
+    }
+    Ok(low)
 }
 
 /// Keeps only the last occurrence of each key, in the order of those last occurrences.

@@ -60,21 +60,27 @@ pub struct PartitionStatus {
     pub lag: u64,
 }
 
-/// Reads the status of `cluster`.
-pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
-    let settings = &cluster.settings;
-    let owners = lease::owners(&cluster.leases).await?;
-    let nodes = lease::live_nodes(&cluster.nodes).await?;
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+/// Messages per partition subject of the event stream.
+pub async fn subject_counts(cluster: &Cluster) -> Result<BTreeMap<String, u64>, ClusterError> {
+    let mut counts = BTreeMap::new();
     let mut subjects = cluster
         .events
-        .info_with_subjects(format!("{}.events.*", settings.prefix))
+        .info_with_subjects(format!("{}.events.*", cluster.settings.prefix))
         .await
         .map_err(|e| ClusterError::js("reading the event stream", e))?;
     while let Some(entry) = subjects.next().await {
         let (subject, count) = entry.map_err(|e| ClusterError::js("reading subject counts", e))?;
         counts.insert(subject, count as u64);
     }
+    Ok(counts)
+}
+
+/// Reads the status of `cluster`.
+pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
+    let settings = &cluster.settings;
+    let owners = lease::owners(&cluster.leases).await?;
+    let nodes = lease::live_nodes(&cluster.nodes).await?;
+    let counts = subject_counts(cluster).await?;
     let events = cluster
         .events
         .get_info()
