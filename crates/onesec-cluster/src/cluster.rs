@@ -195,7 +195,9 @@ impl Cluster {
             .as_deref()
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(|t| t.parse::<u16>().ok())
-            .ok_or_else(|| ClusterError::js("reading the partition count", "missing or unreadable"))?;
+            .ok_or_else(|| {
+                ClusterError::js("reading the partition count", "missing or unreadable")
+            })?;
         if existing != asked {
             return Err(ClusterError::PartitionCount {
                 prefix: self.settings.prefix.clone(),

@@ -78,13 +78,12 @@ pub async fn read_checkpoint(
         .map_err(|e| ClusterError::js(format!("reading checkpoint {key}"), e))?;
     match entry {
         Some(entry) if entry.operation == kv::Operation::Put => {
-            let checkpoint = serde_json::from_slice(&entry.value).map_err(|e| {
-                ClusterError::BadMessage {
+            let checkpoint =
+                serde_json::from_slice(&entry.value).map_err(|e| ClusterError::BadMessage {
                     sequence: entry.revision,
                     what: "checkpoint",
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
             Ok((checkpoint, Some(entry.revision)))
         }
         _ => Ok((Checkpoint::default(), None)),
@@ -123,7 +122,7 @@ pub async fn run_partition(
     let mut state = Partition {
         ctx,
         partition,
-        engine: Engine::new(ctx.rules.clone(), ctx.engine.clone()),
+        engine: Engine::new(ctx.rules.clone(), ctx.engine),
         builder: AlertBuilder::default(),
         events: HashMap::new(),
         order: VecDeque::new(),
@@ -231,7 +230,12 @@ impl Partition<'_> {
     }
 
     /// Builds the product alert of one output and publishes it when it is new.
-    async fn emit(&mut self, output: Output, sequence: u64, index: usize) -> Result<(), ClusterError> {
+    async fn emit(
+        &mut self,
+        output: Output,
+        sequence: u64,
+        index: usize,
+    ) -> Result<(), ClusterError> {
         for id in self.builder.needed(&output) {
             if !self.events.contains_key(&id) {
                 let event = self.read_back(id).await?;
@@ -245,7 +249,10 @@ impl Partition<'_> {
             return Ok(());
         }
         let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id(&alert).as_str());
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            message_id(&alert).as_str(),
+        );
         headers.insert(TRIGGER_HEADER, format!("{sequence}.{index}").as_str());
         let payload =
             serde_json::to_vec(&alert).map_err(|e| ClusterError::js("encoding an alert", e))?;
@@ -301,11 +308,18 @@ impl Partition<'_> {
             Some(revision) => checkpoints
                 .update(&key, value.into(), revision)
                 .await
-                .map_err(|e| (e.kind() == kv::UpdateErrorKind::WrongLastRevision, e.to_string())),
-            None => checkpoints
-                .create(&key, value.into())
-                .await
-                .map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, e.to_string())),
+                .map_err(|e| {
+                    (
+                        e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                        e.to_string(),
+                    )
+                }),
+            None => checkpoints.create(&key, value.into()).await.map_err(|e| {
+                (
+                    e.kind() == kv::CreateErrorKind::AlreadyExists,
+                    e.to_string(),
+                )
+            }),
         };
         match written {
             Ok(revision) => {
@@ -318,7 +332,10 @@ impl Partition<'_> {
                 partition: self.partition,
                 reason: format!("checkpoint {key} moved under us: {reason}"),
             }),
-            Err((false, reason)) => Err(ClusterError::js(format!("writing checkpoint {key}"), reason)),
+            Err((false, reason)) => Err(ClusterError::js(
+                format!("writing checkpoint {key}"),
+                reason,
+            )),
         }
     }
 }

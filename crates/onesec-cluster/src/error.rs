@@ -20,7 +20,9 @@ pub enum ClusterError {
         reason: String,
     },
     /// The cluster already exists with other settings.
-    #[error("cluster '{prefix}' has {existing} partitions, not {asked}: the partition count of a cluster never changes (keys would move)")]
+    #[error(
+        "cluster '{prefix}' has {existing} partitions, not {asked}: the partition count of a cluster never changes (keys would move)"
+    )]
     PartitionCount {
         /// Cluster prefix.
         prefix: String,

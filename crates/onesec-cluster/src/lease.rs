@@ -9,8 +9,8 @@
 //! a time, and a dead worker's partitions are free again one TTL after its last renewal.
 
 use crate::error::ClusterError;
-use futures_util::StreamExt;
 use async_nats::jetstream::kv;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,7 +50,11 @@ pub struct Held {
 }
 
 /// Takes `key` for `node` if nobody holds it.
-pub async fn acquire(leases: &kv::Store, key: &str, node: &str) -> Result<Option<Held>, ClusterError> {
+pub async fn acquire(
+    leases: &kv::Store,
+    key: &str,
+    node: &str,
+) -> Result<Option<Held>, ClusterError> {
     let record = LeaseRecord {
         node: node.to_string(),
         acquired_ms: crate::now_ms(),
@@ -91,7 +95,10 @@ pub async fn renew(
 
 /// Gives a lease back (only if it is still ours), so the next owner need not wait for the TTL.
 pub async fn release(leases: &kv::Store, key: &str, held: Held) {
-    if let Err(error) = leases.delete_expect_revision(key, Some(held.revision)).await {
+    if let Err(error) = leases
+        .delete_expect_revision(key, Some(held.revision))
+        .await
+    {
         tracing::debug!(key, %error, "lease not released (already taken or expired)");
     }
 }
@@ -114,7 +121,8 @@ pub async fn owners(leases: &kv::Store) -> Result<BTreeMap<String, LeaseRecord>,
 
 /// Writes this node's heartbeat.
 pub async fn heartbeat(nodes: &kv::Store, record: &NodeRecord) -> Result<(), ClusterError> {
-    let value = serde_json::to_vec(record).map_err(|e| ClusterError::js("encoding a heartbeat", e))?;
+    let value =
+        serde_json::to_vec(record).map_err(|e| ClusterError::js("encoding a heartbeat", e))?;
     nodes
         .put(&record.node, value.into())
         .await
@@ -229,7 +237,10 @@ mod tests {
             .filter(|(p, owner)| owner.as_str() != "worker-3" && after[*p] != **owner)
             .count();
         // Capacity limits can shift a few, rendezvous keeps most where they were.
-        assert!(moved_from_survivors <= 16, "{moved_from_survivors} moved needlessly");
+        assert!(
+            moved_from_survivors <= 16,
+            "{moved_from_survivors} moved needlessly"
+        );
         assert!(after.values().all(|o| o != "worker-3"));
     }
 }

@@ -37,9 +37,9 @@ pub mod worker;
 pub use cluster::{Cluster, ClusterSettings};
 pub use error::ClusterError;
 pub use publish::{PublishReport, Publisher};
+pub use sink::Sink;
 pub use status::{ClusterStatus, NodeStatus, PartitionStatus};
 pub use worker::Worker;
-pub use sink::Sink;
 
 /// Wall-clock time in UTC milliseconds (heartbeats and lease records only; detection runs on
 /// event time).

@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn the_same_key_always_lands_in_the_same_partition() {
         // Pinned values: a change here would move every key of a running cluster.
-        assert_eq!(partition_of("person:p002", 64), partition_of("person:p002", 64));
+        assert_eq!(
+            partition_of("person:p002", 64),
+            partition_of("person:p002", 64)
+        );
         assert_eq!(partition_of("", 64), partition_of("", 64));
         let pinned: Vec<u16> = ["person:p001", "person:p002", "site:PAR", "site:LYO", ""]
             .iter()

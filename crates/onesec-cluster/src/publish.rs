@@ -63,8 +63,8 @@ impl Publisher {
                 .cluster
                 .settings
                 .events_subject(partition_of_event(event, partitions));
-            let payload = serde_json::to_vec(event)
-                .map_err(|e| ClusterError::js("encoding an event", e))?;
+            let payload =
+                serde_json::to_vec(event).map_err(|e| ClusterError::js("encoding an event", e))?;
             let ack = self
                 .cluster
                 .js

@@ -18,9 +18,9 @@
 //! every alert and incident is stored once.
 
 use crate::cluster::Cluster;
+use crate::detect::{TRIGGER_HEADER, read_checkpoint};
 use crate::error::ClusterError;
 use crate::lease::{self, SINK_KEY};
-use crate::detect::{TRIGGER_HEADER, read_checkpoint};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use onesec_incident::{Alert, Grouper, GrouperConfig, IncidentState};
@@ -124,7 +124,10 @@ impl<S: Store> Sink<S> {
             .store
             .detected_upto()
             .map_err(|e| ClusterError::Store(e.to_string()))?;
-        tracing::info!(stored, "sink lease taken: rebuilding incidents from the alert stream");
+        tracing::info!(
+            stored,
+            "sink lease taken: rebuilding incidents from the alert stream"
+        );
         let consumer = self
             .cluster
             .alerts
@@ -176,8 +179,18 @@ impl<S: Store> Sink<S> {
         while self.read_upto < last {
             let next = tokio::time::timeout(Duration::from_secs(10), messages.next()).await;
             let message = match next {
-                Err(_) => return Err(ClusterError::js("consuming alerts", "no message within 10 s")),
-                Ok(None) => return Err(ClusterError::js("consuming alerts", "the message stream ended")),
+                Err(_) => {
+                    return Err(ClusterError::js(
+                        "consuming alerts",
+                        "no message within 10 s",
+                    ));
+                }
+                Ok(None) => {
+                    return Err(ClusterError::js(
+                        "consuming alerts",
+                        "the message stream ended",
+                    ));
+                }
                 Ok(Some(Err(error))) => return Err(ClusterError::js("consuming alerts", error)),
                 Ok(Some(Ok(message))) => message,
             };
@@ -290,7 +303,9 @@ pub async fn low_watermark(cluster: &Cluster) -> Result<u64, ClusterError> {
             .next_by_subject(subject)
             .send()
             .await
-            .map_err(|e| ClusterError::js(format!("finding partition {partition}'s next message"), e))?;
+            .map_err(|e| {
+                ClusterError::js(format!("finding partition {partition}'s next message"), e)
+            })?;
         low = low.min(next.sequence.saturating_sub(1));
     }
     Ok(low)

@@ -100,7 +100,9 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
             .unwrap_or(0);
         partition_status.push(PartitionStatus {
             partition,
-            owner: owners.get(&partition_key(partition)).map(|l| l.node.clone()),
+            owner: owners
+                .get(&partition_key(partition))
+                .map(|l| l.node.clone()),
             messages,
             applied_seq: checkpoint.applied_seq,
             lag: messages.saturating_sub(checkpoint.applied_count),
@@ -122,7 +124,10 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
             })
             .collect(),
         total_lag: partition_status.iter().map(|p| p.lag).sum(),
-        unowned: partition_status.iter().filter(|p| p.owner.is_none()).count(),
+        unowned: partition_status
+            .iter()
+            .filter(|p| p.owner.is_none())
+            .count(),
         partition_status,
     })
 }
@@ -141,7 +146,11 @@ impl ClusterStatus {
         );
         out.push_str(&format!("nodes ({}):\n", self.nodes.len()));
         for node in &self.nodes {
-            out.push_str(&format!("  {:<24} {:>4} partitions\n", node.node, node.partitions.len()));
+            out.push_str(&format!(
+                "  {:<24} {:>4} partitions\n",
+                node.node,
+                node.partitions.len()
+            ));
         }
         out.push_str(&format!(
             "partitions: total lag {}, unowned {}\n  {:>4}  {:<24} {:>10} {:>12} {:>8}\n",

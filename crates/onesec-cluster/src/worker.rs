@@ -97,14 +97,19 @@ impl Worker {
             .filter(|p| !mine.contains(p))
             .collect();
         for partition in not_mine {
-            tracing::info!(partition, "partition is another node's share now: giving it back");
+            tracing::info!(
+                partition,
+                "partition is another node's share now: giving it back"
+            );
             self.give_back(partition).await;
         }
         for partition in mine {
             if self.running.contains_key(&partition) {
                 continue;
             }
-            if let Some(held) = lease::acquire(&cluster.leases, &partition_key(partition), &self.ctx.node).await? {
+            if let Some(held) =
+                lease::acquire(&cluster.leases, &partition_key(partition), &self.ctx.node).await?
+            {
                 self.start(partition, held);
             }
         }
@@ -127,7 +132,8 @@ impl Worker {
         let (stop, stopped) = watch::channel(false);
         let ctx = self.ctx.clone();
         let task = tokio::spawn(async move { run_partition(&ctx, partition, stopped).await });
-        self.running.insert(partition, Running { lease, stop, task });
+        self.running
+            .insert(partition, Running { lease, stop, task });
     }
 
     /// Partitions whose task ended on its own (an error): leases released, taken again on a
@@ -146,7 +152,12 @@ impl Worker {
                     Ok(Err(error)) => tracing::warn!(partition, %error, "partition stopped"),
                     Err(error) => tracing::error!(partition, %error, "partition task panicked"),
                 }
-                lease::release(&self.ctx.cluster.leases, &partition_key(partition), running.lease).await;
+                lease::release(
+                    &self.ctx.cluster.leases,
+                    &partition_key(partition),
+                    running.lease,
+                )
+                .await;
             }
         }
     }
@@ -154,7 +165,9 @@ impl Worker {
     async fn renew_all(&mut self) {
         let partitions: Vec<u16> = self.running.keys().copied().collect();
         for partition in partitions {
-            let Some(running) = self.running.get_mut(&partition) else { continue };
+            let Some(running) = self.running.get_mut(&partition) else {
+                continue;
+            };
             let renewed = lease::renew(
                 &self.ctx.cluster.leases,
                 &partition_key(partition),
@@ -178,18 +191,27 @@ impl Worker {
 
     /// Stops a partition (its checkpoint written) and releases its lease.
     async fn give_back(&mut self, partition: u16) {
-        let Some(running) = self.running.remove(&partition) else { return };
+        let Some(running) = self.running.remove(&partition) else {
+            return;
+        };
         let _ = running.stop.send(true);
         let mut task = running.task;
         match tokio::time::timeout(Duration::from_secs(10), &mut task).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::warn!(partition, %error, "partition stopped with an error"),
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(partition, %error, "partition stopped with an error")
+            }
             Ok(Err(error)) => tracing::error!(partition, %error, "partition task panicked"),
             Err(_) => {
                 tracing::warn!(partition, "partition did not stop in time; aborted");
                 task.abort();
             }
         }
-        lease::release(&self.ctx.cluster.leases, &partition_key(partition), running.lease).await;
+        lease::release(
+            &self.ctx.cluster.leases,
+            &partition_key(partition),
+            running.lease,
+        )
+        .await;
     }
 }

@@ -593,7 +593,10 @@ fn an_advanced_watermark_closes_windows_like_an_event() {
             .any(|o| matches!(o, Output::Fired(a) if a.rule_id == quiet)),
         "the 09:00 hour is still open"
     );
-    assert!(engine.advance_watermark(ten - 1).is_empty(), "09:59:59.999 closes nothing");
+    assert!(
+        engine.advance_watermark(ten - 1).is_empty(),
+        "09:59:59.999 closes nothing"
+    );
     let fired: Vec<Vec<u64>> = engine
         .advance_watermark(ten)
         .into_iter()
@@ -603,7 +606,10 @@ fn an_advanced_watermark_closes_windows_like_an_event() {
         })
         .collect();
     assert_eq!(fired, vec![vec![13, 14]]);
-    assert!(engine.advance_watermark(ten - 60_000).is_empty(), "never moves back");
+    assert!(
+        engine.advance_watermark(ten - 60_000).is_empty(),
+        "never moves back"
+    );
 }
 
 /// UTC milliseconds of an RFC 3339 time without a date library.

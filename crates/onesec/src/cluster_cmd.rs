@@ -25,10 +25,20 @@ pub struct ClusterArgs {
 #[derive(Args)]
 struct NatsArgs {
     /// NATS server URL.
-    #[arg(long, env = "ONESEC_NATS_URL", default_value = "nats://127.0.0.1:4222", global = true)]
+    #[arg(
+        long,
+        env = "ONESEC_NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        global = true
+    )]
     nats: String,
     /// Prefix of the cluster's streams, subjects and buckets.
-    #[arg(long, env = "ONESEC_CLUSTER_PREFIX", default_value = "onesec", global = true)]
+    #[arg(
+        long,
+        env = "ONESEC_CLUSTER_PREFIX",
+        default_value = "onesec",
+        global = true
+    )]
     prefix: String,
     /// Virtual partitions (64–256 recommended); fixed when the cluster is created.
     #[arg(long, default_value_t = 64, global = true)]
@@ -169,7 +179,12 @@ async fn run_ingest(settings: ClusterSettings, args: IngestArgs) -> anyhow::Resu
         ctx.syslog.year = args.syslog_year;
         let decoded = decode_bytes(&format, &bytes, &ctx);
         for error in &decoded.errors {
-            eprintln!("{}:{}: refused: {}", file.display(), error.line, error.reason);
+            eprintln!(
+                "{}:{}: refused: {}",
+                file.display(),
+                error.line,
+                error.reason
+            );
         }
         refused += decoded.errors.len();
         for batch in decoded.events.chunks(args.batch.max(1)) {
@@ -285,9 +300,12 @@ async fn run_sink(settings: ClusterSettings, args: SinkArgs) -> anyhow::Result<E
 async fn run_status(settings: ClusterSettings, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let cluster = Cluster::connect_existing(settings).await?;
     // Status is for people and scripts waiting on it: it never waits on a stuck server.
-    let status = tokio::time::timeout(Duration::from_secs(30), onesec_cluster::status::read(&cluster))
-        .await
-        .context("the NATS server did not answer the status reads within 30 s")??;
+    let status = tokio::time::timeout(
+        Duration::from_secs(30),
+        onesec_cluster::status::read(&cluster),
+    )
+    .await
+    .context("the NATS server did not answer the status reads within 30 s")??;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {

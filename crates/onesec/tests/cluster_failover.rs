@@ -97,7 +97,12 @@ impl TestCluster {
         command
             .arg("cluster")
             .args(["--nats", &nats_url(), "--prefix", &self.prefix])
-            .args(["--partitions", &self.partitions.to_string(), "--lease-ttl", "3s"])
+            .args([
+                "--partitions",
+                &self.partitions.to_string(),
+                "--lease-ttl",
+                "3s",
+            ])
             .args(args)
             .env("ONESEC_LOG", "info");
         command
@@ -122,7 +127,10 @@ impl TestCluster {
 
     fn start_sink(&mut self) {
         let db = self.db();
-        self.spawn("sink", &["sink", "--node", "sink", "--db", db.to_str().unwrap()]);
+        self.spawn(
+            "sink",
+            &["sink", "--node", "sink", "--db", db.to_str().unwrap()],
+        );
     }
 
     fn db(&self) -> PathBuf {
@@ -164,7 +172,8 @@ impl TestCluster {
     fn logs(&self) -> String {
         let mut out = String::new();
         for name in self.children.keys() {
-            let text = std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             out.push_str(&format!("--- {name} ---\n"));
             for line in tail.into_iter().rev() {
@@ -304,7 +313,12 @@ fn outcome(db: &Path) -> Outcome {
         .alerts(None, usize::MAX >> 2)
         .unwrap()
         .into_iter()
-        .map(|a| (a.id.clone(), (a.event_ids.clone(), format!("{:?}", a.status))))
+        .map(|a| {
+            (
+                a.id.clone(),
+                (a.event_ids.clone(), format!("{:?}", a.status)),
+            )
+        })
         .collect();
     let incidents = store
         .incidents(&IncidentFilter {
@@ -313,7 +327,10 @@ fn outcome(db: &Path) -> Outcome {
             ..IncidentFilter::default()
         })
         .unwrap();
-    let live: Vec<_> = incidents.iter().filter(|i| i.merged_into.is_none()).collect();
+    let live: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.merged_into.is_none())
+        .collect();
     Outcome {
         alerts,
         incidents: live
@@ -339,7 +356,9 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(input) = Input::load(tmp.path()) else { return };
+    let Some(input) = Input::load(tmp.path()) else {
+        return;
+    };
     let kill_ms = env_number("ONESEC_FAILOVER_KILL_MS", 1500);
     let partitions = env_number("ONESEC_FAILOVER_PARTITIONS", 64);
     let pace_ms = env_number("ONESEC_FAILOVER_PACE_MS", 40);
@@ -362,7 +381,9 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     let before = cluster.wait_for("three workers sharing every partition", |s| {
         let nodes = s["nodes"].as_array().cloned().unwrap_or_default();
         nodes.len() == 3
-            && nodes.iter().all(|n| n["partitions"].as_array().is_some_and(|p| !p.is_empty()))
+            && nodes
+                .iter()
+                .all(|n| n["partitions"].as_array().is_some_and(|p| !p.is_empty()))
             && s["unowned"] == 0
     });
     let killed_owned: Vec<u64> = before["partition_status"]
@@ -372,14 +393,23 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         .filter(|p| p["owner"] == "w2")
         .map(|p| p["partition"].as_u64().unwrap())
         .collect();
-    assert!(!killed_owned.is_empty(), "w2 owns partitions before it is killed: {before:#}");
+    assert!(
+        !killed_owned.is_empty(),
+        "w2 owns partitions before it is killed: {before:#}"
+    );
     let acked = std::thread::scope(|scope| {
         let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
         std::thread::sleep(Duration::from_millis(kill_ms));
-        assert!(!streaming.is_finished(), "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS");
+        assert!(
+            !streaming.is_finished(),
+            "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS"
+        );
         // SIGKILL through a second handle: the cluster keeps its Child for the log and drop.
         let pid = cluster.children["w2"].id();
-        let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(killed.success());
         streaming.join().unwrap()
     });
@@ -388,24 +418,44 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
 
     // No acknowledged event is missing: all were acknowledged once, and every partition has
     // applied every message of its subject.
-    assert_eq!(acked.len(), acked_reference.len(), "the same events were acknowledged");
+    assert_eq!(
+        acked.len(),
+        acked_reference.len(),
+        "the same events were acknowledged"
+    );
     let unique: BTreeSet<u64> = acked.iter().copied().collect();
     assert_eq!(unique.len(), acked.len(), "no sequence acknowledged twice");
     let partitions_status = after["partition_status"].as_array().unwrap();
-    let messages: u64 = partitions_status.iter().map(|p| p["messages"].as_u64().unwrap()).sum();
-    assert_eq!(messages, acked.len() as u64 + partitions, "events plus one watermark per partition");
+    let messages: u64 = partitions_status
+        .iter()
+        .map(|p| p["messages"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        messages,
+        acked.len() as u64 + partitions,
+        "events plus one watermark per partition"
+    );
     assert!(partitions_status.iter().all(|p| p["lag"] == 0));
     for partition in &killed_owned {
         let owner = &partitions_status[*partition as usize]["owner"];
-        assert!(owner == "w1" || owner == "w3", "partition {partition} taken over: {owner}");
+        assert!(
+            owner == "w1" || owner == "w3",
+            "partition {partition} taken over: {owner}"
+        );
     }
 
     // Nothing lost, nothing twice: the same alerts (same ids, same events) and incidents as the
     // undisturbed run.
     let got = outcome(&cluster.db());
     assert!(!got.alerts.is_empty(), "the input fires alerts");
-    assert_eq!(got.alerts, expected.alerts, "alerts differ from the undisturbed run");
-    assert_eq!(got.incidents, expected.incidents, "incidents differ from the undisturbed run");
+    assert_eq!(
+        got.alerts, expected.alerts,
+        "alerts differ from the undisturbed run"
+    );
+    assert_eq!(
+        got.incidents, expected.incidents,
+        "incidents differ from the undisturbed run"
+    );
 
     eprintln!(
         "failover: {} events, {partitions} partitions, w2 killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed",
@@ -418,12 +468,34 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     // The acme incidents a person-or-site partitioning can see.
     let has = |person: Option<&str>, site: Option<&str>, domain: &str| {
         got.incident_entities.iter().any(|(persons, sites, d)| {
-            person.is_none_or(|p| persons.contains(p)) && site.is_none_or(|s| sites.contains(s)) && d == domain
+            person.is_none_or(|p| persons.contains(p))
+                && site.is_none_or(|s| sites.contains(s))
+                && d == domain
         })
     };
-    assert!(has(None, Some("PAR"), "hybrid"), "S1 server room: {:?}", got.incident_entities);
-    assert!(has(Some("p002"), None, "hybrid"), "S2 VPN while on site: {:?}", got.incident_entities);
-    assert!(has(Some("p004"), None, "hybrid"), "S3 terminated badge: {:?}", got.incident_entities);
-    assert!(has(Some("p006"), None, "hybrid"), "S4 login without badge: {:?}", got.incident_entities);
-    assert!(has(None, Some("LYO"), "hybrid"), "S6 site attack: {:?}", got.incident_entities);
+    assert!(
+        has(None, Some("PAR"), "hybrid"),
+        "S1 server room: {:?}",
+        got.incident_entities
+    );
+    assert!(
+        has(Some("p002"), None, "hybrid"),
+        "S2 VPN while on site: {:?}",
+        got.incident_entities
+    );
+    assert!(
+        has(Some("p004"), None, "hybrid"),
+        "S3 terminated badge: {:?}",
+        got.incident_entities
+    );
+    assert!(
+        has(Some("p006"), None, "hybrid"),
+        "S4 login without badge: {:?}",
+        got.incident_entities
+    );
+    assert!(
+        has(None, Some("LYO"), "hybrid"),
+        "S6 site attack: {:?}",
+        got.incident_entities
+    );
 }
