@@ -56,9 +56,15 @@ impl Publisher {
             }
             directory.resolve(event);
         }
+        self.publish_resolved(&events).await
+    }
+
+    /// Publishes events resolved elsewhere (benchmarks, a future ingest that resolved them
+    /// already) and waits for every acknowledgement.
+    pub async fn publish_resolved(&self, events: &[Event]) -> Result<PublishReport, ClusterError> {
         let partitions = self.cluster.settings.partitions;
         let mut pending = Vec::with_capacity(events.len());
-        for event in &events {
+        for event in events {
             let subject = self
                 .cluster
                 .settings
@@ -75,7 +81,7 @@ impl Publisher {
         }
         let mut report = PublishReport::default();
         // Publishes are pipelined; the acknowledgements are awaited in order.
-        for (ack, event) in pending.into_iter().zip(&events) {
+        for (ack, event) in pending.into_iter().zip(events) {
             let ack = ack
                 .await
                 .map_err(|e| ClusterError::js("waiting for an event's acknowledgement", e))?;
