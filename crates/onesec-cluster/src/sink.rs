@@ -323,3 +323,29 @@ fn dedup_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> String) {
     kept.reverse();
     *items = kept;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_order_by_sequence_then_output_index() {
+        assert_eq!(parse_trigger("42.0"), Some((42, 0)));
+        assert_eq!(parse_trigger("42.3"), Some((42, 3)));
+        assert_eq!(parse_trigger("42"), None);
+        assert_eq!(parse_trigger("x.1"), None);
+        let mut held = BTreeMap::new();
+        for trigger in ["10.1", "9.0", "10.0", "100.0"] {
+            held.insert(parse_trigger(trigger), trigger);
+        }
+        let order: Vec<&str> = held.into_values().collect();
+        assert_eq!(order, ["9.0", "10.0", "10.1", "100.0"]);
+    }
+
+    #[test]
+    fn dedup_last_keeps_the_last_version_in_order() {
+        let mut items = vec![("a", 1), ("b", 1), ("a", 2), ("c", 1)];
+        dedup_last(&mut items, |(k, _)| k.to_string());
+        assert_eq!(items, [("b", 1), ("a", 2), ("c", 1)]);
+    }
+}
