@@ -7,8 +7,10 @@
 //!   checkpoint has applied all of its messages) and the killed worker's partitions have new
 //!   owners;
 //! * the stored alerts and incidents are exactly those of an undisturbed run of the same input
-//!   on one worker — nothing lost, nothing twice — and they include the acme incidents that a
-//!   partitioned deployment can see (`docs/cluster.md`, "What partitioning cannot see").
+//!   on one worker — nothing lost, nothing twice — and they include, once each, the acme
+//!   incidents that a partitioned deployment can see (`docs/cluster.md`, "What partitioning
+//!   cannot see");
+//! * a fourth worker joining afterwards gets its fair share, and the handover changes nothing.
 //!
 //! Parameters (acceptance reruns it with other values):
 //! * `ONESEC_FAILOVER_KILL_MS`: milliseconds after the stream starts when the worker is killed
@@ -206,6 +208,19 @@ impl TestCluster {
     }
 }
 
+/// Every partition owned, by `nodes` live workers with no more than ⌈partitions / nodes⌉ each.
+fn fair(status: &Value, nodes: usize) -> bool {
+    let partitions = status["partitions"].as_u64().unwrap_or(0) as usize;
+    let live = status["nodes"].as_array().cloned().unwrap_or_default();
+    live.len() == nodes
+        && status["unowned"] == 0
+        && live.iter().all(|n| {
+            n["partitions"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty() && p.len() <= partitions.div_ceil(nodes))
+        })
+}
+
 fn sink_position(db: &Path) -> u64 {
     if !db.exists() {
         return 0;
@@ -379,14 +394,7 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     for name in ["w1", "w2", "w3"] {
         cluster.start_worker(name);
     }
-    let before = cluster.wait_for("three workers sharing every partition", |s| {
-        let nodes = s["nodes"].as_array().cloned().unwrap_or_default();
-        nodes.len() == 3
-            && nodes
-                .iter()
-                .all(|n| n["partitions"].as_array().is_some_and(|p| !p.is_empty()))
-            && s["unowned"] == 0
-    });
+    let before = cluster.wait_for("three workers with a fair share each", |s| fair(s, 3));
     let killed_owned: Vec<u64> = before["partition_status"]
         .as_array()
         .unwrap()
@@ -464,6 +472,26 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         killed_owned.len(),
         got.alerts.len(),
         got.incidents.len()
+    );
+
+    // A worker joining moves partitions to it (its fair share), and the handover changes
+    // nothing that was concluded.
+    cluster.start_worker("w4");
+    let rebalanced = cluster.wait_for("the new worker getting its share", |s| {
+        fair(s, 3) && s["total_lag"] == 0
+    });
+    assert!(
+        rebalanced["partition_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["owner"] == "w4"),
+        "w4 owns partitions: {rebalanced:#}"
+    );
+    assert_eq!(
+        outcome(&cluster.db()),
+        got,
+        "a rebalance changes no conclusion"
     );
 
     // The acme incidents a person-or-site partitioning can see, each exactly once on the acme
