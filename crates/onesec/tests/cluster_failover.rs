@@ -215,9 +215,9 @@ fn fair(status: &Value, nodes: usize) -> bool {
     live.len() == nodes
         && status["unowned"] == 0
         && live.iter().all(|n| {
-            n["partitions"]
-                .as_array()
-                .is_some_and(|p| !p.is_empty() && p.len() <= partitions.div_ceil(nodes))
+            n["partitions"].as_array().is_some_and(|p| {
+                p.len() <= partitions.div_ceil(nodes) && (partitions < nodes || !p.is_empty())
+            })
         })
 }
 
@@ -395,16 +395,25 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         cluster.start_worker(name);
     }
     let before = cluster.wait_for("three workers with a fair share each", |s| fair(s, 3));
-    let killed_owned: Vec<u64> = before["partition_status"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["owner"] == "w2")
-        .map(|p| p["partition"].as_u64().unwrap())
-        .collect();
+    // The victim: the worker owning the most partitions (with fewer partitions than workers,
+    // some own none).
+    let owned_by = |node: &str| -> Vec<u64> {
+        before["partition_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["owner"] == node)
+            .map(|p| p["partition"].as_u64().unwrap())
+            .collect()
+    };
+    let victim = ["w1", "w2", "w3"]
+        .into_iter()
+        .max_by_key(|node| owned_by(node).len())
+        .unwrap();
+    let killed_owned = owned_by(victim);
     assert!(
         !killed_owned.is_empty(),
-        "w2 owns partitions before it is killed: {before:#}"
+        "{victim} owns partitions before it is killed: {before:#}"
     );
     let acked = std::thread::scope(|scope| {
         let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
@@ -414,7 +423,7 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
             "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS"
         );
         // SIGKILL through a second handle: the cluster keeps its Child for the log and drop.
-        let pid = cluster.children["w2"].id();
+        let pid = cluster.children[victim].id();
         let killed = Command::new("kill")
             .args(["-9", &pid.to_string()])
             .status()
@@ -422,7 +431,7 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         assert!(killed.success());
         streaming.join().unwrap()
     });
-    cluster.kill("w2");
+    cluster.kill(victim);
     let after = cluster.wait_until_settled(2);
 
     // No acknowledged event is missing: all were acknowledged once, and every partition has
@@ -448,8 +457,10 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     for partition in &killed_owned {
         let owner = &partitions_status[*partition as usize]["owner"];
         assert!(
-            owner == "w1" || owner == "w3",
-            "partition {partition} taken over: {owner}"
+            owner
+                .as_str()
+                .is_some_and(|o| o != victim && o.starts_with('w')),
+            "partition {partition} taken over by a survivor: {owner}"
         );
     }
 
@@ -467,7 +478,7 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     );
 
     eprintln!(
-        "failover: {} events, {partitions} partitions, w2 killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed",
+        "failover: {} events, {partitions} partitions, {victim} killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed",
         acked.len(),
         killed_owned.len(),
         got.alerts.len(),
@@ -480,14 +491,16 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     let rebalanced = cluster.wait_for("the new worker getting its share", |s| {
         fair(s, 3) && s["total_lag"] == 0
     });
-    assert!(
-        rebalanced["partition_status"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["owner"] == "w4"),
-        "w4 owns partitions: {rebalanced:#}"
-    );
+    if partitions >= 3 {
+        assert!(
+            rebalanced["partition_status"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["owner"] == "w4"),
+            "w4 owns partitions: {rebalanced:#}"
+        );
+    }
     assert_eq!(
         outcome(&cluster.db()),
         got,
