@@ -1,6 +1,7 @@
 //! Failover of a detection worker, as the acceptance asks: three `onesec cluster worker`
 //! processes and one sink against the local NATS JetStream; the acme day (with generated
-//! background traffic around it) is streamed in; one worker is killed with SIGKILL mid-stream.
+//! background traffic around it) is streamed in; one worker is killed with SIGKILL mid-stream,
+//! and the sink 300 ms later (a new sink is started once the stream has been sent).
 //!
 //! What must hold afterwards:
 //! * every event JetStream acknowledged was applied by some worker (every partition's
@@ -429,9 +430,20 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
             .status()
             .unwrap();
         assert!(killed.success());
+        // The sink too: its replacement waits for the lease, regroups from the alert stream
+        // and stores only what lies beyond the position it finds in the store.
+        std::thread::sleep(Duration::from_millis(300));
+        let sink = cluster.children["sink"].id();
+        let killed = Command::new("kill")
+            .args(["-9", &sink.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
         streaming.join().unwrap()
     });
     cluster.kill(victim);
+    cluster.kill("sink");
+    cluster.start_sink();
     let after = cluster.wait_until_settled(2);
 
     // No acknowledged event is missing: all were acknowledged once, and every partition has
@@ -484,6 +496,13 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         got.alerts.len(),
         got.incidents.len()
     );
+
+    let sink_log = std::fs::read_to_string(cluster.dir.join("sink.log")).unwrap_or_default();
+    let resumed = sink_log
+        .lines()
+        .find(|l| l.contains("sink lease taken"))
+        .unwrap_or("(no lease line)");
+    eprintln!("restarted sink: {resumed}");
 
     // A worker joining moves partitions to it (its fair share), and the handover changes
     // nothing that was concluded.
