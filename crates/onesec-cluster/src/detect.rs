@@ -35,9 +35,10 @@ pub const TRIGGER_HEADER: &str = "Onesec-Trigger";
 
 /// Most messages applied between two checkpoints.
 const CHECKPOINT_EVERY: u64 = 512;
-/// Events of a partition kept in memory for alert entities; older ones are read back from the
-/// stream when an alert names them.
-const KEPT_EVENTS: usize = 50_000;
+/// Events of a partition kept in memory for alert entities (a worker may run hundreds of
+/// partitions, so a few thousand each); older ones are read back from the stream when an alert
+/// names them.
+const KEPT_EVENTS: usize = 4_096;
 /// How long the partition may sit idle with an unwritten checkpoint.
 const IDLE_FLUSH: Duration = Duration::from_millis(250);
 
