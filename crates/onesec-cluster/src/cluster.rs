@@ -173,6 +173,13 @@ impl Cluster {
             checkpoints,
         };
         cluster.settings.partitions = cluster.fix_partition_count().await?;
+        // The lease TTL is the bucket's max_age, fixed when it was created: renew by that, not
+        // by what this process was told.
+        let ttl = cluster.leases.stream.cached_info().config.max_age;
+        if !ttl.is_zero() && ttl != cluster.settings.lease_ttl {
+            tracing::info!(?ttl, "using the lease TTL the cluster was created with");
+            cluster.settings.lease_ttl = ttl;
+        }
         Ok(cluster)
     }
 
