@@ -914,6 +914,16 @@ impl Engine {
         }
     }
 
+    /// Moves the watermark to `time_ms` without an event (never back) and decides the fixed
+    /// windows that closes. A partitioned deployment needs it: a partition that receives few
+    /// events would otherwise never close its windows, while the input as a whole moved on.
+    pub fn advance_watermark(&mut self, time_ms: i64) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.max_time = Some(self.max_time.map_or(time_ms, |m| m.max(time_ms)));
+        self.close_due(&mut out);
+        out
+    }
+
     /// Declares the input complete up to the newest event seen: every fixed window holding an
     /// event is closed and decided now (for `onesec rules test`, tests, the end of a replay).
     /// Later events are still processed; one that falls into a window closed here revises

@@ -571,6 +571,53 @@ fn the_watermark_closes_windows() {
     assert_eq!(withdrawn_at, vec![4]); // now 3 heartbeats in that hour: no longer fewer than 3
 }
 
+/// A watermark moved without an event (what a partition of a cluster receives) closes the same
+/// windows as the event that carried that time would have.
+#[test]
+fn an_advanced_watermark_closes_windows_like_an_event() {
+    let (rules, events) = load("quiet_reader");
+    let quiet = "5d1c1e0a-0000-4000-8000-000000000732";
+    let cfg = EngineConfig {
+        allowed_lateness_ms: 0,
+        ..EngineConfig::default()
+    };
+    let ten = chrono_free_ms("2026-03-02T10:00:00Z");
+    let mut engine = Engine::new(rules, cfg);
+    let mut before = Vec::new();
+    for i in [12, 13] {
+        before.extend(engine.process(i as u64 + 1, &events[i]));
+    }
+    assert!(
+        !before
+            .iter()
+            .any(|o| matches!(o, Output::Fired(a) if a.rule_id == quiet)),
+        "the 09:00 hour is still open"
+    );
+    assert!(
+        engine.advance_watermark(ten - 1).is_empty(),
+        "09:59:59.999 closes nothing"
+    );
+    let fired: Vec<Vec<u64>> = engine
+        .advance_watermark(ten)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Fired(a) if a.rule_id == quiet => Some(a.event_ids),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fired, vec![vec![13, 14]]);
+    assert!(
+        engine.advance_watermark(ten - 60_000).is_empty(),
+        "never moves back"
+    );
+}
+
+/// UTC milliseconds of an RFC 3339 time without a date library.
+fn chrono_free_ms(text: &str) -> i64 {
+    let value = serde_json::json!({ "time": text });
+    onesec_sigma::Record::time_ms(&value)
+}
+
 #[test]
 fn new_types_same_sequence_same_ids() {
     for scenario in ["exfil_sum", "avg_traffic", "rare_process", "quiet_reader"] {

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod auth_cmd;
 mod casework_cmd;
 mod client;
+mod cluster_cmd;
 mod compliance_cmd;
 mod demo;
 mod devices_cmd;
@@ -71,6 +72,8 @@ enum Command {
     /// Exercises: run and score a hybrid attack scenario in exercise mode (after-action
     /// report), validate scenario files, generate background traffic (the benchmark workload).
     Drill(drill_cmd::DrillArgs),
+    /// Several processes over NATS JetStream: ingest, detection worker, alert sink, status.
+    Cluster(cluster_cmd::ClusterArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => devices_cmd::run(args),
         Command::Drill(args) => drill_cmd::run(args),
         Command::Privacy(args) => privacy_cmd::run(args),
+        Command::Cluster(args) => cluster_cmd::run(args),
     };
     match result {
         Ok(code) => code,

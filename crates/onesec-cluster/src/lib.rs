@@ -1,0 +1,51 @@
+//! # onesec-cluster — onesec on several machines, over NATS JetStream
+//!
+//! One binary, roles chosen on the command line (`onesec cluster ingest | worker | sink |
+//! status`). The event log is a JetStream stream instead of the embedded journal:
+//!
+//! ```text
+//!  ingest ──► <prefix>.events.<partition> ──► detection workers ──► <prefix>.alerts ──► sink ──► Store
+//!  decode,     one subject per virtual         one owner per           Nats-Msg-Id =        grouper,
+//!  resolve,    partition (stable hash of       partition (KV lease),   alert version        SQLite
+//!  publish     person, else site)              Sigma engine,           (duplicates dropped)
+//!                                              checkpoint in KV
+//! ```
+//!
+//! * [`partition`]: the correlation key of an event and its virtual partition.
+//! * [`cluster`]: the names (streams, subjects, buckets) and how they are created.
+//! * [`publish`]: the ingest role; answers only after JetStream acknowledged every event.
+//! * [`lease`]: ownership of partitions in a KV bucket, and the fair share of partitions.
+//! * [`detect`]: one partition through the Sigma engine, from its checkpoint.
+//! * [`worker`]: the detection worker role: heartbeats, leases, one task per partition.
+//! * [`sink`]: the one writer of alerts and incidents into the store.
+//! * [`status`]: nodes, partitions, owners and lag for `onesec cluster status`.
+//!
+//! Why this shape (and not stream-side partition transforms or pinned consumers): the server
+//! this is tested on is nats-server 2.9.10, which ignores both; see `docs/cluster.md`.
+
+pub mod alerts;
+pub mod cluster;
+pub mod detect;
+pub mod error;
+pub mod lease;
+pub mod partition;
+pub mod publish;
+pub mod sink;
+pub mod status;
+pub mod worker;
+
+pub use cluster::{Cluster, ClusterSettings};
+pub use error::ClusterError;
+pub use publish::{PublishReport, Publisher};
+pub use sink::Sink;
+pub use status::{ClusterStatus, NodeStatus, PartitionStatus};
+pub use worker::Worker;
+
+/// Wall-clock time in UTC milliseconds (heartbeats and lease records only; detection runs on
+/// event time).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
