@@ -4,19 +4,12 @@
 //! The same conversion as the embedded detector's (`onesec_pipeline::detect`): entities and
 //! domain from the alert's events, withdrawals as the last version with status `withdrawn`.
 
-use onesec_event::{Domain, Event, EventId, Severity};
-use onesec_incident::{Alert, AlertStatus, Entities};
-use onesec_sigma::{LogSource, Output};
+use onesec_event::{Event, EventId};
+use onesec_incident::{Alert, AlertStatus};
+use onesec_pipeline::AlertFacts;
+use onesec_sigma::Output;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
-
-/// Entities gathered so far for one alert (alerts grow as correlations absorb events).
-#[derive(Default)]
-struct AlertFacts {
-    entities: Entities,
-    event_domains: Option<Domain>,
-    seen: HashSet<EventId>,
-}
+use std::collections::HashMap;
 
 /// Turns engine outputs into product alerts; one per partition, deterministic.
 #[derive(Default)]
@@ -38,7 +31,7 @@ impl AlertBuilder {
             .event_ids
             .iter()
             .copied()
-            .filter(|id| known.is_none_or(|f| !f.seen.contains(id)))
+            .filter(|id| known.is_none_or(|f| !f.has_seen(*id)))
             .collect()
     }
 
@@ -56,53 +49,18 @@ impl AlertBuilder {
         };
         let facts = self.facts.entry(sigma.id.clone()).or_default();
         for id in &sigma.event_ids {
-            if facts.seen.contains(id) {
+            if facts.has_seen(*id) {
                 continue;
             }
             let Some(event) = events.get(id) else {
                 tracing::warn!(event = id, alert = %sigma.id, "event of an alert not found");
                 continue;
             };
-            facts.entities.add_event(event);
-            let domain = event.domain();
-            facts.event_domains = Some(facts.event_domains.map_or(domain, |d| d.join(domain)));
-            facts.seen.insert(*id);
+            facts.add_event(event);
         }
-        let alert = Alert {
-            id: sigma.id,
-            rule_id: sigma.rule_id,
-            title: sigma.title,
-            description: sigma.description.unwrap_or_default(),
-            author: sigma.author.unwrap_or_default(),
-            tags: sigma.tags,
-            severity: Severity::parse(sigma.level.as_str()).unwrap_or(Severity::Medium),
-            domain: rule_domain(&sigma.logsources, facts.event_domains),
-            status,
-            group: sigma.group,
-            event_ids: sigma.event_ids,
-            first_ms: sigma.first_time_ms,
-            last_ms: sigma.last_time_ms,
-            entities: facts.entities.clone(),
-            incident_id: None,
-            repeat_of: None,
-            repeats: 0,
-            last_repeat_ms: None,
-        };
+        let alert = facts.alert(sigma, status);
         self.last.insert(alert.id.clone(), alert.clone());
         Some(alert)
-    }
-}
-
-/// Physical or cyber from the rule's log sources, joined with the events' own domains.
-fn rule_domain(logsources: &[LogSource], events: Option<Domain>) -> Domain {
-    let from_rules = logsources
-        .iter()
-        .filter_map(onesec_pipeline::logsource_domain)
-        .reduce(Domain::join);
-    match (from_rules, events) {
-        (Some(a), Some(b)) => a.join(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => Domain::Cyber,
     }
 }
 

@@ -24,12 +24,53 @@ use std::time::Duration;
 /// Most journal records handled per store transaction.
 const CHUNK: usize = 4096;
 
-/// Entities gathered so far for one alert (alerts grow as correlations absorb events).
+/// Entities gathered so far for one alert (alerts grow as correlations absorb events): what
+/// turns the engine's alert into the product's, for the embedded detector and for cluster
+/// workers alike.
 #[derive(Default)]
-struct AlertFacts {
+pub struct AlertFacts {
     entities: Entities,
     event_domains: Option<Domain>,
     seen: HashSet<EventId>,
+}
+
+impl AlertFacts {
+    /// Whether the alert's entities already include `id`'s.
+    pub fn has_seen(&self, id: EventId) -> bool {
+        self.seen.contains(&id)
+    }
+
+    /// Adds an event of the alert: its entities and its domain.
+    pub fn add_event(&mut self, event: &Event) {
+        self.entities.add_event(event);
+        let domain = event.domain();
+        self.event_domains = Some(self.event_domains.map_or(domain, |d| d.join(domain)));
+        self.seen.insert(event.id);
+    }
+
+    /// The product alert of an engine alert with the entities gathered so far.
+    pub fn alert(&self, sigma: onesec_sigma::Alert, status: AlertStatus) -> Alert {
+        Alert {
+            id: sigma.id,
+            rule_id: sigma.rule_id,
+            title: sigma.title,
+            description: sigma.description.unwrap_or_default(),
+            author: sigma.author.unwrap_or_default(),
+            tags: sigma.tags,
+            severity: Severity::parse(sigma.level.as_str()).unwrap_or(Severity::Medium),
+            domain: rule_domain(&sigma.logsources, self.event_domains),
+            status,
+            group: sigma.group,
+            event_ids: sigma.event_ids,
+            first_ms: sigma.first_time_ms,
+            last_ms: sigma.last_time_ms,
+            entities: self.entities.clone(),
+            incident_id: None,
+            repeat_of: None,
+            repeats: 0,
+            last_repeat_ms: None,
+        }
+    }
 }
 
 /// What the rest of onesec asks of the grouper, which only the detection thread touches.
@@ -314,7 +355,7 @@ impl Detector {
             .event_ids
             .iter()
             .copied()
-            .filter(|id| known.is_none_or(|f| !f.seen.contains(id)))
+            .filter(|id| known.is_none_or(|f| !f.has_seen(*id)))
             .collect();
         let outside: Vec<EventId> = missing
             .iter()
@@ -334,32 +375,9 @@ impl Detector {
             .iter()
             .filter_map(|id| index.get(id).map(|&i| &chunk[i]));
         for event in in_chunk.chain(from_store.iter()) {
-            facts.entities.add_event(event);
-            let domain = event.domain();
-            facts.event_domains = Some(facts.event_domains.map_or(domain, |d| d.join(domain)));
-            facts.seen.insert(event.id);
+            facts.add_event(event);
         }
-        let domain = rule_domain(&sigma.logsources, facts.event_domains);
-        Some(Alert {
-            id: sigma.id,
-            rule_id: sigma.rule_id,
-            title: sigma.title,
-            description: sigma.description.unwrap_or_default(),
-            author: sigma.author.unwrap_or_default(),
-            tags: sigma.tags,
-            severity: Severity::parse(sigma.level.as_str()).unwrap_or(Severity::Medium),
-            domain,
-            status,
-            group: sigma.group,
-            event_ids: sigma.event_ids,
-            first_ms: sigma.first_time_ms,
-            last_ms: sigma.last_time_ms,
-            entities: facts.entities.clone(),
-            incident_id: None,
-            repeat_of: None,
-            repeats: 0,
-            last_repeat_ms: None,
-        })
+        Some(facts.alert(sigma, status))
     }
 }
 

@@ -33,7 +33,7 @@ pub use config::{
     OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use connections::ConnectionWatch;
-pub use detect::logsource_domain;
+pub use detect::{AlertFacts, logsource_domain};
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
 pub use record::EventRecord;
