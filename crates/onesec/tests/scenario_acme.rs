@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Acme, Onesec, Options, check_acme, cli_as};
+use common::{Acme, Onesec, Options, check_acme, cli_as, replay_acme_day};
 use std::collections::BTreeSet;
 
 /// Syslog over TCP (half newline-framed, half octet-counted) and UDP (the sudo line), Windows and
@@ -121,41 +121,7 @@ fn acme_day_through_replay_opens_the_expected_incidents() {
     let tmp = tempfile::tempdir().unwrap();
     let onesec = Onesec::start(&Options::acme(&tmp.path().join("data"), &acme));
 
-    let path = |name: &str| acme.path(name).to_string_lossy().into_owned();
-    let (syslog, windows, onvif, csv, mapping) = (
-        path("day-syslog.log"),
-        path("day-windows.jsonl"),
-        path("day-onvif.jsonl"),
-        path("day-access.csv"),
-        path("access-mapping.toml"),
-    );
-    for args in [
-        vec![
-            "replay",
-            "--server",
-            &onesec.base,
-            &syslog,
-            &windows,
-            &onvif,
-        ],
-        vec![
-            "replay",
-            "--server",
-            &onesec.base,
-            &csv,
-            "--mapping",
-            &mapping,
-        ],
-    ] {
-        let output = cli_as(&args, onesec.token());
-        assert!(
-            output.status.success(),
-            "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    replay_acme_day(&onesec, &acme);
 
     let sent = acme.records().len() as u64;
     let status = onesec.wait_for_detection(sent);

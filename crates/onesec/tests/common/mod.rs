@@ -1067,3 +1067,43 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Sends the acme day to a running onesec the way a user would: `onesec replay --server URL`
+/// for the syslog, Windows and ONVIF files, then the access-control CSV with its mapping.
+pub fn replay_acme_day(onesec: &Onesec, acme: &Acme) {
+    let path = |name: &str| acme.path(name).to_string_lossy().into_owned();
+    let (syslog, windows, onvif, csv, mapping) = (
+        path("day-syslog.log"),
+        path("day-windows.jsonl"),
+        path("day-onvif.jsonl"),
+        path("day-access.csv"),
+        path("access-mapping.toml"),
+    );
+    for args in [
+        vec![
+            "replay",
+            "--server",
+            &onesec.base,
+            &syslog,
+            &windows,
+            &onvif,
+        ],
+        vec![
+            "replay",
+            "--server",
+            &onesec.base,
+            &csv,
+            "--mapping",
+            &mapping,
+        ],
+    ] {
+        let output = cli_as(&args, onesec.token());
+        assert!(
+            output.status.success(),
+            "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
