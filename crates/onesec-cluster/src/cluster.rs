@@ -215,6 +215,34 @@ impl Cluster {
         Ok(existing)
     }
 
+    /// Deletes every stream and bucket of the cluster named by `settings.prefix` (its events,
+    /// alerts, leases, heartbeats and checkpoints): for tests and for retiring a cluster. The
+    /// names deleted; a missing one is not an error.
+    pub async fn delete(settings: &ClusterSettings) -> Result<Vec<String>, ClusterError> {
+        settings.check()?;
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("onesec-{}-delete", settings.prefix))
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&settings.url)
+            .await
+            .map_err(|e| ClusterError::js(format!("connecting to {}", settings.url), e))?;
+        let js = jetstream::new(client);
+        let names = [
+            settings.events_stream(),
+            settings.alerts_stream(),
+            format!("KV_{}_leases", settings.prefix),
+            format!("KV_{}_nodes", settings.prefix),
+            format!("KV_{}_checkpoints", settings.prefix),
+        ];
+        let mut deleted = Vec::new();
+        for name in names {
+            if js.delete_stream(&name).await.is_ok() {
+                deleted.push(name);
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Connects to an existing cluster whatever its partition count (status, ingest with the
     /// count the cluster already has).
     pub async fn connect_existing(mut settings: ClusterSettings) -> Result<Cluster, ClusterError> {

@@ -59,6 +59,9 @@ enum ClusterCommand {
     Sink(SinkArgs),
     /// Nodes, partitions, owners, lag.
     Status(StatusArgs),
+    /// Delete the cluster's streams and buckets (events, alerts, leases, heartbeats,
+    /// checkpoints): retire a cluster, or clean up after a test. Stop its processes first.
+    Delete,
 }
 
 #[derive(Args)]
@@ -141,6 +144,15 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             ClusterCommand::Worker(worker) => run_worker(settings, worker).await,
             ClusterCommand::Sink(sink) => run_sink(settings, sink).await,
             ClusterCommand::Status(status) => run_status(settings, status).await,
+            ClusterCommand::Delete => {
+                let deleted = onesec_cluster::Cluster::delete(&settings).await?;
+                if deleted.is_empty() {
+                    println!("cluster {}: nothing to delete", settings.prefix);
+                } else {
+                    println!("deleted {}", deleted.join(", "));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }

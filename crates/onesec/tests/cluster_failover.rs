@@ -78,6 +78,17 @@ impl Drop for TestCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Leave nothing behind on the shared server.
+        let deleted = self.command(&["delete"]).output();
+        if let Ok(out) = deleted
+            && !out.status.success()
+        {
+            eprintln!(
+                "cluster {} not deleted: {}",
+                self.prefix,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 
