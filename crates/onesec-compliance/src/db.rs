@@ -89,7 +89,6 @@ CREATE TABLE IF NOT EXISTS finding_history (
     device TEXT NOT NULL,
     check_id TEXT NOT NULL,
     first_ms INTEGER NOT NULL,
-    last_ms INTEGER NOT NULL,
     resolved_ms INTEGER,
     json TEXT NOT NULL,
     PRIMARY KEY (device, check_id, first_ms)
@@ -297,8 +296,9 @@ impl ComplianceDb {
             .collect()
     }
 
-    /// Notes the findings open at `now_ms`: a finding not open before starts a span; one
-    /// still open extends its span; an open span whose finding is gone is resolved at `now_ms`.
+    /// Notes the findings open at `now_ms`: a finding not open before starts a span (kept as
+    /// first seen); one still open stays open; an open span whose finding is gone is resolved
+    /// at `now_ms`.
     /// Returns (opened, resolved).
     pub fn observe_findings(
         &mut self,
@@ -347,24 +347,20 @@ impl ComplianceDb {
             .map(|(d, c, _)| (d.as_str(), c.as_str()))
             .collect();
         let mut opened = 0;
-        for finding in current {
+        // A finding still open is left as it is: a large estate's hundreds of thousands of
+        // open findings cost no write per check, only the ones that open or close.
+        for finding in current
+            .iter()
+            .filter(|f| !was_open.contains(&(f.device.as_str(), f.check.as_str())))
+        {
             let json = serde_json::to_string(finding).unwrap_or_default();
-            if was_open.contains(&(finding.device.as_str(), finding.check.as_str())) {
-                tx.execute(
-                    "UPDATE finding_history SET last_ms = MAX(last_ms, ?3), json = ?4
-                     WHERE device = ?1 AND check_id = ?2 AND resolved_ms IS NULL",
-                    params![finding.device, finding.check, now_ms, json],
-                )
-                .map_err(sql("extend a finding"))?;
-            } else {
-                tx.execute(
-                    "INSERT OR IGNORE INTO finding_history (device, check_id, first_ms, last_ms, json)
-                     VALUES (?1, ?2, ?3, ?3, ?4)",
-                    params![finding.device, finding.check, now_ms, json],
-                )
-                .map_err(sql("open a finding"))?;
-                opened += 1;
-            }
+            tx.execute(
+                "INSERT OR IGNORE INTO finding_history (device, check_id, first_ms, json)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![finding.device, finding.check, now_ms, json],
+            )
+            .map_err(sql("open a finding"))?;
+            opened += 1;
         }
         tx.commit().map_err(sql("commit finding history"))?;
         Ok((opened, resolved))
@@ -375,12 +371,12 @@ impl ComplianceDb {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT device, check_id, first_ms, last_ms, resolved_ms, json FROM finding_history
-                 WHERE first_ms <= ?2 AND COALESCE(resolved_ms, last_ms) >= ?1
+                "SELECT device, check_id, first_ms, resolved_ms, json FROM finding_history
+                 WHERE first_ms <= ?2 AND (resolved_ms IS NULL OR resolved_ms >= ?1)
                  ORDER BY device, check_id, first_ms",
             )
             .map_err(self.sql("list finding history"))?;
-        type Row = (String, String, i64, i64, Option<i64>, String);
+        type Row = (String, String, i64, Option<i64>, String);
         let rows: Vec<Row> = stmt
             .query_map(params![from_ms, to_ms], |row| {
                 Ok((
@@ -389,17 +385,15 @@ impl ComplianceDb {
                     row.get(2)?,
                     row.get(3)?,
                     row.get(4)?,
-                    row.get(5)?,
                 ))
             })
             .and_then(Iterator::collect)
             .map_err(self.sql("list finding history"))?;
         rows.into_iter()
-            .map(|(device, check, first_ms, last_ms, resolved_ms, json)| {
+            .map(|(device, check, first_ms, resolved_ms, json)| {
                 Ok(FindingSpan {
                     finding: self.decode(format!("finding {check} of {device}"), &json)?,
                     first_ms,
-                    last_ms,
                     resolved_ms,
                 })
             })

@@ -44,15 +44,13 @@ impl FindingRecord {
     }
 }
 
-/// One span during which a finding was open.
+/// One span during which a finding was open (a span still open counts as open until now).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingSpan {
     /// The finding as last seen.
     pub finding: FindingRecord,
     /// First seen open (UTC ms).
     pub first_ms: i64,
-    /// Last seen open (UTC ms).
-    pub last_ms: i64,
     /// When a check no longer found it (UTC ms); `None` while open.
     pub resolved_ms: Option<i64>,
 }
@@ -60,8 +58,7 @@ pub struct FindingSpan {
 impl FindingSpan {
     /// Whether it was open at some time of the period.
     pub fn overlaps(&self, period: Period) -> bool {
-        let end = self.resolved_ms.unwrap_or(self.last_ms);
-        self.first_ms <= period.to_ms && end >= period.from_ms
+        self.first_ms <= period.to_ms && self.resolved_ms.is_none_or(|end| end >= period.from_ms)
     }
 }
 
@@ -96,7 +93,7 @@ pub fn span_evidence(spans: &[FindingSpan], period: Period) -> Vec<EvidenceItem>
 mod tests {
     use super::*;
 
-    fn span(first_ms: i64, last_ms: i64, resolved_ms: Option<i64>) -> FindingSpan {
+    fn span(first_ms: i64, resolved_ms: Option<i64>) -> FindingSpan {
         FindingSpan {
             finding: FindingRecord {
                 device: "cam-7".into(),
@@ -107,7 +104,6 @@ mod tests {
                 controls: vec!["iso27001.5.17".into(), "iso27001.8.9".into()],
             },
             first_ms,
-            last_ms,
             resolved_ms,
         }
     }
@@ -119,7 +115,7 @@ mod tests {
             to_ms: 1_999,
         };
         // Opened before the quarter, resolved in it: evidence dated the quarter's start.
-        let resolved = span(500, 1_200, Some(1_300));
+        let resolved = span(500, Some(1_300));
         let items = span_evidence(std::slice::from_ref(&resolved), q1);
         assert_eq!(items.len(), 2);
         assert!(
@@ -133,10 +129,10 @@ mod tests {
             items[0].summary
         );
         // Resolved before the quarter began, or first seen after it: nothing.
-        assert!(span_evidence(&[span(100, 400, Some(900))], q1).is_empty());
-        assert!(span_evidence(&[span(2_500, 2_600, None)], q1).is_empty());
-        // Still open, seen last inside the quarter.
-        let open = span_evidence(&[span(1_500, 1_800, None)], q1);
+        assert!(span_evidence(&[span(100, Some(900))], q1).is_empty());
+        assert!(span_evidence(&[span(2_500, None)], q1).is_empty());
+        // Opened in the quarter and still open.
+        let open = span_evidence(&[span(1_500, None)], q1);
         assert_eq!(open[0].at_ms, 1_500);
         assert!(open[0].summary.contains("open since"));
     }
