@@ -185,11 +185,16 @@ pub(crate) fn sync_inventory(
         })
         .map_err(pg("read the stored inventory"))?;
     let before = crate::inventory::fold(stored);
-    let changes = if before.is_empty() {
+    let first = before.is_empty();
+    let changes = if first {
         Vec::new()
     } else {
         crate::inventory::diff(&before, rows, now_ms)
     };
+    // A start or reload that changed nothing (the usual case) writes nothing.
+    if !first && changes.is_empty() {
+        return Ok(0);
+    }
     write_changes(tx, &changes)?;
     tx.execute("DELETE FROM inventory_state", &[])
         .map_err(pg("clear the stored inventory"))?;

@@ -406,11 +406,16 @@ pub(crate) fn sync_inventory(
 ) -> Result<usize> {
     let tx = conn.transaction().map_err(db("begin an inventory sync"))?;
     let before = stored_inventory(&tx)?;
-    let changes = if before.is_empty() {
+    let first = before.is_empty();
+    let changes = if first {
         Vec::new()
     } else {
         crate::inventory::diff(&before, rows, now_ms)
     };
+    // A start or reload that changed nothing (the usual case) writes nothing.
+    if !first && changes.is_empty() {
+        return Ok(0);
+    }
     {
         let mut stmt = tx
             .prepare_cached(
