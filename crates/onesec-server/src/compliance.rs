@@ -413,7 +413,7 @@ impl Compliance {
     pub fn observe_findings(&self, now_ms: i64) -> Result<(usize, usize), ComplianceError> {
         let current: Vec<FindingRecord> = self
             .devices
-            .fresh_assessment()
+            .assessment_for_history()
             .findings
             .iter()
             .map(FindingRecord::of)

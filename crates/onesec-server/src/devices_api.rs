@@ -48,6 +48,22 @@ pub struct Devices {
     recorded: Mutex<(Option<chrono::NaiveDate>, RecordedScores)>,
 }
 
+/// The cached assessment if it still holds: same directory, same day, knowledge not reloaded,
+/// younger than [`REASSESS_AFTER`].
+fn fresh(
+    cache: &Option<Cached>,
+    directory: &Arc<onesec_directory::Directory>,
+    today: chrono::NaiveDate,
+    reloaded: bool,
+) -> Option<Arc<Assessment>> {
+    let (dir, day, made, assessment) = cache.as_ref()?;
+    let valid = !reloaded
+        && Arc::ptr_eq(dir, directory)
+        && *day == today
+        && made.elapsed() < REASSESS_AFTER;
+    valid.then(|| assessment.clone())
+}
+
 /// Modification times of the knowledge files (None: not readable).
 fn stamps(sources: &Sources) -> Vec<Option<std::time::SystemTime>> {
     sources
@@ -123,11 +139,29 @@ impl Devices {
         serde_json::to_value(report).ok()
     }
 
-    /// An assessment made now, neither taken from nor put in the cache (the compliance
-    /// checks' finding history, whose timer must not decide what the API serves for a minute).
-    pub(crate) fn fresh_assessment(&self) -> Arc<Assessment> {
-        self.refresh_knowledge();
-        self.assess(&self.pipeline.directory(), Clock::now().today)
+    /// The assessment the API serves when it is still fresh, else one made now without
+    /// caching it: the compliance checks' finding history reuses the API's work but never puts
+    /// an assessment in the cache (made at start, before any event, it would be served for a
+    /// minute).
+    pub(crate) fn assessment_for_history(&self) -> Arc<Assessment> {
+        let directory = self.pipeline.directory();
+        let today = Clock::now().today;
+        let reloaded = self.refresh_knowledge();
+        let mut cache = match self.cache.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if reloaded {
+            // The API would not see the reload again: its cached assessment is stale now.
+            *cache = None;
+        }
+        match fresh(&cache, &directory, today, reloaded) {
+            Some(assessment) => assessment,
+            None => {
+                drop(cache);
+                self.assess(&directory, today)
+            }
+        }
     }
 
     /// Runs the checks on the directory's devices, with what the stored events showed of them.
@@ -165,13 +199,8 @@ impl Devices {
         };
         // A few stat calls: a replaced knowledge file counts at once.
         let reloaded = self.refresh_knowledge();
-        if let Some((dir, day, made, assessment)) = cache.as_ref()
-            && !reloaded
-            && Arc::ptr_eq(dir, &directory)
-            && *day == today
-            && made.elapsed() < REASSESS_AFTER
-        {
-            return assessment.clone();
+        if let Some(assessment) = fresh(&cache, &directory, today, reloaded) {
+            return assessment;
         }
         let assessment = self.assess(&directory, today);
         *cache = Some((
