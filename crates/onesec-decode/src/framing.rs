@@ -7,7 +7,8 @@
 //! one truncated NDJSON line costs one error and the next line is read again.
 
 use crate::MAX_RECORD_BYTES;
-use serde_json::Value;
+use crate::jv::{self, JsonContainerTrait, JsonValueTrait, Value};
+use serde::de::IgnoredAny;
 
 /// One record of the body.
 pub(crate) struct Record<'a> {
@@ -64,13 +65,19 @@ impl<'a> Records<'a> {
     }
 
     fn json_record(&mut self, start: usize) -> Record<'a> {
+        if let Some(record) = self.json_line(start) {
+            return record;
+        }
         let line = self.line;
         let bytes = self.bytes;
-        let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
+        // The document's extent, found by serde_json without building a tree (it spans lines,
+        // or shares its line with another document); then the document itself by sonic-rs.
+        let mut stream =
+            serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<IgnoredAny>();
         let parsed = stream.next();
         let consumed = stream.byte_offset();
         match parsed {
-            Some(Ok(value)) if consumed <= MAX_RECORD_BYTES => {
+            Some(Ok(_)) if consumed <= MAX_RECORD_BYTES => {
                 let raw = &bytes[start..start + consumed];
                 self.line += memchr::memchr_iter(b'\n', raw).count();
                 self.pos = start + consumed;
@@ -79,11 +86,13 @@ impl<'a> Records<'a> {
                 if bytes[self.pos..end].iter().all(u8::is_ascii_whitespace) {
                     self.advance_past(end);
                 }
-                Record {
-                    line,
-                    raw,
-                    body: Body::Json(value),
-                }
+                let body = match jv::parse(raw) {
+                    Ok(value) => Body::Json(value),
+                    Err(reason) => Body::Error(format!(
+                        "expected a JSON document, found one that cannot be read ({reason}; body line {line})"
+                    )),
+                };
+                Record { line, raw, body }
             }
             Some(Ok(_)) => {
                 let end = self.continuation_end(start);
@@ -119,6 +128,24 @@ impl<'a> Records<'a> {
                 }
             }
         }
+    }
+
+    /// The common case, one document on its own line (NDJSON): the whole line parsed at once.
+    /// `None` (nothing consumed) when the line is not exactly one document.
+    fn json_line(&mut self, start: usize) -> Option<Record<'a>> {
+        let end = self.line_end(start);
+        let raw = self.bytes[start..end].trim_ascii_end();
+        if raw.len() > MAX_RECORD_BYTES || !matches!(raw.last(), Some(b'}' | b']')) {
+            return None;
+        }
+        let value = jv::parse(raw).ok()?;
+        let line = self.line;
+        self.advance_past(end);
+        Some(Record {
+            line,
+            raw,
+            body: Body::Json(value),
+        })
     }
 
     /// End of a broken JSON document that starts at `start`: its first line plus the following
@@ -208,15 +235,18 @@ pub fn json_body_as_lines(body: &[u8]) -> Vec<u8> {
     if !matches!(trimmed.first(), Some(b'{' | b'[')) {
         return body.to_vec();
     }
-    match serde_json::from_slice::<Value>(trimmed) {
-        Ok(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .into_bytes(),
-        Ok(value @ Value::Object(_)) => value.to_string().into_bytes(),
-        _ => body.to_vec(),
+    match jv::parse(trimmed) {
+        Ok(value) => match value.as_array() {
+            Some(items) => items
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+            None if value.is_object() => value.to_string().into_bytes(),
+            None => body.to_vec(),
+        },
+        Err(_) => body.to_vec(),
     }
 }
 

@@ -3,9 +3,9 @@
 //! and the plain-text status topics (`frigate/available`, `frigate/<camera>/status/<role>`,
 //! `frigate/<camera>/motion`, `frigate/<camera>/review_status`, `frigate/<camera>/<object>`).
 
+use crate::jv::{self, Json, JsonContainerTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, DecodeError, json, new_event, time};
 use onesec_event::{Activity, Event, EventClass, Status};
-use serde_json::Value;
 
 /// Decodes one Frigate MQTT message (topic and payload, JSON or plain text). The event's `raw`
 /// is the line `{"topic": .., "payload": ..}` that format `frigate` reads back.
@@ -15,9 +15,12 @@ pub fn decode_frigate_mqtt(
     ctx: &DecodeContext,
 ) -> Result<Event, DecodeError> {
     let text = String::from_utf8_lossy(payload);
-    let value = serde_json::from_str::<Value>(text.trim())
-        .unwrap_or_else(|_| Value::String(text.trim().to_string()));
-    let raw = serde_json::json!({ "topic": topic, "payload": value }).to_string();
+    let value = jv::parse_str(text.trim()).unwrap_or_else(|_| jv::string(text.trim()));
+    let raw = format!(
+        "{{\"topic\":{},\"payload\":{}}}",
+        jv::quote(topic),
+        jv::text_of(&value)
+    );
     decode(Some(topic), &value, &raw, ctx).map_err(|reason| DecodeError::new(1, reason, raw))
 }
 
@@ -25,7 +28,7 @@ pub fn decode_frigate_mqtt(
 /// `frigate/reviews` or `tracked_object_update` payload (recognised by its keys).
 pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
     match (
-        value.get("topic").and_then(Value::as_str),
+        value.get("topic").and_then(|t| t.as_str()),
         value.get("payload"),
     ) {
         (Some(topic), Some(payload)) => decode(Some(topic), payload, raw, ctx),
@@ -157,7 +160,8 @@ fn review(event: &mut Event, payload: &Value) -> Result<(), String> {
     event.time_ms = epoch(after, time_key).unwrap_or(event.time_ms);
     event.activity = Activity::ObjectDetected;
     event.physical.camera = text(after, "camera");
-    let data = after.get("data").unwrap_or(&Value::Null);
+    let null = Value::new_null();
+    let data = after.get("data").unwrap_or(&null);
     let f = &mut event.fields;
     f.insert("frigate.type".into(), step.clone());
     for key in ["id", "severity"] {
@@ -181,8 +185,8 @@ fn object_update(event: &mut Event, payload: &Value) {
     event.time_ms = epoch(payload, "timestamp").unwrap_or(event.time_ms);
     event.physical.camera = text(payload, "camera");
     let step = text(payload, "type").unwrap_or_default();
-    if let Value::Object(items) = payload {
-        for (key, value) in items {
+    if let Some(items) = payload.as_object() {
+        for (key, value) in items.iter() {
             json::flatten_into(&format!("frigate.update.{key}"), value, &mut event.fields);
         }
     }
@@ -196,8 +200,8 @@ fn object_update(event: &mut Event, payload: &Value) {
 fn trigger(event: &mut Event, payload: &Value) {
     event.activity = Activity::ObjectDetected;
     event.physical.camera = text(payload, "camera");
-    if let Value::Object(items) = payload {
-        for (key, value) in items {
+    if let Some(items) = payload.as_object() {
+        for (key, value) in items.iter() {
             json::flatten_into(&format!("frigate.trigger.{key}"), value, &mut event.fields);
         }
     }
@@ -278,9 +282,9 @@ fn text(value: &Value, key: &str) -> Option<String> {
 
 /// A scalar, or the first element of a `[name, score]` pair (Frigate's `sub_label`).
 fn scalar_or_first(value: &Value) -> Option<String> {
-    match value {
-        Value::Array(items) => items.first().and_then(json::scalar_text),
-        other => json::scalar_text(other),
+    match view(value) {
+        Json::Array(items) => items.first().and_then(json::scalar_text),
+        _ => json::scalar_text(value),
     }
 }
 
@@ -288,7 +292,7 @@ fn scalar_or_first(value: &Value) -> Option<String> {
 fn list(value: &Value, key: &str) -> String {
     value
         .get(key)
-        .and_then(Value::as_array)
+        .and_then(|v| v.as_array())
         .map(|items| {
             items
                 .iter()
@@ -303,6 +307,6 @@ fn list(value: &Value, key: &str) -> String {
 fn epoch(value: &Value, key: &str) -> Option<i64> {
     value
         .get(key)
-        .and_then(Value::as_f64)
+        .and_then(|v| v.as_f64())
         .and_then(time::epoch_to_ms)
 }

@@ -10,20 +10,20 @@
 //! door) the portal; access zones, division, alarm state, priority and the Gallagher ids are
 //! kept as `gallagher.*` fields.
 
+use crate::jv::{self, JsonContainerTrait, JsonValueTrait, Value};
 use crate::{DecodeContext, json, new_event, time};
 use onesec_event::{Activity, Direction, Event, EventClass, Severity, Status};
-use serde_json::Value;
 
 /// Whether a JSON object looks like a Command Centre event (for auto-detection): an
 /// `eventType` (or `type`) block with a name, and a `source` block.
 pub(crate) fn looks_like(value: &Value) -> bool {
-    let named = |key: &str| value.pointer(&format!("/{key}/name")).is_some();
-    (named("eventType") || named("type")) && value.get("source").is_some_and(Value::is_object)
+    let named = |key: &str| jv::at(value, &[key, "name"]).is_some();
+    (named("eventType") || named("type")) && value.get("source").is_some_and(|s| s.is_object())
 }
 
 /// The events of a page (`{"events": [...]}`), if `value` is one.
-pub(crate) fn page_events(value: &Value) -> Option<&Vec<Value>> {
-    value.get("events")?.as_array()
+pub(crate) fn page_events(value: &Value) -> Option<&[Value]> {
+    value.get("events")?.as_array().map(|items| &items[..])
 }
 
 /// Decodes one `EventSummary` object.
@@ -34,13 +34,14 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             json::type_name(value)
         ));
     }
-    let text = |pointer: &str| value.pointer(pointer).and_then(json::scalar_text);
+    let text = |pointer: &str| jv::pointer(value, pointer).and_then(json::scalar_text);
     let type_name = text("/eventType/name")
         .or_else(|| text("/type/name"))
         .ok_or("a Command Centre event needs eventType.name (or type.name): what happened")?;
     let group = text("/group/name").unwrap_or_default();
     let time_ms = match value.get("time") {
-        None | Some(Value::Null) => None,
+        None => None,
+        Some(t) if t.is_null() => None,
         Some(t) => Some(time::parse_value(t).ok_or_else(|| {
             format!(
                 "time {} is not an ISO-8601 time (expected e.g. 2016-02-18T19:21:52Z)",
@@ -54,7 +55,7 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     event.source.product = "gallagher_command_centre".into();
     event.source.service = "events".into();
     event.message = text("/message").unwrap_or_else(|| type_name.clone());
-    if let Some(priority) = value.get("priority").and_then(Value::as_u64) {
+    if let Some(priority) = value.get("priority").and_then(|p| p.as_u64()) {
         event.severity = severity(priority);
         event
             .fields

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::jv::{Json, Value, view};
 use onesec_event::{Activity, Direction, Event, EventClass, Severity, Status};
-use serde_json::Value;
 
 use crate::json::{flatten_into, scalar_text};
 use crate::{DecodeContext, new_event, time};
@@ -255,9 +255,9 @@ impl JsonMapping {
 
 /// The value at a dotted path (`a.b.0.c`: array items by index).
 fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(value, |v, part| match v {
-        Value::Object(map) => map.get(part),
-        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+    path.split('.').try_fold(value, |v, part| match view(v) {
+        Json::Object(map) => map.get(&part),
+        Json::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => None,
     })
 }
@@ -296,7 +296,7 @@ fn pick(value: &str, yes: &[String], no: &[String]) -> Option<bool> {
 
 /// An enum of the event model by its snake_case name (as rules and docs/fields.md write it).
 fn by_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
-    serde_json::from_value(Value::String(name.trim().to_string())).ok()
+    serde_json::from_value(serde_json::Value::String(name.trim().to_string())).ok()
 }
 
 fn words(list: &[&str]) -> Vec<String> {
@@ -357,7 +357,7 @@ fn read_pair(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     const SENSOR: &str = r#"
 [event]

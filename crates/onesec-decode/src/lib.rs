@@ -52,6 +52,7 @@ mod frigate;
 mod gallagher;
 mod json;
 mod json_map;
+mod jv;
 mod onvif;
 mod onvif_soap;
 mod onvif_xml;
@@ -82,8 +83,8 @@ pub use sia::{
 };
 pub use syslog::decode_syslog;
 
+use jv::{JsonContainerTrait, JsonValueTrait, Value};
 use onesec_event::Event;
-use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
@@ -432,7 +433,7 @@ fn decode_evtx(bytes: &[u8], ctx: &DecodeContext, out: &mut Decoded) {
                 continue;
             }
         };
-        let result = serde_json::from_str::<Value>(&record.json)
+        let result = jv::parse(record.json.as_bytes())
             .map_err(|e| {
                 format!(
                     "EVTX record {} rendered to invalid JSON: {e}",
@@ -546,9 +547,9 @@ fn decode_mapped_json(mapping: &JsonMapping, bytes: &[u8], ctx: &DecodeContext, 
                 continue;
             }
         };
-        let items = match value {
-            Value::Array(items) => items,
-            object => vec![object],
+        let items = match value.as_array() {
+            Some(items) => &items[..],
+            None => std::slice::from_ref(&value),
         };
         for item in items {
             let item_raw = if item.is_object() && raw.trim_start().starts_with('{') {
@@ -557,11 +558,11 @@ fn decode_mapped_json(mapping: &JsonMapping, bytes: &[u8], ctx: &DecodeContext, 
                 item.to_string()
             };
             let decoded = if item.is_object() {
-                mapping.decode(&item, &item_raw, ctx)
+                mapping.decode(item, &item_raw, ctx)
             } else {
                 Err(format!(
                     "expected a JSON object for format json-map, found {}",
-                    json::type_name(&item)
+                    json::type_name(item)
                 ))
             };
             match decoded {
@@ -595,24 +596,24 @@ fn decode_json_record(
     if let Some(events) = page {
         for item in events {
             let item_raw = item.to_string();
-            decode_json_value(JsonKind::Gallagher, item.clone(), line, &item_raw, ctx, out);
+            decode_json_value(JsonKind::Gallagher, item, line, &item_raw, ctx, out);
         }
         return;
     }
-    match value {
-        Value::Array(items) => {
-            for item in items {
+    match value.as_array() {
+        Some(items) => {
+            for item in items.iter() {
                 let item_raw = item.to_string();
                 decode_json_value(kind, item, line, &item_raw, ctx, out);
             }
         }
-        value => decode_json_value(kind, value, line, &raw, ctx, out),
+        None => decode_json_value(kind, &value, line, &raw, ctx, out),
     }
 }
 
 fn decode_json_value(
     kind: JsonKind,
-    value: Value,
+    value: &Value,
     line: usize,
     raw: &str,
     ctx: &DecodeContext,
@@ -621,22 +622,22 @@ fn decode_json_value(
     if !value.is_object() {
         out.errors.push(DecodeError::new(
             line,
-            format!("expected a JSON object, found {}", json::type_name(&value)),
+            format!("expected a JSON object, found {}", json::type_name(value)),
             raw,
         ));
         return;
     }
     let kind = match kind {
-        JsonKind::Auto => detect_json(&value),
+        JsonKind::Auto => detect_json(value),
         other => other,
     };
     let result = match kind {
-        JsonKind::Windows => windows::decode(&value, raw, ctx),
-        JsonKind::Onvif => onvif::decode_line(&value, raw, ctx),
-        JsonKind::Frigate => frigate::decode_line(&value, raw, ctx),
-        JsonKind::Gallagher => gallagher::decode(&value, raw, ctx),
-        JsonKind::Event => json::decode_event(value, raw, ctx),
-        JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(&value, raw, ctx)),
+        JsonKind::Windows => windows::decode(value, raw, ctx),
+        JsonKind::Onvif => onvif::decode_line(value, raw, ctx),
+        JsonKind::Frigate => frigate::decode_line(value, raw, ctx),
+        JsonKind::Gallagher => gallagher::decode(value, raw, ctx),
+        JsonKind::Event => json::decode_event(raw, ctx),
+        JsonKind::Generic | JsonKind::Auto => Ok(json::decode_generic(value, raw, ctx)),
     };
     match result {
         Ok(event) => out.events.push(event),
@@ -649,13 +650,13 @@ fn detect_json(value: &Value) -> JsonKind {
     let has = |key: &str| value.get(key).is_some();
     let frigate_topic = value
         .get("topic")
-        .and_then(Value::as_str)
+        .and_then(|t| t.as_str())
         .is_some_and(|t| t.starts_with("frigate/"));
     if frigate_topic && has("payload") {
         JsonKind::Frigate
     } else if has("topic") && has("payload") {
         JsonKind::Onvif
-    } else if has("winlog") || value.pointer("/Event/System").is_some() || has("EventID") {
+    } else if has("winlog") || jv::at(value, &["Event", "System"]).is_some() || has("EventID") {
         JsonKind::Windows
     } else if has("class") && has("activity") && has("time_ms") {
         JsonKind::Event
@@ -735,7 +736,7 @@ mod tests {
 
     #[test]
     fn json_detection_follows_keys() {
-        let v = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        let v = |s: &str| jv::parse_str(s).unwrap();
         assert_eq!(
             detect_json(&v(r#"{"topic":"a","payload":{}}"#)),
             JsonKind::Onvif

@@ -2,9 +2,9 @@
 //! values>]`, payload `{"UtcTime": .., "PropertyOperation": .., "Source": {..}, "Key": {..},
 //! "Data": {..}}`.
 
+use crate::jv::{self, Json, JsonContainerTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, DecodeError, json, new_event, scan, time};
 use onesec_event::{Activity, Event, EventClass, Status};
-use serde_json::Value;
 
 /// Decodes one ONVIF event received over MQTT (`topic` and its JSON `payload`; an empty
 /// payload is a deleted property). The event's `raw` is the line `{"topic": .., "payload": ..}`
@@ -20,15 +20,12 @@ pub fn decode_onvif_mqtt(
     } else {
         text.trim()
     };
-    let raw = format!(
-        "{{\"topic\": {}, \"payload\": {body}}}",
-        Value::String(topic.to_string())
-    );
+    let raw = format!("{{\"topic\": {}, \"payload\": {body}}}", jv::quote(topic));
     if text.trim().is_empty() {
         return decode(topic, None, &raw, ctx)
             .map_err(|reason| DecodeError::new(1, reason, raw.as_str()));
     }
-    let value: Value = serde_json::from_slice(payload).map_err(|e| {
+    let value: Value = jv::parse(payload).map_err(|e| {
         DecodeError::new(
             1,
             format!("expected a JSON payload {{\"UtcTime\", \"Source\", \"Data\"}} for topic '{topic}', found invalid JSON ({e})"),
@@ -41,7 +38,7 @@ pub fn decode_onvif_mqtt(
 
 /// Decodes a line `{"topic": "...", "payload": {...}}` (the payload may also be a JSON string).
 pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
-    let Some(topic) = value.get("topic").and_then(Value::as_str) else {
+    let Some(topic) = value.get("topic").and_then(|t| t.as_str()) else {
         return Err(format!(
             "expected an onvif-ej line with a string 'topic' and a 'payload', found 'topic' = {}",
             value
@@ -50,16 +47,16 @@ pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Resu
         ));
     };
     let parsed;
-    let payload = match value.get("payload") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) if text.trim().is_empty() => None,
-        Some(Value::String(text)) => {
-            parsed = serde_json::from_str::<Value>(text).map_err(|e| {
+    let payload = match value.get("payload").map(|p| (p, view(p))) {
+        None | Some((_, Json::Null)) => None,
+        Some((_, Json::Str(text))) if text.trim().is_empty() => None,
+        Some((_, Json::Str(text))) => {
+            parsed = jv::parse_str(text).map_err(|e| {
                 format!("expected the payload string to hold ONVIF JSON, found invalid JSON ({e})")
             })?;
             Some(&parsed)
         }
-        Some(other) => Some(other),
+        Some((other, _)) => Some(other),
     };
     decode(topic, payload, raw, ctx)
 }
@@ -166,7 +163,7 @@ pub(crate) fn decode_message(
         p.get("PropertyOperation")
             .or_else(|| p.get("@PropertyOperation"))
     });
-    match (payload, operation.and_then(Value::as_str)) {
+    match (payload, operation.and_then(|o| o.as_str())) {
         (None, _) => {
             fields.insert("onvif.property_operation".into(), "Deleted".into());
         }
@@ -180,8 +177,11 @@ pub(crate) fn decode_message(
         ("Key", "onvif.key"),
         ("Data", "onvif.data"),
     ] {
-        if let Some(Value::Object(items)) = payload.and_then(|p| p.get(section)) {
-            for (name, value) in items {
+        if let Some(items) = payload
+            .and_then(|p| p.get(section))
+            .and_then(|s| s.as_object())
+        {
+            for (name, value) in items.iter() {
                 let key = format!("{prefix}.{}", name.trim_start_matches('@'));
                 json::flatten_into(&key, value, fields);
             }
@@ -368,8 +368,11 @@ fn motion(flag: Option<bool>) -> (EventClass, Activity, Status) {
 fn summary(path: &str, payload: Option<&Value>) -> String {
     let mut text = path.to_string();
     for section in ["Source", "Data"] {
-        if let Some(Value::Object(items)) = payload.and_then(|p| p.get(section)) {
-            for (name, value) in items {
+        if let Some(items) = payload
+            .and_then(|p| p.get(section))
+            .and_then(|s| s.as_object())
+        {
+            for (name, value) in items.iter() {
                 let value = json::scalar_text(value).unwrap_or_else(|| value.to_string());
                 text.push(' ');
                 text.push_str(name);

@@ -6,6 +6,7 @@
 //! `Source`, `Key`, `Data`) and goes through the same mapping as onvif-ej
 //! ([`crate::onvif::decode_message`]), so the two framings of one message give one event.
 
+use crate::jv;
 use crate::onvif::{Topic, decode_message, topic_path};
 use crate::{DecodeContext, DecodeError, Decoded, scan};
 use quick_xml::Reader;
@@ -120,6 +121,14 @@ fn to_event(
             payload.insert(section.into(), Value::Object(items.clone()));
         }
     }
+    // The decoders read sonic-rs documents, whose built objects lose their key order: the
+    // payload goes through its text (parsed objects keep the order of the XML's items).
+    let payload = jv::parse_str(&Value::Object(payload).to_string()).map_err(|reason| {
+        OnvifXmlError::Mapping {
+            topic: n.topic.trim().to_string(),
+            reason,
+        }
+    })?;
     // The onvif-ej MQTT topic carries the Source values after `/&`; keep the same field.
     let source_values = (!n.source.is_empty()).then(|| {
         n.source
@@ -134,17 +143,13 @@ fn to_event(
         source_values,
     };
     let raw = String::from_utf8_lossy(&bytes[n.start..n.end.min(bytes.len())]);
-    let mut event = decode_message(
-        &topic,
-        Some(&Value::Object(payload)),
-        &raw,
-        ctx,
-        "onvif-xml",
-    )
-    .map_err(|reason| OnvifXmlError::Mapping {
-        topic: n.topic.trim().to_string(),
-        reason,
-    })?;
+    let mut event =
+        decode_message(&topic, Some(&payload), &raw, ctx, "onvif-xml").map_err(|reason| {
+            OnvifXmlError::Mapping {
+                topic: n.topic.trim().to_string(),
+                reason,
+            }
+        })?;
     if let Some(producer) = &n.producer {
         event
             .fields

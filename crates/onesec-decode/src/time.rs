@@ -1,7 +1,7 @@
 //! Time stamps found in inputs, to UTC milliseconds.
 
+use crate::jv::{Json, JsonNumberTrait, Value, view};
 use chrono::{DateTime, NaiveDateTime, TimeZone};
-use serde_json::Value;
 
 /// Epoch number to milliseconds, guessing the unit from its size (s, ms, µs, ns).
 pub(crate) fn epoch_to_ms(n: f64) -> Option<i64> {
@@ -75,9 +75,9 @@ pub(crate) fn local_to_ms(naive: &NaiveDateTime, zone: &chrono_tz::Tz) -> Option
 
 /// A JSON time value: text as [`parse_text`], numbers as epoch (unit guessed).
 pub(crate) fn parse_value(value: &Value) -> Option<i64> {
-    match value {
-        Value::String(text) => parse_text(text),
-        Value::Number(n) => n.as_f64().and_then(epoch_to_ms),
+    match view(value) {
+        Json::Str(text) => parse_text(text),
+        Json::Number(n) => n.as_f64().and_then(epoch_to_ms),
         _ => None,
     }
 }
@@ -95,13 +95,10 @@ mod tests {
         assert_eq!(parse_text("2026-03-10 07:58:11.000"), Some(t));
         assert_eq!(parse_text("1773129491"), Some(t));
         assert_eq!(parse_text("1773129491000"), Some(t));
-        assert_eq!(
-            parse_value(&serde_json::json!(1_773_129_491_000i64)),
-            Some(t)
-        );
-        assert_eq!(parse_value(&serde_json::json!(1_773_129_491.0)), Some(t));
+        assert_eq!(parse_value(&sonic_rs::json!(1_773_129_491_000i64)), Some(t));
+        assert_eq!(parse_value(&sonic_rs::json!(1_773_129_491.0)), Some(t));
         assert_eq!(parse_text("yesterday"), None);
-        assert_eq!(parse_value(&serde_json::json!(f64::MAX)), None);
+        assert_eq!(parse_value(&sonic_rs::json!(f64::MAX)), None);
         let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
         assert_eq!(parse_text_in("2026-03-10 08:58:11", &paris), Some(t));
     }

@@ -1,9 +1,11 @@
 //! Windows events as JSON: Winlogbeat (`winlog.*`), EVTX rendered as JSON
 //! (`{"Event":{"System":{..},"EventData":{..}}}`) and flat objects with a top-level `EventID`.
 
+use crate::jv::{
+    Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
+};
 use crate::{DecodeContext, new_event, scan, time};
 use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
-use serde_json::{Map, Value};
 
 /// The system part of a Windows event, whatever the JSON shape.
 #[derive(Default)]
@@ -85,20 +87,27 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
 
 fn key_list(value: &Value) -> String {
     match value.as_object() {
-        Some(map) if !map.is_empty() => map.keys().take(8).cloned().collect::<Vec<_>>().join(", "),
+        Some(map) if !map.is_empty() => map
+            .iter()
+            .take(8)
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+            .join(", "),
         _ => "(none)".into(),
     }
 }
 
 /// `{"Event": {"System": {...}, "EventData": {...}, "UserData": {...}}}`.
 fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, String>) -> System {
-    let sys = &event["System"];
+    let Some(sys) = event.get("System") else {
+        return System::default();
+    };
     if let Some(data) = event.get("EventData") {
         event_data(data, fields);
     }
     if let Some(user_data) = event.get("UserData").and_then(Value::as_object) {
         // `UserData` wraps its items in one element named after the event (e.g. `LogFileCleared`).
-        for wrapper in user_data.values() {
+        for (_, wrapper) in user_data.iter() {
             match wrapper.as_object() {
                 Some(items) => leaves(items, fields),
                 None => leaves(user_data, fields),
@@ -160,17 +169,17 @@ fn winlogbeat_shape(
         event_id: winlog
             .get("event_id")
             .and_then(event_id)
-            .or_else(|| top.pointer("/event/code").and_then(event_id)),
+            .or_else(|| at(top, &["event", "code"]).and_then(event_id)),
         channel: text(winlog.get("channel")),
-        computer: text(winlog.get("computer_name")).or_else(|| text(top.pointer("/host/name"))),
+        computer: text(winlog.get("computer_name")).or_else(|| text(at(top, &["host", "name"]))),
         provider: text(winlog.get("provider_name"))
-            .or_else(|| text(top.pointer("/event/provider"))),
+            .or_else(|| text(at(top, &["event", "provider"]))),
         time_ms: ["@timestamp", "timestamp"]
             .iter()
             .find_map(|k| top.get(*k))
             .and_then(time::parse_value),
         record_id: text(winlog.get("record_id")),
-        level: text(top.pointer("/log/level")).or_else(|| text(winlog.get("level"))),
+        level: text(at(top, &["log", "level"])).or_else(|| text(winlog.get("level"))),
         task: text(winlog.get("task")),
         opcode: text(winlog.get("opcode")),
         keywords: text(winlog.get("keywords")),
@@ -199,12 +208,7 @@ fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, Strin
         "Message",
     ];
     if let Some(map) = top.as_object() {
-        let rest: Map<String, Value> = map
-            .iter()
-            .filter(|(k, _)| !SYSTEM_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        leaves_dotted(&rest, "", fields);
+        leaves_dotted(map, "", &SYSTEM_KEYS, fields);
     }
     let first = |keys: &[&str]| keys.iter().find_map(|k| top.get(*k)).and_then(scalar);
     System {
@@ -222,7 +226,7 @@ fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, Strin
         ]
         .iter()
         .find_map(|k| top.get(*k))
-        .and_then(|v| time::parse_value(v.pointer("/#attributes/SystemTime").unwrap_or(v))),
+        .and_then(|v| time::parse_value(at(v, &["#attributes", "SystemTime"]).unwrap_or(v))),
         record_id: first(&["EventRecordID"]),
         level: first(&["Level"]),
         task: None,
@@ -237,12 +241,12 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
     let Some(map) = data.as_object() else {
         return;
     };
-    for (name, value) in map {
+    for (name, value) in map.iter() {
         if name == "#attributes" {
             continue;
         }
         if name == "Data"
-            && let Value::Array(items) = value
+            && let Json::Array(items) = view(value)
         {
             for (index, item) in items.iter().enumerate() {
                 let named = item
@@ -250,7 +254,7 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
                     .and_then(|a| a.get("Name"))
                     .or_else(|| item.get("@Name"));
                 match (
-                    named.and_then(Value::as_str),
+                    named.and_then(|n| n.as_str()),
                     item.get("#text").and_then(scalar).or_else(|| scalar(item)),
                 ) {
                     (Some(item_name), Some(text)) => {
@@ -269,8 +273,8 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
                 insert_data_item(fields, name, text);
             }
             None => {
-                if let Value::Object(inner) = value {
-                    leaves_dotted(inner, name, fields);
+                if let Json::Object(inner) = view(value) {
+                    leaves_dotted(inner, name, &[], fields);
                 }
             }
         }
@@ -278,41 +282,43 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
 }
 
 /// Every scalar leaf of `map` under its own (leaf) name, unless already present.
-fn leaves(map: &Map<String, Value>, fields: &mut std::collections::BTreeMap<String, String>) {
-    for (name, value) in map {
+fn leaves(map: &Object, fields: &mut std::collections::BTreeMap<String, String>) {
+    for (name, value) in map.iter() {
         if name == "#attributes" || name.starts_with("xmlns") {
             continue;
         }
-        match (scalar(value), value) {
+        match (scalar(value), view(value)) {
             (Some(text), _) => {
-                fields.entry(name.clone()).or_insert(text);
+                fields.entry(name.to_string()).or_insert(text);
             }
-            (None, Value::Object(inner)) => leaves(inner, fields),
+            (None, Json::Object(inner)) => leaves(inner, fields),
             _ => {}
         }
     }
 }
 
-/// Every scalar leaf of `map` under its dotted path below `prefix`.
+/// Every scalar leaf of `map` under its dotted path below `prefix`, except the keys of `map`
+/// itself that `skip` names.
 fn leaves_dotted(
-    map: &Map<String, Value>,
+    map: &Object,
     prefix: &str,
+    skip: &[&str],
     fields: &mut std::collections::BTreeMap<String, String>,
 ) {
-    for (name, value) in map {
-        if name == "#attributes" {
+    for (name, value) in map.iter() {
+        if name == "#attributes" || skip.contains(&name) {
             continue;
         }
         let key = if prefix.is_empty() {
-            name.clone()
+            name.to_string()
         } else {
             format!("{prefix}.{name}")
         };
-        match (scalar(value), value) {
+        match (scalar(value), view(value)) {
             (Some(text), _) => {
                 fields.insert(key, text);
             }
-            (None, Value::Object(inner)) => leaves_dotted(inner, &key, fields),
+            (None, Json::Object(inner)) => leaves_dotted(inner, &key, &[], fields),
             _ => {}
         }
     }
@@ -321,12 +327,12 @@ fn leaves_dotted(
 /// A scalar JSON value as text (`{"#text": v}` counts as `v`; arrays of scalars are joined
 /// with `,`); `None` for null and structured values.
 fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Object(map) => map.get("#text").and_then(scalar),
-        Value::Array(items) => {
+    match view(value) {
+        Json::Str(s) => Some(s.to_string()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        Json::Object(map) => map.get(&"#text").and_then(scalar),
+        Json::Array(items) => {
             let texts: Option<Vec<String>> = items
                 .iter()
                 .map(|v| {
@@ -339,17 +345,17 @@ fn scalar(value: &Value) -> Option<String> {
                 .collect();
             texts.map(|t| t.join(","))
         }
-        Value::Null => None,
+        Json::Null => None,
     }
 }
 
 fn event_id(value: &Value) -> Option<u32> {
-    match value {
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Object(map) => map
-            .get("#text")
-            .or_else(|| map.get("Value"))
+    match view(value) {
+        Json::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Json::Str(s) => s.trim().parse().ok(),
+        Json::Object(map) => map
+            .get(&"#text")
+            .or_else(|| map.get(&"Value"))
             .and_then(event_id),
         _ => None,
     }
@@ -612,7 +618,7 @@ mod tests {
     #[test]
     fn winlogbeat_console_logon() {
         let line = r#"{"@timestamp": "2026-03-10T07:52:40.000Z", "winlog": {"channel": "Security", "event_id": 4624, "computer_name": "PC-LYO-012", "provider_name": "Microsoft-Windows-Security-Auditing", "event_data": {"TargetUserName": "cdubois", "TargetDomainName": "ACME", "LogonType": "2", "IpAddress": "-", "WorkstationName": "PC-LYO-012"}}}"#;
-        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
         assert_eq!(
             (e.class, e.activity, e.status),
             (EventClass::Authentication, Activity::Logon, Status::Success)
@@ -636,7 +642,7 @@ mod tests {
     #[test]
     fn evtx_json_with_named_data_array_and_mapped_ipv6() {
         let line = r##"{"Event":{"System":{"EventID":{"#text":4625},"Channel":"Security","Computer":"DC1","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:35:05.123Z"}},"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing"}}},"EventData":{"Data":[{"#attributes":{"Name":"TargetUserName"},"#text":"CORP\\bob"},{"#attributes":{"Name":"LogonType"},"#text":"10"},{"#attributes":{"Name":"IpAddress"},"#text":"::ffff:10.1.2.3"},{"#attributes":{"Name":"IpPort"},"#text":"5050"}]}}}"##;
-        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
         assert_eq!(e.status, Status::Failure);
         assert_eq!(e.logon, Some(LogonKind::RemoteInteractive));
         assert_eq!(e.actor.user.as_deref(), Some("bob"));
@@ -649,7 +655,7 @@ mod tests {
     #[test]
     fn lockout_process_and_flat_shapes() {
         let line = r#"{"EventID": "4740", "Channel": "Security", "Computer": "DC1", "TargetUserName": "alice", "TargetDomainName": "PC-7", "TimeCreated": "2026-03-10 09:00:00"}"#;
-        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
         assert_eq!(
             (e.class, e.activity, e.status),
             (EventClass::Authentication, Activity::Other, Status::Failure)
@@ -658,7 +664,7 @@ mod tests {
         assert_eq!(e.actor.domain, None);
         assert_eq!(e.logon, None);
         let line = r#"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws"},"EventData":{"Image":"C:\\x.exe","User":"WS\\eve","ProcessId":12}}}"#;
-        let e = decode(&serde_json::from_str(line).unwrap(), line, &ctx()).unwrap();
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
         assert_eq!(
             (e.class, e.activity),
             (EventClass::ProcessActivity, Activity::Launch)
@@ -666,7 +672,7 @@ mod tests {
         assert_eq!(e.actor.user.as_deref(), Some("eve"));
         assert_eq!(e.fields["ProcessId"], "12");
         assert_eq!(e.source.service, "sysmon");
-        let err = decode(&serde_json::json!({"a": 1}), "{}", &ctx()).unwrap_err();
+        let err = decode(&sonic_rs::json!({"a": 1}), "{}", &ctx()).unwrap_err();
         assert!(err.contains("EventID"), "{err}");
     }
 }
