@@ -194,6 +194,7 @@ mod ctx;
 mod detection;
 mod engine;
 mod error;
+mod groups;
 mod hash;
 mod json;
 mod meta;
