@@ -15,6 +15,9 @@ use crate::pattern::fold;
 use crate::record::{FieldValue, Record, float_text, int_text};
 use crate::ruleset::{Body, Rule, RuleSet};
 
+mod snapshot;
+pub use snapshot::SnapshotError;
+
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineConfig {

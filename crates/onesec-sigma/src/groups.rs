@@ -284,6 +284,11 @@ impl Groups {
         }
     }
 
+    /// No groups, for the same correlation as `self`.
+    pub(crate) fn empty_like(&self) -> Groups {
+        Groups::new(if self.multi { 2 } else { 1 })
+    }
+
     /// Live groups.
     pub(crate) fn len(&self) -> usize {
         self.table.len()
@@ -444,17 +449,21 @@ impl Groups {
         }
     }
 
-    /// Decodes the group's entries into `out` (cleared first). The group keeps them until
-    /// [`Groups::store`] replaces them, except fallback entries, which are moved out.
-    pub(crate) fn load(&mut self, idx: u32, out: &mut Vec<Entry>) {
-        out.clear();
-        let g = &mut self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_mut()
+    /// A copy of the group's entries (for snapshots; [`Groups::load`] is the working path).
+    pub(crate) fn entries(&self, idx: u32) -> Vec<Entry> {
+        let g = &self.slab[idx as usize];
+        if let Some(m) = g.more.0.as_ref()
             && !m.wide.is_empty()
         {
-            *out = std::mem::take(&mut m.wide);
-            return;
+            return m.wide.clone();
         }
+        let mut out = Vec::with_capacity(usize::from(g.len));
+        self.decode(g, &mut out);
+        out
+    }
+
+    /// Appends the compact entries of `g` to `out`.
+    fn decode(&self, g: &Group, out: &mut Vec<Entry>) {
         if g.len == 0 {
             return;
         }
@@ -480,6 +489,21 @@ impl Groups {
                 extra: None,
             });
         }
+    }
+
+    /// Decodes the group's entries into `out` (cleared first). The group keeps them until
+    /// [`Groups::store`] replaces them, except fallback entries, which are moved out.
+    pub(crate) fn load(&mut self, idx: u32, out: &mut Vec<Entry>) {
+        out.clear();
+        let g = &mut self.slab[idx as usize];
+        if let Some(m) = g.more.0.as_mut()
+            && !m.wide.is_empty()
+        {
+            *out = std::mem::take(&mut m.wide);
+            return;
+        }
+        let g = &self.slab[idx as usize];
+        self.decode(g, out);
     }
 
     /// Replaces the group's entries with `entries` (time-sorted). Compact when they fit, then

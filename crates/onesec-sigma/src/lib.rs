@@ -206,7 +206,7 @@ mod value;
 
 pub use correlation::CorrelationType;
 pub use detection::SearchHit;
-pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output};
+pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output, SnapshotError};
 pub use error::RuleError;
 pub use json::{EvtxJson, parse_json_stream, parse_rfc3339_ms};
 pub use meta::{Level, LogSource, Related, RuleMeta, Status};
