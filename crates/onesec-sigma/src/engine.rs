@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::correlation::{Algo, CorrelationType, Parts, Threshold, find_matches, window_end};
+use crate::correlation::{Algo, CorrelationType, Parts, Threshold, find_matches};
 use crate::ctx::Ctx;
 use crate::groups::{Entry, EntryExtra, GroupMore, Groups, LiveAlert, More};
 use crate::hash::StableHash;
@@ -205,6 +205,9 @@ struct Corr {
     closes: bool,
     /// Fixed windows ending at or before this time are closed (monotone).
     closed_before: i64,
+    /// While the watermark's advance is being decided: `closed_before` before it (deadlines
+    /// from here on are decided now, even past the horizon); else equal to `closed_before`.
+    decided_from: i64,
     /// (window end, group key) of windows not yet closed, so that they are decided when the
     /// watermark passes them even if their group receives nothing more.
     pending: BTreeSet<(i64, String)>,
@@ -436,8 +439,9 @@ impl Engine {
                         spec.kind,
                         CorrelationType::ValueSum | CorrelationType::ValueAvg
                     ),
-                    closes: matches!(spec.algo, Algo::Closed { .. }),
+                    closes: spec.algo.closes(),
                     closed_before: i64::MIN,
+                    decided_from: i64::MIN,
                     pending: BTreeSet::new(),
                     emit: true,
                     feeds: Vec::new(),
@@ -752,8 +756,11 @@ impl Engine {
         for slot in 0..self.corrs.len() {
             if self.corrs[slot].closes {
                 let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
                 c.closed_before = c.closed_before.max(bound);
                 self.decide_closed(slot, out);
+                let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
             }
         }
     }
@@ -780,8 +787,11 @@ impl Engine {
         for slot in 0..self.corrs.len() {
             if self.corrs[slot].closes {
                 let c = &mut self.corrs[slot];
-                c.closed_before = c.closed_before.max(window_end(max, c.span));
+                c.decided_from = c.closed_before;
+                c.closed_before = c.closed_before.max(c.algo.flush_bound(max, c.span));
                 self.decide_closed(slot, &mut out);
+                let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
             }
         }
         out
@@ -947,11 +957,11 @@ impl Record for NoFields {
 /// horizon; fixed windows keep every window that can still change (it was decided when it
 /// closed, which always comes before it stops accepting inputs).
 fn evict_before(c: &Corr, horizon: i64) -> i64 {
-    evict_before_of(c.closes, c.span, horizon)
+    evict_before_of(c.algo.fixed_windows(), c.span, horizon)
 }
 
-fn evict_before_of(closes: bool, span: i64, horizon: i64) -> i64 {
-    if closes {
+fn evict_before_of(fixed_windows: bool, span: i64, horizon: i64) -> i64 {
+    if fixed_windows {
         horizon.div_euclid(span).saturating_mul(span)
     } else {
         horizon.saturating_sub(span.saturating_mul(2))
@@ -1137,7 +1147,7 @@ fn insert_entry(
     let time = entry.time;
     if c.closes {
         c.pending
-            .insert((window_end(time, c.span), key.to_string()));
+            .insert((c.algo.deadline(time, c.span), key.to_string()));
     }
     if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) && c.groups.find(key).is_none() {
         evict_stalest_groups(c, cx.stats);
@@ -1178,6 +1188,7 @@ fn insert_entry(
         span: c.span,
         closes: c.closes,
         closed_before: c.closed_before,
+        decided_from: c.decided_from,
         group_by: &c.group_by,
     };
     let (key, more) = c.groups.key_and_more(g);
@@ -1371,6 +1382,7 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
         span: c.span,
         closes: c.closes,
         closed_before: c.closed_before,
+        decided_from: c.decided_from,
         group_by: &c.group_by,
     };
     let mut entries = std::mem::take(&mut c.scratch);
@@ -1388,6 +1400,7 @@ struct Shape<'a> {
     span: i64,
     closes: bool,
     closed_before: i64,
+    decided_from: i64,
     group_by: &'a [FieldSpec],
 }
 
@@ -1406,11 +1419,15 @@ fn recompute_group(
         _ => None,
     };
     let closes = c.closes;
-    let evict = evict_before_of(closes, span, horizon);
+    let evict = evict_before_of(c.algo.fixed_windows(), span, horizon);
     let mut matches = find_matches(c.algo, entries, span, c.closed_before);
     if !closes {
         // Matches that ended before the horizon were found (and reported) earlier.
         matches.retain(|m| m.end >= horizon);
+    } else if !c.algo.fixed_windows() {
+        // Trailing absence: a deadline before the horizon was decided (and reported) when the
+        // watermark passed it, unless that is happening now (the watermark jumped past it).
+        matches.retain(|m| m.end >= horizon || m.end >= c.decided_from);
     }
     // A fixed window is found only once it closes, possibly after the horizon passed it (one
     // event far ahead): it is decided here first, and its entries and alert dropped after.

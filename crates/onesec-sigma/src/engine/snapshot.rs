@@ -532,6 +532,7 @@ impl Engine {
         set_counters(&mut self.stats, c);
         for (corr, st) in self.corrs.iter_mut().zip(states) {
             corr.closed_before = st.closed_before;
+            corr.decided_from = st.closed_before;
             corr.pending = st.pending;
             corr.groups = st.groups;
             corr.chained_group = st.chained_group;
