@@ -353,6 +353,9 @@ pub struct Engine {
     key_buf: String,
     key_raw: String,
     key_cuts: Vec<usize>,
+    /// Fingerprint of the compiled rule set for snapshots, computed on first use (it walks
+    /// every compiled rule).
+    fingerprint: std::sync::OnceLock<[u8; 16]>,
 }
 
 fn collect_logsources(rules: &[Rule], r: usize, out: &mut Vec<LogSource>, depth: usize) {
@@ -549,6 +552,7 @@ impl Engine {
             key_buf: String::new(),
             key_raw: String::new(),
             key_cuts: Vec::new(),
+            fingerprint: std::sync::OnceLock::new(),
         }
     }
 

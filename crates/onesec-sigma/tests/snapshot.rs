@@ -298,3 +298,29 @@ fn damaged_snapshots_are_refused_and_leave_the_engine_as_it_was() {
     assert_eq!(target.stats().events, events_len);
     drop(rules);
 }
+
+#[test]
+fn real_rules_loaded_twice_have_one_fingerprint() {
+    // The fingerprint hashes the compiled rules (regexes, automata): two separate loads of the
+    // same files, in two engines, must agree, or a restart could never restore.
+    let Some(dir) = onesec_testdata::shared("data/sigma/rules-threat-hunting") else {
+        return;
+    };
+    let load = || RuleSet::load_dir(&dir, &LoadOptions::default()).0;
+    let (first, second) = (load(), load());
+    assert!(first.len() > 100, "{} rules", first.len());
+    let engine = Engine::new(first, EngineConfig::default());
+    let started = std::time::Instant::now();
+    let bytes = engine.snapshot();
+    let first_time = started.elapsed();
+    let started = std::time::Instant::now();
+    assert_eq!(engine.snapshot(), bytes);
+    eprintln!(
+        "snapshot of an empty engine over {} rules: {} bytes in {first_time:?}, again in {:?}",
+        engine.rules().len(),
+        bytes.len(),
+        started.elapsed()
+    );
+    let mut other = Engine::new(second, EngineConfig::default());
+    assert_eq!(other.restore(&bytes), Ok(()));
+}

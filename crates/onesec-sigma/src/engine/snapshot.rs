@@ -28,7 +28,8 @@
 //! ```
 //!
 //! The fingerprint is a 128-bit FNV-1a hash of the rule set as the engine compiled it (every
-//! rule's attributes except the file it came from, and its compiled body): a snapshot is only
+//! rule's attributes except the file it came from, and its compiled body; computed once per
+//! engine, at its first snapshot or restore, since it walks every rule): a snapshot is only
 //! restored into an engine over the same rules, with the same settings, of a version that reads
 //! this format version; anything else is refused with a [`SnapshotError`] and the engine is left
 //! as it was. Restoring reproduces the state exactly: feeding the events after the snapshot
@@ -106,8 +107,14 @@ impl std::fmt::Write for HashWriter {
     }
 }
 
-/// Fingerprint of the compiled rule set (see the module docs).
-pub(super) fn fingerprint(engine: &Engine) -> [u8; 16] {
+/// Fingerprint of the compiled rule set (see the module docs), computed once per engine.
+fn fingerprint(engine: &Engine) -> [u8; 16] {
+    *engine
+        .fingerprint
+        .get_or_init(|| compute_fingerprint(engine))
+}
+
+fn compute_fingerprint(engine: &Engine) -> [u8; 16] {
     let mut w = HashWriter(StableHash::new().str("onesec-sigma rule set"));
     for r in &engine.rules {
         let m = &r.meta;
