@@ -199,6 +199,41 @@ pub(crate) enum Algo {
     Temporal(Presence),
     /// `temporal_ordered`: the positive steps in order.
     Ordered(Vec<Step>),
+    /// `temporal_ordered` ending in absence: the positive steps in order, then none of the
+    /// `trailing` members within the timespan after the last step. Decided once the watermark
+    /// passes that deadline (like a fixed window).
+    OrderedAbsent {
+        steps: Vec<Step>,
+        trailing: Vec<usize>,
+    },
+}
+
+impl Algo {
+    /// Whether matches are decided only once the watermark passes a deadline (fixed windows,
+    /// trailing absence) instead of as soon as they hold.
+    pub(crate) fn closes(&self) -> bool {
+        matches!(self, Algo::Closed { .. } | Algo::OrderedAbsent { .. })
+    }
+
+    /// Whether entries are kept per fixed window (evicted with their decided window) rather
+    /// than for two timespans before the horizon.
+    pub(crate) fn fixed_windows(&self) -> bool {
+        matches!(self, Algo::Closed { .. })
+    }
+
+    /// The time after which an entry at `time` may change a decision no more: once the
+    /// watermark's closing bound reaches it, its group is decided (closing kinds only).
+    pub(crate) fn deadline(&self, time: i64, span: i64) -> i64 {
+        match self {
+            Algo::OrderedAbsent { .. } => time.saturating_add(span).saturating_add(1),
+            _ => window_end(time, span),
+        }
+    }
+
+    /// The closing bound that decides everything up to `max_time` at the end of an input.
+    pub(crate) fn flush_bound(&self, max_time: i64, span: i64) -> i64 {
+        self.deadline(max_time, span)
+    }
 }
 
 /// A parsed correlation section (rule references not yet resolved).
@@ -403,8 +438,12 @@ fn parse_expr(text: &str, rules: &[String]) -> Result<Expr<usize>, RuleError> {
     })
 }
 
-/// Builds the ordered plan from a conjunction of (possibly negated) rule atoms.
-fn ordered_plan(expr: Option<&Expr<usize>>, n_rules: usize) -> Result<Vec<Step>, RuleError> {
+/// Builds the ordered plan from a conjunction of (possibly negated) rule atoms: the positive
+/// steps, and the members that must be absent after the last one (trailing absence).
+fn ordered_plan(
+    expr: Option<&Expr<usize>>,
+    n_rules: usize,
+) -> Result<(Vec<Step>, Vec<usize>), RuleError> {
     // polarity per member: None = not mentioned, Some(true) = positive, Some(false) = negated.
     let mut polarity: Vec<Option<bool>> = vec![None; n_rules];
     match expr {
@@ -453,12 +492,7 @@ fn ordered_plan(expr: Option<&Expr<usize>>, n_rules: usize) -> Result<Vec<Step>,
     if steps.is_empty() {
         return Err(invalid("temporal_ordered condition has no positive rule"));
     }
-    if !pending_absent.is_empty() {
-        return Err(unsupported(
-            "trailing absence needs window close (not supported yet)",
-        ));
-    }
-    Ok(steps)
+    Ok((steps, pending_absent))
 }
 
 /// The algorithm and counted field from `type` and `condition`.
@@ -512,7 +546,12 @@ fn temporal_algo(
         }
     };
     if kind == CorrelationType::TemporalOrdered {
-        return Ok(Algo::Ordered(ordered_plan(expr.as_ref(), rules.len())?));
+        let (steps, trailing) = ordered_plan(expr.as_ref(), rules.len())?;
+        return Ok(if trailing.is_empty() {
+            Algo::Ordered(steps)
+        } else {
+            Algo::OrderedAbsent { steps, trailing }
+        });
     }
     let e = match expr {
         Some(e) if e.has_not() => return Err(unsupported("absence needs temporal_ordered")),
@@ -675,7 +714,50 @@ pub(crate) fn find_matches<O: Occurrence>(
         }
         Algo::Temporal(p) => temporal(entries, span, p),
         Algo::Ordered(steps) => ordered(entries, span, steps),
+        Algo::OrderedAbsent { steps, trailing } => {
+            ordered_then_absent(entries, span, steps, trailing, closed_before)
+        }
     }
+}
+
+/// `temporal_ordered` with trailing absence: every sequence `ordered` finds (ending at the
+/// last positive step, time `t`) that no `trailing` member follows within `(t, t + span]`
+/// (after the last step in event-time order). Decided only once `t + span < closed_before`;
+/// the match spans to that deadline, which is also when it first held.
+fn ordered_then_absent<O: Occurrence>(
+    entries: &[O],
+    span: i64,
+    steps: &[Step],
+    trailing: &[usize],
+    closed_before: i64,
+) -> Vec<Match> {
+    let mut out = Vec::new();
+    for m in ordered(entries, span, steps) {
+        let Parts::Chain(positions) = &m.parts else {
+            continue;
+        };
+        let Some(&last) = positions.last() else {
+            continue;
+        };
+        let deadline = m.end.saturating_add(span);
+        if deadline >= closed_before {
+            continue; // the absence can still be broken
+        }
+        let broken = entries[last + 1..]
+            .iter()
+            .take_while(|e| e.time() <= deadline)
+            .any(|e| trailing.contains(&e.member()));
+        if !broken {
+            out.push(Match {
+                start: m.start,
+                end: deadline,
+                trigger: deadline,
+                weight: 0,
+                parts: m.parts,
+            });
+        }
+    }
+    out
 }
 
 /// End (exclusive) of the fixed window `[kT, (k+1)T)` holding time `t`.
@@ -1060,10 +1142,41 @@ mod tests {
         parse_spec(&v, None)
     }
 
-    fn steps(yaml_cond: &str, rules: &[&str]) -> Result<Vec<Step>, RuleError> {
+    fn plan(yaml_cond: &str, rules: &[&str]) -> Result<(Vec<Step>, Vec<usize>), RuleError> {
         let rules: Vec<String> = rules.iter().map(|s| s.to_string()).collect();
         let e = parse_expr(yaml_cond, &rules)?;
         ordered_plan(Some(&e), rules.len())
+    }
+
+    fn steps(yaml_cond: &str, rules: &[&str]) -> Result<Vec<Step>, RuleError> {
+        plan(yaml_cond, rules).map(|(s, _)| s)
+    }
+
+    #[test]
+    fn trailing_absence_waits_for_its_deadline() {
+        // rules [badge_in, badge_out]; condition badge_in and not badge_out; timespan 10.
+        let algo = Algo::OrderedAbsent {
+            steps: vec![Step {
+                member: 0,
+                absent_before: vec![],
+            }],
+            trailing: vec![1],
+        };
+        // In at 0 and out at 8: broken. In at 20, nothing after: holds once 30 is closed.
+        let es = [E(0, 0, None), E(8, 1, None), E(20, 0, None)];
+        assert!(
+            find_matches(&algo, &es, 10, 30).is_empty(),
+            "deadline 30 not passed"
+        );
+        let m = find_matches(&algo, &es, 10, 31);
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].start, m[0].end, m[0].trigger), (20, 30, 30));
+        assert_eq!(m[0].parts, Parts::Chain(vec![2]));
+        // An out exactly at the deadline still breaks it; one after it does not.
+        let es = [E(0, 0, None), E(10, 1, None)];
+        assert!(find_matches(&algo, &es, 10, i64::MAX).is_empty());
+        let es = [E(0, 0, None), E(11, 1, None)];
+        assert_eq!(find_matches(&algo, &es, 10, i64::MAX).len(), 1);
     }
 
     #[test]
@@ -1102,10 +1215,8 @@ mod tests {
                 absent_before: vec![0]
             }]
         );
-        let e = steps("badge_in and not remote_login", &r);
-        assert!(
-            matches!(e, Err(RuleError::UnsupportedCorrelation(m)) if m.contains("trailing absence"))
-        );
+        let e = plan("badge_in and not remote_login", &r);
+        assert!(matches!(e, Ok((s, t)) if s.len() == 1 && t == vec![2]));
         assert!(steps("badge_in or remote_login", &r).is_err());
         assert!(steps("not badge_in", &r).is_err());
         assert!(steps("nobody", &r).is_err());

@@ -5,17 +5,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use hashbrown::hash_map::EntryRef;
 
-use crate::correlation::{
-    Algo, CorrelationType, Occurrence, Parts, Threshold, find_matches, window_end,
-};
+use crate::correlation::{Algo, CorrelationType, Parts, Threshold, find_matches};
 use crate::ctx::Ctx;
+use crate::groups::{Entry, EntryExtra, GroupMore, Groups, LiveAlert, More};
 use crate::hash::StableHash;
 use crate::meta::{Level, LogSource};
 use crate::pattern::fold;
 use crate::record::{FieldValue, Record, float_text, int_text};
 use crate::ruleset::{Body, Rule, RuleSet};
+
+mod snapshot;
+pub use snapshot::SnapshotError;
 
 /// Engine settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,180 +183,12 @@ enum Change {
     Withdrawn(Arc<str>),
 }
 
-/// (time, event id) of an alert's events, time-sorted, shared.
-type EventRefs = Arc<Vec<(i64, u64)>>;
-
-/// What few entries carry: a chained alert as the source, a counted value, a number. Kept
-/// behind one pointer so that the common entry (one event of an `event_count` or `temporal`
-/// correlation) stays 32 bytes.
-#[derive(Clone, Debug, Default)]
-struct EntryExtra {
-    /// The chained alert this entry stands for: (alert id, its events).
-    alert: Option<(Arc<str>, EventRefs)>,
-    value: Option<Box<str>>,
-    /// The numeric value (`value_sum`, `value_avg`), else 0.
-    num: f64,
-}
-
-/// One buffered occurrence.
-#[derive(Clone, Debug)]
-struct Entry {
-    time: i64,
-    /// Tie-break: the event id (first event id for chained alerts); for an event, its id.
-    tie: u64,
-    member: u32,
-    extra: Option<Box<EntryExtra>>,
-}
-
-impl Occurrence for Entry {
-    fn time(&self) -> i64 {
-        self.time
-    }
-    fn member(&self) -> usize {
-        self.member as usize
-    }
-    fn value(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|x| x.value.as_deref())
-    }
-    fn num(&self) -> f64 {
-        self.extra.as_ref().map_or(0.0, |x| x.num)
-    }
-}
-
-impl Entry {
-    fn alert_id(&self) -> &str {
-        match self.extra.as_deref() {
-            Some(EntryExtra {
-                alert: Some((id, _)),
-                ..
-            }) => id,
-            _ => "",
-        }
-    }
-
-    fn cmp_key(&self, other: &Entry, by_event: bool) -> Ordering {
-        self.time
-            .cmp(&other.time)
-            .then(self.tie.cmp(&other.tie))
-            .then(if by_event {
-                Ordering::Equal
-            } else {
-                self.member.cmp(&other.member)
-            })
-            .then_with(|| self.alert_id().cmp(other.alert_id()))
-    }
-
-    fn push_events(&self, out: &mut Vec<(i64, u64)>) {
-        match self.extra.as_deref() {
-            Some(EntryExtra {
-                alert: Some((_, events)),
-                ..
-            }) => out.extend(events.iter().copied()),
-            _ => out.push((self.time, self.tie)),
-        }
-    }
-}
-
-/// An alert of a group that can still change.
-#[derive(Clone, Debug)]
-struct LiveAlert {
-    id: Arc<str>,
-    /// Time span of its matches (entry times).
-    span: (i64, i64),
-    trigger: i64,
-    events: Arc<Vec<(i64, u64)>>,
-}
-
-/// State of one correlation rule for one group key (the key is the map's). Most groups hold a
-/// few entries and never alert: what only alerting or multi-field groups need is boxed.
-#[derive(Debug, Default)]
-struct Group {
-    entries: Vec<Entry>,
-    touched: i64,
-    more: Option<Box<GroupMore>>,
-}
-
-/// The rarer part of a group.
-#[derive(Debug, Default)]
-struct GroupMore {
-    alerts: Vec<LiveAlert>,
-    /// Group-by values when there are several fields (one field: the key is the value).
-    values: Option<Arc<Vec<(String, String)>>>,
-}
-
-impl Group {
-    fn alerts(&self) -> &[LiveAlert] {
-        self.more.as_ref().map_or(&[], |m| &m.alerts)
-    }
-
-    fn take_alerts(&mut self) -> Vec<LiveAlert> {
-        self.more
-            .as_mut()
-            .map(|m| std::mem::take(&mut m.alerts))
-            .unwrap_or_default()
-    }
-
-    /// Stores the group's alerts, dropping the boxed part when nothing is left in it.
-    fn set_alerts(&mut self, alerts: Vec<LiveAlert>) {
-        match &mut self.more {
-            Some(m) => m.alerts = alerts,
-            None if alerts.is_empty() => {}
-            None => {
-                self.more = Some(Box::new(GroupMore {
-                    alerts,
-                    values: None,
-                }))
-            }
-        }
-        if self
-            .more
-            .as_ref()
-            .is_some_and(|m| m.alerts.is_empty() && m.values.is_none())
-        {
-            self.more = None;
-        }
-    }
-
-    fn retain_alerts(&mut self, horizon: i64) {
-        if self.more.is_some() {
-            let mut alerts = self.take_alerts();
-            alerts.retain(|a| a.span.1 >= horizon);
-            self.set_alerts(alerts);
-        }
-    }
-
-    /// Drops entries before `evict`, giving back memory a burst left behind.
-    fn evict_entries(&mut self, evict: i64) {
-        let cut = self.entries.partition_point(|e| e.time < evict);
-        self.entries.drain(..cut);
-        if self.entries.capacity() > 8 && self.entries.len() < self.entries.capacity() / 4 {
-            self.entries.shrink_to(self.entries.len() * 2);
-        }
-    }
-
-    /// The group-by values as alerts carry them.
-    fn values(&self, key: &str, group_by: &[FieldSpec]) -> Arc<Vec<(String, String)>> {
-        if let Some(v) = self.more.as_ref().and_then(|m| m.values.clone()) {
-            return v;
-        }
-        Arc::new(
-            group_by
-                .first()
-                .map(|f| vec![(f.name.clone(), key.to_string())])
-                .unwrap_or_default(),
-        )
-    }
-}
-
 /// A group-by (or counted) field as seen through each member (aliases applied).
 #[derive(Clone, Debug)]
 struct FieldSpec {
     name: String,
     per_member: Vec<String>,
 }
-
-/// Correlation groups by key.
-type GroupMap = hashbrown::HashMap<Box<str>, Group, foldhash::fast::RandomState>;
 
 /// Runtime of one correlation rule.
 #[derive(Debug)]
@@ -372,16 +205,20 @@ struct Corr {
     closes: bool,
     /// Fixed windows ending at or before this time are closed (monotone).
     closed_before: i64,
+    /// While the watermark's advance is being decided: `closed_before` before it (deadlines
+    /// from here on are decided now, even past the horizon); else equal to `closed_before`.
+    decided_from: i64,
     /// (window end, group key) of windows not yet closed, so that they are decided when the
     /// watermark passes them even if their group receives nothing more.
     pending: BTreeSet<(i64, String)>,
     emit: bool,
     /// Correlations fed by this one: (slot, member index there).
     feeds: Vec<(usize, usize)>,
-    /// Group key → state. Hashed with a per-process random seed: keys come from events, so
-    /// an attacker must not be able to choose colliding ones; nothing observable depends on
-    /// the map's order (eviction breaks ties by key).
-    groups: GroupMap,
+    /// Group key → state, compactly (see `groups.rs`). Nothing observable depends on the
+    /// table's order (eviction breaks ties by key).
+    groups: Groups,
+    /// A group's entries, decoded while it is worked on (reused).
+    scratch: Vec<Entry>,
     /// Chained input alert id -> group key where its entry sits.
     chained_group: HashMap<Arc<str>, String>,
 }
@@ -516,6 +353,9 @@ pub struct Engine {
     key_buf: String,
     key_raw: String,
     key_cuts: Vec<usize>,
+    /// Fingerprint of the compiled rule set for snapshots, computed on first use (it walks
+    /// every compiled rule).
+    fingerprint: std::sync::OnceLock<[u8; 16]>,
 }
 
 fn collect_logsources(rules: &[Rule], r: usize, out: &mut Vec<LogSource>, depth: usize) {
@@ -602,12 +442,14 @@ impl Engine {
                         spec.kind,
                         CorrelationType::ValueSum | CorrelationType::ValueAvg
                     ),
-                    closes: matches!(spec.algo, Algo::Closed { .. }),
+                    closes: spec.algo.closes(),
                     closed_before: i64::MIN,
+                    decided_from: i64::MIN,
                     pending: BTreeSet::new(),
                     emit: true,
                     feeds: Vec::new(),
-                    groups: GroupMap::default(),
+                    groups: Groups::new(members.len()),
+                    scratch: Vec::new(),
                     chained_group: HashMap::new(),
                 });
             }
@@ -710,6 +552,7 @@ impl Engine {
             key_buf: String::new(),
             key_raw: String::new(),
             key_cuts: Vec::new(),
+            fingerprint: std::sync::OnceLock::new(),
         }
     }
 
@@ -725,8 +568,8 @@ impl Engine {
             s.open_groups += c.groups.len() as u64;
             s.buffered_entries += c
                 .groups
-                .values()
-                .map(|g| g.entries.len() as u64)
+                .live()
+                .map(|g| c.groups.entry_count(g) as u64)
                 .sum::<u64>();
         }
         s.max_time_ms = self.max_time;
@@ -888,14 +731,23 @@ impl Engine {
             let horizon = self.horizon(span);
             let evict_before = evict_before(&self.corrs[ci], horizon);
             let c = &mut self.corrs[ci];
-            c.groups.retain(|_, g| {
-                g.evict_entries(evict_before);
-                g.retain_alerts(horizon);
-                !(g.entries.is_empty() && g.alerts().is_empty())
-            });
+            let live: Vec<u32> = c.groups.live().collect();
+            for g in live {
+                if c.groups.oldest_time(g).is_some_and(|t| t < evict_before) {
+                    c.groups.load(g, &mut c.scratch);
+                    evict_entries(&mut c.scratch, evict_before);
+                    c.groups.store(g, &mut c.scratch);
+                }
+                let (_, more) = c.groups.key_and_more(g);
+                more.retain_alerts(horizon);
+                if c.groups.entry_count(g) == 0 && c.groups.more(g).alerts().is_empty() {
+                    c.groups.remove(g);
+                }
+            }
+            c.groups.shrink_if_sparse();
             let groups = &c.groups;
             c.chained_group
-                .retain(|_, k| groups.contains_key(k.as_str()));
+                .retain(|_, k| groups.find(k.as_str()).is_some());
         }
     }
 
@@ -908,8 +760,11 @@ impl Engine {
         for slot in 0..self.corrs.len() {
             if self.corrs[slot].closes {
                 let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
                 c.closed_before = c.closed_before.max(bound);
                 self.decide_closed(slot, out);
+                let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
             }
         }
     }
@@ -936,8 +791,11 @@ impl Engine {
         for slot in 0..self.corrs.len() {
             if self.corrs[slot].closes {
                 let c = &mut self.corrs[slot];
-                c.closed_before = c.closed_before.max(window_end(max, c.span));
+                c.decided_from = c.closed_before;
+                c.closed_before = c.closed_before.max(c.algo.flush_bound(max, c.span));
                 self.decide_closed(slot, &mut out);
+                let c = &mut self.corrs[slot];
+                c.decided_from = c.closed_before;
             }
         }
         out
@@ -993,9 +851,7 @@ impl Engine {
             Input::Withdraw(id) => {
                 let mut changes = Vec::new();
                 if let Some(key) = c.chained_group.remove(id) {
-                    if let Some(g) = c.groups.get_mut(key.as_str()) {
-                        g.entries.retain(|e| e.alert_id() != id);
-                    }
+                    remove_chained_entry(c, &key, id);
                     changes.extend(recompute(c, &key, horizon, cx.rule_key));
                 }
                 changes
@@ -1105,11 +961,11 @@ impl Record for NoFields {
 /// horizon; fixed windows keep every window that can still change (it was decided when it
 /// closed, which always comes before it stops accepting inputs).
 fn evict_before(c: &Corr, horizon: i64) -> i64 {
-    evict_before_of(c.closes, c.span, horizon)
+    evict_before_of(c.algo.fixed_windows(), c.span, horizon)
 }
 
-fn evict_before_of(closes: bool, span: i64, horizon: i64) -> i64 {
-    if closes {
+fn evict_before_of(fixed_windows: bool, span: i64, horizon: i64) -> i64 {
+    if fixed_windows {
         horizon.div_euclid(span).saturating_mul(span)
     } else {
         horizon.saturating_sub(span.saturating_mul(2))
@@ -1143,10 +999,8 @@ fn insert(
     let mut changes = Vec::new();
     // A chained alert that changed: drop its previous entry first.
     let old_key = inner.and_then(|st| c.chained_group.remove(&st.id));
-    if let (Some(k), Some(st)) = (&old_key, inner)
-        && let Some(g) = c.groups.get_mut(k.as_str())
-    {
-        g.entries.retain(|e| e.alert_id() != &*st.id);
+    if let (Some(k), Some(st)) = (&old_key, inner) {
+        remove_chained_entry(c, k, &st.id);
     }
     let keyed = build_group_key(c, member, rec, inner, (cx.key, cx.raw, cx.cuts));
     let value = input_value(c, member, rec, inner);
@@ -1297,53 +1151,40 @@ fn insert_entry(
     let time = entry.time;
     if c.closes {
         c.pending
-            .insert((window_end(time, c.span), key.to_string()));
+            .insert((c.algo.deadline(time, c.span), key.to_string()));
     }
-    if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) && !c.groups.contains_key(key) {
+    if c.groups.len() >= cx.cfg.max_groups_per_rule.max(1) && c.groups.find(key).is_none() {
         evict_stalest_groups(c, cx.stats);
     }
     let evict = evict_before(c, cx.horizon);
     let by_event = c.by_event;
-    let g = match c.groups.entry_ref(key) {
-        EntryRef::Occupied(o) => o.into_mut(),
-        EntryRef::Vacant(v) => v.insert_with_key(
-            Box::from(key),
-            Group {
-                // Most groups never see a second entry: no room for four.
-                entries: Vec::with_capacity(1),
-                touched: time,
-                more: key_values(&c.group_by, cx.raw, cx.cuts).map(|values| {
-                    Box::new(GroupMore {
-                        alerts: Vec::new(),
-                        values: Some(values),
-                    })
-                }),
-            },
-        ),
-    };
-    let pos = g
-        .entries
-        .partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
-    let duplicate = g
-        .entries
+    let g = c.groups.find_or_insert(key, || {
+        key_values(&c.group_by, cx.raw, cx.cuts).map(|values| {
+            Box::new(GroupMore {
+                values: Some(values),
+                ..GroupMore::default()
+            })
+        })
+    });
+    let mut entries = std::mem::take(&mut c.scratch);
+    c.groups.load(g, &mut entries);
+    let pos = entries.partition_point(|e| e.cmp_key(&entry, by_event) == Ordering::Less);
+    let duplicate = entries
         .get(pos)
         .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
     if !duplicate {
-        if g.entries.len() == g.entries.capacity() && g.entries.len() < 4 {
-            // Small groups grow one entry at a time (a Vec would jump to four).
-            g.entries.reserve_exact(1);
-        }
-        g.entries.insert(pos, entry);
-        g.touched = g.touched.max(time);
+        entries.insert(pos, entry);
         cx.stats.correlation_inputs += 1;
-        g.evict_entries(evict);
+        evict_entries(&mut entries, evict);
         let cap = cx.cfg.max_group_entries.max(1);
-        if g.entries.len() > cap {
-            let extra = g.entries.len() - cap;
-            g.entries.drain(..extra);
+        if entries.len() > cap {
+            let extra = entries.len() - cap;
+            entries.drain(..extra);
             cx.stats.buffer_evicted += extra as u64;
         }
     } else if !force {
+        c.groups.store(g, &mut entries);
+        c.scratch = entries;
         return None;
     }
     let shape = Shape {
@@ -1351,9 +1192,32 @@ fn insert_entry(
         span: c.span,
         closes: c.closes,
         closed_before: c.closed_before,
+        decided_from: c.decided_from,
         group_by: &c.group_by,
     };
-    Some(recompute_group(&shape, g, key, cx.horizon, cx.rule_key))
+    let (key, more) = c.groups.key_and_more(g);
+    let changes = recompute_group(&shape, &mut entries, more, key, cx.horizon, cx.rule_key);
+    c.groups.store(g, &mut entries);
+    c.scratch = entries;
+    Some(changes)
+}
+
+/// Drops the entry of chained alert `id` from group `key`.
+fn remove_chained_entry(c: &mut Corr, key: &str, id: &str) {
+    if let Some(g) = c.groups.find(key) {
+        c.groups.load(g, &mut c.scratch);
+        c.scratch.retain(|e| e.alert_id() != id);
+        c.groups.store(g, &mut c.scratch);
+    }
+}
+
+/// Drops entries before `evict`, giving back memory a burst left behind.
+fn evict_entries(entries: &mut Vec<Entry>, evict: i64) {
+    let cut = entries.partition_point(|e| e.time < evict);
+    entries.drain(..cut);
+    if entries.capacity() > 8 && entries.len() < entries.capacity() / 4 {
+        entries.shrink_to(entries.len() * 2);
+    }
 }
 
 /// Builds the log-source groups and the per-field prefilter automata.
@@ -1482,17 +1346,24 @@ fn push_value(
 /// random.
 fn evict_stalest_groups(c: &mut Corr, stats: &mut EngineStats) {
     let n = (c.groups.len() / 64).max(1);
-    let mut by_age: Vec<(i64, &str)> = c.groups.iter().map(|(k, g)| (g.touched, &**k)).collect();
+    let groups = &c.groups;
+    let mut by_age: Vec<(i64, &str, u32)> = groups
+        .live()
+        .map(|g| (groups.newest_time(g), groups.key(g), g))
+        .collect();
     if n < by_age.len() {
         by_age.select_nth_unstable(n - 1);
         by_age.truncate(n);
     }
-    let victims: Vec<Box<str>> = by_age.into_iter().map(|(_, k)| Box::from(k)).collect();
-    for key in &victims {
-        c.groups.remove(key);
+    let victims: Vec<(u32, String)> = by_age
+        .into_iter()
+        .map(|(_, k, g)| (g, k.to_string()))
+        .collect();
+    for (g, _) in &victims {
+        c.groups.remove(*g);
     }
     c.chained_group
-        .retain(|_, k| !victims.iter().any(|v| **v == **k));
+        .retain(|_, k| !victims.iter().any(|(_, v)| v == k));
     stats.groups_evicted += victims.len() as u64;
 }
 
@@ -1507,7 +1378,7 @@ struct Cluster {
 
 /// Recomputes the alerts of one group from its buffer and returns the changes.
 fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Change> {
-    let Some(g) = c.groups.get_mut(key) else {
+    let Some(g) = c.groups.find(key) else {
         return Vec::new();
     };
     let shape = Shape {
@@ -1515,9 +1386,16 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
         span: c.span,
         closes: c.closes,
         closed_before: c.closed_before,
+        decided_from: c.decided_from,
         group_by: &c.group_by,
     };
-    recompute_group(&shape, g, key, horizon, rule_key)
+    let mut entries = std::mem::take(&mut c.scratch);
+    c.groups.load(g, &mut entries);
+    let (key, more) = c.groups.key_and_more(g);
+    let changes = recompute_group(&shape, &mut entries, more, key, horizon, rule_key);
+    c.groups.store(g, &mut entries);
+    c.scratch = entries;
+    changes
 }
 
 /// What recomputing a group needs of its correlation (borrowed beside the group itself).
@@ -1526,13 +1404,15 @@ struct Shape<'a> {
     span: i64,
     closes: bool,
     closed_before: i64,
+    decided_from: i64,
     group_by: &'a [FieldSpec],
 }
 
 /// Recomputes the alerts of group `g` (key `key`) from its buffer and returns the changes.
 fn recompute_group(
     c: &Shape<'_>,
-    g: &mut Group,
+    entries: &mut Vec<Entry>,
+    g: &mut More,
     key: &str,
     horizon: i64,
     rule_key: &str,
@@ -1543,11 +1423,15 @@ fn recompute_group(
         _ => None,
     };
     let closes = c.closes;
-    let evict = evict_before_of(closes, span, horizon);
-    let mut matches = find_matches(c.algo, &g.entries, span, c.closed_before);
+    let evict = evict_before_of(c.algo.fixed_windows(), span, horizon);
+    let mut matches = find_matches(c.algo, entries, span, c.closed_before);
     if !closes {
         // Matches that ended before the horizon were found (and reported) earlier.
         matches.retain(|m| m.end >= horizon);
+    } else if !c.algo.fixed_windows() {
+        // Trailing absence: a deadline before the horizon was decided (and reported) when the
+        // watermark passed it, unless that is happening now (the watermark jumped past it).
+        matches.retain(|m| m.end >= horizon || m.end >= c.decided_from);
     }
     // A fixed window is found only once it closes, possibly after the horizon passed it (one
     // event far ahead): it is decided here first, and its entries and alert dropped after.
@@ -1557,7 +1441,7 @@ fn recompute_group(
     matches.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
 
     // Cluster overlapping matches; mark the entries each cluster uses.
-    let mut owner = vec![usize::MAX; g.entries.len()];
+    let mut owner = vec![usize::MAX; entries.len()];
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut marked_upto = 0usize;
     for m in &matches {
@@ -1591,7 +1475,7 @@ fn recompute_group(
             }
         }
     }
-    for (pos, e) in g.entries.iter().enumerate() {
+    for (pos, e) in entries.iter().enumerate() {
         if let Some(cl) = clusters.get_mut(owner[pos]) {
             e.push_events(&mut cl.events);
         }
@@ -1605,7 +1489,14 @@ fn recompute_group(
     if !closes {
         old.retain(|a| a.span.1 >= horizon);
     }
-    let values = g.values(key, c.group_by);
+    let values = g.values().unwrap_or_else(|| {
+        Arc::new(
+            c.group_by
+                .first()
+                .map(|f| vec![(f.name.clone(), key.to_string())])
+                .unwrap_or_default(),
+        )
+    });
     let mut claimed = vec![false; old.len()];
     let mut changes = Vec::new();
     let mut next: Vec<LiveAlert> = Vec::with_capacity(clusters.len());
@@ -1691,7 +1582,7 @@ fn recompute_group(
     }
     next.sort_by_key(|a| a.span);
     if closes {
-        g.evict_entries(evict);
+        evict_entries(entries, evict);
         next.retain(|a| a.span.1 >= horizon);
     }
     g.set_alerts(next);

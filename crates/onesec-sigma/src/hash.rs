@@ -35,6 +35,11 @@ impl StableHash {
         self.bytes(&n.to_le_bytes())
     }
 
+    /// The hash value.
+    pub(crate) fn raw(self) -> u128 {
+        self.0
+    }
+
     /// The hash as 32 lowercase hex digits.
     pub(crate) fn hex(self) -> String {
         format!("{:032x}", self.0)

@@ -136,8 +136,15 @@
 //!   `rules:` is the sequence. Positive atoms must occur in that order, first to last within the
 //!   timespan. A negated atom forbids any event of that rule between its neighbouring positive
 //!   atoms (strictly between them in event-time order); a **leading** negated atom forbids it in
-//!   `[first − timespan, first]`; a **trailing** negated atom is rejected ("trailing absence
-//!   needs window close (not supported yet)"). Rules not mentioned are ignored.
+//!   `[first − timespan, first]`; a **trailing** negated atom forbids it within the timespan
+//!   after the last positive atom, `(last, last + timespan]` (the positive sequence itself must
+//!   still fit the timespan). Rules not mentioned are ignored.
+//!   Trailing absence is decided like a fixed window: once the watermark passes the deadline
+//!   (`last + timespan < max_time − allowed_lateness`, or at [`Engine::flush`]); the alert's
+//!   match then spans to the deadline (when chained, that is its time). A forbidden event that
+//!   arrives later, within the lateness horizon, withdraws the alert. Example:
+//!   `rules: [badge_in, badge_out]`, `condition: badge_in and not badge_out`, `timespan: 12h`
+//!   = badged in and not out within 12 hours.
 //!   Example: `rules: [badge_in, badge_out, remote_login]`,
 //!   `condition: badge_in and not badge_out and remote_login` = remote login while badged in.
 //!
@@ -185,6 +192,33 @@
 //!   removed from the outer buffers, which withdraws the outer alerts that no longer hold.
 //! * Every alert carries the log sources of every base rule involved, including negated ones,
 //!   and the rule's `author` (Detection Rule License attribution).
+//!
+//! ## Memory of the correlation state
+//!
+//! Per correlation rule, a group costs 48 bytes in a slab plus a 4-byte slot (and a control
+//! byte) in its hash table; a key of up to 15 bytes is stored in the group, a longer one once in
+//! a shared arena. The first entry of a group is stored in the group; every further entry of
+//! plain events costs 8 bytes (time within 2³² ms and event id within 2³¹ of the group's first
+//! entry; one more byte when the correlation references several rules), in pooled chunks of
+//! 1, 2, 4, … entries reused across groups. Entries that carry more (a chained alert, a counted
+//! value for `value_count` / `value_percentile`, a number for `value_sum` / `value_avg`) or do
+//! not fit those ranges make their group keep a plain vector of 32-byte entries instead. Live
+//! alerts and several group-by values sit in a boxed part that most groups do not have. The
+//! periodic sweep rebuilds the slab, the arena and the pools when more than half of one of them
+//! is dead, so memory follows the live state after a burst.
+//!
+//! ## Snapshot and restore
+//!
+//! [`Engine::snapshot`] writes the correlation state — every group with its buffered entries
+//! and live alerts, the fixed windows not yet closed, chained inputs, the watermark and the
+//! counters — as bytes: a versioned, documented format (magic, format version, a 128-bit
+//! fingerprint of the compiled rule set, the engine settings, the state, a CRC-32C).
+//! [`Engine::restore`] reads it into an engine built over the same rule set and settings; it is
+//! refused with a [`SnapshotError`] (leaving the engine unchanged) when the bytes are damaged or
+//! truncated, of another format version, or made for other rules or settings. A restored
+//! engine fed the events that followed the snapshot gives the same outputs and alert ids as an
+//! uninterrupted run. The caller keeps, with the snapshot, the journal sequence it covers, and
+//! replays the journal from there after a restart.
 
 #![warn(missing_docs)]
 
@@ -194,6 +228,7 @@ mod ctx;
 mod detection;
 mod engine;
 mod error;
+mod groups;
 mod hash;
 mod json;
 mod meta;
@@ -205,7 +240,7 @@ mod value;
 
 pub use correlation::CorrelationType;
 pub use detection::SearchHit;
-pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output};
+pub use engine::{Alert, AlertKind, Engine, EngineConfig, EngineStats, Output, SnapshotError};
 pub use error::RuleError;
 pub use json::{EvtxJson, parse_json_stream, parse_rfc3339_ms};
 pub use meta::{Level, LogSource, Related, RuleMeta, Status};

@@ -809,8 +809,8 @@ detection:
     sel: {x|expand: '%missing%'}
     condition: sel
 ---
-title: Trailing absence
-correlation: {type: temporal_ordered, rules: [r1, r2], timespan: 1h, condition: r1 and not r2}
+title: Ordered count
+correlation: {type: temporal_ordered, rules: [r1, r2], timespan: 1h, condition: {gte: 2}}
 ---
 title: Dangling
 correlation: {type: event_count, rules: [nope], timespan: 1h, condition: {gte: 2}}
@@ -841,7 +841,7 @@ detection:
         assert!(find("Bad regex").contains("bad regular expression"));
         assert!(find("Bad condition").contains("bad condition"));
         assert!(find("Placeholder").contains("unresolved placeholder %missing%"));
-        assert!(find("Trailing absence").contains("trailing absence needs window close"));
+        assert!(find("Ordered count").contains("takes a boolean expression"));
         assert!(find("Dangling").contains("not loaded"));
         assert!(find("Duplicate").contains("duplicate"));
     }

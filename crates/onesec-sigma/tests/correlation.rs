@@ -301,6 +301,65 @@ fn console_login_without_badge_in() {
 }
 
 #[test]
+fn badged_in_and_never_out() {
+    let live = order_independent("trailing_absence");
+    let got: BTreeSet<GroupEvents> = live
+        .values()
+        .map(|a| (a.group.clone(), a.event_ids.clone()))
+        .collect();
+    // Bob never badged out; Carol 13 h 30 after badging in (past the 12 h); Erin's badge-in
+    // is the newest event: the flush at the end of the input decides it too.
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            (group(&[("user", "bob")]), vec![3]),
+            (group(&[("user", "carol")]), vec![4]),
+            (group(&[("user", "erin")]), vec![7]),
+        ])
+    );
+    // Alice badged out after 9 h; Dave's badge-in was denied (not a badge-in).
+    assert!(
+        live.values()
+            .all(|a| a.kind == AlertKind::Correlation(CorrelationType::TemporalOrdered))
+    );
+}
+
+#[test]
+fn trailing_absence_waits_for_the_watermark_and_a_late_out_withdraws() {
+    let (rules, events) = load("trailing_absence");
+    let cfg = EngineConfig {
+        allowed_lateness_ms: 3_600_000,
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(rules, cfg);
+    // Bob badges in at 09:00: nothing yet, the absence can still be broken.
+    assert!(e.process(3, &events[2]).is_empty());
+    // Watermark 21:59 (deadline 21:00 + 1 h lateness not passed): still nothing.
+    let at = |t: &str| chrono_free_ms(t);
+    assert!(e.advance_watermark(at("2026-03-02T21:59:00Z")).is_empty());
+    // 22:00:00.002 passes 21:00 + 1 h lateness: Bob's alert fires.
+    let out = e.advance_watermark(at("2026-03-02T22:00:00Z") + 2);
+    let fired: Vec<&Alert> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Fired(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fired.len(), 1, "{out:?}");
+    assert_eq!(fired[0].event_ids, vec![3]);
+    // A badge-out at 20:00 arrives late, within the allowed lateness: the alert is withdrawn.
+    let mut late_out = events[1].clone();
+    late_out["user"] = Value::from("bob");
+    late_out["time"] = Value::from("2026-03-02T20:00:00Z");
+    let out = e.process(8, &late_out);
+    assert!(
+        matches!(out.as_slice(), [Output::Withdrawn { alert_id }] if *alert_id == fired[0].id),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn grant_after_repeated_denials_chained() {
     let live = order_independent("chained");
     let a = only_alert(&live);
@@ -403,6 +462,7 @@ fn random_streams_are_order_independent() {
         ("avg_traffic", 3 * 3600, 30),
         ("rare_process", 20 * 3600, 40),
         ("quiet_reader", 3 * 3600, 40),
+        ("trailing_absence", 17 * 3600, 30),
     ];
     for (scenario, spread, most) in setups {
         let (rules, templates) = load(scenario);

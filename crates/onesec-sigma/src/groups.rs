@@ -1,0 +1,752 @@
+//! The correlation state of one correlation rule, laid out compactly: its groups (one per
+//! group key) and each group's time-sorted buffer of entries.
+//!
+//! A million groups of a few entries each is the normal load, so the layout is about bytes:
+//!
+//! * Groups sit in a slab (`Vec<Group>`, 48 bytes each); the hash table holds only a `u32`
+//!   index into it (hashbrown `HashTable`, 4 bytes a slot plus a control byte). Removed slots
+//!   are reused; the slab, the key arena and the entry pools are rebuilt when more than half of
+//!   one of them is dead.
+//! * A key of at most 15 bytes (an IPv4 address, most user and host names) is stored inside
+//!   the group; a longer one in one shared byte arena of the rule (no allocation per group).
+//! * The first entry of a group is the group's base: its time and event id are stored in full,
+//!   in the group. Every further entry is 8 bytes, `(time − base time: u32, event id − base id:
+//!   i32)`, plus one byte for the referenced rule when the correlation has several. These
+//!   entries live in per-size-class pools of the rule (chunks of 1, 2, 4, … entries, reused
+//!   through free lists), so the second entry of a group costs 8 bytes, not an allocation.
+//! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
+//!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
+//!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its boxed rarer
+//!   part, beside its live alerts.
+//!
+//! The engine works on a decoded `Vec<Entry>`: [`Groups::load`] decodes a group's buffer (or
+//! hands over its fallback vector), [`Groups::store`] encodes it back.
+
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::correlation::Occurrence;
+
+/// (time, event id) of an alert's events, time-sorted, shared.
+pub(crate) type EventRefs = Arc<Vec<(i64, u64)>>;
+
+/// What few entries carry: a chained alert as the source, a counted value, a number. Kept
+/// behind one pointer so that the decoded entry stays 32 bytes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct EntryExtra {
+    /// The chained alert this entry stands for: (alert id, its events).
+    pub(crate) alert: Option<(Arc<str>, EventRefs)>,
+    pub(crate) value: Option<Box<str>>,
+    /// The numeric value (`value_sum`, `value_avg`), else 0.
+    pub(crate) num: f64,
+}
+
+/// One buffered occurrence (decoded).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Entry {
+    pub(crate) time: i64,
+    /// Tie-break: the event id (first event id for chained alerts); for an event, its id.
+    pub(crate) tie: u64,
+    pub(crate) member: u32,
+    pub(crate) extra: Option<Box<EntryExtra>>,
+}
+
+impl Occurrence for Entry {
+    fn time(&self) -> i64 {
+        self.time
+    }
+    fn member(&self) -> usize {
+        self.member as usize
+    }
+    fn value(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|x| x.value.as_deref())
+    }
+    fn num(&self) -> f64 {
+        self.extra.as_ref().map_or(0.0, |x| x.num)
+    }
+}
+
+impl Entry {
+    pub(crate) fn alert_id(&self) -> &str {
+        match self.extra.as_deref() {
+            Some(EntryExtra {
+                alert: Some((id, _)),
+                ..
+            }) => id,
+            _ => "",
+        }
+    }
+
+    pub(crate) fn cmp_key(&self, other: &Entry, by_event: bool) -> Ordering {
+        self.time
+            .cmp(&other.time)
+            .then(self.tie.cmp(&other.tie))
+            .then(if by_event {
+                Ordering::Equal
+            } else {
+                self.member.cmp(&other.member)
+            })
+            .then_with(|| self.alert_id().cmp(other.alert_id()))
+    }
+
+    pub(crate) fn push_events(&self, out: &mut Vec<(i64, u64)>) {
+        match self.extra.as_deref() {
+            Some(EntryExtra {
+                alert: Some((_, events)),
+                ..
+            }) => out.extend(events.iter().copied()),
+            _ => out.push((self.time, self.tie)),
+        }
+    }
+}
+
+/// An alert of a group that can still change.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LiveAlert {
+    pub(crate) id: Arc<str>,
+    /// Time span of its matches (entry times).
+    pub(crate) span: (i64, i64),
+    pub(crate) trigger: i64,
+    pub(crate) events: EventRefs,
+}
+
+/// The rarer part of a group: live alerts, several group-by values, fallback entries.
+#[derive(Debug, Default)]
+pub(crate) struct GroupMore {
+    pub(crate) alerts: Vec<LiveAlert>,
+    /// Group-by values when there are several fields (one field: the key is the value).
+    pub(crate) values: Option<Arc<Vec<(String, String)>>>,
+    /// The group's entries when they do not fit the compact form (else empty).
+    pub(crate) wide: Vec<Entry>,
+}
+
+/// A group's boxed rarer part, absent for most groups.
+#[derive(Debug, Default)]
+pub(crate) struct More(pub(crate) Option<Box<GroupMore>>);
+
+impl More {
+    pub(crate) fn alerts(&self) -> &[LiveAlert] {
+        self.0.as_ref().map_or(&[], |m| &m.alerts)
+    }
+
+    pub(crate) fn take_alerts(&mut self) -> Vec<LiveAlert> {
+        self.0
+            .as_mut()
+            .map(|m| std::mem::take(&mut m.alerts))
+            .unwrap_or_default()
+    }
+
+    /// Stores the group's alerts, dropping the boxed part when nothing is left in it.
+    pub(crate) fn set_alerts(&mut self, alerts: Vec<LiveAlert>) {
+        match &mut self.0 {
+            Some(m) => m.alerts = alerts,
+            None if alerts.is_empty() => {}
+            None => {
+                self.0 = Some(Box::new(GroupMore {
+                    alerts,
+                    ..GroupMore::default()
+                }))
+            }
+        }
+        self.drop_if_empty();
+    }
+
+    fn drop_if_empty(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|m| m.alerts.is_empty() && m.values.is_none() && m.wide.is_empty())
+        {
+            self.0 = None;
+        }
+    }
+
+    pub(crate) fn retain_alerts(&mut self, horizon: i64) {
+        if self.0.is_some() {
+            let mut alerts = self.take_alerts();
+            alerts.retain(|a| a.span.1 >= horizon);
+            self.set_alerts(alerts);
+        }
+    }
+
+    /// Group-by values of a multi-field group, if any.
+    pub(crate) fn values(&self) -> Option<Arc<Vec<(String, String)>>> {
+        self.0.as_ref().and_then(|m| m.values.clone())
+    }
+
+    fn wide_len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.wide.len())
+    }
+}
+
+/// A group key: up to 15 bytes inline, else (offset, length) in the rule's key arena.
+/// Byte 15 is the tag: the inline length (0–15), or `ARENA`.
+#[derive(Clone, Copy, Debug)]
+struct KeyRef([u8; 16]);
+
+const ARENA: u8 = 0xff;
+const INLINE_MAX: usize = 15;
+
+impl KeyRef {
+    fn arena_span(&self) -> Option<(usize, usize)> {
+        if self.0[15] != ARENA {
+            return None;
+        }
+        let mut off = [0u8; 8];
+        off.copy_from_slice(&self.0[0..8]);
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.0[8..12]);
+        Some((
+            u64::from_le_bytes(off) as usize,
+            u32::from_le_bytes(len) as usize,
+        ))
+    }
+
+    fn arena(off: usize, len: usize) -> KeyRef {
+        let mut b = [0u8; 16];
+        b[0..8].copy_from_slice(&(off as u64).to_le_bytes());
+        b[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        b[15] = ARENA;
+        KeyRef(b)
+    }
+}
+
+/// One group in the slab (48 bytes).
+#[derive(Debug)]
+struct Group {
+    key: KeyRef,
+    /// Time and event id of the first entry (when `len > 0`).
+    base_time: i64,
+    base_id: u64,
+    more: More,
+    /// Chunk of the further entries in the pool of their size class (when `len > 1`).
+    chunk: u32,
+    /// Entries in the compact form (0: none, or all in `more.wide`).
+    len: u16,
+    /// Referenced rule of the first entry.
+    member0: u8,
+    live: bool,
+}
+
+/// Most entries of a compact group: beyond this the group uses the fallback vector.
+const COMPACT_MAX: usize = 1 << 15;
+
+/// One compact further entry: (time − base time, event id − base id as i32 bits).
+type Packed = [u32; 2];
+
+/// Chunks of `1 << class` packed entries, with a free list.
+#[derive(Debug, Default)]
+struct Pool {
+    data: Vec<Packed>,
+    /// Referenced rule per entry (only when the correlation has several).
+    members: Vec<u8>,
+    free: Vec<u32>,
+}
+
+/// Size class of `n` further entries: the smallest `c` with `1 << c >= n`.
+fn class_of(n: usize) -> usize {
+    n.next_power_of_two().trailing_zeros() as usize
+}
+
+/// The groups of one correlation rule.
+#[derive(Debug)]
+pub(crate) struct Groups {
+    /// Slab index of each live group, hashed by key. Keys come from events, so the hash has a
+    /// per-process random seed (an attacker cannot choose colliding keys); nothing observable
+    /// depends on the table's or the slab's order.
+    table: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    slab: Vec<Group>,
+    vacant: Vec<u32>,
+    keys: Vec<u8>,
+    /// Arena bytes of removed keys.
+    dead_key_bytes: usize,
+    pools: Vec<Pool>,
+    /// Whether entries carry a referenced rule other than 0 (several members).
+    multi: bool,
+}
+
+impl Groups {
+    /// Groups of a correlation with `members` referenced rules.
+    pub(crate) fn new(members: usize) -> Groups {
+        Groups {
+            table: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            slab: Vec::new(),
+            vacant: Vec::new(),
+            keys: Vec::new(),
+            dead_key_bytes: 0,
+            pools: Vec::new(),
+            multi: members > 1,
+        }
+    }
+
+    /// No groups, for the same correlation as `self`.
+    pub(crate) fn empty_like(&self) -> Groups {
+        Groups::new(if self.multi { 2 } else { 1 })
+    }
+
+    /// Live groups.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn key_of<'a>(slab: &'a [Group], keys: &'a [u8], idx: u32) -> &'a str {
+        let k = &slab[idx as usize].key;
+        let bytes = match k.arena_span() {
+            Some((off, len)) => keys.get(off..off + len).unwrap_or_default(),
+            None => &k.0[..usize::from(k.0[15]).min(INLINE_MAX)],
+        };
+        // Keys are stored from `&str` and never cut: always UTF-8.
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The key of group `idx`.
+    pub(crate) fn key(&self, idx: u32) -> &str {
+        Self::key_of(&self.slab, &self.keys, idx)
+    }
+
+    /// The group with this key.
+    pub(crate) fn find(&self, key: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let (slab, keys) = (&self.slab, &self.keys);
+        self.table
+            .find(hash, |&i| Self::key_of(slab, keys, i) == key)
+            .copied()
+    }
+
+    /// The group with this key, created (with `more` as its rarer part) if new.
+    pub(crate) fn find_or_insert(
+        &mut self,
+        key: &str,
+        more: impl FnOnce() -> Option<Box<GroupMore>>,
+    ) -> u32 {
+        let hash = self.hasher.hash_one(key);
+        let (slab, keys) = (&self.slab, &self.keys);
+        if let Some(&i) = self
+            .table
+            .find(hash, |&i| Self::key_of(slab, keys, i) == key)
+        {
+            return i;
+        }
+        let key_ref = if key.len() <= INLINE_MAX {
+            let mut b = [0u8; 16];
+            b[..key.len()].copy_from_slice(key.as_bytes());
+            b[15] = key.len() as u8;
+            KeyRef(b)
+        } else {
+            let off = self.keys.len();
+            self.keys.extend_from_slice(key.as_bytes());
+            KeyRef::arena(off, key.len())
+        };
+        let group = Group {
+            key: key_ref,
+            base_time: 0,
+            base_id: 0,
+            more: More(more()),
+            chunk: 0,
+            len: 0,
+            member0: 0,
+            live: true,
+        };
+        let idx = match self.vacant.pop() {
+            Some(i) => {
+                self.slab[i as usize] = group;
+                i
+            }
+            None => {
+                self.slab.push(group);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let (hasher, slab, keys) = (&self.hasher, &self.slab, &self.keys);
+        self.table
+            .insert_unique(hash, idx, |&i| hasher.hash_one(Self::key_of(slab, keys, i)));
+        idx
+    }
+
+    /// Removes group `idx`.
+    pub(crate) fn remove(&mut self, idx: u32) {
+        let hash = self.hasher.hash_one(self.key(idx));
+        if let Ok(e) = self.table.find_entry(hash, |&i| i == idx) {
+            e.remove();
+        }
+        self.free_chunk(idx);
+        let g = &mut self.slab[idx as usize];
+        if let Some((_, len)) = g.key.arena_span() {
+            self.dead_key_bytes += len;
+        }
+        g.live = false;
+        g.len = 0;
+        g.more = More(None);
+        self.vacant.push(idx);
+    }
+
+    /// Indexes of the live groups (slab order).
+    pub(crate) fn live(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.live)
+            .map(|(i, _)| i as u32)
+    }
+
+    /// The group's rarer part (alerts, values).
+    pub(crate) fn more(&self, idx: u32) -> &More {
+        &self.slab[idx as usize].more
+    }
+
+    /// The group's key and its rarer part, mutable.
+    pub(crate) fn key_and_more(&mut self, idx: u32) -> (&str, &mut More) {
+        let g = &mut self.slab[idx as usize];
+        let k = &g.key;
+        let bytes = match k.arena_span() {
+            Some((off, len)) => self.keys.get(off..off + len).unwrap_or_default(),
+            None => &k.0[..usize::from(k.0[15]).min(INLINE_MAX)],
+        };
+        (std::str::from_utf8(bytes).unwrap_or_default(), &mut g.more)
+    }
+
+    /// Entries the group holds.
+    pub(crate) fn entry_count(&self, idx: u32) -> usize {
+        let g = &self.slab[idx as usize];
+        usize::from(g.len) + g.more.wide_len()
+    }
+
+    /// Time of the group's oldest entry.
+    pub(crate) fn oldest_time(&self, idx: u32) -> Option<i64> {
+        let g = &self.slab[idx as usize];
+        if g.len > 0 {
+            return Some(g.base_time);
+        }
+        g.more
+            .0
+            .as_ref()
+            .and_then(|m| m.wide.first())
+            .map(|e| e.time)
+    }
+
+    /// Time of the group's newest entry (how recently it was touched; `i64::MIN` when empty).
+    pub(crate) fn newest_time(&self, idx: u32) -> i64 {
+        let g = &self.slab[idx as usize];
+        match g.len {
+            0 => g
+                .more
+                .0
+                .as_ref()
+                .and_then(|m| m.wide.last())
+                .map_or(i64::MIN, |e| e.time),
+            1 => g.base_time,
+            n => {
+                let rest = usize::from(n) - 1;
+                let pool = &self.pools[class_of(rest)];
+                let at = g.chunk as usize * (1 << class_of(rest)) + rest - 1;
+                g.base_time + i64::from(pool.data[at][0])
+            }
+        }
+    }
+
+    /// A copy of the group's entries (for snapshots; [`Groups::load`] is the working path).
+    pub(crate) fn entries(&self, idx: u32) -> Vec<Entry> {
+        let g = &self.slab[idx as usize];
+        if let Some(m) = g.more.0.as_ref()
+            && !m.wide.is_empty()
+        {
+            return m.wide.clone();
+        }
+        let mut out = Vec::with_capacity(usize::from(g.len));
+        self.decode(g, &mut out);
+        out
+    }
+
+    /// Appends the compact entries of `g` to `out`.
+    fn decode(&self, g: &Group, out: &mut Vec<Entry>) {
+        if g.len == 0 {
+            return;
+        }
+        out.push(Entry {
+            time: g.base_time,
+            tie: g.base_id,
+            member: u32::from(g.member0),
+            extra: None,
+        });
+        let rest = usize::from(g.len) - 1;
+        if rest == 0 {
+            return;
+        }
+        let class = class_of(rest);
+        let pool = &self.pools[class];
+        let start = g.chunk as usize * (1 << class);
+        for k in 0..rest {
+            let [dt, did] = pool.data[start + k];
+            out.push(Entry {
+                time: g.base_time + i64::from(dt),
+                tie: g.base_id.wrapping_add(i64::from(did as i32) as u64),
+                member: pool.members.get(start + k).map_or(0, |m| u32::from(*m)),
+                extra: None,
+            });
+        }
+    }
+
+    /// Decodes the group's entries into `out` (cleared first). The group keeps them until
+    /// [`Groups::store`] replaces them, except fallback entries, which are moved out.
+    pub(crate) fn load(&mut self, idx: u32, out: &mut Vec<Entry>) {
+        out.clear();
+        let g = &mut self.slab[idx as usize];
+        if let Some(m) = g.more.0.as_mut()
+            && !m.wide.is_empty()
+        {
+            *out = std::mem::take(&mut m.wide);
+            return;
+        }
+        let g = &self.slab[idx as usize];
+        self.decode(g, out);
+    }
+
+    /// Replaces the group's entries with `entries` (time-sorted). Compact when they fit, then
+    /// `entries` is left empty for reuse; else they move into the fallback vector.
+    pub(crate) fn store(&mut self, idx: u32, entries: &mut Vec<Entry>) {
+        let fits = self.compact_fits(entries);
+        let g = &self.slab[idx as usize];
+        let old_rest = usize::from(g.len).saturating_sub(1);
+        let new_rest = if fits {
+            entries.len().saturating_sub(1)
+        } else {
+            0
+        };
+        if old_rest > 0 && (new_rest == 0 || class_of(old_rest) != class_of(new_rest)) {
+            self.free_chunk(idx);
+        }
+        if !fits {
+            let g = &mut self.slab[idx as usize];
+            g.len = 0;
+            g.more.0.get_or_insert_with(Box::default).wide = std::mem::take(entries);
+            return;
+        }
+        if new_rest > 0 && (old_rest == 0 || class_of(old_rest) != class_of(new_rest)) {
+            let chunk = self.alloc_chunk(class_of(new_rest));
+            self.slab[idx as usize].chunk = chunk;
+        }
+        let g = &mut self.slab[idx as usize];
+        if let Some(m) = g.more.0.as_mut() {
+            m.wide = Vec::new();
+        }
+        g.more.drop_if_empty();
+        g.len = entries.len() as u16;
+        let Some(first) = entries.first() else {
+            entries.clear();
+            return;
+        };
+        g.base_time = first.time;
+        g.base_id = first.tie;
+        g.member0 = first.member as u8;
+        if new_rest > 0 {
+            let class = class_of(new_rest);
+            let start = g.chunk as usize * (1 << class);
+            let (base_time, base_id) = (g.base_time, g.base_id);
+            let pool = &mut self.pools[class];
+            for (k, e) in entries[1..].iter().enumerate() {
+                pool.data[start + k] = [
+                    (e.time - base_time) as u32,
+                    e.tie.wrapping_sub(base_id) as i64 as i32 as u32,
+                ];
+                if self.multi {
+                    pool.members[start + k] = e.member as u8;
+                }
+            }
+        }
+        entries.clear();
+    }
+
+    /// Whether `entries` fit the compact form (see the module docs).
+    fn compact_fits(&self, entries: &[Entry]) -> bool {
+        let Some(first) = entries.first() else {
+            return true;
+        };
+        entries.len() <= COMPACT_MAX
+            && entries.iter().all(|e| {
+                let dt = e.time.checked_sub(first.time);
+                let did = e.tie.wrapping_sub(first.tie) as i64;
+                e.extra.is_none()
+                    && (e.member == 0 || (self.multi && e.member <= u32::from(u8::MAX)))
+                    && dt.is_some_and(|d| (0..=i64::from(u32::MAX)).contains(&d))
+                    && i32::try_from(did).is_ok()
+            })
+    }
+
+    fn alloc_chunk(&mut self, class: usize) -> u32 {
+        while self.pools.len() <= class {
+            self.pools.push(Pool::default());
+        }
+        let multi = self.multi;
+        let pool = &mut self.pools[class];
+        if let Some(c) = pool.free.pop() {
+            return c;
+        }
+        let size = 1usize << class;
+        let chunk = pool.data.len() / size;
+        pool.data.resize(pool.data.len() + size, [0, 0]);
+        if multi {
+            pool.members.resize(pool.data.len(), 0);
+        }
+        chunk as u32
+    }
+
+    fn free_chunk(&mut self, idx: u32) {
+        let g = &self.slab[idx as usize];
+        let rest = usize::from(g.len).saturating_sub(1);
+        if rest > 0 {
+            self.pools[class_of(rest)].free.push(g.chunk);
+        }
+    }
+
+    /// Bytes the layout holds that nothing uses (dead slab slots, arena bytes, free chunks).
+    fn dead_share_over_half(&self) -> bool {
+        let slab_dead = self.vacant.len() * 2 > self.slab.len();
+        let keys_dead = self.dead_key_bytes * 2 > self.keys.len();
+        let pools_dead = self
+            .pools
+            .iter()
+            .enumerate()
+            .any(|(c, p)| p.free.len() * (1 << c) * 2 > p.data.len());
+        slab_dead || keys_dead || pools_dead
+    }
+
+    /// Rebuilds the slab, the key arena and the pools without their dead parts when more than
+    /// half of one of them is dead (and it is worth it), so that memory follows the live
+    /// state after a burst. Called by the engine's periodic sweep.
+    pub(crate) fn shrink_if_sparse(&mut self) {
+        const WORTH_IT: usize = 1024;
+        if self.slab.len() < WORTH_IT && self.keys.len() < WORTH_IT * 16 {
+            return;
+        }
+        if !self.dead_share_over_half() {
+            return;
+        }
+        let mut fresh = Groups {
+            hasher: self.hasher.clone(),
+            ..Groups::new(if self.multi { 2 } else { 1 })
+        };
+        let mut scratch = Vec::new();
+        let live: Vec<u32> = self.live().collect();
+        for idx in live {
+            let key = self.key(idx).to_string();
+            let more = std::mem::take(&mut self.slab[idx as usize].more);
+            self.load(idx, &mut scratch);
+            let wide = more.0.as_ref().is_some_and(|m| !m.wide.is_empty());
+            let new = fresh.find_or_insert(&key, || more.0);
+            if !wide {
+                fresh.store(new, &mut scratch);
+            }
+        }
+        *self = fresh;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(time: i64, tie: u64, member: u32) -> Entry {
+        Entry {
+            time,
+            tie,
+            member,
+            extra: None,
+        }
+    }
+
+    fn round_trip(g: &mut Groups, key: &str, entries: Vec<Entry>) -> Vec<Entry> {
+        let idx = g.find_or_insert(key, || None);
+        let mut v = entries.clone();
+        g.store(idx, &mut v);
+        let mut out = Vec::new();
+        g.load(idx, &mut out);
+        let mut back = out.clone();
+        g.store(idx, &mut back);
+        out
+    }
+
+    #[test]
+    fn slab_group_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Group>(), 48);
+    }
+
+    #[test]
+    fn entries_round_trip_compact_and_wide() {
+        let mut g = Groups::new(3);
+        let compact = vec![e(100, 50, 0), e(100, 40, 2), e(5_000, 1_000_000, 1)];
+        assert_eq!(round_trip(&mut g, "10.0.0.1", compact.clone()), compact);
+        assert_eq!(
+            g.pools[1].data.len(),
+            2,
+            "two further entries: one chunk of two"
+        );
+        // An event id more than 2^31 away, a time more than 2^32 ms away, an extra: wide.
+        let far_id = vec![e(0, 0, 0), e(1, 1 << 40, 0)];
+        assert_eq!(round_trip(&mut g, "a", far_id.clone()), far_id);
+        let far_time = vec![e(0, 0, 0), e(1 << 33, 1, 0)];
+        assert_eq!(round_trip(&mut g, "b", far_time.clone()), far_time);
+        let mut extra = e(3, 3, 0);
+        extra.extra = Some(Box::new(EntryExtra {
+            value: Some("x".into()),
+            ..EntryExtra::default()
+        }));
+        let with_extra = vec![e(1, 1, 0), extra];
+        assert_eq!(round_trip(&mut g, "c", with_extra.clone()), with_extra);
+        assert_eq!(g.entry_count(g.find("c").unwrap_or(u32::MAX)), 2);
+    }
+
+    #[test]
+    fn long_keys_go_to_the_arena_and_survive_a_rebuild() {
+        let mut g = Groups::new(1);
+        let long: Vec<String> = (0..3000)
+            .map(|i| format!("a rather long user name {i}"))
+            .collect();
+        for (i, k) in long.iter().enumerate() {
+            let idx = g.find_or_insert(k, || None);
+            let mut v = vec![e(i as i64, i as u64, 0), e(i as i64 + 1, i as u64 + 7, 0)];
+            g.store(idx, &mut v);
+        }
+        for k in long.iter().skip(100) {
+            let idx = g.find(k).unwrap_or(u32::MAX);
+            g.remove(idx);
+        }
+        g.shrink_if_sparse();
+        assert_eq!(g.len(), 100);
+        assert_eq!(g.slab.len(), 100, "dead slots dropped");
+        for (i, k) in long.iter().take(100).enumerate() {
+            let idx = g.find(k).unwrap_or(u32::MAX);
+            assert_eq!(g.key(idx), k);
+            let mut out = Vec::new();
+            g.load(idx, &mut out);
+            assert_eq!(
+                out,
+                vec![e(i as i64, i as u64, 0), e(i as i64 + 1, i as u64 + 7, 0)]
+            );
+            assert_eq!(g.newest_time(idx), i as i64 + 1);
+        }
+        assert!(g.find(&long[200]).is_none());
+    }
+
+    #[test]
+    fn chunks_are_reused() {
+        let mut g = Groups::new(1);
+        let a = g.find_or_insert("a", || None);
+        let mut v: Vec<Entry> = (0..5).map(|i| e(i, i as u64, 0)).collect();
+        g.store(a, &mut v);
+        g.remove(a);
+        let b = g.find_or_insert("b", || None);
+        let mut v: Vec<Entry> = (0..4).map(|i| e(i, i as u64, 0)).collect();
+        g.store(b, &mut v);
+        assert_eq!(
+            g.pools[2].data.len(),
+            4,
+            "the freed chunk of four was reused"
+        );
+        assert_eq!(a, b, "the freed slot was reused");
+    }
+}
