@@ -191,11 +191,16 @@ impl PseudonymKey {
         Ok(PseudonymKey(bytes))
     }
 
-    /// Reads a key file: 64 hex digits, readable by its owner only, outside `data_dir`.
-    pub fn load_file(file: &Path, data_dir: &Path) -> Result<PseudonymKey, PseudonymKeyError> {
+    /// Reads a key file: 64 hex digits, readable by its owner only, outside `data_dir` (when
+    /// the caller has one).
+    pub fn load_file(
+        file: &Path,
+        data_dir: Option<&Path>,
+    ) -> Result<PseudonymKey, PseudonymKeyError> {
         let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        let (key_at, data_at) = (absolute(file), absolute(data_dir));
-        if key_at.starts_with(&data_at) {
+        if let Some(data_dir) = data_dir
+            && absolute(file).starts_with(absolute(data_dir))
+        {
             return Err(PseudonymKeyError::InsideDataDir {
                 file: file.to_path_buf(),
                 data_dir: data_dir.to_path_buf(),
@@ -580,12 +585,15 @@ fn replace_words(text: &str, needle: &str, replacement: &str) -> Option<String> 
     Some(buffer)
 }
 
+/// A directory and its pseudonym table.
+type TableOf = (Arc<Directory>, Arc<PseudonymTable>);
+
 /// A pseudonymisation key with the table of the directory last seen, rebuilt when the
 /// directory is replaced. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct Pseudonyms {
     pseudonymiser: Pseudonymiser,
-    cache: Arc<Mutex<Option<(Arc<Directory>, Arc<PseudonymTable>)>>>,
+    cache: Arc<Mutex<Option<TableOf>>>,
 }
 
 impl fmt::Debug for Pseudonyms {
@@ -712,16 +720,16 @@ mod tests {
         std::fs::write(&inside, key().to_hex()).unwrap();
         std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
-            PseudonymKey::load_file(&inside, &data),
+            PseudonymKey::load_file(&inside, Some(&data)),
             Err(PseudonymKeyError::InsideDataDir { .. })
         ));
         let outside = tmp.path().join("key");
         std::fs::write(&outside, key().to_hex()).unwrap();
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = PseudonymKey::load_file(&outside, &data).unwrap_err();
+        let error = PseudonymKey::load_file(&outside, Some(&data)).unwrap_err();
         assert!(error.to_string().contains("chmod 600"), "{error}");
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(PseudonymKey::load_file(&outside, &data).is_ok());
+        assert!(PseudonymKey::load_file(&outside, Some(&data)).is_ok());
     }
 
     #[test]
@@ -755,7 +763,11 @@ mod tests {
         );
         let user = event.actor.user.as_deref().unwrap();
         assert_eq!(table.reveal(user).unwrap().value, "alice");
-        assert_eq!(event.actor.domain.as_deref(), Some("ACME"), "domains name no one");
+        assert_eq!(
+            event.actor.domain.as_deref(),
+            Some("ACME"),
+            "domains name no one"
+        );
 
         let text = serde_json::to_string(&event).unwrap().to_lowercase();
         for clear in [
