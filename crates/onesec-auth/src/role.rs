@@ -62,6 +62,10 @@ pub enum Permission {
     WorkCompliance,
     /// Place and lift legal holds on incidents, run retention (docs/privacy.md).
     ManagePrivacy,
+    /// See who an incident's pseudonyms stand for, when `[privacy.pseudonymisation]` is on
+    /// (docs/privacy.md): those who must act on a person (stop them at a door, lock their
+    /// account, notify a breach), not those who only read.
+    RevealIdentities,
     /// Create users and tokens.
     ManageUsers,
 }
@@ -113,6 +117,7 @@ impl Role {
                 ReadStatus,
                 ReadMetrics,
                 ReadExports,
+                RevealIdentities,
             ],
             Role::PhysicalOperator => &[
                 ReadEvents,
@@ -124,6 +129,7 @@ impl Role {
                 ReloadDirectory,
                 ReadStatus,
                 ReadExports,
+                RevealIdentities,
             ],
             Role::ComplianceOfficer => &[
                 ReadIncidents,
@@ -136,6 +142,7 @@ impl Role {
                 ReadCompliance,
                 WorkCompliance,
                 ManagePrivacy,
+                RevealIdentities,
             ],
             Role::Manager => &[ReadIncidents, WorkTasks, ReadStatus, ReadCompliance],
             Role::Auditor => &[
@@ -162,7 +169,7 @@ impl Role {
 
 impl Permission {
     /// Every permission, in documentation order.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::IngestEvents,
         Permission::ReadEvents,
         Permission::ReadIncidents,
@@ -180,6 +187,7 @@ impl Permission {
         Permission::ReadCompliance,
         Permission::WorkCompliance,
         Permission::ManagePrivacy,
+        Permission::RevealIdentities,
         Permission::ManageUsers,
     ];
 
@@ -203,6 +211,7 @@ impl Permission {
             Permission::ReadCompliance => "read_compliance",
             Permission::WorkCompliance => "work_compliance",
             Permission::ManagePrivacy => "manage_privacy",
+            Permission::RevealIdentities => "reveal_identities",
             Permission::ManageUsers => "manage_users",
         }
     }

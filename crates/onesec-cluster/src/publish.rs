@@ -34,12 +34,25 @@ pub struct PublishReport {
 pub struct Publisher {
     cluster: Cluster,
     directory: SharedDirectory,
+    /// Person identifiers replaced by keyed pseudonyms after resolution (docs/privacy.md).
+    pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
 impl Publisher {
     /// A publisher resolving against `directory`.
     pub fn new(cluster: Cluster, directory: SharedDirectory) -> Publisher {
-        Publisher { cluster, directory }
+        Publisher {
+            cluster,
+            directory,
+            pseudonyms: None,
+        }
+    }
+
+    /// Publishes events with person identifiers replaced by this key's pseudonyms, as the
+    /// embedded ingestor does with `[privacy.pseudonymisation]`.
+    pub fn with_pseudonyms(mut self, pseudonyms: Option<onesec_directory::Pseudonyms>) -> Self {
+        self.pseudonyms = pseudonyms;
+        self
     }
 
     /// Resolves `events` (received at `received_ms`), publishes them and waits for every
@@ -55,6 +68,12 @@ impl Publisher {
                 event.received_ms = received_ms;
             }
             directory.resolve(event);
+        }
+        if let Some(pseudonyms) = &self.pseudonyms {
+            let table = pseudonyms.table(&directory);
+            events
+                .iter_mut()
+                .for_each(|event| table.pseudonymise(event));
         }
         self.publish_resolved(&events).await
     }

@@ -56,6 +56,7 @@ mod error;
 mod key;
 mod model;
 mod people;
+pub mod pseudonym;
 mod resolve;
 mod shared;
 mod sites;
@@ -66,6 +67,10 @@ pub use error::DirectoryError;
 pub use model::{
     Building, Camera, Device, DirectorySummary, Geo, IpLocation, Network, NetworkClass, Person,
     PersonStatus, Portal, Reader, Site, Zone,
+};
+pub use pseudonym::{
+    IdKind, Identity, PseudonymKey, PseudonymKeyError, PseudonymTable, Pseudonymiser, Pseudonyms,
+    is_pseudonym,
 };
 pub use shared::SharedDirectory;
 

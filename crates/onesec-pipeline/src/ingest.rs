@@ -71,6 +71,9 @@ pub struct Ingestor {
     audit: Option<Arc<Audit>>,
     /// Flows from devices checked against the connection allow-lists (marks in the fields).
     connections: Arc<crate::ConnectionWatch>,
+    /// Set when `[privacy.pseudonymisation]` is on: person identifiers are replaced right
+    /// after resolution, so the journal never holds them.
+    pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
 /// What ingest shares with detection: the parsed-event handoff and detection's position (for
@@ -101,6 +104,7 @@ impl Ingestor {
             detected: detection.detected,
             audit,
             connections: Arc::new(crate::ConnectionWatch::default()),
+            pseudonyms: None,
         }
     }
 
@@ -371,6 +375,15 @@ impl Ingestor {
         self
     }
 
+    /// Pseudonymises every event after resolution (docs/privacy.md, "Pseudonymisation").
+    pub(crate) fn with_pseudonyms(
+        mut self,
+        pseudonyms: Option<onesec_directory::Pseudonyms>,
+    ) -> Ingestor {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
     fn resolve_and_encode(&self, events: &mut [Event], received_ms: i64) -> Vec<Vec<u8>> {
         let directory = self.directory.current();
         for event in events.iter_mut() {
@@ -380,6 +393,14 @@ impl Ingestor {
             directory.resolve(event);
         }
         self.connections.mark(&directory, events);
+        // After every stage that reads clear identifiers (resolution, connection marks) and
+        // before the payloads are encoded for the journal and the audit's Merkle root.
+        if let Some(pseudonyms) = &self.pseudonyms {
+            let table = pseudonyms.table(&directory);
+            events
+                .iter_mut()
+                .for_each(|event| table.pseudonymise(event));
+        }
         events
             .iter_mut()
             .map(|event| {

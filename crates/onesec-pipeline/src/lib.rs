@@ -22,6 +22,7 @@ mod ingest;
 mod inventory;
 mod metrics;
 pub mod privacy;
+pub mod pseudonyms;
 mod record;
 pub mod response;
 mod rules;
@@ -89,6 +90,9 @@ pub enum StartError {
     /// `[privacy.retention]` asks for what this store cannot do.
     #[error(transparent)]
     Privacy(privacy::PrivacyError),
+    /// `[privacy.pseudonymisation]` is on without a usable key.
+    #[error(transparent)]
+    Pseudonymisation(#[from] onesec_directory::PseudonymKeyError),
     /// The `[hygiene] policy` file cannot be used (connection monitoring reads it at ingest).
     #[error("hygiene policy: {0}")]
     Policy(#[from] onesec_hygiene::HygieneError),
@@ -152,6 +156,8 @@ pub struct Pipeline {
     responder: Mutex<Option<std::thread::JoinHandle<()>>>,
     privacy: Arc<privacy::Privacy>,
     retention: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set when `[privacy.pseudonymisation]` is on.
+    pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
 impl Pipeline {
@@ -189,6 +195,7 @@ impl Pipeline {
             None => SharedDirectory::new(PathBuf::new(), onesec_directory::Directory::empty()),
         };
         config.privacy.validate()?;
+        let pseudonyms = pseudonyms::load(&config.privacy.pseudonymisation, &config.data_dir)?;
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
         let audit = open_audit(&config, &journal, &rules)?;
         let engine = Engine::new(
@@ -250,10 +257,12 @@ impl Pipeline {
         .with_connections(Arc::new(
             ConnectionWatch::new(load_policy(&config)?)
                 .with_baseline_file(config.data_dir.join("hygiene/baselines.json")),
-        ));
+        ))
+        .with_pseudonyms(pseudonyms.clone());
         let responses = Arc::new(
             response::Responses::new(&config.response, response_store, clock, audit.clone())?
-                .with_directory(directory.clone()),
+                .with_directory(directory.clone())
+                .with_pseudonyms(pseudonyms.clone()),
         );
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -290,13 +299,16 @@ impl Pipeline {
                 config.store_description(),
             )));
         }
-        let privacy = Arc::new(privacy::Privacy::new(
-            sqlite_file,
-            journal.clone(),
-            audit.clone(),
-            config.privacy.retention.clone(),
-            detected.clone(),
-        ));
+        let privacy = Arc::new(
+            privacy::Privacy::new(
+                sqlite_file,
+                journal.clone(),
+                audit.clone(),
+                config.privacy.retention.clone(),
+                detected.clone(),
+            )
+            .with_pseudonyms(pseudonyms.clone()),
+        );
         let retention = privacy::spawn_job(privacy.clone(), stop.clone()).map_err(|source| {
             StartError::DataDir {
                 path: data.clone(),
@@ -324,6 +336,7 @@ impl Pipeline {
             responder: Mutex::new(Some(responder)),
             privacy,
             retention: Mutex::new(retention),
+            pseudonyms,
         };
         pipeline.sync_inventory();
         Ok(pipeline)
@@ -344,6 +357,27 @@ impl Pipeline {
     /// Retention and legal holds (docs/privacy.md).
     pub fn privacy(&self) -> &Arc<privacy::Privacy> {
         &self.privacy
+    }
+
+    /// The key's pseudonyms when `[privacy.pseudonymisation]` is on: stored events name
+    /// people only by pseudonyms, which [`Pipeline::pseudonym_table`] reveals.
+    pub fn pseudonyms(&self) -> Option<&onesec_directory::Pseudonyms> {
+        self.pseudonyms.as_ref()
+    }
+
+    /// The reverse map of the directory in use (memory only), when pseudonymisation is on.
+    pub fn pseudonym_table(&self) -> Option<Arc<onesec_directory::PseudonymTable>> {
+        let pseudonyms = self.pseudonyms.as_ref()?;
+        Some(pseudonyms.table(&self.directory.current()))
+    }
+
+    /// The key under which a person's events are indexed in the store: the pseudonym of
+    /// `person_id` when pseudonymisation is on, else the id itself.
+    pub fn person_key(&self, person_id: &str) -> String {
+        match &self.pseudonyms {
+            Some(p) => p.pseudonymiser().person(person_id),
+            None => person_id.to_string(),
+        }
     }
 
     /// The audit log, unless `[audit] enabled = false`.

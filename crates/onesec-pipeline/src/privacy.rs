@@ -49,6 +49,9 @@ pub struct Privacy {
     detected: Arc<AtomicU64>,
     /// Held while a run is under way.
     running: Mutex<()>,
+    /// Set with `[privacy.pseudonymisation]`: a person's events are indexed by their
+    /// pseudonym, which the subject requests compute from the directory id.
+    pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
 impl Privacy {
@@ -73,6 +76,7 @@ impl Privacy {
             settings,
             detected,
             running: Mutex::new(()),
+            pseudonyms: None,
         }
     }
 
@@ -144,8 +148,27 @@ impl Privacy {
         Ok(())
     }
 
+    /// Finds people's events by the pseudonyms of `pseudonyms` (the subject requests name the
+    /// person by directory id and look up its pseudonym).
+    pub(crate) fn with_pseudonyms(
+        mut self,
+        pseudonyms: Option<onesec_directory::Pseudonyms>,
+    ) -> Privacy {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
+    /// What the store indexes a person's events under: the pseudonym of their directory id
+    /// with `[privacy.pseudonymisation]`, else the id.
+    pub fn subject_key(&self, person: &str) -> String {
+        match &self.pseudonyms {
+            Some(p) => p.pseudonymiser().person(person),
+            None => person.to_string(),
+        }
+    }
+
     /// Everything held about a person (GDPR Art. 15), audited as `privacy.export` with who
-    /// asked, the person's id and the reason.
+    /// asked, the person (their pseudonym when pseudonymisation is on) and the reason.
     pub fn export_subject(
         &self,
         actor: &str,
@@ -155,7 +178,10 @@ impl Privacy {
     ) -> Result<SubjectExport, PrivacyError> {
         let store = self.open_store()?;
         let now = crate::ingest::now_ms();
-        let export = subject::export(&store, person, directory, &self.settings, now)?;
+        let key = self.subject_key(person);
+        let mut export = subject::export(&store, &key, directory, &self.settings, now)?;
+        // The export goes to the person (or the DPO) who named them: it says whom it is about.
+        export.person = person.to_string();
         if let Some(audit) = &self.audit {
             let detail = serde_json::json!({
                 "events": export.events.len(),
@@ -163,7 +189,7 @@ impl Privacy {
                 "reason": reason,
                 "via": "api",
             });
-            audit.record(actor, onesec_privacy::AUDIT_EXPORT, person, detail);
+            audit.record(actor, onesec_privacy::AUDIT_EXPORT, &key, detail);
         }
         Ok(export)
     }
@@ -182,7 +208,8 @@ impl Privacy {
         let caught_up = self.detected.load(Ordering::Acquire) >= store.detected_upto()?;
         let journal = caught_up.then_some(&self.journal);
         let now = crate::ingest::now_ms();
-        let report = subject::erase(&mut store, journal, person, reason, now, dry_run)?;
+        let key = self.subject_key(person);
+        let report = subject::erase(&mut store, journal, &key, reason, now, dry_run)?;
         if !dry_run && let Some(audit) = &self.audit {
             let detail = serde_json::to_value(&report).unwrap_or_default();
             audit.record(actor, onesec_privacy::AUDIT_ERASE, "", detail);
@@ -252,7 +279,10 @@ pub fn processing_facts(
             "every personal-data lookup audited".into(),
             config.audit.enabled,
         ),
-        ("pseudonymisation of stored events".into(), false),
+        (
+            "person identifiers pseudonymised (keyed HMAC) before events are stored".into(),
+            config.privacy.pseudonymisation.enabled,
+        ),
         ("encryption at rest".into(), false),
     ];
     facts

@@ -38,6 +38,18 @@ pub fn accesses_of(
     from_ms: Option<i64>,
     to_ms: Option<i64>,
 ) -> Vec<Access> {
+    accesses_of_any(entries, &[person], from_ms, to_ms)
+}
+
+/// The accesses to the data of a person known under any of `names` (their directory id and,
+/// with `[privacy.pseudonymisation]`, their pseudonym, which entries written in that mode
+/// name), oldest first, within `from_ms..=to_ms` when given.
+pub fn accesses_of_any(
+    entries: &[Vec<u8>],
+    names: &[&str],
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> Vec<Access> {
     entries
         .iter()
         .filter_map(|bytes| serde_json::from_slice::<Value>(bytes).ok())
@@ -45,7 +57,7 @@ pub fn accesses_of(
             let time = entry["time_ms"].as_i64().unwrap_or(0);
             from_ms.is_none_or(|f| time >= f) && to_ms.is_none_or(|t| time <= t)
         })
-        .filter_map(|entry| access_to(&entry, person))
+        .filter_map(|entry| names.iter().find_map(|name| access_to(&entry, name)))
         .collect()
 }
 

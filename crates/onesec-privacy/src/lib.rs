@@ -12,6 +12,8 @@
 //! * [`access`]: who looked at a person's data, from the audit log's `privacy.lookup`,
 //!   `privacy.export` and `export.ocsf` entries ([`policy::AccessSettings`] says which lookups
 //!   need a reason).
+//! * [`pseudonymisation`]: `[privacy.pseudonymisation]`, person identifiers replaced by keyed
+//!   pseudonyms at ingest (the HMAC itself is `onesec_directory::pseudonym`'s).
 //! * [`subject`]: data subject requests: everything held about a person (JSON and text), and
 //!   the erasure of their events except what a legal hold keeps (`privacy.erase`, the person
 //!   named in the audit log only by the SHA-256 of their id).
@@ -26,6 +28,7 @@
 pub mod access;
 pub mod holds;
 pub mod policy;
+pub mod pseudonymisation;
 pub mod records;
 pub mod retention;
 pub mod subject;

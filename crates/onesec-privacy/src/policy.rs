@@ -15,6 +15,8 @@ pub struct PrivacySettings {
     pub retention: RetentionSettings,
     /// `[privacy.access]`.
     pub access: AccessSettings,
+    /// `[privacy.pseudonymisation]`.
+    pub pseudonymisation: crate::pseudonymisation::PseudonymisationSettings,
 }
 
 /// The kinds of personal-data lookup onesec audits (`privacy.lookup` entries), each with
@@ -35,6 +37,10 @@ pub const LOOKUPS: &[(&str, &str)] = &[
     (
         "subject_export",
         "everything held about a person (onesec privacy export, GET /api/v1/privacy/subjects/{person}); always needs a reason",
+    ),
+    (
+        "identity_reveal",
+        "who an incident's pseudonyms stand for (GET /api/v1/incidents/{id}/identities, with [privacy.pseudonymisation]); always needs a reason",
     ),
 ];
 
@@ -67,7 +73,9 @@ impl AccessSettings {
 
     /// Whether a lookup of this kind needs a reason.
     pub fn needs_reason(&self, kind: &str) -> bool {
-        kind == "subject_export" || self.reason_required.iter().any(|k| k == kind)
+        kind == "subject_export"
+            || kind == "identity_reveal"
+            || self.reason_required.iter().any(|k| k == kind)
     }
 }
 

@@ -128,6 +128,7 @@ fn main() {
     for _ in 0..runs {
         let started = Instant::now();
         let report = build(&Inputs {
+            people: onesec_report::PeopleInReports::Named,
             title: "Benchmark".into(),
             site: None,
             period,

@@ -202,6 +202,36 @@ fn access(report: &Report, out: &mut Vec<Block>) {
         a.after_hours_entries,
         a.anomalies
     )));
+    if !a.by_door.is_empty() {
+        out.push(Block::Para(
+            "People are counted, not named (pseudonymisation is on).".into(),
+        ));
+        out.push(Block::Table(
+            [
+                "zone",
+                "door",
+                "events",
+                "people",
+                "after hours",
+                "anomalies",
+            ]
+            .map(String::from)
+            .to_vec(),
+            a.by_door
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.zone.clone(),
+                        d.door.clone(),
+                        d.events.to_string(),
+                        d.people.to_string(),
+                        d.after_hours_entries.to_string(),
+                        d.anomalies.to_string(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
     if a.rows.is_empty() {
         return;
     }

@@ -23,7 +23,9 @@ pub mod model;
 pub mod pdf;
 pub mod schedule;
 
-pub use model::{CheckpointRef, Inputs, Report, SitePosture, WorkHours, build};
+pub use model::{
+    CheckpointRef, DoorAccess, Inputs, PeopleInReports, Report, SitePosture, WorkHours, build,
+};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

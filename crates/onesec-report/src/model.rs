@@ -83,8 +83,23 @@ pub struct SitePosture {
     pub devices: usize,
 }
 
+/// How a report speaks of people.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeopleInReports {
+    /// Each access to a restricted zone on its own line, with the person's id and name.
+    #[default]
+    Named,
+    /// No line per access and no one named: counts per zone and door (distinct people,
+    /// entries after hours, anomalies). Used with `[privacy.pseudonymisation]`, where the
+    /// events name people only by pseudonyms and a management report needs no one's identity.
+    Aggregated,
+}
+
 /// Everything a report is built from.
 pub struct Inputs<'a> {
+    /// Whether people are named or only counted.
+    pub people: PeopleInReports,
     /// Title on the first page.
     pub title: String,
     /// The site it is limited to, if any.
@@ -188,11 +203,31 @@ pub struct AccessRow {
     pub anomaly: Option<String>,
 }
 
+/// The accesses at one door of a restricted zone, counted (reports that name no one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoorAccess {
+    /// Zone.
+    pub zone: String,
+    /// Door.
+    pub door: String,
+    /// Accesses and attempts.
+    pub events: usize,
+    /// Distinct people (by pseudonym) and unknown badges among them.
+    pub people: usize,
+    /// Entries after hours (granted access outside working hours).
+    pub after_hours_entries: usize,
+    /// Events with an anomaly.
+    pub anomalies: usize,
+}
+
 /// The restricted-zone access part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessSection {
-    /// Accesses and attempts, oldest first.
+    /// Accesses and attempts, oldest first (empty when people are only counted).
     pub rows: Vec<AccessRow>,
+    /// Per zone and door, when people are only counted ([`PeopleInReports::Aggregated`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_door: Vec<DoorAccess>,
     /// Entries after hours (granted access outside working hours).
     pub after_hours_entries: usize,
     /// Rows with an anomaly.
@@ -355,7 +390,7 @@ pub fn build(inputs: &Inputs<'_>) -> Report {
         generated_by: inputs.generated_by.clone(),
         checkpoint: inputs.checkpoint.clone(),
         incidents: incident_section(&real, &day),
-        access: access_section(inputs.access_events, inputs.work_hours, tz),
+        access: access_section(inputs.access_events, inputs.work_hours, tz, inputs.people),
         devices: device_section(inputs),
         coverage: coverage_rows(inputs.coverage),
         coverage_totals: [
@@ -435,8 +470,15 @@ fn incident_section(
 /// Zone tags that make a zone restricted.
 const RESTRICTED_TAGS: [&str; 2] = ["restricted", "server-room"];
 
-fn access_section(events: &[Event], hours: WorkHours, tz: Tz) -> AccessSection {
+fn access_section(
+    events: &[Event],
+    hours: WorkHours,
+    tz: Tz,
+    people: PeopleInReports,
+) -> AccessSection {
     let mut rows = Vec::new();
+    // Who each row is about, for counting distinct people without naming them.
+    let mut subjects: Vec<String> = Vec::new();
     for event in events {
         let r = &event.resolved;
         let restricted = r
@@ -452,6 +494,11 @@ fn access_section(events: &[Event], hours: WorkHours, tz: Tz) -> AccessSection {
             (None, Some(badge)) => format!("unknown badge {badge}"),
             (None, None) => "unknown".to_string(),
         };
+        subjects.push(match (&r.person, &event.actor.badge) {
+            (Some(p), _) => p.id.clone(),
+            (None, Some(badge)) => badge.clone(),
+            (None, None) => String::new(),
+        });
         rows.push(AccessRow {
             at_ms: event.time_ms,
             local_time: short_local(event.time_ms, tz),
@@ -468,15 +515,61 @@ fn access_section(events: &[Event], hours: WorkHours, tz: Tz) -> AccessSection {
             anomaly: anomaly(event, after_hours),
         });
     }
-    rows.sort_by_key(|r| r.at_ms);
-    AccessSection {
-        after_hours_entries: rows
-            .iter()
-            .filter(|r| r.after_hours && r.activity == Activity::AccessGranted.as_str())
-            .count(),
-        anomalies: rows.iter().filter(|r| r.anomaly.is_some()).count(),
-        rows,
+    let after_hours_entries = rows.iter().filter(|r| is_after_hours_entry(r)).count();
+    let anomalies = rows.iter().filter(|r| r.anomaly.is_some()).count();
+    let by_door = match people {
+        PeopleInReports::Named => Vec::new(),
+        PeopleInReports::Aggregated => count_by_door(&rows, &subjects),
+    };
+    if people == PeopleInReports::Aggregated {
+        rows.clear();
+    } else {
+        rows.sort_by_key(|r| r.at_ms);
     }
+    AccessSection {
+        after_hours_entries,
+        anomalies,
+        rows,
+        by_door,
+    }
+}
+
+fn is_after_hours_entry(row: &AccessRow) -> bool {
+    row.after_hours && row.activity == Activity::AccessGranted.as_str()
+}
+
+/// The rows counted per zone and door; `subjects[i]` is who `rows[i]` is about.
+fn count_by_door(rows: &[AccessRow], subjects: &[String]) -> Vec<DoorAccess> {
+    let mut doors: BTreeMap<(String, String), (DoorAccess, std::collections::BTreeSet<&str>)> =
+        BTreeMap::new();
+    for (row, subject) in rows.iter().zip(subjects) {
+        let (door, who) = doors
+            .entry((row.zone.clone(), row.door.clone()))
+            .or_insert_with(|| {
+                let door = DoorAccess {
+                    zone: row.zone.clone(),
+                    door: row.door.clone(),
+                    events: 0,
+                    people: 0,
+                    after_hours_entries: 0,
+                    anomalies: 0,
+                };
+                (door, Default::default())
+            });
+        door.events += 1;
+        door.after_hours_entries += usize::from(is_after_hours_entry(row));
+        door.anomalies += usize::from(row.anomaly.is_some());
+        if !subject.is_empty() {
+            who.insert(subject.as_str());
+        }
+    }
+    doors
+        .into_values()
+        .map(|(mut door, who)| {
+            door.people = who.len();
+            door
+        })
+        .collect()
 }
 
 fn is_access(activity: Activity) -> bool {

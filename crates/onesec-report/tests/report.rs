@@ -6,7 +6,9 @@ use onesec_compliance::mapping::{platform_mappings, rule_mapping};
 use onesec_compliance::{Catalogue, Mark, Period, coverage, deadlines};
 use onesec_event::Event;
 use onesec_incident::{Case, Category, Incident, SlaPolicy};
-use onesec_report::{CheckpointRef, Format, Inputs, Report, SitePosture, WorkHours, build, render};
+use onesec_report::{
+    CheckpointRef, Format, Inputs, PeopleInReports, Report, SitePosture, WorkHours, build, render,
+};
 
 const FROM: i64 = 1_774_652_400_000; // 2026-03-28T00:00:00+01:00
 const TO: i64 = 1_774_821_599_999; // 2026-03-29T23:59:59.999+02:00
@@ -31,6 +33,13 @@ fn events() -> Vec<Event> {
 }
 
 fn report_with(results: &[onesec_compliance::ExerciseResult]) -> Report {
+    report_speaking_of_people(results, PeopleInReports::Named)
+}
+
+fn report_speaking_of_people(
+    results: &[onesec_compliance::ExerciseResult],
+    people: PeopleInReports,
+) -> Report {
     let tz: Tz = "Europe/Brussels".parse().expect("tz");
     let incident = incident();
     let mut case = Case::open(
@@ -75,6 +84,7 @@ fn report_with(results: &[onesec_compliance::ExerciseResult]) -> Report {
     let clocks = deadlines(&mark, &[], None, TO).expect("deadlines");
     let events = events();
     let inputs = Inputs {
+        people,
         title: "Quarterly security report".into(),
         site: Some("hq".into()),
         period,
@@ -163,6 +173,31 @@ fn the_report_answers_who_entered_the_server_room_after_hours() {
     assert_eq!(report.register.len(), 1);
     assert!(report.register[0].reports[0].starts_with("gdpr_notification: due 2026-04-01"));
     assert!(report.exercises.note.starts_with("No exercise results"));
+}
+
+#[test]
+fn with_pseudonymisation_the_report_counts_people_per_door_and_names_no_one() {
+    let report = report_speaking_of_people(&[], PeopleInReports::Aggregated);
+    assert!(report.access.rows.is_empty(), "no line per access");
+    assert_eq!(report.access.after_hours_entries, 2);
+    let doors = &report.access.by_door;
+    assert_eq!(doors.len(), 1, "{doors:?}");
+    let door = &doors[0];
+    assert_eq!(
+        (door.zone.as_str(), door.door.as_str()),
+        ("hq-server-room", "door-sr-1")
+    );
+    // Ada and Mallory badged in; the forced door names no one.
+    assert_eq!((door.events, door.people), (3, 2));
+    assert_eq!((door.after_hours_entries, door.anomalies), (2, 3));
+    for format in [Format::Html, Format::Csv, Format::Json] {
+        let bytes = render(&report, format).expect("render");
+        let text = String::from_utf8_lossy(&bytes);
+        for name in ["Ada", "Mallory", "p-2001", "p-1042 (", "0x11AA"] {
+            assert!(!text.contains(name), "{format:?} names {name}");
+        }
+        assert!(text.contains("door-sr-1"), "{format:?} counts per door");
+    }
 }
 
 #[test]

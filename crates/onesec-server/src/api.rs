@@ -234,6 +234,11 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
             incident_api::get_evidence_file,
         ),
         at(
+            Method::GET,
+            "/api/v1/incidents/{id}/identities",
+            crate::reveal_api::get_identities,
+        ),
+        at(
             Method::POST,
             "/api/v1/incidents/{id}/hold",
             crate::privacy_api::post_hold,

@@ -548,6 +548,12 @@ impl Compliance {
         };
         let deadlines = self.deadlines(now_ms)?;
         let inputs = onesec_report::Inputs {
+            // With pseudonymisation on, events name people by pseudonyms: a report (often
+            // for management) counts them instead of listing pseudonyms or revealing names.
+            people: match self.pipeline.pseudonyms() {
+                Some(_) => onesec_report::PeopleInReports::Aggregated,
+                None => onesec_report::PeopleInReports::Named,
+            },
             title: format!(
                 "onesec security and compliance report{}",
                 site.map(|s| format!(" — {s}")).unwrap_or_default()

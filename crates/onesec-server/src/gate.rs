@@ -174,6 +174,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Permission::WorkIncidents),
     ),
     (
+        Method::GET,
+        "/api/v1/incidents/{id}/identities",
+        Access::Needs(Permission::RevealIdentities),
+    ),
+    (
         Method::POST,
         "/api/v1/incidents/{id}/hold",
         Access::Needs(Permission::ManagePrivacy),

@@ -22,6 +22,7 @@ pub mod mqtt;
 pub mod onvif_pull;
 mod playbook_api;
 mod privacy_api;
+mod reveal_api;
 pub mod sia;
 mod syslog;
 #[doc(hidden)]

@@ -278,9 +278,11 @@ pub(crate) async fn get_access(
     };
     let accesses = blocking(move || {
         let contents = onesec_audit::read_contents(&audit.dir()).map_err(internal)?;
-        Ok(onesec_privacy::access::accesses_of(
+        // Entries written with pseudonymisation on name the person by their pseudonym.
+        let key = pipeline.privacy().subject_key(&query.person);
+        Ok(onesec_privacy::access::accesses_of_any(
             &contents.entries,
-            &query.person,
+            &[query.person.as_str(), key.as_str()],
             from,
             to,
         ))

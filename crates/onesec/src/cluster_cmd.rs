@@ -87,6 +87,10 @@ struct IngestArgs {
     /// Do not tell the partitions the input's newest event time at the end.
     #[arg(long)]
     no_watermark: bool,
+    /// Pseudonymisation key file (`onesec privacy pseudonym-key`): person identifiers are
+    /// published as pseudonyms, as `[privacy.pseudonymisation]` does for `onesec up`.
+    #[arg(long)]
+    pseudonym_key: Option<PathBuf>,
     /// Files to publish.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -182,7 +186,13 @@ async fn run_ingest(settings: ClusterSettings, args: IngestArgs) -> anyhow::Resu
         ),
     };
     let format = input_format(&args)?;
-    let publisher = Publisher::new(cluster, directory);
+    let pseudonyms = match &args.pseudonym_key {
+        Some(file) => Some(onesec_directory::Pseudonyms::new(
+            &onesec_directory::PseudonymKey::load_file(file, None)?,
+        )),
+        None => None,
+    };
+    let publisher = Publisher::new(cluster, directory).with_pseudonyms(pseudonyms);
     let mut newest = i64::MIN;
     let mut refused = 0usize;
     for file in &args.files {

@@ -42,6 +42,17 @@ enum PrivacyCommand {
     Access(AccessArgs),
     /// The record of processing activities (GDPR Art. 30) from the configuration in use.
     Records(RecordsArgs),
+    /// Create a pseudonymisation key ([privacy.pseudonymisation] key_file): 32 random bytes
+    /// as hex, in a new file readable by its owner only. Keep it outside the data folder.
+    PseudonymKey(PseudonymKeyArgs),
+}
+
+#[derive(Args)]
+struct PseudonymKeyArgs {
+    /// The key file to create (refused when it exists: replacing a key changes every
+    /// pseudonym, so events before and after would no longer match).
+    #[arg(long, short)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -154,7 +165,43 @@ pub fn run(args: PrivacyArgs) -> anyhow::Result<ExitCode> {
         PrivacyCommand::Erase(args) => erase_subject(args),
         PrivacyCommand::Access(args) => access(args),
         PrivacyCommand::Records(args) => records(args),
+        PrivacyCommand::PseudonymKey(args) => pseudonym_key(args),
     }
+}
+
+fn pseudonym_key(args: PseudonymKeyArgs) -> anyhow::Result<ExitCode> {
+    // A key from the thread's CSPRNG (seeded by the OS), checked as any loaded key is.
+    let key = onesec_directory::PseudonymKey::from_bytes(rand::random(), "the generator")?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&args.out).with_context(|| {
+        format!(
+            "creating {} (an existing key is never replaced)",
+            args.out.display()
+        )
+    })?;
+    std::io::Write::write_all(&mut file, format!("{}\n", key.to_hex()).as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "pseudonymisation key written to {} (mode 0600); set [privacy.pseudonymisation] key_file to it and keep a copy apart from the data folder's backups",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store key of a person's events: their pseudonym when the configuration turns
+/// pseudonymisation on (the key is loaded and checked as `onesec up` does), else the id.
+fn subject_key(config: &Config, person: &str) -> anyhow::Result<String> {
+    let pseudonyms =
+        onesec_pipeline::pseudonyms::load(&config.privacy.pseudonymisation, &config.data_dir)?;
+    Ok(match pseudonyms {
+        Some(p) => p.pseudonymiser().person(person),
+        None => person.to_string(),
+    })
 }
 
 impl FolderArgs {
@@ -351,13 +398,15 @@ fn export_subject(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let data = &config.data_dir;
     let store = open_store(data)?;
     let row = directory_record(&config, &args.person)?;
-    let export = subject::export(
+    let key = subject_key(&config, &args.person)?;
+    let mut export = subject::export(
         &store,
-        &args.person,
+        &key,
         row,
         &config.privacy.retention,
         onesec_pipeline::now_ms(),
     )?;
+    export.person = args.person.clone();
     let bytes = match args.format.as_str() {
         "json" => serde_json::to_vec_pretty(&export)?,
         "text" => subject::render_text(&export, format_ms).into_bytes(),
@@ -378,13 +427,7 @@ fn export_subject(args: ExportArgs) -> anyhow::Result<ExitCode> {
         "reason": args.reason.trim(),
         "via": "cli",
     });
-    record(
-        data,
-        !running,
-        onesec_privacy::AUDIT_EXPORT,
-        &args.person,
-        detail,
-    )?;
+    record(data, !running, onesec_privacy::AUDIT_EXPORT, &key, detail)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -413,10 +456,11 @@ fn erase_subject(args: EraseArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let key = subject_key(&config, &args.person)?;
     let report = subject::erase(
         &mut store,
         journal.as_ref(),
-        &args.person,
+        &key,
         args.reason.trim(),
         onesec_pipeline::now_ms(),
         !args.apply,
@@ -478,7 +522,13 @@ fn access(args: AccessArgs) -> anyhow::Result<ExitCode> {
     let dir = config.data_dir.join("audit");
     let contents = onesec_audit::read_contents(&dir)
         .with_context(|| format!("reading the audit log in {}", dir.display()))?;
-    let accesses = onesec_privacy::access::accesses_of(&contents.entries, &args.person, from, to);
+    let key = subject_key(&config, &args.person)?;
+    let accesses = onesec_privacy::access::accesses_of_any(
+        &contents.entries,
+        &[args.person.as_str(), key.as_str()],
+        from,
+        to,
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&accesses)?);
         return Ok(ExitCode::SUCCESS);

@@ -235,6 +235,9 @@ pub struct Responses {
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Where zone tags and people's status are looked up (the priority's risks).
     directory: Option<onesec_directory::SharedDirectory>,
+    /// Set when incidents name people by pseudonyms: their status is read through the key's
+    /// table.
+    pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -294,6 +297,7 @@ impl Responses {
             audit,
             locks: Mutex::new(HashMap::new()),
             directory: None,
+            pseudonyms: None,
         })
     }
 
@@ -304,12 +308,31 @@ impl Responses {
         self
     }
 
+    /// Reads people's status through this key's pseudonyms (incidents name people by them
+    /// when `[privacy.pseudonymisation]` is on).
+    pub fn with_pseudonyms(
+        mut self,
+        pseudonyms: Option<onesec_directory::Pseudonyms>,
+    ) -> Responses {
+        self.pseudonyms = pseudonyms;
+        self
+    }
+
     /// The risks the incident carries, as the directory in use says.
     fn risk(&self, incident: &Incident) -> Risk {
         let Some(shared) = &self.directory else {
             return Risk::default();
         };
         let directory = shared.current();
+        let table = self.pseudonyms.as_ref().map(|p| p.table(&directory));
+        let person_id = |entity: &str| -> String {
+            table
+                .as_ref()
+                .and_then(|t| t.reveal(entity))
+                .filter(|i| i.kind == onesec_directory::IdKind::Person)
+                .map(|i| i.person_id.clone())
+                .unwrap_or_else(|| entity.to_string())
+        };
         let entities = &incident.entities;
         Risk {
             critical_asset: entities.zones.iter().any(|z| {
@@ -318,7 +341,7 @@ impl Responses {
                     .is_some_and(|z| z.has_tag("restricted") || z.has_tag("critical"))
             }),
             person_at_risk: entities.persons.iter().any(|p| {
-                directory.person(p).is_some_and(|p| {
+                directory.person(&person_id(p)).is_some_and(|p| {
                     matches!(
                         p.status,
                         onesec_directory::PersonStatus::Terminated

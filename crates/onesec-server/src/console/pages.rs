@@ -326,6 +326,15 @@ fn person_lines(console: &ConsoleState, incident: &Incident) -> Vec<PersonLine> 
                 department: p.department.clone(),
                 status: p.status.as_str().to_string(),
             },
+            // With pseudonymisation on, the console shows the pseudonym; names are revealed
+            // only through the audited API (`GET /api/v1/incidents/{id}/identities`).
+            None if onesec_directory::is_pseudonym(id) => PersonLine {
+                id: id.clone(),
+                initials: "?".into(),
+                name: id.clone(),
+                department: String::new(),
+                status: "pseudonymised".into(),
+            },
             None => PersonLine {
                 id: id.clone(),
                 initials: initials(id),
