@@ -45,6 +45,15 @@ pub struct PublishReport {
     pub max_time_ms: i64,
 }
 
+/// A header of a stream message, as text.
+pub(crate) fn header(message: &async_nats::jetstream::Message, name: &str) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str().to_string())
+}
+
 /// One message to publish: where, which routes, and (site copies) the event id.
 struct Message {
     partition: u16,

@@ -214,13 +214,7 @@ impl Sink {
         sequence: u64,
         message: &async_nats::jetstream::Message,
     ) -> Result<(), ClusterError> {
-        let header = |name: &str| {
-            message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str().to_string())
-        };
+        let header = |name: &str| crate::publish::header(message, name);
         let bad = |reason: String| ClusterError::BadMessage {
             sequence,
             what: "alert",

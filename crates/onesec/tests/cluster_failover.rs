@@ -186,7 +186,18 @@ impl TestCluster {
         self.dir.join("incidents.db")
     }
 
-    /// SIGKILL, no chance to write a checkpoint or release a lease.
+    /// SIGKILL through a second handle (the cluster keeps its `Child` for the log and the
+    /// drop), from any thread: no chance to write a checkpoint or release a lease.
+    fn sigkill(&self, name: &str) {
+        let pid = self.children[name].id();
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -9 {name}");
+    }
+
+    /// SIGKILL, no chance to write a checkpoint or release a lease; reaps the process.
     fn kill(&mut self, name: &str) {
         let child = self.children.get_mut(name).expect("started");
         child.kill().unwrap();
@@ -273,6 +284,30 @@ fn sink_position(cluster: &TestCluster) -> u64 {
         .store()
         .and_then(|s| s.detected_upto().ok())
         .unwrap_or(0)
+}
+
+/// What both tests start from: the input in a scratch folder and the parameters.
+struct Run {
+    tmp: tempfile::TempDir,
+    input: Input,
+    kill_ms: u64,
+    partitions: u64,
+    pace_ms: u64,
+}
+
+impl Run {
+    /// `None` when the shared scenarios are missing (as everywhere, skipped outside CI).
+    fn prepare() -> Option<Run> {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = Input::load(tmp.path())?;
+        Some(Run {
+            tmp,
+            input,
+            kill_ms: env_number("ONESEC_FAILOVER_KILL_MS", 1500),
+            partitions: env_number("ONESEC_FAILOVER_PARTITIONS", 64),
+            pace_ms: env_number("ONESEC_FAILOVER_PACE_MS", 40),
+        })
+    }
 }
 
 /// The input: files with their format, mapping and the events each holds.
@@ -515,13 +550,16 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         return;
     }
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(input) = Input::load(tmp.path()) else {
+    let Some(Run {
+        tmp,
+        input,
+        kill_ms,
+        partitions,
+        pace_ms,
+    }) = Run::prepare()
+    else {
         return;
     };
-    let kill_ms = env_number("ONESEC_FAILOVER_KILL_MS", 1500);
-    let partitions = env_number("ONESEC_FAILOVER_PARTITIONS", 64);
-    let pace_ms = env_number("ONESEC_FAILOVER_PACE_MS", 40);
 
     // The undisturbed run: one worker, no pacing.
     let (expected, acked_reference) = undisturbed(&input, tmp.path(), partitions);
@@ -560,22 +598,11 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
             !streaming.is_finished(),
             "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS"
         );
-        // SIGKILL through a second handle: the cluster keeps its Child for the log and drop.
-        let pid = cluster.children[victim].id();
-        let killed = Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        cluster.sigkill(victim);
         // The sink too: its replacement waits for the lease, regroups from the alert stream
         // and stores only what lies beyond the position it finds in the store.
         std::thread::sleep(Duration::from_millis(300));
-        let sink = cluster.children["sink"].id();
-        let killed = Command::new("kill")
-            .args(["-9", &sink.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        cluster.sigkill("sink");
         streaming.join().unwrap()
     });
     cluster.kill(victim);
@@ -718,13 +745,16 @@ fn a_standby_sink_takes_over_the_same_postgresql_store() {
         return;
     };
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(input) = Input::load(tmp.path()) else {
+    let Some(Run {
+        tmp,
+        input,
+        kill_ms,
+        partitions,
+        pace_ms,
+    }) = Run::prepare()
+    else {
         return;
     };
-    let partitions = env_number("ONESEC_FAILOVER_PARTITIONS", 64);
-    let kill_ms = env_number("ONESEC_FAILOVER_KILL_MS", 1500);
-    let pace_ms = env_number("ONESEC_FAILOVER_PACE_MS", 40);
     let (expected, _) = undisturbed(&input, tmp.path(), partitions);
 
     let mut cluster = TestCluster::new(tmp.path(), "pg", partitions).on_postgres(schema);
@@ -745,12 +775,7 @@ fn a_standby_sink_takes_over_the_same_postgresql_store() {
             sink_position(&cluster) > 0,
             "sink-a stored something in PostgreSQL before it is killed"
         );
-        let pid = cluster.children["sink-a"].id();
-        let killed = Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        cluster.sigkill("sink-a");
         streaming.join().unwrap();
     });
     cluster.kill("sink-a");
