@@ -106,12 +106,27 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(ctx: &PartitionContext, route: Route) -> Lane {
+    fn new(rules: RuleSet, engine: EngineConfig, route: Route) -> Lane {
         Lane {
             route,
-            engine: Engine::new(ctx.rules.clone(), ctx.engine),
+            engine: Engine::new(rules, engine),
             builder: AlertBuilder::default(),
         }
+    }
+
+    /// Both lanes of a partition. Compiling a rule set is CPU work of milliseconds: done on
+    /// the blocking pool, so a worker taking many partitions at once does not hold up its
+    /// lease renewals (a renewal held up past the TTL loses every lease).
+    async fn both(ctx: &PartitionContext) -> Result<[Lane; 2], ClusterError> {
+        let (rules, engine) = (ctx.rules.clone(), ctx.engine);
+        tokio::task::spawn_blocking(move || {
+            [
+                Lane::new(rules.clone(), engine, Route::Primary),
+                Lane::new(rules, engine, Route::Site),
+            ]
+        })
+        .await
+        .map_err(|e| ClusterError::js("building the partition's engines", e))
     }
 
     /// Whether this lane publishes `output`: alerts of its route, and withdrawals (the
@@ -156,7 +171,7 @@ pub async fn run_partition(
     let mut state = Partition {
         ctx,
         partition,
-        lanes: [Lane::new(ctx, Route::Primary), Lane::new(ctx, Route::Site)],
+        lanes: Lane::both(ctx).await?,
         events: HashMap::new(),
         order: VecDeque::new(),
         published_upto: checkpoint.applied_seq,
