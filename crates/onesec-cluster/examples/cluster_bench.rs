@@ -14,7 +14,10 @@
 //! Needs NATS JetStream at `ONESEC_NATS_URL` (default `nats://127.0.0.1:4222`).
 
 use onesec_cluster::{Cluster, ClusterSettings, Publisher, Worker};
-use onesec_event::{Activity, Event, EventClass, PersonRef, Status};
+#[path = "shared/workload.rs"]
+mod shared;
+
+use onesec_event::Event;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
@@ -110,35 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Logons and badge events of 2,000 people at 4 sites over a day, resolved.
 fn workload(n: usize) -> Vec<Event> {
-    let day = 1_773_100_800_000i64;
-    (0..n)
-        .map(|i| {
-            let badge = i % 3 == 0;
-            let (class, activity) = if badge {
-                (EventClass::PhysicalAccess, Activity::AccessGranted)
-            } else {
-                (EventClass::Authentication, Activity::Logon)
-            };
-            let mut event = Event::new(day + (i as i64) * 86_400_000 / n as i64, class, activity);
-            event.status = if i % 17 == 0 {
-                Status::Failure
-            } else {
-                Status::Success
-            };
-            let person = i % 2000;
-            event.actor.user = Some(format!("user{person}"));
-            event.resolved.person = Some(PersonRef {
-                id: format!("p{person}"),
-                name: format!("Person {person}"),
-                status: "active".into(),
-                department: String::new(),
-                home_site: format!("S{}", person % 4),
-            });
-            event.resolved.site = Some(format!("S{}", person % 4));
-            event.raw = format!("bench event {i} user{person}");
-            event
-        })
-        .collect()
+    shared::people_at_sites(n, 0)
 }
 
 /// Appends the same JSON payloads to an embedded journal in batches of 1,000.

@@ -11,12 +11,19 @@
 //!
 //! The checkpoint is written with a revision check: if another worker wrote it since, this one
 //! lost the partition and stops.
+//!
+//! A partition runs two engines, one per [`Route`]: primary copies of events go through the
+//! primary engine, whose single-event and by-person alerts are kept; site copies through the
+//! site engine, whose other correlation alerts are kept. A message carrying both routes goes
+//! through both. Each engine's kept alerts are built by an alert builder of its own, so a
+//! withdrawal reaches only the engine whose alert it withdraws.
 
 use crate::alerts::{AlertBuilder, message_id};
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
 use crate::lease::partition_key;
-use crate::publish::WATERMARK_HEADER;
+use crate::partition::{Roles, Route};
+use crate::publish::{EVENT_ID_HEADER, ROLES_HEADER, WATERMARK_HEADER};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::kv;
@@ -91,12 +98,53 @@ pub async fn read_checkpoint(
     }
 }
 
+/// The rules of one route in a partition: an engine and the alerts it keeps.
+struct Lane {
+    route: Route,
+    engine: Engine,
+    builder: AlertBuilder,
+}
+
+impl Lane {
+    fn new(rules: RuleSet, engine: EngineConfig, route: Route) -> Lane {
+        Lane {
+            route,
+            engine: Engine::new(rules, engine),
+            builder: AlertBuilder::default(),
+        }
+    }
+
+    /// Both lanes of a partition. Compiling a rule set is CPU work of milliseconds: done on
+    /// the blocking pool, so a worker taking many partitions at once does not hold up its
+    /// lease renewals (a renewal held up past the TTL loses every lease).
+    async fn both(ctx: &PartitionContext) -> Result<[Lane; 2], ClusterError> {
+        let (rules, engine) = (ctx.rules.clone(), ctx.engine);
+        tokio::task::spawn_blocking(move || {
+            [
+                Lane::new(rules.clone(), engine, Route::Primary),
+                Lane::new(rules, engine, Route::Site),
+            ]
+        })
+        .await
+        .map_err(|e| ClusterError::js("building the partition's engines", e))
+    }
+
+    /// Whether this lane publishes `output`: alerts of its route, and withdrawals (the
+    /// builder only knows alerts this lane built).
+    fn keeps(&self, output: &Output) -> bool {
+        match output {
+            Output::Fired(alert) | Output::Updated(alert) => Route::of(alert) == self.route,
+            Output::Withdrawn { .. } => true,
+        }
+    }
+}
+
 /// State of one partition while it runs.
 struct Partition<'a> {
     ctx: &'a PartitionContext,
     partition: u16,
-    engine: Engine,
-    builder: AlertBuilder,
+    /// Primary route, then site route.
+    lanes: [Lane; 2],
     /// Recent events by id, for alert entities.
     events: HashMap<EventId, Event>,
     order: VecDeque<EventId>,
@@ -123,8 +171,7 @@ pub async fn run_partition(
     let mut state = Partition {
         ctx,
         partition,
-        engine: Engine::new(ctx.rules.clone(), ctx.engine),
-        builder: AlertBuilder::default(),
+        lanes: Lane::both(ctx).await?,
         events: HashMap::new(),
         order: VecDeque::new(),
         published_upto: checkpoint.applied_seq,
@@ -181,36 +228,59 @@ pub async fn run_partition(
 }
 
 impl Partition<'_> {
-    /// Runs one stream message through the engine and publishes what it fires (unless an
-    /// earlier owner already did).
+    /// Runs one stream message through the engines of the routes it carries and publishes
+    /// what they fire (unless an earlier owner already did).
     async fn apply(
         &mut self,
         sequence: u64,
         message: &async_nats::jetstream::Message,
     ) -> Result<(), ClusterError> {
-        let watermark = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(WATERMARK_HEADER))
-            .and_then(|v| v.as_str().parse::<i64>().ok());
-        let outputs = match watermark {
-            Some(time_ms) => self.engine.advance_watermark(time_ms),
-            None => {
-                let mut event: Event = serde_json::from_slice(&message.payload).map_err(|e| {
-                    ClusterError::BadMessage {
-                        sequence,
-                        what: "event",
-                        reason: e.to_string(),
-                    }
-                })?;
-                event.id = sequence;
-                let outputs = self.engine.process(sequence, &EventRecord(&event));
-                self.keep(event);
-                outputs
-            }
+        let header = |name: &str| crate::publish::header(message, name);
+        let bad = |reason: String| ClusterError::BadMessage {
+            sequence,
+            what: "event",
+            reason,
         };
-        for (index, output) in outputs.into_iter().enumerate() {
-            self.emit(output, sequence, index).await?;
+        let watermark = header(WATERMARK_HEADER).and_then(|v| v.parse::<i64>().ok());
+        let mut outputs = Vec::new();
+        match watermark {
+            Some(time_ms) => {
+                for (lane, state) in self.lanes.iter_mut().enumerate() {
+                    let fired = state.engine.advance_watermark(time_ms);
+                    outputs.extend(fired.into_iter().map(|o| (lane, o)));
+                }
+            }
+            None => {
+                let roles = match header(ROLES_HEADER) {
+                    None => Roles::PRIMARY,
+                    Some(text) => Roles::parse(&text)
+                        .ok_or_else(|| bad(format!("{ROLES_HEADER} {text:?} names no route")))?,
+                };
+                // A site copy is known by its primary copy's sequence, as is every alert of it.
+                let id = match header(EVENT_ID_HEADER) {
+                    None => sequence,
+                    Some(text) => text
+                        .parse::<u64>()
+                        .map_err(|e| bad(format!("{EVENT_ID_HEADER} {text:?}: {e}")))?,
+                };
+                let mut event: Event =
+                    serde_json::from_slice(&message.payload).map_err(|e| bad(e.to_string()))?;
+                event.id = id;
+                for (lane, state) in self.lanes.iter_mut().enumerate() {
+                    if roles.carries(state.route) {
+                        let fired = state.engine.process(id, &EventRecord(&event));
+                        outputs.extend(fired.into_iter().map(|o| (lane, o)));
+                    }
+                }
+                self.keep(event);
+            }
+        }
+        let kept: Vec<(usize, Output)> = outputs
+            .into_iter()
+            .filter(|(lane, output)| self.lanes[*lane].keeps(output))
+            .collect();
+        for (index, (lane, output)) in kept.into_iter().enumerate() {
+            self.emit(lane, output, sequence, index).await?;
         }
         self.applied.applied_seq = sequence;
         self.applied.applied_count += 1;
@@ -233,17 +303,18 @@ impl Partition<'_> {
     /// Builds the product alert of one output and publishes it when it is new.
     async fn emit(
         &mut self,
+        lane: usize,
         output: Output,
         sequence: u64,
         index: usize,
     ) -> Result<(), ClusterError> {
-        for id in self.builder.needed(&output) {
+        for id in self.lanes[lane].builder.needed(&output) {
             if !self.events.contains_key(&id) {
                 let event = self.read_back(id).await?;
                 self.events.insert(id, event);
             }
         }
-        let Some(alert) = self.builder.build(output, &self.events) else {
+        let Some(alert) = self.lanes[lane].builder.build(output, &self.events) else {
             return Ok(());
         };
         if sequence <= self.published_upto {
@@ -272,7 +343,7 @@ impl Partition<'_> {
         Ok(())
     }
 
-    /// An older event of this partition, read back from the stream.
+    /// An older event, read back from the stream (its primary copy, at the event id).
     async fn read_back(&self, id: EventId) -> Result<Event, ClusterError> {
         let message = self
             .ctx

@@ -6,12 +6,13 @@
 //! ```text
 //!  ingest ──► <prefix>.events.<partition> ──► detection workers ──► <prefix>.alerts ──► sink ──► Store
 //!  decode,     one subject per virtual         one owner per           Nats-Msg-Id =        grouper,
-//!  resolve,    partition (stable hash of       partition (KV lease),   alert version        SQLite
-//!  publish     person, else site)              Sigma engine,           (duplicates dropped)
-//!                                              checkpoint in KV
+//!  resolve,    partition; an event goes to     partition (KV lease),   alert version        SQLite or
+//!  publish     its person's and its site's     an engine per route,    (duplicates dropped) PostgreSQL
+//!              partition (stable hashes)       checkpoint in KV
 //! ```
 //!
-//! * [`partition`]: the correlation key of an event and its virtual partition.
+//! * [`partition`]: an event's keys, the partitions its copies go to, and which copy each
+//!   rule runs on (routing by rule key).
 //! * [`cluster`]: the names (streams, subjects, buckets) and how they are created.
 //! * [`publish`]: the ingest role; answers only after JetStream acknowledged every event.
 //! * [`lease`]: ownership of partitions in a KV bucket, and the fair share of partitions.

@@ -3,13 +3,18 @@
 //!
 //! Decoding stays where it is (`onesec-decode`); this module takes decoded events, resolves
 //! them against the directory (once, at ingest, as in the embedded pipeline), publishes each
-//! to `<prefix>.events.<partition>` and waits for every publish acknowledgement before it
-//! reports the batch as accepted. An event whose acknowledgement did not come is not
+//! to `<prefix>.events.<partition>` of every partition its routes need
+//! ([`crate::partition::copies`]) and waits for every publish acknowledgement before it
+//! reports the batch as accepted. An event whose acknowledgements did not all come is not
 //! reported: the sender must send it again.
+//!
+//! Two steps per batch: the primary copies first, whose stream sequences become the event
+//! ids, then the site copies, each naming its event id (`Onesec-Event-Id`), so every copy of
+//! an event is known by the same id and alerts are the same whichever copy they came from.
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
-use crate::partition::partition_of_event;
+use crate::partition::{Roles, copies};
 use async_nats::HeaderMap;
 use onesec_directory::SharedDirectory;
 use onesec_event::Event;
@@ -17,16 +22,45 @@ use serde::Serialize;
 
 /// Header of a watermark message: the event time (UTC ms) the input as a whole reached.
 pub const WATERMARK_HEADER: &str = "Onesec-Watermark";
+/// Header of an event message: the routes it runs through ([`Roles::as_header`]). A message
+/// without it is a primary copy.
+pub const ROLES_HEADER: &str = "Onesec-Roles";
+/// Header of a site copy: the event id (stream sequence of its primary copy).
+pub const EVENT_ID_HEADER: &str = "Onesec-Event-Id";
 
 /// What a publish achieved.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PublishReport {
     /// Events JetStream acknowledged.
     pub accepted: usize,
-    /// Stream sequence of each accepted event, in the order given (the event ids).
+    /// Stream sequence of each accepted event's primary copy, in the order given (the event
+    /// ids).
     pub sequences: Vec<u64>,
+    /// Messages published for them (an event's primary and site copies).
+    pub messages: usize,
+    /// Highest stream sequence among those messages (0 when none): once the low watermark
+    /// reaches it, every copy of the batch has been through detection.
+    pub highest_sequence: u64,
     /// Newest event time among them (UTC ms), 0 when none.
     pub max_time_ms: i64,
+}
+
+/// A header of a stream message, as text.
+pub(crate) fn header(message: &async_nats::jetstream::Message, name: &str) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str().to_string())
+}
+
+/// One message to publish: where, which routes, and (site copies) the event id.
+struct Message {
+    partition: u16,
+    roles: Roles,
+    event_id: Option<u64>,
+    /// Index of its body among the batch's payloads.
+    payload: usize,
 }
 
 /// Publishes resolved events to their partitions.
@@ -78,37 +112,88 @@ impl Publisher {
         self.publish_resolved(&events).await
     }
 
-    /// Publishes events resolved elsewhere (benchmarks, a future ingest that resolved them
-    /// already) and waits for every acknowledgement.
+    /// Publishes events resolved elsewhere (benchmarks, an ingest that resolved them already)
+    /// and waits for every acknowledgement: the primary copies, then the site copies
+    /// naming the primary copies' sequences.
     pub async fn publish_resolved(&self, events: &[Event]) -> Result<PublishReport, ClusterError> {
         let partitions = self.cluster.settings.partitions;
-        let mut pending = Vec::with_capacity(events.len());
-        for event in events {
-            let subject = self
-                .cluster
-                .settings
-                .events_subject(partition_of_event(event, partitions));
-            let payload =
-                serde_json::to_vec(event).map_err(|e| ClusterError::js("encoding an event", e))?;
+        let routes: Vec<Vec<(u16, Roles)>> = events.iter().map(|e| copies(e, partitions)).collect();
+        let payloads = events
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClusterError::js("encoding an event", e))?;
+        let mut report = PublishReport::default();
+        let primaries: Vec<Message> = routes
+            .iter()
+            .enumerate()
+            .map(|(index, copies)| Message {
+                partition: copies[0].0,
+                roles: copies[0].1,
+                event_id: None,
+                payload: index,
+            })
+            .collect();
+        report.sequences = self.publish_all(&primaries, &payloads).await?;
+        let mut site_copies = Vec::new();
+        for (index, copies) in routes.iter().enumerate() {
+            for (partition, roles) in &copies[1..] {
+                site_copies.push(Message {
+                    partition: *partition,
+                    roles: *roles,
+                    event_id: Some(report.sequences[index]),
+                    payload: index,
+                });
+            }
+        }
+        let site = self.publish_all(&site_copies, &payloads).await?;
+        report.accepted = events.len();
+        report.messages = report.sequences.len() + site.len();
+        report.highest_sequence = report
+            .sequences
+            .iter()
+            .chain(&site)
+            .copied()
+            .max()
+            .unwrap_or(0);
+        report.max_time_ms = events.iter().map(|e| e.time_ms).max().unwrap_or(0);
+        Ok(report)
+    }
+
+    /// Publishes `messages` (bodies from `payloads`), pipelined, and returns their stream
+    /// sequences once every acknowledgement came, in order.
+    async fn publish_all(
+        &self,
+        messages: &[Message],
+        payloads: &[Vec<u8>],
+    ) -> Result<Vec<u64>, ClusterError> {
+        let mut pending = Vec::new();
+        for message in messages {
+            let mut headers = HeaderMap::new();
+            headers.insert(ROLES_HEADER, message.roles.as_header());
+            if let Some(id) = message.event_id {
+                headers.insert(EVENT_ID_HEADER, id.to_string().as_str());
+            }
             let ack = self
                 .cluster
                 .js
-                .publish(subject, payload.into())
+                .publish_with_headers(
+                    self.cluster.settings.events_subject(message.partition),
+                    headers,
+                    payloads[message.payload].clone().into(),
+                )
                 .await
                 .map_err(|e| ClusterError::js("publishing an event", e))?;
             pending.push(ack);
         }
-        let mut report = PublishReport::default();
-        // Publishes are pipelined; the acknowledgements are awaited in order.
-        for (ack, event) in pending.into_iter().zip(events) {
+        let mut sequences = Vec::with_capacity(pending.len());
+        for ack in pending {
             let ack = ack
                 .await
                 .map_err(|e| ClusterError::js("waiting for an event's acknowledgement", e))?;
-            report.accepted += 1;
-            report.sequences.push(ack.sequence);
-            report.max_time_ms = report.max_time_ms.max(event.time_ms);
+            sequences.push(ack.sequence);
         }
-        Ok(report)
+        Ok(sequences)
     }
 
     /// Tells every partition that the input reached event time `time_ms`, so partitions with

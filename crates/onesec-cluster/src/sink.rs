@@ -41,10 +41,11 @@ pub struct SinkCounters {
     pub duplicates: u64,
 }
 
-/// The sink over any store.
-pub struct Sink<S: Store> {
+/// The sink over any store: SQLite for one sink on one machine, PostgreSQL when a standby
+/// sink on another machine must take over the same store, or readers elsewhere read it.
+pub struct Sink {
     cluster: Cluster,
-    store: S,
+    store: Box<dyn Store>,
     grouper: Grouper,
     node: String,
     seen: HashSet<String>,
@@ -57,15 +58,15 @@ pub struct Sink<S: Store> {
     counters: SinkCounters,
 }
 
-impl<S: Store> Sink<S> {
+impl Sink {
     /// A sink writing into `store`, grouping with `config`; applies the incident states
     /// people set and their merges and splits, as the embedded pipeline does on start.
     pub fn new(
         cluster: Cluster,
-        store: S,
+        store: Box<dyn Store>,
         config: GrouperConfig,
         node: String,
-    ) -> Result<Sink<S>, ClusterError> {
+    ) -> Result<Sink, ClusterError> {
         let mut grouper = Grouper::new(config);
         for state in [
             IncidentState::Acknowledged,
@@ -213,13 +214,7 @@ impl<S: Store> Sink<S> {
         sequence: u64,
         message: &async_nats::jetstream::Message,
     ) -> Result<(), ClusterError> {
-        let header = |name: &str| {
-            message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .map(|v| v.as_str().to_string())
-        };
+        let header = |name: &str| crate::publish::header(message, name);
         let bad = |reason: String| ClusterError::BadMessage {
             sequence,
             what: "alert",

@@ -111,10 +111,12 @@ struct WorkerArgs {
 
 #[derive(Args)]
 struct SinkArgs {
-    /// SQLite database the incidents go to.
+    /// SQLite database the incidents go to (unless the config's `[store]` is PostgreSQL).
     #[arg(long)]
-    db: PathBuf,
-    /// onesec config file (incidents.window, incidents.open_min_severity).
+    db: Option<PathBuf>,
+    /// onesec config file (incidents.window, incidents.open_min_severity, and `[store]`:
+    /// with `backend = "postgres"` the sink writes there, and a standby sink or readers on
+    /// other machines share it).
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Node id; default: host name and process id.
@@ -300,15 +302,14 @@ async fn run_sink(settings: ClusterSettings, args: SinkArgs) -> anyhow::Result<E
         open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity)
             .context("incidents.open_min_severity")?,
     };
-    if let Some(parent) = args.db.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let store = onesec_store::SqliteStore::open(&args.db)
-        .with_context(|| format!("opening {}", args.db.display()))?;
+    let settings_of_store = match &args.config {
+        Some(path) => Config::load(path)?.store_settings()?,
+        None => onesec_store::StoreSettings::Sqlite,
+    };
+    let (store, place) = open_sink_store(&settings_of_store, args.db.as_deref())?;
     let cluster = Cluster::connect(settings).await?;
     let node = args.node.unwrap_or_else(default_node);
-    println!("sink {node} storing into {}", args.db.display());
+    println!("sink {node} storing into {place}");
     let counters = Sink::new(cluster, store, grouping, node)?
         .run(shutdown_signal())
         .await?;
@@ -317,6 +318,37 @@ async fn run_sink(settings: ClusterSettings, args: SinkArgs) -> anyhow::Result<E
         counters.applied, counters.duplicates
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sink's store: PostgreSQL when the config's `[store]` says so, else the SQLite file
+/// `--db`. Returns the store and where it is, for the log.
+fn open_sink_store(
+    settings: &onesec_store::StoreSettings,
+    db: Option<&std::path::Path>,
+) -> anyhow::Result<(Box<dyn onesec_store::Store>, String)> {
+    match (settings, db) {
+        (onesec_store::StoreSettings::Postgres(pg), None) => {
+            let store = onesec_store::PgStore::connect(pg.clone())
+                .with_context(|| format!("opening PostgreSQL {}", pg.describe()))?;
+            Ok((Box::new(store), pg.describe()))
+        }
+        (onesec_store::StoreSettings::Postgres(_), Some(db)) => anyhow::bail!(
+            "--db {} and a PostgreSQL [store] in the config: choose one",
+            db.display()
+        ),
+        (onesec_store::StoreSettings::Sqlite, None) => {
+            anyhow::bail!("the sink needs --db FILE, or a config whose [store] is PostgreSQL")
+        }
+        (onesec_store::StoreSettings::Sqlite, Some(db)) => {
+            if let Some(parent) = db.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            let store = onesec_store::SqliteStore::open(db)
+                .with_context(|| format!("opening {}", db.display()))?;
+            Ok((Box::new(store), db.display().to_string()))
+        }
+    }
 }
 
 async fn run_status(settings: ClusterSettings, args: StatusArgs) -> anyhow::Result<ExitCode> {
