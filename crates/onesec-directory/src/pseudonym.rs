@@ -14,9 +14,10 @@
 use crate::Directory;
 use crate::key::{badge_key, fold};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use hmac::{Hmac, Mac};
 use onesec_event::Event;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -253,8 +254,8 @@ fn check_owner_only(file: &Path) -> Result<(), Result<u32, std::io::Error>> {
 /// HMAC-SHA256 (RFC 2104) with the key's padded blocks absorbed once.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    inner: Sha256,
-    outer: Sha256,
+    /// HMAC-SHA256 already keyed (its padded key blocks hashed once), cloned per pseudonym.
+    keyed: Hmac<Sha256>,
 }
 
 impl fmt::Debug for Pseudonymiser {
@@ -266,30 +267,18 @@ impl fmt::Debug for Pseudonymiser {
 impl Pseudonymiser {
     /// A pseudonymiser for `key`.
     pub fn new(key: &PseudonymKey) -> Pseudonymiser {
-        // The key is 32 bytes, shorter than SHA-256's 64-byte block: padded with zeros.
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for (i, k) in key.0.iter().enumerate() {
-            if let (Some(a), Some(b)) = (ipad.get_mut(i), opad.get_mut(i)) {
-                *a ^= k;
-                *b ^= k;
-            }
-        }
-        let mut inner = Sha256::new();
-        inner.update(ipad);
-        let mut outer = Sha256::new();
-        outer.update(opad);
-        Pseudonymiser { inner, outer }
+        // HMAC takes a key of any length; ours is always 32 bytes.
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&key.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+        Pseudonymiser { keyed }
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut inner = self.inner.clone();
+        let mut mac = self.keyed.clone();
         for part in parts {
-            inner.update(part);
+            mac.update(part);
         }
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
+        mac.finalize().into_bytes().into()
     }
 
     /// The pseudonym of `text` as an identifier of `kind`.
