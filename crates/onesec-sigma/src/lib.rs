@@ -198,6 +198,7 @@ mod hash;
 mod json;
 mod meta;
 mod pattern;
+mod prefilter;
 mod record;
 mod ruleset;
 pub mod support;
