@@ -1,13 +1,12 @@
 //! Single-event matching: log-source groups, the per-field literal prefilter automata, and
 //! the per-event pass that selects and evaluates the candidate detection rules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::ctx::Ctx;
-use crate::pattern::fold;
+use crate::ctx::{Ctx, FieldIndex, TableStore};
 use crate::record::{FieldValue, Record, float_text, int_text};
 use crate::ruleset::{Body, Rule};
 
@@ -34,16 +33,22 @@ struct PfField {
     rules: Vec<Vec<usize>>,
 }
 
+/// The per-event marks a prefilter scan updates.
+struct Marks<'a> {
+    epoch: u32,
+    /// Per pattern (global index): the epoch it was last seen in.
+    pat_seen: &'a mut [u32],
+    /// Per rule: the epoch it last became a candidate in.
+    cand: &'a mut [u32],
+    /// This event's candidates.
+    out: &'a mut Vec<usize>,
+    /// The value being scanned, lowercased (a reused buffer).
+    lower: &'a mut Vec<u8>,
+}
+
 impl PfField {
     /// Marks the rules whose literals occur in the value.
-    fn scan(
-        &self,
-        v: &FieldValue<'_>,
-        epoch: u32,
-        pat_seen: &mut [u32],
-        cand: &mut [u32],
-        out: &mut Vec<usize>,
-    ) {
+    fn scan(&self, v: &FieldValue<'_>, marks: &mut Marks<'_>) {
         let mut buf = [0u8; 24];
         let float;
         let text: &str = match v {
@@ -63,35 +68,36 @@ impl PfField {
             FieldValue::Null => return,
             FieldValue::List(items) => {
                 for x in items {
-                    self.scan(x, epoch, pat_seen, cand, out);
+                    self.scan(x, marks);
                 }
                 return;
             }
         };
-        self.scan_str(text, epoch, pat_seen, cand, out);
+        self.scan_str(text, marks);
     }
 
     /// Marks the rules whose literals occur in `text`.
-    fn scan_str(
-        &self,
-        text: &str,
-        epoch: u32,
-        pat_seen: &mut [u32],
-        cand: &mut [u32],
-        out: &mut Vec<usize>,
-    ) {
-        let folded = fold(text);
-        for m in self.ac.find_overlapping_iter(folded.as_bytes()) {
+    fn scan_str(&self, text: &str, marks: &mut Marks<'_>) {
+        // The literals are lowercase and the automaton compares exactly: it reads the text
+        // lowercased once (what `fold` and an ASCII-case-insensitive comparison amount to).
+        let lower = &mut *marks.lower;
+        lower.clear();
+        if text.is_ascii() {
+            lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        } else {
+            lower.extend_from_slice(text.to_lowercase().as_bytes());
+        }
+        for m in self.ac.find_overlapping_iter(&lower[..]) {
             let p = m.pattern().as_usize();
-            let seen = &mut pat_seen[self.base + p];
-            if *seen == epoch {
+            let seen = &mut marks.pat_seen[self.base + p];
+            if *seen == marks.epoch {
                 continue;
             }
-            *seen = epoch;
+            *seen = marks.epoch;
             for &r in &self.rules[p] {
-                if cand[r] != epoch {
-                    cand[r] = epoch;
-                    out.push(r);
+                if marks.cand[r] != marks.epoch {
+                    marks.cand[r] = marks.epoch;
+                    marks.out.push(r);
                 }
             }
         }
@@ -106,6 +112,8 @@ pub(crate) struct Matcher {
     ls_groups: Vec<LsGroup>,
     ls_state: Vec<u8>,
     scratch_candidates: Vec<usize>,
+    /// Buffer of the lowercased value a prefilter scans.
+    lower: Vec<u8>,
     /// One prefilter automaton per field, over all groups.
     prefilter: Vec<PfField>,
     /// Log-source group of each detection rule.
@@ -113,8 +121,16 @@ pub(crate) struct Matcher {
     /// Per event: which groups apply, which prefilter fields to scan (epoch marks).
     group_on: Vec<u32>,
     field_on: Vec<u32>,
-    /// Interned field slots for the per-event field cache.
-    slots: usize,
+    /// The interned field names of the detection rules.
+    fields: FieldIndex,
+    /// The per-event field table's storage.
+    table: TableStore,
+    /// Per field slot: its prefilter field (`u32::MAX`: none).
+    pf_of_slot: Vec<u32>,
+    /// Prefilter fields with a dotted name (found below another field of the record).
+    dotted_pf: Vec<usize>,
+    /// The keyword prefilter (literals in any string value), if any.
+    keyword_pf: Option<usize>,
     epoch: u32,
     cand: Vec<u32>,
     pat_seen: Vec<u32>,
@@ -124,20 +140,20 @@ impl Matcher {
     /// Interns the rules' field names (each distinct field is looked up once per event) and
     /// builds the log-source groups and prefilter automata over the detection rules.
     pub(crate) fn new(rules: &mut [Rule]) -> Matcher {
-        let mut slot_ids: HashMap<String, usize> = HashMap::new();
+        let mut fields = FieldIndex::default();
         for r in rules.iter_mut() {
             if let Body::Detection { detection, filters } = &mut r.body {
                 let dets = std::iter::once(detection).chain(filters.iter_mut().map(Arc::make_mut));
                 for d in dets {
                     for m in d.field_matchers_mut() {
                         if let Some(f) = m.field() {
-                            let next = slot_ids.len();
-                            m.slot = *slot_ids.entry(f.to_string()).or_insert(next);
+                            m.slot = fields.intern(f);
                         }
                     }
                 }
             }
         }
+        fields.finish();
         let n = rules.len();
         // Detection rules grouped by log source.
         let mut ls_pairs: Vec<(String, String)> = Vec::new();
@@ -164,7 +180,7 @@ impl Matcher {
                 None => ls_groups.push((pairs, vec![i])),
             }
         }
-        let (ls_groups, prefilter, pattern_count) = build_prefilter(rules, ls_groups, &slot_ids);
+        let (ls_groups, prefilter, pattern_count) = build_prefilter(rules, ls_groups, &fields);
         let mut rule_group = vec![usize::MAX; n];
         for (gi, (members, _)) in ls_groups.iter().enumerate() {
             for &r in members {
@@ -172,16 +188,32 @@ impl Matcher {
             }
         }
         let ls_groups: Vec<LsGroup> = ls_groups.into_iter().map(|(_, g)| g).collect();
+        let mut pf_of_slot = vec![u32::MAX; fields.len()];
+        let mut dotted_pf = Vec::new();
+        for (i, pf) in prefilter.iter().enumerate() {
+            if pf.slot < fields.len() {
+                pf_of_slot[pf.slot] = i as u32;
+                if pf.name.contains('.') {
+                    dotted_pf.push(i);
+                }
+            }
+        }
+        let keyword_pf = prefilter.iter().position(|pf| pf.name.is_empty());
         Matcher {
+            keyword_pf,
+            table: TableStore::new(fields.len()),
+            fields,
+            pf_of_slot,
+            dotted_pf,
             ls_state: vec![0; ls_pairs.len()],
             ls_pairs,
             scratch_candidates: Vec::new(),
+            lower: Vec::new(),
             group_on: vec![0; ls_groups.len()],
             ls_groups,
             field_on: vec![0; prefilter.len()],
             prefilter,
             rule_group,
-            slots: slot_ids.len(),
             epoch: 0,
             cand: vec![0; n],
             pat_seen: vec![0; pattern_count],
@@ -194,18 +226,17 @@ impl Matcher {
     pub(crate) fn matching(&mut self, rules: &[Rule], rec: &dyn Record, matched: &mut Vec<usize>) {
         matched.clear();
         self.ls_state.iter_mut().for_each(|s| *s = 0);
-        let ctx = Ctx::new(rec, self.slots);
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.cand.iter_mut().for_each(|c| *c = 0);
             self.pat_seen.iter_mut().for_each(|c| *c = 0);
+            self.group_on.iter_mut().for_each(|c| *c = 0);
+            self.field_on.iter_mut().for_each(|c| *c = 0);
+            self.table.reset();
             self.epoch = 1;
         }
         let epoch = self.epoch;
-        if self.epoch == 1 {
-            self.group_on.iter_mut().for_each(|c| *c = 0);
-            self.field_on.iter_mut().for_each(|c| *c = 0);
-        }
+        let ctx = Ctx::with_table(rec, &self.fields, &mut self.table, epoch);
         let mut candidates = std::mem::take(&mut self.scratch_candidates);
         candidates.clear();
         // Which groups apply, and which fields their prefilters need.
@@ -234,36 +265,61 @@ impl Matcher {
                 }
             }
         }
-        // Each needed field scanned once; candidates are rules whose literals occur.
-        for (fi, pf) in self.prefilter.iter().enumerate() {
-            if self.field_on[fi] != epoch {
-                continue;
-            }
-            if pf.name.is_empty() {
-                // Keyword literals: every string value of the record.
-                rec.any_value(&mut |s| {
-                    pf.scan_str(
-                        s,
-                        epoch,
-                        &mut self.pat_seen,
-                        &mut self.cand,
-                        &mut candidates,
-                    );
-                    false
-                });
-                continue;
-            }
-            ctx.with_field(pf.slot, &pf.name, |v| {
-                if let Some(v) = v {
-                    pf.scan(
-                        v,
-                        epoch,
-                        &mut self.pat_seen,
-                        &mut self.cand,
-                        &mut candidates,
-                    );
+        let mut marks = Marks {
+            epoch,
+            pat_seen: &mut self.pat_seen,
+            cand: &mut self.cand,
+            out: &mut candidates,
+            lower: &mut self.lower,
+        };
+        if ctx.complete() {
+            // The record's own fields drive the scan: one step per field it has.
+            ctx.each_entry(|slot, v| {
+                let pf = self.pf_of_slot[slot] as usize;
+                if pf < self.prefilter.len() && self.field_on[pf] == epoch {
+                    self.prefilter[pf].scan(v, &mut marks);
                 }
             });
+            for &fi in &self.dotted_pf {
+                let pf = &self.prefilter[fi];
+                // Dotted names found in the listing were scanned above.
+                if self.field_on[fi] == epoch && !ctx.in_table(pf.slot) && ctx.may_have(pf.slot) {
+                    ctx.with_field(pf.slot, &pf.name, |v| {
+                        if let Some(v) = v {
+                            pf.scan(v, &mut marks);
+                        }
+                    });
+                }
+            }
+            if let Some(fi) = self.keyword_pf
+                && self.field_on[fi] == epoch
+            {
+                let pf = &self.prefilter[fi];
+                rec.any_value(&mut |s| {
+                    pf.scan_str(s, &mut marks);
+                    false
+                });
+            }
+        } else {
+            // Each needed field looked up and scanned once.
+            for (fi, pf) in self.prefilter.iter().enumerate() {
+                if self.field_on[fi] != epoch {
+                    continue;
+                }
+                if pf.name.is_empty() {
+                    // Keyword literals: every string value of the record.
+                    rec.any_value(&mut |s| {
+                        pf.scan_str(s, &mut marks);
+                        false
+                    });
+                    continue;
+                }
+                ctx.with_field(pf.slot, &pf.name, |v| {
+                    if let Some(v) = v {
+                        pf.scan(v, &mut marks);
+                    }
+                });
+            }
         }
         for &r in &candidates {
             if self.group_on.get(self.rule_group[r]) == Some(&epoch)
@@ -282,7 +338,7 @@ impl Matcher {
 fn build_prefilter(
     rules: &[Rule],
     groups: Vec<(Vec<usize>, Vec<usize>)>,
-    slot_ids: &HashMap<String, usize>,
+    fields: &FieldIndex,
 ) -> (Vec<(Vec<usize>, LsGroup)>, Vec<PfField>, usize) {
     // field -> (needle -> rules)
     let mut by_field: BTreeMap<String, BTreeMap<Vec<u8>, Vec<usize>>> = BTreeMap::new();
@@ -298,7 +354,10 @@ fn build_prefilter(
             };
             match needles {
                 Some(n) if !n.is_empty() => {
-                    for (field, needle) in n {
+                    for (field, mut needle) in n {
+                        // Folded already; ASCII-lowercased again so that the exact automaton
+                        // over lowercased values stays case-insensitive whatever the source.
+                        needle.make_ascii_lowercase();
                         if !fields.contains(&field) {
                             fields.push(field.clone());
                         }
@@ -330,14 +389,16 @@ fn build_prefilter(
     let mut pattern_count = 0;
     for (name, needles) in by_field {
         let (pats, rule_lists): (Vec<Vec<u8>>, Vec<Vec<usize>>) = needles.into_iter().unzip();
+        // The needles are folded (lowercase) and the scan lowercases the value: the
+        // automaton compares exactly, which builds and searches faster than ASCII case
+        // insensitivity.
         let built = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&pats);
         match built {
             Ok(ac) => {
                 prefilter.push(PfField {
-                    slot: slot_ids.get(&name).copied().unwrap_or(usize::MAX),
+                    slot: fields.slot(&name).unwrap_or(usize::MAX),
                     name,
                     ac,
                     base: pattern_count,

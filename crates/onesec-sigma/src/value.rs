@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use aho_corasick::AhoCorasick;
 use ipnet::IpNet;
 use serde_yaml::Value as Yaml;
 
 use crate::ctx::Ctx;
 use crate::error::RuleError;
-use crate::pattern::{SigmaStr, Simple, StrMatcher, fold, fold_needle, searcher};
+use crate::pattern::{AnyOf, SigmaStr, Simple, StrMatcher, fold, fold_needle};
 use crate::record::{FieldValue, Record, float_text, int_text};
 
 /// Largest compiled program of a rule's `re` value (bytes), stated rather than left to the
@@ -102,7 +101,7 @@ enum Pred {
     Str(StrMatcher),
     /// Several `contains` needles in one automaton (any of them).
     ContainsAny {
-        ac: AhoCorasick,
+        ac: AnyOf,
         ci: bool,
         /// The needles, folded (for the engine's prefilter).
         needles: Vec<Vec<u8>>,
@@ -178,7 +177,9 @@ impl Pred {
     fn eval(&self, s: &Subject<'_>, rec: &dyn Record) -> bool {
         match self {
             Pred::Str(m) => m.is_match(if m.ci { s.folded } else { s.text }),
-            Pred::ContainsAny { ac, ci, .. } => ac.is_match(if *ci { s.folded } else { s.text }),
+            Pred::ContainsAny { ac, ci, .. } => {
+                ac.is_match(if *ci { s.folded } else { s.text }.as_bytes())
+            }
             Pred::Int { n, text } => {
                 if s.is_str {
                     s.text == text || s.text.trim().parse::<i64>().ok() == Some(*n)
@@ -385,7 +386,7 @@ impl ValueSet {
         if needles.len() >= 2 {
             let ci = !cased;
             rest.push(Pred::ContainsAny {
-                ac: searcher(&needles, ci)?,
+                ac: AnyOf::new(&needles, ci)?,
                 ci,
                 needles: needles.iter().map(|n| fold_needle(n)).collect(),
             });
@@ -1030,7 +1031,7 @@ mod tests {
 
     impl Check for FieldMatcher {
         fn hit(&self, r: &serde_json::Value) -> bool {
-            self.matches(&Ctx::new(r, 0))
+            self.matches(&Ctx::new(r))
         }
     }
 
