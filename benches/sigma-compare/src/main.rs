@@ -6,6 +6,7 @@ mod corr;
 mod flat;
 mod matching;
 mod mem;
+mod profile;
 mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ struct Args {
     corr_rules: Vec<usize>,
     skip_corr: bool,
     skip_match: bool,
+    onesec_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         corr_rules: vec![10, 100],
         skip_corr: false,
         skip_match: false,
+        onesec_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -53,10 +56,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--skip-corr" => a.skip_corr = true,
             "--skip-match" => a.skip_match = true,
+            "--onesec-only" => a.onesec_only = true,
             "--help" | "-h" => {
                 return Err(
                     "usage: sigma-compare [--events N] [--rounds R] [--corr-keys K] \
-                            [--corr-rules 10,100] [--skip-corr] [--skip-match]"
+                            [--corr-rules 10,100] [--skip-corr] [--skip-match] [--onesec-only]"
                         .into(),
                 );
             }
@@ -96,6 +100,10 @@ fn main() {
         eprintln!("the SigmaHQ corpus (../shared/data/sigma) is missing; set ONESEC_SHARED_DIR");
         std::process::exit(1);
     };
+    if args.onesec_only {
+        profile::run(&sigma, args.events);
+        return;
+    }
     let mut r = Report;
     r.line(&format!("# Detection engine vs rsigma ({})", now()));
     r.line("");

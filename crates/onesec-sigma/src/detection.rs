@@ -342,7 +342,7 @@ condition: selection and alt and not filter
     }
 
     fn det_match(d: &Detection, r: &serde_json::Value) -> bool {
-        d.matches(&Ctx::new(r, 0))
+        d.matches(&Ctx::new(r))
     }
 
     #[test]

@@ -101,6 +101,21 @@ impl Record for Value {
         true
     }
 
+    /// Every key of the object (nothing for other values), with its value as `field` gives it:
+    /// the literal key wins, and a dotted name reaches only into the value of a key that is a
+    /// dot-separated prefix of it.
+    fn for_each_field<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>),
+    ) -> bool {
+        if let Some(map) = self.as_object() {
+            for (k, v) in map {
+                f(k, &|| to_field(v));
+            }
+        }
+        true
+    }
+
     fn time_ms(&self) -> i64 {
         for key in ["time_ms", "@timestamp", "timestamp", "time"] {
             if let Some(t) = self.get(key).and_then(parse_time) {

@@ -59,17 +59,22 @@
 //!   `condition: not selection` to exclude), for targets whose log source is the filter's or
 //!   narrower; `rules: any` or no `rules` targets every rule.
 //! * Everything is compiled at load: folded needles, regexes, one Aho-Corasick automaton per
-//!   list of `contains` needles. ASCII values are matched without allocation; non-ASCII values
-//!   are lowercased once per comparison.
+//!   list of more than a few `contains` needles (a single needle, or a few, is searched with
+//!   `memchr` from its least common byte). ASCII values are matched without allocation;
+//!   non-ASCII values are lowercased once per comparison.
 //! * Per event, the [`Engine`] checks each distinct log source once ([`Record::in_logsource`]
-//!   receives the rule's value ASCII-lowercased), looks each field up once, and evaluates only
-//!   the rules that can match: at load, every rule's condition yields (where possible) a set of
-//!   literals of which a matching record must contain one (in a given field, or in any value
-//!   for keywords); one automaton per field over all those literals selects the candidate
-//!   rules. Rules without such literals (e.g. `not` only, regex only, `null`) are always
-//!   evaluated. A differential test checks that this never hides a match. On the SigmaHQ set
-//!   (3,752 rules, every log source applying) this gives roughly 8,000 Windows events/s on one
-//!   core of the build machine (release build).
+//!   receives the rule's value ASCII-lowercased) and keeps a table of the field values it
+//!   looked up, each at most once, in storage reused from event to event. A record that can
+//!   list its fields ([`Record::for_each_field`]; JSON objects do) fills the table in one pass:
+//!   one hash lookup per field of the record instead of one lookup in the record per field
+//!   name of the rules. Only the rules that can match are evaluated: at load, every rule's
+//!   condition yields (where possible) a set of literals of which a matching record must
+//!   contain one (in a given field, or in any value for keywords; a regex contributes its
+//!   possible match prefixes); one automaton per field over all those literals, run once over
+//!   the value lowercased, selects the candidate rules. Rules without such literals (e.g.
+//!   `not` only, `null`, `fieldref`, a regex that may start with anything) are always
+//!   evaluated. Differential tests check that this never hides a match.
+//!   Throughput on the SigmaHQ set: `docs/benchmarks.md` ("Detection engine vs rsigma").
 //!
 //! ## Correlation rules
 //!
@@ -233,6 +238,7 @@ mod hash;
 mod json;
 mod meta;
 mod pattern;
+mod prefilter;
 mod record;
 mod ruleset;
 pub mod support;

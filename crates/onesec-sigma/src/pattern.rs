@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -288,8 +288,119 @@ fn eq_bytes(a: &[u8], b: &[u8], ci: bool) -> bool {
     }
 }
 
-/// Builds a (possibly multi-pattern) substring searcher.
-pub(crate) fn searcher(needles: &[Vec<u8>], ci: bool) -> Result<AhoCorasick, RuleError> {
+/// How common a byte is in log text (higher = more common), for picking the byte of a needle
+/// whose occurrences are the fewest to check. Letters by English frequency, separators and
+/// digits of paths and command lines as very common, everything else as rare.
+fn commonness(b: u8) -> u8 {
+    const LETTERS: &[u8; 26] = b"zqjxkvbpygfwmucldrhsnioate";
+    match b.to_ascii_lowercase() {
+        c @ b'a'..=b'z' => {
+            let rank = LETTERS.iter().position(|&l| l == c).unwrap_or(0) as u8;
+            100 + rank * 4
+        }
+        b' ' | b'\\' | b'.' | b'/' | b'-' | b':' | b'_' | b'"' | b'=' => 250,
+        b'0'..=b'9' => 180,
+        0x80.. => 40,
+        _ => 60,
+    }
+}
+
+/// One literal searched in a value: ASCII-case-insensitively (the needle folded, see [`fold`])
+/// or exactly. Cheap to build: thousands of rule values each have one. Candidates are the
+/// positions of the needle's least common byte (in either case when case-insensitive), each
+/// then compared whole.
+#[derive(Clone, Debug)]
+pub(crate) struct Finder {
+    needle: Box<[u8]>,
+    /// Index of the least common byte of the needle (0 for an empty needle).
+    anchor: usize,
+    ci: bool,
+}
+
+impl Finder {
+    /// A finder of `needle` (already folded when `ci`).
+    pub(crate) fn new(needle: &[u8], ci: bool) -> Finder {
+        let anchor = (0..needle.len())
+            .min_by_key(|&i| commonness(needle[i]))
+            .unwrap_or(0);
+        Finder {
+            needle: needle.into(),
+            anchor,
+            ci: ci && needle.iter().any(u8::is_ascii_alphabetic),
+        }
+    }
+
+    /// (start, end) of the first occurrence in `h`.
+    pub(crate) fn find(&self, h: &[u8]) -> Option<(usize, usize)> {
+        let needle = &self.needle[..];
+        let n = needle.len();
+        if n == 0 {
+            return Some((0, 0));
+        }
+        if h.len() < n {
+            return None;
+        }
+        let a = self.anchor;
+        let b = needle[a];
+        // The anchor byte can only sit where a whole needle fits around it; a candidate at
+        // index `p` of this window is a needle starting at `p` in `h`.
+        let window = &h[a..h.len() - (n - 1 - a)];
+        let at = |p: usize| {
+            let hay = &h[p..p + n];
+            let hit = if self.ci {
+                hay.eq_ignore_ascii_case(needle)
+            } else {
+                hay == needle
+            };
+            hit.then_some((p, p + n))
+        };
+        if self.ci && b.is_ascii_alphabetic() {
+            memchr::memchr2_iter(b, b.to_ascii_uppercase(), window).find_map(at)
+        } else {
+            memchr::memchr_iter(b, window).find_map(at)
+        }
+    }
+
+    /// Whether `h` contains the needle.
+    pub(crate) fn is_match(&self, h: &[u8]) -> bool {
+        self.find(h).is_some()
+    }
+}
+
+/// Any of several literals: a few are searched one by one (nothing to build), many through
+/// one automaton.
+#[derive(Clone, Debug)]
+pub(crate) enum AnyOf {
+    Few(Vec<Finder>),
+    Many(AhoCorasick),
+}
+
+/// Up to this many literals are searched one by one.
+const FEW_NEEDLES: usize = 8;
+
+impl AnyOf {
+    /// A searcher of `needles` (already folded when `ci`).
+    pub(crate) fn new(needles: &[Vec<u8>], ci: bool) -> Result<AnyOf, RuleError> {
+        if needles.len() <= FEW_NEEDLES {
+            Ok(AnyOf::Few(
+                needles.iter().map(|n| Finder::new(n, ci)).collect(),
+            ))
+        } else {
+            searcher(needles, ci).map(AnyOf::Many)
+        }
+    }
+
+    /// Whether `h` contains one of the literals.
+    pub(crate) fn is_match(&self, h: &[u8]) -> bool {
+        match self {
+            AnyOf::Few(fs) => fs.iter().any(|f| f.is_match(h)),
+            AnyOf::Many(ac) => ac.is_match(h),
+        }
+    }
+}
+
+/// Builds a multi-pattern substring searcher.
+fn searcher(needles: &[Vec<u8>], ci: bool) -> Result<AhoCorasick, RuleError> {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(ci)
         .match_kind(MatchKind::LeftmostFirst)
@@ -309,14 +420,14 @@ enum Shape {
     Prefix(Vec<u8>),
     /// Ends with.
     Suffix(Vec<u8>),
-    /// Contains (the searcher holds the one needle).
-    Contains(AhoCorasick),
+    /// Contains.
+    Contains(Finder),
     /// `*` alone: any value.
     Any,
     /// `first*mid*...*last` (only `*` wildcards).
     Glob {
         first: Vec<u8>,
-        mids: Vec<AhoCorasick>,
+        mids: Vec<Finder>,
         last: Vec<u8>,
         min_len: usize,
     },
@@ -359,7 +470,7 @@ impl StrMatcher {
                 [Tok::Star] => Shape::Any,
                 [Tok::Lit(a), Tok::Star] => Shape::Prefix(lit(a)),
                 [Tok::Star, Tok::Lit(a)] => Shape::Suffix(lit(a)),
-                [Tok::Star, Tok::Lit(a), Tok::Star] => Shape::Contains(searcher(&[lit(a)], ci)?),
+                [Tok::Star, Tok::Lit(a), Tok::Star] => Shape::Contains(Finder::new(&lit(a), ci)),
                 _ => {
                     let mut first = Vec::new();
                     let mut last = Vec::new();
@@ -378,7 +489,7 @@ impl StrMatcher {
                         if let Tok::Lit(m) = t {
                             let m = lit(m);
                             min_len += m.len();
-                            mids.push(searcher(&[m], ci)?);
+                            mids.push(Finder::new(&m, ci));
                         }
                     }
                     Shape::Glob {
@@ -420,7 +531,7 @@ impl StrMatcher {
             Shape::Exact(n) => h.len() == n.len() && eq_bytes(h, n, ci),
             Shape::Prefix(n) => h.len() >= n.len() && eq_bytes(&h[..n.len()], n, ci),
             Shape::Suffix(n) => h.len() >= n.len() && eq_bytes(&h[h.len() - n.len()..], n, ci),
-            Shape::Contains(ac) => ac.is_match(h),
+            Shape::Contains(f) => f.is_match(h),
             Shape::Any => true,
             Shape::Glob {
                 first,
@@ -440,8 +551,8 @@ impl StrMatcher {
                     if pos > end {
                         return false;
                     }
-                    match m.find(Input::new(h).range(pos..end)) {
-                        Some(found) => pos = found.end(),
+                    match m.find(&h[pos..end]) {
+                        Some((_, found_end)) => pos += found_end,
                         None => return false,
                     }
                 }
@@ -531,6 +642,72 @@ mod tests {
         assert!(!m("", "x"));
         assert!(m("ÄBC*", "äbcdef"));
         assert!(m("*straße*", "DIE STRAßE"));
+    }
+
+    /// The finders answer like an Aho-Corasick searcher over the same needles.
+    #[test]
+    fn finders_agree_with_aho_corasick() {
+        let hays = [
+            "",
+            "a",
+            "C:\\Windows\\System32\\CMD.EXE /c whoami",
+            "xx-EncodedCommand yy",
+            "ÄBC straße",
+            "aaaaab",
+            "PowerShell.exe -nop -w hidden",
+            "..\\..\\",
+        ];
+        let needles = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "cmd.exe",
+            "\\system32\\",
+            "-enc",
+            "straße",
+            "äbc",
+            "hidden",
+            "..\\",
+            "powershell",
+            "aaab",
+            "zzz",
+            "/c ",
+        ];
+        for ci in [true, false] {
+            for n in needles {
+                let needle = if ci {
+                    fold_needle(n.as_bytes())
+                } else {
+                    n.as_bytes().to_vec()
+                };
+                let f = Finder::new(&needle, ci);
+                let Ok(ac) = searcher(std::slice::from_ref(&needle), ci) else {
+                    panic!("automaton for {n}")
+                };
+                for h in hays {
+                    let h = if ci { fold(h) } else { Cow::Borrowed(h) };
+                    let want = ac.find(h.as_bytes()).map(|m| (m.start(), m.end()));
+                    assert_eq!(f.find(h.as_bytes()), want, "{n:?} in {h:?} (ci {ci})");
+                }
+            }
+            let many: Vec<Vec<u8>> = needles[1..]
+                .iter()
+                .map(|n| fold_needle(n.as_bytes()))
+                .collect();
+            for k in [2, many.len()] {
+                let Ok(any) = AnyOf::new(&many[..k], ci) else {
+                    panic!("any of {k}")
+                };
+                for h in hays {
+                    let h = fold(h);
+                    let want = many[..k]
+                        .iter()
+                        .any(|n| Finder::new(n, ci).is_match(h.as_bytes()));
+                    assert_eq!(any.is_match(h.as_bytes()), want, "{h:?}");
+                }
+            }
+        }
     }
 
     #[test]

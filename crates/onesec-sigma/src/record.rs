@@ -72,6 +72,24 @@ pub trait Record {
     fn in_logsource(&self, key: &str, value: &str) -> bool;
     /// Event time, milliseconds since the Unix epoch (UTC).
     fn time_ms(&self) -> i64;
+    /// Lists the record's top-level fields in one pass, so that the engine can index them at
+    /// once instead of asking [`Record::field`] for every name its rules use. Optional: the
+    /// default lists nothing and returns false (the engine then asks field by field).
+    ///
+    /// `f` receives each name and a function that gives its value (called only for the names
+    /// the rules use). A record that returns true promises, for every name `n` and the calls
+    /// `f(name, value)` it made: when `n` has no dot, `field(n)` is `Some(value())` exactly
+    /// when `f` was called with `n`; when `n` has dots, `field(n)` is `Some(value())` if `f`
+    /// was called with `n`, and otherwise can only be `Some` when `f` was called with a
+    /// dot-separated prefix of `n` (`a` or `a.b` for `a.b.c`: the name reaches into that
+    /// field's value).
+    fn for_each_field<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>),
+    ) -> bool {
+        let _ = f;
+        false
+    }
 }
 
 impl<R: Record + ?Sized> Record for &R {
@@ -86,6 +104,12 @@ impl<R: Record + ?Sized> Record for &R {
     }
     fn time_ms(&self) -> i64 {
         (**self).time_ms()
+    }
+    fn for_each_field<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>),
+    ) -> bool {
+        (**self).for_each_field(f)
     }
 }
 

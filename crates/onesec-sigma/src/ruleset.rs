@@ -147,7 +147,7 @@ impl Rule {
     /// For a detection rule: whether the record matches (filters included, log source not
     /// checked). None for correlation and filter rules.
     pub fn is_match(&self, record: &dyn Record) -> Option<bool> {
-        self.matches_ctx(&Ctx::new(record, 0))
+        self.matches_ctx(&Ctx::new(record))
     }
 
     /// [`Rule::is_match`] with the engine's per-event field cache.
@@ -165,7 +165,7 @@ impl Rule {
     /// search can be the reason a rule does *not* match). Empty for other rules.
     pub fn explain(&self, record: &dyn Record) -> Vec<SearchHit> {
         match &self.body {
-            Body::Detection { detection, .. } => detection.explain(&Ctx::new(record, 0)),
+            Body::Detection { detection, .. } => detection.explain(&Ctx::new(record)),
             _ => Vec::new(),
         }
     }

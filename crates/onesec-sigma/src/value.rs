@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use aho_corasick::AhoCorasick;
 use ipnet::IpNet;
 use serde_yaml::Value as Yaml;
 
 use crate::ctx::Ctx;
 use crate::error::RuleError;
-use crate::pattern::{SigmaStr, Simple, StrMatcher, fold, fold_needle, searcher};
+use crate::pattern::{AnyOf, SigmaStr, Simple, StrMatcher, fold, fold_needle};
 use crate::record::{FieldValue, Record, float_text, int_text};
 
 /// Largest compiled program of a rule's `re` value (bytes), stated rather than left to the
@@ -102,7 +101,7 @@ enum Pred {
     Str(StrMatcher),
     /// Several `contains` needles in one automaton (any of them).
     ContainsAny {
-        ac: AhoCorasick,
+        ac: AnyOf,
         ci: bool,
         /// The needles, folded (for the engine's prefilter).
         needles: Vec<Vec<u8>>,
@@ -115,8 +114,12 @@ enum Pred {
     Bool(bool),
     /// `null`: the field is absent or null.
     Null,
-    /// `re`.
-    Regex(regex::Regex),
+    /// `re`, with the literals one of which every match contains (lowercased, for the
+    /// engine's prefilter), when the pattern has such a set.
+    Regex {
+        re: regex::Regex,
+        needles: Option<Vec<Vec<u8>>>,
+    },
     /// `cidr`.
     Cidr(IpNet),
     /// `gt` / `gte` / `lt` / `lte`.
@@ -171,6 +174,12 @@ impl Pred {
                 });
                 true
             }
+            Pred::Regex {
+                needles: Some(n), ..
+            } => {
+                out.extend(n.iter().cloned());
+                true
+            }
             _ => false,
         }
     }
@@ -178,7 +187,9 @@ impl Pred {
     fn eval(&self, s: &Subject<'_>, rec: &dyn Record) -> bool {
         match self {
             Pred::Str(m) => m.is_match(if m.ci { s.folded } else { s.text }),
-            Pred::ContainsAny { ac, ci, .. } => ac.is_match(if *ci { s.folded } else { s.text }),
+            Pred::ContainsAny { ac, ci, .. } => {
+                ac.is_match(if *ci { s.folded } else { s.text }.as_bytes())
+            }
             Pred::Int { n, text } => {
                 if s.is_str {
                     s.text == text || s.text.trim().parse::<i64>().ok() == Some(*n)
@@ -204,7 +215,7 @@ impl Pred {
                 }
             },
             Pred::Null => false,
-            Pred::Regex(re) => re.is_match(s.text),
+            Pred::Regex { re, .. } => re.is_match(s.text),
             Pred::Cidr(net) => parse_ip(s.text).is_some_and(|ip| net.contains(&ip)),
             Pred::Cmp(op, x) => {
                 let v = if s.is_str {
@@ -240,6 +251,47 @@ impl Pred {
             }
         }
     }
+}
+
+/// Literals one of which every match of the pattern contains, for the engine's prefilter
+/// (which looks for them in the value lowercased): the regex's possible match prefixes,
+/// ASCII-lowercased. A prefix with other characters stands as its longest ASCII run, since
+/// lowercasing other text is not always piecewise (Greek final sigma) and could cut a
+/// character in two. None when there is no such set: a match may start with anything, or
+/// with an empty run.
+fn regex_needles(pattern: &str, ci: bool, multi_line: bool, dot_nl: bool) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ci)
+        .multi_line(multi_line)
+        .dot_matches_new_line(dot_nl)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(lits.len());
+    for lit in lits {
+        let b = lit.as_bytes();
+        let run = if b.is_ascii() {
+            b
+        } else {
+            b.split(|c| !c.is_ascii())
+                .max_by_key(|r| r.len())
+                .unwrap_or(&[])
+        };
+        if run.is_empty() {
+            return None;
+        }
+        out.push(run.to_ascii_lowercase());
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
 }
 
 fn parse_ip(s: &str) -> Option<IpAddr> {
@@ -385,7 +437,7 @@ impl ValueSet {
         if needles.len() >= 2 {
             let ci = !cased;
             rest.push(Pred::ContainsAny {
-                ac: searcher(&needles, ci)?,
+                ac: AnyOf::new(&needles, ci)?,
                 ci,
                 needles: needles.iter().map(|n| fold_needle(n)).collect(),
             });
@@ -852,7 +904,8 @@ pub(crate) fn compile_item(
                         .trim()
                         .to_string(),
                 })?;
-            group.push(Pred::Regex(re));
+            let needles = regex_needles(&pat, m.re_i, m.re_m, m.re_s);
+            group.push(Pred::Regex { re, needles });
         } else if m.cidr {
             let text = v.text().unwrap_or_default();
             let t = text.trim();
@@ -974,6 +1027,69 @@ fn date_part_pred(v: &Scalar, cmp: Option<CmpOp>) -> Result<Pred, RuleError> {
 }
 
 #[cfg(test)]
+mod regex_needle_tests {
+    use super::regex_needles;
+
+    /// Every haystack a pattern matches contains, lowercased, one of its needles.
+    #[test]
+    fn needles_are_necessary() {
+        let cases: &[(&str, bool)] = &[
+            ("cmd.{0,5}(?:/c|/r).+clip", true),
+            ("^(?:powershell|pwsh)\\.exe", false),
+            ("\\$\\{?(?:env|ENV):", false),
+            ("Kelvin|kissing", true),
+            ("(?s)σ.+end", false),
+            ("[a-f0-9]{32}", false),
+            ("ab?c", true),
+            ("ÄBC", false),
+        ];
+        let hays = [
+            "CMD /C whatever | CLIP",
+            "PowerShell.exe -nop",
+            "pwsh.exe",
+            "x ${ENV:foo}",
+            "\u{212A}elvin",
+            "KISSING",
+            "ΟΣ end",
+            "σx end",
+            "0123456789abcdef0123456789ABCDEF",
+            "AC",
+            "xaBc",
+            "äbc ÄBC",
+        ];
+        for (pat, ci) in cases {
+            let Ok(re) = regex::RegexBuilder::new(pat).case_insensitive(*ci).build() else {
+                panic!("{pat}")
+            };
+            let needles = regex_needles(pat, *ci, false, false);
+            for h in hays {
+                if !re.is_match(h) {
+                    continue;
+                }
+                let Some(needles) = &needles else { continue };
+                let lower = h.to_lowercase();
+                assert!(
+                    needles
+                        .iter()
+                        .any(|n| lower.as_bytes().windows(n.len()).any(|w| w == &n[..])),
+                    "{pat} matches {h:?} but none of {needles:?} is in it"
+                );
+            }
+        }
+        assert_eq!(
+            regex_needles("abc", false, false, false),
+            Some(vec![b"abc".to_vec()])
+        );
+        assert_eq!(
+            regex_needles("(?i)AB", false, false, false),
+            Some(vec![b"ab".to_vec()])
+        );
+        assert_eq!(regex_needles(".*x", false, false, false), None);
+        assert_eq!(regex_needles("a|", false, false, false), None);
+    }
+}
+
+#[cfg(test)]
 mod regex_limit_tests {
     #[test]
     fn an_exploding_regex_is_refused_with_the_reason() {
@@ -1030,7 +1146,7 @@ mod tests {
 
     impl Check for FieldMatcher {
         fn hit(&self, r: &serde_json::Value) -> bool {
-            self.matches(&Ctx::new(r, 0))
+            self.matches(&Ctx::new(r))
         }
     }
 

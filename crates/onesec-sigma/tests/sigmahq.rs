@@ -340,6 +340,75 @@ fn prefilter_agrees_with_direct_matching() {
     assert!(total > events.len());
 }
 
+/// A rendered Windows event as one flat JSON object with Sigma's field names (`EventData`
+/// items, then `System` elements), the shape of JSON records that list their fields.
+fn flat_object(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let event = v.get("Event").unwrap_or(v);
+    let text = |v: &Value| v.get("#text").unwrap_or(v).clone();
+    let mut out = serde_json::Map::new();
+    if let Some(Value::Object(data)) = event.get("EventData") {
+        for (k, v) in data {
+            out.entry(k.clone()).or_insert_with(|| text(v));
+        }
+    }
+    if let Some(Value::Object(system)) = event.get("System") {
+        for (k, v) in system {
+            out.entry(k.clone()).or_insert_with(|| text(v));
+        }
+    }
+    // A nested copy too, so that dotted names and objects are exercised.
+    out.insert("Event".into(), event.clone());
+    Value::Object(out)
+}
+
+/// The same over JSON objects, whose fields the engine indexes in one pass
+/// (`Record::for_each_field`) instead of asking for them one by one.
+#[test]
+fn field_table_agrees_with_direct_matching() {
+    let Some((root, all, _)) = sigmahq() else {
+        return;
+    };
+    let mut events = Vec::new();
+    for case in read_cases(root) {
+        if let Ok(text) = std::fs::read_to_string(&case.json) {
+            events.extend(
+                parse_json_stream(&text)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(flat_object),
+            );
+        }
+    }
+    let mut engine = Engine::new(all.clone(), EngineConfig::default());
+    let mut total = 0;
+    for (i, rec) in events.iter().enumerate() {
+        let mut by_engine: Vec<String> = engine
+            .process(i as u64, rec)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Fired(a) => Some(a.rule_id),
+                _ => None,
+            })
+            .collect();
+        let mut direct: Vec<String> = all
+            .rules()
+            .iter()
+            .filter(|r| r.is_match(rec) == Some(true))
+            .map(|r| r.meta.key().to_string())
+            .collect();
+        by_engine.sort();
+        direct.sort();
+        assert_eq!(by_engine, direct, "event {i}");
+        total += direct.len();
+    }
+    println!(
+        "{} flat events, {total} rule matches, both agree",
+        events.len()
+    );
+    assert!(total > events.len());
+}
+
 /// The only SigmaHQ rules rejected by default use an `expand` placeholder; with a value for it
 /// they load.
 #[test]
