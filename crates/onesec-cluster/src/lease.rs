@@ -32,6 +32,15 @@ pub struct NodeRecord {
     pub partitions: Vec<u16>,
     /// When it last wrote this (UTC ms).
     pub updated_ms: i64,
+    /// Partitions it started from a snapshot checkpoint.
+    #[serde(default)]
+    pub snapshot_restores: u64,
+    /// Partitions it started by replaying the stream from the start.
+    #[serde(default)]
+    pub replays: u64,
+    /// Snapshots it refused (other rules or settings, damaged) and replayed instead.
+    #[serde(default)]
+    pub snapshots_refused: u64,
 }
 
 /// Lease key of a partition.

@@ -6,7 +6,8 @@
 //! What must hold afterwards:
 //! * every event JetStream acknowledged was applied by some worker (every partition's
 //!   checkpoint has applied all of its messages) and the killed worker's partitions have new
-//!   owners;
+//!   owners; each of them that had applied messages before the kill was resumed from its
+//!   snapshot checkpoint (status `resumed_from_snapshot`), not replayed from the stream start;
 //! * the stored alerts and incidents are exactly those of an undisturbed run of the same input
 //!   on one worker — nothing lost, nothing twice — and the acme day opens exactly the incidents
 //!   of `../shared/scenarios/acme/expected.yaml` (S1–S6, S5 included: its denials name no one
@@ -591,24 +592,38 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         !killed_owned.is_empty(),
         "{victim} owns partitions before it is killed: {before:#}"
     );
-    let (acked, published) = std::thread::scope(|scope| {
+    let started = Instant::now();
+    let (acked, published, applied_before_kill) = std::thread::scope(|scope| {
         let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
         std::thread::sleep(Duration::from_millis(kill_ms));
         assert!(
             !streaming.is_finished(),
             "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS"
         );
+        // Which of the victim's partitions had applied something (so wrote a checkpoint and
+        // a snapshot at it) just before the kill.
+        let just_before = cluster.status();
+        let applied_before_kill: Vec<u64> = killed_owned
+            .iter()
+            .copied()
+            .filter(|p| {
+                let status = &just_before["partition_status"][*p as usize];
+                status["owner"] == victim && status["applied_seq"].as_u64() > Some(0)
+            })
+            .collect();
         cluster.sigkill(victim);
         // The sink too: its replacement waits for the lease, regroups from the alert stream
         // and stores only what lies beyond the position it finds in the store.
         std::thread::sleep(Duration::from_millis(300));
         cluster.sigkill("sink");
-        streaming.join().unwrap()
+        let (acked, published) = streaming.join().unwrap();
+        (acked, published, applied_before_kill)
     });
     cluster.kill(victim);
     cluster.kill("sink");
     cluster.start_sink("sink");
     let after = cluster.wait_until_settled(2, "sink");
+    let settled_after = started.elapsed();
 
     // No acknowledged event is missing: all were acknowledged once, and every partition has
     // applied every message of its subject.
@@ -640,6 +655,39 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         );
     }
 
+    // Takeover from snapshots: a partition the victim had applied messages of was restored
+    // from its snapshot by the new owner (not replayed from the start of the stream).
+    let counter = |name: &str| -> u64 {
+        after["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n[name].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let restored: Vec<u64> = killed_owned
+        .iter()
+        .copied()
+        .filter(|p| partitions_status[*p as usize]["resumed_from_snapshot"].is_u64())
+        .collect();
+    eprintln!(
+        "takeover: {} of the victim's {} partitions had applied messages before the kill; {} resumed from a snapshot; survivors started {} partitions from snapshots, {} by replay, refused {} snapshots",
+        applied_before_kill.len(),
+        killed_owned.len(),
+        restored.len(),
+        counter("snapshot_restores"),
+        counter("replays"),
+        counter("snapshots_refused"),
+    );
+    for partition in &applied_before_kill {
+        assert!(
+            restored.contains(partition),
+            "partition {partition} (applied before the kill) resumed from a snapshot: {:#}",
+            partitions_status[*partition as usize]
+        );
+    }
+    assert_eq!(counter("snapshots_refused"), 0, "no snapshot was refused");
+
     // Nothing lost, nothing twice: the same alerts (same ids, same events) and incidents as the
     // undisturbed run.
     let got = outcome(&cluster);
@@ -654,11 +702,12 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     );
 
     eprintln!(
-        "failover: {} events, {partitions} partitions, {victim} killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed",
+        "failover: {} events, {partitions} partitions, {victim} killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed; settled {:.1} s after the stream started",
         acked.len(),
         killed_owned.len(),
         got.alerts.len(),
-        got.incidents.len()
+        got.incidents.len(),
+        settled_after.as_secs_f64()
     );
 
     let sink_log = std::fs::read_to_string(cluster.dir.join("sink.log")).unwrap_or_default();
