@@ -114,12 +114,23 @@ pub async fn release(leases: &kv::Store, key: &str, held: Held) {
 
 /// Reads every current lease: key → owner.
 pub async fn owners(leases: &kv::Store) -> Result<BTreeMap<String, LeaseRecord>, ClusterError> {
+    // 32 reads in flight: hundreds of partitions one round trip after the other are slow on
+    // a loaded machine.
+    let values: Vec<Result<(String, Option<_>), ClusterError>> =
+        futures_util::stream::iter(keys(leases).await?)
+            .map(|key| async move {
+                let value = leases
+                    .get(&key)
+                    .await
+                    .map_err(|e| ClusterError::js(format!("reading lease {key}"), e))?;
+                Ok((key, value))
+            })
+            .buffered(32)
+            .collect()
+            .await;
     let mut out = BTreeMap::new();
-    for key in keys(leases).await? {
-        if let Some(value) = leases
-            .get(&key)
-            .await
-            .map_err(|e| ClusterError::js(format!("reading lease {key}"), e))?
+    for entry in values {
+        if let (key, Some(value)) = entry?
             && let Ok(record) = serde_json::from_slice::<LeaseRecord>(&value)
         {
             out.insert(key, record);

@@ -135,6 +135,10 @@ pub struct TakeoverCounters {
 pub struct LeaseBook {
     node: String,
     ttl: Duration,
+    /// Lease key of a slot (a partition, or the sink's one lease).
+    key: fn(u16) -> String,
+    /// Whether the renewer writes a worker heartbeat.
+    heartbeat: bool,
     entries: Mutex<BTreeMap<u16, Entry>>,
     /// Partitions whose renewal was refused, for the main loop to stop.
     lost: Mutex<Vec<u16>>,
@@ -143,14 +147,26 @@ pub struct LeaseBook {
 }
 
 impl LeaseBook {
-    /// An empty book for `node`, leases living `ttl`.
+    /// An empty book of partition leases for worker `node`, leases living `ttl`; the renewer
+    /// writes its heartbeat.
     pub fn new(node: String, ttl: Duration) -> LeaseBook {
         LeaseBook {
             node,
             ttl,
+            key: partition_key,
+            heartbeat: true,
             entries: Mutex::new(BTreeMap::new()),
             lost: Mutex::new(Vec::new()),
             counters: TakeoverCounters::default(),
+        }
+    }
+
+    /// A book for the alert sink's lease (slot 0, key `sink`), no heartbeat.
+    pub fn for_sink(node: String, ttl: Duration) -> LeaseBook {
+        LeaseBook {
+            key: |_| lease::SINK_KEY.to_string(),
+            heartbeat: false,
+            ..LeaseBook::new(node, ttl)
         }
     }
 
@@ -187,7 +203,7 @@ impl LeaseBook {
         let removed = self.entries().remove(&partition);
         if let Some(entry) = removed {
             entry.clock.lose();
-            lease::release(&cluster.leases, &partition_key(partition), entry.held).await;
+            lease::release(&cluster.leases, &(self.key)(partition), entry.held).await;
         }
     }
 
@@ -208,7 +224,7 @@ impl LeaseBook {
         let renewals = batch.iter().map(|(partition, held)| async move {
             lease::renew(
                 &cluster.leases,
-                &partition_key(*partition),
+                &(self.key)(*partition),
                 &self.node,
                 *held,
                 *partition,
@@ -223,7 +239,12 @@ impl LeaseBook {
             replays: self.counters.replays.load(Ordering::Relaxed),
             snapshots_refused: self.counters.snapshots_refused.load(Ordering::Relaxed),
         };
-        let heartbeat = lease::heartbeat(&cluster.nodes, &record);
+        let heartbeat = async {
+            match self.heartbeat {
+                true => lease::heartbeat(&cluster.nodes, &record).await,
+                false => Ok(()),
+            }
+        };
         let (results, heartbeat) =
             futures_util::future::join(futures_util::future::join_all(renewals), heartbeat).await;
         if let Err(error) = heartbeat {
@@ -261,7 +282,7 @@ impl LeaseBook {
             }
         }
         for (partition, held) in released_meanwhile {
-            lease::release(&cluster.leases, &partition_key(partition), held).await;
+            lease::release(&cluster.leases, &(self.key)(partition), held).await;
         }
     }
 }

@@ -2,7 +2,7 @@
 //! buckets and streams (no worker is asked anything).
 
 use crate::cluster::Cluster;
-use crate::detect::read_checkpoint;
+use crate::detect::{Checkpoint, read_checkpoint};
 use crate::error::ClusterError;
 use crate::lease::{self, SINK_KEY, partition_key};
 use futures_util::StreamExt;
@@ -84,6 +84,22 @@ pub async fn subject_counts(cluster: &Cluster) -> Result<BTreeMap<String, u64>, 
     Ok(counts)
 }
 
+/// Every partition's checkpoint, in partition order: read 32 at a time (one round trip each;
+/// one after the other they take long with hundreds of partitions on a loaded machine).
+pub async fn read_checkpoints(cluster: &Cluster) -> Result<Vec<Checkpoint>, ClusterError> {
+    futures_util::stream::iter(0..cluster.settings.partitions)
+        .map(|partition| async move {
+            read_checkpoint(&cluster.checkpoints, partition)
+                .await
+                .map(|(checkpoint, _)| checkpoint)
+        })
+        .buffered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
 /// Reads the status of `cluster`.
 pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
     let settings = &cluster.settings;
@@ -101,8 +117,8 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
         .await
         .map_err(|e| ClusterError::js("reading the alert stream", e))?;
     let mut partition_status = Vec::with_capacity(usize::from(settings.partitions));
-    for partition in 0..settings.partitions {
-        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, partition).await?;
+    let checkpoints = read_checkpoints(cluster).await?;
+    for (partition, checkpoint) in (0..settings.partitions).zip(checkpoints) {
         let messages = counts
             .get(&settings.events_subject(partition))
             .copied()
