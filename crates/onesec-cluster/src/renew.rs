@@ -182,7 +182,7 @@ impl LeaseBook {
     ) -> Result<Option<LeaseClock>, ClusterError> {
         let sent = mono_ms();
         let Some(held) =
-            lease::acquire(&cluster.leases, &partition_key(partition), &self.node).await?
+            lease::acquire(&cluster.leases, &(self.key)(partition), &self.node).await?
         else {
             return Ok(None);
         };
