@@ -1,5 +1,5 @@
 //! Scaling of detection from 1 to 3 worker *processes* on one machine (not a timed test;
-//! results in `docs/benchmarks.md`, "Cluster scaling (session 6)").
+//! results in `docs/benchmarks.md`, "Cluster scaling (session 7)").
 //!
 //! For each worker count (1, 2, 3, then 3, 2, 1 again, so a change in the machine's load does
 //! not favour one count):
