@@ -198,6 +198,16 @@ impl TestCluster {
         assert!(killed.success(), "kill -9 {name}");
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to a started process.
+    fn signal(&self, name: &str, signal: &str) {
+        let pid = self.children[name].id();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {name}");
+    }
+
     /// SIGKILL, no chance to write a checkpoint or release a lease; reaps the process.
     fn kill(&mut self, name: &str) {
         let child = self.children.get_mut(name).expect("started");
@@ -735,6 +745,98 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     }
     assert_eq!(outcome(&cluster), got, "a rebalance changes no conclusion");
 
+    check_acme_day(&got, &input);
+}
+
+/// A worker frozen (SIGSTOP) mid-stream for twice the lease TTL — what CPU starvation does at
+/// its worst — loses its partitions to the others and, resumed (SIGCONT), finds its leases
+/// gone: its partition tasks stop at their next alert or checkpoint (the local lease deadline
+/// has passed, then the renewal is refused), its checkpoints cannot move (revision check), and
+/// it rejoins with a fair share. Nothing is lost or stored twice: alerts and incidents equal
+/// the undisturbed run's.
+#[test]
+fn a_frozen_worker_gives_up_its_partitions_without_double_emitting() {
+    if !nats_reachable() {
+        return;
+    }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(Run {
+        tmp,
+        input,
+        kill_ms,
+        partitions,
+        pace_ms,
+    }) = Run::prepare()
+    else {
+        return;
+    };
+    let (expected, _) = undisturbed(&input, tmp.path(), partitions);
+    let mut cluster = TestCluster::new(tmp.path(), "stall", partitions);
+    cluster.start_sink("sink");
+    for name in ["w1", "w2", "w3"] {
+        cluster.start_worker(name);
+    }
+    let before = cluster.wait_for("three workers with a fair share each", |s| fair(s, 3));
+    let victim = ["w1", "w2", "w3"]
+        .into_iter()
+        .max_by_key(|node| {
+            before["partition_status"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["owner"] == *node)
+                .count()
+        })
+        .unwrap();
+    std::thread::scope(|scope| {
+        let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
+        std::thread::sleep(Duration::from_millis(kill_ms));
+        cluster.signal(victim, "STOP");
+        // Twice the 3 s TTL: the others take its partitions meanwhile.
+        let frozen = Instant::now();
+        cluster.wait_for("the frozen worker's partitions taken by the others", |s| {
+            s["partition_status"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(|p| p["owner"] != victim))
+        });
+        std::thread::sleep(Duration::from_secs(6).saturating_sub(frozen.elapsed()));
+        cluster.signal(victim, "CONT");
+        streaming.join().unwrap();
+    });
+    cluster.wait_until_settled(3, "sink");
+    let status = cluster.wait_for("a fair share again, the frozen worker included", |s| {
+        fair(s, 3) && s["total_lag"] == 0
+    });
+    assert!(
+        status["partition_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["lag"] == 0)
+    );
+    let got = outcome(&cluster);
+    assert_eq!(
+        got.alerts, expected.alerts,
+        "alerts differ from the undisturbed run"
+    );
+    assert_eq!(
+        got.incidents, expected.incidents,
+        "incidents differ from the undisturbed run"
+    );
+    let log =
+        std::fs::read_to_string(cluster.dir.join(format!("{victim}.log"))).unwrap_or_default();
+    let lost = log.lines().filter(|l| l.contains("lease lost")).count();
+    assert!(
+        lost > 0,
+        "{victim} noticed it lost its leases:\n{}",
+        cluster.logs()
+    );
+    eprintln!(
+        "frozen: {victim} stopped at {kill_ms} ms for 6 s, {partitions} partitions; {lost} 'lease lost' lines, {} 'paused' lines in its log; {} alerts, {} incidents, as undisturbed",
+        log.lines().filter(|l| l.contains("paused")).count(),
+        got.alerts.len(),
+        got.incidents.len()
+    );
     check_acme_day(&got, &input);
 }
 
