@@ -34,10 +34,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input = workload(events);
     println!("{events} events, {partitions} partitions, NATS {url}");
 
+    println!("load {}", shared::loadavg());
+    let cpu_before = shared::own_cpu();
     let journal_rate = journal_ingest(&input)?;
     println!(
-        "embedded journal: {journal_rate:.0} events/s ({:.1} µs/event)",
-        1e6 / journal_rate
+        "embedded journal: {journal_rate:.0} events/s ({:.1} µs/event wall, {:.1} µs/event CPU of this process)",
+        1e6 / journal_rate,
+        (shared::own_cpu() - cpu_before) * 1e6 / events as f64
     );
 
     let mut detection = Vec::new();
@@ -54,15 +57,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cluster.clone(),
             onesec_directory::SharedDirectory::new("", onesec_directory::Directory::empty()),
         );
+        let (cpu_before, server_before) = (shared::own_cpu(), shared::nats_server_cpu());
         let started = Instant::now();
         for batch in input.chunks(1000) {
             publisher.publish_resolved(batch).await?;
         }
         let publish = started.elapsed();
+        let server_us = match (server_before, shared::nats_server_cpu()) {
+            (Some(a), Some(b)) => format!("{:.1}", (b - a) * 1e6 / events as f64),
+            _ => "n/a".into(),
+        };
         println!(
-            "JetStream ingest ({workers}): {:.0} events/s ({:.1} µs/event), acknowledged",
+            "JetStream ingest ({workers}): {:.0} events/s ({:.1} µs/event wall), acknowledged; CPU µs/event: this process {:.1}, nats-server {server_us}; load {}",
             events as f64 / publish.as_secs_f64(),
-            publish.as_secs_f64() * 1e6 / events as f64
+            publish.as_secs_f64() * 1e6 / events as f64,
+            (shared::own_cpu() - cpu_before) * 1e6 / events as f64,
+            shared::loadavg()
         );
         let last = cluster.events.get_info().await?.state.last_sequence;
         let (rules, _) = onesec_pipeline::load_rules(&onesec_pipeline::RulesConfig::default())?;
@@ -92,20 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for task in tasks {
             let _ = task.await;
         }
-        let _ = cluster
-            .js
-            .delete_stream(cluster.settings.events_stream())
-            .await;
-        let _ = cluster
-            .js
-            .delete_stream(cluster.settings.alerts_stream())
-            .await;
-        for bucket in ["leases", "nodes", "checkpoints"] {
-            let _ = cluster
-                .js
-                .delete_key_value(format!("{}_{bucket}", cluster.settings.prefix))
-                .await;
-        }
+        let _ = Cluster::delete(&cluster.settings).await;
     }
     println!("detection events/s by workers 1..3: {detection:.0?}");
     Ok(())

@@ -1,5 +1,5 @@
 //! Scaling of detection from 1 to 3 worker *processes* on one machine (not a timed test;
-//! results in `docs/benchmarks.md`, "Cluster scaling (session 6)").
+//! results in `docs/benchmarks.md`, "Cluster scaling (session 7)").
 //!
 //! For each worker count (1, 2, 3, then 3, 2, 1 again, so a change in the machine's load does
 //! not favour one count):
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Error> {
     println!(
         "{events} events, {partitions} partitions; latency at {rate} events/s for {secs} s; NATS {}; load {}",
         nats_url(),
-        loadavg()
+        shared::loadavg()
     );
     println!(
         "| workers | messages/event | publish µs/event | detection events/s | worker CPU µs/event (each) | server CPU µs/event | p50 / p99 / max ms | load |"
@@ -127,7 +127,7 @@ async fn measure(
     let publish_us = started.elapsed().as_secs_f64() * 1e6 / events as f64;
     let last = cluster.events.get_info().await?.state.last_sequence;
 
-    let server_before = nats_server_cpu();
+    let server_before = shared::nats_server_cpu();
     let started = Instant::now();
     let mut children = Vec::new();
     for w in 0..workers {
@@ -139,9 +139,9 @@ async fn measure(
     let elapsed = started.elapsed().as_secs_f64();
     let cpu: Vec<f64> = children
         .iter()
-        .map(|c| process_cpu(c.id()) * 1e6 / events as f64)
+        .map(|c| shared::process_cpu(c.id()) * 1e6 / events as f64)
         .collect();
-    let server_us = match (server_before, nats_server_cpu()) {
+    let server_us = match (server_before, shared::nats_server_cpu()) {
         (Some(a), Some(b)) => format!("{:.1}", (b - a) * 1e6 / events as f64),
         _ => "n/a".into(),
     };
@@ -160,7 +160,7 @@ async fn measure(
         cpu_text.join(", "),
         cpu.iter().sum::<f64>(),
         latencies,
-        loadavg()
+        shared::loadavg()
     ))
 }
 
@@ -221,54 +221,6 @@ fn spawn_worker(prefix: &str, partitions: u16, node: &str) -> Result<Child, Erro
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()?)
-}
-
-/// User + system CPU seconds of a process (0 when unreadable).
-fn process_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => (user + system) / clock_ticks(),
-        _ => 0.0,
-    }
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// CPU seconds of the local nats-server, when one runs on this machine.
-fn nats_server_cpu() -> Option<f64> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "nats-server" {
-            return Some(process_cpu(pid));
-        }
-    }
-    None
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn now_ms() -> u128 {

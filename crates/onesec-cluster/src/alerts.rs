@@ -8,6 +8,7 @@ use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, AlertStatus};
 use onesec_pipeline::AlertFacts;
 use onesec_sigma::Output;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -15,10 +16,63 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct AlertBuilder {
     facts: HashMap<String, AlertFacts>,
+    /// Event ids folded into each alert's facts, in the order they were: what a snapshot
+    /// keeps so a restored builder rebuilds the same facts (reading those events back).
+    folded: HashMap<String, Vec<EventId>>,
     last: HashMap<String, Alert>,
 }
 
+/// What a snapshot keeps of an [`AlertBuilder`]: the last version of every alert built, and
+/// the events folded into each. The facts themselves are rebuilt from those events when an
+/// alert is next updated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuilderState {
+    /// Last version of each alert, by id (sorted).
+    pub last: Vec<Alert>,
+    /// Alert id → event ids folded into its facts, in order (sorted by alert id).
+    pub folded: Vec<(String, Vec<EventId>)>,
+}
+
 impl AlertBuilder {
+    /// Its state, for a snapshot.
+    pub fn state(&self) -> BuilderState {
+        let mut last: Vec<Alert> = self.last.values().cloned().collect();
+        last.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut folded: Vec<(String, Vec<EventId>)> = self
+            .folded
+            .iter()
+            .map(|(id, events)| (id.clone(), events.clone()))
+            .collect();
+        folded.sort();
+        BuilderState { last, folded }
+    }
+
+    /// A builder from a snapshot's state; alert facts are rebuilt on first use.
+    pub fn restore(state: BuilderState) -> AlertBuilder {
+        AlertBuilder {
+            facts: HashMap::new(),
+            folded: state.folded.into_iter().collect(),
+            last: state.last.into_iter().map(|a| (a.id.clone(), a)).collect(),
+        }
+    }
+
+    /// Facts of `alert_id`, rebuilt from the folded events after a restore.
+    fn facts_of(&mut self, alert_id: &str, events: &HashMap<EventId, Event>) -> &mut AlertFacts {
+        if !self.facts.contains_key(alert_id) {
+            let mut facts = AlertFacts::default();
+            for id in self.folded.get(alert_id).into_iter().flatten() {
+                match events.get(id) {
+                    Some(event) => facts.add_event(event),
+                    None => {
+                        tracing::warn!(event = id, alert = %alert_id, "event of an alert not found")
+                    }
+                }
+            }
+            self.facts.insert(alert_id.to_string(), facts);
+        }
+        self.facts.entry(alert_id.to_string()).or_default()
+    }
+
     /// Event ids an output names that the builder has not folded in yet (the caller makes
     /// them available to [`AlertBuilder::build`]).
     pub fn needed(&self, output: &Output) -> Vec<EventId> {
@@ -27,12 +81,23 @@ impl AlertBuilder {
             Output::Withdrawn { .. } => return Vec::new(),
         };
         let known = self.facts.get(&sigma.id);
-        sigma
+        // After a restore, facts are rebuilt from the events folded before the snapshot.
+        let restored = match known {
+            None => self.folded.get(&sigma.id).cloned().unwrap_or_default(),
+            Some(_) => Vec::new(),
+        };
+        let mut out: Vec<EventId> = sigma
             .event_ids
             .iter()
             .copied()
             .filter(|id| known.is_none_or(|f| !f.has_seen(*id)))
-            .collect()
+            .collect();
+        for id in restored {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
     }
 
     /// The product alert for `output`; `events` holds (at least) what [`AlertBuilder::needed`]
@@ -47,7 +112,8 @@ impl AlertBuilder {
                 return Some(previous);
             }
         };
-        let facts = self.facts.entry(sigma.id.clone()).or_default();
+        let mut newly = Vec::new();
+        let facts = self.facts_of(&sigma.id, events);
         for id in &sigma.event_ids {
             if facts.has_seen(*id) {
                 continue;
@@ -57,8 +123,13 @@ impl AlertBuilder {
                 continue;
             };
             facts.add_event(event);
+            newly.push(*id);
         }
         let alert = facts.alert(sigma, status);
+        self.folded
+            .entry(alert.id.clone())
+            .or_default()
+            .extend(newly);
         self.last.insert(alert.id.clone(), alert.clone());
         Some(alert)
     }
@@ -133,5 +204,45 @@ mod tests {
             .unwrap();
         assert_eq!(message_id(&again), ids[0]);
         assert_eq!(withdrawn.status, AlertStatus::Withdrawn);
+    }
+
+    #[test]
+    fn a_restored_builder_builds_what_the_original_would() {
+        use onesec_event::{Activity, EventClass};
+        let event = |id: u64, site: &str| {
+            let mut event = Event::new(1000, EventClass::Authentication, Activity::Logon);
+            event.id = id;
+            event.resolved.site = Some(site.into());
+            event
+        };
+        let events: HashMap<EventId, Event> = [(1, "s1"), (2, "s2"), (3, "s3")]
+            .into_iter()
+            .map(|(id, person)| (id, event(id, person)))
+            .collect();
+        let mut original = AlertBuilder::default();
+        original.build(Output::Fired(sigma("a1", vec![1])), &events);
+        original.build(Output::Updated(sigma("a1", vec![1, 2])), &events);
+        let state = original.state();
+        let json = serde_json::to_vec(&state).unwrap();
+        let mut restored = AlertBuilder::restore(serde_json::from_slice(&json).unwrap());
+        assert_eq!(restored.state(), state);
+
+        // The next version: the restored builder asks for the events it must fold again.
+        let next = Output::Updated(sigma("a1", vec![2, 3]));
+        let mut needed = restored.needed(&next);
+        needed.sort();
+        assert_eq!(needed, vec![1, 2, 3]);
+        let from_original = original.build(next.clone(), &events).unwrap();
+        let from_restored = restored.build(next, &events).unwrap();
+        assert_eq!(from_restored, from_original);
+        assert_eq!(from_restored.entities.sites.len(), 3);
+        // A withdrawal of an alert built before the snapshot.
+        let withdraw = || Output::Withdrawn {
+            alert_id: "a1".into(),
+        };
+        assert_eq!(
+            restored.build(withdraw(), &events),
+            original.build(withdraw(), &events)
+        );
     }
 }

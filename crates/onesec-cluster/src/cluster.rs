@@ -10,6 +10,7 @@
 //! | leases (KV, entries expire after the lease TTL) | `<prefix>_leases`: `p<N>` per partition, `sink` |
 //! | live nodes (KV, same TTL) | `<prefix>_nodes`: one key per worker |
 //! | checkpoints (KV, kept) | `<prefix>_checkpoints`: `p<N>`, and `partitions` (the fixed count) |
+//! | snapshots (KV, kept) | `<prefix>_snapshots`: `p<N>`, the partition's engine state ([`crate::snapshot`]) |
 
 use crate::error::ClusterError;
 use async_nats::jetstream::{self, kv, stream};
@@ -119,6 +120,8 @@ pub struct Cluster {
     pub nodes: kv::Store,
     /// Per-partition checkpoints and the partition count.
     pub checkpoints: kv::Store,
+    /// Per-partition engine snapshots.
+    pub snapshots: kv::Store,
 }
 
 /// Key of the partition count in the checkpoint bucket.
@@ -163,6 +166,7 @@ impl Cluster {
         let leases = ensure_bucket(&js, &settings, "leases", settings.lease_ttl).await?;
         let nodes = ensure_bucket(&js, &settings, "nodes", settings.lease_ttl).await?;
         let checkpoints = ensure_bucket(&js, &settings, "checkpoints", Duration::ZERO).await?;
+        let snapshots = ensure_bucket(&js, &settings, "snapshots", Duration::ZERO).await?;
         let mut cluster = Cluster {
             settings,
             js,
@@ -171,6 +175,7 @@ impl Cluster {
             leases,
             nodes,
             checkpoints,
+            snapshots,
         };
         cluster.settings.partitions = cluster.fix_partition_count().await?;
         // The lease TTL is the bucket's max_age, fixed when it was created: renew by that, not
@@ -233,6 +238,7 @@ impl Cluster {
             format!("KV_{}_leases", settings.prefix),
             format!("KV_{}_nodes", settings.prefix),
             format!("KV_{}_checkpoints", settings.prefix),
+            format!("KV_{}_snapshots", settings.prefix),
         ];
         let mut deleted = Vec::new();
         for name in names {

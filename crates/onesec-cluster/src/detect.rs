@@ -1,8 +1,12 @@
 //! One partition through the Sigma engine, from its checkpoint.
 //!
-//! A new owner rebuilds the partition's correlation state by reading the partition from the
-//! start of the stream through a fresh engine (the engine is deterministic, so this is the
-//! state the previous owner had), and publishes only what follows the checkpoint: the alerts
+//! A new owner restores the partition's correlation state from its newest snapshot
+//! ([`crate::snapshot`]: both engines and alert builders after the messages up to a stream
+//! sequence) and reads the stream from the next sequence. Without a usable snapshot (none yet,
+//! too large to store, or refused because it was made under other rules or settings) it
+//! rebuilds the state by reading the partition from the start of the stream through fresh
+//! engines (the engine is deterministic, so both give the state the previous owner had).
+//! Either way it publishes only what follows the checkpoint: the alerts
 //! of messages at or before the checkpoint's sequence were published (and acknowledged) before
 //! the checkpoint was written. Alerts of messages after the checkpoint that a dead owner had
 //! already published come out again with the same message id and are dropped by the alert
@@ -10,7 +14,9 @@
 //! acknowledged) and nothing is stored twice.
 //!
 //! The checkpoint is written with a revision check: if another worker wrote it since, this one
-//! lost the partition and stops.
+//! lost the partition and stops. Before publishing an alert and before writing the checkpoint
+//! the task checks its lease's local deadline ([`crate::renew::LeaseClock`]) and pauses while
+//! it has passed, so a starved worker stops before its lease can have expired on the server.
 //!
 //! A partition runs two engines, one per [`Route`]: primary copies of events go through the
 //! primary engine, whose single-event and by-person alerts are kept; site copies through the
@@ -24,6 +30,8 @@ use crate::error::ClusterError;
 use crate::lease::partition_key;
 use crate::partition::{Roles, Route};
 use crate::publish::{EVENT_ID_HEADER, ROLES_HEADER, WATERMARK_HEADER};
+use crate::renew::{LeaseBook, LeaseClock};
+use crate::snapshot::PartitionSnapshot;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::kv;
@@ -33,7 +41,9 @@ use onesec_pipeline::EventRecord;
 use onesec_sigma::{Engine, EngineConfig, Output, RuleSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Header of an alert message: `<event stream sequence>.<output index>` of the message whose
@@ -48,6 +58,10 @@ const CHECKPOINT_EVERY: u64 = 512;
 const KEPT_EVENTS: usize = 4_096;
 /// How long the partition may sit idle with an unwritten checkpoint.
 const IDLE_FLUSH: Duration = Duration::from_millis(250);
+/// Default time between two snapshots of a partition that keeps receiving messages.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+/// Most messages applied between two snapshots.
+const SNAPSHOT_MESSAGES: u64 = 4_096;
 
 /// How far a partition has been applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +74,10 @@ pub struct Checkpoint {
     pub node: String,
     /// When (UTC ms).
     pub updated_ms: i64,
+    /// How the writer started the partition: the stream sequence of the snapshot it restored,
+    /// `None` when it read the partition from the start of the stream.
+    #[serde(default)]
+    pub resumed_from_snapshot: Option<u64>,
 }
 
 /// What every partition task of a worker shares.
@@ -72,6 +90,10 @@ pub struct PartitionContext {
     pub engine: EngineConfig,
     /// This worker's node id.
     pub node: String,
+    /// The worker's leases and takeover counters.
+    pub book: Arc<LeaseBook>,
+    /// Time between two snapshots of a busy partition.
+    pub snapshot_every: Duration,
 }
 
 /// Reads a partition's checkpoint and the KV revision it is at (`None`: never written).
@@ -129,6 +151,35 @@ impl Lane {
         .map_err(|e| ClusterError::js("building the partition's engines", e))
     }
 
+    /// Both lanes restored from a snapshot, or the reason it was refused (the lanes are then
+    /// useless: build fresh ones).
+    async fn restore(
+        ctx: &PartitionContext,
+        snapshot: PartitionSnapshot,
+    ) -> Result<Result<[Lane; 2], String>, ClusterError> {
+        let (rules, engine) = (ctx.rules.clone(), ctx.engine);
+        tokio::task::spawn_blocking(move || {
+            let [primary_bytes, site_bytes] = snapshot.engines;
+            let [primary_state, site_state] = snapshot.builders;
+            let mut lanes = [
+                Lane::new(rules.clone(), engine, Route::Primary),
+                Lane::new(rules, engine, Route::Site),
+            ];
+            for (lane, (bytes, state)) in lanes
+                .iter_mut()
+                .zip([(primary_bytes, primary_state), (site_bytes, site_state)])
+            {
+                if let Err(error) = lane.engine.restore(&bytes) {
+                    return Err(format!("{:?} engine: {error}", lane.route));
+                }
+                lane.builder = AlertBuilder::restore(state);
+            }
+            Ok(lanes)
+        })
+        .await
+        .map_err(|e| ClusterError::js("restoring the partition's engines", e))
+    }
+
     /// Whether this lane publishes `output`: alerts of its route, and withdrawals (the
     /// builder only knows alerts this lane built).
     fn keeps(&self, output: &Output) -> bool {
@@ -154,43 +205,146 @@ struct Partition<'a> {
     revision: Option<u64>,
     unacked: Vec<PublishAckFuture>,
     since_flush: u64,
+    lease: LeaseClock,
+    /// Sequence of the newest snapshot written or restored.
+    snapshot_seq: u64,
+    /// Messages applied up to it.
+    snapshot_count: u64,
+    last_snapshot: Instant,
+}
+
+/// Where a partition starts: its lanes and the position they are at.
+pub(crate) struct Start {
+    lanes: [Lane; 2],
+    /// Messages up to here are in the lanes' state (0: none, read from the start).
+    sequence: u64,
+    applied_count: u64,
+    /// Why a stored snapshot was not used.
+    pub(crate) refused: Option<String>,
+}
+
+impl Start {
+    /// Sequence of the snapshot restored, `None` for a start from the beginning.
+    pub(crate) fn snapshot(&self) -> Option<u64> {
+        (self.sequence > 0).then_some(self.sequence)
+    }
+}
+
+/// The state a new owner starts `partition` from: its snapshot when there is a usable one
+/// not beyond the checkpoint, else fresh engines (and the reason a snapshot was refused).
+pub(crate) async fn start_state(
+    ctx: &PartitionContext,
+    partition: u16,
+    checkpoint: &Checkpoint,
+) -> Result<Start, ClusterError> {
+    let fresh = |refused: Option<String>| async move {
+        Ok::<_, ClusterError>(Start {
+            lanes: Lane::both(ctx).await?,
+            sequence: 0,
+            applied_count: 0,
+            refused,
+        })
+    };
+    if checkpoint.applied_seq == 0 {
+        return fresh(None).await;
+    }
+    let stored = match crate::snapshot::read(&ctx.cluster.snapshots, partition).await {
+        Ok(stored) => stored,
+        Err(error) => return fresh(Some(error.to_string())).await,
+    };
+    match stored {
+        None => fresh(None).await,
+        Some(Err(error)) => fresh(Some(error.to_string())).await,
+        Some(Ok(snapshot)) if snapshot.sequence > checkpoint.applied_seq => {
+            fresh(Some(format!(
+                "snapshot at {} is beyond the checkpoint at {}",
+                snapshot.sequence, checkpoint.applied_seq
+            )))
+            .await
+        }
+        Some(Ok(snapshot)) => {
+            let (sequence, applied_count) = (snapshot.sequence, snapshot.applied_count);
+            match Lane::restore(ctx, snapshot).await? {
+                Ok(lanes) => Ok(Start {
+                    lanes,
+                    sequence,
+                    applied_count,
+                    refused: None,
+                }),
+                Err(reason) => fresh(Some(reason)).await,
+            }
+        }
+    }
 }
 
 /// Runs `partition` until `stop` turns true or the partition is lost.
 pub async fn run_partition(
     ctx: &PartitionContext,
     partition: u16,
+    lease: LeaseClock,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ClusterError> {
     let (checkpoint, revision) = read_checkpoint(&ctx.cluster.checkpoints, partition).await?;
-    tracing::info!(
-        partition,
-        from = checkpoint.applied_seq,
-        "partition taken: rebuilding state from the stream"
-    );
+    let start = start_state(ctx, partition, &checkpoint).await?;
+    let counters = &ctx.book.counters;
+    if let Some(reason) = &start.refused {
+        counters.snapshots_refused.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(partition, %reason, "snapshot not used: replaying the partition");
+    }
+    match start.snapshot() {
+        Some(sequence) => {
+            counters.snapshot_restores.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                partition,
+                snapshot = sequence,
+                checkpoint = checkpoint.applied_seq,
+                "partition taken: restored from snapshot, reading the stream after it"
+            );
+        }
+        None => {
+            counters.replays.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                partition,
+                checkpoint = checkpoint.applied_seq,
+                "partition taken: rebuilding state from the start of the stream"
+            );
+        }
+    }
+    let resumed_from_snapshot = start.snapshot();
+    let deliver_policy = match start.sequence {
+        0 => DeliverPolicy::All,
+        sequence => DeliverPolicy::ByStartSequence {
+            start_sequence: sequence + 1,
+        },
+    };
     let mut state = Partition {
         ctx,
         partition,
-        lanes: Lane::both(ctx).await?,
+        lanes: start.lanes,
         events: HashMap::new(),
         order: VecDeque::new(),
         published_upto: checkpoint.applied_seq,
         applied: Checkpoint {
-            applied_seq: 0,
-            applied_count: 0,
+            applied_seq: start.sequence,
+            applied_count: start.applied_count,
             node: ctx.node.clone(),
             updated_ms: 0,
+            resumed_from_snapshot,
         },
         revision,
         unacked: Vec::new(),
         since_flush: 0,
+        lease,
+        snapshot_seq: start.sequence,
+        snapshot_count: start.applied_count,
+        last_snapshot: Instant::now(),
     };
     let consumer = ctx
         .cluster
         .events
         .create_consumer(pull::OrderedConfig {
             filter_subject: ctx.cluster.settings.events_subject(partition),
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy,
             ..Default::default()
         })
         .await
@@ -202,11 +356,11 @@ pub async fn run_partition(
     loop {
         tokio::select! {
             _ = stop.changed() => {
-                state.flush().await?;
+                state.flush(true).await?;
                 return Ok(());
             }
             next = tokio::time::timeout(IDLE_FLUSH, messages.next()) => match next {
-                Err(_) => state.flush().await?,
+                Err(_) => state.flush(false).await?,
                 Ok(None) => return Err(ClusterError::js(format!("consuming partition {partition}"), "the message stream ended")),
                 Ok(Some(Err(error))) => return Err(ClusterError::js(format!("consuming partition {partition}"), error)),
                 Ok(Some(Ok(message))) => {
@@ -219,7 +373,7 @@ pub async fn run_partition(
                     // lease renewals and the connection's own task run between messages.
                     tokio::task::yield_now().await;
                     if pending == 0 || state.since_flush >= CHECKPOINT_EVERY {
-                        state.flush().await?;
+                        state.flush(false).await?;
                     }
                 }
             }
@@ -320,6 +474,8 @@ impl Partition<'_> {
         if sequence <= self.published_upto {
             return Ok(());
         }
+        // Fencing: publish only while the lease is surely ours.
+        self.lease.wait_valid(self.partition).await?;
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(
             async_nats::header::NATS_MESSAGE_ID,
@@ -343,6 +499,38 @@ impl Partition<'_> {
         Ok(())
     }
 
+    /// Writes the partition's snapshot at the checkpoint just written (never beyond it).
+    async fn write_snapshot(&mut self) -> Result<(), ClusterError> {
+        let snapshot = PartitionSnapshot {
+            sequence: self.applied.applied_seq,
+            applied_count: self.applied.applied_count,
+            engines: [
+                self.lanes[0].engine.snapshot(),
+                self.lanes[1].engine.snapshot(),
+            ],
+            builders: [self.lanes[0].builder.state(), self.lanes[1].builder.state()],
+        };
+        let encoded = snapshot.encode()?;
+        let max_payload = self.ctx.cluster.js.client().server_info().max_payload;
+        let written = crate::snapshot::write(
+            &self.ctx.cluster.snapshots,
+            max_payload,
+            self.partition,
+            encoded,
+        )
+        .await?;
+        tracing::debug!(
+            partition = self.partition,
+            sequence = snapshot.sequence,
+            bytes = written,
+            "snapshot written"
+        );
+        self.snapshot_seq = snapshot.sequence;
+        self.snapshot_count = snapshot.applied_count;
+        self.last_snapshot = Instant::now();
+        Ok(())
+    }
+
     /// An older event, read back from the stream (its primary copy, at the event id).
     async fn read_back(&self, id: EventId) -> Result<Event, ClusterError> {
         let message = self
@@ -362,8 +550,9 @@ impl Partition<'_> {
         Ok(event)
     }
 
-    /// Waits for the published alerts' acknowledgements, then moves the checkpoint.
-    async fn flush(&mut self) -> Result<(), ClusterError> {
+    /// Waits for the published alerts' acknowledgements, then moves the checkpoint, and
+    /// writes a snapshot when one is due (`stopping`: always, if anything moved).
+    async fn flush(&mut self, stopping: bool) -> Result<(), ClusterError> {
         for ack in self.unacked.drain(..) {
             ack.await
                 .map_err(|e| ClusterError::js("waiting for an alert's acknowledgement", e))?;
@@ -371,6 +560,7 @@ impl Partition<'_> {
         if self.applied.applied_seq <= self.published_upto {
             return Ok(());
         }
+        self.lease.wait_valid(self.partition).await?;
         self.applied.updated_ms = crate::now_ms();
         let key = partition_key(self.partition);
         let value = serde_json::to_vec(&self.applied)
@@ -398,6 +588,13 @@ impl Partition<'_> {
                 self.revision = Some(revision);
                 self.published_upto = self.applied.applied_seq;
                 self.since_flush = 0;
+                let moved = self.applied.applied_seq > self.snapshot_seq;
+                let due = self.last_snapshot.elapsed() >= self.ctx.snapshot_every
+                    || self.applied.applied_count
+                        >= self.snapshot_count.saturating_add(SNAPSHOT_MESSAGES);
+                if moved && (stopping || due) {
+                    self.write_snapshot().await?;
+                }
                 Ok(())
             }
             Err((true, reason)) => Err(ClusterError::LeaseLost {
@@ -409,5 +606,160 @@ impl Partition<'_> {
                 reason,
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Where a new owner starts, against the local server (skipped without one, except under
+    //! `CI=true`): a usable snapshot is restored, one made under other rules is refused and
+    //! the partition replayed, and one beyond the checkpoint is never used.
+    use super::*;
+    use crate::ClusterSettings;
+    use crate::renew::LeaseBook;
+    use crate::snapshot::PartitionSnapshot;
+    use onesec_sigma::LoadOptions;
+
+    const RULE: &str = r"
+title: Door forced
+id: 6b1c7a52-0000-4000-8000-000000000001
+logsource: {category: physical_access}
+detection:
+    sel: {event: door_forced}
+    condition: sel
+level: high
+";
+    const OTHER_RULE: &str = r"
+title: Door held
+id: 6b1c7a52-0000-4000-8000-000000000002
+logsource: {category: physical_access}
+detection:
+    sel: {event: door_held}
+    condition: sel
+level: low
+";
+
+    fn rules(yaml: &str) -> RuleSet {
+        let (rules, report) = RuleSet::from_yaml_str(yaml, &LoadOptions::default());
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        rules
+    }
+
+    async fn connect() -> Option<Cluster> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let settings = ClusterSettings {
+            url: std::env::var("ONESEC_NATS_URL")
+                .unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+            prefix: format!("tsnap{}x{}", std::process::id(), nanos % 1_000_000_000),
+            partitions: 4,
+            lease_ttl: Duration::from_secs(3),
+            ..ClusterSettings::default()
+        };
+        match Cluster::connect(settings).await {
+            Ok(cluster) => Some(cluster),
+            Err(error @ ClusterError::Connect { .. }) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                    panic!("NATS JetStream is not reachable under CI: {error}");
+                }
+                eprintln!("SKIPPED: {error}");
+                None
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    fn context(cluster: &Cluster, rules: RuleSet) -> PartitionContext {
+        PartitionContext {
+            cluster: cluster.clone(),
+            rules,
+            engine: EngineConfig::default(),
+            node: "test".into(),
+            book: Arc::new(LeaseBook::new("test".into(), Duration::from_secs(3))),
+            snapshot_every: SNAPSHOT_EVERY,
+        }
+    }
+
+    /// A snapshot at `sequence` of engines over `yaml` that saw one event (so their state is
+    /// not empty), with the checkpoint at `checkpoint`.
+    async fn store(cluster: &Cluster, yaml: &str, sequence: u64, checkpoint: u64) -> Engine {
+        let mut engine = Engine::new(rules(yaml), EngineConfig::default());
+        let event = serde_json::json!({"event": "door_forced", "time_ms": 1000});
+        assert_eq!(engine.process(1, &event).len(), 1);
+        let snapshot = PartitionSnapshot {
+            sequence,
+            applied_count: 3,
+            engines: [engine.snapshot(), engine.snapshot()],
+            builders: Default::default(),
+        };
+        crate::snapshot::write(&cluster.snapshots, 1 << 20, 0, snapshot.encode().unwrap())
+            .await
+            .unwrap();
+        let record = Checkpoint {
+            applied_seq: checkpoint,
+            applied_count: 3,
+            node: "earlier".into(),
+            updated_ms: 0,
+            resumed_from_snapshot: None,
+        };
+        cluster
+            .checkpoints
+            .put(
+                partition_key(0),
+                serde_json::to_vec(&record).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        engine
+    }
+
+    #[tokio::test]
+    async fn a_new_owner_restores_a_snapshot_and_replays_when_it_is_refused() {
+        let Some(cluster) = connect().await else {
+            return;
+        };
+        let original = store(&cluster, RULE, 10, 12).await;
+        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, 0).await.unwrap();
+
+        // Same rules: restored, reading from the message after the snapshot.
+        let same = context(&cluster, rules(RULE));
+        let start = start_state(&same, 0, &checkpoint).await.unwrap();
+        assert_eq!(start.snapshot(), Some(10));
+        assert_eq!(start.applied_count, 3);
+        assert!(start.refused.is_none());
+        assert_eq!(
+            start.lanes[0].engine.snapshot(),
+            original.snapshot(),
+            "the restored engine is the snapshotted one"
+        );
+
+        // Other rules (a stale snapshot after a rule change): refused, replayed from the start.
+        let changed = context(&cluster, rules(&format!("{RULE}\n---\n{OTHER_RULE}")));
+        let start = start_state(&changed, 0, &checkpoint).await.unwrap();
+        assert_eq!(start.snapshot(), None, "a refused snapshot replays");
+        assert_eq!(start.applied_count, 0);
+        let reason = start.refused.expect("the refusal is reported");
+        assert!(reason.contains("rule set"), "{reason}");
+
+        // A snapshot beyond the checkpoint would skip unpublished alerts: never used.
+        store(&cluster, RULE, 13, 12).await;
+        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, 0).await.unwrap();
+        let start = start_state(&same, 0, &checkpoint).await.unwrap();
+        assert_eq!(start.snapshot(), None);
+        assert!(start.refused.is_some_and(|r| r.contains("beyond")));
+
+        // Damaged bytes: refused, replayed.
+        cluster
+            .snapshots
+            .put(partition_key(0), b"OSCLSNAP garbage".to_vec().into())
+            .await
+            .unwrap();
+        let start = start_state(&same, 0, &checkpoint).await.unwrap();
+        assert_eq!(start.snapshot(), None);
+        assert!(start.refused.is_some());
+
+        Cluster::delete(&cluster.settings).await.unwrap();
     }
 }

@@ -32,6 +32,15 @@ pub struct NodeRecord {
     pub partitions: Vec<u16>,
     /// When it last wrote this (UTC ms).
     pub updated_ms: i64,
+    /// Partitions it started from a snapshot checkpoint.
+    #[serde(default)]
+    pub snapshot_restores: u64,
+    /// Partitions it started by replaying the stream from the start.
+    #[serde(default)]
+    pub replays: u64,
+    /// Snapshots it refused (other rules or settings, damaged) and replayed instead.
+    #[serde(default)]
+    pub snapshots_refused: u64,
 }
 
 /// Lease key of a partition.
@@ -105,12 +114,23 @@ pub async fn release(leases: &kv::Store, key: &str, held: Held) {
 
 /// Reads every current lease: key → owner.
 pub async fn owners(leases: &kv::Store) -> Result<BTreeMap<String, LeaseRecord>, ClusterError> {
+    // 32 reads in flight: hundreds of partitions one round trip after the other are slow on
+    // a loaded machine.
+    let values: Vec<Result<(String, Option<_>), ClusterError>> =
+        futures_util::stream::iter(keys(leases).await?)
+            .map(|key| async move {
+                let value = leases
+                    .get(&key)
+                    .await
+                    .map_err(|e| ClusterError::js(format!("reading lease {key}"), e))?;
+                Ok((key, value))
+            })
+            .buffered(32)
+            .collect()
+            .await;
     let mut out = BTreeMap::new();
-    for key in keys(leases).await? {
-        if let Some(value) = leases
-            .get(&key)
-            .await
-            .map_err(|e| ClusterError::js(format!("reading lease {key}"), e))?
+    for entry in values {
+        if let (key, Some(value)) = entry?
             && let Ok(record) = serde_json::from_slice::<LeaseRecord>(&value)
         {
             out.insert(key, record);

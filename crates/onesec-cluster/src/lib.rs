@@ -17,7 +17,9 @@
 //! * [`publish`]: the ingest role; answers only after JetStream acknowledged every event.
 //! * [`lease`]: ownership of partitions in a KV bucket, and the fair share of partitions.
 //! * [`detect`]: one partition through the Sigma engine, from its checkpoint.
-//! * [`worker`]: the detection worker role: heartbeats, leases, one task per partition.
+//! * [`renew`]: lease renewal and heartbeats on a thread of their own, local lease deadlines.
+//! * [`snapshot`]: a partition's engine state at a stream sequence, so takeover skips replay.
+//! * [`worker`]: the detection worker role: leases, one task per partition.
 //! * [`sink`]: the one writer of alerts and incidents into the store.
 //! * [`status`]: nodes, partitions, owners and lag for `onesec cluster status`.
 //!
@@ -31,7 +33,9 @@ pub mod error;
 pub mod lease;
 pub mod partition;
 pub mod publish;
+pub mod renew;
 pub mod sink;
+pub mod snapshot;
 pub mod status;
 pub mod worker;
 

@@ -18,14 +18,16 @@
 //! every alert and incident is stored once.
 
 use crate::cluster::Cluster;
-use crate::detect::{TRIGGER_HEADER, read_checkpoint};
+use crate::detect::TRIGGER_HEADER;
 use crate::error::ClusterError;
-use crate::lease::{self, SINK_KEY};
+use crate::renew::{LeaseBook, LeaseClock, spawn_renewer};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
 use onesec_incident::{Alert, Grouper, GrouperConfig, IncidentState};
 use onesec_store::{DetectionBatch, IncidentFilter, Store};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -112,9 +114,15 @@ impl Sink {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<SinkCounters, ClusterError> {
         let period = self.cluster.settings.lease_ttl / 3;
-        let mut held = loop {
-            if let Some(held) = lease::acquire(&self.cluster.leases, SINK_KEY, &self.node).await? {
-                break held;
+        // The lease is renewed by a thread of its own (`crate::renew`): a round over many
+        // partitions on a loaded machine must not hold the renewal up.
+        let book = Arc::new(LeaseBook::for_sink(
+            self.node.clone(),
+            self.cluster.settings.lease_ttl,
+        ));
+        let lease = loop {
+            if let Some(clock) = book.acquire(&self.cluster, 0).await? {
+                break clock;
             }
             tokio::select! {
                 _ = shutdown.changed() => return Ok(self.counters),
@@ -142,21 +150,22 @@ impl Sink {
             .messages()
             .await
             .map_err(|e| ClusterError::js("consuming alerts", e))?;
-        let mut renew_at = tokio::time::Instant::now() + period;
-        loop {
-            if tokio::time::Instant::now() >= renew_at {
-                held = lease::renew(&self.cluster.leases, SINK_KEY, &self.node, held, 0).await?;
-                renew_at = tokio::time::Instant::now() + period;
+        let stop_renewer = Arc::new(AtomicBool::new(false));
+        let renewer = spawn_renewer(book.clone(), self.cluster.clone(), stop_renewer.clone())
+            .map_err(|e| ClusterError::js("starting the lease renewal thread", e))?;
+        let result = loop {
+            if let Err(error) = self.round(&mut messages, stored, &lease).await {
+                break Err(error);
             }
-            self.round(&mut messages, stored).await?;
             tokio::select! {
-                _ = shutdown.changed() => {
-                    lease::release(&self.cluster.leases, SINK_KEY, held).await;
-                    return Ok(self.counters);
-                }
+                _ = shutdown.changed() => break Ok(()),
                 _ = tokio::time::sleep(ROUND) => {}
             }
-        }
+        };
+        book.release(&self.cluster, 0).await;
+        stop_renewer.store(true, Ordering::Release);
+        let _ = tokio::task::spawn_blocking(move || renewer.join()).await;
+        result.map(|()| self.counters)
     }
 
     /// One round: find the low watermark, read every alert published so far, group and store
@@ -165,6 +174,7 @@ impl Sink {
         &mut self,
         messages: &mut pull::Ordered,
         stored: u64,
+        lease: &LeaseClock,
     ) -> Result<(), ClusterError> {
         // The watermark first: every alert it covers was acknowledged before the checkpoints
         // it was computed from were written, so the alert stream's end read after it holds them.
@@ -203,6 +213,8 @@ impl Sink {
             self.read_upto = sequence;
         }
         if low > self.grouped_upto {
+            // Fencing: store only while the sink lease is surely ours.
+            lease.wait_valid(0).await?;
             self.group_upto(low, stored)?;
         }
         Ok(())
@@ -284,10 +296,10 @@ pub async fn low_watermark(cluster: &Cluster) -> Result<u64, ClusterError> {
         .state
         .last_sequence;
     let counts = crate::status::subject_counts(cluster).await?;
-    for partition in 0..settings.partitions {
+    let checkpoints = crate::status::read_checkpoints(cluster).await?;
+    for (partition, checkpoint) in (0..settings.partitions).zip(checkpoints) {
         let subject = settings.events_subject(partition);
         let messages = counts.get(&subject).copied().unwrap_or(0);
-        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, partition).await?;
         if messages <= checkpoint.applied_count {
             continue;
         }

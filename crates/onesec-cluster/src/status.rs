@@ -2,7 +2,7 @@
 //! buckets and streams (no worker is asked anything).
 
 use crate::cluster::Cluster;
-use crate::detect::read_checkpoint;
+use crate::detect::{Checkpoint, read_checkpoint};
 use crate::error::ClusterError;
 use crate::lease::{self, SINK_KEY, partition_key};
 use futures_util::StreamExt;
@@ -43,6 +43,12 @@ pub struct NodeStatus {
     pub partitions: Vec<u16>,
     /// Its last heartbeat (UTC ms).
     pub updated_ms: i64,
+    /// Partitions it started from a snapshot checkpoint.
+    pub snapshot_restores: u64,
+    /// Partitions it started from the start of the stream (no usable snapshot).
+    pub replays: u64,
+    /// Snapshots it refused (other rules or settings, damaged), replayed instead.
+    pub snapshots_refused: u64,
 }
 
 /// One partition.
@@ -58,6 +64,9 @@ pub struct PartitionStatus {
     pub applied_seq: u64,
     /// Messages not yet applied (messages − applied count).
     pub lag: u64,
+    /// The checkpoint writer started from the snapshot at this sequence (`None`: from the
+    /// start of the stream).
+    pub resumed_from_snapshot: Option<u64>,
 }
 
 /// Messages per partition subject of the event stream.
@@ -73,6 +82,22 @@ pub async fn subject_counts(cluster: &Cluster) -> Result<BTreeMap<String, u64>, 
         counts.insert(subject, count as u64);
     }
     Ok(counts)
+}
+
+/// Every partition's checkpoint, in partition order: read 32 at a time (one round trip each;
+/// one after the other they take long with hundreds of partitions on a loaded machine).
+pub async fn read_checkpoints(cluster: &Cluster) -> Result<Vec<Checkpoint>, ClusterError> {
+    futures_util::stream::iter(0..cluster.settings.partitions)
+        .map(|partition| async move {
+            read_checkpoint(&cluster.checkpoints, partition)
+                .await
+                .map(|(checkpoint, _)| checkpoint)
+        })
+        .buffered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Reads the status of `cluster`.
@@ -92,8 +117,8 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
         .await
         .map_err(|e| ClusterError::js("reading the alert stream", e))?;
     let mut partition_status = Vec::with_capacity(usize::from(settings.partitions));
-    for partition in 0..settings.partitions {
-        let (checkpoint, _) = read_checkpoint(&cluster.checkpoints, partition).await?;
+    let checkpoints = read_checkpoints(cluster).await?;
+    for (partition, checkpoint) in (0..settings.partitions).zip(checkpoints) {
         let messages = counts
             .get(&settings.events_subject(partition))
             .copied()
@@ -106,6 +131,7 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
             messages,
             applied_seq: checkpoint.applied_seq,
             lag: messages.saturating_sub(checkpoint.applied_count),
+            resumed_from_snapshot: checkpoint.resumed_from_snapshot,
         });
     }
     Ok(ClusterStatus {
@@ -121,6 +147,9 @@ pub async fn read(cluster: &Cluster) -> Result<ClusterStatus, ClusterError> {
                 node: n.node,
                 partitions: n.partitions,
                 updated_ms: n.updated_ms,
+                snapshot_restores: n.snapshot_restores,
+                replays: n.replays,
+                snapshots_refused: n.snapshots_refused,
             })
             .collect(),
         total_lag: partition_status.iter().map(|p| p.lag).sum(),
@@ -147,23 +176,37 @@ impl ClusterStatus {
         out.push_str(&format!("nodes ({}):\n", self.nodes.len()));
         for node in &self.nodes {
             out.push_str(&format!(
-                "  {:<24} {:>4} partitions\n",
+                "  {:<24} {:>4} partitions  started {} from snapshots, {} by replay ({} snapshots refused)\n",
                 node.node,
-                node.partitions.len()
+                node.partitions.len(),
+                node.snapshot_restores,
+                node.replays,
+                node.snapshots_refused
             ));
         }
         out.push_str(&format!(
-            "partitions: total lag {}, unowned {}\n  {:>4}  {:<24} {:>10} {:>12} {:>8}\n",
-            self.total_lag, self.unowned, "part", "owner", "messages", "applied seq", "lag"
+            "partitions: total lag {}, unowned {}\n  {:>4}  {:<24} {:>10} {:>12} {:>8}  {}\n",
+            self.total_lag,
+            self.unowned,
+            "part",
+            "owner",
+            "messages",
+            "applied seq",
+            "lag",
+            "resumed from"
         ));
         for p in &self.partition_status {
             out.push_str(&format!(
-                "  {:>4}  {:<24} {:>10} {:>12} {:>8}\n",
+                "  {:>4}  {:<24} {:>10} {:>12} {:>8}  {}\n",
                 p.partition,
                 p.owner.as_deref().unwrap_or("-"),
                 p.messages,
                 p.applied_seq,
-                p.lag
+                p.lag,
+                match p.resumed_from_snapshot {
+                    Some(sequence) => format!("snapshot @{sequence}"),
+                    None => "stream start".into(),
+                }
             ));
         }
         out

@@ -130,3 +130,54 @@ async fn the_partition_count_of_a_cluster_never_changes() {
         "connect_existing takes the stored count"
     );
 }
+
+/// The lease book (what workers and the sink hold, renewed by their renewal thread): a batch
+/// renewal keeps every lease and moves its local deadline; a lease someone else took is
+/// reported lost and its clock says so; a released lease is free at once.
+#[tokio::test]
+async fn a_lease_book_renews_in_one_batch_and_reports_what_it_lost() {
+    use onesec_cluster::renew::LeaseBook;
+    let Some(cluster) = connect("tbook").await else {
+        return;
+    };
+    let ttl = cluster.settings.lease_ttl;
+    let sink = LeaseBook::for_sink("s1".into(), ttl);
+    let sink_clock = sink.acquire(&cluster, 0).await.unwrap().expect("free");
+    let workers = LeaseBook::new("w1".into(), ttl);
+    let mut clocks = Vec::new();
+    for partition in 0..4 {
+        clocks.push(
+            workers
+                .acquire(&cluster, partition)
+                .await
+                .unwrap()
+                .expect("free"),
+        );
+    }
+    for _ in 0..3 {
+        sink.renew_all(&cluster).await;
+        workers.renew_all(&cluster).await;
+    }
+    assert!(sink_clock.is_valid() && clocks.iter().all(|c| c.is_valid()));
+    assert!(sink.take_lost().is_empty() && workers.take_lost().is_empty());
+    let owners = lease::owners(&cluster.leases).await.unwrap();
+    assert_eq!(owners["sink"].node, "s1");
+    assert_eq!(owners["p3"].node, "w1");
+
+    // Someone else writes p2 (as after an expiry and a takeover): lost at the next batch.
+    cluster
+        .leases
+        .put("p2", b"{\"node\":\"w2\",\"acquired_ms\":0}".to_vec().into())
+        .await
+        .unwrap();
+    workers.renew_all(&cluster).await;
+    assert_eq!(workers.take_lost(), vec![2]);
+    assert!(clocks[2].is_lost() && !clocks[2].is_valid());
+    assert!(clocks[1].is_valid());
+    assert_eq!(workers.held(), vec![0, 1, 3]);
+
+    workers.release(&cluster, 1).await;
+    let other = LeaseBook::new("w2".into(), ttl);
+    assert!(other.acquire(&cluster, 1).await.unwrap().is_some());
+    Cluster::delete(&cluster.settings).await.unwrap();
+}

@@ -6,7 +6,8 @@
 //! What must hold afterwards:
 //! * every event JetStream acknowledged was applied by some worker (every partition's
 //!   checkpoint has applied all of its messages) and the killed worker's partitions have new
-//!   owners;
+//!   owners; each of them that had applied messages before the kill was resumed from its
+//!   snapshot checkpoint (status `resumed_from_snapshot`), not replayed from the stream start;
 //! * the stored alerts and incidents are exactly those of an undisturbed run of the same input
 //!   on one worker — nothing lost, nothing twice — and the acme day opens exactly the incidents
 //!   of `../shared/scenarios/acme/expected.yaml` (S1–S6, S5 included: its denials name no one
@@ -195,6 +196,16 @@ impl TestCluster {
             .status()
             .unwrap();
         assert!(killed.success(), "kill -9 {name}");
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to a started process.
+    fn signal(&self, name: &str, signal: &str) {
+        let pid = self.children[name].id();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {name}");
     }
 
     /// SIGKILL, no chance to write a checkpoint or release a lease; reaps the process.
@@ -591,24 +602,38 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         !killed_owned.is_empty(),
         "{victim} owns partitions before it is killed: {before:#}"
     );
-    let (acked, published) = std::thread::scope(|scope| {
+    let started = Instant::now();
+    let (acked, published, applied_before_kill) = std::thread::scope(|scope| {
         let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
         std::thread::sleep(Duration::from_millis(kill_ms));
         assert!(
             !streaming.is_finished(),
             "the kill must land mid-stream: lower ONESEC_FAILOVER_KILL_MS"
         );
+        // Which of the victim's partitions had applied something (so wrote a checkpoint and
+        // a snapshot at it) just before the kill.
+        let just_before = cluster.status();
+        let applied_before_kill: Vec<u64> = killed_owned
+            .iter()
+            .copied()
+            .filter(|p| {
+                let status = &just_before["partition_status"][*p as usize];
+                status["owner"] == victim && status["applied_seq"].as_u64() > Some(0)
+            })
+            .collect();
         cluster.sigkill(victim);
         // The sink too: its replacement waits for the lease, regroups from the alert stream
         // and stores only what lies beyond the position it finds in the store.
         std::thread::sleep(Duration::from_millis(300));
         cluster.sigkill("sink");
-        streaming.join().unwrap()
+        let (acked, published) = streaming.join().unwrap();
+        (acked, published, applied_before_kill)
     });
     cluster.kill(victim);
     cluster.kill("sink");
     cluster.start_sink("sink");
     let after = cluster.wait_until_settled(2, "sink");
+    let settled_after = started.elapsed();
 
     // No acknowledged event is missing: all were acknowledged once, and every partition has
     // applied every message of its subject.
@@ -640,6 +665,39 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
         );
     }
 
+    // Takeover from snapshots: a partition the victim had applied messages of was restored
+    // from its snapshot by the new owner (not replayed from the start of the stream).
+    let counter = |name: &str| -> u64 {
+        after["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n[name].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let restored: Vec<u64> = killed_owned
+        .iter()
+        .copied()
+        .filter(|p| partitions_status[*p as usize]["resumed_from_snapshot"].is_u64())
+        .collect();
+    eprintln!(
+        "takeover: {} of the victim's {} partitions had applied messages before the kill; {} resumed from a snapshot; survivors started {} partitions from snapshots, {} by replay, refused {} snapshots",
+        applied_before_kill.len(),
+        killed_owned.len(),
+        restored.len(),
+        counter("snapshot_restores"),
+        counter("replays"),
+        counter("snapshots_refused"),
+    );
+    for partition in &applied_before_kill {
+        assert!(
+            restored.contains(partition),
+            "partition {partition} (applied before the kill) resumed from a snapshot: {:#}",
+            partitions_status[*partition as usize]
+        );
+    }
+    assert_eq!(counter("snapshots_refused"), 0, "no snapshot was refused");
+
     // Nothing lost, nothing twice: the same alerts (same ids, same events) and incidents as the
     // undisturbed run.
     let got = outcome(&cluster);
@@ -654,11 +712,12 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     );
 
     eprintln!(
-        "failover: {} events, {partitions} partitions, {victim} killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed",
+        "failover: {} events, {partitions} partitions, {victim} killed at {kill_ms} ms owning {} partitions; {} alerts, {} incidents, as undisturbed; settled {:.1} s after the stream started",
         acked.len(),
         killed_owned.len(),
         got.alerts.len(),
-        got.incidents.len()
+        got.incidents.len(),
+        settled_after.as_secs_f64()
     );
 
     let sink_log = std::fs::read_to_string(cluster.dir.join("sink.log")).unwrap_or_default();
@@ -686,6 +745,98 @@ fn killing_a_worker_mid_stream_loses_and_duplicates_nothing() {
     }
     assert_eq!(outcome(&cluster), got, "a rebalance changes no conclusion");
 
+    check_acme_day(&got, &input);
+}
+
+/// A worker frozen (SIGSTOP) mid-stream for twice the lease TTL — what CPU starvation does at
+/// its worst — loses its partitions to the others and, resumed (SIGCONT), finds its leases
+/// gone: its partition tasks stop at their next alert or checkpoint (the local lease deadline
+/// has passed, then the renewal is refused), its checkpoints cannot move (revision check), and
+/// it rejoins with a fair share. Nothing is lost or stored twice: alerts and incidents equal
+/// the undisturbed run's.
+#[test]
+fn a_frozen_worker_gives_up_its_partitions_without_double_emitting() {
+    if !nats_reachable() {
+        return;
+    }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(Run {
+        tmp,
+        input,
+        kill_ms,
+        partitions,
+        pace_ms,
+    }) = Run::prepare()
+    else {
+        return;
+    };
+    let (expected, _) = undisturbed(&input, tmp.path(), partitions);
+    let mut cluster = TestCluster::new(tmp.path(), "stall", partitions);
+    cluster.start_sink("sink");
+    for name in ["w1", "w2", "w3"] {
+        cluster.start_worker(name);
+    }
+    let before = cluster.wait_for("three workers with a fair share each", |s| fair(s, 3));
+    let victim = ["w1", "w2", "w3"]
+        .into_iter()
+        .max_by_key(|node| {
+            before["partition_status"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["owner"] == *node)
+                .count()
+        })
+        .unwrap();
+    std::thread::scope(|scope| {
+        let streaming = scope.spawn(|| input.publish(&cluster, pace_ms));
+        std::thread::sleep(Duration::from_millis(kill_ms));
+        cluster.signal(victim, "STOP");
+        // Twice the 3 s TTL: the others take its partitions meanwhile.
+        let frozen = Instant::now();
+        cluster.wait_for("the frozen worker's partitions taken by the others", |s| {
+            s["partition_status"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(|p| p["owner"] != victim))
+        });
+        std::thread::sleep(Duration::from_secs(6).saturating_sub(frozen.elapsed()));
+        cluster.signal(victim, "CONT");
+        streaming.join().unwrap();
+    });
+    cluster.wait_until_settled(3, "sink");
+    let status = cluster.wait_for("a fair share again, the frozen worker included", |s| {
+        fair(s, 3) && s["total_lag"] == 0
+    });
+    assert!(
+        status["partition_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["lag"] == 0)
+    );
+    let got = outcome(&cluster);
+    assert_eq!(
+        got.alerts, expected.alerts,
+        "alerts differ from the undisturbed run"
+    );
+    assert_eq!(
+        got.incidents, expected.incidents,
+        "incidents differ from the undisturbed run"
+    );
+    let log =
+        std::fs::read_to_string(cluster.dir.join(format!("{victim}.log"))).unwrap_or_default();
+    let lost = log.lines().filter(|l| l.contains("lease lost")).count();
+    assert!(
+        lost > 0,
+        "{victim} noticed it lost its leases:\n{}",
+        cluster.logs()
+    );
+    eprintln!(
+        "frozen: {victim} stopped at {kill_ms} ms for 6 s, {partitions} partitions; {lost} 'lease lost' lines, {} 'paused' lines in its log; {} alerts, {} incidents, as undisturbed",
+        log.lines().filter(|l| l.contains("paused")).count(),
+        got.alerts.len(),
+        got.incidents.len()
+    );
     check_acme_day(&got, &input);
 }
 
