@@ -73,7 +73,10 @@ impl Record for WithSource<'_> {
     fn time_ms(&self) -> i64 {
         0
     }
-    fn for_each_field<'a>(&'a self, f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>)) -> bool {
+    fn for_each_field<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>),
+    ) -> bool {
         self.value.for_each_field(f)
     }
 }
