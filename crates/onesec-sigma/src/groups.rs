@@ -238,13 +238,16 @@ const COMPACT_MAX: usize = 1 << 15;
 /// One compact further entry: (time − base time, event id − base id as i32 bits).
 type Packed = [u32; 2];
 
-/// Packed entries per pool segment (16 KiB), or one chunk when chunks are larger.
-const SEGMENT: usize = 2048;
+/// Entries of a pool's first segment (or one chunk, when chunks are larger): segments double
+/// from there, [`GROW`] times, then stay at that size (64 → 2 048 entries, 16 KiB).
+const SEGMENT_MIN: usize = 64;
+const GROW: u32 = 5;
 
-/// Chunks of `1 << class` packed entries, with a free list. The chunks live in fixed-size
-/// segments that are never moved or reallocated: a pool grows by one segment at a time
-/// (no doubling, no copy, no freed old buffer left resident in the heap), and a chunk never
-/// straddles two segments.
+/// Chunks of `1 << class` packed entries, with a free list. The chunks live in segments that
+/// are never moved or reallocated: a pool grows by one segment at a time (no copy, no freed
+/// old buffer left resident in the heap), segments double in size up to 16 KiB so that the
+/// small pools of a correlation with few groups stay small, and a chunk never straddles two
+/// segments (every segment boundary is a multiple of the chunk size).
 #[derive(Debug, Default)]
 struct Pool {
     segs: Vec<Box<[Packed]>>,
@@ -256,16 +259,30 @@ struct Pool {
 }
 
 impl Pool {
-    /// Entries per segment of size class `class`.
-    fn seg_len(class: usize) -> usize {
-        SEGMENT.max(1 << class)
+    /// Entries of the first segment of size class `class`.
+    fn base(class: usize) -> usize {
+        SEGMENT_MIN.max(1 << class)
+    }
+
+    /// Entries of segment `seg` of size class `class`.
+    fn seg_len(class: usize, seg: usize) -> usize {
+        Self::base(class) << (seg as u32).min(GROW)
     }
 
     /// (segment, offset of its first entry) of chunk `chunk` of size class `class`.
     fn at(class: usize, chunk: u32) -> (usize, usize) {
-        let per_seg = Self::seg_len(class) >> class;
-        let chunk = chunk as usize;
-        (chunk / per_seg, (chunk % per_seg) << class)
+        let b = Self::base(class);
+        let e = (chunk as usize) << class;
+        // Segments 0..GROW hold b, 2b, 4b, … entries: b·(2^GROW − 1) in all.
+        let doubling = b * ((1 << GROW) - 1);
+        if e < doubling {
+            let seg = (usize::BITS - 1 - (e / b + 1).leading_zeros()) as usize;
+            (seg, e - b * ((1 << seg) - 1))
+        } else {
+            let full = b << GROW;
+            let r = e - doubling;
+            (GROW as usize + r / full, r % full)
+        }
     }
 
     /// The packed entries of a chunk.
@@ -637,7 +654,7 @@ impl Groups {
         let chunk = pool.chunks as u32;
         let (seg, _) = Pool::at(class, chunk);
         if seg == pool.segs.len() {
-            let len = Pool::seg_len(class);
+            let len = Pool::seg_len(class, seg);
             pool.segs.push(vec![[0, 0]; len].into_boxed_slice());
             if multi {
                 pool.members.push(vec![0; len].into_boxed_slice());
@@ -781,6 +798,25 @@ mod tests {
             assert_eq!(g.newest_time(idx), i as i64 + 1);
         }
         assert!(g.find(&long[200]).is_none());
+    }
+
+    /// Chunks tile the segments: consecutive, inside one segment, none shared.
+    #[test]
+    fn chunks_tile_the_segments() {
+        for class in [0, 1, 3, 6, 7, 12] {
+            let mut next = (0usize, 0usize);
+            for chunk in 0..20_000u32 {
+                let (seg, off) = Pool::at(class, chunk);
+                if next.1 == Pool::seg_len(class, next.0) {
+                    next = (next.0 + 1, 0);
+                }
+                assert_eq!((seg, off), next, "class {class} chunk {chunk}");
+                assert!(off + (1 << class) <= Pool::seg_len(class, seg));
+                next.1 += 1 << class;
+            }
+        }
+        assert_eq!(Pool::seg_len(0, 0), 64);
+        assert_eq!(Pool::seg_len(0, 9), 2048);
     }
 
     #[test]

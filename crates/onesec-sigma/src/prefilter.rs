@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+/// Prefilter automata whose patterns add up to at most this many bytes are built as DFAs.
+const DFA_MAX_BYTES: usize = 4096;
 
 use crate::ctx::{Ctx, FieldIndex, TableStore};
 use crate::record::{FieldValue, Record, float_text, int_text};
@@ -31,6 +34,12 @@ struct PfField {
     base: usize,
     /// Rules per pattern.
     rules: Vec<Vec<usize>>,
+    /// Length of the shortest pattern (an ASCII value shorter than this holds none).
+    min_len: usize,
+    /// Whether a value is first tested for any pattern at all (one quick search) before the
+    /// overlapping search that finds them all: for the keyword prefilter, which sees every
+    /// string value of the record and finds a pattern in few of them.
+    gate: bool,
 }
 
 /// The per-event marks a prefilter scan updates.
@@ -83,9 +92,15 @@ impl PfField {
         let lower = &mut *marks.lower;
         lower.clear();
         if text.is_ascii() {
+            if text.len() < self.min_len {
+                return;
+            }
             lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
         } else {
             lower.extend_from_slice(text.to_lowercase().as_bytes());
+        }
+        if self.gate && !self.ac.is_match(&lower[..]) {
+            return;
         }
         for m in self.ac.find_overlapping_iter(&lower[..]) {
             let p = m.pattern().as_usize();
@@ -141,7 +156,12 @@ pub(crate) struct Matcher {
     /// Plans built so far, by their set of active groups.
     plan_of: HashMap<Box<[u32]>, usize, FixedState>,
     plans: Vec<Plan>,
+    /// The plan of each log-source token seen ([`Record::logsource_token`]).
+    plan_of_token: HashMap<u64, usize, FixedState>,
 }
+
+/// Log-source tokens remembered at most (records of further tokens are asked pair by pair).
+const MAX_TOKENS: usize = 4096;
 
 /// Plans kept at most: events of more distinct log-source combinations than this use the
 /// shared automata (each plan costs its automata's build time and memory).
@@ -267,6 +287,7 @@ impl Matcher {
             active: Vec::new(),
             plan_of: HashMap::default(),
             plans: Vec::new(),
+            plan_of_token: HashMap::default(),
             keyword_pf,
             table: TableStore::new(fields.len()),
             fields,
@@ -303,31 +324,44 @@ impl Matcher {
             self.epoch = 1;
         }
         let epoch = self.epoch;
-        // Which groups apply.
+        let token = rec.logsource_token();
+        let known = token.and_then(|t| self.plan_of_token.get(&t).copied());
         let mut active = std::mem::take(&mut self.active);
         active.clear();
-        for (gi, g) in self.ls_groups.iter().enumerate() {
-            let mut ok = true;
-            for &p in &g.pairs {
-                if self.ls_state[p] == 0 {
-                    let (k, v) = &self.ls_pairs[p];
-                    self.ls_state[p] = if rec.in_logsource(k, v) { 1 } else { 2 };
-                }
-                if self.ls_state[p] != 1 {
-                    ok = false;
-                    break;
-                }
-            }
-            if ok {
-                active.push(gi as u32);
-            }
-        }
-        let plan = if active.len() == self.ls_groups.len() {
-            // Every group applies (a record that says nothing of its source): the shared
-            // automata are that plan.
-            None
+        let plan = if known.is_some() {
+            // A record of the same log source was seen: its plan holds.
+            known
         } else {
-            self.plan_for(rules, &active)
+            // Which groups apply.
+            for (gi, g) in self.ls_groups.iter().enumerate() {
+                let mut ok = true;
+                for &p in &g.pairs {
+                    if self.ls_state[p] == 0 {
+                        let (k, v) = &self.ls_pairs[p];
+                        self.ls_state[p] = if rec.in_logsource(k, v) { 1 } else { 2 };
+                    }
+                    if self.ls_state[p] != 1 {
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    active.push(gi as u32);
+                }
+            }
+            let plan = if active.len() == self.ls_groups.len() {
+                // Every group applies (a record that says nothing of its source): the shared
+                // automata are that plan.
+                None
+            } else {
+                self.plan_for(rules, &active)
+            };
+            if let (Some(t), Some(pi)) = (token, plan)
+                && self.plan_of_token.len() < MAX_TOKENS
+            {
+                self.plan_of_token.insert(t, pi);
+            }
+            plan
         };
         let mut candidates = std::mem::take(&mut self.scratch_candidates);
         candidates.clear();
@@ -562,13 +596,21 @@ fn build_prefilter(
         // The needles are folded (lowercase) and the scan lowercases the value: the
         // automaton compares exactly, which builds and searches faster than ASCII case
         // insensitivity.
+        // A small automaton (most of a plan's, the keyword one) is built as a DFA: one
+        // table lookup per byte; a large one stays the crate's choice (a DFA's table grows
+        // with states × byte classes).
+        let bytes: usize = pats.iter().map(Vec::len).sum();
+        let kind = (bytes <= DFA_MAX_BYTES).then_some(AhoCorasickKind::DFA);
         let built = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            .kind(kind)
             .build(&pats);
         match built {
             Ok(ac) => {
                 prefilter.push(PfField {
                     slot: fields.slot(&name).unwrap_or(usize::MAX),
+                    min_len: pats.iter().map(Vec::len).min().unwrap_or(0),
+                    gate: name.is_empty(),
                     name,
                     ac,
                     base: pattern_count,
