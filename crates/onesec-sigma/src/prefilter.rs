@@ -4,10 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
-/// Prefilter automata whose patterns add up to at most this many bytes are built as DFAs.
-const DFA_MAX_BYTES: usize = 4096;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::ctx::{Ctx, FieldIndex, TableStore};
 use crate::record::{FieldValue, Record, float_text, int_text};
@@ -36,10 +33,11 @@ struct PfField {
     rules: Vec<Vec<usize>>,
     /// Length of the shortest pattern (an ASCII value shorter than this holds none).
     min_len: usize,
-    /// Whether a value is first tested for any pattern at all (one quick search) before the
-    /// overlapping search that finds them all: for the keyword prefilter, which sees every
-    /// string value of the record and finds a pattern in few of them.
-    gate: bool,
+    /// For the keyword prefilter, which sees every string value of the record and finds a
+    /// pattern in few of them: the same patterns, ASCII-case-insensitive, to test an ASCII
+    /// value for any pattern at all, as it is, before lowercasing it for the overlapping
+    /// search that finds them all.
+    gate: Option<AhoCorasick>,
 }
 
 /// The per-event marks a prefilter scan updates.
@@ -95,12 +93,16 @@ impl PfField {
             if text.len() < self.min_len {
                 return;
             }
+            // The patterns are lowercase: for ASCII text, an ASCII-case-insensitive match is
+            // a match in the lowercased text.
+            if let Some(gate) = &self.gate
+                && !gate.is_match(text)
+            {
+                return;
+            }
             lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
         } else {
             lower.extend_from_slice(text.to_lowercase().as_bytes());
-        }
-        if self.gate && !self.ac.is_match(&lower[..]) {
-            return;
         }
         for m in self.ac.find_overlapping_iter(&lower[..]) {
             let p = m.pattern().as_usize();
@@ -596,21 +598,23 @@ fn build_prefilter(
         // The needles are folded (lowercase) and the scan lowercases the value: the
         // automaton compares exactly, which builds and searches faster than ASCII case
         // insensitivity.
-        // A small automaton (most of a plan's, the keyword one) is built as a DFA: one
-        // table lookup per byte; a large one stays the crate's choice (a DFA's table grows
-        // with states × byte classes).
-        let bytes: usize = pats.iter().map(Vec::len).sum();
-        let kind = (bytes <= DFA_MAX_BYTES).then_some(AhoCorasickKind::DFA);
         let built = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            .kind(kind)
             .build(&pats);
         match built {
             Ok(ac) => {
                 prefilter.push(PfField {
                     slot: fields.slot(&name).unwrap_or(usize::MAX),
                     min_len: pats.iter().map(Vec::len).min().unwrap_or(0),
-                    gate: name.is_empty(),
+                    gate: if name.is_empty() {
+                        AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::Standard)
+                            .ascii_case_insensitive(true)
+                            .build(&pats)
+                            .ok()
+                    } else {
+                        None
+                    },
                     name,
                     ac,
                     base: pattern_count,
