@@ -66,6 +66,17 @@ pub fn events(keys: usize, rules: usize) -> Vec<Value> {
         .collect()
 }
 
+/// The harness's record of an alerted (rule, group) pair: a 64-bit hash, so that its own
+/// bookkeeping (≈ 19 000 pairs per run) adds ≈ 0.2 bytes per event to the memory measured
+/// for either engine instead of ≈ 2.6 (two `String`s and a set entry per pair).
+fn pair_hash(rule: &impl std::hash::Hash, group: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    rule.hash(&mut h);
+    group.hash(&mut h);
+    h.finish()
+}
+
 /// One engine's correlation result.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CorrResult {
@@ -114,7 +125,7 @@ pub fn run_onesec(rules: usize, keys: usize) -> CorrResult {
             for o in &out {
                 if let Output::Fired(a) = o {
                     alerts += 1;
-                    alerted.insert((a.rule_id.clone(), a.group.clone()));
+                    alerted.insert(pair_hash(&a.rule_id, &a.group));
                 }
             }
         }
@@ -181,7 +192,7 @@ pub fn run_rsigma(rules: usize, keys: usize, refs: bool) -> CorrResult {
             for r in &out {
                 if let Some(c) = r.as_correlation() {
                     alerts += 1;
-                    alerted.insert((r.header.rule_id.clone(), c.group_key.clone()));
+                    alerted.insert(pair_hash(&r.header.rule_id, &c.group_key));
                 }
             }
         }

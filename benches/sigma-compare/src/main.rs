@@ -27,6 +27,7 @@ struct Args {
     skip_corr: bool,
     skip_match: bool,
     onesec_only: bool,
+    rsigma_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         skip_corr: false,
         skip_match: false,
         onesec_only: false,
+        rsigma_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,10 +59,11 @@ fn parse_args() -> Result<Args, String> {
             "--skip-corr" => a.skip_corr = true,
             "--skip-match" => a.skip_match = true,
             "--onesec-only" => a.onesec_only = true,
+            "--rsigma-only" => a.rsigma_only = true,
             "--help" | "-h" => {
                 return Err(
                     "usage: sigma-compare [--events N] [--rounds R] [--corr-keys K] \
-                            [--corr-rules 10,100] [--skip-corr] [--skip-match] [--onesec-only]"
+                            [--corr-rules 10,100] [--skip-corr] [--skip-match] [--onesec-only] [--rsigma-only]"
                         .into(),
                 );
             }
@@ -102,6 +105,10 @@ fn main() {
     };
     if args.onesec_only {
         profile::run(&sigma, args.events);
+        return;
+    }
+    if args.rsigma_only {
+        profile::run_rsigma(&sigma, args.events);
         return;
     }
     let mut r = Report;

@@ -73,7 +73,17 @@ impl Record for WithSource<'_> {
     fn time_ms(&self) -> i64 {
         0
     }
-    fn for_each_field<'a>(&'a self, f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>)) -> bool {
+    fn logsource_token(&self) -> Option<u64> {
+        // The triple is the whole log source (rsigma receives it as a `LogSource`).
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        (self.product, self.service, self.category).hash(&mut h);
+        Some(h.finish())
+    }
+    fn for_each_field<'a>(
+        &'a self,
+        f: &mut dyn FnMut(&'a str, &dyn Fn() -> FieldValue<'a>),
+    ) -> bool {
         self.value.for_each_field(f)
     }
 }

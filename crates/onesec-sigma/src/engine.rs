@@ -1256,4 +1256,6 @@ fn recompute_group(
 fn normalize(events: &mut Vec<(i64, u64)>) {
     events.sort_unstable();
     events.dedup();
+    // Kept in a live alert until its group's window passes: no spare capacity.
+    events.shrink_to_fit();
 }

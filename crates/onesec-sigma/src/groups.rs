@@ -12,7 +12,8 @@
 //! * The first entry of a group is the group's base: its time and event id are stored in full,
 //!   in the group. Every further entry is 8 bytes, `(time − base time: u32, event id − base id:
 //!   i32)`, plus one byte for the referenced rule when the correlation has several. These
-//!   entries live in per-size-class pools of the rule (chunks of 1, 2, 4, … entries, reused
+//!   entries live in per-size-class pools of the rule (chunks of 1, 2, 4, … entries in
+//!   fixed-size segments that are never reallocated, reused
 //!   through free lists), so the second entry of a group costs 8 bytes, not an allocation.
 //! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
 //!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
@@ -237,13 +238,73 @@ const COMPACT_MAX: usize = 1 << 15;
 /// One compact further entry: (time − base time, event id − base id as i32 bits).
 type Packed = [u32; 2];
 
-/// Chunks of `1 << class` packed entries, with a free list.
+/// Entries of a pool's first segment (or one chunk, when chunks are larger): segments double
+/// from there, [`GROW`] times, then stay at that size (64 → 2 048 entries, 16 KiB).
+const SEGMENT_MIN: usize = 64;
+const GROW: u32 = 5;
+
+/// Chunks of `1 << class` packed entries, with a free list. The chunks live in segments that
+/// are never moved or reallocated: a pool grows by one segment at a time (no copy, no freed
+/// old buffer left resident in the heap), segments double in size up to 16 KiB so that the
+/// small pools of a correlation with few groups stay small, and a chunk never straddles two
+/// segments (every segment boundary is a multiple of the chunk size).
 #[derive(Debug, Default)]
 struct Pool {
-    data: Vec<Packed>,
-    /// Referenced rule per entry (only when the correlation has several).
-    members: Vec<u8>,
+    segs: Vec<Box<[Packed]>>,
+    /// Referenced rule per entry, segment by segment (only when the correlation has several).
+    members: Vec<Box<[u8]>>,
+    /// Chunks handed out so far (live or on the free list).
+    chunks: usize,
     free: Vec<u32>,
+}
+
+impl Pool {
+    /// Entries of the first segment of size class `class`.
+    fn base(class: usize) -> usize {
+        SEGMENT_MIN.max(1 << class)
+    }
+
+    /// Entries of segment `seg` of size class `class`.
+    fn seg_len(class: usize, seg: usize) -> usize {
+        Self::base(class) << (seg as u32).min(GROW)
+    }
+
+    /// (segment, offset of its first entry) of chunk `chunk` of size class `class`.
+    fn at(class: usize, chunk: u32) -> (usize, usize) {
+        let b = Self::base(class);
+        let e = (chunk as usize) << class;
+        // Segments 0..GROW hold b, 2b, 4b, … entries: b·(2^GROW − 1) in all.
+        let doubling = b * ((1 << GROW) - 1);
+        if e < doubling {
+            let seg = (usize::BITS - 1 - (e / b + 1).leading_zeros()) as usize;
+            (seg, e - b * ((1 << seg) - 1))
+        } else {
+            let full = b << GROW;
+            let r = e - doubling;
+            (GROW as usize + r / full, r % full)
+        }
+    }
+
+    /// The packed entries of a chunk.
+    fn chunk(&self, class: usize, chunk: u32) -> &[Packed] {
+        let (seg, off) = Self::at(class, chunk);
+        &self.segs[seg][off..off + (1 << class)]
+    }
+
+    /// Referenced rule of entry `k` of a chunk (0 when not recorded).
+    fn member(&self, class: usize, chunk: u32, k: usize) -> u8 {
+        let (seg, off) = Self::at(class, chunk);
+        self.members
+            .get(seg)
+            .and_then(|m| m.get(off + k))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Entry slots held (live or free).
+    fn slots(&self, class: usize) -> usize {
+        self.chunks << class
+    }
 }
 
 /// Size class of `n` further entries: the smallest `c` with `1 << c >= n`.
@@ -442,9 +503,9 @@ impl Groups {
             1 => g.base_time,
             n => {
                 let rest = usize::from(n) - 1;
-                let pool = &self.pools[class_of(rest)];
-                let at = g.chunk as usize * (1 << class_of(rest)) + rest - 1;
-                g.base_time + i64::from(pool.data[at][0])
+                let class = class_of(rest);
+                let chunk = self.pools[class].chunk(class, g.chunk);
+                g.base_time + i64::from(chunk[rest - 1][0])
             }
         }
     }
@@ -479,13 +540,11 @@ impl Groups {
         }
         let class = class_of(rest);
         let pool = &self.pools[class];
-        let start = g.chunk as usize * (1 << class);
-        for k in 0..rest {
-            let [dt, did] = pool.data[start + k];
+        for (k, &[dt, did]) in pool.chunk(class, g.chunk)[..rest].iter().enumerate() {
             out.push(Entry {
                 time: g.base_time + i64::from(dt),
                 tie: g.base_id.wrapping_add(i64::from(did as i32) as u64),
-                member: pool.members.get(start + k).map_or(0, |m| u32::from(*m)),
+                member: u32::from(pool.member(class, g.chunk, k)),
                 extra: None,
             });
         }
@@ -545,16 +604,22 @@ impl Groups {
         g.member0 = first.member as u8;
         if new_rest > 0 {
             let class = class_of(new_rest);
-            let start = g.chunk as usize * (1 << class);
+            let (seg, start) = Pool::at(class, g.chunk);
             let (base_time, base_id) = (g.base_time, g.base_id);
             let pool = &mut self.pools[class];
-            for (k, e) in entries[1..].iter().enumerate() {
-                pool.data[start + k] = [
+            let data = &mut pool.segs[seg][start..start + new_rest];
+            for (slot, e) in data.iter_mut().zip(&entries[1..]) {
+                *slot = [
                     (e.time - base_time) as u32,
                     e.tie.wrapping_sub(base_id) as i64 as i32 as u32,
                 ];
-                if self.multi {
-                    pool.members[start + k] = e.member as u8;
+            }
+            if let Some(members) = pool.members.get_mut(seg) {
+                for (slot, e) in members[start..start + new_rest]
+                    .iter_mut()
+                    .zip(&entries[1..])
+                {
+                    *slot = e.member as u8;
                 }
             }
         }
@@ -586,13 +651,17 @@ impl Groups {
         if let Some(c) = pool.free.pop() {
             return c;
         }
-        let size = 1usize << class;
-        let chunk = pool.data.len() / size;
-        pool.data.resize(pool.data.len() + size, [0, 0]);
-        if multi {
-            pool.members.resize(pool.data.len(), 0);
+        let chunk = pool.chunks as u32;
+        let (seg, _) = Pool::at(class, chunk);
+        if seg == pool.segs.len() {
+            let len = Pool::seg_len(class, seg);
+            pool.segs.push(vec![[0, 0]; len].into_boxed_slice());
+            if multi {
+                pool.members.push(vec![0; len].into_boxed_slice());
+            }
         }
-        chunk as u32
+        pool.chunks += 1;
+        chunk
     }
 
     fn free_chunk(&mut self, idx: u32) {
@@ -611,7 +680,7 @@ impl Groups {
             .pools
             .iter()
             .enumerate()
-            .any(|(c, p)| p.free.len() * (1 << c) * 2 > p.data.len());
+            .any(|(c, p)| (p.free.len() << c) * 2 > p.slots(c));
         slab_dead || keys_dead || pools_dead
     }
 
@@ -681,8 +750,7 @@ mod tests {
         let compact = vec![e(100, 50, 0), e(100, 40, 2), e(5_000, 1_000_000, 1)];
         assert_eq!(round_trip(&mut g, "10.0.0.1", compact.clone()), compact);
         assert_eq!(
-            g.pools[1].data.len(),
-            2,
+            g.pools[1].chunks, 1,
             "two further entries: one chunk of two"
         );
         // An event id more than 2^31 away, a time more than 2^32 ms away, an extra: wide.
@@ -732,6 +800,25 @@ mod tests {
         assert!(g.find(&long[200]).is_none());
     }
 
+    /// Chunks tile the segments: consecutive, inside one segment, none shared.
+    #[test]
+    fn chunks_tile_the_segments() {
+        for class in [0, 1, 3, 6, 7, 12] {
+            let mut next = (0usize, 0usize);
+            for chunk in 0..20_000u32 {
+                let (seg, off) = Pool::at(class, chunk);
+                if next.1 == Pool::seg_len(class, next.0) {
+                    next = (next.0 + 1, 0);
+                }
+                assert_eq!((seg, off), next, "class {class} chunk {chunk}");
+                assert!(off + (1 << class) <= Pool::seg_len(class, seg));
+                next.1 += 1 << class;
+            }
+        }
+        assert_eq!(Pool::seg_len(0, 0), 64);
+        assert_eq!(Pool::seg_len(0, 9), 2048);
+    }
+
     #[test]
     fn chunks_are_reused() {
         let mut g = Groups::new(1);
@@ -742,11 +829,7 @@ mod tests {
         let b = g.find_or_insert("b", || None);
         let mut v: Vec<Entry> = (0..4).map(|i| e(i, i as u64, 0)).collect();
         g.store(b, &mut v);
-        assert_eq!(
-            g.pools[2].data.len(),
-            4,
-            "the freed chunk of four was reused"
-        );
+        assert_eq!(g.pools[2].chunks, 1, "the freed chunk of four was reused");
         assert_eq!(a, b, "the freed slot was reused");
     }
 }

@@ -74,6 +74,12 @@
 //!   the value lowercased, selects the candidate rules. Rules without such literals (e.g.
 //!   `not` only, `null`, `fieldref`, a regex that may start with anything) are always
 //!   evaluated. Differential tests check that this never hides a match.
+//! * Records that carry a log source get their own automata: the first record of each
+//!   combination of applicable log-source groups (e.g. Windows process creation) builds a
+//!   *plan* — the always-evaluated rules and prefilter automata of those groups only — that
+//!   later records of the combination reuse (at most 64 plans; records that say nothing of
+//!   their source use the shared automata). A record that tells a log-source token
+//!   ([`Record::logsource_token`]) skips the log-source tests once its token is known.
 //!   Throughput on the SigmaHQ set: `docs/benchmarks.md` ("Detection engine vs rsigma").
 //!
 //! ## Correlation rules

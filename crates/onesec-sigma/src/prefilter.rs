@@ -1,7 +1,7 @@
 //! Single-event matching: log-source groups, the per-field literal prefilter automata, and
 //! the per-event pass that selects and evaluates the candidate detection rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -31,6 +31,13 @@ struct PfField {
     base: usize,
     /// Rules per pattern.
     rules: Vec<Vec<usize>>,
+    /// Length of the shortest pattern (an ASCII value shorter than this holds none).
+    min_len: usize,
+    /// For the keyword prefilter, which sees every string value of the record and finds a
+    /// pattern in few of them: the same patterns, ASCII-case-insensitive, to test an ASCII
+    /// value for any pattern at all, as it is, before lowercasing it for the overlapping
+    /// search that finds them all.
+    gate: Option<AhoCorasick>,
 }
 
 /// The per-event marks a prefilter scan updates.
@@ -83,6 +90,16 @@ impl PfField {
         let lower = &mut *marks.lower;
         lower.clear();
         if text.is_ascii() {
+            if text.len() < self.min_len {
+                return;
+            }
+            // The patterns are lowercase: for ASCII text, an ASCII-case-insensitive match is
+            // a match in the lowercased text.
+            if let Some(gate) = &self.gate
+                && !gate.is_match(text)
+            {
+                return;
+            }
             lower.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
         } else {
             lower.extend_from_slice(text.to_lowercase().as_bytes());
@@ -134,6 +151,83 @@ pub(crate) struct Matcher {
     epoch: u32,
     cand: Vec<u32>,
     pat_seen: Vec<u32>,
+    /// Members of each log-source group (to build plans).
+    group_members: Vec<Vec<usize>>,
+    /// The active groups of this event (scratch).
+    active: Vec<u32>,
+    /// Plans built so far, by their set of active groups.
+    plan_of: HashMap<Box<[u32]>, usize, FixedState>,
+    plans: Vec<Plan>,
+    /// The plan of each log-source token seen ([`Record::logsource_token`]).
+    plan_of_token: HashMap<u64, usize, FixedState>,
+}
+
+/// Log-source tokens remembered at most (records of further tokens are asked pair by pair).
+const MAX_TOKENS: usize = 4096;
+
+/// Plans kept at most: events of more distinct log-source combinations than this use the
+/// shared automata (each plan costs its automata's build time and memory).
+const MAX_PLANS: usize = 64;
+
+/// Hasher of the plan map: keys are sets of group indexes, fixed by the rules.
+type FixedState = foldhash::fast::FixedState;
+
+/// What matching needs for one combination of active log-source groups (e.g. every
+/// Windows process-creation event): the always-evaluated rules of those groups, and prefilter
+/// automata holding only those groups' literals. Built the first time an event of that
+/// combination comes, so an event scans only the needles of rules that can apply to it, and
+/// its candidates need no log-source check.
+#[derive(Debug)]
+struct Plan {
+    always: Vec<usize>,
+    prefilter: Vec<PfField>,
+    /// Per field slot: its prefilter field (`u32::MAX`: none).
+    pf_of_slot: Vec<u32>,
+    dotted_pf: Vec<usize>,
+    keyword_pf: Option<usize>,
+}
+
+impl Plan {
+    fn new(
+        rules: &[Rule],
+        groups: Vec<(Vec<usize>, Vec<usize>)>,
+        fields: &FieldIndex,
+    ) -> (Plan, usize) {
+        let (groups, prefilter, pattern_count) = build_prefilter(rules, groups, fields);
+        let mut always: Vec<usize> = groups
+            .iter()
+            .flat_map(|(_, g)| g.always.iter().copied())
+            .collect();
+        always.sort_unstable();
+        always.dedup();
+        let (pf_of_slot, dotted_pf, keyword_pf) = slots_of(&prefilter, fields);
+        (
+            Plan {
+                always,
+                prefilter,
+                pf_of_slot,
+                dotted_pf,
+                keyword_pf,
+            },
+            pattern_count,
+        )
+    }
+}
+
+/// Per field slot its prefilter field, the dotted prefilter fields, the keyword prefilter.
+fn slots_of(prefilter: &[PfField], fields: &FieldIndex) -> (Vec<u32>, Vec<usize>, Option<usize>) {
+    let mut pf_of_slot = vec![u32::MAX; fields.len()];
+    let mut dotted_pf = Vec::new();
+    for (i, pf) in prefilter.iter().enumerate() {
+        if pf.slot < fields.len() {
+            pf_of_slot[pf.slot] = i as u32;
+            if pf.name.contains('.') {
+                dotted_pf.push(i);
+            }
+        }
+    }
+    let keyword_pf = prefilter.iter().position(|pf| pf.name.is_empty());
+    (pf_of_slot, dotted_pf, keyword_pf)
 }
 
 impl Matcher {
@@ -187,19 +281,15 @@ impl Matcher {
                 rule_group[r] = gi;
             }
         }
-        let ls_groups: Vec<LsGroup> = ls_groups.into_iter().map(|(_, g)| g).collect();
-        let mut pf_of_slot = vec![u32::MAX; fields.len()];
-        let mut dotted_pf = Vec::new();
-        for (i, pf) in prefilter.iter().enumerate() {
-            if pf.slot < fields.len() {
-                pf_of_slot[pf.slot] = i as u32;
-                if pf.name.contains('.') {
-                    dotted_pf.push(i);
-                }
-            }
-        }
-        let keyword_pf = prefilter.iter().position(|pf| pf.name.is_empty());
+        let (group_members, ls_groups): (Vec<Vec<usize>>, Vec<LsGroup>) =
+            ls_groups.into_iter().unzip();
+        let (pf_of_slot, dotted_pf, keyword_pf) = slots_of(&prefilter, &fields);
         Matcher {
+            group_members,
+            active: Vec::new(),
+            plan_of: HashMap::default(),
+            plans: Vec::new(),
+            plan_of_token: HashMap::default(),
             keyword_pf,
             table: TableStore::new(fields.len()),
             fields,
@@ -236,35 +326,48 @@ impl Matcher {
             self.epoch = 1;
         }
         let epoch = self.epoch;
-        let ctx = Ctx::with_table(rec, &self.fields, &mut self.table, epoch);
+        let token = rec.logsource_token();
+        let known = token.and_then(|t| self.plan_of_token.get(&t).copied());
+        let mut active = std::mem::take(&mut self.active);
+        active.clear();
+        let plan = if known.is_some() {
+            // A record of the same log source was seen: its plan holds.
+            known
+        } else {
+            // Which groups apply.
+            for (gi, g) in self.ls_groups.iter().enumerate() {
+                let mut ok = true;
+                for &p in &g.pairs {
+                    if self.ls_state[p] == 0 {
+                        let (k, v) = &self.ls_pairs[p];
+                        self.ls_state[p] = if rec.in_logsource(k, v) { 1 } else { 2 };
+                    }
+                    if self.ls_state[p] != 1 {
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    active.push(gi as u32);
+                }
+            }
+            let plan = if active.len() == self.ls_groups.len() {
+                // Every group applies (a record that says nothing of its source): the shared
+                // automata are that plan.
+                None
+            } else {
+                self.plan_for(rules, &active)
+            };
+            if let (Some(t), Some(pi)) = (token, plan)
+                && self.plan_of_token.len() < MAX_TOKENS
+            {
+                self.plan_of_token.insert(t, pi);
+            }
+            plan
+        };
         let mut candidates = std::mem::take(&mut self.scratch_candidates);
         candidates.clear();
-        // Which groups apply, and which fields their prefilters need.
-        for (gi, g) in self.ls_groups.iter().enumerate() {
-            let mut ok = true;
-            for &p in &g.pairs {
-                if self.ls_state[p] == 0 {
-                    let (k, v) = &self.ls_pairs[p];
-                    self.ls_state[p] = if rec.in_logsource(k, v) { 1 } else { 2 };
-                }
-                if self.ls_state[p] != 1 {
-                    ok = false;
-                    break;
-                }
-            }
-            if !ok {
-                continue;
-            }
-            self.group_on[gi] = epoch;
-            for &f in &g.fields {
-                self.field_on[f] = epoch;
-            }
-            for &r in &g.always {
-                if rules[r].matches_ctx(&ctx) == Some(true) {
-                    matched.push(r);
-                }
-            }
-        }
+        let ctx = Ctx::with_table(rec, &self.fields, &mut self.table, epoch);
         let mut marks = Marks {
             epoch,
             pat_seen: &mut self.pat_seen,
@@ -272,64 +375,167 @@ impl Matcher {
             out: &mut candidates,
             lower: &mut self.lower,
         };
-        if ctx.complete() {
-            // The record's own fields drive the scan: one step per field it has.
-            ctx.each_entry(|slot, v| {
-                let pf = self.pf_of_slot[slot] as usize;
-                if pf < self.prefilter.len() && self.field_on[pf] == epoch {
-                    self.prefilter[pf].scan(v, &mut marks);
+        match plan {
+            Some(pi) => {
+                let plan = &self.plans[pi];
+                for &r in &plan.always {
+                    if rules[r].matches_ctx(&ctx) == Some(true) {
+                        matched.push(r);
+                    }
                 }
-            });
-            for &fi in &self.dotted_pf {
-                let pf = &self.prefilter[fi];
-                // Dotted names found in the listing were scanned above.
-                if self.field_on[fi] == epoch && !ctx.in_table(pf.slot) && ctx.may_have(pf.slot) {
-                    ctx.with_field(pf.slot, &pf.name, |v| {
-                        if let Some(v) = v {
-                            pf.scan(v, &mut marks);
+                scan_fields(
+                    &ctx,
+                    rec,
+                    &plan.prefilter,
+                    &plan.pf_of_slot,
+                    &plan.dotted_pf,
+                    plan.keyword_pf,
+                    None,
+                    &mut marks,
+                );
+                // The plan's automata hold only rules of the active groups.
+                for &r in &candidates {
+                    if rules[r].matches_ctx(&ctx) == Some(true) {
+                        matched.push(r);
+                    }
+                }
+            }
+            None => {
+                for &gi in &active {
+                    let g = &self.ls_groups[gi as usize];
+                    self.group_on[gi as usize] = epoch;
+                    for &f in &g.fields {
+                        self.field_on[f] = epoch;
+                    }
+                    for &r in &g.always {
+                        if rules[r].matches_ctx(&ctx) == Some(true) {
+                            matched.push(r);
                         }
-                    });
+                    }
+                }
+                scan_fields(
+                    &ctx,
+                    rec,
+                    &self.prefilter,
+                    &self.pf_of_slot,
+                    &self.dotted_pf,
+                    self.keyword_pf,
+                    Some((&self.field_on, epoch)),
+                    &mut marks,
+                );
+                for &r in &candidates {
+                    if self.group_on.get(self.rule_group[r]) == Some(&epoch)
+                        && rules[r].matches_ctx(&ctx) == Some(true)
+                    {
+                        matched.push(r);
+                    }
                 }
             }
-            if let Some(fi) = self.keyword_pf
-                && self.field_on[fi] == epoch
-            {
-                let pf = &self.prefilter[fi];
-                rec.any_value(&mut |s| {
-                    pf.scan_str(s, &mut marks);
-                    false
-                });
+        }
+        self.scratch_candidates = candidates;
+        self.active = active;
+        matched.sort_unstable();
+    }
+
+    /// The plan of this set of active groups, built on first use (`None` once
+    /// [`MAX_PLANS`] are built: the shared automata serve the rest).
+    fn plan_for(&mut self, rules: &[Rule], active: &[u32]) -> Option<usize> {
+        if let Some(&pi) = self.plan_of.get(active) {
+            return Some(pi);
+        }
+        if self.plans.len() >= MAX_PLANS {
+            return None;
+        }
+        let groups: Vec<(Vec<usize>, Vec<usize>)> = active
+            .iter()
+            .map(|&gi| {
+                let gi = gi as usize;
+                (
+                    self.ls_groups[gi].pairs.clone(),
+                    self.group_members[gi].clone(),
+                )
+            })
+            .collect();
+        let (plan, pattern_count) = Plan::new(rules, groups, &self.fields);
+        tracing::debug!(
+            groups = active.len(),
+            fields = plan.prefilter.len(),
+            patterns = pattern_count,
+            "log-source plan built"
+        );
+        if self.pat_seen.len() < pattern_count {
+            // New marks start at 0, below every epoch in use.
+            self.pat_seen.resize(pattern_count, 0);
+        }
+        self.plans.push(plan);
+        let pi = self.plans.len() - 1;
+        self.plan_of.insert(active.into(), pi);
+        Some(pi)
+    }
+}
+
+/// Runs the prefilter fields over the record, marking candidates. `on`: only the fields
+/// marked with this epoch (the shared automata), else every field (a plan's).
+#[allow(clippy::too_many_arguments)]
+fn scan_fields(
+    ctx: &Ctx<'_>,
+    rec: &dyn Record,
+    prefilter: &[PfField],
+    pf_of_slot: &[u32],
+    dotted_pf: &[usize],
+    keyword_pf: Option<usize>,
+    on: Option<(&[u32], u32)>,
+    marks: &mut Marks<'_>,
+) {
+    let is_on = |fi: usize| on.is_none_or(|(f, e)| f[fi] == e);
+    if ctx.complete() {
+        // The record's own fields drive the scan: one step per field it has.
+        ctx.each_entry(|slot, v| {
+            let pf = pf_of_slot[slot] as usize;
+            if pf < prefilter.len() && is_on(pf) {
+                prefilter[pf].scan(v, marks);
             }
-        } else {
-            // Each needed field looked up and scanned once.
-            for (fi, pf) in self.prefilter.iter().enumerate() {
-                if self.field_on[fi] != epoch {
-                    continue;
-                }
-                if pf.name.is_empty() {
-                    // Keyword literals: every string value of the record.
-                    rec.any_value(&mut |s| {
-                        pf.scan_str(s, &mut marks);
-                        false
-                    });
-                    continue;
-                }
+        });
+        for &fi in dotted_pf {
+            let pf = &prefilter[fi];
+            // Dotted names found in the listing were scanned above.
+            if is_on(fi) && !ctx.in_table(pf.slot) && ctx.may_have(pf.slot) {
                 ctx.with_field(pf.slot, &pf.name, |v| {
                     if let Some(v) = v {
-                        pf.scan(v, &mut marks);
+                        pf.scan(v, marks);
                     }
                 });
             }
         }
-        for &r in &candidates {
-            if self.group_on.get(self.rule_group[r]) == Some(&epoch)
-                && rules[r].matches_ctx(&ctx) == Some(true)
-            {
-                matched.push(r);
-            }
+        if let Some(fi) = keyword_pf
+            && is_on(fi)
+        {
+            let pf = &prefilter[fi];
+            rec.any_value(&mut |s| {
+                pf.scan_str(s, marks);
+                false
+            });
         }
-        self.scratch_candidates = candidates;
-        matched.sort_unstable();
+    } else {
+        // Each needed field looked up and scanned once.
+        for (fi, pf) in prefilter.iter().enumerate() {
+            if !is_on(fi) {
+                continue;
+            }
+            if pf.name.is_empty() {
+                // Keyword literals: every string value of the record.
+                rec.any_value(&mut |s| {
+                    pf.scan_str(s, marks);
+                    false
+                });
+                continue;
+            }
+            ctx.with_field(pf.slot, &pf.name, |v| {
+                if let Some(v) = v {
+                    pf.scan(v, marks);
+                }
+            });
+        }
     }
 }
 
@@ -399,6 +605,16 @@ fn build_prefilter(
             Ok(ac) => {
                 prefilter.push(PfField {
                     slot: fields.slot(&name).unwrap_or(usize::MAX),
+                    min_len: pats.iter().map(Vec::len).min().unwrap_or(0),
+                    gate: if name.is_empty() {
+                        AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::Standard)
+                            .ascii_case_insensitive(true)
+                            .build(&pats)
+                            .ok()
+                    } else {
+                        None
+                    },
                     name,
                     ac,
                     base: pattern_count,

@@ -72,6 +72,13 @@ pub trait Record {
     fn in_logsource(&self, key: &str, value: &str) -> bool;
     /// Event time, milliseconds since the Unix epoch (UTC).
     fn time_ms(&self) -> i64;
+    /// Optional: a token standing for this record's log source. Records that return the same
+    /// `Some(token)` (to one engine) must answer [`Record::in_logsource`] alike for every pair;
+    /// the engine then asks `in_logsource` only for the first record of each token and reuses
+    /// what it found for the others. The default, `None`, makes the engine ask every record.
+    fn logsource_token(&self) -> Option<u64> {
+        None
+    }
     /// Lists the record's top-level fields in one pass, so that the engine can index them at
     /// once instead of asking [`Record::field`] for every name its rules use. Optional: the
     /// default lists nothing and returns false (the engine then asks field by field).
@@ -104,6 +111,9 @@ impl<R: Record + ?Sized> Record for &R {
     }
     fn time_ms(&self) -> i64 {
         (**self).time_ms()
+    }
+    fn logsource_token(&self) -> Option<u64> {
+        (**self).logsource_token()
     }
     fn for_each_field<'a>(
         &'a self,
