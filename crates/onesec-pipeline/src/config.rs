@@ -543,6 +543,9 @@ pub struct DetectionConfig {
     /// How far behind the newest event time an event may arrive and still take part in
     /// correlation (e.g. `24h`: a whole day of files may be replayed in any order).
     pub allowed_lateness: String,
+    /// A source (input and product) that has sent nothing for this long (wall time) stops
+    /// holding the event-time watermark back.
+    pub source_idle: String,
     /// Wall time after which the detection state is saved to `detection.snapshot` again (when
     /// events were handled meanwhile); `0` saves by count only (and at a clean stop).
     pub snapshot_every: String,
@@ -554,6 +557,7 @@ impl Default for DetectionConfig {
     fn default() -> Self {
         DetectionConfig {
             allowed_lateness: "24h".into(),
+            source_idle: "5m".into(),
             snapshot_every: "60s".into(),
             snapshot_every_events: 100_000,
         }
@@ -632,6 +636,15 @@ impl Config {
         parse_duration_ms(&self.detection.allowed_lateness).ok_or_else(|| ConfigError::Value {
             key: "detection.allowed_lateness",
             value: self.detection.allowed_lateness.clone(),
+            reason: "expected a duration such as 90s, 30m, 24h or 2d",
+        })
+    }
+
+    /// Source idle timeout in milliseconds.
+    pub fn source_idle_ms(&self) -> Result<i64, ConfigError> {
+        parse_duration_ms(&self.detection.source_idle).ok_or_else(|| ConfigError::Value {
+            key: "detection.source_idle",
+            value: self.detection.source_idle.clone(),
             reason: "expected a duration such as 90s, 30m, 24h or 2d",
         })
     }

@@ -110,10 +110,8 @@ pub struct Detector {
     ready: std::collections::VecDeque<Event>,
     /// Incidents opened or changed by each stored batch go here (the response worker).
     pub(crate) incidents_out: Option<std::sync::mpsc::Sender<Vec<onesec_incident::Incident>>>,
-    /// Events older than the newest event time seen minus this are late (counted).
-    pub(crate) allowed_lateness_ms: i64,
-    /// Newest event time seen.
-    watermark_ms: i64,
+    /// The source key of the current event (reused buffer), see [`source_key`].
+    source_buf: String,
     /// Where and how often the state is saved (none: never).
     pub(crate) snapshots: Option<SnapshotPolicy>,
     /// The state covers the journal up to this sequence (restored from a snapshot; 0: none).
@@ -144,20 +142,19 @@ pub(crate) struct SnapshotPolicy {
 pub(crate) struct Resumed {
     pub upto: EventId,
     pub facts: HashMap<String, AlertFacts>,
-    pub late_watermark: i64,
 }
 
 impl Detector {
-    /// Counts an event that arrives later than the allowed lateness behind the newest event
-    /// time seen, in total and for its source.
-    fn count_if_late(&mut self, event: &Event) {
-        if event.time_ms > self.watermark_ms {
-            self.watermark_ms = event.time_ms;
-        } else if event.time_ms < self.watermark_ms.saturating_sub(self.allowed_lateness_ms) {
+    /// Counts an event that arrives later than the allowed lateness behind the engine's
+    /// watermark, in total and for its input.
+    fn count_if_late(&mut self, event: &Event) -> bool {
+        let late = self.engine.is_late(event.time_ms);
+        if late {
             Metrics::add(&self.metrics.late_events, 1);
             let source = self.metrics.sources.get(&event.source.input);
             Metrics::add(&source.late, 1);
         }
+        late
     }
 
     /// A detector; call [`Detector::run`] on a dedicated thread.
@@ -188,8 +185,7 @@ impl Detector {
             parsed,
             ready: std::collections::VecDeque::new(),
             incidents_out: None,
-            allowed_lateness_ms: i64::MAX,
-            watermark_ms: i64::MIN,
+            source_buf: String::new(),
             snapshots: None,
             resume_after: 0,
             since_snapshot: 0,
@@ -204,7 +200,6 @@ impl Detector {
         self.resume_after = resumed.upto;
         self.snapshot_upto = resumed.upto;
         self.facts = resumed.facts;
-        self.watermark_ms = resumed.late_watermark;
     }
 
     /// Saves the state, which covers the journal up to `upto`, when the policy says it is
@@ -262,7 +257,6 @@ impl Detector {
             manual_seq,
             window_ms: policy.window_ms,
             open_min: policy.open_min.clone(),
-            late_watermark: self.watermark_ms,
             engine: self.engine.snapshot(),
             grouper: self.grouper.save_state().map_err(|e| e.to_string())?,
             facts: serde_json::to_vec(&self.facts).map_err(|e| e.to_string())?,
@@ -424,7 +418,14 @@ impl Detector {
             if self.rebuilding && event.id > stored_upto {
                 self.finish_rebuild();
             }
-            let outputs = self.engine.process(event.id, &EventRecord(event));
+            self.count_if_late(event);
+            source_key(event, &mut self.source_buf);
+            let outputs = self.engine.process_from(
+                &self.source_buf,
+                event.received_ms,
+                event.id,
+                &EventRecord(event),
+            );
             for output in outputs {
                 if let Some(alert) = self.product_alert(output, &chunk, &index) {
                     let change = self.grouper.apply(alert);
@@ -433,7 +434,6 @@ impl Detector {
                     batch.incidents.extend(change.incidents);
                 }
             }
-            self.count_if_late(event);
             if event.received_ms > 0 {
                 let latency_us = (now - event.received_ms).max(0) as u64 * 1000;
                 Metrics::add(&self.metrics.latency_us_sum, latency_us);
@@ -507,6 +507,17 @@ impl Detector {
         }
         Some(facts.alert(sigma, status))
     }
+}
+
+/// The source an event's watermark is kept for: the input it arrived by and the product that
+/// emitted it (`syslog-udp/linux`, `mqtt/onvif`), so that one product's clock running ahead
+/// does not make another's events late. Not finer (device by device): the engine looks at every
+/// active source for each event.
+pub fn source_key(event: &Event, out: &mut String) {
+    out.clear();
+    out.push_str(&event.source.input);
+    out.push('/');
+    out.push_str(&event.source.product);
 }
 
 /// The parsed event the ingestor handed over for journal record `seq`, if it did.

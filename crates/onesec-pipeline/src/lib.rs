@@ -35,7 +35,7 @@ pub use config::{
     OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use connections::ConnectionWatch;
-pub use detect::{AlertFacts, logsource_domain};
+pub use detect::{AlertFacts, logsource_domain, source_key};
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
 pub use record::EventRecord;
@@ -203,6 +203,7 @@ impl Pipeline {
             rule_set,
             EngineConfig {
                 allowed_lateness_ms: config.allowed_lateness_ms()?,
+                source_idle_ms: config.source_idle_ms()?,
                 ..EngineConfig::default()
             },
         );
@@ -300,7 +301,6 @@ impl Pipeline {
             rx,
             parsed,
         );
-        detector.allowed_lateness_ms = config.allowed_lateness_ms()?;
         detector.incidents_out = Some(incidents_tx);
         detector.snapshots = Some(snapshot_policy);
         if let Some(resumed) = resumed {
@@ -680,7 +680,6 @@ fn restore_snapshot(
         detect::Resumed {
             upto: snapshot.upto,
             facts,
-            late_watermark: snapshot.late_watermark,
         },
     ))
 }

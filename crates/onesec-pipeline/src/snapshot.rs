@@ -1,5 +1,5 @@
 //! The detection snapshot: the detection thread's whole state (Sigma engine, incident grouper,
-//! the entities gathered per alert, the late-event watermark) with the journal sequence it
+//! the entities gathered per alert) with the journal sequence it
 //! covers, so that a restart replays only the journal records after it instead of the whole
 //! journal.
 //!
@@ -12,7 +12,6 @@
 //! payload  upto u64          last journal sequence the state covers
 //!          manual_seq i64    last operation by hand (merge, split) the grouper has applied
 //!          window_ms i64, open_min bytes (UTF-8)   the grouper's settings
-//!          late_watermark i64                     newest event time seen (late-event counting)
 //!          engine bytes      Engine::snapshot (its own format, CRC and rule fingerprint)
 //!          grouper bytes     Grouper::save_state (JSON)
 //!          facts bytes       entities gathered per alert id (JSON)
@@ -47,8 +46,6 @@ pub(crate) struct DetectionSnapshot {
     pub window_ms: i64,
     /// The grouper's lowest opening severity.
     pub open_min: String,
-    /// Newest event time seen (late-event counting).
-    pub late_watermark: i64,
     /// `Engine::snapshot`.
     pub engine: Vec<u8>,
     /// `Grouper::save_state`.
@@ -90,7 +87,6 @@ impl DetectionSnapshot {
         payload.extend_from_slice(&self.manual_seq.to_le_bytes());
         payload.extend_from_slice(&self.window_ms.to_le_bytes());
         put_bytes(&mut payload, self.open_min.as_bytes());
-        payload.extend_from_slice(&self.late_watermark.to_le_bytes());
         put_bytes(&mut payload, &self.engine);
         put_bytes(&mut payload, &self.grouper);
         put_bytes(&mut payload, &self.facts);
@@ -144,7 +140,6 @@ impl DetectionSnapshot {
             window_ms: r.u64()? as i64,
             open_min: String::from_utf8(r.bytes()?.to_vec())
                 .map_err(|_| SnapshotFileError::Damaged("open_min is not UTF-8".into()))?,
-            late_watermark: r.u64()? as i64,
             engine: r.bytes()?.to_vec(),
             grouper: r.bytes()?.to_vec(),
             facts: r.bytes()?.to_vec(),
@@ -232,7 +227,6 @@ mod tests {
             manual_seq: 3,
             window_ms: 1_800_000,
             open_min: "medium".into(),
-            late_watermark: -5,
             engine: vec![1, 2, 3],
             grouper: b"{}".to_vec(),
             facts: b"{\"a\":1}".to_vec(),
