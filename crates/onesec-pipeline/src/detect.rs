@@ -418,8 +418,16 @@ impl Detector {
             if self.rebuilding && event.id > stored_upto {
                 self.finish_rebuild();
             }
-            self.count_if_late(event);
+            let late = self.count_if_late(event);
             source_key(event, &mut self.source_buf);
+            if late && event.id > stored_upto {
+                batch.late.push(onesec_store::LateEvent {
+                    id: event.id,
+                    time_ms: event.time_ms,
+                    watermark_ms: self.engine.watermark().unwrap_or(event.time_ms),
+                    source: self.source_buf.clone(),
+                });
+            }
             let outputs = self.engine.process_from(
                 &self.source_buf,
                 event.received_ms,

@@ -63,6 +63,16 @@ fn each_source_counts_its_own_records_and_late_events() {
     assert!(metrics.contains("onesec_late_events_total 1"), "{metrics}");
     assert!(metrics.contains("onesec_source_late_total{source=\"second\"} 1"));
     assert!(metrics.contains("onesec_source_dead_lettered_total{source=\"first\"} 1"));
+    // The late event is stored like the others and listed as late, with its source.
+    let late = pipeline.read_store(|s| s.late_events(None, 10)).unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0].source, "second/linux");
+    assert_eq!(late[0].watermark_ms - late[0].time_ms, 3 * 3_600_000);
+    let stored = pipeline
+        .read_store(|s| s.events_by_ids(&[late[0].id]))
+        .unwrap();
+    assert_eq!(stored.len(), 1, "a late event is stored");
+    assert_eq!(pipeline.read_store(|s| s.event_count()).unwrap(), 3);
     pipeline.shutdown();
 }
 
