@@ -313,6 +313,13 @@ impl Detector {
                 Err(error) => {
                     Metrics::add(&self.metrics.store_errors, 1);
                     tracing::error!(%error, "detection step failed; retrying");
+                    // The engine may have taken part of the chunk, which the retry feeds
+                    // again: from now on the state is not one a snapshot may record.
+                    if self.snapshots.take().is_some() {
+                        tracing::warn!(
+                            "detection snapshots stop until the next start (a failed step may have fed the engine twice)"
+                        );
+                    }
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
