@@ -147,9 +147,11 @@ struct Probe {
     revives: bool,
 }
 
-/// Deterministic, in-memory grouping state (rebuilt by replaying the journal).
-#[derive(Debug, Default)]
+/// Deterministic, in-memory grouping state (rebuilt by replaying the journal, or restored from
+/// a detection snapshot with [`Grouper::save_state`] and [`Grouper::load_state`]).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Grouper {
+    #[serde(skip)]
     config: GrouperConfig,
     alerts: HashMap<String, Alert>,
     incidents: HashMap<String, Incident>,
@@ -165,8 +167,10 @@ pub struct Grouper {
     /// States people set on incidents the rebuild has not opened yet.
     pending_states: HashMap<String, IncidentState>,
     /// Incidents changed while applying the current alert.
+    #[serde(skip)]
     touched: Vec<String>,
     /// Alerts other than the applied one whose stored form changed meanwhile.
+    #[serde(skip)]
     dirty: Vec<String>,
 }
 
@@ -177,6 +181,20 @@ impl Grouper {
             config,
             ..Grouper::default()
         }
+    }
+
+    /// The grouping state, without the configuration (JSON), for detection snapshots: a
+    /// grouper loaded from it with [`Grouper::load_state`] groups the following alerts exactly
+    /// as this one would.
+    pub fn save_state(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// A grouper with `config` and the state [`Grouper::save_state`] wrote.
+    pub fn load_state(config: GrouperConfig, bytes: &[u8]) -> Result<Grouper, serde_json::Error> {
+        let mut grouper: Grouper = serde_json::from_slice(bytes)?;
+        grouper.config = config;
+        Ok(grouper)
     }
 
     /// Number of incidents known (any state).

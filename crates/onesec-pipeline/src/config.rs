@@ -543,12 +543,23 @@ pub struct DetectionConfig {
     /// How far behind the newest event time an event may arrive and still take part in
     /// correlation (e.g. `24h`: a whole day of files may be replayed in any order).
     pub allowed_lateness: String,
+    /// A source (input and product) that has sent nothing for this long (wall time) stops
+    /// holding the event-time watermark back.
+    pub source_idle: String,
+    /// Wall time after which the detection state is saved to `detection.snapshot` again (when
+    /// events were handled meanwhile); `0` saves by count only (and at a clean stop).
+    pub snapshot_every: String,
+    /// Events after which the detection state is saved again; `0` saves by time only.
+    pub snapshot_every_events: u64,
 }
 
 impl Default for DetectionConfig {
     fn default() -> Self {
         DetectionConfig {
             allowed_lateness: "24h".into(),
+            source_idle: "5m".into(),
+            snapshot_every: "60s".into(),
+            snapshot_every_events: 100_000,
         }
     }
 }
@@ -627,6 +638,32 @@ impl Config {
             value: self.detection.allowed_lateness.clone(),
             reason: "expected a duration such as 90s, 30m, 24h or 2d",
         })
+    }
+
+    /// Source idle timeout in milliseconds.
+    pub fn source_idle_ms(&self) -> Result<i64, ConfigError> {
+        parse_duration_ms(&self.detection.source_idle).ok_or_else(|| ConfigError::Value {
+            key: "detection.source_idle",
+            value: self.detection.source_idle.clone(),
+            reason: "expected a duration such as 90s, 30m, 24h or 2d",
+        })
+    }
+
+    /// How often detection saves its state by wall time (none: `0`).
+    pub fn snapshot_every(&self) -> Result<Option<std::time::Duration>, ConfigError> {
+        let text = self.detection.snapshot_every.trim();
+        if text == "0" {
+            return Ok(None);
+        }
+        match parse_duration_ms(text) {
+            Some(ms) if ms > 0 => Ok(Some(std::time::Duration::from_millis(ms as u64))),
+            Some(_) => Ok(None),
+            None => Err(ConfigError::Value {
+                key: "detection.snapshot_every",
+                value: self.detection.snapshot_every.clone(),
+                reason: "expected a duration such as 90s, 30m, 24h or 2d, or 0",
+            }),
+        }
     }
 
     /// Incident window in milliseconds.

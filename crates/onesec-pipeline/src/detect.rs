@@ -3,23 +3,26 @@
 //!
 //! One thread owns the engine, the grouper and the store's writer connection. It reads durable
 //! records from the journal in sequence order, so after a crash it rebuilds exactly the state it
-//! had: on start it replays the journal from its first retained record, processing records up
-//! to the store's `detected_upto` only to rebuild state (their results are already stored), and
-//! storing everything after. Alert and incident ids are deterministic, so nothing is stored
-//! twice.
+//! had: on start it restores the last detection snapshot (`crate::snapshot`) when there is a
+//! usable one and replays the journal from the record after it, else from its first retained
+//! record, processing records up to the store's `detected_upto` only to rebuild state (their
+//! results are already stored), and storing everything after. Alert and incident ids are
+//! deterministic, so nothing is stored twice.
 
 use crate::handoff::ParsedEvents;
 use crate::metrics::Metrics;
 use crate::record::EventRecord;
+use crate::snapshot::DetectionSnapshot;
 use onesec_event::{Domain, Event, EventId, Severity};
 use onesec_incident::{Alert, AlertStatus, Entities, Grouper, Incident, IncidentState};
 use onesec_journal::{Journal, JournalReader, Position};
 use onesec_sigma::{Engine, LogSource, Output};
 use onesec_store::{DetectionBatch, ManualRecord, Store};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most journal records handled per store transaction.
 const CHUNK: usize = 4096;
@@ -27,7 +30,7 @@ const CHUNK: usize = 4096;
 /// Entities gathered so far for one alert (alerts grow as correlations absorb events): what
 /// turns the engine's alert into the product's, for the embedded detector and for cluster
 /// workers alike.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct AlertFacts {
     entities: Entities,
     event_domains: Option<Domain>,
@@ -107,23 +110,51 @@ pub struct Detector {
     ready: std::collections::VecDeque<Event>,
     /// Incidents opened or changed by each stored batch go here (the response worker).
     pub(crate) incidents_out: Option<std::sync::mpsc::Sender<Vec<onesec_incident::Incident>>>,
-    /// Events older than the newest event time seen minus this are late (counted).
-    pub(crate) allowed_lateness_ms: i64,
-    /// Newest event time seen.
-    watermark_ms: i64,
+    /// The source key of the current event (reused buffer), see [`source_key`].
+    source_buf: String,
+    /// Where and how often the state is saved (none: never).
+    pub(crate) snapshots: Option<SnapshotPolicy>,
+    /// The state covers the journal up to this sequence (restored from a snapshot; 0: none).
+    resume_after: EventId,
+    /// Events handled since the last snapshot, and when it was written.
+    since_snapshot: u64,
+    last_snapshot: Instant,
+    /// The sequence the last snapshot covers.
+    snapshot_upto: EventId,
+}
+
+/// When the detection thread saves its state (`[detection] snapshot_every`,
+/// `snapshot_every_events`; always at a clean stop).
+#[derive(Debug, Clone)]
+pub(crate) struct SnapshotPolicy {
+    /// The snapshot file.
+    pub path: PathBuf,
+    /// After this many events (0: not by count).
+    pub every_events: u64,
+    /// After this much wall time with events handled (none: not by time).
+    pub every: Option<Duration>,
+    /// The grouper's settings, kept in the snapshot.
+    pub window_ms: i64,
+    pub open_min: String,
+}
+
+/// State restored from a detection snapshot.
+pub(crate) struct Resumed {
+    pub upto: EventId,
+    pub facts: HashMap<String, AlertFacts>,
 }
 
 impl Detector {
-    /// Counts an event that arrives later than the allowed lateness behind the newest event
-    /// time seen, in total and for its source.
-    fn count_if_late(&mut self, event: &Event) {
-        if event.time_ms > self.watermark_ms {
-            self.watermark_ms = event.time_ms;
-        } else if event.time_ms < self.watermark_ms.saturating_sub(self.allowed_lateness_ms) {
+    /// Counts an event that arrives later than the allowed lateness behind the engine's
+    /// watermark, in total and for its input.
+    fn count_if_late(&mut self, event: &Event) -> bool {
+        let late = self.engine.is_late(event.time_ms);
+        if late {
             Metrics::add(&self.metrics.late_events, 1);
             let source = self.metrics.sources.get(&event.source.input);
             Metrics::add(&source.late, 1);
         }
+        late
     }
 
     /// A detector; call [`Detector::run`] on a dedicated thread.
@@ -154,9 +185,84 @@ impl Detector {
             parsed,
             ready: std::collections::VecDeque::new(),
             incidents_out: None,
-            allowed_lateness_ms: i64::MAX,
-            watermark_ms: i64::MIN,
+            source_buf: String::new(),
+            snapshots: None,
+            resume_after: 0,
+            since_snapshot: 0,
+            last_snapshot: Instant::now(),
+            snapshot_upto: 0,
         }
+    }
+
+    /// Continues from a restored snapshot: the engine and the grouper given to
+    /// [`Detector::new`] hold its state, which covers the journal up to `resumed.upto`.
+    pub(crate) fn resume(&mut self, resumed: Resumed) {
+        self.resume_after = resumed.upto;
+        self.snapshot_upto = resumed.upto;
+        self.facts = resumed.facts;
+    }
+
+    /// Saves the state, which covers the journal up to `upto`, when the policy says it is
+    /// time (`force`: at a clean stop).
+    fn maybe_snapshot(&mut self, upto: EventId, force: bool) {
+        let Some(policy) = &self.snapshots else {
+            return;
+        };
+        if upto <= self.snapshot_upto {
+            return;
+        }
+        let due = force
+            || (policy.every_events > 0 && self.since_snapshot >= policy.every_events)
+            || policy
+                .every
+                .is_some_and(|every| self.last_snapshot.elapsed() >= every);
+        if !due {
+            return;
+        }
+        let started = Instant::now();
+        let written = self.write_snapshot(upto);
+        self.since_snapshot = 0;
+        self.last_snapshot = Instant::now();
+        match written {
+            Ok(bytes) => {
+                self.snapshot_upto = upto;
+                tracing::info!(
+                    upto,
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "detection snapshot written"
+                );
+            }
+            Err(error) => tracing::warn!(%error, upto, "detection snapshot not written"),
+        }
+    }
+
+    /// Writes the snapshot file; its size.
+    fn write_snapshot(&mut self, upto: EventId) -> Result<usize, String> {
+        let Some(policy) = &self.snapshots else {
+            return Ok(0);
+        };
+        // Every operation by hand in the store is applied or waiting in the grouper (only
+        // this thread stores them).
+        let manual_seq = self
+            .store
+            .manual_ops()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(0);
+        let snapshot = DetectionSnapshot {
+            upto,
+            manual_seq,
+            window_ms: policy.window_ms,
+            open_min: policy.open_min.clone(),
+            engine: self.engine.snapshot(),
+            grouper: self.grouper.save_state().map_err(|e| e.to_string())?,
+            facts: serde_json::to_vec(&self.facts).map_err(|e| e.to_string())?,
+        };
+        snapshot.write(&policy.path).map_err(|e| e.to_string())?;
+        Ok(snapshot.engine.len() + snapshot.grouper.len() + snapshot.facts.len())
     }
 
     /// Follows the journal until asked to stop.
@@ -168,7 +274,18 @@ impl Detector {
                 return;
             }
         };
-        let mut next = self.journal.first_sequence().max(1);
+        let mut next = self
+            .journal
+            .first_sequence()
+            .max(1)
+            .max(self.resume_after + 1);
+        if self.resume_after > 0 {
+            tracing::info!(
+                snapshot_upto = self.resume_after,
+                stored_upto,
+                "detection state restored from the snapshot; replaying the journal after it"
+            );
+        }
         if stored_upto >= next {
             tracing::info!(
                 from = next,
@@ -188,14 +305,26 @@ impl Detector {
                 continue;
             }
             match self.process_chunk(next, stored_upto) {
-                Ok(last) => next = last + 1,
+                Ok(last) => {
+                    self.since_snapshot += last + 1 - next;
+                    next = last + 1;
+                    self.maybe_snapshot(last, false);
+                }
                 Err(error) => {
                     Metrics::add(&self.metrics.store_errors, 1);
                     tracing::error!(%error, "detection step failed; retrying");
+                    // The engine may have taken part of the chunk, which the retry feeds
+                    // again: from now on the state is not one a snapshot may record.
+                    if self.snapshots.take().is_some() {
+                        tracing::warn!(
+                            "detection snapshots stop until the next start (a failed step may have fed the engine twice)"
+                        );
+                    }
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
         }
+        self.maybe_snapshot(next - 1, true);
     }
 
     /// Detection has caught up with what was stored before the start.
@@ -296,7 +425,22 @@ impl Detector {
             if self.rebuilding && event.id > stored_upto {
                 self.finish_rebuild();
             }
-            let outputs = self.engine.process(event.id, &EventRecord(event));
+            let late = self.count_if_late(event);
+            source_key(event, &mut self.source_buf);
+            if late && event.id > stored_upto {
+                batch.late.push(onesec_store::LateEvent {
+                    id: event.id,
+                    time_ms: event.time_ms,
+                    watermark_ms: self.engine.watermark().unwrap_or(event.time_ms),
+                    source: self.source_buf.clone(),
+                });
+            }
+            let outputs = self.engine.process_from(
+                &self.source_buf,
+                event.received_ms,
+                event.id,
+                &EventRecord(event),
+            );
             for output in outputs {
                 if let Some(alert) = self.product_alert(output, &chunk, &index) {
                     let change = self.grouper.apply(alert);
@@ -305,7 +449,6 @@ impl Detector {
                     batch.incidents.extend(change.incidents);
                 }
             }
-            self.count_if_late(event);
             if event.received_ms > 0 {
                 let latency_us = (now - event.received_ms).max(0) as u64 * 1000;
                 Metrics::add(&self.metrics.latency_us_sum, latency_us);
@@ -379,6 +522,17 @@ impl Detector {
         }
         Some(facts.alert(sigma, status))
     }
+}
+
+/// The source an event's watermark is kept for: the input it arrived by and the product that
+/// emitted it (`syslog-udp/linux`, `mqtt/onvif`), so that one product's clock running ahead
+/// does not make another's events late. Not finer (device by device): the engine looks at every
+/// active source for each event.
+pub fn source_key(event: &Event, out: &mut String) {
+    out.clear();
+    out.push_str(&event.source.input);
+    out.push('/');
+    out.push_str(&event.source.product);
 }
 
 /// The parsed event the ingestor handed over for journal record `seq`, if it did.

@@ -26,6 +26,7 @@ pub mod pseudonyms;
 mod record;
 pub mod response;
 mod rules;
+mod snapshot;
 
 pub use audit::{Audit, IncidentProofs, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
@@ -34,7 +35,7 @@ pub use config::{
     OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
 };
 pub use connections::ConnectionWatch;
-pub use detect::{AlertFacts, logsource_domain};
+pub use detect::{AlertFacts, logsource_domain, source_key};
 pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
 pub use record::EventRecord;
@@ -198,14 +199,15 @@ impl Pipeline {
         let pseudonyms = pseudonyms::load(&config.privacy.pseudonymisation, &config.data_dir)?;
         let (rule_set, rules) = load_rules(&config.rules).map_err(StartError::Rules)?;
         let audit = open_audit(&config, &journal, &rules)?;
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             rule_set,
             EngineConfig {
                 allowed_lateness_ms: config.allowed_lateness_ms()?,
+                source_idle_ms: config.source_idle_ms()?,
                 ..EngineConfig::default()
             },
         );
-        let mut grouper = Grouper::new(GrouperConfig {
+        let grouper_config = GrouperConfig {
             window_ms: config.incident_window_ms()?,
             open_min: onesec_event::Severity::parse(&config.incidents.open_min_severity).ok_or(
                 ConfigError::Value {
@@ -214,7 +216,25 @@ impl Pipeline {
                     reason: "expected informational, low, medium, high or critical",
                 },
             )?,
-        });
+        };
+        let snapshot_policy = detect::SnapshotPolicy {
+            path: data.join(snapshot::FILE),
+            every_events: config.detection.snapshot_every_events,
+            every: config.snapshot_every()?,
+            window_ms: grouper_config.window_ms,
+            open_min: grouper_config.open_min.as_str().to_string(),
+        };
+        let resumed = restore_snapshot(
+            &snapshot_policy,
+            &mut engine,
+            &grouper_config,
+            writer.detected_upto()?,
+            journal.last_sequence(),
+        );
+        let (mut grouper, manual_after, resumed) = match resumed {
+            Some((grouper, manual_seq, resumed)) => (grouper, manual_seq, Some(resumed)),
+            None => (Grouper::new(grouper_config), 0, None),
+        };
         // What people did to incidents, applied again as the journal rebuilds them.
         for state in [
             IncidentState::Acknowledged,
@@ -233,7 +253,10 @@ impl Pipeline {
             }
         }
         for record in writer.manual_ops()? {
-            grouper.replay_manual(record.op);
+            // A restored grouper has applied (or holds) those up to the snapshot's.
+            if record.seq > manual_after {
+                grouper.replay_manual(record.op);
+            }
         }
         let metrics = Arc::new(Metrics::default());
         let syslog = onesec_decode::SyslogSettings {
@@ -278,8 +301,11 @@ impl Pipeline {
             rx,
             parsed,
         );
-        detector.allowed_lateness_ms = config.allowed_lateness_ms()?;
         detector.incidents_out = Some(incidents_tx);
+        detector.snapshots = Some(snapshot_policy);
+        if let Some(resumed) = resumed {
+            detector.resume(resumed);
+        }
         let responder = response::spawn_worker(
             responses.clone(),
             incidents_rx,
@@ -592,6 +618,70 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Restores the detection snapshot when there is a usable one: the engine takes its state and
+/// the grouper, the last operation by hand it applied and the rest are returned. A snapshot
+/// that cannot be used is logged with why (detection then rebuilds from the whole journal).
+fn restore_snapshot(
+    policy: &detect::SnapshotPolicy,
+    engine: &mut Engine,
+    grouper_config: &GrouperConfig,
+    stored_upto: u64,
+    journal_last: u64,
+) -> Option<(Grouper, i64, detect::Resumed)> {
+    let refuse = |why: String| {
+        tracing::warn!(
+            file = %policy.path.display(),
+            reason = %why,
+            "detection snapshot not used; rebuilding detection state from the whole journal"
+        );
+        None
+    };
+    let snapshot = match snapshot::DetectionSnapshot::read(&policy.path) {
+        Ok(Some(snapshot)) => snapshot,
+        Ok(None) => return None,
+        Err(error) => return refuse(error.to_string()),
+    };
+    if snapshot.window_ms != policy.window_ms || snapshot.open_min != policy.open_min {
+        return refuse(format!(
+            "incident settings changed (window {} ms, open_min {} in the snapshot; now {} ms, {})",
+            snapshot.window_ms, snapshot.open_min, policy.window_ms, policy.open_min
+        ));
+    }
+    if snapshot.upto > stored_upto {
+        return refuse(format!(
+            "it covers the journal up to {}, beyond what the store holds ({stored_upto})",
+            snapshot.upto
+        ));
+    }
+    if snapshot.upto > journal_last {
+        return refuse(format!(
+            "it covers the journal up to {}, beyond its end ({journal_last})",
+            snapshot.upto
+        ));
+    }
+    let grouper = match Grouper::load_state(grouper_config.clone(), &snapshot.grouper) {
+        Ok(grouper) => grouper,
+        Err(error) => return refuse(format!("grouper state: {error}")),
+    };
+    let facts = match serde_json::from_slice(&snapshot.facts) {
+        Ok(facts) => facts,
+        Err(error) => return refuse(format!("alert entities: {error}")),
+    };
+    // Last, as it changes the engine (only when it succeeds).
+    if let Err(error) = engine.restore(&snapshot.engine) {
+        return refuse(format!("engine: {error}"));
+    }
+    tracing::info!(upto = snapshot.upto, "detection snapshot restored");
+    Some((
+        grouper,
+        snapshot.manual_seq,
+        detect::Resumed {
+            upto: snapshot.upto,
+            facts,
+        },
+    ))
 }
 
 /// Opens the audit log, covers journal records a crash left without an entry, and records the

@@ -171,6 +171,7 @@ fn pipeline_routes(ingest_slots: Arc<tokio::sync::Semaphore>) -> Vec<Route<AppSt
     vec![
         ingest,
         at(Method::GET, "/api/v1/events", get_events),
+        at(Method::GET, "/api/v1/events/late", get_late_events),
         at(Method::GET, "/api/v1/incidents", get_incidents),
         at(Method::GET, "/api/v1/incidents/{id}", get_incident),
         at(
@@ -591,6 +592,51 @@ async fn get_events(
         crate::access::record(&pipeline, &principal.name, lookup);
     }
     Ok(Json(events).into_response())
+}
+
+#[derive(Deserialize)]
+struct LateQuery {
+    after_id: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/events/late?after_id=&limit=`: the events that arrived beyond the allowed
+/// lateness behind detection's watermark (stored like the others), by id, each with its time,
+/// the watermark it was behind, its source and the stored event. Events of sites the caller
+/// does not see, and events erased since, are left out.
+async fn get_late_events(
+    State(pipeline): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<LateQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(1000).min(10_000);
+    let (late, events) = with_store(&pipeline, move |s| {
+        let late = s.late_events(q.after_id, limit)?;
+        let ids: Vec<u64> = late.iter().map(|l| l.id).collect();
+        let events = s.events_by_ids(&ids)?;
+        Ok((late, events))
+    })
+    .await?;
+    let mut by_id: std::collections::HashMap<u64, Event> =
+        events.into_iter().map(|e| (e.id, e)).collect();
+    let listed: Vec<serde_json::Value> = late
+        .into_iter()
+        .filter_map(|l| {
+            let event = by_id.remove(&l.id)?;
+            principal
+                .sees_site(event.resolved.site.as_deref())
+                .then(|| {
+                    serde_json::json!({
+                        "id": l.id,
+                        "time_ms": l.time_ms,
+                        "watermark_ms": l.watermark_ms,
+                        "source": l.source,
+                        "event": event,
+                    })
+                })
+        })
+        .collect();
+    Ok(Json(listed).into_response())
 }
 
 fn forbidden_site(site: &str) -> ApiError {

@@ -120,6 +120,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     (
         Method::GET,
+        "/api/v1/events/late",
+        Access::Needs(Permission::ReadEvents),
+    ),
+    (
+        Method::GET,
         "/api/v1/incidents",
         Access::Needs(Permission::ReadIncidents),
     ),

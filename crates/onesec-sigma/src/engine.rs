@@ -25,6 +25,10 @@ pub struct EngineConfig {
     pub max_group_entries: usize,
     /// Most groups kept per correlation rule (least recently touched evicted). Default 100 000.
     pub max_groups_per_rule: usize,
+    /// A source whose newest event arrived (arrival time, see [`Engine::process_from`]) this
+    /// long before the newest arrival of any source is idle and stops holding the watermark
+    /// back. Default 5 minutes.
+    pub source_idle_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -33,6 +37,7 @@ impl Default for EngineConfig {
             allowed_lateness_ms: 24 * 3_600_000,
             max_group_entries: 4096,
             max_groups_per_rule: 100_000,
+            source_idle_ms: 5 * 60_000,
         }
     }
 }
@@ -64,8 +69,13 @@ pub struct EngineStats {
     pub open_groups: u64,
     /// Correlation buffer entries currently held.
     pub buffered_entries: u64,
-    /// Newest event time seen (the watermark), if any.
+    /// The watermark, if any: the smallest newest event time over the active sources, never
+    /// moving back (with a single source, the newest event time seen).
     pub max_time_ms: Option<i64>,
+    /// Newest event time seen from any source.
+    pub newest_time_ms: Option<i64>,
+    /// Sources the engine keeps a watermark for (active or idle, until swept).
+    pub sources: u64,
 }
 
 /// Whether an alert comes from a single event or a correlation.
@@ -239,7 +249,12 @@ pub struct Engine {
     /// Single-event matching (log-source groups, prefilter automata, per-event marks).
     matcher: Matcher,
     corrs: Vec<Corr>,
+    /// The watermark: min over active sources of their newest event time, monotone.
     max_time: Option<i64>,
+    /// Newest event time of any source.
+    newest: Option<i64>,
+    /// Per-source newest event time and arrival.
+    sources: Sources,
     next_sweep: i64,
     /// Event time between two sweeps (see [`sweep_interval`]).
     sweep_every_ms: i64,
@@ -382,6 +397,8 @@ impl Engine {
             matcher,
             corrs,
             max_time: None,
+            newest: None,
+            sources: Sources::default(),
             next_sweep: i64::MIN,
             sweep_every_ms,
             stats: EngineStats::default(),
@@ -410,7 +427,22 @@ impl Engine {
                 .sum::<u64>();
         }
         s.max_time_ms = self.max_time;
+        s.newest_time_ms = self.newest;
+        s.sources = self.sources.list.len() as u64;
         s
+    }
+
+    /// The watermark (see [`EngineStats::max_time_ms`]), if any event was seen.
+    pub fn watermark(&self) -> Option<i64> {
+        self.max_time
+    }
+
+    /// Whether an event of time `time_ms` is beyond the allowed lateness behind the watermark
+    /// now (it would still run through single-event rules, but not take part in correlations
+    /// that end before it).
+    pub fn is_late(&self, time_ms: i64) -> bool {
+        self.max_time
+            .is_some_and(|w| time_ms < w.saturating_sub(self.cfg.allowed_lateness_ms))
     }
 
     /// Matches one event (`event_id` = its journal sequence) and returns the alerts fired,
@@ -429,10 +461,39 @@ impl Engine {
         record: &R,
         out: &mut Vec<Output>,
     ) {
+        self.process_from_into("", 0, event_id, record, out);
+    }
+
+    /// Like [`Engine::process`] for an event of `source` that arrived at `arrival_ms` (wall
+    /// time when it was received, from the input, so that a replay decides the same): the
+    /// watermark is the smallest newest event time over the sources that are not idle (see
+    /// [`EngineConfig::source_idle_ms`]), so a source whose clock runs ahead does not make the
+    /// events of the others late. [`Engine::process`] puts every event in one source.
+    pub fn process_from<R: Record + ?Sized>(
+        &mut self,
+        source: &str,
+        arrival_ms: i64,
+        event_id: u64,
+        record: &R,
+    ) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.process_from_into(source, arrival_ms, event_id, record, &mut out);
+        out
+    }
+
+    /// Like [`Engine::process_from`], appending to `out`.
+    pub fn process_from_into<R: Record + ?Sized>(
+        &mut self,
+        source: &str,
+        arrival_ms: i64,
+        event_id: u64,
+        record: &R,
+        out: &mut Vec<Output>,
+    ) {
         let rec: &dyn Record = &record;
         self.stats.events += 1;
         let time = rec.time_ms();
-        self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        self.observe(source, arrival_ms, time);
         // Windows this event's time closed are decided before the event itself is matched.
         self.close_due(out);
 
@@ -468,6 +529,16 @@ impl Engine {
         }
     }
 
+    /// Takes an event's time into its source's clock and moves the watermark (never back) to
+    /// the smallest newest time over the active sources.
+    fn observe(&mut self, source: &str, arrival_ms: i64, time: i64) {
+        self.newest = Some(self.newest.map_or(time, |m| m.max(time)));
+        let held = self
+            .sources
+            .observe(source, arrival_ms, time, self.cfg.source_idle_ms);
+        self.max_time = Some(self.max_time.map_or(held, |m| m.max(held)));
+    }
+
     /// The event time before which correlation `c` no longer accepts inputs.
     fn horizon(&self, span: i64) -> i64 {
         match self.max_time {
@@ -480,6 +551,7 @@ impl Engine {
 
     /// Evicts old state everywhere (entries, finished alerts, empty groups).
     fn sweep(&mut self) {
+        self.sources.forget_idle(self.cfg.source_idle_ms);
         for ci in 0..self.corrs.len() {
             let span = self.corrs[ci].span;
             let horizon = self.horizon(span);
@@ -539,7 +611,7 @@ impl Engine {
     /// that window's alert (`Updated` / `Withdrawn`).
     pub fn flush(&mut self) -> Vec<Output> {
         let mut out = Vec::new();
-        let Some(max) = self.max_time else {
+        let Some(max) = self.newest else {
             return out;
         };
         for slot in 0..self.corrs.len() {
@@ -690,6 +762,78 @@ fn sweep_interval(cfg: &EngineConfig, corrs: &[Corr]) -> i64 {
     const MINUTE: i64 = 60_000;
     let shortest_span = corrs.iter().map(|c| c.span).min().unwrap_or(0);
     (cfg.allowed_lateness_ms.max(0).saturating_add(shortest_span) / 16).clamp(MINUTE, 60 * MINUTE)
+}
+
+/// The newest event time and arrival of each source.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Sources {
+    /// (source, newest event time, newest arrival), in order of first appearance.
+    pub(crate) list: Vec<(String, i64, i64)>,
+    /// Source → index in `list`.
+    index: HashMap<String, usize>,
+    /// The source of the previous event (most events come in runs from one source).
+    last: usize,
+    /// Newest arrival of any source.
+    pub(crate) newest_arrival: i64,
+}
+
+impl Sources {
+    pub(crate) fn new(list: Vec<(String, i64, i64)>, newest_arrival: i64) -> Sources {
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _, _))| (k.clone(), i))
+            .collect();
+        Sources {
+            list,
+            index,
+            last: 0,
+            newest_arrival,
+        }
+    }
+
+    /// Records an event; returns the smallest newest event time over the active sources.
+    fn observe(&mut self, source: &str, arrival: i64, time: i64, idle_ms: i64) -> i64 {
+        let i = match self.list.get(self.last) {
+            Some((k, _, _)) if k == source => self.last,
+            _ => match self.index.get(source) {
+                Some(&i) => i,
+                None => {
+                    self.list.push((source.to_string(), time, arrival));
+                    self.index.insert(source.to_string(), self.list.len() - 1);
+                    self.list.len() - 1
+                }
+            },
+        };
+        self.last = i;
+        let entry = &mut self.list[i];
+        entry.1 = entry.1.max(time);
+        entry.2 = entry.2.max(arrival);
+        self.newest_arrival = self.newest_arrival.max(arrival);
+        if self.list.len() == 1 {
+            return self.list[0].1;
+        }
+        let since = self.newest_arrival.saturating_sub(idle_ms);
+        self.list
+            .iter()
+            .filter(|(_, _, a)| *a >= since)
+            .map(|(_, t, _)| *t)
+            .min()
+            .unwrap_or(time)
+    }
+
+    /// Drops the idle sources (they no longer count; one that sends again starts anew).
+    fn forget_idle(&mut self, idle_ms: i64) {
+        let since = self.newest_arrival.saturating_sub(idle_ms);
+        if self.list.iter().all(|(_, _, a)| *a >= since) {
+            return;
+        }
+        let list = std::mem::take(&mut self.list);
+        *self = Sources::new(
+            list.into_iter().filter(|(_, _, a)| *a >= since).collect(),
+            self.newest_arrival,
+        );
+    }
 }
 
 /// A record with no fields: what chained correlations see when a closing window, not an

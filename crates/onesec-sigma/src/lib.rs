@@ -178,7 +178,11 @@
 //!   (single-event alerts: rule id + event id), so the same sequence of `process` calls gives
 //!   the same ids (journal replay after a crash upserts by id). An alert keeps its id when it is
 //!   extended.
-//! * **Watermark and lateness**: the engine tracks the newest event time seen, `max_time`.
+//! * **Watermark and lateness**: the engine tracks, per source ([`Engine::process_from`]; one
+//!   source for [`Engine::process`]), the newest event time and the newest arrival; the
+//!   watermark `max_time` is the smallest newest event time over the sources whose newest
+//!   arrival is within `source_idle_ms` of the newest arrival of all, and never moves back
+//!   (with one source: the newest event time seen).
 //!   For a correlation with timespan `T`, an input older than
 //!   `max_time − allowed_lateness − T` is not buffered and is counted in
 //!   [`EngineStats::late_dropped`] (the event still runs through single-event rules).
@@ -186,8 +190,8 @@
 //!   entries older than `horizon − 2T` are evicted (for fixed windows: entries of windows that
 //!   ended before the horizon, after they were decided). `allowed_lateness_ms` defaults to 24 h.
 //!   Within the lateness window, results are independent of arrival order; at the horizon they
-//!   are best effort. One event far in the future moves the watermark for everyone: feed
-//!   sane times.
+//!   are best effort. One event far in the future moves its own source's time only; if that
+//!   source is the only active one, it moves the watermark for everyone: feed sane times.
 //! * Caps: `max_group_entries` (default 4096, oldest evicted, counted in
 //!   [`EngineStats::buffer_evicted`]) and `max_groups_per_rule` (when a new group would pass
 //!   it, the least recently touched 1/64 of the rule's groups — at least one — are evicted at

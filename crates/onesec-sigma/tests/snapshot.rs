@@ -126,6 +126,7 @@ fn configs() -> [EngineConfig; 2] {
             allowed_lateness_ms: 10 * 60_000,
             max_group_entries: 64,
             max_groups_per_rule: 2,
+            source_idle_ms: 60_000,
         },
     ]
 }

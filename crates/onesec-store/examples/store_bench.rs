@@ -72,6 +72,7 @@ fn make_batches(events: u64, batch: usize) -> Vec<DetectionBatch> {
             incidents: vec![incident(n)],
             detected_upto: part.last().map_or(0, |(e, _)| e.id),
             manual_ops: Vec::new(),
+            late: Vec::new(),
         })
         .collect()
 }

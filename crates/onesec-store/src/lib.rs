@@ -154,6 +154,23 @@ pub struct DetectionBatch {
     pub detected_upto: EventId,
     /// Merges and splits done by hand that produced `alerts` and `incidents`.
     pub manual_ops: Vec<ManualRecord>,
+    /// Those of `events` that arrived beyond the allowed lateness behind the watermark.
+    pub late: Vec<LateEvent>,
+}
+
+/// An event that arrived later than the allowed lateness behind the watermark of detection:
+/// stored like every event (and run through single-event rules), and listed with
+/// [`Store::late_events`] because correlations that had ended did not see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateEvent {
+    /// The event (journal sequence).
+    pub id: EventId,
+    /// Its event time (UTC ms).
+    pub time_ms: i64,
+    /// The watermark it was behind when detection read it (UTC ms).
+    pub watermark_ms: i64,
+    /// Its source as the watermark is kept (`input/product`).
+    pub source: String,
 }
 
 /// Which events to return.
@@ -195,6 +212,8 @@ pub trait Store: Send + Cases + Evidence {
     fn manual_ops(&self) -> Result<Vec<ManualRecord>>;
     /// The journal sequence up to which detection results are stored.
     fn detected_upto(&self) -> Result<EventId>;
+    /// Late events (see [`LateEvent`]) by id, from after `after_id`, at most `limit`.
+    fn late_events(&self, after_id: Option<EventId>, limit: usize) -> Result<Vec<LateEvent>>;
     /// Keeps undecodable input.
     fn add_dead_letters(&mut self, letters: &[DeadLetter]) -> Result<()>;
     /// Most recent dead letters first.

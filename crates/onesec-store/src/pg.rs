@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "the inventory as last read, for inventory changes in the device history",
         sql: include_str!("pg_migrations/0002_inventory_state.sql"),
     },
+    Migration {
+        version: 3,
+        description: "events that arrived beyond the allowed lateness",
+        sql: include_str!("pg_migrations/0003_late_events.sql"),
+    },
 ];
 
 /// Where a PostgreSQL store lives.
@@ -494,6 +499,19 @@ impl Store for PgStore {
             write_alerts(tx, &batch.alerts)?;
             write_incidents(tx, &batch.incidents)?;
             crate::pg_response::write_ops(tx, &batch.manual_ops)?;
+            for late in &batch.late {
+                tx.execute(
+                    "INSERT INTO late_events (id, time_ms, watermark_ms, source)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                    &[
+                        &i64::try_from(late.id).unwrap_or(i64::MAX),
+                        &late.time_ms,
+                        &late.watermark_ms,
+                        &late.source,
+                    ],
+                )
+                .map_err(pg("record a late event"))?;
+            }
             let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('detected_upto', $1)
@@ -507,6 +525,34 @@ impl Store for PgStore {
 
     fn manual_ops(&self) -> Result<Vec<crate::ManualRecord>> {
         self.with_client(crate::pg_response::read_ops)
+    }
+
+    fn late_events(
+        &self,
+        after_id: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<crate::LateEvent>> {
+        let after = after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_client(|c| {
+            let rows = c
+                .query(
+                    "SELECT id, time_ms, watermark_ms, source FROM late_events
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                    &[&after, &limit],
+                )
+                .map_err(pg("list late events"))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(crate::LateEvent {
+                        id: r.try_get::<_, i64>(0).map_err(pg("list late events"))? as EventId,
+                        time_ms: r.try_get(1).map_err(pg("list late events"))?,
+                        watermark_ms: r.try_get(2).map_err(pg("list late events"))?,
+                        source: r.try_get(3).map_err(pg("list late events"))?,
+                    })
+                })
+                .collect()
+        })
     }
 
     fn detected_upto(&self) -> Result<EventId> {

@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     byte_offset INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS late_events (
+    id INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    watermark_ms INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
 ";
 
 /// The SQLite store. One instance is one connection: give the detection writer its own and
@@ -273,6 +279,19 @@ impl Store for SqliteStore {
         write_alerts(&tx, &batch.alerts)?;
         write_incidents(&tx, &batch.incidents)?;
         crate::sqlite_evidence::write_ops(&tx, &batch.manual_ops)?;
+        for late in &batch.late {
+            tx.execute(
+                "INSERT OR IGNORE INTO late_events (id, time_ms, watermark_ms, source)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    i64::try_from(late.id).unwrap_or(i64::MAX),
+                    late.time_ms,
+                    late.watermark_ms,
+                    late.source
+                ],
+            )
+            .map_err(db("record a late event"))?;
+        }
         let upto = i64::try_from(batch.detected_upto).unwrap_or(i64::MAX);
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('detected_upto', ?1)
@@ -285,6 +304,34 @@ impl Store for SqliteStore {
 
     fn manual_ops(&self) -> Result<Vec<crate::ManualRecord>> {
         crate::sqlite_evidence::read_ops(self)
+    }
+
+    fn late_events(
+        &self,
+        after_id: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<crate::LateEvent>> {
+        let after = after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, time_ms, watermark_ms, source FROM late_events
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(db("list late events"))?;
+        let rows = stmt
+            .query_map(params![after, limit], |r| {
+                Ok(crate::LateEvent {
+                    id: r.get::<_, i64>(0)? as EventId,
+                    time_ms: r.get(1)?,
+                    watermark_ms: r.get(2)?,
+                    source: r.get(3)?,
+                })
+            })
+            .map_err(db("list late events"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("list late events"))
     }
 
     fn detected_upto(&self) -> Result<EventId> {

@@ -1,6 +1,6 @@
 //! Snapshots of the engine's correlation state ([`Engine::snapshot`], [`Engine::restore`]).
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! All integers little-endian; `str` = `u32` byte length + UTF-8 bytes; `events` = `u64` count
 //! + that many `(time i64, event id u64)`.
@@ -8,8 +8,12 @@
 //! ```text
 //! header   magic "OSSIGSNP" (8 bytes), version u32 = 1, rule-set fingerprint (16 bytes),
 //!          payload length u64
-//! payload  settings: allowed_lateness_ms i64, max_group_entries u64, max_groups_per_rule u64
+//! payload  settings: allowed_lateness_ms i64, max_group_entries u64, max_groups_per_rule u64,
+//!                    source_idle_ms i64
 //!          watermark: u8 (0 none, 1 some) + i64; next sweep i64
+//!          newest event time: u8 (0 none, 1 some) + i64
+//!          sources: newest arrival i64, u64 count × (source str, newest event time i64,
+//!                   newest arrival i64), in order of first appearance
 //!          counters: events, detection_matches, fired, updated, withdrawn,
 //!                    correlation_inputs, late_dropped, buffer_evicted, groups_evicted,
 //!                    non_numeric_skipped (u64 each)
@@ -34,6 +38,10 @@
 //! this format version; anything else is refused with a [`SnapshotError`] and the engine is left
 //! as it was. Restoring reproduces the state exactly: feeding the events after the snapshot
 //! gives the same outputs and alert ids as an uninterrupted run.
+//!
+//! Version 1 (before per-source watermarks) is refused with [`SnapshotError::Version`]: it
+//! holds one watermark and no sources, from which the per-source clocks cannot be rebuilt;
+//! the caller rebuilds the state from its log instead.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -44,7 +52,7 @@ use crate::groups::{Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert};
 use crate::hash::StableHash;
 
 const MAGIC: &[u8; 8] = b"OSSIGSNP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Magic, version, fingerprint, payload length.
 const HEADER_LEN: usize = 8 + 4 + 16 + 8;
 
@@ -277,6 +285,7 @@ fn write_settings(o: &mut Out, cfg: &EngineConfig) {
     o.i64(cfg.allowed_lateness_ms);
     o.len(cfg.max_group_entries);
     o.len(cfg.max_groups_per_rule);
+    o.i64(cfg.source_idle_ms);
 }
 
 fn write_entry(o: &mut Out, e: &Entry) {
@@ -474,6 +483,15 @@ impl Engine {
         o.u8(u8::from(self.max_time.is_some()));
         o.i64(self.max_time.unwrap_or(0));
         o.i64(self.next_sweep);
+        o.u8(u8::from(self.newest.is_some()));
+        o.i64(self.newest.unwrap_or(0));
+        o.i64(self.sources.newest_arrival);
+        o.len(self.sources.list.len());
+        for (source, time, arrival) in &self.sources.list {
+            o.str(source);
+            o.i64(*time);
+            o.i64(*arrival);
+        }
         for c in counters(&self.stats) {
             o.u64(c);
         }
@@ -500,23 +518,36 @@ impl Engine {
         let lateness = r.i64("settings")?;
         let entries = r.u64("settings")?;
         let groups = r.u64("settings")?;
+        let idle = r.i64("settings")?;
         let cfg = &self.cfg;
-        if (lateness, entries, groups)
+        if (lateness, entries, groups, idle)
             != (
                 cfg.allowed_lateness_ms,
                 cfg.max_group_entries as u64,
                 cfg.max_groups_per_rule as u64,
+                cfg.source_idle_ms,
             )
         {
             return Err(SnapshotError::Settings(format!(
                 "snapshot: allowed_lateness_ms {lateness}, max_group_entries {entries}, \
-                 max_groups_per_rule {groups}; engine: {}, {}, {}",
-                cfg.allowed_lateness_ms, cfg.max_group_entries, cfg.max_groups_per_rule
+                 max_groups_per_rule {groups}, source_idle_ms {idle}; engine: {}, {}, {}, {}",
+                cfg.allowed_lateness_ms,
+                cfg.max_group_entries,
+                cfg.max_groups_per_rule,
+                cfg.source_idle_ms
             )));
         }
         let has_time = r.u8("watermark")?;
         let time = r.i64("watermark")?;
         let next_sweep = r.i64("next sweep")?;
+        let has_newest = r.u8("newest event time")?;
+        let newest = r.i64("newest event time")?;
+        let newest_arrival = r.i64("sources")?;
+        let n = r.len(4 + 16, "sources")?;
+        let mut sources = Vec::with_capacity(n);
+        for _ in 0..n {
+            sources.push((r.str("source")?, r.i64("source")?, r.i64("source")?));
+        }
         let mut c = [0u64; 10];
         for x in c.iter_mut() {
             *x = r.u64("counters")?;
@@ -535,6 +566,8 @@ impl Engine {
         }
         // Everything read: only now replace the state.
         self.max_time = (has_time != 0).then_some(time);
+        self.newest = (has_newest != 0).then_some(newest);
+        self.sources = super::Sources::new(sources, newest_arrival);
         self.next_sweep = next_sweep;
         set_counters(&mut self.stats, c);
         for (corr, st) in self.corrs.iter_mut().zip(states) {

@@ -4,7 +4,7 @@ use crate::Kind;
 use onesec_event::{Activity, Domain, Event, EventClass, PersonRef, Severity};
 use onesec_incident::{Alert, AlertStatus, Entities, Incident, IncidentState, ManualOp};
 use onesec_store::{
-    DeadLetter, DetectionBatch, EventFilter, EvidenceItem, IncidentFilter, ManualRecord,
+    DeadLetter, DetectionBatch, EventFilter, EvidenceItem, IncidentFilter, LateEvent, ManualRecord,
 };
 
 crate::on_both_backends!(
@@ -14,6 +14,7 @@ crate::on_both_backends!(
     evidence_is_kept_with_its_bytes_and_numbered,
     operations_by_hand_come_back_in_order,
     detected_upto_never_goes_back,
+    late_events_are_stored_and_listed,
 );
 
 fn event(id: u64, t: i64, person: &str) -> Event {
@@ -261,4 +262,38 @@ fn detected_upto_never_goes_back(kind: Kind) {
             .unwrap();
     }
     assert_eq!(store.detected_upto().unwrap(), 9);
+}
+
+fn late_events_are_stored_and_listed(kind: Kind) {
+    let backend = kind.fresh();
+    let mut store = backend.open();
+    let late = |id: u64, t: i64| LateEvent {
+        id,
+        time_ms: t,
+        watermark_ms: 10_000,
+        source: "syslog-udp/linux".into(),
+    };
+    let batch = DetectionBatch {
+        events: vec![
+            event(1, 9_000, "p1"),
+            event(2, 100, "p2"),
+            event(3, 200, "p3"),
+        ],
+        detected_upto: 3,
+        late: vec![late(2, 100), late(3, 200)],
+        ..Default::default()
+    };
+    store.commit(&batch).unwrap();
+    // A replay commits the same batch again: nothing twice.
+    store.commit(&batch).unwrap();
+    assert_eq!(store.event_count().unwrap(), 3, "late events are stored");
+    assert_eq!(
+        store.late_events(None, 10).unwrap(),
+        vec![late(2, 100), late(3, 200)]
+    );
+    assert_eq!(store.late_events(Some(2), 10).unwrap(), vec![late(3, 200)]);
+    assert_eq!(store.late_events(None, 1).unwrap(), vec![late(2, 100)]);
+    assert_eq!(store.events_by_ids(&[2, 3]).unwrap().len(), 2);
+    let other = backend.open();
+    assert_eq!(other.late_events(None, 10).unwrap().len(), 2);
 }
