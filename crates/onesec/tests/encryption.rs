@@ -308,7 +308,14 @@ fn a_wrong_or_missing_key_stops_the_start_with_the_reason() {
     post_login(&onesec, 2);
     onesec.wait_for_detection(2);
     onesec.kill();
-    let output = cli(&["privacy", "rekey", "--config", config.to_str().unwrap()]);
+    let output = cli(&[
+        "privacy",
+        "rekey",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("re-sealed"), "{report}");
