@@ -3,7 +3,7 @@
 //! See `docs/journal-format.md` for the normative description. Everything is
 //! little-endian.
 
-use onesec_keys::{KeyId, RecordKey, SEAL_OVERHEAD};
+use onesec_keys::{KeyId, RecordKey, SEAL_OVERHEAD, Sealer};
 use std::path::{Path, PathBuf};
 
 /// Magic bytes at offset 0 of every segment file.
@@ -159,18 +159,18 @@ fn record_aad(seq: u64, key: KeyId) -> [u8; 12] {
     aad
 }
 
-/// Appends one record whose payload is `payload` sealed with `key` under `nonce`: the length
-/// field and CRC describe the sealed bytes, so recovery checks them without the key.
+/// Appends one record whose payload is `payload` sealed by `sealer` (nonce: the sealer's
+/// prefix and `seq`): the length field and CRC describe the sealed bytes, so recovery checks
+/// them without the key.
 pub fn encode_sealed_record(
     out: &mut Vec<u8>,
     seq: u64,
     payload: &[u8],
-    key: &RecordKey,
-    nonce: &[u8; 24],
+    sealer: &Sealer,
 ) -> Result<(), onesec_keys::KeyError> {
     let start = out.len();
     out.extend_from_slice(&[0u8; RECORD_HEADER_LEN]);
-    if let Err(e) = key.seal(nonce, &record_aad(seq, key.id()), payload, out) {
+    if let Err(e) = sealer.seal(seq, &record_aad(seq, sealer.id()), payload, out) {
         out.truncate(start);
         return Err(e);
     }
@@ -342,8 +342,9 @@ mod tests {
         )
         .unwrap();
         let key = ring.journal_current();
+        let sealer = key.sealer(onesec_keys::NonceSource::new().unwrap());
         let mut out = Vec::new();
-        encode_sealed_record(&mut out, 5, b"badge 4711", key, &[7u8; 24]).unwrap();
+        encode_sealed_record(&mut out, 5, b"badge 4711", &sealer).unwrap();
         assert_eq!(out.len(), RECORD_HEADER_LEN + 10 + SEAL_OVERHEAD);
         let mut prefix = [0u8; RECORD_HEADER_LEN];
         prefix.copy_from_slice(&out[..RECORD_HEADER_LEN]);

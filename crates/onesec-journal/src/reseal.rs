@@ -83,7 +83,7 @@ fn reseal(
             why: format!("which the key ring lacks (it holds {})", ring.ids_text()),
         })?;
     let new_key = ring.journal_current();
-    let nonces = NonceSource::new()?;
+    let sealer = new_key.sealer(NonceSource::new()?);
     let mut out = encode_header(first, Some(new_key.id())).to_vec();
     let mut offset = HEADER_LEN;
     let mut seq = first;
@@ -104,7 +104,7 @@ fn reseal(
             .check(stored, seq)
             .map_err(|r| JournalError::corrupt(path, offset as u64, r))?;
         let plain = open_payload(Some(old_key), path, offset as u64, seq, stored.to_vec())?;
-        encode_sealed_record(&mut out, seq, &plain, new_key, &nonces.nonce(seq))?;
+        encode_sealed_record(&mut out, seq, &plain, &sealer)?;
         offset = start + record.len as usize;
         seq += 1;
     }

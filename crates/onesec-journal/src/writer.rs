@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info};
 
-use onesec_keys::{KeyId, KeyRing, NonceSource, SEAL_OVERHEAD};
+use onesec_keys::{KeyId, KeyRing, NonceSource, SEAL_OVERHEAD, Sealer};
 
 use crate::error::JournalError;
 use crate::format::{HEADER_LEN, RECORD_HEADER_LEN, encode_record, encode_sealed_record};
@@ -61,20 +61,20 @@ enum Ack {
     Sync(SyncReply),
 }
 
-/// What the writer seals new records with: the ring's current key and this writer's nonces.
+/// What the writer seals new records with: the ring's current key and this writer's nonces
+/// (a random prefix drawn when the writer starts, then the record's sequence), the per-prefix
+/// subkey derived once for the writer's life.
 pub(crate) struct Sealing {
     ring: Arc<KeyRing>,
-    nonces: NonceSource,
+    sealer: Sealer,
 }
 
 impl Sealing {
     /// Sealing with `keys`' current key, or none without a ring.
     pub(crate) fn new(keys: Option<Arc<KeyRing>>) -> Result<Option<Sealing>, JournalError> {
         let Some(ring) = keys else { return Ok(None) };
-        Ok(Some(Sealing {
-            ring,
-            nonces: NonceSource::new()?,
-        }))
+        let sealer = ring.journal_current().sealer(NonceSource::new()?);
+        Ok(Some(Sealing { ring, sealer }))
     }
 }
 
@@ -332,9 +332,7 @@ impl Writer {
         }
         match &self.sealing {
             Some(sealing) => {
-                let key = sealing.ring.journal_current();
-                let nonce = sealing.nonces.nonce(seq);
-                encode_sealed_record(&mut self.buf, seq, payload, key, &nonce)?;
+                encode_sealed_record(&mut self.buf, seq, payload, &sealing.sealer)?;
             }
             None => encode_record(&mut self.buf, seq, payload),
         }

@@ -8,7 +8,9 @@
 //!   segment header names the key by its [`KeyId`], so keys can rotate segment by segment);
 //! * the SQLite databases are SQLCipher files opened with [`KeyRing::sqlcipher_key`];
 //! * exports written to files are sealed whole ([`seal_file`], the same AEAD in a small
-//!   envelope of its own).
+//!   envelope of its own);
+//! * the audit log seals the personal part of each entry ([`seal_audit`], the same envelope
+//!   under its own subkey) and keeps in the clear only what verification needs.
 //!
 //! A [`KeyRing`] is read from a key file or an environment variable: one 256-bit key per
 //! line as 64 hexadecimal digits, the **first** being the current key (what new data is
@@ -29,7 +31,8 @@ pub mod sqlite;
 
 pub use ring::{KEY_ENV, KEY_FILE_ENV, KeyId, KeyRing, generate_key_hex, install, installed};
 pub use seal::{
-    FILE_MAGIC, NonceSource, RecordKey, SEAL_OVERHEAD, is_sealed_file, open_file, seal_file,
+    FILE_MAGIC, NonceSource, RecordKey, SEAL_OVERHEAD, Sealer, is_sealed_file, open_audit, open_file, seal_audit,
+    seal_file,
 };
 
 use std::path::PathBuf;

@@ -39,6 +39,7 @@ struct Entry {
     id: KeyId,
     journal: RecordKey,
     files: RecordKey,
+    audit: RecordKey,
     sqlcipher: Zeroizing<String>,
 }
 
@@ -150,6 +151,16 @@ impl KeyRing {
         &self.entries[0].files
     }
 
+    /// The audit-entry subkey of key `id`.
+    pub(crate) fn audit_key(&self, id: KeyId, what: &str) -> Result<&RecordKey, KeyError> {
+        self.entry(id, what).map(|e| &e.audit)
+    }
+
+    /// The current key's audit-entry subkey.
+    pub(crate) fn audit_current(&self) -> &RecordKey {
+        &self.entries[0].audit
+    }
+
     /// SQLCipher's `PRAGMA key` value for key `index` of the ring (0 = current): a raw
     /// 256-bit key as `x'…'`, so SQLCipher skips its password derivation.
     pub fn sqlcipher_key(&self, index: usize) -> Option<&str> {
@@ -192,6 +203,7 @@ impl Entry {
             id,
             journal: RecordKey::new(id, &subkey(b"onesec-journal-v1", key)),
             files: RecordKey::new(id, &subkey(b"onesec-file-v1", key)),
+            audit: RecordKey::new(id, &subkey(b"onesec-audit-v1", key)),
             sqlcipher,
         }
     }
