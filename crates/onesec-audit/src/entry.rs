@@ -157,8 +157,22 @@ impl Entry {
 
 /// Whether a stored payload is a sealed entry.
 pub fn is_sealed_payload(payload: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .is_ok_and(|v| v.get(SEALED_MEMBER).is_some_and(serde_json::Value::is_string))
+    serde_json::from_slice::<serde_json::Value>(payload).is_ok_and(|v| {
+        v.get(SEALED_MEMBER)
+            .is_some_and(serde_json::Value::is_string)
+    })
+}
+
+/// The key a sealed payload was sealed with (`None`: a clear entry, or not an entry).
+pub fn sealed_key(payload: &[u8]) -> Option<onesec_keys::KeyId> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let bytes = hex::decode(value.get(SEALED_MEMBER)?.as_str()?.get(..24)?).ok()?;
+    if !onesec_keys::is_sealed_file(&bytes) {
+        return None;
+    }
+    Some(onesec_keys::KeyId(u32::from_le_bytes([
+        bytes[8], bytes[9], bytes[10], bytes[11],
+    ])))
 }
 
 /// The entry a stored payload holds: a clear entry as it is, a sealed one opened with
@@ -169,7 +183,8 @@ pub fn open_payload(payload: &[u8], ring: Option<&KeyRing>) -> Result<Entry, Pay
         serde_json::from_slice(payload).map_err(|e| PayloadError::NotEntry(e.to_string()))?;
     let sealed = match value.as_object_mut().and_then(|o| o.remove(SEALED_MEMBER)) {
         None => {
-            return serde_json::from_value(value).map_err(|e| PayloadError::NotEntry(e.to_string()));
+            return serde_json::from_value(value)
+                .map_err(|e| PayloadError::NotEntry(e.to_string()));
         }
         Some(serde_json::Value::String(sealed)) => sealed,
         Some(_) => return Err(PayloadError::NotEntry("`sealed` is not a string".into())),
@@ -278,10 +293,18 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(is_sealed_payload(&stored));
+        assert_eq!(sealed_key(&stored), Some(ring.current_id()));
+        assert_eq!(sealed_key(&lookup.to_payload()), None);
         assert_eq!(open_payload(&stored, Some(&ring)).unwrap(), lookup);
-        assert!(matches!(open_payload(&stored, None), Err(PayloadError::NoKey)));
+        assert!(matches!(
+            open_payload(&stored, None),
+            Err(PayloadError::NoKey)
+        ));
         let clear: Entry = serde_json::from_slice(&stored).unwrap();
-        assert_eq!((clear.time_ms, clear.action.as_str()), (5, "privacy.lookup"));
+        assert_eq!(
+            (clear.time_ms, clear.action.as_str()),
+            (5, "privacy.lookup")
+        );
 
         let batch = Entry {
             time_ms: 6,
@@ -293,7 +316,9 @@ mod tests {
         };
         let stored = batch.to_stored_payload(Some(&ring)).unwrap();
         let clear: Entry = serde_json::from_slice(&stored).unwrap();
-        let facts = clear.ingest_batch().expect("batch facts readable without the key");
+        let facts = clear
+            .ingest_batch()
+            .expect("batch facts readable without the key");
         assert_eq!((facts.first_id, facts.last_id), (1, 3));
         assert!(clear.detail.get("client").is_none());
         assert!(clear.actor.is_empty());

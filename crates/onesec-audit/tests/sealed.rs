@@ -121,7 +121,10 @@ fn a_sealed_log_verifies_without_the_key_and_reads_only_with_it() {
 
     // Reopening with the key appends and still verifies (mixed old and new entries).
     let (mut log, report) = AuditLog::open(&dir, Witness::default()).unwrap();
-    assert_eq!(report.covered_upto, 2, "the last batch is found without opening entries");
+    assert_eq!(
+        report.covered_upto, 2,
+        "the last batch is found without opening entries"
+    );
     log.append(&entries()[1]).unwrap();
     log.checkpoint(20).unwrap();
     drop(log);
@@ -131,7 +134,11 @@ fn a_sealed_log_verifies_without_the_key_and_reads_only_with_it() {
     let mut bytes = std::fs::read(dir.join(LEAVES_FILE)).unwrap();
     let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
     let first = bytes[8..8 + len].to_vec();
-    let at = first.windows(10).position(|w| w == b"\"sealed\":\"").unwrap() + 20;
+    let at = first
+        .windows(10)
+        .position(|w| w == b"\"sealed\":\"")
+        .unwrap()
+        + 20;
     bytes[8 + at] = if bytes[8 + at] == b'0' { b'1' } else { b'0' };
     let crc = crc32c(&bytes[8..8 + len]);
     bytes[4..8].copy_from_slice(&crc.to_le_bytes());

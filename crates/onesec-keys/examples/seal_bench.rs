@@ -34,9 +34,7 @@ fn main() {
     for seq in 1..=records {
         out.clear();
         let aad = seq.to_le_bytes();
-        sealer
-            .seal(seq, &aad, &payload, &mut out)
-            .expect("seal");
+        sealer.seal(seq, &aad, &payload, &mut out).expect("seal");
         sealed_bytes += out.len() as u64;
     }
     let elapsed = started.elapsed();

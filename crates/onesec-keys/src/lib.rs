@@ -31,8 +31,8 @@ pub mod sqlite;
 
 pub use ring::{KEY_ENV, KEY_FILE_ENV, KeyId, KeyRing, generate_key_hex, install, installed};
 pub use seal::{
-    FILE_MAGIC, NonceSource, RecordKey, SEAL_OVERHEAD, Sealer, is_sealed_file, open_audit, open_file, seal_audit,
-    seal_file,
+    FILE_MAGIC, NonceSource, RecordKey, SEAL_OVERHEAD, Sealer, is_sealed_file, open_audit,
+    open_file, seal_audit, seal_file,
 };
 
 use std::path::PathBuf;

@@ -110,7 +110,13 @@ impl RecordKey {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), KeyError> {
-        seal_with(&derived_key(&self.key, &nonce[..16]), nonce, aad, plaintext, out)
+        seal_with(
+            &derived_key(&self.key, &nonce[..16]),
+            nonce,
+            aad,
+            plaintext,
+            out,
+        )
     }
 
     /// A sealer for the nonces of `nonces`: the XChaCha20 subkey of their shared prefix is

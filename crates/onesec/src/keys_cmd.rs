@@ -170,7 +170,71 @@ pub fn rekey(args: RekeyArgs) -> anyhow::Result<ExitCode> {
             None => println!("{}: already on key {}", path.display(), ring.current_id()),
         }
     }
+    reseal_file(&ring, &data.join("hygiene/baselines.json"))?;
+    report_audit_keys(&ring, &data.join("audit"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-seals a sealed file (the connection baselines) with the current key, or seals a plain
+/// one; absent: nothing to do.
+fn reseal_file(ring: &KeyRing, path: &Path) -> anyhow::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let what = path.display().to_string();
+    let plain = if onesec_keys::is_sealed_file(&bytes) {
+        zeroize::Zeroizing::new(onesec_keys::open_file(ring, &bytes, &what)?)
+    } else {
+        zeroize::Zeroizing::new(bytes)
+    };
+    let sealed = onesec_keys::seal_file(ring, &plain)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, sealed)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("{what}: re-sealed with key {}", ring.current_id());
+    Ok(())
+}
+
+/// The audit log is never rewritten (its Merkle tree and signed checkpoints cover the sealed
+/// bytes): says how many entries each older key sealed, which stay readable only while that
+/// key is in the ring.
+fn report_audit_keys(ring: &KeyRing, audit: &Path) -> anyhow::Result<()> {
+    if !audit.join(onesec_audit::LEAVES_FILE).exists() {
+        return Ok(());
+    }
+    let contents = onesec_audit::read_contents(audit)?;
+    let mut by_key: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for payload in &contents.stored {
+        let key = onesec_audit::sealed_key(payload).map_or("clear".to_string(), |k| k.to_string());
+        *by_key.entry(key).or_default() += 1;
+    }
+    let current = ring.current_id().to_string();
+    for (key, count) in by_key {
+        if key == current {
+            continue;
+        }
+        let held = ring.ids().iter().any(|id| id.to_string() == key);
+        println!(
+            "{}: {count} entries {} (the audit log is not rewritten: {})",
+            audit.join(onesec_audit::LEAVES_FILE).display(),
+            if key == "clear" {
+                "in the clear, written before encryption was on".to_string()
+            } else {
+                format!("sealed with key {key}")
+            },
+            if key == "clear" {
+                "they stay as they are"
+            } else if held {
+                "keep that key in the key file after the current one while their details must stay readable; dropping it erases their personal part, the log still verifies"
+            } else {
+                "that key is no longer in the ring, their personal part is unreadable; the log still verifies"
+            }
+        );
+    }
+    Ok(())
 }
 
 /// `onesec privacy decrypt` flags.

@@ -98,6 +98,20 @@ fn acme_day_folder(acme: &Acme, root: &Path, config: &Path) -> PathBuf {
     let sent = acme.records().len() as u64;
     onesec.wait_for_detection(sent);
     check_acme(&onesec, acme);
+    // Personal data reaching the folder by other ways than the day's events, so that the
+    // files they land in are scanned with something to find: a refused line naming a person
+    // and her badge (a dead letter), a token named after an account (auth.db and the audit
+    // log), a look at a person's timeline with a reason naming her (the audit log).
+    onesec.post_events(
+        "json",
+        "{\"user\":\"Alice Martin\",\"badge\":\"0x4F21A7\"",
+        None,
+    );
+    if onesec.token().is_some() {
+        onesec.issue_token("bkeller-feed", "soc_analyst", &[]);
+    }
+    let lookup = onesec.get("/api/v1/events?person=p001&reason=asked%20by%20Alice%20Martin");
+    assert_eq!(lookup.status, 200, "{}", lookup.body);
     // A file export left in the folder (sealed when encryption is on).
     let export = data.join("export-p001.json");
     let output = cli(&[
@@ -174,12 +188,25 @@ fn a_stolen_data_folder_without_the_key_holds_no_personal_data() {
         "auth.db",
         "compliance.db",
         "export-p001.json",
+        "audit/leaves.bin",
     ] {
         assert!(
             files.iter().any(|f| f.to_string_lossy().contains(part)),
             "the copy has no {part}: {files:?}"
         );
     }
+
+    // The audit log of the copy verifies without the key (its leaves are the sealed entries).
+    let output = run(
+        &["audit", "verify", "--data-dir", stolen.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
 
     // With the key the copy is whole: the export decrypts and names the person...
     let with_key = [("ONESEC_ENCRYPTION_KEY_FILE", key_file.as_path())];
