@@ -347,6 +347,8 @@ fn a_wrong_or_missing_key_stops_the_start_with_the_reason() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("re-sealed"), "{report}");
     assert!(report.contains("rekeyed"), "{report}");
+    // The audit log is not rewritten: its entries sealed with the old key are counted.
+    assert!(report.contains("entries sealed with key"), "{report}");
     let text = std::fs::read_to_string(&key_file).unwrap();
     let newest = text.lines().next().unwrap();
     std::fs::write(&key_file, format!("{newest}\n")).unwrap();
@@ -356,4 +358,12 @@ fn a_wrong_or_missing_key_stops_the_start_with_the_reason() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 2);
+    // The whole folder, audit log, journal and store, still verifies with the new key alone.
+    let output = run(
+        &["audit", "verify", "--data-dir", data.to_str().unwrap()],
+        &[("ONESEC_ENCRYPTION_KEY_FILE", key_file.as_path())],
+    );
+    let verified = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{verified}{}", stderr(&output));
+    assert!(verified.contains("journal checked"), "{verified}");
 }
