@@ -36,6 +36,9 @@ pub enum AuditError {
         /// What does not hold.
         reason: String,
     },
+    /// An entry could not be sealed (encryption at rest).
+    #[error("audit log: cannot encrypt an entry: {0}")]
+    Seal(String),
     /// A proof was asked for something the log does not hold.
     #[error("audit log: {0}")]
     NotFound(String),

@@ -27,7 +27,7 @@ mod verify;
 
 pub use checkpoint::{Checkpoint, load_public_key, parse_public_key};
 pub use document::{document_signed_bytes, sign_document, verify_document};
-pub use entry::{Entry, IngestBatch};
+pub use entry::{Entry, IngestBatch, PayloadError, is_sealed_payload, open_payload, sealed_key};
 pub use error::AuditError;
 pub use log::{AuditLog, CHECKPOINTS_FILE, LEAVES_FILE, OpenReport, Witness};
 pub use spool::{SPOOL_DIR, spool_entry};

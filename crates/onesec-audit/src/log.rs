@@ -177,9 +177,18 @@ impl AuditLog {
         Ok((log, report))
     }
 
-    /// Appends an entry; returns its leaf index.
+    /// Appends an entry, sealed when the process has a key ring (encryption at rest, see
+    /// `entry`); returns its leaf index.
     pub fn append(&mut self, entry: &Entry) -> Result<u64, AuditError> {
-        let payload = entry.to_payload();
+        let ring = onesec_keys::installed();
+        let payload = entry
+            .to_stored_payload(ring.as_deref())
+            .map_err(|e| AuditError::Seal(e.to_string()))?;
+        self.append_payload(payload)
+    }
+
+    /// Appends a stored payload as it is (a spooled entry already sealed by its writer).
+    pub(crate) fn append_payload(&mut self, payload: Vec<u8>) -> Result<u64, AuditError> {
         let mut framed = Vec::with_capacity(payload.len() + entry::FRAME_HEADER);
         entry::frame(&payload, &mut framed);
         self.file

@@ -33,7 +33,13 @@ pub fn spool_entry(audit_dir: &Path, entry: &Entry) -> Result<PathBuf, AuditErro
     );
     let path = dir.join(&name);
     let partial = dir.join(format!(".{name}.partial"));
-    fs::write(&partial, entry.to_payload()).map_err(AuditError::io("write", &partial))?;
+    // Sealed like the log's own entries when encryption is on: a spooled entry waits in the
+    // data folder too.
+    let ring = onesec_keys::installed();
+    let payload = entry
+        .to_stored_payload(ring.as_deref())
+        .map_err(|e| AuditError::Seal(e.to_string()))?;
+    fs::write(&partial, payload).map_err(AuditError::io("write", &partial))?;
     fs::rename(&partial, &path).map_err(AuditError::io("rename", &partial))?;
     Ok(path)
 }
@@ -62,6 +68,12 @@ impl AuditLog {
         for file in files {
             let bytes = fs::read(&file).map_err(AuditError::io("read", &file))?;
             match serde_json::from_slice::<Entry>(&bytes) {
+                Ok(_) if crate::entry::is_sealed_payload(&bytes) => {
+                    // Sealed by its writer: appended byte for byte, no key needed.
+                    self.append_payload(bytes)?;
+                    taken += 1;
+                    fs::remove_file(&file).map_err(AuditError::io("remove", &file))?;
+                }
                 Ok(entry) => {
                     self.append(&entry)?;
                     taken += 1;

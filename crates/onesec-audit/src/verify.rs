@@ -306,8 +306,12 @@ fn parse_path(path: &[String]) -> Result<Vec<Hash>, String> {
 
 /// Entries of an audit folder with their leaf hashes, read for proofs.
 pub struct LogContents {
-    /// The entries' bytes, in leaf order.
+    /// The entries as clear JSON, in leaf order: sealed entries opened with the process's
+    /// key ring; without it (or with a ring that lacks their key) what they keep in the clear
+    /// (time, action, the detail keys verification reads, and the `sealed` member).
     pub entries: Vec<Vec<u8>>,
+    /// The payloads as stored (the Merkle leaves), in leaf order.
+    pub stored: Vec<Vec<u8>>,
     /// Their leaf hashes.
     pub leaves: Vec<Hash>,
     /// The last checkpoint.
@@ -319,7 +323,7 @@ pub fn read_contents(dir: &Path) -> Result<LogContents, AuditError> {
     let path = dir.join(LEAVES_FILE);
     let bytes = fs::read(&path).map_err(AuditError::io("read", &path))?;
     let scan = log::scan(&bytes);
-    let entries = scan
+    let stored: Vec<Vec<u8>> = scan
         .offsets
         .iter()
         .filter_map(|o| match read_frame(&bytes[*o as usize..]) {
@@ -327,12 +331,36 @@ pub fn read_contents(dir: &Path) -> Result<LogContents, AuditError> {
             _ => None,
         })
         .collect();
+    let ring = onesec_keys::installed();
+    let mut unopened = 0usize;
+    let entries = stored
+        .iter()
+        .map(|payload| {
+            if !crate::entry::is_sealed_payload(payload) {
+                return payload.clone();
+            }
+            match crate::entry::open_payload(payload, ring.as_deref()) {
+                Ok(entry) => entry.to_payload(),
+                Err(_) => {
+                    unopened += 1;
+                    payload.clone()
+                }
+            }
+        })
+        .collect();
+    if unopened > 0 {
+        tracing::warn!(
+            unopened,
+            "audit entries are encrypted and were not opened (no key, or not the key they were sealed with): only their clear part is shown"
+        );
+    }
     let checkpoint = log::read_checkpoints(dir)?
         .into_iter()
         .filter_map(Result::ok)
         .next_back();
     Ok(LogContents {
         entries,
+        stored,
         leaves: scan.leaves,
         checkpoint,
     })
@@ -354,7 +382,7 @@ impl LogContents {
         }
         Ok(InclusionProof {
             leaf_index: index as u64,
-            entry: String::from_utf8_lossy(&self.entries[index]).into_owned(),
+            entry: String::from_utf8_lossy(&self.stored[index]).into_owned(),
             audit_path: merkle::inclusion_path(index, &self.leaves[..size])
                 .iter()
                 .map(hex::encode)

@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 /// Why an authentication step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The user database cannot be opened with the keys given (encryption at rest).
+    #[error("auth store: {0}")]
+    Key(#[from] onesec_keys::sqlite::SqliteKeyError),
     /// The auth database refused an operation.
     #[error("auth store: {action}: {source}")]
     Database {
@@ -195,7 +198,8 @@ impl AuthStore {
             path: dir.to_path_buf(),
             source,
         })?;
-        let conn = Connection::open(dir.join("auth.db")).map_err(db("open"))?;
+        // Encrypted with the process's key ring when encryption at rest is on.
+        let conn = onesec_keys::sqlite::open(&dir.join("auth.db"), None)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db("set busy timeout"))?;
         conn.execute_batch(SCHEMA).map_err(db("create schema"))?;

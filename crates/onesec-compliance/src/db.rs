@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 /// A failure of the compliance database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The file cannot be opened with the keys given (encryption at rest).
+    #[error("compliance database: {0}")]
+    Key(#[from] onesec_keys::sqlite::SqliteKeyError),
     /// SQLite refused.
     #[error("compliance database {path}: {action}: {source}")]
     Sqlite {
@@ -113,7 +116,8 @@ impl ComplianceDb {
                 source,
             }
         };
-        let conn = Connection::open(path).map_err(fail("open"))?;
+        // Encrypted with the process's key ring when encryption at rest is on.
+        let conn = onesec_keys::sqlite::open(path, None)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(fail("set busy timeout"))?;
         conn.execute_batch("PRAGMA journal_mode=WAL;")

@@ -1,8 +1,8 @@
 //! Throughput benchmark for the journal (not a timed test).
 //!
 //! Appends batches of 1,000 payloads of ~400 bytes with `FsyncPolicy::Always`
-//! and `FsyncPolicy::Never`, from one appender thread and from several, and
-//! prints records/s.
+//! and `FsyncPolicy::Never`, from one appender thread and from several, plain
+//! and encrypted (each pair run back to back, plain first), and prints records/s.
 //!
 //! ```text
 //! cargo run --release -p onesec-journal --example journal_bench -- [DIR] [SECONDS_PER_CASE]
@@ -12,10 +12,11 @@
 //! directory on the disk you care about, since fsync cost is the point.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
+use onesec_journal::{FsyncPolicy, Journal, JournalConfig, KeyRing};
 
 const BATCH: usize = 1_000;
 const PAYLOAD: usize = 400;
@@ -25,10 +26,16 @@ struct Outcome {
     elapsed: Duration,
 }
 
-fn run_case(base: &std::path::Path, policy: FsyncPolicy, appenders: usize, secs: f64) -> Outcome {
+fn run_case(
+    base: &std::path::Path,
+    policy: FsyncPolicy,
+    appenders: usize,
+    secs: f64,
+    keys: Option<Arc<KeyRing>>,
+) -> Outcome {
     let dir = base.join(format!("{policy:?}-{appenders}").replace(['(', ')'], ""));
     let _ = std::fs::remove_dir_all(&dir);
-    let (journal, _) = match Journal::open(JournalConfig::new(&dir).fsync(policy)) {
+    let (journal, _) = match Journal::open(JournalConfig::new(&dir).fsync(policy).keys(keys)) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("cannot open journal in {}: {e}", dir.display());
@@ -80,22 +87,28 @@ fn main() {
         "journal_bench: batches of {BATCH} x {PAYLOAD}-byte payloads, {secs} s per case, dir {}",
         base.display()
     );
+    let key = onesec_keys::generate_key_hex().expect("random key");
+    let ring = Arc::new(KeyRing::parse(&key, "bench key").expect("bench key"));
     println!(
-        "{:<10} {:>9} {:>14} {:>10}",
-        "policy", "appenders", "records/s", "MiB/s"
+        "{:<10} {:>9} {:>10} {:>14} {:>10}",
+        "policy", "appenders", "encrypted", "records/s", "MiB/s"
     );
     for policy in [FsyncPolicy::Always, FsyncPolicy::Never] {
         for appenders in [1, 4] {
-            let o = run_case(&base, policy, appenders, secs);
-            let rps = o.records as f64 / o.elapsed.as_secs_f64();
-            let mibps = rps * (PAYLOAD + 16) as f64 / (1024.0 * 1024.0);
-            println!(
-                "{:<10} {:>9} {:>14.0} {:>10.1}",
-                format!("{policy:?}"),
-                appenders,
-                rps,
-                mibps
-            );
+            for keys in [None, Some(ring.clone())] {
+                let encrypted = keys.is_some();
+                let o = run_case(&base, policy, appenders, secs, keys);
+                let rps = o.records as f64 / o.elapsed.as_secs_f64();
+                let mibps = rps * (PAYLOAD + 16) as f64 / (1024.0 * 1024.0);
+                println!(
+                    "{:<10} {:>9} {:>10} {:>14.0} {:>10.1}",
+                    format!("{policy:?}"),
+                    appenders,
+                    if encrypted { "yes" } else { "no" },
+                    rps,
+                    mibps
+                );
+            }
         }
     }
 }

@@ -80,6 +80,40 @@ pub enum JournalError {
     /// The writer thread is gone (the journal is shutting down or the thread died).
     #[error("journal writer thread is no longer running; the request was not completed")]
     Closed,
+
+    /// An encrypted segment whose key the journal was not given (no key ring at all, or one
+    /// without that key): refused when the journal opens, before anything is read or written.
+    #[error(
+        "journal segment {segment} is encrypted with key {key}, {why}; configure [privacy.encryption] with that key (docs/privacy.md, \"Encryption at rest\")"
+    )]
+    KeyUnavailable {
+        /// The segment file.
+        segment: PathBuf,
+        /// The key its header names.
+        key: onesec_keys::KeyId,
+        /// "but no key was given" or the ids the ring holds.
+        why: String,
+    },
+
+    /// A record of an encrypted segment that does not authenticate with the key its header
+    /// names: a wrong key that happens to share the id, or changed bytes with a matching CRC.
+    #[error(
+        "journal segment {segment}: record {sequence} at byte offset {offset} does not decrypt with key {key} (wrong key, or the record was altered)"
+    )]
+    Undecryptable {
+        /// The segment file.
+        segment: PathBuf,
+        /// Byte offset of the record's prefix.
+        offset: u64,
+        /// Its sequence.
+        sequence: u64,
+        /// The key its header names.
+        key: onesec_keys::KeyId,
+    },
+
+    /// Sealing a record failed (the OS random generator for a new writer's nonces).
+    #[error("journal encryption failed: {0}")]
+    Encryption(#[from] onesec_keys::KeyError),
 }
 
 impl JournalError {

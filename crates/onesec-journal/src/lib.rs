@@ -57,12 +57,14 @@
 
 #![warn(missing_docs)]
 
+mod crypt;
 mod error;
 mod format;
 mod notify;
 mod oneshot;
 mod reader;
 mod recovery;
+mod reseal;
 mod segment;
 mod writer;
 
@@ -80,10 +82,12 @@ use std::thread::JoinHandle;
 use tracing::{error, info};
 
 pub use error::JournalError;
-pub use format::{FORMAT_VERSION, MAX_PAYLOAD_LEN};
+pub use format::{ENCRYPTED_FORMAT_VERSION, FORMAT_VERSION, MAX_PAYLOAD_LEN};
 pub use notify::{Changed, Subscription};
-pub use reader::{JournalReader, Position, read_at};
+pub use onesec_keys::{KeyId, KeyRing};
+pub use reader::{JournalReader, Position, read_at, read_at_with};
 pub use recovery::{Recovery, TornTail};
+pub use reseal::{Resealed, reseal_dir};
 
 use notify::Durable;
 use writer::{Command, Writer};
@@ -107,7 +111,7 @@ pub enum FsyncPolicy {
 }
 
 /// Where and how a journal stores its segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct JournalConfig {
     /// Directory holding the segment files (created if missing).
     pub dir: PathBuf,
@@ -115,16 +119,41 @@ pub struct JournalConfig {
     pub segment_bytes: u64,
     /// When to fsync; see [`FsyncPolicy`].
     pub fsync: FsyncPolicy,
+    /// Encryption at rest: new segments are sealed with the ring's current key, older
+    /// segments are opened with the key their header names. `None`: new segments are plain,
+    /// and an encrypted segment stops the open.
+    pub keys: Option<Arc<KeyRing>>,
 }
 
+impl PartialEq for JournalConfig {
+    fn eq(&self, other: &Self) -> bool {
+        let ids = |c: &JournalConfig| c.keys.as_ref().map(|k| k.ids());
+        self.dir == other.dir
+            && self.segment_bytes == other.segment_bytes
+            && self.fsync == other.fsync
+            && ids(self) == ids(other)
+    }
+}
+
+impl Eq for JournalConfig {}
+
 impl JournalConfig {
-    /// Configuration with 64 MiB segments and [`FsyncPolicy::Always`].
+    /// Configuration with 64 MiB segments, [`FsyncPolicy::Always`], and the process's key
+    /// ring (`onesec_keys::installed`, none unless the program installed one): a journal
+    /// opened anywhere in an encrypting process encrypts without every caller passing keys.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         JournalConfig {
             dir: dir.into(),
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             fsync: FsyncPolicy::Always,
+            keys: onesec_keys::installed(),
         }
+    }
+
+    /// Sets the key ring (`None`: plain segments, no encrypted segment readable).
+    pub fn keys(mut self, keys: Option<Arc<KeyRing>>) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// Sets the segment roll size.
@@ -147,6 +176,8 @@ pub(crate) struct Shared {
     pub(crate) segments: Mutex<BTreeMap<u64, PathBuf>>,
     pub(crate) durable: Arc<Durable>,
     pub(crate) policy: FsyncPolicy,
+    /// The key ring readers open encrypted segments with.
+    pub(crate) keys: Option<Arc<KeyRing>>,
 }
 
 /// Locks a mutex, ignoring poisoning (no journal invariant spans a panic).
@@ -207,7 +238,7 @@ impl Journal {
         fs::create_dir_all(&dir).map_err(|e| JournalError::io("create directory", &dir, e))?;
         let lock_file = acquire_lock(&dir)?;
         let durable_repairs = cfg.fsync != FsyncPolicy::Never;
-        let rec = recovery::recover(&dir, durable_repairs)?;
+        let rec = recovery::recover(&dir, durable_repairs, cfg.keys.as_deref())?;
         let report = rec.report;
         info!(
             dir = %dir.display(),
@@ -223,15 +254,21 @@ impl Journal {
             segments: Mutex::new(rec.segments),
             durable: Arc::new(Durable::new(report.last_sequence)),
             policy: cfg.fsync,
+            keys: cfg.keys.clone(),
         });
+        let sealing = writer::Sealing::new(cfg.keys)?;
         let writer = Writer::new(
             shared.clone(),
             cfg.segment_bytes,
             cfg.fsync,
-            rec.active_file,
-            rec.active_path,
-            rec.active_len,
+            writer::Active {
+                file: rec.active_file,
+                path: rec.active_path,
+                len: rec.active_len,
+                key: rec.active_key,
+            },
             rec.next_seq,
+            sealing,
         );
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -375,7 +412,7 @@ impl Journal {
     }
 }
 
-fn acquire_lock(dir: &Path) -> Result<File, JournalError> {
+pub(crate) fn acquire_lock(dir: &Path) -> Result<File, JournalError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .read(true)

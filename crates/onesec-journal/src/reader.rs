@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use onesec_keys::{KeyId, KeyRing};
+
+use crate::crypt::{open_payload, segment_key};
 use crate::error::JournalError;
 use crate::format::{HEADER_LEN, RECORD_HEADER_LEN, RecordHeader, decode_header};
 use crate::notify::Subscription;
@@ -20,6 +23,8 @@ struct Cursor {
     file: BufReader<File>,
     /// Byte offset of the next record in `path`.
     offset: u64,
+    /// The key the segment's header names (`None`: plain).
+    key: Option<KeyId>,
 }
 
 /// Iterates `(sequence, payload)` over durable records, across segments.
@@ -171,8 +176,10 @@ impl JournalReader {
                     ),
                 ));
             }
-            let (h, payload) =
+            let (h, stored) =
                 read_checked_payload(&mut cursor.file, &cursor.path, cursor.offset, &hb, seq)?;
+            let key = segment_key(self.shared.keys.as_deref(), &cursor.path, cursor.key)?;
+            let payload = open_payload(key, &cursor.path, cursor.offset, seq, stored)?;
             let position = Position {
                 segment: cursor.segment,
                 offset: cursor.offset,
@@ -272,7 +279,8 @@ fn open_segment(
     let mut h = [0u8; HEADER_LEN];
     let n = read_full(&mut file, &mut h)
         .map_err(|e| JournalError::io("read segment header", &path, e))?;
-    let header_first = decode_header(&h[..n]).map_err(|r| JournalError::corrupt(&path, 0, r))?;
+    let header = decode_header(&h[..n]).map_err(|r| JournalError::corrupt(&path, 0, r))?;
+    let header_first = header.first_seq;
     if header_first != first {
         return Err(JournalError::corrupt(
             &path,
@@ -285,6 +293,7 @@ fn open_segment(
         segment: first,
         file,
         offset: HEADER_LEN as u64,
+        key: header.key,
     })
 }
 
@@ -303,7 +312,27 @@ pub struct Position {
 /// command, a reader of the store) can read records a running writer made durable. Every
 /// record's length, CRC and sequence are checked; a record that is missing or damaged is an
 /// error naming the file and offset.
+///
+/// Encrypted segments are opened with the process's key ring (`onesec_keys::installed`);
+/// [`read_at_with`] takes one explicitly.
 pub fn read_at(
+    dir: &std::path::Path,
+    position: Position,
+    first: u64,
+    count: usize,
+) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
+    read_at_with(
+        onesec_keys::installed().as_deref(),
+        dir,
+        position,
+        first,
+        count,
+    )
+}
+
+/// [`read_at`] with the key ring `keys` for encrypted segments.
+pub fn read_at_with(
+    keys: Option<&KeyRing>,
     dir: &std::path::Path,
     position: Position,
     first: u64,
@@ -315,7 +344,9 @@ pub fn read_at(
     let mut h = [0u8; HEADER_LEN];
     let n = read_full(&mut file, &mut h)
         .map_err(|e| JournalError::io("read segment header", &path, e))?;
-    let header_first = decode_header(&h[..n]).map_err(|r| JournalError::corrupt(&path, 0, r))?;
+    let header = decode_header(&h[..n]).map_err(|r| JournalError::corrupt(&path, 0, r))?;
+    let header_first = header.first_seq;
+    let key = segment_key(keys, &path, header.key)?;
     if header_first != position.segment {
         return Err(JournalError::corrupt(
             &path,
@@ -348,9 +379,9 @@ pub fn read_at(
                 format!("record {seq} is missing: the segment ends here"),
             ));
         }
-        let (header, payload) = read_checked_payload(&mut file, &path, offset, &hb, seq)?;
+        let (header, stored) = read_checked_payload(&mut file, &path, offset, &hb, seq)?;
+        records.push((seq, open_payload(key, &path, offset, seq, stored)?));
         offset += header.total_len();
-        records.push((seq, payload));
     }
     Ok(records)
 }

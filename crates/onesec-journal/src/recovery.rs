@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 
 use tracing::{debug, error, info, warn};
 
+use onesec_keys::{KeyId, KeyRing};
+
+use crate::crypt::segment_key;
 use crate::error::JournalError;
 use crate::format::{
     HEADER_LEN, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN, RecordHeader, TMP_SUFFIX,
     parse_segment_file_name, segment_file_name,
 };
-use crate::segment::{create_segment, read_header, scan_records, sync_dir};
+use crate::segment::{create_segment, read_header, replace_empty_segment, scan_records, sync_dir};
 
 /// What [`crate::Journal::open`] found on disk and what it had to repair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub(crate) struct Recovered {
     pub(crate) active_file: File,
     pub(crate) active_path: PathBuf,
     pub(crate) active_len: u64,
+    /// The key the active segment's header names.
+    pub(crate) active_key: Option<KeyId>,
     pub(crate) next_seq: u64,
     pub(crate) report: Recovery,
 }
@@ -75,12 +80,23 @@ struct Active {
     first: u64,
     len: u64,
     records: u64,
+    key: Option<KeyId>,
 }
 
 /// Scans `dir`, validates every segment, truncates a torn tail of the newest
 /// one, and returns the state to resume appending from. `durable` says
 /// whether repairs must be fsynced (false only for `FsyncPolicy::Never`).
-pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalError> {
+///
+/// With `keys`, every encrypted segment's key must be in the ring (checked here, so a
+/// missing or wrong key stops the open before anything is read or written); a newest segment
+/// without records whose header names another key than the ring's current one (or none) is
+/// re-headed, so the writer appends to it.
+pub(crate) fn recover(
+    dir: &Path,
+    durable: bool,
+    keys: Option<&KeyRing>,
+) -> Result<Recovered, JournalError> {
+    let wanted = keys.map(KeyRing::current_id);
     let mut removed_files = Vec::new();
     let mut names: Vec<(u64, PathBuf)> = Vec::new();
     let entries = fs::read_dir(dir).map_err(|e| JournalError::io("list directory", dir, e))?;
@@ -141,9 +157,11 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
             let mut file =
                 File::open(&path).map_err(|e| JournalError::io("open segment", &path, e))?;
             let len = file_len(&file, &path)?;
-            let first = read_header(&mut file, &path, len)?
+            let header = read_header(&mut file, &path, len)?
                 .map_err(|reason| JournalError::corrupt(&path, 0, reason))?;
+            let first = header.first_seq;
             check_name(&path, name_seq, first)?;
+            segment_key(keys, &path, header.key)?;
             let scan = scan_records(&mut file, &path, len, first)?;
             if let Some((offset, reason)) = scan.damage {
                 return Err(JournalError::corrupt(
@@ -167,8 +185,10 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
             .map_err(|e| JournalError::io("open segment", &path, e))?;
         let len = file_len(&file, &path)?;
         match read_header(&mut file, &path, len)? {
-            Ok(first) => {
+            Ok(header) => {
+                let first = header.first_seq;
                 check_name(&path, name_seq, first)?;
+                segment_key(keys, &path, header.key)?;
                 let scan = scan_records(&mut file, &path, len, first)?;
                 if let Some((offset, reason)) = scan.damage {
                     let dropped = len - offset;
@@ -214,13 +234,21 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
                 file.seek(SeekFrom::Start(scan.valid_len))
                     .map_err(|e| JournalError::io("seek in segment", &path, e))?;
                 segments.insert(first, path.clone());
-                active = Some(Active {
+                let mut resumed = Active {
                     file,
                     path,
                     first,
                     len: scan.valid_len,
                     records: scan.records,
-                });
+                    key: header.key,
+                };
+                if resumed.records == 0 && resumed.key != wanted {
+                    let (file, path) = replace_empty_segment(dir, first, wanted, durable)?;
+                    info!(segment = %path.display(), "journal: empty newest segment re-headed for the current key");
+                    resumed.file = file;
+                    resumed.key = wanted;
+                }
+                active = Some(resumed);
             }
             Err(reason) => {
                 // Segments are created via rename of a fully written header, so
@@ -254,7 +282,7 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
                 });
                 removed_files.push(path);
                 let first = expected_next.unwrap_or(name_seq);
-                let (file, path) = create_segment(dir, first, durable)?;
+                let (file, path) = create_segment(dir, first, wanted, durable)?;
                 segments.insert(first, path.clone());
                 active = Some(Active {
                     file,
@@ -262,6 +290,7 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
                     first,
                     len: HEADER_LEN as u64,
                     records: 0,
+                    key: wanted,
                 });
             }
         }
@@ -270,7 +299,7 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
     let active = match active {
         Some(a) => a,
         None => {
-            let (file, path) = create_segment(dir, 1, durable)?;
+            let (file, path) = create_segment(dir, 1, wanted, durable)?;
             info!(dir = %dir.display(), "created new journal");
             segments.insert(1, path.clone());
             Active {
@@ -279,6 +308,7 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
                 first: 1,
                 len: HEADER_LEN as u64,
                 records: 0,
+                key: wanted,
             }
         }
     };
@@ -300,6 +330,7 @@ pub(crate) fn recover(dir: &Path, durable: bool) -> Result<Recovered, JournalErr
         active_file: active.file,
         active_path: active.path,
         active_len: active.len,
+        active_key: active.key,
         next_seq,
         report,
     })

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::JournalError;
 use crate::format::{
-    HEADER_LEN, RECORD_HEADER_LEN, RecordHeader, TMP_SUFFIX, decode_header, encode_header,
-    segment_file_name, segment_path,
+    HEADER_LEN, RECORD_HEADER_LEN, RecordHeader, SegmentHeader, TMP_SUFFIX, decode_header,
+    encode_header, segment_file_name, segment_path,
 };
+use onesec_keys::KeyId;
 
 /// Buffer size used when scanning segments sequentially.
 const SCAN_BUFFER: usize = 1 << 20;
@@ -27,6 +28,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 pub(crate) fn create_segment(
     dir: &Path,
     first_seq: u64,
+    key: Option<KeyId>,
     durable: bool,
 ) -> Result<(File, PathBuf), JournalError> {
     let path = segment_path(dir, first_seq);
@@ -39,6 +41,29 @@ pub(crate) fn create_segment(
             ),
         ));
     }
+    write_segment(dir, first_seq, key, durable)
+}
+
+/// Replaces the newest segment, which holds no record, by an empty one sealed with `key`:
+/// after a key change the journal must not append records of the new key to a segment whose
+/// header names the old one. The rename replaces the file atomically, so a crash leaves
+/// either header, never no segment (which would restart sequences at 1).
+pub(crate) fn replace_empty_segment(
+    dir: &Path,
+    first_seq: u64,
+    key: Option<KeyId>,
+    durable: bool,
+) -> Result<(File, PathBuf), JournalError> {
+    write_segment(dir, first_seq, key, durable)
+}
+
+fn write_segment(
+    dir: &Path,
+    first_seq: u64,
+    key: Option<KeyId>,
+    durable: bool,
+) -> Result<(File, PathBuf), JournalError> {
+    let path = segment_path(dir, first_seq);
     // "<20 digits>.seg.tmp", i.e. the final name plus ".tmp" (see TMP_SUFFIX).
     let tmp = dir.join(format!("{}.tmp", segment_file_name(first_seq)));
     debug_assert!(tmp.to_string_lossy().ends_with(TMP_SUFFIX));
@@ -49,7 +74,7 @@ pub(crate) fn create_segment(
         .truncate(true)
         .open(&tmp)
         .map_err(|e| JournalError::io("create segment", &tmp, e))?;
-    f.write_all(&encode_header(first_seq))
+    f.write_all(&encode_header(first_seq, key))
         .map_err(|e| JournalError::io("write segment header", &tmp, e))?;
     if durable {
         f.sync_all()
@@ -62,13 +87,13 @@ pub(crate) fn create_segment(
     Ok((f, path))
 }
 
-/// Reads and validates the header of `file` (of length `len`), returning the
-/// first sequence, or the reason the header is unusable.
+/// Reads and validates the header of `file` (of length `len`), returning what
+/// it says, or the reason the header is unusable.
 pub(crate) fn read_header(
     file: &mut File,
     path: &Path,
     len: u64,
-) -> Result<Result<u64, String>, JournalError> {
+) -> Result<Result<SegmentHeader, String>, JournalError> {
     let avail = len.min(HEADER_LEN as u64) as usize;
     let mut h = [0u8; HEADER_LEN];
     file.seek(SeekFrom::Start(0))

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, error, info};
 
+use onesec_keys::{KeyId, KeyRing, NonceSource, SEAL_OVERHEAD, Sealer};
+
 use crate::error::JournalError;
-use crate::format::{HEADER_LEN, RECORD_HEADER_LEN, encode_record};
+use crate::format::{HEADER_LEN, RECORD_HEADER_LEN, encode_record, encode_sealed_record};
 use crate::oneshot;
 use crate::segment::create_segment;
 use crate::{FsyncPolicy, Shared, lock};
@@ -59,6 +61,32 @@ enum Ack {
     Sync(SyncReply),
 }
 
+/// What the writer seals new records with: the ring's current key and this writer's nonces
+/// (a random prefix drawn when the writer starts, then the record's sequence), the per-prefix
+/// subkey derived once for the writer's life.
+pub(crate) struct Sealing {
+    ring: Arc<KeyRing>,
+    sealer: Sealer,
+}
+
+impl Sealing {
+    /// Sealing with `keys`' current key, or none without a ring.
+    pub(crate) fn new(keys: Option<Arc<KeyRing>>) -> Result<Option<Sealing>, JournalError> {
+        let Some(ring) = keys else { return Ok(None) };
+        let sealer = ring.journal_current().sealer(NonceSource::new()?);
+        Ok(Some(Sealing { ring, sealer }))
+    }
+}
+
+/// The segment appended to, as recovery left it.
+pub(crate) struct Active {
+    pub(crate) file: File,
+    pub(crate) path: PathBuf,
+    pub(crate) len: u64,
+    /// The key its header names.
+    pub(crate) key: Option<KeyId>,
+}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     segment_bytes: u64,
@@ -75,6 +103,9 @@ pub(crate) struct Writer {
     last_sync: Instant,
     /// Set after an I/O failure: every later request fails with this reason.
     failed: Option<String>,
+    sealing: Option<Sealing>,
+    /// The key the active segment's header names; a record is never sealed with another.
+    active_key: Option<KeyId>,
 }
 
 impl Writer {
@@ -82,24 +113,30 @@ impl Writer {
         shared: Arc<Shared>,
         segment_bytes: u64,
         policy: FsyncPolicy,
-        file: File,
-        path: PathBuf,
-        seg_len: u64,
+        active: Active,
         next_seq: u64,
+        sealing: Option<Sealing>,
     ) -> Self {
         Writer {
             shared,
             segment_bytes,
             policy,
-            file,
-            path,
-            seg_len,
+            file: active.file,
+            path: active.path,
+            seg_len: active.len,
             next_seq,
             buf: Vec::new(),
             dirty: false,
             last_sync: Instant::now(),
             failed: None,
+            sealing,
+            active_key: active.key,
         }
+    }
+
+    /// The key new records are sealed with (`None`: plain).
+    fn wanted_key(&self) -> Option<KeyId> {
+        self.sealing.as_ref().map(|s| s.ring.current_id())
     }
 
     /// The writer thread's main loop; returns when every `Journal` handle is gone.
@@ -255,15 +292,23 @@ impl Writer {
     }
 
     fn write_batches(&mut self, batches: Vec<(u64, Vec<Vec<u8>>)>) -> Result<(), JournalError> {
+        let wanted = self.wanted_key();
+        let overhead = if wanted.is_some() { SEAL_OVERHEAD } else { 0 };
         for (mut seq, payloads) in batches {
             for payload in payloads {
-                let record = (RECORD_HEADER_LEN + payload.len()) as u64;
+                let record = (RECORD_HEADER_LEN + payload.len() + overhead) as u64;
                 let pending = self.seg_len + self.buf.len() as u64;
-                if pending > HEADER_LEN as u64 && pending + record > self.segment_bytes {
+                // A segment holds records of one key only (its header names it): after a key
+                // change (rotation, encryption turned on or off) the next record starts a
+                // new segment. Recovery already re-headed an active segment with no record.
+                let key_changed = self.active_key != wanted;
+                if pending > HEADER_LEN as u64
+                    && (key_changed || pending + record > self.segment_bytes)
+                {
                     self.flush()?;
                     self.roll(seq)?;
                 }
-                encode_record(&mut self.buf, seq, &payload);
+                self.encode(seq, &payload)?;
                 seq += 1;
                 if self.buf.len() >= FLUSH_BYTES {
                     self.flush()?;
@@ -271,6 +316,27 @@ impl Writer {
             }
         }
         self.flush()
+    }
+
+    /// Appends record `seq` to the buffer, sealed when the active segment is encrypted.
+    fn encode(&mut self, seq: u64, payload: &[u8]) -> Result<(), JournalError> {
+        if self.active_key != self.wanted_key() {
+            // Never seal with a key the segment's header does not name (nor write plain
+            // records into an encrypted segment): such records could not be read back.
+            return Err(JournalError::WriterFailed(format!(
+                "segment {} is headed for key {:?}, records are for key {:?}",
+                self.path.display(),
+                self.active_key,
+                self.wanted_key()
+            )));
+        }
+        match &self.sealing {
+            Some(sealing) => {
+                encode_sealed_record(&mut self.buf, seq, payload, &sealing.sealer)?;
+            }
+            None => encode_record(&mut self.buf, seq, payload),
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {
@@ -302,13 +368,15 @@ impl Writer {
             // The sealed segment is never touched again, so this is its last chance.
             self.sync()?;
         }
-        let (file, path) = create_segment(&self.shared.dir, first_seq, durable)?;
+        let key = self.wanted_key();
+        let (file, path) = create_segment(&self.shared.dir, first_seq, key, durable)?;
         lock(&self.shared.segments).insert(first_seq, path.clone());
         debug!(segment = %path.display(), first_seq, "journal rolled to new segment");
         self.file = file;
         self.path = path;
         self.seg_len = HEADER_LEN as u64;
         self.dirty = false;
+        self.active_key = key;
         Ok(())
     }
 }

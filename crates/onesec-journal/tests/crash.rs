@@ -13,10 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use onesec_journal::{FsyncPolicy, Journal, JournalConfig};
+use onesec_journal::{FsyncPolicy, Journal, JournalConfig, KeyRing};
 
 const CHILD_DIR_ENV: &str = "ONESEC_JOURNAL_CRASH_CHILD_DIR";
 const CHILD_RUN_ENV: &str = "ONESEC_JOURNAL_CRASH_CHILD_RUN";
+/// Set (to the test key) when the child must write encrypted segments.
+const CHILD_KEY_ENV: &str = "ONESEC_JOURNAL_CRASH_CHILD_KEY";
+/// A fixed test key, never a real one.
+const TEST_KEY: &str = "3f1c9a7e5b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f61";
+
+fn test_keys(encrypted: bool) -> Option<Arc<KeyRing>> {
+    encrypted.then(|| Arc::new(KeyRing::parse(TEST_KEY, "test key").unwrap()))
+}
 const CHILD_THREADS: u8 = 3;
 const SEGMENT_BYTES: u64 = 256 * 1024;
 
@@ -56,9 +64,11 @@ fn crash_child_writer() {
         return; // Only meaningful when spawned by `kill_9_never_loses_acknowledged_records`.
     };
     let run: u8 = std::env::var(CHILD_RUN_ENV).unwrap().parse().unwrap();
+    let encrypted = std::env::var_os(CHILD_KEY_ENV).is_some();
     let cfg = JournalConfig::new(dir)
         .segment_bytes(SEGMENT_BYTES)
-        .fsync(FsyncPolicy::Always);
+        .fsync(FsyncPolicy::Always)
+        .keys(test_keys(encrypted));
     let (journal, _) = Journal::open(cfg).unwrap();
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let started = Instant::now();
@@ -119,8 +129,12 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn spawn_child(dir: &Path, run: u8) -> (KillOnDrop, mpsc::Receiver<String>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+fn spawn_child(dir: &Path, run: u8, encrypted: bool) -> (KillOnDrop, mpsc::Receiver<String>) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if encrypted {
+        command.env(CHILD_KEY_ENV, "1");
+    }
+    let mut child = command
         .args([
             "--exact",
             "crash_child_writer",
@@ -189,6 +203,17 @@ fn tear_last_record_if_unacked(dir: &Path, max_acked: u64) -> bool {
 
 #[test]
 fn kill_9_never_loses_acknowledged_records() {
+    kill_9_runs(false);
+}
+
+/// The same with encrypted segments: a record torn by the crash and written again with the
+/// same sequence gets a fresh nonce (a new writer's prefix), and every record opens.
+#[test]
+fn kill_9_never_loses_acknowledged_encrypted_records() {
+    kill_9_runs(true);
+}
+
+fn kill_9_runs(encrypted: bool) {
     if std::env::var_os(CHILD_DIR_ENV).is_some() {
         return;
     }
@@ -197,7 +222,7 @@ fn kill_9_never_loses_acknowledged_records() {
     let mut torn_seen = 0;
 
     for run in 0..4u8 {
-        let (mut child, lines) = spawn_child(dir.path(), run);
+        let (mut child, lines) = spawn_child(dir.path(), run, encrypted);
         // Let it get going (more each run), then kill -9 at an arbitrary point.
         let want = 25 + 40 * usize::from(run);
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -229,11 +254,23 @@ fn kill_9_never_loses_acknowledged_records() {
         // was never acknowledged.
         let tore = run % 2 == 1 && tear_last_record_if_unacked(dir.path(), max_acked);
 
-        let (journal, rec) =
-            Journal::open(JournalConfig::new(dir.path()).segment_bytes(SEGMENT_BYTES))
-                .expect("journal reopens after kill -9");
+        let (journal, rec) = Journal::open(
+            JournalConfig::new(dir.path())
+                .segment_bytes(SEGMENT_BYTES)
+                .keys(test_keys(encrypted)),
+        )
+        .expect("journal reopens after kill -9");
         if rec.torn_tail.is_some() {
             torn_seen += 1;
+        }
+        let want_version: u32 = if encrypted { 2 } else { 1 };
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "seg") {
+                let bytes = std::fs::read(&path).unwrap();
+                let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+                assert_eq!(version, want_version, "{}", path.display());
+            }
         }
         assert!(
             !tore || rec.torn_tail.is_some(),

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::{open, payload_for, read_all, segment_files};
-use onesec_journal::{FsyncPolicy, Journal, JournalConfig, JournalError};
+use onesec_journal::{FsyncPolicy, Journal, JournalError};
 
 const SEG: u64 = 1024;
 
@@ -163,7 +163,7 @@ fn flipped_byte_in_middle_segment_is_corrupt_error() {
         .collect();
 
     for _ in 0..2 {
-        let err = Journal::open(JournalConfig::new(dir.path())).unwrap_err();
+        let err = Journal::open(common::config(dir.path())).unwrap_err();
         match &err {
             JournalError::Corrupt {
                 segment,
@@ -195,7 +195,7 @@ fn flipped_header_byte_in_middle_segment_is_corrupt_error() {
     let dir = tempfile::tempdir().unwrap();
     let segs = populate(dir.path(), 60);
     flip_byte(&segs[1], 3);
-    match Journal::open(JournalConfig::new(dir.path())) {
+    match Journal::open(common::config(dir.path())) {
         Err(JournalError::Corrupt {
             segment,
             offset,
@@ -220,7 +220,7 @@ fn truncated_middle_segment_is_corrupt_error() {
         .unwrap()
         .set_len(len - 3)
         .unwrap();
-    let err = Journal::open(JournalConfig::new(dir.path())).unwrap_err();
+    let err = Journal::open(common::config(dir.path())).unwrap_err();
     assert!(
         matches!(err, JournalError::Corrupt { ref segment, .. } if *segment == segs[1]),
         "{err}"
@@ -232,7 +232,7 @@ fn missing_middle_segment_is_corrupt_error() {
     let dir = tempfile::tempdir().unwrap();
     let segs = populate(dir.path(), 60);
     std::fs::remove_file(&segs[1]).unwrap();
-    match Journal::open(JournalConfig::new(dir.path())) {
+    match Journal::open(common::config(dir.path())) {
         Err(JournalError::Corrupt {
             segment, reason, ..
         }) => {
@@ -292,11 +292,64 @@ fn newest_segment_with_bad_header_but_intact_records_is_corrupt_error() {
     let dir = tempfile::tempdir().unwrap();
     let segs = populate(dir.path(), 30);
     flip_byte(segs.last().unwrap(), 0);
-    let err = Journal::open(JournalConfig::new(dir.path())).unwrap_err();
+    let err = Journal::open(common::config(dir.path())).unwrap_err();
     match err {
         JournalError::Corrupt { reason, .. } => {
             assert!(reason.contains("refusing to discard"), "{reason}")
         }
         other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// Every recovery test again with encrypted segments: lengths and CRCs cover the sealed
+/// bytes, so torn tails and damage are found exactly as in plain segments.
+mod encrypted {
+    #[test]
+    fn torn_tail_mid_record_is_truncated_and_earlier_records_intact() {
+        super::common::encrypted(
+            super::torn_tail_mid_record_is_truncated_and_earlier_records_intact,
+        );
+    }
+    #[test]
+    fn torn_record_prefix_is_truncated() {
+        super::common::encrypted(super::torn_record_prefix_is_truncated);
+    }
+    #[test]
+    fn garbage_appended_is_truncated() {
+        super::common::encrypted(super::garbage_appended_is_truncated);
+    }
+    #[test]
+    fn zero_filled_tail_is_truncated() {
+        super::common::encrypted(super::zero_filled_tail_is_truncated);
+    }
+    #[test]
+    fn flipped_byte_in_middle_segment_is_corrupt_error() {
+        super::common::encrypted(super::flipped_byte_in_middle_segment_is_corrupt_error);
+    }
+    #[test]
+    fn flipped_header_byte_in_middle_segment_is_corrupt_error() {
+        super::common::encrypted(super::flipped_header_byte_in_middle_segment_is_corrupt_error);
+    }
+    #[test]
+    fn truncated_middle_segment_is_corrupt_error() {
+        super::common::encrypted(super::truncated_middle_segment_is_corrupt_error);
+    }
+    #[test]
+    fn missing_middle_segment_is_corrupt_error() {
+        super::common::encrypted(super::missing_middle_segment_is_corrupt_error);
+    }
+    #[test]
+    fn damage_inside_newest_segment_is_cut_but_preserved() {
+        super::common::encrypted(super::damage_inside_newest_segment_is_cut_but_preserved);
+    }
+    #[test]
+    fn unfinished_segment_creation_is_cleaned_up() {
+        super::common::encrypted(super::unfinished_segment_creation_is_cleaned_up);
+    }
+    #[test]
+    fn newest_segment_with_bad_header_but_intact_records_is_corrupt_error() {
+        super::common::encrypted(
+            super::newest_segment_with_bad_header_but_intact_records_is_corrupt_error,
+        );
     }
 }

@@ -164,7 +164,7 @@ impl ConnectionWatch {
     /// Keeps the baselines in `file`: reads what an earlier run saved there (a file that
     /// cannot be read is reported and set aside, the baselines start empty).
     pub fn with_baseline_file(mut self, file: PathBuf) -> ConnectionWatch {
-        match std::fs::read_to_string(&file) {
+        match read_baselines(&file) {
             Ok(text) => match serde_json::from_str(&text) {
                 Ok(by_device) => {
                     self.baselines = Mutex::new(Baselines {
@@ -243,7 +243,7 @@ impl ConnectionWatch {
         let written = file
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&tmp, text))
+            .and_then(|()| std::fs::write(&tmp, seal_baselines(text)?))
             .and_then(|()| std::fs::rename(&tmp, file));
         if let Err(error) = written {
             tracing::error!(%error, file = %file.display(), "connection baselines not saved");
@@ -390,6 +390,31 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) -> Option<u32> {
         .fields
         .insert("hygiene.device".into(), monitor.device_id(device).into());
     Some(device)
+}
+
+/// The baselines' file content: sealed with the process's key ring when encryption at rest is
+/// on (device ids and peer addresses can point to a person's workstation), plain otherwise.
+fn seal_baselines(text: &str) -> std::io::Result<Vec<u8>> {
+    match onesec_keys::installed() {
+        Some(ring) => onesec_keys::seal_file(&ring, text.as_bytes()).map_err(std::io::Error::other),
+        None => Ok(text.as_bytes().to_vec()),
+    }
+}
+
+/// Reads the baselines' file, opening it when sealed (an error when no key opens it, so the
+/// caller sets it aside as unreadable rather than learning over it silently).
+fn read_baselines(file: &std::path::Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(file)?;
+    let plain = if onesec_keys::is_sealed_file(&bytes) {
+        let ring = onesec_keys::installed().ok_or_else(|| {
+            std::io::Error::other("the baselines are encrypted and no encryption key is given")
+        })?;
+        onesec_keys::open_file(&ring, &bytes, &file.display().to_string())
+            .map_err(std::io::Error::other)?
+    } else {
+        bytes
+    };
+    String::from_utf8(plain).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub enum StartError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Encryption at rest is on without a usable key.
+    #[error(transparent)]
+    Encryption(#[from] onesec_privacy::EncryptionError),
     /// The data folder is not usable.
     #[error("data folder {path}: {source}")]
     DataDir {
@@ -161,6 +164,21 @@ pub struct Pipeline {
     pseudonyms: Option<onesec_directory::Pseudonyms>,
 }
 
+/// Makes the key ring of `[privacy.encryption]` (or of the environment) the process's, so
+/// the journal, the store and the other databases opened after it are encrypted with it
+/// (`onesec_keys::install`). Encryption off leaves the process's ring as it was. Returns
+/// whether encryption is on.
+pub fn install_encryption(config: &Config) -> Result<bool, onesec_privacy::EncryptionError> {
+    match config.privacy.encryption.key_ring()? {
+        Some(ring) => {
+            tracing::info!(key = %ring.current_id(), keys = ring.len(), "encryption at rest is on");
+            onesec_keys::install(Some(Arc::new(ring)));
+            Ok(true)
+        }
+        None => Ok(onesec_keys::installed().is_some()),
+    }
+}
+
 impl Pipeline {
     /// Opens everything in `config.data_dir` and starts detection.
     pub fn start(config: Config) -> Result<Pipeline, StartError> {
@@ -177,6 +195,7 @@ impl Pipeline {
             path: data.clone(),
             source,
         })?;
+        install_encryption(&config)?;
         let journal_config = JournalConfig::new(data.join("journal"))
             .segment_bytes(config.journal.segment_mib.max(1) * 1024 * 1024)
             .fsync(fsync_policy(&config.journal.fsync)?);

@@ -283,7 +283,12 @@ pub fn processing_facts(
             "person identifiers pseudonymised (keyed HMAC) before events are stored".into(),
             config.privacy.pseudonymisation.enabled,
         ),
-        ("encryption at rest".into(), false),
+        // The journal (XChaCha20-Poly1305), the SQLite databases (SQLCipher) and exports
+        // written to files: docs/privacy.md, "Encryption at rest".
+        (
+            "encryption at rest".into(),
+            config.privacy.encryption.is_on(),
+        ),
     ];
     facts
 }

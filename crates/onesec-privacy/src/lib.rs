@@ -26,6 +26,7 @@
 //! traits and leaves the audit entry to its caller.
 
 pub mod access;
+pub mod encryption;
 pub mod holds;
 pub mod policy;
 pub mod pseudonymisation;
@@ -33,6 +34,7 @@ pub mod records;
 pub mod retention;
 pub mod subject;
 
+pub use encryption::{EncryptionError, EncryptionSettings};
 pub use policy::{AccessSettings, PrivacySettings, RetentionRule, RetentionSettings};
 pub use retention::{RetentionError, RetentionReport, run};
 

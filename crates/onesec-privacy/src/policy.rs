@@ -17,6 +17,8 @@ pub struct PrivacySettings {
     pub access: AccessSettings,
     /// `[privacy.pseudonymisation]`.
     pub pseudonymisation: crate::pseudonymisation::PseudonymisationSettings,
+    /// `[privacy.encryption]`: encryption at rest of the data folder.
+    pub encryption: crate::encryption::EncryptionSettings,
 }
 
 /// The kinds of personal-data lookup onesec audits (`privacy.lookup` entries), each with

@@ -75,6 +75,10 @@ pub enum StoreError {
         #[source]
         source: postgres::Error,
     },
+    /// The database file cannot be opened with the keys given (encryption at rest: a missing
+    /// or wrong key, or a plain file while encryption is on).
+    #[error("store: {0}")]
+    Key(#[from] onesec_keys::sqlite::SqliteKeyError),
     /// The store's settings cannot be used (a bad schema name, a schema newer than this
     /// build).
     #[error("store: {0}")]

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS late_events (
 );
 ";
 
+/// The store's page size (see `init`); an encrypted file is opened with the same
+/// `cipher_page_size` every time.
+const PAGE_SIZE: u32 = 16384;
+
 /// The SQLite store. One instance is one connection: give the detection writer its own and
 /// let readers open theirs.
 pub struct SqliteStore {
@@ -83,8 +87,12 @@ impl SqliteStore {
     ///
     /// Event blocks that refer to journal records are read from the `journal` folder beside
     /// the file (the layout of a data folder: `onesec.db` and `journal/`).
+    ///
+    /// With the process's key ring installed (`onesec_keys::install`, encryption at rest) the
+    /// file is a SQLCipher database encrypted with its current key, and the journal records
+    /// blocks refer to are opened with the same ring.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = Connection::open(path).map_err(db("open database"))?;
+        let conn = onesec_keys::sqlite::open(path, Some(PAGE_SIZE))?;
         let mut store = Self::init(conn)?;
         store.journal = path.parent().map(|folder| folder.join("journal"));
         Ok(store)
@@ -124,7 +132,7 @@ impl SqliteStore {
         // Detection's blocks now name journal positions instead, but blocks that hold JSON and
         // evidence files still profit. Only takes effect when the file is created: an existing
         // database keeps its page size.
-        conn.pragma_update(None, "page_size", 16384)
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
             .map_err(db("set page size"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db("enable WAL"))?;

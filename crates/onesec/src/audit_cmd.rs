@@ -111,6 +111,10 @@ fn verify(
         .with_context(|| format!("verifying {}", audit_dir.display()))?;
     let mut journal_note = if bundle.is_some() {
         "journal not checked (a bundle holds the audit log only)".to_string()
+    } else if onesec_keys::installed().is_none() && has_sealed_segments(&data_dir.join("journal")) {
+        // The log itself verifies without the key (its leaves are the stored, sealed
+        // entries); the journal's events and the store can only be compared with it.
+        "journal and store not checked: they are encrypted and no key was given (set ONESEC_ENCRYPTION_KEY_FILE or --config to check them too)".to_string()
     } else {
         check_journal(data_dir, &audit_dir, config, &mut report)?
     };
@@ -129,6 +133,21 @@ fn verify(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Whether a journal folder holds a sealed segment (format version 2, docs/journal-format.md).
+fn has_sealed_segments(journal: &Path) -> bool {
+    let Ok(listing) = std::fs::read_dir(journal) else {
+        return false;
+    };
+    listing.filter_map(Result::ok).any(|item| {
+        let mut header = [0u8; 12];
+        item.file_name().to_string_lossy().ends_with(".seg")
+            && std::fs::File::open(item.path())
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+                .is_ok()
+            && header[8..12] == onesec_journal::ENCRYPTED_FORMAT_VERSION.to_le_bytes()
     })
 }
 

@@ -188,7 +188,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut base_config = match &args.config {
-        Some(path) => Config::load(path)?,
+        Some(path) => crate::keys_cmd::load_config(path)?,
         None => Config::default(),
     };
     if let Some(listen) = &args.serve {

@@ -21,9 +21,13 @@ pub struct ExportArgs {
     /// the data folder.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Output file (default: standard output).
+    /// Output file (default: standard output). Encrypted when encryption at rest is on
+    /// (`onesec privacy decrypt` reads it), unless --plaintext.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Write the --out file in the clear even when encryption is on.
+    #[arg(long, requires = "out")]
+    plaintext: bool,
 }
 
 /// Streams every stored event, in journal order.
@@ -37,11 +41,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             args.data_dir.join("onesec.db").display()
         );
     };
-    let sink: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::io::BufWriter::new(
+    // A file to be sealed is gathered in memory and sealed whole (keys_cmd::write_export).
+    let sealing = args.out.is_some() && onesec_keys::installed().is_some() && !args.plaintext;
+    let sink = match &args.out {
+        Some(_) if sealing => Sink::Memory(Vec::new()),
+        Some(path) => Sink::Stream(Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        ))),
+        None => Sink::Stream(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
     };
     let mut out = Hashing {
         inner: sink,
@@ -64,7 +71,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    eprintln!("exported {count} event(s) as OCSF");
+    let Hashing { inner, hasher } = out;
+    let sha256 = hex::encode(hasher.finalize());
+    if let (Sink::Memory(gathered), Some(path)) = (inner, &args.out) {
+        crate::keys_cmd::write_export(path, &gathered, false)?;
+    }
+    eprintln!(
+        "exported {count} event(s) as OCSF{}",
+        if sealing { " (encrypted)" } else { "" }
+    );
     let target = args
         .out
         .as_ref()
@@ -72,11 +87,34 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let detail = serde_json::json!({
         "events": count,
         "last_id": after,
-        "sha256": hex::encode(out.hasher.finalize()),
+        "sha256": sha256,
+        "encrypted": sealing,
         "data_dir": args.data_dir,
     });
     crate::audit_cmd::record_offline(&args.data_dir, "export.ocsf", &target, detail)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the export goes: a stream (file or standard output), or memory for a file sealed whole.
+enum Sink {
+    Stream(Box<dyn Write>),
+    Memory(Vec<u8>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stream(w) => w.write(buf),
+            Sink::Memory(v) => v.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stream(w) => w.flush(),
+            Sink::Memory(_) => Ok(()),
+        }
+    }
 }
 
 /// A writer that hashes what it writes (the export's SHA-256 goes into the audit log).

@@ -11,6 +11,7 @@ mod demo;
 mod devices_cmd;
 mod drill_cmd;
 mod export;
+mod keys_cmd;
 mod privacy_cmd;
 mod replay;
 mod rules_cmd;
@@ -79,6 +80,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if let Err(error) = keys_cmd::install_from_env() {
+        eprintln!("error: {error:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Up(args) => up::run(args),
         Command::Replay(args) => replay::run(args),
@@ -125,7 +130,7 @@ fn open_local_store(
 ) -> anyhow::Result<Option<Box<dyn onesec_store::Store>>> {
     use anyhow::Context;
     let settings = match config {
-        Some(path) => onesec_pipeline::Config::load(path)?.store_settings()?,
+        Some(path) => keys_cmd::load_config(path)?.store_settings()?,
         None => onesec_store::StoreSettings::Sqlite,
     };
     if settings == onesec_store::StoreSettings::Sqlite && !data_dir.join("onesec.db").exists() {

@@ -42,6 +42,14 @@ enum PrivacyCommand {
     Access(AccessArgs),
     /// The record of processing activities (GDPR Art. 30) from the configuration in use.
     Records(RecordsArgs),
+    /// A new random encryption key (a key file for [privacy.encryption]), or a new current
+    /// key put first in an existing key file (--rotate).
+    Keygen(crate::keys_cmd::KeygenArgs),
+    /// Move a stopped onesec's databases and sealed journal segments to the current key
+    /// (encrypting plain databases).
+    Rekey(crate::keys_cmd::RekeyArgs),
+    /// The plaintext of an export written while encryption was on.
+    Decrypt(crate::keys_cmd::DecryptArgs),
     /// Create a pseudonymisation key ([privacy.pseudonymisation] key_file): 32 random bytes
     /// as hex, in a new file readable by its owner only. Keep it outside the data folder.
     PseudonymKey(PseudonymKeyArgs),
@@ -94,9 +102,14 @@ struct ExportArgs {
     /// `json` (machine-readable, every event whole) or `text` (for the person).
     #[arg(long, default_value = "json")]
     format: String,
-    /// Output file (default: standard output).
+    /// Output file (default: standard output). Encrypted when encryption at rest is on
+    /// (`onesec privacy decrypt` reads it), unless --plaintext.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Write the --out file in the clear even when encryption is on (a copy for the data
+    /// subject, who has no key).
+    #[arg(long, requires = "out")]
+    plaintext: bool,
     #[command(flatten)]
     folder: FolderArgs,
 }
@@ -166,6 +179,9 @@ pub fn run(args: PrivacyArgs) -> anyhow::Result<ExitCode> {
         PrivacyCommand::Access(args) => access(args),
         PrivacyCommand::Records(args) => records(args),
         PrivacyCommand::PseudonymKey(args) => pseudonym_key(args),
+        PrivacyCommand::Keygen(args) => crate::keys_cmd::keygen(args),
+        PrivacyCommand::Rekey(args) => crate::keys_cmd::rekey(args),
+        PrivacyCommand::Decrypt(args) => crate::keys_cmd::decrypt(args),
     }
 }
 
@@ -207,7 +223,7 @@ fn subject_key(config: &Config, person: &str) -> anyhow::Result<String> {
 impl FolderArgs {
     fn config(&self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
+            Some(path) => crate::keys_cmd::load_config(path)?,
             None => Config::default(),
         };
         if let Some(dir) = &self.data_dir {
@@ -412,17 +428,19 @@ fn export_subject(args: ExportArgs) -> anyhow::Result<ExitCode> {
         "text" => subject::render_text(&export, format_ms).into_bytes(),
         other => bail!("--format {other:?}: expected json or text"),
     };
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+    let encrypted = match &args.out {
+        Some(path) => crate::keys_cmd::write_export(path, &bytes, args.plaintext)?,
+        None => {
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?;
+            false
         }
-        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?,
-    }
+    };
     let running = open_journal(data)?.is_none();
     let detail = serde_json::json!({
         "events": export.events.len(),
         "incidents": export.incidents.len(),
         "format": args.format,
+        "encrypted": encrypted,
         "sha256": sha256_hex(&bytes),
         "reason": args.reason.trim(),
         "via": "cli",

@@ -39,7 +39,7 @@ pub struct UpArgs {
 impl UpArgs {
     fn into_config(self) -> anyhow::Result<(Config, bool)> {
         let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
+            Some(path) => crate::keys_cmd::load_config(path)?,
             None => Config::default(),
         };
         if let Some(dir) = self.data_dir {
