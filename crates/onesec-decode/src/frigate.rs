@@ -64,7 +64,7 @@ fn decode(
         Activity::Other,
     );
     event.source.product = "frigate".into();
-    event.source.service = kind.to_string();
+    event.source.service = crate::name(kind);
     if let Some(topic) = topic {
         event.fields.insert("frigate.topic".into(), topic.into());
     }

@@ -69,7 +69,7 @@ pub(crate) fn decode_event(raw: &str, ctx: &DecodeContext) -> Result<Event, Stri
     event.id = 0;
     event.resolved = Resolved::default();
     event.received_ms = ctx.received_ms;
-    event.source.input.clone_from(&ctx.input);
+    event.source.input = crate::name(&ctx.input);
     if event.source.format.is_empty() {
         event.source.format = "event-json".into();
     }
@@ -135,11 +135,7 @@ mod tests {
         assert_eq!((e.id, e.time_ms, e.received_ms), (0, 42, 100));
         assert!(e.resolved.site.is_none());
         assert_eq!(
-            (
-                e.source.format.as_str(),
-                e.raw.as_str(),
-                e.source.input.as_str()
-            ),
+            (&*e.source.format, e.raw.as_str(), &*e.source.input),
             ("access-csv", "a,b,c", "replay")
         );
         let err = decode_event(r#"{"class": "nope"}"#, &DecodeContext::new("r", 0)).unwrap_err();

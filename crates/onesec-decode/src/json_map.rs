@@ -195,7 +195,9 @@ impl JsonMapping {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        event.source.product = get("product").unwrap_or_else(|| self.product.clone());
+        event.source.product = get("product")
+            .unwrap_or_else(|| self.product.clone())
+            .into();
         event.message = get("message").unwrap_or_default();
         event.host = get("host");
         if let Some(level) = get("severity") {

@@ -85,6 +85,7 @@ pub use syslog::decode_syslog;
 
 use jv::{JsonContainerTrait, JsonValueTrait, Value};
 use onesec_event::Event;
+use onesec_event::Name;
 use std::fmt;
 use std::str::FromStr;
 
@@ -679,9 +680,97 @@ pub(crate) fn new_event(
     let mut event = Event::new(time_ms.unwrap_or(ctx.received_ms), class, activity);
     event.received_ms = ctx.received_ms;
     event.raw = raw.to_string();
-    event.source.format = format.to_string();
-    event.source.input.clone_from(&ctx.input);
+    event.source.format = name(format);
+    event.source.input = name(&ctx.input);
     event
+}
+
+/// The fixed names of [`name`]: formats, inputs, and the products and services that decoders
+/// take from their input (a syslog program name, an ONVIF topic's first level...).
+const KNOWN_NAMES: &[&str] = &[
+    // formats
+    "auto",
+    "syslog",
+    "cef",
+    "leef",
+    "windows-json",
+    "evtx",
+    "onvif-ej",
+    "onvif-xml",
+    "frigate",
+    "gallagher",
+    "sia-dc09",
+    "access-csv",
+    "event-json",
+    "json",
+    "json-map",
+    // inputs
+    "http",
+    "syslog-udp",
+    "syslog-tcp",
+    "syslog-tls",
+    "mqtt",
+    "sia-tcp",
+    "replay",
+    "file",
+    "bench",
+    // products and services beyond the literals decoders set directly
+    "security",
+    "system",
+    "application",
+    "sysmon",
+    "sshd",
+    "sudo",
+    "su",
+    "cron",
+    "login",
+    "systemd",
+    "kernel",
+    "linux",
+    "openvpn",
+    "gdm",
+    "gdm-password",
+    "passwd",
+    "useradd",
+    "vsftpd",
+    "ftpd",
+    "xinetd",
+    "logrotate",
+    "access_control",
+    "device",
+    "videosource",
+    "videoanalytics",
+    "accesscontrol",
+    "door",
+    "monitoring",
+    "ruleengine",
+    "recordingconfig",
+    "media",
+    "event",
+    "review",
+    "events",
+    "reviews",
+    "available",
+];
+
+/// `text` as an event [`Name`]: the static word when it is one of the fixed names decoders and
+/// inputs use (no allocation, as most events have only such names), else an owned copy.
+pub(crate) fn name(text: &str) -> Name {
+    match KNOWN_NAMES.iter().find(|known| **known == text) {
+        Some(known) => Name::Borrowed(known),
+        None => Name::Owned(text.to_string()),
+    }
+}
+
+/// [`name`] of `text` in lower case (ASCII), allocating only when it is not a fixed name.
+pub(crate) fn name_lowercase(text: &str) -> Name {
+    match KNOWN_NAMES
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(text))
+    {
+        Some(known) => Name::Borrowed(known),
+        None => Name::Owned(text.to_ascii_lowercase()),
+    }
 }
 
 #[cfg(test)]

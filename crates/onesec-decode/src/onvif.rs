@@ -150,7 +150,7 @@ pub(crate) fn decode_message(
     let levels: Vec<&str> = parsed.path.split('/').map(bare).collect();
     event.source.service = levels
         .first()
-        .map(|l| l.to_ascii_lowercase())
+        .map(|l| crate::name_lowercase(l))
         .unwrap_or_default();
     event.host = parsed.device.map(str::to_string);
 

@@ -375,7 +375,7 @@ fn insert_data_item(
 }
 
 /// Sigma `logsource.service` of a channel.
-fn service_of(channel: &str) -> String {
+fn service_of(channel: &str) -> onesec_event::Name {
     let known = match channel {
         "Security" => "security",
         "System" => "system",
@@ -397,9 +397,9 @@ fn service_of(channel: &str) -> String {
         "OpenSSH/Operational" => "openssh",
         _ if channel.contains("Sysmon") => "sysmon",
         _ if channel.starts_with("Microsoft-Windows-AppLocker/") => "applocker",
-        _ => return channel.to_ascii_lowercase(),
+        _ => return crate::name_lowercase(channel),
     };
-    known.to_string()
+    known.into()
 }
 
 fn severity_of(level: Option<&str>) -> Severity {

@@ -258,11 +258,7 @@ fn auto_detection_of_mixed_lines() {
         &local_bytes("mixed-auto.txt"),
         &ctx(ACME_RECEIVED_MS),
     );
-    let formats: Vec<&str> = out
-        .events
-        .iter()
-        .map(|e| e.source.format.as_str())
-        .collect();
+    let formats: Vec<&str> = out.events.iter().map(|e| &*e.source.format).collect();
     assert_eq!(
         formats,
         [
@@ -289,7 +285,7 @@ fn auto_detection_of_mixed_lines() {
     assert_eq!(net.dst.hostname.as_deref(), Some("evil.example"));
     let replayed = &out.events[3];
     assert_eq!(
-        (replayed.raw.as_str(), replayed.source.input.as_str()),
+        (replayed.raw.as_str(), &*replayed.source.input),
         ("orig", "replay")
     );
     let generic = &out.events[4];

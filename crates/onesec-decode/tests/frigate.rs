@@ -23,7 +23,7 @@ fn every_frigate_file_decodes() {
         assert!(!events.is_empty(), "{file}");
         for e in &events {
             assert_eq!(
-                (e.source.format.as_str(), e.source.product.as_str()),
+                (&*e.source.format, &*e.source.product),
                 ("frigate", "frigate")
             );
             assert_ne!(e.class, EventClass::Base, "{file}: {}", e.raw);

@@ -106,7 +106,7 @@ fn openssh_2k_matches_the_structured_golden_file() {
             .to_string();
         assert_eq!(decoded, stamp, "line {line}");
         assert_eq!(
-            (event.source.product.as_str(), event.source.service.as_str()),
+            (&*event.source.product, &*event.source.service),
             ("linux", "sshd")
         );
     }

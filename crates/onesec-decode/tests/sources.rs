@@ -36,7 +36,7 @@ fn cef_samples() {
     let pa = &e[0];
     assert_eq!(pa.source.format, "cef");
     assert_eq!(
-        (pa.source.product.as_str(), pa.source.service.as_str()),
+        (&*pa.source.product, &*pa.source.service),
         ("palo_alto_networks", "pan_os")
     );
     assert_eq!(

@@ -85,19 +85,26 @@ pub struct Event {
 }
 
 /// Which decoder read the event and which product emitted it.
+///
+/// The names are almost always one of a few fixed words, so they are [`Name`]s: a decoder sets
+/// a `&'static str` without allocating (`"sshd".into()`), and an event read back from JSON
+/// owns its text. Serialised exactly as strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// Decoder name, e.g. `syslog`, `windows-json`, `onvif-ej`, `access-csv`.
-    pub format: String,
+    pub format: Name,
     /// Emitting product (Sigma `logsource.product`), e.g. `linux`, `openvpn`, `windows`, `onvif`.
-    pub product: String,
+    pub product: Name,
     /// Emitting service (Sigma `logsource.service`), e.g. `sshd`, `sudo`, `security`.
     #[serde(default)]
-    pub service: String,
+    pub service: Name,
     /// Input it arrived by, e.g. `syslog-udp`, `http`, `replay`.
     #[serde(default)]
-    pub input: String,
+    pub input: Name,
 }
+
+/// A name that is usually a fixed word: borrowed when static, owned otherwise.
+pub type Name = std::borrow::Cow<'static, str>;
 
 /// The acting identity as the source named it (before resolution).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +353,28 @@ mod tests {
         let json = serde_json::to_string(&event).unwrap();
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn source_names_serialise_as_plain_strings_whether_borrowed_or_owned() {
+        let mut borrowed = Event::new(1_773_129_491_000, EventClass::Base, Activity::Other);
+        borrowed.source.format = "syslog".into();
+        borrowed.source.product = "linux".into();
+        borrowed.source.service = "sshd".into();
+        borrowed.source.input = "syslog-tcp".into();
+        let mut owned = borrowed.clone();
+        owned.source.format = Name::Owned("syslog".to_string());
+        owned.source.service = Name::Owned("sshd".to_string());
+        let json = serde_json::to_string(&borrowed).unwrap();
+        assert_eq!(json, serde_json::to_string(&owned).unwrap());
+        assert!(
+            json.contains(
+                r#""source":{"format":"syslog","product":"linux","service":"sshd","input":"syslog-tcp"}"#
+            ),
+            "{json}"
+        );
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, borrowed);
     }
 
     #[test]

@@ -158,7 +158,7 @@ fn sighting_of(event: &Event) -> Option<DeviceSighting> {
         ip: own_address
             .then(|| event.src.ip.map(|ip| ip.to_string()))
             .flatten(),
-        format: event.source.format.clone(),
+        format: event.source.format.to_string(),
         first_seen_ms: event.time_ms,
         last_seen_ms: event.time_ms,
         events: 1,

@@ -60,30 +60,38 @@ pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
 /// `offset` is where `body` starts in the record, for error positions.
 fn header(body: &str, offset: usize) -> Result<([String; 7], usize), RecordError> {
     let mut fields: [String; 7] = Default::default();
+    let bytes = body.as_bytes();
     let mut index = 0;
-    let mut chars = body.char_indices();
-    while let Some((at, c)) = chars.next() {
-        match c {
-            '|' => {
-                index += 1;
-                if index == fields.len() {
-                    return Ok((fields, offset + at + 1));
-                }
+    // Unescaped text is copied a run at a time: from `start` to the next '|' or '\\'.
+    let mut start = 0;
+    while let Some(found) = memchr::memchr2(b'|', b'\\', &bytes[start..]) {
+        let at = start + found;
+        fields[index].push_str(&body[start..at]);
+        if bytes[at] == b'|' {
+            index += 1;
+            if index == fields.len() {
+                return Ok((fields, offset + at + 1));
             }
-            '\\' => match chars.next() {
-                Some((_, escaped @ ('|' | '\\'))) => fields[index].push(escaped),
-                other => {
-                    return Err(RecordError::BadEscape {
-                        format: Syntax::Cef,
-                        part: format!("header field {} ({})", index + 1, HEADER[index]),
-                        at: offset + at,
-                        found: other
-                            .map_or_else(|| "end of record".into(), |(_, c)| format!("'\\{c}'")),
-                        allowed: "\\| \\\\",
-                    });
-                }
-            },
-            c => fields[index].push(c),
+            start = at + 1;
+            continue;
+        }
+        match bytes.get(at + 1) {
+            Some(&escaped @ (b'|' | b'\\')) => {
+                fields[index].push(char::from(escaped));
+                start = at + 2;
+            }
+            _ => {
+                return Err(RecordError::BadEscape {
+                    format: Syntax::Cef,
+                    part: format!("header field {} ({})", index + 1, HEADER[index]),
+                    at: offset + at,
+                    found: body[at + 1..]
+                        .chars()
+                        .next()
+                        .map_or_else(|| "end of record".into(), |c| format!("'\\{c}'")),
+                    allowed: "\\| \\\\",
+                });
+            }
         }
     }
     Err(RecordError::TruncatedHeader {

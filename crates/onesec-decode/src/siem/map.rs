@@ -122,12 +122,19 @@ impl<'a> View<'a> {
     }
 }
 
-/// Fills `event` from `record`.
+/// Fills `event` from `record`, whose texts end up in the event's fields.
 pub(super) fn apply(
-    record: &Record,
+    record: Record,
     event: &mut Event,
     ctx: &DecodeContext,
 ) -> Result<(), RecordError> {
+    read_record(&record, event, ctx)?;
+    keep_attributes(record, event);
+    Ok(())
+}
+
+/// Everything but the fields that keep the record's own attributes.
+fn read_record(record: &Record, event: &mut Event, ctx: &DecodeContext) -> Result<(), RecordError> {
     let view = View {
         record,
         keys: match record.syntax {
@@ -135,9 +142,8 @@ pub(super) fn apply(
             Syntax::Leef => &LEEF,
         },
     };
-    keep_attributes(record, event);
-    event.source.product = slug(&record.vendor);
-    event.source.service = slug(&record.product);
+    event.source.product = slug(&record.vendor).into();
+    event.source.service = slug(&record.product).into();
     event.severity = severity(&view)?;
     if let Some(ms) = time(&view, ctx)? {
         event.time_ms = ms;
@@ -157,40 +163,53 @@ pub(super) fn apply(
 }
 
 /// Every attribute under `<format>.<key>`, the header under fixed names, and custom CEF
-/// fields under their labels (`cs1Label=Policy cs1=Allow-Web` → `cef.label.Policy`).
-fn keep_attributes(record: &Record, event: &mut Event) {
+/// fields under their labels (`cs1Label=Policy cs1=Allow-Web` → `cef.label.Policy`). The
+/// record's texts are moved into the fields, not copied; keys are built without `format!`.
+fn keep_attributes(record: Record, event: &mut Event) {
     let prefix = record.syntax.name();
+    let key = |name: &str| {
+        let mut key = String::with_capacity(prefix.len() + 1 + name.len());
+        key.push_str(prefix);
+        key.push('.');
+        key.push_str(name);
+        key
+    };
     let fields = &mut event.fields;
+    // Labelled custom fields are taken while the attributes are still whole, and inserted
+    // last (a label wins over an attribute of the same name). A key repeated in the record
+    // gives its last value.
+    let mut labelled = Vec::new();
+    for (name, label) in &record.attrs {
+        let Some(base) = name.strip_suffix("Label") else {
+            continue;
+        };
+        let value = record.attrs.iter().rev().find(|(k, _)| k == base);
+        if let (Some((_, value)), Some(label)) = (value, scan::non_empty(label)) {
+            labelled.push((key(&format!("label.{label}")), value.clone()));
+        }
+    }
     let id_name = match record.syntax {
         Syntax::Cef => "signature_id",
         Syntax::Leef => "event_id",
     };
     for (name, value) in [
-        ("version", Some(&record.version)),
-        ("vendor", Some(&record.vendor)),
-        ("product", Some(&record.product)),
-        ("device_version", Some(&record.device_version)),
-        (id_name, Some(&record.event_id)),
-        ("name", record.name.as_ref()),
-        ("severity", record.severity.as_ref()),
+        ("version", Some(record.version)),
+        ("vendor", Some(record.vendor)),
+        ("product", Some(record.product)),
+        ("device_version", Some(record.device_version)),
+        (id_name, Some(record.event_id)),
+        ("name", record.name),
+        ("severity", record.severity),
     ] {
         if let Some(value) = value {
-            fields.insert(format!("{prefix}.{name}"), value.clone());
+            fields.insert(key(name), value);
         }
     }
     // Empty values are absent values, as in the other decoders.
-    for (key, value) in record.attrs.iter().filter(|(_, v)| !v.is_empty()) {
-        fields.insert(format!("{prefix}.{key}"), value.clone());
+    for (name, value) in record.attrs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        fields.insert(key(&name), value);
     }
-    for (key, label) in &record.attrs {
-        let Some(base) = key.strip_suffix("Label") else {
-            continue;
-        };
-        let value = record.attrs.iter().rev().find(|(k, _)| k == base);
-        if let (Some((_, value)), Some(label)) = (value, scan::non_empty(label)) {
-            fields.insert(format!("{prefix}.label.{label}"), value.clone());
-        }
-    }
+    fields.extend(labelled);
 }
 
 /// `Palo Alto Networks` → `palo_alto_networks`.

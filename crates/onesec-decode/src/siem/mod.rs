@@ -216,7 +216,7 @@ pub(crate) fn complete(
 ) -> Result<Event, DecodeError> {
     let fail = |error: RecordError, raw: &str| DecodeError::new(line_no, error.to_string(), raw);
     let record = parse(syntax, payload).map_err(|e| fail(e, &event.raw))?;
-    event.source.format = syntax.name().to_string();
-    map::apply(&record, &mut event, ctx).map_err(|e| fail(e, &event.raw))?;
+    event.source.format = syntax.name().into();
+    map::apply(record, &mut event, ctx).map_err(|e| fail(e, &event.raw))?;
     Ok(event)
 }

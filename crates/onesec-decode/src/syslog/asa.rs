@@ -42,7 +42,7 @@ pub(crate) fn split(text: &str) -> Option<(Tag, &str)> {
 
 /// Decodes the text of one ASA message.
 pub(crate) fn decode(tag: Tag, text: &str, event: &mut Event) {
-    set_source(event, "cisco", "asa");
+    set_source(event, "cisco", "asa".into());
     event.severity = severity(tag.level);
     let fields = &mut event.fields;
     fields.insert("asa.message_id".into(), tag.id.to_string());

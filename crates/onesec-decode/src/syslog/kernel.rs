@@ -5,7 +5,7 @@ use onesec_event::{Activity, Event, EventClass};
 
 /// Decodes one `kernel` message (an uptime prefix such as `[88412.310927]` is skipped).
 pub(super) fn decode(text: &str, event: &mut Event) {
-    set_source(event, "linux", "kernel");
+    set_source(event, "linux", "kernel".into());
     let text = strip_uptime(text);
     if let Some(rest) = text.strip_prefix("usb ") {
         usb(rest, event);

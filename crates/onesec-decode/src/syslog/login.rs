@@ -6,7 +6,7 @@ use onesec_event::{Activity, Event, LogonKind, Status};
 
 /// Decodes one `login` message.
 pub(super) fn decode(text: &str, event: &mut Event) {
-    set_source(event, "linux", "login");
+    set_source(event, "linux", "login".into());
     if pam::decode_prefixed(text, event) {
         return;
     }

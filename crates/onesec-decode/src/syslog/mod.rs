@@ -280,7 +280,7 @@ fn dispatch(program: &str, text: &str, event: &mut Event) {
         event.source.service = if program.is_empty() {
             "syslog".into()
         } else {
-            program.to_ascii_lowercase()
+            crate::name_lowercase(program)
         };
     }
 }
@@ -291,9 +291,9 @@ fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
 }
 
 /// Sets the emitting product and service.
-fn set_source(event: &mut Event, product: &str, service: &str) {
-    event.source.product = product.to_string();
-    event.source.service = service.to_string();
+fn set_source(event: &mut Event, product: &'static str, service: onesec_event::Name) {
+    event.source.product = product.into();
+    event.source.service = service;
 }
 
 /// Names what the sub-decoder recognised.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 /// Decodes one OpenVPN message.
 pub(super) fn decode(text: &str, event: &mut Event) {
-    set_source(event, "openvpn", "openvpn");
+    set_source(event, "openvpn", "openvpn".into());
     let (peer, rest) = match text.split_once(' ') {
         Some((first, rest)) => match peer(first) {
             Some(peer) => (Some(peer), rest.trim_start()),
@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(e.src.port, Some(51820));
         assert_eq!(e.dst.hostname.as_deref(), Some("vpn-par"));
         assert_eq!(
-            (e.source.product.as_str(), e.fields["action"].as_str()),
+            (&*e.source.product, e.fields["action"].as_str()),
             ("openvpn", "vpn_connected")
         );
         let e = decode(

@@ -67,7 +67,7 @@ fn sss(text: &str, event: &mut Event) {
 pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
     let service = service.trim();
     event.source.product = "linux".into();
-    event.source.service = service.to_ascii_lowercase();
+    event.source.service = crate::name_lowercase(service);
     let kind = logon_kind(service);
     if let Some(rest) = text.strip_prefix("authentication failure;") {
         set_logon(event, Activity::Logon, Status::Failure, kind);

@@ -16,7 +16,7 @@ pub(super) fn decode(program: &str, text: &str, event: &mut Event) {
     if pam::decode_prefixed(text, event) {
         return;
     }
-    set_source(event, "linux", &program.to_ascii_lowercase());
+    set_source(event, "linux", crate::name_lowercase(program));
     let Some(switch) = util_linux(text)
         .or_else(|| shadow(text))
         .or_else(|| sulog(text))
@@ -186,9 +186,6 @@ mod tests {
         assert_eq!(e.source.service, "su-l");
         // Anything else stays a base event of service su.
         let e = decode("Mar 10 09:00:01 srv su[4242]: some other text");
-        assert_eq!(
-            (e.class, e.source.service.as_str()),
-            (EventClass::Base, "su")
-        );
+        assert_eq!((e.class, &*e.source.service), (EventClass::Base, "su"));
     }
 }

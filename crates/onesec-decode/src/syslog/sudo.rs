@@ -5,7 +5,7 @@ use onesec_event::{Activity, Event, EventClass, Status};
 
 /// Decodes one `sudo` message.
 pub(super) fn decode(text: &str, event: &mut Event) {
-    set_source(event, "linux", "sudo");
+    set_source(event, "linux", "sudo".into());
     if pam::decode_prefixed(text, event) {
         event.source.service = "sudo".into();
         return;
