@@ -36,14 +36,20 @@ test('an operator works a hybrid incident from arrival to the site plan', async 
   const stillForced = demoFile('demo-events.jsonl').split('\n')
     .filter((line) => !(line.includes('DoorAlarm/&EDI-D-SRV') && line.includes('"Normal"')))
     .join('\n');
+  // The physical half first: the forced door opens a P1 physical incident on the live feed.
   await onesec.ingest('onvif-ej', stillForced);
+  const physical = page.locator('#queue-body tr.domain-physical').first();
+  await physical.waitFor({ timeout: 20000 });
+  const id = await physical.getAttribute('data-id');
+  await page.locator('#alert-banner', { hasText: 'New P1 physical incident' }).waitFor();
+  assert.match(await page.locator('#announcer').innerText(), /new: P1 physical/);
+  // Then the cyber half: the same incident turns hybrid, and the operator is told again.
   await onesec.ingest('syslog', demoFile('demo-syslog.log'));
-  const row = page.locator('#queue-body tr.domain-hybrid').first();
+  const row = page.locator(`#queue-body tr.domain-hybrid[data-id="${id}"]`);
   await row.waitFor({ timeout: 20000 });
-  const id = await row.getAttribute('data-id');
   assert.match(await row.innerText(), /P1/);
-  await page.locator('#alert-banner', { hasText: 'New P1 hybrid incident' }).waitFor();
-  assert.match(await page.locator('#announcer').innerText(), /new: P1 hybrid/);
+  await page.locator('#alert-banner', { hasText: 'Escalated to P1 hybrid incident' }).waitFor();
+  assert.match(await page.locator('#announcer').innerText(), /escalated: P1 hybrid/);
   await shot(page, 'queue');
 
   // One click acknowledges it; the API and the live feed both say so.

@@ -135,11 +135,18 @@ class Queue {
     source.addEventListener('change', (e) => {
       const change = JSON.parse(e.data);
       const fresh = change.upsert.filter((r) => !this.rows.has(r.id));
+      // An open incident that became urgent (a physical alarm joined by a cyber alert turns
+      // into a P1 hybrid incident) must reach the operator as loudly as a new one.
+      const escalated = change.upsert.filter((r) => {
+        const old = this.rows.get(r.id);
+        return old && r.priority <= 2 && (r.priority < old.priority || r.domain !== old.domain);
+      });
       for (const r of change.upsert) this.rows.set(r.id, r);
       for (const id of change.remove) this.rows.delete(id);
       this.metrics.changes += 1;
       this.metrics.upserts += change.upsert.length;
       this.notifyNew(fresh);
+      this.notifyEscalated(escalated);
       status.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
       this.schedule();
     });
@@ -152,8 +159,19 @@ class Queue {
     const first = (urgent[0] || rows[0]);
     announce(`${rows.length} new: P${first.priority} ${first.domain} ${first.title}`);
     if (urgent.length === 0) return;
+    this.alarm(`New P${first.priority} ${first.domain} incident: ${first.title}`);
+  }
+
+  notifyEscalated(rows) {
+    if (rows.length === 0) return;
+    const first = rows.slice().sort((a, b) => a.priority - b.priority)[0];
+    announce(`${rows.length} escalated: P${first.priority} ${first.domain} ${first.title}`);
+    this.alarm(`Escalated to P${first.priority} ${first.domain} incident: ${first.title}`);
+  }
+
+  alarm(text) {
     const banner = document.getElementById('alert-banner');
-    banner.textContent = `New P${first.priority} ${first.domain} incident: ${first.title}`;
+    banner.textContent = text;
     banner.hidden = false;
     banner.classList.remove('flash');
     void banner.offsetWidth;
