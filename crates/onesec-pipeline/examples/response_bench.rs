@@ -160,8 +160,14 @@ fn first_action_latencies(count: usize) -> Vec<f64> {
     let mut detection = SqliteStore::open(&path).expect("store");
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let worker =
-        spawn_worker(responses, rx, stop.clone(), Duration::from_millis(250)).expect("worker");
+    let worker = spawn_worker(
+        responses,
+        rx,
+        Default::default(),
+        stop.clone(),
+        Duration::from_millis(250),
+    )
+    .expect("worker");
     let mut out = Vec::with_capacity(count);
     for n in 0..count {
         let incident = incident(n);

@@ -110,6 +110,8 @@ pub struct Detector {
     ready: std::collections::VecDeque<Event>,
     /// Incidents opened or changed by each stored batch go here (the response worker).
     pub(crate) incidents_out: Option<std::sync::mpsc::Sender<Vec<onesec_incident::Incident>>>,
+    /// Batches sent to the response worker and not yet handled by it (see `spawn_worker`).
+    pub(crate) responses_pending: Arc<AtomicU64>,
     /// The source key of the current event (reused buffer), see [`source_key`].
     source_buf: String,
     /// Where and how often the state is saved (none: never).
@@ -185,6 +187,7 @@ impl Detector {
             parsed,
             ready: std::collections::VecDeque::new(),
             incidents_out: None,
+            responses_pending: Arc::default(),
             source_buf: String::new(),
             snapshots: None,
             resume_after: 0,
@@ -351,6 +354,17 @@ impl Detector {
     }
 
     /// Applies a merge or split by hand and stores what it changed with the operation.
+    /// Hands incidents to the response worker, counted until it has handled them.
+    fn send_incidents(&self, incidents: Vec<Incident>) {
+        if let Some(out) = &self.incidents_out {
+            self.responses_pending.fetch_add(1, Ordering::AcqRel);
+            if out.send(incidents).is_err() {
+                // No worker any more (shutting down): nothing will take this batch.
+                self.responses_pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
     fn apply_manual(&mut self, record: ManualRecord) -> Result<Vec<Incident>, crate::RegroupError> {
         let change = self.grouper.manual(&record.op)?;
         let mut batch = DetectionBatch {
@@ -366,9 +380,7 @@ impl Detector {
             tracing::error!(%error, "an operation by hand was applied but not stored");
             return Err(crate::RegroupError::Store(error.to_string()));
         }
-        if let Some(out) = &self.incidents_out {
-            let _ = out.send(batch.incidents.clone());
-        }
+        self.send_incidents(batch.incidents.clone());
         Ok(batch.incidents)
     }
 
@@ -462,12 +474,8 @@ impl Detector {
             dedup_last(&mut batch.alerts, |a| a.id.clone());
             dedup_last(&mut batch.incidents, |i| i.id.clone());
             self.store.commit(&batch).map_err(|e| e.to_string())?;
-            if let Some(out) = self
-                .incidents_out
-                .as_ref()
-                .filter(|_| !batch.incidents.is_empty())
-            {
-                let _ = out.send(batch.incidents);
+            if !batch.incidents.is_empty() {
+                self.send_incidents(batch.incidents);
             }
         }
         self.detected.store(last, Ordering::Release);

@@ -158,6 +158,8 @@ pub struct Pipeline {
     audit: Option<Arc<Audit>>,
     responses: Arc<response::Responses>,
     responder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Incident batches detection sent the responder that it has not handled yet.
+    responses_pending: Arc<AtomicU64>,
     privacy: Arc<privacy::Privacy>,
     retention: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set when `[privacy.pseudonymisation]` is on.
@@ -321,6 +323,7 @@ impl Pipeline {
             parsed,
         );
         detector.incidents_out = Some(incidents_tx);
+        let responses_pending = detector.responses_pending.clone();
         detector.snapshots = Some(snapshot_policy);
         if let Some(resumed) = resumed {
             detector.resume(resumed);
@@ -328,6 +331,7 @@ impl Pipeline {
         let responder = response::spawn_worker(
             responses.clone(),
             incidents_rx,
+            responses_pending.clone(),
             stop.clone(),
             std::time::Duration::from_millis(250),
         )
@@ -379,6 +383,7 @@ impl Pipeline {
             audit,
             responses,
             responder: Mutex::new(Some(responder)),
+            responses_pending,
             privacy,
             retention: Mutex::new(retention),
             pseudonyms,
@@ -599,11 +604,17 @@ impl Pipeline {
         ])
     }
 
-    /// Waits until detection has processed everything journaled so far (or the timeout).
+    /// Waits until detection has processed everything journaled so far and the response
+    /// worker has taken the incidents it produced (or the timeout): a drill that advances its
+    /// clock right after must not outrun the playbooks' tasks.
     pub fn wait_detected(&self, timeout: std::time::Duration) -> bool {
         let target = self.journal.last_sequence();
         let deadline = std::time::Instant::now() + timeout;
-        while self.detected.load(Ordering::Acquire) < target {
+        // Detection sends a chunk's incidents before it marks the chunk detected, so once
+        // `detected` reaches the target every batch of it is counted in `responses_pending`.
+        while self.detected.load(Ordering::Acquire) < target
+            || self.responses_pending.load(Ordering::Acquire) > 0
+        {
             if std::time::Instant::now() > deadline {
                 return false;
             }

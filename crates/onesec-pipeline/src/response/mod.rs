@@ -1328,10 +1328,14 @@ fn check_rules(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// Takes detection's incidents and fires timers every `tick` until `stop`.
+/// Takes detection's incidents and fires timers every `tick` until `stop`. `pending` counts
+/// the batches sent and not yet taken (the sender adds one per batch, the worker takes one off
+/// once it has handled it), so that a caller can wait until the playbooks have seen every
+/// incident detection produced ([`crate::Pipeline::wait_detected`]).
 pub fn spawn_worker(
     responses: Arc<Responses>,
     incidents: mpsc::Receiver<Vec<Incident>>,
+    pending: Arc<std::sync::atomic::AtomicU64>,
     stop: Arc<AtomicBool>,
     tick: Duration,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -1341,7 +1345,14 @@ pub fn spawn_worker(
             let mut last_tick = std::time::Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 match incidents.recv_timeout(tick) {
-                    Ok(batch) => responses.incidents_changed(&batch),
+                    Ok(batch) => {
+                        responses.incidents_changed(&batch);
+                        // Saturating: a sender that does not count (a benchmark) must
+                        // not make the count wrap.
+                        let _ = pending.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                            n.checked_sub(1)
+                        });
+                    }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         std::thread::sleep(tick);
