@@ -671,7 +671,7 @@ fn detect_json(value: &Value) -> JsonKind {
 /// A new event with the fields every decoder sets: time, raw, received time, format and input.
 pub(crate) fn new_event(
     ctx: &DecodeContext,
-    format: &str,
+    format: &'static str,
     raw: &str,
     time_ms: Option<i64>,
     class: onesec_event::EventClass,
@@ -680,7 +680,8 @@ pub(crate) fn new_event(
     let mut event = Event::new(time_ms.unwrap_or(ctx.received_ms), class, activity);
     event.received_ms = ctx.received_ms;
     event.raw = raw.to_string();
-    event.source.format = name(format);
+    // Formats are fixed names: no lookup in `KNOWN_NAMES` per event.
+    event.source.format = Name::Borrowed(format);
     event.source.input = name(&ctx.input);
     event
 }

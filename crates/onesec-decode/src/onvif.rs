@@ -126,7 +126,7 @@ pub(crate) fn decode_message(
     payload: Option<&Value>,
     raw: &str,
     ctx: &DecodeContext,
-    format: &str,
+    format: &'static str,
 ) -> Result<Event, String> {
     if let Some(payload) = payload
         && !payload.is_object()
