@@ -15,6 +15,7 @@
 //!   rule runs on (routing by rule key).
 //! * [`cluster`]: the names (streams, subjects, buckets) and how they are created.
 //! * [`publish`]: the ingest role; answers only after JetStream acknowledged every event.
+//! * [`live`]: `onesec up` as an ingest node: its inputs publish instead of journaling.
 //! * [`lease`]: ownership of partitions in a KV bucket, and the fair share of partitions.
 //! * [`detect`]: one partition through the Sigma engine, from its checkpoint.
 //! * [`renew`]: lease renewal and heartbeats on a thread of their own, local lease deadlines.
@@ -31,6 +32,7 @@ pub mod cluster;
 pub mod detect;
 pub mod error;
 pub mod lease;
+pub mod live;
 pub mod partition;
 pub mod publish;
 pub mod renew;
@@ -41,6 +43,7 @@ pub mod worker;
 
 pub use cluster::{Cluster, ClusterSettings};
 pub use error::ClusterError;
+pub use live::LiveIngest;
 pub use publish::{PublishReport, Publisher};
 pub use sink::Sink;
 pub use status::{ClusterStatus, NodeStatus, PartitionStatus};

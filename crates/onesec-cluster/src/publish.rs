@@ -82,6 +82,11 @@ impl Publisher {
         }
     }
 
+    /// The cluster it publishes to.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
     /// Publishes events with person identifiers replaced by this key's pseudonyms, as the
     /// embedded ingestor does with `[privacy.pseudonymisation]`.
     pub fn with_pseudonyms(mut self, pseudonyms: Option<onesec_directory::Pseudonyms>) -> Self {

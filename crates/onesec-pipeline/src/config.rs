@@ -49,6 +49,9 @@ pub struct Config {
     pub reports: crate::compliance_config::ReportsSettings,
     /// `[privacy]`: retention periods and the job that enforces them (docs/privacy.md).
     pub privacy: onesec_privacy::PrivacySettings,
+    /// `[cluster]`: with `ingest = true`, this `onesec up` is an ingest node of a cluster
+    /// (docs/cluster.md): what it ingests goes to the cluster's JetStream stream.
+    pub cluster: ClusterIngestConfig,
     /// The file this was read from and the SHA-256 of its bytes (hex), for the audit log's
     /// `config.load` entry; `None` for the defaults.
     #[serde(skip)]
@@ -123,6 +126,33 @@ impl Default for AuditConfig {
             checkpoint_secs: 60,
             witness_file: String::new(),
             witness_url: String::new(),
+        }
+    }
+}
+
+/// `[cluster]` of `onesec up`: an ingest node of a cluster over NATS JetStream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterIngestConfig {
+    /// Publish what the inputs (HTTP, syslog, MQTT, SIA, ONVIF) take to the cluster's stream
+    /// instead of the embedded journal. Off by default.
+    pub ingest: bool,
+    /// NATS server URL.
+    pub nats: String,
+    /// Prefix of the cluster's streams, subjects and buckets (as `onesec cluster --prefix`).
+    pub prefix: String,
+    /// How often the node tells every partition how far its inputs' event time got
+    /// (docs/cluster.md, "Watermarks"); only when it moved.
+    pub watermark_every: String,
+}
+
+impl Default for ClusterIngestConfig {
+    fn default() -> Self {
+        ClusterIngestConfig {
+            ingest: false,
+            nats: "nats://127.0.0.1:4222".into(),
+            prefix: "onesec".into(),
+            watermark_every: "1s".into(),
         }
     }
 }
@@ -370,6 +400,7 @@ impl Default for Config {
             compliance: Default::default(),
             reports: Default::default(),
             privacy: Default::default(),
+            cluster: ClusterIngestConfig::default(),
             source: None,
         }
     }
@@ -647,6 +678,18 @@ impl Config {
             value: self.detection.source_idle.clone(),
             reason: "expected a duration such as 90s, 30m, 24h or 2d",
         })
+    }
+
+    /// How often a cluster ingest node publishes its watermark (`[cluster] watermark_every`).
+    pub fn cluster_watermark_every(&self) -> Result<std::time::Duration, ConfigError> {
+        match parse_duration_ms(&self.cluster.watermark_every) {
+            Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms as u64)),
+            _ => Err(ConfigError::Value {
+                key: "cluster.watermark_every",
+                value: self.cluster.watermark_every.clone(),
+                reason: "expected a positive duration such as 500ms, 1s or 10s",
+            }),
+        }
     }
 
     /// How often detection saves its state by wall time (none: `0`).

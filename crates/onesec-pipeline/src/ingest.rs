@@ -18,6 +18,8 @@ use onesec_event::Event;
 use onesec_journal::Journal;
 use onesec_store::{DeadLetter, Store};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +35,10 @@ pub struct IngestReport {
     pub first_id: Option<u64>,
     /// Journal sequence of the last accepted event.
     pub last_id: Option<u64>,
+    /// Every accepted event's id, in order, when they are not simply `first_id..=last_id`
+    /// (on a cluster ingest node, where other inputs publish between them); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<u64>,
     /// Records refused (kept as dead letters), with line and reason.
     pub errors: Vec<LineError>,
     /// Set when the journal could not take the events: nothing was acknowledged.
@@ -50,6 +56,24 @@ pub struct LineError {
     pub byte_offset: Option<u64>,
     /// What was wrong.
     pub reason: String,
+}
+
+/// What [`EventLog::append`] returns: each event's id, in the order given, once the events are
+/// durable; an error (its reason) when they are not, and then none of them is acknowledged.
+pub type AppendFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u64>, String>> + Send + 'a>>;
+
+/// Where acknowledged events go instead of the embedded journal: an ingest node of a cluster
+/// publishes them to the cluster's JetStream stream (`onesec-cluster`, `docs/cluster.md`).
+///
+/// It receives events decoded, resolved against the directory, marked by the connection
+/// allow-lists and (with `[privacy.pseudonymisation]`) pseudonymised — exactly what the
+/// journal would have held — and answers once they are durable there. The ingestor answers
+/// the sender only after that, so "acknowledged" keeps its meaning.
+pub trait EventLog: Send + Sync {
+    /// Makes `events` durable and returns their ids in order.
+    fn append<'a>(&'a self, events: &'a [Event]) -> AppendFuture<'a>;
+    /// What it is, for logs and errors (e.g. `JetStream onesec@nats://…`).
+    fn describe(&self) -> String;
 }
 
 /// Turns submissions into durable events. Cheap to clone.
@@ -74,6 +98,9 @@ pub struct Ingestor {
     /// Set when `[privacy.pseudonymisation]` is on: person identifiers are replaced right
     /// after resolution, so the journal never holds them.
     pseudonyms: Option<onesec_directory::Pseudonyms>,
+    /// Set on a cluster ingest node: events go there instead of the journal, and detection
+    /// (which reads the journal) sees none of them.
+    event_log: Option<Arc<dyn EventLog>>,
 }
 
 /// What ingest shares with detection: the parsed-event handoff and detection's position (for
@@ -105,6 +132,7 @@ impl Ingestor {
             audit,
             connections: Arc::new(crate::ConnectionWatch::default()),
             pseudonyms: None,
+            event_log: None,
         }
     }
 
@@ -293,8 +321,13 @@ impl Ingestor {
         if let Some(year) = dated_year(&events) {
             self.year_hint.store(year, Ordering::Relaxed);
         }
+        if let Some(log) = &self.event_log {
+            self.resolve(&mut events, ctx.received_ms);
+            return self.append_to_log(&**log, events, ctx, report).await;
+        }
         self.wait_for_detection_to_catch_up().await;
-        let payloads = self.resolve_and_encode(&mut events, ctx.received_ms);
+        self.resolve(&mut events, ctx.received_ms);
+        let payloads = encode(&events);
         let events_root = self
             .audit
             .as_ref()
@@ -328,6 +361,50 @@ impl Ingestor {
                 tracing::error!(%error, "journal append failed; events not acknowledged");
                 Metrics::add(&self.metrics.journal_errors, 1);
                 report.journal_error = Some(error.to_string());
+            }
+        }
+        report
+    }
+
+    /// The cluster ingest node's end of [`Ingestor::finish`]: the events go to `log`, and the
+    /// sender is answered with the ids it gave them. The audit log's ingest batches name
+    /// journal ranges, so none is written here (the stream is the record; `docs/cluster.md`).
+    async fn append_to_log(
+        &self,
+        log: &dyn EventLog,
+        events: Vec<Event>,
+        ctx: &DecodeContext,
+        mut report: IngestReport,
+    ) -> IngestReport {
+        match log.append(&events).await {
+            Ok(ids) if ids.len() == events.len() => {
+                report.accepted = ids.len();
+                report.first_id = ids.first().copied();
+                report.last_id = ids.last().copied();
+                let contiguous = ids.windows(2).all(|pair| pair[1] == pair[0] + 1);
+                if !contiguous {
+                    report.ids = ids;
+                }
+                let accepted = report.accepted as u64;
+                Metrics::add(&self.metrics.events_ingested, accepted);
+                Metrics::add(&self.metrics.sources.get(&ctx.input).decoded, accepted);
+            }
+            Ok(ids) => {
+                let error = format!(
+                    "{} returned {} ids for {} events; none acknowledged",
+                    log.describe(),
+                    ids.len(),
+                    events.len()
+                );
+                tracing::error!(%error, "event log append failed");
+                Metrics::add(&self.metrics.journal_errors, 1);
+                report.journal_error = Some(error);
+            }
+            Err(reason) => {
+                let error = format!("{}: {reason}", log.describe());
+                tracing::error!(%error, "event log append failed; events not acknowledged");
+                Metrics::add(&self.metrics.journal_errors, 1);
+                report.journal_error = Some(error);
             }
         }
         report
@@ -384,7 +461,20 @@ impl Ingestor {
         self
     }
 
-    fn resolve_and_encode(&self, events: &mut [Event], received_ms: i64) -> Vec<Vec<u8>> {
+    /// Sends what is ingested to `log` instead of the journal (a cluster ingest node).
+    pub(crate) fn with_event_log(mut self, log: Arc<dyn EventLog>) -> Ingestor {
+        self.event_log = Some(log);
+        self
+    }
+
+    /// Whether events go to an [`EventLog`] rather than the journal.
+    pub fn event_log(&self) -> Option<&Arc<dyn EventLog>> {
+        self.event_log.as_ref()
+    }
+
+    /// Resolution, connection marks and pseudonyms: what every event gets before it is made
+    /// durable, wherever that is.
+    fn resolve(&self, events: &mut [Event], received_ms: i64) {
         let directory = self.directory.current();
         for event in events.iter_mut() {
             if event.received_ms == 0 {
@@ -401,18 +491,6 @@ impl Ingestor {
                 .iter_mut()
                 .for_each(|event| table.pseudonymise(event));
         }
-        events
-            .iter_mut()
-            .map(|event| {
-                // Sized for the escaped raw record plus the other fields, so the buffer is not
-                // regrown several times per event.
-                let mut payload = Vec::with_capacity(event.raw.len() * 2 + 640);
-                match serde_json::to_writer(&mut payload, event) {
-                    Ok(()) => payload,
-                    Err(_) => Vec::new(),
-                }
-            })
-            .collect()
     }
 
     fn keep_dead_letters(&self, errors: &[DecodeError], format: &str, ctx: &DecodeContext) {
@@ -438,6 +516,22 @@ impl Ingestor {
             tracing::error!(%error, count = letters.len(), "could not store dead letters");
         }
     }
+}
+
+/// The journal's payloads: each event as JSON.
+fn encode(events: &[Event]) -> Vec<Vec<u8>> {
+    events
+        .iter()
+        .map(|event| {
+            // Sized for the escaped raw record plus the other fields, so the buffer is not
+            // regrown several times per event.
+            let mut payload = Vec::with_capacity(event.raw.len() * 2 + 640);
+            match serde_json::to_writer(&mut payload, event) {
+                Ok(()) => payload,
+                Err(_) => Vec::new(),
+            }
+        })
+        .collect()
 }
 
 /// Wall-clock time in UTC milliseconds.

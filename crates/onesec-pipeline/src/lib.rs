@@ -31,12 +31,13 @@ mod snapshot;
 pub use audit::{Audit, IncidentProofs, read_payload_ranges, read_payloads};
 pub use builtin::BUILTIN_RULES;
 pub use config::{
-    AuditConfig, AuthSettings, Config, ConfigError, HygieneSettings, MqttConfig, MqttRoute,
-    OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig, parse_duration_ms,
+    AuditConfig, AuthSettings, ClusterIngestConfig, Config, ConfigError, HygieneSettings,
+    MqttConfig, MqttRoute, OnvifCamera, OnvifConfig, RulesConfig, SiaAccount, SiaConfig,
+    parse_duration_ms,
 };
 pub use connections::ConnectionWatch;
 pub use detect::{AlertFacts, logsource_domain, source_key};
-pub use ingest::{IngestReport, Ingestor, LineError, now_ms};
+pub use ingest::{AppendFuture, EventLog, IngestReport, Ingestor, LineError, now_ms};
 pub use metrics::{Metrics, SourceCounters, SourceSnapshot, Sources};
 pub use record::EventRecord;
 pub use rules::{RejectedRule, RulesReport, load_rules};
@@ -140,6 +141,19 @@ pub struct Status {
     pub rules_rejected: usize,
     /// Directory counts.
     pub directory: DirectorySummary,
+    /// On a cluster ingest node: where ingested events go instead of the journal, and how
+    /// many went there since the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_log: Option<EventLogStatus>,
+}
+
+/// Where a cluster ingest node's events go ([`Pipeline::publish_to`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventLogStatus {
+    /// The log ([`EventLog::describe`]).
+    pub log: String,
+    /// Events it acknowledged since the start.
+    pub events: u64,
 }
 
 /// The running pipeline.
@@ -450,6 +464,14 @@ impl Pipeline {
         &self.config
     }
 
+    /// Makes this an ingest node of a cluster: everything ingested from now on goes to `log`
+    /// (the cluster's JetStream stream) instead of the journal, so the local detection sees
+    /// none of it. Call it before the pipeline is shared with the server.
+    pub fn publish_to(&mut self, log: Arc<dyn EventLog>) {
+        tracing::info!(log = %log.describe(), "ingested events go to the cluster's event log");
+        self.ingestor = self.ingestor.clone().with_event_log(log);
+    }
+
     /// The ingest entry point.
     pub fn ingestor(&self) -> &Ingestor {
         &self.ingestor
@@ -475,6 +497,10 @@ impl Pipeline {
             rules_loaded: self.rules.loaded.len(),
             rules_rejected: self.rules.rejected.len(),
             directory: self.directory.current().summary(),
+            event_log: self.ingestor.event_log().map(|log| EventLogStatus {
+                log: log.describe(),
+                events: self.metrics.events_ingested.load(Ordering::Relaxed),
+            }),
         }
     }
 
@@ -486,6 +512,11 @@ impl Pipeline {
     /// The directory in use now (the device hygiene API reads its devices).
     pub fn directory(&self) -> std::sync::Arc<onesec_directory::Directory> {
         self.directory.current()
+    }
+
+    /// The directory handle itself, which follows reloads.
+    pub fn shared_directory(&self) -> &SharedDirectory {
+        &self.directory
     }
 
     /// Re-reads the directory files; the old directory stays in use if the new files are bad.

@@ -79,9 +79,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     let data_dir = config.data_dir.clone();
-    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config))
+    let mut pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config))
         .await?
         .with_context(|| format!("starting onesec in {}", data_dir.display()))?;
+    let watermarks = match pipeline.config().cluster.ingest {
+        true => Some(join_cluster(&mut pipeline).await?),
+        false => None,
+    };
     let pipeline = Arc::new(pipeline);
     let report = pipeline.rules_report();
     for rejected in &report.rejected {
@@ -121,9 +125,40 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     wait_for_shutdown_signal().await?;
     tracing::info!("shutting down");
     server.abort();
+    if let Some(watermarks) = watermarks {
+        watermarks.abort();
+    }
     let p = pipeline.clone();
     tokio::task::spawn_blocking(move || p.shutdown()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[cluster] ingest = true`: the inputs publish to the cluster's stream instead of the
+/// journal (docs/cluster.md, "An ingest node"). The cluster must exist (a worker or sink
+/// created it), so that the partition count is the cluster's. Returns the watermark task.
+async fn join_cluster(pipeline: &mut Pipeline) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let config = pipeline.config();
+    let settings = onesec_cluster::ClusterSettings {
+        url: config.cluster.nats.clone(),
+        prefix: config.cluster.prefix.clone(),
+        ..onesec_cluster::ClusterSettings::default()
+    };
+    let every = config.cluster_watermark_every()?;
+    let source_idle_ms = config.source_idle_ms()?;
+    let cluster = onesec_cluster::Cluster::connect_existing(settings.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "joining cluster {} at {} as an ingest node",
+                settings.prefix, settings.url
+            )
+        })?;
+    // The ingestor resolves and pseudonymises before it hands the events over, so the
+    // publisher takes them as they are (`publish_resolved`).
+    let publisher = onesec_cluster::Publisher::new(cluster, pipeline.shared_directory().clone());
+    let live = Arc::new(onesec_cluster::LiveIngest::new(publisher, source_idle_ms));
+    pipeline.publish_to(live.clone());
+    Ok(live.spawn_watermarks(every))
 }
 
 /// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.

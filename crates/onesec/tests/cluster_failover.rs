@@ -25,6 +25,8 @@
 //!
 //! Without a reachable server the test is skipped, except under `CI=true`, where it fails.
 
+mod common;
+
 use onesec_store::testing::ScratchSchema;
 use onesec_store::{IncidentFilter, PgStore, SqliteStore, Store};
 use serde_json::Value;
@@ -879,6 +881,119 @@ fn check_acme_day(got: &Outcome, input: &Input) {
         expected_incidents.len(),
         "nothing else on the acme day: {acme_day:#?}"
     );
+}
+
+/// An ingest node: `onesec up` with `[cluster] ingest = true`. The acme day reaches it as it
+/// would reach one machine — syslog over TCP, Windows and ONVIF events and the badge CSV
+/// over the HTTP API (authenticated, format and mapping as usual) — and it publishes them to
+/// the cluster instead of its own journal. Two workers and a sink then open exactly the acme
+/// incidents; every event the API acknowledged is in the stream under the id it answered,
+/// every syslog line was published, and the node's own journal stays empty.
+#[test]
+fn an_ingest_node_publishes_what_its_network_inputs_take() {
+    if !nats_reachable() {
+        return;
+    }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(Run {
+        tmp,
+        input,
+        partitions,
+        ..
+    }) = Run::prepare()
+    else {
+        return;
+    };
+    let acme = common::Acme::load().expect("present when Run::prepare found it");
+    let mut cluster = TestCluster::new(tmp.path(), "live", partitions);
+    cluster.start_sink("sink");
+    cluster.start_worker("w1");
+    cluster.start_worker("w2");
+    cluster.wait_for("two workers with a fair share each", |s| fair(s, 2));
+
+    let config = tmp.path().join("ingest-node.toml");
+    // Inputs idle for a second stop holding the watermark back, so the day's last windows
+    // close soon after the input ends (the default waits five minutes of quiet).
+    std::fs::write(
+        &config,
+        format!(
+            "[cluster]\ningest = true\nnats = {:?}\nprefix = {:?}\nwatermark_every = \"200ms\"\n\n[detection]\nsource_idle = \"1s\"\n",
+            nats_url(),
+            cluster.prefix
+        ),
+    )
+    .unwrap();
+    let node = common::Onesec::start(&common::Options {
+        config: Some(config),
+        ..common::Options::acme(&tmp.path().join("ingest-node"), &acme)
+    });
+
+    let syslog = acme.lines("day-syslog.log");
+    common::send_syslog_tcp_newline(node.syslog_tcp.expect("syslog TCP"), &syslog);
+    let mut acked = Vec::new();
+    for (file, format) in [
+        ("day-windows.jsonl", "windows-json"),
+        ("day-onvif.jsonl", "onvif-ej"),
+        ("day-access.csv", "access-csv"),
+    ] {
+        let body = std::fs::read(acme.path(file)).unwrap();
+        let mapping = (format == "access-csv").then_some(acme.mapping.as_str());
+        let answer = node.post_events(format, body, mapping);
+        assert_eq!(answer.status, 200, "{file}: {}", answer.body);
+        let ids = answered_ids(&answer.body);
+        assert_eq!(ids.len(), acme.lines(file).len(), "{file}: every record");
+        acked.extend(ids);
+    }
+    let total = (syslog.len() + acked.len()) as u64;
+    let started = Instant::now();
+    while node.status()["event_log"]["events"].as_u64() != Some(total) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the node published {} of {total} events: {}",
+            node.status()["event_log"],
+            node.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = node.status();
+    assert_eq!(
+        status["journal_seq"], 0,
+        "nothing in the node's own journal"
+    );
+    assert!(
+        status["event_log"]["log"]
+            .as_str()
+            .is_some_and(|log| log.contains(&cluster.prefix)),
+        "{status}"
+    );
+
+    let settled = cluster.wait_until_settled(2, "sink");
+    let stream_last = settled["stream_last_seq"].as_u64().unwrap();
+    let unique: BTreeSet<u64> = acked.iter().copied().collect();
+    assert_eq!(unique.len(), acked.len(), "no id answered twice");
+    assert!(acked.iter().all(|id| (1..=stream_last).contains(id)));
+    let got = outcome(&cluster);
+    let stored_ids: BTreeSet<u64> = got
+        .alerts
+        .values()
+        .flat_map(|(ids, _)| ids.iter().copied())
+        .collect();
+    assert!(
+        stored_ids.iter().any(|id| unique.contains(id)),
+        "alerts name events by the ids the API answered"
+    );
+    check_acme_day(&got, &input);
+}
+
+/// The ids an ingest answer acknowledged: `ids` when given, else `first_id..=last_id`.
+fn answered_ids(answer: &Value) -> Vec<u64> {
+    if let Some(ids) = answer["ids"].as_array() {
+        return ids.iter().map(|id| id.as_u64().unwrap()).collect();
+    }
+    match (answer["first_id"].as_u64(), answer["last_id"].as_u64()) {
+        (Some(first), Some(last)) => (first..=last).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Two sinks on one PostgreSQL store (`[store] backend = "postgres"`), as on two machines:
