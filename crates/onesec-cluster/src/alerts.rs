@@ -112,6 +112,9 @@ impl AlertBuilder {
                 return Some(previous);
             }
         };
+        if sigma.kind == onesec_sigma::AlertKind::Single {
+            return Some(single_alert(sigma, status, events));
+        }
         let mut newly = Vec::new();
         let facts = self.facts_of(&sigma.id, events);
         for id in &sigma.event_ids {
@@ -135,6 +138,24 @@ impl AlertBuilder {
     }
 }
 
+/// A single-event alert: fired once, never updated or withdrawn, so the builder keeps nothing
+/// of it (its facts, events folded and last version would otherwise grow the builder and the
+/// partition's snapshot by one entry per alert forever).
+fn single_alert(
+    sigma: onesec_sigma::Alert,
+    status: AlertStatus,
+    events: &HashMap<EventId, Event>,
+) -> Alert {
+    let mut facts = AlertFacts::default();
+    for id in &sigma.event_ids {
+        match events.get(id) {
+            Some(event) => facts.add_event(event),
+            None => tracing::warn!(event = id, alert = %sigma.id, "event of an alert not found"),
+        }
+    }
+    facts.alert(sigma, status)
+}
+
 /// The `Nats-Msg-Id` of one version of an alert: its id, status and events. A replay after a
 /// failover produces the same versions with the same ids, which the alert stream (within its
 /// duplicate window) and the sink (always) drop; a genuinely new version (more events,
@@ -156,9 +177,17 @@ pub fn message_id(alert: &Alert) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onesec_sigma::{AlertKind, Level};
+    use onesec_sigma::{AlertKind, CorrelationType, Level};
 
+    /// A correlation alert (the kind that is updated and withdrawn).
     fn sigma(id: &str, events: Vec<u64>) -> onesec_sigma::Alert {
+        onesec_sigma::Alert {
+            kind: AlertKind::Correlation(CorrelationType::Temporal),
+            ..single(id, events)
+        }
+    }
+
+    fn single(id: &str, events: Vec<u64>) -> onesec_sigma::Alert {
         onesec_sigma::Alert {
             id: id.into(),
             rule_id: "r1".into(),
@@ -204,6 +233,31 @@ mod tests {
             .unwrap();
         assert_eq!(message_id(&again), ids[0]);
         assert_eq!(withdrawn.status, AlertStatus::Withdrawn);
+    }
+
+    #[test]
+    fn single_event_alerts_leave_nothing_in_the_builder() {
+        use onesec_event::{Activity, EventClass};
+        let mut event = Event::new(1000, EventClass::Authentication, Activity::Logon);
+        event.id = 7;
+        event.resolved.site = Some("s1".into());
+        let events: HashMap<EventId, Event> = [(7, event)].into_iter().collect();
+        let mut builder = AlertBuilder::default();
+        assert_eq!(
+            builder.needed(&Output::Fired(single("s", vec![7]))),
+            vec![7]
+        );
+        let alert = builder
+            .build(Output::Fired(single("s", vec![7])), &events)
+            .unwrap();
+        assert_eq!(alert.entities.sites.len(), 1, "entities still gathered");
+        assert_eq!(builder.state(), AlertBuilder::default().state());
+        builder.build(Output::Fired(sigma("c", vec![7])), &events);
+        assert_ne!(
+            builder.state(),
+            AlertBuilder::default().state(),
+            "correlation alerts are kept"
+        );
     }
 
     #[test]

@@ -521,10 +521,19 @@ impl Detector {
                 Vec::new()
             })
         };
-        let facts = self.facts.entry(sigma.id.clone()).or_default();
         let in_chunk = missing
             .iter()
             .filter_map(|id| index.get(id).map(|&i| &chunk[i]));
+        // A single-event alert is fired once and never updated or withdrawn, so its facts are
+        // not kept: only correlation alerts, which grow, need theirs again (and the map and
+        // the snapshot would otherwise grow by one entry per alert forever).
+        if sigma.kind == onesec_sigma::AlertKind::Single {
+            let mut facts = AlertFacts::default();
+            in_chunk.for_each(|event| facts.add_event(event));
+            from_store.iter().for_each(|event| facts.add_event(event));
+            return Some(facts.alert(sigma, status));
+        }
+        let facts = self.facts.entry(sigma.id.clone()).or_default();
         for event in in_chunk.chain(from_store.iter()) {
             facts.add_event(event);
         }
