@@ -455,6 +455,11 @@ pub struct HttpConfig {
     /// `POST /api/v1/events` requests in progress at most; one more is answered 503 with
     /// `Retry-After` at once (senders retry) instead of queueing without bound.
     pub max_ingest_requests: usize,
+    /// An ingest request that finds detection more than this many events behind the journal,
+    /// after waiting up to a second for it, is answered 503 with `Retry-After` (nothing of it
+    /// taken), so a sender that outruns detection for long is told to back off instead of
+    /// growing the backlog; 0 never refuses.
+    pub shed_backlog_events: u64,
     /// Open connections at most (TLS or not); one more is closed at once.
     pub max_connections: usize,
     /// A connection must finish its TLS handshake, and each request its header, within this
@@ -473,6 +478,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 60,
             max_concurrent_requests: 256,
             max_ingest_requests: 64,
+            shed_backlog_events: 262_144,
             max_connections: 1024,
             header_timeout_secs: 10,
         }

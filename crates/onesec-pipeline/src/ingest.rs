@@ -435,14 +435,33 @@ impl Ingestor {
 
     async fn wait_for_detection_to_catch_up(&self) {
         for _ in 0..1000 {
-            let backlog = self
-                .journal
-                .last_sequence()
-                .saturating_sub(self.detected.load(Ordering::Acquire));
-            if backlog <= MAX_BACKLOG {
+            if self.detection_backlog() <= MAX_BACKLOG {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Journaled events detection has not finished yet.
+    fn detection_backlog(&self) -> u64 {
+        self.journal
+            .last_sequence()
+            .saturating_sub(self.detected.load(Ordering::Acquire))
+    }
+
+    /// For senders that can be told to come back (HTTP): after the usual wait (up to a
+    /// second for detection to come within [`MAX_BACKLOG`]), `Err(backlog)` when detection is
+    /// still more than `shed_above` events behind, so the request can be refused before
+    /// anything of it is taken. `shed_above = 0` never refuses. A cluster ingest node
+    /// (whose detection is elsewhere) always has room.
+    pub async fn room_for_submission(&self, shed_above: u64) -> Result<(), u64> {
+        if shed_above == 0 || self.event_log.is_some() {
+            return Ok(());
+        }
+        self.wait_for_detection_to_catch_up().await;
+        match self.detection_backlog() {
+            backlog if backlog > shed_above => Err(backlog),
+            _ => Ok(()),
         }
     }
 

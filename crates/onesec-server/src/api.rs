@@ -445,8 +445,18 @@ async fn post_events(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let format = parse_format(query.format.as_deref(), &headers)?;
-    let lines = onesec_decode::json_body_as_lines(&body);
     let ingestor = pipeline.ingestor();
+    let shed_above = pipeline.config().http.shed_backlog_events;
+    if let Err(backlog) = ingestor.room_for_submission(shed_above).await {
+        tracing::debug!(
+            backlog,
+            "ingest busy: detection behind, request answered 503"
+        );
+        return Ok(busy(&format!(
+            "ingest busy: detection is {backlog} events behind; nothing taken, retry after 1 s"
+        )));
+    }
+    let lines = onesec_decode::json_body_as_lines(&body);
     let report = if lines[..] == body[..] {
         ingestor.ingest_body(&format, &body, "http").await
     } else {
@@ -477,14 +487,19 @@ async fn shed_ingest(
 ) -> Response {
     let Ok(_slot) = slots.try_acquire_owned() else {
         tracing::debug!("ingest busy: request answered 503");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            Json(json!({ "error": "ingest busy: too many requests in progress; retry after 1 s" })),
-        )
-            .into_response();
+        return busy("ingest busy: too many requests in progress; retry after 1 s");
     };
     next.run(request).await
+}
+
+/// 503 with `Retry-After: 1`: nothing of the request was taken; the sender retries.
+fn busy(reason: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        Json(json!({ "error": reason })),
+    )
+        .into_response()
 }
 
 fn parse_format(name: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {

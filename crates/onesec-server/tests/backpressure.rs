@@ -1,7 +1,7 @@
 //! Overload: a syslog TCP sender that writes far faster than the pipeline journals is slowed
 //! (its socket stops taking bytes) and loses nothing; a UDP flood into a tiny queue loses
 //! datagrams, but every one of them is counted as dropped for the source; HTTP ingest beyond
-//! its limit is answered 503 with Retry-After at once. No timing is asserted: only that the
+//! its limit, or while detection is far behind, is answered 503 with Retry-After. No timing is asserted: only that the
 //! counts add up and the answers are the documented ones.
 
 mod common;
@@ -212,5 +212,52 @@ async fn ingest_beyond_the_limit_is_answered_503_with_retry_after() {
     assert!(answer.contains("\"accepted\":2"), "{answer}");
     let after = client.post(&url).body(line(4)).send().await.unwrap();
     assert_eq!(after.status(), 200);
+    server.abort();
+}
+
+/// A sender that outruns detection for long is told to back off: with detection more than
+/// `[http] shed_backlog_events` behind (here 1, after the usual wait of up to a second), an
+/// ingest request is answered 503 with Retry-After and nothing of it is taken; once detection
+/// has caught up, the same request is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_while_detection_is_far_behind_is_answered_503() {
+    const LINES: usize = 5_000;
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(data.path());
+    config.auth.enabled = false;
+    config.http.shed_backlog_events = 1;
+    let (pipeline, server) = common::start(&config).await;
+    let url = format!("http://{}/api/v1/events?format=syslog", server.http);
+    let client = reqwest::Client::new();
+
+    // Taken whole: detection was not behind when it came; it is now, by up to LINES events.
+    let flood: String = (0..LINES).map(|i| line(i) + "\n").collect();
+    let first = client.post(&url).body(flood).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let journaled = pipeline.journal().last_sequence();
+    assert_eq!(journaled, LINES as u64);
+
+    // Detection (a debug build, here) needs far more than the second of waiting for that many.
+    let busy = client.post(&url).body(line(0)).send().await.unwrap();
+    assert_eq!(busy.status(), 503, "detection at {:?}", pipeline.status());
+    assert_eq!(busy.headers()["retry-after"], "1");
+    let text = busy.text().await.unwrap();
+    assert!(text.contains("events behind"), "{text}");
+    assert_eq!(
+        pipeline.journal().last_sequence(),
+        journaled,
+        "nothing of the refused request was taken"
+    );
+
+    // Once detection has caught up, the sender's retry is taken.
+    // Safety net only: never asserted as a duration.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while pipeline.status().detected_seq < journaled {
+        assert!(Instant::now() < deadline, "detection never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let retry = client.post(&url).body(line(0)).send().await.unwrap();
+    assert_eq!(retry.status(), 200);
+    assert_eq!(pipeline.journal().last_sequence(), journaled + 1);
     server.abort();
 }
