@@ -251,7 +251,6 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         .into_iter()
         .filter(|i| i.id != held)
         .collect();
-    assert!(!others.is_empty(), "the demo opens more than one incident");
     for incident in others.iter().filter(|i| i.state.is_open()) {
         store
             .set_incident_state(&incident.id, onesec_incident::IncidentState::Closed)
@@ -325,6 +324,52 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
     for action in ["privacy.hold", "privacy.release", "retention.removed"] {
         assert!(leaves.contains(action), "{action} is audited");
     }
+
+    // Released but still open, the incident stays with what it cites; closed, it expires with
+    // its alerts and events at the next run, and the audit log still verifies.
+    let kept = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &far_future,
+        ]
+        .concat(),
+    );
+    let kept: Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(kept["incidents_removed"], serde_json::json!([]), "{kept:#}");
+    assert_eq!(kept["incidents_kept_open"].as_u64(), Some(1), "{kept:#}");
+    assert_eq!(stored_ids(&data), cited);
+    let mut store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    store
+        .set_incident_state(&held, onesec_incident::IncidentState::Closed)
+        .unwrap();
+    drop(store);
+    let expired = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &far_future,
+        ]
+        .concat(),
+    );
+    let expired: Value = serde_json::from_str(&expired).unwrap();
+    assert_eq!(
+        expired["incidents_removed"],
+        serde_json::json!([held]),
+        "{expired:#}"
+    );
+    assert!(
+        expired["incident_rows_removed"]["alerts"].as_u64().unwrap() > 0,
+        "{expired:#}"
+    );
+    assert_eq!(expired["removed"].as_u64(), Some(cited.len() as u64));
+    assert!(stored_ids(&data).is_empty(), "nothing cites them any more");
+    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    assert!(store.incident(&held).unwrap().is_none());
+    assert!(store.alerts(None, 10_000).unwrap().is_empty());
+    drop(store);
+    let verified = verify(&data);
+    assert!(verified.contains("OK: nothing was changed"), "{verified}");
 }
 
 /// `method path` with a JSON body as `bearer`: status and body.
