@@ -390,10 +390,7 @@ pub(crate) fn replace_block(
 
 /// Deletes the timeline rows of removed events.
 pub(crate) fn delete_keys(tx: &mut Transaction<'_>, events: &[Event]) -> Result<()> {
-    let rows: Vec<_> = events
-        .iter()
-        .flat_map(|e| event_scan::key_rows(e))
-        .collect();
+    let rows: Vec<_> = events.iter().flat_map(event_scan::key_rows).collect();
     if rows.is_empty() {
         return Ok(());
     }

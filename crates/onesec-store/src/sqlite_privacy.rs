@@ -102,9 +102,12 @@ impl RemovedIncidentRows {
     }
 }
 
+/// The counter of [`RemovedIncidentRows`] a table's removals add to.
+pub(crate) type RowCounter = fn(&mut RemovedIncidentRows) -> &mut u64;
+
 /// The tables holding an incident's rows, by the column naming it, with the counter each
 /// removal adds to.
-pub(crate) const INCIDENT_TABLES: [(&str, &str, fn(&mut RemovedIncidentRows) -> &mut u64); 8] = [
+pub(crate) const INCIDENT_TABLES: [(&str, &str, RowCounter); 8] = [
     ("alerts", "incident_id", |r| &mut r.alerts),
     ("incident_cases", "incident_id", |r| &mut r.cases),
     ("incident_history", "incident_id", |r| &mut r.history),
