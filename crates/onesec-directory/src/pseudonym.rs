@@ -482,6 +482,13 @@ impl PseudonymTable {
         event.fields.values_mut().for_each(scrub);
     }
 
+    /// `text` with every identifier of the directory's people standing as a word replaced by
+    /// its pseudonym, as in an event's raw record; `None` when there is none. For text that
+    /// never became an event (a dead letter's raw line), which has no actor of its own.
+    pub fn scrub(&self, text: &str) -> Option<String> {
+        self.scrub_text(text, &[])
+    }
+
     /// `text` with every directory identifier and every `local` identifier (standing as a
     /// word) replaced by its pseudonym; `None` when nothing was found.
     fn scrub_text(&self, text: &str, local: &[(String, String)]) -> Option<String> {

@@ -513,6 +513,16 @@ impl Ingestor {
     }
 
     fn keep_dead_letters(&self, errors: &[DecodeError], format: &str, ctx: &DecodeContext) {
+        // With pseudonymisation on, a line that never became an event still loses the
+        // directory's identifiers before it is stored (docs/privacy.md, "Pseudonymisation").
+        let table = self
+            .pseudonyms
+            .as_ref()
+            .map(|p| p.table(&self.directory.current()));
+        let scrub = |text: &str| match &table {
+            Some(table) => table.scrub(text).unwrap_or_else(|| text.to_string()),
+            None => text.to_string(),
+        };
         let letters: Vec<DeadLetter> = errors
             .iter()
             .map(|e| DeadLetter {
@@ -521,8 +531,8 @@ impl Ingestor {
                 input: ctx.input.clone(),
                 format: format.to_string(),
                 line: e.line,
-                reason: e.reason.clone(),
-                raw: e.raw.clone(),
+                reason: scrub(&e.reason),
+                raw: scrub(&e.raw),
                 byte_offset: e.offset,
             })
             .collect();

@@ -353,18 +353,9 @@ impl Pipeline {
             path: data.clone(),
             source,
         })?;
-        let sqlite_file = match &store {
-            onesec_store::StoreSettings::Sqlite => Ok(data.join("onesec.db")),
-            onesec_store::StoreSettings::Postgres(_) => Err(config.store_description()),
-        };
-        if sqlite_file.is_err() && config.privacy.retention.enabled {
-            return Err(StartError::Privacy(privacy::PrivacyError::NotOnThisStore(
-                config.store_description(),
-            )));
-        }
         let privacy = Arc::new(
             privacy::Privacy::new(
-                sqlite_file,
+                (store.clone(), data.clone()),
                 journal.clone(),
                 audit.clone(),
                 config.privacy.retention.clone(),

@@ -1,9 +1,9 @@
 //! Privacy by design in a running onesec (docs/privacy.md): the retention job on its timer,
 //! runs asked for through the API, and legal holds, each audited.
 //!
-//! The job uses its own store connection and the pipeline's journal handle (the only one that
-//! may delete segments while onesec runs). One run at a time: the timer and the API share a
-//! lock.
+//! The job uses its own store connection (SQLite or PostgreSQL, as `[store]` says) and the
+//! pipeline's journal handle (the only one that may delete segments while onesec runs). One run
+//! at a time: the timer and the API share a lock.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use onesec_journal::Journal;
 use onesec_privacy::subject::{self, ErasureReport, SubjectExport};
 use onesec_privacy::{RetentionReport, RetentionSettings, holds};
-use onesec_store::{LegalHold, SqliteStore, Store};
+use onesec_store::{LegalHold, PrivacyStore, StoreSettings, open_privacy_store};
 
 use crate::Config;
 use crate::audit::Audit;
@@ -30,17 +30,13 @@ pub enum PrivacyError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] onesec_store::StoreError),
-    /// Retention, erasure and legal holds are built on the embedded store only.
-    #[error(
-        "retention, erasure and legal holds need the embedded SQLite store ([store] backend = \"sqlite\"); this service runs on {0}"
-    )]
-    NotOnThisStore(String),
 }
 
 /// The retention job and legal holds of one pipeline.
 pub struct Privacy {
-    /// The SQLite store file; `Err` names the store in use when it is not SQLite.
-    db: Result<PathBuf, String>,
+    /// The store in use and the data folder (whose journal its blocks refer to).
+    store: StoreSettings,
+    data_dir: PathBuf,
     journal: Journal,
     audit: Option<Arc<Audit>>,
     settings: RetentionSettings,
@@ -55,22 +51,20 @@ pub struct Privacy {
 }
 
 impl Privacy {
-    fn open_store(&self) -> Result<SqliteStore, PrivacyError> {
-        match &self.db {
-            Ok(path) => Ok(SqliteStore::open(path)?),
-            Err(store) => Err(PrivacyError::NotOnThisStore(store.clone())),
-        }
+    fn open_store(&self) -> Result<Box<dyn PrivacyStore>, PrivacyError> {
+        Ok(open_privacy_store(&self.store, &self.data_dir)?)
     }
 
     pub(crate) fn new(
-        db: Result<PathBuf, String>,
+        (store, data_dir): (StoreSettings, PathBuf),
         journal: Journal,
         audit: Option<Arc<Audit>>,
         settings: RetentionSettings,
         detected: Arc<AtomicU64>,
     ) -> Privacy {
         Privacy {
-            db,
+            store,
+            data_dir,
             journal,
             audit,
             settings,
@@ -102,16 +96,14 @@ impl Privacy {
             tracing::info!("detection is rebuilding: journal segments are kept this run");
         }
         let report = onesec_privacy::run(
-            &mut store,
+            &mut *store,
             caught_up.then_some(&self.journal),
             &self.settings,
             now_ms,
             dry_run,
         )?;
-        let changed =
-            report.removed > 0 || report.device_changes_removed > 0 || report.journal.is_some();
         if !dry_run
-            && changed
+            && report.changed_anything()
             && let Some(audit) = &self.audit
         {
             let detail = serde_json::to_value(&report).unwrap_or_default();
@@ -129,7 +121,7 @@ impl Privacy {
         now_ms: i64,
     ) -> Result<LegalHold, PrivacyError> {
         let mut store = self.open_store()?;
-        let hold = holds::place(&mut store, incident, reason, actor, now_ms)?;
+        let hold = holds::place(&mut *store, incident, reason, actor, now_ms)?;
         if let Some(audit) = &self.audit {
             let detail = serde_json::json!({ "reason": hold.reason });
             audit.record(actor, onesec_privacy::AUDIT_HOLD, incident, detail);
@@ -140,7 +132,7 @@ impl Privacy {
     /// Lifts the legal hold on an incident (audited as `privacy.release`, with the reason).
     pub fn lift_hold(&self, actor: &str, incident: &str, reason: &str) -> Result<(), PrivacyError> {
         let mut store = self.open_store()?;
-        holds::lift(&mut store, incident)?;
+        holds::lift(&mut *store, incident)?;
         if let Some(audit) = &self.audit {
             let detail = serde_json::json!({ "reason": reason });
             audit.record(actor, onesec_privacy::AUDIT_RELEASE, incident, detail);
@@ -179,7 +171,7 @@ impl Privacy {
         let store = self.open_store()?;
         let now = crate::ingest::now_ms();
         let key = self.subject_key(person);
-        let mut export = subject::export(&store, &key, directory, &self.settings, now)?;
+        let mut export = subject::export(&*store, &key, directory, &self.settings, now)?;
         // The export goes to the person (or the DPO) who named them: it says whom it is about.
         export.person = person.to_string();
         if let Some(audit) = &self.audit {
@@ -209,7 +201,7 @@ impl Privacy {
         let journal = caught_up.then_some(&self.journal);
         let now = crate::ingest::now_ms();
         let key = self.subject_key(person);
-        let report = subject::erase(&mut store, journal, &key, reason, now, dry_run)?;
+        let report = subject::erase(&mut *store, journal, &key, reason, now, dry_run)?;
         if !dry_run && let Some(audit) = &self.audit {
             let detail = serde_json::to_value(&report).unwrap_or_default();
             audit.record(actor, onesec_privacy::AUDIT_ERASE, "", detail);
@@ -219,7 +211,6 @@ impl Privacy {
 
     /// Every legal hold.
     pub fn holds(&self) -> Result<Vec<LegalHold>, PrivacyError> {
-        use onesec_store::Retention;
         Ok(self.open_store()?.legal_holds()?)
     }
 }

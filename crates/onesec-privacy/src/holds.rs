@@ -22,7 +22,7 @@ pub enum HoldError {
 }
 
 /// Places a hold on an existing incident (restating it replaces reason, who and when).
-pub fn place<S: Store + Retention>(
+pub fn place<S: Store + Retention + ?Sized>(
     store: &mut S,
     incident_id: &str,
     reason: &str,
@@ -46,7 +46,10 @@ pub fn place<S: Store + Retention>(
 }
 
 /// Lifts the hold on an incident.
-pub fn lift<S: Store + Retention>(store: &mut S, incident_id: &str) -> Result<(), HoldError> {
+pub fn lift<S: Store + Retention + ?Sized>(
+    store: &mut S,
+    incident_id: &str,
+) -> Result<(), HoldError> {
     if store.lift_legal_hold(incident_id)? {
         Ok(())
     } else {

@@ -6,6 +6,8 @@
 //!   segments that held them, keeping what a legal hold or a recent incident needs; its
 //!   [`retention::RetentionReport`] is the detail of the `retention.removed` audit entry (ids
 //!   and counts, never content, so the audit log stays verifiable and holds no removed data).
+//! * [`incidents`]: which incidents a run removes with everything kept for them (finished,
+//!   unheld, inactive for longer than `incident_days`) and which it keeps.
 //! * [`holds`]: legal holds on incidents.
 //! * [`records`]: the record of processing (GDPR Art. 30) from the live configuration,
 //!   Markdown and JSON.
@@ -28,6 +30,7 @@
 pub mod access;
 pub mod encryption;
 pub mod holds;
+pub mod incidents;
 pub mod policy;
 pub mod pseudonymisation;
 pub mod records;

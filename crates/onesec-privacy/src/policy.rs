@@ -100,8 +100,10 @@ pub struct RetentionSettings {
     pub every_minutes: u64,
     /// Days an event no rule names is kept; absent: kept.
     pub default_days: Option<u32>,
-    /// Days the events an incident cites (its alerts' events, its evidence) are kept after the
-    /// incident's last event, whatever their own rule says; absent: as long as the incident.
+    /// Days a finished (resolved, closed, withdrawn, merged) and unheld incident is kept after
+    /// its last activity, with everything kept for it; the events an incident cites (its
+    /// alerts' events, its evidence) stay as long as it does, whatever their own rule says.
+    /// Absent: incidents are kept (`crate::incidents`).
     pub incident_days: Option<u32>,
     /// Days device address and name changes are kept; absent: kept.
     pub device_history_days: Option<u32>,

@@ -126,13 +126,14 @@ pub fn build(facts: &Facts, retention: &RetentionSettings, access: &AccessSettin
             .collect(),
         other_data: vec![
             format!(
-                "incidents and the events they cite: {}",
+                "incidents with their alerts, cases and history, evidence files, playbook runs and the events they cite: {}",
                 match retention.incident_days {
-                    Some(days) => format!("events cited kept {days} days after the incident's last event"),
-                    None => "kept as long as the incident".into(),
+                    Some(days) => format!(
+                        "removed {days} days after their last activity once resolved or closed; open incidents are kept"
+                    ),
+                    None => "kept until removed by hand".into(),
                 }
             ),
-            "incident cases, history, evidence files and playbook runs: kept until removed by hand".into(),
             format!(
                 "device address and name history: {}",
                 days_text(retention.device_history_days)

@@ -1,6 +1,7 @@
 //! The retention job: finds the events whose period is over, keeps those an incident still
-//! needs or a legal hold protects, removes the rest from the store, then lets the journal drop
-//! the segments that held them.
+//! needs or a legal hold protects, removes the rest from the store, then the incidents whose
+//! period is over (`crate::incidents`) with everything kept for them, then lets the journal
+//! drop the segments that held the removed events.
 //!
 //! Order matters (ARCHITECTURE.md, store invariant): the store removes its events and takes
 //! the bodies it still needs out of the journal in committed transactions *before* any journal
@@ -13,9 +14,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use onesec_event::EventId;
 use onesec_journal::Journal;
-use onesec_store::{EventFilter, IncidentFilter, Retention, Store};
+use onesec_store::{EventFilter, RemovedIncidentRows, Retention, Store};
 use serde::Serialize;
 
+use crate::incidents::{Fate, fates, orphaned_manual_ops};
 use crate::policy::{DAY_MS, RetentionSettings, category_of};
 
 /// A retention run that could not finish.
@@ -57,6 +59,17 @@ pub struct RetentionReport {
     pub newest_removed_ms: Option<i64>,
     /// Device address and name changes removed.
     pub device_changes_removed: u64,
+    /// Incidents removed (or, in a dry run, that would be), by id: finished, not held and
+    /// inactive for longer than `incident_days`.
+    pub incidents_removed: Vec<String>,
+    /// What their removal took with them, rows per table (zero in a dry run).
+    pub incident_rows_removed: RemovedIncidentRows,
+    /// Incidents past `incident_days` kept because they are still open.
+    pub incidents_kept_open: u64,
+    /// Incidents past `incident_days` (or finished) kept because a legal hold is on them.
+    pub incidents_kept_for_legal_hold: u64,
+    /// Alerts that belong to no incident removed after `incident_days`.
+    pub unattached_alerts_removed: u64,
     /// What happened to the journal (None: not touched).
     pub journal: Option<JournalCompaction>,
 }
@@ -82,44 +95,35 @@ pub struct Protected {
 }
 
 /// Every event an incident cites (its alerts' events and its event evidence), sorted by why
-/// it must stay.
-pub fn protected<S: Store + Retention>(
+/// it must stay; expired incidents (`crate::incidents`) protect nothing.
+pub fn protected<S: Store + Retention + ?Sized>(
     store: &S,
     settings: &RetentionSettings,
     now_ms: i64,
 ) -> Result<Protected, RetentionError> {
-    let holds: HashSet<String> = store
-        .legal_holds()?
-        .into_iter()
-        .map(|h| h.incident_id)
-        .collect();
-    let incidents = store.incidents(&IncidentFilter {
-        all: true,
-        limit: Some(i64::MAX as usize),
-        ..IncidentFilter::default()
-    })?;
+    protected_by(store, &fates(store, settings, now_ms)?)
+}
+
+fn protected_by<S: Store + ?Sized>(
+    store: &S,
+    fates: &[(onesec_incident::Incident, Fate)],
+) -> Result<Protected, RetentionError> {
     let mut out = Protected::default();
-    for incident in incidents {
-        let held = holds.contains(&incident.id);
-        let recent = settings
-            .incident_days
-            .is_none_or(|days| incident.last_ms + i64::from(days) * DAY_MS > now_ms);
-        if !held && !recent {
-            continue;
-        }
-        let cited = cited_events(store, &incident.id)?;
-        let into = if held {
-            &mut out.held
-        } else {
-            &mut out.evidence
+    for (incident, fate) in fates {
+        let into = match fate {
+            Fate::Held => &mut out.held,
+            Fate::Open | Fate::Recent => &mut out.evidence,
+            Fate::Expired => continue,
         };
-        into.extend(cited);
+        into.extend(cited_events(store, &incident.id)?);
     }
     Ok(out)
 }
 
 /// Every event an incident under legal hold cites.
-pub fn held_events<S: Store + Retention>(store: &S) -> Result<HashSet<EventId>, RetentionError> {
+pub fn held_events<S: Store + Retention + ?Sized>(
+    store: &S,
+) -> Result<HashSet<EventId>, RetentionError> {
     let mut held = HashSet::new();
     for hold in store.legal_holds()? {
         held.extend(cited_events(store, &hold.incident_id)?);
@@ -128,7 +132,10 @@ pub fn held_events<S: Store + Retention>(store: &S) -> Result<HashSet<EventId>, 
 }
 
 /// The events an incident's alerts and evidence name.
-pub fn cited_events<S: Store>(store: &S, incident: &str) -> Result<Vec<EventId>, RetentionError> {
+pub fn cited_events<S: Store + ?Sized>(
+    store: &S,
+    incident: &str,
+) -> Result<Vec<EventId>, RetentionError> {
     let mut ids: Vec<EventId> = store
         .alerts(Some(incident), usize::MAX >> 1)?
         .into_iter()
@@ -145,7 +152,7 @@ pub fn cited_events<S: Store>(store: &S, incident: &str) -> Result<Vec<EventId>,
 
 /// Finds what expired as of `now_ms`; removes it unless `dry_run`; then, given the journal,
 /// deletes the segments no longer needed.
-pub fn run<S: Store + Retention>(
+pub fn run<S: Store + Retention + ?Sized>(
     store: &mut S,
     journal: Option<&Journal>,
     settings: &RetentionSettings,
@@ -157,9 +164,11 @@ pub fn run<S: Store + Retention>(
         dry_run,
         ..RetentionReport::default()
     };
-    let expired = expired_events(store, settings, now_ms, &mut report)?;
+    let fates = fates(store, settings, now_ms)?;
+    let expired = expired_events(store, settings, now_ms, &fates, &mut report)?;
     report.removed = expired.len() as u64;
     report.removed_ids = ranges(&expired);
+    count_incidents(settings, now_ms, &fates, &mut report);
     if dry_run {
         return Ok(report);
     }
@@ -167,6 +176,7 @@ pub fn run<S: Store + Retention>(
         let removed = store.remove_events(&expired, "retention", now_ms)?;
         report.removed = removed.len() as u64;
     }
+    remove_incidents(store, settings, now_ms, &fates, &mut report)?;
     if let Some(days) = settings.device_history_days {
         report.device_changes_removed =
             store.remove_device_changes_before(now_ms - i64::from(days) * DAY_MS)?;
@@ -177,23 +187,87 @@ pub fn run<S: Store + Retention>(
     tracing::info!(
         removed = report.removed,
         held = report.kept_for_legal_hold,
+        incidents_removed = report.incidents_removed.len(),
         "retention run"
     );
     Ok(report)
 }
 
+impl RetentionReport {
+    /// Whether the run removed anything (what makes it worth an audit entry).
+    pub fn changed_anything(&self) -> bool {
+        self.removed > 0
+            || self.device_changes_removed > 0
+            || self.journal.is_some()
+            || self.incident_rows_removed.total() > 0
+            || self.unattached_alerts_removed > 0
+    }
+}
+
+/// Lists the expired incidents and counts those kept past `incident_days` only because they
+/// are open or held.
+fn count_incidents(
+    settings: &RetentionSettings,
+    now_ms: i64,
+    fates: &[(onesec_incident::Incident, Fate)],
+    report: &mut RetentionReport,
+) {
+    let Some(days) = settings.incident_days else {
+        return;
+    };
+    let old = |i: &onesec_incident::Incident| i.last_ms + i64::from(days) * DAY_MS <= now_ms;
+    for (incident, fate) in fates {
+        match fate {
+            Fate::Expired => report.incidents_removed.push(incident.id.clone()),
+            Fate::Open if old(incident) => report.incidents_kept_open += 1,
+            Fate::Held if old(incident) || !incident.state.is_open() => {
+                report.incidents_kept_for_legal_hold += 1
+            }
+            _ => {}
+        }
+    }
+    report.incidents_removed.sort_unstable();
+}
+
+/// Removes the expired incidents with every row kept for them, the merges and splits by hand
+/// that named only them, and the alerts of no incident past `incident_days`.
+fn remove_incidents<S: Store + Retention + ?Sized>(
+    store: &mut S,
+    settings: &RetentionSettings,
+    now_ms: i64,
+    fates: &[(onesec_incident::Incident, Fate)],
+    report: &mut RetentionReport,
+) -> Result<(), RetentionError> {
+    let Some(days) = settings.incident_days else {
+        return Ok(());
+    };
+    if !report.incidents_removed.is_empty() {
+        let kept: HashSet<&str> = fates
+            .iter()
+            .filter(|(_, fate)| *fate != Fate::Expired)
+            .map(|(i, _)| i.id.as_str())
+            .collect();
+        let ops = orphaned_manual_ops(store, &kept)?;
+        report.incident_rows_removed = store.remove_incidents(&report.incidents_removed, &ops)?;
+    }
+    report.unattached_alerts_removed =
+        store.remove_unattached_alerts_before(now_ms - i64::from(days) * DAY_MS)?;
+    Ok(())
+}
+
 /// Ids of the events whose period is over and that no incident protects, ascending; fills
 /// the report's counts.
-fn expired_events<S: Store + Retention>(
+fn expired_events<S: Store + Retention + ?Sized>(
     store: &S,
     settings: &RetentionSettings,
     now_ms: i64,
+    fates: &[(onesec_incident::Incident, Fate)],
     report: &mut RetentionReport,
 ) -> Result<Vec<EventId>, RetentionError> {
     let Some(shortest) = settings.shortest_days() else {
         return Ok(Vec::new());
     };
-    let protected = protected(store, settings, now_ms)?;
+    let protected = protected_by(store, fates)?;
     let mut expired = Vec::new();
     let mut after = 0;
     loop {
@@ -238,7 +312,7 @@ fn expired_events<S: Store + Retention>(
 /// holds a removed event, once detection has processed all of them: the bodies of the events
 /// the store keeps from those segments move into the store first. None when no segment needs
 /// to go.
-pub fn compact_journal<S: Store + Retention>(
+pub fn compact_journal<S: Store + Retention + ?Sized>(
     store: &mut S,
     journal: &Journal,
 ) -> Result<Option<JournalCompaction>, RetentionError> {

@@ -95,7 +95,7 @@ pub struct ErasureReport {
 }
 
 /// Every event resolved to `person`, in event-time order.
-pub fn events_of<S: Store>(store: &S, person: &str) -> Result<Vec<Event>, RetentionError> {
+pub fn events_of<S: Store + ?Sized>(store: &S, person: &str) -> Result<Vec<Event>, RetentionError> {
     let mut events = Vec::new();
     let mut after = 0;
     loop {
@@ -114,7 +114,7 @@ pub fn events_of<S: Store>(store: &S, person: &str) -> Result<Vec<Event>, Retent
 }
 
 /// The incidents whose entities name `person`, most recent first.
-fn incidents_naming<S: Store + Retention>(
+fn incidents_naming<S: Store + Retention + ?Sized>(
     store: &S,
     person: &str,
 ) -> Result<Vec<IncidentMention>, RetentionError> {
@@ -139,7 +139,7 @@ fn incidents_naming<S: Store + Retention>(
 }
 
 /// Everything held about `person`; `directory` is the directory's record, when at hand.
-pub fn export<S: Store + Retention>(
+pub fn export<S: Store + Retention + ?Sized>(
     store: &S,
     person: &str,
     directory: Option<serde_json::Value>,
@@ -261,7 +261,7 @@ pub fn render_text(export: &SubjectExport, format_ms: impl Fn(i64) -> String) ->
 
 /// Erases the events resolved to `person` except those an incident under legal hold cites;
 /// then, given the journal, deletes the segments that held them. `dry_run`: only counts.
-pub fn erase<S: Store + Retention>(
+pub fn erase<S: Store + Retention + ?Sized>(
     store: &mut S,
     journal: Option<&Journal>,
     person: &str,

@@ -5,11 +5,15 @@
 
 mod fixture;
 
-use fixture::{contains, data_folder, event, folder_bytes, stored_ids};
+use fixture::{
+    contains, data_folder, event, folder_bytes, journal_with_events, postgres, store_events,
+    stored_ids,
+};
 use onesec_event::EventId;
+use onesec_journal::Journal;
 use onesec_privacy::subject::{erase, export, render_text};
 use onesec_privacy::{RetentionSettings, holds};
-use onesec_store::{SqliteStore, Store};
+use onesec_store::{Retention, SqliteStore, Store};
 
 /// Erin's events in the fixture: every 40th from 17.
 fn erins() -> Vec<EventId> {
@@ -63,17 +67,17 @@ fn the_export_holds_every_event_of_the_person_and_how_long_it_is_kept() {
     );
 }
 
-#[test]
-fn erasure_removes_the_person_except_what_a_legal_hold_keeps() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = data_folder(dir.path());
-    let mut store = SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
-    holds::place(&mut store, "held", "case", "dpo", 1).unwrap();
-    let before = stored_ids(&store);
+/// The erasure on any store; returns what the journal did.
+fn erases_erin<S: Store + Retention + ?Sized>(
+    store: &mut S,
+    journal: &Journal,
+) -> onesec_privacy::retention::JournalCompaction {
+    holds::place(store, "held", "case", "dpo", 1).unwrap();
+    let before = stored_ids(store);
 
-    let dry = erase(&mut store, Some(&journal), "erin", "request 12", 5, true).unwrap();
-    assert_eq!(stored_ids(&store), before, "a dry run erases nothing");
-    let report = erase(&mut store, Some(&journal), "erin", "request 12", 5, false).unwrap();
+    let dry = erase(store, Some(journal), "erin", "request 12", 5, true).unwrap();
+    assert_eq!(stored_ids(store), before, "a dry run erases nothing");
+    let report = erase(store, Some(journal), "erin", "request 12", 5, false).unwrap();
     assert_eq!(report.found, 10);
     assert_eq!(
         report.kept_for_legal_hold, 1,
@@ -89,7 +93,7 @@ fn erasure_removes_the_person_except_what_a_legal_hold_keeps() {
         .filter(|id| *id == 57 || !erins().contains(id))
         .collect();
     assert_eq!(
-        stored_ids(&store),
+        stored_ids(store),
         expected,
         "only Erin's unheld events went"
     );
@@ -103,6 +107,27 @@ fn erasure_removes_the_person_except_what_a_legal_hold_keeps() {
         vec![event(56), event(58)],
         "neighbours still read whole"
     );
+    compaction
+}
+
+#[test]
+fn on_postgres_erasure_removes_the_person_except_what_a_legal_hold_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, positions) = journal_with_events(dir.path());
+    let Some((_schema, mut store)) = postgres("privacy_erasure", dir.path()) else {
+        return;
+    };
+    store_events(&mut store, positions);
+    erases_erin(&mut store, &journal);
+    assert_eq!(store.event_index_problems().unwrap(), vec![]);
+}
+
+#[test]
+fn erasure_removes_the_person_except_what_a_legal_hold_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = data_folder(dir.path());
+    let mut store = SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
+    let compaction = erases_erin(&mut store, &journal);
     drop(store);
     let bytes = folder_bytes(dir.path());
     let below: Vec<EventId> = erins()

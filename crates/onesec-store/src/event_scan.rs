@@ -157,6 +157,55 @@ pub(crate) fn parse_line(id: EventId, line: &[u8]) -> Result<Event> {
     })
 }
 
+/// A stored block rewritten for retention or erasure: the events it drops, and the blocks that
+/// replace it, holding the kept events' own JSON lines (so they no longer refer to the journal).
+/// The same for every backend; each only deletes the old row and inserts `replacement`.
+pub(crate) struct Rewritten {
+    /// The replaced block's first id (its row's key).
+    pub first_id: EventId,
+    /// Blocks of the kept events, their JSON inline.
+    pub replacement: Vec<Block>,
+    /// How many events were kept.
+    pub kept: u64,
+    /// The events dropped.
+    pub dropped: Vec<Event>,
+}
+
+/// Splits a block's events into those in `drop` (ascending) and the rest; `drop` empty keeps
+/// every event (taking their bodies out of the journal).
+pub(crate) fn rewrite_block(
+    block: StoredBlock,
+    journal: Option<&Path>,
+    drop: &[EventId],
+) -> Result<Rewritten> {
+    let first_id = block.first_id;
+    let data = block.lines(journal)?;
+    let mut kept: Vec<(Event, &[u8])> = Vec::new();
+    let mut dropped = Vec::new();
+    for line in blocks::lines(&data) {
+        let Some((id, _)) = blocks::line_head(line) else {
+            continue;
+        };
+        let event = parse_line(id, line)?;
+        if drop.binary_search(&id).is_ok() {
+            dropped.push(event);
+        } else {
+            kept.push((event, line));
+        }
+    }
+    let texts: Vec<(&Event, std::borrow::Cow<'_, str>)> = kept
+        .iter()
+        .map(|(e, line)| (e, String::from_utf8_lossy(line)))
+        .collect();
+    let borrowed: Vec<(&Event, &str)> = texts.iter().map(|(e, t)| (*e, t.as_ref())).collect();
+    Ok(Rewritten {
+        first_id,
+        replacement: blocks::build_blocks(&borrowed),
+        kept: kept.len() as u64,
+        dropped,
+    })
+}
+
 /// The events with these ids, ordered by event time then id; unknown ids are left out.
 /// `block_at_or_before(id)` returns the block with the greatest first id at or below `id`.
 pub(crate) fn events_by_ids(

@@ -22,8 +22,9 @@
 //! and the record of response actions (`sqlite_cases.rs`; tables added to older databases on
 //! open). [`Evidence`] keeps the files and event references attached to incidents, and
 //! [`ManualRecord`]s the merges and splits people did (`sqlite_evidence.rs`). [`Retention`]
-//! removes events for retention and erasure and keeps legal holds (`sqlite_privacy.rs`,
-//! docs/privacy.md); it is a trait of its own so a store can add it without touching [`Store`].
+//! removes events and expired incidents for retention and erasure and keeps legal holds
+//! (`sqlite_privacy.rs`, `pg_privacy.rs`, docs/privacy.md); it is a trait of its own, and
+//! [`PrivacyStore`] (both traits, with [`open_privacy_store`]) is what the privacy code opens.
 
 mod blocks;
 mod event_scan;
@@ -32,6 +33,7 @@ mod open;
 mod pg;
 mod pg_devices;
 mod pg_events;
+mod pg_privacy;
 mod pg_response;
 mod sqlite;
 mod sqlite_cases;
@@ -42,13 +44,13 @@ mod sqlite_privacy;
 pub mod testing;
 
 pub use inventory::InventoryRow;
-pub use open::{StoreSettings, open_store};
+pub use open::{PrivacyStore, StoreSettings, open_privacy_store, open_store};
 pub use pg::{MIGRATIONS, Migration, PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 pub use sqlite_cases::{Cases, StoredAction, StoredRun, StoredTask};
 pub use sqlite_devices::{DeviceChange, DeviceSighting, PostureDay};
 pub use sqlite_evidence::{Evidence, EvidenceItem, ManualRecord};
-pub use sqlite_privacy::{LegalHold, RemovedRange, Retention};
+pub use sqlite_privacy::{LegalHold, RemovedIncidentRows, RemovedRange, Retention};
 
 use onesec_event::{Event, EventId};
 use onesec_incident::{Alert, Incident, IncidentState};

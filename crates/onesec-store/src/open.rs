@@ -1,6 +1,6 @@
 //! Which store a deployment uses, and opening it.
 
-use crate::{PgSettings, PgStore, Result, SqliteStore, Store};
+use crate::{PgSettings, PgStore, Result, Retention, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 
 /// The store a deployment uses.
@@ -15,6 +15,27 @@ pub enum StoreSettings {
 /// Opens one connection to the configured store for a data folder (`data_dir`), whose
 /// `journal` folder holds the records event blocks refer to.
 pub fn open_store(settings: &StoreSettings, data_dir: &Path) -> Result<Box<dyn Store>> {
+    let journal: PathBuf = data_dir.join("journal");
+    Ok(match settings {
+        StoreSettings::Sqlite => {
+            Box::new(SqliteStore::open(&data_dir.join("onesec.db"))?.with_journal_dir(journal))
+        }
+        StoreSettings::Postgres(pg) => {
+            Box::new(PgStore::connect(pg.clone())?.with_journal_dir(journal))
+        }
+    })
+}
+
+/// A store that also removes personal data and keeps legal holds (both backends).
+pub trait PrivacyStore: Store + Retention {}
+
+impl<S: Store + Retention> PrivacyStore for S {}
+
+/// Opens one connection to the configured store, for retention, erasure and legal holds.
+pub fn open_privacy_store(
+    settings: &StoreSettings,
+    data_dir: &Path,
+) -> Result<Box<dyn PrivacyStore>> {
     let journal: PathBuf = data_dir.join("journal");
     Ok(match settings {
         StoreSettings::Sqlite => {

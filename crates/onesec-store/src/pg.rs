@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "events that arrived beyond the allowed lateness",
         sql: include_str!("pg_migrations/0003_late_events.sql"),
     },
+    Migration {
+        version: 4,
+        description: "legal holds and removed events, for retention and erasure",
+        sql: include_str!("pg_migrations/0004_privacy.sql"),
+    },
 ];
 
 /// Where a PostgreSQL store lives.

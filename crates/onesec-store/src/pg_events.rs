@@ -359,3 +359,72 @@ pub(crate) fn index_problems(
     tx.commit().map_err(pg("end index check"))?;
     Ok(problems)
 }
+
+/// The block row whose id range contains `id` (retention rewrites it).
+pub(crate) fn block_holding(tx: &mut Transaction<'_>, id: EventId) -> Result<Option<StoredBlock>> {
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM event_blocks
+                 WHERE first_id <= $1 ORDER BY first_id DESC LIMIT 1"
+            ),
+            &[&sql_id(id)],
+        )
+        .map_err(pg("read event block"))?;
+    let block = row.as_ref().map(block_from_row).transpose()?;
+    Ok(block.filter(|b| id <= b.last_id))
+}
+
+/// Replaces a block's row by the blocks of its rewrite.
+pub(crate) fn replace_block(
+    tx: &mut Transaction<'_>,
+    rewritten: &event_scan::Rewritten,
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM event_blocks WHERE first_id = $1",
+        &[&sql_id(rewritten.first_id)],
+    )
+    .map_err(pg("delete a rewritten event block"))?;
+    insert_blocks(tx, &rewritten.replacement)
+}
+
+/// Deletes the timeline rows of removed events.
+pub(crate) fn delete_keys(tx: &mut Transaction<'_>, events: &[Event]) -> Result<()> {
+    let rows: Vec<_> = events.iter().flat_map(event_scan::key_rows).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let keys: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let times: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    tx.execute(
+        "DELETE FROM event_keys k
+         USING UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[]) AS d(kind, key, time_ms, id)
+         WHERE k.kind = d.kind AND k.key = d.key AND k.time_ms = d.time_ms AND k.id = d.id",
+        &[&kinds, &keys, &times, &ids],
+    )
+    .map_err(pg("delete event keys"))?;
+    Ok(())
+}
+
+/// First ids of the blocks that refer to journal records below `seq`.
+pub(crate) fn journal_blocks_before(
+    tx: &mut Transaction<'_>,
+    seq: EventId,
+) -> Result<Vec<EventId>> {
+    let rows = tx
+        .query(
+            "SELECT first_id FROM event_blocks WHERE segment IS NOT NULL AND first_id < $1
+             ORDER BY first_id",
+            &[&sql_id(seq)],
+        )
+        .map_err(pg("find journal blocks"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(event_scan::event_id(
+                r.try_get(0).map_err(pg("read journal block"))?,
+            ))
+        })
+        .collect()
+}

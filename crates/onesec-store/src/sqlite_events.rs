@@ -16,8 +16,8 @@
 //! or below the highest stored id is already stored and is skipped, which keeps commits
 //! idempotent.
 
-use crate::blocks::{self, BLOCK_EVENTS, Block};
-use crate::event_scan::{self, Bodies, DEFAULT_LIMIT, StoredBlock, StoredKey, parse_line, sql_id};
+use crate::blocks::{BLOCK_EVENTS, Block};
+use crate::event_scan::{self, Bodies, DEFAULT_LIMIT, StoredBlock, StoredKey, sql_id};
 use crate::{EventFilter, Result, StoreError};
 use onesec_event::{Event, EventId};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -333,43 +333,23 @@ fn rewrite_block_without(
     block: StoredBlock,
     drop: &[EventId],
 ) -> Result<Vec<Event>> {
-    let first_id = block.first_id;
-    let data = block.lines(rows.journal)?;
-    let mut kept: Vec<(Event, &[u8])> = Vec::new();
-    let mut dropped = Vec::new();
-    for line in blocks::lines(&data) {
-        let Some((id, _)) = blocks::line_head(line) else {
-            continue;
-        };
-        let event = parse_line(id, line)?;
-        if drop.binary_search(&id).is_ok() {
-            dropped.push(event);
-        } else {
-            kept.push((event, line));
-        }
+    let rewritten = event_scan::rewrite_block(block, rows.journal, drop)?;
+    if rewritten.dropped.is_empty() {
+        return Ok(rewritten.dropped);
     }
-    if dropped.is_empty() {
-        return Ok(dropped);
-    }
-    rows.conn
-        .execute(
-            "DELETE FROM event_blocks WHERE first_id = ?1",
-            [sql_id(first_id)],
-        )
-        .map_err(db("delete a rewritten event block"))?;
-    insert_inline(rows.conn, &kept)?;
-    Ok(dropped)
+    replace_block(rows.conn, &rewritten)?;
+    Ok(rewritten.dropped)
 }
 
-/// Stores events with their JSON lines as blocks that hold the JSON themselves.
-fn insert_inline(conn: &Connection, kept: &[(Event, &[u8])]) -> Result<()> {
-    let texts: Vec<(&Event, std::borrow::Cow<'_, str>)> = kept
-        .iter()
-        .map(|(e, line)| (e, String::from_utf8_lossy(line)))
-        .collect();
-    let borrowed: Vec<(&Event, &str)> = texts.iter().map(|(e, t)| (*e, t.as_ref())).collect();
-    for block in blocks::build_blocks(&borrowed) {
-        insert_block(conn, &block)?;
+/// Replaces a block's row by the blocks of its rewrite.
+fn replace_block(conn: &Connection, rewritten: &event_scan::Rewritten) -> Result<()> {
+    conn.execute(
+        "DELETE FROM event_blocks WHERE first_id = ?1",
+        [sql_id(rewritten.first_id)],
+    )
+    .map_err(db("delete a rewritten event block"))?;
+    for block in &rewritten.replacement {
+        insert_block(conn, block)?;
     }
     Ok(())
 }
@@ -418,17 +398,9 @@ pub(crate) fn take_bodies_before(
         let Some(block) = stored_block_holding(&rows, first.max(0) as u64)? else {
             continue;
         };
-        let data = block.lines(journal)?;
-        let mut kept: Vec<(Event, &[u8])> = Vec::new();
-        for line in blocks::lines(&data) {
-            if let Some((id, _)) = blocks::line_head(line) {
-                kept.push((parse_line(id, line)?, line));
-            }
-        }
-        conn.execute("DELETE FROM event_blocks WHERE first_id = ?1", [first])
-            .map_err(db("delete a journal block"))?;
-        insert_inline(conn, &kept)?;
-        moved += kept.len() as u64;
+        let rewritten = event_scan::rewrite_block(block, journal, &[])?;
+        replace_block(conn, &rewritten)?;
+        moved += rewritten.kept;
     }
     Ok(moved)
 }

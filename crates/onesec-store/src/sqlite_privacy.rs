@@ -8,6 +8,10 @@
 //! * `removed_events(first_id, last_id, removed_ms, why)`: ranges of event ids the store
 //!   removed on purpose.
 //!
+//! Incidents whose retention period is over go with every row the store keeps for them
+//! ([`Retention::remove_incidents`]); which ones is decided by `onesec-privacy`, the same for
+//! every backend.
+//!
 //! **Architecture invariant:** a journal segment may go only once no block refers to it:
 //! [`Retention::take_bodies_before`] copies the bodies a block still needs into the block
 //! first, and [`Retention::journal_needed_from`] says how far the journal is still read.
@@ -60,6 +64,60 @@ pub struct RemovedRange {
     pub why: String,
 }
 
+/// What removing incidents took with them: rows per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedIncidentRows {
+    /// Incidents.
+    pub incidents: u64,
+    /// Their alerts.
+    pub alerts: u64,
+    /// Their cases.
+    pub cases: u64,
+    /// Entries of their cases' history.
+    pub history: u64,
+    /// Their playbook runs.
+    pub playbook_runs: u64,
+    /// Their team tasks.
+    pub tasks: u64,
+    /// Their response actions.
+    pub actions: u64,
+    /// Their evidence (attached files with their bytes, event references).
+    pub evidence: u64,
+    /// Merges and splits by hand that named only removed incidents.
+    pub manual_ops: u64,
+}
+
+impl RemovedIncidentRows {
+    /// Every row removed.
+    pub fn total(&self) -> u64 {
+        self.incidents
+            + self.alerts
+            + self.cases
+            + self.history
+            + self.playbook_runs
+            + self.tasks
+            + self.actions
+            + self.evidence
+            + self.manual_ops
+    }
+}
+
+/// The counter of [`RemovedIncidentRows`] a table's removals add to.
+pub(crate) type RowCounter = fn(&mut RemovedIncidentRows) -> &mut u64;
+
+/// The tables holding an incident's rows, by the column naming it, with the counter each
+/// removal adds to.
+pub(crate) const INCIDENT_TABLES: [(&str, &str, RowCounter); 8] = [
+    ("alerts", "incident_id", |r| &mut r.alerts),
+    ("incident_cases", "incident_id", |r| &mut r.cases),
+    ("incident_history", "incident_id", |r| &mut r.history),
+    ("playbook_runs", "incident_id", |r| &mut r.playbook_runs),
+    ("playbook_tasks", "incident_id", |r| &mut r.tasks),
+    ("response_actions", "incident_id", |r| &mut r.actions),
+    ("incident_evidence", "incident_id", |r| &mut r.evidence),
+    ("incidents", "id", |r| &mut r.incidents),
+];
+
 /// Removal of personal data and legal holds (retention, data subject requests).
 pub trait Retention {
     /// Removes these events (bodies, timeline rows) and records their ids as removed for
@@ -79,6 +137,17 @@ pub trait Retention {
     fn journal_needed_from(&self) -> Result<Option<EventId>>;
     /// Deletes device address and name changes seen before `before_ms`; returns how many.
     fn remove_device_changes_before(&mut self, before_ms: i64) -> Result<u64>;
+    /// Removes incidents with everything the store keeps for them (alerts, case and history,
+    /// playbook run and tasks, response actions, evidence with attached files) and the merges
+    /// and splits by hand numbered `manual_ops`, in one transaction.
+    fn remove_incidents(
+        &mut self,
+        ids: &[String],
+        manual_ops: &[i64],
+    ) -> Result<RemovedIncidentRows>;
+    /// Removes alerts that belong to no incident and whose last event is before `before_ms`;
+    /// returns how many.
+    fn remove_unattached_alerts_before(&mut self, before_ms: i64) -> Result<u64>;
     /// Places (or restates) a legal hold.
     fn place_legal_hold(&mut self, hold: &LegalHold) -> Result<()>;
     /// Lifts the hold on an incident; false when there was none.
@@ -102,7 +171,7 @@ fn checkpoint_wal(conn: &rusqlite::Connection) {
 }
 
 /// Consecutive runs of sorted, distinct ids.
-fn ranges_of(ids: &[EventId]) -> Vec<(EventId, EventId)> {
+pub(crate) fn ranges_of(ids: &[EventId]) -> Vec<(EventId, EventId)> {
     let mut out: Vec<(EventId, EventId)> = Vec::new();
     for &id in ids {
         match out.last_mut() {
@@ -113,7 +182,7 @@ fn ranges_of(ids: &[EventId]) -> Vec<(EventId, EventId)> {
     out
 }
 
-fn sql_id(id: EventId) -> i64 {
+pub(crate) fn sql_id(id: EventId) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
 
@@ -184,6 +253,52 @@ impl Retention for SqliteStore {
             .conn
             .execute("DELETE FROM device_changes WHERE time_ms < ?1", [before_ms])
             .map_err(db("delete old device changes"))?;
+        Ok(n as u64)
+    }
+
+    fn remove_incidents(
+        &mut self,
+        ids: &[String],
+        manual_ops: &[i64],
+    ) -> Result<RemovedIncidentRows> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin incident removal"))?;
+        let mut rows = RemovedIncidentRows::default();
+        for (table, column, counter) in INCIDENT_TABLES {
+            let mut stmt = tx
+                .prepare(&format!("DELETE FROM {table} WHERE {column} = ?1"))
+                .map_err(db("prepare incident removal"))?;
+            for id in ids {
+                let n = stmt.execute([id]).map_err(db("remove incident rows"))?;
+                *counter(&mut rows) += n as u64;
+            }
+        }
+        for seq in manual_ops {
+            let n = tx
+                .execute("DELETE FROM incident_ops WHERE seq = ?1", [seq])
+                .map_err(db("remove an operation by hand"))?;
+            rows.manual_ops += n as u64;
+        }
+        tx.commit().map_err(db("commit incident removal"))?;
+        if rows.total() > 0 {
+            checkpoint_wal(&self.conn);
+        }
+        Ok(rows)
+    }
+
+    fn remove_unattached_alerts_before(&mut self, before_ms: i64) -> Result<u64> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM alerts WHERE incident_id IS NULL AND last_ms < ?1",
+                [before_ms],
+            )
+            .map_err(db("remove alerts of no incident"))?;
+        if n > 0 {
+            checkpoint_wal(&self.conn);
+        }
         Ok(n as u64)
     }
 

@@ -12,7 +12,7 @@ use onesec_audit::{AuditLog, Entry, Witness};
 use onesec_journal::{Journal, JournalConfig, JournalError};
 use onesec_pipeline::Config;
 use onesec_privacy::{RetentionReport, holds, subject};
-use onesec_store::{Retention, SqliteStore};
+use onesec_store::{PrivacyStore, StoreSettings, open_privacy_store};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -236,15 +236,18 @@ impl FolderArgs {
     }
 }
 
-fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
-    let db = data.join("onesec.db");
-    if !db.exists() {
+/// The store `[store]` names (the data folder's SQLite file, or PostgreSQL), with the data
+/// folder's journal for the event bodies it refers to.
+fn open_store(config: &Config) -> anyhow::Result<Box<dyn PrivacyStore>> {
+    let settings = config.store_settings()?;
+    let db = config.data_dir.join("onesec.db");
+    if settings == StoreSettings::Sqlite && !db.exists() {
         bail!(
             "no store at {} (run `onesec up` first or pass --data-dir)",
             db.display()
         );
     }
-    SqliteStore::open(&db).context("opening the store")
+    open_privacy_store(&settings, &config.data_dir).context("opening the store")
 }
 
 /// The journal, unless onesec holds it.
@@ -267,22 +270,20 @@ fn retention(args: RetentionArgs) -> anyhow::Result<ExitCode> {
             .timestamp_millis(),
         None => onesec_pipeline::now_ms(),
     };
-    let mut store = open_store(data)?;
+    let mut store = open_store(&config)?;
     let journal = if args.apply {
         open_journal(data)?
     } else {
         None
     };
     let report = onesec_privacy::run(
-        &mut store,
+        &mut *store,
         journal.as_ref(),
         &config.privacy.retention,
         now_ms,
         !args.apply,
     )?;
-    if args.apply
-        && (report.removed > 0 || report.journal.is_some() || report.device_changes_removed > 0)
-    {
+    if args.apply && report.changed_anything() {
         let detail = serde_json::to_value(&report)?;
         record(
             data,
@@ -323,6 +324,25 @@ fn print_report(report: &RetentionReport, journal_locked: bool) {
         "  kept: {} under legal hold, {} as evidence of incidents",
         report.kept_for_legal_hold, report.kept_as_incident_evidence
     );
+    if !report.incidents_removed.is_empty() {
+        println!(
+            "  {verb} {} incidents (finished, not held, inactive past incident_days) with {} rows kept for them",
+            report.incidents_removed.len(),
+            report.incident_rows_removed.total()
+        );
+    }
+    if report.incidents_kept_open + report.incidents_kept_for_legal_hold > 0 {
+        println!(
+            "  incidents kept past incident_days: {} still open, {} under legal hold",
+            report.incidents_kept_open, report.incidents_kept_for_legal_hold
+        );
+    }
+    if report.unattached_alerts_removed > 0 {
+        println!(
+            "  removed {} alerts of no incident",
+            report.unattached_alerts_removed
+        );
+    }
     if report.device_changes_removed > 0 {
         println!(
             "  removed {} device address and name changes",
@@ -344,10 +364,10 @@ fn print_report(report: &RetentionReport, journal_locked: bool) {
 fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
     let config = args.folder.config()?;
     let data = &config.data_dir;
-    let mut store = open_store(data)?;
+    let mut store = open_store(&config)?;
     let by = crate::audit_cmd::cli_actor();
     let placed = holds::place(
-        &mut store,
+        &mut *store,
         &args.incident,
         &args.reason,
         &by,
@@ -372,8 +392,8 @@ fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
 fn release(args: HoldArgs) -> anyhow::Result<ExitCode> {
     let config = args.folder.config()?;
     let data = &config.data_dir;
-    let mut store = open_store(data)?;
-    holds::lift(&mut store, &args.incident)?;
+    let mut store = open_store(&config)?;
+    holds::lift(&mut *store, &args.incident)?;
     let running = open_journal(data)?.is_none();
     let detail = serde_json::json!({ "reason": args.reason });
     record(
@@ -389,7 +409,7 @@ fn release(args: HoldArgs) -> anyhow::Result<ExitCode> {
 
 fn list_holds(args: FolderArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
-    let store = open_store(&config.data_dir)?;
+    let store = open_store(&config)?;
     let holds = store.legal_holds()?;
     if holds.is_empty() {
         println!("no incident is under legal hold");
@@ -412,11 +432,11 @@ fn export_subject(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let config = args.folder.config()?;
     let data = &config.data_dir;
-    let store = open_store(data)?;
+    let store = open_store(&config)?;
     let row = directory_record(&config, &args.person)?;
     let key = subject_key(&config, &args.person)?;
     let mut export = subject::export(
-        &store,
+        &*store,
         &key,
         row,
         &config.privacy.retention,
@@ -468,7 +488,7 @@ fn erase_subject(args: EraseArgs) -> anyhow::Result<ExitCode> {
     }
     let config = args.folder.config()?;
     let data = &config.data_dir;
-    let mut store = open_store(data)?;
+    let mut store = open_store(&config)?;
     let journal = if args.apply {
         open_journal(data)?
     } else {
@@ -476,7 +496,7 @@ fn erase_subject(args: EraseArgs) -> anyhow::Result<ExitCode> {
     };
     let key = subject_key(&config, &args.person)?;
     let report = subject::erase(
-        &mut store,
+        &mut *store,
         journal.as_ref(),
         &key,
         args.reason.trim(),

@@ -1,7 +1,8 @@
 //! Privacy by design end to end (docs/privacy.md): `onesec privacy retention` on a real data
 //! folder removes exactly the expired events, deletes the journal segments that held them,
 //! leaves an audit log that still verifies, and a restart does not bring them back; a legal
-//! hold placed with `onesec privacy hold` keeps every event its incident cites.
+//! hold placed with `onesec privacy hold` keeps its incident and every event it cites while
+//! closed incidents past `incident_days` go.
 
 mod common;
 
@@ -230,7 +231,7 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         "{listed}"
     );
 
-    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    let mut store = SqliteStore::open(&data.join("onesec.db")).unwrap();
     let cited: BTreeSet<u64> = store
         .alerts(Some(&held), 10_000)
         .unwrap()
@@ -238,6 +239,30 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         .flat_map(|a| a.event_ids)
         .collect();
     assert!(!cited.is_empty());
+    // The other incidents are closed (an open incident and what it cites never expire), so
+    // only the hold keeps anything.
+    let all = onesec_store::IncidentFilter {
+        all: true,
+        ..Default::default()
+    };
+    let others: Vec<onesec_incident::Incident> = store
+        .incidents(&all)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.id != held)
+        .collect();
+    for incident in others.iter().filter(|i| i.state.is_open()) {
+        store
+            .set_incident_state(&incident.id, onesec_incident::IncidentState::Closed)
+            .unwrap();
+    }
+    // Merged into the held one, an incident stays with it.
+    let mut others: Vec<String> = others
+        .into_iter()
+        .filter(|i| i.merged_into.as_deref() != Some(held.as_str()))
+        .map(|i| i.id)
+        .collect();
+    others.sort();
     drop(store);
     let far_future = ["--as-of", "2030-01-01T00:00:00Z"];
     let applied = run_cli(
@@ -258,6 +283,26 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         cited,
         "only the held incident's events remain"
     );
+    // The closed incidents expired with everything kept for them; the held one stays.
+    let mut removed: Vec<String> = report["incidents_removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    removed.sort();
+    assert_eq!(removed, others, "{report:#}");
+    assert_eq!(report["incidents_kept_for_legal_hold"].as_u64(), Some(1));
+    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    for id in &others {
+        assert!(store.incident(id).unwrap().is_none(), "{id} expired");
+        assert!(store.alerts(Some(id), 10).unwrap().is_empty());
+    }
+    assert!(
+        store.incident(&held).unwrap().is_some(),
+        "the held incident stays"
+    );
+    drop(store);
     verify(&data);
 
     let lifted = run_cli(
@@ -279,6 +324,52 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
     for action in ["privacy.hold", "privacy.release", "retention.removed"] {
         assert!(leaves.contains(action), "{action} is audited");
     }
+
+    // Released but still open, the incident stays with what it cites; closed, it expires with
+    // its alerts and events at the next run, and the audit log still verifies.
+    let kept = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &far_future,
+        ]
+        .concat(),
+    );
+    let kept: Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(kept["incidents_removed"], serde_json::json!([]), "{kept:#}");
+    assert_eq!(kept["incidents_kept_open"].as_u64(), Some(1), "{kept:#}");
+    assert_eq!(stored_ids(&data), cited);
+    let mut store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    store
+        .set_incident_state(&held, onesec_incident::IncidentState::Closed)
+        .unwrap();
+    drop(store);
+    let expired = run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            &folder,
+            &far_future,
+        ]
+        .concat(),
+    );
+    let expired: Value = serde_json::from_str(&expired).unwrap();
+    assert_eq!(
+        expired["incidents_removed"],
+        serde_json::json!([held]),
+        "{expired:#}"
+    );
+    assert!(
+        expired["incident_rows_removed"]["alerts"].as_u64().unwrap() > 0,
+        "{expired:#}"
+    );
+    assert_eq!(expired["removed"].as_u64(), Some(cited.len() as u64));
+    assert!(stored_ids(&data).is_empty(), "nothing cites them any more");
+    let store = SqliteStore::open(&data.join("onesec.db")).unwrap();
+    assert!(store.incident(&held).unwrap().is_none());
+    assert!(store.alerts(None, 10_000).unwrap().is_empty());
+    drop(store);
+    let verified = verify(&data);
+    assert!(verified.contains("OK: nothing was changed"), "{verified}");
 }
 
 /// `method path` with a JSON body as `bearer`: status and body.
@@ -901,5 +992,101 @@ fn a_running_onesec_removes_expired_events_and_their_segments_and_goes_on_detect
         onesec.events().len(),
         new.len(),
         "nothing removed comes back"
+    );
+}
+
+/// `[store] backend = "postgres"` with `[privacy.retention] enabled = true` starts (it used to
+/// be refused), and `onesec privacy retention --apply` on that configuration removes the
+/// expired events from PostgreSQL and the journal segments that held them, the audit log still
+/// verifying against the store and the journal.
+#[test]
+fn retention_on_postgresql_removes_the_expired_events_and_the_audit_log_verifies() {
+    let Some(schema) = onesec_store::testing::ScratchSchema::create("privacy_up") else {
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let config = temp.path().join("onesec.toml");
+    fs::write(
+        &config,
+        format!(
+            "[journal]\nsegment_mib = 1\n\n[store]\nbackend = \"postgres\"\nurl = {:?}\nschema = {:?}\n\n\
+             [privacy.retention]\nenabled = true\nevery_minutes = 600\n\n\
+             [[privacy.retention.rule]]\ncategory = \"movements\"\ndays = 30\n",
+            schema.settings().url,
+            schema.name()
+        ),
+    )
+    .unwrap();
+    let options = Options {
+        data_dir: data.clone(),
+        directory: Some(northwind()),
+        config: Some(config.clone()),
+        ..Options::default()
+    };
+    let mut onesec = Onesec::start(&options);
+    let old_badges = post_grants(&onesec, "2026-03-02", 2500, "0x7A1002");
+    let recent = post_grants(&onesec, "2026-05-02", 300, "0x7A1002");
+    let last = *recent.last().unwrap();
+    onesec.wait_for_detection(last);
+    assert_eq!(onesec.get("/api/v1/audit/checkpoint").status, 200);
+    onesec.kill();
+    let in_postgres = |sql: &str| schema.query_i64(sql).unwrap();
+    let stored = || in_postgres("SELECT coalesce(sum(count), 0)::BIGINT FROM event_blocks");
+    assert_eq!(stored(), last as i64);
+
+    let applied = run_cli(&[
+        "privacy",
+        "retention",
+        "--apply",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--as-of",
+        "2026-05-10T00:00:00Z",
+    ]);
+    let report: Value = serde_json::from_str(&applied).unwrap();
+    let removed = report["removed"].as_u64().unwrap();
+    let kept_as_evidence = report["kept_as_incident_evidence"].as_u64().unwrap();
+    assert_eq!(
+        removed + kept_as_evidence,
+        old_badges.len() as u64,
+        "{report:#}"
+    );
+    assert_eq!(stored(), (last - removed) as i64);
+    assert!(in_postgres("SELECT count(*) FROM removed_events") > 0);
+    assert!(
+        report["journal"]["segments_removed"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    let out = cli(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "audit verify failed:\n{text}");
+    assert!(text.contains("deleted by audited retention runs"), "{text}");
+
+    // Holds work on the same store.
+    let placed = cli(&[
+        "privacy",
+        "hold",
+        "no-such-incident",
+        "--reason",
+        "x",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        !placed.status.success(),
+        "no such incident on PostgreSQL either"
     );
 }

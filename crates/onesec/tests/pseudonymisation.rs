@@ -298,3 +298,60 @@ fn set_private(path: &Path) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
+
+/// A refused line that names a person of the directory (their account, badge and e-mail) is
+/// kept as a dead letter without those identifiers: the same free-text scrub as an event's raw
+/// record replaces them by their pseudonyms before the line is stored.
+#[test]
+fn dead_letters_lose_the_directorys_identifiers_before_they_are_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let key = new_key(tmp.path());
+    let options = Options {
+        data_dir: data.clone(),
+        directory: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/northwind")),
+        config: Some(config(tmp.path(), &key)),
+        ..Options::default()
+    };
+    let mut onesec = Onesec::start(&options);
+    // Not JSON, so the ONVIF decoder refuses it whole.
+    let refused = "{broken UtcTime 2026-03-02T09:00:00Z icampbell badge 0x7A1002 \
+                   mail isla.campbell@northwind.example by Isla Campbell";
+    let answer = onesec.post_events("onvif-ej", refused.to_string(), None);
+    let dead = onesec.get_json("/api/v1/dead-letters?limit=10");
+    let dead = dead.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        dead.len(),
+        1,
+        "{dead:#?} ({}: {})",
+        answer.status,
+        answer.body
+    );
+    let raw = dead[0]["raw"].as_str().unwrap();
+    for clear in [
+        "icampbell",
+        "0x7A1002",
+        "isla.campbell@northwind.example",
+        "Isla Campbell",
+    ] {
+        assert!(!raw.contains(clear), "{clear} in the dead letter: {raw}");
+    }
+    let pseudonyms = raw.split_whitespace().filter(|w| is_pseudonym(w)).count();
+    assert_eq!(pseudonyms, 4, "each identifier became its pseudonym: {raw}");
+    assert!(
+        raw.contains("2026-03-02T09:00:00Z"),
+        "the rest stays: {raw}"
+    );
+    onesec.kill();
+    // Nor is any left in the store's bytes.
+    let mut bytes = Vec::new();
+    for file in stored_files(&data) {
+        bytes.extend(std::fs::read(file).unwrap_or_default());
+    }
+    for clear in ["icampbell", "isla.campbell@northwind.example"] {
+        assert!(
+            token_at(&bytes, clear).is_none(),
+            "{clear} in the data folder"
+        );
+    }
+}

@@ -14,6 +14,9 @@ crate::on_both_backends!(
     a_lost_journal_segment_is_an_error_naming_the_events,
     a_store_without_the_journal_cannot_read_journal_blocks_and_says_why,
     events_without_journal_positions_are_serialised_into_the_blocks,
+    removed_events_are_gone_and_the_rest_reads_as_before,
+    bodies_taken_from_the_journal_outlive_its_segments,
+    holds_are_placed_restated_and_lifted,
 );
 
 fn event(id: EventId, time_ms: i64, person: Option<&str>, site: Option<&str>) -> Event {
@@ -305,24 +308,31 @@ fn events_without_journal_positions_are_serialised_into_the_blocks(kind: Kind) {
     assert_eq!(store.events_by_ids(&[2]).unwrap(), vec![two]);
 }
 
-/// Retention (`onesec_store::Retention`) is SQLite's own so far: a concrete connection on the
-/// file the generic store wrote.
-fn sqlite_retention(stored: &Stored) -> onesec_store::SqliteStore {
-    let Backend::Sqlite(dir) = &stored.backend else {
-        panic!("retention is tested on SQLite")
-    };
-    let store = onesec_store::SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
-    match &stored.journal {
-        Some(journal) => store.with_journal_dir(journal.path().join("journal")),
-        None => store,
+/// A connection with retention (`onesec_store::Retention`) on the database the generic store
+/// wrote, reading the same journal.
+fn retention(stored: &Stored) -> Box<dyn onesec_store::PrivacyStore> {
+    let journal = stored.journal.as_ref().map(|j| j.path().join("journal"));
+    match (&stored.backend, journal) {
+        (Backend::Sqlite(dir), journal) => {
+            let store = onesec_store::SqliteStore::open(&dir.path().join("onesec.db")).unwrap();
+            match journal {
+                Some(journal) => Box::new(store.with_journal_dir(journal)),
+                None => Box::new(store),
+            }
+        }
+        (Backend::Postgres(schema), journal) => {
+            let store = onesec_store::PgStore::connect(schema.settings()).unwrap();
+            match journal {
+                Some(journal) => Box::new(store.with_journal_dir(journal)),
+                None => Box::new(store),
+            }
+        }
     }
 }
 
-#[test]
-fn removed_events_are_gone_and_the_rest_reads_as_before() {
-    use onesec_store::Retention;
-    for stored in stores_with_events(Kind::Sqlite) {
-        let mut store = sqlite_retention(&stored);
+fn removed_events_are_gone_and_the_rest_reads_as_before(kind: Kind) {
+    for stored in stores_with_events(kind) {
+        let mut store = retention(&stored);
         // Every 7th event, and every id below 40.
         let gone: Vec<EventId> = (1..=1000).filter(|id| id % 7 == 0 || *id < 40).collect();
         let removed = store.remove_events(&gone, "retention", 99).unwrap();
@@ -355,11 +365,9 @@ fn removed_events_are_gone_and_the_rest_reads_as_before() {
     }
 }
 
-#[test]
-fn bodies_taken_from_the_journal_outlive_its_segments() {
-    use onesec_store::Retention;
-    let stored = journal_store_with_events(Kind::Sqlite);
-    let mut store = sqlite_retention(&stored);
+fn bodies_taken_from_the_journal_outlive_its_segments(kind: Kind) {
+    let stored = journal_store_with_events(kind);
+    let mut store = retention(&stored);
     assert_eq!(store.journal_needed_from().unwrap(), Some(1));
     let moved = store.take_bodies_before(501).unwrap();
     assert!(moved >= 500, "{moved}");
@@ -376,4 +384,27 @@ fn bodies_taken_from_the_journal_outlive_its_segments() {
         "every event still reads after its segment went"
     );
     assert_eq!(store.event_index_problems().unwrap(), vec![]);
+}
+
+fn holds_are_placed_restated_and_lifted(kind: Kind) {
+    let backend = kind.fresh();
+    let stored = Stored {
+        store: backend.open(),
+        events: vec![],
+        journal: None,
+        backend,
+    };
+    let mut store = retention(&stored);
+    let hold = |reason: &str| onesec_store::LegalHold {
+        incident_id: "inc-1".into(),
+        reason: reason.into(),
+        placed_by: "dpo".into(),
+        placed_ms: 5,
+    };
+    store.place_legal_hold(&hold("case 1")).unwrap();
+    store.place_legal_hold(&hold("case 2")).unwrap();
+    assert_eq!(store.legal_holds().unwrap(), vec![hold("case 2")]);
+    assert!(store.lift_legal_hold("inc-1").unwrap());
+    assert!(!store.lift_legal_hold("inc-1").unwrap());
+    assert!(store.legal_holds().unwrap().is_empty());
 }
