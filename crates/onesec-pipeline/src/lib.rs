@@ -92,9 +92,6 @@ pub enum StartError {
     /// `[privacy.retention]` is invalid.
     #[error(transparent)]
     Retention(#[from] onesec_privacy::policy::PolicyError),
-    /// `[privacy.retention]` asks for what this store cannot do.
-    #[error(transparent)]
-    Privacy(privacy::PrivacyError),
     /// `[privacy.pseudonymisation]` is on without a usable key.
     #[error(transparent)]
     Pseudonymisation(#[from] onesec_directory::PseudonymKeyError),
