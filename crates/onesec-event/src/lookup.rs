@@ -106,17 +106,41 @@ impl Event {
         }
     }
 
-    fn in_category(&self, category: &str) -> bool {
+    /// A token of everything [`Event::in_logsource`] depends on: the product and service
+    /// (ASCII-lowercased, as it compares them), the class, whether the activity is one of a
+    /// door's, and the Windows categories of the channel and event id. Two events with the
+    /// same token answer `in_logsource` alike for every key and value (the contract of the
+    /// detection engine's `Record::logsource_token`, which then asks only the first event of
+    /// each token). A hash: different tokens may (rarely) answer alike, never the reverse.
+    pub fn logsource_token(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // Fixed keys: the same token for the same event in every process.
+        let mut h = std::hash::DefaultHasher::new();
+        for name in [&self.source.product, &self.source.service] {
+            for b in name.bytes() {
+                h.write_u8(b.to_ascii_lowercase());
+            }
+            h.write_u8(0xff);
+        }
+        self.class.hash(&mut h);
+        self.is_door_activity().hash(&mut h);
+        self.windows_categories().hash(&mut h);
+        h.finish()
+    }
+
+    /// Whether the activity is one of a door's (the `door` category).
+    fn is_door_activity(&self) -> bool {
         use Activity::*;
+        matches!(
+            self.activity,
+            PortalForced | PortalHeldOpen | PortalNormal | Tamper
+        )
+    }
+
+    fn in_category(&self, category: &str) -> bool {
         match category {
             "physical_access" => self.class == EventClass::PhysicalAccess,
-            "door" => {
-                self.class == EventClass::PhysicalAccess
-                    && matches!(
-                        self.activity,
-                        PortalForced | PortalHeldOpen | PortalNormal | Tamper
-                    )
-            }
+            "door" => self.class == EventClass::PhysicalAccess && self.is_door_activity(),
             "intrusion_alarm" => self.class == EventClass::AlarmSignal,
             "video_analytics" => self.class == EventClass::VideoAnalytics,
             "device_health" => self.class == EventClass::DeviceHealth,

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::correlation::{Algo, CorrelationType, Parts, Threshold, find_matches};
-use crate::groups::{Entry, EntryExtra, GroupMore, Groups, LiveAlert, More};
+use crate::groups::{AlertEvents, AlertId, Entry, EntryExtra, GroupMore, Groups, LiveAlert, More};
 use crate::hash::StableHash;
 use crate::meta::{Level, LogSource};
 use crate::prefilter::Matcher;
@@ -1315,21 +1315,20 @@ fn recompute_group(
         match idx {
             Some(i) => {
                 claimed[i] = true;
-                let a = &old[i];
+                let a = &mut old[i];
                 // Events before the horizon can no longer be recomputed: keep them.
-                cl.events
-                    .extend(a.events.iter().filter(|e| e.0 < horizon).copied());
+                cl.events.extend(a.events.iter().filter(|e| e.0 < horizon));
                 normalize(&mut cl.events);
-                let events_changed = cl.events != *a.events;
+                let events_changed = !a.events.same_as(&cl.events);
                 let changed =
                     events_changed || a.span != (cl.start, cl.end) || a.trigger != cl.trigger;
                 let events = if events_changed {
-                    Arc::new(cl.events)
+                    AlertEvents::new(&cl.events)
                 } else {
-                    a.events.clone()
+                    std::mem::take(&mut a.events)
                 };
                 let live = LiveAlert {
-                    id: a.id.clone(),
+                    id: a.id,
                     span: (cl.start, cl.end),
                     trigger: cl.trigger,
                     events,
@@ -1337,8 +1336,8 @@ fn recompute_group(
                 if changed {
                     changes.push(Change::Updated {
                         state: AlertState {
-                            id: live.id.clone(),
-                            events: live.events.clone(),
+                            id: Arc::from(live.id.text()),
+                            events: Arc::new(cl.events),
                             trigger: live.trigger,
                             group: values.clone(),
                         },
@@ -1351,7 +1350,7 @@ fn recompute_group(
                 normalize(&mut cl.events);
                 let first = cl.events.first().map_or(0, |e| e.1);
                 let mut salt = 0u64;
-                let id: Arc<str> = loop {
+                let id = loop {
                     let mut h = StableHash::new()
                         .str("corr")
                         .str(rule_key)
@@ -1360,9 +1359,9 @@ fn recompute_group(
                     if salt > 0 {
                         h = h.u64(salt);
                     }
-                    let id = h.hex();
-                    if !old.iter().chain(next.iter()).any(|a| *a.id == *id) {
-                        break Arc::from(id);
+                    let id = AlertId::new(h.raw());
+                    if !old.iter().chain(next.iter()).any(|a| a.id == id) {
+                        break id;
                     }
                     salt += 1;
                 };
@@ -1370,11 +1369,11 @@ fn recompute_group(
                     id,
                     span: (cl.start, cl.end),
                     trigger: cl.trigger,
-                    events: Arc::new(cl.events),
+                    events: AlertEvents::new(&cl.events),
                 };
                 changes.push(Change::Fired(AlertState {
-                    id: live.id.clone(),
-                    events: live.events.clone(),
+                    id: Arc::from(id.text()),
+                    events: Arc::new(cl.events),
                     trigger: live.trigger,
                     group: values.clone(),
                 }));
@@ -1384,7 +1383,7 @@ fn recompute_group(
     }
     for (i, a) in old.into_iter().enumerate() {
         if !claimed[i] {
-            changes.push(Change::Withdrawn(a.id));
+            changes.push(Change::Withdrawn(Arc::from(a.id.text())));
         }
     }
     next.sort_by_key(|a| a.span);
@@ -1400,6 +1399,4 @@ fn recompute_group(
 fn normalize(events: &mut Vec<(i64, u64)>) {
     events.sort_unstable();
     events.dedup();
-    // Kept in a live alert until its group's window passes: no spare capacity.
-    events.shrink_to_fit();
 }

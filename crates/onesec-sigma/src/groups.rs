@@ -10,11 +10,14 @@
 //! * A key of at most 15 bytes (an IPv4 address, most user and host names) is stored inside
 //!   the group; a longer one in one shared byte arena of the rule (no allocation per group).
 //! * The first entry of a group is the group's base: its time and event id are stored in full,
-//!   in the group. Every further entry is 8 bytes, `(time − base time: u32, event id − base id:
-//!   i32)`, plus one byte for the referenced rule when the correlation has several. These
-//!   entries live in per-size-class pools of the rule (chunks of 1, 2, 4, … entries in
-//!   fixed-size segments that are never reallocated, reused
-//!   through free lists), so the second entry of a group costs 8 bytes, not an allocation.
+//!   in the group. Every further entry is 6 bytes, `(time − base time, event id − base id)` in
+//!   24 bits each, when all of the group's offsets fit (times within 4 h 39 min of the base,
+//!   event ids within ± 8.4 M of it: a group fed at most a few thousand journal events a
+//!   second), else 8 bytes (`u32`, `i32`), plus one byte for the referenced rule when the
+//!   correlation has several. These entries live in per-size-class pools of the rule, one set
+//!   per width (chunks of 1, 2, 4, … entries in fixed-size segments that are never
+//!   reallocated, reused through free lists), so the second entry of a group costs 6 or 8
+//!   bytes, not an allocation; a group moves between the widths as its entries change.
 //! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
 //!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
 //!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its boxed rarer
@@ -104,14 +107,114 @@ impl Entry {
     }
 }
 
-/// An alert of a group that can still change.
+/// An alert of a group that can still change (56 bytes: a correlation that fires often holds
+/// thousands, each for as long as its window can still change).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LiveAlert {
-    pub(crate) id: Arc<str>,
+    pub(crate) id: AlertId,
     /// Time span of its matches (entry times).
     pub(crate) span: (i64, i64),
     pub(crate) trigger: i64,
-    pub(crate) events: EventRefs,
+    pub(crate) events: AlertEvents,
+}
+
+/// An alert id: the 128-bit hash whose 32 lowercase hex digits are its text, as two words
+/// (a `u128` would align the live alert to 16 bytes and make it 64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AlertId([u64; 2]);
+
+impl AlertId {
+    pub(crate) fn new(hash: u128) -> AlertId {
+        AlertId([hash as u64, (hash >> 64) as u64])
+    }
+
+    fn hash(self) -> u128 {
+        u128::from(self.0[1]) << 64 | u128::from(self.0[0])
+    }
+
+    /// The id's text.
+    pub(crate) fn text(self) -> String {
+        format!("{:032x}", self.hash())
+    }
+
+    /// The id of this text (None: not 32 lowercase hex digits, which the engine never writes).
+    pub(crate) fn parse(text: &str) -> Option<AlertId> {
+        let id = AlertId::new(u128::from_str_radix(text, 16).ok()?);
+        (id.text() == text).then_some(id)
+    }
+}
+
+/// A live alert's events, (time, event id), time-sorted, in one allocation without spare
+/// room: a header word (`count << 1 | packed`), then, packed, the first event in full (two
+/// words) and each other as one word of 32-bit offsets from it (time offset in the low half,
+/// event-id offset as `i32` bits in the high half); or, when an offset does not fit, every
+/// event in full. Five events take 56 bytes instead of 80 (plus a vector and a shared
+/// pointer's header).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub(crate) struct AlertEvents(Box<[u64]>);
+
+impl AlertEvents {
+    pub(crate) fn new(events: &[(i64, u64)]) -> AlertEvents {
+        let Some(&(t0, id0)) = events.first() else {
+            return AlertEvents(Box::new([]));
+        };
+        let offset = |&(t, id): &(i64, u64)| {
+            let dt = u32::try_from(t.checked_sub(t0)?).ok()?;
+            let did = i32::try_from(id.wrapping_sub(id0) as i64).ok()?;
+            Some(u64::from(dt) | u64::from(did as u32) << 32)
+        };
+        let packed = events[1..].iter().all(|e| offset(e).is_some());
+        let n = events.len();
+        let mut words = Vec::with_capacity(if packed { n + 2 } else { 1 + 2 * n });
+        if packed {
+            words.extend([(n as u64) << 1 | 1, t0 as u64, id0]);
+            words.extend(events[1..].iter().filter_map(offset));
+        } else {
+            words.push((n as u64) << 1);
+            for &(t, id) in events {
+                words.extend([t as u64, id]);
+            }
+        }
+        // Exactly as long as its capacity: no reallocation.
+        AlertEvents(words.into_boxed_slice())
+    }
+
+    /// Number of events.
+    pub(crate) fn len(&self) -> usize {
+        self.0.first().map_or(0, |h| (h >> 1) as usize)
+    }
+
+    /// The events, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let n = self.len();
+        let packed = self.0.first().is_some_and(|h| h & 1 == 1);
+        let (t0, id0) = match self.0.get(1..3) {
+            Some(&[t, id]) => (t as i64, id),
+            _ => (0, 0),
+        };
+        (0..n).map(move |i| {
+            if !packed {
+                return (self.0[1 + 2 * i] as i64, self.0[2 + 2 * i]);
+            }
+            if i == 0 {
+                return (t0, id0);
+            }
+            let w = self.0[2 + i];
+            let dt = i64::from(w as u32);
+            let did = i64::from((w >> 32) as u32 as i32);
+            (t0 + dt, id0.wrapping_add(did as u64))
+        })
+    }
+
+    /// The events as a vector.
+    pub(crate) fn to_vec(&self) -> Vec<(i64, u64)> {
+        self.iter().collect()
+    }
+
+    /// Whether these are exactly `events`.
+    pub(crate) fn same_as(&self, events: &[(i64, u64)]) -> bool {
+        self.len() == events.len() && self.iter().zip(events).all(|(a, b)| a == *b)
+    }
 }
 
 /// The rarer part of a group: live alerts, several group-by values, fallback entries.
@@ -229,28 +332,111 @@ struct Group {
     len: u16,
     /// Referenced rule of the first entry.
     member0: u8,
-    live: bool,
+    /// [`LIVE`], [`NARROW`].
+    flags: u8,
+}
+
+/// The slab slot holds a group.
+const LIVE: u8 = 1;
+/// The group's further entries are in the narrow pools (6 bytes each).
+const NARROW: u8 = 2;
+
+impl Group {
+    fn live(&self) -> bool {
+        self.flags & LIVE != 0
+    }
+
+    fn narrow(&self) -> bool {
+        self.flags & NARROW != 0
+    }
 }
 
 /// Most entries of a compact group: beyond this the group uses the fallback vector.
 const COMPACT_MAX: usize = 1 << 15;
 
-/// One compact further entry: (time − base time, event id − base id as i32 bits).
-type Packed = [u32; 2];
+/// A further entry packed as (time − base time, event id − base id).
+trait Slot: Copy + Default {
+    /// The packed offsets, if they fit.
+    fn pack(dt: i64, did: i64) -> Option<Self>;
+    /// (time offset, event-id offset).
+    fn unpack(self) -> (i64, i64);
+}
+
+/// 8 bytes: a 32-bit time offset (49 days of ms) and a signed 32-bit event-id offset.
+type Wide = [u32; 2];
+
+impl Slot for Wide {
+    fn pack(dt: i64, did: i64) -> Option<Wide> {
+        Some([u32::try_from(dt).ok()?, i32::try_from(did).ok()? as u32])
+    }
+    fn unpack(self) -> (i64, i64) {
+        (i64::from(self[0]), i64::from(self[1] as i32))
+    }
+}
+
+/// 6 bytes: a 24-bit time offset (4 h 39 min of ms) and a signed 24-bit event-id offset
+/// (± 8.4 M), little-endian. A group whose entries all fit takes these.
+type Narrow = [u8; 6];
+
+/// Bounds of a 24-bit offset.
+const U24: i64 = 1 << 24;
+const I24: i64 = 1 << 23;
+
+impl Slot for Narrow {
+    fn pack(dt: i64, did: i64) -> Option<Narrow> {
+        if !(0..U24).contains(&dt) || !(-I24..I24).contains(&did) {
+            return None;
+        }
+        let (t, d) = ((dt as u32).to_le_bytes(), (did as u32).to_le_bytes());
+        Some([t[0], t[1], t[2], d[0], d[1], d[2]])
+    }
+    fn unpack(self) -> (i64, i64) {
+        let dt = u32::from_le_bytes([self[0], self[1], self[2], 0]);
+        // Sign-extend the 24-bit event-id offset.
+        let did = (u32::from_le_bytes([0, self[3], self[4], self[5]]) as i32) >> 8;
+        (i64::from(dt), i64::from(did))
+    }
+}
 
 /// Entries of a pool's first segment (or one chunk, when chunks are larger): segments double
 /// from there, [`GROW`] times, then stay at that size (64 → 2 048 entries, 16 KiB).
 const SEGMENT_MIN: usize = 64;
 const GROW: u32 = 5;
 
+/// Entries of the first segment of size class `class`.
+fn seg_base(class: usize) -> usize {
+    SEGMENT_MIN.max(1 << class)
+}
+
+/// Entries of segment `seg` of size class `class`.
+fn seg_len(class: usize, seg: usize) -> usize {
+    seg_base(class) << (seg as u32).min(GROW)
+}
+
+/// (segment, offset of its first entry) of chunk `chunk` of size class `class`.
+fn chunk_at(class: usize, chunk: u32) -> (usize, usize) {
+    let b = seg_base(class);
+    let e = (chunk as usize) << class;
+    // Segments 0..GROW hold b, 2b, 4b, … entries: b·(2^GROW − 1) in all.
+    let doubling = b * ((1 << GROW) - 1);
+    if e < doubling {
+        let seg = (usize::BITS - 1 - (e / b + 1).leading_zeros()) as usize;
+        (seg, e - b * ((1 << seg) - 1))
+    } else {
+        let full = b << GROW;
+        let r = e - doubling;
+        (GROW as usize + r / full, r % full)
+    }
+}
+
 /// Chunks of `1 << class` packed entries, with a free list. The chunks live in segments that
 /// are never moved or reallocated: a pool grows by one segment at a time (no copy, no freed
-/// old buffer left resident in the heap), segments double in size up to 16 KiB so that the
-/// small pools of a correlation with few groups stay small, and a chunk never straddles two
-/// segments (every segment boundary is a multiple of the chunk size).
+/// old buffer left resident in the heap), segments double in size up to 2 048 entries so that
+/// the small pools of a correlation with few groups stay small, and a chunk never straddles
+/// two segments (every segment boundary is a multiple of the chunk size).
 #[derive(Debug, Default)]
-struct Pool {
-    segs: Vec<Box<[Packed]>>,
+struct Pool<T> {
+    segs: Vec<Box<[T]>>,
     /// Referenced rule per entry, segment by segment (only when the correlation has several).
     members: Vec<Box<[u8]>>,
     /// Chunks handed out so far (live or on the free list).
@@ -258,42 +444,16 @@ struct Pool {
     free: Vec<u32>,
 }
 
-impl Pool {
-    /// Entries of the first segment of size class `class`.
-    fn base(class: usize) -> usize {
-        SEGMENT_MIN.max(1 << class)
-    }
-
-    /// Entries of segment `seg` of size class `class`.
-    fn seg_len(class: usize, seg: usize) -> usize {
-        Self::base(class) << (seg as u32).min(GROW)
-    }
-
-    /// (segment, offset of its first entry) of chunk `chunk` of size class `class`.
-    fn at(class: usize, chunk: u32) -> (usize, usize) {
-        let b = Self::base(class);
-        let e = (chunk as usize) << class;
-        // Segments 0..GROW hold b, 2b, 4b, … entries: b·(2^GROW − 1) in all.
-        let doubling = b * ((1 << GROW) - 1);
-        if e < doubling {
-            let seg = (usize::BITS - 1 - (e / b + 1).leading_zeros()) as usize;
-            (seg, e - b * ((1 << seg) - 1))
-        } else {
-            let full = b << GROW;
-            let r = e - doubling;
-            (GROW as usize + r / full, r % full)
-        }
-    }
-
+impl<T: Slot> Pool<T> {
     /// The packed entries of a chunk.
-    fn chunk(&self, class: usize, chunk: u32) -> &[Packed] {
-        let (seg, off) = Self::at(class, chunk);
+    fn chunk(&self, class: usize, chunk: u32) -> &[T] {
+        let (seg, off) = chunk_at(class, chunk);
         &self.segs[seg][off..off + (1 << class)]
     }
 
     /// Referenced rule of entry `k` of a chunk (0 when not recorded).
     fn member(&self, class: usize, chunk: u32, k: usize) -> u8 {
-        let (seg, off) = Self::at(class, chunk);
+        let (seg, off) = chunk_at(class, chunk);
         self.members
             .get(seg)
             .and_then(|m| m.get(off + k))
@@ -305,6 +465,70 @@ impl Pool {
     fn slots(&self, class: usize) -> usize {
         self.chunks << class
     }
+
+    /// Whether more than half of the slots are free.
+    fn mostly_free(&self, class: usize) -> bool {
+        (self.free.len() << class) * 2 > self.slots(class)
+    }
+
+    /// A chunk of size class `class` (from the free list, else a new one).
+    fn alloc(&mut self, class: usize, multi: bool) -> u32 {
+        if let Some(c) = self.free.pop() {
+            return c;
+        }
+        let chunk = self.chunks as u32;
+        let (seg, _) = chunk_at(class, chunk);
+        if seg == self.segs.len() {
+            let len = seg_len(class, seg);
+            self.segs.push(vec![T::default(); len].into_boxed_slice());
+            if multi {
+                self.members.push(vec![0; len].into_boxed_slice());
+            }
+        }
+        self.chunks += 1;
+        chunk
+    }
+
+    /// Appends the `n` further entries of a group's chunk to `out`.
+    fn decode(&self, class: usize, chunk: u32, n: usize, base: (i64, u64), out: &mut Vec<Entry>) {
+        for (k, slot) in self.chunk(class, chunk)[..n].iter().enumerate() {
+            let (dt, did) = slot.unpack();
+            out.push(Entry {
+                time: base.0 + dt,
+                tie: base.1.wrapping_add(did as u64),
+                member: u32::from(self.member(class, chunk, k)),
+                extra: None,
+            });
+        }
+    }
+
+    /// Writes `rest` (which fit, see [`Groups::form_of`]) into a group's chunk.
+    fn encode(&mut self, class: usize, chunk: u32, base: (i64, u64), rest: &[Entry]) {
+        let (seg, start) = chunk_at(class, chunk);
+        let data = &mut self.segs[seg][start..start + rest.len()];
+        for (slot, e) in data.iter_mut().zip(rest) {
+            let did = e.tie.wrapping_sub(base.1) as i64;
+            *slot = T::pack(e.time - base.0, did).unwrap_or_default();
+        }
+        if let Some(members) = self.members.get_mut(seg) {
+            for (slot, e) in members[start..start + rest.len()].iter_mut().zip(rest) {
+                *slot = e.member as u8;
+            }
+        }
+    }
+}
+
+/// The pool of size class `class`, created (with the smaller ones) when missing.
+fn pool_of<T: Slot>(pools: &mut Vec<Pool<T>>, class: usize) -> &mut Pool<T> {
+    while pools.len() <= class {
+        pools.push(Pool {
+            segs: Vec::new(),
+            members: Vec::new(),
+            chunks: 0,
+            free: Vec::new(),
+        });
+    }
+    &mut pools[class]
 }
 
 /// Size class of `n` further entries: the smallest `c` with `1 << c >= n`.
@@ -325,9 +549,23 @@ pub(crate) struct Groups {
     keys: Vec<u8>,
     /// Arena bytes of removed keys.
     dead_key_bytes: usize,
-    pools: Vec<Pool>,
+    /// Pools of 8-byte further entries, by size class.
+    pools: Vec<Pool<Wide>>,
+    /// Pools of 6-byte further entries, by size class.
+    narrow: Vec<Pool<Narrow>>,
     /// Whether entries carry a referenced rule other than 0 (several members).
     multi: bool,
+}
+
+/// How a group's entries are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// Compact, further entries 6 bytes.
+    Narrow,
+    /// Compact, further entries 8 bytes.
+    Wide,
+    /// In the fallback vector.
+    Fallback,
 }
 
 impl Groups {
@@ -341,6 +579,7 @@ impl Groups {
             keys: Vec::new(),
             dead_key_bytes: 0,
             pools: Vec::new(),
+            narrow: Vec::new(),
             multi: members > 1,
         }
     }
@@ -411,7 +650,7 @@ impl Groups {
             chunk: 0,
             len: 0,
             member0: 0,
-            live: true,
+            flags: LIVE,
         };
         let idx = match self.vacant.pop() {
             Some(i) => {
@@ -440,7 +679,7 @@ impl Groups {
         if let Some((_, len)) = g.key.arena_span() {
             self.dead_key_bytes += len;
         }
-        g.live = false;
+        g.flags = 0;
         g.len = 0;
         g.more = More(None);
         self.vacant.push(idx);
@@ -451,7 +690,7 @@ impl Groups {
         self.slab
             .iter()
             .enumerate()
-            .filter(|(_, g)| g.live)
+            .filter(|(_, g)| g.live())
             .map(|(i, _)| i as u32)
     }
 
@@ -504,8 +743,14 @@ impl Groups {
             n => {
                 let rest = usize::from(n) - 1;
                 let class = class_of(rest);
-                let chunk = self.pools[class].chunk(class, g.chunk);
-                g.base_time + i64::from(chunk[rest - 1][0])
+                let dt = if g.narrow() {
+                    self.narrow[class].chunk(class, g.chunk)[rest - 1]
+                        .unpack()
+                        .0
+                } else {
+                    self.pools[class].chunk(class, g.chunk)[rest - 1].unpack().0
+                };
+                g.base_time + dt
             }
         }
     }
@@ -539,14 +784,11 @@ impl Groups {
             return;
         }
         let class = class_of(rest);
-        let pool = &self.pools[class];
-        for (k, &[dt, did]) in pool.chunk(class, g.chunk)[..rest].iter().enumerate() {
-            out.push(Entry {
-                time: g.base_time + i64::from(dt),
-                tie: g.base_id.wrapping_add(i64::from(did as i32) as u64),
-                member: u32::from(pool.member(class, g.chunk, k)),
-                extra: None,
-            });
+        let base = (g.base_time, g.base_id);
+        if g.narrow() {
+            self.narrow[class].decode(class, g.chunk, rest, base, out);
+        } else {
+            self.pools[class].decode(class, g.chunk, rest, base, out);
         }
     }
 
@@ -568,25 +810,38 @@ impl Groups {
     /// Replaces the group's entries with `entries` (time-sorted). Compact when they fit, then
     /// `entries` is left empty for reuse; else they move into the fallback vector.
     pub(crate) fn store(&mut self, idx: u32, entries: &mut Vec<Entry>) {
-        let fits = self.compact_fits(entries);
+        let form = self.form_of(entries);
         let g = &self.slab[idx as usize];
         let old_rest = usize::from(g.len).saturating_sub(1);
-        let new_rest = if fits {
-            entries.len().saturating_sub(1)
-        } else {
+        let old_narrow = g.narrow();
+        let new_rest = if form == Form::Fallback {
             0
+        } else {
+            entries.len().saturating_sub(1)
         };
-        if old_rest > 0 && (new_rest == 0 || class_of(old_rest) != class_of(new_rest)) {
+        let new_narrow = form == Form::Narrow && new_rest > 0;
+        let same_chunk = old_rest > 0
+            && new_rest > 0
+            && class_of(old_rest) == class_of(new_rest)
+            && old_narrow == new_narrow;
+        if old_rest > 0 && !same_chunk {
             self.free_chunk(idx);
         }
-        if !fits {
+        if form == Form::Fallback {
             let g = &mut self.slab[idx as usize];
             g.len = 0;
+            g.flags &= !NARROW;
             g.more.0.get_or_insert_with(Box::default).wide = std::mem::take(entries);
             return;
         }
-        if new_rest > 0 && (old_rest == 0 || class_of(old_rest) != class_of(new_rest)) {
-            let chunk = self.alloc_chunk(class_of(new_rest));
+        if new_rest > 0 && !same_chunk {
+            let class = class_of(new_rest);
+            let multi = self.multi;
+            let chunk = if new_narrow {
+                pool_of(&mut self.narrow, class).alloc(class, multi)
+            } else {
+                pool_of(&mut self.pools, class).alloc(class, multi)
+            };
             self.slab[idx as usize].chunk = chunk;
         }
         let g = &mut self.slab[idx as usize];
@@ -595,6 +850,7 @@ impl Groups {
         }
         g.more.drop_if_empty();
         g.len = entries.len() as u16;
+        g.flags = if new_narrow { LIVE | NARROW } else { LIVE };
         let Some(first) = entries.first() else {
             entries.clear();
             return;
@@ -604,71 +860,53 @@ impl Groups {
         g.member0 = first.member as u8;
         if new_rest > 0 {
             let class = class_of(new_rest);
-            let (seg, start) = Pool::at(class, g.chunk);
-            let (base_time, base_id) = (g.base_time, g.base_id);
-            let pool = &mut self.pools[class];
-            let data = &mut pool.segs[seg][start..start + new_rest];
-            for (slot, e) in data.iter_mut().zip(&entries[1..]) {
-                *slot = [
-                    (e.time - base_time) as u32,
-                    e.tie.wrapping_sub(base_id) as i64 as i32 as u32,
-                ];
-            }
-            if let Some(members) = pool.members.get_mut(seg) {
-                for (slot, e) in members[start..start + new_rest]
-                    .iter_mut()
-                    .zip(&entries[1..])
-                {
-                    *slot = e.member as u8;
-                }
+            let (chunk, base) = (g.chunk, (g.base_time, g.base_id));
+            if new_narrow {
+                self.narrow[class].encode(class, chunk, base, &entries[1..]);
+            } else {
+                self.pools[class].encode(class, chunk, base, &entries[1..]);
             }
         }
         entries.clear();
     }
 
-    /// Whether `entries` fit the compact form (see the module docs).
-    fn compact_fits(&self, entries: &[Entry]) -> bool {
+    /// How `entries` are stored (see the module docs): compact when every entry is a plain
+    /// event of a recorded member whose offsets from the first fit 32 bits (narrow when they
+    /// fit 24), else in the fallback vector.
+    fn form_of(&self, entries: &[Entry]) -> Form {
         let Some(first) = entries.first() else {
-            return true;
+            return Form::Wide;
         };
-        entries.len() <= COMPACT_MAX
-            && entries.iter().all(|e| {
-                let dt = e.time.checked_sub(first.time);
-                let did = e.tie.wrapping_sub(first.tie) as i64;
-                e.extra.is_none()
-                    && (e.member == 0 || (self.multi && e.member <= u32::from(u8::MAX)))
-                    && dt.is_some_and(|d| (0..=i64::from(u32::MAX)).contains(&d))
-                    && i32::try_from(did).is_ok()
-            })
-    }
-
-    fn alloc_chunk(&mut self, class: usize) -> u32 {
-        while self.pools.len() <= class {
-            self.pools.push(Pool::default());
+        if entries.len() > COMPACT_MAX {
+            return Form::Fallback;
         }
-        let multi = self.multi;
-        let pool = &mut self.pools[class];
-        if let Some(c) = pool.free.pop() {
-            return c;
-        }
-        let chunk = pool.chunks as u32;
-        let (seg, _) = Pool::at(class, chunk);
-        if seg == pool.segs.len() {
-            let len = Pool::seg_len(class, seg);
-            pool.segs.push(vec![[0, 0]; len].into_boxed_slice());
-            if multi {
-                pool.members.push(vec![0; len].into_boxed_slice());
+        let mut narrow = true;
+        for e in entries {
+            let dt = e.time.checked_sub(first.time);
+            let did = e.tie.wrapping_sub(first.tie) as i64;
+            let plain = e.extra.is_none()
+                && (e.member == 0 || (self.multi && e.member <= u32::from(u8::MAX)));
+            let Some(dt) = dt.filter(|_| plain) else {
+                return Form::Fallback;
+            };
+            if Wide::pack(dt, did).is_none() {
+                return Form::Fallback;
             }
+            narrow = narrow && Narrow::pack(dt, did).is_some();
         }
-        pool.chunks += 1;
-        chunk
+        if narrow { Form::Narrow } else { Form::Wide }
     }
 
     fn free_chunk(&mut self, idx: u32) {
         let g = &self.slab[idx as usize];
         let rest = usize::from(g.len).saturating_sub(1);
         if rest > 0 {
-            self.pools[class_of(rest)].free.push(g.chunk);
+            let class = class_of(rest);
+            if g.narrow() {
+                self.narrow[class].free.push(g.chunk);
+            } else {
+                self.pools[class].free.push(g.chunk);
+            }
         }
     }
 
@@ -676,11 +914,12 @@ impl Groups {
     fn dead_share_over_half(&self) -> bool {
         let slab_dead = self.vacant.len() * 2 > self.slab.len();
         let keys_dead = self.dead_key_bytes * 2 > self.keys.len();
-        let pools_dead = self
-            .pools
-            .iter()
-            .enumerate()
-            .any(|(c, p)| (p.free.len() << c) * 2 > p.slots(c));
+        let pools_dead = self.pools.iter().enumerate().any(|(c, p)| p.mostly_free(c))
+            || self
+                .narrow
+                .iter()
+                .enumerate()
+                .any(|(c, p)| p.mostly_free(c));
         slab_dead || keys_dead || pools_dead
     }
 
@@ -740,6 +979,30 @@ mod tests {
     }
 
     #[test]
+    fn alert_events_round_trip() {
+        let near = vec![(1_000, 50), (1_000, 40), (5_000, 1_000_000), (9_000_000, 7)];
+        let far = vec![(0, 0), (1 << 33, 1), (1 << 34, 1 << 40)];
+        for events in [vec![], vec![(-5, u64::MAX)], near, far] {
+            let packed = AlertEvents::new(&events);
+            assert_eq!(packed.to_vec(), events);
+            assert_eq!(packed.len(), events.len());
+            assert!(packed.same_as(&events));
+        }
+        assert_eq!(
+            AlertEvents::new(&[(1, 1), (2, 2)]).0.len(),
+            4,
+            "packed: header, base, one"
+        );
+        assert!(!AlertEvents::new(&[(1, 1), (2, 2)]).same_as(&[(1, 1)]));
+        assert_eq!(std::mem::size_of::<LiveAlert>(), 56);
+        let id = AlertId::new(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(id.text(), "0123456789abcdeffedcba9876543210");
+        assert_eq!(AlertId::parse(&id.text()), Some(id));
+        assert_eq!(AlertId::parse("2a"), None, "ids are 32 digits");
+        assert_eq!(AlertId::parse(&id.text().to_uppercase()), None);
+    }
+
+    #[test]
     fn slab_group_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Group>(), 48);
     }
@@ -750,8 +1013,37 @@ mod tests {
         let compact = vec![e(100, 50, 0), e(100, 40, 2), e(5_000, 1_000_000, 1)];
         assert_eq!(round_trip(&mut g, "10.0.0.1", compact.clone()), compact);
         assert_eq!(
-            g.pools[1].chunks, 1,
-            "two further entries: one chunk of two"
+            g.narrow[1].chunks, 1,
+            "two further entries: one chunk of two, narrow"
+        );
+        // Offsets beyond 24 bits: 8-byte entries; going back frees the wide chunk.
+        let wide = vec![
+            e(0, 0, 0),
+            e(1 << 24, 1, 1),
+            e(1 << 25, 1 << 23, 2),
+            e(5, 0, 0),
+        ];
+        let mut sorted = wide.clone();
+        sorted.sort_by_key(|x| (x.time, x.tie));
+        assert_eq!(round_trip(&mut g, "w", sorted.clone()), sorted);
+        assert_eq!(g.pools[2].chunks, 1);
+        let w = g.find("w").unwrap_or(u32::MAX);
+        assert_eq!(g.newest_time(w), 1 << 25);
+        let near = vec![
+            e(0, 0, 0),
+            e(7, u64::MAX, 1),
+            e(9, 3, 2),
+            e(11, 8_388_607, 0),
+        ];
+        assert_eq!(round_trip(&mut g, "w", near.clone()), near);
+        assert_eq!(g.pools[2].free, vec![0], "the wide chunk went back");
+        assert_eq!(g.newest_time(w), 11);
+        let edge = vec![e(0, 1 << 23, 0), e((1 << 24) - 1, 0, 0)];
+        assert_eq!(round_trip(&mut g, "edge", edge.clone()), edge);
+        let g_edge = g.find("edge").unwrap_or(u32::MAX);
+        assert!(
+            g.slab[g_edge as usize].narrow(),
+            "-2^23 and 2^24 - 1 fit 24 bits"
         );
         // An event id more than 2^31 away, a time more than 2^32 ms away, an extra: wide.
         let far_id = vec![e(0, 0, 0), e(1, 1 << 40, 0)];
@@ -806,17 +1098,17 @@ mod tests {
         for class in [0, 1, 3, 6, 7, 12] {
             let mut next = (0usize, 0usize);
             for chunk in 0..20_000u32 {
-                let (seg, off) = Pool::at(class, chunk);
-                if next.1 == Pool::seg_len(class, next.0) {
+                let (seg, off) = chunk_at(class, chunk);
+                if next.1 == seg_len(class, next.0) {
                     next = (next.0 + 1, 0);
                 }
                 assert_eq!((seg, off), next, "class {class} chunk {chunk}");
-                assert!(off + (1 << class) <= Pool::seg_len(class, seg));
+                assert!(off + (1 << class) <= seg_len(class, seg));
                 next.1 += 1 << class;
             }
         }
-        assert_eq!(Pool::seg_len(0, 0), 64);
-        assert_eq!(Pool::seg_len(0, 9), 2048);
+        assert_eq!(seg_len(0, 0), 64);
+        assert_eq!(seg_len(0, 9), 2048);
     }
 
     #[test]
@@ -829,7 +1121,7 @@ mod tests {
         let b = g.find_or_insert("b", || None);
         let mut v: Vec<Entry> = (0..4).map(|i| e(i, i as u64, 0)).collect();
         g.store(b, &mut v);
-        assert_eq!(g.pools[2].chunks, 1, "the freed chunk of four was reused");
+        assert_eq!(g.narrow[2].chunks, 1, "the freed chunk of four was reused");
         assert_eq!(a, b, "the freed slot was reused");
     }
 }

@@ -563,6 +563,150 @@ impl StrMatcher {
     }
 }
 
+/// How a case-insensitive literal pattern compares with a whole value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Affix {
+    /// The whole value.
+    Exact,
+    /// The value starts with it.
+    Prefix,
+    /// The value ends with it.
+    Suffix,
+}
+
+impl StrMatcher {
+    /// The folded literal of a case-insensitive whole-value, `startswith` or `endswith`
+    /// pattern (None for anything else).
+    pub(crate) fn affix(&self) -> Option<(Affix, &[u8])> {
+        if !self.ci {
+            return None;
+        }
+        match &self.shape {
+            Shape::Exact(n) => Some((Affix::Exact, n)),
+            Shape::Prefix(n) => Some((Affix::Prefix, n)),
+            Shape::Suffix(n) => Some((Affix::Suffix, n)),
+            _ => None,
+        }
+    }
+}
+
+/// Hasher of [`AffixSet`]: keys are bytes of the rules' literals, fixed at load.
+type FixedState = foldhash::fast::FixedState;
+
+/// Literals of one kind ([`Affix`]) hashed by their first (whole value, prefix) or last
+/// (suffix) `key` bytes, ASCII-lowercased; `key` is the length of the shortest, at most 8.
+#[derive(Clone, Default)]
+struct Keyed {
+    key: usize,
+    map: std::collections::HashMap<u64, Vec<Box<[u8]>>, FixedState>,
+}
+
+/// Up to 8 bytes, ASCII-lowercased, as one number.
+fn key_of(b: &[u8]) -> u64 {
+    b.iter()
+        .fold(0u64, |k, &c| (k << 8) | u64::from(c.to_ascii_lowercase()))
+}
+
+/// Many case-insensitive whole-value, `startswith` and `endswith` literals of one detection
+/// item (a list of hundreds of DLL names, say), tested at once: one hash lookup per kind
+/// finds the few literals that share the value's first or last bytes, which are then
+/// compared as [`StrMatcher`] would, instead of comparing every literal in turn. Same answer
+/// as the OR of the matchers it replaces.
+#[derive(Clone)]
+pub(crate) struct AffixSet {
+    kinds: [Keyed; 3],
+}
+
+impl AffixSet {
+    /// A set of (kind, folded literal); literals must not be empty.
+    pub(crate) fn new(items: &[(Affix, Vec<u8>)]) -> AffixSet {
+        let mut kinds: [Keyed; 3] = Default::default();
+        for (ki, kind) in [Affix::Exact, Affix::Prefix, Affix::Suffix]
+            .into_iter()
+            .enumerate()
+        {
+            let lits: Vec<&[u8]> = items
+                .iter()
+                .filter(|(k, n)| *k == kind && !n.is_empty())
+                .map(|(_, n)| &n[..])
+                .collect();
+            let Some(key) = lits.iter().map(|n| n.len().min(8)).min() else {
+                continue;
+            };
+            let keyed = &mut kinds[ki];
+            keyed.key = key;
+            for n in lits {
+                let part = if kind == Affix::Suffix {
+                    &n[n.len() - key..]
+                } else {
+                    &n[..key]
+                };
+                let list = keyed.map.entry(key_of(part)).or_default();
+                if !list.iter().any(|x| **x == *n) {
+                    list.push(n.into());
+                }
+            }
+        }
+        AffixSet { kinds }
+    }
+
+    /// The literals (for the engine's prefilter: a matching value contains one).
+    pub(crate) fn literals(&self) -> impl Iterator<Item = &[u8]> {
+        self.kinds
+            .iter()
+            .flat_map(|k| k.map.values().flatten().map(|n| &n[..]))
+    }
+
+    /// Whether `h` (folded, see [`fold`]) equals, starts with or ends with one of the
+    /// literals, ASCII-case-insensitively.
+    pub(crate) fn is_match(&self, h: &[u8]) -> bool {
+        let kinds = [Affix::Exact, Affix::Prefix, Affix::Suffix];
+        self.kinds.iter().zip(kinds).any(|(keyed, kind)| {
+            let k = keyed.key;
+            if keyed.map.is_empty() || h.len() < k {
+                return false;
+            }
+            let part = if kind == Affix::Suffix {
+                &h[h.len() - k..]
+            } else {
+                &h[..k]
+            };
+            let Some(list) = keyed.map.get(&key_of(part)) else {
+                return false;
+            };
+            list.iter().any(|n| {
+                let n = &n[..];
+                match kind {
+                    Affix::Exact => h.len() == n.len() && h.eq_ignore_ascii_case(n),
+                    Affix::Prefix => h.len() >= n.len() && h[..n.len()].eq_ignore_ascii_case(n),
+                    Affix::Suffix => {
+                        h.len() >= n.len() && h[h.len() - n.len()..].eq_ignore_ascii_case(n)
+                    }
+                }
+            })
+        })
+    }
+}
+
+impl std::fmt::Debug for AffixSet {
+    /// The literals of each kind, sorted (the hash map's order must not reach the rule-set
+    /// fingerprint, which hashes the compiled rules' `Debug` text).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("AffixSet");
+        for (keyed, name) in self.kinds.iter().zip(["exact", "prefix", "suffix"]) {
+            let mut lits: Vec<String> = keyed
+                .map
+                .values()
+                .flatten()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            lits.sort_unstable();
+            d.field(name, &lits);
+        }
+        d.finish()
+    }
+}
+
 /// Translates a wildcard pattern into an anchored regular expression.
 fn to_regex(s: &SigmaStr, ci: bool) -> Result<regex::Regex, RuleError> {
     let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
@@ -596,6 +740,57 @@ fn to_regex(s: &SigmaStr, ci: bool) -> Result<regex::Regex, RuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An affix set answers like the OR of the matchers it stands for.
+    #[test]
+    fn affix_set_agrees_with_its_matchers() {
+        let pats = [
+            "*\\cmd.exe",
+            "*\\aclui.dll",
+            "*.DLL",
+            "*x",
+            "C:\\Windows\\*",
+            "c:\\program files\\*",
+            "System",
+            "registry",
+            "MemCompression",
+            "ΟΣ*",
+            "*straße",
+        ];
+        let matchers: Vec<StrMatcher> = pats
+            .iter()
+            .filter_map(|p| StrMatcher::new(&SigmaStr::parse(p), false).ok())
+            .collect();
+        let items: Vec<(Affix, Vec<u8>)> = matchers
+            .iter()
+            .filter_map(|m| m.affix().map(|(k, n)| (k, n.to_vec())))
+            .collect();
+        assert_eq!(items.len(), pats.len());
+        let set = AffixSet::new(&items);
+        let values = [
+            "C:\\WINDOWS\\System32\\CMD.EXE",
+            "c:\\windows",
+            "C:\\Windows\\",
+            "d:\\x\\ACLUI.dll",
+            "aclui.dll",
+            "SYSTEM",
+            "systems",
+            "Registry",
+            "memcompression",
+            "ax",
+            "X",
+            "",
+            "οσ und so",
+            "Die STRASSE",
+            "die straße",
+            "C:\\Program Files\\a",
+        ];
+        for v in values {
+            let folded = fold(v);
+            let want = matchers.iter().any(|m| m.is_match(&folded));
+            assert_eq!(set.is_match(folded.as_bytes()), want, "{v}");
+        }
+    }
 
     fn m(pat: &str, hay: &str) -> bool {
         let s = SigmaStr::parse(pat);

@@ -9,7 +9,7 @@ use serde_yaml::Value as Yaml;
 
 use crate::ctx::Ctx;
 use crate::error::RuleError;
-use crate::pattern::{AnyOf, SigmaStr, Simple, StrMatcher, fold, fold_needle};
+use crate::pattern::{Affix, AffixSet, AnyOf, SigmaStr, Simple, StrMatcher, fold, fold_needle};
 use crate::record::{FieldValue, Record, float_text, int_text};
 
 /// Largest compiled program of a rule's `re` value (bytes), stated rather than left to the
@@ -106,6 +106,8 @@ enum Pred {
         /// The needles, folded (for the engine's prefilter).
         needles: Vec<Vec<u8>>,
     },
+    /// Many case-insensitive whole-value, `startswith` and `endswith` literals (any of them).
+    Affixes(Box<AffixSet>),
     /// An integer: numeric equality with numbers, text equality with strings.
     Int { n: i64, text: String },
     /// A float: numeric equality.
@@ -162,6 +164,11 @@ impl Pred {
                 out.extend(needles.iter().cloned());
                 !needles.is_empty()
             }
+            Pred::Affixes(set) => {
+                let before = out.len();
+                out.extend(set.literals().map(<[u8]>::to_vec));
+                out.len() > before
+            }
             Pred::Int { text, .. } => {
                 out.push(text.as_bytes().to_vec());
                 true
@@ -190,6 +197,7 @@ impl Pred {
             Pred::ContainsAny { ac, ci, .. } => {
                 ac.is_match(if *ci { s.folded } else { s.text }.as_bytes())
             }
+            Pred::Affixes(set) => set.is_match(s.folded.as_bytes()),
             Pred::Int { n, text } => {
                 if s.is_str {
                     s.text == text || s.text.trim().parse::<i64>().ok() == Some(*n)
@@ -254,13 +262,15 @@ impl Pred {
 }
 
 /// Literals one of which every match of the pattern contains, for the engine's prefilter
-/// (which looks for them in the value lowercased): the regex's possible match prefixes,
-/// ASCII-lowercased. A prefix with other characters stands as its longest ASCII run, since
-/// lowercasing other text is not always piecewise (Greek final sigma) and could cut a
-/// character in two. None when there is no such set: a match may start with anything, or
-/// with an empty run.
+/// (which looks for them in the value lowercased), ASCII-lowercased: the most selective (see
+/// [`selectivity`]) of the regex's possible match prefixes and, when the pattern is a
+/// sequence, the possible match prefixes of each of its tails (every match of `a\w+werfault`
+/// contains `werfault`, which says more than its prefix `a`). A literal with other characters
+/// stands as its longest ASCII run, since lowercasing other text is not always piecewise
+/// (Greek final sigma) and could cut a character in two. None when there is no such set: a
+/// match may start with anything, or with an empty run, and so may every part.
 fn regex_needles(pattern: &str, ci: bool, multi_line: bool, dot_nl: bool) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::HirKind;
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(ci)
         .multi_line(multi_line)
@@ -269,7 +279,32 @@ fn regex_needles(pattern: &str, ci: bool, multi_line: bool, dot_nl: bool) -> Opt
         .build()
         .parse(pattern)
         .ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let mut best = prefix_literals(&hir);
+    let mut top = &hir;
+    while let HirKind::Capture(c) = top.kind() {
+        top = &c.sub;
+    }
+    if let HirKind::Concat(parts) = top.kind() {
+        // Every match holds a match of each tail of the sequence (a case-insensitive word
+        // is a sequence of one-letter classes: its tails are what spell it).
+        for i in 1..parts.len() {
+            let tail = regex_syntax::hir::Hir::concat(parts[i..].to_vec());
+            if let Some(set) = prefix_literals(&tail)
+                && best
+                    .as_ref()
+                    .is_none_or(|b| selectivity(&set) > selectivity(b))
+            {
+                best = Some(set);
+            }
+        }
+    }
+    best
+}
+
+/// The literals one of which starts every match of `hir` (see [`regex_needles`]).
+fn prefix_literals(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let lits = seq.literals()?;
     if lits.is_empty() {
         return None;
@@ -444,9 +479,38 @@ impl ValueSet {
         } else {
             rest.extend(contains_preds);
         }
-        self.groups = vec![rest];
+        self.groups = vec![group_affixes(rest)];
         Ok(self)
     }
+}
+
+/// Case-insensitive whole-value, prefix and suffix literals of one item tested as a set
+/// from this many on (fewer are compared one by one as fast).
+const AFFIX_SET_MIN: usize = 6;
+
+/// Replaces the case-insensitive whole-value, `startswith` and `endswith` matchers of an
+/// any-of group by one [`AffixSet`] when there are many (the group is an OR: order does not
+/// matter).
+fn group_affixes(preds: Vec<Pred>) -> Vec<Pred> {
+    fn affix(p: &Pred) -> Option<(Affix, &[u8])> {
+        match p {
+            Pred::Str(m) => m.affix().filter(|(_, n)| !n.is_empty()),
+            _ => None,
+        }
+    }
+    if preds.iter().filter(|p| affix(p).is_some()).count() < AFFIX_SET_MIN {
+        return preds;
+    }
+    let mut items = Vec::new();
+    let mut rest = Vec::new();
+    for p in preds {
+        match affix(&p) {
+            Some((kind, n)) => items.push((kind, n.to_vec())),
+            None => rest.push(p),
+        }
+    }
+    rest.push(Pred::Affixes(Box::new(AffixSet::new(&items))));
+    rest
 }
 
 /// What a detection item tests.
@@ -1052,6 +1116,10 @@ mod regex_needle_tests {
             ("[a-f0-9]{32}", false),
             ("ab?c", true),
             ("ÄBC", false),
+            ("\\w+`(?:\\w+|-|.)`[\\w+|\\s]", false),
+            ("\\.exe[\"']?\\s+[^\"]{0,64}werfaultsecure\\.exe", true),
+            ("[a-z]+k", true),
+            (".*ΟΣ", true),
         ];
         let hays = [
             "CMD /C whatever | CLIP",
@@ -1066,6 +1134,10 @@ mod regex_needle_tests {
             "AC",
             "xaBc",
             "äbc ÄBC",
+            "IN`V`o`Ke-eXp`ResSIOn",
+            "a.EXE \"C:\\x\\WerFaultSecure.EXE\" 1234",
+            "ab\u{212A}",
+            "xx οσ",
         ];
         for (pat, ci) in cases {
             let Ok(re) = regex::RegexBuilder::new(pat).case_insensitive(*ci).build() else {
@@ -1094,7 +1166,24 @@ mod regex_needle_tests {
             regex_needles("(?i)AB", false, false, false),
             Some(vec![b"ab".to_vec()])
         );
-        assert_eq!(regex_needles(".*x", false, false, false), None);
+        // A sequence whose start says nothing: one of its parts stands for it.
+        assert_eq!(
+            regex_needles(".*x", false, false, false),
+            Some(vec![b"x".to_vec()])
+        );
+        // Case-insensitive words expand into case variants up to the extractor's limits:
+        // a long run of the word stands for it.
+        let werfault = regex_needles(r"(?i)\.exe\s+[^x]{0,9}WerFault\.exe", false, false, false);
+        assert!(
+            matches!(&werfault, Some(n) if n.len() == 1 && n[0].len() >= 6
+                && "werfault.exe".contains(std::str::from_utf8(&n[0]).unwrap_or("-"))),
+            "{werfault:?}"
+        );
+        assert_eq!(
+            regex_needles(r"\w+`(?:\w+|-)`", false, false, false),
+            Some(vec![b"`".to_vec()])
+        );
+        assert_eq!(regex_needles(r".*\d+\s", false, false, false), None);
         assert_eq!(regex_needles("a|", false, false, false), None);
     }
 }

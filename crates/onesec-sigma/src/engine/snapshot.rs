@@ -48,7 +48,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::{Corr, Engine, EngineConfig, EngineStats};
-use crate::groups::{Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert};
+use crate::groups::{
+    AlertEvents, AlertId, Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert,
+};
 use crate::hash::StableHash;
 
 const MAGIC: &[u8; 8] = b"OSSIGSNP";
@@ -337,11 +339,11 @@ fn write_corr(o: &mut Out, c: &Corr) {
         let alerts = c.groups.more(g).alerts();
         o.len(alerts.len());
         for a in alerts {
-            o.str(&a.id);
+            o.str(&a.id.text());
             o.i64(a.span.0);
             o.i64(a.span.1);
             o.i64(a.trigger);
-            o.events(&a.events);
+            o.events(&a.events.to_vec());
         }
     }
     let chained: BTreeSet<(&str, &str)> = c
@@ -433,11 +435,15 @@ fn read_corr(r: &mut In<'_>, c: &Corr) -> Result<CorrState, SnapshotError> {
         }
         let mut alerts = Vec::new();
         for _ in 0..r.len(28, "alerts")? {
+            let text = r.str("alert id")?;
+            let Some(id) = AlertId::parse(&text) else {
+                return Err(r.invalid(format!("alert id '{text}' is not 32 hex digits")));
+            };
             alerts.push(LiveAlert {
-                id: Arc::from(r.str("alert id")?),
+                id,
                 span: (r.i64("alert span")?, r.i64("alert span")?),
                 trigger: r.i64("alert trigger")?,
-                events: r.events("alert events")?,
+                events: AlertEvents::new(&r.events("alert events")?),
             });
         }
         if groups.find(&key).is_some() {
