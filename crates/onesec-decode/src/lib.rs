@@ -40,7 +40,7 @@
 //! let body = b"<38>Mar 10 16:40:15 gw sshd[7100]: Failed password for root from 203.0.113.77 port 40000 ssh2\n";
 //! let decoded = decode_bytes(&Format::Auto, body, &ctx);
 //! assert!(decoded.errors.is_empty());
-//! assert_eq!(decoded.events[0].fields["action"], "ssh_failed_password");
+//! assert_eq!(&decoded.events[0].fields["action"], "ssh_failed_password");
 //! ```
 
 #![deny(missing_docs)]

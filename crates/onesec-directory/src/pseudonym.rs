@@ -479,7 +479,9 @@ impl PseudonymTable {
         };
         scrub(&mut event.raw);
         scrub(&mut event.message);
-        event.fields.values_mut().for_each(scrub);
+        event
+            .fields
+            .map_values(|value| self.scrub_text(value, &local));
     }
 
     /// `text` with every directory identifier and every `local` identifier (standing as a

@@ -529,7 +529,7 @@ impl Session<'_> {
             };
             unmarked += events
                 .iter()
-                .filter(|e| e.fields.get("exercise").map(String::as_str) != Some("true"))
+                .filter(|e| e.fields.get("exercise") != Some("true"))
                 .count() as u64;
             match events.iter().map(|e| e.id).max() {
                 Some(last) if events.len() == PAGE => after = last,
@@ -543,10 +543,6 @@ impl Session<'_> {
 /// `background`) in its fields, journaled with it.
 pub fn mark_exercise(event: &mut onesec_event::Event, scenario: &str, inject: &str) {
     event.fields.insert("exercise".into(), "true".into());
-    event
-        .fields
-        .insert("drill.scenario".into(), scenario.to_string());
-    event
-        .fields
-        .insert("drill.inject".into(), inject.to_string());
+    event.fields.insert("drill.scenario".into(), scenario);
+    event.fields.insert("drill.inject".into(), inject);
 }

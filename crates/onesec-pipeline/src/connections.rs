@@ -317,7 +317,7 @@ fn mark_segment_flow(policy: &Policy, event: &mut Event) {
             .insert("hygiene.segment_flow".into(), "forbidden".into());
         event
             .fields
-            .insert("hygiene.segment_rule".into(), rule.name.clone());
+            .insert("hygiene.segment_rule".into(), &rule.name);
     }
 }
 
@@ -455,7 +455,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
         watch.mark(&directory(), &mut events);
         events
             .iter()
-            .map(|e| e.fields.get("hygiene.connection").cloned())
+            .map(|e| e.fields.get("hygiene.connection").map(str::to_string))
             .collect()
     }
 
@@ -508,7 +508,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
             .collect();
         assert_eq!(marks, [false, false, false, true, false, false]);
         assert_eq!(
-            events[5].fields.get("hygiene.device").map(String::as_str),
+            events[5].fields.get("hygiene.device"),
             Some("SRV-1"),
             "unmonitored devices are still named"
         );
@@ -549,13 +549,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
             marked(&events, "hygiene.new_listener"),
             [false, false, false, false, true, false, false]
         );
-        assert_eq!(
-            events[4]
-                .fields
-                .get("hygiene.target_device")
-                .map(String::as_str),
-            Some("CAM-1")
-        );
+        assert_eq!(events[4].fields.get("hygiene.target_device"), Some("CAM-1"));
         assert!(
             !events[4].fields.contains_key("hygiene.new_peer"),
             "the source is not a device"
@@ -633,17 +627,14 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
         watch.mark(&directory(), &mut events);
         let rules: Vec<Option<&str>> = events
             .iter()
-            .map(|e| e.fields.get("hygiene.segment_rule").map(String::as_str))
+            .map(|e| e.fields.get("hygiene.segment_rule"))
             .collect();
         assert_eq!(
             rules,
             [Some("camera-vlan-out"), Some("camera-vlan-out"), None, None]
         );
         assert_eq!(
-            events[0]
-                .fields
-                .get("hygiene.segment_flow")
-                .map(String::as_str),
+            events[0].fields.get("hygiene.segment_flow"),
             Some("forbidden")
         );
     }
