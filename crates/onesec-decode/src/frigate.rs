@@ -66,7 +66,7 @@ fn decode(
     event.source.product = "frigate".into();
     event.source.service = crate::name(kind);
     if let Some(topic) = topic {
-        event.fields.insert("frigate.topic".into(), topic.into());
+        event.fields.insert("frigate.topic", topic);
     }
     match kind {
         "events" => tracked_object(&mut event, payload)?,
@@ -112,7 +112,7 @@ fn tracked_object(event: &mut Event, payload: &Value) -> Result<(), String> {
     event.activity = Activity::ObjectDetected;
     event.physical.camera = text(after, "camera");
     let f = &mut event.fields;
-    f.insert("frigate.type".into(), &step);
+    f.insert("frigate.type", &step);
     for key in [
         "id",
         "label",
@@ -163,7 +163,7 @@ fn review(event: &mut Event, payload: &Value) -> Result<(), String> {
     let null = Value::new_null();
     let data = after.get("data").unwrap_or(&null);
     let f = &mut event.fields;
-    f.insert("frigate.type".into(), &step);
+    f.insert("frigate.type", &step);
     for key in ["id", "severity"] {
         if let Some(value) = text(after, key) {
             f.insert(&format!("frigate.review.{key}"), &value);
@@ -263,13 +263,13 @@ fn plain(event: &mut Event, kind: &str, levels: &[&str], payload: &Value) {
     if kind == "status"
         && let Some(role) = levels.get(2)
     {
-        event.fields.insert("frigate.role".into(), &role);
+        event.fields.insert("frigate.role", role);
     }
     if kind == "object_count"
         && let Some(label) = levels.get(1)
     {
-        event.fields.insert("frigate.label".into(), &label);
-        event.fields.insert("frigate.count".into(), &value);
+        event.fields.insert("frigate.label", label);
+        event.fields.insert("frigate.count", &value);
     }
     event.message = format!("Frigate {}: {value}", levels.join("/"));
 }

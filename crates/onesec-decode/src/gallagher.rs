@@ -111,13 +111,11 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     ];
     for (field, pointer) in fields {
         if let Some(value) = text(pointer) {
-            event.fields.insert(field.into(), &value);
+            event.fields.insert(field, &value);
         }
     }
     if !event.fields.contains_key("gallagher.event_type") {
-        event
-            .fields
-            .insert("gallagher.event_type".into(), &type_name);
+        event.fields.insert("gallagher.event_type", &type_name);
     }
     Ok(event)
 }

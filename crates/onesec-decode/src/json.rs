@@ -117,7 +117,7 @@ pub(crate) fn decode_generic(value: &Value, raw: &str, ctx: &DecodeContext) -> E
     flatten_into("", value, &mut event.fields);
     let text = |keys: &[&str]| {
         keys.iter()
-            .find_map(|k| event.fields.get(*k))
+            .find_map(|k| event.fields.get(k))
             .and_then(|t| scan::non_empty(t))
             .map(str::to_string)
     };

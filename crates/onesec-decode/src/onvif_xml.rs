@@ -152,9 +152,7 @@ fn to_event(
             }
         })?;
     if let Some(producer) = &n.producer {
-        event
-            .fields
-            .insert("onvif.producer".into(), producer.trim());
+        event.fields.insert("onvif.producer", producer.trim());
     }
     Ok(event)
 }

@@ -799,14 +799,14 @@ fn to_event(message: &Message, signal: Signal, raw: &str, ctx: &DecodeContext) -
     }
     let header = &message.header;
     let fields = &mut event.fields;
-    fields.insert("alarm.kind".into(), kind.into());
+    fields.insert("alarm.kind", kind);
     fields.insert_display("alarm.restore", &signal.restore);
-    fields.insert("sia.account".into(), &header.account);
-    fields.insert("sia.prefix".into(), &header.prefix);
-    fields.insert("sia.sequence".into(), &header.sequence);
-    fields.insert("sia.protocol".into(), &header.token);
+    fields.insert("sia.account", &header.account);
+    fields.insert("sia.prefix", &header.prefix);
+    fields.insert("sia.sequence", &header.sequence);
+    fields.insert("sia.protocol", &header.token);
     fields.insert_display("sia.encrypted", &header.encrypted);
-    fields.insert("sia.code".into(), &signal.code);
+    fields.insert("sia.code", &signal.code);
     for (name, value) in [
         ("sia.receiver", header.receiver.clone()),
         (
@@ -819,7 +819,7 @@ fn to_event(message: &Message, signal: Signal, raw: &str, ctx: &DecodeContext) -
         ("sia.text", signal.text),
     ] {
         if let Some(value) = value {
-            fields.insert(name.into(), &value);
+            fields.insert(name, &value);
         }
     }
     event.message = format!(

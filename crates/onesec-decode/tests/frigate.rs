@@ -33,7 +33,7 @@ fn every_frigate_file_decodes() {
             let e = decode_frigate_mqtt(topic, &bytes, &ctx(5)).unwrap();
             let mut body = events[0].clone();
             body.raw = e.raw.clone();
-            body.fields.insert("frigate.topic".into(), topic.into());
+            body.fields.insert("frigate.topic", topic);
             assert_eq!(e, body, "{file}: the topic and the shape agree");
         }
     }

@@ -350,7 +350,7 @@ mod tests {
         );
         event.actor.badge = Some("0x4F21B3".into());
         event.physical.direction = Some(Direction::In);
-        event.fields.insert("EventID".into(), "4624".into());
+        event.fields.insert("EventID", "4624");
         let json = serde_json::to_string(&event).unwrap();
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, event);

@@ -327,14 +327,14 @@ fn set_network_fields(view: &View<'_>, event: &mut Event) {
     if let Some(protocol) = view.get(view.keys.protocol) {
         event
             .fields
-            .insert("network.protocol".into(), &protocol_name(protocol));
+            .insert("network.protocol", &protocol_name(protocol));
     }
     for (keys, name) in [
         (view.keys.bytes_in, "network.bytes_in"),
         (view.keys.bytes_out, "network.bytes_out"),
     ] {
         if let Some(bytes) = view.get(keys).filter(|b| b.parse::<u64>().is_ok()) {
-            event.fields.insert(name.into(), &bytes);
+            event.fields.insert(name, bytes);
         }
     }
 }
@@ -423,7 +423,7 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
         (false, Some(false)) => "logon_failed",
         (false, None) => "logon_attempt",
     };
-    event.fields.insert("action".into(), action.into());
+    event.fields.insert("action", action);
 }
 
 const FLOW_WORDS: &[&str] = &[
@@ -487,9 +487,9 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
         None => (None, "network_connection"),
     };
     if let Some(name) = verdict_name {
-        event.fields.insert("network.action".into(), name.into());
+        event.fields.insert("network.action", name);
     }
-    event.fields.insert("action".into(), action.into());
+    event.fields.insert("action", action);
 }
 
 fn status(verdict: Option<bool>) -> Status {

@@ -361,7 +361,7 @@ fn connection_denied(text: &str, event: &mut Event) {
 }
 
 fn put(event: &mut Event, name: &str, value: &str) {
-    event.fields.insert(name, &value);
+    event.fields.insert(name, value);
 }
 
 #[cfg(test)]

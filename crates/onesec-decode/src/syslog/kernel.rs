@@ -15,10 +15,8 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         let interface = rest.split_once(": ").map_or(rest, |(i, _)| i);
         let port = interface.split(':').next().unwrap_or(interface);
         peripheral(event, Activity::Connected, "usb_mass_storage", port);
-        event.fields.insert("usb.interface".into(), &interface);
-        event
-            .fields
-            .insert("usb.class".into(), "mass_storage".into());
+        event.fields.insert("usb.interface", interface);
+        event.fields.insert("usb.class", "mass_storage");
     }
 }
 
@@ -33,18 +31,18 @@ fn usb(rest: &str, event: &mut Event) {
     {
         peripheral(event, Activity::Connected, "usb_connected", port);
         if let Some(speed) = new.split_ascii_whitespace().next() {
-            event.fields.insert("usb.speed".into(), &speed);
+            event.fields.insert("usb.speed", speed);
         }
         if let Some(number) = crate::scan::word_after(new, "number ") {
-            event.fields.insert("usb.device_number".into(), &number);
+            event.fields.insert("usb.device_number", number);
         }
         if let Some(driver) = crate::scan::word_after(new, " using ") {
-            event.fields.insert("usb.driver".into(), &driver);
+            event.fields.insert("usb.driver", driver);
         }
     } else if message.starts_with("USB disconnect") {
         peripheral(event, Activity::Disconnected, "usb_disconnected", port);
         if let Some(number) = crate::scan::word_after(message, "number ") {
-            event.fields.insert("usb.device_number".into(), &number);
+            event.fields.insert("usb.device_number", number);
         }
     } else if let Some(ids) = message.strip_prefix("New USB device found, ") {
         peripheral(event, Activity::Other, "usb_device_info", port);
@@ -53,7 +51,7 @@ fn usb(rest: &str, event: &mut Event) {
             ("idProduct", "usb.product_id"),
         ] {
             if let Some(value) = crate::scan::kv(ids, key) {
-                event.fields.insert(name.into(), &value);
+                event.fields.insert(name, value);
             }
         }
     } else {
@@ -64,7 +62,7 @@ fn usb(rest: &str, event: &mut Event) {
         ] {
             if let Some(value) = message.strip_prefix(prefix) {
                 peripheral(event, Activity::Other, "usb_device_info", port);
-                event.fields.insert(name.into(), value.trim());
+                event.fields.insert(name, value.trim());
             }
         }
     }
@@ -74,7 +72,7 @@ fn peripheral(event: &mut Event, activity: Activity, action: &str, port: &str) {
     event.class = EventClass::PeripheralActivity;
     event.activity = activity;
     set_action(event, action);
-    event.fields.insert("usb.port".into(), port.trim());
+    event.fields.insert("usb.port", port.trim());
 }
 
 /// `[88412.310927] text` gives `text`.

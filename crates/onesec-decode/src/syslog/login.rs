@@ -44,7 +44,7 @@ fn success(event: &mut Event, user: &str, rest: &str) {
     set_logon(event, Activity::Logon, Status::Success, kind);
     set_action(event, "console_login");
     set_user(event, user);
-    event.fields.insert("tty".into(), &tty);
+    event.fields.insert("tty", tty);
     if let Some(from) = from {
         scan::set_host_or_ip(&mut event.src, from);
     }
@@ -61,7 +61,7 @@ fn failure(event: &mut Event, rest: &str, action: &str) {
     set_logon(event, Activity::Logon, Status::Failure, kind);
     set_action(event, action);
     if let Some(tty) = scan::word_after(rest, " ON ") {
-        event.fields.insert("tty".into(), scan::unquote(tty));
+        event.fields.insert("tty", scan::unquote(tty));
     }
     if let Some(from) = from {
         scan::set_host_or_ip(&mut event.src, from);
@@ -70,7 +70,7 @@ fn failure(event: &mut Event, rest: &str, action: &str) {
         let (user, reason) = who.split_once(", ").unwrap_or((who, ""));
         set_user(event, scan::unquote(user));
         if let Some(reason) = scan::non_empty(reason) {
-            event.fields.insert("login.reason".into(), &reason);
+            event.fields.insert("login.reason", reason);
         }
     }
 }

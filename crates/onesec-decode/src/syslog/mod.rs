@@ -108,9 +108,7 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
     let (facility, severity) = syslog_loose::decompose_pri(pri);
     event.severity = severity_of(severity);
     if let Some(facility) = facility {
-        event
-            .fields
-            .insert("syslog.facility".into(), facility.as_str().into());
+        event.fields.insert("syslog.facility", facility.as_str());
     }
     event.source.service = "syslog".into();
     let rest = rest.trim();
@@ -180,10 +178,10 @@ fn build(
     }
     let fields = &mut event.fields;
     if let Some(facility) = message.facility {
-        fields.insert("syslog.facility".into(), facility.as_str().into());
+        fields.insert("syslog.facility", facility.as_str());
     }
     if let Some(msgid) = message.msgid {
-        fields.insert("syslog.msgid".into(), msgid.into());
+        fields.insert("syslog.msgid", msgid);
     }
     let mut key = String::new();
     for element in &message.structured_data {
@@ -202,7 +200,7 @@ fn build(
     }
     let fields = &mut event.fields;
     if let Some(program) = program {
-        fields.insert("syslog.program".into(), program.into());
+        fields.insert("syslog.program", program);
     }
     if let Some(pid) = pid {
         fields.insert_display("syslog.pid", &pid);

@@ -24,7 +24,7 @@ pub(super) fn decode_prefixed(text: &str, event: &mut Event) -> bool {
         return false;
     };
     let service = head.split(':').next().unwrap_or(head);
-    event.fields.insert("pam.module".into(), &module);
+    event.fields.insert("pam.module", module);
     decode(service, body.trim(), event);
     if module == "pam_faillock" {
         faillock(body.trim(), event);
@@ -77,7 +77,7 @@ pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
                 "user" => set_user(event, value),
                 "rhost" => scan::set_host_or_ip(&mut event.src, value),
                 "tty" | "ruser" | "logname" => {
-                    event.fields.insert(&format!("pam.{key}"), &value);
+                    event.fields.insert(&format!("pam.{key}"), value);
                 }
                 _ => {}
             }
@@ -90,7 +90,7 @@ pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
         let (user, by) = rest.split_once(" by ").unwrap_or((rest, ""));
         set_user(event, strip_uid(user));
         if let Some(by) = scan::non_empty(strip_uid(by)) {
-            event.fields.insert("pam.by".into(), &by);
+            event.fields.insert("pam.by", by);
         }
     } else if let Some(rest) = text.strip_prefix("session closed for user ") {
         set_logon(event, Activity::Logoff, Status::Success, kind);

@@ -57,7 +57,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         Some("ssh_userauth_invalid_user")
     } else if text.starts_with("PAM ") && text.contains("more authentication failure") {
         if let Some(count) = text[4..].split_ascii_whitespace().next() {
-            event.fields.insert("pam.count".into(), &count);
+            event.fields.insert("pam.count", count);
         }
         if let Some(user) = scan::kv(text, "user") {
             set_user(event, user);
@@ -115,19 +115,15 @@ fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
     set_user(event, user);
     event.src.ip = Some(ip);
     event.src.port = port;
-    event.fields.insert("ssh.method".into(), &method);
+    event.fields.insert("ssh.method", method);
     if invalid {
-        event
-            .fields
-            .insert("ssh.invalid_user".into(), "true".into());
+        event.fields.insert("ssh.invalid_user", "true");
     }
     if let Some((_, key)) = address.split_once("ssh2: ") {
         let mut parts = key.split_ascii_whitespace();
         if let (Some(kind), Some(fingerprint)) = (parts.next(), parts.next()) {
-            event.fields.insert("ssh.key_type".into(), &kind);
-            event
-                .fields
-                .insert("ssh.key_fingerprint".into(), &fingerprint);
+            event.fields.insert("ssh.key_type", kind);
+            event.fields.insert("ssh.key_fingerprint", fingerprint);
         }
     }
     let action = match (accepted, method) {
@@ -146,9 +142,7 @@ fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
 fn invalid_user(rest: &str, event: &mut Event) {
     set_logon(event, Activity::Logon, Status::Failure, LogonKind::Network);
     set_action(event, "ssh_invalid_user");
-    event
-        .fields
-        .insert("ssh.invalid_user".into(), "true".into());
+    event.fields.insert("ssh.invalid_user", "true");
     let (user, address) = match rest.rfind(" from ") {
         Some(from) => (&rest[..from], &rest[from + " from ".len()..]),
         None => (rest, ""),

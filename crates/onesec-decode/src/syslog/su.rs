@@ -39,9 +39,9 @@ pub(super) fn decode(program: &str, text: &str, event: &mut Event) {
         },
     );
     set_user(event, switch.by);
-    event.fields.insert("su.target_user".into(), switch.target);
+    event.fields.insert("su.target_user", switch.target);
     if let Some(tty) = switch.tty {
-        event.fields.insert("tty".into(), &tty);
+        event.fields.insert("tty", tty);
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
                 };
                 event
                     .fields
-                    .insert(name.into(), value.trim_end_matches(';').trim());
+                    .insert(name, value.trim_end_matches(';').trim());
             }
             None if problem.is_none() => problem = Some(part.trim_end_matches(';').trim()),
             None => {}
@@ -46,7 +46,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
     event.class = EventClass::ProcessActivity;
     event.activity = Activity::Launch;
     if let Some(command) = command {
-        event.fields.insert("sudo.command".into(), &command);
+        event.fields.insert("sudo.command", command);
     }
     match problem {
         None => {
@@ -55,9 +55,9 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         }
         Some(problem) => {
             event.status = Status::Failure;
-            event.fields.insert("sudo.error".into(), &problem);
+            event.fields.insert("sudo.error", problem);
             if let Some(count) = problem.strip_suffix(" incorrect password attempts") {
-                event.fields.insert("sudo.attempts".into(), count.trim());
+                event.fields.insert("sudo.attempts", count.trim());
             }
             let action = if problem.contains("password") {
                 "sudo_auth_failure"
