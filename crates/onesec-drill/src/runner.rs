@@ -542,7 +542,7 @@ impl Session<'_> {
 /// Marks an event as part of an exercise: `exercise = true`, the scenario and the inject (or
 /// `background`) in its fields, journaled with it.
 pub fn mark_exercise(event: &mut onesec_event::Event, scenario: &str, inject: &str) {
-    event.fields.insert("exercise".into(), "true".into());
-    event.fields.insert("drill.scenario".into(), scenario);
-    event.fields.insert("drill.inject".into(), inject);
+    event.fields.insert("exercise", "true");
+    event.fields.insert("drill.scenario", scenario);
+    event.fields.insert("drill.inject", inject);
 }

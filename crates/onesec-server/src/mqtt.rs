@@ -235,7 +235,7 @@ fn decode_onvif(
 ) -> Result<onesec_event::Event, DecodeError> {
     let mut event = decode_onvif_mqtt(&publish.topic, &publish.payload, ctx)?;
     if publish.retain {
-        event.fields.insert("mqtt.retained".into(), "true".into());
+        event.fields.insert("mqtt.retained", "true");
         // onvif-ej publishes properties retained and without PropertyOperation; a retained
         // copy arrives on subscribing: the device's current state, which the rules must not
         // take for a new alarm.
@@ -254,7 +254,7 @@ fn decode_payload(
 ) -> Decoded {
     let mut decoded = decode_bytes(format, &publish.payload, ctx);
     for e in &mut decoded.events {
-        e.fields.insert("mqtt.topic".into(), &publish.topic);
+        e.fields.insert("mqtt.topic", &publish.topic);
     }
     decoded
 }
