@@ -51,6 +51,16 @@ fn main() -> ExitCode {
     let mut ctx = DecodeContext::new("bench", 1_773_183_600_000);
     ctx.syslog.year = Some(2017);
     let (events, errors) = decode_and_drop(&format, &body, &ctx);
+    // `DECODE_ONCE_JSON=1`: also print every event as JSON (outside the measured function),
+    // to compare the output of two builds byte for byte.
+    if std::env::var_os("DECODE_ONCE_JSON").is_some() {
+        for event in decode_bytes(&format, &body, &ctx).events {
+            match serde_json::to_string(&event) {
+                Ok(line) => println!("{line}"),
+                Err(error) => eprintln!("{error}"),
+            }
+        }
+    }
     println!(
         "{} records ({events} events, {errors} errors), {} bytes",
         events + errors,

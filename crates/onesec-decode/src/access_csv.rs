@@ -861,10 +861,9 @@ fn decode_row(
             .filter(|n| !n.is_empty())
             .cloned()
             .unwrap_or_else(|| (index + 1).to_string());
-        event.fields.insert(
-            format!("csv.{name}"),
-            String::from_utf8_lossy(bytes).into_owned(),
-        );
+        event
+            .fields
+            .insert(&format!("csv.{name}"), &String::from_utf8_lossy(bytes));
     }
     event.message = format!(
         "badge {} {} at {}{}",
@@ -1048,7 +1047,7 @@ direction = "direction"  # in | out (may be empty)
         let out = run(&mapping, "when;card;zone\n10/03/2026 09:00;0x2;Z1\n");
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.events[0].time_rfc3339(), "2026-03-10T08:00:00.000Z");
-        assert_eq!(out.events[0].fields["csv.zone"], "Z1");
+        assert_eq!(&out.events[0].fields["csv.zone"], "Z1");
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn decode(
     event.source.product = "frigate".into();
     event.source.service = crate::name(kind);
     if let Some(topic) = topic {
-        event.fields.insert("frigate.topic".into(), topic.into());
+        event.fields.insert("frigate.topic", topic);
     }
     match kind {
         "events" => tracked_object(&mut event, payload)?,
@@ -112,7 +112,7 @@ fn tracked_object(event: &mut Event, payload: &Value) -> Result<(), String> {
     event.activity = Activity::ObjectDetected;
     event.physical.camera = text(after, "camera");
     let f = &mut event.fields;
-    f.insert("frigate.type".into(), step.clone());
+    f.insert("frigate.type", &step);
     for key in [
         "id",
         "label",
@@ -126,16 +126,16 @@ fn tracked_object(event: &mut Event, payload: &Value) -> Result<(), String> {
         "recognized_license_plate",
     ] {
         if let Some(value) = after.get(key).and_then(scalar_or_first) {
-            f.insert(format!("frigate.{key}"), value);
+            f.insert(&format!("frigate.{key}"), &value);
         }
     }
     for key in ["start_time", "end_time"] {
         if let Some(ms) = epoch(after, key) {
-            f.insert(format!("frigate.{key}"), onesec_event::format_time_ms(ms));
+            f.insert(&format!("frigate.{key}"), &onesec_event::format_time_ms(ms));
         }
     }
     for key in ["current_zones", "entered_zones"] {
-        f.insert(format!("frigate.{key}"), list(after, key));
+        f.insert(&format!("frigate.{key}"), &list(after, key));
     }
     event.message = format!(
         "Frigate {step}: {} on {} (score {})",
@@ -163,14 +163,14 @@ fn review(event: &mut Event, payload: &Value) -> Result<(), String> {
     let null = Value::new_null();
     let data = after.get("data").unwrap_or(&null);
     let f = &mut event.fields;
-    f.insert("frigate.type".into(), step.clone());
+    f.insert("frigate.type", &step);
     for key in ["id", "severity"] {
         if let Some(value) = text(after, key) {
-            f.insert(format!("frigate.review.{key}"), value);
+            f.insert(&format!("frigate.review.{key}"), &value);
         }
     }
     for key in ["objects", "sub_labels", "zones", "detections"] {
-        f.insert(format!("frigate.review.{key}"), list(data, key));
+        f.insert(&format!("frigate.review.{key}"), &list(data, key));
     }
     event.message = format!(
         "Frigate review {step}: {} on {}",
@@ -263,15 +263,13 @@ fn plain(event: &mut Event, kind: &str, levels: &[&str], payload: &Value) {
     if kind == "status"
         && let Some(role) = levels.get(2)
     {
-        event.fields.insert("frigate.role".into(), role.to_string());
+        event.fields.insert("frigate.role", role);
     }
     if kind == "object_count"
         && let Some(label) = levels.get(1)
     {
-        event
-            .fields
-            .insert("frigate.label".into(), label.to_string());
-        event.fields.insert("frigate.count".into(), value.clone());
+        event.fields.insert("frigate.label", label);
+        event.fields.insert("frigate.count", &value);
     }
     event.message = format!("Frigate {}: {value}", levels.join("/"));
 }

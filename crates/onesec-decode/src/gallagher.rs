@@ -57,9 +57,7 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     event.message = text("/message").unwrap_or_else(|| type_name.clone());
     if let Some(priority) = value.get("priority").and_then(|p| p.as_u64()) {
         event.severity = severity(priority);
-        event
-            .fields
-            .insert("gallagher.priority".into(), priority.to_string());
+        event.fields.insert_display("gallagher.priority", &priority);
     }
     event.actor.badge = text("/card/number");
     event.actor.holder_name = text("/cardholder/name").or_else(|| {
@@ -113,13 +111,11 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     ];
     for (field, pointer) in fields {
         if let Some(value) = text(pointer) {
-            event.fields.insert(field.into(), value);
+            event.fields.insert(field, &value);
         }
     }
     if !event.fields.contains_key("gallagher.event_type") {
-        event
-            .fields
-            .insert("gallagher.event_type".into(), type_name.clone());
+        event.fields.insert("gallagher.event_type", &type_name);
     }
     Ok(event)
 }

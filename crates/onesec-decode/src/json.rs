@@ -2,8 +2,9 @@
 
 use crate::jv::{Json, JsonValueTrait, Value, view};
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Event, EventClass, Resolved};
-use std::collections::BTreeMap;
+use onesec_event::{Activity, Event, EventClass, Fields, Resolved};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// JSON type name for error messages.
 pub(crate) fn type_name(value: &Value) -> &'static str {
@@ -19,38 +20,61 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
 
 /// A scalar as text (`None` for null, arrays and objects).
 pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    scalar_str(value).map(Cow::into_owned)
+}
+
+/// A scalar as text, borrowed from the document when it is a string (`None` for null, arrays
+/// and objects).
+pub(crate) fn scalar_str(value: &Value) -> Option<Cow<'_, str>> {
     match view(value) {
-        Json::Str(s) => Some(s.to_string()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
+        Json::Str(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
         _ => None,
     }
 }
 
 /// Inserts every scalar inside `value` into `fields`, keyed by its dotted path below `prefix`
 /// (array elements by index: `a.0`, `a.1`); nulls are skipped.
-pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut BTreeMap<String, String>) {
+pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut Fields) {
+    let mut path = String::with_capacity(prefix.len() + 64);
+    path.push_str(prefix);
+    flatten_at(&mut path, value, fields);
+}
+
+/// [`flatten_into`] with the key of `value` in `path`, one buffer for the whole document: each
+/// level appends its part and cuts it off again (no `format!`ed key per level).
+pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Fields) {
     match view(value) {
         Json::Object(map) => {
             for (name, inner) in map.iter() {
-                let key = if prefix.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                flatten_into(&key, inner, fields);
+                let len = path.len();
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(name);
+                flatten_at(path, inner, fields);
+                path.truncate(len);
             }
         }
         Json::Array(items) => {
             for (index, inner) in items.iter().enumerate() {
-                flatten_into(&format!("{prefix}.{index}"), inner, fields);
+                let len = path.len();
+                // Writing into a `String` cannot fail.
+                let _ = write!(path, ".{index}");
+                flatten_at(path, inner, fields);
+                path.truncate(len);
             }
         }
         Json::Null => {}
-        _ => {
-            if let Some(text) = scalar_text(value) {
-                fields.insert(prefix.to_string(), text);
-            }
+        Json::Str(text) => {
+            fields.insert(path, text);
+        }
+        Json::Number(number) => {
+            fields.insert_display(path, &number);
+        }
+        Json::Bool(flag) => {
+            fields.insert(path, if flag { "true" } else { "false" });
         }
     }
 }
@@ -88,10 +112,12 @@ pub(crate) fn decode_generic(value: &Value, raw: &str, ctx: &DecodeContext) -> E
         .find_map(|k| value.get(*k))
         .and_then(time::parse_value);
     let mut event = new_event(ctx, "json", raw, time_ms, EventClass::Base, Activity::Other);
+    // Keys and values together are about as long as the document: one allocation.
+    event.fields.reserve(16, raw.len());
     flatten_into("", value, &mut event.fields);
     let text = |keys: &[&str]| {
         keys.iter()
-            .find_map(|k| event.fields.get(*k))
+            .find_map(|k| event.fields.get(k))
             .and_then(|t| scan::non_empty(t))
             .map(str::to_string)
     };
@@ -109,8 +135,8 @@ mod tests {
         let v: Value = sonic_rs::from_str(r#"{"timestamp": 1773129491, "host": {"name": "h1"}, "a": {"b": [1, {"c": null, "d": true}]}, "msg": "hi"}"#).unwrap();
         let e = decode_generic(&v, "raw", &DecodeContext::new("http", 7));
         assert_eq!(e.time_ms, 1_773_129_491_000);
-        assert_eq!(e.fields["a.b.0"], "1");
-        assert_eq!(e.fields["a.b.1.d"], "true");
+        assert_eq!(&e.fields["a.b.0"], "1");
+        assert_eq!(&e.fields["a.b.1.d"], "true");
         assert!(!e.fields.contains_key("a.b.1.c"));
         assert_eq!(e.host.as_deref(), Some("h1"));
         assert_eq!(e.message, "hi");

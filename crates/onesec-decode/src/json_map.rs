@@ -181,7 +181,7 @@ impl JsonMapping {
         raw: &str,
         ctx: &DecodeContext,
     ) -> Result<Event, String> {
-        let mut fields = BTreeMap::new();
+        let mut fields = onesec_event::Fields::new();
         flatten_into("", value, &mut fields);
         let time_ms = match self.paths.get("time") {
             None => None,
@@ -236,7 +236,7 @@ impl JsonMapping {
     fn time_at(
         &self,
         value: &Value,
-        fields: &BTreeMap<String, String>,
+        fields: &onesec_event::Fields,
         path: &str,
     ) -> Result<i64, String> {
         let found = lookup(value, path);
@@ -402,7 +402,7 @@ failure = ["NOK", "blocked"]
         assert_eq!(e.source.product, "acme-gateway");
         assert_eq!(e.source.format, "json-map");
         assert_eq!(e.message, "card refused");
-        assert_eq!(e.fields.get("extra.1").map(String::as_str), Some("2"));
+        assert_eq!(e.fields.get("extra.1"), Some("2"));
     }
 
     #[test]

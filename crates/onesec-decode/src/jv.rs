@@ -92,7 +92,7 @@ pub(crate) fn parse_str(text: &str) -> Result<Value, String> {
 /// do not count). Most documents have fewer brackets in all than the limit, which one
 /// vectorised count shows without following strings.
 pub(crate) fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
-    let openers = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    let openers = memchr::memchr2_iter(b'[', b'{', bytes).count();
     if openers <= limit {
         return false;
     }

@@ -5,6 +5,7 @@
 use crate::jv::{self, Json, JsonContainerTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, DecodeError, json, new_event, scan, time};
 use onesec_event::{Activity, Event, EventClass, Status};
+use std::borrow::Cow;
 
 /// Decodes one ONVIF event received over MQTT (`topic` and its JSON `payload`; an empty
 /// payload is a deleted property). The event's `raw` is the line `{"topic": .., "payload": ..}`
@@ -66,21 +67,25 @@ pub(crate) struct Topic<'a> {
     /// Last level of the prefix before `/onvif-ej/`: the device.
     pub(crate) device: Option<&'a str>,
     /// The ONVIF topic without `tns1:` (vendor aliases kept), e.g. `Door/State/DoorAlarm`.
-    pub(crate) path: String,
+    pub(crate) path: Cow<'a, str>,
     /// The `/`-separated source values, e.g. `1/2/MyImportantFence1`.
-    pub(crate) source_values: Option<String>,
+    pub(crate) source_values: Option<Cow<'a, str>>,
 }
 
 /// An XML topic expression (`tns1:Door/State/DoorAlarm`) in the onvif-ej path form the
 /// mapping reads: `tns1:` dropped per level, vendor aliases kept (Core, "event broker").
-pub(crate) fn topic_path(expression: &str) -> String {
-    expression
-        .trim()
-        .trim_matches('/')
+pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
+    let trimmed = expression.trim().trim_matches('/');
+    // onvif-ej topics have no `tns1:`: the path is the topic itself.
+    if !trimmed.contains("tns1:") {
+        return Cow::Borrowed(trimmed);
+    }
+    trimmed
         .split('/')
         .map(|level| level.strip_prefix("tns1:").unwrap_or(level))
         .collect::<Vec<_>>()
         .join("/")
+        .into()
 }
 
 fn parse_topic(topic: &str) -> Topic<'_> {
@@ -99,7 +104,7 @@ fn parse_topic(topic: &str) -> Topic<'_> {
     Topic {
         device,
         path: topic_path(path),
-        source_values: source_values.map(str::to_string),
+        source_values: source_values.map(Cow::Borrowed),
     }
 }
 
@@ -147,7 +152,14 @@ pub(crate) fn decode_message(
     };
     let mut event = new_event(ctx, format, raw, time_ms, EventClass::Base, Activity::Other);
     event.source.product = "onvif".into();
-    let levels: Vec<&str> = parsed.path.split('/').map(bare).collect();
+    // The levels the mapping matches on (it looks at no more than the first few).
+    let mut level_buf = [""; MAX_LEVELS];
+    let mut depth = 0;
+    for (slot, level) in level_buf.iter_mut().zip(parsed.path.split('/')) {
+        *slot = bare(level);
+        depth += 1;
+    }
+    let levels = &level_buf[..depth];
     event.source.service = levels
         .first()
         .map(|l| crate::name_lowercase(l))
@@ -155,9 +167,11 @@ pub(crate) fn decode_message(
     event.host = parsed.device.map(str::to_string);
 
     let fields = &mut event.fields;
-    fields.insert("onvif.topic".into(), parsed.path.clone());
+    // Keys and values are shorter than the line: one allocation.
+    fields.reserve(8, raw.len());
+    fields.insert("onvif.topic", &parsed.path);
     if let Some(values) = &parsed.source_values {
-        fields.insert("onvif.topic_source".into(), values.clone());
+        fields.insert("onvif.topic_source", values);
     }
     let operation = payload.and_then(|p| {
         p.get("PropertyOperation")
@@ -165,25 +179,29 @@ pub(crate) fn decode_message(
     });
     match (payload, operation.and_then(|o| o.as_str())) {
         (None, _) => {
-            fields.insert("onvif.property_operation".into(), "Deleted".into());
+            fields.insert("onvif.property_operation", "Deleted");
         }
         (Some(_), Some(operation)) => {
-            fields.insert("onvif.property_operation".into(), operation.to_string());
+            fields.insert("onvif.property_operation", operation);
         }
         _ => {}
     }
+    // One key buffer for every item of every section.
+    let mut key = String::with_capacity(64);
     for (section, prefix) in [
-        ("Source", "onvif.source"),
-        ("Key", "onvif.key"),
-        ("Data", "onvif.data"),
+        ("Source", "onvif.source."),
+        ("Key", "onvif.key."),
+        ("Data", "onvif.data."),
     ] {
         if let Some(items) = payload
             .and_then(|p| p.get(section))
             .and_then(|s| s.as_object())
         {
             for (name, value) in items.iter() {
-                let key = format!("{prefix}.{}", name.trim_start_matches('@'));
-                json::flatten_into(&key, value, fields);
+                key.clear();
+                key.push_str(prefix);
+                key.push_str(name.trim_start_matches('@'));
+                json::flatten_at(&mut key, value, fields);
             }
         }
     }
@@ -224,9 +242,8 @@ pub(crate) fn decode_message(
         ],
     );
     let flag = state.as_deref().and_then(parse_flag);
-    event.physical.state = state.clone();
-
-    classify(&mut event, &levels, state.as_deref(), flag);
+    classify(&mut event, levels, state.as_deref(), flag);
+    event.physical.state = state;
     if event.activity == Activity::DeviceAuthFailed
         && let Some(ip) = item("Data", &["SourceIPv4", "SourceIPv6"])
             .or_else(|| item("Source", &["SourceIPv4", "SourceIPv6"]))
@@ -237,6 +254,9 @@ pub(crate) fn decode_message(
     event.message = summary(&parsed.path, payload);
     Ok(event)
 }
+
+/// Topic levels the mapping reads; deeper levels are not looked at.
+const MAX_LEVELS: usize = 8;
 
 /// A topic level without its namespace alias (`tns1:Door` and `tnsaxis:Door` give `Door`).
 fn bare(level: &str) -> &str {
@@ -366,14 +386,15 @@ fn motion(flag: Option<bool>) -> (EventClass, Activity, Status) {
 
 /// `Door/State/DoorAlarm DoorToken=PAR-D-SRV State=DoorForcedOpen`.
 fn summary(path: &str, payload: Option<&Value>) -> String {
-    let mut text = path.to_string();
+    let mut text = String::with_capacity(path.len() + 64);
+    text.push_str(path);
     for section in ["Source", "Data"] {
         if let Some(items) = payload
             .and_then(|p| p.get(section))
             .and_then(|s| s.as_object())
         {
             for (name, value) in items.iter() {
-                let value = json::scalar_text(value).unwrap_or_else(|| value.to_string());
+                let value = json::scalar_str(value).unwrap_or_else(|| value.to_string().into());
                 text.push(' ');
                 text.push_str(name);
                 text.push('=');
@@ -396,7 +417,7 @@ mod tests {
     fn topic_grammar() {
         let t = parse_topic("acme/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-MAIN");
         assert_eq!(
-            (t.device, t.path.as_str(), t.source_values.as_deref()),
+            (t.device, &*t.path, t.source_values.as_deref()),
             (
                 Some("ctl-par-01"),
                 "Door/State/DoorAlarm",
@@ -406,7 +427,7 @@ mod tests {
         let t =
             parse_topic("MyDevice/onvif-ej/RuleEngine/LineDetector/Crossed/&1/2/MyImportantFence1");
         assert_eq!(
-            (t.device, t.path.as_str(), t.source_values.as_deref()),
+            (t.device, &*t.path, t.source_values.as_deref()),
             (
                 Some("MyDevice"),
                 "RuleEngine/LineDetector/Crossed",
@@ -415,7 +436,7 @@ mod tests {
         );
         let t = parse_topic("tns1:VideoSource/tnsaxis:DayNightVision");
         assert_eq!(
-            (t.device, t.path.as_str()),
+            (t.device, &*t.path),
             (None, "VideoSource/tnsaxis:DayNightVision")
         );
     }
@@ -434,12 +455,12 @@ mod tests {
         );
         assert_eq!(e.physical.camera.as_deref(), Some("VideoSource_1"));
         assert_eq!(e.host.as_deref(), Some("cam1"));
-        assert_eq!(e.fields["onvif.data.State"], "true");
+        assert_eq!(&e.fields["onvif.data.State"], "true");
         let back = crate::decode_bytes(&crate::Format::OnvifEj, e.raw.as_bytes(), &ctx());
         assert_eq!(back.events.len(), 1, "{:?}", back.errors);
         let e =
             decode_onvif_mqtt("site/ctl/onvif-ej/Door/State/DoorAlarm/&D1", b"", &ctx()).unwrap();
-        assert_eq!(e.fields["onvif.property_operation"], "Deleted");
+        assert_eq!(&e.fields["onvif.property_operation"], "Deleted");
         assert_eq!(e.time_ms, 5);
         let err = decode_onvif_mqtt(
             "site/ctl/onvif-ej/Door/State/DoorAlarm",

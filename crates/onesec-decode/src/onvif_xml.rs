@@ -12,6 +12,7 @@ use crate::{DecodeContext, DecodeError, Decoded, scan};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event as Xml};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Element names (local, without prefix) that hold event notifications. A document whose
 /// payload is one of these and holds no notification is an empty poll, not an error.
@@ -140,7 +141,7 @@ fn to_event(
     let topic = Topic {
         device: None,
         path: topic_path(&n.topic),
-        source_values,
+        source_values: source_values.map(Cow::Owned),
     };
     let raw = String::from_utf8_lossy(&bytes[n.start..n.end.min(bytes.len())]);
     let mut event =
@@ -151,9 +152,7 @@ fn to_event(
             }
         })?;
     if let Some(producer) = &n.producer {
-        event
-            .fields
-            .insert("onvif.producer".into(), producer.trim().to_string());
+        event.fields.insert("onvif.producer", producer.trim());
     }
     Ok(event)
 }

@@ -799,14 +799,14 @@ fn to_event(message: &Message, signal: Signal, raw: &str, ctx: &DecodeContext) -
     }
     let header = &message.header;
     let fields = &mut event.fields;
-    fields.insert("alarm.kind".into(), kind.into());
-    fields.insert("alarm.restore".into(), signal.restore.to_string());
-    fields.insert("sia.account".into(), header.account.clone());
-    fields.insert("sia.prefix".into(), header.prefix.clone());
-    fields.insert("sia.sequence".into(), header.sequence.clone());
-    fields.insert("sia.protocol".into(), header.token.clone());
-    fields.insert("sia.encrypted".into(), header.encrypted.to_string());
-    fields.insert("sia.code".into(), signal.code.clone());
+    fields.insert("alarm.kind", kind);
+    fields.insert_display("alarm.restore", &signal.restore);
+    fields.insert("sia.account", &header.account);
+    fields.insert("sia.prefix", &header.prefix);
+    fields.insert("sia.sequence", &header.sequence);
+    fields.insert("sia.protocol", &header.token);
+    fields.insert_display("sia.encrypted", &header.encrypted);
+    fields.insert("sia.code", &signal.code);
     for (name, value) in [
         ("sia.receiver", header.receiver.clone()),
         (
@@ -819,7 +819,7 @@ fn to_event(message: &Message, signal: Signal, raw: &str, ctx: &DecodeContext) -
         ("sia.text", signal.text),
     ] {
         if let Some(value) = value {
-            fields.insert(name.into(), value);
+            fields.insert(name, &value);
         }
     }
     event.message = format!(
@@ -896,10 +896,10 @@ mod tests {
         let e = &events[0];
         assert_eq!(e.class, EventClass::AlarmSignal);
         assert_eq!(e.activity, Activity::Intrusion);
-        assert_eq!(e.fields["alarm.kind"], "burglary");
-        assert_eq!(e.fields["sia.zone"], "15");
-        assert_eq!(e.fields["sia.area"], "1");
-        assert_eq!(e.fields["sia.receiver"], "R1");
+        assert_eq!(&e.fields["alarm.kind"], "burglary");
+        assert_eq!(&e.fields["sia.zone"], "15");
+        assert_eq!(&e.fields["sia.area"], "1");
+        assert_eq!(&e.fields["sia.receiver"], "R1");
         assert_eq!(e.host.as_deref(), Some("1234"));
         assert_eq!(e.time_rfc3339(), "2026-09-25T14:12:04.000Z");
     }
@@ -909,12 +909,7 @@ mod tests {
         let events = decode_one("\"SIA-DCS\"0003L0#AB12[Nri2/TA4/BR3/id7/OP7]");
         let kinds: Vec<(&str, &str)> = events
             .iter()
-            .map(|e| {
-                (
-                    e.fields["alarm.kind"].as_str(),
-                    e.fields["alarm.restore"].as_str(),
-                )
-            })
+            .map(|e| (&e.fields["alarm.kind"], &e.fields["alarm.restore"]))
             .collect();
         assert_eq!(
             kinds,
@@ -926,16 +921,16 @@ mod tests {
         );
         assert_eq!(events[1].activity, Activity::Cleared);
         assert_eq!(events[2].actor.user.as_deref(), Some("sia:AB12:7"));
-        assert!(events.iter().all(|e| e.fields["sia.area"] == "2"));
+        assert!(events.iter().all(|e| &e.fields["sia.area"] == "2"));
     }
 
     #[test]
     fn contact_id_alarm_restore_duress_and_closing() {
         let alarm = decode_one("\"ADM-CID\"0010L0#1234[#1234|1130 01 015]");
         assert_eq!(alarm[0].activity, Activity::Intrusion);
-        assert_eq!(alarm[0].fields["sia.zone"], "015");
-        assert_eq!(alarm[0].fields["sia.area"], "01");
-        assert_eq!(alarm[0].fields["contact_id.event"], "130");
+        assert_eq!(&alarm[0].fields["sia.zone"], "015");
+        assert_eq!(&alarm[0].fields["sia.area"], "01");
+        assert_eq!(&alarm[0].fields["contact_id.event"], "130");
         let restore = decode_one("\"ADM-CID\"0011L0#1234[#1234|3130 01 015]");
         assert_eq!(restore[0].activity, Activity::Cleared);
         assert_eq!(restore[0].severity, Severity::Informational);
@@ -943,12 +938,12 @@ mod tests {
         assert_eq!(duress[0].activity, Activity::Duress);
         assert_eq!(duress[0].severity, Severity::Critical);
         let closing = decode_one("\"ADM-CID\"0013L0#1234[#1234|3401 01 005]");
-        assert_eq!(closing[0].fields["alarm.kind"], "arm");
+        assert_eq!(&closing[0].fields["alarm.kind"], "arm");
         assert_eq!(closing[0].actor.user.as_deref(), Some("sia:1234:005"));
         let forced = decode_one("\"ADM-CID\"0014L0#1234[#1234|1423 01 002]");
         assert_eq!(forced[0].activity, Activity::PortalForced);
         let fire = decode_one("\"ADM-CID\"0015L0#1234[#1234|1110 00 001]");
-        assert_eq!(fire[0].fields["alarm.kind"], "fire");
+        assert_eq!(&fire[0].fields["alarm.kind"], "fire");
     }
 
     #[test]
@@ -957,10 +952,10 @@ mod tests {
         let events =
             decode_one("\"SIA-DCS\"7960L0#123456[#123456|Nri1CL0^VX FRONTE ^]_22:40:48,04-11-2021");
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].fields["sia.code"], "CL");
-        assert_eq!(events[0].fields["alarm.kind"], "arm");
-        assert_eq!(events[0].fields["sia.area"], "1");
-        assert_eq!(events[0].fields["sia.text"], "VX FRONTE");
+        assert_eq!(&events[0].fields["sia.code"], "CL");
+        assert_eq!(&events[0].fields["alarm.kind"], "arm");
+        assert_eq!(&events[0].fields["sia.area"], "1");
+        assert_eq!(&events[0].fields["sia.text"], "VX FRONTE");
     }
 
     #[test]
@@ -977,7 +972,7 @@ mod tests {
         .unwrap();
         assert_eq!(event.content, "[Nri1/BA015]_16:04:02,07-09-2020");
         let decoded = events(&event, "", &ctx()).unwrap();
-        assert_eq!(decoded[0].fields["sia.zone"], "015");
+        assert_eq!(&decoded[0].fields["sia.zone"], "015");
         assert_eq!(decoded[0].time_rfc3339(), "2020-07-09T16:04:02.000Z");
         let null = parse_frame(
             b"FCA50052\"*NULL\"7654L0#AAA[5A4F58EF2949D116CC2AF4200870E1B035B4CA00C590F5EFC1A9077B0E845C73",

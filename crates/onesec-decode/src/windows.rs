@@ -5,27 +5,30 @@ use crate::jv::{
     Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
 };
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
+use onesec_event::{Activity, Event, EventClass, Fields, LogonKind, Severity, Status};
+use std::borrow::Cow;
 
-/// The system part of a Windows event, whatever the JSON shape.
+/// The system part of a Windows event, whatever the JSON shape; texts borrowed from the
+/// document where they are strings.
 #[derive(Default)]
-struct System {
+struct System<'v> {
     event_id: Option<u32>,
-    channel: Option<String>,
-    computer: Option<String>,
-    provider: Option<String>,
+    channel: Option<Cow<'v, str>>,
+    computer: Option<Cow<'v, str>>,
+    provider: Option<Cow<'v, str>>,
     time_ms: Option<i64>,
-    record_id: Option<String>,
-    level: Option<String>,
-    task: Option<String>,
-    opcode: Option<String>,
-    keywords: Option<String>,
-    message: Option<String>,
+    record_id: Option<Cow<'v, str>>,
+    level: Option<Cow<'v, str>>,
+    task: Option<Cow<'v, str>>,
+    opcode: Option<Cow<'v, str>>,
+    keywords: Option<Cow<'v, str>>,
+    message: Option<Cow<'v, str>>,
 }
 
 /// Decodes one Windows event object.
 pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
-    let mut fields = std::collections::BTreeMap::new();
+    // The event data and system values are shorter than the document: one allocation.
+    let mut fields = Fields::with_capacity(24, raw.len());
     let system = if let Some(event) = value.get("Event").filter(|e| e.get("System").is_some()) {
         evtx_shape(event, &mut fields)
     } else if let Some(winlog) = value.get("winlog").filter(|w| w.is_object()) {
@@ -52,8 +55,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     event.source.product = "windows".into();
     event.source.service = service_of(&channel);
     event.severity = severity_of(system.level.as_deref());
-    event.host.clone_from(&system.computer);
-    event.message = system.message.unwrap_or_else(|| {
+    event.host = system.computer.as_deref().map(str::to_string);
+    event.message = system.message.map(Cow::into_owned).unwrap_or_else(|| {
         format!(
             "Windows event {event_id} ({}) on {}",
             system.provider.as_deref().unwrap_or(&channel),
@@ -66,8 +69,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             .as_deref()
             .is_some_and(|p| p.contains("Sysmon"));
     let fields = &mut event.fields;
-    fields.insert("EventID".into(), event_id.to_string());
-    fields.insert("Channel".into(), channel);
+    fields.insert_display("EventID", &event_id);
+    fields.insert("Channel", &channel);
     for (name, value) in [
         ("Provider_Name", system.provider),
         ("Computer", system.computer),
@@ -78,7 +81,7 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
         ("Keywords", system.keywords),
     ] {
         if let Some(value) = value {
-            fields.insert(name.into(), value);
+            fields.insert(name, &value);
         }
     }
     classify(&mut event, event_id, sysmon);
@@ -98,7 +101,7 @@ fn key_list(value: &Value) -> String {
 }
 
 /// `{"Event": {"System": {...}, "EventData": {...}, "UserData": {...}}}`.
-fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, String>) -> System {
+fn evtx_shape<'v>(event: &'v Value, fields: &mut Fields) -> System<'v> {
     let Some(sys) = event.get("System") else {
         return System::default();
     };
@@ -114,7 +117,7 @@ fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, Str
             }
         }
     }
-    let attribute = |v: &Value, name: &str| -> Option<String> {
+    let attribute = |v: &'v Value, name: &str| -> Option<Cow<'v, str>> {
         v.get("#attributes")
             .and_then(|a| a.get(name))
             .or_else(|| v.get(name))
@@ -127,7 +130,7 @@ fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, Str
             ("ThreadID", "ExecutionThreadID"),
         ] {
             if let Some(value) = attribute(execution, name) {
-                fields.entry(key.into()).or_insert(value);
+                fields.insert_if_absent(key, &value);
             }
         }
     }
@@ -153,18 +156,14 @@ fn evtx_shape(event: &Value, fields: &mut std::collections::BTreeMap<String, Str
 
 /// Winlogbeat / Elastic Agent: `@timestamp`, `winlog.{event_id, channel, computer_name,
 /// provider_name, record_id, event_data, user_data}`, `message`.
-fn winlogbeat_shape(
-    top: &Value,
-    winlog: &Value,
-    fields: &mut std::collections::BTreeMap<String, String>,
-) -> System {
+fn winlogbeat_shape<'v>(top: &'v Value, winlog: &'v Value, fields: &mut Fields) -> System<'v> {
     if let Some(data) = winlog.get("event_data") {
         event_data(data, fields);
     }
     if let Some(data) = winlog.get("user_data").and_then(Value::as_object) {
         leaves(data, fields);
     }
-    let text = |v: Option<&Value>| v.and_then(scalar);
+    let text = |v: Option<&'v Value>| v.and_then(scalar);
     System {
         event_id: winlog
             .get("event_id")
@@ -189,7 +188,7 @@ fn winlogbeat_shape(
 
 /// A flat object: `EventID`, `Channel`, `Computer`/`Hostname`, provider, time, and the event
 /// data as the other keys.
-fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, String>) -> System {
+fn flat_shape<'v>(top: &'v Value, fields: &mut Fields) -> System<'v> {
     const SYSTEM_KEYS: [&str; 15] = [
         "EventID",
         "Channel",
@@ -208,7 +207,7 @@ fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, Strin
         "Message",
     ];
     if let Some(map) = top.as_object() {
-        leaves_dotted(map, "", &SYSTEM_KEYS, fields);
+        leaves_dotted(map, &mut String::new(), &SYSTEM_KEYS, fields);
     }
     let first = |keys: &[&str]| keys.iter().find_map(|k| top.get(*k)).and_then(scalar);
     System {
@@ -237,7 +236,7 @@ fn flat_shape(top: &Value, fields: &mut std::collections::BTreeMap<String, Strin
 }
 
 /// `EventData`: an object of named items, or `{"Data": [{"#attributes": {"Name": ..}, "#text": ..}]}`.
-fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, String>) {
+fn event_data(data: &Value, fields: &mut Fields) {
     let Some(map) = data.as_object() else {
         return;
     };
@@ -258,10 +257,10 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
                     item.get("#text").and_then(scalar).or_else(|| scalar(item)),
                 ) {
                     (Some(item_name), Some(text)) => {
-                        insert_data_item(fields, item_name, text);
+                        insert_data_item(fields, item_name, &text);
                     }
                     (None, Some(text)) => {
-                        fields.insert(format!("Data.{index}"), text);
+                        fields.insert(&format!("Data.{index}"), &text);
                     }
                     _ => {}
                 }
@@ -270,11 +269,11 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
         }
         match scalar(value) {
             Some(text) => {
-                insert_data_item(fields, name, text);
+                insert_data_item(fields, name, &text);
             }
             None => {
                 if let Json::Object(inner) = view(value) {
-                    leaves_dotted(inner, name, &[], fields);
+                    leaves_dotted(inner, &mut name.to_string(), &[], fields);
                 }
             }
         }
@@ -282,14 +281,14 @@ fn event_data(data: &Value, fields: &mut std::collections::BTreeMap<String, Stri
 }
 
 /// Every scalar leaf of `map` under its own (leaf) name, unless already present.
-fn leaves(map: &Object, fields: &mut std::collections::BTreeMap<String, String>) {
+fn leaves(map: &Object, fields: &mut Fields) {
     for (name, value) in map.iter() {
         if name == "#attributes" || name.starts_with("xmlns") {
             continue;
         }
         match (scalar(value), view(value)) {
             (Some(text), _) => {
-                fields.entry(name.to_string()).or_insert(text);
+                fields.insert_if_absent(name, &text);
             }
             (None, Json::Object(inner)) => leaves(inner, fields),
             _ => {}
@@ -297,43 +296,40 @@ fn leaves(map: &Object, fields: &mut std::collections::BTreeMap<String, String>)
     }
 }
 
-/// Every scalar leaf of `map` under its dotted path below `prefix`, except the keys of `map`
-/// itself that `skip` names.
-fn leaves_dotted(
-    map: &Object,
-    prefix: &str,
-    skip: &[&str],
-    fields: &mut std::collections::BTreeMap<String, String>,
-) {
+/// Every scalar leaf of `map` under its dotted path below `path` (the key of `map`, extended
+/// per level and restored after), except the keys of `map` itself that `skip` names.
+fn leaves_dotted(map: &Object, path: &mut String, skip: &[&str], fields: &mut Fields) {
     for (name, value) in map.iter() {
         if name == "#attributes" || skip.contains(&name) {
             continue;
         }
-        let key = if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let len = path.len();
+        if len > 0 {
+            path.push('.');
+        }
+        path.push_str(name);
         match (scalar(value), view(value)) {
             (Some(text), _) => {
-                fields.insert(key, text);
+                fields.insert(path, &text);
             }
-            (None, Json::Object(inner)) => leaves_dotted(inner, &key, &[], fields),
+            (None, Json::Object(inner)) => leaves_dotted(inner, path, &[], fields),
             _ => {}
         }
+        path.truncate(len);
     }
 }
 
 /// A scalar JSON value as text (`{"#text": v}` counts as `v`; arrays of scalars are joined
-/// with `,`); `None` for null and structured values.
-fn scalar(value: &Value) -> Option<String> {
+/// with `,`), borrowed from the document when it is a string; `None` for null and structured
+/// values.
+fn scalar(value: &Value) -> Option<Cow<'_, str>> {
     match view(value) {
-        Json::Str(s) => Some(s.to_string()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
+        Json::Str(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
         Json::Object(map) => map.get(&"#text").and_then(scalar),
         Json::Array(items) => {
-            let texts: Option<Vec<String>> = items
+            let texts: Option<Vec<Cow<'_, str>>> = items
                 .iter()
                 .map(|v| {
                     if v.is_object() || v.is_array() {
@@ -343,7 +339,7 @@ fn scalar(value: &Value) -> Option<String> {
                     }
                 })
                 .collect();
-            texts.map(|t| t.join(","))
+            texts.map(|t| Cow::Owned(t.join(",")))
         }
         Json::Null => None,
     }
@@ -363,15 +359,11 @@ fn event_id(value: &Value) -> Option<u32> {
 
 /// Keeps an event data item under its own name and, when the name has spaces (Defender's
 /// `Threat Name`), also under the name without them, which is how Sigma rules spell it.
-fn insert_data_item(
-    fields: &mut std::collections::BTreeMap<String, String>,
-    name: &str,
-    text: String,
-) {
+fn insert_data_item(fields: &mut Fields, name: &str, text: &str) {
     if name.contains(' ') {
-        fields.insert(name.replace(' ', ""), text.clone());
+        fields.insert(&name.replace(' ', ""), text);
     }
-    fields.insert(name.to_string(), text);
+    fields.insert(name, text);
 }
 
 /// Sigma `logsource.service` of a channel.
@@ -501,7 +493,7 @@ fn classify(event: &mut Event, event_id: u32, sysmon: bool) {
     event.activity = activity;
     event.status = status;
     if !action.is_empty() {
-        event.fields.insert("action".into(), action.into());
+        event.fields.insert("action", action);
     }
 
     let (user_key, domain_key) = match class {
@@ -629,10 +621,10 @@ mod tests {
         assert_eq!(e.src.ip, None);
         assert_eq!(e.host.as_deref(), Some("PC-LYO-012"));
         assert_eq!(e.dst.hostname.as_deref(), Some("PC-LYO-012"));
-        assert_eq!(e.fields["EventID"], "4624");
-        assert_eq!(e.fields["LogonType"], "2");
+        assert_eq!(&e.fields["EventID"], "4624");
+        assert_eq!(&e.fields["LogonType"], "2");
         assert_eq!(
-            e.fields["Provider_Name"],
+            &e.fields["Provider_Name"],
             "Microsoft-Windows-Security-Auditing"
         );
         assert_eq!(e.source.service, "security");
@@ -660,7 +652,7 @@ mod tests {
             (e.class, e.activity, e.status),
             (EventClass::Authentication, Activity::Other, Status::Failure)
         );
-        assert_eq!(e.fields["action"], "account_locked");
+        assert_eq!(&e.fields["action"], "account_locked");
         assert_eq!(e.actor.domain, None);
         assert_eq!(e.logon, None);
         let line = r#"{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws"},"EventData":{"Image":"C:\\x.exe","User":"WS\\eve","ProcessId":12}}}"#;
@@ -670,7 +662,7 @@ mod tests {
             (EventClass::ProcessActivity, Activity::Launch)
         );
         assert_eq!(e.actor.user.as_deref(), Some("eve"));
-        assert_eq!(e.fields["ProcessId"], "12");
+        assert_eq!(&e.fields["ProcessId"], "12");
         assert_eq!(e.source.service, "sysmon");
         let err = decode(&sonic_rs::json!({"a": 1}), "{}", &ctx()).unwrap_err();
         assert!(err.contains("EventID"), "{err}");

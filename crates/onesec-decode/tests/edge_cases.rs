@@ -31,14 +31,14 @@ fn syslog_edge_file() {
     let e = &out.events[1];
     assert_eq!(e.message, "An application event");
     assert_eq!(
-        e.fields["syslog.sd.exampleSDID@32473.eventSource"],
+        &e.fields["syslog.sd.exampleSDID@32473.eventSource"],
         "Application"
     );
     assert_eq!(e.time_rfc3339(), "2026-03-10T10:12:05.123Z");
     let e = &out.events[2];
     assert_eq!(action(e), "ssh_accepted");
     assert_eq!(e.src.ip, "2001:db8::7".parse().ok());
-    assert_eq!(e.fields["ssh.method"], "keyboard-interactive/pam");
+    assert_eq!(&e.fields["ssh.method"], "keyboard-interactive/pam");
     // A truncated header with a valid PRI is kept whole as a base event.
     assert_eq!(
         (out.events[3].class, out.events[3].message.as_str()),
@@ -47,7 +47,10 @@ fn syslog_edge_file() {
     assert_eq!(out.events[3].time_ms, ACME_RECEIVED_MS);
     assert_eq!(out.events[4].message, "");
     assert_eq!(out.events[5].time_ms, ACME_RECEIVED_MS);
-    assert_eq!(out.events[6].fields["sudo.command"], "/bin/cat /etc/shadow");
+    assert_eq!(
+        &out.events[6].fields["sudo.command"],
+        "/bin/cat /etc/shadow"
+    );
     assert_eq!(
         (out.events[7].status, out.events[7].logon),
         (Status::Failure, Some(LogonKind::Vpn))
@@ -57,7 +60,7 @@ fn syslog_edge_file() {
         (action(e), e.actor.user.as_deref()),
         ("console_login_failed", Some("UNKNOWN"))
     );
-    assert_eq!(e.fields["tty"], "/dev/tty1");
+    assert_eq!(&e.fields["tty"], "/dev/tty1");
     assert!(out.events.iter().all(|e| !e.raw.ends_with('\r')));
 }
 
@@ -196,13 +199,13 @@ fn onvif_edge_file() {
         out.events[0].actor.holder_name.as_deref(),
         Some("Alice Martin")
     );
-    assert_eq!(out.events[1].fields["onvif.property_operation"], "Deleted");
+    assert_eq!(&out.events[1].fields["onvif.property_operation"], "Deleted");
     assert_eq!(
-        out.events[2].fields["onvif.property_operation"],
+        &out.events[2].fields["onvif.property_operation"],
         "Initialized"
     );
     assert_eq!(
-        out.events[2].fields["onvif.topic"],
+        &out.events[2].fields["onvif.topic"],
         "RuleEngine/CellMotionDetector/Motion"
     );
     assert_eq!(out.events[2].physical.camera.as_deref(), Some("VS1"));
@@ -242,7 +245,7 @@ fn access_edge_file_with_its_mapping() {
     assert_eq!(first.actor.holder_name.as_deref(), Some("Bruno Keller"));
     let quoted = &out.events[1];
     assert_eq!(quoted.actor.holder_name.as_deref(), Some("Keller, Bruno"));
-    assert_eq!(quoted.fields["csv.Commentaire"], "two\nlines");
+    assert_eq!(&quoted.fields["csv.Commentaire"], "two\nlines");
     assert!(quoted.raw.contains("two\nlines"));
     let denied = &out.events[2];
     assert_eq!(
@@ -293,7 +296,7 @@ fn auto_detection_of_mixed_lines() {
         (generic.host.as_deref(), generic.message.as_str()),
         (Some("fw1"), "hello")
     );
-    assert_eq!(generic.fields["nested.a.1"], "2");
+    assert_eq!(&generic.fields["nested.a.1"], "2");
 }
 
 #[test]

@@ -41,7 +41,9 @@ fn every_evtx_file_decodes_with_the_manifest_event_ids() {
         assert_eq!(events.len(), crate_count(&bytes), "{file}");
         let mut found: BTreeMap<String, usize> = BTreeMap::new();
         for event in &events {
-            *found.entry(event.fields["EventID"].clone()).or_default() += 1;
+            *found
+                .entry(event.fields["EventID"].to_string())
+                .or_default() += 1;
             assert_eq!(event.source.format, "windows-json");
             assert_eq!(event.source.product, "windows");
             assert!(event.time_ms > 1_500_000_000_000, "{file}: time read");
@@ -81,7 +83,7 @@ fn attack_samples_map_to_event_classes() {
     let events = decode_bytes(&Format::Evtx, &bytes, &ctx(0)).events;
     let service = events
         .iter()
-        .find(|e| e.fields["EventID"] == "7045")
+        .find(|e| &e.fields["EventID"] == "7045")
         .unwrap();
     assert!(
         service.fields.contains_key("ImagePath"),

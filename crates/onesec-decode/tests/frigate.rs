@@ -33,7 +33,7 @@ fn every_frigate_file_decodes() {
             let e = decode_frigate_mqtt(topic, &bytes, &ctx(5)).unwrap();
             let mut body = events[0].clone();
             body.raw = e.raw.clone();
-            body.fields.insert("frigate.topic".into(), topic.into());
+            body.fields.insert("frigate.topic", topic);
             assert_eq!(e, body, "{file}: the topic and the shape agree");
         }
     }
@@ -50,22 +50,22 @@ fn tracked_object_lifecycle() {
         (EventClass::VideoAnalytics, Activity::ObjectDetected)
     );
     assert_eq!(e.physical.camera.as_deref(), Some("front_door"));
-    assert_eq!(e.fields["frigate.type"], "new");
-    assert_eq!(e.fields["frigate.label"], "person");
-    assert_eq!(e.fields["frigate.entered_zones"], "yard,driveway");
-    assert_eq!(e.fields["frigate.has_snapshot"], "false");
+    assert_eq!(&e.fields["frigate.type"], "new");
+    assert_eq!(&e.fields["frigate.label"], "person");
+    assert_eq!(&e.fields["frigate.entered_zones"], "yard,driveway");
+    assert_eq!(&e.fields["frigate.has_snapshot"], "false");
     assert_eq!(e.time_ms, 1_607_123_955_475);
     let end = shared_bytes("data/frigate/frigate__events.end.json").unwrap();
     let e = &decode_clean(&Format::Frigate, &end, &ctx(0))[0];
-    assert_eq!(e.fields["frigate.type"], "end");
-    assert_eq!(e.fields["frigate.has_snapshot"], "true");
-    assert_eq!(e.fields["frigate.sub_label"], "John Smith");
+    assert_eq!(&e.fields["frigate.type"], "end");
+    assert_eq!(&e.fields["frigate.has_snapshot"], "true");
+    assert_eq!(&e.fields["frigate.sub_label"], "John Smith");
     assert_eq!(e.time_ms, 1_607_123_972_511);
-    assert_eq!(e.fields["frigate.end_time"], "2020-12-04T23:19:32.511Z");
+    assert_eq!(&e.fields["frigate.end_time"], "2020-12-04T23:19:32.511Z");
     let review = shared_bytes("data/frigate/frigate__reviews.update.json").unwrap();
     let e = &decode_clean(&Format::Frigate, &review, &ctx(0))[0];
-    assert_eq!(e.fields["frigate.review.severity"], "alert");
-    assert_eq!(e.fields["frigate.review.objects"], "person,car");
+    assert_eq!(&e.fields["frigate.review.severity"], "alert");
+    assert_eq!(&e.fields["frigate.review.objects"], "person,car");
 }
 
 #[test]
@@ -96,8 +96,8 @@ fn camera_status_topics() {
         ]
     );
     assert_eq!(events[4].physical.camera.as_deref(), Some("front_door"));
-    assert_eq!(events[4].fields["frigate.role"], "record");
-    assert_eq!(events[6].fields["frigate.count"], "1");
+    assert_eq!(&events[4].fields["frigate.role"], "record");
+    assert_eq!(&events[6].fields["frigate.count"], "1");
     let e = decode_frigate_mqtt("frigate/front_door/motion", b"OFF", &ctx(0)).unwrap();
     assert_eq!(e.activity, Activity::Cleared);
     let err = decode_frigate_mqtt("frigate/events", b"{\"type\":\"new\"}", &ctx(0)).unwrap_err();

@@ -43,10 +43,10 @@ fn a_command_centre_page_gives_one_event_per_entry() {
         assert_eq!(granted.actor.holder_name.as_deref(), Some("Moreau, Claire"));
         assert_eq!(granted.physical.portal.as_deref(), Some("Lobby east door"));
         assert_eq!(granted.physical.direction, Some(Direction::In));
-        assert_eq!(granted.fields["gallagher.entry_zone"], "Lobby");
-        assert_eq!(granted.fields["gallagher.cardholder.id"], "325");
-        assert_eq!(granted.fields["gallagher.card.facility_code"], "A1234");
-        assert_eq!(granted.fields["gallagher.event_type_id"], "20001");
+        assert_eq!(&granted.fields["gallagher.entry_zone"], "Lobby");
+        assert_eq!(&granted.fields["gallagher.cardholder.id"], "325");
+        assert_eq!(&granted.fields["gallagher.card.facility_code"], "A1234");
+        assert_eq!(&granted.fields["gallagher.event_type_id"], "20001");
         assert_eq!(granted.severity, Severity::Informational);
         // The raw record is the event's own object, not the whole page.
         assert!(granted.raw.contains("\"90001\"") && !granted.raw.contains("90002"));
@@ -55,22 +55,22 @@ fn a_command_centre_page_gives_one_event_per_entry() {
         assert_eq!(denied.status, Status::Failure);
         assert_eq!(denied.physical.reason.as_deref(), Some("No access"));
         assert_eq!(denied.physical.portal.as_deref(), Some("Server room door"));
-        assert_eq!(denied.fields["gallagher.alarm_state"], "unacknowledged");
-        assert_eq!(denied.fields["gallagher.exit_zone"], "Level 2 corridor");
+        assert_eq!(&denied.fields["gallagher.alarm_state"], "unacknowledged");
+        assert_eq!(&denied.fields["gallagher.exit_zone"], "Level 2 corridor");
         assert_eq!(denied.severity, Severity::Medium);
 
         let forced = &e[2];
         assert_eq!(forced.severity, Severity::Critical);
         assert_eq!(forced.host.as_deref(), Some("cc-lyon.example.test"));
         assert_eq!(forced.physical.portal.as_deref(), Some("Server room door"));
-        assert_eq!(forced.fields["gallagher.occurrences"], "2");
+        assert_eq!(&forced.fields["gallagher.occurrences"], "2");
         assert!(forced.actor.badge.is_none());
 
         // A door named besides the source (the controller) is the portal.
         let held = &e[3];
         assert_eq!(held.physical.portal.as_deref(), Some("Loading dock"));
         assert_eq!(
-            held.fields["gallagher.source.name"],
+            &held.fields["gallagher.source.name"],
             "Loading dock controller"
         );
 
@@ -80,7 +80,7 @@ fn a_command_centre_page_gives_one_event_per_entry() {
         assert_eq!(logon.class, EventClass::DeviceHealth);
         assert!(logon.physical.portal.is_none());
         assert_eq!(
-            logon.fields["gallagher.details"],
+            &logon.fields["gallagher.details"],
             "Originating IP address: 192.0.2.44"
         );
     }

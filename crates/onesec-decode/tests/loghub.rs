@@ -82,8 +82,8 @@ fn openssh_2k_matches_the_structured_golden_file() {
             Some(row["Component"].as_str()),
             "line {line}"
         );
-        assert_eq!(event.fields["syslog.pid"], row["Pid"], "line {line}");
-        assert_eq!(event.fields["syslog.program"], "sshd", "line {line}");
+        assert_eq!(&event.fields["syslog.pid"], row["Pid"], "line {line}");
+        assert_eq!(&event.fields["syslog.program"], "sshd", "line {line}");
         let content = row["Content"].trim();
         if row["EventId"] == "E14" {
             assert!(
@@ -237,7 +237,7 @@ fn linux_2k_decodes_and_counts_pam_failures() {
             let component = row["Component"].as_str();
             if !component.contains(' ') {
                 assert_eq!(
-                    event.fields.get("syslog.program").map(String::as_str),
+                    event.fields.get("syslog.program"),
                     Some(component),
                     "line {}",
                     row["LineId"]
@@ -246,7 +246,7 @@ fn linux_2k_decodes_and_counts_pam_failures() {
             if !row["PID"].is_empty() {
                 assert_eq!(
                     event.fields.get("syslog.pid"),
-                    Some(&row["PID"]),
+                    Some(row["PID"].as_str()),
                     "line {}",
                     row["LineId"]
                 );
@@ -310,5 +310,5 @@ fn linux_2k_decodes_and_counts_pam_failures() {
         .collect();
     assert_eq!(root.len(), 1);
     assert_eq!(root[0].actor.user.as_deref(), Some("root"));
-    assert_eq!(root[0].fields["tty"], "tty2");
+    assert_eq!(&root[0].fields["tty"], "tty2");
 }

@@ -29,7 +29,7 @@ fn specification_examples_decode() {
             .as_str()
             .unwrap()
             .trim_start_matches("tns1:");
-        assert_eq!(event.fields["onvif.topic"], onvif_topic);
+        assert_eq!(&event.fields["onvif.topic"], onvif_topic);
         let values: Vec<&str> = entry["source_values_in_topic"]
             .as_array()
             .unwrap()
@@ -37,7 +37,7 @@ fn specification_examples_decode() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(
-            event.fields.get("onvif.topic_source").map(String::as_str),
+            event.fields.get("onvif.topic_source"),
             (!values.is_empty()).then(|| values.join("/")).as_deref()
         );
         assert_eq!(event.source.product, "onvif");
@@ -77,8 +77,8 @@ fn specification_examples_decode() {
     )
     .unwrap();
     assert_eq!(e.time_rfc3339(), "2008-10-10T12:24:57.321Z");
-    assert_eq!(e.fields["onvif.source.Rule"], "MyImportantFence1");
-    assert_eq!(e.fields["onvif.data.ObjectId"], "15");
+    assert_eq!(&e.fields["onvif.source.Rule"], "MyImportantFence1");
+    assert_eq!(&e.fields["onvif.data.ObjectId"], "15");
     assert_eq!(e.physical.camera.as_deref(), Some("1"));
     assert_eq!(e.source.service, "ruleengine");
     let Some(temp) = shared_bytes("data/onvif/onvif-ej/Device_Sensor_Temperature_High.json") else {
@@ -90,6 +90,6 @@ fn specification_examples_decode() {
         &ctx(0),
     )
     .unwrap();
-    assert_eq!(e.fields["onvif.data.Value"], "28.65");
-    assert_eq!(e.fields["onvif.source.SensorID"], "temp_001");
+    assert_eq!(&e.fields["onvif.data.Value"], "28.65");
+    assert_eq!(&e.fields["onvif.source.SensorID"], "temp_001");
 }

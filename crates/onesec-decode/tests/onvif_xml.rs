@@ -58,7 +58,7 @@ fn every_axis_xml_file_decodes_to_its_index_row() {
 fn check_row(e: &Event, row: &csv::StringRecord, file: &str) {
     let topic = row[1].split('/').map(|l| l.trim_start_matches("tns1:"));
     assert_eq!(
-        e.fields["onvif.topic"],
+        &e.fields["onvif.topic"],
         topic.collect::<Vec<_>>().join("/"),
         "{file}"
     );
@@ -67,7 +67,7 @@ fn check_row(e: &Event, row: &csv::StringRecord, file: &str) {
         onesec_event::parse_time_rfc3339(&row[2]).unwrap(),
         "{file}"
     );
-    assert_eq!(e.fields["onvif.property_operation"], &row[3], "{file}");
+    assert_eq!(&e.fields["onvif.property_operation"], &row[3], "{file}");
     for (column, prefix) in [(4, "onvif.source."), (5, "onvif.key."), (6, "onvif.data.")] {
         let expected: BTreeMap<String, String> = row[column]
             .split(';')
@@ -81,7 +81,7 @@ fn check_row(e: &Event, row: &csv::StringRecord, file: &str) {
             .fields
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(found, expected, "{file} {prefix}");
     }
@@ -215,7 +215,7 @@ fn pull_messages_response_marks_the_state_dump() {
     assert_eq!(events.len(), 6);
     let operations: Vec<&str> = events
         .iter()
-        .map(|e| e.fields["onvif.property_operation"].as_str())
+        .map(|e| &e.fields["onvif.property_operation"])
         .collect();
     assert_eq!(
         operations,
@@ -249,7 +249,7 @@ fn bad_notifications_are_refused_with_reasons() {
         Some("pt:InvalidIdentifierValue")
     );
     assert_eq!(
-        e.fields["onvif.data.Extra"],
+        &e.fields["onvif.data.Extra"],
         r#"<x:Blob xmlns:x="urn:x">kept as text</x:Blob>"#
     );
     let reasons: Vec<(usize, &str)> = decoded

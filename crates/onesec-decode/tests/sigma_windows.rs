@@ -71,14 +71,14 @@ fn all_regression_json_files_decode() {
                 "{}",
                 file.display()
             );
-            assert_eq!(event.host.as_ref(), event.fields.get("Computer"));
+            assert_eq!(event.host.as_deref(), event.fields.get("Computer"));
             assert!(
                 event.time_ms > 1_400_000_000_000,
                 "{}: SystemTime read",
                 file.display()
             );
             assert!(event.raw.starts_with('{') && event.raw.ends_with('}'));
-            if event.source.service == "sysmon" && event.fields["EventID"] == "1" {
+            if event.source.service == "sysmon" && &event.fields["EventID"] == "1" {
                 assert_eq!(event.class, EventClass::ProcessActivity);
                 assert!(
                     event.fields.contains_key("Image") && event.fields.contains_key("CommandLine")

@@ -22,7 +22,7 @@ fn class(e: &Event) -> (EventClass, Activity, Status) {
 }
 
 fn field<'a>(e: &'a Event, name: &str) -> &'a str {
-    e.fields.get(name).map_or("", String::as_str)
+    e.fields.get(name).unwrap_or("")
 }
 
 #[test]

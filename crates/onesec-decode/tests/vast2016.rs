@@ -38,7 +38,7 @@ fn fixed_zone_readers() {
     assert_eq!(first.actor.badge.as_deref(), Some("vawelon001"));
     assert_eq!(first.physical.reader.as_deref(), Some("F1-Z1"));
     assert_eq!(first.time_rfc3339(), "2016-05-31T00:05:00.000Z");
-    assert_eq!(first.fields["csv.type"], "fixed-prox");
+    assert_eq!(&first.fields["csv.type"], "fixed-prox");
     let readers: BTreeSet<&str> = events
         .iter()
         .filter_map(|e| e.physical.reader.as_deref())
@@ -70,10 +70,7 @@ fn mobile_reader() {
     assert_eq!(first.actor.badge.as_deref(), Some("vlagos001"));
     assert_eq!(first.physical.reader.as_deref(), Some("F1-MOBILE"));
     assert_eq!(
-        (
-            first.fields["csv.x"].as_str(),
-            first.fields["csv.y"].as_str()
-        ),
+        (&first.fields["csv.x"], &first.fields["csv.y"]),
         ("174", "15")
     );
 }

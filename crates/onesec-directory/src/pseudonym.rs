@@ -479,7 +479,9 @@ impl PseudonymTable {
         };
         scrub(&mut event.raw);
         scrub(&mut event.message);
-        event.fields.values_mut().for_each(scrub);
+        event
+            .fields
+            .map_values(|value| self.scrub_text(value, &local));
     }
 
     /// `text` with every identifier of the directory's people standing as a word replaced by
@@ -740,7 +742,7 @@ mod tests {
         event.raw = "sudo: alice : PWD=/home/alice ; ACME\\alice Alice Martin \
                      <alice.martin@acme.example> badge 4F21A7 0x4F21D0; malice alice_x"
             .into();
-        event.fields.insert("TargetUserName".into(), "ALICE".into());
+        event.fields.insert("TargetUserName", "ALICE");
         directory.resolve(&mut event);
         let status = event.resolved.person.as_ref().unwrap().status.clone();
         table.pseudonymise(&mut event);

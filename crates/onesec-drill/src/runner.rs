@@ -529,7 +529,7 @@ impl Session<'_> {
             };
             unmarked += events
                 .iter()
-                .filter(|e| e.fields.get("exercise").map(String::as_str) != Some("true"))
+                .filter(|e| e.fields.get("exercise") != Some("true"))
                 .count() as u64;
             match events.iter().map(|e| e.id).max() {
                 Some(last) if events.len() == PAGE => after = last,
@@ -542,11 +542,7 @@ impl Session<'_> {
 /// Marks an event as part of an exercise: `exercise = true`, the scenario and the inject (or
 /// `background`) in its fields, journaled with it.
 pub fn mark_exercise(event: &mut onesec_event::Event, scenario: &str, inject: &str) {
-    event.fields.insert("exercise".into(), "true".into());
-    event
-        .fields
-        .insert("drill.scenario".into(), scenario.to_string());
-    event
-        .fields
-        .insert("drill.inject".into(), inject.to_string());
+    event.fields.insert("exercise", "true");
+    event.fields.insert("drill.scenario", scenario);
+    event.fields.insert("drill.inject", inject);
 }

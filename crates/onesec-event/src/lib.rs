@@ -14,14 +14,15 @@
 //! This crate does no I/O and knows nothing of the stages around it.
 
 mod class;
+mod fields;
 mod lookup;
 pub mod ocsf;
 
 pub use class::{Activity, Domain, EventClass, Severity, Status};
+pub use fields::Fields;
 pub use lookup::Value;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Identifier of a stored event: its sequence number in the durable journal (0 before it is
@@ -74,8 +75,8 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logon: Option<LogonKind>,
     /// Source-specific fields, visible to rules under their own names (e.g. `EventID`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Fields::is_empty")]
+    pub fields: Fields,
     /// What the directory said about the entities in this event when it was ingested.
     #[serde(default, skip_serializing_if = "Resolved::is_empty")]
     pub resolved: Resolved,
@@ -304,7 +305,7 @@ impl Event {
             host: None,
             physical: Physical::default(),
             logon: None,
-            fields: BTreeMap::new(),
+            fields: Fields::new(),
             resolved: Resolved::default(),
             raw: String::new(),
         }
@@ -349,8 +350,31 @@ mod tests {
         );
         event.actor.badge = Some("0x4F21B3".into());
         event.physical.direction = Some(Direction::In);
-        event.fields.insert("EventID".into(), "4624".into());
+        event.fields.insert("EventID", "4624");
         let json = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn fields_serialise_as_the_map_did() {
+        let mut event = Event::new(1, EventClass::Base, Activity::Other);
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(
+            !json.contains("fields"),
+            "empty fields are left out: {json}"
+        );
+        event.fields.insert("syslog.program", "sshd é");
+        event.fields.insert("EventID", "4624");
+        event.fields.insert("a\"b", "line\nbreak");
+        let json = serde_json::to_string(&event).unwrap();
+        // What `BTreeMap<String, String>` wrote: keys in byte order, the same escapes.
+        assert!(
+            json.contains(
+                r#","fields":{"EventID":"4624","a\"b":"line\nbreak","syslog.program":"sshd é"},"raw":"#
+            ),
+            "{json}"
+        );
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, event);
     }

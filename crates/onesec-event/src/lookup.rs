@@ -30,7 +30,7 @@ impl Event {
         if let Some(value) = self.lookup_model(name) {
             return Some(value);
         }
-        self.fields.get(name).and_then(|v| text(v))
+        self.fields.get(name).and_then(text)
     }
 
     fn lookup_model(&self, name: &str) -> Option<Value<'_>> {
@@ -91,7 +91,7 @@ impl Event {
         if visit(&self.message) || visit(&self.raw) {
             return true;
         }
-        self.fields.values().any(|v| visit(v))
+        self.fields.values().any(visit)
     }
 
     /// Whether the event belongs to a Sigma logsource key/value (`category`, `product`,
@@ -216,7 +216,7 @@ mod tests {
             department: String::new(),
             home_site: "PAR".into(),
         });
-        e.fields.insert("EventID".into(), "4624".into());
+        e.fields.insert("EventID", "4624");
         e
     }
 
@@ -234,19 +234,15 @@ mod tests {
     #[test]
     fn windows_events_get_sigmahq_categories_from_channel_and_id() {
         let mut e = Event::new(0, EventClass::Base, Activity::Other);
-        e.fields.insert(
-            "Channel".into(),
-            "Microsoft-Windows-Sysmon/Operational".into(),
-        );
-        e.fields.insert("EventID".into(), "13".into());
+        e.fields
+            .insert("Channel", "Microsoft-Windows-Sysmon/Operational");
+        e.fields.insert("EventID", "13");
         assert!(e.in_logsource("category", "registry_set"));
         assert!(e.in_logsource("category", "registry_event"));
         assert!(!e.in_logsource("category", "file_event"));
-        e.fields.insert(
-            "Channel".into(),
-            "Microsoft-Windows-PowerShell/Operational".into(),
-        );
-        e.fields.insert("EventID".into(), "4104".into());
+        e.fields
+            .insert("Channel", "Microsoft-Windows-PowerShell/Operational");
+        e.fields.insert("EventID", "4104");
         assert!(e.in_logsource("category", "ps_script"));
         e.fields.remove("Channel");
         assert!(!e.in_logsource("category", "ps_script"));

@@ -62,7 +62,7 @@ pub fn to_ocsf(event: &Event) -> Value {
     out.insert("raw_data".into(), json!(event.raw));
     let mut unmapped = Map::new();
     for (k, v) in &event.fields {
-        unmapped.insert(k.clone(), json!(v));
+        unmapped.insert(k.to_string(), json!(v));
     }
     unmapped.insert(
         "onesec".into(),

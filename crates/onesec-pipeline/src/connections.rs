@@ -295,9 +295,7 @@ fn note_peer(baseline: &mut Baseline, event: &mut Event, changed: &mut bool) {
     let Some(dst) = event.dst.ip else { return };
     let peer = (dst, event.dst.port.unwrap_or(0));
     if baseline.peers.note(peer, event.time_ms, changed) {
-        event
-            .fields
-            .insert("hygiene.new_peer".into(), "true".into());
+        event.fields.insert("hygiene.new_peer", "true");
     }
 }
 
@@ -312,12 +310,8 @@ fn mark_segment_flow(policy: &Policy, event: &mut Event) {
         return;
     };
     if let Some(rule) = policy.forbidden_segment_flow(src, dst) {
-        event
-            .fields
-            .insert("hygiene.segment_flow".into(), "forbidden".into());
-        event
-            .fields
-            .insert("hygiene.segment_rule".into(), rule.name.clone());
+        event.fields.insert("hygiene.segment_flow", "forbidden");
+        event.fields.insert("hygiene.segment_rule", &rule.name);
     }
 }
 
@@ -336,12 +330,8 @@ fn served_by(monitor: &FlowMonitor, event: &Event) -> Option<u32> {
 fn note_listener(baseline: &mut Baseline, id: &str, event: &mut Event, changed: &mut bool) {
     let Some(port) = event.dst.port else { return };
     if baseline.listens.note(port, event.time_ms, changed) {
-        event
-            .fields
-            .insert("hygiene.new_listener".into(), "true".into());
-        event
-            .fields
-            .insert("hygiene.target_device".into(), id.into());
+        event.fields.insert("hygiene.new_listener", "true");
+        event.fields.insert("hygiene.target_device", id);
     }
 }
 
@@ -375,20 +365,18 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) -> Option<u32> {
         (FlowVerdict::Allowed(d), _) | (_, Some(FlowVerdict::Allowed(d))) => (d, true),
         (FlowVerdict::Alert(d), _) => (d, false),
         (FlowVerdict::Unmonitored(d), _) => {
-            event
-                .fields
-                .insert("hygiene.device".into(), monitor.device_id(d).into());
+            event.fields.insert("hygiene.device", monitor.device_id(d));
             return Some(d);
         }
         (FlowVerdict::NotADevice, _) => return None,
     };
     event.fields.insert(
-        "hygiene.connection".into(),
-        if allowed { "allowed" } else { "forbidden" }.into(),
+        "hygiene.connection",
+        if allowed { "allowed" } else { "forbidden" },
     );
     event
         .fields
-        .insert("hygiene.device".into(), monitor.device_id(device).into());
+        .insert("hygiene.device", monitor.device_id(device));
     Some(device)
 }
 
@@ -446,7 +434,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
         e.dst.ip = dst.parse().ok();
         e.dst.port = Some(port);
         if let Some(p) = proto {
-            e.fields.insert("network.protocol".into(), p.into());
+            e.fields.insert("network.protocol", p);
         }
         e
     }
@@ -455,7 +443,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
         watch.mark(&directory(), &mut events);
         events
             .iter()
-            .map(|e| e.fields.get("hygiene.connection").cloned())
+            .map(|e| e.fields.get("hygiene.connection").map(str::to_string))
             .collect()
     }
 
@@ -508,7 +496,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
             .collect();
         assert_eq!(marks, [false, false, false, true, false, false]);
         assert_eq!(
-            events[5].fields.get("hygiene.device").map(String::as_str),
+            events[5].fields.get("hygiene.device"),
             Some("SRV-1"),
             "unmonitored devices are still named"
         );
@@ -549,13 +537,7 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
             marked(&events, "hygiene.new_listener"),
             [false, false, false, false, true, false, false]
         );
-        assert_eq!(
-            events[4]
-                .fields
-                .get("hygiene.target_device")
-                .map(String::as_str),
-            Some("CAM-1")
-        );
+        assert_eq!(events[4].fields.get("hygiene.target_device"), Some("CAM-1"));
         assert!(
             !events[4].fields.contains_key("hygiene.new_peer"),
             "the source is not a device"
@@ -633,17 +615,14 @@ allow = [{ to = "10.40.50.30", ports = [554, 443], proto = "tcp" }]
         watch.mark(&directory(), &mut events);
         let rules: Vec<Option<&str>> = events
             .iter()
-            .map(|e| e.fields.get("hygiene.segment_rule").map(String::as_str))
+            .map(|e| e.fields.get("hygiene.segment_rule"))
             .collect();
         assert_eq!(
             rules,
             [Some("camera-vlan-out"), Some("camera-vlan-out"), None, None]
         );
         assert_eq!(
-            events[0]
-                .fields
-                .get("hygiene.segment_flow")
-                .map(String::as_str),
+            events[0].fields.get("hygiene.segment_flow"),
             Some("forbidden")
         );
     }

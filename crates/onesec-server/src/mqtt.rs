@@ -235,14 +235,13 @@ fn decode_onvif(
 ) -> Result<onesec_event::Event, DecodeError> {
     let mut event = decode_onvif_mqtt(&publish.topic, &publish.payload, ctx)?;
     if publish.retain {
-        event.fields.insert("mqtt.retained".into(), "true".into());
+        event.fields.insert("mqtt.retained", "true");
         // onvif-ej publishes properties retained and without PropertyOperation; a retained
         // copy arrives on subscribing: the device's current state, which the rules must not
         // take for a new alarm.
         event
             .fields
-            .entry("onvif.property_operation".into())
-            .or_insert_with(|| "Initialized".into());
+            .insert_if_absent("onvif.property_operation", "Initialized");
     }
     Ok(event)
 }
@@ -255,7 +254,7 @@ fn decode_payload(
 ) -> Decoded {
     let mut decoded = decode_bytes(format, &publish.payload, ctx);
     for e in &mut decoded.events {
-        e.fields.insert("mqtt.topic".into(), publish.topic.clone());
+        e.fields.insert("mqtt.topic", &publish.topic);
     }
     decoded
 }
@@ -354,10 +353,7 @@ mod tests {
         assert_eq!(events.len(), 2, "{errors:?}");
         assert_eq!(events[0].class, onesec_event::EventClass::DeviceHealth);
         assert_eq!(events[0].host.as_deref(), Some("gw1"));
-        assert_eq!(
-            events[0].fields.get("mqtt.topic").map(String::as_str),
-            Some("hub/gw1/health")
-        );
+        assert_eq!(events[0].fields.get("mqtt.topic"), Some("hub/gw1/health"));
         assert_eq!(events[1].source.format, "syslog");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 3);

@@ -311,7 +311,11 @@ async fn pulled_axis_messages_are_journaled_once_across_a_reboot_and_renewals() 
     stored.sort_by_key(|e| e.id);
     assert_eq!(stored.len(), notifications.len());
     for (event, (topic, _)) in stored.iter().zip(&notifications) {
-        assert_eq!(event.fields.get("onvif.topic"), Some(topic), "{event:?}");
+        assert_eq!(
+            event.fields.get("onvif.topic"),
+            Some(topic.as_str()),
+            "{event:?}"
+        );
         assert_eq!(event.host.as_deref(), Some("CAM-LOBBY"));
         assert_eq!(event.source.input, "onvif-pull:CAM-LOBBY");
         assert_eq!(event.source.format, "onvif-xml");

@@ -255,9 +255,7 @@ mod tests {
     #[test]
     fn journal_records_become_lines_with_their_sequence_as_id() {
         let mut unjournaled = event(0, 5);
-        unjournaled
-            .fields
-            .insert("syslog.program".into(), "sshd é".into());
+        unjournaled.fields.insert("syslog.program", "sshd é");
         let payload = serde_json::to_vec(&unjournaled).unwrap();
         let odd_shapes = [
             b"{\"time_ms\":1,\"class\":\"base\",\"activity\":\"other\"}".to_vec(),

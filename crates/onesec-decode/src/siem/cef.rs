@@ -7,6 +7,7 @@
 //! so a producer that forgets to escape shows up as an error instead of silently wrong values.
 
 use super::{Record, RecordError, Syntax};
+use std::borrow::Cow;
 
 /// Names of the seven header fields, for error messages.
 const HEADER: [&str; 7] = [
@@ -20,7 +21,7 @@ const HEADER: [&str; 7] = [
 ];
 
 /// Parses a CEF record; `text` starts with `CEF:`.
-pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
+pub(crate) fn parse(text: &str) -> Result<Record<'_>, RecordError> {
     let body = text
         .strip_prefix("CEF:")
         .ok_or(RecordError::NotThisFormat {
@@ -36,10 +37,10 @@ pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
         name,
         severity,
     ] = fields;
-    if !matches!(version.as_str(), "0" | "1") {
+    if !matches!(&*version, "0" | "1") {
         return Err(RecordError::BadVersion {
             format: Syntax::Cef,
-            found: version,
+            found: version.into_owned(),
         });
     }
     let extension = &text[ext_start..];
@@ -58,26 +59,38 @@ pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
 
 /// The seven header fields (unescaped) and the byte offset of the extension in the record.
 /// `offset` is where `body` starts in the record, for error positions.
-fn header(body: &str, offset: usize) -> Result<([String; 7], usize), RecordError> {
-    let mut fields: [String; 7] = Default::default();
+fn header(body: &str, offset: usize) -> Result<([Cow<'_, str>; 7], usize), RecordError> {
+    let mut fields: [Cow<'_, str>; 7] = Default::default();
     let bytes = body.as_bytes();
     let mut index = 0;
-    // Unescaped text is copied a run at a time: from `start` to the next '|' or '\\'.
+    // A field without escapes is a slice of `body`; one with escapes is copied a run at a
+    // time into `unescaped`, from `start` to the next '|' or '\\'.
+    let mut field_start = 0;
+    let mut unescaped: Option<String> = None;
     let mut start = 0;
     while let Some(found) = memchr::memchr2(b'|', b'\\', &bytes[start..]) {
         let at = start + found;
-        fields[index].push_str(&body[start..at]);
         if bytes[at] == b'|' {
+            fields[index] = match unescaped.take() {
+                Some(mut text) => {
+                    text.push_str(&body[start..at]);
+                    Cow::Owned(text)
+                }
+                None => Cow::Borrowed(&body[field_start..at]),
+            };
             index += 1;
             if index == fields.len() {
                 return Ok((fields, offset + at + 1));
             }
             start = at + 1;
+            field_start = start;
             continue;
         }
         match bytes.get(at + 1) {
             Some(&escaped @ (b'|' | b'\\')) => {
-                fields[index].push(char::from(escaped));
+                let text = unescaped.get_or_insert_with(String::new);
+                text.push_str(&body[start..at]);
+                text.push(char::from(escaped));
                 start = at + 2;
             }
             _ => {
@@ -116,7 +129,7 @@ fn is_key(key: &str) -> bool {
 /// A value runs until the space before the next `key=`: values may hold spaces. An unescaped
 /// `=` whose preceding word is not a key (`request=http://h/?a=b`) stays in the value, because
 /// real producers write URLs that way.
-fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(String, String)>, RecordError> {
+fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>, RecordError> {
     let separators = key_separators(ext);
     let mut pairs = Vec::with_capacity(separators.len());
     let Some(&(first_key_start, _)) = separators.first() else {
@@ -146,10 +159,7 @@ fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(String, String)>, Re
         let key = &ext[key_start..eq];
         let value_end = separators.get(i + 1).map_or(ext.len(), |&(next, _)| next);
         let value = ext[eq + 1..value_end].trim_end_matches(' ');
-        pairs.push((
-            key.to_string(),
-            unescape_value(key, value, offset + eq + 1)?,
-        ));
+        pairs.push((key, unescape_value(key, value, offset + eq + 1)?));
     }
     Ok(pairs)
 }
@@ -176,9 +186,9 @@ fn key_separators(ext: &str) -> Vec<(usize, usize)> {
 }
 
 /// Undoes the extension escapes of one value.
-fn unescape_value(key: &str, value: &str, at: usize) -> Result<String, RecordError> {
+fn unescape_value<'a>(key: &str, value: &'a str, at: usize) -> Result<Cow<'a, str>, RecordError> {
     if !value.contains('\\') {
-        return Ok(value.to_string());
+        return Ok(Cow::Borrowed(value));
     }
     let mut out = String::with_capacity(value.len());
     let mut chars = value.char_indices();
@@ -204,19 +214,15 @@ fn unescape_value(key: &str, value: &str, at: usize) -> Result<String, RecordErr
             }
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn attrs(record: &Record) -> Vec<(&str, &str)> {
-        record
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+    fn attrs<'r>(record: &'r Record<'_>) -> Vec<(&'r str, &'r str)> {
+        record.attrs.iter().map(|(k, v)| (*k, &**v)).collect()
     }
 
     #[test]

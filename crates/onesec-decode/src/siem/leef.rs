@@ -9,22 +9,23 @@
 //! a `\|` in the header is read as `|`, as producers that share code with CEF write it.
 
 use super::{Record, RecordError, Syntax};
+use std::borrow::Cow;
 
 /// Parses a LEEF record; `text` starts with `LEEF:`.
-pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
+pub(crate) fn parse(text: &str) -> Result<Record<'_>, RecordError> {
     if !text.starts_with("LEEF:") {
         return Err(RecordError::NotThisFormat {
             format: Syntax::Leef,
         });
     }
     let (version, rest_at) = field(text, "LEEF:".len())?;
-    let two = match version.as_str() {
+    let two = match &*version {
         "1.0" | "1" => false,
         "2.0" | "2" => true,
         _ => {
             return Err(RecordError::BadVersion {
                 format: Syntax::Leef,
-                found: version,
+                found: version.into_owned(),
             });
         }
     };
@@ -50,19 +51,35 @@ pub(crate) fn parse(text: &str) -> Result<Record, RecordError> {
     })
 }
 
-/// The header field starting at byte `from`, unescaped, and where the next one starts.
-fn field(text: &str, from: usize) -> Result<(String, usize), RecordError> {
-    let mut value = String::new();
-    let mut chars = text[from..].char_indices();
+/// The header field starting at byte `from`, unescaped (a slice of `text` unless it had
+/// escapes), and where the next one starts.
+fn field(text: &str, from: usize) -> Result<(Cow<'_, str>, usize), RecordError> {
+    let rest = &text[from..];
+    // Only a field with escapes is copied, a run at a time from `run`.
+    let mut unescaped: Option<String> = None;
+    let mut run = 0;
+    let mut chars = rest.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '|' => return Ok((value, from + i + 1)),
-            '\\' if text[from + i + 1..].starts_with(['|', '\\']) => {
-                if let Some((_, escaped)) = chars.next() {
+            '|' => {
+                let value = match unescaped {
+                    Some(mut value) => {
+                        value.push_str(&rest[run..i]);
+                        Cow::Owned(value)
+                    }
+                    None => Cow::Borrowed(&rest[..i]),
+                };
+                return Ok((value, from + i + 1));
+            }
+            '\\' if rest[i + 1..].starts_with(['|', '\\']) => {
+                let value = unescaped.get_or_insert_with(String::new);
+                value.push_str(&rest[run..i]);
+                if let Some((j, escaped)) = chars.next() {
                     value.push(escaped);
+                    run = j + escaped.len_utf8();
                 }
             }
-            c => value.push(c),
+            _ => {}
         }
     }
     Err(truncated())
@@ -70,11 +87,11 @@ fn field(text: &str, from: usize) -> Result<(String, usize), RecordError> {
 
 /// The EventID field: like [`field`], but a LEEF 1.0 record without attributes may end right
 /// after it, without the closing `|`.
-fn event_id_field(text: &str, from: usize) -> Result<(String, usize), RecordError> {
+fn event_id_field(text: &str, from: usize) -> Result<(Cow<'_, str>, usize), RecordError> {
     match field(text, from) {
         Ok(found) => Ok(found),
         Err(_) if !text[from..].trim().is_empty() && !text[from..].contains('=') => {
-            Ok((text[from..].trim().to_string(), text.len()))
+            Ok((Cow::Borrowed(text[from..].trim()), text.len()))
         }
         Err(error) => Err(error),
     }
@@ -132,7 +149,7 @@ fn attributes(
     text: &str,
     delimiter: char,
     offset: usize,
-) -> Result<Vec<(String, String)>, RecordError> {
+) -> Result<Vec<(&str, Cow<'_, str>)>, RecordError> {
     let mut pairs = Vec::new();
     let mut at = offset;
     for (index, piece) in text.split(delimiter).enumerate() {
@@ -144,7 +161,7 @@ fn attributes(
         }
         match piece.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() => {
-                pairs.push((key.trim().to_string(), value.to_string()));
+                pairs.push((key.trim(), Cow::Borrowed(value)));
             }
             _ => {
                 return Err(RecordError::BadAttribute {
@@ -174,12 +191,8 @@ fn describe(delimiter: char) -> String {
 mod tests {
     use super::*;
 
-    fn attrs(record: &Record) -> Vec<(&str, &str)> {
-        record
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+    fn attrs<'r>(record: &'r Record<'_>) -> Vec<(&'r str, &'r str)> {
+        record.attrs.iter().map(|(k, v)| (*k, &**v)).collect()
     }
 
     #[test]
@@ -188,10 +201,7 @@ mod tests {
             "LEEF:1.0|Microsoft|MSExchange|2016|15345|src=10.0.0.1\tdst=2.1.1.1\tusrName=joe user",
         )
         .unwrap();
-        assert_eq!(
-            (r.vendor.as_str(), r.event_id.as_str()),
-            ("Microsoft", "15345")
-        );
+        assert_eq!((&*r.vendor, &*r.event_id), ("Microsoft", "15345"));
         assert_eq!(
             attrs(&r),
             [
@@ -207,10 +217,10 @@ mod tests {
     #[test]
     fn leef_2_delimiters() {
         for spec in ["^", "x5E", "0x5E", "X5e"] {
-            let r = parse(&format!(
+            let line = format!(
                 "LEEF:2.0|Lancope|StealthWatch|1.0|41|{spec}|src=1.2.3.4^dst=5.6.7.8^a=b=c"
-            ))
-            .unwrap();
+            );
+            let r = parse(&line).unwrap();
             assert_eq!(
                 attrs(&r),
                 [("src", "1.2.3.4"), ("dst", "5.6.7.8"), ("a", "b=c")],
@@ -218,10 +228,8 @@ mod tests {
             );
         }
         for spec in ["0x09", "", "x9"] {
-            let r = parse(&format!(
-                "LEEF:2.0|V|P|1|ID|{spec}|src=1.2.3.4\tdst=5.6.7.8"
-            ))
-            .unwrap();
+            let line = format!("LEEF:2.0|V|P|1|ID|{spec}|src=1.2.3.4\tdst=5.6.7.8");
+            let r = parse(&line).unwrap();
             assert_eq!(attrs(&r).len(), 2, "{spec}");
         }
         // Delimiter field left out.

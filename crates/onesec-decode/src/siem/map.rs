@@ -82,7 +82,7 @@ const LEEF: Keys = Keys {
 
 /// A record with its role names.
 struct View<'a> {
-    record: &'a Record,
+    record: &'a Record<'a>,
     keys: &'a Keys,
 }
 
@@ -110,7 +110,7 @@ impl<'a> View<'a> {
         for part in [
             self.get(self.keys.category),
             self.record.name.as_deref(),
-            Some(self.record.event_id.as_str()),
+            Some(&*self.record.event_id),
         ]
         .into_iter()
         .flatten()
@@ -124,17 +124,21 @@ impl<'a> View<'a> {
 
 /// Fills `event` from `record`, whose texts end up in the event's fields.
 pub(super) fn apply(
-    record: Record,
+    record: &Record<'_>,
     event: &mut Event,
     ctx: &DecodeContext,
 ) -> Result<(), RecordError> {
-    read_record(&record, event, ctx)?;
+    read_record(record, event, ctx)?;
     keep_attributes(record, event);
     Ok(())
 }
 
 /// Everything but the fields that keep the record's own attributes.
-fn read_record(record: &Record, event: &mut Event, ctx: &DecodeContext) -> Result<(), RecordError> {
+fn read_record(
+    record: &Record<'_>,
+    event: &mut Event,
+    ctx: &DecodeContext,
+) -> Result<(), RecordError> {
     let view = View {
         record,
         keys: match record.syntax {
@@ -163,53 +167,60 @@ fn read_record(record: &Record, event: &mut Event, ctx: &DecodeContext) -> Resul
 }
 
 /// Every attribute under `<format>.<key>`, the header under fixed names, and custom CEF
-/// fields under their labels (`cs1Label=Policy cs1=Allow-Web` → `cef.label.Policy`). The
-/// record's texts are moved into the fields, not copied; keys are built without `format!`.
-fn keep_attributes(record: Record, event: &mut Event) {
+/// fields under their labels (`cs1Label=Policy cs1=Allow-Web` → `cef.label.Policy`). Keys are
+/// built in one buffer, and the fields get room for all of them up front.
+fn keep_attributes(record: &Record<'_>, event: &mut Event) {
     let prefix = record.syntax.name();
-    let key = |name: &str| {
-        let mut key = String::with_capacity(prefix.len() + 1 + name.len());
-        key.push_str(prefix);
-        key.push('.');
-        key.push_str(name);
-        key
-    };
-    let fields = &mut event.fields;
-    // Labelled custom fields are taken while the attributes are still whole, and inserted
-    // last (a label wins over an attribute of the same name). A key repeated in the record
-    // gives its last value.
-    let mut labelled = Vec::new();
-    for (name, label) in &record.attrs {
-        let Some(base) = name.strip_suffix("Label") else {
-            continue;
-        };
-        let value = record.attrs.iter().rev().find(|(k, _)| k == base);
-        if let (Some((_, value)), Some(label)) = (value, scan::non_empty(label)) {
-            labelled.push((key(&format!("label.{label}")), value.clone()));
-        }
-    }
     let id_name = match record.syntax {
         Syntax::Cef => "signature_id",
         Syntax::Leef => "event_id",
     };
-    for (name, value) in [
-        ("version", Some(record.version)),
-        ("vendor", Some(record.vendor)),
-        ("product", Some(record.product)),
-        ("device_version", Some(record.device_version)),
-        (id_name, Some(record.event_id)),
-        ("name", record.name),
-        ("severity", record.severity),
-    ] {
+    let header = [
+        ("version", Some(&record.version)),
+        ("vendor", Some(&record.vendor)),
+        ("product", Some(&record.product)),
+        ("device_version", Some(&record.device_version)),
+        (id_name, Some(&record.event_id)),
+        ("name", record.name.as_ref()),
+        ("severity", record.severity.as_ref()),
+    ];
+    // Every key is `<prefix>.<name>`; labels add `label.` and the label.
+    let bytes: usize = header
+        .iter()
+        .map(|(name, value)| name.len() + value.map_or(0, |v| v.len()))
+        .chain(record.attrs.iter().map(|(k, v)| k.len() + v.len()))
+        .map(|len| len + prefix.len() + 1)
+        .sum();
+    let fields = &mut event.fields;
+    fields.reserve(header.len() + record.attrs.len(), bytes);
+    let mut key = String::with_capacity(64);
+    let mut insert = |fields: &mut onesec_event::Fields, name: &[&str], value: &str| {
+        key.clear();
+        key.push_str(prefix);
+        key.push('.');
+        name.iter().for_each(|part| key.push_str(part));
+        fields.insert(&key, value);
+    };
+    for (name, value) in header {
         if let Some(value) = value {
-            fields.insert(key(name), value);
+            insert(fields, &[name], value);
         }
     }
-    // Empty values are absent values, as in the other decoders.
-    for (name, value) in record.attrs.into_iter().filter(|(_, v)| !v.is_empty()) {
-        fields.insert(key(&name), value);
+    // Empty values are absent values, as in the other decoders. A key repeated in the record
+    // gives its last value.
+    for (name, value) in record.attrs.iter().filter(|(_, v)| !v.is_empty()) {
+        insert(fields, &[name], value);
     }
-    fields.extend(labelled);
+    // Labelled custom fields last: a label wins over an attribute of the same name.
+    for (name, label) in &record.attrs {
+        let Some(base) = name.strip_suffix("Label") else {
+            continue;
+        };
+        let value = record.attrs.iter().rev().find(|(k, _)| *k == base);
+        if let (Some((_, value)), Some(label)) = (value, scan::non_empty(label)) {
+            insert(fields, &["label.", label], value);
+        }
+    }
 }
 
 /// `Palo Alto Networks` → `palo_alto_networks`.
@@ -316,26 +327,27 @@ fn set_network_fields(view: &View<'_>, event: &mut Event) {
     if let Some(protocol) = view.get(view.keys.protocol) {
         event
             .fields
-            .insert("network.protocol".into(), protocol_name(protocol));
+            .insert("network.protocol", &protocol_name(protocol));
     }
     for (keys, name) in [
         (view.keys.bytes_in, "network.bytes_in"),
         (view.keys.bytes_out, "network.bytes_out"),
     ] {
         if let Some(bytes) = view.get(keys).filter(|b| b.parse::<u64>().is_ok()) {
-            event.fields.insert(name.into(), bytes.to_string());
+            event.fields.insert(name, bytes);
         }
     }
 }
 
 /// `TCP` → `tcp`, IANA numbers 6/17/1/58 → `tcp`/`udp`/`icmp`/`ipv6-icmp`.
-fn protocol_name(text: &str) -> String {
+fn protocol_name(text: &str) -> std::borrow::Cow<'_, str> {
     match text.trim() {
         "6" => "tcp".into(),
         "17" => "udp".into(),
         "1" => "icmp".into(),
         "58" => "ipv6-icmp".into(),
-        other => other.to_ascii_lowercase(),
+        other if other.bytes().any(|b| b.is_ascii_uppercase()) => other.to_ascii_lowercase().into(),
+        other => other.into(),
     }
 }
 
@@ -411,7 +423,7 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
         (false, Some(false)) => "logon_failed",
         (false, None) => "logon_attempt",
     };
-    event.fields.insert("action".into(), action.into());
+    event.fields.insert("action", action);
 }
 
 const FLOW_WORDS: &[&str] = &[
@@ -475,9 +487,9 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
         None => (None, "network_connection"),
     };
     if let Some(name) = verdict_name {
-        event.fields.insert("network.action".into(), name.into());
+        event.fields.insert("network.action", name);
     }
-    event.fields.insert("action".into(), action.into());
+    event.fields.insert("action", action);
 }
 
 fn status(verdict: Option<bool>) -> Status {

@@ -10,6 +10,7 @@ mod stamp;
 
 use crate::{DecodeContext, DecodeError};
 use onesec_event::Event;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Which of the two syntaxes a record was written in.
@@ -65,22 +66,24 @@ impl fmt::Display for Syntax {
     }
 }
 
-/// A parsed CEF or LEEF record, values unescaped.
+/// A parsed CEF or LEEF record, values unescaped. The texts borrow from the line unless
+/// unescaping changed them, so reading a record copies nothing: the event's fields are the
+/// only copy.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Record {
+pub(crate) struct Record<'a> {
     pub syntax: Syntax,
-    pub version: String,
-    pub vendor: String,
-    pub product: String,
-    pub device_version: String,
+    pub version: Cow<'a, str>,
+    pub vendor: Cow<'a, str>,
+    pub product: Cow<'a, str>,
+    pub device_version: Cow<'a, str>,
     /// CEF Signature ID (Device Event Class ID) / LEEF EventID.
-    pub event_id: String,
+    pub event_id: Cow<'a, str>,
     /// CEF Name (LEEF has none).
-    pub name: Option<String>,
+    pub name: Option<Cow<'a, str>>,
     /// CEF header Severity (LEEF carries `sev` as an attribute).
-    pub severity: Option<String>,
+    pub severity: Option<Cow<'a, str>>,
     /// Extension (CEF) or attributes (LEEF), in record order.
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(&'a str, Cow<'a, str>)>,
 }
 
 /// Why a CEF or LEEF record could not be read. Byte positions count from the `CEF:` / `LEEF:`
@@ -122,7 +125,7 @@ pub(crate) enum RecordError {
 }
 
 /// Parses the record at the start of `text` (which starts with `CEF:` or `LEEF:`).
-pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Record, RecordError> {
+pub(crate) fn parse(syntax: Syntax, text: &str) -> Result<Record<'_>, RecordError> {
     match syntax {
         Syntax::Cef => cef::parse(text),
         Syntax::Leef => leef::parse(text),
@@ -217,6 +220,6 @@ pub(crate) fn complete(
     let fail = |error: RecordError, raw: &str| DecodeError::new(line_no, error.to_string(), raw);
     let record = parse(syntax, payload).map_err(|e| fail(e, &event.raw))?;
     event.source.format = syntax.name().into();
-    map::apply(record, &mut event, ctx).map_err(|e| fail(e, &event.raw))?;
+    map::apply(&record, &mut event, ctx).map_err(|e| fail(e, &event.raw))?;
     Ok(event)
 }

@@ -45,8 +45,8 @@ pub(crate) fn decode(tag: Tag, text: &str, event: &mut Event) {
     set_source(event, "cisco", "asa".into());
     event.severity = severity(tag.level);
     let fields = &mut event.fields;
-    fields.insert("asa.message_id".into(), tag.id.to_string());
-    fields.insert("asa.level".into(), tag.level.to_string());
+    fields.insert_display("asa.message_id", &tag.id);
+    fields.insert_display("asa.level", &tag.level);
     match tag.id {
         113004 | 113005 | 113015 => aaa_result(tag.id, text, event),
         113019 => session_disconnected(text, event),
@@ -361,7 +361,7 @@ fn connection_denied(text: &str, event: &mut Event) {
 }
 
 fn put(event: &mut Event, name: &str, value: &str) {
-    event.fields.insert(name.to_string(), value.to_string());
+    event.fields.insert(name, value);
 }
 
 #[cfg(test)]

@@ -15,12 +15,8 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         let interface = rest.split_once(": ").map_or(rest, |(i, _)| i);
         let port = interface.split(':').next().unwrap_or(interface);
         peripheral(event, Activity::Connected, "usb_mass_storage", port);
-        event
-            .fields
-            .insert("usb.interface".into(), interface.to_string());
-        event
-            .fields
-            .insert("usb.class".into(), "mass_storage".into());
+        event.fields.insert("usb.interface", interface);
+        event.fields.insert("usb.class", "mass_storage");
     }
 }
 
@@ -35,22 +31,18 @@ fn usb(rest: &str, event: &mut Event) {
     {
         peripheral(event, Activity::Connected, "usb_connected", port);
         if let Some(speed) = new.split_ascii_whitespace().next() {
-            event.fields.insert("usb.speed".into(), speed.to_string());
+            event.fields.insert("usb.speed", speed);
         }
         if let Some(number) = crate::scan::word_after(new, "number ") {
-            event
-                .fields
-                .insert("usb.device_number".into(), number.to_string());
+            event.fields.insert("usb.device_number", number);
         }
         if let Some(driver) = crate::scan::word_after(new, " using ") {
-            event.fields.insert("usb.driver".into(), driver.to_string());
+            event.fields.insert("usb.driver", driver);
         }
     } else if message.starts_with("USB disconnect") {
         peripheral(event, Activity::Disconnected, "usb_disconnected", port);
         if let Some(number) = crate::scan::word_after(message, "number ") {
-            event
-                .fields
-                .insert("usb.device_number".into(), number.to_string());
+            event.fields.insert("usb.device_number", number);
         }
     } else if let Some(ids) = message.strip_prefix("New USB device found, ") {
         peripheral(event, Activity::Other, "usb_device_info", port);
@@ -59,7 +51,7 @@ fn usb(rest: &str, event: &mut Event) {
             ("idProduct", "usb.product_id"),
         ] {
             if let Some(value) = crate::scan::kv(ids, key) {
-                event.fields.insert(name.into(), value.to_string());
+                event.fields.insert(name, value);
             }
         }
     } else {
@@ -70,7 +62,7 @@ fn usb(rest: &str, event: &mut Event) {
         ] {
             if let Some(value) = message.strip_prefix(prefix) {
                 peripheral(event, Activity::Other, "usb_device_info", port);
-                event.fields.insert(name.into(), value.trim().to_string());
+                event.fields.insert(name, value.trim());
             }
         }
     }
@@ -80,9 +72,7 @@ fn peripheral(event: &mut Event, activity: Activity, action: &str, port: &str) {
     event.class = EventClass::PeripheralActivity;
     event.activity = activity;
     set_action(event, action);
-    event
-        .fields
-        .insert("usb.port".into(), port.trim().to_string());
+    event.fields.insert("usb.port", port.trim());
 }
 
 /// `[88412.310927] text` gives `text`.
@@ -116,23 +106,23 @@ mod tests {
             (e.class, e.activity),
             (EventClass::PeripheralActivity, Activity::Connected)
         );
-        assert_eq!(e.fields["usb.port"], "2-1");
-        assert_eq!(e.fields["usb.speed"], "high-speed");
-        assert_eq!(e.fields["usb.driver"], "xhci_hcd");
-        assert_eq!(e.fields["action"], "usb_connected");
+        assert_eq!(&e.fields["usb.port"], "2-1");
+        assert_eq!(&e.fields["usb.speed"], "high-speed");
+        assert_eq!(&e.fields["usb.driver"], "xhci_hcd");
+        assert_eq!(&e.fields["action"], "usb_connected");
         let e = decode(
             "<6>Mar 10 21:51:59 srv-par-db1 kernel: [88412.517311] usb-storage 2-1:1.0: USB Mass Storage device detected",
         );
         assert_eq!(e.activity, Activity::Connected);
-        assert_eq!(e.fields["usb.class"], "mass_storage");
-        assert_eq!(e.fields["usb.port"], "2-1");
-        assert_eq!(e.fields["action"], "usb_mass_storage");
+        assert_eq!(&e.fields["usb.class"], "mass_storage");
+        assert_eq!(&e.fields["usb.port"], "2-1");
+        assert_eq!(&e.fields["action"], "usb_mass_storage");
         let e =
             decode("Mar 10 21:59:00 h kernel: [    9.5] usb 2-1: USB disconnect, device number 4");
         assert_eq!(e.activity, Activity::Disconnected);
-        assert_eq!(e.fields["action"], "usb_disconnected");
+        assert_eq!(&e.fields["action"], "usb_disconnected");
         let e = decode("Mar 10 21:59:00 h kernel: usb 2-1: Product: Cruzer Blade");
-        assert_eq!(e.fields["usb.product"], "Cruzer Blade");
+        assert_eq!(&e.fields["usb.product"], "Cruzer Blade");
         let e = decode("Mar 10 21:59:00 h kernel: Linux version 2.6.5");
         assert_eq!(e.class, EventClass::Base);
         assert_eq!(e.source.service, "kernel");

@@ -44,7 +44,7 @@ fn success(event: &mut Event, user: &str, rest: &str) {
     set_logon(event, Activity::Logon, Status::Success, kind);
     set_action(event, "console_login");
     set_user(event, user);
-    event.fields.insert("tty".into(), tty.to_string());
+    event.fields.insert("tty", tty);
     if let Some(from) = from {
         scan::set_host_or_ip(&mut event.src, from);
     }
@@ -61,9 +61,7 @@ fn failure(event: &mut Event, rest: &str, action: &str) {
     set_logon(event, Activity::Logon, Status::Failure, kind);
     set_action(event, action);
     if let Some(tty) = scan::word_after(rest, " ON ") {
-        event
-            .fields
-            .insert("tty".into(), scan::unquote(tty).to_string());
+        event.fields.insert("tty", scan::unquote(tty));
     }
     if let Some(from) = from {
         scan::set_host_or_ip(&mut event.src, from);
@@ -72,9 +70,7 @@ fn failure(event: &mut Event, rest: &str, action: &str) {
         let (user, reason) = who.split_once(", ").unwrap_or((who, ""));
         set_user(event, scan::unquote(user));
         if let Some(reason) = scan::non_empty(reason) {
-            event
-                .fields
-                .insert("login.reason".into(), reason.to_string());
+            event.fields.insert("login.reason", reason);
         }
     }
 }
@@ -101,8 +97,8 @@ mod tests {
         assert_eq!(e.status, Status::Success);
         assert_eq!(e.logon, Some(LogonKind::Console));
         assert_eq!(e.actor.user.as_deref(), Some("root"));
-        assert_eq!(e.fields["tty"], "tty1");
-        assert_eq!(e.fields["action"], "console_login");
+        assert_eq!(&e.fields["tty"], "tty1");
+        assert_eq!(&e.fields["action"], "console_login");
         assert_eq!(e.dst.hostname.as_deref(), Some("srv-par-db1"));
     }
 
@@ -110,7 +106,7 @@ mod tests {
     fn user_login_and_failures() {
         let e = decode("Mar 10 21:53:40 h login[1]: LOGIN ON tty2 BY alice");
         assert_eq!(e.actor.user.as_deref(), Some("alice"));
-        assert_eq!(e.fields["tty"], "tty2");
+        assert_eq!(&e.fields["tty"], "tty2");
         let e = decode(
             "Mar 10 21:53:40 h login[1]: FAILED LOGIN (1) ON tty1 FOR alice, Authentication failure",
         );
@@ -119,8 +115,8 @@ mod tests {
             (Status::Failure, Some(LogonKind::Console))
         );
         assert_eq!(e.actor.user.as_deref(), Some("alice"));
-        assert_eq!(e.fields["action"], "console_login_failed");
-        assert_eq!(e.fields["login.reason"], "Authentication failure");
+        assert_eq!(&e.fields["action"], "console_login_failed");
+        assert_eq!(&e.fields["login.reason"], "Authentication failure");
         let e = decode(
             "Mar 10 21:53:40 h login[1]: FAILED LOGIN 1 FROM (null) FOR root, Authentication failure",
         );
@@ -131,7 +127,7 @@ mod tests {
     #[test]
     fn legacy_dash_dash_program() {
         let e = decode("Jul  7 08:06:15 combo  -- root[2421]: ROOT LOGIN ON tty2");
-        assert_eq!(e.fields["action"], "console_login");
+        assert_eq!(&e.fields["action"], "console_login");
         assert_eq!(e.source.service, "login");
         assert_eq!(e.host.as_deref(), Some("combo"));
     }

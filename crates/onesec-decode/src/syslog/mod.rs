@@ -13,7 +13,8 @@ mod sudo;
 use crate::{DecodeContext, DecodeError, SyslogSettings, new_event, scan, siem};
 use chrono::{Datelike, TimeZone};
 use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
-use syslog_loose::{IncompleteDate, SyslogSeverity, Variant};
+use std::fmt;
+use syslog_loose::{IncompleteDate, ProcId, SyslogSeverity, Variant};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -107,9 +108,7 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
     let (facility, severity) = syslog_loose::decompose_pri(pri);
     event.severity = severity_of(severity);
     if let Some(facility) = facility {
-        event
-            .fields
-            .insert("syslog.facility".into(), facility.as_str().into());
+        event.fields.insert("syslog.facility", facility.as_str());
     }
     event.source.service = "syslog".into();
     let rest = rest.trim();
@@ -151,17 +150,17 @@ fn build(
         Activity::Other,
     );
     event.severity = severity_of(message.severity);
+    // Room for the usual header and program fields: one allocation each.
+    event.fields.reserve(8, 160);
     // RFC 3164 time stamps carry no year: ingest uses this to complete them from other events.
     let protocol = match message.protocol {
         syslog_loose::Protocol::RFC3164 => "rfc3164",
         syslog_loose::Protocol::RFC5424(_) => "rfc5424",
     };
-    event
-        .fields
-        .insert("syslog.protocol".into(), protocol.into());
+    event.fields.insert("syslog.protocol", protocol);
     let mut host = message.hostname;
     let mut program = message.appname;
-    let mut pid = message.procid.map(|p| p.to_string());
+    let mut pid = message.procid.map(Pid::Header);
     let mut text = message.msg.trim_start_matches('\u{feff}').trim();
     let asa = asa_tag(&mut host, &mut program, &mut text);
     event.host = host.map(str::to_string);
@@ -170,25 +169,29 @@ fn build(
         && let Some((tag, tag_pid, rest)) = split_tag(text)
     {
         program = Some(tag);
-        pid = Some(tag_pid.to_string());
+        pid = Some(Pid::Tag(tag_pid));
         text = rest;
     }
     if let Some((count, inner)) = repeated(text) {
-        event
-            .fields
-            .insert("syslog.repeated".into(), count.to_string());
+        event.fields.insert_display("syslog.repeated", &count);
         text = inner;
     }
     let fields = &mut event.fields;
     if let Some(facility) = message.facility {
-        fields.insert("syslog.facility".into(), facility.as_str().into());
+        fields.insert("syslog.facility", facility.as_str());
     }
     if let Some(msgid) = message.msgid {
-        fields.insert("syslog.msgid".into(), msgid.into());
+        fields.insert("syslog.msgid", msgid);
     }
+    let mut key = String::new();
     for element in &message.structured_data {
         for (name, value) in element.params() {
-            fields.insert(format!("syslog.sd.{}.{}", element.id, name), value);
+            key.clear();
+            key.push_str("syslog.sd.");
+            key.push_str(element.id);
+            key.push('.');
+            key.push_str(name);
+            fields.insert(&key, &value);
         }
     }
     if let Some((syntax, payload)) = siem::syslog_payload(line, program, text) {
@@ -197,10 +200,10 @@ fn build(
     }
     let fields = &mut event.fields;
     if let Some(program) = program {
-        fields.insert("syslog.program".into(), program.into());
+        fields.insert("syslog.program", program);
     }
     if let Some(pid) = pid {
-        fields.insert("syslog.pid".into(), pid);
+        fields.insert_display("syslog.pid", &pid);
     }
     event.message = text.to_string();
     match asa {
@@ -208,6 +211,23 @@ fn build(
         None => dispatch(program.unwrap_or(""), text, &mut event),
     }
     Ok(event)
+}
+
+/// The process id of a message: from the header, or from a `tag[pid]:` in the text. Written
+/// straight into the fields (no `String` of its own).
+enum Pid<'a> {
+    Header(ProcId<&'a str>),
+    Tag(&'a str),
+}
+
+impl fmt::Display for Pid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pid::Header(ProcId::PID(pid)) => write!(f, "{pid}"),
+            Pid::Header(ProcId::Name(name)) => f.write_str(name),
+            Pid::Tag(pid) => f.write_str(pid),
+        }
+    }
 }
 
 /// Finds the `%ASA-6-113019` tag of a Cisco ASA message, which lands in a different header
@@ -298,7 +318,7 @@ fn set_source(event: &mut Event, product: &'static str, service: onesec_event::N
 
 /// Names what the sub-decoder recognised.
 fn set_action(event: &mut Event, action: &str) {
-    event.fields.insert("action".into(), action.to_string());
+    event.fields.insert("action", action);
 }
 
 /// Makes the event an authentication of `kind` on the reporting host.
@@ -350,9 +370,9 @@ mod tests {
         let e = decode_syslog(line, &ctx()).unwrap();
         assert_eq!(e.time_rfc3339(), "2026-03-10T10:12:05.000Z");
         assert_eq!(e.host.as_deref(), Some("host"));
-        assert_eq!(e.fields["syslog.sd.ex@1.k"], "v");
-        assert_eq!(e.fields["syslog.msgid"], "ID7");
-        assert_eq!(e.fields["syslog.program"], "app");
+        assert_eq!(&e.fields["syslog.sd.ex@1.k"], "v");
+        assert_eq!(&e.fields["syslog.msgid"], "ID7");
+        assert_eq!(&e.fields["syslog.program"], "app");
         assert_eq!(e.source.service, "app");
         assert_eq!(e.message, "text");
         assert_eq!(e.class, EventClass::Base);
@@ -376,7 +396,7 @@ mod tests {
     fn repeated_messages_are_unwrapped() {
         let line = "Dec 10 09:11:21 LabSZ sshd[24650]: message repeated 5 times: [ Failed password for root from 183.62.140.253 port 49470 ssh2]";
         let e = decode_syslog(line, &ctx()).unwrap();
-        assert_eq!(e.fields["action"], "ssh_failed_password");
-        assert_eq!(e.fields["syslog.repeated"], "5");
+        assert_eq!(&e.fields["action"], "ssh_failed_password");
+        assert_eq!(&e.fields["syslog.repeated"], "5");
     }
 }

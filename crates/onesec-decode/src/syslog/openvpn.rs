@@ -41,7 +41,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         let pool = &rest[pool..];
         for (key, name) in [("IPv4", "vpn.assigned_ip"), ("IPv6", "vpn.assigned_ipv6")] {
             if let Some(value) = scan::kv(pool, key).and_then(scan::ip) {
-                event.fields.insert(name.into(), value.to_string());
+                event.fields.insert_display(name, &value);
             }
         }
     } else if is_auth_failure(rest) {
@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(e.src.port, Some(51820));
         assert_eq!(e.dst.hostname.as_deref(), Some("vpn-par"));
         assert_eq!(
-            (&*e.source.product, e.fields["action"].as_str()),
+            (&*e.source.product, &e.fields["action"]),
             ("openvpn", "vpn_connected")
         );
         let e = decode(
@@ -149,7 +149,7 @@ mod tests {
             (e.class, e.activity),
             (EventClass::NetworkActivity, Activity::AddressAssigned)
         );
-        assert_eq!(e.fields["vpn.assigned_ip"], "10.8.0.6");
+        assert_eq!(&e.fields["vpn.assigned_ip"], "10.8.0.6");
         assert!(!e.fields.contains_key("vpn.assigned_ipv6"));
         assert_eq!(e.actor.user.as_deref(), Some("bkeller"));
     }
@@ -184,7 +184,7 @@ mod tests {
                 (Status::Failure, Some(LogonKind::Vpn)),
                 "{line}"
             );
-            assert_eq!(e.fields["action"], "vpn_auth_failed");
+            assert_eq!(&e.fields["action"], "vpn_auth_failed");
             assert_eq!(e.actor.user.as_deref(), user, "{line}");
         }
     }
@@ -198,12 +198,12 @@ mod tests {
             (e.class, e.activity),
             (EventClass::Authentication, Activity::Logoff)
         );
-        assert_eq!(e.fields["action"], "vpn_disconnected");
+        assert_eq!(&e.fields["action"], "vpn_disconnected");
         let e = decode(
             "Mar 10 18:00:00 vpn openvpn[911]: 198.51.100.23:51820 Connection reset, restarting [0]",
         );
         assert_eq!(e.class, EventClass::Base);
-        assert_eq!(e.fields["action"], "vpn_disconnected");
+        assert_eq!(&e.fields["action"], "vpn_disconnected");
         let e =
             decode("Mar 10 18:00:00 vpn openvpn[911]: SIGTERM[hard,] received, process exiting");
         assert!(!e.fields.contains_key("action"));

@@ -24,7 +24,7 @@ pub(super) fn decode_prefixed(text: &str, event: &mut Event) -> bool {
         return false;
     };
     let service = head.split(':').next().unwrap_or(head);
-    event.fields.insert("pam.module".into(), module.to_string());
+    event.fields.insert("pam.module", module);
     decode(service, body.trim(), event);
     if module == "pam_faillock" {
         faillock(body.trim(), event);
@@ -77,7 +77,7 @@ pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
                 "user" => set_user(event, value),
                 "rhost" => scan::set_host_or_ip(&mut event.src, value),
                 "tty" | "ruser" | "logname" => {
-                    event.fields.insert(format!("pam.{key}"), value.to_string());
+                    event.fields.insert(&format!("pam.{key}"), value);
                 }
                 _ => {}
             }
@@ -90,7 +90,7 @@ pub(super) fn decode(service: &str, text: &str, event: &mut Event) {
         let (user, by) = rest.split_once(" by ").unwrap_or((rest, ""));
         set_user(event, strip_uid(user));
         if let Some(by) = scan::non_empty(strip_uid(by)) {
-            event.fields.insert("pam.by".into(), by.to_string());
+            event.fields.insert("pam.by", by);
         }
     } else if let Some(rest) = text.strip_prefix("session closed for user ") {
         set_logon(event, Activity::Logoff, Status::Success, kind);
@@ -137,7 +137,7 @@ mod tests {
             (e.class, e.status),
             (EventClass::Authentication, Status::Failure)
         );
-        assert_eq!(e.fields["action"], "pam_auth_failure");
+        assert_eq!(&e.fields["action"], "pam_auth_failure");
         assert_eq!(e.actor.user.as_deref(), Some("root"));
         assert_eq!(
             e.src.hostname.as_deref(),
@@ -153,7 +153,7 @@ mod tests {
             "<86>1 2026-03-10T10:12:05Z srv-par-db1 sshd 4122 - - pam_unix(sshd:session): session opened for user alice(uid=1001) by (uid=0)",
         );
         assert_eq!((e.activity, e.status), (Activity::Logon, Status::Success));
-        assert_eq!(e.fields["action"], "session_opened");
+        assert_eq!(&e.fields["action"], "session_opened");
         assert_eq!(e.actor.user.as_deref(), Some("alice"));
         assert!(!e.fields.contains_key("pam.by"));
         let e = decode(

@@ -57,7 +57,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         Some("ssh_userauth_invalid_user")
     } else if text.starts_with("PAM ") && text.contains("more authentication failure") {
         if let Some(count) = text[4..].split_ascii_whitespace().next() {
-            event.fields.insert("pam.count".into(), count.to_string());
+            event.fields.insert("pam.count", count);
         }
         if let Some(user) = scan::kv(text, "user") {
             set_user(event, user);
@@ -115,19 +115,15 @@ fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
     set_user(event, user);
     event.src.ip = Some(ip);
     event.src.port = port;
-    event.fields.insert("ssh.method".into(), method.to_string());
+    event.fields.insert("ssh.method", method);
     if invalid {
-        event
-            .fields
-            .insert("ssh.invalid_user".into(), "true".into());
+        event.fields.insert("ssh.invalid_user", "true");
     }
     if let Some((_, key)) = address.split_once("ssh2: ") {
         let mut parts = key.split_ascii_whitespace();
         if let (Some(kind), Some(fingerprint)) = (parts.next(), parts.next()) {
-            event.fields.insert("ssh.key_type".into(), kind.to_string());
-            event
-                .fields
-                .insert("ssh.key_fingerprint".into(), fingerprint.to_string());
+            event.fields.insert("ssh.key_type", kind);
+            event.fields.insert("ssh.key_fingerprint", fingerprint);
         }
     }
     let action = match (accepted, method) {
@@ -146,9 +142,7 @@ fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
 fn invalid_user(rest: &str, event: &mut Event) {
     set_logon(event, Activity::Logon, Status::Failure, LogonKind::Network);
     set_action(event, "ssh_invalid_user");
-    event
-        .fields
-        .insert("ssh.invalid_user".into(), "true".into());
+    event.fields.insert("ssh.invalid_user", "true");
     let (user, address) = match rest.rfind(" from ") {
         Some(from) => (&rest[..from], &rest[from + " from ".len()..]),
         None => (rest, ""),
@@ -186,7 +180,7 @@ mod tests {
         assert_eq!(e.src.port, Some(38926));
         assert_eq!(e.logon, Some(LogonKind::Network));
         assert_eq!(e.dst.hostname.as_deref(), Some("LabSZ"));
-        assert_eq!(e.fields["ssh.invalid_user"], "true");
+        assert_eq!(&e.fields["ssh.invalid_user"], "true");
         assert_eq!(e.source.product, "linux");
         assert_eq!(e.source.service, "sshd");
     }
@@ -197,9 +191,9 @@ mod tests {
             "<86>1 2026-03-10T10:12:05Z srv-par-db1 sshd 4122 - - Accepted publickey for alice from 10.10.20.44 port 52144 ssh2: ED25519 SHA256:Qm9v",
         );
         assert_eq!(e.status, Status::Success);
-        assert_eq!(e.fields["action"], "ssh_accepted");
-        assert_eq!(e.fields["ssh.method"], "publickey");
-        assert_eq!(e.fields["ssh.key_type"], "ED25519");
+        assert_eq!(&e.fields["action"], "ssh_accepted");
+        assert_eq!(&e.fields["ssh.method"], "publickey");
+        assert_eq!(&e.fields["ssh.key_type"], "ED25519");
         assert_eq!(e.actor.user.as_deref(), Some("alice"));
     }
 
@@ -218,17 +212,17 @@ mod tests {
             "Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!",
         );
         assert_eq!(e.class, EventClass::Base);
-        assert_eq!(e.fields["action"], "ssh_reverse_mapping_failed");
+        assert_eq!(&e.fields["action"], "ssh_reverse_mapping_failed");
         assert_eq!(e.src.ip, "173.234.31.186".parse().ok());
         assert_eq!(e.src.hostname.as_deref(), Some("ns.example.com"));
         let e = decode(
             "Dec 10 06:55:46 LabSZ sshd[24200]: Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]",
         );
-        assert_eq!(e.fields["action"], "ssh_disconnect");
+        assert_eq!(&e.fields["action"], "ssh_disconnect");
         assert_eq!(e.src.ip, "1.2.3.4".parse().ok());
         let e =
             decode("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user admin from 5.6.7.8 port 4444");
-        assert_eq!(e.fields["action"], "ssh_invalid_user");
+        assert_eq!(&e.fields["action"], "ssh_invalid_user");
         assert_eq!(e.src.port, Some(4444));
     }
 }

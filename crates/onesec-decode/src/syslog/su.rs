@@ -39,11 +39,9 @@ pub(super) fn decode(program: &str, text: &str, event: &mut Event) {
         },
     );
     set_user(event, switch.by);
-    event
-        .fields
-        .insert("su.target_user".into(), switch.target.to_string());
+    event.fields.insert("su.target_user", switch.target);
     if let Some(tty) = switch.tty {
-        event.fields.insert("tty".into(), tty.to_string());
+        event.fields.insert("tty", tty);
     }
 }
 
@@ -170,19 +168,19 @@ mod tests {
                 (EventClass::Authentication, status),
                 "{line}"
             );
-            assert_eq!(e.fields["action"], action, "{line}");
+            assert_eq!(&e.fields["action"], action, "{line}");
             assert_eq!(e.actor.user.as_deref(), Some("alice"), "{line}");
-            assert_eq!(e.fields["su.target_user"], "root", "{line}");
+            assert_eq!(&e.fields["su.target_user"], "root", "{line}");
             assert_eq!(e.logon, Some(LogonKind::Other));
             assert_eq!(e.source.service, "su");
         }
         let e = decode("Mar 10 09:00:01 srv su[4242]: + pts/0 alice:root");
-        assert_eq!(e.fields["tty"], "pts/0");
+        assert_eq!(&e.fields["tty"], "pts/0");
         // PAM lines of su still go to the PAM decoder.
         let e = decode(
             "Mar 10 09:00:01 srv su[4242]: pam_unix(su-l:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 ruser=alice rhost=  user=root",
         );
-        assert_eq!(e.fields["action"], "pam_auth_failure");
+        assert_eq!(&e.fields["action"], "pam_auth_failure");
         assert_eq!(e.source.service, "su-l");
         // Anything else stays a base event of service su.
         let e = decode("Mar 10 09:00:01 srv su[4242]: some other text");

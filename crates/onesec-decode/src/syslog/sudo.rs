@@ -33,7 +33,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
                 };
                 event
                     .fields
-                    .insert(name.into(), value.trim_end_matches(';').trim().to_string());
+                    .insert(name, value.trim_end_matches(';').trim());
             }
             None if problem.is_none() => problem = Some(part.trim_end_matches(';').trim()),
             None => {}
@@ -46,9 +46,7 @@ pub(super) fn decode(text: &str, event: &mut Event) {
     event.class = EventClass::ProcessActivity;
     event.activity = Activity::Launch;
     if let Some(command) = command {
-        event
-            .fields
-            .insert("sudo.command".into(), command.to_string());
+        event.fields.insert("sudo.command", command);
     }
     match problem {
         None => {
@@ -57,13 +55,9 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         }
         Some(problem) => {
             event.status = Status::Failure;
-            event
-                .fields
-                .insert("sudo.error".into(), problem.to_string());
+            event.fields.insert("sudo.error", problem);
             if let Some(count) = problem.strip_suffix(" incorrect password attempts") {
-                event
-                    .fields
-                    .insert("sudo.attempts".into(), count.trim().to_string());
+                event.fields.insert("sudo.attempts", count.trim());
             }
             let action = if problem.contains("password") {
                 "sudo_auth_failure"
@@ -98,13 +92,13 @@ mod tests {
             )
         );
         assert_eq!(e.actor.user.as_deref(), Some("alice"));
-        assert_eq!(e.fields["sudo.target_user"], "root");
+        assert_eq!(&e.fields["sudo.target_user"], "root");
         assert_eq!(
-            e.fields["sudo.command"],
+            &e.fields["sudo.command"],
             "/usr/bin/systemctl restart postgresql"
         );
-        assert_eq!(e.fields["sudo.tty"], "pts/0");
-        assert_eq!(e.fields["action"], "sudo_command");
+        assert_eq!(&e.fields["sudo.tty"], "pts/0");
+        assert_eq!(&e.fields["action"], "sudo_command");
     }
 
     #[test]
@@ -113,17 +107,17 @@ mod tests {
             "Mar 10 10:14:31 h sudo: bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/ls ; x",
         );
         assert_eq!(e.status, Status::Failure);
-        assert_eq!(e.fields["action"], "sudo_auth_failure");
-        assert_eq!(e.fields["sudo.attempts"], "3");
-        assert_eq!(e.fields["sudo.command"], "/bin/ls ; x");
+        assert_eq!(&e.fields["action"], "sudo_auth_failure");
+        assert_eq!(&e.fields["sudo.attempts"], "3");
+        assert_eq!(&e.fields["sudo.command"], "/bin/ls ; x");
         let e = decode(
             "Mar 10 10:14:31 h sudo: bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
         );
-        assert_eq!(e.fields["action"], "sudo_not_allowed");
+        assert_eq!(&e.fields["action"], "sudo_not_allowed");
         let e = decode(
             "Mar 10 10:14:31 h sudo: pam_unix(sudo:auth): authentication failure; logname=bob uid=1000 euid=0 tty=/dev/pts/1 ruser=bob rhost=  user=bob",
         );
-        assert_eq!(e.fields["action"], "pam_auth_failure");
+        assert_eq!(&e.fields["action"], "pam_auth_failure");
         assert_eq!(e.source.service, "sudo");
     }
 }

@@ -40,5 +40,5 @@ pub fn decode_clean(format: &Format, bytes: &[u8], ctx: &DecodeContext) -> Vec<E
 
 /// The `action` field of an event, or "".
 pub fn action(event: &Event) -> &str {
-    event.fields.get("action").map_or("", String::as_str)
+    event.fields.get("action").unwrap_or("")
 }

@@ -1,0 +1,587 @@
+//! [`Fields`]: the source-specific fields of an event, text keys to text values in key order.
+//!
+//! Why not a `BTreeMap<String, String>`: a decoder fills 10 to 40 fields per record, and the
+//! map cost two heap allocations per field (key and value) plus a B-tree node now and then;
+//! with the `format!`ed dotted keys of the JSON decoders that was the largest part of decoding
+//! a record (`docs/benchmarks.md`, "Decoder allocations, session 8"). Here every key and value
+//! of an event lives in one string, back to back, and a vector of offsets sorted by key finds
+//! them: building an event's fields costs two allocations however many fields it has (fewer
+//! when the decoder reserves room up front).
+//!
+//! It behaves like the map it replaces: one value per key, iteration in key order (byte order
+//! of the keys, as `String`'s `Ord`), and it is serialised as the same JSON object.
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+/// Text keys to text values, kept sorted by key, stored in one string per event.
+///
+/// Keys and values are copied in on [`insert`](Fields::insert); a replaced or removed value
+/// leaves its bytes behind until there are enough of them to be worth compacting. An event's
+/// fields hold at most 4 GiB of text (offsets are `u32`); decoders accept records of at most
+/// 1 MiB, so a longer insert is refused (`false`) rather than wrapped.
+#[derive(Clone, Default)]
+pub struct Fields {
+    /// Keys and values, each key immediately followed by its value.
+    text: String,
+    /// One per field, in key order.
+    slots: Vec<Slot>,
+    /// Bytes of `text` no slot refers to (replaced or removed fields).
+    dead: u32,
+}
+
+/// Where one field lives in [`Fields::text`]: the key at `start`, its value right after it.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    start: u32,
+    key_len: u32,
+    value_len: u32,
+}
+
+impl Slot {
+    fn key_end(self) -> usize {
+        self.start as usize + self.key_len as usize
+    }
+
+    fn end(self) -> usize {
+        self.key_end() + self.value_len as usize
+    }
+}
+
+/// Dead bytes below which a replace or remove never compacts (small events never do).
+const COMPACT_MIN_DEAD: u32 = 4096;
+
+impl Fields {
+    /// No fields.
+    pub const fn new() -> Fields {
+        Fields {
+            text: String::new(),
+            slots: Vec::new(),
+            dead: 0,
+        }
+    }
+
+    /// No fields yet, with room for `fields` fields holding `text_bytes` bytes of keys and
+    /// values in all, so that filling them allocates once (or not at all for `0, 0`).
+    pub fn with_capacity(fields: usize, text_bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(text_bytes),
+            slots: Vec::with_capacity(fields),
+            dead: 0,
+        }
+    }
+
+    /// Makes room for `fields` more fields holding `text_bytes` more bytes.
+    pub fn reserve(&mut self, fields: usize, text_bytes: usize) {
+        self.text.reserve(text_bytes);
+        self.slots.reserve(fields);
+    }
+
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let index = self.find(key).ok()?;
+        Some(self.value_at(index))
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`, replacing any value it had. `false` only when the event's
+    /// fields would pass 4 GiB (then nothing changes).
+    pub fn insert(&mut self, key: &str, value: &str) -> bool {
+        let position = self.find(key);
+        let Some(slot) = self.append(key, |text| text.push_str(value)) else {
+            return false;
+        };
+        self.place(position, slot);
+        true
+    }
+
+    /// Sets `key` to `value` written with `Display` (a number, say) straight into the
+    /// event's text, without a `String` of its own.
+    pub fn insert_display(&mut self, key: &str, value: &dyn fmt::Display) -> bool {
+        let position = self.find(key);
+        // Writing into a `String` cannot fail; a `Display` impl that reports an error
+        // leaves what it wrote, as `to_string` would panic instead.
+        let Some(slot) = self.append(key, |text| {
+            let _ = write!(text, "{value}");
+        }) else {
+            return false;
+        };
+        self.place(position, slot);
+        true
+    }
+
+    /// Sets `key` to `value` unless it already has a value (the map `entry().or_insert()`);
+    /// `true` when it was set.
+    pub fn insert_if_absent(&mut self, key: &str, value: &str) -> bool {
+        let Err(index) = self.find(key) else {
+            return false;
+        };
+        let Some(slot) = self.append(key, |text| text.push_str(value)) else {
+            return false;
+        };
+        self.slots.insert(index, slot);
+        true
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let index = self.find(key).ok()?;
+        let value = self.value_at(index).to_string();
+        let slot = self.slots.remove(index);
+        self.bury(slot);
+        Some(value)
+    }
+
+    /// Removes every field.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.slots.clear();
+        self.dead = 0;
+    }
+
+    /// `(key, value)` pairs in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            fields: self,
+            slots: self.slots.iter(),
+        }
+    }
+
+    /// Keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.iter().map(|(key, _)| key)
+    }
+
+    /// Values in key order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.iter().map(|(_, value)| value)
+    }
+
+    /// Replaces each value for which `change` returns a new one (the map's `values_mut`,
+    /// for rewriting values in place: pseudonymisation).
+    pub fn map_values(&mut self, mut change: impl FnMut(&str) -> Option<String>) {
+        let changed: Vec<(usize, String)> = (0..self.slots.len())
+            .filter_map(|index| change(self.value_at(index)).map(|new| (index, new)))
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let mut out = Fields::with_capacity(self.len(), self.text.len());
+        let mut changed = changed.into_iter().peekable();
+        for (index, (key, value)) in self.iter().enumerate() {
+            let value = match changed.next_if(|(at, _)| *at == index) {
+                Some((_, new)) => Cow::Owned(new),
+                None => Cow::Borrowed(value),
+            };
+            out.push_sorted(key, &value);
+        }
+        *self = out;
+    }
+
+    /// Appends a field whose key sorts after every key present (the order `iter` gives),
+    /// falling back to a sorted insert when it does not.
+    fn push_sorted(&mut self, key: &str, value: &str) {
+        let in_order = self
+            .slots
+            .last()
+            .is_none_or(|&last| self.key_of(last) < key);
+        if !in_order {
+            self.insert(key, value);
+            return;
+        }
+        if let Some(slot) = self.append(key, |text| text.push_str(value)) {
+            self.slots.push(slot);
+        }
+    }
+
+    /// Index of `key` (`Ok`), or where it would go (`Err`). Fields are often inserted in key
+    /// order, so a key after the last one is answered without a search.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        match self.slots.last() {
+            None => return Err(0),
+            Some(&last) if self.key_of(last) < key => return Err(self.slots.len()),
+            Some(_) => {}
+        }
+        self.slots
+            .binary_search_by(|&slot| self.key_of(slot).cmp(key))
+    }
+
+    /// Writes `key` then the value `write_value` writes at the end of the text; the slot of
+    /// the new field, or `None` (nothing written) when offsets would pass `u32`.
+    fn append(&mut self, key: &str, write_value: impl FnOnce(&mut String)) -> Option<Slot> {
+        let start = self.text.len();
+        self.text.push_str(key);
+        let value_start = self.text.len();
+        write_value(&mut self.text);
+        let end = self.text.len();
+        if u32::try_from(end).is_err() {
+            self.text.truncate(start);
+            return None;
+        }
+        // `end` fits in a u32, so do the smaller offsets.
+        Some(Slot {
+            start: start as u32,
+            key_len: (value_start - start) as u32,
+            value_len: (end - value_start) as u32,
+        })
+    }
+
+    /// Puts `slot` where `find` said: over the field of the same key, or in its place.
+    fn place(&mut self, position: Result<usize, usize>, slot: Slot) {
+        match position {
+            Ok(index) => {
+                let old = std::mem::replace(&mut self.slots[index], slot);
+                self.bury(old);
+            }
+            Err(index) => self.slots.insert(index, slot),
+        }
+    }
+
+    /// Counts a field's bytes as dead; compacts when the dead bytes are both many and most
+    /// of the text (a caller replacing one value over and over).
+    fn bury(&mut self, slot: Slot) {
+        let size = slot.key_len.saturating_add(slot.value_len);
+        self.dead = self.dead.saturating_add(size);
+        if self.slots.is_empty() {
+            self.clear();
+        } else if self.dead >= COMPACT_MIN_DEAD && self.dead as usize * 2 > self.text.len() {
+            self.compact();
+        }
+    }
+
+    /// Rewrites the text with only the live fields.
+    fn compact(&mut self) {
+        let mut out = Fields::with_capacity(self.len(), self.text.len() - self.dead as usize);
+        for (key, value) in self.iter() {
+            out.push_sorted(key, value);
+        }
+        *self = out;
+    }
+
+    fn key_of(&self, slot: Slot) -> &str {
+        self.text
+            .get(slot.start as usize..slot.key_end())
+            .unwrap_or_default()
+    }
+
+    fn value_of(&self, slot: Slot) -> &str {
+        self.text
+            .get(slot.key_end()..slot.end())
+            .unwrap_or_default()
+    }
+
+    fn value_at(&self, index: usize) -> &str {
+        self.slots
+            .get(index)
+            .map_or("", |&slot| self.value_of(slot))
+    }
+}
+
+/// The fields' `(key, value)` pairs in key order.
+pub struct Iter<'a> {
+    fields: &'a Fields,
+    slots: std::slice::Iter<'a, Slot>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let slot = *self.slots.next()?;
+        Some((self.fields.key_of(slot), self.fields.value_of(slot)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let slot = *self.slots.next_back()?;
+        Some((self.fields.key_of(slot), self.fields.value_of(slot)))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Fields {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl std::ops::Index<&str> for Fields {
+    type Output = str;
+
+    /// The value of `key`; panics when there is none (as the map's index does).
+    fn index(&self, key: &str) -> &str {
+        match self.get(key) {
+            Some(value) => value,
+            None => panic!("no field {key:?}"),
+        }
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Fields {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, pairs: I) {
+        for (key, value) in pairs {
+            self.insert(key.as_ref(), value.as_ref());
+        }
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Fields {
+        let mut fields = Fields::new();
+        fields.extend(pairs);
+        fields
+    }
+}
+
+impl From<BTreeMap<String, String>> for Fields {
+    fn from(map: BTreeMap<String, String>) -> Fields {
+        let bytes = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let mut fields = Fields::with_capacity(map.len(), bytes);
+        for (key, value) in &map {
+            fields.push_sorted(key, value);
+        }
+        fields
+    }
+}
+
+impl From<&Fields> for BTreeMap<String, String> {
+    fn from(fields: &Fields) -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+/// Equal when they hold the same pairs (however their text is laid out).
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Fields {}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A JSON object (any serde map), keys in order: what `BTreeMap<String, String>` wrote.
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Fields, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of strings to strings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        // Untrusted size hints are capped, as serde's own collections do.
+        let mut fields = Fields::with_capacity(map.size_hint().unwrap_or(0).min(4096), 0);
+        while let Some((key, value)) = map.next_entry::<Text<'de>, Text<'de>>()? {
+            // A repeated key keeps its last value, as the map did.
+            fields.push_sorted(key.as_str(), value.as_str());
+        }
+        Ok(fields)
+    }
+}
+
+/// A string read by serde: borrowed from the input when it can be (no escapes), else owned.
+enum Text<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(text) => text,
+            Text::Owned(text) => text,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text<'de>, D::Error> {
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text::Borrowed(text))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+        Ok(Text::Owned(text.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Text<'de>, E> {
+        Ok(Text::Owned(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("syslog.program", "sshd é"),
+            ("EventID", "4624"),
+            ("a.b.0", ""),
+            ("action", "ssh_failed_password"),
+            ("Z", "quote \" and \\ and \n"),
+            ("ünïcode", "ключ"),
+            ("EventID", "4625"),
+        ]
+    }
+
+    #[test]
+    fn behaves_like_the_map_it_replaces() {
+        let mut map = BTreeMap::new();
+        let mut fields = Fields::new();
+        for (k, v) in sample() {
+            map.insert(k.to_string(), v.to_string());
+            assert!(fields.insert(k, v));
+        }
+        let pairs: Vec<(&str, &str)> = fields.iter().collect();
+        let expected: Vec<(&str, &str)> =
+            map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, expected);
+        assert_eq!(fields.len(), map.len());
+        assert_eq!(fields.get("EventID"), Some("4625"));
+        assert_eq!(&fields["a.b.0"], "");
+        assert!(fields.get("nope").is_none() && !fields.contains_key("nope"));
+        assert_eq!(fields.remove("EventID").as_deref(), Some("4625"));
+        assert_eq!(fields.remove("EventID"), None);
+        map.remove("EventID");
+        assert_eq!(BTreeMap::from(&fields), map);
+        assert!(!fields.insert_if_absent("action", "other"));
+        assert!(fields.insert_if_absent("b", "new"));
+        assert_eq!(fields.get("action"), Some("ssh_failed_password"));
+        assert_eq!(fields.keys().next_back(), Some("ünïcode"));
+        fields.insert_display("n", &-42);
+        assert_eq!(fields.get("n"), Some("-42"));
+        assert_eq!(Fields::from(map.clone()), map.iter().collect::<Fields>());
+    }
+
+    #[test]
+    fn serialises_byte_identically_to_the_map() {
+        let map: BTreeMap<String, String> = sample()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let fields: Fields = sample().into_iter().collect();
+        let text = serde_json::to_string(&fields).unwrap();
+        assert_eq!(text, serde_json::to_string(&map).unwrap());
+        assert_eq!(
+            serde_json::to_string_pretty(&fields).unwrap(),
+            serde_json::to_string_pretty(&map).unwrap()
+        );
+        let back: Fields = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, fields);
+        // Keys out of order and repeated, as another writer might send them.
+        let back: Fields = serde_json::from_str(r#"{"b":"1","a":"2","b":"3"}"#).unwrap();
+        assert_eq!(back.iter().collect::<Vec<_>>(), [("a", "2"), ("b", "3")]);
+        assert!(serde_json::from_str::<Fields>(r#"{"a":1}"#).is_err());
+        // From a reader (no borrowing possible).
+        let back: Fields = serde_json::from_reader(text.as_bytes()).unwrap();
+        assert_eq!(back, fields);
+        assert_eq!(serde_json::to_string(&Fields::new()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn replacing_one_value_over_and_over_stays_small() {
+        let mut fields = Fields::new();
+        fields.insert("keep", "me");
+        for i in 0..100_000 {
+            fields.insert_display("counter", &i);
+        }
+        assert_eq!(fields.get("counter"), Some("99999"));
+        assert_eq!(fields.get("keep"), Some("me"));
+        assert!(
+            fields.text.len() < 3 * COMPACT_MIN_DEAD as usize,
+            "{}",
+            fields.text.len()
+        );
+        fields.remove("keep");
+        fields.remove("counter");
+        assert!(fields.is_empty() && fields.text.is_empty());
+    }
+
+    #[test]
+    fn map_values_rewrites_only_what_changes() {
+        let mut fields: Fields = [("a", "alice"), ("b", "bob"), ("c", "alice bob")]
+            .into_iter()
+            .collect();
+        fields.map_values(|v| v.contains("alice").then(|| v.replace("alice", "P1")));
+        assert_eq!(
+            fields.iter().collect::<Vec<_>>(),
+            [("a", "P1"), ("b", "bob"), ("c", "P1 bob")]
+        );
+        let before = fields.clone();
+        fields.map_values(|_| None);
+        assert_eq!(fields, before);
+    }
+
+    #[test]
+    fn equality_ignores_layout() {
+        let mut a = Fields::new();
+        a.insert("x", "1");
+        a.insert("x", "2");
+        let b: Fields = [("x", "2")].into_iter().collect();
+        assert_eq!(a, b);
+        assert_ne!(a, Fields::new());
+        assert_eq!(format!("{b:?}"), r#"{"x": "2"}"#);
+    }
+}
