@@ -352,10 +352,7 @@ fn mark_one(monitor: &FlowMonitor, event: &mut Event) -> Option<u32> {
         dst_port: event.dst.port.unwrap_or(0),
         proto,
     };
-    let protocol = event
-        .fields
-        .get("network.protocol")
-        .and_then(|p| Proto::parse(p));
+    let protocol = event.fields.get("network.protocol").and_then(Proto::parse);
     // Without the protocol, a flow is allowed when TCP or UDP would be.
     let first = monitor.verdict(&flow(protocol.unwrap_or(Proto::Tcp)));
     let second = protocol

@@ -58,8 +58,8 @@ mod tests {
 
     fn windows(channel: &str, id: &str) -> Event {
         let mut e = event("windows", "", EventClass::ProcessActivity, Activity::Other);
-        e.fields.insert("Channel".into(), channel.into());
-        e.fields.insert("EventID".into(), id.into());
+        e.fields.insert("Channel", channel);
+        e.fields.insert("EventID", id);
         e
     }
 
@@ -102,7 +102,7 @@ mod tests {
             windows("Security", "4624"),
         ];
         let mut noisy = windows("Security", "4624");
-        noisy.fields.insert("TargetUserName".into(), "bob".into());
+        noisy.fields.insert("TargetUserName", "bob");
         noisy.message = "other text".into();
         events.push(noisy);
         let pairs: Vec<(&str, &str)> = [
