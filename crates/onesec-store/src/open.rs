@@ -15,15 +15,8 @@ pub enum StoreSettings {
 /// Opens one connection to the configured store for a data folder (`data_dir`), whose
 /// `journal` folder holds the records event blocks refer to.
 pub fn open_store(settings: &StoreSettings, data_dir: &Path) -> Result<Box<dyn Store>> {
-    let journal: PathBuf = data_dir.join("journal");
-    Ok(match settings {
-        StoreSettings::Sqlite => {
-            Box::new(SqliteStore::open(&data_dir.join("onesec.db"))?.with_journal_dir(journal))
-        }
-        StoreSettings::Postgres(pg) => {
-            Box::new(PgStore::connect(pg.clone())?.with_journal_dir(journal))
-        }
-    })
+    // Every store is also a privacy store; the caller sees only `Store`.
+    Ok(open_privacy_store(settings, data_dir)?)
 }
 
 /// A store that also removes personal data and keeps legal holds (both backends).

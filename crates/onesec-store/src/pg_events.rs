@@ -106,10 +106,7 @@ fn insert_keys(tx: &mut Transaction<'_>, events: &[&Event]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let kinds: Vec<&str> = rows.iter().map(|r| r.0).collect();
-    let keys: Vec<&str> = rows.iter().map(|r| r.1).collect();
-    let times: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    let (kinds, keys, times, ids) = key_columns(&rows);
     tx.execute(
         "INSERT INTO event_keys (kind, key, time_ms, id)
          SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[])
@@ -394,10 +391,7 @@ pub(crate) fn delete_keys(tx: &mut Transaction<'_>, events: &[Event]) -> Result<
     if rows.is_empty() {
         return Ok(());
     }
-    let kinds: Vec<&str> = rows.iter().map(|r| r.0).collect();
-    let keys: Vec<&str> = rows.iter().map(|r| r.1).collect();
-    let times: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    let (kinds, keys, times, ids) = key_columns(&rows);
     tx.execute(
         "DELETE FROM event_keys k
          USING UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[]) AS d(kind, key, time_ms, id)
@@ -427,4 +421,16 @@ pub(crate) fn journal_blocks_before(
             ))
         })
         .collect()
+}
+
+/// Timeline rows as the four arrays an `UNNEST` takes: kinds, keys, times, event ids.
+type KeyColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<i64>, Vec<i64>);
+
+fn key_columns<'a>(rows: &[event_scan::KeyRow<'a>]) -> KeyColumns<'a> {
+    (
+        rows.iter().map(|r| r.0).collect(),
+        rows.iter().map(|r| r.1).collect(),
+        rows.iter().map(|r| r.2).collect(),
+        rows.iter().map(|r| r.3).collect(),
+    )
 }
