@@ -72,7 +72,7 @@ pub type AppendFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u64>, String>
 pub trait EventLog: Send + Sync {
     /// Makes `events` durable and returns their ids in order.
     fn append<'a>(&'a self, events: &'a [Event]) -> AppendFuture<'a>;
-    /// What it is, for logs and errors (e.g. `JetStream onesec@nats://…`).
+    /// What it is, for logs and errors (e.g. `JetStream cluster onesec at nats://…`).
     fn describe(&self) -> String;
 }
 
@@ -410,9 +410,6 @@ impl Ingestor {
         report
     }
 
-    /// Backpressure: while detection is more than [`MAX_BACKLOG`] events behind the journal,
-    /// new submissions wait (up to a second each), so detection can take the events the ingestor
-    /// hands over already parsed instead of falling ever further behind. Nothing is refused.
     /// SHA-256 (hex) of the bytes as received, when the audit log wants it.
     fn raw_digest(&self, parts: &[&[u8]]) -> String {
         match self.audit {
@@ -433,6 +430,10 @@ impl Ingestor {
         crate::audit::sha256_hex(&parts)
     }
 
+    /// Backpressure: while detection is more than [`MAX_BACKLOG`] events behind the journal,
+    /// new submissions wait (up to a second each), so detection can take the events the ingestor
+    /// hands over already parsed instead of falling ever further behind. Nothing is refused
+    /// here ([`Ingestor::room_for_submission`] is what may refuse).
     async fn wait_for_detection_to_catch_up(&self) {
         for _ in 0..1000 {
             if self.detection_backlog() <= MAX_BACKLOG {
