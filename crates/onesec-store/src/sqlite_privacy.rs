@@ -359,21 +359,4 @@ mod tests {
         );
         assert_eq!(ranges_of(&[]), vec![]);
     }
-
-    #[test]
-    fn holds_are_placed_restated_and_lifted() {
-        let mut store = SqliteStore::in_memory().unwrap();
-        let hold = |reason: &str| LegalHold {
-            incident_id: "inc-1".into(),
-            reason: reason.into(),
-            placed_by: "dpo".into(),
-            placed_ms: 5,
-        };
-        store.place_legal_hold(&hold("case 1")).unwrap();
-        store.place_legal_hold(&hold("case 2")).unwrap();
-        assert_eq!(store.legal_holds().unwrap(), vec![hold("case 2")]);
-        assert!(store.lift_legal_hold("inc-1").unwrap());
-        assert!(!store.lift_legal_hold("inc-1").unwrap());
-        assert!(store.legal_holds().unwrap().is_empty());
-    }
 }

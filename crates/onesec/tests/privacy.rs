@@ -70,6 +70,19 @@ fn run_cli(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `onesec privacy retention --apply --json` with the data folder's and the as-of flags:
+/// the report as printed.
+fn apply_retention(folder: &[&str], as_of: &[&str]) -> String {
+    run_cli(
+        &[
+            &["privacy", "retention", "--apply", "--json"][..],
+            folder,
+            as_of,
+        ]
+        .concat(),
+    )
+}
+
 fn verify(data: &Path) -> String {
     let out = cli(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -132,14 +145,7 @@ fn retention_removes_the_expired_events_and_their_segments_and_the_audit_log_ver
         "a dry run removes nothing"
     );
 
-    let applied = run_cli(
-        &[
-            &["privacy", "retention", "--apply", "--json"][..],
-            &folder,
-            &as_of,
-        ]
-        .concat(),
-    );
+    let applied = apply_retention(&folder, &as_of);
     let report: Value = serde_json::from_str(&applied).unwrap();
     // Events an incident cites are kept as its evidence; every other March badge event goes.
     let kept_as_evidence = report["kept_as_incident_evidence"].as_u64().unwrap();
@@ -265,14 +271,7 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
     others.sort();
     drop(store);
     let far_future = ["--as-of", "2030-01-01T00:00:00Z"];
-    let applied = run_cli(
-        &[
-            &["privacy", "retention", "--apply", "--json"][..],
-            &folder,
-            &far_future,
-        ]
-        .concat(),
-    );
+    let applied = apply_retention(&folder, &far_future);
     let report: Value = serde_json::from_str(&applied).unwrap();
     assert_eq!(
         report["kept_for_legal_hold"].as_u64(),
@@ -327,14 +326,7 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
 
     // Released but still open, the incident stays with what it cites; closed, it expires with
     // its alerts and events at the next run, and the audit log still verifies.
-    let kept = run_cli(
-        &[
-            &["privacy", "retention", "--apply", "--json"][..],
-            &folder,
-            &far_future,
-        ]
-        .concat(),
-    );
+    let kept = apply_retention(&folder, &far_future);
     let kept: Value = serde_json::from_str(&kept).unwrap();
     assert_eq!(kept["incidents_removed"], serde_json::json!([]), "{kept:#}");
     assert_eq!(kept["incidents_kept_open"].as_u64(), Some(1), "{kept:#}");
@@ -344,14 +336,7 @@ fn a_legal_hold_keeps_what_its_incident_cites_and_is_audited() {
         .set_incident_state(&held, onesec_incident::IncidentState::Closed)
         .unwrap();
     drop(store);
-    let expired = run_cli(
-        &[
-            &["privacy", "retention", "--apply", "--json"][..],
-            &folder,
-            &far_future,
-        ]
-        .concat(),
-    );
+    let expired = apply_retention(&folder, &far_future);
     let expired: Value = serde_json::from_str(&expired).unwrap();
     assert_eq!(
         expired["incidents_removed"],
