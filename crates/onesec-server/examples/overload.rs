@@ -23,6 +23,11 @@
 //! sender that cannot write keeps the rest as its own backlog (counted as held back); UDP
 //! datagrams go out at the offered rate whatever happens to them. Results go to stdout;
 //! `docs/benchmarks.md` ("Overload: memory under 10× load") has a run.
+//!
+//! To see what holds the memory, run the service under a heap profiler:
+//! `OVERLOAD_WRAPPER="heaptrack -o /tmp/overload"` starts the child under that command (the
+//! samples follow the service's own pid, which it reports). heaptrack sees `malloc`, not
+//! mimalloc: remove the `#[global_allocator]` below for such a run.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -94,6 +99,7 @@ fn serve(args: &[String]) -> Result<(), BoxError> {
         );
         let server = onesec_server::start(pipeline.clone(), pipeline.config()).await?;
         let ready = serde_json::json!({
+            "pid": std::process::id(),
             "http": server.http,
             "udp": server.syslog_udp,
             "tcp": server.syslog_tcp,
@@ -610,7 +616,7 @@ fn drive(args: &[String]) -> Result<bool, BoxError> {
         o.mqtt = None;
     }
     let data = tempfile::tempdir()?;
-    let mut command = Command::new(std::env::current_exe()?);
+    let mut command = service_command()?;
     command.arg("--serve").arg(data.path());
     if let Some(url) = &o.mqtt {
         command.arg(url);
@@ -642,6 +648,20 @@ fn drive(args: &[String]) -> Result<bool, BoxError> {
     result
 }
 
+/// This program again, or under the command in `OVERLOAD_WRAPPER` (a profiler such as
+/// `heaptrack -o /tmp/overload`; the service's own pid comes in its READY line).
+fn service_command() -> Result<Command, BoxError> {
+    let exe = std::env::current_exe()?;
+    let wrapper = std::env::var("OVERLOAD_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let Some(program) = words.next() else {
+        return Ok(Command::new(exe));
+    };
+    let mut command = Command::new(program);
+    command.args(words).arg(exe);
+    Ok(command)
+}
+
 fn run(o: &Options, service: &mut Service, pid: u32) -> Result<bool, BoxError> {
     let ready = {
         let mut line = String::new();
@@ -655,6 +675,8 @@ fn run(o: &Options, service: &mut Service, pid: u32) -> Result<bool, BoxError> {
             }
         }
     };
+    // The service's own pid: under a wrapper it is not the child's.
+    let pid = ready["pid"].as_u64().map_or(pid, |p| p as u32);
     let addr = |k: &str| -> Result<SocketAddr, BoxError> {
         Ok(ready[k].as_str().ok_or(format!("no {k}"))?.parse()?)
     };
