@@ -23,7 +23,7 @@ use crate::error::ClusterError;
 use crate::renew::{LeaseBook, LeaseClock, spawn_renewer};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures_util::StreamExt;
-use onesec_incident::{Alert, Grouper, GrouperConfig, IncidentState};
+use onesec_incident::{Alert, Changes, Grouper, GrouperConfig, IncidentState};
 use onesec_store::{DetectionBatch, IncidentFilter, Store};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -252,23 +252,25 @@ impl Sink {
     fn group_upto(&mut self, low: u64, stored: u64) -> Result<(), ClusterError> {
         let later = self.held.split_off(&(low + 1, 0));
         let ready = std::mem::replace(&mut self.held, later);
-        let mut batch = DetectionBatch::default();
+        let mut changes = Changes::default();
         for ((trigger, _), alert) in ready {
             let change = self.grouper.apply(alert);
             self.counters.applied += 1;
             if trigger > stored {
-                batch.alerts.extend(change.alert);
-                batch.alerts.extend(change.also);
-                batch.incidents.extend(change.incidents);
+                changes.take(change);
             }
         }
         self.grouped_upto = low;
         if low <= stored {
             return Ok(());
         }
-        batch.detected_upto = low;
-        dedup_last(&mut batch.alerts, |a| a.id.clone());
-        dedup_last(&mut batch.incidents, |i| i.id.clone());
+        let (alerts, incidents) = changes.into_lists();
+        let batch = DetectionBatch {
+            detected_upto: low,
+            alerts,
+            incidents,
+            ..DetectionBatch::default()
+        };
         self.store
             .commit(&batch)
             .map_err(|e| ClusterError::Store(e.to_string()))?;
@@ -318,19 +320,6 @@ pub async fn low_watermark(cluster: &Cluster) -> Result<u64, ClusterError> {
     Ok(low)
 }
 
-/// Keeps only the last occurrence of each key, in the order of those last occurrences.
-fn dedup_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> String) {
-    let mut seen = HashSet::new();
-    let mut kept: Vec<T> = Vec::with_capacity(items.len());
-    for item in items.drain(..).rev() {
-        if seen.insert(key(&item)) {
-            kept.push(item);
-        }
-    }
-    kept.reverse();
-    *items = kept;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,12 +336,5 @@ mod tests {
         }
         let order: Vec<&str> = held.into_values().collect();
         assert_eq!(order, ["9.0", "10.0", "10.1", "100.0"]);
-    }
-
-    #[test]
-    fn dedup_last_keeps_the_last_version_in_order() {
-        let mut items = vec![("a", 1), ("b", 1), ("a", 2), ("c", 1)];
-        dedup_last(&mut items, |(k, _)| k.to_string());
-        assert_eq!(items, [("b", 1), ("a", 2), ("c", 1)]);
     }
 }

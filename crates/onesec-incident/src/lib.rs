@@ -15,6 +15,7 @@
 
 mod alert;
 mod case;
+mod changes;
 mod grouper;
 mod incident;
 
@@ -22,6 +23,7 @@ pub use alert::{Alert, AlertStatus, Entities};
 pub use case::{
     Case, Category, HistoryEntry, Priority, PriorityError, Risk, Route, RouteRule, SlaPolicy,
 };
+pub use changes::Changes;
 pub use grouper::{Change, GroupError, Grouper, GrouperConfig, ManualOp};
 pub use incident::{Incident, IncidentState, StateError};
 

@@ -367,7 +367,7 @@ impl Detector {
 
     fn apply_manual(&mut self, record: ManualRecord) -> Result<Vec<Incident>, crate::RegroupError> {
         let change = self.grouper.manual(&record.op)?;
-        let mut changed = Changed::default();
+        let mut changed = onesec_incident::Changes::default();
         changed.take(change);
         let (alerts, incidents) = changed.into_lists();
         let batch = DetectionBatch {
@@ -434,7 +434,7 @@ impl Detector {
             ..DetectionBatch::default()
         };
         let now = crate::ingest::now_ms();
-        let mut changed = Changed::default();
+        let mut changed = onesec_incident::Changes::default();
         for event in &chunk {
             if self.rebuilding && event.id > stored_upto {
                 self.finish_rebuild();
@@ -605,90 +605,5 @@ pub fn logsource_domain(logsource: &LogSource) -> Option<Domain> {
         }
         Some(p) if !p.eq_ignore_ascii_case("onesec") => Some(Domain::Cyber),
         _ => None,
-    }
-}
-
-/// The alerts and incidents a chunk changed: the latest copy of each.
-#[derive(Default)]
-struct Changed {
-    alerts: Latest<Alert>,
-    incidents: Latest<Incident>,
-}
-
-impl Changed {
-    fn take(&mut self, change: onesec_incident::Change) {
-        for alert in change.alert.into_iter().chain(change.also) {
-            self.alerts.put(alert.id.clone(), alert);
-        }
-        for incident in change.incidents {
-            self.incidents.put(incident.id.clone(), incident);
-        }
-    }
-
-    fn into_lists(self) -> (Vec<Alert>, Vec<Incident>) {
-        (self.alerts.into_vec(), self.incidents.into_vec())
-    }
-}
-
-/// The latest copy of each item by id, in the order of those latest copies. An older copy is
-/// dropped as soon as a newer one comes, not at the end of the chunk: a chunk whose alerts
-/// all join one growing incident would otherwise hold a full copy of that incident per alert
-/// until it is stored (the ~1 GiB RSS swing of the overload benchmark was exactly that).
-struct Latest<T> {
-    slots: Vec<Option<T>>,
-    slot_of: HashMap<String, usize>,
-}
-
-impl<T> Default for Latest<T> {
-    fn default() -> Self {
-        Self {
-            slots: Vec::new(),
-            slot_of: HashMap::new(),
-        }
-    }
-}
-
-impl<T> Latest<T> {
-    fn put(&mut self, id: String, item: T) {
-        let next = self.slots.len();
-        if let Some(slot) = self.slot_of.insert(id, next) {
-            self.slots[slot] = None;
-        }
-        self.slots.push(Some(item));
-    }
-
-    fn into_vec(self) -> Vec<T> {
-        self.slots.into_iter().flatten().collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Latest;
-
-    #[test]
-    fn latest_keeps_one_copy_per_id_in_the_order_of_the_latest_copies() {
-        let mut latest = Latest::default();
-        latest.put("a".into(), ("a", 1));
-        latest.put("b".into(), ("b", 1));
-        latest.put("a".into(), ("a", 2));
-        latest.put("c".into(), ("c", 1));
-        latest.put("a".into(), ("a", 3));
-        assert_eq!(latest.into_vec(), vec![("b", 1), ("c", 1), ("a", 3)]);
-    }
-
-    #[test]
-    fn an_older_copy_is_dropped_when_the_newer_one_comes() {
-        let first = std::rc::Rc::new(1);
-        let mut latest = Latest::default();
-        latest.put("incident".into(), first.clone());
-        assert_eq!(std::rc::Rc::strong_count(&first), 2);
-        latest.put("incident".into(), std::rc::Rc::new(2));
-        assert_eq!(
-            std::rc::Rc::strong_count(&first),
-            1,
-            "the replaced copy is freed at once, not when the chunk is stored"
-        );
-        assert_eq!(*latest.into_vec()[0], 2);
     }
 }
