@@ -564,8 +564,7 @@ impl Engine {
                     evict_entries(&mut c.scratch, evict_before);
                     c.groups.store(g, &mut c.scratch);
                 }
-                let (_, more) = c.groups.key_and_more(g);
-                more.retain_alerts(horizon);
+                c.groups.with_more(g, |_, more| more.retain_alerts(horizon));
                 if c.groups.entry_count(g) == 0 && c.groups.more(g).alerts().is_empty() {
                     c.groups.remove(g);
                 }
@@ -1057,11 +1056,9 @@ fn insert_entry(
     let evict = evict_before(c, cx.horizon);
     let by_event = c.by_event;
     let g = c.groups.find_or_insert(key, || {
-        key_values(&c.group_by, cx.raw, cx.cuts).map(|values| {
-            Box::new(GroupMore {
-                values: Some(values),
-                ..GroupMore::default()
-            })
+        key_values(&c.group_by, cx.raw, cx.cuts).map(|values| GroupMore {
+            values: Some(values),
+            ..GroupMore::default()
         })
     });
     let mut entries = std::mem::take(&mut c.scratch);
@@ -1093,8 +1090,9 @@ fn insert_entry(
         decided_from: c.decided_from,
         group_by: &c.group_by,
     };
-    let (key, more) = c.groups.key_and_more(g);
-    let changes = recompute_group(&shape, &mut entries, more, key, cx.horizon, cx.rule_key);
+    let changes = c.groups.with_more(g, |key, more| {
+        recompute_group(&shape, &mut entries, more, key, cx.horizon, cx.rule_key)
+    });
     c.groups.store(g, &mut entries);
     c.scratch = entries;
     Some(changes)
@@ -1198,8 +1196,9 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     };
     let mut entries = std::mem::take(&mut c.scratch);
     c.groups.load(g, &mut entries);
-    let (key, more) = c.groups.key_and_more(g);
-    let changes = recompute_group(&shape, &mut entries, more, key, horizon, rule_key);
+    let changes = c.groups.with_more(g, |key, more| {
+        recompute_group(&shape, &mut entries, more, key, horizon, rule_key)
+    });
     c.groups.store(g, &mut entries);
     c.scratch = entries;
     changes

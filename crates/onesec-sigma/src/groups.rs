@@ -108,8 +108,11 @@ impl Entry {
 }
 
 /// An alert of a group that can still change (56 bytes: a correlation that fires often holds
-/// thousands, each for as long as its window can still change).
+/// thousands, each for as long as its window can still change). In declaration order, the
+/// events' pointer last, so that [`Alerts`] can tell its variants by that pointer's niche
+/// (no tag word).
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C)]
 pub(crate) struct LiveAlert {
     pub(crate) id: AlertId,
     /// Time span of its matches (entry times).
@@ -217,59 +220,101 @@ impl AlertEvents {
     }
 }
 
-/// The rarer part of a group: live alerts, several group-by values, fallback entries.
-#[derive(Debug, Default)]
-pub(crate) struct GroupMore {
-    pub(crate) alerts: Vec<LiveAlert>,
-    /// Group-by values when there are several fields (one field: the key is the value).
-    pub(crate) values: Option<Arc<Vec<(String, String)>>>,
-    /// The group's entries when they do not fit the compact form (else empty).
-    pub(crate) wide: Vec<Entry>,
+/// A group's live alerts: one inline (the usual case: no allocation of its own), else a
+/// vector (empty: none).
+#[derive(Debug)]
+pub(crate) enum Alerts {
+    Many(Vec<LiveAlert>),
+    One(LiveAlert),
 }
 
-/// A group's boxed rarer part, absent for most groups.
+impl Default for Alerts {
+    fn default() -> Alerts {
+        Alerts::Many(Vec::new())
+    }
+}
+
+impl Alerts {
+    pub(crate) fn as_slice(&self) -> &[LiveAlert] {
+        match self {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => std::slice::from_ref(a),
+        }
+    }
+
+    pub(crate) fn from_vec(mut alerts: Vec<LiveAlert>) -> Alerts {
+        match alerts.pop() {
+            Some(a) if alerts.is_empty() => Alerts::One(a),
+            Some(a) => {
+                alerts.push(a);
+                Alerts::Many(alerts)
+            }
+            None => Alerts::default(),
+        }
+    }
+
+    fn into_vec(self) -> Vec<LiveAlert> {
+        match self {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => vec![a],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+}
+
+/// The rarer part of a group: live alerts, several group-by values, fallback entries. Kept in
+/// a slab of its correlation (no allocation per group), 72 bytes.
 #[derive(Debug, Default)]
-pub(crate) struct More(pub(crate) Option<Box<GroupMore>>);
+pub(crate) struct GroupMore {
+    pub(crate) alerts: Alerts,
+    /// Group-by values when there are several fields (one field: the key is the value).
+    pub(crate) values: Option<Arc<Vec<(String, String)>>>,
+    /// The group's entries when they do not fit the compact form (else `None`; rarer still,
+    /// hence boxed).
+    pub(crate) wide: Option<Box<Vec<Entry>>>,
+}
+
+impl GroupMore {
+    fn wide(&self) -> &[Entry] {
+        self.wide.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A group's rarer part (empty for most groups: they hold no slot).
+#[derive(Debug, Default)]
+pub(crate) struct More(pub(crate) GroupMore);
+
+/// The rarer part of a group that has none.
+static NO_MORE: More = More(GroupMore {
+    alerts: Alerts::Many(Vec::new()),
+    values: None,
+    wide: None,
+});
 
 impl More {
     pub(crate) fn alerts(&self) -> &[LiveAlert] {
-        self.0.as_ref().map_or(&[], |m| &m.alerts)
+        self.0.alerts.as_slice()
     }
 
     pub(crate) fn take_alerts(&mut self) -> Vec<LiveAlert> {
-        self.0
-            .as_mut()
-            .map(|m| std::mem::take(&mut m.alerts))
-            .unwrap_or_default()
+        std::mem::take(&mut self.0.alerts).into_vec()
     }
 
-    /// Stores the group's alerts, dropping the boxed part when nothing is left in it.
+    /// Stores the group's alerts.
     pub(crate) fn set_alerts(&mut self, alerts: Vec<LiveAlert>) {
-        match &mut self.0 {
-            Some(m) => m.alerts = alerts,
-            None if alerts.is_empty() => {}
-            None => {
-                self.0 = Some(Box::new(GroupMore {
-                    alerts,
-                    ..GroupMore::default()
-                }))
-            }
-        }
-        self.drop_if_empty();
+        self.0.alerts = Alerts::from_vec(alerts);
     }
 
-    fn drop_if_empty(&mut self) {
-        if self
-            .0
-            .as_ref()
-            .is_some_and(|m| m.alerts.is_empty() && m.values.is_none() && m.wide.is_empty())
-        {
-            self.0 = None;
-        }
+    /// Nothing in it (the group gives its slot back).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.alerts.is_empty() && self.0.values.is_none() && self.0.wide.is_none()
     }
 
     pub(crate) fn retain_alerts(&mut self, horizon: i64) {
-        if self.0.is_some() {
+        if !self.0.alerts.is_empty() {
             let mut alerts = self.take_alerts();
             alerts.retain(|a| a.span.1 >= horizon);
             self.set_alerts(alerts);
@@ -278,11 +323,61 @@ impl More {
 
     /// Group-by values of a multi-field group, if any.
     pub(crate) fn values(&self) -> Option<Arc<Vec<(String, String)>>> {
-        self.0.as_ref().and_then(|m| m.values.clone())
+        self.0.values.clone()
     }
 
-    fn wide_len(&self) -> usize {
-        self.0.as_ref().map_or(0, |m| m.wide.len())
+    fn wide(&self) -> &[Entry] {
+        self.0.wide()
+    }
+}
+
+/// The rarer parts of a correlation's groups: a slab in segments that are never reallocated
+/// (as the entry pools), slots reused through a free list.
+#[derive(Debug, Default)]
+struct MoreSlab {
+    segs: Vec<Box<[More]>>,
+    /// Slots handed out so far (live or on the free list).
+    len: usize,
+    free: Vec<u32>,
+}
+
+impl MoreSlab {
+    fn get(&self, slot: u32) -> &More {
+        let (seg, off) = chunk_at(0, slot);
+        &self.segs[seg][off]
+    }
+
+    fn get_mut(&mut self, slot: u32) -> &mut More {
+        let (seg, off) = chunk_at(0, slot);
+        &mut self.segs[seg][off]
+    }
+
+    /// A slot holding `more`.
+    fn alloc(&mut self, more: More) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                let slot = self.len as u32;
+                let (seg, _) = chunk_at(0, slot);
+                if seg == self.segs.len() {
+                    let len = seg_len(0, seg);
+                    self.segs.push((0..len).map(|_| More::default()).collect());
+                }
+                self.len += 1;
+                slot
+            }
+        };
+        *self.get_mut(slot) = more;
+        slot
+    }
+
+    fn release(&mut self, slot: u32) {
+        *self.get_mut(slot) = More::default();
+        self.free.push(slot);
+    }
+
+    fn mostly_free(&self) -> bool {
+        self.free.len() * 2 > self.len
     }
 }
 
@@ -325,10 +420,13 @@ struct Group {
     /// Time and event id of the first entry (when `len > 0`).
     base_time: i64,
     base_id: u64,
-    more: More,
-    /// Chunk of the further entries in the pool of their size class (when `len > 1`).
-    chunk: u32,
-    /// Entries in the compact form (0: none, or all in `more.wide`).
+    /// The further entries: the chunk in the pool of their size class (its index in the
+    /// first four bytes), or, when there is one narrow further entry, that entry itself (six
+    /// bytes, then its referenced rule): the second entry of a group costs no pool space.
+    tail: [u8; 8],
+    /// Slot of the rarer part in the correlation's [`MoreSlab`] ([`NO_SLOT`]: none).
+    more: u32,
+    /// Entries in the compact form (0: none, or all in the fallback vector).
     len: u16,
     /// Referenced rule of the first entry.
     member0: u8,
@@ -336,9 +434,12 @@ struct Group {
     flags: u8,
 }
 
+/// No rarer part.
+const NO_SLOT: u32 = u32::MAX;
+
 /// The slab slot holds a group.
 const LIVE: u8 = 1;
-/// The group's further entries are in the narrow pools (6 bytes each).
+/// The group's further entries are narrow (6 bytes each).
 const NARROW: u8 = 2;
 
 impl Group {
@@ -348,6 +449,35 @@ impl Group {
 
     fn narrow(&self) -> bool {
         self.flags & NARROW != 0
+    }
+
+    /// Further entries (compact form).
+    fn rest(&self) -> usize {
+        usize::from(self.len).saturating_sub(1)
+    }
+
+    /// The single further entry sits in `tail`.
+    fn inline(&self) -> bool {
+        self.narrow() && self.rest() == 1
+    }
+
+    /// The further entries sit in a pool chunk.
+    fn pooled(&self) -> bool {
+        self.rest() > 0 && !self.inline()
+    }
+
+    fn chunk(&self) -> u32 {
+        u32::from_le_bytes([self.tail[0], self.tail[1], self.tail[2], self.tail[3]])
+    }
+
+    fn set_chunk(&mut self, chunk: u32) {
+        self.tail[..4].copy_from_slice(&chunk.to_le_bytes());
+    }
+
+    /// The inline further entry: (packed offsets, referenced rule).
+    fn inline_entry(&self) -> (Narrow, u8) {
+        let t = self.tail;
+        ([t[0], t[1], t[2], t[3], t[4], t[5]], t[6])
     }
 }
 
@@ -553,6 +683,8 @@ pub(crate) struct Groups {
     pools: Vec<Pool<Wide>>,
     /// Pools of 6-byte further entries, by size class.
     narrow: Vec<Pool<Narrow>>,
+    /// The groups' rarer parts.
+    mores: MoreSlab,
     /// Whether entries carry a referenced rule other than 0 (several members).
     multi: bool,
 }
@@ -580,6 +712,7 @@ impl Groups {
             dead_key_bytes: 0,
             pools: Vec::new(),
             narrow: Vec::new(),
+            mores: MoreSlab::default(),
             multi: members > 1,
         }
     }
@@ -622,7 +755,7 @@ impl Groups {
     pub(crate) fn find_or_insert(
         &mut self,
         key: &str,
-        more: impl FnOnce() -> Option<Box<GroupMore>>,
+        more: impl FnOnce() -> Option<GroupMore>,
     ) -> u32 {
         let hash = self.hasher.hash_one(key);
         let (slab, keys) = (&self.slab, &self.keys);
@@ -642,12 +775,17 @@ impl Groups {
             self.keys.extend_from_slice(key.as_bytes());
             KeyRef::arena(off, key.len())
         };
+        let more = More(more().unwrap_or_default());
         let group = Group {
             key: key_ref,
             base_time: 0,
             base_id: 0,
-            more: More(more()),
-            chunk: 0,
+            tail: [0; 8],
+            more: if more.is_empty() {
+                NO_SLOT
+            } else {
+                self.mores.alloc(more)
+            },
             len: 0,
             member0: 0,
             flags: LIVE,
@@ -675,13 +813,13 @@ impl Groups {
             e.remove();
         }
         self.free_chunk(idx);
+        self.take_more(idx);
         let g = &mut self.slab[idx as usize];
         if let Some((_, len)) = g.key.arena_span() {
             self.dead_key_bytes += len;
         }
         g.flags = 0;
         g.len = 0;
-        g.more = More(None);
         self.vacant.push(idx);
     }
 
@@ -696,24 +834,70 @@ impl Groups {
 
     /// The group's rarer part (alerts, values).
     pub(crate) fn more(&self, idx: u32) -> &More {
-        &self.slab[idx as usize].more
+        match self.slab[idx as usize].more {
+            NO_SLOT => &NO_MORE,
+            slot => self.mores.get(slot),
+        }
     }
 
-    /// The group's key and its rarer part, mutable.
-    pub(crate) fn key_and_more(&mut self, idx: u32) -> (&str, &mut More) {
+    /// Moves the group's rarer part out (its slot freed).
+    fn take_more(&mut self, idx: u32) -> More {
         let g = &mut self.slab[idx as usize];
-        let k = &g.key;
-        let bytes = match k.arena_span() {
-            Some((off, len)) => self.keys.get(off..off + len).unwrap_or_default(),
-            None => &k.0[..usize::from(k.0[15]).min(INLINE_MAX)],
+        let slot = std::mem::replace(&mut g.more, NO_SLOT);
+        if slot == NO_SLOT {
+            return More::default();
+        }
+        let more = std::mem::take(self.mores.get_mut(slot));
+        self.mores.release(slot);
+        more
+    }
+
+    /// Sets the group's rarer part (its slot freed when `more` is empty).
+    fn put_more(&mut self, idx: u32, more: More) {
+        let slot = self.slab[idx as usize].more;
+        match (slot, more.is_empty()) {
+            (NO_SLOT, true) => {}
+            (NO_SLOT, false) => self.slab[idx as usize].more = self.mores.alloc(more),
+            (slot, false) => *self.mores.get_mut(slot) = more,
+            (slot, true) => {
+                self.mores.release(slot);
+                self.slab[idx as usize].more = NO_SLOT;
+            }
+        }
+    }
+
+    /// Drops the group's fallback entries, if any (and its rarer part if nothing is left).
+    fn clear_wide(&mut self, idx: u32) {
+        let slot = self.slab[idx as usize].more;
+        if slot == NO_SLOT {
+            return;
+        }
+        let more = self.mores.get_mut(slot);
+        more.0.wide = None;
+        if more.is_empty() {
+            self.mores.release(slot);
+            self.slab[idx as usize].more = NO_SLOT;
+        }
+    }
+
+    /// Calls `f` with the group's key and its rarer part, mutable (kept if `f` leaves anything
+    /// in it).
+    pub(crate) fn with_more<R>(&mut self, idx: u32, f: impl FnOnce(&str, &mut More) -> R) -> R {
+        let slot = self.slab[idx as usize].more;
+        let mut more = if slot == NO_SLOT {
+            More::default()
+        } else {
+            std::mem::take(self.mores.get_mut(slot))
         };
-        (std::str::from_utf8(bytes).unwrap_or_default(), &mut g.more)
+        let r = f(self.key(idx), &mut more);
+        self.put_more(idx, more);
+        r
     }
 
     /// Entries the group holds.
     pub(crate) fn entry_count(&self, idx: u32) -> usize {
         let g = &self.slab[idx as usize];
-        usize::from(g.len) + g.more.wide_len()
+        usize::from(g.len) + self.more(idx).wide().len()
     }
 
     /// Time of the group's oldest entry.
@@ -722,47 +906,43 @@ impl Groups {
         if g.len > 0 {
             return Some(g.base_time);
         }
-        g.more
-            .0
-            .as_ref()
-            .and_then(|m| m.wide.first())
-            .map(|e| e.time)
+        self.more(idx).wide().first().map(|e| e.time)
     }
 
     /// Time of the group's newest entry (how recently it was touched; `i64::MIN` when empty).
     pub(crate) fn newest_time(&self, idx: u32) -> i64 {
         let g = &self.slab[idx as usize];
-        match g.len {
-            0 => g
-                .more
-                .0
-                .as_ref()
-                .and_then(|m| m.wide.last())
-                .map_or(i64::MIN, |e| e.time),
-            1 => g.base_time,
-            n => {
-                let rest = usize::from(n) - 1;
-                let class = class_of(rest);
-                let dt = if g.narrow() {
-                    self.narrow[class].chunk(class, g.chunk)[rest - 1]
-                        .unpack()
-                        .0
-                } else {
-                    self.pools[class].chunk(class, g.chunk)[rest - 1].unpack().0
-                };
-                g.base_time + dt
-            }
+        let rest = g.rest();
+        if g.len == 0 {
+            return self.more(idx).wide().last().map_or(i64::MIN, |e| e.time);
         }
+        if rest == 0 {
+            return g.base_time;
+        }
+        let dt = if g.inline() {
+            g.inline_entry().0.unpack().0
+        } else {
+            let class = class_of(rest);
+            if g.narrow() {
+                self.narrow[class].chunk(class, g.chunk())[rest - 1]
+                    .unpack()
+                    .0
+            } else {
+                self.pools[class].chunk(class, g.chunk())[rest - 1]
+                    .unpack()
+                    .0
+            }
+        };
+        g.base_time + dt
     }
 
     /// A copy of the group's entries (for snapshots; [`Groups::load`] is the working path).
     pub(crate) fn entries(&self, idx: u32) -> Vec<Entry> {
-        let g = &self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_ref()
-            && !m.wide.is_empty()
-        {
-            return m.wide.clone();
+        let wide = self.more(idx).wide();
+        if !wide.is_empty() {
+            return wide.to_vec();
         }
+        let g = &self.slab[idx as usize];
         let mut out = Vec::with_capacity(usize::from(g.len));
         self.decode(g, &mut out);
         out
@@ -779,16 +959,27 @@ impl Groups {
             member: u32::from(g.member0),
             extra: None,
         });
-        let rest = usize::from(g.len) - 1;
+        let rest = g.rest();
+        let base = (g.base_time, g.base_id);
         if rest == 0 {
             return;
         }
+        if g.inline() {
+            let (slot, member) = g.inline_entry();
+            let (dt, did) = slot.unpack();
+            out.push(Entry {
+                time: base.0 + dt,
+                tie: base.1.wrapping_add(did as u64),
+                member: u32::from(member),
+                extra: None,
+            });
+            return;
+        }
         let class = class_of(rest);
-        let base = (g.base_time, g.base_id);
         if g.narrow() {
-            self.narrow[class].decode(class, g.chunk, rest, base, out);
+            self.narrow[class].decode(class, g.chunk(), rest, base, out);
         } else {
-            self.pools[class].decode(class, g.chunk, rest, base, out);
+            self.pools[class].decode(class, g.chunk(), rest, base, out);
         }
     }
 
@@ -796,11 +987,11 @@ impl Groups {
     /// [`Groups::store`] replaces them, except fallback entries, which are moved out.
     pub(crate) fn load(&mut self, idx: u32, out: &mut Vec<Entry>) {
         out.clear();
-        let g = &mut self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_mut()
-            && !m.wide.is_empty()
+        let slot = self.slab[idx as usize].more;
+        if slot != NO_SLOT
+            && let Some(wide) = self.mores.get_mut(slot).0.wide.take()
         {
-            *out = std::mem::take(&mut m.wide);
+            *out = *wide;
             return;
         }
         let g = &self.slab[idx as usize];
@@ -812,29 +1003,32 @@ impl Groups {
     pub(crate) fn store(&mut self, idx: u32, entries: &mut Vec<Entry>) {
         let form = self.form_of(entries);
         let g = &self.slab[idx as usize];
-        let old_rest = usize::from(g.len).saturating_sub(1);
-        let old_narrow = g.narrow();
         let new_rest = if form == Form::Fallback {
             0
         } else {
             entries.len().saturating_sub(1)
         };
         let new_narrow = form == Form::Narrow && new_rest > 0;
-        let same_chunk = old_rest > 0
-            && new_rest > 0
-            && class_of(old_rest) == class_of(new_rest)
-            && old_narrow == new_narrow;
-        if old_rest > 0 && !same_chunk {
+        // Pooled unless there is one narrow further entry (inline in the group).
+        let new_pooled = new_rest > 0 && !(new_narrow && new_rest == 1);
+        let same_chunk = g.pooled()
+            && new_pooled
+            && class_of(g.rest()) == class_of(new_rest)
+            && g.narrow() == new_narrow;
+        if !same_chunk {
             self.free_chunk(idx);
         }
         if form == Form::Fallback {
+            let mut more = self.take_more(idx);
             let g = &mut self.slab[idx as usize];
             g.len = 0;
             g.flags &= !NARROW;
-            g.more.0.get_or_insert_with(Box::default).wide = std::mem::take(entries);
+            more.0.wide = Some(Box::new(std::mem::take(entries)));
+            self.put_more(idx, more);
             return;
         }
-        if new_rest > 0 && !same_chunk {
+        self.clear_wide(idx);
+        if new_pooled && !same_chunk {
             let class = class_of(new_rest);
             let multi = self.multi;
             let chunk = if new_narrow {
@@ -842,13 +1036,9 @@ impl Groups {
             } else {
                 pool_of(&mut self.pools, class).alloc(class, multi)
             };
-            self.slab[idx as usize].chunk = chunk;
+            self.slab[idx as usize].set_chunk(chunk);
         }
         let g = &mut self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_mut() {
-            m.wide = Vec::new();
-        }
-        g.more.drop_if_empty();
         g.len = entries.len() as u16;
         g.flags = if new_narrow { LIVE | NARROW } else { LIVE };
         let Some(first) = entries.first() else {
@@ -858,9 +1048,16 @@ impl Groups {
         g.base_time = first.time;
         g.base_id = first.tie;
         g.member0 = first.member as u8;
-        if new_rest > 0 {
+        let base = (g.base_time, g.base_id);
+        if g.inline() {
+            let e = &entries[1];
+            let did = e.tie.wrapping_sub(base.1) as i64;
+            let slot = Narrow::pack(e.time - base.0, did).unwrap_or_default();
+            g.tail[..6].copy_from_slice(&slot);
+            g.tail[6] = e.member as u8;
+        } else if new_pooled {
             let class = class_of(new_rest);
-            let (chunk, base) = (g.chunk, (g.base_time, g.base_id));
+            let chunk = g.chunk();
             if new_narrow {
                 self.narrow[class].encode(class, chunk, base, &entries[1..]);
             } else {
@@ -897,15 +1094,15 @@ impl Groups {
         if narrow { Form::Narrow } else { Form::Wide }
     }
 
+    /// Returns the group's pool chunk, if it has one, to its free list.
     fn free_chunk(&mut self, idx: u32) {
         let g = &self.slab[idx as usize];
-        let rest = usize::from(g.len).saturating_sub(1);
-        if rest > 0 {
-            let class = class_of(rest);
+        if g.pooled() {
+            let class = class_of(g.rest());
             if g.narrow() {
-                self.narrow[class].free.push(g.chunk);
+                self.narrow[class].free.push(g.chunk());
             } else {
-                self.pools[class].free.push(g.chunk);
+                self.pools[class].free.push(g.chunk());
             }
         }
     }
@@ -920,12 +1117,12 @@ impl Groups {
                 .iter()
                 .enumerate()
                 .any(|(c, p)| p.mostly_free(c));
-        slab_dead || keys_dead || pools_dead
+        slab_dead || keys_dead || pools_dead || self.mores.mostly_free()
     }
 
-    /// Rebuilds the slab, the key arena and the pools without their dead parts when more than
-    /// half of one of them is dead (and it is worth it), so that memory follows the live
-    /// state after a burst. Called by the engine's periodic sweep.
+    /// Rebuilds the slab, the key arena, the pools and the rarer parts' slab without their
+    /// dead parts when more than half of one of them is dead (and it is worth it), so that
+    /// memory follows the live state after a burst. Called by the engine's periodic sweep.
     pub(crate) fn shrink_if_sparse(&mut self) {
         const WORTH_IT: usize = 1024;
         if self.slab.len() < WORTH_IT && self.keys.len() < WORTH_IT * 16 {
@@ -942,13 +1139,10 @@ impl Groups {
         let live: Vec<u32> = self.live().collect();
         for idx in live {
             let key = self.key(idx).to_string();
-            let more = std::mem::take(&mut self.slab[idx as usize].more);
             self.load(idx, &mut scratch);
-            let wide = more.0.as_ref().is_some_and(|m| !m.wide.is_empty());
-            let new = fresh.find_or_insert(&key, || more.0);
-            if !wide {
-                fresh.store(new, &mut scratch);
-            }
+            let more = self.take_more(idx);
+            let new = fresh.find_or_insert(&key, || Some(more.0));
+            fresh.store(new, &mut scratch);
         }
         *self = fresh;
     }
@@ -1005,6 +1199,89 @@ mod tests {
     #[test]
     fn slab_group_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Group>(), 48);
+        assert_eq!(std::mem::size_of::<More>(), 72, "one alert inline, no tag");
+    }
+
+    #[test]
+    fn one_narrow_further_entry_sits_in_the_group() {
+        for members in [1, 3] {
+            let mut g = Groups::new(members);
+            let two = vec![e(100, 50, 0), e(7_000, 49, (members - 1) as u32)];
+            assert_eq!(round_trip(&mut g, "k", two.clone()), two);
+            assert!(g.narrow.iter().all(|p| p.chunks == 0), "no pool chunk");
+            let k = g.find("k").unwrap_or(u32::MAX);
+            assert_eq!(g.newest_time(k), 7_000);
+            assert_eq!(g.entries(k), two);
+            // A third entry moves both further entries to a chunk of two; back to one
+            // frees it.
+            let three = vec![e(100, 50, 0), e(200, 51, 0), e(7_000, 49, 0)];
+            assert_eq!(round_trip(&mut g, "k", three.clone()), three);
+            assert_eq!(g.narrow[1].chunks, 1);
+            assert_eq!(g.newest_time(k), 7_000);
+            assert_eq!(round_trip(&mut g, "k", two.clone()), two);
+            assert_eq!(g.narrow[1].free, vec![0], "the chunk of two went back");
+            // Wide offsets: the one further entry takes a pool chunk.
+            let far = vec![e(0, 0, 0), e(1 << 24, 1, 0)];
+            assert_eq!(round_trip(&mut g, "k", far.clone()), far);
+            assert_eq!(g.pools[0].chunks, 1);
+            assert_eq!(g.newest_time(k), 1 << 24);
+        }
+    }
+
+    fn alert(n: i64) -> LiveAlert {
+        LiveAlert {
+            id: AlertId::new(n as u128),
+            span: (n, n + 1),
+            trigger: n,
+            events: AlertEvents::new(&[(n, n as u64)]),
+        }
+    }
+
+    #[test]
+    fn rarer_parts_live_in_a_slab_and_go_when_empty() {
+        let mut g = Groups::new(1);
+        let a = g.find_or_insert("a", || None);
+        let b = g.find_or_insert("b", || None);
+        g.with_more(a, |key, more| {
+            assert_eq!(key, "a");
+            more.set_alerts(vec![alert(1)]);
+        });
+        g.with_more(b, |_, more| more.set_alerts(vec![alert(2), alert(3)]));
+        assert!(matches!(g.more(a).0.alerts, Alerts::One(_)));
+        assert_eq!(g.more(a).alerts(), &[alert(1)]);
+        assert_eq!(g.more(b).alerts(), &[alert(2), alert(3)]);
+        assert_eq!(g.mores.len, 2);
+        // An emptied part frees its slot, which the next group's part reuses.
+        g.with_more(a, |_, more| more.retain_alerts(100));
+        assert!(g.more(a).is_empty());
+        assert_eq!(g.mores.free.len(), 1);
+        let c = g.find_or_insert("c", || {
+            Some(GroupMore {
+                values: Some(Arc::new(vec![("f".into(), "v".into())])),
+                ..GroupMore::default()
+            })
+        });
+        assert_eq!(g.mores.len, 2, "slot reused");
+        assert_eq!(g.more(c).values().map(|v| v.len()), Some(1));
+        g.remove(b);
+        assert!(g.more(c).values().is_some());
+        assert_eq!(g.mores.free.len(), 1);
+        // Fallback entries keep a part of their own while they are there.
+        let mut extra = e(3, 3, 0);
+        extra.extra = Some(Box::new(EntryExtra {
+            value: Some("x".into()),
+            ..EntryExtra::default()
+        }));
+        let with_extra = vec![e(1, 1, 0), extra];
+        assert_eq!(round_trip(&mut g, "a", with_extra.clone()), with_extra);
+        assert_eq!(g.entries(a), with_extra);
+        assert!(!g.more(a).is_empty());
+        let plain = vec![e(1, 1, 0), e(2, 2, 0)];
+        assert_eq!(round_trip(&mut g, "a", plain.clone()), plain);
+        assert!(
+            g.more(a).is_empty(),
+            "no fallback entries left: part dropped"
+        );
     }
 
     #[test]

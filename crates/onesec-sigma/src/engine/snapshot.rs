@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 use super::{Corr, Engine, EngineConfig, EngineStats};
 use crate::groups::{
-    AlertEvents, AlertId, Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert,
+    AlertEvents, AlertId, Alerts, Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert,
 };
 use crate::hash::StableHash;
 
@@ -449,12 +449,10 @@ fn read_corr(r: &mut In<'_>, c: &Corr) -> Result<CorrState, SnapshotError> {
         if groups.find(&key).is_some() {
             return Err(r.invalid(format!("group '{key}' twice")));
         }
-        let more = (!values.is_empty() || !alerts.is_empty()).then(|| {
-            Box::new(GroupMore {
-                alerts,
-                values: (!values.is_empty()).then(|| Arc::new(values)),
-                wide: Vec::new(),
-            })
+        let more = (!values.is_empty() || !alerts.is_empty()).then(|| GroupMore {
+            alerts: Alerts::from_vec(alerts),
+            values: (!values.is_empty()).then(|| Arc::new(values)),
+            wide: None,
         });
         let g = groups.find_or_insert(&key, || more);
         groups.store(g, &mut scratch);
