@@ -332,10 +332,11 @@ impl More {
 }
 
 /// The rarer parts of a correlation's groups: a slab in segments that are never reallocated
-/// (as the entry pools), slots reused through a free list.
+/// (as the entry pools), slots reused through a free list. A segment is filled as slots are
+/// handed out, not at once: the untouched rest of its capacity costs no resident memory.
 #[derive(Debug, Default)]
 struct MoreSlab {
-    segs: Vec<Box<[More]>>,
+    segs: Vec<Vec<More>>,
     /// Slots handed out so far (live or on the free list).
     len: usize,
     free: Vec<u32>,
@@ -360,11 +361,11 @@ impl MoreSlab {
                 let slot = self.len as u32;
                 let (seg, _) = chunk_at(0, slot);
                 if seg == self.segs.len() {
-                    let len = seg_len(0, seg);
-                    self.segs.push((0..len).map(|_| More::default()).collect());
+                    self.segs.push(Vec::with_capacity(seg_len(0, seg)));
                 }
+                self.segs[seg].push(more);
                 self.len += 1;
-                slot
+                return slot;
             }
         };
         *self.get_mut(slot) = more;
