@@ -686,6 +686,8 @@ pub(crate) struct Groups {
     narrow: Vec<Pool<Narrow>>,
     /// The groups' rarer parts.
     mores: MoreSlab,
+    /// An empty rarer part lent to a group that has none (see [`Groups::with_more`]).
+    spare: More,
     /// Whether entries carry a referenced rule other than 0 (several members).
     multi: bool,
 }
@@ -714,6 +716,7 @@ impl Groups {
             pools: Vec::new(),
             narrow: Vec::new(),
             mores: MoreSlab::default(),
+            spare: More::default(),
             multi: members > 1,
         }
     }
@@ -881,17 +884,26 @@ impl Groups {
         }
     }
 
-    /// Calls `f` with the group's key and its rarer part, mutable (kept if `f` leaves anything
-    /// in it).
+    /// Calls `f` with the group's key and its rarer part, mutable, in place (kept if `f`
+    /// leaves anything in it; a group without one gets the empty `spare`, moved into a slot
+    /// only when filled).
     pub(crate) fn with_more<R>(&mut self, idx: u32, f: impl FnOnce(&str, &mut More) -> R) -> R {
         let slot = self.slab[idx as usize].more;
-        let mut more = if slot == NO_SLOT {
-            More::default()
-        } else {
-            std::mem::take(self.mores.get_mut(slot))
-        };
-        let r = f(self.key(idx), &mut more);
-        self.put_more(idx, more);
+        let key = Self::key_of(&self.slab, &self.keys, idx);
+        if slot != NO_SLOT {
+            let more = self.mores.get_mut(slot);
+            let r = f(key, more);
+            if more.is_empty() {
+                self.mores.release(slot);
+                self.slab[idx as usize].more = NO_SLOT;
+            }
+            return r;
+        }
+        let r = f(key, &mut self.spare);
+        if !self.spare.is_empty() {
+            let more = std::mem::take(&mut self.spare);
+            self.slab[idx as usize].more = self.mores.alloc(more);
+        }
         r
     }
 
