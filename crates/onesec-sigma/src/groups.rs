@@ -5,8 +5,8 @@
 //!
 //! * Groups sit in a slab (`Vec<Group>`, 48 bytes each); the hash table holds only a `u32`
 //!   index into it (hashbrown `HashTable`, 4 bytes a slot plus a control byte). Removed slots
-//!   are reused; the slab, the key arena and the entry pools are rebuilt when more than half of
-//!   one of them is dead.
+//!   are reused; the slab, the key arena, the entry pools and the rarer parts' slab are rebuilt
+//!   when more than half of one of them is dead.
 //! * A key of at most 15 bytes (an IPv4 address, most user and host names) is stored inside
 //!   the group; a longer one in one shared byte arena of the rule (no allocation per group).
 //! * The first entry of a group is the group's base: its time and event id are stored in full,
@@ -14,14 +14,18 @@
 //!   24 bits each, when all of the group's offsets fit (times within 4 h 39 min of the base,
 //!   event ids within ± 8.4 M of it: a group fed at most a few thousand journal events a
 //!   second), else 8 bytes (`u32`, `i32`), plus one byte for the referenced rule when the
-//!   correlation has several. These entries live in per-size-class pools of the rule, one set
-//!   per width (chunks of 1, 2, 4, … entries in fixed-size segments that are never
-//!   reallocated, reused through free lists), so the second entry of a group costs 6 or 8
-//!   bytes, not an allocation; a group moves between the widths as its entries change.
+//!   correlation has several. A group with one further entry of 6 bytes keeps it in the group
+//!   itself (in the 8 bytes that otherwise name its pool chunk): the second entry of a group
+//!   costs nothing more. Otherwise the further entries live in per-size-class pools of the
+//!   rule, one set per width (chunks of 1, 2, 4, … entries in fixed-size segments that are
+//!   never reallocated, reused through free lists), not an allocation each; a group moves
+//!   between the widths as its entries change.
 //! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
 //!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
-//!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its boxed rarer
-//!   part, beside its live alerts.
+//!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its rarer part.
+//! * The rarer part (live alerts, several group-by values, fallback entries; 72 bytes, one
+//!   live alert inline) exists only for the groups that need one, in a slab of the rule (the
+//!   group holds its `u32` slot), not an allocation per group.
 //!
 //! The engine works on a decoded `Vec<Entry>`: [`Groups::load`] decodes a group's buffer (or
 //! hands over its fallback vector), [`Groups::store`] encodes it back.
@@ -272,8 +276,10 @@ pub(crate) struct GroupMore {
     pub(crate) alerts: Alerts,
     /// Group-by values when there are several fields (one field: the key is the value).
     pub(crate) values: Option<Arc<Vec<(String, String)>>>,
-    /// The group's entries when they do not fit the compact form (else `None`; rarer still,
-    /// hence boxed).
+    /// The group's entries when they do not fit the compact form (else `None`). Rarer still:
+    /// behind a thin pointer (8 bytes, where a vector takes 24 and a boxed slice 16), so that
+    /// the rarer part stays 72 bytes.
+    #[allow(clippy::box_collection)]
     pub(crate) wide: Option<Box<Vec<Entry>>>,
 }
 
