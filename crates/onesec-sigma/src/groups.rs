@@ -459,20 +459,24 @@ impl Group {
     }
 
     /// Further entries (compact form).
+    #[inline]
     fn rest(&self) -> usize {
         usize::from(self.len).saturating_sub(1)
     }
 
     /// The single further entry sits in `tail`.
+    #[inline]
     fn inline(&self) -> bool {
         self.narrow() && self.rest() == 1
     }
 
     /// The further entries sit in a pool chunk.
+    #[inline]
     fn pooled(&self) -> bool {
         self.rest() > 0 && !self.inline()
     }
 
+    #[inline]
     fn chunk(&self) -> u32 {
         u32::from_le_bytes([self.tail[0], self.tail[1], self.tail[2], self.tail[3]])
     }
@@ -1034,7 +1038,7 @@ impl Groups {
             && new_pooled
             && class_of(g.rest()) == class_of(new_rest)
             && g.narrow() == new_narrow;
-        if !same_chunk {
+        if g.pooled() && !same_chunk {
             self.free_chunk(idx);
         }
         if form == Form::Fallback {
@@ -1046,7 +1050,9 @@ impl Groups {
             self.put_more(idx, more);
             return;
         }
-        self.clear_wide(idx);
+        if self.slab[idx as usize].more != NO_SLOT {
+            self.clear_wide(idx);
+        }
         if new_pooled && !same_chunk {
             let class = class_of(new_rest);
             let multi = self.multi;
