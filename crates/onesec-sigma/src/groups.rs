@@ -122,7 +122,91 @@ pub(crate) struct LiveAlert {
     /// Time span of its matches (entry times).
     pub(crate) span: (i64, i64),
     pub(crate) trigger: i64,
-    pub(crate) events: AlertEvents,
+    pub(crate) events: Events,
+}
+
+/// A live alert's events: when they are exactly the events of `n` consecutive plain entries
+/// of its group from position `lo`, that range (no copy: the group's entries hold them; the
+/// engine keeps the range right as entries are inserted and evicted); else a packed copy.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Events {
+    Copied(AlertEvents),
+    Range { lo: u32, n: u32 },
+}
+
+impl Events {
+    /// The events, time-sorted; `entries` are the group's (what a range points into).
+    pub(crate) fn to_vec(&self, entries: &[Entry]) -> Vec<(i64, u64)> {
+        match self {
+            Events::Copied(c) => c.to_vec(),
+            Events::Range { lo, n } => {
+                let (lo, n) = (*lo as usize, *n as usize);
+                debug_assert!(lo + n <= entries.len(), "alert range outside its group");
+                entries
+                    .get(lo..lo + n)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| (e.time, e.tie))
+                    .collect()
+            }
+        }
+    }
+
+    /// The events as a range of `entries` when they are exactly those of the plain entries
+    /// `lo..lo + events.len()`, else `None`.
+    pub(crate) fn range_of(events: &[(i64, u64)], entries: &[Entry], lo: usize) -> Option<Events> {
+        let run = entries.get(lo..lo.checked_add(events.len())?)?;
+        let same = run
+            .iter()
+            .zip(events)
+            .all(|(e, &ev)| e.extra.is_none() && (e.time, e.tie) == ev);
+        (same && !events.is_empty()).then(|| Events::Range {
+            lo: lo as u32,
+            n: events.len() as u32,
+        })
+    }
+
+    /// Keeps a range right when `k` entries are about to leave the front of `entries` (a copy
+    /// is made of a range that loses some).
+    fn before_front_removal(&mut self, entries: &[Entry], k: usize) {
+        if let Events::Range { lo, .. } = self {
+            if *lo as usize >= k {
+                *lo -= k as u32;
+            } else {
+                *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+            }
+        }
+    }
+
+    /// Keeps a range right when an entry is about to be inserted at `pos` of `entries` (a copy
+    /// is made of a range it would fall inside).
+    fn before_insert(&mut self, entries: &[Entry], pos: usize) {
+        if let Events::Range { lo, n } = self {
+            let (l, end) = (*lo as usize, *lo as usize + *n as usize);
+            if pos <= l {
+                *lo += 1;
+            } else if pos < end {
+                *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+            }
+        }
+    }
+
+    /// Makes a range a copy (before the entries change in ways not tracked).
+    fn copy(&mut self, entries: &[Entry]) {
+        if let Events::Range { .. } = self {
+            *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+        }
+    }
+}
+
+/// Keeps the ranges of `alerts` right when `k` entries are about to leave the front of
+/// `entries`.
+pub(crate) fn before_front_removal(alerts: &mut [LiveAlert], entries: &[Entry], k: usize) {
+    if k > 0 {
+        for a in alerts {
+            a.events.before_front_removal(entries, k);
+        }
+    }
 }
 
 /// An alert id: the 128-bit hash whose 32 lowercase hex digits are its text, as two words
@@ -216,11 +300,6 @@ impl AlertEvents {
     /// The events as a vector.
     pub(crate) fn to_vec(&self) -> Vec<(i64, u64)> {
         self.iter().collect()
-    }
-
-    /// Whether these are exactly `events`.
-    pub(crate) fn same_as(&self, events: &[(i64, u64)]) -> bool {
-        self.len() == events.len() && self.iter().zip(events).all(|(a, b)| a == *b)
     }
 }
 
@@ -317,6 +396,33 @@ impl More {
     /// Nothing in it (the group gives its slot back).
     pub(crate) fn is_empty(&self) -> bool {
         self.0.alerts.is_empty() && self.0.values.is_none() && self.0.wide.is_none()
+    }
+
+    /// Keeps the alerts' ranges right when `k` entries are about to leave the front of the
+    /// group's `entries`.
+    pub(crate) fn before_front_removal(&mut self, entries: &[Entry], k: usize) {
+        before_front_removal(self.alerts_mut(), entries, k);
+    }
+
+    /// Keeps the alerts' ranges right when an entry is about to be inserted at `pos`.
+    pub(crate) fn before_insert(&mut self, entries: &[Entry], pos: usize) {
+        for a in self.alerts_mut() {
+            a.events.before_insert(entries, pos);
+        }
+    }
+
+    /// Makes every alert's range a copy (before the group's entries change otherwise).
+    pub(crate) fn copy_events(&mut self, entries: &[Entry]) {
+        for a in self.alerts_mut() {
+            a.events.copy(entries);
+        }
+    }
+
+    fn alerts_mut(&mut self) -> &mut [LiveAlert] {
+        match &mut self.0.alerts {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => std::slice::from_mut(a),
+        }
     }
 
     pub(crate) fn retain_alerts(&mut self, horizon: i64) {
@@ -1205,15 +1311,14 @@ mod tests {
             let packed = AlertEvents::new(&events);
             assert_eq!(packed.to_vec(), events);
             assert_eq!(packed.len(), events.len());
-            assert!(packed.same_as(&events));
         }
         assert_eq!(
             AlertEvents::new(&[(1, 1), (2, 2)]).0.len(),
             4,
             "packed: header, base, one"
         );
-        assert!(!AlertEvents::new(&[(1, 1), (2, 2)]).same_as(&[(1, 1)]));
         assert_eq!(std::mem::size_of::<LiveAlert>(), 56);
+        assert_eq!(std::mem::size_of::<Events>(), 16);
         let id = AlertId::new(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
         assert_eq!(id.text(), "0123456789abcdeffedcba9876543210");
         assert_eq!(AlertId::parse(&id.text()), Some(id));
@@ -1222,9 +1327,49 @@ mod tests {
     }
 
     #[test]
+    fn alert_ranges_follow_insertions_and_evictions() {
+        let entries: Vec<Entry> = (0..6).map(|i| e(i * 10, i as u64, 0)).collect();
+        let events: Vec<(i64, u64)> = (2..5).map(|i| (i * 10, i as u64)).collect();
+        let range = Events::range_of(&events, &entries, 2);
+        assert_eq!(range, Some(Events::Range { lo: 2, n: 3 }));
+        assert_eq!(
+            Events::range_of(&events, &entries, 1),
+            None,
+            "not those entries"
+        );
+        assert_eq!(Events::range_of(&[], &entries, 0), None);
+        assert_eq!(Events::range_of(&events, &entries, 4), None, "past the end");
+        let mut r = Events::Range { lo: 2, n: 3 };
+        assert_eq!(r.to_vec(&entries), events);
+        // Before the range: it moves; after it: nothing; inside it: a copy.
+        r.before_insert(&entries, 1);
+        assert_eq!(r, Events::Range { lo: 3, n: 3 });
+        let mut after = Events::Range { lo: 2, n: 3 };
+        after.before_insert(&entries, 5);
+        assert_eq!(after, Events::Range { lo: 2, n: 3 });
+        let mut inside = Events::Range { lo: 2, n: 3 };
+        inside.before_insert(&entries, 3);
+        assert_eq!(inside, Events::Copied(AlertEvents::new(&events)));
+        // Evictions before it move it; one that takes part of it leaves a copy.
+        let mut ev = Events::Range { lo: 2, n: 3 };
+        ev.before_front_removal(&entries, 2);
+        assert_eq!(ev, Events::Range { lo: 0, n: 3 });
+        let mut cut = Events::Range { lo: 2, n: 3 };
+        cut.before_front_removal(&entries, 3);
+        assert_eq!(cut.to_vec(&[]), events, "copied before the entries left");
+        let mut c = Events::Range { lo: 2, n: 3 };
+        c.copy(&entries);
+        assert_eq!(c.to_vec(&[]), events);
+        // A chained (non-plain) entry is never part of a range.
+        let mut with_extra = entries.clone();
+        with_extra[3].extra = Some(Box::default());
+        assert_eq!(Events::range_of(&events, &with_extra, 2), None);
+    }
+
+    #[test]
     fn slab_group_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Group>(), 48);
-        assert_eq!(std::mem::size_of::<More>(), 72, "one alert inline, no tag");
+        assert_eq!(std::mem::size_of::<More>(), 80, "one alert inline");
     }
 
     #[test]
@@ -1258,7 +1403,7 @@ mod tests {
             id: AlertId::new(n as u128),
             span: (n, n + 1),
             trigger: n,
-            events: AlertEvents::new(&[(n, n as u64)]),
+            events: Events::Copied(AlertEvents::new(&[(n, n as u64)])),
         }
     }
 
