@@ -565,9 +565,9 @@ impl Engine {
                 if c.groups.oldest_time(g).is_some_and(|t| t < evict_before) {
                     c.groups.load(g, &mut c.scratch);
                     let k = evict_count(&c.scratch, evict_before);
-                    let entries = &c.scratch;
-                    c.groups
-                        .with_more(g, |_, more| more.before_front_removal(entries, k));
+                    if let Some(more) = c.groups.more_mut(g) {
+                        more.before_front_removal(&c.scratch, k);
+                    }
                     drop_front(&mut c.scratch, k);
                     c.groups.store(g, &mut c.scratch);
                 }
@@ -1076,8 +1076,9 @@ fn insert_entry(
         .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
     if !duplicate {
         // Alerts' ranges of entries follow the insertion and the evictions.
-        c.groups
-            .with_more(g, |_, more| more.before_insert(&entries, pos));
+        if let Some(more) = c.groups.more_mut(g) {
+            more.before_insert(&entries, pos);
+        }
         entries.insert(pos, entry);
         cx.stats.correlation_inputs += 1;
         let old = evict_count(&entries, evict);
@@ -1085,8 +1086,11 @@ fn insert_entry(
         let extra = (entries.len() - old).saturating_sub(cap);
         cx.stats.buffer_evicted += extra as u64;
         let k = old + extra;
-        c.groups
-            .with_more(g, |_, more| more.before_front_removal(&entries, k));
+        if k > 0
+            && let Some(more) = c.groups.more_mut(g)
+        {
+            more.before_front_removal(&entries, k);
+        }
         drop_front(&mut entries, k);
     } else if !force {
         c.groups.store(g, &mut entries);
@@ -1113,8 +1117,9 @@ fn insert_entry(
 fn remove_chained_entry(c: &mut Corr, key: &str, id: &str) {
     if let Some(g) = c.groups.find(key) {
         c.groups.load(g, &mut c.scratch);
-        let entries = &c.scratch;
-        c.groups.with_more(g, |_, more| more.copy_events(entries));
+        if let Some(more) = c.groups.more_mut(g) {
+            more.copy_events(&c.scratch);
+        }
         c.scratch.retain(|e| e.alert_id() != id);
         c.groups.store(g, &mut c.scratch);
     }

@@ -986,6 +986,16 @@ impl Groups {
         }
     }
 
+    /// The group's rarer part, mutable, if it has one (for changes that cannot empty it: no
+    /// slot to give back).
+    #[inline]
+    pub(crate) fn more_mut(&mut self, idx: u32) -> Option<&mut More> {
+        match self.slab[idx as usize].more {
+            NO_SLOT => None,
+            slot => Some(self.mores.get_mut(slot)),
+        }
+    }
+
     /// Drops the group's fallback entries, if any (and its rarer part if nothing is left).
     fn clear_wide(&mut self, idx: u32) {
         let slot = self.slab[idx as usize].more;
