@@ -23,9 +23,12 @@
 //! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
 //!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
 //!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its rarer part.
-//! * The rarer part (live alerts, several group-by values, fallback entries; 72 bytes, one
+//! * The rarer part (live alerts, several group-by values, fallback entries; 80 bytes, one
 //!   live alert inline) exists only for the groups that need one, in a slab of the rule (the
-//!   group holds its `u32` slot), not an allocation per group.
+//!   group holds its `u32` slot), not an allocation per group. A live alert whose events are
+//!   those of consecutive plain entries of its group (the usual case) holds their range, not
+//!   a copy; the engine moves the range as entries are inserted before it or evicted, and
+//!   copies the events out when a change would cut into it.
 //!
 //! The engine works on a decoded `Vec<Entry>`: [`Groups::load`] decodes a group's buffer (or
 //! hands over its fallback vector), [`Groups::store`] encodes it back.
@@ -112,11 +115,8 @@ impl Entry {
 }
 
 /// An alert of a group that can still change (56 bytes: a correlation that fires often holds
-/// thousands, each for as long as its window can still change). In declaration order, the
-/// events' pointer last, so that [`Alerts`] can tell its variants by that pointer's niche
-/// (no tag word).
+/// thousands, each for as long as its window can still change).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C)]
 pub(crate) struct LiveAlert {
     pub(crate) id: AlertId,
     /// Time span of its matches (entry times).
@@ -160,9 +160,12 @@ impl Events {
             .iter()
             .zip(events)
             .all(|(e, &ev)| e.extra.is_none() && (e.time, e.tie) == ev);
-        (same && !events.is_empty()).then(|| Events::Range {
-            lo: lo as u32,
-            n: events.len() as u32,
+        if !same || events.is_empty() {
+            return None;
+        }
+        Some(Events::Range {
+            lo: u32::try_from(lo).ok()?,
+            n: u32::try_from(events.len()).ok()?,
         })
     }
 
@@ -349,7 +352,7 @@ impl Alerts {
 }
 
 /// The rarer part of a group: live alerts, several group-by values, fallback entries. Kept in
-/// a slab of its correlation (no allocation per group), 72 bytes.
+/// a slab of its correlation (no allocation per group), 80 bytes.
 #[derive(Debug, Default)]
 pub(crate) struct GroupMore {
     pub(crate) alerts: Alerts,
@@ -357,7 +360,7 @@ pub(crate) struct GroupMore {
     pub(crate) values: Option<Arc<Vec<(String, String)>>>,
     /// The group's entries when they do not fit the compact form (else `None`). Rarer still:
     /// behind a thin pointer (8 bytes, where a vector takes 24 and a boxed slice 16), so that
-    /// the rarer part stays 72 bytes.
+    /// the rarer part stays 80 bytes.
     #[allow(clippy::box_collection)]
     pub(crate) wide: Option<Box<Vec<Entry>>>,
 }

@@ -219,8 +219,9 @@
 //! single 6-byte further entry is kept in the group itself. Entries that carry more (a chained
 //! alert, a counted value for `value_count` / `value_percentile`, a number for `value_sum` /
 //! `value_avg`) or do not fit those ranges make their group keep a plain vector of 32-byte
-//! entries instead. Live alerts (one inline) and several group-by values sit in a 72-byte part
-//! that most groups do not have, in a slab of the rule (no allocation per group). The
+//! entries instead. Live alerts (one inline) and several group-by values sit in an 80-byte part
+//! that most groups do not have, in a slab of the rule (no allocation per group); an alert's
+//! events are a range of its group's entries when they can be (else a packed copy). The
 //! periodic sweep rebuilds the slab, the arena and the pools when more than half of one of them
 //! is dead, so memory follows the live state after a burst.
 //!
