@@ -117,6 +117,10 @@ pub fn run_onesec(rules: usize, keys: usize) -> CorrResult {
     let mut out = Vec::new();
     let mut alerts = 0u64;
     let mut alerted = std::collections::HashSet::new();
+    // SIGMA_COMPARE_DIGEST set: a digest of every output in order (to check that two builds
+    // answer alike; off by default, it is not part of what is measured).
+    let digest_on = std::env::var_os("SIGMA_COMPARE_DIGEST").is_some();
+    let mut digest = 0u64;
     let mut feed = |engine: &mut Engine, range: std::ops::Range<usize>| {
         let t = Instant::now();
         for i in range.clone() {
@@ -126,6 +130,9 @@ pub fn run_onesec(rules: usize, keys: usize) -> CorrResult {
                 if let Output::Fired(a) = o {
                     alerts += 1;
                     alerted.insert(pair_hash(&a.rule_id, &a.group));
+                }
+                if digest_on {
+                    digest = pair_hash(&digest, &format!("{o:?}"));
                 }
             }
         }
@@ -152,12 +159,17 @@ pub fn run_onesec(rules: usize, keys: usize) -> CorrResult {
         alerts,
         alert_groups: alerted.len() as u64,
         note: format!(
-            "open_groups {} → {}, buffered entries {} → {}, correlation inputs {}",
+            "open_groups {} → {}, buffered entries {} → {}, correlation inputs {}{}",
             s1.open_groups,
             s2.open_groups,
             s1.buffered_entries,
             s2.buffered_entries,
-            s2.correlation_inputs
+            s2.correlation_inputs,
+            if digest_on {
+                format!(", outputs digest {digest:016x}")
+            } else {
+                String::new()
+            }
         ),
     }
 }

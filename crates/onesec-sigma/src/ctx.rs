@@ -7,7 +7,9 @@
 //! storage ([`TableStore`]) is reused from event to event: no allocation per event.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::record::{FieldValue, Record};
 
@@ -29,7 +31,11 @@ struct Key {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FieldIndex {
     names: Vec<Box<str>>,
-    by_name: HashMap<Box<str>, Key, FixedState>,
+    /// What each name stands for, hashed by name with `hasher`. A table rather than a map so
+    /// that the lookup of every field of every record ([`FieldIndex::key`]) is inlined into
+    /// the loop that fills the field table.
+    by_name: HashTable<(Box<str>, Key)>,
+    hasher: FixedState,
     /// Slots of dotted names, grouped by the prefix they hang below (see [`Key::below`]).
     dotted_below: Vec<u32>,
     /// Per slot: the name has a dot (it may be found in nested values).
@@ -39,19 +45,41 @@ pub(crate) struct FieldIndex {
 impl FieldIndex {
     /// The slot of `name`, interning it when new.
     pub(crate) fn intern(&mut self, name: &str) -> usize {
-        if let Some(s) = self.by_name.get(name).and_then(|k| k.slot) {
+        if let Some(s) = self.key(name).and_then(|k| k.slot) {
             return s as usize;
         }
         let slot = self.names.len();
         self.names.push(name.into());
         self.dotted.push(name.contains('.'));
-        self.by_name.entry(name.into()).or_default().slot = Some(slot as u32);
+        self.key_mut(name).slot = Some(slot as u32);
         slot
+    }
+
+    /// What `name` stands for, if the rules use it (or a dotted name below it).
+    #[inline(always)]
+    fn key(&self, name: &str) -> Option<&Key> {
+        let hash = self.hasher.hash_one(name);
+        self.by_name
+            .find(hash, |(n, _)| **n == *name)
+            .map(|(_, k)| k)
+    }
+
+    /// What `name` stands for, created empty when new.
+    fn key_mut(&mut self, name: &str) -> &mut Key {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(name);
+        let entry = self
+            .by_name
+            .entry(hash, |(n, _)| **n == *name, |(n, _)| hasher.hash_one(&**n));
+        &mut entry
+            .or_insert_with(|| (name.into(), Key::default()))
+            .into_mut()
+            .1
     }
 
     /// The slot of an interned name.
     pub(crate) fn slot(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name)?.slot.map(|s| s as usize)
+        self.key(name)?.slot.map(|s| s as usize)
     }
 
     /// Number of interned names.
@@ -81,7 +109,7 @@ impl FieldIndex {
             ranges.push((Box::<str>::from(prefix), (start, dotted_below.len() as u32)));
         }
         for (prefix, range) in ranges {
-            self.by_name.entry(prefix).or_default().below = range;
+            self.key_mut(&prefix).below = range;
         }
         self.dotted_below = dotted_below;
     }
@@ -174,7 +202,7 @@ impl<'r> Ctx<'r> {
             entries: recycle(std::mem::take(&mut store.spare)),
         };
         let complete = rec.for_each_field(&mut |name, value| {
-            let Some(key) = index.by_name.get(name) else {
+            let Some(key) = index.key(name) else {
                 return;
             };
             if let Some(slot) = key.slot {

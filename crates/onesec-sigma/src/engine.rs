@@ -5,7 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::correlation::{Algo, CorrelationType, Parts, Threshold, find_matches};
-use crate::groups::{AlertEvents, AlertId, Entry, EntryExtra, GroupMore, Groups, LiveAlert, More};
+use crate::groups::{
+    AlertEvents, AlertId, Entry, EntryExtra, Events, GroupMore, Groups, LiveAlert, More,
+    before_front_removal,
+};
 use crate::hash::StableHash;
 use crate::meta::{Level, LogSource};
 use crate::prefilter::Matcher;
@@ -561,11 +564,14 @@ impl Engine {
             for g in live {
                 if c.groups.oldest_time(g).is_some_and(|t| t < evict_before) {
                     c.groups.load(g, &mut c.scratch);
-                    evict_entries(&mut c.scratch, evict_before);
+                    let k = evict_count(&c.scratch, evict_before);
+                    if let Some(more) = c.groups.more_mut(g) {
+                        more.before_front_removal(&c.scratch, k);
+                    }
+                    drop_front(&mut c.scratch, k);
                     c.groups.store(g, &mut c.scratch);
                 }
-                let (_, more) = c.groups.key_and_more(g);
-                more.retain_alerts(horizon);
+                c.groups.with_more(g, |_, more| more.retain_alerts(horizon));
                 if c.groups.entry_count(g) == 0 && c.groups.more(g).alerts().is_empty() {
                     c.groups.remove(g);
                 }
@@ -1057,11 +1063,9 @@ fn insert_entry(
     let evict = evict_before(c, cx.horizon);
     let by_event = c.by_event;
     let g = c.groups.find_or_insert(key, || {
-        key_values(&c.group_by, cx.raw, cx.cuts).map(|values| {
-            Box::new(GroupMore {
-                values: Some(values),
-                ..GroupMore::default()
-            })
+        key_values(&c.group_by, cx.raw, cx.cuts).map(|values| GroupMore {
+            values: Some(values),
+            ..GroupMore::default()
         })
     });
     let mut entries = std::mem::take(&mut c.scratch);
@@ -1071,15 +1075,23 @@ fn insert_entry(
         .get(pos)
         .is_some_and(|e| e.cmp_key(&entry, by_event) == Ordering::Equal);
     if !duplicate {
+        // Alerts' ranges of entries follow the insertion and the evictions.
+        if let Some(more) = c.groups.more_mut(g) {
+            more.before_insert(&entries, pos);
+        }
         entries.insert(pos, entry);
         cx.stats.correlation_inputs += 1;
-        evict_entries(&mut entries, evict);
+        let old = evict_count(&entries, evict);
         let cap = cx.cfg.max_group_entries.max(1);
-        if entries.len() > cap {
-            let extra = entries.len() - cap;
-            entries.drain(..extra);
-            cx.stats.buffer_evicted += extra as u64;
+        let extra = (entries.len() - old).saturating_sub(cap);
+        cx.stats.buffer_evicted += extra as u64;
+        let k = old + extra;
+        if k > 0
+            && let Some(more) = c.groups.more_mut(g)
+        {
+            more.before_front_removal(&entries, k);
         }
+        drop_front(&mut entries, k);
     } else if !force {
         c.groups.store(g, &mut entries);
         c.scratch = entries;
@@ -1093,8 +1105,9 @@ fn insert_entry(
         decided_from: c.decided_from,
         group_by: &c.group_by,
     };
-    let (key, more) = c.groups.key_and_more(g);
-    let changes = recompute_group(&shape, &mut entries, more, key, cx.horizon, cx.rule_key);
+    let changes = c.groups.with_more(g, |key, more| {
+        recompute_group(&shape, &mut entries, more, key, cx.horizon, cx.rule_key)
+    });
     c.groups.store(g, &mut entries);
     c.scratch = entries;
     Some(changes)
@@ -1104,14 +1117,21 @@ fn insert_entry(
 fn remove_chained_entry(c: &mut Corr, key: &str, id: &str) {
     if let Some(g) = c.groups.find(key) {
         c.groups.load(g, &mut c.scratch);
+        if let Some(more) = c.groups.more_mut(g) {
+            more.copy_events(&c.scratch);
+        }
         c.scratch.retain(|e| e.alert_id() != id);
         c.groups.store(g, &mut c.scratch);
     }
 }
 
-/// Drops entries before `evict`, giving back memory a burst left behind.
-fn evict_entries(entries: &mut Vec<Entry>, evict: i64) {
-    let cut = entries.partition_point(|e| e.time < evict);
+/// Entries before `evict` (the first ones: entries are time-sorted).
+fn evict_count(entries: &[Entry], evict: i64) -> usize {
+    entries.partition_point(|e| e.time < evict)
+}
+
+/// Drops the first `cut` entries, giving back memory a burst left behind.
+fn drop_front(entries: &mut Vec<Entry>, cut: usize) {
     entries.drain(..cut);
     if entries.capacity() > 8 && entries.len() < entries.capacity() / 4 {
         entries.shrink_to(entries.len() * 2);
@@ -1198,8 +1218,9 @@ fn recompute(c: &mut Corr, key: &str, horizon: i64, rule_key: &str) -> Vec<Chang
     };
     let mut entries = std::mem::take(&mut c.scratch);
     c.groups.load(g, &mut entries);
-    let (key, more) = c.groups.key_and_more(g);
-    let changes = recompute_group(&shape, &mut entries, more, key, horizon, rule_key);
+    let changes = c.groups.with_more(g, |key, more| {
+        recompute_group(&shape, &mut entries, more, key, horizon, rule_key)
+    });
     c.groups.store(g, &mut entries);
     c.scratch = entries;
     changes
@@ -1316,16 +1337,20 @@ fn recompute_group(
             Some(i) => {
                 claimed[i] = true;
                 let a = &mut old[i];
+                let old_events = a.events.to_vec(entries);
                 // Events before the horizon can no longer be recomputed: keep them.
-                cl.events.extend(a.events.iter().filter(|e| e.0 < horizon));
+                cl.events
+                    .extend(old_events.iter().filter(|e| e.0 < horizon).copied());
                 normalize(&mut cl.events);
-                let events_changed = !a.events.same_as(&cl.events);
+                let events_changed = old_events != cl.events;
                 let changed =
                     events_changed || a.span != (cl.start, cl.end) || a.trigger != cl.trigger;
-                let events = if events_changed {
-                    AlertEvents::new(&cl.events)
-                } else {
-                    std::mem::take(&mut a.events)
+                let events = match (events_range(&cl.events, entries), &mut a.events) {
+                    (Some(range), _) => range,
+                    (None, Events::Copied(copy)) if !events_changed => {
+                        Events::Copied(std::mem::take(copy))
+                    }
+                    (None, _) => Events::Copied(AlertEvents::new(&cl.events)),
                 };
                 let live = LiveAlert {
                     id: a.id,
@@ -1369,7 +1394,8 @@ fn recompute_group(
                     id,
                     span: (cl.start, cl.end),
                     trigger: cl.trigger,
-                    events: AlertEvents::new(&cl.events),
+                    events: events_range(&cl.events, entries)
+                        .unwrap_or_else(|| Events::Copied(AlertEvents::new(&cl.events))),
                 };
                 changes.push(Change::Fired(AlertState {
                     id: Arc::from(id.text()),
@@ -1388,11 +1414,21 @@ fn recompute_group(
     }
     next.sort_by_key(|a| a.span);
     if closes {
-        evict_entries(entries, evict);
+        let k = evict_count(entries, evict);
+        before_front_removal(&mut next, entries, k);
+        drop_front(entries, k);
         next.retain(|a| a.span.1 >= horizon);
     }
     g.set_alerts(next);
     changes
+}
+
+/// `events` (time-sorted) as a range of the group's `entries`, when they are exactly the
+/// events of consecutive plain entries (the usual case: no copy kept).
+fn events_range(events: &[(i64, u64)], entries: &[Entry]) -> Option<Events> {
+    let &first = events.first()?;
+    let lo = entries.partition_point(|e| (e.time, e.tie) < first);
+    Events::range_of(events, entries, lo)
 }
 
 /// Sorts events by time then id and removes duplicate ids.

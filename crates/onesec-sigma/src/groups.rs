@@ -5,8 +5,8 @@
 //!
 //! * Groups sit in a slab (`Vec<Group>`, 48 bytes each); the hash table holds only a `u32`
 //!   index into it (hashbrown `HashTable`, 4 bytes a slot plus a control byte). Removed slots
-//!   are reused; the slab, the key arena and the entry pools are rebuilt when more than half of
-//!   one of them is dead.
+//!   are reused; the slab, the key arena, the entry pools and the rarer parts' slab are rebuilt
+//!   when more than half of one of them is dead.
 //! * A key of at most 15 bytes (an IPv4 address, most user and host names) is stored inside
 //!   the group; a longer one in one shared byte arena of the rule (no allocation per group).
 //! * The first entry of a group is the group's base: its time and event id are stored in full,
@@ -14,14 +14,21 @@
 //!   24 bits each, when all of the group's offsets fit (times within 4 h 39 min of the base,
 //!   event ids within ± 8.4 M of it: a group fed at most a few thousand journal events a
 //!   second), else 8 bytes (`u32`, `i32`), plus one byte for the referenced rule when the
-//!   correlation has several. These entries live in per-size-class pools of the rule, one set
-//!   per width (chunks of 1, 2, 4, … entries in fixed-size segments that are never
-//!   reallocated, reused through free lists), so the second entry of a group costs 6 or 8
-//!   bytes, not an allocation; a group moves between the widths as its entries change.
+//!   correlation has several. A group with one further entry of 6 bytes keeps it in the group
+//!   itself (in the 8 bytes that otherwise name its pool chunk): the second entry of a group
+//!   costs nothing more. Otherwise the further entries live in per-size-class pools of the
+//!   rule, one set per width (chunks of 1, 2, 4, … entries in fixed-size segments that are
+//!   never reallocated, reused through free lists), not an allocation each; a group moves
+//!   between the widths as its entries change.
 //! * Entries that do not fit that form (a chained alert, a counted value or number, a time more
 //!   than 2³² ms or an event id more than 2³¹ away from the base, more than 32 768 entries)
-//!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its boxed rarer
-//!   part, beside its live alerts.
+//!   make the group fall back to a plain `Vec<Entry>` (32 bytes an entry) in its rarer part.
+//! * The rarer part (live alerts, several group-by values, fallback entries; 80 bytes, one
+//!   live alert inline) exists only for the groups that need one, in a slab of the rule (the
+//!   group holds its `u32` slot), not an allocation per group. A live alert whose events are
+//!   those of consecutive plain entries of its group (the usual case) holds their range, not
+//!   a copy; the engine moves the range as entries are inserted before it or evicted, and
+//!   copies the events out when a change would cut into it.
 //!
 //! The engine works on a decoded `Vec<Entry>`: [`Groups::load`] decodes a group's buffer (or
 //! hands over its fallback vector), [`Groups::store`] encodes it back.
@@ -115,7 +122,94 @@ pub(crate) struct LiveAlert {
     /// Time span of its matches (entry times).
     pub(crate) span: (i64, i64),
     pub(crate) trigger: i64,
-    pub(crate) events: AlertEvents,
+    pub(crate) events: Events,
+}
+
+/// A live alert's events: when they are exactly the events of `n` consecutive plain entries
+/// of its group from position `lo`, that range (no copy: the group's entries hold them; the
+/// engine keeps the range right as entries are inserted and evicted); else a packed copy.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Events {
+    Copied(AlertEvents),
+    Range { lo: u32, n: u32 },
+}
+
+impl Events {
+    /// The events, time-sorted; `entries` are the group's (what a range points into).
+    pub(crate) fn to_vec(&self, entries: &[Entry]) -> Vec<(i64, u64)> {
+        match self {
+            Events::Copied(c) => c.to_vec(),
+            Events::Range { lo, n } => {
+                let (lo, n) = (*lo as usize, *n as usize);
+                debug_assert!(lo + n <= entries.len(), "alert range outside its group");
+                entries
+                    .get(lo..lo + n)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| (e.time, e.tie))
+                    .collect()
+            }
+        }
+    }
+
+    /// The events as a range of `entries` when they are exactly those of the plain entries
+    /// `lo..lo + events.len()`, else `None`.
+    pub(crate) fn range_of(events: &[(i64, u64)], entries: &[Entry], lo: usize) -> Option<Events> {
+        let run = entries.get(lo..lo.checked_add(events.len())?)?;
+        let same = run
+            .iter()
+            .zip(events)
+            .all(|(e, &ev)| e.extra.is_none() && (e.time, e.tie) == ev);
+        if !same || events.is_empty() {
+            return None;
+        }
+        Some(Events::Range {
+            lo: u32::try_from(lo).ok()?,
+            n: u32::try_from(events.len()).ok()?,
+        })
+    }
+
+    /// Keeps a range right when `k` entries are about to leave the front of `entries` (a copy
+    /// is made of a range that loses some).
+    fn before_front_removal(&mut self, entries: &[Entry], k: usize) {
+        if let Events::Range { lo, .. } = self {
+            if *lo as usize >= k {
+                *lo -= k as u32;
+            } else {
+                *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+            }
+        }
+    }
+
+    /// Keeps a range right when an entry is about to be inserted at `pos` of `entries` (a copy
+    /// is made of a range it would fall inside).
+    fn before_insert(&mut self, entries: &[Entry], pos: usize) {
+        if let Events::Range { lo, n } = self {
+            let (l, end) = (*lo as usize, *lo as usize + *n as usize);
+            if pos <= l {
+                *lo += 1;
+            } else if pos < end {
+                *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+            }
+        }
+    }
+
+    /// Makes a range a copy (before the entries change in ways not tracked).
+    fn copy(&mut self, entries: &[Entry]) {
+        if let Events::Range { .. } = self {
+            *self = Events::Copied(AlertEvents::new(&self.to_vec(entries)));
+        }
+    }
+}
+
+/// Keeps the ranges of `alerts` right when `k` entries are about to leave the front of
+/// `entries`.
+pub(crate) fn before_front_removal(alerts: &mut [LiveAlert], entries: &[Entry], k: usize) {
+    if k > 0 {
+        for a in alerts {
+            a.events.before_front_removal(entries, k);
+        }
+    }
 }
 
 /// An alert id: the 128-bit hash whose 32 lowercase hex digits are its text, as two words
@@ -210,66 +304,132 @@ impl AlertEvents {
     pub(crate) fn to_vec(&self) -> Vec<(i64, u64)> {
         self.iter().collect()
     }
+}
 
-    /// Whether these are exactly `events`.
-    pub(crate) fn same_as(&self, events: &[(i64, u64)]) -> bool {
-        self.len() == events.len() && self.iter().zip(events).all(|(a, b)| a == *b)
+/// A group's live alerts: one inline (the usual case: no allocation of its own), else a
+/// vector (empty: none).
+#[derive(Debug)]
+pub(crate) enum Alerts {
+    Many(Vec<LiveAlert>),
+    One(LiveAlert),
+}
+
+impl Default for Alerts {
+    fn default() -> Alerts {
+        Alerts::Many(Vec::new())
     }
 }
 
-/// The rarer part of a group: live alerts, several group-by values, fallback entries.
-#[derive(Debug, Default)]
-pub(crate) struct GroupMore {
-    pub(crate) alerts: Vec<LiveAlert>,
-    /// Group-by values when there are several fields (one field: the key is the value).
-    pub(crate) values: Option<Arc<Vec<(String, String)>>>,
-    /// The group's entries when they do not fit the compact form (else empty).
-    pub(crate) wide: Vec<Entry>,
+impl Alerts {
+    pub(crate) fn as_slice(&self) -> &[LiveAlert] {
+        match self {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => std::slice::from_ref(a),
+        }
+    }
+
+    pub(crate) fn from_vec(mut alerts: Vec<LiveAlert>) -> Alerts {
+        match alerts.pop() {
+            Some(a) if alerts.is_empty() => Alerts::One(a),
+            Some(a) => {
+                alerts.push(a);
+                Alerts::Many(alerts)
+            }
+            None => Alerts::default(),
+        }
+    }
+
+    fn into_vec(self) -> Vec<LiveAlert> {
+        match self {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => vec![a],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
 }
 
-/// A group's boxed rarer part, absent for most groups.
+/// The rarer part of a group: live alerts, several group-by values, fallback entries. Kept in
+/// a slab of its correlation (no allocation per group), 80 bytes.
 #[derive(Debug, Default)]
-pub(crate) struct More(pub(crate) Option<Box<GroupMore>>);
+pub(crate) struct GroupMore {
+    pub(crate) alerts: Alerts,
+    /// Group-by values when there are several fields (one field: the key is the value).
+    pub(crate) values: Option<Arc<Vec<(String, String)>>>,
+    /// The group's entries when they do not fit the compact form (else `None`). Rarer still:
+    /// behind a thin pointer (8 bytes, where a vector takes 24 and a boxed slice 16), so that
+    /// the rarer part stays 80 bytes.
+    #[allow(clippy::box_collection)]
+    pub(crate) wide: Option<Box<Vec<Entry>>>,
+}
+
+impl GroupMore {
+    fn wide(&self) -> &[Entry] {
+        self.wide.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A group's rarer part (empty for most groups: they hold no slot).
+#[derive(Debug, Default)]
+pub(crate) struct More(pub(crate) GroupMore);
+
+/// The rarer part of a group that has none.
+static NO_MORE: More = More(GroupMore {
+    alerts: Alerts::Many(Vec::new()),
+    values: None,
+    wide: None,
+});
 
 impl More {
     pub(crate) fn alerts(&self) -> &[LiveAlert] {
-        self.0.as_ref().map_or(&[], |m| &m.alerts)
+        self.0.alerts.as_slice()
     }
 
     pub(crate) fn take_alerts(&mut self) -> Vec<LiveAlert> {
-        self.0
-            .as_mut()
-            .map(|m| std::mem::take(&mut m.alerts))
-            .unwrap_or_default()
+        std::mem::take(&mut self.0.alerts).into_vec()
     }
 
-    /// Stores the group's alerts, dropping the boxed part when nothing is left in it.
+    /// Stores the group's alerts.
     pub(crate) fn set_alerts(&mut self, alerts: Vec<LiveAlert>) {
-        match &mut self.0 {
-            Some(m) => m.alerts = alerts,
-            None if alerts.is_empty() => {}
-            None => {
-                self.0 = Some(Box::new(GroupMore {
-                    alerts,
-                    ..GroupMore::default()
-                }))
-            }
-        }
-        self.drop_if_empty();
+        self.0.alerts = Alerts::from_vec(alerts);
     }
 
-    fn drop_if_empty(&mut self) {
-        if self
-            .0
-            .as_ref()
-            .is_some_and(|m| m.alerts.is_empty() && m.values.is_none() && m.wide.is_empty())
-        {
-            self.0 = None;
+    /// Nothing in it (the group gives its slot back).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.alerts.is_empty() && self.0.values.is_none() && self.0.wide.is_none()
+    }
+
+    /// Keeps the alerts' ranges right when `k` entries are about to leave the front of the
+    /// group's `entries`.
+    pub(crate) fn before_front_removal(&mut self, entries: &[Entry], k: usize) {
+        before_front_removal(self.alerts_mut(), entries, k);
+    }
+
+    /// Keeps the alerts' ranges right when an entry is about to be inserted at `pos`.
+    pub(crate) fn before_insert(&mut self, entries: &[Entry], pos: usize) {
+        for a in self.alerts_mut() {
+            a.events.before_insert(entries, pos);
+        }
+    }
+
+    /// Makes every alert's range a copy (before the group's entries change otherwise).
+    pub(crate) fn copy_events(&mut self, entries: &[Entry]) {
+        for a in self.alerts_mut() {
+            a.events.copy(entries);
+        }
+    }
+
+    fn alerts_mut(&mut self) -> &mut [LiveAlert] {
+        match &mut self.0.alerts {
+            Alerts::Many(v) => v,
+            Alerts::One(a) => std::slice::from_mut(a),
         }
     }
 
     pub(crate) fn retain_alerts(&mut self, horizon: i64) {
-        if self.0.is_some() {
+        if !self.0.alerts.is_empty() {
             let mut alerts = self.take_alerts();
             alerts.retain(|a| a.span.1 >= horizon);
             self.set_alerts(alerts);
@@ -278,11 +438,62 @@ impl More {
 
     /// Group-by values of a multi-field group, if any.
     pub(crate) fn values(&self) -> Option<Arc<Vec<(String, String)>>> {
-        self.0.as_ref().and_then(|m| m.values.clone())
+        self.0.values.clone()
     }
 
-    fn wide_len(&self) -> usize {
-        self.0.as_ref().map_or(0, |m| m.wide.len())
+    fn wide(&self) -> &[Entry] {
+        self.0.wide()
+    }
+}
+
+/// The rarer parts of a correlation's groups: a slab in segments that are never reallocated
+/// (as the entry pools), slots reused through a free list. A segment is filled as slots are
+/// handed out, not at once: the untouched rest of its capacity costs no resident memory.
+#[derive(Debug, Default)]
+struct MoreSlab {
+    segs: Vec<Vec<More>>,
+    /// Slots handed out so far (live or on the free list).
+    len: usize,
+    free: Vec<u32>,
+}
+
+impl MoreSlab {
+    fn get(&self, slot: u32) -> &More {
+        let (seg, off) = chunk_at(0, slot);
+        &self.segs[seg][off]
+    }
+
+    fn get_mut(&mut self, slot: u32) -> &mut More {
+        let (seg, off) = chunk_at(0, slot);
+        &mut self.segs[seg][off]
+    }
+
+    /// A slot holding `more`.
+    fn alloc(&mut self, more: More) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                let slot = self.len as u32;
+                let (seg, _) = chunk_at(0, slot);
+                if seg == self.segs.len() {
+                    self.segs.push(Vec::with_capacity(seg_len(0, seg)));
+                }
+                self.segs[seg].push(more);
+                self.len += 1;
+                return slot;
+            }
+        };
+        *self.get_mut(slot) = more;
+        slot
+    }
+
+    fn release(&mut self, slot: u32) {
+        *self.get_mut(slot) = More::default();
+        self.free.push(slot);
+    }
+
+    fn mostly_free(&self) -> bool {
+        self.free.len() * 2 > self.len
     }
 }
 
@@ -325,10 +536,13 @@ struct Group {
     /// Time and event id of the first entry (when `len > 0`).
     base_time: i64,
     base_id: u64,
-    more: More,
-    /// Chunk of the further entries in the pool of their size class (when `len > 1`).
-    chunk: u32,
-    /// Entries in the compact form (0: none, or all in `more.wide`).
+    /// The further entries: the chunk in the pool of their size class (its index in the
+    /// first four bytes), or, when there is one narrow further entry, that entry itself (six
+    /// bytes, then its referenced rule): the second entry of a group costs no pool space.
+    tail: [u8; 8],
+    /// Slot of the rarer part in the correlation's [`MoreSlab`] ([`NO_SLOT`]: none).
+    more: u32,
+    /// Entries in the compact form (0: none, or all in the fallback vector).
     len: u16,
     /// Referenced rule of the first entry.
     member0: u8,
@@ -336,9 +550,12 @@ struct Group {
     flags: u8,
 }
 
+/// No rarer part.
+const NO_SLOT: u32 = u32::MAX;
+
 /// The slab slot holds a group.
 const LIVE: u8 = 1;
-/// The group's further entries are in the narrow pools (6 bytes each).
+/// The group's further entries are narrow (6 bytes each).
 const NARROW: u8 = 2;
 
 impl Group {
@@ -348,6 +565,39 @@ impl Group {
 
     fn narrow(&self) -> bool {
         self.flags & NARROW != 0
+    }
+
+    /// Further entries (compact form).
+    #[inline]
+    fn rest(&self) -> usize {
+        usize::from(self.len).saturating_sub(1)
+    }
+
+    /// The single further entry sits in `tail`.
+    #[inline]
+    fn inline(&self) -> bool {
+        self.narrow() && self.rest() == 1
+    }
+
+    /// The further entries sit in a pool chunk.
+    #[inline]
+    fn pooled(&self) -> bool {
+        self.rest() > 0 && !self.inline()
+    }
+
+    #[inline]
+    fn chunk(&self) -> u32 {
+        u32::from_le_bytes([self.tail[0], self.tail[1], self.tail[2], self.tail[3]])
+    }
+
+    fn set_chunk(&mut self, chunk: u32) {
+        self.tail[..4].copy_from_slice(&chunk.to_le_bytes());
+    }
+
+    /// The inline further entry: (packed offsets, referenced rule).
+    fn inline_entry(&self) -> (Narrow, u8) {
+        let t = self.tail;
+        ([t[0], t[1], t[2], t[3], t[4], t[5]], t[6])
     }
 }
 
@@ -553,6 +803,10 @@ pub(crate) struct Groups {
     pools: Vec<Pool<Wide>>,
     /// Pools of 6-byte further entries, by size class.
     narrow: Vec<Pool<Narrow>>,
+    /// The groups' rarer parts.
+    mores: MoreSlab,
+    /// An empty rarer part lent to a group that has none (see [`Groups::with_more`]).
+    spare: More,
     /// Whether entries carry a referenced rule other than 0 (several members).
     multi: bool,
 }
@@ -580,6 +834,8 @@ impl Groups {
             dead_key_bytes: 0,
             pools: Vec::new(),
             narrow: Vec::new(),
+            mores: MoreSlab::default(),
+            spare: More::default(),
             multi: members > 1,
         }
     }
@@ -622,7 +878,7 @@ impl Groups {
     pub(crate) fn find_or_insert(
         &mut self,
         key: &str,
-        more: impl FnOnce() -> Option<Box<GroupMore>>,
+        more: impl FnOnce() -> Option<GroupMore>,
     ) -> u32 {
         let hash = self.hasher.hash_one(key);
         let (slab, keys) = (&self.slab, &self.keys);
@@ -642,12 +898,17 @@ impl Groups {
             self.keys.extend_from_slice(key.as_bytes());
             KeyRef::arena(off, key.len())
         };
+        let more = More(more().unwrap_or_default());
         let group = Group {
             key: key_ref,
             base_time: 0,
             base_id: 0,
-            more: More(more()),
-            chunk: 0,
+            tail: [0; 8],
+            more: if more.is_empty() {
+                NO_SLOT
+            } else {
+                self.mores.alloc(more)
+            },
             len: 0,
             member0: 0,
             flags: LIVE,
@@ -675,13 +936,13 @@ impl Groups {
             e.remove();
         }
         self.free_chunk(idx);
+        self.take_more(idx);
         let g = &mut self.slab[idx as usize];
         if let Some((_, len)) = g.key.arena_span() {
             self.dead_key_bytes += len;
         }
         g.flags = 0;
         g.len = 0;
-        g.more = More(None);
         self.vacant.push(idx);
     }
 
@@ -696,24 +957,89 @@ impl Groups {
 
     /// The group's rarer part (alerts, values).
     pub(crate) fn more(&self, idx: u32) -> &More {
-        &self.slab[idx as usize].more
+        match self.slab[idx as usize].more {
+            NO_SLOT => &NO_MORE,
+            slot => self.mores.get(slot),
+        }
     }
 
-    /// The group's key and its rarer part, mutable.
-    pub(crate) fn key_and_more(&mut self, idx: u32) -> (&str, &mut More) {
+    /// Moves the group's rarer part out (its slot freed).
+    fn take_more(&mut self, idx: u32) -> More {
         let g = &mut self.slab[idx as usize];
-        let k = &g.key;
-        let bytes = match k.arena_span() {
-            Some((off, len)) => self.keys.get(off..off + len).unwrap_or_default(),
-            None => &k.0[..usize::from(k.0[15]).min(INLINE_MAX)],
-        };
-        (std::str::from_utf8(bytes).unwrap_or_default(), &mut g.more)
+        let slot = std::mem::replace(&mut g.more, NO_SLOT);
+        if slot == NO_SLOT {
+            return More::default();
+        }
+        let more = std::mem::take(self.mores.get_mut(slot));
+        self.mores.release(slot);
+        more
+    }
+
+    /// Sets the group's rarer part (its slot freed when `more` is empty).
+    fn put_more(&mut self, idx: u32, more: More) {
+        let slot = self.slab[idx as usize].more;
+        match (slot, more.is_empty()) {
+            (NO_SLOT, true) => {}
+            (NO_SLOT, false) => self.slab[idx as usize].more = self.mores.alloc(more),
+            (slot, false) => *self.mores.get_mut(slot) = more,
+            (slot, true) => {
+                self.mores.release(slot);
+                self.slab[idx as usize].more = NO_SLOT;
+            }
+        }
+    }
+
+    /// The group's rarer part, mutable, if it has one (for changes that cannot empty it: no
+    /// slot to give back).
+    #[inline]
+    pub(crate) fn more_mut(&mut self, idx: u32) -> Option<&mut More> {
+        match self.slab[idx as usize].more {
+            NO_SLOT => None,
+            slot => Some(self.mores.get_mut(slot)),
+        }
+    }
+
+    /// Drops the group's fallback entries, if any (and its rarer part if nothing is left).
+    fn clear_wide(&mut self, idx: u32) {
+        let slot = self.slab[idx as usize].more;
+        if slot == NO_SLOT {
+            return;
+        }
+        let more = self.mores.get_mut(slot);
+        more.0.wide = None;
+        if more.is_empty() {
+            self.mores.release(slot);
+            self.slab[idx as usize].more = NO_SLOT;
+        }
+    }
+
+    /// Calls `f` with the group's key and its rarer part, mutable, in place (kept if `f`
+    /// leaves anything in it; a group without one gets the empty `spare`, moved into a slot
+    /// only when filled).
+    pub(crate) fn with_more<R>(&mut self, idx: u32, f: impl FnOnce(&str, &mut More) -> R) -> R {
+        let slot = self.slab[idx as usize].more;
+        let key = Self::key_of(&self.slab, &self.keys, idx);
+        if slot != NO_SLOT {
+            let more = self.mores.get_mut(slot);
+            let r = f(key, more);
+            if more.is_empty() {
+                self.mores.release(slot);
+                self.slab[idx as usize].more = NO_SLOT;
+            }
+            return r;
+        }
+        let r = f(key, &mut self.spare);
+        if !self.spare.is_empty() {
+            let more = std::mem::take(&mut self.spare);
+            self.slab[idx as usize].more = self.mores.alloc(more);
+        }
+        r
     }
 
     /// Entries the group holds.
     pub(crate) fn entry_count(&self, idx: u32) -> usize {
         let g = &self.slab[idx as usize];
-        usize::from(g.len) + g.more.wide_len()
+        usize::from(g.len) + self.more(idx).wide().len()
     }
 
     /// Time of the group's oldest entry.
@@ -722,47 +1048,43 @@ impl Groups {
         if g.len > 0 {
             return Some(g.base_time);
         }
-        g.more
-            .0
-            .as_ref()
-            .and_then(|m| m.wide.first())
-            .map(|e| e.time)
+        self.more(idx).wide().first().map(|e| e.time)
     }
 
     /// Time of the group's newest entry (how recently it was touched; `i64::MIN` when empty).
     pub(crate) fn newest_time(&self, idx: u32) -> i64 {
         let g = &self.slab[idx as usize];
-        match g.len {
-            0 => g
-                .more
-                .0
-                .as_ref()
-                .and_then(|m| m.wide.last())
-                .map_or(i64::MIN, |e| e.time),
-            1 => g.base_time,
-            n => {
-                let rest = usize::from(n) - 1;
-                let class = class_of(rest);
-                let dt = if g.narrow() {
-                    self.narrow[class].chunk(class, g.chunk)[rest - 1]
-                        .unpack()
-                        .0
-                } else {
-                    self.pools[class].chunk(class, g.chunk)[rest - 1].unpack().0
-                };
-                g.base_time + dt
-            }
+        let rest = g.rest();
+        if g.len == 0 {
+            return self.more(idx).wide().last().map_or(i64::MIN, |e| e.time);
         }
+        if rest == 0 {
+            return g.base_time;
+        }
+        let dt = if g.inline() {
+            g.inline_entry().0.unpack().0
+        } else {
+            let class = class_of(rest);
+            if g.narrow() {
+                self.narrow[class].chunk(class, g.chunk())[rest - 1]
+                    .unpack()
+                    .0
+            } else {
+                self.pools[class].chunk(class, g.chunk())[rest - 1]
+                    .unpack()
+                    .0
+            }
+        };
+        g.base_time + dt
     }
 
     /// A copy of the group's entries (for snapshots; [`Groups::load`] is the working path).
     pub(crate) fn entries(&self, idx: u32) -> Vec<Entry> {
-        let g = &self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_ref()
-            && !m.wide.is_empty()
-        {
-            return m.wide.clone();
+        let wide = self.more(idx).wide();
+        if !wide.is_empty() {
+            return wide.to_vec();
         }
+        let g = &self.slab[idx as usize];
         let mut out = Vec::with_capacity(usize::from(g.len));
         self.decode(g, &mut out);
         out
@@ -779,16 +1101,27 @@ impl Groups {
             member: u32::from(g.member0),
             extra: None,
         });
-        let rest = usize::from(g.len) - 1;
+        let rest = g.rest();
+        let base = (g.base_time, g.base_id);
         if rest == 0 {
             return;
         }
+        if g.inline() {
+            let (slot, member) = g.inline_entry();
+            let (dt, did) = slot.unpack();
+            out.push(Entry {
+                time: base.0 + dt,
+                tie: base.1.wrapping_add(did as u64),
+                member: u32::from(member),
+                extra: None,
+            });
+            return;
+        }
         let class = class_of(rest);
-        let base = (g.base_time, g.base_id);
         if g.narrow() {
-            self.narrow[class].decode(class, g.chunk, rest, base, out);
+            self.narrow[class].decode(class, g.chunk(), rest, base, out);
         } else {
-            self.pools[class].decode(class, g.chunk, rest, base, out);
+            self.pools[class].decode(class, g.chunk(), rest, base, out);
         }
     }
 
@@ -796,11 +1129,11 @@ impl Groups {
     /// [`Groups::store`] replaces them, except fallback entries, which are moved out.
     pub(crate) fn load(&mut self, idx: u32, out: &mut Vec<Entry>) {
         out.clear();
-        let g = &mut self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_mut()
-            && !m.wide.is_empty()
+        let slot = self.slab[idx as usize].more;
+        if slot != NO_SLOT
+            && let Some(wide) = self.mores.get_mut(slot).0.wide.take()
         {
-            *out = std::mem::take(&mut m.wide);
+            *out = *wide;
             return;
         }
         let g = &self.slab[idx as usize];
@@ -812,29 +1145,34 @@ impl Groups {
     pub(crate) fn store(&mut self, idx: u32, entries: &mut Vec<Entry>) {
         let form = self.form_of(entries);
         let g = &self.slab[idx as usize];
-        let old_rest = usize::from(g.len).saturating_sub(1);
-        let old_narrow = g.narrow();
         let new_rest = if form == Form::Fallback {
             0
         } else {
             entries.len().saturating_sub(1)
         };
         let new_narrow = form == Form::Narrow && new_rest > 0;
-        let same_chunk = old_rest > 0
-            && new_rest > 0
-            && class_of(old_rest) == class_of(new_rest)
-            && old_narrow == new_narrow;
-        if old_rest > 0 && !same_chunk {
+        // Pooled unless there is one narrow further entry (inline in the group).
+        let new_pooled = new_rest > 0 && !(new_narrow && new_rest == 1);
+        let same_chunk = g.pooled()
+            && new_pooled
+            && class_of(g.rest()) == class_of(new_rest)
+            && g.narrow() == new_narrow;
+        if g.pooled() && !same_chunk {
             self.free_chunk(idx);
         }
         if form == Form::Fallback {
+            let mut more = self.take_more(idx);
             let g = &mut self.slab[idx as usize];
             g.len = 0;
             g.flags &= !NARROW;
-            g.more.0.get_or_insert_with(Box::default).wide = std::mem::take(entries);
+            more.0.wide = Some(Box::new(std::mem::take(entries)));
+            self.put_more(idx, more);
             return;
         }
-        if new_rest > 0 && !same_chunk {
+        if self.slab[idx as usize].more != NO_SLOT {
+            self.clear_wide(idx);
+        }
+        if new_pooled && !same_chunk {
             let class = class_of(new_rest);
             let multi = self.multi;
             let chunk = if new_narrow {
@@ -842,13 +1180,9 @@ impl Groups {
             } else {
                 pool_of(&mut self.pools, class).alloc(class, multi)
             };
-            self.slab[idx as usize].chunk = chunk;
+            self.slab[idx as usize].set_chunk(chunk);
         }
         let g = &mut self.slab[idx as usize];
-        if let Some(m) = g.more.0.as_mut() {
-            m.wide = Vec::new();
-        }
-        g.more.drop_if_empty();
         g.len = entries.len() as u16;
         g.flags = if new_narrow { LIVE | NARROW } else { LIVE };
         let Some(first) = entries.first() else {
@@ -858,9 +1192,16 @@ impl Groups {
         g.base_time = first.time;
         g.base_id = first.tie;
         g.member0 = first.member as u8;
-        if new_rest > 0 {
+        let base = (g.base_time, g.base_id);
+        if g.inline() {
+            let e = &entries[1];
+            let did = e.tie.wrapping_sub(base.1) as i64;
+            let slot = Narrow::pack(e.time - base.0, did).unwrap_or_default();
+            g.tail[..6].copy_from_slice(&slot);
+            g.tail[6] = e.member as u8;
+        } else if new_pooled {
             let class = class_of(new_rest);
-            let (chunk, base) = (g.chunk, (g.base_time, g.base_id));
+            let chunk = g.chunk();
             if new_narrow {
                 self.narrow[class].encode(class, chunk, base, &entries[1..]);
             } else {
@@ -897,15 +1238,15 @@ impl Groups {
         if narrow { Form::Narrow } else { Form::Wide }
     }
 
+    /// Returns the group's pool chunk, if it has one, to its free list.
     fn free_chunk(&mut self, idx: u32) {
         let g = &self.slab[idx as usize];
-        let rest = usize::from(g.len).saturating_sub(1);
-        if rest > 0 {
-            let class = class_of(rest);
+        if g.pooled() {
+            let class = class_of(g.rest());
             if g.narrow() {
-                self.narrow[class].free.push(g.chunk);
+                self.narrow[class].free.push(g.chunk());
             } else {
-                self.pools[class].free.push(g.chunk);
+                self.pools[class].free.push(g.chunk());
             }
         }
     }
@@ -920,12 +1261,12 @@ impl Groups {
                 .iter()
                 .enumerate()
                 .any(|(c, p)| p.mostly_free(c));
-        slab_dead || keys_dead || pools_dead
+        slab_dead || keys_dead || pools_dead || self.mores.mostly_free()
     }
 
-    /// Rebuilds the slab, the key arena and the pools without their dead parts when more than
-    /// half of one of them is dead (and it is worth it), so that memory follows the live
-    /// state after a burst. Called by the engine's periodic sweep.
+    /// Rebuilds the slab, the key arena, the pools and the rarer parts' slab without their
+    /// dead parts when more than half of one of them is dead (and it is worth it), so that
+    /// memory follows the live state after a burst. Called by the engine's periodic sweep.
     pub(crate) fn shrink_if_sparse(&mut self) {
         const WORTH_IT: usize = 1024;
         if self.slab.len() < WORTH_IT && self.keys.len() < WORTH_IT * 16 {
@@ -942,13 +1283,10 @@ impl Groups {
         let live: Vec<u32> = self.live().collect();
         for idx in live {
             let key = self.key(idx).to_string();
-            let more = std::mem::take(&mut self.slab[idx as usize].more);
             self.load(idx, &mut scratch);
-            let wide = more.0.as_ref().is_some_and(|m| !m.wide.is_empty());
-            let new = fresh.find_or_insert(&key, || more.0);
-            if !wide {
-                fresh.store(new, &mut scratch);
-            }
+            let more = self.take_more(idx);
+            let new = fresh.find_or_insert(&key, || Some(more.0));
+            fresh.store(new, &mut scratch);
         }
         *self = fresh;
     }
@@ -986,15 +1324,14 @@ mod tests {
             let packed = AlertEvents::new(&events);
             assert_eq!(packed.to_vec(), events);
             assert_eq!(packed.len(), events.len());
-            assert!(packed.same_as(&events));
         }
         assert_eq!(
             AlertEvents::new(&[(1, 1), (2, 2)]).0.len(),
             4,
             "packed: header, base, one"
         );
-        assert!(!AlertEvents::new(&[(1, 1), (2, 2)]).same_as(&[(1, 1)]));
         assert_eq!(std::mem::size_of::<LiveAlert>(), 56);
+        assert_eq!(std::mem::size_of::<Events>(), 16);
         let id = AlertId::new(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
         assert_eq!(id.text(), "0123456789abcdeffedcba9876543210");
         assert_eq!(AlertId::parse(&id.text()), Some(id));
@@ -1003,8 +1340,131 @@ mod tests {
     }
 
     #[test]
+    fn alert_ranges_follow_insertions_and_evictions() {
+        let entries: Vec<Entry> = (0..6).map(|i| e(i * 10, i as u64, 0)).collect();
+        let events: Vec<(i64, u64)> = (2..5).map(|i| (i * 10, i as u64)).collect();
+        let range = Events::range_of(&events, &entries, 2);
+        assert_eq!(range, Some(Events::Range { lo: 2, n: 3 }));
+        assert_eq!(
+            Events::range_of(&events, &entries, 1),
+            None,
+            "not those entries"
+        );
+        assert_eq!(Events::range_of(&[], &entries, 0), None);
+        assert_eq!(Events::range_of(&events, &entries, 4), None, "past the end");
+        let mut r = Events::Range { lo: 2, n: 3 };
+        assert_eq!(r.to_vec(&entries), events);
+        // Before the range: it moves; after it: nothing; inside it: a copy.
+        r.before_insert(&entries, 1);
+        assert_eq!(r, Events::Range { lo: 3, n: 3 });
+        let mut after = Events::Range { lo: 2, n: 3 };
+        after.before_insert(&entries, 5);
+        assert_eq!(after, Events::Range { lo: 2, n: 3 });
+        let mut inside = Events::Range { lo: 2, n: 3 };
+        inside.before_insert(&entries, 3);
+        assert_eq!(inside, Events::Copied(AlertEvents::new(&events)));
+        // Evictions before it move it; one that takes part of it leaves a copy.
+        let mut ev = Events::Range { lo: 2, n: 3 };
+        ev.before_front_removal(&entries, 2);
+        assert_eq!(ev, Events::Range { lo: 0, n: 3 });
+        let mut cut = Events::Range { lo: 2, n: 3 };
+        cut.before_front_removal(&entries, 3);
+        assert_eq!(cut.to_vec(&[]), events, "copied before the entries left");
+        let mut c = Events::Range { lo: 2, n: 3 };
+        c.copy(&entries);
+        assert_eq!(c.to_vec(&[]), events);
+        // A chained (non-plain) entry is never part of a range.
+        let mut with_extra = entries.clone();
+        with_extra[3].extra = Some(Box::default());
+        assert_eq!(Events::range_of(&events, &with_extra, 2), None);
+    }
+
+    #[test]
     fn slab_group_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Group>(), 48);
+        assert_eq!(std::mem::size_of::<More>(), 80, "one alert inline");
+    }
+
+    #[test]
+    fn one_narrow_further_entry_sits_in_the_group() {
+        for members in [1, 3] {
+            let mut g = Groups::new(members);
+            let two = vec![e(100, 50, 0), e(7_000, 49, (members - 1) as u32)];
+            assert_eq!(round_trip(&mut g, "k", two.clone()), two);
+            assert!(g.narrow.iter().all(|p| p.chunks == 0), "no pool chunk");
+            let k = g.find("k").unwrap_or(u32::MAX);
+            assert_eq!(g.newest_time(k), 7_000);
+            assert_eq!(g.entries(k), two);
+            // A third entry moves both further entries to a chunk of two; back to one
+            // frees it.
+            let three = vec![e(100, 50, 0), e(200, 51, 0), e(7_000, 49, 0)];
+            assert_eq!(round_trip(&mut g, "k", three.clone()), three);
+            assert_eq!(g.narrow[1].chunks, 1);
+            assert_eq!(g.newest_time(k), 7_000);
+            assert_eq!(round_trip(&mut g, "k", two.clone()), two);
+            assert_eq!(g.narrow[1].free, vec![0], "the chunk of two went back");
+            // Wide offsets: the one further entry takes a pool chunk.
+            let far = vec![e(0, 0, 0), e(1 << 24, 1, 0)];
+            assert_eq!(round_trip(&mut g, "k", far.clone()), far);
+            assert_eq!(g.pools[0].chunks, 1);
+            assert_eq!(g.newest_time(k), 1 << 24);
+        }
+    }
+
+    fn alert(n: i64) -> LiveAlert {
+        LiveAlert {
+            id: AlertId::new(n as u128),
+            span: (n, n + 1),
+            trigger: n,
+            events: Events::Copied(AlertEvents::new(&[(n, n as u64)])),
+        }
+    }
+
+    #[test]
+    fn rarer_parts_live_in_a_slab_and_go_when_empty() {
+        let mut g = Groups::new(1);
+        let a = g.find_or_insert("a", || None);
+        let b = g.find_or_insert("b", || None);
+        g.with_more(a, |key, more| {
+            assert_eq!(key, "a");
+            more.set_alerts(vec![alert(1)]);
+        });
+        g.with_more(b, |_, more| more.set_alerts(vec![alert(2), alert(3)]));
+        assert!(matches!(g.more(a).0.alerts, Alerts::One(_)));
+        assert_eq!(g.more(a).alerts(), &[alert(1)]);
+        assert_eq!(g.more(b).alerts(), &[alert(2), alert(3)]);
+        assert_eq!(g.mores.len, 2);
+        // An emptied part frees its slot, which the next group's part reuses.
+        g.with_more(a, |_, more| more.retain_alerts(100));
+        assert!(g.more(a).is_empty());
+        assert_eq!(g.mores.free.len(), 1);
+        let c = g.find_or_insert("c", || {
+            Some(GroupMore {
+                values: Some(Arc::new(vec![("f".into(), "v".into())])),
+                ..GroupMore::default()
+            })
+        });
+        assert_eq!(g.mores.len, 2, "slot reused");
+        assert_eq!(g.more(c).values().map(|v| v.len()), Some(1));
+        g.remove(b);
+        assert!(g.more(c).values().is_some());
+        assert_eq!(g.mores.free.len(), 1);
+        // Fallback entries keep a part of their own while they are there.
+        let mut extra = e(3, 3, 0);
+        extra.extra = Some(Box::new(EntryExtra {
+            value: Some("x".into()),
+            ..EntryExtra::default()
+        }));
+        let with_extra = vec![e(1, 1, 0), extra];
+        assert_eq!(round_trip(&mut g, "a", with_extra.clone()), with_extra);
+        assert_eq!(g.entries(a), with_extra);
+        assert!(!g.more(a).is_empty());
+        let plain = vec![e(1, 1, 0), e(2, 2, 0)];
+        assert_eq!(round_trip(&mut g, "a", plain.clone()), plain);
+        assert!(
+            g.more(a).is_empty(),
+            "no fallback entries left: part dropped"
+        );
     }
 
     #[test]

@@ -213,12 +213,15 @@
 //! Per correlation rule, a group costs 48 bytes in a slab plus a 4-byte slot (and a control
 //! byte) in its hash table; a key of up to 15 bytes is stored in the group, a longer one once in
 //! a shared arena. The first entry of a group is stored in the group; every further entry of
-//! plain events costs 8 bytes (time within 2³² ms and event id within 2³¹ of the group's first
-//! entry; one more byte when the correlation references several rules), in pooled chunks of
-//! 1, 2, 4, … entries reused across groups. Entries that carry more (a chained alert, a counted
-//! value for `value_count` / `value_percentile`, a number for `value_sum` / `value_avg`) or do
-//! not fit those ranges make their group keep a plain vector of 32-byte entries instead. Live
-//! alerts and several group-by values sit in a boxed part that most groups do not have. The
+//! plain events costs 6 bytes (time within 2²⁴ ms and event id within 2²³ of the group's first
+//! entry), else 8 (within 2³² ms and 2³¹); one more byte when the correlation references
+//! several rules; in pooled chunks of 1, 2, 4, … entries reused across groups, except that a
+//! single 6-byte further entry is kept in the group itself. Entries that carry more (a chained
+//! alert, a counted value for `value_count` / `value_percentile`, a number for `value_sum` /
+//! `value_avg`) or do not fit those ranges make their group keep a plain vector of 32-byte
+//! entries instead. Live alerts (one inline) and several group-by values sit in an 80-byte part
+//! that most groups do not have, in a slab of the rule (no allocation per group); an alert's
+//! events are a range of its group's entries when they can be (else a packed copy). The
 //! periodic sweep rebuilds the slab, the arena and the pools when more than half of one of them
 //! is dead, so memory follows the live state after a burst.
 //!

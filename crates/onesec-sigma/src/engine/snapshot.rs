@@ -49,7 +49,8 @@ use std::sync::Arc;
 
 use super::{Corr, Engine, EngineConfig, EngineStats};
 use crate::groups::{
-    AlertEvents, AlertId, Entry, EntryExtra, EventRefs, GroupMore, Groups, LiveAlert,
+    AlertEvents, AlertId, Alerts, Entry, EntryExtra, EventRefs, Events, GroupMore, Groups,
+    LiveAlert,
 };
 use crate::hash::StableHash;
 
@@ -343,7 +344,7 @@ fn write_corr(o: &mut Out, c: &Corr) {
             o.i64(a.span.0);
             o.i64(a.span.1);
             o.i64(a.trigger);
-            o.events(&a.events.to_vec());
+            o.events(&a.events.to_vec(&entries));
         }
     }
     let chained: BTreeSet<(&str, &str)> = c
@@ -443,18 +444,16 @@ fn read_corr(r: &mut In<'_>, c: &Corr) -> Result<CorrState, SnapshotError> {
                 id,
                 span: (r.i64("alert span")?, r.i64("alert span")?),
                 trigger: r.i64("alert trigger")?,
-                events: AlertEvents::new(&r.events("alert events")?),
+                events: Events::Copied(AlertEvents::new(&r.events("alert events")?)),
             });
         }
         if groups.find(&key).is_some() {
             return Err(r.invalid(format!("group '{key}' twice")));
         }
-        let more = (!values.is_empty() || !alerts.is_empty()).then(|| {
-            Box::new(GroupMore {
-                alerts,
-                values: (!values.is_empty()).then(|| Arc::new(values)),
-                wide: Vec::new(),
-            })
+        let more = (!values.is_empty() || !alerts.is_empty()).then(|| GroupMore {
+            alerts: Alerts::from_vec(alerts),
+            values: (!values.is_empty()).then(|| Arc::new(values)),
+            wide: None,
         });
         let g = groups.find_or_insert(&key, || more);
         groups.store(g, &mut scratch);
