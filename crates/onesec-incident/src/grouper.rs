@@ -525,13 +525,9 @@ impl Grouper {
         let active = incident
             .alert_ids
             .iter()
-            .filter_map(|id| self.alerts.get(id));
-        let mut keys: Vec<String> = active
-            .filter(|a| a.status == AlertStatus::Active)
-            .flat_map(grouping_keys)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
+            .filter_map(|id| self.alerts.get(id))
+            .filter(|a| a.status == AlertStatus::Active);
+        let keys = grouping_keys_of(active);
         let probe = Probe {
             keys,
             first_ms: incident.first_ms,
@@ -742,10 +738,7 @@ impl Grouper {
             .collect();
         // An incident stands while at least one of its active alerts could have opened it.
         let standing = active.iter().any(|a| a.severity >= self.config.open_min);
-        let mut entities = Entities::default();
-        for alert in &active {
-            entities.extend(&alert.entities);
-        }
+        let entities = Entities::union(active.iter().map(|a| &a.entities));
         let top = active
             .iter()
             .max_by(|a, b| (a.severity, b.first_ms).cmp(&(b.severity, a.first_ms)))
@@ -800,34 +793,57 @@ impl Grouper {
 /// (badged in at 08:00, VPN login at 13:00) would join every other person who used the main
 /// door in between (the acme day's S2 and S3 would become one incident).
 fn grouping_keys(alert: &Alert) -> Vec<String> {
+    let mut parts = Vec::new();
+    key_parts(alert, &mut parts);
+    parts.into_iter().map(key_text).collect()
+}
+
+/// The sorted, distinct grouping keys of several alerts (an incident's active alerts): each
+/// key is written once, not once per alert that has it.
+fn grouping_keys_of<'a>(alerts: impl Iterator<Item = &'a Alert>) -> Vec<String> {
+    let mut parts = Vec::new();
+    for alert in alerts {
+        key_parts(alert, &mut parts);
+    }
+    // No kind is a prefix of another, so (kind, value) pairs sort as their texts do.
+    parts.sort_unstable();
+    parts.dedup();
+    parts.into_iter().map(key_text).collect()
+}
+
+fn key_text((kind, value): (&str, &str)) -> String {
+    format!("{kind}:{value}")
+}
+
+/// [`grouping_keys`] as (kind, value) pairs borrowed from the alert, appended to `out`.
+fn key_parts<'a>(alert: &'a Alert, out: &mut Vec<(&'static str, &'a str)>) {
     let entities = &alert.entities;
+    let start = out.len();
     let place_grouped = alert
         .group
         .iter()
         .any(|(field, _)| field == "site" || field == "zone");
     let nobody = entities.persons.is_empty();
-    let mut keys: Vec<String> = entities
-        .persons
-        .iter()
-        .map(|v| format!("person:{v}"))
-        .collect();
+    let mut add = |kind: &'static str, values: &'a std::collections::BTreeSet<String>| {
+        out.extend(values.iter().map(|v| (kind, v.as_str())));
+    };
+    add("person", &entities.persons);
     if nobody || place_grouped {
-        keys.extend(entities.sites.iter().map(|v| format!("site:{v}")));
+        add("site", &entities.sites);
     }
     if nobody {
-        keys.extend(entities.zones.iter().map(|v| format!("zone:{v}")));
+        add("zone", &entities.zones);
     }
     if nobody || alert.domain == onesec_event::Domain::Cyber {
-        keys.extend(entities.devices.iter().map(|v| format!("device:{v}")));
+        add("device", &entities.devices);
     }
-    if keys.is_empty() {
-        keys.extend(entities.hosts.iter().map(|v| format!("host:{v}")));
-        keys.extend(entities.src_ips.iter().map(|v| format!("ip:{v}")));
+    if out.len() == start {
+        out.extend(entities.hosts.iter().map(|v| ("host", v.as_str())));
+        out.extend(entities.src_ips.iter().map(|v| ("ip", v.as_str())));
     }
-    if keys.is_empty() {
-        keys.push(format!("alert:{}", alert.id));
+    if out.len() == start {
+        out.push(("alert", alert.id.as_str()));
     }
-    keys
 }
 
 /// What makes two alerts the same alarm for flood control: the rule and every entity it
