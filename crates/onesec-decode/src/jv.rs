@@ -122,6 +122,34 @@ pub(crate) fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
     false
 }
 
+/// The values of `names` in the object `value`, in one pass over its keys: `[i]` is what
+/// `value.get(names[i])` gives (the first pair with that key; `None` when absent or when
+/// `value` is not an object). Why: a decoder that tries a dozen names with `get` scans the
+/// object a dozen times (`get_key_value` was 14–21 % of the Windows and onvif-ej decoders,
+/// `docs/benchmarks.md`, "Decoders, session 9").
+pub(crate) fn pick<'v, const N: usize>(
+    value: &'v Value,
+    names: [&str; N],
+) -> [Option<&'v Value>; N] {
+    let mut found = [None; N];
+    let Some(object) = value.as_object() else {
+        return found;
+    };
+    let mut missing = N;
+    for (key, inner) in object.iter() {
+        for (slot, name) in found.iter_mut().zip(names) {
+            if slot.is_none() && name == key {
+                *slot = Some(inner);
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    found
+}
+
 /// The value at `path` (object keys, one per level) below `value`.
 pub(crate) fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
     path.iter().try_fold(value, |v, key| v.get(*key))
@@ -197,6 +225,26 @@ mod tests {
         assert!(parse(quoted.as_bytes()).is_ok());
         let escaped = format!("{{\"k\": \"\\\"{}\"}}", "{".repeat(1000));
         assert!(parse(escaped.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn pick_finds_what_get_finds() {
+        let doc = parse_str(r#"{"a": 1, "b": {"c": 2}, "a": 3, "": 4, "d": null}"#).unwrap();
+        let names = ["a", "b", "x", "", "d", "a"];
+        let picked = pick(&doc, names);
+        for (name, found) in names.iter().zip(picked) {
+            assert_eq!(
+                found.map(Value::to_string),
+                doc.get(*name).map(Value::to_string),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            picked[0].and_then(Value::as_u64),
+            Some(1),
+            "the first of duplicate keys"
+        );
+        assert_eq!(pick(&parse_str("[1]").unwrap(), ["a"]), [None]);
     }
 
     #[test]

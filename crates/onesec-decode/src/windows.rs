@@ -2,7 +2,7 @@
 //! (`{"Event":{"System":{..},"EventData":{..}}}`) and flat objects with a top-level `EventID`.
 
 use crate::jv::{
-    Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
+    self, Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
 };
 use crate::{DecodeContext, new_event, scan, time};
 use onesec_event::{Activity, Event, EventClass, Fields, LogonKind, Severity, Status};
@@ -29,10 +29,40 @@ struct System<'v> {
 pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
     // The event data and system values are shorter than the document: one allocation.
     let mut fields = Fields::with_capacity(24, raw.len());
-    let system = if let Some(event) = value.get("Event").filter(|e| e.get("System").is_some()) {
+    // The top-level keys either shape reads, in one pass over the object.
+    let [
+        evtx,
+        winlog,
+        at_timestamp,
+        timestamp,
+        message,
+        event,
+        host,
+        log,
+    ] = jv::pick(
+        value,
+        [
+            "Event",
+            "winlog",
+            "@timestamp",
+            "timestamp",
+            "message",
+            "event",
+            "host",
+            "log",
+        ],
+    );
+    let system = if let Some(event) = evtx.filter(|e| e.get("System").is_some()) {
         evtx_shape(event, &mut fields)
-    } else if let Some(winlog) = value.get("winlog").filter(|w| w.is_object()) {
-        winlogbeat_shape(value, winlog, &mut fields)
+    } else if let Some(winlog) = winlog.filter(|w| w.is_object()) {
+        let top = WinlogbeatTop {
+            timestamp: at_timestamp.or(timestamp),
+            message,
+            event,
+            host,
+            log,
+        };
+        winlogbeat_shape(&top, winlog, &mut fields)
     } else {
         flat_shape(value, &mut fields)
     };
@@ -102,13 +132,14 @@ fn key_list(value: &Value) -> String {
 
 /// `{"Event": {"System": {...}, "EventData": {...}, "UserData": {...}}}`.
 fn evtx_shape<'v>(event: &'v Value, fields: &mut Fields) -> System<'v> {
-    let Some(sys) = event.get("System") else {
+    let [sys, event_data_value, user_data] = jv::pick(event, ["System", "EventData", "UserData"]);
+    let Some(sys) = sys else {
         return System::default();
     };
-    if let Some(data) = event.get("EventData") {
+    if let Some(data) = event_data_value {
         event_data(data, fields);
     }
-    if let Some(user_data) = event.get("UserData").and_then(Value::as_object) {
+    if let Some(user_data) = user_data.and_then(Value::as_object) {
         // `UserData` wraps its items in one element named after the event (e.g. `LogFileCleared`).
         for (_, wrapper) in user_data.iter() {
             match wrapper.as_object() {
@@ -123,7 +154,34 @@ fn evtx_shape<'v>(event: &'v Value, fields: &mut Fields) -> System<'v> {
             .or_else(|| v.get(name))
             .and_then(scalar)
     };
-    let execution = sys.get("Execution");
+    let [
+        execution,
+        event_id_value,
+        channel,
+        computer,
+        provider,
+        time_created,
+        record_id,
+        level,
+        task,
+        opcode,
+        keywords,
+    ] = jv::pick(
+        sys,
+        [
+            "Execution",
+            "EventID",
+            "Channel",
+            "Computer",
+            "Provider",
+            "TimeCreated",
+            "EventRecordID",
+            "Level",
+            "Task",
+            "Opcode",
+            "Keywords",
+        ],
+    );
     if let Some(execution) = execution {
         for (name, key) in [
             ("ProcessID", "ExecutionProcessID"),
@@ -135,54 +193,89 @@ fn evtx_shape<'v>(event: &'v Value, fields: &mut Fields) -> System<'v> {
         }
     }
     System {
-        event_id: sys.get("EventID").and_then(event_id),
-        channel: sys.get("Channel").and_then(scalar),
-        computer: sys.get("Computer").and_then(scalar),
-        provider: sys
-            .get("Provider")
-            .and_then(|p| attribute(p, "Name").or_else(|| scalar(p))),
-        time_ms: sys
-            .get("TimeCreated")
+        event_id: event_id_value.and_then(event_id),
+        channel: channel.and_then(scalar),
+        computer: computer.and_then(scalar),
+        provider: provider.and_then(|p| attribute(p, "Name").or_else(|| scalar(p))),
+        time_ms: time_created
             .and_then(|t| attribute(t, "SystemTime").or_else(|| scalar(t)))
             .and_then(|t| time::parse_text(&t)),
-        record_id: sys.get("EventRecordID").and_then(scalar),
-        level: sys.get("Level").and_then(scalar),
-        task: sys.get("Task").and_then(scalar),
-        opcode: sys.get("Opcode").and_then(scalar),
-        keywords: sys.get("Keywords").and_then(scalar),
+        record_id: record_id.and_then(scalar),
+        level: level.and_then(scalar),
+        task: task.and_then(scalar),
+        opcode: opcode.and_then(scalar),
+        keywords: keywords.and_then(scalar),
         message: None,
     }
 }
 
+/// The top-level values of a Winlogbeat document besides `winlog` (picked by [`decode`]).
+struct WinlogbeatTop<'v> {
+    /// `@timestamp`, else `timestamp`.
+    timestamp: Option<&'v Value>,
+    message: Option<&'v Value>,
+    event: Option<&'v Value>,
+    host: Option<&'v Value>,
+    log: Option<&'v Value>,
+}
+
 /// Winlogbeat / Elastic Agent: `@timestamp`, `winlog.{event_id, channel, computer_name,
 /// provider_name, record_id, event_data, user_data}`, `message`.
-fn winlogbeat_shape<'v>(top: &'v Value, winlog: &'v Value, fields: &mut Fields) -> System<'v> {
-    if let Some(data) = winlog.get("event_data") {
+fn winlogbeat_shape<'v>(
+    top: &WinlogbeatTop<'v>,
+    winlog: &'v Value,
+    fields: &mut Fields,
+) -> System<'v> {
+    let [
+        data,
+        user_data,
+        event_id_value,
+        channel,
+        computer_name,
+        provider_name,
+        record_id,
+        level,
+        task,
+        opcode,
+        keywords,
+    ] = jv::pick(
+        winlog,
+        [
+            "event_data",
+            "user_data",
+            "event_id",
+            "channel",
+            "computer_name",
+            "provider_name",
+            "record_id",
+            "level",
+            "task",
+            "opcode",
+            "keywords",
+        ],
+    );
+    if let Some(data) = data {
         event_data(data, fields);
     }
-    if let Some(data) = winlog.get("user_data").and_then(Value::as_object) {
+    if let Some(data) = user_data.and_then(Value::as_object) {
         leaves(data, fields);
     }
     let text = |v: Option<&'v Value>| v.and_then(scalar);
+    let inner = |outer: Option<&'v Value>, key: &str| outer.and_then(|o| o.get(key));
     System {
-        event_id: winlog
-            .get("event_id")
+        event_id: event_id_value
             .and_then(event_id)
-            .or_else(|| at(top, &["event", "code"]).and_then(event_id)),
-        channel: text(winlog.get("channel")),
-        computer: text(winlog.get("computer_name")).or_else(|| text(at(top, &["host", "name"]))),
-        provider: text(winlog.get("provider_name"))
-            .or_else(|| text(at(top, &["event", "provider"]))),
-        time_ms: ["@timestamp", "timestamp"]
-            .iter()
-            .find_map(|k| top.get(*k))
-            .and_then(time::parse_value),
-        record_id: text(winlog.get("record_id")),
-        level: text(at(top, &["log", "level"])).or_else(|| text(winlog.get("level"))),
-        task: text(winlog.get("task")),
-        opcode: text(winlog.get("opcode")),
-        keywords: text(winlog.get("keywords")),
-        message: text(top.get("message")),
+            .or_else(|| inner(top.event, "code").and_then(event_id)),
+        channel: text(channel),
+        computer: text(computer_name).or_else(|| text(inner(top.host, "name"))),
+        provider: text(provider_name).or_else(|| text(inner(top.event, "provider"))),
+        time_ms: top.timestamp.and_then(time::parse_value),
+        record_id: text(record_id),
+        level: text(inner(top.log, "level")).or_else(|| text(level)),
+        task: text(task),
+        opcode: text(opcode),
+        keywords: text(keywords),
+        message: text(top.message),
     }
 }
 
