@@ -107,14 +107,19 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
     let mut event = new_event(ctx, "syslog", line, None, EventClass::Base, Activity::Other);
     let (facility, severity) = syslog_loose::decompose_pri(pri);
     event.severity = severity_of(severity);
+    let rest = rest.trim();
+    let siem_syntax = siem::Syntax::of(rest);
+    if siem_syntax.is_some() {
+        let (fields, bytes) = siem::room_for(rest);
+        event.fields.reserve(fields + 1, bytes + 32);
+    }
     if let Some(facility) = facility {
         event.fields.insert("syslog.facility", facility.as_str());
     }
     event.source.service = "syslog".into();
-    let rest = rest.trim();
     event.message = rest.to_string();
     // Devices without a time stamp or host name send `<PRI>CEF:...` or `<PRI>%ASA-...`.
-    if let Some(syntax) = siem::Syntax::of(rest) {
+    if let Some(syntax) = siem_syntax {
         return siem::complete(syntax, rest, event, line_no, ctx);
     }
     if let Some((tag, text)) = asa::split(rest) {
@@ -150,14 +155,11 @@ fn build(
         Activity::Other,
     );
     event.severity = severity_of(message.severity);
-    // Room for the usual header and program fields: one allocation each.
-    event.fields.reserve(8, 160);
     // RFC 3164 time stamps carry no year: ingest uses this to complete them from other events.
     let protocol = match message.protocol {
         syslog_loose::Protocol::RFC3164 => "rfc3164",
         syslog_loose::Protocol::RFC5424(_) => "rfc5424",
     };
-    event.fields.insert("syslog.protocol", protocol);
     let mut host = message.hostname;
     let mut program = message.appname;
     let mut pid = message.procid.map(Pid::Header);
@@ -172,9 +174,18 @@ fn build(
         pid = Some(Pid::Tag(tag_pid));
         text = rest;
     }
-    if let Some((count, inner)) = repeated(text) {
-        event.fields.insert_display("syslog.repeated", &count);
+    let repeats = repeated(text).map(|(count, inner)| {
         text = inner;
+        count
+    });
+    let siem_payload = siem::syslog_payload(line, program, text);
+    // Room for the usual header and program fields, and for a CEF/LEEF record's: one
+    // allocation each.
+    let (siem_fields, siem_bytes) = siem_payload.map_or((0, 0), |(_, p)| siem::room_for(p));
+    event.fields.reserve(8 + siem_fields, 160 + siem_bytes);
+    event.fields.insert("syslog.protocol", protocol);
+    if let Some(count) = repeats {
+        event.fields.insert_display("syslog.repeated", &count);
     }
     let fields = &mut event.fields;
     if let Some(facility) = message.facility {
@@ -194,7 +205,7 @@ fn build(
             fields.insert(&key, &value);
         }
     }
-    if let Some((syntax, payload)) = siem::syslog_payload(line, program, text) {
+    if let Some((syntax, payload)) = siem_payload {
         event.message = payload.to_string();
         return siem::complete(syntax, payload, event, line_no, ctx);
     }
