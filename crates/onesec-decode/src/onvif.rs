@@ -78,7 +78,7 @@ pub(crate) struct Topic<'a> {
 pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
     let trimmed = expression.trim().trim_matches('/');
     // onvif-ej topics have no `tns1:`: the path is the topic itself.
-    if !trimmed.contains("tns1:") {
+    if scan::find_str(trimmed, "tns1:").is_none() {
         return Cow::Borrowed(trimmed);
     }
     trimmed
@@ -91,14 +91,14 @@ pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
 
 fn parse_topic(topic: &str) -> Topic<'_> {
     let topic = topic.trim().trim_matches('/');
-    let (prefix, rest) = match topic.find("/onvif-ej/") {
+    let (prefix, rest) = match scan::find_str(topic, "/onvif-ej/") {
         Some(i) => (Some(&topic[..i]), &topic[i + "/onvif-ej/".len()..]),
         None => (None, topic.strip_prefix("onvif-ej/").unwrap_or(topic)),
     };
     let device = prefix
-        .and_then(|p| p.rsplit('/').next())
+        .map(|p| scan::after_last(p, b'/'))
         .and_then(scan::non_empty);
-    let (path, source_values) = match rest.find("/&") {
+    let (path, source_values) = match scan::find_str(rest, "/&") {
         Some(i) => (&rest[..i], Some(&rest[i + 2..])),
         None => (rest, None),
     };
@@ -307,7 +307,7 @@ const MAX_LEVELS: usize = 8;
 
 /// A topic level without its namespace alias (`tns1:Door` and `tnsaxis:Door` give `Door`).
 fn bare(level: &str) -> &str {
-    level.rsplit(':').next().unwrap_or(level)
+    scan::after_last(level, b':')
 }
 
 fn parse_flag(text: &str) -> Option<bool> {

@@ -3,6 +3,36 @@
 use onesec_event::Endpoint;
 use std::net::IpAddr;
 
+/// Byte offset of the first `needle` in `text` (`str::find` with a `&str` pattern). Why not
+/// `str::find`: it sets up a two-way searcher per call, which for the short texts decoders
+/// search (a topic, a record's class words) costs more than the search; here the needle's
+/// first byte is found with `memchr` and the rest compared there.
+pub(crate) fn find_str(text: &str, needle: &str) -> Option<usize> {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|t| memchr::memchr(first, t)) {
+        let at = from + found;
+        if text.get(at + 1..).is_some_and(|t| t.starts_with(rest)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The part of `text` after its last `separator` (all of it when there is none): what
+/// `text.rsplit(separator).next()` gives, without the split iterator.
+pub(crate) fn after_last(text: &str, separator: u8) -> &str {
+    match memchr::memrchr(separator, text.as_bytes()) {
+        // `separator` is ASCII, so the byte after it starts a `char`.
+        Some(at) => text.get(at + 1..).unwrap_or_default(),
+        None => text,
+    }
+}
+
 /// Parses an address token, tolerating brackets, a trailing `:`/`,`/`.` and IPv4-mapped IPv6
 /// (`::ffff:10.0.0.1` becomes `10.0.0.1`).
 pub(crate) fn ip(token: &str) -> Option<IpAddr> {
@@ -105,6 +135,32 @@ pub(crate) fn non_empty(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_str_and_after_last_agree_with_str() {
+        let texts = [
+            "",
+            "a",
+            "acme/ctl/onvif-ej/Door/&X",
+            "/&",
+            "tns1:tns1:",
+            "ééé/&é",
+            "//",
+        ];
+        for text in texts {
+            for needle in ["", "/&", "/onvif-ej/", "tns1:", "é", "a"] {
+                assert_eq!(
+                    find_str(text, needle),
+                    text.find(needle),
+                    "{text:?} {needle:?}"
+                );
+            }
+            for sep in [b'/', b':'] {
+                let expected = text.rsplit(char::from(sep)).next().unwrap_or(text);
+                assert_eq!(after_last(text, sep), expected, "{text:?}");
+            }
+        }
+    }
 
     #[test]
     fn addresses_and_ports() {
