@@ -180,7 +180,8 @@ fn key_separators(ext: &str) -> Vec<(usize, usize)> {
             i = at + 2;
             continue;
         }
-        let word_start = ext[..at].rfind(' ').map_or(0, |s| s + 1);
+        // The word before `=` (memchr's `memrchr`: `str::rfind` went through a `char` searcher).
+        let word_start = memchr::memrchr(b' ', &bytes[..at]).map_or(0, |s| s + 1);
         if is_key(&ext[word_start..at]) {
             out.push((word_start, at));
         }
