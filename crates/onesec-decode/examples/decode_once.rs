@@ -94,8 +94,11 @@ fn decode_and_drop_serde_value(body: &[u8]) -> (usize, usize) {
     (parsed, failed)
 }
 
+/// A measured run over a body: `(records parsed, records refused)`.
+type Run = fn(&[u8]) -> (usize, usize);
+
 /// A peer parser by name, or `None` for one of our formats.
-fn peer(name: &str) -> Option<fn(&[u8]) -> (usize, usize)> {
+fn peer(name: &str) -> Option<Run> {
     match name {
         "peer-sonic-value" => Some(decode_and_drop_sonic_value),
         "peer-sonic-lazy" => Some(decode_and_drop_sonic_lazy),
