@@ -118,13 +118,13 @@ impl Fields {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        let index = self.find(key).ok()?;
+        let index = self.search(key).ok()?;
         Some(self.value_at(index))
     }
 
     /// Whether `key` has a value.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_ok()
+        self.search(key).is_ok()
     }
 
     /// Sets `key` to `value`, replacing any value it had. `false` only when the event's
@@ -168,7 +168,7 @@ impl Fields {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let index = self.find(key).ok()?;
+        let index = self.search(key).ok()?;
         let value = self.value_at(index).to_string();
         let slot = self.slots.remove(index);
         self.bury(slot);
@@ -237,17 +237,37 @@ impl Fields {
         }
     }
 
-    /// Index of `key` (`Ok`), or where it would go (`Err`). Fields are often inserted in key
-    /// order, so a key after the last one is answered without a search.
+    /// Index of `key` (`Ok`), or where it would go (`Err`), for a field about to be written.
+    /// Fields are often inserted in key order, so a key after the last one is answered without
+    /// a search.
     fn find(&self, key: &str) -> Result<usize, usize> {
-        let key = key.as_bytes();
-        let compare = |slot: Slot| compare_keys(self.key_bytes(slot), key);
         match self.slots.last() {
-            None => return Err(0),
-            Some(&last) if compare(last) == Ordering::Less => return Err(self.slots.len()),
-            Some(_) => {}
+            None => Err(0),
+            Some(&last) if compare_keys(self.key_bytes(last), key.as_bytes()) == Ordering::Less => {
+                Err(self.slots.len())
+            }
+            Some(_) => self.search(key),
         }
-        self.slots.binary_search_by(|&slot| compare(slot))
+    }
+
+    /// [`find`](Fields::find) without the look at the last key: for reads, whose keys are
+    /// anywhere. A search that stops at the key it finds: `binary_search_by` always goes down to
+    /// one slot, two more comparisons than this on average for a present key.
+    fn search(&self, key: &str) -> Result<usize, usize> {
+        let key = key.as_bytes();
+        let (mut low, mut high) = (0, self.slots.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let Some(&slot) = self.slots.get(mid) else {
+                break;
+            };
+            match compare_keys(self.key_bytes(slot), key) {
+                Ordering::Less => low = mid + 1,
+                Ordering::Greater => high = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
     }
 
     /// The key of `slot` as bytes: no `char` boundary checks (the comparisons are bytewise).
