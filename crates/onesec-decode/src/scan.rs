@@ -3,6 +3,13 @@
 use onesec_event::Endpoint;
 use std::net::IpAddr;
 
+/// `a == b` for names (attribute names, JSON keys), compared inline: names are a few bytes
+/// long, and a `memcmp` call per comparison (dozens per record when a decoder matches keys
+/// against the names it wants) costs more than the bytes.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 /// Byte offset of the first `needle` in `text` (`str::find` with a `&str` pattern). Why not
 /// `str::find`: it sets up a two-way searcher per call, which for the short texts decoders
 /// search (a topic, a record's class words) costs more than the search; here the needle's

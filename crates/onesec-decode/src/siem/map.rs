@@ -94,7 +94,7 @@ impl<'a> View<'a> {
                 .attrs
                 .iter()
                 .rev()
-                .find(|(key, _)| same_name(key, name))
+                .find(|(key, _)| scan::same_name(key, name))
                 .and_then(|(_, value)| scan::non_empty(value))
         })
     }
@@ -449,12 +449,6 @@ const AUTH_WORDS: &[&str] = &[
 const LOGOUT_WORDS: &[&str] = &[
     "logoff", "logout", "log off", "sign-out", "signout", "sign out",
 ];
-
-/// `a == b` for attribute names, compared inline: names are a few bytes long, and a `memcmp`
-/// call per attribute per role name (dozens of each per record) cost more than the bytes.
-fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
-}
 
 /// Whether `text` contains any of `needles` (`str::contains` set up a two-way searcher per
 /// needle, 7 % of decoding a CEF record; see [`scan::find_str`]).
