@@ -451,7 +451,7 @@ const LOGOUT_WORDS: &[&str] = &[
 ];
 
 /// Whether `text` contains any of `needles` (`str::contains` set up a two-way searcher per
-/// needle, 7 % of decoding a CEF record; see [`scan::find_str`]).
+/// needle, about 5 % of decoding a CEF record; see [`scan::find_str`]).
 fn has_any(text: &str, needles: &[&str]) -> bool {
     needles
         .iter()
