@@ -84,12 +84,31 @@ const LEEF: Keys = Keys {
 struct View<'a> {
     record: &'a Record<'a>,
     keys: &'a Keys,
+    /// [`name_bit`] of every attribute name, so that a role name whose bit is not set is
+    /// answered without scanning the attributes (most of the ~50 role names a record is asked
+    /// for are absent: the scans were 7 % of decoding a CEF record).
+    name_bits: u64,
 }
 
 impl<'a> View<'a> {
+    fn new(record: &'a Record<'a>, keys: &'a Keys) -> View<'a> {
+        let name_bits = record
+            .attrs
+            .iter()
+            .fold(0, |bits, (key, _)| bits | name_bit(key));
+        View {
+            record,
+            keys,
+            name_bits,
+        }
+    }
+
     /// The first non-empty value among `names`.
     fn get(&self, names: &[&str]) -> Option<&'a str> {
         names.iter().find_map(|name| {
+            if self.name_bits & name_bit(name) == 0 {
+                return None;
+            }
             self.record
                 .attrs
                 .iter()
@@ -184,13 +203,11 @@ fn read_record(
     event: &mut Event,
     ctx: &DecodeContext,
 ) -> Result<(), RecordError> {
-    let view = View {
-        record,
-        keys: match record.syntax {
-            Syntax::Cef => &CEF,
-            Syntax::Leef => &LEEF,
-        },
+    let keys = match record.syntax {
+        Syntax::Cef => &CEF,
+        Syntax::Leef => &LEEF,
     };
+    let view = View::new(record, keys);
     event.source.product = slug(&record.vendor).into();
     event.source.service = slug(&record.product).into();
     event.severity = severity(&view)?;
@@ -450,6 +467,13 @@ const LOGOUT_WORDS: &[&str] = &[
     "logoff", "logout", "log off", "sign-out", "signout", "sign out",
 ];
 
+/// One of 64 bits for `name`, from its length and first byte (each modulo 8): equal names have
+/// equal bits, and names of a record rarely share the bit of a role name they are not.
+fn name_bit(name: &str) -> u64 {
+    let first = name.as_bytes().first().map_or(0, |b| usize::from(b & 7));
+    1 << (((name.len() & 7) << 3) | first)
+}
+
 /// Whether `text` contains any of `needles` (`str::contains` set up a two-way searcher per
 /// needle, about 5 % of decoding a CEF record; see [`scan::find_str`]).
 fn has_any(text: &str, needles: &[&str]) -> bool {
@@ -647,6 +671,48 @@ mod tests {
                 assert_eq!(has_any(text, needles), expected, "{text:?} {needles:?}");
             }
         }
+    }
+
+    #[test]
+    fn view_get_finds_what_a_scan_finds() {
+        let line = "CEF:0|V|P|1|id|n|5|src=10.0.0.1 sourceAddress=10.0.0.2 dst= \
+                    spt=1 suser=a suser=b cat=Logon msg=- act=x c6a2=::1 zz=1 s=2";
+        let record = super::super::parse(Syntax::Cef, line).unwrap();
+        let view = View::new(&record, &CEF);
+        let scan = |names: &[&str]| {
+            names.iter().find_map(|name| {
+                let last = record.attrs.iter().rev().find(|(k, _)| k == name)?;
+                scan::non_empty(&last.1)
+            })
+        };
+        let keys = &CEF;
+        for names in [
+            keys.src_ip,
+            keys.src_port,
+            keys.src_host,
+            keys.dst_ip,
+            keys.dst_port,
+            keys.dst_host,
+            keys.src_user,
+            keys.dst_user,
+            keys.protocol,
+            keys.action,
+            keys.outcome,
+            keys.category,
+            keys.message,
+            keys.time,
+            keys.device_host,
+            &["zz"],
+            &["s"],
+            &[""],
+        ] {
+            assert_eq!(view.get(names), scan(names), "{names:?}");
+        }
+        assert_eq!(
+            view.get(&["suser"]),
+            Some("b"),
+            "the last of a repeated name"
+        );
     }
 
     #[test]
