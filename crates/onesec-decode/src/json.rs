@@ -2,7 +2,7 @@
 
 use crate::jv::{Json, JsonValueTrait, Value, view};
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Event, EventClass, Fields, Resolved};
+use onesec_event::{Activity, Batch, Event, EventClass, Fields, Resolved};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -39,12 +39,13 @@ pub(crate) fn scalar_str(value: &Value) -> Option<Cow<'_, str>> {
 pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut Fields) {
     let mut path = String::with_capacity(prefix.len() + 64);
     path.push_str(prefix);
-    flatten_at(&mut path, value, fields);
+    // Document order is not key order: the fields are sorted in once at the end.
+    flatten_at(&mut path, value, &mut fields.batch());
 }
 
 /// [`flatten_into`] with the key of `value` in `path`, one buffer for the whole document: each
 /// level appends its part and cuts it off again (no `format!`ed key per level).
-pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Fields) {
+pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_>) {
     match view(value) {
         Json::Object(map) => {
             for (name, inner) in map.iter() {

@@ -207,8 +207,9 @@ pub(crate) fn decode_message(
         }
         _ => {}
     }
-    // One key buffer for every item of every section.
+    // One key buffer for every item of every section; the items sorted in once at the end.
     let mut key = String::with_capacity(64);
+    let mut batch = fields.batch();
     for (section, prefix) in [
         (source, "onvif.source."),
         (key_section, "onvif.key."),
@@ -219,10 +220,11 @@ pub(crate) fn decode_message(
                 key.clear();
                 key.push_str(prefix);
                 key.push_str(name.trim_start_matches('@'));
-                json::flatten_at(&mut key, value, fields);
+                json::flatten_at(&mut key, value, &mut batch);
             }
         }
     }
+    drop(batch);
 
     let source_items = source
         .map(|s| jv::pick(s, SOURCE_ITEMS))

@@ -5,7 +5,7 @@ use crate::jv::{
     self, Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
 };
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Event, EventClass, Fields, LogonKind, Severity, Status};
+use onesec_event::{Activity, Batch, Event, EventClass, Fields, LogonKind, Severity, Status};
 use std::borrow::Cow;
 
 /// The system part of a Windows event, whatever the JSON shape; texts borrowed from the
@@ -52,8 +52,10 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             "log",
         ],
     );
+    // The shapes only insert (document order, not key order): sorted in once at the end.
+    let mut batch = fields.batch();
     let system = if let Some(event) = evtx.filter(|e| e.get("System").is_some()) {
-        evtx_shape(event, &mut fields)
+        evtx_shape(event, &mut batch)
     } else if let Some(winlog) = winlog.filter(|w| w.is_object()) {
         let top = WinlogbeatTop {
             timestamp: at_timestamp.or(timestamp),
@@ -62,9 +64,9 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             host,
             log,
         };
-        winlogbeat_shape(&top, winlog, &mut fields)
+        winlogbeat_shape(&top, winlog, &mut batch)
     } else {
-        flat_shape(value, &mut fields)
+        flat_shape(value, &mut batch)
     };
     let Some(event_id) = system.event_id else {
         return Err(format!(
@@ -72,6 +74,23 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             key_list(value)
         ));
     };
+    // The system values under their EVTX names, over any event data of the same name.
+    batch.insert_display("EventID", &event_id);
+    batch.insert("Channel", system.channel.as_deref().unwrap_or_default());
+    for (name, value) in [
+        ("Provider_Name", &system.provider),
+        ("Computer", &system.computer),
+        ("EventRecordID", &system.record_id),
+        ("Level", &system.level),
+        ("Task", &system.task),
+        ("Opcode", &system.opcode),
+        ("Keywords", &system.keywords),
+    ] {
+        if let Some(value) = value {
+            batch.insert(name, value);
+        }
+    }
+    drop(batch);
     let mut event = new_event(
         ctx,
         "windows-json",
@@ -98,22 +117,6 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             .provider
             .as_deref()
             .is_some_and(|p| p.contains("Sysmon"));
-    let fields = &mut event.fields;
-    fields.insert_display("EventID", &event_id);
-    fields.insert("Channel", &channel);
-    for (name, value) in [
-        ("Provider_Name", system.provider),
-        ("Computer", system.computer),
-        ("EventRecordID", system.record_id),
-        ("Level", system.level),
-        ("Task", system.task),
-        ("Opcode", system.opcode),
-        ("Keywords", system.keywords),
-    ] {
-        if let Some(value) = value {
-            fields.insert(name, &value);
-        }
-    }
     classify(&mut event, event_id, sysmon);
     Ok(event)
 }
@@ -158,7 +161,7 @@ fn key_list(value: &Value) -> String {
 }
 
 /// `{"Event": {"System": {...}, "EventData": {...}, "UserData": {...}}}`.
-fn evtx_shape<'v>(event: &'v Value, fields: &mut Fields) -> System<'v> {
+fn evtx_shape<'v>(event: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
     let [sys, event_data_value, user_data] = jv::pick(event, ["System", "EventData", "UserData"]);
     let Some(sys) = sys else {
         return System::default();
@@ -251,7 +254,7 @@ struct WinlogbeatTop<'v> {
 fn winlogbeat_shape<'v>(
     top: &WinlogbeatTop<'v>,
     winlog: &'v Value,
-    fields: &mut Fields,
+    fields: &mut Batch<'_>,
 ) -> System<'v> {
     let [
         data,
@@ -308,7 +311,7 @@ fn winlogbeat_shape<'v>(
 
 /// A flat object: `EventID`, `Channel`, `Computer`/`Hostname`, provider, time, and the event
 /// data as the other keys.
-fn flat_shape<'v>(top: &'v Value, fields: &mut Fields) -> System<'v> {
+fn flat_shape<'v>(top: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
     const SYSTEM_KEYS: [&str; 15] = [
         "EventID",
         "Channel",
@@ -356,7 +359,7 @@ fn flat_shape<'v>(top: &'v Value, fields: &mut Fields) -> System<'v> {
 }
 
 /// `EventData`: an object of named items, or `{"Data": [{"#attributes": {"Name": ..}, "#text": ..}]}`.
-fn event_data(data: &Value, fields: &mut Fields) {
+fn event_data(data: &Value, fields: &mut Batch<'_>) {
     let Some(map) = data.as_object() else {
         return;
     };
@@ -401,7 +404,7 @@ fn event_data(data: &Value, fields: &mut Fields) {
 }
 
 /// Every scalar leaf of `map` under its own (leaf) name, unless already present.
-fn leaves(map: &Object, fields: &mut Fields) {
+fn leaves(map: &Object, fields: &mut Batch<'_>) {
     for (name, value) in map.iter() {
         if name == "#attributes" || name.starts_with("xmlns") {
             continue;
@@ -418,7 +421,7 @@ fn leaves(map: &Object, fields: &mut Fields) {
 
 /// Every scalar leaf of `map` under its dotted path below `path` (the key of `map`, extended
 /// per level and restored after), except the keys of `map` itself that `skip` names.
-fn leaves_dotted(map: &Object, path: &mut String, skip: &[&str], fields: &mut Fields) {
+fn leaves_dotted(map: &Object, path: &mut String, skip: &[&str], fields: &mut Batch<'_>) {
     for (name, value) in map.iter() {
         if name == "#attributes" || skip.contains(&name) {
             continue;
@@ -479,7 +482,7 @@ fn event_id(value: &Value) -> Option<u32> {
 
 /// Keeps an event data item under its own name and, when the name has spaces (Defender's
 /// `Threat Name`), also under the name without them, which is how Sigma rules spell it.
-fn insert_data_item(fields: &mut Fields, name: &str, text: &str) {
+fn insert_data_item(fields: &mut Batch<'_>, name: &str, text: &str) {
     if name.contains(' ') {
         fields.insert(&name.replace(' ', ""), text);
     }

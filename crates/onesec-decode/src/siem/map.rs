@@ -248,9 +248,11 @@ fn keep_attributes(record: &Record<'_>, event: &mut Event) {
     ];
     // Every key is `<prefix>.<name>`; labels add `label.` and the label. (`apply` reserved
     // the room.)
-    let fields = &mut event.fields;
+    // Attributes come in record order, not key order: sorted in once at the end.
+    let mut batch = event.fields.batch();
+    let fields = &mut batch;
     let mut key = String::with_capacity(64);
-    let mut insert = |fields: &mut onesec_event::Fields, name: &[&str], value: &str| {
+    let mut insert = |fields: &mut onesec_event::Batch<'_>, name: &[&str], value: &str| {
         key.clear();
         key.push_str(prefix);
         key.push('.');
