@@ -61,7 +61,7 @@ pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_
             for (index, inner) in items.iter().enumerate() {
                 let len = path.len();
                 path.push('.');
-                path.push_str(decimal(index as u64, &mut [0u8; 20]));
+                path.push_str(scan::decimal(index as u64, &mut [0u8; 20]));
                 flatten_at(path, inner, fields);
                 path.truncate(len);
             }
@@ -75,9 +75,9 @@ pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_
             // cost more than writing the digits; floats keep sonic-rs's `Display`.
             let mut digits = [0u8; 20];
             match (number.as_u64(), number.as_i64()) {
-                (Some(n), _) => fields.insert(path, decimal(n, &mut digits)),
+                (Some(n), _) => fields.insert(path, scan::decimal(n, &mut digits)),
                 (None, Some(n)) => {
-                    let text = decimal(n.unsigned_abs(), &mut digits);
+                    let text = scan::decimal(n.unsigned_abs(), &mut digits);
                     fields.insert_display(path, &format_args!("-{text}"))
                 }
                 (None, None) => fields.insert_display(path, &number),
@@ -87,22 +87,6 @@ pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_
             fields.insert(path, if flag { "true" } else { "false" });
         }
     }
-}
-
-/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`); what `Display`
-/// writes for it.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// Decodes onesec's own `Event` JSON. The event keeps its `raw` and `source.format` when it has
@@ -179,7 +163,7 @@ mod tests {
     fn numbers_are_written_as_display_writes_them() {
         let mut digits = [0u8; 20];
         for n in [0, 1, 9, 10, 99, 100, 4624, 1_773_129_491_000, u64::MAX] {
-            assert_eq!(decimal(n, &mut digits), n.to_string());
+            assert_eq!(scan::decimal(n, &mut digits), n.to_string());
         }
         let doc = r#"{"a": 0, "b": -7, "c": 18446744073709551615, "d": -9223372036854775808,
             "e": 1.0, "f": 2.5e-3, "g": 12345678901234567890123}"#;

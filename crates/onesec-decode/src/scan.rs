@@ -3,6 +3,22 @@
 use onesec_event::Endpoint;
 use std::net::IpAddr;
 
+/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`); what `Display`
+/// writes for it.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
 /// `a == b` for names (attribute names, JSON keys), compared inline: names are a few bytes
 /// long, and a `memcmp` call per comparison (dozens per record when a decoder matches keys
 /// against the names it wants) costs more than the bytes.
