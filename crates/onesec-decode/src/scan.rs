@@ -28,22 +28,56 @@ pub(crate) fn same_name(a: &str, b: &str) -> bool {
 
 /// Byte offset of the first `needle` in `text` (`str::find` with a `&str` pattern). Why not
 /// `str::find`: it sets up a two-way searcher per call, which for the short texts decoders
-/// search (a topic, a record's class words) costs more than the search; here the needle's
-/// first byte is found with `memchr` and the rest compared there.
+/// search (a topic, a record's class words, a log line) costs more than the search; here one
+/// byte of the needle is found with `memchr` and the rest compared there. That byte is the
+/// first that is not a space, so ` from ` looks for `f` rather than every space.
 pub(crate) fn find_str(text: &str, needle: &str) -> Option<usize> {
     let (text, needle) = (text.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = needle.split_first() else {
+    let Some((anchor, byte)) = needle_anchor(needle) else {
         return Some(0);
     };
-    let mut from = 0;
-    while let Some(found) = text.get(from..).and_then(|t| memchr::memchr(first, t)) {
-        let at = from + found;
-        if text.get(at + 1..).is_some_and(|t| t.starts_with(rest)) {
+    let mut from = anchor;
+    while let Some(found) = text.get(from..).and_then(|t| memchr::memchr(byte, t)) {
+        let at = from + found - anchor;
+        if matches_at(text, at, needle) {
             return Some(at);
         }
-        from = at + 1;
+        from += found + 1;
     }
     None
+}
+
+/// Byte offset of the last `needle` in `text` (`str::rfind` with a `&str` pattern), found as
+/// [`find_str`] finds the first.
+pub(crate) fn rfind_str(text: &str, needle: &str) -> Option<usize> {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((anchor, byte)) = needle_anchor(needle) else {
+        return Some(text.len());
+    };
+    // Candidates for the anchor byte lie where the whole needle still fits.
+    let mut end = (text.len() + 1).checked_sub(needle.len() - anchor)?;
+    while let Some(found) = text.get(..end).and_then(|t| memchr::memrchr(byte, t)) {
+        if let Some(at) = found.checked_sub(anchor)
+            && matches_at(text, at, needle)
+        {
+            return Some(at);
+        }
+        end = found;
+    }
+    None
+}
+
+/// The index and value of the needle's first byte that is not a space (its first byte when
+/// all are); `None` for an empty needle.
+fn needle_anchor(needle: &[u8]) -> Option<(usize, u8)> {
+    let anchor = needle.iter().position(|&b| b != b' ').unwrap_or(0);
+    Some((anchor, *needle.get(anchor)?))
+}
+
+/// Whether `text` holds `needle` at `at`, compared inline (no `memcmp` call for a few bytes).
+fn matches_at(text: &[u8], at: usize, needle: &[u8]) -> bool {
+    text.get(at..at + needle.len())
+        .is_some_and(|there| there.iter().zip(needle).all(|(a, b)| a == b))
 }
 
 /// The part of `text` after its last `separator` (all of it when there is none): what
@@ -169,12 +203,36 @@ mod tests {
             "tns1:tns1:",
             "ééé/&é",
             "//",
+            "password for invalid user admin from 10.0.0.1 from  from port 22 ssh2",
+            " from",
+            "from ",
+            " from ",
+            "   ",
+        ];
+        let needles = [
+            "",
+            "/&",
+            "/onvif-ej/",
+            "tns1:",
+            "é",
+            "a",
+            " from ",
+            " for ",
+            " ",
+            "  ",
+            "ssh2: ",
+            " from",
         ];
         for text in texts {
-            for needle in ["", "/&", "/onvif-ej/", "tns1:", "é", "a"] {
+            for needle in needles {
                 assert_eq!(
                     find_str(text, needle),
                     text.find(needle),
+                    "{text:?} {needle:?}"
+                );
+                assert_eq!(
+                    rfind_str(text, needle),
+                    text.rfind(needle),
                     "{text:?} {needle:?}"
                 );
             }
