@@ -452,17 +452,25 @@ fn scalar(value: &Value) -> Option<Cow<'_, str>> {
         Json::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
         Json::Object(map) => map.get(&"#text").and_then(scalar),
         Json::Array(items) => {
-            let texts: Option<Vec<Cow<'_, str>>> = items
-                .iter()
-                .map(|v| {
-                    if v.is_object() || v.is_array() {
-                        None
-                    } else {
-                        scalar(v)
-                    }
-                })
-                .collect();
-            texts.map(|t| Cow::Owned(t.join(",")))
+            fn item(v: &Value) -> Option<Cow<'_, str>> {
+                if v.is_object() || v.is_array() {
+                    None
+                } else {
+                    scalar(v)
+                }
+            }
+            // One item (Winlogbeat's `keywords`) is borrowed; more are joined in one string.
+            if let [one] = items {
+                return item(one);
+            }
+            let mut joined = String::new();
+            for (index, value) in items.iter().enumerate() {
+                if index > 0 {
+                    joined.push(',');
+                }
+                joined.push_str(&item(value)?);
+            }
+            Some(Cow::Owned(joined))
         }
         Json::Null => None,
     }
@@ -725,6 +733,25 @@ fn endpoint(event: &mut Event, ip_key: &str, port_key: &str, host_key: &str, src
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scalar_arrays_are_joined_with_commas() {
+        let text = |json: &str| {
+            let value: Value = sonic_rs::from_str(json).unwrap();
+            scalar(&value).map(Cow::into_owned)
+        };
+        assert_eq!(
+            text(r##"["Audit Success"]"##).as_deref(),
+            Some("Audit Success")
+        );
+        assert_eq!(text(r##"["a", 1, true, {"#text": "t"}]"##), None);
+        assert_eq!(text(r##"["a", 1, true]"##).as_deref(), Some("a,1,true"));
+        assert_eq!(text("[]").as_deref(), Some(""));
+        for none in [r#"["a", null]"#, "[null]", "[[1]]", r##"[{"#text": "t"}]"##] {
+            assert_eq!(text(none), None, "{none}");
+        }
+        assert_eq!(text(r##"{"#text": ["x", "y"]}"##).as_deref(), Some("x,y"));
+    }
 
     #[test]
     fn default_message_reads_as_the_format_did() {
