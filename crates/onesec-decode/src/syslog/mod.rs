@@ -312,16 +312,25 @@ fn build(
     // allocation each.
     let (siem_fields, siem_bytes) = siem_payload.map_or((0, 0), |(_, p)| siem::room_for(p));
     event.fields.reserve(8 + siem_fields, 160 + siem_bytes);
-    event.fields.insert("syslog.protocol", protocol);
-    if let Some(count) = repeats {
-        event.fields.insert_display("syslog.repeated", &count);
-    }
+    // In key order (facility, msgid, pid, program, protocol, repeated, sd.*), so that each
+    // insert lands after the last key without a search or a shift. The program and pid are
+    // kept only when the text is not a CEF/LEEF record.
     let fields = &mut event.fields;
     if let Some(facility) = message.facility {
         fields.insert("syslog.facility", facility.as_str());
     }
     if let Some(msgid) = message.msgid {
         fields.insert("syslog.msgid", msgid);
+    }
+    if siem_payload.is_none() {
+        insert_pid(fields, pid);
+        if let Some(program) = program {
+            fields.insert("syslog.program", program);
+        }
+    }
+    fields.insert("syslog.protocol", protocol);
+    if let Some(count) = repeats {
+        fields.insert_display("syslog.repeated", &count);
     }
     let mut key = String::new();
     for element in &message.structured_data {
@@ -338,12 +347,18 @@ fn build(
         event.message = payload.to_string();
         return siem::complete(syntax, payload, event, line_no, ctx);
     }
-    let fields = &mut event.fields;
-    if let Some(program) = program {
-        fields.insert("syslog.program", program);
+    event.message = text.to_string();
+    match asa {
+        Some(tag) => asa::decode(tag, text, &mut event),
+        None => dispatch(program.unwrap_or(""), text, &mut event),
     }
+    Ok(event)
+}
+
+/// `syslog.pid`: a number written without the `fmt` machinery (a tenth of an sshd line went to
+/// it), a name as it is.
+fn insert_pid(fields: &mut onesec_event::Fields, pid: Option<Pid<'_>>) {
     match pid {
-        // A number without the `fmt` machinery (a tenth of an sshd line went to it).
         Some(Pid::Header(ProcId::PID(n))) if n >= 0 => {
             fields.insert(
                 "syslog.pid",
@@ -358,12 +373,6 @@ fn build(
         }
         None => {}
     }
-    event.message = text.to_string();
-    match asa {
-        Some(tag) => asa::decode(tag, text, &mut event),
-        None => dispatch(program.unwrap_or(""), text, &mut event),
-    }
-    Ok(event)
 }
 
 /// The process id of a message: from the header, or from a `tag[pid]:` in the text. Written
