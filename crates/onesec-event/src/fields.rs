@@ -123,6 +123,13 @@ struct LastOrder {
 /// How many orders are remembered (records of a few kinds, each with its own keys).
 const REMEMBERED_ORDERS: usize = 16;
 
+/// Batches of more fields than this are sorted without the remembered orders (and are not
+/// remembered: a thread keeps at most 16 orders of this size).
+const REMEMBERED_MAX_FIELDS: usize = 512;
+
+/// Batches of more fields than this are sorted by the library's sort, not binary insertion.
+const INSERTION_SORT_MAX: usize = 128;
+
 thread_local! {
     static LAST_ORDER: Cell<LastOrder> = Cell::new(LastOrder::default());
 }
@@ -299,11 +306,20 @@ impl Fields {
     /// into is tried first: checking that it sorts these keys takes one comparison per field,
     /// sorting takes about log2(fields). When it does not fit, a binary insertion sort.
     fn merge_batch(&mut self, sorted: usize) {
-        if self.slots.len() <= sorted {
+        let n = self.slots.len();
+        if n <= sorted {
+            return;
+        }
+        if n > REMEMBERED_MAX_FIELDS {
+            // A huge record (a JSON document of thousands of keys): sorted on its own, and
+            // neither its order nor its slots are kept for the thread.
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            let repeated = self.sort_order(&mut order, sorted);
+            let slots = self.slots.clone();
+            self.apply_order(&order, &slots, repeated);
             return;
         }
         let mut memo = LAST_ORDER.try_with(Cell::take).unwrap_or_default();
-        let n = self.slots.len();
         // The remembered orders of this length, most recent first.
         let hit = memo
             .orders
@@ -321,23 +337,49 @@ impl Fields {
                 let order = &mut memo.orders[0];
                 order.clear();
                 order.extend(0..n as u32);
-                repeated = self.insertion_sort(order, sorted);
+                repeated = self.sort_order(order, sorted);
             }
         }
         memo.slots.clear();
         memo.slots.extend_from_slice(&self.slots);
-        for (slot, &index) in self.slots.iter_mut().zip(&memo.orders[0]) {
-            if let Some(&from) = memo.slots.get(index as usize) {
-                // Without a repeated key no mark matters (the merge below clears them too).
+        self.apply_order(&memo.orders[0], &memo.slots, repeated);
+        if repeated {
+            // An order with repeated keys never sorts another batch strictly.
+            memo.orders[0].clear();
+        }
+        let _ = LAST_ORDER.try_with(|cell| cell.set(memo));
+    }
+
+    /// Puts `slots` (a copy of the slots) in `order`; with `repeated` keys, keeps one per key.
+    fn apply_order(&mut self, order: &[u32], slots: &[Slot], repeated: bool) {
+        for (slot, &index) in self.slots.iter_mut().zip(order) {
+            if let Some(&from) = slots.get(index as usize) {
+                // Without a repeated key no mark matters (the merge clears them too).
                 *slot = if repeated { from } else { from.plain() };
             }
         }
         if repeated {
             self.keep_last_of_each_key();
-            // An order with repeated keys never sorts another batch strictly.
-            memo.orders[0].clear();
         }
-        let _ = LAST_ORDER.try_with(|cell| cell.set(memo));
+    }
+
+    /// Sorts `order` (indices of slots, the first `sorted` already in key order) by key, equal
+    /// keys in index order; whether a key was met twice. Binary insertion for the usual
+    /// record; for a large one, whose insertions would move O(n²) indices, a library sort with
+    /// the index as tie-breaker (the same order).
+    fn sort_order(&self, order: &mut [u32], sorted: usize) -> bool {
+        if order.len() <= INSERTION_SORT_MAX {
+            return self.insertion_sort(order, sorted);
+        }
+        let key = |index: u32| {
+            self.slots
+                .get(index as usize)
+                .map_or(&[][..], |&slot| self.batch_key(slot))
+        };
+        order.sort_unstable_by(|&a, &b| compare_keys(key(a), key(b)).then(a.cmp(&b)));
+        order
+            .windows(2)
+            .any(|pair| compare_keys(key(pair[0]), key(pair[1])) == Ordering::Equal)
     }
 
     /// Whether the slots taken in `order` have strictly increasing keys (a batch without a
@@ -1015,6 +1057,36 @@ mod tests {
         let copy = fields.clone();
         drop(fields.batch());
         assert_eq!(fields, copy);
+    }
+
+    #[test]
+    fn large_batches_sort_like_small_ones() {
+        for (distinct, inserts) in [(100, 300), (3_000, 3_000), (5_000, 12_000)] {
+            let mut ops = Vec::new();
+            for i in 0..inserts {
+                // Keys in a scrambled order, some repeated, some if absent.
+                let key = format!("k.{:05}", (i * 7_919) % distinct);
+                ops.push((key, i.to_string(), i % 5 == 0));
+            }
+            let mut fields: Fields = [("k.00001", "before")].into_iter().collect();
+            let mut batch = fields.batch();
+            for (key, value, if_absent) in &ops {
+                if *if_absent {
+                    batch.insert_if_absent(key, value);
+                } else {
+                    batch.insert(key, value);
+                }
+            }
+            drop(batch);
+            let all: Vec<(&str, &str, bool)> = std::iter::once(("k.00001", "before", false))
+                .chain(ops.iter().map(|(k, v, a)| (k.as_str(), v.as_str(), *a)))
+                .collect();
+            assert_eq!(
+                BTreeMap::from(&fields),
+                replay(&all),
+                "{distinct} {inserts}"
+            );
+        }
     }
 
     #[test]
