@@ -1,10 +1,9 @@
 //! onesec's own event JSON, and any other JSON object as a base event.
 
-use crate::jv::{Json, JsonValueTrait, Value, view};
+use crate::jv::{Json, JsonNumberTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Event, EventClass, Fields, Resolved};
+use onesec_event::{Activity, Batch, Event, EventClass, Fields, Resolved};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 /// JSON type name for error messages.
 pub(crate) fn type_name(value: &Value) -> &'static str {
@@ -39,12 +38,13 @@ pub(crate) fn scalar_str(value: &Value) -> Option<Cow<'_, str>> {
 pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut Fields) {
     let mut path = String::with_capacity(prefix.len() + 64);
     path.push_str(prefix);
-    flatten_at(&mut path, value, fields);
+    // Document order is not key order: the fields are sorted in once at the end.
+    flatten_at(&mut path, value, &mut fields.batch());
 }
 
 /// [`flatten_into`] with the key of `value` in `path`, one buffer for the whole document: each
 /// level appends its part and cuts it off again (no `format!`ed key per level).
-pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Fields) {
+pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_>) {
     match view(value) {
         Json::Object(map) => {
             for (name, inner) in map.iter() {
@@ -60,8 +60,8 @@ pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Fields) 
         Json::Array(items) => {
             for (index, inner) in items.iter().enumerate() {
                 let len = path.len();
-                // Writing into a `String` cannot fail.
-                let _ = write!(path, ".{index}");
+                path.push('.');
+                path.push_str(scan::decimal(index as u64, &mut [0u8; 20]));
                 flatten_at(path, inner, fields);
                 path.truncate(len);
             }
@@ -71,7 +71,17 @@ pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Fields) 
             fields.insert(path, text);
         }
         Json::Number(number) => {
-            fields.insert_display(path, &number);
+            // Integers (nearly all numbers in events) without the `fmt` machinery, which
+            // cost more than writing the digits; floats keep sonic-rs's `Display`.
+            let mut digits = [0u8; 20];
+            match (number.as_u64(), number.as_i64()) {
+                (Some(n), _) => fields.insert(path, scan::decimal(n, &mut digits)),
+                (None, Some(n)) => {
+                    let text = scan::decimal(n.unsigned_abs(), &mut digits);
+                    fields.insert_display(path, &format_args!("-{text}"))
+                }
+                (None, None) => fields.insert_display(path, &number),
+            };
         }
         Json::Bool(flag) => {
             fields.insert(path, if flag { "true" } else { "false" });
@@ -147,6 +157,32 @@ mod tests {
             &DecodeContext::new("http", 7),
         );
         assert_eq!(e.time_ms, 7);
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut digits = [0u8; 20];
+        for n in [0, 1, 9, 10, 99, 100, 4624, 1_773_129_491_000, u64::MAX] {
+            assert_eq!(scan::decimal(n, &mut digits), n.to_string());
+        }
+        let doc = r#"{"a": 0, "b": -7, "c": 18446744073709551615, "d": -9223372036854775808,
+            "e": 1.0, "f": 2.5e-3, "g": 12345678901234567890123}"#;
+        let v: Value = sonic_rs::from_str(doc).unwrap();
+        let e = decode_generic(&v, "raw", &DecodeContext::new("http", 7));
+        for (key, value) in [
+            ("a", "0"),
+            ("b", "-7"),
+            ("c", "18446744073709551615"),
+            ("d", "-9223372036854775808"),
+        ] {
+            assert_eq!(&e.fields[key], value, "{key}");
+        }
+        for key in ["e", "f", "g"] {
+            let Some(Json::Number(n)) = v.get(key).map(view) else {
+                panic!("{key} is a number");
+            };
+            assert_eq!(&e.fields[key], n.to_string(), "{key}");
+        }
     }
 
     #[test]

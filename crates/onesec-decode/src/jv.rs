@@ -16,6 +16,7 @@
 //! `Object::insert` do not (they are hashed), so a decoder that builds a document (the ONVIF
 //! XML one) writes it as text and parses that.
 
+use sonic_rs::ValueRef;
 pub(crate) use sonic_rs::{JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value};
 
 /// Deepest nesting of arrays and objects accepted (serde_json's recursion limit).
@@ -34,20 +35,17 @@ pub(crate) enum Json<'a> {
     Object(&'a Object),
 }
 
-/// What `value` holds.
+/// What `value` holds. One look at the node's kind (`as_ref`) instead of asking `as_str`,
+/// `as_object`, `as_array`, ... in turn, each of which decodes the node again (the walk over a
+/// document's values was a tenth of the generic JSON decoder).
 pub(crate) fn view(value: &Value) -> Json<'_> {
-    if let Some(text) = value.as_str() {
-        Json::Str(text)
-    } else if let Some(object) = value.as_object() {
-        Json::Object(object)
-    } else if let Some(items) = value.as_array() {
-        Json::Array(items)
-    } else if let Some(number) = value.as_number() {
-        Json::Number(number)
-    } else if let Some(flag) = value.as_bool() {
-        Json::Bool(flag)
-    } else {
-        Json::Null
+    match value.as_ref() {
+        ValueRef::String(text) => Json::Str(text),
+        ValueRef::Object(object) => Json::Object(object),
+        ValueRef::Array(items) => Json::Array(items),
+        ValueRef::Number(number) => Json::Number(number),
+        ValueRef::Bool(flag) => Json::Bool(flag),
+        ValueRef::Null => Json::Null,
     }
 }
 
@@ -122,6 +120,34 @@ pub(crate) fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
     false
 }
 
+/// The values of `names` in the object `value`, in one pass over its keys: `[i]` is what
+/// `value.get(names[i])` gives (the first pair with that key; `None` when absent or when
+/// `value` is not an object). Why: a decoder that tries a dozen names with `get` scans the
+/// object a dozen times (`get_key_value` was 14–21 % of the Windows and onvif-ej decoders,
+/// `docs/benchmarks.md`, "Decoders, session 9").
+pub(crate) fn pick<'v, const N: usize>(
+    value: &'v Value,
+    names: [&str; N],
+) -> [Option<&'v Value>; N] {
+    let mut found = [None; N];
+    let Some(object) = value.as_object() else {
+        return found;
+    };
+    let mut missing = N;
+    for (key, inner) in object.iter() {
+        for (slot, name) in found.iter_mut().zip(names) {
+            if slot.is_none() && name == key {
+                *slot = Some(inner);
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    found
+}
+
 /// The value at `path` (object keys, one per level) below `value`.
 pub(crate) fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
     path.iter().try_fold(value, |v, key| v.get(*key))
@@ -164,8 +190,12 @@ mod tests {
 
     #[test]
     fn views_every_kind() {
-        let v =
-            parse(br#"{"s":"x","n":1.5,"i":-3,"b":true,"z":null,"a":[1],"o":{"k":"v"}}"#).unwrap();
+        let v = parse(
+            br#"{"s":"x","n":1.5,"i":-3,"b":true,"z":null,"a":[1],"o":{"k":"v"},"ea":[],"eo":{}}"#,
+        )
+        .unwrap();
+        assert!(matches!(view(v.get("ea").unwrap()), Json::Array([])));
+        assert!(matches!(view(v.get("eo").unwrap()), Json::Object(o) if o.is_empty()));
         assert!(matches!(view(v.get("s").unwrap()), Json::Str("x")));
         assert!(matches!(view(v.get("n").unwrap()), Json::Number(n) if n.as_f64() == Some(1.5)));
         assert!(matches!(view(v.get("i").unwrap()), Json::Number(n) if n.as_i64() == Some(-3)));
@@ -197,6 +227,26 @@ mod tests {
         assert!(parse(quoted.as_bytes()).is_ok());
         let escaped = format!("{{\"k\": \"\\\"{}\"}}", "{".repeat(1000));
         assert!(parse(escaped.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn pick_finds_what_get_finds() {
+        let doc = parse_str(r#"{"a": 1, "b": {"c": 2}, "a": 3, "": 4, "d": null}"#).unwrap();
+        let names = ["a", "b", "x", "", "d", "a"];
+        let picked = pick(&doc, names);
+        for (name, found) in names.iter().zip(picked) {
+            assert_eq!(
+                found.map(Value::to_string),
+                doc.get(*name).map(Value::to_string),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            picked[0].and_then(Value::as_u64),
+            Some(1),
+            "the first of duplicate keys"
+        );
+        assert_eq!(pick(&parse_str("[1]").unwrap(), ["a"]), [None]);
     }
 
     #[test]

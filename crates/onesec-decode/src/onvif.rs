@@ -6,6 +6,7 @@ use crate::jv::{self, Json, JsonContainerTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, DecodeError, json, new_event, scan, time};
 use onesec_event::{Activity, Event, EventClass, Status};
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Decodes one ONVIF event received over MQTT (`topic` and its JSON `payload`; an empty
 /// payload is a deleted property). The event's `raw` is the line `{"topic": .., "payload": ..}`
@@ -77,7 +78,7 @@ pub(crate) struct Topic<'a> {
 pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
     let trimmed = expression.trim().trim_matches('/');
     // onvif-ej topics have no `tns1:`: the path is the topic itself.
-    if !trimmed.contains("tns1:") {
+    if scan::find_str(trimmed, "tns1:").is_none() {
         return Cow::Borrowed(trimmed);
     }
     trimmed
@@ -90,14 +91,14 @@ pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
 
 fn parse_topic(topic: &str) -> Topic<'_> {
     let topic = topic.trim().trim_matches('/');
-    let (prefix, rest) = match topic.find("/onvif-ej/") {
+    let (prefix, rest) = match scan::find_str(topic, "/onvif-ej/") {
         Some(i) => (Some(&topic[..i]), &topic[i + "/onvif-ej/".len()..]),
         None => (None, topic.strip_prefix("onvif-ej/").unwrap_or(topic)),
     };
     let device = prefix
-        .and_then(|p| p.rsplit('/').next())
+        .map(|p| scan::after_last(p, b'/'))
         .and_then(scan::non_empty);
-    let (path, source_values) = match rest.find("/&") {
+    let (path, source_values) = match scan::find_str(rest, "/&") {
         Some(i) => (&rest[..i], Some(&rest[i + 2..])),
         None => (rest, None),
     };
@@ -141,7 +142,30 @@ pub(crate) fn decode_message(
             json::type_name(payload)
         ));
     }
-    let time_ms = match payload.and_then(|p| p.get("UtcTime")) {
+    // The payload's keys, read in one pass (likewise the items of Source and Data below).
+    let [
+        utc_time,
+        operation,
+        operation_attribute,
+        source,
+        key_section,
+        data,
+    ] = payload
+        .map(|p| {
+            jv::pick(
+                p,
+                [
+                    "UtcTime",
+                    "PropertyOperation",
+                    "@PropertyOperation",
+                    "Source",
+                    "Key",
+                    "Data",
+                ],
+            )
+        })
+        .unwrap_or_default();
+    let time_ms = match utc_time {
         None => None,
         Some(value) => Some(time::parse_value(value).ok_or_else(|| {
             format!(
@@ -155,9 +179,21 @@ pub(crate) fn decode_message(
     // The levels the mapping matches on (it looks at no more than the first few).
     let mut level_buf = [""; MAX_LEVELS];
     let mut depth = 0;
-    for (slot, level) in level_buf.iter_mut().zip(parsed.path.split('/')) {
+    // What `split('/')` gives, cut at bytes `memchr` finds (the `char` searcher's set-up cost
+    // more than these few short levels).
+    let mut rest: &str = &parsed.path;
+    for slot in level_buf.iter_mut() {
+        let (level, next) = match memchr::memchr(b'/', rest.as_bytes()) {
+            // `/` is ASCII: both sides start at a `char` boundary.
+            Some(at) => (rest.get(..at).unwrap_or_default(), rest.get(at + 1..)),
+            None => (rest, None),
+        };
         *slot = bare(level);
         depth += 1;
+        match next {
+            Some(next) => rest = next,
+            None => break,
+        }
     }
     let levels = &level_buf[..depth];
     event.source.service = levels
@@ -173,10 +209,7 @@ pub(crate) fn decode_message(
     if let Some(values) = &parsed.source_values {
         fields.insert("onvif.topic_source", values);
     }
-    let operation = payload.and_then(|p| {
-        p.get("PropertyOperation")
-            .or_else(|| p.get("@PropertyOperation"))
-    });
+    let operation = operation.or(operation_attribute);
     match (payload, operation.and_then(|o| o.as_str())) {
         (None, _) => {
             fields.insert("onvif.property_operation", "Deleted");
@@ -186,73 +219,101 @@ pub(crate) fn decode_message(
         }
         _ => {}
     }
-    // One key buffer for every item of every section.
+    // One key buffer for every item of every section; the items sorted in once at the end.
     let mut key = String::with_capacity(64);
+    let mut batch = fields.batch();
     for (section, prefix) in [
-        ("Source", "onvif.source."),
-        ("Key", "onvif.key."),
-        ("Data", "onvif.data."),
+        (source, "onvif.source."),
+        (key_section, "onvif.key."),
+        (data, "onvif.data."),
     ] {
-        if let Some(items) = payload
-            .and_then(|p| p.get(section))
-            .and_then(|s| s.as_object())
-        {
+        if let Some(items) = section.and_then(|s| s.as_object()) {
             for (name, value) in items.iter() {
                 key.clear();
                 key.push_str(prefix);
                 key.push_str(name.trim_start_matches('@'));
-                json::flatten_at(&mut key, value, fields);
+                json::flatten_at(&mut key, value, &mut batch);
             }
         }
     }
+    drop(batch);
 
-    let item = |section: &str, names: &[&str]| -> Option<String> {
-        let items = payload?.get(section)?;
-        names
-            .iter()
-            .find_map(|name| json::scalar_text(items.get(*name)?))
-            .filter(|t| !t.trim().is_empty())
-    };
-    event.physical.reader = item("Source", &["AccessPointToken"]);
-    event.physical.portal = item("Source", &["DoorToken"]);
-    event.physical.camera = item(
-        "Source",
-        &[
-            "VideoSourceToken",
-            "VideoSource",
-            "Source",
-            "VideoSourceConfigurationToken",
-        ],
-    );
-    event.actor.badge = item("Data", &["CredentialToken", "IdentifierValue", "Card"])
-        .or_else(|| item("Source", &["CredentialToken"]));
-    event.actor.holder_name = item("Data", &["CredentialHolderName"]);
-    event.physical.reason = item("Data", &["Reason"]);
-    let state = item(
-        "Data",
-        &[
-            "State",
-            "IsMotion",
-            "IsTamper",
-            "ApbViolation",
-            "LogicalState",
-            // Axis application and I/O topics name their state items in lower case.
-            "active",
-            "state",
-        ],
-    );
+    let source_items = source
+        .map(|s| jv::pick(s, SOURCE_ITEMS))
+        .unwrap_or_default();
+    let data_items = data.map(|d| jv::pick(d, DATA_ITEMS)).unwrap_or_default();
+    event.physical.reader = first_text(&source_items[SOURCE_READER]);
+    event.physical.portal = first_text(&source_items[SOURCE_PORTAL]);
+    event.physical.camera = first_text(&source_items[SOURCE_CAMERA]);
+    event.actor.badge =
+        first_text(&data_items[DATA_BADGE]).or_else(|| first_text(&source_items[SOURCE_BADGE]));
+    event.actor.holder_name = first_text(&data_items[DATA_HOLDER]);
+    event.physical.reason = first_text(&data_items[DATA_REASON]);
+    let state = first_text(&data_items[DATA_STATE]);
     let flag = state.as_deref().and_then(parse_flag);
     classify(&mut event, levels, state.as_deref(), flag);
     event.physical.state = state;
     if event.activity == Activity::DeviceAuthFailed
-        && let Some(ip) = item("Data", &["SourceIPv4", "SourceIPv6"])
-            .or_else(|| item("Source", &["SourceIPv4", "SourceIPv6"]))
+        && let Some(ip) = first_text(&data_items[DATA_IP])
+            .or_else(|| first_text(&source_items[SOURCE_IP]))
             .and_then(|t| scan::ip(&t))
     {
         event.src.ip = Some(ip);
     }
-    event.message = summary(&parsed.path, payload);
+    event.message = summary(&parsed.path, [source, data]);
     Ok(event)
+}
+
+/// The `Source` items the mapping reads, each role's names in order of preference (the
+/// ranges below index this list).
+const SOURCE_ITEMS: [&str; 9] = [
+    "AccessPointToken",
+    "DoorToken",
+    "VideoSourceToken",
+    "VideoSource",
+    "Source",
+    "VideoSourceConfigurationToken",
+    "CredentialToken",
+    "SourceIPv4",
+    "SourceIPv6",
+];
+const SOURCE_READER: Range<usize> = 0..1;
+const SOURCE_PORTAL: Range<usize> = 1..2;
+const SOURCE_CAMERA: Range<usize> = 2..6;
+const SOURCE_BADGE: Range<usize> = 6..7;
+const SOURCE_IP: Range<usize> = 7..9;
+
+/// The `Data` items the mapping reads, as [`SOURCE_ITEMS`].
+const DATA_ITEMS: [&str; 14] = [
+    "CredentialToken",
+    "IdentifierValue",
+    "Card",
+    "CredentialHolderName",
+    "Reason",
+    "State",
+    "IsMotion",
+    "IsTamper",
+    "ApbViolation",
+    "LogicalState",
+    // Axis application and I/O topics name their state items in lower case.
+    "active",
+    "state",
+    "SourceIPv4",
+    "SourceIPv6",
+];
+const DATA_BADGE: Range<usize> = 0..3;
+const DATA_HOLDER: Range<usize> = 3..4;
+const DATA_REASON: Range<usize> = 4..5;
+const DATA_STATE: Range<usize> = 5..12;
+const DATA_IP: Range<usize> = 12..14;
+
+/// The first of `candidates` (items in order of preference) that is a scalar, as text, unless
+/// that text is blank.
+fn first_text(candidates: &[Option<&Value>]) -> Option<String> {
+    candidates
+        .iter()
+        .find_map(|item| json::scalar_text((*item)?))
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// Topic levels the mapping reads; deeper levels are not looked at.
@@ -260,7 +321,7 @@ const MAX_LEVELS: usize = 8;
 
 /// A topic level without its namespace alias (`tns1:Door` and `tnsaxis:Door` give `Door`).
 fn bare(level: &str) -> &str {
-    level.rsplit(':').next().unwrap_or(level)
+    scan::after_last(level, b':')
 }
 
 fn parse_flag(text: &str) -> Option<bool> {
@@ -385,14 +446,11 @@ fn motion(flag: Option<bool>) -> (EventClass, Activity, Status) {
 }
 
 /// `Door/State/DoorAlarm DoorToken=PAR-D-SRV State=DoorForcedOpen`.
-fn summary(path: &str, payload: Option<&Value>) -> String {
+fn summary(path: &str, sections: [Option<&Value>; 2]) -> String {
     let mut text = String::with_capacity(path.len() + 64);
     text.push_str(path);
-    for section in ["Source", "Data"] {
-        if let Some(items) = payload
-            .and_then(|p| p.get(section))
-            .and_then(|s| s.as_object())
-        {
+    for section in sections {
+        if let Some(items) = section.and_then(|s| s.as_object()) {
             for (name, value) in items.iter() {
                 let value = json::scalar_str(value).unwrap_or_else(|| value.to_string().into());
                 text.push(' ');

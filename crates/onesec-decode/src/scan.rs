@@ -3,6 +3,93 @@
 use onesec_event::Endpoint;
 use std::net::IpAddr;
 
+/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`); what `Display`
+/// writes for it.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+/// `a == b` for names (attribute names, JSON keys), compared inline: names are a few bytes
+/// long, and a `memcmp` call per comparison (dozens per record when a decoder matches keys
+/// against the names it wants) costs more than the bytes.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Byte offset of the first `needle` in `text` (`str::find` with a `&str` pattern). Why not
+/// `str::find`: it sets up a two-way searcher per call, which for the short texts decoders
+/// search (a topic, a record's class words, a log line) costs more than the search; here one
+/// byte of the needle is found with `memchr` and the rest compared there. That byte is the
+/// first that is not a space, so ` from ` looks for `f` rather than every space.
+pub(crate) fn find_str(text: &str, needle: &str) -> Option<usize> {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((anchor, byte)) = needle_anchor(needle) else {
+        return Some(0);
+    };
+    let mut from = anchor;
+    while let Some(found) = text.get(from..).and_then(|t| memchr::memchr(byte, t)) {
+        let at = from + found - anchor;
+        if matches_at(text, at, needle) {
+            return Some(at);
+        }
+        from += found + 1;
+    }
+    None
+}
+
+/// Byte offset of the last `needle` in `text` (`str::rfind` with a `&str` pattern), found as
+/// [`find_str`] finds the first.
+pub(crate) fn rfind_str(text: &str, needle: &str) -> Option<usize> {
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some((anchor, byte)) = needle_anchor(needle) else {
+        return Some(text.len());
+    };
+    // Candidates for the anchor byte lie where the whole needle still fits.
+    let mut end = (text.len() + 1).checked_sub(needle.len() - anchor)?;
+    while let Some(found) = text.get(..end).and_then(|t| memchr::memrchr(byte, t)) {
+        if let Some(at) = found.checked_sub(anchor)
+            && matches_at(text, at, needle)
+        {
+            return Some(at);
+        }
+        end = found;
+    }
+    None
+}
+
+/// The index and value of the needle's first byte that is not a space (its first byte when
+/// all are); `None` for an empty needle.
+fn needle_anchor(needle: &[u8]) -> Option<(usize, u8)> {
+    let anchor = needle.iter().position(|&b| b != b' ').unwrap_or(0);
+    Some((anchor, *needle.get(anchor)?))
+}
+
+/// Whether `text` holds `needle` at `at`, compared inline (no `memcmp` call for a few bytes).
+fn matches_at(text: &[u8], at: usize, needle: &[u8]) -> bool {
+    text.get(at..at + needle.len())
+        .is_some_and(|there| there.iter().zip(needle).all(|(a, b)| a == b))
+}
+
+/// The part of `text` after its last `separator` (all of it when there is none): what
+/// `text.rsplit(separator).next()` gives, without the split iterator.
+pub(crate) fn after_last(text: &str, separator: u8) -> &str {
+    match memchr::memrchr(separator, text.as_bytes()) {
+        // `separator` is ASCII, so the byte after it starts a `char`.
+        Some(at) => text.get(at + 1..).unwrap_or_default(),
+        None => text,
+    }
+}
+
 /// Parses an address token, tolerating brackets, a trailing `:`/`,`/`.` and IPv4-mapped IPv6
 /// (`::ffff:10.0.0.1` becomes `10.0.0.1`).
 pub(crate) fn ip(token: &str) -> Option<IpAddr> {
@@ -105,6 +192,56 @@ pub(crate) fn non_empty(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_str_and_after_last_agree_with_str() {
+        let texts = [
+            "",
+            "a",
+            "acme/ctl/onvif-ej/Door/&X",
+            "/&",
+            "tns1:tns1:",
+            "ééé/&é",
+            "//",
+            "password for invalid user admin from 10.0.0.1 from  from port 22 ssh2",
+            " from",
+            "from ",
+            " from ",
+            "   ",
+        ];
+        let needles = [
+            "",
+            "/&",
+            "/onvif-ej/",
+            "tns1:",
+            "é",
+            "a",
+            " from ",
+            " for ",
+            " ",
+            "  ",
+            "ssh2: ",
+            " from",
+        ];
+        for text in texts {
+            for needle in needles {
+                assert_eq!(
+                    find_str(text, needle),
+                    text.find(needle),
+                    "{text:?} {needle:?}"
+                );
+                assert_eq!(
+                    rfind_str(text, needle),
+                    text.rfind(needle),
+                    "{text:?} {needle:?}"
+                );
+            }
+            for sep in [b'/', b':'] {
+                let expected = text.rsplit(char::from(sep)).next().unwrap_or(text);
+                assert_eq!(after_last(text, sep), expected, "{text:?}");
+            }
+        }
+    }
 
     #[test]
     fn addresses_and_ports() {

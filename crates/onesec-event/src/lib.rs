@@ -19,7 +19,7 @@ mod lookup;
 pub mod ocsf;
 
 pub use class::{Activity, Domain, EventClass, Severity, Status};
-pub use fields::Fields;
+pub use fields::{Batch, Fields};
 pub use lookup::Value;
 
 use serde::{Deserialize, Serialize};

@@ -167,20 +167,25 @@ fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>
 /// `(key start, '=' position)` of every `key=` that starts a pair.
 fn key_separators(ext: &str) -> Vec<(usize, usize)> {
     let bytes = ext.as_bytes();
-    let mut out = Vec::new();
+    // At most one pair per `=`: one allocation.
+    let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', bytes).count());
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'=' => {
-                let word_start = ext[..i].rfind(' ').map_or(0, |s| s + 1);
-                if is_key(&ext[word_start..i]) {
-                    out.push((word_start, i));
-                }
-                i += 1;
-            }
-            _ => i += 1,
+    // Jump from one `\\` or `=` to the next instead of looking at every byte.
+    while let Some(found) = bytes
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'\\', b'=', rest))
+    {
+        let at = i + found;
+        if bytes[at] == b'\\' {
+            i = at + 2;
+            continue;
         }
+        // The word before `=` (memchr's `memrchr`: `str::rfind` went through a `char` searcher).
+        let word_start = memchr::memrchr(b' ', &bytes[..at]).map_or(0, |s| s + 1);
+        if is_key(&ext[word_start..at]) {
+            out.push((word_start, at));
+        }
+        i = at + 1;
     }
     out
 }

@@ -150,7 +150,8 @@ fn attributes(
     delimiter: char,
     offset: usize,
 ) -> Result<Vec<(&str, Cow<'_, str>)>, RecordError> {
-    let mut pairs = Vec::new();
+    // At most one attribute per `=`: one allocation.
+    let mut pairs = Vec::with_capacity(memchr::memchr_iter(b'=', text.as_bytes()).count());
     let mut at = offset;
     for (index, piece) in text.split(delimiter).enumerate() {
         let start = at;

@@ -156,6 +156,11 @@ pub(crate) fn syslog_payload<'a>(
     Some((syntax, line[start..].trim_end()))
 }
 
+/// Fields and bytes to reserve for the record in `payload` ([`map::room_for`]).
+pub(crate) fn room_for(payload: &str) -> (usize, usize) {
+    map::room_for(payload)
+}
+
 /// Decodes one line for format `cef` or `leef`: a bare record, or one after a syslog header.
 pub(crate) fn decode_line(
     syntax: Syntax,

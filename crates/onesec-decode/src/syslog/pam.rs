@@ -9,6 +9,10 @@ use onesec_event::{Activity, Event, LogonKind, Status};
 
 /// Decodes `pam_<module>(<service>:<type>): <text>`; false when `text` is not of that form.
 pub(super) fn decode_prefixed(text: &str, event: &mut Event) -> bool {
+    // Most texts are not PAM's: no search for the parenthesis through them.
+    if !text.starts_with("pam_") {
+        return false;
+    }
     let Some((module, rest)) = text.split_once('(') else {
         return false;
     };

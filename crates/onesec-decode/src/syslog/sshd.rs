@@ -84,10 +84,13 @@ pub(super) fn decode(text: &str, event: &mut Event) {
 
 /// `<method> for [invalid user ]<user> from <ip> port <n> ssh2[: <key type> <fingerprint>]`.
 fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
-    let Some((method, rest)) = rest.split_once(" for ") else {
+    // (`scan`'s searches: `str`'s set up a two-way searcher per call.)
+    let Some((method, rest)) =
+        scan::find_str(rest, " for ").map(|at| (&rest[..at], &rest[at + " for ".len()..]))
+    else {
         return false;
     };
-    let Some(from) = rest.rfind(" from ") else {
+    let Some(from) = scan::rfind_str(rest, " from ") else {
         return false;
     };
     let (who, address) = (&rest[..from], &rest[from + " from ".len()..]);
@@ -119,7 +122,7 @@ fn auth_attempt(rest: &str, event: &mut Event, accepted: bool) -> bool {
     if invalid {
         event.fields.insert("ssh.invalid_user", "true");
     }
-    if let Some((_, key)) = address.split_once("ssh2: ") {
+    if let Some(key) = scan::find_str(address, "ssh2: ").map(|at| &address[at + "ssh2: ".len()..]) {
         let mut parts = key.split_ascii_whitespace();
         if let (Some(kind), Some(fingerprint)) = (parts.next(), parts.next()) {
             event.fields.insert("ssh.key_type", kind);
@@ -143,7 +146,7 @@ fn invalid_user(rest: &str, event: &mut Event) {
     set_logon(event, Activity::Logon, Status::Failure, LogonKind::Network);
     set_action(event, "ssh_invalid_user");
     event.fields.insert("ssh.invalid_user", "true");
-    let (user, address) = match rest.rfind(" from ") {
+    let (user, address) = match scan::rfind_str(rest, " from ") {
         Some(from) => (&rest[..from], &rest[from + " from ".len()..]),
         None => (rest, ""),
     };
