@@ -154,7 +154,12 @@ fn main() {
     // The same sample without its deliberately broken records (whose error texts cost more
     // than an event): what a firewall's stream of valid records costs.
     let (body, _) = body_of(&decodable_lines(&cef, &Format::Cef, &ctx), b"");
-    run("cef (cef.log, valid records only)", &Format::Cef, &body, &ctx);
+    run(
+        "cef (cef.log, valid records only)",
+        &Format::Cef,
+        &body,
+        &ctx,
+    );
     let (body, _) = body_of(&local("leef.log"), b"");
     run("leef (tests/data/leef.log)", &Format::Leef, &body, &ctx);
     if let Some(log) = shared("scenarios/acme/day-windows.jsonl") {
@@ -165,8 +170,16 @@ fn main() {
             &body,
             &ctx,
         );
-        run_peer("peer: sonic-rs Value (acme day-windows)", &body, sonic_value);
-        run_peer("peer: serde_json Value (acme day-windows)", &body, serde_value);
+        run_peer(
+            "peer: sonic-rs Value (acme day-windows)",
+            &body,
+            sonic_value,
+        );
+        run_peer(
+            "peer: serde_json Value (acme day-windows)",
+            &body,
+            serde_value,
+        );
     }
     if let Some(evtx) = shared("data/evtx/password_spray_4648.evtx") {
         // An EVTX file is decoded whole; repeat the file's decode instead of its bytes.
@@ -195,7 +208,11 @@ fn main() {
         let (body, _) = body_of(&log, b"");
         run("onvif-ej (acme day-onvif)", &Format::OnvifEj, &body, &ctx);
         run_peer("peer: sonic-rs Value (acme day-onvif)", &body, sonic_value);
-        run_peer("peer: serde_json Value (acme day-onvif)", &body, serde_value);
+        run_peer(
+            "peer: serde_json Value (acme day-onvif)",
+            &body,
+            serde_value,
+        );
     }
     if let Some(index) = onesec_testdata::shared("data/onvif/axis/messages") {
         // The 36 Axis notifications as one PullMessagesResponse, as the PullPoint client gets.
