@@ -52,21 +52,26 @@ fn run(name: &str, format: &Format, body: &[u8], ctx: &DecodeContext) {
     let records = first.events.len() + first.errors.len();
     let events = first.events.len();
     drop(first);
-    let mut seconds: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            drop(black_box(decode_bytes(format, black_box(body), ctx)));
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[2];
+    let median = median_of_five(|| drop(black_box(decode_bytes(format, black_box(body), ctx))));
     println!(
         "{name:<44} {:>9.0} records/s {:>8.1} MiB/s   ({records} records, {events} events, {:.1} MiB)",
         records as f64 / median,
         body.len() as f64 / median / (1 << 20) as f64,
         body.len() as f64 / (1 << 20) as f64
     );
+}
+
+/// The median of five timed runs of `pass`, in seconds.
+fn median_of_five(mut pass: impl FnMut()) -> f64 {
+    let mut seconds: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            pass();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    seconds.sort_by(f64::total_cmp);
+    seconds[2]
 }
 
 /// A peer: a general JSON parser reading each line of `body` into its document and dropping
@@ -78,17 +83,11 @@ fn run_peer(name: &str, body: &[u8], parse: impl Fn(&[u8]) -> bool) {
     }
     let lines = || body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
     let records = lines().filter(|l| parse(l)).count();
-    let mut seconds: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            for line in lines() {
-                black_box(parse(black_box(line)));
-            }
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[2];
+    let median = median_of_five(|| {
+        for line in lines() {
+            black_box(parse(black_box(line)));
+        }
+    });
     println!(
         "{name:<44} {:>9.0} records/s {:>8.1} MiB/s   ({records} records parsed, {:.1} MiB)",
         records as f64 / median,
