@@ -147,19 +147,23 @@ struct Probe {
     revives: bool,
 }
 
+/// The grouper's maps: looked up for every alert of an incident each time one joins, so with
+/// a fast hasher (foldhash, seeded per process like the standard one; no order is relied on).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Deterministic, in-memory grouping state (rebuilt by replaying the journal, or restored from
 /// a detection snapshot with [`Grouper::save_state`] and [`Grouper::load_state`]).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Grouper {
     #[serde(skip)]
     config: GrouperConfig,
-    alerts: HashMap<String, Alert>,
-    incidents: HashMap<String, Incident>,
-    by_key: HashMap<String, Vec<String>>,
+    alerts: Map<String, Alert>,
+    incidents: Map<String, Incident>,
+    by_key: Map<String, Vec<String>>,
     /// Flood control: repeat key → the alert repeats are counted on.
-    repeat_keys: HashMap<String, String>,
+    repeat_keys: Map<String, String>,
     /// Alert id → its repeats, in arrival order.
-    repeat_ids: HashMap<String, Vec<String>>,
+    repeat_ids: Map<String, Vec<String>>,
     /// Pairs of incidents people split apart: never merged automatically.
     apart: HashSet<(String, String)>,
     /// Operations by hand waiting for their incidents and alerts (rebuild from the journal).
