@@ -130,7 +130,7 @@ fn is_key(key: &str) -> bool {
 /// `=` whose preceding word is not a key (`request=http://h/?a=b`) stays in the value, because
 /// real producers write URLs that way.
 fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>, RecordError> {
-    let separators = key_separators(ext);
+    let (separators, escapes) = key_separators(ext);
     let mut pairs = Vec::with_capacity(separators.len());
     let Some(&(first_key_start, _)) = separators.first() else {
         return match ext.trim() {
@@ -159,17 +159,24 @@ fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>
         let key = &ext[key_start..eq];
         let value_end = separators.get(i + 1).map_or(ext.len(), |&(next, _)| next);
         let value = ext[eq + 1..value_end].trim_end_matches(' ');
-        pairs.push((key, unescape_value(key, value, offset + eq + 1)?));
+        let value = if escapes {
+            unescape_value(key, value, offset + eq + 1)?
+        } else {
+            Cow::Borrowed(value)
+        };
+        pairs.push((key, value));
     }
     Ok(pairs)
 }
 
-/// `(key start, '=' position)` of every `key=` that starts a pair.
-fn key_separators(ext: &str) -> Vec<(usize, usize)> {
+/// `(key start, '=' position)` of every `key=` that starts a pair, and whether the extension
+/// holds a backslash (without one, no value needs a look for escapes).
+fn key_separators(ext: &str) -> (Vec<(usize, usize)>, bool) {
     let bytes = ext.as_bytes();
     // At most one pair per `=`: one allocation.
     let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', bytes).count());
     let mut i = 0;
+    let mut escapes = false;
     // Jump from one `\\` or `=` to the next instead of looking at every byte.
     while let Some(found) = bytes
         .get(i..)
@@ -177,6 +184,7 @@ fn key_separators(ext: &str) -> Vec<(usize, usize)> {
     {
         let at = i + found;
         if bytes[at] == b'\\' {
+            escapes = true;
             i = at + 2;
             continue;
         }
@@ -187,7 +195,7 @@ fn key_separators(ext: &str) -> Vec<(usize, usize)> {
         }
         i = at + 1;
     }
-    out
+    (out, escapes)
 }
 
 /// Undoes the extension escapes of one value.
