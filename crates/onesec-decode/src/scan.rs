@@ -47,6 +47,21 @@ pub(crate) fn find_str(text: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// `str::trim`, answered without its `char` walk when the text starts and ends with a
+/// printable ASCII byte (white space is either ASCII up to the space or starts with a byte
+/// of 0x80 or more), as almost every value does.
+pub(crate) fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if is_printable_ascii(*first) && is_printable_ascii(*last) => text,
+        [only] if is_printable_ascii(*only) => text,
+        _ => text.trim(),
+    }
+}
+
+fn is_printable_ascii(b: u8) -> bool {
+    (0x21..0x7f).contains(&b)
+}
+
 /// Byte offset of the last `needle` in `text` (`str::rfind` with a `&str` pattern), found as
 /// [`find_str`] finds the first.
 pub(crate) fn rfind_str(text: &str, needle: &str) -> Option<usize> {
@@ -181,7 +196,7 @@ pub(crate) fn preview(text: &str, max: usize) -> String {
 
 /// Some(text) unless it is empty or a placeholder (`-`, `(null)`).
 pub(crate) fn non_empty(text: &str) -> Option<&str> {
-    let text = text.trim();
+    let text = trim(text);
     if text.is_empty() || text == "-" || text == "(null)" {
         None
     } else {
@@ -192,6 +207,16 @@ pub(crate) fn non_empty(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for text in [
+            "", " ", "a", " a", "a ", "\ta\n", "ab", "a b", "\u{a0}x\u{a0}", "x\u{2003}", "\u{85}x",
+            "\u{3000}", "é", "\u{7f}", "-", "a\r",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
 
     #[test]
     fn find_str_and_after_last_agree_with_str() {

@@ -487,8 +487,15 @@ fn has_any(text: &str, needles: &[&str]) -> bool {
         .any(|needle| scan::find_str(text, needle).is_some())
 }
 
+/// Parts of which every word of [`AUTH_WORDS`] and [`LOGOUT_WORDS`] holds one (a test checks):
+/// a text without any of them has none of those words, which is answered with 3 searches
+/// instead of 13 (the searches were 5 % of decoding a CEF record, most records being no logon).
+const AUTH_STEMS: &[&str] = &["log", "sign", "authenticat"];
+
 fn is_authentication(view: &View<'_>, words: &str) -> bool {
-    view.flag(view.keys.login) || view.flag(view.keys.logout) || has_any(words, AUTH_WORDS)
+    view.flag(view.keys.login)
+        || view.flag(view.keys.logout)
+        || (has_any(words, AUTH_STEMS) && has_any(words, AUTH_WORDS))
 }
 
 fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
@@ -529,14 +536,8 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
     event.fields.insert("action", action);
 }
 
-const FLOW_WORDS: &[&str] = &[
-    "traffic",
-    "firewall",
-    "flow",
-    "connection",
-    "netflow",
-    "packet",
-];
+/// (`netflow` holds `flow`, so it needs no search of its own.)
+const FLOW_WORDS: &[&str] = &["traffic", "firewall", "flow", "connection", "packet"];
 
 fn is_network(view: &View<'_>, words: &str, event: &Event) -> bool {
     let endpoints = [&event.src, &event.dst]
@@ -663,6 +664,17 @@ mod tests {
         assert_eq!(verdict("BAD", false), Some(false));
         assert_eq!(verdict("okay", false), None);
         assert_eq!(verdict("RESET", true), Some(false));
+    }
+
+    #[test]
+    fn stems_cover_their_words() {
+        for word in AUTH_WORDS.iter().chain(LOGOUT_WORDS) {
+            assert!(
+                AUTH_STEMS.iter().any(|stem| word.contains(stem)),
+                "{word} has no stem"
+            );
+        }
+        assert!(FLOW_WORDS.iter().any(|w| "netflow".contains(w)));
     }
 
     #[test]
