@@ -115,13 +115,24 @@ fn header(body: &str, offset: usize) -> Result<([Cow<'_, str>; 7], usize), Recor
 }
 
 /// Whether `key` can be an extension key: CEF keys are ASCII words; vendors add dots,
-/// underscores, dashes and brackets (`ad.EventRecordID`, `cs1Label`).
+/// underscores, dashes and brackets (`ad.EventRecordID`, `cs1Label`). A table look-up per byte
+/// (the chain of range checks was ~2 % of decoding a CEF record).
 fn is_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']'))
+    !key.is_empty() && key.bytes().all(|b| KEY_BYTES[usize::from(b)])
 }
+
+/// The bytes of [`is_key`].
+static KEY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] =
+            byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'[' | b']');
+        b += 1;
+    }
+    table
+};
 
 /// Splits the extension into unescaped `(key, value)` pairs. `offset` is where the extension
 /// starts in the record.
@@ -301,6 +312,14 @@ mod tests {
             i = at + 1;
         }
         (out, escapes)
+    }
+
+    #[test]
+    fn key_bytes_are_the_documented_ones() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"_.-[]".contains(&b);
+            assert_eq!(KEY_BYTES[usize::from(b)], expected, "{b}");
+        }
     }
 
     #[test]
