@@ -211,8 +211,22 @@ mod tests {
     #[test]
     fn trim_is_str_trim() {
         for text in [
-            "", " ", "a", " a", "a ", "\ta\n", "ab", "a b", "\u{a0}x\u{a0}", "x\u{2003}", "\u{85}x",
-            "\u{3000}", "é", "\u{7f}", "-", "a\r",
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "ab",
+            "a b",
+            "\u{a0}x\u{a0}",
+            "x\u{2003}",
+            "\u{85}x",
+            "\u{3000}",
+            "é",
+            "\u{7f}",
+            "-",
+            "a\r",
         ] {
             assert_eq!(trim(text), text.trim(), "{text:?}");
         }

@@ -127,8 +127,7 @@ static KEY_BYTES: [bool; 256] = {
     let mut b = 0;
     while b < 256 {
         let byte = b as u8;
-        table[b] =
-            byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'[' | b']');
+        table[b] = byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-' | b'[' | b']');
         b += 1;
     }
     table
@@ -328,7 +327,12 @@ mod tests {
         for len in 0..40 {
             for special in [b' ', b'=', b'\\', b'a'] {
                 for at in 0..len {
-                    let mut bytes: Vec<u8> = fill.bytes().filter(|b| *b != b'=').cycle().take(len).collect();
+                    let mut bytes: Vec<u8> = fill
+                        .bytes()
+                        .filter(|b| *b != b'=')
+                        .cycle()
+                        .take(len)
+                        .collect();
                     bytes[at] = special;
                     for from in 0..=len {
                         let expected = bytes[from..]

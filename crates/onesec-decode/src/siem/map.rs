@@ -626,21 +626,31 @@ fn verdict(text: &str, network: bool) -> Option<bool> {
     const YES: &[&str] = &["success", "succeed", "allow", "accept", "permit", "grant"];
     const YES_EXACT: &[&str] = &["ok", "pass", "passed", "built"];
     // Tokens compared ignoring ASCII case rather than a lower-cased copy of `text` (an
-    // allocation per call); the words above are lower case.
-    let tokens = || text.split(|c: char| !c.is_ascii_alphanumeric());
-    let starts = |t: &str, w: &str| {
-        t.len() >= w.len() && t.as_bytes()[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+    // allocation per call); the words above are lower case. Split a byte at a time: the bytes
+    // of a non-ASCII character are no ASCII letters or digits either, so the non-empty tokens
+    // are those of a split by `char`, without decoding.
+    let tokens = || {
+        text.as_bytes()
+            .split(|b| !b.is_ascii_alphanumeric())
+            .filter(|t| !t.is_empty())
     };
-    let no = |t: &str| {
+    let starts =
+        |t: &[u8], w: &str| t.len() >= w.len() && t[..w.len()].eq_ignore_ascii_case(w.as_bytes());
+    let no = |t: &[u8]| {
         NO.iter().any(|w| starts(t, w))
-            || NO_EXACT.iter().any(|w| t.eq_ignore_ascii_case(w))
+            || NO_EXACT
+                .iter()
+                .any(|w| t.eq_ignore_ascii_case(w.as_bytes()))
             || (network && starts(t, "reset"))
     };
     if tokens().any(no) {
         return Some(false);
     }
-    let yes = |t: &str| {
-        YES.iter().any(|w| starts(t, w)) || YES_EXACT.iter().any(|w| t.eq_ignore_ascii_case(w))
+    let yes = |t: &[u8]| {
+        YES.iter().any(|w| starts(t, w))
+            || YES_EXACT
+                .iter()
+                .any(|w| t.eq_ignore_ascii_case(w.as_bytes()))
     };
     tokens().any(yes).then_some(true)
 }
@@ -664,6 +674,9 @@ mod tests {
         assert_eq!(verdict("BAD", false), Some(false));
         assert_eq!(verdict("okay", false), None);
         assert_eq!(verdict("RESET", true), Some(false));
+        assert_eq!(verdict("échec: denied", false), Some(false));
+        assert_eq!(verdict("okéok", false), Some(true));
+        assert_eq!(verdict("ééé", false), None);
     }
 
     #[test]
