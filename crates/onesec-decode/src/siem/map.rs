@@ -4,6 +4,7 @@
 use super::{Record, RecordError, Syntax, stamp};
 use crate::{DecodeContext, scan};
 use onesec_event::{Activity, Event, EventClass, LogonKind, Severity, Status};
+use std::cell::Cell;
 
 /// The attribute names that carry each role, per syntax, in order of preference.
 struct Keys {
@@ -253,11 +254,15 @@ fn keep_attributes(record: &Record<'_>, event: &mut Event) {
     // Attributes come in record order, not key order: sorted in once at the end.
     let mut batch = event.fields.batch();
     let fields = &mut batch;
-    let mut key = String::with_capacity(64);
+    // The key buffer is the thread's (an allocation a record less) and keeps the prefix
+    // between keys (a copy a field less).
+    let mut key = KEY_BUFFER.try_with(Cell::take).unwrap_or_default();
+    key.clear();
+    key.push_str(prefix);
+    key.push('.');
+    let prefix_len = key.len();
     let mut insert = |fields: &mut onesec_event::Batch<'_>, name: &[&str], value: &str| {
-        key.clear();
-        key.push_str(prefix);
-        key.push('.');
+        key.truncate(prefix_len);
         name.iter().for_each(|part| key.push_str(part));
         fields.insert(&key, value);
     };
@@ -281,6 +286,12 @@ fn keep_attributes(record: &Record<'_>, event: &mut Event) {
             insert(fields, &["label.", label], value);
         }
     }
+    let _ = KEY_BUFFER.try_with(|buffer| buffer.set(key));
+}
+
+thread_local! {
+    /// [`keep_attributes`]' key buffer, kept between records.
+    static KEY_BUFFER: Cell<String> = const { Cell::new(String::new()) };
 }
 
 /// Texts [`slug_name`] keeps the slug of, per thread, and the longest text it keeps.
