@@ -8,6 +8,7 @@
 
 use super::{Record, RecordError, Syntax};
 use std::borrow::Cow;
+use std::cell::Cell;
 
 /// Names of the seven header fields, for error messages.
 const HEADER: [&str; 7] = [
@@ -140,7 +141,26 @@ static KEY_BYTES: [bool; 256] = {
 /// `=` whose preceding word is not a key (`request=http://h/?a=b`) stays in the value, because
 /// real producers write URLs that way.
 fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>, RecordError> {
-    let (separators, escapes) = key_separators(ext);
+    // The thread's buffer for the separators: an allocation a record less.
+    let mut separators = SEPARATORS.try_with(Cell::take).unwrap_or_default();
+    let escapes = key_separators(ext, &mut separators);
+    let pairs = pairs_at(ext, offset, &separators, escapes);
+    let _ = SEPARATORS.try_with(|buffer| buffer.set(separators));
+    pairs
+}
+
+thread_local! {
+    /// [`extension_pairs`]' separators, kept between records.
+    static SEPARATORS: Cell<Vec<(usize, usize)>> = const { Cell::new(Vec::new()) };
+}
+
+/// The pairs of `ext` given its `separators` ([`key_separators`]).
+fn pairs_at<'a>(
+    ext: &'a str,
+    offset: usize,
+    separators: &[(usize, usize)],
+    escapes: bool,
+) -> Result<Vec<(&'a str, Cow<'a, str>)>, RecordError> {
     let mut pairs = Vec::with_capacity(separators.len());
     let Some(&(first_key_start, _)) = separators.first() else {
         return match ext.trim() {
@@ -179,17 +199,16 @@ fn extension_pairs(ext: &str, offset: usize) -> Result<Vec<(&str, Cow<'_, str>)>
     Ok(pairs)
 }
 
-/// `(key start, '=' position)` of every `key=` that starts a pair, and whether the extension
-/// holds a backslash (without one, no value needs a look for escapes).
+/// `(key start, '=' position)` of every `key=` that starts a pair, written over `out`, and
+/// whether the extension holds a backslash (without one, no value needs a look for escapes).
 ///
 /// One pass from one space, `=` or `\\` to the next ([`next_special`], 8 bytes at a time),
 /// keeping where the current word started: a `memchr2` to the next `=` or `\\` and a `memrchr`
 /// back to the space before it were ~20 % of decoding a CEF record, the values being too
 /// short for `memchr`'s set-up to pay.
-fn key_separators(ext: &str) -> (Vec<(usize, usize)>, bool) {
+fn key_separators(ext: &str, out: &mut Vec<(usize, usize)>) -> bool {
     let bytes = ext.as_bytes();
-    // Room for a pair per 8 bytes (`k=v` and a space need 4; real pairs are about 16).
-    let mut out = Vec::with_capacity(bytes.len() / 8 + 4);
+    out.clear();
     let mut escapes = false;
     let mut word_start = 0;
     let mut i = 0;
@@ -211,7 +230,7 @@ fn key_separators(ext: &str) -> (Vec<(usize, usize)>, bool) {
             }
         }
     }
-    (out, escapes)
+    escapes
 }
 
 /// The position of the first space, `=` or `\\` in `bytes[from..]`, looked for 8 bytes at a
@@ -380,8 +399,10 @@ mod tests {
                 .filter_map(|line| line.find("CEF:").map(|at| line[at..].to_string())),
         );
         for text in &texts {
+            let mut separators = vec![(7, 7)];
+            let escapes = key_separators(text, &mut separators);
             assert_eq!(
-                key_separators(text),
+                (separators, escapes),
                 key_separators_by_search(text),
                 "{text:?}"
             );
