@@ -11,7 +11,7 @@ mod stamp;
 use crate::{DecodeContext, DecodeError};
 use onesec_event::Event;
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Which of the two syntaxes a record was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +213,10 @@ pub(crate) fn decode_bare(
     complete(syntax, line.trim_start(), event, line_no, ctx)
 }
 
+/// Bytes reserved for the text of a record's error (the longest, a truncated header, has
+/// about 150).
+const ERROR_TEXT_ROOM: usize = 192;
+
 /// Reads the record in `payload` into `event`, which already holds what a syslog header said
 /// (time, host, facility) or nothing for a bare record.
 pub(crate) fn complete(
@@ -222,7 +226,13 @@ pub(crate) fn complete(
     line_no: usize,
     ctx: &DecodeContext,
 ) -> Result<Event, DecodeError> {
-    let fail = |error: RecordError, raw: &str| DecodeError::new(line_no, error.to_string(), raw);
+    let fail = |error: RecordError, raw: &str| {
+        // Room for the usual message up front: `to_string` grew the text 4 or 5 times, ~2 %
+        // of decoding a CEF sample where 4 lines in 14 are bad.
+        let mut reason = String::with_capacity(ERROR_TEXT_ROOM);
+        let _ = write!(reason, "{error}");
+        DecodeError::new(line_no, reason, raw)
+    };
     let record = parse(syntax, payload).map_err(|e| fail(e, &event.raw))?;
     event.source.format = syntax.name().into();
     map::apply(&record, &mut event, ctx).map_err(|e| fail(e, &event.raw))?;
