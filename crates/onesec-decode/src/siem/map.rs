@@ -562,7 +562,7 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
         Activity::Logon
     };
     event.status = status(success);
-    let vpn = has_any(words, &["vpn"]) || event.source.service.contains("vpn");
+    let vpn = has_any(words, &["vpn"]) || scan::find_str(&event.source.service, "vpn").is_some();
     let remote = event.src.ip.is_some() || event.src.hostname.is_some();
     event.logon = Some(match (vpn, remote) {
         (true, _) => LogonKind::Vpn,

@@ -152,7 +152,7 @@ pub(crate) fn syslog_payload<'a>(
     if !text.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let start = line.find(syntax.prefix())?;
+    let start = crate::scan::find_str(line, syntax.prefix())?;
     Some((syntax, line[start..].trim_end()))
 }
 
@@ -183,8 +183,9 @@ pub(crate) fn decode_line(
             line,
         )
     };
-    // Without the record's prefix anywhere, a syslog failure would only confuse.
-    if !line.contains(syntax.prefix()) {
+    // Without the record's prefix anywhere, a syslog failure would only confuse. (`find_str`:
+    // `str::contains` set up a two-way searcher per line.)
+    if crate::scan::find_str(line, syntax.prefix()).is_none() {
         return Err(not_this());
     }
     let event = crate::syslog::decode_line(line, line_no, ctx)?;
