@@ -108,7 +108,15 @@ pub(crate) fn after_last(text: &str, separator: u8) -> &str {
 /// Parses an address token, tolerating brackets, a trailing `:`/`,`/`.` and IPv4-mapped IPv6
 /// (`::ffff:10.0.0.1` becomes `10.0.0.1`).
 pub(crate) fn ip(token: &str) -> Option<IpAddr> {
-    let token = token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'));
+    let wrapper = |b: &u8| matches!(b, b'[' | b']' | b'(' | b')' | b',' | b';' | b'\'' | b'"');
+    // Most tokens are bare: no `char` walk for them (the wrappers are ASCII, so a token whose
+    // first and last bytes are none is left as it is).
+    let bytes = token.as_bytes();
+    let token = if bytes.first().is_some_and(wrapper) || bytes.last().is_some_and(wrapper) {
+        token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'))
+    } else {
+        token
+    };
     let parsed = token.parse::<IpAddr>().ok().or_else(|| {
         let trimmed = token.trim_end_matches([':', '.', ',']);
         if trimmed.len() == token.len() {
@@ -149,7 +157,7 @@ pub(crate) fn find_ip_port(text: &str) -> Option<(IpAddr, Option<u16>)> {
 
 /// Sets `endpoint.ip` when `host` is an address, `endpoint.hostname` otherwise (empty skipped).
 pub(crate) fn set_host_or_ip(endpoint: &mut Endpoint, host: &str) {
-    let host = host.trim();
+    let host = trim(host);
     if host.is_empty() || host == "-" || host == "(null)" {
         return;
     }
@@ -207,6 +215,26 @@ pub(crate) fn non_empty(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_tokens_wrapped_or_bare() {
+        let slow = |token: &str| {
+            let token =
+                token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'));
+            token.parse::<IpAddr>().ok().or_else(|| {
+                let trimmed = token.trim_end_matches([':', '.', ',']);
+                (trimmed.len() != token.len())
+                    .then(|| trimmed.parse::<IpAddr>().ok())
+                    .flatten()
+            })
+        };
+        for token in [
+            "10.0.0.1", "[10.0.0.1]", "(10.0.0.1)", "10.0.0.1,", "10.0.0.1:", "'::1'", "\"fe80::1\"",
+            "[::ffff:10.0.0.1]", "[", "", "é10.0.0.1", "10.0.0.1é", "host", "[2001:db8::1]:", ";1.2.3.4;",
+        ] {
+            assert_eq!(ip(token), slow(token).map(|a| a.to_canonical()), "{token:?}");
+        }
+    }
 
     #[test]
     fn trim_is_str_trim() {

@@ -390,7 +390,7 @@ fn severity(view: &View<'_>) -> Result<Severity, RecordError> {
 
 /// CEF's scale: 0–3 low, 4–6 medium, 7–8 high, 9–10 very high.
 fn severity_of(text: &str) -> Option<Severity> {
-    let text = text.trim();
+    let text = scan::trim(text);
     if let Ok(n) = text.parse::<u8>() {
         return match n {
             0..=3 => Some(Severity::Low),
@@ -474,7 +474,7 @@ fn set_network_fields(view: &View<'_>, event: &mut Event) {
 
 /// `TCP` → `tcp`, IANA numbers 6/17/1/58 → `tcp`/`udp`/`icmp`/`ipv6-icmp`.
 fn protocol_name(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.trim() {
+    match scan::trim(text) {
         "6" => "tcp".into(),
         "17" => "udp".into(),
         "1" => "icmp".into(),

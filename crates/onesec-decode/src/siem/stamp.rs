@@ -13,7 +13,7 @@ pub(super) fn parse(
     java_format: Option<&str>,
     ctx: &DecodeContext,
 ) -> Result<i64, String> {
-    let text = text.trim();
+    let text = crate::scan::trim(text);
     if let Some(pattern) = java_format {
         return with_pattern(text, pattern, ctx);
     }
