@@ -685,8 +685,13 @@ fn verdict(text: &str, network: bool) -> Option<bool> {
             .split(|b| !b.is_ascii_alphanumeric())
             .filter(|t| !t.is_empty())
     };
-    let starts =
-        |t: &[u8], w: &str| t.len() >= w.len() && t[..w.len()].eq_ignore_ascii_case(w.as_bytes());
+    // The first byte first: most words are rejected there (the words are lower case).
+    let starts = |t: &[u8], w: &str| {
+        let w = w.as_bytes();
+        t.first().map(u8::to_ascii_lowercase) == w.first().copied()
+            && t.len() >= w.len()
+            && t[..w.len()].eq_ignore_ascii_case(w)
+    };
     let no = |t: &[u8]| {
         NO.iter().any(|w| starts(t, w))
             || NO_EXACT
