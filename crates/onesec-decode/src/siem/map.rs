@@ -571,8 +571,10 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
     });
     // The account logged on to is the destination user; the source user is who asked.
     let keys = view.keys;
-    let user = view.get(keys.dst_user).or(view.get(keys.src_user));
-    let domain = view.get(keys.dst_domain).or(view.get(keys.src_domain));
+    let user = view.get(keys.dst_user).or_else(|| view.get(keys.src_user));
+    let domain = view
+        .get(keys.dst_domain)
+        .or_else(|| view.get(keys.src_domain));
     event.actor.user = user.map(str::to_string);
     event.actor.domain = domain.map(str::to_string);
     if event.dst.hostname.is_none() && event.dst.ip.is_none() {
@@ -599,11 +601,13 @@ fn is_network(view: &View<'_>, words: &str, event: &Event) -> bool {
         || event.fields.contains_key("network.protocol")
         || event.fields.contains_key("network.bytes_in")
         || event.fields.contains_key("network.bytes_out");
-    let decided = view
-        .get(view.keys.action)
-        .and_then(|a| verdict(a, true))
-        .is_some();
-    endpoints && (flow || decided || has_any(words, FLOW_WORDS))
+    // Asked only when needed: a flow with ports needs no verdict (`set_network` reads it).
+    let decided = || {
+        view.get(view.keys.action)
+            .and_then(|a| verdict(a, true))
+            .is_some()
+    };
+    endpoints && (flow || decided() || has_any(words, FLOW_WORDS))
 }
 
 fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
@@ -635,7 +639,7 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
     event.status = status(allowed);
     event.actor.user = view
         .get(keys.src_user)
-        .or(view.get(keys.dst_user))
+        .or_else(|| view.get(keys.dst_user))
         .map(str::to_string);
     let (verdict_name, action) = match allowed {
         Some(true) => (Some("allowed"), "network_allowed"),
