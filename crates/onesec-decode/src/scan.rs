@@ -47,6 +47,21 @@ pub(crate) fn find_str(text: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// `str::trim`, answered without its `char` walk when the text starts and ends with a
+/// printable ASCII byte (white space is either ASCII up to the space or starts with a byte
+/// of 0x80 or more), as almost every value does.
+pub(crate) fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if is_printable_ascii(*first) && is_printable_ascii(*last) => text,
+        [only] if is_printable_ascii(*only) => text,
+        _ => text.trim(),
+    }
+}
+
+fn is_printable_ascii(b: u8) -> bool {
+    (0x21..0x7f).contains(&b)
+}
+
 /// Byte offset of the last `needle` in `text` (`str::rfind` with a `&str` pattern), found as
 /// [`find_str`] finds the first.
 pub(crate) fn rfind_str(text: &str, needle: &str) -> Option<usize> {
@@ -93,7 +108,15 @@ pub(crate) fn after_last(text: &str, separator: u8) -> &str {
 /// Parses an address token, tolerating brackets, a trailing `:`/`,`/`.` and IPv4-mapped IPv6
 /// (`::ffff:10.0.0.1` becomes `10.0.0.1`).
 pub(crate) fn ip(token: &str) -> Option<IpAddr> {
-    let token = token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'));
+    let wrapper = |b: &u8| matches!(b, b'[' | b']' | b'(' | b')' | b',' | b';' | b'\'' | b'"');
+    // Most tokens are bare: no `char` walk for them (the wrappers are ASCII, so a token whose
+    // first and last bytes are none is left as it is).
+    let bytes = token.as_bytes();
+    let token = if bytes.first().is_some_and(wrapper) || bytes.last().is_some_and(wrapper) {
+        token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'))
+    } else {
+        token
+    };
     let parsed = token.parse::<IpAddr>().ok().or_else(|| {
         let trimmed = token.trim_end_matches([':', '.', ',']);
         if trimmed.len() == token.len() {
@@ -134,7 +157,7 @@ pub(crate) fn find_ip_port(text: &str) -> Option<(IpAddr, Option<u16>)> {
 
 /// Sets `endpoint.ip` when `host` is an address, `endpoint.hostname` otherwise (empty skipped).
 pub(crate) fn set_host_or_ip(endpoint: &mut Endpoint, host: &str) {
-    let host = host.trim();
+    let host = trim(host);
     if host.is_empty() || host == "-" || host == "(null)" {
         return;
     }
@@ -181,7 +204,7 @@ pub(crate) fn preview(text: &str, max: usize) -> String {
 
 /// Some(text) unless it is empty or a placeholder (`-`, `(null)`).
 pub(crate) fn non_empty(text: &str) -> Option<&str> {
-    let text = text.trim();
+    let text = trim(text);
     if text.is_empty() || text == "-" || text == "(null)" {
         None
     } else {
@@ -192,6 +215,67 @@ pub(crate) fn non_empty(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_tokens_wrapped_or_bare() {
+        let slow = |token: &str| {
+            let token =
+                token.trim_matches(|c| matches!(c, '[' | ']' | '(' | ')' | ',' | ';' | '\'' | '"'));
+            token.parse::<IpAddr>().ok().or_else(|| {
+                let trimmed = token.trim_end_matches([':', '.', ',']);
+                (trimmed.len() != token.len())
+                    .then(|| trimmed.parse::<IpAddr>().ok())
+                    .flatten()
+            })
+        };
+        for token in [
+            "10.0.0.1",
+            "[10.0.0.1]",
+            "(10.0.0.1)",
+            "10.0.0.1,",
+            "10.0.0.1:",
+            "'::1'",
+            "\"fe80::1\"",
+            "[::ffff:10.0.0.1]",
+            "[",
+            "",
+            "é10.0.0.1",
+            "10.0.0.1é",
+            "host",
+            "[2001:db8::1]:",
+            ";1.2.3.4;",
+        ] {
+            assert_eq!(
+                ip(token),
+                slow(token).map(|a| a.to_canonical()),
+                "{token:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "ab",
+            "a b",
+            "\u{a0}x\u{a0}",
+            "x\u{2003}",
+            "\u{85}x",
+            "\u{3000}",
+            "é",
+            "\u{7f}",
+            "-",
+            "a\r",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
+    }
 
     #[test]
     fn find_str_and_after_last_agree_with_str() {

@@ -148,13 +148,13 @@ fn rfc3339_common(text: &[u8]) -> Option<i64> {
 }
 
 /// The value of ASCII decimal digits (`None` if any byte is not one).
-fn number(digits: &[u8]) -> Option<i64> {
+pub(crate) fn number(digits: &[u8]) -> Option<i64> {
     digits.iter().try_fold(0i64, |n, &d| {
         d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
     })
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,
@@ -165,7 +165,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
 /// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;

@@ -13,7 +13,7 @@ pub(super) fn parse(
     java_format: Option<&str>,
     ctx: &DecodeContext,
 ) -> Result<i64, String> {
-    let text = text.trim();
+    let text = crate::scan::trim(text);
     if let Some(pattern) = java_format {
         return with_pattern(text, pattern, ctx);
     }
@@ -24,6 +24,10 @@ pub(super) fn parse(
             .and_then(crate::time::epoch_to_ms)
             .ok_or_else(|| format!("epoch time '{text}' is out of range"));
     }
+    // Before the RFC 3339 and chrono attempts, which cannot read a month name anyway.
+    if let Some(ms) = month_name_utc(text.as_bytes()) {
+        return Ok(ms);
+    }
     if let Some(ms) = crate::time::parse_text_in(text, &ctx.syslog.timezone) {
         return Ok(ms);
     }
@@ -33,6 +37,81 @@ pub(super) fn parse(
             crate::scan::preview(text, 40)
         )
     })
+}
+
+/// The usual CEF time, `Mmm dd yyyy HH:mm:ss[.f] UTC` (or `GMT`, `Z`), read by hand: chrono's
+/// `parse_from_str`, after the RFC 3339 attempts, was about 5 % of decoding a CEF record.
+/// `None` for anything else (another zone, no year, a one-digit day, a month name in another
+/// case, a leap second, more than nine fraction digits, an impossible date), which
+/// [`month_name_time`] reads as before: where this answers, it answers the same (a test
+/// compares them).
+fn month_name_utc(text: &[u8]) -> Option<i64> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let [
+        m0,
+        m1,
+        m2,
+        b' ',
+        d0,
+        d1,
+        b' ',
+        y0,
+        y1,
+        y2,
+        y3,
+        b' ',
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+        rest @ ..,
+    ] = text
+    else {
+        return None;
+    };
+    let month = MONTHS.iter().position(|name| **name == [*m0, *m1, *m2])? as i64 + 1;
+    let number = crate::time::number;
+    let year = number(&[*y0, *y1, *y2, *y3])?;
+    let day = number(&[*d0, *d1])?;
+    let (hour, minute, second) = (
+        number(&[*h0, *h1])?,
+        number(&[*mi0, *mi1])?,
+        number(&[*s0, *s1])?,
+    );
+    if day == 0 || day > crate::time::days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Fraction: up to nine digits (nanoseconds), of which milliseconds are kept, truncated.
+    let (millis, zone) = match rest {
+        [b'.', after @ ..] => {
+            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || digits > 9 {
+                return None;
+            }
+            let (fraction, zone) = after.split_at(digits);
+            let mut millis = 0;
+            for place in 0..3 {
+                millis = millis * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));
+            }
+            (millis, zone)
+        }
+        _ => (0, rest),
+    };
+    if !matches!(zone, b" UTC" | b" GMT" | b" Z") {
+        return None;
+    }
+    let days = crate::time::days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000 + millis)
 }
 
 /// `MMM dd yyyy HH:mm:ss[.SSS][ zone]` or the same without the year (completed like RFC 3164
@@ -249,6 +328,56 @@ mod tests {
         let e = at("Mar 10 2026 13:12:30 XYZT").unwrap_err();
         assert!(e.contains("expected epoch milliseconds"), "{e}");
         assert!(at("soon").is_err());
+    }
+
+    #[test]
+    fn month_name_fast_path_agrees_with_chrono() {
+        let ctx = ctx();
+        let mut texts = vec![
+            "Mar 10 2026 13:12:30 GMT".to_string(),
+            "Mar 10 2026 13:12:30.250 UTC".into(),
+            "Mar 10 2026 13:12:30.2 Z".into(),
+            "Mar 10 2026 13:12:30.123456789 UTC".into(),
+            "Mar 10 2026 13:12:30.1234567891 UTC".into(),
+            "Mar 10 2026 13:12:60 UTC".into(),
+            "Mar 10 2026 24:00:00 UTC".into(),
+            "Mar 10 2026 13:60:00 UTC".into(),
+            "Mar 00 2026 13:12:30 UTC".into(),
+            "Mar 1 2026 13:12:30 UTC".into(),
+            "Mar  1 2026 13:12:30 UTC".into(),
+            "MAR 10 2026 13:12:30 UTC".into(),
+            "mar 10 2026 13:12:30 UTC".into(),
+            "Mar 10 2026 13:12:30. UTC".into(),
+            "Mar 10 2026 13:12:30 utc".into(),
+            "Mar 10 2026 13:12:30 CET".into(),
+            "Mar 10 2026 13:12:30 +0100".into(),
+            "Mar 10 2026 13:12:30".into(),
+            "Mar 10 13:12:30 UTC".into(),
+            "Xyz 10 2026 13:12:30 UTC".into(),
+            "Mar 1a 2026 13:12:30 UTC".into(),
+            "Feb 29 0000 00:00:00 UTC".into(),
+            "Dec 31 9999 23:59:59.999 UTC".into(),
+            "Jan 01 1970 00:00:00 GMT".into(),
+            "Jan 01 1969 23:59:59.5 GMT".into(),
+        ];
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        for year in [1900, 1999, 2000, 2023, 2024, 2100] {
+            for month in months {
+                for day in [1, 28, 29, 30, 31] {
+                    texts.push(format!("{month} {day:02} {year} 07:08:09.010 UTC"));
+                }
+            }
+        }
+        let mut answered = 0;
+        for text in &texts {
+            if let Some(fast) = month_name_utc(text.as_bytes()) {
+                answered += 1;
+                assert_eq!(Some(fast), month_name_time(text, &ctx), "{text}");
+            }
+        }
+        assert!(answered > 300, "the fast path answered only {answered}");
     }
 
     #[test]
