@@ -292,38 +292,52 @@ thread_local! {
     static KEY_BUFFER: Cell<String> = const { Cell::new(String::new()) };
 }
 
-/// Texts [`slug_name`] keeps the slug of, per thread, and the longest text it keeps.
+/// Texts [`slug_name`] keeps the slug of, for the whole process, and the longest text it
+/// keeps.
 const SLUG_CACHE_ENTRIES: usize = 64;
 const SLUG_CACHE_TEXT_MAX: usize = 64;
 
-thread_local! {
-    /// Vendor and product names met on this thread, with their slugs (leaked, so that events
-    /// borrow them for `'static`: at most `SLUG_CACHE_ENTRIES` short texts a thread).
-    static SLUGS: std::cell::RefCell<Vec<(Box<str>, &'static str)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
+/// Vendor and product names met so far, with their slugs (leaked, so that events borrow them
+/// for `'static`). One cache for the process, not one per thread: threads of a blocking pool
+/// come and go, and a per-thread cache would leak its slugs again with every new thread. So
+/// at most `SLUG_CACHE_ENTRIES` short texts are leaked in the life of the process.
+static SLUGS: std::sync::RwLock<Vec<(Box<str>, &'static str)>> = std::sync::RwLock::new(Vec::new());
 
 /// [`slug`] as an event name. A source sends the same few vendor and product names over and
-/// over, so the slugs of the first names a thread meets are kept and lent: building the slug
-/// and its allocation (and freeing it with the event) were ~4 % of decoding a CEF record.
+/// over, so the slugs of the first names the process meets are kept and lent: building the
+/// slug and its allocation (and freeing it with the event) were ~4 % of decoding a CEF record.
 /// Once the cache is full, or for a long text, the slug is built as before.
 fn slug_name(text: &str) -> onesec_event::Name {
-    let cached = SLUGS.try_with(|cache| {
-        let mut cache = cache.try_borrow_mut().ok()?;
-        if let Some(&(_, slug)) = cache.iter().find(|(raw, _)| **raw == *text) {
-            return Some(slug);
-        }
-        if cache.len() >= SLUG_CACHE_ENTRIES || text.len() > SLUG_CACHE_TEXT_MAX {
-            return None;
-        }
-        let slug: &'static str = Box::leak(slug(text).into_boxed_str());
-        cache.push((text.into(), slug));
-        Some(slug)
-    });
-    match cached {
-        Ok(Some(slug)) => slug.into(),
-        _ => slug(text).into(),
+    match cached_slug(text) {
+        Some(slug) => slug.into(),
+        None => slug(text).into(),
     }
+}
+
+fn cached_slug(text: &str) -> Option<&'static str> {
+    let found = |cache: &[(Box<str>, &'static str)]| {
+        cache
+            .iter()
+            .find(|(raw, _)| **raw == *text)
+            .map(|&(_, slug)| slug)
+    };
+    if let Some(slug) = found(&SLUGS.read().ok()?) {
+        return Some(slug);
+    }
+    if text.len() > SLUG_CACHE_TEXT_MAX {
+        return None;
+    }
+    let mut cache = SLUGS.write().ok()?;
+    // Another thread may have added it meanwhile.
+    if let Some(slug) = found(&cache) {
+        return Some(slug);
+    }
+    if cache.len() >= SLUG_CACHE_ENTRIES {
+        return None;
+    }
+    let slug: &'static str = Box::leak(slug(text).into_boxed_str());
+    cache.push((text.into(), slug));
+    Some(slug)
 }
 
 /// `Palo Alto Networks` → `palo_alto_networks`.
@@ -819,28 +833,36 @@ mod tests {
     }
 
     #[test]
-    fn slug_names_are_slugs_cached_or_not() {
-        // A thread of its own, so that the cache starts empty and fills up.
-        std::thread::spawn(|| {
-            let long = "L".repeat(SLUG_CACHE_TEXT_MAX + 1);
-            for round in 0..2 {
-                for i in 0..SLUG_CACHE_ENTRIES + 10 {
-                    let text = format!("Vendor {i} Inc.");
-                    let name = slug_name(&text);
-                    assert_eq!(name, slug(&text), "{text}");
-                    let cached = i < SLUG_CACHE_ENTRIES;
-                    assert_eq!(
-                        matches!(name, std::borrow::Cow::Borrowed(_)),
-                        cached,
-                        "{text} round {round}"
-                    );
-                }
-                assert_eq!(slug_name(&long), slug(&long));
-                assert!(matches!(slug_name(&long), std::borrow::Cow::Owned(_)));
-            }
-        })
-        .join()
-        .unwrap();
+    fn slug_names_are_slugs_and_the_cache_stays_bounded() {
+        use std::borrow::Cow;
+        // The cache is the process's: other tests may have filled some of it already.
+        let texts: Vec<String> = (0..SLUG_CACHE_ENTRIES + 10)
+            .map(|i| format!("Slug test vendor {i} Inc."))
+            .collect();
+        let lent: Vec<bool> = texts
+            .iter()
+            .map(|text| {
+                let name = slug_name(text);
+                assert_eq!(name, slug(text), "{text}");
+                matches!(name, Cow::Borrowed(_))
+            })
+            .collect();
+        let not_lent = lent.iter().filter(|lent| !**lent).count();
+        assert!(
+            not_lent >= 10,
+            "at most {SLUG_CACHE_ENTRIES} texts are ever kept"
+        );
+        for (text, lent) in texts.iter().zip(&lent) {
+            let again = matches!(slug_name(text), Cow::Borrowed(_));
+            assert_eq!(
+                again, *lent,
+                "a kept slug stays kept, no other is added: {text}"
+            );
+        }
+        assert!(SLUGS.read().map_or(0, |cache| cache.len()) <= SLUG_CACHE_ENTRIES);
+        let long = "L".repeat(SLUG_CACHE_TEXT_MAX + 1);
+        assert_eq!(slug_name(&long), slug(&long));
+        assert!(matches!(slug_name(&long), Cow::Owned(_)));
     }
 
     #[test]
