@@ -52,12 +52,40 @@ fn scan(dir: &Path, needles: &[(String, String)]) -> Vec<(String, String, PathBu
     for file in files_under(dir) {
         let bytes = std::fs::read(&file).unwrap();
         for (kind, needle) in needles {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            if occurs_as_token(&bytes, needle.as_bytes()) {
                 found.push((kind.clone(), needle.clone(), file.clone()));
             }
         }
     }
     found
+}
+
+/// Whether `needle` occurs in `bytes` with no letter or digit right before (but for a `0x`
+/// prefix: badges are written `0x4F21E2`) or right after it. Personal data in the clear
+/// stands on its own (quoted in JSON, between separators in a line); inside a longer run of
+/// letters and digits it is part of something else — a badge such as `4f21e2` turns up now
+/// and then inside the hex of a sealed audit entry or of a digest.
+fn occurs_as_token(bytes: &[u8], needle: &[u8]) -> bool {
+    let joins = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    bytes.windows(needle.len()).enumerate().any(|(at, window)| {
+        let before = &bytes[..at];
+        let before = before
+            .strip_suffix(b"0x")
+            .or_else(|| before.strip_suffix(b"0X"))
+            .unwrap_or(before);
+        window == needle && !joins(before.last()) && !joins(bytes.get(at + needle.len()))
+    })
+}
+
+#[test]
+fn a_token_is_found_on_its_own_not_inside_hex() {
+    assert!(occurs_as_token(br#"{"badge":"4f21e2"}"#, b"4f21e2"));
+    assert!(occurs_as_token(b"4f21e2", b"4f21e2"));
+    assert!(occurs_as_token(b"name=Ada Lovelace;", b"Ada Lovelace"));
+    assert!(occurs_as_token(br#"{"badge":"0x4F21E2"}"#, b"4F21E2"));
+    assert!(!occurs_as_token(b"\"sealed\":\"a94f21e20c\"", b"4f21e2"));
+    assert!(!occurs_as_token(b"x4f21e2", b"4f21e2"));
+    assert!(!occurs_as_token(b"4f21e2b", b"4f21e2"));
 }
 
 /// A copy of a folder, as a thief would take it.
