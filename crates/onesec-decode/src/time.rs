@@ -108,28 +108,8 @@ fn rfc3339_common(text: &[u8]) -> Option<i64> {
         number(&[*mi0, *mi1])?,
         number(&[*s0, *s1])?,
     );
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    // Fraction: up to nine digits (nanoseconds), of which milliseconds are kept, truncated.
-    let (millis, zone) = match rest {
-        [b'.', after @ ..] => {
-            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 || digits > 9 {
-                return None;
-            }
-            let (fraction, zone) = after.split_at(digits);
-            let mut millis = 0;
-            for place in 0..3 {
-                millis = millis * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));
-            }
-            (millis, zone)
-        }
-        _ => (0, rest),
-    };
+    let seconds = utc_seconds(year, month, day, hour, minute, second)?;
+    let (millis, zone) = fraction_millis(rest)?;
     let offset_minutes = match zone {
         [b'Z'] => 0,
         [sign @ (b'+' | b'-'), oh0, oh1, b':', om0, om1] => {
@@ -142,9 +122,45 @@ fn rfc3339_common(text: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
-    Some(seconds * 1_000 + millis)
+    Some((seconds - offset_minutes * 60) * 1_000 + millis)
+}
+
+/// Seconds since the epoch of a calendar date and time of day read as UTC; `None` for an
+/// impossible one (month 13, 30 February, hour 24, a leap second).
+pub(crate) fn utc_seconds(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<i64> {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// An optional `.` and one to nine fraction digits (nanoseconds) at the start of `rest`: the
+/// milliseconds they hold (truncated) and what follows. `None` for a `.` without digits or
+/// more than nine of them.
+pub(crate) fn fraction_millis(rest: &[u8]) -> Option<(i64, &[u8])> {
+    let [b'.', after @ ..] = rest else {
+        return Some((0, rest));
+    };
+    let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    let (fraction, zone) = after.split_at(digits);
+    let mut millis = 0;
+    for place in 0..3 {
+        millis = millis * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));
+    }
+    Some((millis, zone))
 }
 
 /// The value of ASCII decimal digits (`None` if any byte is not one).
@@ -154,7 +170,7 @@ pub(crate) fn number(digits: &[u8]) -> Option<i64> {
     })
 }
 
-pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
+fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,
@@ -165,7 +181,7 @@ pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
 /// `days_from_civil`).
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;

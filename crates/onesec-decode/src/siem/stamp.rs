@@ -85,33 +85,12 @@ fn month_name_utc(text: &[u8]) -> Option<i64> {
         number(&[*mi0, *mi1])?,
         number(&[*s0, *s1])?,
     );
-    if day == 0 || day > crate::time::days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    // Fraction: up to nine digits (nanoseconds), of which milliseconds are kept, truncated.
-    let (millis, zone) = match rest {
-        [b'.', after @ ..] => {
-            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 || digits > 9 {
-                return None;
-            }
-            let (fraction, zone) = after.split_at(digits);
-            let mut millis = 0;
-            for place in 0..3 {
-                millis = millis * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));
-            }
-            (millis, zone)
-        }
-        _ => (0, rest),
-    };
+    let seconds = crate::time::utc_seconds(year, month, day, hour, minute, second)?;
+    let (millis, zone) = crate::time::fraction_millis(rest)?;
     if !matches!(zone, b" UTC" | b" GMT" | b" Z") {
         return None;
     }
-    let days = crate::time::days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000 + millis)
+    Some(seconds * 1_000 + millis)
 }
 
 /// `MMM dd yyyy HH:mm:ss[.SSS][ zone]` or the same without the year (completed like RFC 3164
