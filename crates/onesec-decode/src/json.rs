@@ -2,7 +2,7 @@
 
 use crate::jv::{Json, JsonNumberTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, new_event, scan, time};
-use onesec_event::{Activity, Batch, Event, EventClass, Fields, Resolved};
+use onesec_event::{Activity, Batch, Event, EventClass, Fields};
 use std::borrow::Cow;
 
 /// JSON type name for error messages.
@@ -101,7 +101,7 @@ pub(crate) fn decode_event(raw: &str, ctx: &DecodeContext) -> Result<Event, Stri
         format!("expected an onesec event (time_ms, class, activity, ...), found: {e}")
     })?;
     event.id = 0;
-    event.resolved = Resolved::default();
+    event.resolved.clear();
     event.received_ms = ctx.received_ms;
     event.source.input = crate::name(&ctx.input);
     if event.source.format.is_empty() {

@@ -51,10 +51,11 @@ impl Directory {
             out.device_kind = Some(device.kind.clone());
         }
         self.resolve_source(event, &mut out);
-        if event.physical.direction.is_none() {
+        // Only a direction to give touches the physical part (a write allocates it).
+        if event.physical.direction.is_none() && place.direction.is_some() {
             event.physical.direction = place.direction;
         }
-        event.resolved = out;
+        event.resolved = out.into();
     }
 
     fn person_of(&self, event: &Event) -> Option<&crate::Person> {
@@ -419,7 +420,10 @@ PRN-1,printer,prn-1,,
         assert_eq!(e.resolved.zone_tags, vec!["restricted"]);
         let e = resolved(|e| e.host = Some("prn-1".into()));
         assert_eq!(e.resolved.device_kind.as_deref(), Some("printer"));
-        assert_eq!((e.resolved.zone, e.resolved.site), (None, None));
+        assert_eq!(
+            (e.resolved.zone.as_deref(), e.resolved.site.as_deref()),
+            (None, None)
+        );
     }
 
     #[test]

@@ -202,7 +202,7 @@ fn acme_source_addresses_are_classified() {
     };
     let r = src("198.51.100.23");
     assert_eq!(r.src_network.as_deref(), Some("external"));
-    assert_eq!((r.src_site, r.src_zone), (None, None));
+    assert_eq!((r.src_site.as_deref(), r.src_zone.as_deref()), (None, None));
     let r = src("10.10.20.44");
     assert_eq!(r.src_network.as_deref(), Some("internal"));
     assert_eq!(r.src_site.as_deref(), Some("PAR"));
@@ -251,6 +251,6 @@ fn acme_resolution_is_idempotent() {
     let first = e.resolved.clone();
     dir.resolve(&mut e);
     assert_eq!(e.resolved, first);
-    assert_eq!(first.person.unwrap().status, "terminated");
+    assert_eq!(first.person.as_ref().unwrap().status, "terminated");
     assert_eq!(first.zone.as_deref(), Some("PAR-LOBBY"));
 }
