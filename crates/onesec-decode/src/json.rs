@@ -103,7 +103,7 @@ pub(crate) fn decode_event(raw: &str, ctx: &DecodeContext) -> Result<Event, Stri
     event.id = 0;
     event.resolved.clear();
     event.received_ms = ctx.received_ms;
-    event.source.input = crate::name(&ctx.input);
+    event.source.input = ctx.input_name();
     if event.source.format.is_empty() {
         event.source.format = "event-json".into();
     }

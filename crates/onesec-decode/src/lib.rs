@@ -50,6 +50,7 @@ mod evtx;
 mod framing;
 mod frigate;
 mod gallagher;
+mod intern;
 mod json;
 mod json_map;
 mod jv;
@@ -210,16 +211,44 @@ pub struct DecodeContext {
     pub received_ms: i64,
     /// How to complete RFC 3164 time stamps.
     pub syslog: SyslogSettings,
+    /// `input` as an event name, found once ([`DecodeContext::input_name`]).
+    input_name: Name,
 }
 
 impl DecodeContext {
     /// A context with default syslog settings (UTC, year from the received time).
     pub fn new(input: impl Into<String>, received_ms: i64) -> DecodeContext {
+        let input = input.into();
         DecodeContext {
-            input: input.into(),
+            input_name: interned_name(&input),
+            input,
             received_ms,
             syslog: SyslogSettings::default(),
         }
+    }
+
+    /// `source.input` of the events decoded in this context. Found when the context is made
+    /// (it was looked up among the fixed names, and an input the operator named was copied,
+    /// for every event); looked up again only if `input` was changed since.
+    pub(crate) fn input_name(&self) -> Name {
+        if *self.input_name == *self.input {
+            self.input_name.clone()
+        } else {
+            interned_name(&self.input)
+        }
+    }
+}
+
+/// Names of inputs met so far that are not fixed words (the names operators give sources).
+static INPUT_NAMES: intern::Interner = intern::Interner::new();
+
+/// [`name`], lending a kept copy of a text that is not a fixed name instead of allocating one.
+fn interned_name(text: &str) -> Name {
+    match name(text) {
+        Name::Owned(_) => INPUT_NAMES
+            .get(text, str::to_string)
+            .map_or_else(|| Name::Owned(text.to_string()), Name::Borrowed),
+        fixed => fixed,
     }
 }
 
@@ -687,7 +716,7 @@ pub(crate) fn new_event(
     event.raw = raw.to_string();
     // Formats are fixed names: no lookup in `KNOWN_NAMES` per event.
     event.source.format = Name::Borrowed(format);
-    event.source.input = name(&ctx.input);
+    event.source.input = ctx.input_name();
     event
 }
 
@@ -782,6 +811,23 @@ pub(crate) fn name_lowercase(text: &str) -> Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_input_name_is_found_once_and_follows_a_changed_input() {
+        let mut ctx = DecodeContext::new("hq-firewall-7", 0);
+        let name = ctx.input_name();
+        assert_eq!(name, "hq-firewall-7");
+        assert!(
+            matches!(name, Name::Borrowed(_)),
+            "an operator's input name is lent, not copied per event"
+        );
+        assert!(matches!(
+            DecodeContext::new("http", 0).input_name(),
+            Name::Borrowed("http")
+        ));
+        ctx.input = "syslog-tcp".into();
+        assert_eq!(ctx.input_name(), "syslog-tcp");
+    }
 
     #[test]
     fn errors_carry_the_byte_offset_of_their_line() {

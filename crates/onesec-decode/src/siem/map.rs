@@ -292,52 +292,18 @@ thread_local! {
     static KEY_BUFFER: Cell<String> = const { Cell::new(String::new()) };
 }
 
-/// Texts [`slug_name`] keeps the slug of, for the whole process, and the longest text it
-/// keeps.
-const SLUG_CACHE_ENTRIES: usize = 64;
-const SLUG_CACHE_TEXT_MAX: usize = 64;
-
-/// Vendor and product names met so far, with their slugs (leaked, so that events borrow them
-/// for `'static`). One cache for the process, not one per thread: threads of a blocking pool
-/// come and go, and a per-thread cache would leak its slugs again with every new thread. So
-/// at most `SLUG_CACHE_ENTRIES` short texts are leaked in the life of the process.
-static SLUGS: std::sync::RwLock<Vec<(Box<str>, &'static str)>> = std::sync::RwLock::new(Vec::new());
+/// Vendor and product names met so far, with their slugs.
+static SLUGS: crate::intern::Interner = crate::intern::Interner::new();
 
 /// [`slug`] as an event name. A source sends the same few vendor and product names over and
 /// over, so the slugs of the first names the process meets are kept and lent: building the
 /// slug and its allocation (and freeing it with the event) were ~4 % of decoding a CEF record.
-/// Once the cache is full, or for a long text, the slug is built as before.
+/// Once the table is full, or for a long text, the slug is built as before.
 fn slug_name(text: &str) -> onesec_event::Name {
-    match cached_slug(text) {
+    match SLUGS.get(text, slug) {
         Some(slug) => slug.into(),
         None => slug(text).into(),
     }
-}
-
-fn cached_slug(text: &str) -> Option<&'static str> {
-    let found = |cache: &[(Box<str>, &'static str)]| {
-        cache
-            .iter()
-            .find(|(raw, _)| **raw == *text)
-            .map(|&(_, slug)| slug)
-    };
-    if let Some(slug) = found(&SLUGS.read().ok()?) {
-        return Some(slug);
-    }
-    if text.len() > SLUG_CACHE_TEXT_MAX {
-        return None;
-    }
-    let mut cache = SLUGS.write().ok()?;
-    // Another thread may have added it meanwhile.
-    if let Some(slug) = found(&cache) {
-        return Some(slug);
-    }
-    if cache.len() >= SLUG_CACHE_ENTRIES {
-        return None;
-    }
-    let slug: &'static str = Box::leak(slug(text).into_boxed_str());
-    cache.push((text.into(), slug));
-    Some(slug)
 }
 
 /// `Palo Alto Networks` → `palo_alto_networks`.
@@ -836,7 +802,7 @@ mod tests {
     fn slug_names_are_slugs_and_the_cache_stays_bounded() {
         use std::borrow::Cow;
         // The cache is the process's: other tests may have filled some of it already.
-        let texts: Vec<String> = (0..SLUG_CACHE_ENTRIES + 10)
+        let texts: Vec<String> = (0..crate::intern::Interner::MAX_ENTRIES + 10)
             .map(|i| format!("Slug test vendor {i} Inc."))
             .collect();
         let lent: Vec<bool> = texts
@@ -850,7 +816,8 @@ mod tests {
         let not_lent = lent.iter().filter(|lent| !**lent).count();
         assert!(
             not_lent >= 10,
-            "at most {SLUG_CACHE_ENTRIES} texts are ever kept"
+            "at most {} texts are ever kept",
+            crate::intern::Interner::MAX_ENTRIES
         );
         for (text, lent) in texts.iter().zip(&lent) {
             let again = matches!(slug_name(text), Cow::Borrowed(_));
@@ -859,8 +826,8 @@ mod tests {
                 "a kept slug stays kept, no other is added: {text}"
             );
         }
-        assert!(SLUGS.read().map_or(0, |cache| cache.len()) <= SLUG_CACHE_ENTRIES);
-        let long = "L".repeat(SLUG_CACHE_TEXT_MAX + 1);
+        assert!(SLUGS.len() <= crate::intern::Interner::MAX_ENTRIES);
+        let long = "L".repeat(crate::intern::Interner::MAX_TEXT + 1);
         assert_eq!(slug_name(&long), slug(&long));
         assert!(matches!(slug_name(&long), Cow::Owned(_)));
     }
