@@ -4,11 +4,24 @@
 //!
 //! `cargo bench -p onesec-decode --bench decoders [-- <filter>]`; the results and the machine
 //! are in docs/benchmarks.md ("Decoders"). Each input is repeated until one pass holds about
-//! 8 MiB (or at least 20 000 records); the figure is the median of 5 passes.
+//! 8 MiB (or at least 20 000 records); the figure is the median of 5 passes. Each row gives
+//! two rates: the body decoded at once (one `decode_bytes` call, all its events alive at the
+//! end, as an HTTP request of 8 MiB), and the same body in batches of at most 1 MiB cut at line
+//! ends (a shipper's usual batch: the events of one batch are dropped before the next).
+//!
+//! The allocator is mimalloc, as in the `onesec` binary: decoders allocate and free a few
+//! short strings per record, and the allocator is part of what a record costs in the product.
 
 use onesec_decode::{CsvMapping, DecodeContext, Format, decode_bytes, sia_frame};
 use std::hint::black_box;
 use std::time::Instant;
+
+// The `onesec` binary's allocator (crates/onesec/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Largest batch of the second rate of each row.
+const BATCH_BYTES: usize = 1 << 20;
 
 fn shared(relative: &str) -> Option<Vec<u8>> {
     let path = onesec_testdata::shared(relative)?;
@@ -42,8 +55,9 @@ fn body_of(unit: &[u8], header: &[u8]) -> (Vec<u8>, usize) {
     (body, reps)
 }
 
-/// Decodes `body` five times; prints records/s and MiB/s (median pass) and checks that the
-/// decode gave `expected` records (events + errors) so that a broken input shows.
+/// Decodes `body` five times at once and five times in batches of [`BATCH_BYTES`]; prints
+/// records/s and MiB/s of both (median pass) and checks that the decode gave `expected` records
+/// (events + errors) so that a broken input shows.
 fn run(name: &str, format: &Format, body: &[u8], ctx: &DecodeContext) {
     if !selected(name) {
         return;
@@ -52,13 +66,50 @@ fn run(name: &str, format: &Format, body: &[u8], ctx: &DecodeContext) {
     let records = first.events.len() + first.errors.len();
     let events = first.events.len();
     drop(first);
-    let median = median_of_five(|| drop(black_box(decode_bytes(format, black_box(body), ctx))));
+    let whole = median_of_five(|| drop(black_box(decode_bytes(format, black_box(body), ctx))));
+    // A CSV body's first line is its header: it cannot be cut into batches as it is.
+    let batched = (!matches!(format, Format::AccessCsv(_))).then(|| {
+        median_of_five(|| {
+            for batch in batches(body, BATCH_BYTES) {
+                drop(black_box(decode_bytes(format, black_box(batch), ctx)));
+            }
+        })
+    });
+    let rates = |seconds: f64| {
+        format!(
+            "{:>9.0} records/s {:>6.1} MiB/s",
+            records as f64 / seconds,
+            body.len() as f64 / seconds / (1 << 20) as f64
+        )
+    };
     println!(
-        "{name:<44} {:>9.0} records/s {:>8.1} MiB/s   ({records} records, {events} events, {:.1} MiB)",
-        records as f64 / median,
-        body.len() as f64 / median / (1 << 20) as f64,
+        "{name:<44} {} | batches: {:<33} ({records} records, {events} events, {:.1} MiB)",
+        rates(whole),
+        batched.map_or_else(|| "-".to_string(), rates),
         body.len() as f64 / (1 << 20) as f64
     );
+}
+
+/// `body` cut into pieces of at most `limit` bytes at line ends (a longer line is a piece of
+/// its own).
+fn batches(body: &[u8], limit: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = body;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let window = &rest[..rest.len().min(limit)];
+        let cut = if window.len() == rest.len() {
+            rest.len()
+        } else {
+            memchr::memrchr(b'\n', window)
+                .or_else(|| memchr::memchr(b'\n', rest))
+                .map_or(rest.len(), |at| at + 1)
+        };
+        let (batch, next) = rest.split_at(cut);
+        rest = next;
+        Some(batch)
+    })
 }
 
 /// The median of five timed runs of `pass`, in seconds.

@@ -90,6 +90,19 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             batch.insert(name, value);
         }
     }
+    let sysmon = system
+        .channel
+        .as_deref()
+        .is_some_and(|c| c.contains("Sysmon"))
+        || system
+            .provider
+            .as_deref()
+            .is_some_and(|p| p.contains("Sysmon"));
+    let kind = kind_of(event_id, sysmon);
+    // In the batch, after the event data: over any `action` item, as a later insert would be.
+    if !kind.action.is_empty() {
+        batch.insert("action", kind.action);
+    }
     drop(batch);
     let mut event = new_event(
         ctx,
@@ -112,12 +125,7 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             system.computer.as_deref().unwrap_or("unknown host"),
         )
     });
-    let sysmon = channel.contains("Sysmon")
-        || system
-            .provider
-            .as_deref()
-            .is_some_and(|p| p.contains("Sysmon"));
-    classify(&mut event, event_id, sysmon);
+    classify(&mut event, event_id, sysmon, &kind);
     Ok(event)
 }
 
@@ -542,90 +550,106 @@ fn field<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
     event.fields.get(name).and_then(|v| scan::non_empty(v))
 }
 
-/// Class, activity, status, actor and endpoints from the event id and data.
-fn classify(event: &mut Event, event_id: u32, sysmon: bool) {
+/// What an event id says: class, activity, status (`None`: read from the Kerberos/NTLM
+/// `Status` item) and the `action` field (empty for none).
+struct Kind {
+    class: EventClass,
+    activity: Activity,
+    status: Option<Status>,
+    action: &'static str,
+}
+
+fn kind_of(event_id: u32, sysmon: bool) -> Kind {
     let (class, activity, status, action) = match (event_id, sysmon) {
         (1, true) => (
             EventClass::ProcessActivity,
             Activity::Launch,
-            Status::Success,
+            Some(Status::Success),
             "process_created",
         ),
         (3, true) => (
             EventClass::NetworkActivity,
             Activity::Open,
-            Status::Success,
+            Some(Status::Success),
             "network_connection",
         ),
-        (_, true) => (EventClass::Base, Activity::Other, Status::Unknown, ""),
+        (_, true) => (EventClass::Base, Activity::Other, Some(Status::Unknown), ""),
         (4624, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            Status::Success,
+            Some(Status::Success),
             "logon",
         ),
         (4625, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            Status::Failure,
+            Some(Status::Failure),
             "logon_failed",
         ),
         (4634 | 4647, _) => (
             EventClass::Authentication,
             Activity::Logoff,
-            Status::Success,
+            Some(Status::Success),
             "logoff",
         ),
         (4648, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            Status::Unknown,
+            Some(Status::Unknown),
             "explicit_credentials",
         ),
         (4740, _) => (
             EventClass::Authentication,
             Activity::Other,
-            Status::Failure,
+            Some(Status::Failure),
             "account_locked",
         ),
         (4768, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            result_code(event),
+            None,
             "kerberos_tgt_request",
         ),
         (4771, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            Status::Failure,
+            Some(Status::Failure),
             "kerberos_preauth_failed",
         ),
         (4776, _) => (
             EventClass::Authentication,
             Activity::Logon,
-            result_code(event),
+            None,
             "ntlm_validation",
         ),
         (6416, _) => (
             EventClass::PeripheralActivity,
             Activity::Connected,
-            Status::Success,
+            Some(Status::Success),
             "external_device_recognized",
         ),
         (4688, _) => (
             EventClass::ProcessActivity,
             Activity::Launch,
-            Status::Success,
+            Some(Status::Success),
             "process_created",
         ),
-        _ => (EventClass::Base, Activity::Other, Status::Unknown, ""),
+        _ => (EventClass::Base, Activity::Other, Some(Status::Unknown), ""),
     };
+    Kind {
+        class,
+        activity,
+        status,
+        action,
+    }
+}
+
+/// Class, activity, status, actor and endpoints from the event id (`kind`) and data.
+fn classify(event: &mut Event, event_id: u32, sysmon: bool, kind: &Kind) {
+    let (class, activity) = (kind.class, kind.activity);
     event.class = class;
     event.activity = activity;
-    event.status = status;
-    if !action.is_empty() {
-        event.fields.insert("action", action);
-    }
+    event.status = kind.status.unwrap_or_else(|| result_code(event));
 
     let (user_key, domain_key) = match class {
         EventClass::ProcessActivity if !sysmon => ("SubjectUserName", "SubjectDomainName"),
