@@ -11,6 +11,13 @@
 //! Two steps per batch: the primary copies first, whose stream sequences become the event
 //! ids, then the site copies, each naming its event id (`Onesec-Event-Id`), so every copy of
 //! an event is known by the same id and alerts are the same whichever copy they came from.
+//!
+//! Every message carries a `Nats-Msg-Id` made of the batch's random id and its place in the
+//! batch. A message whose acknowledgement did not come (a timeout, a dropped connection) is
+//! published again with the same id, up to [`PUBLISH_ATTEMPTS`] times: when the first copy was
+//! stored and only its acknowledgement was lost, the stream drops the second one as a duplicate
+//! (within its duplicate window, two minutes by default) and acknowledges it with the first
+//! one's sequence, so a retry never stores an event twice nor gives it two ids.
 
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
@@ -27,6 +34,13 @@ pub const WATERMARK_HEADER: &str = "Onesec-Watermark";
 pub const ROLES_HEADER: &str = "Onesec-Roles";
 /// Header of a site copy: the event id (stream sequence of its primary copy).
 pub const EVENT_ID_HEADER: &str = "Onesec-Event-Id";
+
+/// How many times a message is published before its batch is refused (the first time and two
+/// retries).
+pub const PUBLISH_ATTEMPTS: usize = 3;
+
+/// Pause before the first retry; doubled before each further one.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What a publish achieved.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -121,6 +135,17 @@ impl Publisher {
     /// and waits for every acknowledgement: the primary copies, then the site copies
     /// naming the primary copies' sequences.
     pub async fn publish_resolved(&self, events: &[Event]) -> Result<PublishReport, ClusterError> {
+        self.publish_resolved_as(events, &new_batch_id()).await
+    }
+
+    /// [`Publisher::publish_resolved`] under a batch id of the caller's: publishing the same
+    /// events again under the same id within the stream's duplicate window stores nothing new
+    /// and reports the same sequences (what a retry after a lost acknowledgement does).
+    pub async fn publish_resolved_as(
+        &self,
+        events: &[Event],
+        batch: &str,
+    ) -> Result<PublishReport, ClusterError> {
         let partitions = self.cluster.settings.partitions;
         let routes: Vec<Vec<(u16, Roles)>> = events.iter().map(|e| copies(e, partitions)).collect();
         let payloads = events
@@ -139,7 +164,9 @@ impl Publisher {
                 payload: index,
             })
             .collect();
-        report.sequences = self.publish_all(&primaries, &payloads).await?;
+        report.sequences = self
+            .publish_all(&primaries, &payloads, &format!("{batch}-p"))
+            .await?;
         let mut site_copies = Vec::new();
         for (index, copies) in routes.iter().enumerate() {
             for (partition, roles) in &copies[1..] {
@@ -151,7 +178,9 @@ impl Publisher {
                 });
             }
         }
-        let site = self.publish_all(&site_copies, &payloads).await?;
+        let site = self
+            .publish_all(&site_copies, &payloads, &format!("{batch}-s"))
+            .await?;
         report.accepted = events.len();
         report.messages = report.sequences.len() + site.len();
         report.highest_sequence = report
@@ -166,20 +195,59 @@ impl Publisher {
     }
 
     /// Publishes `messages` (bodies from `payloads`), pipelined, and returns their stream
-    /// sequences once every acknowledgement came, in order.
+    /// sequences once every acknowledgement came, in order. Message `i` has the id
+    /// `{ids}-{i}`; those not acknowledged are published again (see the module's text).
     async fn publish_all(
         &self,
         messages: &[Message],
         payloads: &[Vec<u8>],
+        ids: &str,
     ) -> Result<Vec<u64>, ClusterError> {
+        let mut sequences: Vec<Option<u64>> = vec![None; messages.len()];
+        let mut pause = RETRY_PAUSE;
+        for attempt in 1..=PUBLISH_ATTEMPTS {
+            let round = self
+                .publish_round(messages, payloads, ids, &mut sequences)
+                .await;
+            match round {
+                Ok(()) => break,
+                Err(error) if attempt == PUBLISH_ATTEMPTS => return Err(error),
+                Err(error) => {
+                    let waiting = sequences.iter().filter(|s| s.is_none()).count();
+                    tracing::warn!(%error, waiting, attempt, "publishing again the messages not acknowledged");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
+        Ok(sequences.into_iter().flatten().collect())
+    }
+
+    /// Publishes the messages that have no sequence yet and records the sequences that come;
+    /// the first error once every acknowledgement it waited for came or failed.
+    async fn publish_round(
+        &self,
+        messages: &[Message],
+        payloads: &[Vec<u8>],
+        ids: &str,
+        sequences: &mut [Option<u64>],
+    ) -> Result<(), ClusterError> {
         let mut pending = Vec::new();
-        for message in messages {
+        let mut first_error = None;
+        for (index, message) in messages.iter().enumerate() {
+            if sequences[index].is_some() {
+                continue;
+            }
             let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                format!("{ids}-{index}").as_str(),
+            );
             headers.insert(ROLES_HEADER, message.roles.as_header());
             if let Some(id) = message.event_id {
                 headers.insert(EVENT_ID_HEADER, id.to_string().as_str());
             }
-            let ack = self
+            let sent = self
                 .cluster
                 .js
                 .publish_with_headers(
@@ -187,18 +255,29 @@ impl Publisher {
                     headers,
                     payloads[message.payload].clone().into(),
                 )
-                .await
-                .map_err(|e| ClusterError::js("publishing an event", e))?;
-            pending.push(ack);
+                .await;
+            match sent {
+                Ok(ack) => pending.push((index, ack)),
+                Err(error) => {
+                    first_error = Some(ClusterError::js("publishing an event", error));
+                    break;
+                }
+            }
         }
-        let mut sequences = Vec::with_capacity(pending.len());
-        for ack in pending {
-            let ack = ack
-                .await
-                .map_err(|e| ClusterError::js("waiting for an event's acknowledgement", e))?;
-            sequences.push(ack.sequence);
+        for (index, ack) in pending {
+            match ack.await {
+                Ok(ack) => sequences[index] = Some(ack.sequence),
+                Err(error) => {
+                    first_error.get_or_insert_with(|| {
+                        ClusterError::js("waiting for an event's acknowledgement", error)
+                    });
+                }
+            }
         }
-        Ok(sequences)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// Tells every partition that the input reached event time `time_ms`, so partitions with
@@ -226,4 +305,18 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// A batch id no other batch of any process uses within the stream's duplicate window: 128
+/// random bits, as hex.
+fn new_batch_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No system randomness: the time and the process keep ids apart all the same.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    hex::encode(bytes)
 }
