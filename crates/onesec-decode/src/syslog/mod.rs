@@ -454,6 +454,8 @@ fn dispatch(program: &str, text: &str, event: &mut Event) {
         || starts_with_ignore_case(program, "ovpn-")
     {
         openvpn::decode(text, event);
+    } else if is("unix_chkpwd") {
+        pam::unix_chkpwd(text, event);
     } else if let Some(service) = program.strip_suffix("(pam_unix)") {
         pam::decode(service, text, event);
     } else if pam::decode_prefixed(text, event) || login::decode_by_content(text, event) {
