@@ -151,6 +151,13 @@ fn openssh() {
         (C::Authentication, A::Logon, S::Failure, "admin", "203.0.113.45", "ssh_pam_auth_failure"),
         (C::Authentication, A::Logon, S::Failure, "root", "203.0.113.45", "ssh_pam_auth_failure"),
         (C::Authentication, A::Logon, S::Failure, "root", "203.0.113.45", "ssh_failed_password"),
+        // rsyslog's ISO time stamps (Debian 12+ auth.log), the tag inside an RFC 5424
+        // message, `<PRI>` before an ISO stamp, a one-digit day.
+        (C::Authentication, A::Logon, S::Failure, "root", "203.0.113.45", "ssh_failed_password"),
+        (C::Authentication, A::Logon, S::Success, "alice", "198.51.100.23", "ssh_accepted"),
+        (C::Authentication, A::Logon, S::Failure, "admin", "203.0.113.45", "ssh_failed_password"),
+        (C::Authentication, A::Logon, S::Failure, "guest", "203.0.113.45", "ssh_invalid_user"),
+        (C::Authentication, A::Logon, S::Failure, "root", "203.0.113.45", "ssh_failed_password"),
     ];
     check_cyber(&events, want);
     // OpenSSH 7.5+ closes name an invalid user; 9.8+ logs as `sshd-session`.
@@ -168,6 +175,9 @@ fn openssh() {
     assert_eq!(events[6].logon, Some(LogonKind::Network));
     assert_eq!(events[6].dst.hostname.as_deref(), Some("bastion"));
     assert_eq!(events[28].time_rfc3339(), "2026-11-27T03:10:29.123Z");
+    assert_eq!(events[34].time_rfc3339(), "2026-11-27T03:10:01.123Z");
+    assert_eq!(events[35].time_rfc3339(), "2026-11-27T03:10:02.654Z");
+    assert_eq!(events[38].time_rfc3339(), "2026-11-07T03:10:08.000Z");
 }
 
 #[test]
@@ -531,6 +541,7 @@ fn frigate() {
         (C::VideoAnalytics, A::ObjectDetected, S::Unknown, "", "", "", "front_door", ""),
         (C::VideoAnalytics, A::ObjectDetected, S::Unknown, "", "", "", "front_door", ""),
         (C::DeviceHealth, A::Connectivity, S::Failure, "", "", "", "front_door", ""),
+        (C::VideoAnalytics, A::ObjectDetected, S::Unknown, "", "", "", "front_door", ""),
         (C::Base, A::Other, S::Unknown, "", "", "", "front_door", ""),
         (C::Base, A::Other, S::Unknown, "", "", "", "front_door", ""),
         (C::Base, A::Other, S::Unknown, "", "", "", "", ""),
@@ -544,8 +555,9 @@ fn frigate() {
     assert_eq!(field(&events[4], "frigate.review.objects"), "person,car");
     assert_eq!(field(&events[6], "frigate.update.name"), "Bob Stone");
     assert_eq!(field(&events[7], "frigate.update.plate"), "AB123CD");
+    assert_eq!(field(&events[13], "frigate.audio"), "speech");
     assert_eq!(
-        field(&events[16], "frigate.recognized_license_plate"),
+        field(&events[17], "frigate.recognized_license_plate"),
         "AB123CD"
     );
 }
