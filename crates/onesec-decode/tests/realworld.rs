@@ -375,6 +375,10 @@ fn cef() {
         (C::NetworkActivity, A::Open, S::Failure, "", "2001:db8::45", "network_denied"),
         (C::Base, A::Other, S::Unknown, "frank", "", ""),
         (C::Base, A::Other, S::Unknown, "", "203.0.113.45", ""),
+        // `CEF: 0|`, `GMT+01:00` (Java `zzz`), a program tag before the record.
+        (C::Base, A::Other, S::Unknown, "bob", "203.0.113.45", ""),
+        (C::Base, A::Other, S::Unknown, "alice", "", ""),
+        (C::Authentication, A::Logon, S::Success, "carol", "198.51.100.30", "logon"),
     ];
     check_cyber(&events, want);
     // Escapes of the ArcSight standard.
@@ -398,6 +402,9 @@ fn cef() {
     );
     assert_eq!(events[14].logon, Some(LogonKind::Vpn));
     assert_eq!(events[15].dst.port, Some(22));
+    assert_eq!(field(&events[18], "cef.version"), "0");
+    assert_eq!(events[19].time_rfc3339(), "2026-11-27T03:18:24.000Z");
+    assert_eq!(events[20].host.as_deref(), Some("host01"));
 }
 
 #[test]

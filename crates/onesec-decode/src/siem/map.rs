@@ -834,6 +834,12 @@ mod tests {
             (e.class, e.actor.user.as_deref()),
             (EventClass::Base, Some("admin"))
         );
+        // `CEF: 0|`, a space after the colon.
+        let e = decode(
+            Syntax::Cef,
+            "CEF: 0|Fortinet|Fortigate|v6.0.3|13056|event:vpn negotiate success|3|duser=bob",
+        );
+        assert_eq!(e.fields.get("cef.version"), Some("0"));
     }
 
     #[test]

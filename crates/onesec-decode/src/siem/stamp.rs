@@ -141,6 +141,14 @@ fn split_zone(text: &str) -> Option<(&str, Zone)> {
     let Some((stamp, last)) = text.rsplit_once(' ') else {
         return Some((text, Zone::Local));
     };
+    // Java's `zzz` for a fixed offset: `GMT+01:00`, `UTC-05:00`.
+    if let Some(offset) = last
+        .strip_prefix("GMT")
+        .or_else(|| last.strip_prefix("UTC"))
+        .filter(|o| o.starts_with(['+', '-']))
+    {
+        return Some((stamp, Zone::Offset(parse_offset(offset)?)));
+    }
     if last.contains(':') && !last.starts_with(['+', '-']) {
         return Some((text, Zone::Local));
     }
@@ -313,6 +321,15 @@ mod tests {
         assert_eq!(
             at("2026-03-10T13:12:30Z").unwrap(),
             "2026-03-10T13:12:30.000Z"
+        );
+        // Java's `zzz` of a fixed offset.
+        assert_eq!(
+            at("Mar 10 2026 14:12:30 GMT+01:00").unwrap(),
+            "2026-03-10T13:12:30.000Z"
+        );
+        assert_eq!(
+            at("Mar 10 2026 08:12:30.5 UTC-05:00").unwrap(),
+            "2026-03-10T13:12:30.500Z"
         );
         let e = at("Mar 10 2026 13:12:30 XYZT").unwrap_err();
         assert!(e.contains("expected epoch milliseconds"), "{e}");
