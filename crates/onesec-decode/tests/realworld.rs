@@ -242,11 +242,18 @@ fn openvpn() {
         (C::Authentication, A::Logon, S::Success, "dave", "198.51.100.26", "vpn_connected"),
         (C::Authentication, A::Logon, S::Failure, "mallory", "", "vpn_auth_failed"),
         (C::Authentication, A::Logon, S::Failure, "", "203.0.113.47", "vpn_auth_failed"),
+        // OpenVPN's own log file (`--log`): ISO and ctime stamps, no syslog header.
+        (C::Authentication, A::Logon, S::Success, "erin", "198.51.100.27", "vpn_connected"),
+        (C::NetworkActivity, A::AddressAssigned, S::Success, "erin", "198.51.100.27", "vpn_address_assigned"),
+        (C::Base, A::Other, S::Unknown, "", "", ""),
     ];
     check_cyber(&events, want);
     assert_eq!(field(&events[3], "vpn.assigned_ip"), "10.8.0.6");
     assert!(events.iter().all(|e| e.source.product == "openvpn"));
     assert_eq!(events[9].logon, Some(LogonKind::Vpn));
+    assert_eq!(events[17].time_rfc3339(), "2026-11-27T03:14:17.000Z");
+    assert_eq!(events[18].time_rfc3339(), "2026-11-27T03:14:18.000Z");
+    assert_eq!(events[19].source.product, "openvpn");
 }
 
 #[test]

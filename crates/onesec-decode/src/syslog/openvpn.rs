@@ -85,6 +85,29 @@ pub(super) fn decode(text: &str, event: &mut Event) {
     }
 }
 
+/// Whether `text` (a line of OpenVPN's own `--log` file, after its time stamp) is OpenVPN's:
+/// it starts with a peer, or with a message only OpenVPN writes.
+pub(super) fn looks_like(text: &str) -> bool {
+    const OWN: &[&str] = &[
+        "OpenVPN ",
+        "MULTI",
+        "TLS",
+        "AUTH-PAM",
+        "PLUGIN",
+        "Initialization Sequence Completed",
+        "UDPv4",
+        "UDPv6",
+        "TCPv4",
+        "TCPv6",
+        "SIGTERM",
+        "SIGUSR1",
+        "Peer Connection Initiated",
+        "VERIFY",
+    ];
+    let first = text.split(' ').next().unwrap_or("");
+    peer(first).is_some_and(|p| p.port.is_some()) || OWN.iter().any(|own| text.starts_with(own))
+}
+
 /// A peer token: `IP:PORT`, `user/IP:PORT` or `[AF_INET]IP:PORT`.
 #[derive(Clone, Copy)]
 struct Peer<'a> {
@@ -251,6 +274,26 @@ mod tests {
             e.class,
             EventClass::Base,
             "the session starts at Peer Connection Initiated"
+        );
+    }
+
+    #[test]
+    fn own_log_file_lines() {
+        let e = decode(
+            "Fri Nov 27 03:14:18 2026 erin/198.51.100.27:51824 MULTI_sva: pool returned IPv4=10.8.0.10, IPv6=(Not enabled)",
+        );
+        assert_eq!(e.activity, Activity::AddressAssigned);
+        assert_eq!(e.actor.user.as_deref(), Some("erin"));
+        assert_eq!(e.time_ms, 1_795_749_258_000);
+        let e = decode("2026-11-27 03:14:07 Initialization Sequence Completed");
+        assert_eq!(e.source.product, "openvpn");
+        let other = crate::decode_syslog(
+            "2026-11-27 03:14:08 INFO some other program",
+            &DecodeContext::new("test", 0),
+        );
+        assert!(
+            other.is_err(),
+            "only OpenVPN's lines are read without a header"
         );
     }
 }
