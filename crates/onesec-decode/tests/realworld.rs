@@ -747,3 +747,49 @@ fn access_paxton() {
     check_physical(&events, want);
     assert_eq!(events[1].time_rfc3339(), "2026-11-27T03:34:05.000Z");
 }
+
+/// Bodies sent without a format name (`auto`, as the HTTP API and the syslog listeners read
+/// them) give the same events as with their format named.
+#[test]
+fn auto_detection_agrees_with_the_named_formats() {
+    let files = [
+        (Format::Syslog, "openssh.log"),
+        (Format::Syslog, "sudo-su-pam.log"),
+        (Format::Syslog, "openvpn.log"),
+        (Format::Syslog, "cisco-asa.log"),
+        (Format::Syslog, "kernel-usb.log"),
+        (Format::Syslog, "rsyslog-5424.log"),
+        (Format::Cef, "cef.log"),
+        (Format::Leef, "leef.log"),
+        (Format::WindowsJson, "winlogbeat8.jsonl"),
+        (Format::WindowsJson, "nxlog.jsonl"),
+        (Format::WindowsJson, "evtx-json.jsonl"),
+        (Format::Frigate, "frigate.jsonl"),
+        (Format::OnvifEj, "onvif-ej.jsonl"),
+        (Format::OnvifXml, "onvif-hikvision-pull.xml"),
+        (Format::OnvifXml, "onvif-bosch-notify.xml"),
+        (Format::OnvifXml, "onvif-hanwha-pull.xml"),
+        (Format::Gallagher, "gallagher.jsonl"),
+    ];
+    for (format, name) in files {
+        let named = decode_file(&format, name);
+        let auto = decode_file(&Format::Auto, name);
+        let view = |e: &Event| {
+            (
+                e.class,
+                e.activity,
+                e.status,
+                e.time_ms,
+                e.actor.clone(),
+                e.src.clone(),
+                e.physical.clone(),
+                e.source.product.clone(),
+            )
+        };
+        assert_eq!(
+            named.iter().map(view).collect::<Vec<_>>(),
+            auto.iter().map(view).collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+}
