@@ -102,7 +102,16 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     event.fields = fields;
     let channel = system.channel.unwrap_or_default();
     event.source.product = "windows".into();
-    event.source.service = service_of(&channel);
+    // Windows Event Forwarding collects into `ForwardedEvents`: the provider names the log.
+    event.source.service = match (&*channel, system.provider.as_deref()) {
+        ("ForwardedEvents", Some("Microsoft-Windows-Security-Auditing")) => service_of("Security"),
+        ("ForwardedEvents", Some("Service Control Manager")) => service_of("System"),
+        ("ForwardedEvents", Some("Microsoft-Windows-PowerShell")) => {
+            service_of("Microsoft-Windows-PowerShell/Operational")
+        }
+        ("ForwardedEvents", Some(p)) if p.contains("Sysmon") => service_of("Sysmon"),
+        _ => service_of(&channel),
+    };
     event.severity = severity_of(system.level.as_deref());
     event.host = system.computer.as_deref().map(str::to_string);
     event.message = system.message.map(Cow::into_owned).unwrap_or_else(|| {
@@ -786,6 +795,14 @@ mod tests {
 
     fn ctx() -> DecodeContext {
         DecodeContext::new("test", 0)
+    }
+
+    #[test]
+    fn forwarded_events_take_the_providers_log() {
+        let line = r#"{"winlog":{"channel":"ForwardedEvents","event_id":"4625","computer_name":"SRV","provider_name":"Microsoft-Windows-Security-Auditing","event_data":{"TargetUserName":"bob","LogonType":"3"}}}"#;
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(e.source.service, "security");
+        assert_eq!(e.status, Status::Failure);
     }
 
     #[test]

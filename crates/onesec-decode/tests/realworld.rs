@@ -458,6 +458,9 @@ fn winlogbeat8() {
         (C::NetworkActivity, A::Open, S::Success, "alice", "10.20.4.17", "network_connection"),
         (C::Base, A::Other, S::Unknown, "alice", "", ""),
         (C::Authentication, A::Logon, S::Success, "svc-web", "10.20.4.50", "logon"),
+        // Windows Event Forwarding: collected into `ForwardedEvents` on a collector.
+        (C::Authentication, A::Logon, S::Failure, "nosuchuser", "203.0.113.45", "logon_failed"),
+        (C::ProcessActivity, A::Launch, S::Success, "alice", "", "process_created"),
     ];
     check_cyber(&events, want);
     // `event_id` as a string (Winlogbeat 8), RDP logon, domain and workstation.
@@ -492,6 +495,11 @@ fn winlogbeat8() {
     );
     // `::ffff:` mapped address.
     assert_eq!(events[11].src.port, Some(49800));
+    assert_eq!(
+        (&*events[12].source.service, &*events[13].source.service),
+        ("security", "sysmon")
+    );
+    assert_eq!(events[12].host.as_deref(), Some("SRV-DB1.acme.example"));
 }
 
 #[test]
