@@ -278,7 +278,7 @@ fn cisco_asa() {
         (C::Authentication, A::Logon, S::Success, "carol", "198.51.100.25", "vpn_connected"),
         (C::Authentication, A::Logoff, S::Success, "carol", "198.51.100.25", "vpn_disconnected"),
         (C::NetworkActivity, A::Open, S::Success, "", "2001:db8::45", "connection_built"),
-        (C::NetworkActivity, A::Open, S::Success, "", "10.20.4.17", "connection_built"),
+        (C::NetworkActivity, A::Open, S::Success, "alice", "10.20.4.17", "connection_built"),
         (C::NetworkActivity, A::Open, S::Failure, "", "203.0.113.45", "connection_denied"),
         (C::NetworkActivity, A::Open, S::Failure, "", "203.0.113.45", "connection_denied"),
         (C::NetworkActivity, A::Open, S::Failure, "mallory", "203.0.113.46", "connection_denied"),

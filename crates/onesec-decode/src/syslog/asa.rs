@@ -414,6 +414,22 @@ fn connection_built(text: &str, event: &mut Event) {
     let (first, second) = (after(&words, "for"), after(&words, "to"));
     set_side(event, !outbound, first);
     set_side(event, outbound, second);
+    // The identity firewall writes the user after the mapped address:
+    // `to inside:10.1.1.1/1234 (203.0.113.5/1234)(LOCAL\alice)`; the initiator's is the actor.
+    let initiator = if outbound { "to" } else { "for" };
+    if event.actor.user.is_none()
+        && let Some(identity) = words
+            .iter()
+            .position(|w| *w == initiator)
+            .and_then(|at| words.get(at + 2))
+            .and_then(|mapped| mapped.split_once(")("))
+            .and_then(|(_, identity)| identity.strip_suffix(')'))
+    {
+        put(event, "asa.src_user", identity);
+        let (domain, user) = identity.split_once('\\').unwrap_or(("", identity));
+        set_visible_user(event, user);
+        event.actor.domain = scan::non_empty(domain).map(str::to_string);
+    }
 }
 
 /// 302014 / 302016 `Teardown TCP|UDP connection ID for IF:A/P to IF:B/P duration D bytes N
@@ -514,6 +530,14 @@ mod tests {
         assert_eq!(
             (e.class, e.activity),
             (EventClass::NetworkActivity, Activity::Close)
+        );
+        let e = decode_line(
+            r"<166>Nov 27 2026 03:17:17 asa01 : %ASA-6-302013: Built outbound TCP connection 5002 for outside:192.0.2.80/443 (192.0.2.80/443) to inside:10.20.4.17/51301 (203.0.113.5/51301)(ACME\alice)",
+        );
+        assert_eq!(e.src.ip, "10.20.4.17".parse().ok());
+        assert_eq!(
+            (e.actor.user.as_deref(), e.actor.domain.as_deref()),
+            (Some("alice"), Some("ACME"))
         );
     }
 
