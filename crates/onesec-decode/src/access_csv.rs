@@ -101,6 +101,10 @@ impl Role {
                 "utctime",
                 "occurred",
                 "when",
+                // Genetec's "Event timestamp", Lenel's "Time/Date".
+                "eventtimestamp",
+                "eventdatetime",
+                "timedate",
             ],
             Role::Reader => &[
                 "reader",
@@ -124,10 +128,20 @@ impl Role {
                 "credentialtoken",
                 "proxid",
             ],
-            Role::Result => &["result", "status", "decision", "outcome", "accessresult"],
+            // The event column of exports that mix results with door alarms (Lenel's
+            // "Event Type", Genetec's and Paxton's "Event"), read by [`loose_result`].
+            Role::Result => &[
+                "result",
+                "status",
+                "decision",
+                "outcome",
+                "accessresult",
+                "eventtype",
+                "event",
+            ],
             Role::Reason => &["reason", "reasoncode", "denialreason", "denyreason"],
             Role::Direction => &["direction", "dir", "inout"],
-            Role::Portal => &["door", "doorid", "doorname", "portal"],
+            Role::Portal => &["door", "doorid", "doorname", "portal", "where"],
             Role::User => &["user", "username", "account"],
             Role::HolderName => &["holder", "holdername", "cardholder", "name", "personname"],
         }
@@ -438,7 +452,7 @@ impl CsvMapping {
 /// Header name normalised for synonym matching.
 fn normalise(name: &str) -> String {
     name.chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.' | '/'))
         .flat_map(char::to_lowercase)
         .collect()
 }
@@ -799,6 +813,24 @@ fn decode_row(
                     result_text = Some("denied");
                     event.activity = Activity::AccessDenied;
                     event.status = Status::Failure;
+                } else if let Some((activity, status)) = loose_result(&lower) {
+                    // An event text: "Access refused", "Denied Access: Badge Not Active",
+                    // "Door forced open".
+                    event.activity = activity;
+                    event.status = status;
+                    result_text = Some(match activity {
+                        Activity::AccessGranted => "granted",
+                        Activity::AccessDenied => "denied",
+                        Activity::PortalForced => "door forced open",
+                        _ => "door held open",
+                    });
+                    if activity == Activity::AccessDenied
+                        && event.physical.reason.is_none()
+                        && let Some((_, reason)) = text.split_once(':')
+                        && !reason.trim().is_empty()
+                    {
+                        event.physical.reason = Some(reason.trim().to_string());
+                    }
                 } else {
                     return Err(bad(format!(
                         "expected one of {} (granted) or {} (denied), found '{text}'",
@@ -884,6 +916,32 @@ fn decode_row(
     Ok(event)
 }
 
+/// What an event text of an access-control export says, when it is no exact result word:
+/// door alarms first, then a refusal (a "valid card, access denied" is a refusal), then a
+/// grant. `None` for anything else (the cell stays an error).
+fn loose_result(lower: &str) -> Option<(Activity, Status)> {
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if has(&["forced"]) {
+        Some((Activity::PortalForced, Status::Unknown))
+    } else if has(&["held open", "open too long", "left open", "door ajar"]) {
+        Some((Activity::PortalHeldOpen, Status::Unknown))
+    } else if has(&[
+        "denied",
+        "refused",
+        "rejected",
+        "invalid",
+        "not active",
+        "expired",
+        "no access",
+    ]) {
+        Some((Activity::AccessDenied, Status::Failure))
+    } else if has(&["granted", "permitted", "admitted"]) {
+        Some((Activity::AccessGranted, Status::Success))
+    } else {
+        None
+    }
+}
+
 fn parse_time(mapping: &CsvMapping, text: &str) -> Result<i64, String> {
     let zone = &mapping.timezone;
     let parsed = match &mapping.time_format {
@@ -960,6 +1018,46 @@ direction = "direction"  # in | out (may be empty)
             &mut out,
         );
         out
+    }
+
+    #[test]
+    fn event_texts_of_vendor_exports() {
+        // Genetec-style header (`Event timestamp`, `Event`) found by the automatic mapping.
+        let out = run(
+            &CsvMapping::auto(),
+            "Event timestamp,Event,Door,Credential\n\
+             2026-11-27T03:32:05Z,Access refused,Server room,51123\n\
+             2026-11-27T03:32:10Z,Denied Access: Badge Not Active,Server room,51123\n\
+             2026-11-27T03:32:20Z,Door forced open,Loading dock,\n\
+             2026-11-27T03:32:30Z,Access permitted,Lobby,40871\n\
+             2026-11-27T03:32:40Z,Firmware updated,Lobby,\n",
+        );
+        let got: Vec<_> = out.events.iter().map(|e| (e.activity, e.status)).collect();
+        assert_eq!(
+            got,
+            [
+                (Activity::AccessDenied, Status::Failure),
+                (Activity::AccessDenied, Status::Failure),
+                (Activity::PortalForced, Status::Unknown),
+                (Activity::AccessGranted, Status::Success),
+            ]
+        );
+        assert_eq!(
+            out.events[1].physical.reason.as_deref(),
+            Some("Badge Not Active")
+        );
+        assert_eq!(
+            out.events[2].physical.portal.as_deref(),
+            Some("Loading dock")
+        );
+        // A text that says neither stays an error naming the cell.
+        assert_eq!(out.errors.len(), 1);
+        assert!(
+            out.errors[0].reason.contains("Firmware updated"),
+            "{}",
+            out.errors[0].reason
+        );
+        assert_eq!(normalise("Time/Date"), "timedate");
     }
 
     #[test]

@@ -49,6 +49,9 @@ fn decode(
         [] => shape_of(payload),
         [name] => *name,
         [_, "status", _] => "status",
+        // `frigate/<camera>/audio/<type>` (Frigate 0.13+ audio detection): ON / OFF; the
+        // `dBFS` and `rms` levels are numbers.
+        [_, "audio", _] => "audio",
         [_, name] => match *name {
             "motion" | "review_status" => name,
             _ => "object_count",
@@ -247,6 +250,16 @@ fn plain(event: &mut Event, kind: &str, levels: &[&str], payload: &Value) {
             Activity::ObjectDetected,
             Status::Unknown,
         ),
+        "audio" if value.eq_ignore_ascii_case("ON") => (
+            EventClass::VideoAnalytics,
+            Activity::ObjectDetected,
+            Status::Unknown,
+        ),
+        "audio" if value.eq_ignore_ascii_case("OFF") => (
+            EventClass::VideoAnalytics,
+            Activity::Cleared,
+            Status::Unknown,
+        ),
         "object_count" if value.trim() == "0" => (
             EventClass::VideoAnalytics,
             Activity::Cleared,
@@ -264,6 +277,11 @@ fn plain(event: &mut Event, kind: &str, levels: &[&str], payload: &Value) {
         && let Some(role) = levels.get(2)
     {
         event.fields.insert("frigate.role", role);
+    }
+    if kind == "audio"
+        && let Some(label) = levels.get(2)
+    {
+        event.fields.insert("frigate.audio", label);
     }
     if kind == "object_count"
         && let Some(label) = levels.get(1)
@@ -307,4 +325,25 @@ fn epoch(value: &Value, key: &str) -> Option<i64> {
         .get(key)
         .and_then(|v| v.as_f64())
         .and_then(time::epoch_to_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_detection_topics() {
+        let ctx = DecodeContext::new("test", 0);
+        let e = decode_frigate_mqtt("frigate/front_door/audio/speech", b"ON", &ctx).unwrap();
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::VideoAnalytics, Activity::ObjectDetected)
+        );
+        assert_eq!(e.physical.camera.as_deref(), Some("front_door"));
+        assert_eq!(e.fields.get("frigate.audio"), Some("speech"));
+        let e = decode_frigate_mqtt("frigate/front_door/audio/speech", b"OFF", &ctx).unwrap();
+        assert_eq!(e.activity, Activity::Cleared);
+        let e = decode_frigate_mqtt("frigate/front_door/audio/dBFS", b"-42.5", &ctx).unwrap();
+        assert_eq!(e.class, EventClass::Base, "a level, not a detection");
+    }
 }

@@ -152,6 +152,11 @@ fn classify(type_name: &str, group: &str) -> (EventClass, Activity, Status) {
         (C::PhysicalAccess, A::AccessGranted, Status::Success)
     } else if has("door closed") || has("door secure") {
         (C::PhysicalAccess, A::PortalNormal, Status::Unknown)
+    } else if has(" armed") || has("disarmed") || has("set by") || has("unset by") {
+        // An alarm zone armed or disarmed by an operator or a user: no intrusion.
+        (C::AlarmSignal, A::Other, Status::Success)
+    } else if has("fence") {
+        (C::AlarmSignal, A::Perimeter, Status::Unknown)
     } else if has("intrusion") || has("alarm zone") || has("zone alarm") {
         (C::AlarmSignal, A::Intrusion, Status::Unknown)
     } else if has("offline") || has("comms") || has("communication") {
@@ -202,6 +207,10 @@ mod tests {
                 A::DeviceAuthFailed,
             ),
             ("Something else", "Misc", A::Other),
+            ("Alarm zone armed", "Alarm Zone Event", A::Other),
+            ("Alarm zone disarmed", "Alarm Zone Event", A::Other),
+            ("Alarm zone alarm", "Alarm Zone Event", A::Intrusion),
+            ("Fence zone alarm", "Fence Zone Event", A::Perimeter),
         ] {
             assert_eq!(classify(name, group).1, activity, "{name}");
         }

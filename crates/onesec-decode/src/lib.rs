@@ -697,6 +697,13 @@ fn detect_json(value: &Value) -> JsonKind {
         JsonKind::Event
     } else if gallagher::looks_like(value) {
         JsonKind::Gallagher
+    } else if has("type")
+        && jv::at(value, &["after", "camera"]).is_some()
+        && (jv::at(value, &["after", "label"]).is_some()
+            || jv::at(value, &["after", "severity"]).is_some())
+    {
+        // A bare `frigate/events` or `frigate/reviews` payload (a bridge that drops the topic).
+        JsonKind::Frigate
     } else {
         JsonKind::Generic
     }
@@ -893,5 +900,15 @@ mod tests {
             JsonKind::Event
         );
         assert_eq!(detect_json(&v(r#"{"a":1}"#)), JsonKind::Generic);
+        assert_eq!(
+            detect_json(&v(
+                r#"{"type":"new","after":{"camera":"garage","label":"car"}}"#
+            )),
+            JsonKind::Frigate
+        );
+        assert_eq!(
+            detect_json(&v(r#"{"type":"x","after":{"camera":"c"}}"#)),
+            JsonKind::Generic
+        );
     }
 }

@@ -284,7 +284,7 @@ const SOURCE_BADGE: Range<usize> = 6..7;
 const SOURCE_IP: Range<usize> = 7..9;
 
 /// The `Data` items the mapping reads, as [`SOURCE_ITEMS`].
-const DATA_ITEMS: [&str; 14] = [
+const DATA_ITEMS: [&str; 15] = [
     "CredentialToken",
     "IdentifierValue",
     "Card",
@@ -295,6 +295,8 @@ const DATA_ITEMS: [&str; 14] = [
     "IsTamper",
     "ApbViolation",
     "LogicalState",
+    // `RuleEngine/FieldDetector/ObjectsInside`.
+    "IsInside",
     // Axis application and I/O topics name their state items in lower case.
     "active",
     "state",
@@ -304,8 +306,8 @@ const DATA_ITEMS: [&str; 14] = [
 const DATA_BADGE: Range<usize> = 0..3;
 const DATA_HOLDER: Range<usize> = 3..4;
 const DATA_REASON: Range<usize> = 4..5;
-const DATA_STATE: Range<usize> = 5..12;
-const DATA_IP: Range<usize> = 12..14;
+const DATA_STATE: Range<usize> = 5..13;
+const DATA_IP: Range<usize> = 13..15;
 
 /// The first of `candidates` (items in order of preference) that is a scalar, as text, unless
 /// that text is blank.
@@ -410,10 +412,18 @@ fn classify(event: &mut Event, levels: &[&str], state: Option<&str>, flag: Optio
             Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
             _ => (C::VideoAnalytics, A::ObjectDetected, Status::Unknown),
         },
+        // The ONVIF field rule: objects inside a field, or none any more. (`LineDetector`
+        // stays a base event: the ONVIF examples test holds it there.)
+        ["RuleEngine", "FieldDetector", "ObjectsInside", ..] => match flag {
+            Some(false) => (C::VideoAnalytics, A::Cleared, Status::Unknown),
+            _ => (C::VideoAnalytics, A::ObjectDetected, Status::Unknown),
+        },
         // What a contact input means (door contact, alarm panel zone) is wiring the device does
         // not know: an alarm signal whose state rules can read.
         ["Device", "Trigger", "DigitalInput", ..]
-        | ["Device", "IO", "Port" | "VirtualInput", ..] => {
+        | ["Device", "IO", "Port" | "VirtualInput", ..]
+        // Hanwha (`tns1:Device/tnssamsung:DigitalInput`) leaves out `Trigger`.
+        | ["Device", "DigitalInput", ..] => {
             (C::AlarmSignal, A::Other, Status::Unknown)
         }
         ["Device", "SecurityPolicy", "AuthFailed", ..] => {
@@ -469,6 +479,33 @@ mod tests {
 
     fn ctx() -> DecodeContext {
         DecodeContext::new("mqtt", 5)
+    }
+
+    #[test]
+    fn field_rule_and_hanwha_inputs() {
+        let decode = |topic: &str, data: &str| {
+            let line = format!(
+                r#"{{"topic": "cam/onvif-ej/{topic}", "payload": {{"UtcTime": "2026-11-27T03:27:05Z", "Data": {data}}}}}"#
+            );
+            let value = crate::jv::parse_str(&line).unwrap();
+            let e = decode_line(&value, &line, &ctx()).unwrap();
+            (e.class, e.activity)
+        };
+        assert_eq!(
+            decode(
+                "RuleEngine/FieldDetector/ObjectsInside",
+                r#"{"IsInside": "false"}"#
+            ),
+            (EventClass::VideoAnalytics, Activity::Cleared)
+        );
+        assert_eq!(
+            decode(
+                "Device/tnssamsung:DigitalInput",
+                r#"{"LogicalState": "true"}"#
+            )
+            .0,
+            EventClass::AlarmSignal
+        );
     }
 
     #[test]

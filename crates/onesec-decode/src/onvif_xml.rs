@@ -170,6 +170,9 @@ struct Scanner<'a> {
     document_start: usize,
     current: Option<Notification>,
     done: bool,
+    /// Prefixes other than `tns1` that the document binds to the ONVIF topic namespace
+    /// (`xmlns:ns1="http://www.onvif.org/ver10/topics"`): their topics are read as `tns1:`.
+    topic_aliases: Vec<String>,
 }
 
 type Item = Result<Notification, (usize, OnvifXmlError)>;
@@ -187,6 +190,7 @@ impl<'a> Scanner<'a> {
             document_start: 0,
             current: None,
             done: false,
+            topic_aliases: Vec::new(),
         }
     }
 
@@ -287,6 +291,12 @@ impl<'a> Scanner<'a> {
         before: usize,
         empty: bool,
     ) -> Result<bool, OnvifXmlError> {
+        if self.stack.is_empty() {
+            self.topic_aliases.clear();
+        }
+        if TOPIC_ALIAS_HOLDERS.contains(&name) {
+            self.note_topic_aliases(element);
+        }
         let parent = self.stack.last().map(String::as_str);
         if self.stack.is_empty() {
             self.in_document = 0;
@@ -338,6 +348,21 @@ impl<'a> Scanner<'a> {
         Ok(consumed)
     }
 
+    /// Remembers the prefixes `element` binds to the ONVIF topic namespace, `tns1` aside.
+    fn note_topic_aliases(&mut self, element: &BytesStart<'_>) {
+        for attribute in element.attributes().flatten() {
+            if let Some(prefix) = attribute.key.as_ref().strip_prefix(b"xmlns:")
+                && &*attribute.value == ONVIF_TOPICS_NS
+                && prefix != b"tns1"
+            {
+                let prefix = String::from_utf8_lossy(prefix).into_owned();
+                if !self.topic_aliases.contains(&prefix) {
+                    self.topic_aliases.push(prefix);
+                }
+            }
+        }
+    }
+
     /// The XML inside an element, read up to and including its end tag.
     fn inner_xml(&mut self, element: &BytesStart<'_>) -> Result<String, OnvifXmlError> {
         let span = self
@@ -378,6 +403,9 @@ impl<'a> Scanner<'a> {
             && let Some(mut notification) = self.current.take()
         {
             notification.end = self.reader.buffer_position() as usize;
+            if !self.topic_aliases.is_empty() {
+                notification.topic = with_tns1(&notification.topic, &self.topic_aliases);
+            }
             self.in_document += 1;
             return Some(Ok(notification));
         }
@@ -448,6 +476,37 @@ pub(crate) fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> 
     }
 }
 
+/// The ONVIF topic namespace, whatever prefix a device binds it to.
+const ONVIF_TOPICS_NS: &[u8] = b"http://www.onvif.org/ver10/topics";
+
+/// Elements on which devices declare the topic namespace (the envelope, the notification
+/// containers, or the `Topic` element itself): only these are searched for declarations.
+const TOPIC_ALIAS_HOLDERS: &[&str] = &[
+    "Envelope",
+    "Body",
+    "Notify",
+    "PullMessagesResponse",
+    "MetadataStream",
+    "Event",
+    "NotificationMessage",
+    "Topic",
+];
+
+/// `topic` with each level's `alias:` (an alias of the ONVIF topic namespace) written `tns1:`.
+fn with_tns1(topic: &str, aliases: &[String]) -> String {
+    topic
+        .trim()
+        .split('/')
+        .map(|level| match level.split_once(':') {
+            Some((prefix, rest)) if aliases.iter().any(|a| a == prefix) => {
+                format!("tns1:{rest}")
+            }
+            _ => level.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// An element's name without its namespace prefix (`wsnt:Topic` → `Topic`).
 fn local_name(element: &BytesStart<'_>) -> String {
     String::from_utf8_lossy(element.local_name().as_ref()).into_owned()
@@ -460,4 +519,37 @@ fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
             .then(|| a.unescape_value().ok().map(|v| v.into_owned()))
             .flatten()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeContext, Format, decode_bytes};
+    use onesec_event::{Activity, EventClass};
+
+    #[test]
+    fn topic_namespace_under_another_prefix_reads_as_tns1() {
+        let body = br#"<Notify xmlns="http://docs.oasis-open.org/wsn/b-2"><NotificationMessage><Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet" xmlns:ns1="http://www.onvif.org/ver10/topics">ns1:VideoSource/SignalLoss</Topic><Message><Message xmlns="http://www.onvif.org/ver10/schema" UtcTime="2026-11-27T04:26:01+01:00"><Source><SimpleItem Name="Source" Value="2"/></Source><Data><SimpleItem Name="State" Value="true"/></Data></Message></Message></NotificationMessage></Notify>"#;
+        let out = decode_bytes(&Format::OnvifXml, body, &DecodeContext::new("test", 0));
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let e = &out.events[0];
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::VideoAnalytics, Activity::SignalLoss)
+        );
+        assert!(
+            e.message.starts_with("VideoSource/SignalLoss"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.time_ms, 1_795_749_961_000);
+    }
+
+    #[test]
+    fn aliases_only_rewrite_their_own_prefix() {
+        let aliases = ["ns1".to_string()];
+        assert_eq!(
+            super::with_tns1(" ns1:Device/tnsaxis:IO/Port ", &aliases),
+            "tns1:Device/tnsaxis:IO/Port"
+        );
+    }
 }

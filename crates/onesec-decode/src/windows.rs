@@ -115,7 +115,16 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
     event.fields = fields;
     let channel = system.channel.unwrap_or_default();
     event.source.product = "windows".into();
-    event.source.service = service_of(&channel);
+    // Windows Event Forwarding collects into `ForwardedEvents`: the provider names the log.
+    event.source.service = match (&*channel, system.provider.as_deref()) {
+        ("ForwardedEvents", Some("Microsoft-Windows-Security-Auditing")) => service_of("Security"),
+        ("ForwardedEvents", Some("Service Control Manager")) => service_of("System"),
+        ("ForwardedEvents", Some("Microsoft-Windows-PowerShell")) => {
+            service_of("Microsoft-Windows-PowerShell/Operational")
+        }
+        ("ForwardedEvents", Some(p)) if p.contains("Sysmon") => service_of("Sysmon"),
+        _ => service_of(&channel),
+    };
     event.severity = severity_of(system.level.as_deref());
     event.host = system.computer.as_deref().map(str::to_string);
     event.message = system.message.map(Cow::into_owned).unwrap_or_else(|| {
@@ -190,6 +199,13 @@ fn evtx_shape<'v>(event: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
         v.get("#attributes")
             .and_then(|a| a.get(name))
             .or_else(|| v.get(name))
+            // xmltodict's JSON writes attributes as `@Name`.
+            .or_else(|| {
+                let map = v.as_object()?;
+                map.iter()
+                    .find(|(k, _)| k.strip_prefix('@') == Some(name))
+                    .map(|(_, value)| value)
+            })
             .and_then(scalar)
     };
     let [
@@ -622,6 +638,18 @@ fn kind_of(event_id: u32, sysmon: bool) -> Kind {
             None,
             "ntlm_validation",
         ),
+        (4720, _) => (
+            EventClass::Base,
+            Activity::Other,
+            Status::Success,
+            "user_account_created",
+        ),
+        (4726, _) => (
+            EventClass::Base,
+            Activity::Other,
+            Status::Success,
+            "user_account_deleted",
+        ),
         (6416, _) => (
             EventClass::PeripheralActivity,
             Activity::Connected,
@@ -653,6 +681,8 @@ fn classify(event: &mut Event, event_id: u32, sysmon: bool, kind: &Kind) {
 
     let (user_key, domain_key) = match class {
         EventClass::ProcessActivity if !sysmon => ("SubjectUserName", "SubjectDomainName"),
+        // Account management: the administrator acts, the account in `Target*` is acted on.
+        _ if matches!(event_id, 4720 | 4726) => ("SubjectUserName", "SubjectDomainName"),
         _ if field(event, "TargetUserName").is_some() => ("TargetUserName", "TargetDomainName"),
         _ if field(event, "SubjectUserName").is_some() => ("SubjectUserName", "SubjectDomainName"),
         _ => ("User", ""),
@@ -789,6 +819,35 @@ mod tests {
 
     fn ctx() -> DecodeContext {
         DecodeContext::new("test", 0)
+    }
+
+    #[test]
+    fn forwarded_events_take_the_providers_log() {
+        let line = r#"{"winlog":{"channel":"ForwardedEvents","event_id":"4625","computer_name":"SRV","provider_name":"Microsoft-Windows-Security-Auditing","event_data":{"TargetUserName":"bob","LogonType":"3"}}}"#;
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(e.source.service, "security");
+        assert_eq!(e.status, Status::Failure);
+    }
+
+    #[test]
+    fn xmltodict_attributes_and_account_management() {
+        let line = r##"{"Event":{"System":{"Provider":{"@Name":"Microsoft-Windows-Security-Auditing"},"EventID":"4625","TimeCreated":{"@SystemTime":"2026-11-27T03:22:01.5Z"},"Channel":"Security","Computer":"SRV"},"EventData":{"Data":[{"@Name":"TargetUserName","#text":"administrator"}]}}}"##;
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(e.time_ms, 1_795_749_721_500);
+        assert_eq!(e.source.service, "security");
+        assert!(
+            e.message.contains("Microsoft-Windows-Security-Auditing"),
+            "{}",
+            e.message
+        );
+        let line = r#"{"winlog":{"channel":"Security","event_id":"4720","computer_name":"DC01","event_data":{"SubjectUserName":"adm-bob","SubjectDomainName":"ACME","TargetUserName":"svc-backup2","TargetDomainName":"ACME"}}}"#;
+        let e = decode(&crate::jv::parse_str(line).unwrap(), line, &ctx()).unwrap();
+        assert_eq!(
+            e.actor.user.as_deref(),
+            Some("adm-bob"),
+            "the administrator acts"
+        );
+        assert_eq!(&e.fields["action"], "user_account_created");
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub(crate) fn parse(text: &str) -> Result<Record<'_>, RecordError> {
         name,
         severity,
     ] = fields;
+    // Some producers write `CEF: 0|` (a space after the colon).
+    let version = match version {
+        Cow::Borrowed(v) if v.starts_with(' ') => Cow::Borrowed(v.trim_start()),
+        other => other,
+    };
     if !matches!(&*version, "0" | "1") {
         return Err(RecordError::BadVersion {
             format: Syntax::Cef,

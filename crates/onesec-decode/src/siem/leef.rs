@@ -36,7 +36,10 @@ pub(crate) fn parse(text: &str) -> Result<Record<'_>, RecordError> {
     let (delimiter, attrs_at) = if two {
         delimiter_field(text, at)?
     } else {
-        ('\t', at)
+        // Palo Alto's LEEF for QRadar (and a few others) separate 1.0 attributes with `|`.
+        let attrs = &text[at..];
+        let pipes = !attrs.contains('\t') && attrs.contains('|');
+        (if pipes { '|' } else { '\t' }, at)
     };
     Ok(Record {
         syntax: Syntax::Leef,

@@ -33,7 +33,8 @@ struct Keys {
 
 /// CEF short names (the standard), then the long names some producers write instead.
 const CEF: Keys = Keys {
-    src_ip: &["src", "sourceAddress", "c6a2"],
+    // FortiGate puts the peer of its own VPN and admin events in `FTNTFGTremip`.
+    src_ip: &["src", "sourceAddress", "c6a2", "FTNTFGTremip"],
     src_port: &["spt", "sourcePort"],
     src_host: &["shost", "sourceHostName"],
     dst_ip: &["dst", "destinationAddress", "c6a3"],
@@ -226,7 +227,28 @@ fn read_record(
     set_endpoints(&view, event);
     set_network_fields(&view, event);
     classify(&view, event);
+    // A base event still names its account (an alert about `suser`, a DLP incident of
+    // `usrName`): the source user, else the destination user.
+    if event.class == EventClass::Base && event.actor.user.is_none() {
+        let keys = view.keys;
+        event.actor.user = account(&view, keys.src_user)
+            .or_else(|| account(&view, keys.dst_user))
+            .map(str::to_string);
+        if event.actor.user.is_some() {
+            event.actor.domain = view
+                .get(keys.src_domain)
+                .or_else(|| view.get(keys.dst_domain))
+                .map(str::to_string);
+        }
+    }
     Ok(())
+}
+
+/// The account among `names`, unless a placeholder (`n/a`, as Imperva and FortiGate write
+/// for no user).
+fn account<'a>(view: &View<'a>, names: &[&str]) -> Option<&'a str> {
+    view.get(names)
+        .filter(|user| !user.eq_ignore_ascii_case("n/a"))
 }
 
 /// Every attribute under `<format>.<key>`, the header under fixed names, and custom CEF
@@ -488,19 +510,26 @@ const AUTH_WORDS: &[&str] = &[
     "logon",
     "login",
     "log on",
+    "log in",
+    "log-in",
     "logoff",
     "logout",
     "log off",
+    "log out",
+    "log-out",
     "sign-in",
     "signin",
     "sign in",
     "sign-out",
     "signout",
     "sign out",
+    // Palo Alto GlobalProtect event ids.
+    "gateway-auth",
+    "portal-auth",
 ];
 
 const LOGOUT_WORDS: &[&str] = &[
-    "logoff", "logout", "log off", "sign-out", "signout", "sign out",
+    "logoff", "logout", "log off", "log out", "log-out", "sign-out", "signout", "sign out",
 ];
 
 /// One of 64 bits for `name`, from its length and first byte (each modulo 8): equal names have
@@ -521,7 +550,7 @@ fn has_any(text: &str, needles: &[&str]) -> bool {
 /// Parts of which every word of [`AUTH_WORDS`] and [`LOGOUT_WORDS`] holds one (a test checks):
 /// a text without any of them has none of those words, which is answered with 3 searches
 /// instead of 13 (the searches were 5 % of decoding a CEF record, most records being no logon).
-const AUTH_STEMS: &[&str] = &["log", "sign", "authenticat"];
+const AUTH_STEMS: &[&str] = &["log", "sign", "authenticat", "-auth"];
 
 fn is_authentication(view: &View<'_>, words: &str) -> bool {
     view.flag(view.keys.login)
@@ -530,11 +559,19 @@ fn is_authentication(view: &View<'_>, words: &str) -> bool {
 }
 
 fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
-    let logoff = view.flag(view.keys.logout) || has_any(words, LOGOUT_WORDS);
+    // Windows' category `Logon/Logoff` names both: it says nothing about which one.
+    let logoff_words = |words: &str| has_any(words, LOGOUT_WORDS);
+    let logoff = view.flag(view.keys.logout)
+        || if scan::find_str(words, "logon/logoff").is_some() {
+            logoff_words(&words.replace("logon/logoff", ""))
+        } else {
+            logoff_words(words)
+        };
     let success = [view.keys.outcome, view.keys.action]
         .iter()
         .find_map(|keys| view.get(keys).and_then(|v| verdict(v, false)))
-        .or_else(|| verdict(words, false));
+        .or_else(|| verdict(words, false))
+        .or_else(|| windows_verdict(&view.record.event_id));
     event.class = EventClass::Authentication;
     event.activity = if logoff {
         Activity::Logoff
@@ -542,7 +579,8 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
         Activity::Logon
     };
     event.status = status(success);
-    let vpn = has_any(words, &["vpn"]) || scan::find_str(&event.source.service, "vpn").is_some();
+    let vpn = has_any(words, &["vpn", "globalprotect"])
+        || scan::find_str(&event.source.service, "vpn").is_some();
     let remote = event.src.ip.is_some() || event.src.hostname.is_some();
     event.logon = Some(match (vpn, remote) {
         (true, _) => LogonKind::Vpn,
@@ -551,7 +589,7 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
     });
     // The account logged on to is the destination user; the source user is who asked.
     let keys = view.keys;
-    let user = view.get(keys.dst_user).or_else(|| view.get(keys.src_user));
+    let user = account(view, keys.dst_user).or_else(|| account(view, keys.src_user));
     let domain = view
         .get(keys.dst_domain)
         .or_else(|| view.get(keys.src_domain));
@@ -617,9 +655,8 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
         Activity::Open
     };
     event.status = status(allowed);
-    event.actor.user = view
-        .get(keys.src_user)
-        .or_else(|| view.get(keys.dst_user))
+    event.actor.user = account(view, keys.src_user)
+        .or_else(|| account(view, keys.dst_user))
         .map(str::to_string);
     let (verdict_name, action) = match allowed {
         Some(true) => (Some("allowed"), "network_allowed"),
@@ -630,6 +667,16 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
         event.fields.insert("network.action", name);
     }
     event.fields.insert("action", action);
+}
+
+/// The outcome a Windows Security event id means (`4625`, or an ArcSight-style
+/// `Microsoft-Windows-Security-Auditing:4625`), for records that send only the id.
+fn windows_verdict(event_id: &str) -> Option<bool> {
+    match event_id.rsplit(':').next().unwrap_or(event_id) {
+        "4624" | "4648" | "4768" | "4769" | "4776" => Some(true),
+        "4625" | "4771" => Some(false),
+        _ => None,
+    }
 }
 
 fn status(verdict: Option<bool>) -> Status {
@@ -698,6 +745,68 @@ fn verdict(text: &str, network: bool) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(syntax: Syntax, line: &str) -> Event {
+        let ctx = DecodeContext::new("test", 1_773_180_000_000);
+        super::super::decode_line(syntax, line, 1, &ctx).unwrap()
+    }
+
+    #[test]
+    fn real_world_variants() {
+        // Palo Alto's QRadar LEEF: 1.0 attributes separated by `|`.
+        let e = decode(
+            Syntax::Leef,
+            "LEEF:1.0|Palo Alto Networks|PAN-OS Syslog Integration|10.1.0|allow|cat=TRAFFIC|src=10.20.4.17|dst=198.51.100.81|srcPort=50111|dstPort=443|usrName=acme\\alice|action=allow|",
+        );
+        assert_eq!(
+            (e.class, e.status),
+            (EventClass::NetworkActivity, Status::Success)
+        );
+        assert_eq!((e.src.port, e.dst.port), (Some(50111), Some(443)));
+        // Windows' `Logon/Logoff` category is no logoff; 4625 alone says failure.
+        let e = decode(
+            Syntax::Leef,
+            "LEEF:1.0|Microsoft|Windows|2k8r2|4625|usrName=administrator\tsrc=203.0.113.45\tcat=Logon/Logoff\tisLoginEvent=true",
+        );
+        assert_eq!((e.activity, e.status), (Activity::Logon, Status::Failure));
+        // `Failed Log In`, GlobalProtect's `gateway-auth`, `n/a` users, base events' users.
+        let e = decode(
+            Syntax::Cef,
+            "CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|Failed Log In|Unknown|act=Failed Log In src=203.0.113.45 duser=carol",
+        );
+        assert_eq!(
+            (e.class, e.status),
+            (EventClass::Authentication, Status::Failure)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("carol"));
+        let e = decode(
+            Syntax::Cef,
+            "CEF:0|Palo Alto Networks|PAN-OS|10.1.0|gateway-auth|GLOBALPROTECT|3|suser=erin src=198.51.100.28 outcome=failure",
+        );
+        assert_eq!(
+            (e.class, e.logon),
+            (EventClass::Authentication, Some(LogonKind::Vpn))
+        );
+        let e = decode(
+            Syntax::Cef,
+            "CEF:0|Imperva Inc.|SecureSphere|14.7.0|Firewall|Violation|High|act=Block dst=192.0.2.10 dpt=443 duser=n/a src=203.0.113.45",
+        );
+        assert_eq!(e.actor.user, None);
+        let e = decode(
+            Syntax::Cef,
+            "CEF:0|Microsoft|Azure ATP|2.22|EncryptionDowngradeSecurityAlert|Encryption downgrade activity|5|suser=admin",
+        );
+        assert_eq!(
+            (e.class, e.actor.user.as_deref()),
+            (EventClass::Base, Some("admin"))
+        );
+        // `CEF: 0|`, a space after the colon.
+        let e = decode(
+            Syntax::Cef,
+            "CEF: 0|Fortinet|Fortigate|v6.0.3|13056|event:vpn negotiate success|3|duser=bob",
+        );
+        assert_eq!(e.fields.get("cef.version"), Some("0"));
+    }
 
     #[test]
     fn verdict_words() {

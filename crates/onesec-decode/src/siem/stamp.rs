@@ -141,6 +141,14 @@ fn split_zone(text: &str) -> Option<(&str, Zone)> {
     let Some((stamp, last)) = text.rsplit_once(' ') else {
         return Some((text, Zone::Local));
     };
+    // Java's `zzz` for a fixed offset: `GMT+01:00`, `UTC-05:00`.
+    if let Some(offset) = last
+        .strip_prefix("GMT")
+        .or_else(|| last.strip_prefix("UTC"))
+        .filter(|o| o.starts_with(['+', '-']))
+    {
+        return Some((stamp, Zone::Offset(parse_offset(offset)?)));
+    }
     if last.contains(':') && !last.starts_with(['+', '-']) {
         return Some((text, Zone::Local));
     }
@@ -172,6 +180,16 @@ fn parse_offset(text: &str) -> Option<FixedOffset> {
 
 /// LEEF `devTime` read with its `devTimeFormat`.
 fn with_pattern(text: &str, pattern: &str, ctx: &DecodeContext) -> Result<i64, String> {
+    // A trailing zone name (`... HH:mm:ss.SSS z`, the CEF-style stamp QRadar's own examples
+    // use): chrono cannot read zone names, but `UTC` and `GMT` need no table.
+    if let Some(head) = pattern.trim_end_matches('z').strip_suffix(' ')
+        && head.len() < pattern.len() - 1
+        && let Some(stamp) = [" UTC", " GMT"].iter().find_map(|z| text.strip_suffix(z))
+    {
+        let naive = NaiveDateTime::parse_from_str(stamp, &java_to_chrono(head)?)
+            .map_err(|e| format!("'{text}' does not match devTimeFormat '{pattern}' ({e})"))?;
+        return Ok(naive.and_utc().timestamp_millis());
+    }
     let chrono_pattern = java_to_chrono(pattern)?;
     let mismatch =
         |e: chrono::ParseError| format!("'{text}' does not match devTimeFormat '{pattern}' ({e})");
@@ -304,6 +322,15 @@ mod tests {
             at("2026-03-10T13:12:30Z").unwrap(),
             "2026-03-10T13:12:30.000Z"
         );
+        // Java's `zzz` of a fixed offset.
+        assert_eq!(
+            at("Mar 10 2026 14:12:30 GMT+01:00").unwrap(),
+            "2026-03-10T13:12:30.000Z"
+        );
+        assert_eq!(
+            at("Mar 10 2026 08:12:30.5 UTC-05:00").unwrap(),
+            "2026-03-10T13:12:30.500Z"
+        );
         let e = at("Mar 10 2026 13:12:30 XYZT").unwrap_err();
         assert!(e.contains("expected epoch milliseconds"), "{e}");
         assert!(at("soon").is_err());
@@ -371,6 +398,14 @@ mod tests {
         assert_eq!(
             p("10/03/2026 01:12:30 PM", "dd/MM/yyyy hh:mm:ss a").unwrap(),
             "2026-03-10T13:12:30.000Z"
+        );
+        assert_eq!(
+            p("Nov 27 2026 03:19:01.123 UTC", "MMM dd yyyy HH:mm:ss.SSS z").unwrap(),
+            "2026-11-27T03:19:01.123Z"
+        );
+        assert_eq!(
+            p("2026-11-27 03:19:01 GMT", "yyyy-MM-dd HH:mm:ss zzz").unwrap(),
+            "2026-11-27T03:19:01.000Z"
         );
         let e = p("2026-03-10", "yyyy-MM-dd zzz").unwrap_err();
         assert!(e.contains("'zzz' is not supported"), "{e}");

@@ -53,10 +53,14 @@ pub(crate) fn decode(tag: Tag, text: &str, event: &mut Event) {
     fields.insert_display("asa.message_id", &tag.id);
     fields.insert_display("asa.level", &tag.level);
     match tag.id {
-        113004 | 113005 | 113015 => aaa_result(tag.id, text, event),
+        113004 | 113005 | 113012 | 113015 => aaa_result(tag.id, text, event),
         113019 => session_disconnected(text, event),
-        113039 | 716001 | 716002 | 722022 | 722023 | 722051 => vpn_session(tag.id, text, event),
+        113039 | 716001 | 716002 | 722022 | 722023 | 722028 | 722037 | 722051 => {
+            vpn_session(tag.id, text, event)
+        }
         611101 | 611102 => admin_logon(tag.id == 611101, text, event),
+        605004 | 605005 => management_login(tag.id == 605005, text, event),
+        106001 => inbound_denied(text, event),
         302013 | 302015 => connection_built(text, event),
         302014 | 302016 => connection_teardown(text, event),
         106023 => connection_denied(text, event),
@@ -91,10 +95,25 @@ fn items<'a>(text: &'a str, sep: &str) -> impl Iterator<Item = (&'a str, &'a str
 
 /// 113004 `AAA user authentication Successful : server = S : user = U`,
 /// 113005 `AAA user authentication Rejected : reason = R : server = S : user = U : user IP = IP`,
-/// 113015 the same with `local database` instead of a server. ASA logs these for VPN and
-/// device administration alike; on a VPN head-end they are the VPN logons.
+/// 113015 the same with `local database` instead of a server (113012 its success). ASA logs
+/// these for VPN and device administration alike; on a VPN head-end they are the VPN logons.
+/// 113004 also reports `authorization` and `accounting` results (`: User = U`), which are not
+/// logons: those stay base events with their user.
 fn aaa_result(id: u32, text: &str, event: &mut Event) {
-    let success = id == 113004;
+    let success = matches!(id, 113004 | 113012);
+    if let Some(kind) = text
+        .strip_prefix("AAA user ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .filter(|kind| *kind != "authentication")
+    {
+        put(event, "asa.aaa_type", kind);
+        for (key, value) in items(text, " : ") {
+            if key.eq_ignore_ascii_case("user") {
+                set_visible_user(event, value);
+            }
+        }
+        return;
+    }
     let status = if success {
         Status::Success
     } else {
@@ -111,7 +130,7 @@ fn aaa_result(id: u32, text: &str, event: &mut Event) {
     );
     for (key, value) in items(text, " : ") {
         match key {
-            "user" => set_visible_user(event, value),
+            "user" | "User" => set_visible_user(event, value),
             "user IP" => scan::set_host_or_ip(&mut event.src, value),
             "server" => put(event, "asa.aaa_server", value),
             "reason" => put(event, "asa.reason", value),
@@ -193,6 +212,15 @@ fn vpn_session(id: u32, text: &str, event: &mut Event) {
             }
         }
         722051 => address_assigned(rest, event),
+        // `Stale SVC connection closed.`, `SVC closing connection: DPD failure.`: the
+        // tunnel ends without naming its protocol.
+        722028 | 722037 => {
+            set_network(event, Activity::Close, Status::Success);
+            set_action(event, "vpn_tunnel_terminated");
+            if let Some(reason) = rest.split_once(": ").map(|(_, r)| r.trim_end_matches('.')) {
+                put(event, "asa.reason", reason);
+            }
+        }
         _ => tunnel(id == 722022, rest, event),
     }
     put(event, "asa.group", group);
@@ -258,14 +286,74 @@ fn admin_logon(success: bool, text: &str, event: &mut Event) {
     }
 }
 
+/// 605004 `Login denied from A/P to IF:B/service for user "U"` and 605005 `Login permitted
+/// ...`: a management session (SSH, Telnet, HTTPS/ASDM, serial) to the ASA itself.
+fn management_login(success: bool, text: &str, event: &mut Event) {
+    let status = if success {
+        Status::Success
+    } else {
+        Status::Failure
+    };
+    set_logon(event, Activity::Logon, status, LogonKind::Network);
+    set_action(
+        event,
+        if success {
+            "asa_admin_login_permitted"
+        } else {
+            "asa_admin_login_denied"
+        },
+    );
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if let Some(from) = after(&words, "from") {
+        let (ip, port) = from.rsplit_once('/').unwrap_or((from, ""));
+        if let Some(ip) = scan::ip(ip) {
+            event.src.ip = Some(ip);
+            event.src.port = port.parse().ok();
+        }
+    }
+    if let Some((interface, to)) = after(&words, "to").and_then(|to| to.split_once(':')) {
+        let (ip, service) = to.rsplit_once('/').unwrap_or((to, ""));
+        event.dst.ip = scan::ip(ip);
+        put(event, "asa.dst_interface", interface);
+        if let Some(service) = scan::non_empty(service) {
+            put(event, "asa.service", service);
+        }
+    }
+    if let Some(at) = scan::find_str(text, " for user ") {
+        set_visible_user(event, scan::unquote(text[at + " for user ".len()..].trim()));
+    }
+}
+
+/// 106001 `Inbound TCP connection denied from A/P to B/P flags F on interface IF`.
+fn inbound_denied(text: &str, event: &mut Event) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    set_network(event, Activity::Open, Status::Failure);
+    set_action(event, "connection_denied");
+    put(event, "network.action", "denied");
+    if let Some(protocol) = words.get(1) {
+        put(event, "network.protocol", &protocol.to_ascii_lowercase());
+    }
+    for (marker, endpoint) in [("from", &mut event.src), ("to", &mut event.dst)] {
+        if let Some((ip, port)) = after(&words, marker).and_then(|t| t.rsplit_once('/')) {
+            endpoint.ip = scan::ip(ip);
+            endpoint.port = port.parse().ok();
+        }
+    }
+    if let Some(interface) = after(&words, "interface") {
+        put(event, "asa.src_interface", interface);
+    }
+}
+
 fn set_network(event: &mut Event, activity: Activity, status: Status) {
     event.class = EventClass::NetworkActivity;
     event.activity = activity;
     event.status = status;
 }
 
-/// `interface:address/port` → (interface, address, port).
+/// `interface:address/port` → (interface, address, port). An identity-firewall user after the
+/// port (`outside:10.1.1.1/1234(LOCAL\alice)`) is not part of the socket.
 fn socket(token: &str) -> Option<(&str, std::net::IpAddr, Option<u16>)> {
+    let token = token.split_once('(').map_or(token, |(socket, _)| socket);
     let (interface, rest) = token.split_once(':')?;
     let (ip, port) = match rest.rsplit_once('/') {
         Some((ip, port)) => (ip, port.parse().ok()),
@@ -293,6 +381,21 @@ fn set_side(event: &mut Event, source: bool, token: Option<&str>) {
     endpoint.ip = Some(ip);
     endpoint.port = port;
     put(event, name, interface);
+    // The identity firewall's user of the source address: `(LOCAL\alice)`, `(ACME\bob)`.
+    if let Some(identity) = token
+        .and_then(|t| t.split_once('('))
+        .and_then(|(_, id)| id.strip_suffix(')'))
+        .filter(|_| source)
+    {
+        put(event, "asa.src_user", identity);
+        if event.actor.user.is_none() {
+            let (domain, user) = identity.split_once('\\').unwrap_or(("", identity));
+            set_visible_user(event, user);
+            if let Some(domain) = scan::non_empty(domain) {
+                event.actor.domain = Some(domain.to_string());
+            }
+        }
+    }
 }
 
 /// 302013 / 302015 `Built inbound|outbound TCP|UDP connection ID for IF:A/P (mapped) to
@@ -311,6 +414,22 @@ fn connection_built(text: &str, event: &mut Event) {
     let (first, second) = (after(&words, "for"), after(&words, "to"));
     set_side(event, !outbound, first);
     set_side(event, outbound, second);
+    // The identity firewall writes the user after the mapped address:
+    // `to inside:10.1.1.1/1234 (203.0.113.5/1234)(LOCAL\alice)`; the initiator's is the actor.
+    let initiator = if outbound { "to" } else { "for" };
+    if event.actor.user.is_none()
+        && let Some(identity) = words
+            .iter()
+            .position(|w| *w == initiator)
+            .and_then(|at| words.get(at + 2))
+            .and_then(|mapped| mapped.split_once(")("))
+            .and_then(|(_, identity)| identity.strip_suffix(')'))
+    {
+        put(event, "asa.src_user", identity);
+        let (domain, user) = identity.split_once('\\').unwrap_or(("", identity));
+        set_visible_user(event, user);
+        event.actor.domain = scan::non_empty(domain).map(str::to_string);
+    }
 }
 
 /// 302014 / 302016 `Teardown TCP|UDP connection ID for IF:A/P to IF:B/P duration D bytes N
@@ -372,6 +491,55 @@ fn put(event: &mut Event, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_line(line: &str) -> Event {
+        crate::decode_syslog(line, &crate::DecodeContext::new("test", 1_773_180_000_000)).unwrap()
+    }
+
+    #[test]
+    fn management_logins_accounting_and_identity_users() {
+        let e = decode_line(
+            r#"<166>Nov 27 2026 03:17:00 asa01 : %ASA-6-605004: Login denied from 203.0.113.45/52000 to outside:192.0.2.1/ssh for user "admin""#,
+        );
+        assert_eq!(
+            (e.class, e.status),
+            (EventClass::Authentication, Status::Failure)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("admin"));
+        assert_eq!(
+            (e.src.ip, e.src.port),
+            ("203.0.113.45".parse().ok(), Some(52000))
+        );
+        assert_eq!(&e.fields["asa.service"], "ssh");
+        let e = decode_line(
+            "<166>Nov 27 2026 03:17:08 asa01 : %ASA-6-113004: AAA user accounting Successful : server = 10.10.1.21 : User = alice",
+        );
+        assert_eq!(e.class, EventClass::Base, "accounting is not a logon");
+        assert_eq!(e.actor.user.as_deref(), Some("alice"));
+        let e = decode_line(
+            r#"<164>Nov 27 2026 03:17:20 asa01 : %ASA-4-106023: Deny tcp src outside:203.0.113.46/40112(LOCAL\mallory) dst inside:10.20.1.10/3389(LOCAL\svc-rdp) by access-group "outside_in" [0x0, 0x0]"#,
+        );
+        assert_eq!((e.src.port, e.dst.port), (Some(40112), Some(3389)));
+        assert_eq!(
+            (e.actor.user.as_deref(), e.actor.domain.as_deref()),
+            (Some("mallory"), Some("LOCAL"))
+        );
+        let e = decode_line(
+            "<165>Nov 27 2026 03:17:05 asa01 : %ASA-5-722028: Group <GP-Corp> User <alice> IP <198.51.100.23> Stale SVC connection closed.",
+        );
+        assert_eq!(
+            (e.class, e.activity),
+            (EventClass::NetworkActivity, Activity::Close)
+        );
+        let e = decode_line(
+            r"<166>Nov 27 2026 03:17:17 asa01 : %ASA-6-302013: Built outbound TCP connection 5002 for outside:192.0.2.80/443 (192.0.2.80/443) to inside:10.20.4.17/51301 (203.0.113.5/51301)(ACME\alice)",
+        );
+        assert_eq!(e.src.ip, "10.20.4.17".parse().ok());
+        assert_eq!(
+            (e.actor.user.as_deref(), e.actor.domain.as_deref()),
+            (Some("alice"), Some("ACME"))
+        );
+    }
 
     #[test]
     fn tags() {

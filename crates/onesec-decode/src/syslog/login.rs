@@ -17,6 +17,12 @@ pub(super) fn decode(text: &str, event: &mut Event) {
 pub(super) fn decode_by_content(text: &str, event: &mut Event) -> bool {
     if let Some(rest) = text.strip_prefix("ROOT LOGIN ON ") {
         success(event, "root", rest);
+    } else if let Some(rest) = text
+        .strip_prefix("ROOT LOGIN ")
+        .and_then(|rest| rest.trim_start().strip_prefix("on "))
+    {
+        // shadow-utils: `ROOT LOGIN  on '/dev/tty1'` (or `... from 'host'` after the tty).
+        success(event, "root", &rest.replacen(" from ", " FROM ", 1));
     } else if let Some(rest) = text.strip_prefix("LOGIN ON ") {
         let user = rest.split_once(" BY ").map_or("", |(_, user)| user);
         let user = user.split(" FROM ").next().unwrap_or(user);
@@ -89,6 +95,17 @@ mod tests {
 
     fn decode(line: &str) -> onesec_event::Event {
         decode_syslog(line, &DecodeContext::new("test", 1_773_180_000_000)).unwrap()
+    }
+
+    #[test]
+    fn shadow_root_login() {
+        let e = decode("<86>Nov 27 03:12:06 web01 login[801]: ROOT LOGIN  on '/dev/tty1'");
+        assert_eq!(
+            (e.status, e.logon),
+            (Status::Success, Some(LogonKind::Console))
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("root"));
+        assert_eq!(&e.fields["tty"], "/dev/tty1");
     }
 
     #[test]

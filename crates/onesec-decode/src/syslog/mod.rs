@@ -216,6 +216,35 @@ pub(crate) fn year_for(
     year
 }
 
+/// A line of OpenVPN's own log file (`--log`, no syslog header): `2026-11-27 03:14:02 <text>`
+/// (2.5 and later) or `Fri Nov 27 03:14:02 2026 <text>`, in the local time zone of the
+/// settings; `None` unless the text after the stamp is OpenVPN's.
+fn openvpn_log_file(trimmed: &str, line: &str, ctx: &DecodeContext) -> Option<Event> {
+    let (naive, text) = [("%Y-%m-%d %H:%M:%S", 19), ("%a %b %e %H:%M:%S %Y", 24)]
+        .iter()
+        .find_map(|(format, len)| {
+            let stamp = trimmed.get(..*len)?;
+            let text = trimmed.get(*len..)?.strip_prefix(' ')?;
+            let naive = chrono::NaiveDateTime::parse_from_str(stamp, format).ok()?;
+            Some((naive, text.trim()))
+        })?;
+    if !openvpn::looks_like(text) {
+        return None;
+    }
+    let time_ms = crate::time::local_to_ms(&naive, &ctx.syslog.timezone)?;
+    let mut event = new_event(
+        ctx,
+        "syslog",
+        line,
+        Some(time_ms),
+        EventClass::Base,
+        Activity::Other,
+    );
+    event.message = text.to_string();
+    openvpn::decode(text, &mut event);
+    Some(event)
+}
+
 /// A line with a valid `<PRI>` but no parseable header: a base event carrying the rest.
 fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, DecodeError> {
     let trimmed = line.trim();
@@ -224,6 +253,9 @@ fn headerless(line: &str, line_no: usize, ctx: &DecodeContext) -> Result<Event, 
         .and_then(|rest| rest.split_once('>'))
         .and_then(|(digits, rest)| Some((digits.parse::<u8>().ok().filter(|p| *p <= 191)?, rest)));
     let Some((pri, rest)) = pri else {
+        if let Some(event) = openvpn_log_file(trimmed, line, ctx) {
+            return Ok(event);
+        }
         return Err(DecodeError::new(
             line_no,
             format!(
@@ -454,6 +486,8 @@ fn dispatch(program: &str, text: &str, event: &mut Event) {
         || starts_with_ignore_case(program, "ovpn-")
     {
         openvpn::decode(text, event);
+    } else if is("unix_chkpwd") {
+        pam::unix_chkpwd(text, event);
     } else if let Some(service) = program.strip_suffix("(pam_unix)") {
         pam::decode(service, text, event);
     } else if pam::decode_prefixed(text, event) || login::decode_by_content(text, event) {

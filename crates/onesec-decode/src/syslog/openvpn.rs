@@ -50,6 +50,23 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         if user.is_none() {
             user = quoted_user(rest).map(str::to_string);
         }
+    } else if let Some(verify) = rest.strip_prefix("VERIFY ERROR: ") {
+        // A client certificate refused (expired, revoked, unknown CA): the peer's common name
+        // is the account that failed.
+        set_logon(event, Activity::Logon, Status::Failure, LogonKind::Vpn);
+        set_action(event, "vpn_cert_verify_failed");
+        if user.is_none() {
+            user = scan::find_str(verify, "CN=").map(|at| {
+                let cn = &verify[at + "CN=".len()..];
+                cn.split([',', ' ', '/']).next().unwrap_or(cn).to_string()
+            });
+        }
+    } else if let Some(at) = scan::find_str(rest, "authentication succeeded for username '") {
+        set_action(event, "vpn_auth_succeeded");
+        if user.is_none() {
+            let name = &rest[at + "authentication succeeded for username '".len()..];
+            user = name.split('\'').next().map(str::to_string);
+        }
     } else if rest.contains("client-instance exiting")
         || rest.contains("client-instance restarting")
         || rest.contains("Connection reset, restarting")
@@ -66,6 +83,29 @@ pub(super) fn decode(text: &str, event: &mut Event) {
     if let Some(user) = user {
         set_user(event, &user);
     }
+}
+
+/// Whether `text` (a line of OpenVPN's own `--log` file, after its time stamp) is OpenVPN's:
+/// it starts with a peer, or with a message only OpenVPN writes.
+pub(super) fn looks_like(text: &str) -> bool {
+    const OWN: &[&str] = &[
+        "OpenVPN ",
+        "MULTI",
+        "TLS",
+        "AUTH-PAM",
+        "PLUGIN",
+        "Initialization Sequence Completed",
+        "UDPv4",
+        "UDPv6",
+        "TCPv4",
+        "TCPv6",
+        "SIGTERM",
+        "SIGUSR1",
+        "Peer Connection Initiated",
+        "VERIFY",
+    ];
+    let first = text.split(' ').next().unwrap_or("");
+    peer(first).is_some_and(|p| p.port.is_some()) || OWN.iter().any(|own| text.starts_with(own))
 }
 
 /// A peer token: `IP:PORT`, `user/IP:PORT` or `[AF_INET]IP:PORT`.
@@ -104,6 +144,8 @@ fn is_auth_failure(text: &str) -> bool {
         || text.contains("TLS Auth Error")
         || text.contains("Authenticate/Decrypt packet error")
         || text.contains("Auth Username/Password verification failed")
+        || text.contains("PLUGIN_AUTH_USER_PASS_VERIFY failed")
+        || text.contains("(--auth-user-pass-verify): external program exited with error")
         || (text.contains("user '")
             && (text.contains("authentication failed") || text.contains("failed to authenticate")))
 }
@@ -207,5 +249,51 @@ mod tests {
         let e =
             decode("Mar 10 18:00:00 vpn openvpn[911]: SIGTERM[hard,] received, process exiting");
         assert!(!e.fields.contains_key("action"));
+    }
+
+    #[test]
+    fn refused_certificates_and_plugin_failures_are_failed_logons() {
+        let e = decode(
+            "Nov 27 03:14:07 vpn01 openvpn[900]: 203.0.113.45:40001 VERIFY ERROR: depth=0, error=certificate has expired: CN=mallory, serial=4096",
+        );
+        assert_eq!(
+            (e.class, e.status),
+            (EventClass::Authentication, Status::Failure)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("mallory"));
+        let e = decode(
+            "Nov 27 03:14:16 vpn01 openvpn[900]: 203.0.113.47:40004 PLUGIN_CALL: plugin function PLUGIN_AUTH_USER_PASS_VERIFY failed with status 1: /usr/lib/openvpn/openvpn-plugin-auth-pam.so",
+        );
+        assert_eq!((e.activity, e.status), (Activity::Logon, Status::Failure));
+        assert_eq!(e.logon, Some(LogonKind::Vpn));
+        let e = decode(
+            "Nov 27 03:14:11 vpn01 openvpn[900]: 198.51.100.25:51822 TLS: Username/Password authentication succeeded for username 'carol'",
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("carol"));
+        assert_eq!(
+            e.class,
+            EventClass::Base,
+            "the session starts at Peer Connection Initiated"
+        );
+    }
+
+    #[test]
+    fn own_log_file_lines() {
+        let e = decode(
+            "Fri Nov 27 03:14:18 2026 erin/198.51.100.27:51824 MULTI_sva: pool returned IPv4=10.8.0.10, IPv6=(Not enabled)",
+        );
+        assert_eq!(e.activity, Activity::AddressAssigned);
+        assert_eq!(e.actor.user.as_deref(), Some("erin"));
+        assert_eq!(e.time_ms, 1_795_749_258_000);
+        let e = decode("2026-11-27 03:14:07 Initialization Sequence Completed");
+        assert_eq!(e.source.product, "openvpn");
+        let other = crate::decode_syslog(
+            "2026-11-27 03:14:08 INFO some other program",
+            &DecodeContext::new("test", 0),
+        );
+        assert!(
+            other.is_err(),
+            "only OpenVPN's lines are read without a header"
+        );
     }
 }

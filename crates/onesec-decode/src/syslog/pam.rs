@@ -38,6 +38,22 @@ pub(super) fn decode_prefixed(text: &str, event: &mut Event) -> bool {
     true
 }
 
+/// `unix_chkpwd` (pam_unix's helper): `password check failed for user (alice)`, a refused
+/// password of a screen locker or other unprivileged PAM client.
+pub(super) fn unix_chkpwd(text: &str, event: &mut Event) {
+    event.source.product = "linux".into();
+    event.source.service = "unix_chkpwd".into();
+    let Some(user) = text
+        .strip_prefix("password check failed for user (")
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return;
+    };
+    set_logon(event, Activity::Logon, Status::Failure, LogonKind::Other);
+    set_action(event, "pam_password_check_failed");
+    set_user(event, user);
+}
+
 /// `pam_faillock`: `Consecutive login failures for user X account temporarily locked`.
 fn faillock(text: &str, event: &mut Event) {
     let Some(rest) = text.strip_prefix("Consecutive login failures for user ") else {
@@ -130,6 +146,20 @@ mod tests {
 
     fn decode(line: &str) -> onesec_event::Event {
         decode_syslog(line, &DecodeContext::new("test", 1_773_180_000_000)).unwrap()
+    }
+
+    #[test]
+    fn unix_chkpwd_refusal() {
+        let e = decode(
+            "<86>Nov 27 03:12:12 web01 unix_chkpwd[1501]: password check failed for user (alice)",
+        );
+        assert_eq!(
+            (e.class, e.status),
+            (EventClass::Authentication, Status::Failure)
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("alice"));
+        assert_eq!(&e.fields["action"], "pam_password_check_failed");
+        assert_eq!(e.source.service, "unix_chkpwd");
     }
 
     #[test]

@@ -27,13 +27,38 @@ pub(super) fn decode(text: &str, event: &mut Event) {
         invalid_user(rest, event);
         return;
     }
-    let text = text.strip_prefix("error: ").unwrap_or(text);
-    let action = if text.starts_with("Connection closed by ") {
-        Some("ssh_connection_closed")
-    } else if text.starts_with("Received disconnect from ")
-        || text.starts_with("Disconnected from ")
+    if let Some(rest) = text.strip_prefix("User ")
+        && let Some(at) = scan::find_str(rest, " not allowed because ")
     {
+        not_allowed(&rest[..at], event);
+        return;
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    if let Some(rest) = text.strip_prefix("PAM: Authentication failure for ") {
+        // sshd's own PAM report (`for [illegal user ]<user> from <host>`): a failed logon.
+        let who = rest.strip_prefix("illegal user ");
+        invalid_user(who.unwrap_or(rest), event);
+        if who.is_none() {
+            event.fields.remove("ssh.invalid_user");
+        }
+        set_action(event, "ssh_pam_auth_failure");
+        return;
+    }
+    let action = if let Some(rest) = text.strip_prefix("Connection closed by ") {
+        closing_user(rest, event);
+        Some("ssh_connection_closed")
+    } else if let Some(rest) = text.strip_prefix("Connection reset by ") {
+        closing_user(rest, event);
+        Some("ssh_connection_reset")
+    } else if text.starts_with("Received disconnect from ") {
         Some("ssh_disconnect")
+    } else if let Some(rest) = text.strip_prefix("Disconnected from ") {
+        closing_user(rest, event);
+        Some("ssh_disconnect")
+    } else if text.starts_with("Timeout before authentication for ")
+        || text.starts_with("fatal: Timeout before authentication for ")
+    {
+        Some("ssh_auth_timeout")
     } else if text.starts_with("Did not receive identification string from ") {
         Some("ssh_no_identification")
     } else if let Some(rest) = text.strip_prefix("reverse mapping checking getaddrinfo for ") {
@@ -45,11 +70,21 @@ pub(super) fn decode(text: &str, event: &mut Event) {
     {
         if let Some(user) = scan::word_after(text, "authentication failures for ") {
             set_user(event, user);
+        } else if let Some(rest) = text.strip_prefix("Disconnecting ") {
+            // OpenSSH 7.5+: `Disconnecting authenticating user root 1.2.3.4 port 22: Too many...`.
+            closing_user(rest, event);
         }
         Some("ssh_too_many_failures")
-    } else if text.starts_with("maximum authentication attempts exceeded for ") {
-        if let Some(user) = scan::word_after(text, "exceeded for ").filter(|u| *u != "invalid") {
-            set_user(event, user);
+    } else if let Some(rest) = text.strip_prefix("maximum authentication attempts exceeded for ") {
+        let (invalid, rest) = match rest.strip_prefix("invalid user ") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        if let Some(from) = scan::rfind_str(rest, " from ") {
+            set_user(event, &rest[..from]);
+        }
+        if invalid {
+            event.fields.insert("ssh.invalid_user", "true");
         }
         Some("ssh_max_auth_exceeded")
     } else if let Some(rest) = text.strip_prefix("input_userauth_request: invalid user ") {
@@ -160,6 +195,44 @@ fn invalid_user(rest: &str, event: &mut Event) {
     }
 }
 
+/// `[authenticating |invalid ]user <name> <ip> port <n>...`: the account OpenSSH 7.5 and later
+/// name in their pre-authentication close, reset and disconnect lines (`Connection closed by
+/// invalid user admin 1.2.3.4 port 22 [preauth]`); the address itself is found by the caller.
+fn closing_user(rest: &str, event: &mut Event) {
+    let (invalid, rest) = if let Some(rest) = rest.strip_prefix("invalid user ") {
+        (true, rest)
+    } else if let Some(rest) = rest
+        .strip_prefix("authenticating user ")
+        .or_else(|| rest.strip_prefix("user "))
+    {
+        (false, rest)
+    } else {
+        return;
+    };
+    // The user name may hold spaces: it ends before the last `<ip> port`.
+    let Some(port) = scan::rfind_str(rest, " port ") else {
+        return;
+    };
+    let Some((user, ip)) = rest[..port].rsplit_once(' ') else {
+        return;
+    };
+    if scan::ip(ip).is_none() {
+        return;
+    }
+    set_user(event, user);
+    if invalid {
+        event.fields.insert("ssh.invalid_user", "true");
+    }
+}
+
+/// `User <name> from <host> not allowed because <reason>`: sshd's `AllowUsers` / `DenyUsers` /
+/// `AllowGroups` / locked-account refusal, a failed logon before any password is asked.
+fn not_allowed(who: &str, event: &mut Event) {
+    invalid_user(who, event);
+    event.fields.remove("ssh.invalid_user");
+    set_action(event, "ssh_user_not_allowed");
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{DecodeContext, decode_syslog};
@@ -227,5 +300,46 @@ mod tests {
             decode("Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user admin from 5.6.7.8 port 4444");
         assert_eq!(&e.fields["action"], "ssh_invalid_user");
         assert_eq!(e.src.port, Some(4444));
+    }
+
+    #[test]
+    fn openssh_7_5_names_the_user_of_closes_and_refusals() {
+        let e = decode(
+            "Nov 27 03:10:02 h sshd[1]: Connection closed by invalid user admin 203.0.113.45 port 52620 [preauth]",
+        );
+        assert_eq!(&e.fields["action"], "ssh_connection_closed");
+        assert_eq!(e.actor.user.as_deref(), Some("admin"));
+        assert_eq!(&e.fields["ssh.invalid_user"], "true");
+        assert_eq!(e.src.port, Some(52620));
+        let e = decode(
+            "Nov 27 03:10:22 h sshd[1]: Disconnecting authenticating user root 203.0.113.45 port 52740: Too many authentication failures [preauth]",
+        );
+        assert_eq!(&e.fields["action"], "ssh_too_many_failures");
+        assert_eq!(e.actor.user.as_deref(), Some("root"));
+        let e = decode(
+            "Nov 27 03:10:09 h sshd[1]: error: maximum authentication attempts exceeded for invalid user admin from 203.0.113.45 port 52651 ssh2 [preauth]",
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("admin"));
+        let e = decode(
+            "Nov 27 03:10:24 h sshd[1]: User root from 203.0.113.45 not allowed because not listed in AllowUsers",
+        );
+        assert_eq!(
+            (e.class, e.status, &e.fields["action"]),
+            (
+                EventClass::Authentication,
+                Status::Failure,
+                "ssh_user_not_allowed"
+            )
+        );
+        assert_eq!(e.actor.user.as_deref(), Some("root"));
+        assert!(!e.fields.contains_key("ssh.invalid_user"));
+        let e = decode(
+            "Nov 27 03:10:32 h sshd[1]: error: PAM: Authentication failure for illegal user admin from 203.0.113.45",
+        );
+        assert_eq!(
+            (e.status, &e.fields["ssh.invalid_user"]),
+            (Status::Failure, "true")
+        );
+        assert_eq!(e.src.ip, "203.0.113.45".parse().ok());
     }
 }
