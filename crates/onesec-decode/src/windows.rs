@@ -641,13 +641,13 @@ fn kind_of(event_id: u32, sysmon: bool) -> Kind {
         (4720, _) => (
             EventClass::Base,
             Activity::Other,
-            Status::Success,
+            Some(Status::Success),
             "user_account_created",
         ),
         (4726, _) => (
             EventClass::Base,
             Activity::Other,
-            Status::Success,
+            Some(Status::Success),
             "user_account_deleted",
         ),
         (6416, _) => (
