@@ -689,7 +689,7 @@ fn detect_json(value: &Value) -> JsonKind {
         .is_some_and(|t| t.starts_with("frigate/"));
     if frigate_topic && has("payload") {
         JsonKind::Frigate
-    } else if has("topic") && has("payload") {
+    } else if (has("topic") && has("payload")) || onvif::is_axis_event(value) {
         JsonKind::Onvif
     } else if has("winlog") || jv::at(value, &["Event", "System"]).is_some() || has("EventID") {
         JsonKind::Windows

@@ -1,6 +1,11 @@
 //! ONVIF events over MQTT ("onvif-ej"): topic `<prefix>/onvif-ej/<ONVIF topic>[/&<source
 //! values>]`, payload `{"UtcTime": .., "PropertyOperation": .., "Source": {..}, "Key": {..},
 //! "Data": {..}}`.
+//!
+//! Axis devices publish their events to MQTT in a shape of their own (VAPIX "MQTT event
+//! bridge"): the payload names the ONVIF topic itself, `{"topic": "onvif:Device/axis:IO/Port",
+//! "timestamp": <epoch ms>, "serial": "ACCC8E...", "message": {"source": {..}, "key": {..},
+//! "data": {..}}}`, whatever MQTT topic it came on. It is read as the same ONVIF message.
 
 use crate::jv::{self, Json, JsonContainerTrait, JsonValueTrait, Value, view};
 use crate::{DecodeContext, DecodeError, json, new_event, scan, time};
@@ -34,12 +39,77 @@ pub fn decode_onvif_mqtt(
             raw.as_str(),
         )
     })?;
-    decode(topic, Some(&value), &raw, ctx)
-        .map_err(|reason| DecodeError::new(1, reason, raw.as_str()))
+    let decoded = if is_axis_event(&value) {
+        // The payload is the whole event, topic included: it is its own raw line.
+        decode_axis(&value, body, ctx)
+    } else {
+        decode(topic, Some(&value), &raw, ctx)
+    };
+    decoded.map_err(|reason| DecodeError::new(1, reason, raw.as_str()))
 }
 
-/// Decodes a line `{"topic": "...", "payload": {...}}` (the payload may also be a JSON string).
+/// Whether `value` is an Axis MQTT event: an ONVIF or Axis topic expression (`onvif:...`,
+/// `axis:...`) and a `message` object.
+pub(crate) fn is_axis_event(value: &Value) -> bool {
+    let [topic, message] = jv::pick(value, ["topic", "message"]);
+    let onvif_topic = topic.and_then(|t| t.as_str()).is_some_and(|t| {
+        ["onvif:", "axis:", "tns1:", "tnsaxis:"]
+            .iter()
+            .any(|prefix| t.trim_start().starts_with(prefix))
+    });
+    onvif_topic && message.is_some_and(|m| m.is_object())
+}
+
+/// An Axis MQTT event (see the module's text) as the ONVIF message it carries: the device is
+/// its serial number, the topic's `onvif:` levels are ONVIF's own (`tns1:`), its `axis:`
+/// levels Axis's (`tnsaxis:`, as in the device's SOAP notifications), and `source`, `key` and
+/// `data` are the message's items.
+pub(crate) fn decode_axis(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
+    let [topic, timestamp, serial, message] =
+        jv::pick(value, ["topic", "timestamp", "serial", "message"]);
+    let expression = topic.and_then(|t| t.as_str()).unwrap_or_default();
+    let path: String = expression
+        .trim()
+        .trim_matches('/')
+        .split('/')
+        .map(|level| match level.split_once(':') {
+            Some(("onvif" | "tns1", name)) => name.to_string(),
+            Some(("axis", name)) => format!("tnsaxis:{name}"),
+            _ => level.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if path.is_empty() {
+        return Err(format!(
+            "expected an Axis event topic such as 'onvif:Device/axis:IO/Port', found '{expression}'"
+        ));
+    }
+    let [source, key, data] = message
+        .map(|m| jv::pick(m, ["source", "key", "data"]))
+        .unwrap_or_default();
+    // The onvif-ej payload the mapping reads, written as text and parsed (see `jv`).
+    let item = |v: Option<&Value>| v.filter(|v| v.is_object()).map_or("{}".into(), jv::text_of);
+    let time = timestamp.map_or("null".into(), jv::text_of);
+    let payload = jv::parse_str(&format!(
+        "{{\"UtcTime\": {time}, \"Source\": {}, \"Key\": {}, \"Data\": {}}}",
+        item(source),
+        item(key),
+        item(data)
+    ))?;
+    let parsed = Topic {
+        device: serial.and_then(|s| s.as_str()).and_then(scan::non_empty),
+        path: Cow::Owned(path),
+        source_values: None,
+    };
+    decode_message(&parsed, Some(&payload), raw, ctx, "onvif-ej")
+}
+
+/// Decodes a line `{"topic": "...", "payload": {...}}` (the payload may also be a JSON string),
+/// or an Axis MQTT event line.
 pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
+    if is_axis_event(value) {
+        return decode_axis(value, raw, ctx);
+    }
     let Some(topic) = value.get("topic").and_then(|t| t.as_str()) else {
         return Err(format!(
             "expected an onvif-ej line with a string 'topic' and a 'payload', found 'topic' = {}",
@@ -479,6 +549,36 @@ mod tests {
 
     fn ctx() -> DecodeContext {
         DecodeContext::new("mqtt", 5)
+    }
+
+    #[test]
+    fn an_axis_payload_on_any_mqtt_topic_is_its_own_onvif_message() {
+        let payload = br#"{"topic":"onvif:Device/axis:Sensor/PIR","timestamp":1795749601000,"serial":"ACCC8E5A1B2C","message":{"source":{"sensor":"0"},"key":{},"data":{"state":"1"}}}"#;
+        let event = decode_onvif_mqtt(
+            "axis/ACCC8E5A1B2C/event/tns:onvif/Device/tns:axis/Sensor/PIR",
+            payload,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            (event.class, event.activity),
+            (EventClass::VideoAnalytics, Activity::Motion)
+        );
+        assert_eq!(event.host.as_deref(), Some("ACCC8E5A1B2C"));
+        assert_eq!(event.time_ms, 1_795_749_601_000);
+        assert_eq!(
+            event.raw.as_bytes(),
+            payload,
+            "the payload is its own raw line"
+        );
+        // Not Axis's shape: a payload with a `message` text, or a topic of no ONVIF namespace.
+        for other in [
+            r#"{"topic":"onvif:Device/axis:Sensor/PIR","message":"hello"}"#,
+            r#"{"topic":"shop/orders","message":{"data":{}}}"#,
+        ] {
+            let value = jv::parse_str(other).unwrap();
+            assert!(!is_axis_event(&value), "{other}");
+        }
     }
 
     #[test]

@@ -801,3 +801,71 @@ fn auto_detection_agrees_with_the_named_formats() {
         );
     }
 }
+
+#[test]
+fn axis_mqtt_events() {
+    // Axis's own MQTT shape (VAPIX MQTT event bridge): the ONVIF topic and the message's
+    // items inside the payload, the serial number as the device.
+    for format in [Format::OnvifEj, Format::Auto] {
+        let events = decode_file(&format, "axis-mqtt.jsonl");
+        #[rustfmt::skip]
+        let want: &[Physical] = &[
+            (C::VideoAnalytics, A::Motion, S::Unknown, "", "", "", "", ""),
+            (C::VideoAnalytics, A::Motion, S::Unknown, "", "", "", "", ""),
+            (C::AlarmSignal, A::Other, S::Unknown, "", "", "", "", ""),
+            (C::VideoAnalytics, A::VideoTamper, S::Unknown, "", "", "", "0", ""),
+            (C::VideoAnalytics, A::Motion, S::Unknown, "", "", "", "0", ""),
+            (C::Base, A::Other, S::Unknown, "", "", "", "", ""),
+        ];
+        check_physical(&events, want);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.host.as_deref() == Some("ACCC8E5A1B2C"))
+        );
+        assert_eq!(events[0].time_rfc3339(), "2026-11-27T03:20:00.000Z");
+        assert_eq!(
+            field(&events[1], "onvif.topic"),
+            "Device/tnsaxis:Sensor/PIR"
+        );
+        assert_eq!(field(&events[2], "onvif.source.port"), "1");
+    }
+}
+
+#[test]
+fn an_axis_mqtt_event_reads_as_the_same_soap_notification() {
+    let xml = r#"<tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema"><tt:Event><wsnt:NotificationMessage xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:tnsaxis="http://www.axis.com/2009/event/topics" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"><wsnt:Topic Dialect="http://docs.oasis-open.org/wsn/t-1/TopicExpression/Simple">tns1:Device/tnsaxis:Sensor/PIR</wsnt:Topic><wsnt:Message><tt:Message UtcTime="2026-11-27T03:20:01Z" PropertyOperation="Changed"><tt:Source><tt:SimpleItem Name="sensor" Value="0"/></tt:Source><tt:Key></tt:Key><tt:Data><tt:SimpleItem Name="state" Value="1"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage></tt:Event></tt:MetadataStream>"#;
+    let json = r#"{"topic":"onvif:Device/axis:Sensor/PIR","timestamp":1795749601000,"serial":"ACCC8E5A1B2C","message":{"source":{"sensor":"0"},"key":{},"data":{"state":"1"}}}"#;
+    let ctx = ctx(RECEIVED_MS);
+    let from_xml = decode_bytes(&Format::OnvifXml, xml.as_bytes(), &ctx);
+    let from_json = decode_bytes(&Format::OnvifEj, json.as_bytes(), &ctx);
+    assert!(from_xml.errors.is_empty() && from_json.errors.is_empty());
+    let (a, b) = (&from_xml.events[0], &from_json.events[0]);
+    assert_eq!(
+        (
+            a.time_ms,
+            a.class,
+            a.activity,
+            a.status,
+            &a.physical,
+            &a.message
+        ),
+        (
+            b.time_ms,
+            b.class,
+            b.activity,
+            b.status,
+            &b.physical,
+            &b.message
+        )
+    );
+    let items = |e: &Event| -> Vec<(String, String)> {
+        e.fields
+            .iter()
+            .filter(|(k, _)| k.starts_with("onvif.source.") || k.starts_with("onvif.data."))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(items(a), items(b));
+    assert_eq!(field(a, "onvif.topic"), field(b, "onvif.topic"));
+}
