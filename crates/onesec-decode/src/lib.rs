@@ -691,7 +691,11 @@ fn detect_json(value: &Value) -> JsonKind {
         JsonKind::Frigate
     } else if (has("topic") && has("payload")) || onvif::is_axis_event(value) {
         JsonKind::Onvif
-    } else if has("winlog") || jv::at(value, &["Event", "System"]).is_some() || has("EventID") {
+    } else if has("winlog")
+        || jv::at(value, &["Event", "System"]).is_some()
+        || has("EventID")
+        || windows::is_wazuh(value)
+    {
         JsonKind::Windows
     } else if has("class") && has("activity") && has("time_ms") {
         JsonKind::Event

@@ -1,5 +1,7 @@
 //! Windows events as JSON: Winlogbeat (`winlog.*`), EVTX rendered as JSON
-//! (`{"Event":{"System":{..},"EventData":{..}}}`) and flat objects with a top-level `EventID`.
+//! (`{"Event":{"System":{..},"EventData":{..}}}`), Wazuh's `eventchannel` JSON (`win.system`,
+//! `win.eventdata`, in an archive record or under `data` in an alert) and flat objects with a
+//! top-level `EventID`.
 
 use crate::jv::{
     self, Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
@@ -39,6 +41,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
         event,
         host,
         log,
+        win,
+        data,
     ] = jv::pick(
         value,
         [
@@ -50,6 +54,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             "event",
             "host",
             "log",
+            "win",
+            "data",
         ],
     );
     // The shapes only insert (document order, not key order): sorted in once at the end.
@@ -65,6 +71,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
             log,
         };
         winlogbeat_shape(&top, winlog, &mut batch)
+    } else if let Some(win) = wazuh_win(win, data) {
+        wazuh_shape(win, &mut batch)
     } else {
         flat_shape(value, &mut batch)
     };
@@ -330,6 +338,91 @@ fn winlogbeat_shape<'v>(
         opcode: text(opcode),
         keywords: text(keywords),
         message: text(top.message),
+    }
+}
+
+/// Wazuh's `win` object (with its `system`): top-level in an archive record, under `data` in
+/// an alert.
+fn wazuh_win<'v>(win: Option<&'v Value>, data: Option<&'v Value>) -> Option<&'v Value> {
+    win.or_else(|| data.and_then(|d| d.get("win")))
+        .filter(|w| w.get("system").is_some_and(|s| s.is_object()))
+}
+
+/// Whether `value` is a Wazuh Windows record (for format detection).
+pub(crate) fn is_wazuh(value: &Value) -> bool {
+    wazuh_win(value.get("win"), value.get("data")).is_some()
+}
+
+/// Wazuh's `eventchannel` decoder writes the system values and the event data under
+/// lower-camel-case names (`eventID`, `systemTime`, `targetUserName`, `ipAddress`): the event
+/// data is kept under the names Windows and Sigma rules use (first letter upper case:
+/// `TargetUserName`, `IpAddress`), and its `message` is Windows's text in quotes.
+fn wazuh_shape<'v>(win: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
+    let [system, data] = jv::pick(win, ["system", "eventdata"]);
+    if let Some(data) = data.and_then(Value::as_object) {
+        let mut name = String::new();
+        for (key, value) in data.iter() {
+            let Some(text) = scalar(value) else {
+                continue;
+            };
+            name.clear();
+            let mut chars = key.chars();
+            if let Some(first) = chars.next() {
+                name.extend(first.to_uppercase());
+                name.push_str(chars.as_str());
+            }
+            insert_data_item(fields, &name, &text);
+        }
+    }
+    let Some(system) = system else {
+        return System::default();
+    };
+    let [
+        event_id_value,
+        channel,
+        computer,
+        provider,
+        system_time,
+        record_id,
+        level,
+        task,
+        opcode,
+        keywords,
+        message,
+    ] = jv::pick(
+        system,
+        [
+            "eventID",
+            "channel",
+            "computer",
+            "providerName",
+            "systemTime",
+            "eventRecordID",
+            "level",
+            "task",
+            "opcode",
+            "keywords",
+            "message",
+        ],
+    );
+    let text = |v: Option<&'v Value>| v.and_then(scalar);
+    System {
+        event_id: event_id_value.and_then(event_id),
+        channel: text(channel),
+        computer: text(computer),
+        provider: text(provider),
+        time_ms: system_time.and_then(time::parse_value),
+        record_id: text(record_id),
+        level: text(level),
+        task: text(task),
+        opcode: text(opcode),
+        keywords: text(keywords),
+        message: text(message).map(|m| {
+            match m.trim().strip_prefix('"').and_then(|m| m.strip_suffix('"')) {
+                Some(inner) => Cow::Owned(inner.to_string()),
+                None => m,
+            }
+        }),
     }
 }
 

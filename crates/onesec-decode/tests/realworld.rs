@@ -869,3 +869,34 @@ fn an_axis_mqtt_event_reads_as_the_same_soap_notification() {
     assert_eq!(items(a), items(b));
     assert_eq!(field(a, "onvif.topic"), field(b, "onvif.topic"));
 }
+
+#[test]
+fn wazuh_windows_eventchannel() {
+    // Wazuh's `windows_eventchannel` JSON: an alert (`data.win`) and an archive record (`win`).
+    for format in [Format::WindowsJson, Format::Auto] {
+        let events = decode_file(&format, "wazuh-windows.jsonl");
+        #[rustfmt::skip]
+        let want: &[Cyber] = &[
+            (C::Authentication, A::Logon, S::Failure, "administrator", "203.0.113.77", "logon_failed"),
+            (C::Authentication, A::Logon, S::Success, "bkeller", "10.10.20.44", "logon"),
+            (C::ProcessActivity, A::Launch, S::Success, "bkeller", "", "process_created"),
+        ];
+        check_cyber(&events, want);
+        let e = &events[0];
+        assert_eq!(e.time_rfc3339(), "2026-11-27T03:30:00.123Z");
+        assert_eq!(e.host.as_deref(), Some("SRV-FILE-01.acme.local"));
+        assert_eq!(e.actor.domain.as_deref(), Some("ACME"));
+        assert_eq!(e.src.port, Some(51234));
+        assert_eq!(e.logon, Some(LogonKind::Network));
+        assert_eq!(e.message, "An account failed to log on.");
+        // The event data under Windows's own names, as Sigma rules spell them.
+        assert_eq!(field(e, "SubStatus"), "0xc000006a");
+        assert_eq!(field(e, "EventID"), "4625");
+        assert_eq!(e.source.service, "security");
+        assert_eq!(events[1].logon, Some(LogonKind::RemoteInteractive));
+        let sysmon = &events[2];
+        assert_eq!(sysmon.source.service, "sysmon");
+        assert_eq!(field(sysmon, "CommandLine"), "cmd.exe /c whoami");
+        assert_eq!(field(sysmon, "Image"), "C:\\Windows\\System32\\cmd.exe");
+    }
+}
