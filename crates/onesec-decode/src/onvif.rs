@@ -107,19 +107,19 @@ pub(crate) fn decode_axis(value: &Value, raw: &str, ctx: &DecodeContext) -> Resu
 /// Decodes a line `{"topic": "...", "payload": {...}}` (the payload may also be a JSON string),
 /// or an Axis MQTT event line.
 pub(crate) fn decode_line(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Event, String> {
-    if is_axis_event(value) {
+    let [topic_value, payload_value] = jv::pick(value, ["topic", "payload"]);
+    // Axis's shape has no `payload` (its message is in `message`).
+    if payload_value.is_none() && is_axis_event(value) {
         return decode_axis(value, raw, ctx);
     }
-    let Some(topic) = value.get("topic").and_then(|t| t.as_str()) else {
+    let Some(topic) = topic_value.and_then(|t| t.as_str()) else {
         return Err(format!(
             "expected an onvif-ej line with a string 'topic' and a 'payload', found 'topic' = {}",
-            value
-                .get("topic")
-                .map_or("nothing".into(), |t| scan::preview(&t.to_string(), 40))
+            topic_value.map_or("nothing".into(), |t| scan::preview(&t.to_string(), 40))
         ));
     };
     let parsed;
-    let payload = match value.get("payload").map(|p| (p, view(p))) {
+    let payload = match payload_value.map(|p| (p, view(p))) {
         None | Some((_, Json::Null)) => None,
         Some((_, Json::Str(text))) if text.trim().is_empty() => None,
         Some((_, Json::Str(text))) => {
