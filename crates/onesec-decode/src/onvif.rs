@@ -68,9 +68,7 @@ pub(crate) fn decode_axis(value: &Value, raw: &str, ctx: &DecodeContext) -> Resu
     let [topic, timestamp, serial, message] =
         jv::pick(value, ["topic", "timestamp", "serial", "message"]);
     let expression = topic.and_then(|t| t.as_str()).unwrap_or_default();
-    let path: String = expression
-        .trim()
-        .trim_matches('/')
+    let path: String = trim_slashes(expression.trim())
         .split('/')
         .map(|level| match level.split_once(':') {
             Some(("onvif" | "tns1", name)) => name.to_string(),
@@ -146,7 +144,7 @@ pub(crate) struct Topic<'a> {
 /// An XML topic expression (`tns1:Door/State/DoorAlarm`) in the onvif-ej path form the
 /// mapping reads: `tns1:` dropped per level, vendor aliases kept (Core, "event broker").
 pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
-    let trimmed = expression.trim().trim_matches('/');
+    let trimmed = trim_slashes(expression.trim());
     // onvif-ej topics have no `tns1:`: the path is the topic itself.
     if scan::find_str(trimmed, "tns1:").is_none() {
         return Cow::Borrowed(trimmed);
@@ -160,7 +158,7 @@ pub(crate) fn topic_path(expression: &str) -> Cow<'_, str> {
 }
 
 fn parse_topic(topic: &str) -> Topic<'_> {
-    let topic = topic.trim().trim_matches('/');
+    let topic = trim_slashes(topic.trim());
     let (prefix, rest) = match scan::find_str(topic, "/onvif-ej/") {
         Some(i) => (Some(&topic[..i]), &topic[i + "/onvif-ej/".len()..]),
         None => (None, topic.strip_prefix("onvif-ej/").unwrap_or(topic)),
@@ -301,7 +299,9 @@ pub(crate) fn decode_message(
             for (name, value) in items.iter() {
                 key.clear();
                 key.push_str(prefix);
-                key.push_str(name.trim_start_matches('@'));
+                // `trim_start_matches('@')`, a byte at a time (`@` is ASCII).
+                let at_signs = name.bytes().take_while(|&b| b == b'@').count();
+                key.push_str(name.get(at_signs..).unwrap_or_default());
                 json::flatten_at(&mut key, value, &mut batch);
             }
         }
@@ -392,6 +392,19 @@ fn first_text(candidates: &[Option<&Value>]) -> Option<String> {
 const MAX_LEVELS: usize = 8;
 
 /// A topic level without its namespace alias (`tns1:Door` and `tnsaxis:Door` give `Door`).
+/// `text` without the `/`s at either end: `trim_matches('/')` a byte at a time (the `char`
+/// pattern's set-up cost 2 % of decoding an onvif-ej line, called twice per topic).
+fn trim_slashes(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(|&b| b != b'/').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b'/')
+        .map_or(start, |at| at + 1);
+    // `/` is ASCII: both ends are `char` boundaries.
+    text.get(start..end).unwrap_or_default()
+}
+
 fn bare(level: &str) -> &str {
     scan::after_last(level, b':')
 }
@@ -549,6 +562,13 @@ mod tests {
 
     fn ctx() -> DecodeContext {
         DecodeContext::new("mqtt", 5)
+    }
+
+    #[test]
+    fn slashes_are_trimmed_as_trim_matches_does() {
+        for text in ["", "/", "//", "a", "/a/", "//a/b//", "é/", "/é", "a/b"] {
+            assert_eq!(trim_slashes(text), text.trim_matches('/'), "{text:?}");
+        }
     }
 
     #[test]
