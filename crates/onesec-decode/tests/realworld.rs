@@ -377,7 +377,7 @@ fn cef() {
         (C::Authentication, A::Logon, S::Failure, "dave", "203.0.113.46", "logon_failed"),
         (C::Base, A::Other, S::Unknown, "admin", "", ""),
         (C::Base, A::Other, S::Unknown, "", "", ""),
-        (C::NetworkActivity, A::Close, S::Success, "acme\\alice", "10.20.4.17", "network_allowed"),
+        (C::NetworkActivity, A::Close, S::Success, "alice", "10.20.4.17", "network_allowed"),
         (C::Authentication, A::Logon, S::Failure, "erin", "198.51.100.28", "logon_failed"),
         (C::NetworkActivity, A::Open, S::Failure, "", "2001:db8::45", "network_denied"),
         (C::Base, A::Other, S::Unknown, "frank", "", ""),
@@ -402,6 +402,8 @@ fn cef() {
     // Imperva's `n/a` is no user; Azure ATP's ISO `start` is read.
     assert_eq!(events[9].actor.user, None);
     assert_eq!(events[11].time_rfc3339(), "2026-11-27T03:18:07.643Z");
+    // `suser=acme\\alice`: the account split as Windows accounts are.
+    assert_eq!(events[13].actor.domain.as_deref(), Some("acme"));
     // An unescaped `=` inside a value stays in it.
     assert_eq!(
         field(&events[13], "cef.request"),
@@ -419,7 +421,7 @@ fn leef() {
     let events = decode_file(&Format::Leef, "leef.log");
     #[rustfmt::skip]
     let want: &[Cyber] = &[
-        (C::NetworkActivity, A::Open, S::Success, "acme\\alice", "10.20.4.17", "network_allowed"),
+        (C::NetworkActivity, A::Open, S::Success, "alice", "10.20.4.17", "network_allowed"),
         (C::Authentication, A::Logon, S::Failure, "administrator", "203.0.113.45", "logon_failed"),
         (C::NetworkActivity, A::Open, S::Unknown, "", "10.0.1.8", "network_connection"),
         (C::Base, A::Other, S::Unknown, "grace", "10.20.4.30", ""),

@@ -57,7 +57,9 @@ fn cef_samples() {
     assert_eq!(field(pa, "network.bytes_out"), "18443");
     assert_eq!(field(pa, "network.action"), "allowed");
     assert_eq!(action(pa), "network_allowed");
-    assert_eq!(pa.actor.user.as_deref(), Some(r"acme\bkeller"));
+    // `suser=acme\\bkeller`: split as Windows accounts are.
+    assert_eq!(pa.actor.user.as_deref(), Some("bkeller"));
+    assert_eq!(pa.actor.domain.as_deref(), Some("acme"));
     assert_eq!(field(pa, "cef.label.Rule"), "allow-web-out");
     assert_eq!(field(pa, "cef.label.Virtual System"), "vsys1");
     assert_eq!(field(pa, "cef.deviceExternalId"), "013201001234");

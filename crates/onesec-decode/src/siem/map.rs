@@ -231,14 +231,12 @@ fn read_record(
     // `usrName`): the source user, else the destination user.
     if event.class == EventClass::Base && event.actor.user.is_none() {
         let keys = view.keys;
-        event.actor.user = account(&view, keys.src_user)
-            .or_else(|| account(&view, keys.dst_user))
-            .map(str::to_string);
-        if event.actor.user.is_some() {
-            event.actor.domain = view
+        let user = account(&view, keys.src_user).or_else(|| account(&view, keys.dst_user));
+        if user.is_some() {
+            let domain = view
                 .get(keys.src_domain)
-                .or_else(|| view.get(keys.dst_domain))
-                .map(str::to_string);
+                .or_else(|| view.get(keys.dst_domain));
+            set_account(event, user, domain);
         }
     }
     Ok(())
@@ -246,6 +244,20 @@ fn read_record(
 
 /// The account among `names`, unless a placeholder (`n/a`, as Imperva and FortiGate write
 /// for no user).
+/// Sets the actor's account. A Windows-style `DOMAIN\user` (Palo Alto's `suser`, proxies) is
+/// split as the Windows decoder splits it, so the same account reads the same from every source;
+/// a domain named on its own wins over the prefix.
+fn set_account(event: &mut Event, user: Option<&str>, domain: Option<&str>) {
+    let (prefix, user) = match user.and_then(|u| u.rsplit_once('\\')) {
+        Some((prefix, name)) if !prefix.is_empty() && !name.is_empty() => {
+            (Some(prefix), Some(name))
+        }
+        _ => (None, user),
+    };
+    event.actor.user = user.map(str::to_string);
+    event.actor.domain = domain.or(prefix).map(str::to_string);
+}
+
 fn account<'a>(view: &View<'a>, names: &[&str]) -> Option<&'a str> {
     view.get(names)
         .filter(|user| !user.eq_ignore_ascii_case("n/a"))
@@ -593,8 +605,7 @@ fn set_authentication(view: &View<'_>, words: &str, event: &mut Event) {
     let domain = view
         .get(keys.dst_domain)
         .or_else(|| view.get(keys.src_domain));
-    event.actor.user = user.map(str::to_string);
-    event.actor.domain = domain.map(str::to_string);
+    set_account(event, user, domain);
     if event.dst.hostname.is_none() && event.dst.ip.is_none() {
         event.dst.hostname.clone_from(&event.host);
     }
@@ -655,9 +666,8 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
         Activity::Open
     };
     event.status = status(allowed);
-    event.actor.user = account(view, keys.src_user)
-        .or_else(|| account(view, keys.dst_user))
-        .map(str::to_string);
+    let user = account(view, keys.src_user).or_else(|| account(view, keys.dst_user));
+    set_account(event, user, None);
     let (verdict_name, action) = match allowed {
         Some(true) => (Some("allowed"), "network_allowed"),
         Some(false) => (Some("denied"), "network_denied"),
