@@ -6,33 +6,9 @@ use onesec_cluster::lease::{self, partition_key};
 use onesec_cluster::{Cluster, ClusterError, ClusterSettings};
 use std::time::{Duration, Instant};
 
-fn settings(name: &str) -> ClusterSettings {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    ClusterSettings {
-        url: std::env::var("ONESEC_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        prefix: format!("{name}{}x{}", std::process::id(), nanos % 1_000_000_000),
-        partitions: 4,
-        lease_ttl: Duration::from_secs(1),
-        ..ClusterSettings::default()
-    }
-}
+mod common;
 
-async fn connect(name: &str) -> Option<Cluster> {
-    match Cluster::connect(settings(name)).await {
-        Ok(cluster) => Some(cluster),
-        Err(error @ ClusterError::Connect { .. }) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!("NATS JetStream is not reachable under CI: {error}");
-            }
-            eprintln!("SKIPPED: {error}");
-            None
-        }
-        Err(error) => panic!("{error}"),
-    }
-}
+use common::connect;
 
 #[tokio::test]
 async fn one_holder_renewals_expiry_and_a_stale_holder() {

@@ -2,36 +2,13 @@
 //! again under the same batch id — what a retry after a lost acknowledgement does — stores
 //! nothing twice and keeps its event ids. Skipped without a server, except under `CI=true`.
 
-use onesec_cluster::{Cluster, ClusterError, ClusterSettings, Publisher};
+use onesec_cluster::{Cluster, Publisher};
 use onesec_directory::{Directory, SharedDirectory};
 use onesec_event::{Activity, Event, EventClass, PersonRef};
 
-fn settings(name: &str) -> ClusterSettings {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    ClusterSettings {
-        url: std::env::var("ONESEC_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        prefix: format!("{name}{}x{}", std::process::id(), nanos % 1_000_000_000),
-        partitions: 4,
-        ..ClusterSettings::default()
-    }
-}
+mod common;
 
-async fn connect(name: &str) -> Option<Cluster> {
-    match Cluster::connect(settings(name)).await {
-        Ok(cluster) => Some(cluster),
-        Err(error @ ClusterError::Connect { .. }) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!("NATS JetStream is not reachable under CI: {error}");
-            }
-            eprintln!("SKIPPED: {error}");
-            None
-        }
-        Err(error) => panic!("{error}"),
-    }
-}
+use common::connect;
 
 /// Events of several people, some at a site (so they have site copies besides their primary).
 fn events() -> Vec<Event> {

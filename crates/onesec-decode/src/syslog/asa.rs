@@ -261,22 +261,24 @@ fn tunnel(established: bool, rest: &str, event: &mut Event) {
     }
 }
 
-/// 611101 `User authentication succeeded: IP address: IP, Uname: U` and 611102 `... failed`:
-/// a logon to the ASA itself (SSH, Telnet, ASDM).
-fn admin_logon(success: bool, text: &str, event: &mut Event) {
+/// A network logon to the ASA itself, succeeded or failed, with the action for each.
+fn set_management_logon(event: &mut Event, success: bool, (ok, failed): (&str, &str)) {
     let status = if success {
         Status::Success
     } else {
         Status::Failure
     };
     set_logon(event, Activity::Logon, status, LogonKind::Network);
-    set_action(
+    set_action(event, if success { ok } else { failed });
+}
+
+/// 611101 `User authentication succeeded: IP address: IP, Uname: U` and 611102 `... failed`:
+/// a logon to the ASA itself (SSH, Telnet, ASDM).
+fn admin_logon(success: bool, text: &str, event: &mut Event) {
+    set_management_logon(
         event,
-        if success {
-            "asa_admin_auth_success"
-        } else {
-            "asa_admin_auth_failed"
-        },
+        success,
+        ("asa_admin_auth_success", "asa_admin_auth_failed"),
     );
     if let Some(user) = text.split("Uname: ").nth(1) {
         set_visible_user(event, user.split([',', ' ']).next().unwrap_or(""));
@@ -289,19 +291,10 @@ fn admin_logon(success: bool, text: &str, event: &mut Event) {
 /// 605004 `Login denied from A/P to IF:B/service for user "U"` and 605005 `Login permitted
 /// ...`: a management session (SSH, Telnet, HTTPS/ASDM, serial) to the ASA itself.
 fn management_login(success: bool, text: &str, event: &mut Event) {
-    let status = if success {
-        Status::Success
-    } else {
-        Status::Failure
-    };
-    set_logon(event, Activity::Logon, status, LogonKind::Network);
-    set_action(
+    set_management_logon(
         event,
-        if success {
-            "asa_admin_login_permitted"
-        } else {
-            "asa_admin_login_denied"
-        },
+        success,
+        ("asa_admin_login_permitted", "asa_admin_login_denied"),
     );
     let words: Vec<&str> = text.split_whitespace().collect();
     if let Some(from) = after(&words, "from") {
