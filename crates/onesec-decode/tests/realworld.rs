@@ -902,3 +902,51 @@ fn wazuh_windows_eventchannel() {
         assert_eq!(field(sysmon, "Image"), "C:\\Windows\\System32\\cmd.exe");
     }
 }
+
+/// Every prefix of every line of every sample, through its own format and `auto`: decoded or
+/// refused with an error, never a panic (the truncations a network cut makes).
+#[test]
+fn every_prefix_of_every_sample_line_decodes_or_is_refused() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/realworld");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the realworld samples")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut prefixes = 0usize;
+    for path in entries {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => csv_format(name),
+            Some("xml") => Format::OnvifXml,
+            Some("jsonl") if name.starts_with("frigate") => Format::Frigate,
+            Some("jsonl") if name.starts_with("gallagher") => Format::Gallagher,
+            Some("jsonl") if name.contains("onvif") || name.starts_with("axis") => Format::OnvifEj,
+            Some("jsonl") => Format::WindowsJson,
+            Some("log") if name.starts_with("cef") => Format::Cef,
+            Some("log") if name.starts_with("leef") => Format::Leef,
+            Some("log") => Format::Syslog,
+            Some("txt") => Format::SiaDc09,
+            _ => continue,
+        };
+        let text = String::from_utf8_lossy(&bytes(name)).into_owned();
+        for line in text.lines() {
+            for cut in (0..=line.len()).filter(|c| line.is_char_boundary(*c)) {
+                let prefix = &line.as_bytes()[..cut];
+                for format in [&format, &Format::Auto] {
+                    let out = decode_bytes(format, prefix, &ctx(RECEIVED_MS));
+                    // An XML line may hold several notifications; any other line is one record.
+                    assert!(
+                        out.events.len() + out.errors.len() <= 1 || name.ends_with(".xml"),
+                        "{name}: one record per line"
+                    );
+                }
+                prefixes += 1;
+            }
+        }
+    }
+    assert!(prefixes > 10_000, "{prefixes} prefixes tried");
+}
