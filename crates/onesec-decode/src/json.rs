@@ -42,6 +42,25 @@ pub(crate) fn flatten_into(prefix: &str, value: &Value, fields: &mut Fields) {
     flatten_at(&mut path, value, &mut fields.batch());
 }
 
+/// [`flatten_into`] of a whole document (no prefix); whether one of its top-level keys is where
+/// a flow record keeps its source address ([`crate::flow::is_source_key`]), found on the way.
+fn flatten_top_level(value: &Value, fields: &mut Fields) -> bool {
+    let mut batch = fields.batch();
+    let mut path = String::with_capacity(64);
+    let Json::Object(map) = view(value) else {
+        flatten_at(&mut path, value, &mut batch);
+        return false;
+    };
+    let mut source_key = false;
+    for (name, inner) in map.iter() {
+        source_key |= crate::flow::is_source_key(name);
+        path.clear();
+        path.push_str(name);
+        flatten_at(&mut path, inner, &mut batch);
+    }
+    source_key
+}
+
 /// [`flatten_into`] with the key of `value` in `path`, one buffer for the whole document: each
 /// level appends its part and cuts it off again (no `format!`ed key per level).
 pub(crate) fn flatten_at(path: &mut String, value: &Value, fields: &mut Batch<'_>) {
@@ -114,17 +133,18 @@ pub(crate) fn decode_event(raw: &str, ctx: &DecodeContext) -> Result<Event, Stri
 }
 
 /// Decodes any JSON object as a base event: fields flattened with dots, time from
-/// `@timestamp`/`timestamp`/`time`/`UtcTime`, host from `host`/`host.name`/`hostname`, message
-/// from `message`/`msg`.
+/// `@timestamp`/`timestamp`/`time`/`UtcTime`/`ts`, host from `host`/`host.name`/`hostname`,
+/// message from `message`/`msg`; a flow record ([`crate::flow`]) is network activity.
 pub(crate) fn decode_generic(value: &Value, raw: &str, ctx: &DecodeContext) -> Event {
-    let time_ms = ["@timestamp", "timestamp", "time", "UtcTime"]
+    // `ts`: Zeek's and Suricata's epoch seconds, when nothing else dates the record.
+    let time_ms = ["@timestamp", "timestamp", "time", "UtcTime", "ts"]
         .iter()
         .find_map(|k| value.get(*k))
         .and_then(time::parse_value);
     let mut event = new_event(ctx, "json", raw, time_ms, EventClass::Base, Activity::Other);
     // Keys and values together are about as long as the document: one allocation.
     event.fields.reserve(16, raw.len());
-    flatten_into("", value, &mut event.fields);
+    let maybe_flow = flatten_top_level(value, &mut event.fields);
     let text = |keys: &[&str]| {
         keys.iter()
             .find_map(|k| event.fields.get(k))
@@ -133,6 +153,13 @@ pub(crate) fn decode_generic(value: &Value, raw: &str, ctx: &DecodeContext) -> E
     };
     event.host = text(&["host", "host.name", "hostname"]);
     event.message = text(&["message", "msg"]).unwrap_or_default();
+    if maybe_flow
+        && crate::flow::classify(&mut event)
+        && time_ms.is_none()
+        && let Some(time) = crate::flow::time_of(&event, &ctx.syslog.timezone)
+    {
+        event.time_ms = time;
+    }
     event
 }
 

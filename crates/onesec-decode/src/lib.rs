@@ -47,6 +47,7 @@
 
 mod access_csv;
 mod evtx;
+mod flow;
 mod framing;
 mod frigate;
 mod gallagher;

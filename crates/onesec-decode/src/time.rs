@@ -61,7 +61,12 @@ pub(crate) fn parse_text_in(text: &str, zone: &chrono_tz::Tz) -> Option<i64> {
             return local_to_ms(&naive, zone);
         }
     }
-    for pattern in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f %#z"] {
+    // Offsets without a colon (`+0000`: Suricata EVE, Wazuh alerts) are no RFC 3339.
+    for pattern in [
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f %#z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(text, pattern) {
             return Some(t.timestamp_millis());
         }
@@ -223,6 +228,8 @@ mod tests {
         assert_eq!(parse_value(&sonic_rs::json!(1_773_129_491_000i64)), Some(t));
         assert_eq!(parse_value(&sonic_rs::json!(1_773_129_491.0)), Some(t));
         assert_eq!(parse_text("yesterday"), None);
+        assert_eq!(parse_text("2026-03-10T08:58:11.000000+0100"), Some(t));
+        assert_eq!(parse_text("2026-03-10T07:58:11+0000"), Some(t));
         assert_eq!(parse_value(&sonic_rs::json!(f64::MAX)), None);
         let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
         assert_eq!(parse_text_in("2026-03-10 08:58:11", &paris), Some(t));

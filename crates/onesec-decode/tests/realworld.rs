@@ -923,6 +923,7 @@ fn every_prefix_of_every_sample_line_decodes_or_is_refused() {
             Some("csv") => csv_format(name),
             Some("xml") => Format::OnvifXml,
             Some("jsonl") if name.starts_with("frigate") => Format::Frigate,
+            Some("jsonl") if name.starts_with("flows") => Format::Json,
             Some("jsonl") if name.starts_with("gallagher") => Format::Gallagher,
             Some("jsonl") if name.contains("onvif") || name.starts_with("axis") => Format::OnvifEj,
             Some("jsonl") => Format::WindowsJson,
@@ -949,4 +950,88 @@ fn every_prefix_of_every_sample_line_decodes_or_is_refused() {
         }
     }
     assert!(prefixes > 10_000, "{prefixes} prefixes tried");
+}
+
+#[test]
+fn json_flow_records() {
+    // ECS (Filebeat/Elastic Agent), Suricata EVE flow and alert, Zeek conn.log, AWS VPC flow
+    // log JSON and a FortiGate JSON export: network activity with what connection
+    // monitoring reads (addresses, ports, protocol, bytes, verdict).
+    for format in [Format::Json, Format::Auto] {
+        let events = decode_file(&format, "flows.jsonl");
+        #[rustfmt::skip]
+        let want: &[Cyber] = &[
+            (C::NetworkActivity, A::Close, S::Success, "", "10.20.4.17", "network_allowed"),
+            (C::NetworkActivity, A::Open, S::Failure, "", "203.0.113.77", "network_denied"),
+            (C::NetworkActivity, A::Close, S::Unknown, "", "10.30.1.21", "network_connection"),
+            (C::NetworkActivity, A::Open, S::Failure, "", "203.0.113.66", "network_denied"),
+            (C::NetworkActivity, A::Open, S::Unknown, "", "10.30.1.22", "network_connection"),
+            (C::NetworkActivity, A::Open, S::Failure, "", "10.30.1.22", "network_denied"),
+            (C::NetworkActivity, A::Open, S::Failure, "", "172.31.16.139", "network_denied"),
+            (C::NetworkActivity, A::Open, S::Success, "", "10.20.4.18", "network_allowed"),
+        ];
+        check_cyber(&events, want);
+        let flow = |e: &Event| {
+            (
+                e.dst.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                e.src.port,
+                e.dst.port,
+                field(e, "network.protocol").to_string(),
+                field(e, "network.bytes_out").to_string(),
+                field(e, "network.bytes_in").to_string(),
+            )
+        };
+        let flows: Vec<_> = events.iter().map(flow).collect();
+        let text = |s: &str| s.to_string();
+        assert_eq!(
+            flows[0],
+            (
+                text("198.51.100.80"),
+                Some(51234),
+                Some(443),
+                text("tcp"),
+                text("1832"),
+                text("48211")
+            )
+        );
+        assert_eq!(
+            flows[2],
+            (
+                text("10.99.0.5"),
+                Some(50514),
+                Some(1883),
+                text("tcp"),
+                text("1421"),
+                text("877")
+            )
+        );
+        assert_eq!(
+            flows[4],
+            (
+                text("185.199.108.153"),
+                Some(49152),
+                Some(443),
+                text("tcp"),
+                text("2048"),
+                text("40960")
+            )
+        );
+        // IANA protocol numbers: 6 is tcp, 17 udp.
+        assert_eq!(flows[6].3, "tcp");
+        assert_eq!(flows[7].3, "udp");
+        let times: Vec<String> = events.iter().map(Event::time_rfc3339).collect();
+        assert_eq!(
+            times,
+            [
+                "2026-11-27T03:40:00.000Z",
+                "2026-11-27T03:40:01.000Z",
+                "2026-11-27T03:40:02.123Z",
+                "2026-11-27T03:40:03.000Z",
+                "2026-11-27T03:40:04.512Z",
+                "2026-11-27T03:40:05.000Z",
+                "2026-11-27T03:40:06.000Z",
+                "2026-11-27T03:40:07.000Z",
+            ]
+        );
+    }
 }

@@ -487,7 +487,7 @@ fn set_network_fields(view: &View<'_>, event: &mut Event) {
 }
 
 /// `TCP` → `tcp`, IANA numbers 6/17/1/58 → `tcp`/`udp`/`icmp`/`ipv6-icmp`.
-fn protocol_name(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn protocol_name(text: &str) -> std::borrow::Cow<'_, str> {
     match scan::trim(text) {
         "6" => "tcp".into(),
         "17" => "udp".into(),
@@ -689,7 +689,7 @@ fn windows_verdict(event_id: &str) -> Option<bool> {
     }
 }
 
-fn status(verdict: Option<bool>) -> Status {
+pub(crate) fn status(verdict: Option<bool>) -> Status {
     match verdict {
         Some(true) => Status::Success,
         Some(false) => Status::Failure,
@@ -700,7 +700,7 @@ fn status(verdict: Option<bool>) -> Status {
 /// Whether `text` says yes (`Some(true)`: success, allowed) or no (`Some(false)`: failure,
 /// denied); a "no" word wins. `network` adds the firewall words (a reset ends a flow, but a
 /// "password reset" is no failed logon).
-fn verdict(text: &str, network: bool) -> Option<bool> {
+pub(crate) fn verdict(text: &str, network: bool) -> Option<bool> {
     const NO: &[&str] = &[
         "fail",
         "deni",

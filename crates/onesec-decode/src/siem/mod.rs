@@ -8,6 +8,8 @@ mod leef;
 mod map;
 mod stamp;
 
+pub(crate) use map::{protocol_name, status, verdict};
+
 use crate::{DecodeContext, DecodeError};
 use onesec_event::Event;
 use std::borrow::Cow;
