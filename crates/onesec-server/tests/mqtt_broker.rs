@@ -161,3 +161,102 @@ async fn a_routed_topic_is_read_through_its_field_mapping() {
     assert_eq!(event.fields.get("mqtt.topic"), Some(topic.as_str()));
     server.abort();
 }
+
+/// A message over the client library's default packet limit (10 KiB) is read, and one over
+/// `[mqtt] max_message_bytes` (default 1 MiB) is a dead letter naming the limit and its topic,
+/// acknowledged so the broker does not send it again; the messages after it still arrive.
+/// Either used to drop the connection at every delivery, forever: the source was wedged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_never_wedge_the_source() {
+    let Some((host, port)) = broker() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let unique = unique();
+    let prefix = format!("onesec-large-{unique}");
+    let mut config = common::config(data.path());
+    config.mqtt.url = format!("mqtt://{host}:{port}");
+    config.mqtt.topics = vec![format!("{prefix}/#")];
+    config.mqtt.client_id = format!("onesec-{unique}");
+    let (pipeline, server) = common::start(&config).await;
+
+    let mut options = MqttOptions::new(format!("publisher-{unique}"), &host, port);
+    options.set_keep_alive(Duration::from_secs(10));
+    options.set_max_packet_size(4 << 20, 4 << 20);
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let line = |n: usize, pad: usize| {
+        format!(
+            "<38>1 2026-03-10T16:40:{n:02}Z web-01 sshd 7100 - - Failed password for root from 203.0.113.{n} port 40000 ssh2 {}",
+            "x".repeat(pad)
+        )
+    };
+    // Until the source has subscribed, publications may go nowhere: repeat the first one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::stored_events(&pipeline, 10).await.is_empty() {
+        assert!(Instant::now() < deadline, "the source never subscribed");
+        let topic = format!("{prefix}/ready");
+        client
+            .publish(topic, QoS::AtLeastOnce, false, line(1, 0))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let before = common::stored_events(&pipeline, 100).await.len();
+    for (topic, payload) in [
+        ("medium", line(2, 64 << 10)),
+        ("huge", line(3, 2 << 20)),
+        ("after", line(4, 0)),
+    ] {
+        client
+            .publish(
+                format!("{prefix}/{topic}"),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (stored, letters) = loop {
+        let stored = common::stored_events(&pipeline, 100).await;
+        let p = pipeline.clone();
+        let letters =
+            tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())
+                .await
+                .unwrap();
+        if (stored.len() >= before + 2 && !letters.is_empty()) || Instant::now() > deadline {
+            break (stored, letters);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let topics: Vec<&str> = stored
+        .iter()
+        .filter_map(|e| e.fields.get("mqtt.topic"))
+        .collect();
+    for topic in ["medium", "after"] {
+        let topic = format!("{prefix}/{topic}");
+        assert!(
+            topics.contains(&topic.as_str()),
+            "{topic} stored: {topics:?}"
+        );
+    }
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.input, "mqtt");
+    assert!(
+        letter.reason.contains("mqtt.max_message_bytes")
+            && letter.reason.contains(&format!("{prefix}/huge")),
+        "{letter:?}"
+    );
+    let counters = pipeline
+        .sources()
+        .into_iter()
+        .find(|s| s.source == "mqtt")
+        .unwrap_or_default();
+    assert_eq!(
+        (counters.dead_lettered, counters.received - counters.decoded),
+        (1, 1),
+        "{counters:?}"
+    );
+    server.abort();
+}
