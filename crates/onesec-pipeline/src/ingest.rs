@@ -202,9 +202,10 @@ impl Ingestor {
         self.ingest_frames(messages, &[], input).await
     }
 
-    /// [`Ingestor::ingest_messages`] for the frames of one stream (a TCP or TLS connection):
-    /// `at[i]` is message `i`'s number in the connection and the byte offset where its frame
-    /// starts, which its dead letter keeps (`line`, `byte_offset`) so the sender can find it.
+    /// [`Ingestor::ingest_messages`] for located frames (of a TCP or TLS connection, or
+    /// datagrams): `at[i]` is message `i`'s number in its connection and the byte offset where
+    /// its frame starts there, which its dead letter keeps (`line`, `byte_offset`) so the
+    /// sender can find it.
     pub async fn ingest_frames(
         &self,
         messages: Vec<Vec<u8>>,

@@ -53,7 +53,12 @@ async fn journal_datagrams(mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>, pipelin
                 Err(_) => break,
             }
         }
-        pipeline.ingestor().ingest_messages(batch, UDP_INPUT).await;
+        // Each datagram is one record: a refused one is record 1 at byte 0 of its datagram.
+        let at = vec![(1, 0); batch.len()];
+        pipeline
+            .ingestor()
+            .ingest_frames(batch, &at, UDP_INPUT)
+            .await;
     }
 }
 

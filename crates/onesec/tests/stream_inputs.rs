@@ -2,7 +2,8 @@
 //! bad ones, in both framings, and a connection that ends badly — cut inside an octet-counted
 //! frame, or a TLS client that closes without close_notify. Every message that arrived whole
 //! is journaled, every bad frame is a dead letter with its reason, its frame number and its
-//! byte offset in the connection, and the source's counters add up.
+//! byte offset in the connection, and the source's counters add up. A bad UDP datagram is
+//! record 1 at byte 0 of its datagram.
 
 mod common;
 
@@ -200,4 +201,34 @@ fn send_over_tls_and_drop(addr: SocketAddr, cert: &std::path::Path, bytes: &[u8]
     let _ = stream.sock.set_read_timeout(Some(Duration::from_secs(30)));
     let mut sink = [0u8; 4096];
     while matches!(std::io::Read::read(&mut stream.sock, &mut sink), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn a_bad_datagram_is_record_one_at_byte_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = start(&tmp);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = onesec.syslog_udp.expect("syslog UDP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        // UDP may lose a datagram: send again until both are in.
+        udp.send_to(&good(1), to).unwrap();
+        udp.send_to(b"\x01\x02\xfe junk \x80", to).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let dead = onesec.get_json("/api/v1/dead-letters?limit=10");
+        if dead.as_array().is_some_and(|d| !d.is_empty()) || Instant::now() > deadline {
+            break dead;
+        }
+    };
+    let letter = &dead[0];
+    assert_eq!(letter["input"], "syslog-udp", "{letter}");
+    assert!(
+        letter["reason"].as_str().unwrap_or("").contains("UTF-8"),
+        "{letter}"
+    );
+    assert_eq!(
+        (letter["line"].as_u64(), letter["byte_offset"].as_u64()),
+        (Some(1), Some(0)),
+        "{letter}"
+    );
 }
