@@ -114,12 +114,11 @@ async fn journal_messages(
         let ctx = ingestor.decode_context("mqtt");
         let mut events = Vec::with_capacity(batch.len());
         let mut errors = Vec::new();
-        for (index, received) in batch.iter().enumerate() {
-            let number = index + 1;
+        for received in &batch {
             let publish = &received.publish;
             if let Some((size, head)) = &received.oversized {
                 let mut error = DecodeError::new(
-                    number,
+                    1,
                     format!(
                         "topic {}: message of {size} bytes exceeds mqtt.max_message_bytes = {max_bytes}; acknowledged and dropped (its first bytes kept)",
                         publish.topic
@@ -130,7 +129,7 @@ async fn journal_messages(
                 errors.push(error);
                 continue;
             }
-            decode_message(publish, &routes, &ctx, number, &mut events, &mut errors);
+            decode_message(publish, &routes, &ctx, &mut events, &mut errors);
         }
         let report = ingestor
             .ingest_decoded(events, errors, "mqtt", "mqtt")
@@ -236,7 +235,6 @@ fn decode_message(
     publish: &Publish,
     routes: &Routes,
     ctx: &onesec_decode::DecodeContext,
-    number: usize,
     events: &mut Vec<onesec_event::Event>,
     errors: &mut Vec<DecodeError>,
 ) {
@@ -255,9 +253,8 @@ fn decode_message(
         None => decode_payload(&Format::Auto, publish, ctx),
     };
     events.extend(decoded.events);
-    // Each message is one record of the batch: its number, its reason prefixed with the topic.
+    // Line and byte offset stay the payload's (where in the message); the topic says which.
     errors.extend(decoded.errors.into_iter().map(|mut error| {
-        error.line = number;
         error.reason = format!("topic {topic}: {}", error.reason);
         error
     }));
@@ -269,9 +266,13 @@ fn one(result: Result<onesec_event::Event, DecodeError>) -> Decoded {
             events: vec![event],
             errors: Vec::new(),
         },
-        Err(error) => Decoded {
+        // The payload is the one record: it starts at byte 0.
+        Err(mut error) => Decoded {
             events: Vec::new(),
-            errors: vec![error],
+            errors: vec![{
+                error.offset = Some(0);
+                error
+            }],
         },
     }
 }

@@ -260,3 +260,72 @@ async fn large_messages_never_wedge_the_source() {
     );
     server.abort();
 }
+
+/// A payload of several lines (format auto): a bad line's dead letter gives its line in the
+/// payload and the byte offset where that line starts, the two pointing at the same place (the
+/// line was the message's number in an internal batch, while the offset was the payload's). A
+/// broken onvif-ej message (one record per payload) is line 1 at byte 0 (it had no offset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_line_of_a_payload_is_located_in_it() {
+    let Some((host, port)) = broker() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let unique = unique();
+    let prefix = format!("onesec-lines-{unique}");
+    let mut config = common::config(data.path());
+    config.mqtt.url = format!("mqtt://{host}:{port}");
+    config.mqtt.topics = vec![format!("{prefix}/#")];
+    config.mqtt.client_id = format!("onesec-{unique}");
+    let (pipeline, server) = common::start(&config).await;
+    let client = publisher(&host, port, &unique);
+    let first = "<38>1 2026-03-10T16:50:00Z web-m sshd 7100 - - Failed password for root from 203.0.113.9 port 40000 ssh2";
+    let third = "<38>1 2026-03-10T16:50:01Z web-m sshd 7100 - - Failed password for root from 203.0.113.9 port 40001 ssh2";
+    let payload = format!("{first}\nnot a log line\n{third}");
+    // Until the source has subscribed, publications may go nowhere: repeat.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        client
+            .publish(
+                format!("{prefix}/lines"),
+                QoS::AtLeastOnce,
+                false,
+                payload.clone(),
+            )
+            .await
+            .unwrap();
+        let door = format!("{prefix}/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-SRV");
+        client
+            .publish(
+                door,
+                QoS::AtLeastOnce,
+                false,
+                r#"{"UtcTime": "2026-03-10T21:4"#,
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let p = pipeline.clone();
+        let letters =
+            tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())
+                .await
+                .unwrap();
+        if letters.len() >= 2 || Instant::now() > deadline {
+            break letters;
+        }
+    };
+    let onvif = letters
+        .iter()
+        .find(|l| l.reason.contains("onvif-ej"))
+        .expect("the broken onvif-ej message is a dead letter");
+    assert_eq!((onvif.line, onvif.byte_offset), (1, Some(0)), "{onvif:?}");
+    let letter = letters
+        .iter()
+        .find(|l| l.raw == "not a log line")
+        .expect("the bad line is a dead letter");
+    assert_eq!(letter.raw, "not a log line");
+    assert_eq!(
+        (letter.line, letter.byte_offset),
+        (2, Some(first.len() as u64 + 1)),
+        "{letter:?}"
+    );
+    server.abort();
+}
