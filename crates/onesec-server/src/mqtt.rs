@@ -378,7 +378,6 @@ mod tests {
             &publish("hub/gw1/health", r#"{"id": "gw1"}"#),
             &r,
             &ctx,
-            1,
             &mut events,
             &mut errors,
         );
@@ -386,7 +385,6 @@ mod tests {
             &publish("hub/gw1/log", "<13>Mar  2 10:00:00 gw1 app: started"),
             &r,
             &ctx,
-            2,
             &mut events,
             &mut errors,
         );
@@ -394,7 +392,6 @@ mod tests {
             &publish("hub/gw1/health", "not json"),
             &r,
             &ctx,
-            3,
             &mut events,
             &mut errors,
         );
@@ -404,7 +401,8 @@ mod tests {
         assert_eq!(events[0].fields.get("mqtt.topic"), Some("hub/gw1/health"));
         assert_eq!(events[1].source.format, "syslog");
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].line, 3);
+        // Where in its payload: the whole payload is the one JSON record (line 1, byte 0).
+        assert_eq!((errors[0].line, errors[0].offset), (1, Some(0)));
         assert!(
             errors[0]
                 .reason
