@@ -23,13 +23,19 @@ pub const UDP_INPUT: &str = "syslog-udp";
 /// bounded by `queue` × `max_bytes`.
 pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: usize, queue: usize) {
     let socket = Arc::new(socket);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(queue.max(1));
-    let journaling = tokio::spawn(journal_datagrams(rx, pipeline.clone()));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Datagram>(queue.max(1));
+    let journaling = tokio::spawn(journal_datagrams(rx, pipeline.clone(), max_bytes));
     let kernel = tokio::spawn(count_kernel_drops(socket.clone(), pipeline.clone()));
-    let mut buf = vec![0u8; max_bytes.max(1024)];
+    // One byte more than the limit: a datagram that fills it is over the limit (the kernel cuts
+    // a datagram to the buffer without a word), and is refused rather than stored cut.
+    let mut buf = vec![0u8; max_bytes.saturating_add(1)];
     loop {
         match socket.recv_from(&mut buf).await {
-            Ok((n, _)) => match tx.try_send(buf[..n].to_vec()) {
+            Ok((n, _)) => match tx.try_send(if n > max_bytes {
+                Datagram::TooLarge(buf[..TOO_LARGE_HEAD.min(n)].to_vec())
+            } else {
+                Datagram::Message(buf[..n].to_vec())
+            }) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
                     pipeline.ingestor().dropped(UDP_INPUT, 1);
@@ -43,15 +49,38 @@ pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: us
     kernel.abort();
 }
 
+/// A received datagram: a message, or the first bytes of one over `max_message_bytes`.
+enum Datagram {
+    Message(Vec<u8>),
+    TooLarge(Vec<u8>),
+}
+
 /// Drains the datagram queue in batches into the journal.
-async fn journal_datagrams(mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>, pipeline: Arc<Pipeline>) {
+async fn journal_datagrams(
+    mut rx: tokio::sync::mpsc::Receiver<Datagram>,
+    pipeline: Arc<Pipeline>,
+    max_bytes: usize,
+) {
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(datagram) = next.take() {
+            match datagram {
+                Datagram::Message(message) => batch.push(message),
+                Datagram::TooLarge(head) => pipeline.ingestor().reject_at(
+                    UDP_INPUT,
+                    "syslog",
+                    format!("syslog datagram of more than {max_bytes} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped (its first bytes kept)"),
+                    head,
+                    (1, Some(0)),
+                ),
             }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
         }
         // Each datagram is one record: a refused one is record 1 at byte 0 of its datagram.
         let at = vec![(1, 0); batch.len()];

@@ -232,3 +232,41 @@ fn a_bad_datagram_is_record_one_at_byte_zero() {
         "{letter}"
     );
 }
+
+/// A datagram over `syslog.max_message_bytes` (1024 here) is a dead letter naming the limit,
+/// never a message silently cut at the limit and stored as if whole.
+#[test]
+fn an_oversized_datagram_is_a_dead_letter_not_a_cut_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = start(&tmp);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = onesec.syslog_udp.expect("syslog UDP");
+    let mut big = good(5);
+    big.push(b' ');
+    big.resize(3000, b'y');
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let counters = loop {
+        // UDP may lose a datagram: send again until it is counted.
+        udp.send_to(&big, to).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let sources = onesec.get_json("/api/v1/sources");
+        let counters = sources["sources"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["source"] == "syslog-udp").cloned())
+            .unwrap_or(Value::Null);
+        if counters["received"].as_u64() > Some(0) || Instant::now() > deadline {
+            break counters;
+        }
+    };
+    assert_eq!(counters["decoded"].as_u64(), Some(0), "{counters}");
+    let dead = onesec.get_json("/api/v1/dead-letters?limit=10");
+    let letter = &dead[0];
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max_message_bytes"),
+        "{letter}"
+    );
+    assert_eq!(letter["input"], "syslog-udp");
+}
