@@ -373,12 +373,8 @@ pub enum Reply {
 pub fn answer(reply: Reply, header: &Header, key: Option<&[u8]>, now_ms: i64) -> Vec<u8> {
     let receiver = header.receiver.as_deref().unwrap_or("R0");
     let body = match reply {
-        Reply::Nak => format!(
-            "\"NAK\"0000{receiver}{}#{}[]{}",
-            header.prefix,
-            header.account,
-            format_timestamp(now_ms)
-        ),
+        // DC-09's NAK is fixed: no sequence, receiver, line or account, only our time.
+        Reply::Nak => format!("\"NAK\"0000R0L0A0[]{}", format_timestamp(now_ms)),
         Reply::Duh => format!(
             "\"DUH\"{}{receiver}{}#{}[]",
             header.sequence, header.prefix, header.account
@@ -1059,13 +1055,8 @@ mod tests {
     #[test]
     fn nak_carries_the_receiver_time() {
         let message = parse_frame(&frame("\"SIA-DCS\"0042L0#1234[NBA1]"), &no_keys).unwrap();
-        let nak = parse_frame(
-            &answer(Reply::Nak, &message.header, None, 1_790_000_000_000),
-            &no_keys,
-        )
-        .unwrap();
-        assert_eq!(nak.header.token, "NAK");
-        assert_eq!(nak.time_ms, Some(1_790_000_000_000));
+        let nak = answer(Reply::Nak, &message.header, None, 1_790_000_000_000);
+        assert_eq!(nak, frame("\"NAK\"0000R0L0A0[]_14:13:20,09-21-2026"));
         let duh = parse_frame(&answer(Reply::Duh, &message.header, None, 0), &no_keys).unwrap();
         assert_eq!(
             (duh.header.token.as_str(), duh.header.sequence.as_str()),

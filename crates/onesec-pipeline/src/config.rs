@@ -172,6 +172,9 @@ pub struct MqttConfig {
     /// else auto).
     #[serde(rename = "route")]
     pub routes: Vec<MqttRoute>,
+    /// Largest message payload decoded; a larger one is a dead letter (acknowledged, so the
+    /// broker does not send it again).
+    pub max_message_bytes: usize,
 }
 
 /// One `[[mqtt.route]]`: which decoder reads the messages of the topics a filter matches.
@@ -194,6 +197,7 @@ impl Default for MqttConfig {
             topics: vec!["+/onvif-ej/#".into(), "+/+/onvif-ej/#".into()],
             client_id: "onesec".into(),
             routes: Vec::new(),
+            max_message_bytes: 1024 * 1024,
         }
     }
 }

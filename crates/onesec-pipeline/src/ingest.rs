@@ -199,6 +199,19 @@ impl Ingestor {
 
     /// Decodes separately framed syslog messages (datagrams or TCP frames), then journals them.
     pub async fn ingest_messages(&self, messages: Vec<Vec<u8>>, input: &str) -> IngestReport {
+        self.ingest_frames(messages, &[], input).await
+    }
+
+    /// [`Ingestor::ingest_messages`] for located frames (of a TCP or TLS connection, or
+    /// datagrams): `at[i]` is message `i`'s number in its connection and the byte offset where
+    /// its frame starts there, which its dead letter keeps (`line`, `byte_offset`) so the
+    /// sender can find it.
+    pub async fn ingest_frames(
+        &self,
+        messages: Vec<Vec<u8>>,
+        at: &[(usize, u64)],
+        input: &str,
+    ) -> IngestReport {
         let mut ctx = self.context(input);
         if self.syslog.year.is_none() {
             ctx.syslog.year = self.remembered_year();
@@ -220,7 +233,13 @@ impl Ingestor {
             match result {
                 Ok(event) => events.push(event),
                 Err(mut error) => {
-                    error.line = index + 1;
+                    match at.get(index) {
+                        Some(&(number, offset)) => {
+                            error.line = number;
+                            error.offset = Some(offset);
+                        }
+                        None => error.line = index + 1,
+                    }
                     errors.push(error);
                 }
             }
@@ -263,7 +282,21 @@ impl Ingestor {
 
     /// Keeps input that was refused before decoding (e.g. an oversized frame).
     pub fn reject(&self, input: &str, format: &str, reason: String, raw: Vec<u8>) {
-        let error = DecodeError::new(0, reason, String::from_utf8_lossy(&raw));
+        self.reject_at(input, format, reason, raw, (0, None));
+    }
+
+    /// [`Ingestor::reject`] for a frame of a stream: its number in the connection and the byte
+    /// offset where it starts, kept in its dead letter (`line`, `byte_offset`).
+    pub fn reject_at(
+        &self,
+        input: &str,
+        format: &str,
+        reason: String,
+        raw: Vec<u8>,
+        (number, offset): (usize, Option<u64>),
+    ) {
+        let mut error = DecodeError::new(number, reason, String::from_utf8_lossy(&raw));
+        error.offset = offset;
         let ctx = self.context(input);
         self.count_received(&ctx, 1, 1);
         self.keep_dead_letters(&[error], format, &ctx);

@@ -21,6 +21,22 @@ use tokio::sync::mpsc;
 /// Most messages journaled together.
 const BATCH: usize = 1024;
 
+/// The largest MQTT packet (remaining length 268,435,455 and a 5-byte fixed header). The
+/// client library's own limit (10 KiB by default) drops the connection on a larger message,
+/// which the broker then delivers again at every reconnection: one large message would wedge
+/// the source for good. So every packet is read, and `[mqtt] max_message_bytes` decides.
+const MAX_PACKET: usize = 268_435_455 + 5;
+
+/// A received message; a payload over `max_message_bytes` is replaced by its size and first
+/// bytes (for its dead letter), so the queue never holds more than the limit per message.
+struct Received {
+    publish: Publish,
+    oversized: Option<(usize, Vec<u8>)>,
+}
+
+/// First bytes of an oversized payload kept in its dead letter.
+const OVERSIZED_HEAD: usize = 256;
+
 /// Where the broker is, from `mqtt://host:port` (port 1883 by default); one parser for the
 /// source and the response side's MQTT connector.
 pub use onesec_pipeline::response::connectors::broker_address;
@@ -35,9 +51,17 @@ pub async fn serve(config: MqttConfig, routes: Routes, pipeline: Arc<Pipeline>) 
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(false);
     options.set_manual_acks(true);
+    options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    let max_bytes = config.max_message_bytes;
     let (client, mut eventloop) = AsyncClient::new(options, BATCH);
-    let (tx, rx) = mpsc::channel::<Publish>(BATCH * 4);
-    tokio::spawn(journal_messages(rx, client.clone(), routes, pipeline));
+    let (tx, rx) = mpsc::channel::<Received>(BATCH * 4);
+    tokio::spawn(journal_messages(
+        rx,
+        client.clone(),
+        routes,
+        pipeline,
+        max_bytes,
+    ));
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -49,8 +73,15 @@ pub async fn serve(config: MqttConfig, routes: Routes, pipeline: Arc<Pipeline>) 
                     }
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if tx.send(publish).await.is_err() {
+            Ok(Event::Incoming(Packet::Publish(mut publish))) => {
+                let size = publish.payload.len();
+                let oversized = (size > max_bytes).then(|| {
+                    let head = publish.payload[..OVERSIZED_HEAD.min(size)].to_vec();
+                    // A fresh empty payload, so the large buffer is freed now.
+                    publish.payload = Default::default();
+                    (size, head)
+                });
+                if tx.send(Received { publish, oversized }).await.is_err() {
                     return;
                 }
             }
@@ -65,10 +96,11 @@ pub async fn serve(config: MqttConfig, routes: Routes, pipeline: Arc<Pipeline>) 
 
 /// Drains received messages in batches: decode, journal, then acknowledge to the broker.
 async fn journal_messages(
-    mut rx: mpsc::Receiver<Publish>,
+    mut rx: mpsc::Receiver<Received>,
     client: AsyncClient,
     routes: Routes,
     pipeline: Arc<Pipeline>,
+    max_bytes: usize,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -82,8 +114,22 @@ async fn journal_messages(
         let ctx = ingestor.decode_context("mqtt");
         let mut events = Vec::with_capacity(batch.len());
         let mut errors = Vec::new();
-        for (index, publish) in batch.iter().enumerate() {
-            decode_message(publish, &routes, &ctx, index + 1, &mut events, &mut errors);
+        for received in &batch {
+            let publish = &received.publish;
+            if let Some((size, head)) = &received.oversized {
+                let mut error = DecodeError::new(
+                    1,
+                    format!(
+                        "topic {}: message of {size} bytes exceeds mqtt.max_message_bytes = {max_bytes}; acknowledged and dropped (its first bytes kept)",
+                        publish.topic
+                    ),
+                    String::from_utf8_lossy(head),
+                );
+                error.offset = Some(0);
+                errors.push(error);
+                continue;
+            }
+            decode_message(publish, &routes, &ctx, &mut events, &mut errors);
         }
         let report = ingestor
             .ingest_decoded(events, errors, "mqtt", "mqtt")
@@ -92,8 +138,8 @@ async fn journal_messages(
             // Not acknowledged: the broker redelivers after reconnecting.
             continue;
         }
-        for publish in &batch {
-            if let Err(error) = client.ack(publish).await {
+        for received in &batch {
+            if let Err(error) = client.ack(&received.publish).await {
                 tracing::warn!(%error, "MQTT ack failed");
             }
         }
@@ -189,7 +235,6 @@ fn decode_message(
     publish: &Publish,
     routes: &Routes,
     ctx: &onesec_decode::DecodeContext,
-    number: usize,
     events: &mut Vec<onesec_event::Event>,
     errors: &mut Vec<DecodeError>,
 ) {
@@ -208,9 +253,8 @@ fn decode_message(
         None => decode_payload(&Format::Auto, publish, ctx),
     };
     events.extend(decoded.events);
-    // Each message is one record of the batch: its number, its reason prefixed with the topic.
+    // Line and byte offset stay the payload's (where in the message); the topic says which.
     errors.extend(decoded.errors.into_iter().map(|mut error| {
-        error.line = number;
         error.reason = format!("topic {topic}: {}", error.reason);
         error
     }));
@@ -222,9 +266,13 @@ fn one(result: Result<onesec_event::Event, DecodeError>) -> Decoded {
             events: vec![event],
             errors: Vec::new(),
         },
-        Err(error) => Decoded {
+        // The payload is the one record: it starts at byte 0.
+        Err(mut error) => Decoded {
             events: Vec::new(),
-            errors: vec![error],
+            errors: vec![{
+                error.offset = Some(0);
+                error
+            }],
         },
     }
 }
@@ -330,7 +378,6 @@ mod tests {
             &publish("hub/gw1/health", r#"{"id": "gw1"}"#),
             &r,
             &ctx,
-            1,
             &mut events,
             &mut errors,
         );
@@ -338,7 +385,6 @@ mod tests {
             &publish("hub/gw1/log", "<13>Mar  2 10:00:00 gw1 app: started"),
             &r,
             &ctx,
-            2,
             &mut events,
             &mut errors,
         );
@@ -346,7 +392,6 @@ mod tests {
             &publish("hub/gw1/health", "not json"),
             &r,
             &ctx,
-            3,
             &mut events,
             &mut errors,
         );
@@ -356,7 +401,8 @@ mod tests {
         assert_eq!(events[0].fields.get("mqtt.topic"), Some("hub/gw1/health"));
         assert_eq!(events[1].source.format, "syslog");
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].line, 3);
+        // Where in its payload: the whole payload is the one JSON record (line 1, byte 0).
+        assert_eq!((errors[0].line, errors[0].offset), (1, Some(0)));
         assert!(
             errors[0]
                 .reason

@@ -95,6 +95,10 @@ async fn connection(
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    // Where the next read starts in the connection and the number of the last frame: where a
+    // refused frame was, for its dead letter.
+    let mut offset = 0u64;
+    let mut number = 0usize;
     loop {
         let mut frame = Vec::new();
         let read = tokio::time::timeout(idle, read_frame(&mut reader, &mut frame))
@@ -103,10 +107,20 @@ async fn connection(
         if read == 0 {
             return Ok(());
         }
+        let start = offset;
+        offset += read as u64;
         if frame.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if let Some(answer) = handle(&frame, pipeline, panels).await {
+        number += 1;
+        // The frame starts at its LF (or its first byte, without one): skip what ended the
+        // previous frame.
+        let skipped = frame
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b' ' | b'\0'))
+            .unwrap_or(0);
+        let at = (number, Some(start + skipped as u64));
+        if let Some(answer) = handle(&frame, pipeline, panels, at).await {
             write.write_all(&answer).await?;
         }
     }
@@ -127,7 +141,13 @@ async fn read_frame(
 }
 
 /// The answer to one frame, after its events are journaled.
-async fn handle(frame: &[u8], pipeline: &Pipeline, panels: &Panels) -> Option<Vec<u8>> {
+/// `at`: the frame's number in its connection and the byte offset where it starts there.
+async fn handle(
+    frame: &[u8],
+    pipeline: &Pipeline,
+    panels: &Panels,
+    at: (usize, Option<u64>),
+) -> Option<Vec<u8>> {
     let frame = trim_frame(frame);
     let raw = String::from_utf8_lossy(frame).into_owned();
     let ingestor = pipeline.ingestor();
@@ -136,12 +156,12 @@ async fn handle(frame: &[u8], pipeline: &Pipeline, panels: &Panels) -> Option<Ve
         Ok(message) => message,
         Err(error) => {
             let answer = refused_answer(&error, now);
-            ingestor.reject(INPUT, FORMAT, error.to_string(), frame.to_vec());
+            ingestor.reject_at(INPUT, FORMAT, error.to_string(), frame.to_vec(), at);
             return answer;
         }
     };
     if let Some(reason) = outside_window(&message, now, panels.max_skew_ms) {
-        ingestor.reject(INPUT, FORMAT, reason, frame.to_vec());
+        ingestor.reject_at(INPUT, FORMAT, reason, frame.to_vec(), at);
         return Some(onesec_decode::sia_answer(
             SiaReply::Nak,
             &message.header,
@@ -153,7 +173,7 @@ async fn handle(frame: &[u8], pipeline: &Pipeline, panels: &Panels) -> Option<Ve
     let mut events = match onesec_decode::sia_events(&message, &raw, &ctx) {
         Ok(events) => events,
         Err(reason) => {
-            ingestor.reject(INPUT, FORMAT, reason, frame.to_vec());
+            ingestor.reject_at(INPUT, FORMAT, reason, frame.to_vec(), at);
             return Some(duh(&message.header, now));
         }
     };

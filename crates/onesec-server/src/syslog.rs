@@ -23,13 +23,19 @@ pub const UDP_INPUT: &str = "syslog-udp";
 /// bounded by `queue` × `max_bytes`.
 pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: usize, queue: usize) {
     let socket = Arc::new(socket);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(queue.max(1));
-    let journaling = tokio::spawn(journal_datagrams(rx, pipeline.clone()));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Datagram>(queue.max(1));
+    let journaling = tokio::spawn(journal_datagrams(rx, pipeline.clone(), max_bytes));
     let kernel = tokio::spawn(count_kernel_drops(socket.clone(), pipeline.clone()));
-    let mut buf = vec![0u8; max_bytes.max(1024)];
+    // One byte more than the limit: a datagram that fills it is over the limit (the kernel cuts
+    // a datagram to the buffer without a word), and is refused rather than stored cut.
+    let mut buf = vec![0u8; max_bytes.saturating_add(1)];
     loop {
         match socket.recv_from(&mut buf).await {
-            Ok((n, _)) => match tx.try_send(buf[..n].to_vec()) {
+            Ok((n, _)) => match tx.try_send(if n > max_bytes {
+                Datagram::TooLarge(buf[..TOO_LARGE_HEAD.min(n)].to_vec())
+            } else {
+                Datagram::Message(buf[..n].to_vec())
+            }) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
                     pipeline.ingestor().dropped(UDP_INPUT, 1);
@@ -43,17 +49,45 @@ pub async fn serve_udp(socket: UdpSocket, pipeline: Arc<Pipeline>, max_bytes: us
     kernel.abort();
 }
 
+/// A received datagram: a message, or the first bytes of one over `max_message_bytes`.
+enum Datagram {
+    Message(Vec<u8>),
+    TooLarge(Vec<u8>),
+}
+
 /// Drains the datagram queue in batches into the journal.
-async fn journal_datagrams(mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>, pipeline: Arc<Pipeline>) {
+async fn journal_datagrams(
+    mut rx: tokio::sync::mpsc::Receiver<Datagram>,
+    pipeline: Arc<Pipeline>,
+    max_bytes: usize,
+) {
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(message) => batch.push(message),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(datagram) = next.take() {
+            match datagram {
+                Datagram::Message(message) => batch.push(message),
+                Datagram::TooLarge(head) => pipeline.ingestor().reject_at(
+                    UDP_INPUT,
+                    "syslog",
+                    format!("syslog datagram of more than {max_bytes} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped (its first bytes kept)"),
+                    head,
+                    (1, Some(0)),
+                ),
+            }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        pipeline.ingestor().ingest_messages(batch, UDP_INPUT).await;
+        if batch.is_empty() {
+            continue;
+        }
+        // Each datagram is one record: a refused one is record 1 at byte 0 of its datagram.
+        let at = vec![(1, 0); batch.len()];
+        pipeline
+            .ingestor()
+            .ingest_frames(batch, &at, UDP_INPUT)
+            .await;
     }
 }
 
@@ -154,6 +188,7 @@ pub async fn serve_tls(
                     // A client that never finishes the handshake is dropped like an idle one.
                     match tokio::time::timeout(limits.idle, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
+                            let stream = EndAtMissingCloseNotify(stream);
                             if let Err(error) =
                                 read_connection(stream, &pipeline, limits, "syslog-tls").await
                             {
@@ -169,6 +204,29 @@ pub async fn serve_tls(
                 });
             }
             Err(error) => tracing::warn!(%error, "syslog TLS accept failed"),
+        }
+    }
+}
+
+/// A TLS sender that closes its connection without close_notify (it crashed, or its library
+/// does not send one) ends its stream as a TCP sender's FIN does: what arrived is kept. rustls
+/// reports the missing alert as `UnexpectedEof`, which would otherwise fail the connection.
+/// A truncation attack gains nothing here: whoever can cut the stream can drop it anyway.
+struct EndAtMissingCloseNotify<S>(S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for EndAtMissingCloseNotify<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.0).poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(error))
+                if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
         }
     }
 }
@@ -209,9 +267,15 @@ async fn discard_line<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> std::i
 /// What one frame turned out to be.
 enum Frame {
     Message(Vec<u8>),
-    TooLarge(usize),
+    /// Over `max_message_bytes`: its size and its first bytes (for the dead letter).
+    TooLarge(usize, Vec<u8>),
+    /// The stream ended inside an octet-counted frame: the length it declared and what came.
+    Truncated(usize, Vec<u8>),
     End,
 }
+
+/// First bytes of an oversized line kept in its dead letter, so the sender can be found.
+const TOO_LARGE_HEAD: usize = 256;
 
 async fn read_connection<S: AsyncRead + Unpin>(
     stream: S,
@@ -221,20 +285,56 @@ async fn read_connection<S: AsyncRead + Unpin>(
 ) -> std::io::Result<()> {
     let max_bytes = limits.max_bytes;
     let mut reader = BufReader::new(stream);
+    // Where the next frame starts in the connection and the number of the last one (empty
+    // lines not counted): where a refused frame was, for its dead letter.
+    let mut offset = 0u64;
+    let mut number = 0usize;
     loop {
         let mut batch = Vec::new();
-        let mut oversized = Vec::new();
-        let mut ended = false;
+        let mut at = Vec::new();
+        let mut refused = Vec::new();
+        // Ok(true): the sender closed; Err: the connection failed or idled. Either way what
+        // was read before is journaled first: a message that arrived whole is never lost.
+        let mut outcome = Ok(false);
         loop {
-            let frame = tokio::time::timeout(limits.idle, read_frame(&mut reader, max_bytes))
-                .await
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "idle"))?;
-            match frame? {
-                Frame::Message(m) if !m.is_empty() => batch.push(m),
-                Frame::Message(_) => {}
-                Frame::TooLarge(n) => oversized.push(n),
+            let read = tokio::time::timeout(limits.idle, read_frame(&mut reader, max_bytes)).await;
+            let (frame, consumed) = match read {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(error)) => {
+                    outcome = Err(error);
+                    break;
+                }
+                Err(_) => {
+                    outcome = Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle"));
+                    break;
+                }
+            };
+            let start = offset;
+            offset += consumed;
+            match frame {
+                Frame::Message(m) if m.is_empty() => {}
+                Frame::Message(m) => {
+                    number += 1;
+                    batch.push(m);
+                    at.push((number, start));
+                }
+                Frame::TooLarge(size, head) => {
+                    number += 1;
+                    let reason = format!(
+                        "syslog frame of {size} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped (its first bytes kept)"
+                    );
+                    refused.push((reason, head, number, start));
+                }
+                Frame::Truncated(declared, received) => {
+                    number += 1;
+                    let reason = format!(
+                        "octet-counted syslog frame says {declared} bytes, but the connection ended after {}",
+                        received.len()
+                    );
+                    refused.push((reason, received, number, start));
+                }
                 Frame::End => {
-                    ended = true;
+                    outcome = Ok(true);
                     break;
                 }
             }
@@ -242,50 +342,57 @@ async fn read_connection<S: AsyncRead + Unpin>(
                 break;
             }
         }
-        for size in oversized {
-            pipeline.ingestor().reject(
-                input,
-                "syslog",
-                format!("syslog frame of {size} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped"),
-                Vec::new(),
-            );
+        for (reason, raw, number, start) in refused {
+            pipeline
+                .ingestor()
+                .reject_at(input, "syslog", reason, raw, (number, Some(start)));
         }
         if !batch.is_empty() {
-            pipeline.ingestor().ingest_messages(batch, input).await;
+            pipeline.ingestor().ingest_frames(batch, &at, input).await;
         }
-        if ended {
-            return Ok(());
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => return Ok(()),
+            Err(error) => return Err(error),
         }
     }
 }
 
+/// The next frame and how many bytes of the stream it took.
 async fn read_frame<S: AsyncRead + Unpin>(
     reader: &mut BufReader<S>,
     max_bytes: usize,
-) -> std::io::Result<Frame> {
+) -> std::io::Result<(Frame, u64)> {
     let first = match reader.fill_buf().await?.first() {
         Some(b) => *b,
-        None => return Ok(Frame::End),
+        None => return Ok((Frame::End, 0)),
     };
     if first.is_ascii_digit() {
         let mut length = Vec::new();
         // A length has at most 20 digits; a digit run without a space is not read unbounded.
-        (&mut *reader)
+        let counted = (&mut *reader)
             .take(21)
             .read_until(b' ', &mut length)
-            .await?;
+            .await? as u64;
         let digits = String::from_utf8_lossy(&length).trim().to_string();
         let Ok(size) = digits.parse::<usize>() else {
-            return Ok(Frame::Message(length));
+            return Ok((Frame::Message(length), counted));
         };
         if size > max_bytes {
             let mut sink = reader.take(size as u64);
-            tokio::io::copy(&mut sink, &mut tokio::io::sink()).await?;
-            return Ok(Frame::TooLarge(size));
+            let skipped = tokio::io::copy(&mut sink, &mut tokio::io::sink()).await?;
+            return Ok((Frame::TooLarge(size, Vec::new()), counted + skipped));
         }
-        let mut message = vec![0u8; size];
-        reader.read_exact(&mut message).await?;
-        return Ok(Frame::Message(message));
+        let mut message = Vec::with_capacity(size);
+        let got = (&mut *reader)
+            .take(size as u64)
+            .read_to_end(&mut message)
+            .await?;
+        let taken = counted + got as u64;
+        if got < size {
+            return Ok((Frame::Truncated(size, message), taken));
+        }
+        return Ok((Frame::Message(message), taken));
     }
     let mut line = Vec::new();
     let n = (&mut *reader)
@@ -293,20 +400,23 @@ async fn read_frame<S: AsyncRead + Unpin>(
         .read_until(b'\n', &mut line)
         .await?;
     if n == 0 {
-        return Ok(Frame::End);
+        return Ok((Frame::End, 0));
     }
     if line.len() > max_bytes && line.last() != Some(&b'\n') {
         let rest = discard_line(reader).await?;
-        return Ok(Frame::TooLarge(line.len() + rest));
+        let size = line.len() + rest;
+        line.truncate(TOO_LARGE_HEAD);
+        return Ok((Frame::TooLarge(size, line), size as u64));
     }
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();
     }
-    Ok(Frame::Message(line))
+    Ok((Frame::Message(line), n as u64))
 }
 
 /// What a syslog TCP stream of `bytes` is cut into, by the listener's own framing code:
-/// `Ok(message)` or `Err(size)` for a frame over `max_bytes` (skipped). For the fuzz target
+/// `Ok(message)` or `Err(size)` for a frame over `max_bytes` (skipped) or one the stream ends
+/// inside (`size` = the length it declared). For the fuzz target
 /// (`crates/onesec-server/fuzz`) and the seeded test below; not an API.
 #[doc(hidden)]
 pub fn frames_of(bytes: &[u8], max_bytes: usize) -> Vec<Result<Vec<u8>, usize>> {
@@ -318,9 +428,11 @@ pub fn frames_of(bytes: &[u8], max_bytes: usize) -> Vec<Result<Vec<u8>, usize>> 
         let mut frames = Vec::new();
         loop {
             match read_frame(&mut reader, max_bytes).await {
-                Ok(Frame::Message(message)) => frames.push(Ok(message)),
-                Ok(Frame::TooLarge(size)) => frames.push(Err(size)),
-                Ok(Frame::End) | Err(_) => return frames,
+                Ok((Frame::Message(message), _)) => frames.push(Ok(message)),
+                Ok((Frame::TooLarge(size, _) | Frame::Truncated(size, _), _)) => {
+                    frames.push(Err(size))
+                }
+                Ok((Frame::End, _)) | Err(_) => return frames,
             }
         }
     })

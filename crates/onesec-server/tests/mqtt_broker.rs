@@ -161,3 +161,171 @@ async fn a_routed_topic_is_read_through_its_field_mapping() {
     assert_eq!(event.fields.get("mqtt.topic"), Some(topic.as_str()));
     server.abort();
 }
+
+/// A message over the client library's default packet limit (10 KiB) is read, and one over
+/// `[mqtt] max_message_bytes` (default 1 MiB) is a dead letter naming the limit and its topic,
+/// acknowledged so the broker does not send it again; the messages after it still arrive.
+/// Either used to drop the connection at every delivery, forever: the source was wedged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_never_wedge_the_source() {
+    let Some((host, port)) = broker() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let unique = unique();
+    let prefix = format!("onesec-large-{unique}");
+    let mut config = common::config(data.path());
+    config.mqtt.url = format!("mqtt://{host}:{port}");
+    config.mqtt.topics = vec![format!("{prefix}/#")];
+    config.mqtt.client_id = format!("onesec-{unique}");
+    let (pipeline, server) = common::start(&config).await;
+
+    let mut options = MqttOptions::new(format!("publisher-{unique}"), &host, port);
+    options.set_keep_alive(Duration::from_secs(10));
+    options.set_max_packet_size(4 << 20, 4 << 20);
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let line = |n: usize, pad: usize| {
+        format!(
+            "<38>1 2026-03-10T16:40:{n:02}Z web-01 sshd 7100 - - Failed password for root from 203.0.113.{n} port 40000 ssh2 {}",
+            "x".repeat(pad)
+        )
+    };
+    // Until the source has subscribed, publications may go nowhere: repeat the first one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::stored_events(&pipeline, 10).await.is_empty() {
+        assert!(Instant::now() < deadline, "the source never subscribed");
+        let topic = format!("{prefix}/ready");
+        client
+            .publish(topic, QoS::AtLeastOnce, false, line(1, 0))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let before = common::stored_events(&pipeline, 100).await.len();
+    for (topic, payload) in [
+        ("medium", line(2, 64 << 10)),
+        ("huge", line(3, 2 << 20)),
+        ("after", line(4, 0)),
+    ] {
+        client
+            .publish(
+                format!("{prefix}/{topic}"),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (stored, letters) = loop {
+        let stored = common::stored_events(&pipeline, 100).await;
+        let p = pipeline.clone();
+        let letters =
+            tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())
+                .await
+                .unwrap();
+        if (stored.len() >= before + 2 && !letters.is_empty()) || Instant::now() > deadline {
+            break (stored, letters);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let topics: Vec<&str> = stored
+        .iter()
+        .filter_map(|e| e.fields.get("mqtt.topic"))
+        .collect();
+    for topic in ["medium", "after"] {
+        let topic = format!("{prefix}/{topic}");
+        assert!(
+            topics.contains(&topic.as_str()),
+            "{topic} stored: {topics:?}"
+        );
+    }
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.input, "mqtt");
+    assert!(
+        letter.reason.contains("mqtt.max_message_bytes")
+            && letter.reason.contains(&format!("{prefix}/huge")),
+        "{letter:?}"
+    );
+    let counters = pipeline
+        .sources()
+        .into_iter()
+        .find(|s| s.source == "mqtt")
+        .unwrap_or_default();
+    assert_eq!(
+        (counters.dead_lettered, counters.received - counters.decoded),
+        (1, 1),
+        "{counters:?}"
+    );
+    server.abort();
+}
+
+/// A payload of several lines (format auto): a bad line's dead letter gives its line in the
+/// payload and the byte offset where that line starts, the two pointing at the same place (the
+/// line was the message's number in an internal batch, while the offset was the payload's). A
+/// broken onvif-ej message (one record per payload) is line 1 at byte 0 (it had no offset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_line_of_a_payload_is_located_in_it() {
+    let Some((host, port)) = broker() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let unique = unique();
+    let prefix = format!("onesec-lines-{unique}");
+    let mut config = common::config(data.path());
+    config.mqtt.url = format!("mqtt://{host}:{port}");
+    config.mqtt.topics = vec![format!("{prefix}/#")];
+    config.mqtt.client_id = format!("onesec-{unique}");
+    let (pipeline, server) = common::start(&config).await;
+    let client = publisher(&host, port, &unique);
+    let first = "<38>1 2026-03-10T16:50:00Z web-m sshd 7100 - - Failed password for root from 203.0.113.9 port 40000 ssh2";
+    let third = "<38>1 2026-03-10T16:50:01Z web-m sshd 7100 - - Failed password for root from 203.0.113.9 port 40001 ssh2";
+    let payload = format!("{first}\nnot a log line\n{third}");
+    // Until the source has subscribed, publications may go nowhere: repeat.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let letters = loop {
+        client
+            .publish(
+                format!("{prefix}/lines"),
+                QoS::AtLeastOnce,
+                false,
+                payload.clone(),
+            )
+            .await
+            .unwrap();
+        let door = format!("{prefix}/ctl-par-01/onvif-ej/Door/State/DoorAlarm/&PAR-D-SRV");
+        client
+            .publish(
+                door,
+                QoS::AtLeastOnce,
+                false,
+                r#"{"UtcTime": "2026-03-10T21:4"#,
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let p = pipeline.clone();
+        let letters =
+            tokio::task::spawn_blocking(move || p.read_store(|s| s.dead_letters(10)).unwrap())
+                .await
+                .unwrap();
+        if letters.len() >= 2 || Instant::now() > deadline {
+            break letters;
+        }
+    };
+    let onvif = letters
+        .iter()
+        .find(|l| l.reason.contains("onvif-ej"))
+        .expect("the broken onvif-ej message is a dead letter");
+    assert_eq!((onvif.line, onvif.byte_offset), (1, Some(0)), "{onvif:?}");
+    let letter = letters
+        .iter()
+        .find(|l| l.raw == "not a log line")
+        .expect("the bad line is a dead letter");
+    assert_eq!(letter.raw, "not a log line");
+    assert_eq!(
+        (letter.line, letter.byte_offset),
+        (2, Some(first.len() as u64 + 1)),
+        "{letter:?}"
+    );
+    server.abort();
+}

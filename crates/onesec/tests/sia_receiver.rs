@@ -132,7 +132,19 @@ fn panels_are_answered_per_dc09_and_their_events_stored() {
         &sia_frame(&format!("\"*SIA-DCS\"0108L0#AAA{stale}")),
     )
     .expect("a NAK");
-    assert_eq!(token_and_sequence(&answer).0, "NAK");
+    // DC-09's NAK names no sequence, receiver, line or account (`"NAK"0000R0L0A0[]`) and
+    // carries the receiver's time, from which the panel sets its clock.
+    let nak = String::from_utf8_lossy(&answer).to_string();
+    let body = nak.get(9..nak.len() - 1).unwrap_or("");
+    assert!(
+        body.starts_with("\"NAK\"0000R0L0A0[]_"),
+        "a DC-09 NAK: {nak:?}"
+    );
+    assert_eq!(
+        answer,
+        sia_frame(body),
+        "CRC and length of the NAK: {nak:?}"
+    );
     let answer = exchange(
         &mut panel,
         &sia_frame(&format!("\"*SIA-DCS\"0109L0#1234{content}")),
@@ -195,4 +207,60 @@ fn panels_are_answered_per_dc09_and_their_events_stored() {
             "no dead letter saying {expected:?}: {reasons:#?}"
         );
     }
+}
+
+/// Every refused frame's dead letter says where it was: its number in the connection (`line`)
+/// and the byte offset of its LF there (`byte_offset`), so an operator can find it in a
+/// capture of the panel's traffic; the good frames beside it are stored.
+#[test]
+fn refused_frames_are_located_in_their_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onesec = start(&tmp);
+    let mut panel = TcpStream::connect(onesec.sia.expect("SIA receiver")).unwrap();
+    panel
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut damaged = sia_frame("\"SIA-DCS\"0202L0#1234[#1234|NBA2]");
+    let last = damaged.len() - 3;
+    damaged[last] = b'7';
+    let frames: Vec<(Vec<u8>, bool)> = vec![
+        (
+            sia_frame("\"SIA-DCS\"0201L0#1234[#1234|Nri1/BA15]_10:00:00,03-10-2026"),
+            true,
+        ),
+        (damaged, false),
+        (b"\nnot a frame at all\r".to_vec(), false),
+        (sia_frame("\"XYZ-ABC\"0203L0#1234[x]"), false),
+        (
+            sia_frame("\"SIA-DCS\"0204L0#1234[#1234|Nri1/FA3]_10:00:10,03-10-2026"),
+            true,
+        ),
+    ];
+    let mut offset = 0u64;
+    let mut expected = Vec::new();
+    for (number, (frame, good)) in frames.iter().enumerate() {
+        let answer = exchange(&mut panel, frame);
+        if *good {
+            assert_eq!(answer.map(|a| token_and_sequence(&a).0), Some("ACK".into()));
+        } else {
+            expected.push((number as u64 + 1, offset));
+        }
+        offset += frame.len() as u64;
+    }
+    onesec.wait_for_detection(2);
+    let dead = onesec.get_json("/api/v1/dead-letters?limit=50");
+    let mut located: Vec<(u64, u64)> = dead
+        .as_array()
+        .expect("dead letters are a list")
+        .iter()
+        .filter(|d| d["input"] == "sia-tcp")
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap_or(0),
+                d["byte_offset"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    located.sort_unstable();
+    assert_eq!(located, expected, "{dead:#}");
 }
