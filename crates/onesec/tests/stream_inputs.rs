@@ -8,12 +8,10 @@
 mod common;
 
 use common::{Onesec, Options};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::Value;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn good(n: usize) -> Vec<u8> {
@@ -179,18 +177,8 @@ fn a_tls_client_that_closes_without_close_notify_loses_nothing() {
 /// Writes `bytes` over TLS and closes the socket without close_notify, as a sender that
 /// crashes or a careless client does.
 fn send_over_tls_and_drop(addr: SocketAddr, cert: &std::path::Path, bytes: &[u8]) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert).expect("onesec's certificate") {
-        roots.add(cert.expect("a PEM certificate")).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let name = ServerName::try_from("localhost").unwrap();
-    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let connection = rustls::ClientConnection::new(common::tls_client(cert), name).unwrap();
     let socket = TcpStream::connect(addr).unwrap();
     let mut stream = rustls::StreamOwned::new(connection, socket);
     stream.write_all(bytes).expect("TLS handshake and write");

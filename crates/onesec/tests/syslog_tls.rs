@@ -4,29 +4,14 @@
 
 mod common;
 
-use common::{Onesec, Options};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use common::{Onesec, Options, tls_client};
+use rustls::pki_types::ServerName;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 const FIRST: &str = "<38>1 2026-03-10T16:40:15Z web-01 sshd 7100 - - Failed password for root from 203.0.113.77 port 40000 ssh2";
 const SECOND: &str = "<38>1 2026-03-10T16:40:16Z web-01 sshd 7100 - - Failed password for root from 203.0.113.77 port 40001 ssh2";
-
-fn tls_client(cert: &std::path::Path) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert).expect("onesec's certificate") {
-        roots.add(cert.expect("a PEM certificate")).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
 
 fn send_over_tls(addr: SocketAddr, client: Arc<rustls::ClientConfig>, bytes: &[u8]) {
     let name = ServerName::try_from("localhost").unwrap();

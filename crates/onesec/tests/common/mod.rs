@@ -1107,3 +1107,24 @@ pub fn replay_acme_day(onesec: &Onesec, acme: &Acme) {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------------------------
+
+/// A TLS client configuration that trusts only onesec's certificate at `cert` (PEM).
+pub fn tls_client(cert: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(cert).expect("onesec's certificate") {
+        roots.add(cert.expect("a PEM certificate")).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
