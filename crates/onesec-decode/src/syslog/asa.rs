@@ -317,15 +317,20 @@ fn management_login(success: bool, text: &str, event: &mut Event) {
     }
 }
 
-/// 106001 `Inbound TCP connection denied from A/P to B/P flags F on interface IF`.
-fn inbound_denied(text: &str, event: &mut Event) {
-    let words: Vec<&str> = text.split_whitespace().collect();
+/// A denied connection whose second word is its protocol (106001, 106023).
+fn set_denied_flow(event: &mut Event, words: &[&str]) {
     set_network(event, Activity::Open, Status::Failure);
     set_action(event, "connection_denied");
     put(event, "network.action", "denied");
     if let Some(protocol) = words.get(1) {
         put(event, "network.protocol", &protocol.to_ascii_lowercase());
     }
+}
+
+/// 106001 `Inbound TCP connection denied from A/P to B/P flags F on interface IF`.
+fn inbound_denied(text: &str, event: &mut Event) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    set_denied_flow(event, &words);
     for (marker, endpoint) in [("from", &mut event.src), ("to", &mut event.dst)] {
         if let Some((ip, port)) = after(&words, marker).and_then(|t| t.rsplit_once('/')) {
             endpoint.ip = scan::ip(ip);
@@ -464,12 +469,7 @@ fn connection_common(words: &[&str], event: &mut Event) {
 /// 106023 `Deny PROTO src IF:A/P dst IF:B/P by access-group "ACL" [...]`.
 fn connection_denied(text: &str, event: &mut Event) {
     let words: Vec<&str> = text.split_whitespace().collect();
-    set_network(event, Activity::Open, Status::Failure);
-    set_action(event, "connection_denied");
-    put(event, "network.action", "denied");
-    if let Some(protocol) = words.get(1) {
-        put(event, "network.protocol", &protocol.to_ascii_lowercase());
-    }
+    set_denied_flow(event, &words);
     set_side(event, true, after(&words, "src"));
     set_side(event, false, after(&words, "dst"));
     if let Some(acl) = after(&words, "access-group") {
