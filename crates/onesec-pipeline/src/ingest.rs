@@ -281,13 +281,15 @@ impl Ingestor {
     }
 
     /// Keeps input that was refused before decoding (e.g. an oversized frame).
-    pub fn reject(&self, input: &str, format: &str, reason: String, raw: Vec<u8>) {
-        self.reject_at(input, format, reason, raw, (0, None));
+    pub async fn reject(&self, input: &str, format: &str, reason: String, raw: Vec<u8>) {
+        self.reject_at(input, format, reason, raw, (0, None)).await;
     }
 
     /// [`Ingestor::reject`] for a frame of a stream: its number in the connection and the byte
-    /// offset where it starts, kept in its dead letter (`line`, `byte_offset`).
-    pub fn reject_at(
+    /// offset where it starts, kept in its dead letter (`line`, `byte_offset`). Returns once the
+    /// dead letter is stored, written off the async workers (a flood of bad frames would
+    /// otherwise hold them in SQLite writes).
+    pub async fn reject_at(
         &self,
         input: &str,
         format: &str,
@@ -299,7 +301,8 @@ impl Ingestor {
         error.offset = offset;
         let ctx = self.context(input);
         self.count_received(&ctx, 1, 1);
-        self.keep_dead_letters(&[error], format, &ctx);
+        self.keep_dead_letters_off_workers(vec![error], format, ctx)
+            .await;
     }
 
     /// Records dropped before decoding because `input` was overloaded (UDP), counted for it.
@@ -338,15 +341,8 @@ impl Ingestor {
         };
         self.count_received(ctx, events.len() + errors.len(), errors.len());
         if !errors.is_empty() {
-            // SQLite writes block: keep them off the async workers, but finish them before the
-            // sender is answered, so a refused line is kept once it is reported.
-            let (this, format, ctx) = (self.clone(), format.to_string(), ctx.clone());
-            let kept =
-                tokio::task::spawn_blocking(move || this.keep_dead_letters(&errors, &format, &ctx))
-                    .await;
-            if let Err(error) = kept {
-                tracing::error!(%error, "dead-letter task failed");
-            }
+            self.keep_dead_letters_off_workers(errors, format, ctx.clone())
+                .await;
         }
         if events.is_empty() {
             return report;
@@ -543,6 +539,24 @@ impl Ingestor {
             events
                 .iter_mut()
                 .for_each(|event| table.pseudonymise(event));
+        }
+    }
+
+    /// [`Ingestor::keep_dead_letters`] on a blocking thread: SQLite writes block, so they are
+    /// kept off the async workers, but they finish before the caller goes on (the sender is
+    /// answered), so a refused record is kept once it is reported.
+    async fn keep_dead_letters_off_workers(
+        &self,
+        errors: Vec<DecodeError>,
+        format: &str,
+        ctx: DecodeContext,
+    ) {
+        let (this, format) = (self.clone(), format.to_string());
+        let kept =
+            tokio::task::spawn_blocking(move || this.keep_dead_letters(&errors, &format, &ctx))
+                .await;
+        if let Err(error) = kept {
+            tracing::error!(%error, "dead-letter task failed");
         }
     }
 

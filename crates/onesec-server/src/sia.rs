@@ -156,12 +156,16 @@ async fn handle(
         Ok(message) => message,
         Err(error) => {
             let answer = refused_answer(&error, now);
-            ingestor.reject_at(INPUT, FORMAT, error.to_string(), frame.to_vec(), at);
+            ingestor
+                .reject_at(INPUT, FORMAT, error.to_string(), frame.to_vec(), at)
+                .await;
             return answer;
         }
     };
     if let Some(reason) = outside_window(&message, now, panels.max_skew_ms) {
-        ingestor.reject_at(INPUT, FORMAT, reason, frame.to_vec(), at);
+        ingestor
+            .reject_at(INPUT, FORMAT, reason, frame.to_vec(), at)
+            .await;
         return Some(onesec_decode::sia_answer(
             SiaReply::Nak,
             &message.header,
@@ -173,7 +177,9 @@ async fn handle(
     let mut events = match onesec_decode::sia_events(&message, &raw, &ctx) {
         Ok(events) => events,
         Err(reason) => {
-            ingestor.reject_at(INPUT, FORMAT, reason, frame.to_vec(), at);
+            ingestor
+                .reject_at(INPUT, FORMAT, reason, frame.to_vec(), at)
+                .await;
             return Some(duh(&message.header, now));
         }
     };

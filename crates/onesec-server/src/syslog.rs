@@ -67,13 +67,18 @@ async fn journal_datagrams(
         while let Some(datagram) = next.take() {
             match datagram {
                 Datagram::Message(message) => batch.push(message),
-                Datagram::TooLarge(head) => pipeline.ingestor().reject_at(
-                    UDP_INPUT,
-                    "syslog",
-                    format!("syslog datagram of more than {max_bytes} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped (its first bytes kept)"),
-                    head,
-                    (1, Some(0)),
-                ),
+                Datagram::TooLarge(head) => {
+                    pipeline
+                        .ingestor()
+                        .reject_at(
+                            UDP_INPUT,
+                            "syslog",
+                            format!("syslog datagram of more than {max_bytes} bytes exceeds syslog.max_message_bytes = {max_bytes}; dropped (its first bytes kept)"),
+                            head,
+                            (1, Some(0)),
+                        )
+                        .await
+                }
             }
             if batch.len() < BATCH {
                 next = rx.try_recv().ok();
@@ -345,7 +350,8 @@ async fn read_connection<S: AsyncRead + Unpin>(
         for (reason, raw, number, start) in refused {
             pipeline
                 .ingestor()
-                .reject_at(input, "syslog", reason, raw, (number, Some(start)));
+                .reject_at(input, "syslog", reason, raw, (number, Some(start)))
+                .await;
         }
         if !batch.is_empty() {
             pipeline.ingestor().ingest_frames(batch, &at, input).await;
