@@ -696,6 +696,7 @@ fn detect_json(value: &Value) -> JsonKind {
         || jv::at(value, &["Event", "System"]).is_some()
         || has("EventID")
         || windows::is_wazuh(value)
+        || windows::is_powershell(value)
     {
         JsonKind::Windows
     } else if has("class") && has("activity") && has("time_ms") {

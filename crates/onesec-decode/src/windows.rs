@@ -1,7 +1,8 @@
 //! Windows events as JSON: Winlogbeat (`winlog.*`), EVTX rendered as JSON
 //! (`{"Event":{"System":{..},"EventData":{..}}}`), Wazuh's `eventchannel` JSON (`win.system`,
-//! `win.eventdata`, in an archive record or under `data` in an alert) and flat objects with a
-//! top-level `EventID`.
+//! `win.eventdata`, in an archive record or under `data` in an alert), PowerShell's
+//! `Get-WinEvent | ConvertTo-Json` (`Id`, `Properties`) and flat objects with a top-level
+//! `EventID`.
 
 use crate::jv::{
     self, Json, JsonContainerTrait, JsonNumberTrait, JsonValueTrait, Object, Value, at, view,
@@ -73,6 +74,8 @@ pub(crate) fn decode(value: &Value, raw: &str, ctx: &DecodeContext) -> Result<Ev
         winlogbeat_shape(&top, winlog, &mut batch)
     } else if let Some(win) = wazuh_win(win, data) {
         wazuh_shape(win, &mut batch)
+    } else if is_powershell(value) {
+        powershell_shape(value, &mut batch)
     } else {
         flat_shape(value, &mut batch)
     };
@@ -424,6 +427,264 @@ fn wazuh_shape<'v>(win: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
             }
         }),
     }
+}
+
+/// Whether `value` is an event record as PowerShell's `ConvertTo-Json` writes one (`Id`,
+/// `Properties`, and `LogName` or `ProviderName`).
+pub(crate) fn is_powershell(value: &Value) -> bool {
+    let [id, properties, log, provider] =
+        jv::pick(value, ["Id", "Properties", "LogName", "ProviderName"]);
+    id.is_some()
+        && properties.is_some_and(|p| p.is_array())
+        && (log.is_some() || provider.is_some())
+}
+
+/// The names of the event data items of the Security events rules read most, in the order
+/// Windows writes them (the manifest's template; later versions only append). PowerShell's
+/// `Properties` are those items without their names. The orders of 4624, 4625, 4648, 4688,
+/// 4771 and 6416 are checked against the EVTX samples (`tests/realworld.rs`); the others
+/// follow Microsoft's event documentation.
+fn security_template(event_id: u32) -> &'static [&'static str] {
+    const SUBJECT: [&str; 4] = [
+        "SubjectUserSid",
+        "SubjectUserName",
+        "SubjectDomainName",
+        "SubjectLogonId",
+    ];
+    match event_id {
+        4624 => &[
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+            "TargetUserSid",
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetLogonId",
+            "LogonType",
+            "LogonProcessName",
+            "AuthenticationPackageName",
+            "WorkstationName",
+            "LogonGuid",
+            "TransmittedServices",
+            "LmPackageName",
+            "KeyLength",
+            "ProcessId",
+            "ProcessName",
+            "IpAddress",
+            "IpPort",
+            "ImpersonationLevel",
+            "RestrictedAdminMode",
+            "TargetOutboundUserName",
+            "TargetOutboundDomainName",
+            "VirtualAccount",
+            "TargetLinkedLogonId",
+            "ElevatedToken",
+        ],
+        4625 => &[
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+            "TargetUserSid",
+            "TargetUserName",
+            "TargetDomainName",
+            "Status",
+            "FailureReason",
+            "SubStatus",
+            "LogonType",
+            "LogonProcessName",
+            "AuthenticationPackageName",
+            "WorkstationName",
+            "TransmittedServices",
+            "LmPackageName",
+            "KeyLength",
+            "ProcessId",
+            "ProcessName",
+            "IpAddress",
+            "IpPort",
+        ],
+        4634 => &[
+            "TargetUserSid",
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetLogonId",
+            "LogonType",
+        ],
+        4647 => &[
+            "TargetUserSid",
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetLogonId",
+        ],
+        4648 => &[
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+            "LogonGuid",
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetLogonGuid",
+            "TargetServerName",
+            "TargetInfo",
+            "ProcessId",
+            "ProcessName",
+            "IpAddress",
+            "IpPort",
+        ],
+        4688 => &[
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+            "NewProcessId",
+            "NewProcessName",
+            "TokenElevationType",
+            "ProcessId",
+            "CommandLine",
+            "TargetUserSid",
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetLogonId",
+            "ParentProcessName",
+            "MandatoryLabel",
+        ],
+        4720 | 4726 | 4740 => &[
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetSid",
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+        ],
+        4768 => &[
+            "TargetUserName",
+            "TargetDomainName",
+            "TargetSid",
+            "ServiceName",
+            "ServiceSid",
+            "TicketOptions",
+            "Status",
+            "TicketEncryptionType",
+            "PreAuthType",
+            "IpAddress",
+            "IpPort",
+            "CertIssuerName",
+            "CertSerialNumber",
+            "CertThumbprint",
+        ],
+        4771 => &[
+            "TargetUserName",
+            "TargetSid",
+            "ServiceName",
+            "TicketOptions",
+            "Status",
+            "PreAuthType",
+            "IpAddress",
+            "IpPort",
+            "CertIssuerName",
+            "CertSerialNumber",
+            "CertThumbprint",
+        ],
+        4776 => &["PackageName", "TargetUserName", "Workstation", "Status"],
+        6416 => &[
+            SUBJECT[0],
+            SUBJECT[1],
+            SUBJECT[2],
+            SUBJECT[3],
+            "DeviceId",
+            "DeviceDescription",
+            "ClassId",
+            "ClassName",
+            "VendorIds",
+            "CompatibleIds",
+            "LocationInformation",
+        ],
+        _ => &[],
+    }
+}
+
+/// PowerShell's `Get-WinEvent | ConvertTo-Json`: `Id`, `LogName`, `ProviderName`,
+/// `MachineName`, `RecordId`, `Level`, `KeywordsDisplayNames`, `TimeCreated` (ISO 8601 from
+/// PowerShell 7, `/Date(ms)/` from Windows PowerShell 5.1), `Message`, and `Properties`: the
+/// event data items' values without their names, named here by [`security_template`] for the
+/// Security log's common events and `Data.<index>` otherwise (as unnamed EVTX data).
+fn powershell_shape<'v>(top: &'v Value, fields: &mut Batch<'_>) -> System<'v> {
+    let [
+        id,
+        log,
+        provider,
+        machine,
+        record_id,
+        level,
+        keywords,
+        time_created,
+        message,
+        properties,
+    ] = jv::pick(
+        top,
+        [
+            "Id",
+            "LogName",
+            "ProviderName",
+            "MachineName",
+            "RecordId",
+            "Level",
+            "KeywordsDisplayNames",
+            "TimeCreated",
+            "Message",
+            "Properties",
+        ],
+    );
+    let event_id = id.and_then(event_id);
+    let text = |v: Option<&'v Value>| v.and_then(scalar);
+    let security = provider
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p == "Microsoft-Windows-Security-Auditing");
+    let names = match event_id {
+        Some(id) if security => security_template(id),
+        _ => &[],
+    };
+    let items = properties.and_then(|p| p.as_array());
+    for (index, item) in items.into_iter().flat_map(|items| items.iter()).enumerate() {
+        let Some(value) = item.get("Value").or(Some(item)).and_then(scalar) else {
+            continue;
+        };
+        match names.get(index) {
+            Some(name) => fields.insert(name, &value),
+            None => fields.insert(&format!("Data.{index}"), &value),
+        };
+    }
+    System {
+        event_id,
+        channel: text(log),
+        computer: text(machine),
+        provider: text(provider),
+        time_ms: time_created.and_then(|t| match t.as_str() {
+            Some(text) => dotnet_date(text).or_else(|| time::parse_text(text)),
+            None => time::parse_value(t),
+        }),
+        record_id: text(record_id),
+        level: text(level),
+        task: None,
+        opcode: None,
+        keywords: text(keywords),
+        message: text(message),
+    }
+}
+
+/// Windows PowerShell's JSON dates: `/Date(1795750200123)/` (UTC milliseconds, sometimes with
+/// an offset after them that does not change the instant).
+fn dotnet_date(text: &str) -> Option<i64> {
+    let inner = text.strip_prefix("/Date(")?.strip_suffix(")/")?;
+    let end = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map_or(inner.len(), |(at, _)| at);
+    inner.get(..end)?.parse().ok()
 }
 
 /// A flat object: `EventID`, `Channel`, `Computer`/`Hostname`, provider, time, and the event

@@ -1035,3 +1035,90 @@ fn json_flow_records() {
         );
     }
 }
+
+#[test]
+fn powershell_get_winevent_json() {
+    // `Get-WinEvent | ConvertTo-Json`: PowerShell 7 (ISO time) and 5.1 (`/Date(ms)/`) records,
+    // unnamed `Properties` named by the Security events' templates; another log's items as
+    // `Data.<index>`.
+    for format in [Format::WindowsJson, Format::Auto] {
+        let events = decode_file(&format, "powershell-winevent.jsonl");
+        #[rustfmt::skip]
+        let want: &[Cyber] = &[
+            (C::Authentication, A::Logon, S::Failure, "administrator", "203.0.113.77", "logon_failed"),
+            (C::Authentication, A::Logon, S::Success, "bkeller", "10.10.20.44", "logon"),
+            (C::Authentication, A::Logon, S::Unknown, "svc-backup", "10.10.20.44", "explicit_credentials"),
+            (C::Base, A::Other, S::Unknown, "", "", ""),
+        ];
+        check_cyber(&events, want);
+        assert_eq!(events[0].time_rfc3339(), "2026-11-27T03:30:00.123Z");
+        assert_eq!(events[1].time_rfc3339(), "2026-11-27T03:31:10.500Z");
+        assert_eq!(field(&events[0], "SubStatus"), "0xc000006a");
+        assert_eq!(events[0].src.port, Some(51234));
+        assert_eq!(events[1].logon, Some(LogonKind::RemoteInteractive));
+        assert_eq!(events[2].dst.hostname.as_deref(), Some("FS01.acme.local"));
+        assert_eq!(events[3].source.service, "system");
+        assert_eq!(field(&events[3], "Data.0"), "BTOBTO");
+        assert_eq!(field(&events[0], "Keywords"), "Audit Failure");
+    }
+}
+
+/// The Security templates that name PowerShell's `Properties` give each item the name Windows
+/// gives it: every Security event of the EVTX samples, rewritten as PowerShell writes it (its
+/// event data's values, in order, without names), decodes to the same named fields.
+#[test]
+fn powershell_properties_are_named_as_the_evtx_samples_name_them() {
+    let Some(dir) = onesec_testdata::shared("data/evtx") else {
+        return;
+    };
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for path in onesec_testdata::files_under(&dir, &|p| p.extension().is_some_and(|e| e == "evtx"))
+    {
+        let bytes = std::fs::read(&path).unwrap();
+        for event in decode_bytes(&Format::Evtx, &bytes, &ctx(RECEIVED_MS)).events {
+            let id = field(&event, "EventID").to_string();
+            if field(&event, "Provider_Name") != "Microsoft-Windows-Security-Auditing"
+                || !["4624", "4625", "4648", "4688", "4771", "6416"].contains(&id.as_str())
+            {
+                continue;
+            }
+            let record: serde_json::Value = serde_json::from_str(&event.raw).unwrap();
+            let Some(data) = record["Event"]["EventData"].as_object() else {
+                continue;
+            };
+            let items: Vec<(&String, &serde_json::Value)> =
+                data.iter().filter(|(k, _)| *k != "#attributes").collect();
+            let properties: Vec<serde_json::Value> = items
+                .iter()
+                .map(|(_, v)| serde_json::json!({ "Value": v }))
+                .collect();
+            let line = serde_json::json!({
+                "Id": id.parse::<u32>().unwrap(),
+                "ProviderName": "Microsoft-Windows-Security-Auditing",
+                "LogName": "Security",
+                "MachineName": "host",
+                "TimeCreated": "2026-11-27T03:30:00Z",
+                "Properties": properties,
+            })
+            .to_string();
+            let out = decode_bytes(&Format::WindowsJson, line.as_bytes(), &ctx(RECEIVED_MS));
+            assert!(out.errors.is_empty(), "{:?}", out.errors);
+            let rewritten = &out.events[0];
+            for (name, _) in &items {
+                assert_eq!(
+                    field(rewritten, name),
+                    field(&event, name),
+                    "event {id}, item {name} ({})",
+                    path.display()
+                );
+            }
+            *checked.entry(id).or_default() += 1;
+        }
+    }
+    for id in ["4624", "4625", "4648", "4688", "4771", "6416"] {
+        assert!(
+            checked.get(id).is_some_and(|n| *n > 0),
+            "no {id} among the samples: {checked:?}"
+        );
+    }
+}
