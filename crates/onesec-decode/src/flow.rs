@@ -25,6 +25,9 @@ struct Shape {
     bytes_out: &'static [&'static str],
     /// Texts saying allowed or denied (`accept`, `REJECT`, `blocked`...).
     verdict: &'static [&'static str],
+    /// A field and the value of it that means denied, where the shape has no verdict text
+    /// (Zeek's `conn_state` `REJ`: the attempt was rejected).
+    denied_state: Option<(&'static str, &'static str)>,
     /// Texts saying the flow ended (`closed`, `end`, `teardown`...).
     state: &'static [&'static str],
 }
@@ -50,6 +53,7 @@ const SHAPES: [Shape; 5] = [
             "event.type",
         ],
         state: &["event.action", "event.type.0", "event.type.1"],
+        denied_state: None,
     },
     // Suricata EVE (`flow`, `netflow`, `alert` records).
     Shape {
@@ -62,6 +66,7 @@ const SHAPES: [Shape; 5] = [
         bytes_out: &["flow.bytes_toserver"],
         verdict: &["alert.action", "drop.reason"],
         state: &["flow.state"],
+        denied_state: None,
     },
     // Zeek conn.log.
     Shape {
@@ -74,6 +79,7 @@ const SHAPES: [Shape; 5] = [
         bytes_out: &["orig_bytes"],
         verdict: &[],
         state: &[],
+        denied_state: Some(("conn_state", "REJ")),
     },
     // AWS VPC flow logs (JSON).
     Shape {
@@ -86,6 +92,7 @@ const SHAPES: [Shape; 5] = [
         bytes_out: &["bytes"],
         verdict: &["action"],
         state: &[],
+        denied_state: None,
     },
     // Flat firewall JSON.
     Shape {
@@ -105,6 +112,7 @@ const SHAPES: [Shape; 5] = [
         bytes_out: &["bytes_out", "sentbyte", "bytes_sent"],
         verdict: &["action", "verdict", "outcome", "disposition"],
         state: &["status", "state", "type"],
+        denied_state: None,
     },
 ];
 
@@ -133,73 +141,76 @@ pub(crate) fn is_source_key(key: &str) -> bool {
 /// Makes `event` (a generic JSON event, fields flattened) a network flow when its fields hold
 /// the addresses of one of the [`SHAPES`]; whether it did.
 pub(crate) fn classify(event: &mut Event) -> bool {
-    let first = |event: &Event, keys: &[&str]| -> Option<String> {
-        keys.iter()
-            .find_map(|k| event.fields.get(k))
-            .and_then(scan::non_empty)
+    let Some((shape, src, dst)) = SHAPES.iter().find_map(|shape| {
+        let ip = |keys| first(event, keys).and_then(scan::ip);
+        Some((shape, ip(shape.src_ip)?, ip(shape.dst_ip)?))
+    }) else {
+        return false;
+    };
+    let port = |keys| {
+        first(event, keys)
+            .and_then(|t| t.parse::<u16>().ok())
+            .filter(|p| *p != 0)
+    };
+    let (src_port, dst_port) = (port(shape.src_port), port(shape.dst_port));
+    // Owned: they are written into the fields they are read from.
+    let protocol = first(event, shape.protocol).map(|p| siem::protocol_name(p).into_owned());
+    let bytes = |keys| {
+        first(event, keys)
+            .filter(|b| b.parse::<u64>().is_ok())
             .map(str::to_string)
     };
-    for shape in &SHAPES {
-        let ip = |keys| first(event, keys).and_then(|t| scan::ip(&t));
-        let Some(src) = ip(shape.src_ip) else {
-            continue;
-        };
-        let Some(dst) = ip(shape.dst_ip) else {
-            continue;
-        };
-        let port = |keys| {
-            first(event, keys)
-                .and_then(|t| t.parse::<u16>().ok())
-                .filter(|p| *p != 0)
-        };
-        let (src_port, dst_port) = (port(shape.src_port), port(shape.dst_port));
-        let protocol = first(event, shape.protocol).map(|p| siem::protocol_name(&p).into_owned());
-        let bytes = |keys| first(event, keys).filter(|b| b.parse::<u64>().is_ok());
-        let (bytes_in, bytes_out) = (bytes(shape.bytes_in), bytes(shape.bytes_out));
-        let verdict = shape
-            .verdict
-            .iter()
-            .filter_map(|k| event.fields.get(k))
-            .find_map(|text| siem::verdict(text, true))
-            .or_else(|| zeek_verdict(event));
-        let closed = shape
-            .state
-            .iter()
-            .filter_map(|k| event.fields.get(k))
-            .any(says_closed);
-        event.class = EventClass::NetworkActivity;
-        event.activity = if closed {
-            Activity::Close
-        } else {
-            Activity::Open
-        };
-        event.status = siem::status(verdict);
-        event.src.ip = Some(src);
-        event.src.port = src_port;
-        event.dst.ip = Some(dst);
-        event.dst.port = dst_port;
-        let mut batch = event.fields.batch();
-        if let Some(protocol) = &protocol {
-            batch.insert("network.protocol", protocol);
+    let (bytes_in, bytes_out) = (bytes(shape.bytes_in), bytes(shape.bytes_out));
+    let verdict = shape
+        .verdict
+        .iter()
+        .filter_map(|k| event.fields.get(k))
+        .find_map(|text| siem::verdict(text, true))
+        .or_else(|| {
+            shape
+                .denied_state
+                .filter(|(key, value)| event.fields.get(key) == Some(*value))
+                .map(|_| false)
+        });
+    let closed = shape
+        .state
+        .iter()
+        .filter_map(|k| event.fields.get(k))
+        .any(says_closed);
+    event.class = EventClass::NetworkActivity;
+    event.activity = if closed {
+        Activity::Close
+    } else {
+        Activity::Open
+    };
+    event.status = siem::status(verdict);
+    event.src.ip = Some(src);
+    event.src.port = src_port;
+    event.dst.ip = Some(dst);
+    event.dst.port = dst_port;
+    let mut batch = event.fields.batch();
+    for (key, value) in [
+        ("network.protocol", &protocol),
+        ("network.bytes_in", &bytes_in),
+        ("network.bytes_out", &bytes_out),
+    ] {
+        if let Some(value) = value {
+            batch.insert(key, value);
         }
-        if let Some(bytes) = &bytes_in {
-            batch.insert("network.bytes_in", bytes);
-        }
-        if let Some(bytes) = &bytes_out {
-            batch.insert("network.bytes_out", bytes);
-        }
-        let (name, action) = match verdict {
-            Some(true) => (Some("allowed"), "network_allowed"),
-            Some(false) => (Some("denied"), "network_denied"),
-            None => (None, "network_connection"),
-        };
-        if let Some(name) = name {
-            batch.insert("network.action", name);
-        }
-        batch.insert("action", action);
-        return true;
     }
-    false
+    let (name, action) = siem::flow_action(verdict);
+    if let Some(name) = name {
+        batch.insert("network.action", name);
+    }
+    batch.insert("action", action);
+    true
+}
+
+/// The first non-empty value of `keys` in the event's fields.
+fn first<'e>(event: &'e Event, keys: &[&str]) -> Option<&'e str> {
+    keys.iter()
+        .find_map(|k| event.fields.get(k))
+        .and_then(scan::non_empty)
 }
 
 /// The time of a flow record whose document has none of the usual time keys: AWS's `start`
@@ -214,11 +225,6 @@ pub(crate) fn time_of(event: &Event, zone: &chrono_tz::Tz) -> Option<i64> {
     }
     let (date, time) = (event.fields.get("date")?, event.fields.get("time")?);
     crate::time::parse_text_in(&format!("{date} {time}"), zone)
-}
-
-/// Zeek's `conn_state` `REJ`: the connection attempt was rejected.
-fn zeek_verdict(event: &Event) -> Option<bool> {
-    (event.fields.get("conn_state") == Some("REJ")).then_some(false)
 }
 
 /// Whether a state or action text says the flow ended.

@@ -668,15 +668,21 @@ fn set_network(view: &View<'_>, words: &str, event: &mut Event) {
     event.status = status(allowed);
     let user = account(view, keys.src_user).or_else(|| account(view, keys.dst_user));
     set_account(event, user, None);
-    let (verdict_name, action) = match allowed {
-        Some(true) => (Some("allowed"), "network_allowed"),
-        Some(false) => (Some("denied"), "network_denied"),
-        None => (None, "network_connection"),
-    };
+    let (verdict_name, action) = flow_action(allowed);
     if let Some(name) = verdict_name {
         event.fields.insert("network.action", name);
     }
     event.fields.insert("action", action);
+}
+
+/// `fields["network.action"]` and `fields["action"]` of a flow with this verdict (allowed,
+/// denied, or not said), for every decoder that reads firewall flows.
+pub(crate) fn flow_action(allowed: Option<bool>) -> (Option<&'static str>, &'static str) {
+    match allowed {
+        Some(true) => (Some("allowed"), "network_allowed"),
+        Some(false) => (Some("denied"), "network_denied"),
+        None => (None, "network_connection"),
+    }
 }
 
 /// The outcome a Windows Security event id means (`4625`, or an ArcSight-style

@@ -8,7 +8,7 @@ mod leef;
 mod map;
 mod stamp;
 
-pub(crate) use map::{protocol_name, status, verdict};
+pub(crate) use map::{flow_action, protocol_name, status, verdict};
 
 use crate::{DecodeContext, DecodeError};
 use onesec_event::Event;
