@@ -273,9 +273,27 @@ async fn ensure_stream(
     config: stream::Config,
 ) -> Result<stream::Stream, ClusterError> {
     let name = config.name.clone();
-    js.get_or_create_stream(config)
+    get_or_create_stream(js, config)
         .await
         .map_err(|e| ClusterError::js(format!("creating stream {name}"), e))
+}
+
+/// `get_or_create_stream`, safe when several processes connect at once: when the create fails
+/// because another process created the stream between this one's look and its create (a 2.9
+/// server then answers "subjects overlap with an existing stream" — the new one's own), the
+/// stream now there is taken. Any other failure stands.
+async fn get_or_create_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, async_nats::jetstream::context::CreateStreamError> {
+    let name = config.name.clone();
+    match js.get_or_create_stream(config).await {
+        Ok(stream) => Ok(stream),
+        Err(error) => match js.get_stream(&name).await {
+            Ok(stream) => Ok(stream),
+            Err(_) => Err(error),
+        },
+    }
 }
 
 async fn ensure_bucket(
@@ -290,18 +308,21 @@ async fn ensure_bucket(
     }
     // The stream a KV bucket is, created directly: the client's `create_key_value` first asks
     // for the account info, whose answer from a 2.9 server it cannot parse.
-    js.get_or_create_stream(stream::Config {
-        name: format!("KV_{bucket}"),
-        subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: 1,
-        max_age,
-        storage: stream::StorageType::File,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::New,
-        ..Default::default()
-    })
+    get_or_create_stream(
+        js,
+        stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        },
+    )
     .await
     .map_err(|e| ClusterError::js(format!("creating bucket {bucket}"), e))?;
     js.get_key_value(&bucket)

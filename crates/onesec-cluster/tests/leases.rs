@@ -157,3 +157,24 @@ async fn a_lease_book_renews_in_one_batch_and_reports_what_it_lost() {
     assert!(other.acquire(&cluster, 1).await.unwrap().is_some());
     Cluster::delete(&cluster.settings).await.unwrap();
 }
+
+#[tokio::test]
+async fn processes_connecting_to_a_new_cluster_at_once_all_get_it() {
+    // An ingest, a sink and workers started together all create the same streams and buckets;
+    // a 2.9 server answers some of them "subjects overlap" (seen failing 2 runs in 3 before the
+    // fix, 24 connections at once), which must not fail them.
+    // Skipped without a server (failed under CI), as the other tests.
+    if connect("tconcur").await.is_none() {
+        return;
+    }
+    for round in 0..6 {
+        let settings = common::settings(&format!("tconc{round}"));
+        let connects: Vec<_> = (0..24)
+            .map(|_| tokio::spawn(Cluster::connect(settings.clone())))
+            .collect();
+        for connect in connects {
+            let cluster = connect.await.expect("task").expect("connect");
+            assert_eq!(cluster.settings.prefix, settings.prefix);
+        }
+    }
+}
